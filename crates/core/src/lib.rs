@@ -1,0 +1,21 @@
+//! The pure core of Ingot: no IO, no clocks, no randomness of its own.
+//!
+//! * [`status`]: the 23 MAAS statuses, power states and node types.
+//! * [`transitions`]: the one transition table, `previous_status`, deadlines, the release rule.
+//! * [`actions`]: who may do what from which status, as a [`actions::Plan`].
+//! * [`signal`]: what a machine's own reports (metadata signals, status events, timeouts) do.
+//! * [`constraints`]: allocation constraint matching and closest-fit ordering.
+//! * [`ids`]: system ids, hostnames, MACs, architectures.
+
+pub mod actions;
+pub mod constraints;
+pub mod ids;
+pub mod signal;
+pub mod status;
+pub mod transitions;
+
+pub use actions::{
+    plan, Action, ActionError, ActionOptions, Actor, MachineFacts, OwnerChange, Plan, PowerOp,
+};
+pub use status::{NodeType, PowerState, Status};
+pub use transitions::can_transition;

@@ -1,0 +1,202 @@
+//! What machine reports do, per status.
+
+use ingot_core::actions::{path_is_valid, MachineFacts};
+use ingot_core::signal::{
+    plan_signal, plan_status_event, plan_timeout, SignalContext, SignalStatus, StatusEvent,
+};
+use ingot_core::status::Status::{self, *};
+
+fn facts(s: Status, prev: Option<Status>) -> MachineFacts {
+    MachineFacts {
+        status: s,
+        previous_status: prev,
+        locked: false,
+        owner_id: Some(1),
+        commissioning_passed: true,
+        has_osystem: false,
+        has_power_type: true,
+        power_controllable: false,
+    }
+}
+
+fn ctx(enlisting: bool, failed: bool) -> SignalContext {
+    SignalContext {
+        enlisting,
+        any_result_failed: failed,
+        error: None,
+    }
+}
+
+#[test]
+fn signal_outcomes() {
+    use SignalStatus as S;
+    // (status, previous, signal, enlisting, any failed, expected final)
+    let rows: &[(Status, Option<Status>, S, bool, bool, Status)] = &[
+        (New, None, S::Commissioning, false, false, Commissioning),
+        (New, None, S::Ok, false, false, New),
+        (Commissioning, None, S::Ok, false, false, Ready),
+        (Commissioning, None, S::Ok, true, false, New),
+        (Commissioning, None, S::Ok, false, true, FailedCommissioning),
+        (
+            Commissioning,
+            None,
+            S::Failed,
+            false,
+            false,
+            FailedCommissioning,
+        ),
+        (Commissioning, None, S::Working, false, false, Commissioning),
+        (Commissioning, None, S::Testing, false, false, Testing),
+        (Testing, Some(Commissioning), S::Ok, false, false, Ready),
+        (Testing, Some(Deployed), S::Ok, false, false, Deployed),
+        (
+            Testing,
+            Some(FailedCommissioning),
+            S::Ok,
+            false,
+            false,
+            Ready,
+        ),
+        (Testing, Some(Ready), S::Failed, false, false, FailedTesting),
+        (Testing, Some(Ready), S::Ok, false, true, FailedTesting),
+        (Deploying, None, S::Failed, false, false, FailedDeployment),
+        (Deploying, None, S::Ok, false, false, Deploying),
+        (DiskErasing, None, S::Ok, false, false, Ready),
+        (
+            DiskErasing,
+            None,
+            S::Failed,
+            false,
+            false,
+            FailedDiskErasing,
+        ),
+        (Releasing, None, S::Failed, false, false, FailedReleasing),
+        (
+            EnteringRescueMode,
+            Some(Ready),
+            S::Ok,
+            false,
+            false,
+            RescueMode,
+        ),
+        (
+            EnteringRescueMode,
+            Some(Ready),
+            S::Working,
+            false,
+            false,
+            RescueMode,
+        ),
+        (
+            EnteringRescueMode,
+            Some(Ready),
+            S::Failed,
+            false,
+            false,
+            FailedEnteringRescueMode,
+        ),
+        (Deployed, None, S::Ok, false, false, Deployed),
+        (Deployed, None, S::Failed, false, false, Deployed),
+        (Broken, None, S::Ok, false, false, Broken),
+    ];
+    for &(s, prev, sig, enl, failed, want) in rows {
+        let f = facts(s, prev);
+        let o = plan_signal(&f, sig, &ctx(enl, failed)).unwrap();
+        let got = o.steps.last().copied().unwrap_or(s);
+        assert_eq!(
+            got, want,
+            "{s:?} (prev {prev:?}) + {sig:?} enlisting={enl} failed={failed}"
+        );
+        assert!(path_is_valid(s, &o.steps), "{s:?} + {sig:?}: {:?}", o.steps);
+    }
+    assert!(plan_signal(&facts(Retired, None), S::Ok, &ctx(false, false)).is_err());
+    assert!(SignalStatus::parse("BOGUS").is_err());
+}
+
+#[test]
+fn every_status_signal_pair_is_valid() {
+    use SignalStatus as S;
+    let all = [
+        S::Ok,
+        S::Failed,
+        S::Working,
+        S::Commissioning,
+        S::Testing,
+        S::Timedout,
+        S::Installing,
+        S::ApplyingNetconf,
+        S::Releasing,
+        S::Deploying,
+    ];
+    for s in Status::ALL {
+        for sig in all {
+            for (enl, failed) in [(false, false), (true, false), (false, true)] {
+                if let Ok(o) = plan_signal(&facts(s, Some(Ready)), sig, &ctx(enl, failed)) {
+                    assert!(path_is_valid(s, &o.steps), "{s:?} + {sig:?}: {:?}", o.steps);
+                }
+            }
+        }
+    }
+}
+
+fn ev(event_type: &str, name: &str, result: Option<&str>) -> StatusEvent {
+    StatusEvent {
+        event_type: event_type.into(),
+        origin: "cloud-init".into(),
+        name: name.into(),
+        description: "d".into(),
+        result: result.map(String::from),
+    }
+}
+
+#[test]
+fn status_events() {
+    let done = ev("finish", "modules-final", Some("SUCCESS"));
+    assert_eq!(
+        plan_status_event(&facts(Deploying, None), &done).steps,
+        vec![Deployed]
+    );
+    assert_eq!(
+        plan_status_event(&facts(Deployed, None), &done).steps,
+        vec![]
+    );
+    let mut f = facts(DiskErasing, None);
+    assert_eq!(plan_status_event(&f, &done).steps, vec![Ready]);
+    f.commissioning_passed = false;
+    assert_eq!(plan_status_event(&f, &done).steps, vec![Releasing, New]);
+    let fail = ev("finish", "cmd-install", Some("FAIL"));
+    assert_eq!(
+        plan_status_event(&facts(Deploying, None), &fail).steps,
+        vec![FailedDeployment]
+    );
+    let sub = ev("finish", "cmd-install/stage-partitioning", Some("FAIL"));
+    assert_eq!(
+        plan_status_event(&facts(Deploying, None), &sub).steps,
+        vec![]
+    );
+    assert_eq!(
+        plan_status_event(&facts(Commissioning, None), &fail).steps,
+        vec![FailedCommissioning]
+    );
+    for s in Status::ALL {
+        for e in [&done, &fail, &sub] {
+            let o = plan_status_event(&facts(s, Some(Ready)), e);
+            assert!(path_is_valid(s, &o.steps), "{s:?} {e:?}");
+        }
+    }
+}
+
+#[test]
+fn timeouts() {
+    for s in Status::ALL {
+        let t = plan_timeout(s, 30, Some("signal WORKING"));
+        assert_eq!(t.is_some(), s.is_transient());
+        if let Some((f, why)) = t {
+            assert_eq!(Some(f), s.failed_status());
+            assert!(
+                why.contains("signal WORKING") && why.contains(s.label()),
+                "{why}"
+            );
+        }
+    }
+}
