@@ -19,6 +19,8 @@ fn facts(s: Status, prev: Option<Status>) -> MachineFacts {
     }
 }
 
+type SignalRow = (Status, Option<Status>, SignalStatus, bool, bool, Status);
+
 fn ctx(enlisting: bool, failed: bool) -> SignalContext {
     SignalContext {
         enlisting,
@@ -31,7 +33,7 @@ fn ctx(enlisting: bool, failed: bool) -> SignalContext {
 fn signal_outcomes() {
     use SignalStatus as S;
     // (status, previous, signal, enlisting, any failed, expected final)
-    let rows: &[(Status, Option<Status>, S, bool, bool, Status)] = &[
+    let rows: &[SignalRow] = &[
         (New, None, S::Commissioning, false, false, Commissioning),
         (New, None, S::Ok, false, false, New),
         (Commissioning, None, S::Ok, false, false, Ready),
