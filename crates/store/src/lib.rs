@@ -1,0 +1,1689 @@
+//! Persistence for the region: one schema on SQLite (embedded, WAL) or PostgreSQL, through
+//! sqlx's `Any` driver so every query is written once (`$N` placeholders work on both).
+//!
+//! Invariants kept here:
+//! * A machine row carries a `version`; every change is a compare-and-swap on it
+//!   ([`Store::apply`]), so two region processes sharing a database can never both win the
+//!   same transition (no double allocation, no lost transition).
+//! * A status change and its event rows commit in the same transaction.
+//! * Inside a transaction the first statement writes, so SQLite takes its write lock at once
+//!   (no read-then-upgrade deadlocks).
+
+mod schema;
+
+use ingot_core::Status;
+use serde_json::Value;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use schema::MIGRATIONS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("not found")]
+    NotFound,
+    /// The row changed under us (compare-and-swap lost).
+    #[error("the machine was changed concurrently")]
+    Conflict,
+    /// A unique constraint was violated; the text names what.
+    #[error("{0}")]
+    Duplicate(String),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://…")]
+    BadUrl(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A value bound into a dynamically built statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Blob(Option<Vec<u8>>),
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(v: Option<i64>) -> Val {
+        Val::Int(v)
+    }
+}
+impl From<bool> for Val {
+    fn from(v: bool) -> Val {
+        Val::Int(Some(v as i64))
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Val {
+        Val::Text(Some(v.to_string()))
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Val {
+        Val::Text(Some(v))
+    }
+}
+impl From<Option<String>> for Val {
+    fn from(v: Option<String>) -> Val {
+        Val::Text(v)
+    }
+}
+impl From<Option<Vec<u8>>> for Val {
+    fn from(v: Option<Vec<u8>>) -> Val {
+        Val::Blob(v)
+    }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_all<'q>(mut q: AnyQuery<'q>, vals: &'q [Val]) -> AnyQuery<'q> {
+    for v in vals {
+        q = match v {
+            Val::Int(i) => q.bind(*i),
+            Val::Text(t) => q.bind(t.as_deref()),
+            Val::Blob(b) => q.bind(b.as_deref()),
+        };
+    }
+    q
+}
+
+fn map_unique(e: sqlx::Error, what: &str) -> StoreError {
+    if let sqlx::Error::Database(d) = &e {
+        if d.is_unique_violation() {
+            return StoreError::Duplicate(what.to_string());
+        }
+    }
+    StoreError::Db(e)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub is_active: bool,
+    pub is_system: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenOwner {
+    User(i64),
+    Machine(i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    pub id: i64,
+    pub owner: TokenOwner,
+    pub name: String,
+    pub consumer_key: String,
+    pub token_key: String,
+    pub token_secret: String,
+    pub created: i64,
+}
+
+impl Token {
+    /// `consumer_key:token_key:token_secret`
+    pub fn api_key(&self) -> String {
+        format!(
+            "{}:{}:{}",
+            self.consumer_key, self.token_key, self.token_secret
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Named {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tag {
+    pub id: i64,
+    pub name: String,
+    pub comment: String,
+    pub definition: String,
+    pub kernel_opts: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interface {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub mac_address: String,
+    pub enabled: bool,
+}
+
+/// A machine with everything the API shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Machine {
+    pub id: i64,
+    pub system_id: String,
+    pub hostname: String,
+    pub domain_id: i64,
+    pub domain: String,
+    pub description: String,
+    pub node_type: i64,
+    pub status: Status,
+    pub previous_status: Option<Status>,
+    pub owner_id: Option<i64>,
+    pub owner: Option<String>,
+    pub locked: bool,
+    pub architecture: Option<String>,
+    pub min_hwe_kernel: String,
+    pub hwe_kernel: String,
+    pub osystem: String,
+    pub distro_series: String,
+    pub agent_name: String,
+    pub power_type: String,
+    pub power_parameters: Value,
+    pub power_state: String,
+    pub zone_id: i64,
+    pub zone: String,
+    pub pool_id: i64,
+    pub pool: String,
+    pub cpu_count: i64,
+    pub cpu_speed: i64,
+    pub memory: i64,
+    pub hardware_uuid: Option<String>,
+    pub error_description: String,
+    pub netboot: bool,
+    pub enlisting: bool,
+    pub commissioning_passed: bool,
+    pub status_expires: Option<i64>,
+    pub last_heard: String,
+    pub workload_annotations: Value,
+    pub version: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub tags: Vec<String>,
+    pub interfaces: Vec<Interface>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: i64,
+    pub machine_id: Option<i64>,
+    pub system_id: String,
+    pub hostname: String,
+    pub kind: String,
+    pub level: String,
+    pub description: String,
+    pub username: String,
+    pub created: i64,
+}
+
+/// An event to record with a change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub kind: String,
+    pub level: &'static str,
+    pub description: String,
+    pub username: String,
+}
+
+impl NewEvent {
+    pub fn info(
+        kind: impl Into<String>,
+        description: impl Into<String>,
+        username: &str,
+    ) -> NewEvent {
+        NewEvent {
+            kind: kind.into(),
+            level: "INFO",
+            description: description.into(),
+            username: username.to_string(),
+        }
+    }
+    pub fn error(
+        kind: impl Into<String>,
+        description: impl Into<String>,
+        username: &str,
+    ) -> NewEvent {
+        NewEvent {
+            kind: kind.into(),
+            level: "ERROR",
+            description: description.into(),
+            username: username.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptResult {
+    pub id: i64,
+    pub machine_id: i64,
+    pub result_set: String,
+    pub name: String,
+    pub status: i64,
+    pub exit_status: Option<i64>,
+    pub runtime: String,
+    pub output: Option<Vec<u8>>,
+    pub stdout: Option<Vec<u8>>,
+    pub stderr: Option<Vec<u8>>,
+    pub result: Option<Vec<u8>>,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// The fields of a new machine.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewMachine {
+    pub hostname: String,
+    pub domain_id: i64,
+    pub description: String,
+    pub status: Option<Status>,
+    pub owner_id: Option<i64>,
+    pub architecture: Option<String>,
+    pub min_hwe_kernel: String,
+    pub power_type: String,
+    pub power_parameters: Value,
+    pub zone_id: i64,
+    pub pool_id: i64,
+    pub cpu_count: i64,
+    pub memory: i64,
+    pub enlisting: bool,
+    pub mac_addresses: Vec<String>,
+    pub hardware_uuid: Option<String>,
+}
+
+/// Column changes applied by [`Store::apply`]. `None` leaves a column alone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Change {
+    pub status: Option<Status>,
+    pub previous_status: Option<Option<Status>>,
+    pub owner_id: Option<Option<i64>>,
+    pub locked: Option<bool>,
+    pub hostname: Option<String>,
+    pub domain_id: Option<i64>,
+    pub description: Option<String>,
+    pub architecture: Option<Option<String>>,
+    pub min_hwe_kernel: Option<String>,
+    pub hwe_kernel: Option<String>,
+    pub osystem: Option<String>,
+    pub distro_series: Option<String>,
+    pub agent_name: Option<String>,
+    pub user_data: Option<Option<Vec<u8>>>,
+    pub power_type: Option<String>,
+    pub power_parameters: Option<Value>,
+    pub power_state: Option<String>,
+    pub zone_id: Option<i64>,
+    pub pool_id: Option<i64>,
+    pub cpu_count: Option<i64>,
+    pub cpu_speed: Option<i64>,
+    pub memory: Option<i64>,
+    pub error_description: Option<String>,
+    pub netboot: Option<bool>,
+    pub enlisting: Option<bool>,
+    pub commissioning_passed: Option<bool>,
+    pub status_expires: Option<Option<i64>>,
+    pub last_heard: Option<String>,
+    pub workload_annotations: Option<Value>,
+}
+
+impl Change {
+    fn columns(&self) -> Vec<(&'static str, Val)> {
+        let mut c: Vec<(&'static str, Val)> = Vec::new();
+        macro_rules! put {
+            ($f:ident, $conv:expr) => {
+                if let Some(v) = &self.$f {
+                    #[allow(clippy::redundant_closure_call)]
+                    c.push((stringify!($f), ($conv)(v)));
+                }
+            };
+        }
+        put!(status, |s: &Status| Val::Int(Some(*s as i64)));
+        put!(previous_status, |s: &Option<Status>| Val::Int(
+            s.map(|s| s as i64)
+        ));
+        put!(owner_id, |v: &Option<i64>| Val::Int(*v));
+        put!(locked, |v: &bool| Val::from(*v));
+        put!(hostname, |v: &String| Val::from(v.clone()));
+        put!(domain_id, |v: &i64| Val::from(*v));
+        put!(description, |v: &String| Val::from(v.clone()));
+        put!(architecture, |v: &Option<String>| Val::Text(v.clone()));
+        put!(min_hwe_kernel, |v: &String| Val::from(v.clone()));
+        put!(hwe_kernel, |v: &String| Val::from(v.clone()));
+        put!(osystem, |v: &String| Val::from(v.clone()));
+        put!(distro_series, |v: &String| Val::from(v.clone()));
+        put!(agent_name, |v: &String| Val::from(v.clone()));
+        put!(user_data, |v: &Option<Vec<u8>>| Val::Blob(v.clone()));
+        put!(power_type, |v: &String| Val::from(v.clone()));
+        put!(power_parameters, |v: &Value| Val::from(v.to_string()));
+        put!(power_state, |v: &String| Val::from(v.clone()));
+        put!(zone_id, |v: &i64| Val::from(*v));
+        put!(pool_id, |v: &i64| Val::from(*v));
+        put!(cpu_count, |v: &i64| Val::from(*v));
+        put!(cpu_speed, |v: &i64| Val::from(*v));
+        put!(memory, |v: &i64| Val::from(*v));
+        put!(error_description, |v: &String| Val::from(v.clone()));
+        put!(netboot, |v: &bool| Val::from(*v));
+        put!(enlisting, |v: &bool| Val::from(*v));
+        put!(commissioning_passed, |v: &bool| Val::from(*v));
+        put!(status_expires, |v: &Option<i64>| Val::Int(*v));
+        put!(last_heard, |v: &String| Val::from(v.clone()));
+        put!(workload_annotations, |v: &Value| Val::from(v.to_string()));
+        c
+    }
+}
+
+/// Filters for listing machines (all AND; empty vectors mean "any").
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MachineFilter {
+    pub system_ids: Vec<String>,
+    pub hostnames: Vec<String>,
+    pub statuses: Vec<Status>,
+    pub zone: Option<String>,
+    pub pool: Option<String>,
+    pub owner_id: Option<i64>,
+    pub min_cpu: Option<i64>,
+    pub min_mem: Option<i64>,
+    pub agent_name: Option<String>,
+    pub mac_addresses: Vec<String>,
+    pub domain: Option<String>,
+    /// Non-admin visibility: unowned or owned by this user.
+    pub visible_to: Option<i64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.commissioning_passed, m.status_expires, m.last_heard, m.workload_annotations, m.version, m.created, m.updated FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id";
+
+fn status_of(n: i64) -> Result<Status> {
+    Status::from_i64(n).ok_or_else(|| StoreError::Corrupt(format!("status {n}")))
+}
+
+fn json_of(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or(Value::Object(Default::default()))
+}
+
+fn machine_from_row(r: &AnyRow) -> Result<Machine> {
+    Ok(Machine {
+        id: r.try_get("id")?,
+        system_id: r.try_get("system_id")?,
+        hostname: r.try_get("hostname")?,
+        domain_id: r.try_get("domain_id")?,
+        domain: r.try_get("domain")?,
+        description: r.try_get("description")?,
+        node_type: r.try_get("node_type")?,
+        status: status_of(r.try_get("status")?)?,
+        previous_status: r
+            .try_get::<Option<i64>, _>("previous_status")?
+            .map(status_of)
+            .transpose()?,
+        owner_id: r.try_get("owner_id")?,
+        owner: r.try_get("owner")?,
+        locked: r.try_get::<i64, _>("locked")? != 0,
+        architecture: r.try_get("architecture")?,
+        min_hwe_kernel: r.try_get("min_hwe_kernel")?,
+        hwe_kernel: r.try_get("hwe_kernel")?,
+        osystem: r.try_get("osystem")?,
+        distro_series: r.try_get("distro_series")?,
+        agent_name: r.try_get("agent_name")?,
+        power_type: r.try_get("power_type")?,
+        power_parameters: json_of(&r.try_get::<String, _>("power_parameters")?),
+        power_state: r.try_get("power_state")?,
+        zone_id: r.try_get("zone_id")?,
+        zone: r.try_get("zone")?,
+        pool_id: r.try_get("pool_id")?,
+        pool: r.try_get("pool")?,
+        cpu_count: r.try_get("cpu_count")?,
+        cpu_speed: r.try_get("cpu_speed")?,
+        memory: r.try_get("memory")?,
+        hardware_uuid: r.try_get("hardware_uuid")?,
+        error_description: r.try_get("error_description")?,
+        netboot: r.try_get::<i64, _>("netboot")? != 0,
+        enlisting: r.try_get::<i64, _>("enlisting")? != 0,
+        commissioning_passed: r.try_get::<i64, _>("commissioning_passed")? != 0,
+        status_expires: r.try_get("status_expires")?,
+        last_heard: r.try_get("last_heard")?,
+        workload_annotations: json_of(&r.try_get::<String, _>("workload_annotations")?),
+        version: r.try_get("version")?,
+        created: r.try_get("created")?,
+        updated: r.try_get("updated")?,
+        tags: Vec::new(),
+        interfaces: Vec::new(),
+    })
+}
+
+fn user_from_row(r: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: r.try_get("id")?,
+        username: r.try_get("username")?,
+        email: r.try_get("email")?,
+        password_hash: r.try_get("password_hash")?,
+        is_admin: r.try_get::<i64, _>("is_admin")? != 0,
+        is_active: r.try_get::<i64, _>("is_active")? != 0,
+        is_system: r.try_get::<i64, _>("is_system")? != 0,
+    })
+}
+
+fn token_from_row(r: &AnyRow) -> Result<Token> {
+    let kind: String = r.try_get("kind")?;
+    let owner = match kind.as_str() {
+        "machine" => TokenOwner::Machine(
+            r.try_get::<Option<i64>, _>("machine_id")?
+                .unwrap_or_default(),
+        ),
+        _ => TokenOwner::User(r.try_get::<Option<i64>, _>("user_id")?.unwrap_or_default()),
+    };
+    Ok(Token {
+        id: r.try_get("id")?,
+        owner,
+        name: r.try_get("name")?,
+        consumer_key: r.try_get("consumer_key")?,
+        token_key: r.try_get("token_key")?,
+        token_secret: r.try_get("token_secret")?,
+        created: r.try_get("created")?,
+    })
+}
+
+fn event_from_row(r: &AnyRow) -> Result<Event> {
+    Ok(Event {
+        id: r.try_get("id")?,
+        machine_id: r.try_get("machine_id")?,
+        system_id: r.try_get("system_id")?,
+        hostname: r.try_get("hostname")?,
+        kind: r.try_get("type")?,
+        level: r.try_get("level")?,
+        description: r.try_get("description")?,
+        username: r.try_get("username")?,
+        created: r.try_get("created")?,
+    })
+}
+
+fn result_from_row(r: &AnyRow) -> Result<ScriptResult> {
+    Ok(ScriptResult {
+        id: r.try_get("id")?,
+        machine_id: r.try_get("machine_id")?,
+        result_set: r.try_get("result_set")?,
+        name: r.try_get("name")?,
+        status: r.try_get("status")?,
+        exit_status: r.try_get("exit_status")?,
+        runtime: r.try_get("runtime")?,
+        output: r.try_get("output")?,
+        stdout: r.try_get("stdout")?,
+        stderr: r.try_get("stderr")?,
+        result: r.try_get("result")?,
+        created: r.try_get("created")?,
+        updated: r.try_get("updated")?,
+    })
+}
+
+/// Random URL-safe token text.
+pub fn random_token(len: usize) -> String {
+    use rand::Rng;
+    const CH: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| CH[rng.gen_range(0..CH.len())] as char)
+        .collect()
+}
+
+/// The region's database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Open (creating if needed) and migrate. `url` is `sqlite://PATH` or `postgres://…`.
+    pub async fn open(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::BadUrl(url.to_string()));
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA journal_mode=WAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA synchronous=NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA foreign_keys=ON")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA busy_timeout=10000")
+                                .execute(&mut *conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await?
+            }
+        };
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Serialise concurrent region start-ups on one database.
+            sqlx::query("SELECT pg_advisory_xact_lock(4242424242)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)")
+            .execute(&mut *tx)
+            .await?;
+        let done: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<std::result::Result<_, _>>()?;
+        for (v, lite, pg) in MIGRATIONS {
+            if done.contains(v) {
+                continue;
+            }
+            let sql = if self.backend == Backend::Sqlite {
+                lite
+            } else {
+                pg
+            };
+            for stmt in sql.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+                sqlx::query(stmt).execute(&mut *tx).await?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)")
+                .bind(*v)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Close the pool (flushes SQLite).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---------------------------------------------------------------- settings
+    pub async fn get_setting(&self, name: &str) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.map(|r| r.try_get::<String, _>(0)).transpose()?)
+    }
+    pub async fn set_setting(&self, name: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- users
+    pub async fn create_user(
+        &self,
+        username: &str,
+        email: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<User> {
+        let r = sqlx::query("INSERT INTO users (username, email, password_hash, is_admin, created) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+            .bind(username)
+            .bind(email)
+            .bind(password_hash)
+            .bind(is_admin as i64)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("A user with the username '{username}' already exists.")))?;
+        let id: i64 = r.try_get(0)?;
+        self.user_by_id(id).await?.ok_or(StoreError::NotFound)
+    }
+    pub async fn update_user(
+        &self,
+        id: i64,
+        email: Option<&str>,
+        password_hash: Option<&str>,
+        is_admin: Option<bool>,
+    ) -> Result<()> {
+        let mut cols: Vec<(&str, Val)> = Vec::new();
+        if let Some(e) = email {
+            cols.push(("email", e.into()));
+        }
+        if let Some(p) = password_hash {
+            cols.push(("password_hash", p.into()));
+        }
+        if let Some(a) = is_admin {
+            cols.push(("is_admin", a.into()));
+        }
+        if cols.is_empty() {
+            return Ok(());
+        }
+        let sets: Vec<String> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| format!("{c} = ${}", i + 1))
+            .collect();
+        let sql = format!(
+            "UPDATE users SET {} WHERE id = ${}",
+            sets.join(", "),
+            cols.len() + 1
+        );
+        let mut vals: Vec<Val> = cols.into_iter().map(|(_, v)| v).collect();
+        vals.push(id.into());
+        bind_all(sqlx::query(&sql), &vals)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+        let r = sqlx::query("SELECT * FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(user_from_row).transpose()
+    }
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        let r = sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(user_from_row).transpose()
+    }
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users WHERE is_system = 0 ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+    /// Delete a user. Refused while they own machines.
+    pub async fn delete_user(&self, id: i64) -> Result<()> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM machines WHERE owner_id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        if n > 0 {
+            return Err(StoreError::Duplicate(format!(
+                "The user still owns {n} machine(s): release them first."
+            )));
+        }
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- SSH keys
+    pub async fn add_sshkey(&self, user_id: i64, key: &str) -> Result<i64> {
+        let r = sqlx::query(
+            "INSERT INTO sshkeys (user_id, key, created) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(r.try_get(0)?)
+    }
+    pub async fn sshkeys(&self, user_id: i64) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query("SELECT id, key FROM sshkeys WHERE user_id = $1 ORDER BY id")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+    pub async fn delete_sshkey(&self, user_id: i64, id: i64) -> Result<()> {
+        let n = sqlx::query("DELETE FROM sshkeys WHERE user_id = $1 AND id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- tokens
+    /// Create an API token for a user.
+    pub async fn create_user_token(&self, user_id: i64, name: &str) -> Result<Token> {
+        self.insert_token("user", Some(user_id), None, name).await
+    }
+
+    async fn insert_token(
+        &self,
+        kind: &str,
+        user_id: Option<i64>,
+        machine_id: Option<i64>,
+        name: &str,
+    ) -> Result<Token> {
+        let ck = random_token(18);
+        let tk = random_token(18);
+        let ts = random_token(32);
+        let r = sqlx::query("INSERT INTO tokens (kind, user_id, machine_id, name, consumer_key, token_key, token_secret, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(kind)
+            .bind(user_id)
+            .bind(machine_id)
+            .bind(name)
+            .bind(&ck)
+            .bind(&tk)
+            .bind(&ts)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await?;
+        let id: i64 = r.try_get(0)?;
+        let owner = match machine_id {
+            Some(m) => TokenOwner::Machine(m),
+            None => TokenOwner::User(user_id.unwrap_or_default()),
+        };
+        Ok(Token {
+            id,
+            owner,
+            name: name.to_string(),
+            consumer_key: ck,
+            token_key: tk,
+            token_secret: ts,
+            created: now_ms(),
+        })
+    }
+
+    pub async fn token_by_key(&self, token_key: &str) -> Result<Option<Token>> {
+        let r = sqlx::query("SELECT * FROM tokens WHERE token_key = $1")
+            .bind(token_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(token_from_row).transpose()
+    }
+    pub async fn user_tokens(&self, user_id: i64) -> Result<Vec<Token>> {
+        let rows =
+            sqlx::query("SELECT * FROM tokens WHERE kind = 'user' AND user_id = $1 ORDER BY id")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+    pub async fn delete_user_token(&self, user_id: i64, token_key: &str) -> Result<()> {
+        let n = sqlx::query(
+            "DELETE FROM tokens WHERE kind = 'user' AND user_id = $1 AND token_key = $2",
+        )
+        .bind(user_id)
+        .bind(token_key)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+    pub async fn machine_token(&self, machine_id: i64) -> Result<Option<Token>> {
+        let r = sqlx::query("SELECT * FROM tokens WHERE kind = 'machine' AND machine_id = $1 ORDER BY id DESC LIMIT 1")
+            .bind(machine_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(token_from_row).transpose()
+    }
+    /// The machine's token, minted if it has none.
+    pub async fn ensure_machine_token(&self, machine_id: i64) -> Result<Token> {
+        if let Some(t) = self.machine_token(machine_id).await? {
+            return Ok(t);
+        }
+        self.insert_token("machine", None, Some(machine_id), "machine")
+            .await
+    }
+    /// Replace the machine's token: the old one stops working at once.
+    pub async fn regenerate_machine_token(&self, machine_id: i64) -> Result<Token> {
+        sqlx::query("DELETE FROM tokens WHERE kind = 'machine' AND machine_id = $1")
+            .bind(machine_id)
+            .execute(&self.pool)
+            .await?;
+        self.insert_token("machine", None, Some(machine_id), "machine")
+            .await
+    }
+
+    // ---------------------------------------------------------------- zones, pools, domains
+    fn named_table(kind: NamedKind) -> &'static str {
+        match kind {
+            NamedKind::Zone => "zones",
+            NamedKind::Pool => "pools",
+        }
+    }
+    pub async fn list_named(&self, kind: NamedKind) -> Result<Vec<Named>> {
+        let sql = format!(
+            "SELECT id, name, description FROM {} ORDER BY id",
+            Self::named_table(kind)
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Named {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    description: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+    pub async fn named_by_name(&self, kind: NamedKind, name: &str) -> Result<Option<Named>> {
+        Ok(self
+            .list_named(kind)
+            .await?
+            .into_iter()
+            .find(|n| n.name == name))
+    }
+    pub async fn named_by_id(&self, kind: NamedKind, id: i64) -> Result<Option<Named>> {
+        Ok(self
+            .list_named(kind)
+            .await?
+            .into_iter()
+            .find(|n| n.id == id))
+    }
+    pub async fn create_named(
+        &self,
+        kind: NamedKind,
+        name: &str,
+        description: &str,
+    ) -> Result<Named> {
+        let sql = format!(
+            "INSERT INTO {} (name, description, created) VALUES ($1, $2, $3) RETURNING id",
+            Self::named_table(kind)
+        );
+        let r = sqlx::query(&sql)
+            .bind(name)
+            .bind(description)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("'{name}' already exists.")))?;
+        Ok(Named {
+            id: r.try_get(0)?,
+            name: name.to_string(),
+            description: description.to_string(),
+        })
+    }
+    pub async fn update_named(
+        &self,
+        kind: NamedKind,
+        id: i64,
+        name: &str,
+        description: &str,
+    ) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET name = $1, description = $2 WHERE id = $3",
+            Self::named_table(kind)
+        );
+        let n = sqlx::query(&sql)
+            .bind(name)
+            .bind(description)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("'{name}' already exists.")))?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+    /// Delete a zone or pool; refused for the default one and while machines use it.
+    pub async fn delete_named(&self, kind: NamedKind, id: i64) -> Result<()> {
+        let col = match kind {
+            NamedKind::Zone => "zone_id",
+            NamedKind::Pool => "pool_id",
+        };
+        let n: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM machines WHERE {col} = $1"))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        if n > 0 {
+            return Err(StoreError::Duplicate(format!(
+                "It still holds {n} machine(s)."
+            )));
+        }
+        let n = sqlx::query(&format!(
+            "DELETE FROM {} WHERE id = $1",
+            Self::named_table(kind)
+        ))
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+    pub async fn domain_by_name(&self, name: &str) -> Result<Option<(i64, String)>> {
+        let r = sqlx::query("SELECT id, name FROM domains WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+    pub async fn default_domain(&self) -> Result<(i64, String)> {
+        let r = sqlx::query("SELECT id, name FROM domains ORDER BY id LIMIT 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((r.try_get(0)?, r.try_get(1)?))
+    }
+
+    // ---------------------------------------------------------------- tags
+    pub async fn list_tags(&self) -> Result<Vec<Tag>> {
+        let rows = sqlx::query("SELECT * FROM tags ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Tag {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    comment: r.try_get("comment")?,
+                    definition: r.try_get("definition")?,
+                    kernel_opts: r.try_get("kernel_opts")?,
+                })
+            })
+            .collect()
+    }
+    pub async fn tag_by_name(&self, name: &str) -> Result<Option<Tag>> {
+        Ok(self.list_tags().await?.into_iter().find(|t| t.name == name))
+    }
+    pub async fn create_tag(
+        &self,
+        name: &str,
+        comment: &str,
+        definition: &str,
+        kernel_opts: &str,
+    ) -> Result<Tag> {
+        let r = sqlx::query("INSERT INTO tags (name, comment, definition, kernel_opts) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(name)
+            .bind(comment)
+            .bind(definition)
+            .bind(kernel_opts)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("Tag with this name '{name}' already exists.")))?;
+        Ok(Tag {
+            id: r.try_get(0)?,
+            name: name.into(),
+            comment: comment.into(),
+            definition: definition.into(),
+            kernel_opts: kernel_opts.into(),
+        })
+    }
+    pub async fn update_tag(
+        &self,
+        id: i64,
+        name: &str,
+        comment: &str,
+        kernel_opts: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE tags SET name = $1, comment = $2, kernel_opts = $3 WHERE id = $4")
+            .bind(name)
+            .bind(comment)
+            .bind(kernel_opts)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("Tag with this name '{name}' already exists.")))?;
+        Ok(())
+    }
+    pub async fn delete_tag(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM tags WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+    /// Add and remove tags on machines in one transaction.
+    pub async fn tag_machines(&self, tag_id: i64, add: &[i64], remove: &[i64]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for m in remove {
+            sqlx::query("DELETE FROM machine_tags WHERE machine_id = $1 AND tag_id = $2")
+                .bind(*m)
+                .bind(tag_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for m in add {
+            sqlx::query("INSERT INTO machine_tags (machine_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING").bind(*m).bind(tag_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- machines
+    /// Insert a machine with its interfaces and a creation event, in one transaction.
+    /// A system id collision is retried with a new id.
+    pub async fn insert_machine(&self, m: &NewMachine, events: &[NewEvent]) -> Result<Machine> {
+        for _ in 0..8 {
+            let system_id = ingot_core::ids::system_id_from_random(rand::random());
+            match self.try_insert_machine(&system_id, m, events).await {
+                Err(StoreError::Duplicate(what)) if what == "system_id" => continue,
+                Ok(id) => return self.machine_by_id(id).await?.ok_or(StoreError::NotFound),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Duplicate(
+            "could not find a free system id".into(),
+        ))
+    }
+
+    async fn try_insert_machine(
+        &self,
+        system_id: &str,
+        m: &NewMachine,
+        events: &[NewEvent],
+    ) -> Result<i64> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let status = m.status.unwrap_or(Status::New);
+        let r = sqlx::query("INSERT INTO machines (system_id, hostname, domain_id, description, status, owner_id, architecture, min_hwe_kernel, power_type, power_parameters, zone_id, pool_id, cpu_count, memory, enlisting, hardware_uuid, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id")
+            .bind(system_id)
+            .bind(&m.hostname)
+            .bind(m.domain_id)
+            .bind(&m.description)
+            .bind(status as i64)
+            .bind(m.owner_id)
+            .bind(m.architecture.as_deref())
+            .bind(&m.min_hwe_kernel)
+            .bind(&m.power_type)
+            .bind(m.power_parameters.to_string())
+            .bind(m.zone_id)
+            .bind(m.pool_id)
+            .bind(m.cpu_count)
+            .bind(m.memory)
+            .bind(m.enlisting as i64)
+            .bind(m.hardware_uuid.as_deref())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await;
+        let r = match r {
+            Ok(r) => r,
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                let msg = d.message().to_string();
+                return Err(if msg.contains("system_id") {
+                    StoreError::Duplicate("system_id".into())
+                } else {
+                    StoreError::Duplicate(format!(
+                        "Node with this hostname '{}' already exists.",
+                        m.hostname
+                    ))
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let id: i64 = r.try_get(0)?;
+        for (i, mac) in m.mac_addresses.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO interfaces (machine_id, name, mac_address) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(format!("eth{i}"))
+            .bind(mac)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_unique(e, &format!("MAC address {mac} already in use.")))?;
+        }
+        for ev in events {
+            insert_event(&mut tx, Some(id), system_id, &m.hostname, ev, now).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn machine_by_id(&self, id: i64) -> Result<Option<Machine>> {
+        let sql = format!("{MACHINE_SELECT} WHERE m.id = $1");
+        let r = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match r {
+            Some(r) => {
+                let mut m = machine_from_row(&r)?;
+                self.load_related(std::slice::from_mut(&mut m)).await?;
+                Ok(Some(m))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub async fn machine(&self, system_id: &str) -> Result<Option<Machine>> {
+        let sql = format!("{MACHINE_SELECT} WHERE m.system_id = $1");
+        let r = sqlx::query(&sql)
+            .bind(system_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match r {
+            Some(r) => {
+                let mut m = machine_from_row(&r)?;
+                self.load_related(std::slice::from_mut(&mut m)).await?;
+                Ok(Some(m))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The machine owning an interface with this MAC, if any.
+    pub async fn machine_by_mac(&self, mac: &str) -> Result<Option<Machine>> {
+        let r = sqlx::query("SELECT machine_id FROM interfaces WHERE mac_address = $1")
+            .bind(mac)
+            .fetch_optional(&self.pool)
+            .await?;
+        match r {
+            Some(r) => self.machine_by_id(r.try_get(0)?).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Tags and interfaces for a batch of machines, in two queries.
+    async fn load_related(&self, machines: &mut [Machine]) -> Result<()> {
+        if machines.is_empty() {
+            return Ok(());
+        }
+        let (tag_sql, if_sql, ids): (String, String, Vec<Val>) = if machines.len() == 1 {
+            (
+                "SELECT mt.machine_id, t.name FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id WHERE mt.machine_id = $1 ORDER BY t.name".into(),
+                "SELECT machine_id, id, name, type, mac_address, enabled FROM interfaces WHERE machine_id = $1 ORDER BY id".into(),
+                vec![machines[0].id.into()],
+            )
+        } else {
+            (
+                "SELECT mt.machine_id, t.name FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id ORDER BY t.name".into(),
+                "SELECT machine_id, id, name, type, mac_address, enabled FROM interfaces ORDER BY id".into(),
+                vec![],
+            )
+        };
+        let index: HashMap<i64, usize> = machines
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id, i))
+            .collect();
+        for r in bind_all(sqlx::query(&tag_sql), &ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mid: i64 = r.try_get(0)?;
+            if let Some(&i) = index.get(&mid) {
+                machines[i].tags.push(r.try_get(1)?);
+            }
+        }
+        for r in bind_all(sqlx::query(&if_sql), &ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mid: i64 = r.try_get(0)?;
+            if let Some(&i) = index.get(&mid) {
+                machines[i].interfaces.push(Interface {
+                    id: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    kind: r.try_get(3)?,
+                    mac_address: r.try_get(4)?,
+                    enabled: r.try_get::<i64, _>(5)? != 0,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// List machines matching `f`, ordered by id.
+    pub async fn list_machines(&self, f: &MachineFilter) -> Result<Vec<Machine>> {
+        let mut conds: Vec<String> = Vec::new();
+        let mut vals: Vec<Val> = Vec::new();
+        let mut p = |vals: &mut Vec<Val>, v: Val| {
+            vals.push(v);
+            format!("${}", vals.len())
+        };
+        let in_list = |vals: &mut Vec<Val>,
+                       col: &str,
+                       items: Vec<Val>,
+                       p: &mut dyn FnMut(&mut Vec<Val>, Val) -> String| {
+            let ph: Vec<String> = items.into_iter().map(|v| p(vals, v)).collect();
+            format!("{col} IN ({})", ph.join(", "))
+        };
+        if !f.system_ids.is_empty() {
+            conds.push(in_list(
+                &mut vals,
+                "m.system_id",
+                f.system_ids.iter().map(|s| Val::from(s.clone())).collect(),
+                &mut p,
+            ));
+        }
+        if !f.hostnames.is_empty() {
+            conds.push(in_list(
+                &mut vals,
+                "m.hostname",
+                f.hostnames.iter().map(|s| Val::from(s.clone())).collect(),
+                &mut p,
+            ));
+        }
+        if !f.statuses.is_empty() {
+            conds.push(in_list(
+                &mut vals,
+                "m.status",
+                f.statuses.iter().map(|s| Val::from(*s as i64)).collect(),
+                &mut p,
+            ));
+        }
+        if !f.mac_addresses.is_empty() {
+            let inner = in_list(
+                &mut vals,
+                "mac_address",
+                f.mac_addresses
+                    .iter()
+                    .map(|s| Val::from(s.clone()))
+                    .collect(),
+                &mut p,
+            );
+            conds.push(format!(
+                "m.id IN (SELECT machine_id FROM interfaces WHERE {inner})"
+            ));
+        }
+        if let Some(z) = &f.zone {
+            conds.push(format!("z.name = {}", p(&mut vals, z.clone().into())));
+        }
+        if let Some(v) = &f.pool {
+            conds.push(format!("p.name = {}", p(&mut vals, v.clone().into())));
+        }
+        if let Some(v) = &f.domain {
+            conds.push(format!("d.name = {}", p(&mut vals, v.clone().into())));
+        }
+        if let Some(v) = f.owner_id {
+            conds.push(format!("m.owner_id = {}", p(&mut vals, v.into())));
+        }
+        if let Some(v) = f.min_cpu {
+            conds.push(format!("m.cpu_count >= {}", p(&mut vals, v.into())));
+        }
+        if let Some(v) = f.min_mem {
+            conds.push(format!("m.memory >= {}", p(&mut vals, v.into())));
+        }
+        if let Some(v) = &f.agent_name {
+            conds.push(format!("m.agent_name = {}", p(&mut vals, v.clone().into())));
+        }
+        if let Some(v) = f.visible_to {
+            conds.push(format!(
+                "(m.owner_id IS NULL OR m.owner_id = {})",
+                p(&mut vals, v.into())
+            ));
+        }
+        let sql = if conds.is_empty() {
+            format!("{MACHINE_SELECT} ORDER BY m.id")
+        } else {
+            format!(
+                "{MACHINE_SELECT} WHERE {} ORDER BY m.id",
+                conds.join(" AND ")
+            )
+        };
+        let rows = bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut ms: Vec<Machine> = rows.iter().map(machine_from_row).collect::<Result<_>>()?;
+        self.load_related(&mut ms).await?;
+        Ok(ms)
+    }
+
+    /// Apply `change` to machine `id` if it is still at `version`, together with `events`, in
+    /// one transaction. Returns the new version, or `Conflict` if someone else changed it first.
+    pub async fn apply(&self, m: &Machine, change: &Change, events: &[NewEvent]) -> Result<i64> {
+        let cols = change.columns();
+        let now = now_ms();
+        let mut sets: Vec<String> = Vec::with_capacity(cols.len() + 2);
+        let mut vals: Vec<Val> = Vec::with_capacity(cols.len() + 3);
+        for (c, v) in cols {
+            vals.push(v);
+            sets.push(format!("{c} = ${}", vals.len()));
+        }
+        vals.push(now.into());
+        sets.push(format!("updated = ${}", vals.len()));
+        sets.push("version = version + 1".into());
+        vals.push(m.id.into());
+        let idp = vals.len();
+        vals.push(m.version.into());
+        let sql = format!(
+            "UPDATE machines SET {} WHERE id = ${idp} AND version = ${}",
+            sets.join(", "),
+            vals.len()
+        );
+        let mut tx = self.pool.begin().await?;
+        let n = bind_all(sqlx::query(&sql), &vals)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_unique(e, "Node with this hostname already exists."))?
+            .rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict);
+        }
+        let hostname = change.hostname.as_deref().unwrap_or(&m.hostname);
+        for ev in events {
+            insert_event(&mut tx, Some(m.id), &m.system_id, hostname, ev, now).await?;
+        }
+        // An owner change invalidates the machine's metadata credentials (MAAS NodeKey rule).
+        if let Some(owner) = change.owner_id {
+            if owner != m.owner_id {
+                sqlx::query("DELETE FROM tokens WHERE kind = 'machine' AND machine_id = $1")
+                    .bind(m.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(m.version + 1)
+    }
+
+    /// Delete a machine (its interfaces, tags, tokens and results go with it); the event stays.
+    pub async fn delete_machine(&self, m: &Machine, event: &NewEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("DELETE FROM machines WHERE id = $1 AND version = $2")
+            .bind(m.id)
+            .bind(m.version)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict);
+        }
+        insert_event(&mut tx, None, &m.system_id, &m.hostname, event, now_ms()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replace a machine's interfaces by the given MACs (bumping its version).
+    pub async fn set_macs(&self, m: &Machine, macs: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let n =
+            sqlx::query("UPDATE machines SET version = version + 1 WHERE id = $1 AND version = $2")
+                .bind(m.id)
+                .bind(m.version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict);
+        }
+        sqlx::query("DELETE FROM interfaces WHERE machine_id = $1")
+            .bind(m.id)
+            .execute(&mut *tx)
+            .await?;
+        for (i, mac) in macs.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO interfaces (machine_id, name, mac_address) VALUES ($1, $2, $3)",
+            )
+            .bind(m.id)
+            .bind(format!("eth{i}"))
+            .bind(mac)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_unique(e, &format!("MAC address {mac} already in use.")))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Which of these MACs already belong to a machine: (mac, hostname).
+    pub async fn macs_in_use(&self, macs: &[String]) -> Result<Vec<(String, String)>> {
+        if macs.is_empty() {
+            return Ok(vec![]);
+        }
+        let ph: Vec<String> = (1..=macs.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT i.mac_address, m.hostname FROM interfaces i JOIN machines m ON m.id = i.machine_id WHERE i.mac_address IN ({})", ph.join(", "));
+        let vals: Vec<Val> = macs.iter().map(|m| Val::from(m.clone())).collect();
+        let rows = bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Machines whose deadline has passed.
+    pub async fn expired_machines(&self, now: i64) -> Result<Vec<Machine>> {
+        let sql = format!("{MACHINE_SELECT} WHERE m.status_expires IS NOT NULL AND m.status_expires <= $1 ORDER BY m.status_expires");
+        let rows = sqlx::query(&sql).bind(now).fetch_all(&self.pool).await?;
+        rows.iter().map(machine_from_row).collect()
+    }
+
+    pub async fn hostname_taken(&self, hostname: &str) -> Result<bool> {
+        let r = sqlx::query("SELECT id FROM machines WHERE hostname = $1")
+            .bind(hostname)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.is_some())
+    }
+
+    // ---------------------------------------------------------------- events
+    /// Events, newest first. `before`/`after` are event ids for paging.
+    pub async fn events(
+        &self,
+        system_ids: &[String],
+        level_min: Option<&[&str]>,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
+        let mut conds = Vec::new();
+        let mut vals: Vec<Val> = Vec::new();
+        if !system_ids.is_empty() {
+            let mut ph = Vec::new();
+            for s in system_ids {
+                vals.push(s.clone().into());
+                ph.push(format!("${}", vals.len()));
+            }
+            conds.push(format!("system_id IN ({})", ph.join(", ")));
+        }
+        if let Some(levels) = level_min {
+            let mut ph = Vec::new();
+            for l in levels {
+                vals.push((*l).into());
+                ph.push(format!("${}", vals.len()));
+            }
+            conds.push(format!("level IN ({})", ph.join(", ")));
+        }
+        if let Some(b) = before {
+            vals.push(b.into());
+            conds.push(format!("id < ${}", vals.len()));
+        }
+        if let Some(a) = after {
+            vals.push(a.into());
+            conds.push(format!("id > ${}", vals.len()));
+        }
+        vals.push(limit.into());
+        let lim = vals.len();
+        let order = if after.is_some() { "ASC" } else { "DESC" };
+        let wh = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        let sql = format!("SELECT * FROM events {wh} ORDER BY id {order} LIMIT ${lim}");
+        let rows = bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut evs: Vec<Event> = rows.iter().map(event_from_row).collect::<Result<_>>()?;
+        if after.is_some() {
+            evs.reverse();
+        }
+        Ok(evs)
+    }
+
+    /// Record an event not tied to a status change (e.g. a power query, a heartbeat).
+    pub async fn record_event(&self, m: &Machine, ev: &NewEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_event(&mut tx, Some(m.id), &m.system_id, &m.hostname, ev, now_ms()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- script results
+    /// Store (insert or replace by name within the set) a script result.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn store_result(
+        &self,
+        machine_id: i64,
+        result_set: &str,
+        name: &str,
+        status: i64,
+        exit_status: Option<i64>,
+        runtime: &str,
+        files: [Option<Vec<u8>>; 4],
+    ) -> Result<()> {
+        let now = now_ms();
+        let [output, stdout, stderr, result] = files;
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE script_results SET status = $1, exit_status = COALESCE($2, exit_status), runtime = CASE WHEN $3 = '' THEN runtime ELSE $3 END, output = COALESCE($4, output), stdout = COALESCE($5, stdout), stderr = COALESCE($6, stderr), result = COALESCE($7, result), updated = $8 WHERE machine_id = $9 AND result_set = $10 AND name = $11")
+            .bind(status)
+            .bind(exit_status)
+            .bind(runtime)
+            .bind(output.as_deref())
+            .bind(stdout.as_deref())
+            .bind(stderr.as_deref())
+            .bind(result.as_deref())
+            .bind(now)
+            .bind(machine_id)
+            .bind(result_set)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            sqlx::query("INSERT INTO script_results (machine_id, result_set, name, status, exit_status, runtime, output, stdout, stderr, result, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)")
+                .bind(machine_id)
+                .bind(result_set)
+                .bind(name)
+                .bind(status)
+                .bind(exit_status)
+                .bind(runtime)
+                .bind(output.as_deref())
+                .bind(stdout.as_deref())
+                .bind(stderr.as_deref())
+                .bind(result.as_deref())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn results(
+        &self,
+        machine_id: i64,
+        result_set: Option<&str>,
+    ) -> Result<Vec<ScriptResult>> {
+        let rows = match result_set {
+            Some(s) => sqlx::query("SELECT * FROM script_results WHERE machine_id = $1 AND result_set = $2 ORDER BY name").bind(machine_id).bind(s).fetch_all(&self.pool).await?,
+            None => sqlx::query("SELECT * FROM script_results WHERE machine_id = $1 ORDER BY result_set, name").bind(machine_id).fetch_all(&self.pool).await?,
+        };
+        rows.iter().map(result_from_row).collect()
+    }
+
+    /// Clear a result set (a new commissioning run starts afresh).
+    pub async fn clear_results(&self, machine_id: i64, result_set: &str) -> Result<()> {
+        sqlx::query("DELETE FROM script_results WHERE machine_id = $1 AND result_set = $2")
+            .bind(machine_id)
+            .bind(result_set)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Mark pending/running results (status 0, 1, 7, 10) as aborted (5).
+    pub async fn abort_results(&self, machine_id: i64) -> Result<()> {
+        sqlx::query("UPDATE script_results SET status = 5, updated = $1 WHERE machine_id = $2 AND status IN (0, 1, 7, 10)").bind(now_ms()).bind(machine_id).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamedKind {
+    Zone,
+    Pool,
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    machine_id: Option<i64>,
+    system_id: &str,
+    hostname: &str,
+    ev: &NewEvent,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("INSERT INTO events (machine_id, system_id, hostname, type, level, description, username, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(machine_id)
+        .bind(system_id)
+        .bind(hostname)
+        .bind(&ev.kind)
+        .bind(ev.level)
+        .bind(&ev.description)
+        .bind(&ev.username)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

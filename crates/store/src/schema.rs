@@ -1,0 +1,38 @@
+//! The one schema, written once per dialect. Every integer is 64-bit (BIGINT / INTEGER) and
+//! booleans are integers, so that rows decode identically through sqlx's `Any` driver.
+
+/// (version, sqlite, postgres)
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, V1_SQLITE, V1_PG)];
+
+macro_rules! v1 {
+    ($pk:literal, $blob:literal) => {
+        concat!(
+            "CREATE TABLE users (id ", $pk, ", username TEXT NOT NULL UNIQUE, email TEXT NOT NULL DEFAULT '', password_hash TEXT NOT NULL DEFAULT '', is_admin BIGINT NOT NULL DEFAULT 0, is_active BIGINT NOT NULL DEFAULT 1, is_system BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL);\n",
+            "CREATE TABLE zones (id ", $pk, ", name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL);\n",
+            "CREATE TABLE pools (id ", $pk, ", name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL);\n",
+            "CREATE TABLE domains (id ", $pk, ", name TEXT NOT NULL UNIQUE, authoritative BIGINT NOT NULL DEFAULT 1, ttl BIGINT);\n",
+            "CREATE TABLE tags (id ", $pk, ", name TEXT NOT NULL UNIQUE, comment TEXT NOT NULL DEFAULT '', definition TEXT NOT NULL DEFAULT '', kernel_opts TEXT NOT NULL DEFAULT '');\n",
+            "CREATE TABLE machines (id ", $pk, ", system_id TEXT NOT NULL UNIQUE, hostname TEXT NOT NULL UNIQUE, domain_id BIGINT NOT NULL REFERENCES domains(id), description TEXT NOT NULL DEFAULT '', node_type BIGINT NOT NULL DEFAULT 0, status BIGINT NOT NULL, previous_status BIGINT, owner_id BIGINT REFERENCES users(id), locked BIGINT NOT NULL DEFAULT 0, architecture TEXT, min_hwe_kernel TEXT NOT NULL DEFAULT '', hwe_kernel TEXT NOT NULL DEFAULT '', osystem TEXT NOT NULL DEFAULT '', distro_series TEXT NOT NULL DEFAULT '', agent_name TEXT NOT NULL DEFAULT '', user_data ", $blob, ", power_type TEXT NOT NULL DEFAULT '', power_parameters TEXT NOT NULL DEFAULT '{}', power_state TEXT NOT NULL DEFAULT 'unknown', zone_id BIGINT NOT NULL REFERENCES zones(id), pool_id BIGINT NOT NULL REFERENCES pools(id), cpu_count BIGINT NOT NULL DEFAULT 0, cpu_speed BIGINT NOT NULL DEFAULT 0, memory BIGINT NOT NULL DEFAULT 0, hardware_uuid TEXT, error_description TEXT NOT NULL DEFAULT '', netboot BIGINT NOT NULL DEFAULT 1, enlisting BIGINT NOT NULL DEFAULT 0, commissioning_passed BIGINT NOT NULL DEFAULT 0, status_expires BIGINT, last_heard TEXT NOT NULL DEFAULT '', workload_annotations TEXT NOT NULL DEFAULT '{}', version BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL, updated BIGINT NOT NULL);\n",
+            "CREATE INDEX machines_status ON machines(status);\n",
+            "CREATE INDEX machines_expires ON machines(status_expires);\n",
+            "CREATE TABLE machine_tags (machine_id BIGINT NOT NULL REFERENCES machines(id) ON DELETE CASCADE, tag_id BIGINT NOT NULL REFERENCES tags(id) ON DELETE CASCADE, PRIMARY KEY (machine_id, tag_id));\n",
+            "CREATE TABLE interfaces (id ", $pk, ", machine_id BIGINT NOT NULL REFERENCES machines(id) ON DELETE CASCADE, name TEXT NOT NULL, type TEXT NOT NULL DEFAULT 'physical', mac_address TEXT NOT NULL UNIQUE, enabled BIGINT NOT NULL DEFAULT 1);\n",
+            "CREATE INDEX interfaces_machine ON interfaces(machine_id);\n",
+            "CREATE TABLE tokens (id ", $pk, ", kind TEXT NOT NULL, user_id BIGINT REFERENCES users(id) ON DELETE CASCADE, machine_id BIGINT REFERENCES machines(id) ON DELETE CASCADE, name TEXT NOT NULL DEFAULT '', consumer_key TEXT NOT NULL, token_key TEXT NOT NULL UNIQUE, token_secret TEXT NOT NULL, created BIGINT NOT NULL);\n",
+            "CREATE INDEX tokens_machine ON tokens(machine_id);\n",
+            "CREATE TABLE events (id ", $pk, ", machine_id BIGINT, system_id TEXT NOT NULL DEFAULT '', hostname TEXT NOT NULL DEFAULT '', type TEXT NOT NULL, level TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', username TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL);\n",
+            "CREATE INDEX events_system_id ON events(system_id, id);\n",
+            "CREATE TABLE script_results (id ", $pk, ", machine_id BIGINT NOT NULL REFERENCES machines(id) ON DELETE CASCADE, result_set TEXT NOT NULL, name TEXT NOT NULL, status BIGINT NOT NULL, exit_status BIGINT, output ", $blob, ", stdout ", $blob, ", stderr ", $blob, ", result ", $blob, ", runtime TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL, updated BIGINT NOT NULL);\n",
+            "CREATE INDEX script_results_machine ON script_results(machine_id, result_set);\n",
+            "CREATE TABLE sshkeys (id ", $pk, ", user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE, key TEXT NOT NULL, created BIGINT NOT NULL);\n",
+            "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);\n",
+            "INSERT INTO zones (name, description, created) VALUES ('default', 'The default zone', 0);\n",
+            "INSERT INTO pools (name, description, created) VALUES ('default', 'Default pool', 0);\n",
+            "INSERT INTO domains (name, authoritative) VALUES ('maas', 1);\n",
+            "INSERT INTO users (username, email, is_active, is_system, created) VALUES ('maas-init-node', '', 0, 1, 0);\n",
+        )
+    };
+}
+
+const V1_SQLITE: &str = v1!("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB");
+const V1_PG: &str = v1!("BIGSERIAL PRIMARY KEY", "BYTEA");
