@@ -1,0 +1,73 @@
+use std::collections::BTreeMap;
+
+/// Every way a region operation can fail. The API edge maps each variant to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum RegionError {
+    /// 400 with a `{field: [messages]}` body.
+    #[error("invalid fields: {0:?}")]
+    Fields(BTreeMap<String, Vec<String>>),
+    /// 400 with a plain message.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404
+    #[error("{0}")]
+    NotFound(String),
+    /// 409
+    #[error("{0}")]
+    Conflict(String),
+    /// 503: try again (e.g. the database kept changing under us).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] ingot_store::StoreError),
+}
+
+impl RegionError {
+    pub fn field(name: &str, msg: impl Into<String>) -> RegionError {
+        let mut m = BTreeMap::new();
+        m.insert(name.to_string(), vec![msg.into()]);
+        RegionError::Fields(m)
+    }
+}
+
+impl From<ingot_core::ActionError> for RegionError {
+    fn from(e: ingot_core::ActionError) -> Self {
+        match e {
+            ingot_core::ActionError::Forbidden(m) => RegionError::Forbidden(m),
+            ingot_core::ActionError::Conflict(m) => RegionError::Conflict(m),
+            ingot_core::ActionError::BadRequest(m) => RegionError::BadRequest(m),
+        }
+    }
+}
+
+impl From<ingot_wire::WireError> for RegionError {
+    fn from(e: ingot_wire::WireError) -> Self {
+        match e {
+            ingot_wire::WireError::InvalidField { field, message } => RegionError::field(&field, message),
+            other => RegionError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+/// Collects field errors for a form.
+#[derive(Debug, Default)]
+pub struct FieldErrors(pub BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &str, msg: impl Into<String>) {
+        self.0.entry(field.to_string()).or_default().push(msg.into());
+    }
+    pub fn check(self) -> Result<(), RegionError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(RegionError::Fields(self.0))
+        }
+    }
+}

@@ -1,0 +1,750 @@
+//! The region's operations: authentication, machine forms, actions, allocation, what machines
+//! report over the metadata API, and the deadline reaper. Every decision is taken by
+//! `ingot-core`; this crate loads facts, calls the core and writes the outcome through the
+//! store's compare-and-swap, retrying when another region process got there first.
+
+mod error;
+pub mod forms;
+pub mod power;
+
+pub use error::{FieldErrors, RegionError};
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use ingot_core::actions::{plan, Action, ActionOptions, Actor, MachineFacts, OwnerChange, Plan, PowerOp};
+use ingot_core::constraints::{Candidate, Constraints};
+use ingot_core::signal::{self, Outcome, ResultSet, SignalContext, SignalStatus, StatusEvent};
+use ingot_core::transitions::{deadline_secs, previous_status_after};
+use ingot_core::Status;
+use ingot_store::{Change, Machine, MachineFilter, NewEvent, Store, StoreError, Token, TokenOwner, User};
+use ingot_wire::Params;
+
+pub type Result<T> = std::result::Result<T, RegionError>;
+
+/// How many times an operation is retried when another writer changed the machine first.
+const CAS_RETRIES: usize = 16;
+
+/// Default `node_timeout`, in minutes.
+pub const DEFAULT_NODE_TIMEOUT_MIN: i64 = 30;
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Anonymous,
+    User(User),
+    /// A machine, authenticated by its own token.
+    Machine { machine_id: i64, token: Token },
+}
+
+impl Principal {
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Principal::User(u) => Some(u),
+            _ => None,
+        }
+    }
+}
+
+fn actor(u: &User) -> Actor {
+    Actor { user_id: u.id, is_admin: u.is_admin }
+}
+
+/// Hash a password with argon2id.
+pub fn hash_password(pw: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(pw.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| RegionError::BadRequest(format!("cannot hash password: {e}")))
+}
+
+pub fn verify_password(pw: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+/// Facts the core needs about a machine.
+pub fn facts(m: &Machine) -> MachineFacts {
+    MachineFacts {
+        status: m.status,
+        previous_status: m.previous_status,
+        locked: m.locked,
+        owner_id: m.owner_id,
+        commissioning_passed: m.commissioning_passed,
+        has_osystem: !m.osystem.is_empty(),
+        has_power_type: !m.power_type.is_empty(),
+        power_controllable: power::controllable(&m.power_type),
+    }
+}
+
+/// Parameters of deploy that are stored on the machine.
+#[derive(Debug, Clone, Default)]
+pub struct DeployParams {
+    pub osystem: String,
+    pub distro_series: String,
+    pub hwe_kernel: String,
+    pub agent_name: Option<String>,
+    pub user_data: Option<Vec<u8>>,
+}
+
+/// Statuses in which a machine talks to the metadata API and so needs credentials.
+fn needs_token(s: Status) -> bool {
+    matches!(
+        s,
+        Status::Commissioning
+            | Status::Testing
+            | Status::Deploying
+            | Status::DiskErasing
+            | Status::EnteringRescueMode
+            | Status::Releasing
+            | Status::RescueMode
+    )
+}
+
+/// The region service.
+#[derive(Clone, Debug)]
+pub struct Region {
+    pub store: Store,
+}
+
+impl Region {
+    pub fn new(store: Store) -> Region {
+        Region { store }
+    }
+
+    // ------------------------------------------------------------------ settings
+    pub async fn node_timeout_min(&self) -> Result<i64> {
+        Ok(self
+            .store
+            .get_setting("node_timeout")
+            .await?
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|v| *v > 0)
+            .unwrap_or(DEFAULT_NODE_TIMEOUT_MIN))
+    }
+
+    // ------------------------------------------------------------------ users
+    pub async fn create_user(&self, username: &str, password: &str, email: &str, is_admin: bool) -> Result<User> {
+        let mut fe = FieldErrors::default();
+        if username.is_empty() || username.len() > 150 || !username.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c)) {
+            fe.add("username", "Enter a valid username: letters, digits and @/./+/-/_ only, at most 150 characters.");
+        }
+        if password.is_empty() {
+            fe.add("password", "This field is required.");
+        }
+        fe.check()?;
+        let hash = hash_password(password)?;
+        self.store.create_user(username, email, &hash, is_admin).await.map_err(|e| match e {
+            StoreError::Duplicate(m) => RegionError::field("username", m),
+            e => e.into(),
+        })
+    }
+
+    /// Create or update an administrator (idempotent, for `ingot createadmin`).
+    pub async fn create_admin(&self, username: &str, password: &str, email: &str) -> Result<User> {
+        match self.store.user_by_name(username).await? {
+            Some(u) => {
+                let hash = hash_password(password)?;
+                self.store.update_user(u.id, Some(email), Some(&hash), Some(true)).await?;
+                Ok(self.store.user_by_id(u.id).await?.unwrap_or(u))
+            }
+            None => self.create_user(username, password, email, true).await,
+        }
+    }
+
+    /// The user's first API key, or a new one when `generate` or when they have none.
+    pub async fn api_key(&self, username: &str, generate: bool) -> Result<Token> {
+        let u = self
+            .store
+            .user_by_name(username)
+            .await?
+            .ok_or_else(|| RegionError::NotFound(format!("No user named '{username}'.")))?;
+        if !generate {
+            if let Some(t) = self.store.user_tokens(u.id).await?.into_iter().next() {
+                return Ok(t);
+            }
+        }
+        Ok(self.store.create_user_token(u.id, "").await?)
+    }
+
+    /// Username/password login (for `/MAAS/accounts/authenticate/`).
+    pub async fn login(&self, username: &str, password: &str) -> Result<User> {
+        match self.store.user_by_name(username).await? {
+            Some(u) if u.is_active && verify_password(password, &u.password_hash) => Ok(u),
+            _ => Err(RegionError::Unauthorized("Invalid username or password.".into())),
+        }
+    }
+
+    /// Authenticate an `Authorization` header value.
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal> {
+        let Some(h) = header else {
+            return Ok(Principal::Anonymous);
+        };
+        let creds = match ingot_wire::parse_oauth_header(h) {
+            Ok(c) => c,
+            Err(ingot_wire::WireError::BadOAuthParam { param, message }) => {
+                return Err(RegionError::BadRequest(format!("Invalid OAuth parameter {param}: {message}")))
+            }
+            Err(e) => return Err(RegionError::Unauthorized(format!("Authorization failed: {e}"))),
+        };
+        let token = self
+            .store
+            .token_by_key(&creds.token_key)
+            .await?
+            .ok_or_else(|| RegionError::Unauthorized(format!("Invalid access token: {}", creds.token_key)))?;
+        if token.consumer_key != creds.consumer_key || !ingot_wire::plaintext_signature_matches(&creds, "", &token.token_secret) {
+            return Err(RegionError::Unauthorized("Invalid OAuth signature or consumer key.".into()));
+        }
+        match token.owner {
+            TokenOwner::User(uid) => match self.store.user_by_id(uid).await? {
+                Some(u) if u.is_active => Ok(Principal::User(u)),
+                _ => Err(RegionError::Unauthorized("The user of this token is not active.".into())),
+            },
+            TokenOwner::Machine(mid) => Ok(Principal::Machine { machine_id: mid, token }),
+        }
+    }
+
+    // ------------------------------------------------------------------ machines: reads
+    /// A machine the user may see.
+    pub async fn machine_for(&self, user: &User, system_id: &str) -> Result<Machine> {
+        let m = self.load(system_id).await?;
+        if !ingot_core::actions::can_view(&facts(&m), actor(user)) {
+            return Err(RegionError::Forbidden("You do not have permission to view this machine.".into()));
+        }
+        Ok(m)
+    }
+
+    async fn load(&self, system_id: &str) -> Result<Machine> {
+        self.store
+            .machine(system_id)
+            .await?
+            .ok_or_else(|| RegionError::NotFound("No Machine matches the given query.".into()))
+    }
+
+    pub async fn list_machines(&self, user: &User, mut f: MachineFilter) -> Result<Vec<Machine>> {
+        if !user.is_admin {
+            f.visible_to = Some(user.id);
+        }
+        Ok(self.store.list_machines(&f).await?)
+    }
+
+    // ------------------------------------------------------------------ machines: actions
+    /// Run `action` on a machine for `user`, retrying on concurrent changes.
+    pub async fn act(
+        &self,
+        user: &User,
+        system_id: &str,
+        action: Action,
+        opts: &ActionOptions,
+        deploy: Option<&DeployParams>,
+    ) -> Result<Machine> {
+        for _ in 0..CAS_RETRIES {
+            let m = self.load(system_id).await?;
+            let p = plan(action, &facts(&m), actor(user), opts)?;
+            let mut extra = Change::default();
+            if let (Action::Deploy, Some(d)) = (action, deploy) {
+                extra.osystem = Some(d.osystem.clone());
+                extra.distro_series = Some(d.distro_series.clone());
+                extra.hwe_kernel = Some(d.hwe_kernel.clone());
+                if let Some(a) = &d.agent_name {
+                    extra.agent_name = Some(a.clone());
+                }
+                extra.user_data = Some(d.user_data.clone());
+            }
+            if action == Action::Commission {
+                extra.commissioning_passed = Some(false);
+            }
+            match self.apply_plan(&m, &p, extra, &user.username, opts.comment.as_deref()).await {
+                Ok(()) => {
+                    if action == Action::Commission {
+                        self.store.clear_results(m.id, ResultSet::Commissioning.as_str()).await?;
+                        self.store.clear_results(m.id, ResultSet::Testing.as_str()).await?;
+                    } else if action == Action::Test {
+                        self.store.clear_results(m.id, ResultSet::Testing.as_str()).await?;
+                    }
+                    return self.after_change(m.id).await;
+                }
+                Err(RegionError::Store(StoreError::Conflict)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+    }
+
+    /// Reload a machine after a change and mint its metadata token when its status needs one.
+    async fn after_change(&self, machine_id: i64) -> Result<Machine> {
+        let m = self
+            .store
+            .machine_by_id(machine_id)
+            .await?
+            .ok_or_else(|| RegionError::NotFound("No Machine matches the given query.".into()))?;
+        if needs_token(m.status) {
+            self.store.ensure_machine_token(m.id).await?;
+        }
+        Ok(m)
+    }
+
+    /// Turn a plan into one compare-and-swap with one event per step.
+    async fn apply_plan(&self, m: &Machine, p: &Plan, mut c: Change, who: &str, comment: Option<&str>) -> Result<()> {
+        let mut events = Vec::new();
+        let mut cur = m.status;
+        let mut prev = m.previous_status;
+        let suffix = comment.filter(|c| !c.is_empty()).map(|c| format!(" ({c})")).unwrap_or_default();
+        for &s in &p.steps {
+            prev = previous_status_after(cur, s, prev);
+            events.push(NewEvent::info(
+                s.label(),
+                format!("From '{}' to '{}': {} by {who}{suffix}", cur.label(), s.label(), p.action.op()),
+                who,
+            ));
+            cur = s;
+        }
+        if p.steps.is_empty() {
+            events.push(NewEvent::info(
+                action_event_type(p.action),
+                format!("{} by {who}{suffix}", p.action.op()),
+                who,
+            ));
+        }
+        if cur != m.status {
+            c.status = Some(cur);
+            c.previous_status = Some(prev);
+            c.status_expires = Some(self.deadline_for(cur).await?);
+            c.last_heard = Some(String::new());
+        }
+        let owner = p.final_owner(m.status, m.owner_id);
+        if owner != m.owner_id {
+            c.owner_id = Some(owner);
+        }
+        if let Some(l) = p.locked {
+            c.locked = Some(l);
+        }
+        if let Some(n) = p.netboot {
+            c.netboot = Some(n);
+        }
+        if let Some(e) = &p.error_description {
+            c.error_description = Some(e.clone());
+        }
+        if p.clear_deployment {
+            clear_deployment(&mut c);
+        }
+        if let Some(op) = p.power {
+            events.push(power::event(op, &m.power_type, who));
+        }
+        self.store.apply(m, &c, &events).await?;
+        if p.abort_results {
+            self.store.abort_results(m.id).await?;
+        }
+        Ok(())
+    }
+
+    async fn deadline_for(&self, s: Status) -> Result<Option<i64>> {
+        let timeout = self.node_timeout_min().await? * 60;
+        Ok(deadline_secs(s, timeout).map(|secs| ingot_store::now_ms() + secs * 1000))
+    }
+
+    /// Update a machine's fields (PUT).
+    pub async fn update_machine(&self, user: &User, system_id: &str, params: &Params) -> Result<Machine> {
+        for _ in 0..CAS_RETRIES {
+            let m = self.load(system_id).await?;
+            plan(Action::Update, &facts(&m), actor(user), &ActionOptions::default())?;
+            let (change, macs) = forms::update_change(self, user, &m, params).await?;
+            let ev = NewEvent::info("Machine updated", format!("update by {}", user.username), &user.username);
+            match self.store.apply(&m, &change, &[ev]).await {
+                Ok(_) => {
+                    if let Some(macs) = macs {
+                        let m2 = self.load(system_id).await?;
+                        self.store.set_macs(&m2, &macs).await.map_err(|e| match e {
+                            StoreError::Duplicate(msg) => RegionError::field("mac_addresses", msg),
+                            e => e.into(),
+                        })?;
+                    }
+                    return self.load(system_id).await;
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Duplicate(msg)) => return Err(RegionError::field("hostname", msg)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+    }
+
+    pub async fn delete_machine(&self, user: &User, system_id: &str) -> Result<()> {
+        for _ in 0..CAS_RETRIES {
+            let m = self.load(system_id).await?;
+            plan(Action::Delete, &facts(&m), actor(user), &ActionOptions::default())?;
+            let ev = NewEvent::info("Machine deleted", format!("Machine {} deleted by {}", m.hostname, user.username), &user.username);
+            match self.store.delete_machine(&m, &ev).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+    }
+
+    /// Set or delete (empty value) workload annotations.
+    pub async fn set_workload_annotations(&self, user: &User, system_id: &str, params: &Params) -> Result<Machine> {
+        for _ in 0..CAS_RETRIES {
+            let m = self.load(system_id).await?;
+            plan(Action::SetWorkloadAnnotations, &facts(&m), actor(user), &ActionOptions::default())?;
+            let mut ann = match &m.workload_annotations {
+                serde_json::Value::Object(o) => o.clone(),
+                _ => Default::default(),
+            };
+            for name in params.names() {
+                if name == "op" {
+                    continue;
+                }
+                let v = params.get(name).unwrap_or_default();
+                if v.is_empty() {
+                    ann.remove(name);
+                } else {
+                    ann.insert(name.to_string(), serde_json::Value::String(v.to_string()));
+                }
+            }
+            let c = Change { workload_annotations: Some(serde_json::Value::Object(ann)), ..Default::default() };
+            let ev = NewEvent::info("Workload annotations", format!("set by {}", user.username), &user.username);
+            match self.store.apply(&m, &c, &[ev]).await {
+                Ok(_) => return self.load(system_id).await,
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+    }
+
+    /// The machine's metadata credentials (owner or admin).
+    pub async fn machine_token(&self, user: &User, system_id: &str, regenerate: bool) -> Result<Option<Token>> {
+        let m = self.load(system_id).await?;
+        plan(Action::GetToken, &facts(&m), actor(user), &ActionOptions::default())?;
+        if regenerate {
+            let t = self.store.regenerate_machine_token(m.id).await?;
+            self.store
+                .record_event(&m, &NewEvent::info("Credentials regenerated", format!("by {}", user.username), &user.username))
+                .await?;
+            return Ok(Some(t));
+        }
+        Ok(self.store.machine_token(m.id).await?)
+    }
+
+    /// Power state as last known (manual: always unknown).
+    pub async fn query_power_state(&self, user: &User, system_id: &str) -> Result<String> {
+        let m = self.load(system_id).await?;
+        plan(Action::QueryPowerState, &facts(&m), actor(user), &ActionOptions::default())?;
+        Ok(power::query(&m))
+    }
+
+    /// Allocate a READY machine matching `c` for `user`. Never hands one machine to two callers:
+    /// the winner is decided by the store's compare-and-swap.
+    pub async fn allocate(&self, user: &User, c: &Constraints, agent_name: Option<&str>, comment: Option<&str>, dry_run: bool) -> Result<Machine> {
+        let filter = MachineFilter {
+            statuses: vec![Status::Ready],
+            min_cpu: c.cpu_count.map(|v| v.ceil() as i64),
+            min_mem: c.mem.map(|v| v.ceil() as i64),
+            zone: c.zone.clone(),
+            pool: c.pool.clone(),
+            system_ids: c.system_id.iter().cloned().collect(),
+            visible_to: if user.is_admin { None } else { Some(user.id) },
+            ..Default::default()
+        };
+        let ms = self.store.list_machines(&filter).await?;
+        let mut cands: Vec<(i64, i64, &Machine)> = ms
+            .iter()
+            .filter(|m| !m.locked)
+            .filter_map(|m| {
+                let cand = candidate(m);
+                c.matches(&cand).then(|| {
+                    let (a, b) = c.fit_cost(&cand);
+                    (a, b, m)
+                })
+            })
+            .collect();
+        cands.sort_by_key(|(a, b, m)| (*a, *b, m.id));
+        if cands.is_empty() {
+            return Err(RegionError::Conflict(no_match_message(c)));
+        }
+        if dry_run {
+            return Ok(cands[0].2.clone());
+        }
+        // Contending callers spread over the best candidates instead of all racing for the first.
+        let mut order: Vec<usize> = (0..cands.len()).collect();
+        let mut lost = 0usize;
+        let mut i = 0usize;
+        while i < order.len() {
+            let m = cands[order[i]].2;
+            let p = plan(Action::Allocate, &facts(m), actor(user), &ActionOptions { comment: comment.map(String::from), ..Default::default() })?;
+            let mut extra = Change::default();
+            if let Some(a) = agent_name {
+                extra.agent_name = Some(a.to_string());
+            }
+            match self.apply_plan(m, &p, extra, &user.username, comment).await {
+                Ok(()) => return self.after_change(m.id).await,
+                Err(RegionError::Store(StoreError::Conflict)) => {
+                    lost += 1;
+                    let rest = order.len() - i - 1;
+                    if lost == 1 && rest > 1 {
+                        let span = rest.min(32);
+                        let j = i + 1 + (rand::random::<usize>() % span);
+                        order.swap(i + 1, j);
+                    }
+                    i += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(RegionError::Conflict(no_match_message(c)))
+    }
+
+    // ------------------------------------------------------------------ metadata
+    /// `op=signal` from a machine.
+    pub async fn signal(&self, machine_id: i64, params: &Params, files: &[ingot_wire::FilePart]) -> Result<Machine> {
+        let status_txt = params
+            .get("status")
+            .ok_or_else(|| RegionError::field("status", "This field is required."))?;
+        let status = SignalStatus::parse(status_txt).map_err(RegionError::BadRequest)?;
+        let error = params.get("error").map(String::from);
+        let exit_status = params
+            .get_i64("exit_status")
+            .or_else(|_| params.get_i64("script_result"))
+            .map_err(RegionError::from)?
+            .or(params.get_i64("result").ok().flatten());
+        let script_name = params.get("name").map(String::from);
+        let runtime = params.get("runtime").unwrap_or_default().to_string();
+        for _ in 0..CAS_RETRIES {
+            let m = self
+                .store
+                .machine_by_id(machine_id)
+                .await?
+                .ok_or_else(|| RegionError::NotFound("The machine of this token no longer exists.".into()))?;
+            let f = facts(&m);
+            // Where results go is decided by the status before the signal.
+            let probe = signal::plan_signal(&f, status, &SignalContext { enlisting: m.enlisting, any_result_failed: false, error: error.clone() })?;
+            let mut any_failed = false;
+            if let Some(set) = probe.results {
+                self.store_results(&m, set, status, script_name.as_deref(), exit_status, &runtime, params, files).await?;
+                any_failed = self
+                    .store
+                    .results(m.id, Some(set.as_str()))
+                    .await?
+                    .iter()
+                    .any(|r| matches!(r.status, 3 | 4 | 8 | 11));
+            }
+            let out = signal::plan_signal(&f, status, &SignalContext { enlisting: m.enlisting, any_result_failed: any_failed, error: error.clone() })?;
+            let heard = match &script_name {
+                Some(n) => format!("signal {} for script '{n}'", status.as_str()),
+                None => format!("signal {}", status.as_str()),
+            };
+            match self.apply_outcome(&m, &out, heard).await {
+                Ok(()) => return self.after_change(m.id).await,
+                Err(RegionError::Store(StoreError::Conflict)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn store_results(
+        &self,
+        m: &Machine,
+        set: ResultSet,
+        status: SignalStatus,
+        script: Option<&str>,
+        exit_status: Option<i64>,
+        runtime: &str,
+        params: &Params,
+        files: &[ingot_wire::FilePart],
+    ) -> Result<()> {
+        // Group uploads by script: NAME (combined), NAME.out, NAME.err, NAME.yaml.
+        let mut by_script: std::collections::BTreeMap<String, [Option<Vec<u8>>; 4]> = Default::default();
+        for f in files {
+            let (base, slot) = if let Some(b) = f.name.strip_suffix(".out") {
+                (b, 1)
+            } else if let Some(b) = f.name.strip_suffix(".err") {
+                (b, 2)
+            } else if let Some(b) = f.name.strip_suffix(".yaml") {
+                (b, 3)
+            } else {
+                (f.name.as_str(), 0)
+            };
+            by_script.entry(base.to_string()).or_default()[slot] = Some(f.data.clone());
+        }
+        if let Some(s) = script {
+            by_script.entry(s.to_string()).or_default();
+        }
+        let _ = params;
+        for (name, files) in by_script {
+            let is_signalled = script == Some(name.as_str());
+            let st = match (status, is_signalled.then_some(exit_status).flatten()) {
+                (SignalStatus::Timedout, _) => 4,
+                (_, Some(0)) => 2,
+                (_, Some(_)) => 3,
+                (SignalStatus::Working, None) => 1,
+                (SignalStatus::Failed, None) if is_signalled => 3,
+                _ => 2,
+            };
+            let exit = if is_signalled { exit_status } else { None };
+            self.store.store_result(m.id, set.as_str(), &name, st, exit, if is_signalled { runtime } else { "" }, files).await?;
+        }
+        Ok(())
+    }
+
+    /// A cloud-init / curtin status event from a machine.
+    pub async fn status_event(&self, machine_id: i64, ev: &StatusEvent) -> Result<Machine> {
+        for _ in 0..CAS_RETRIES {
+            let m = self
+                .store
+                .machine_by_id(machine_id)
+                .await?
+                .ok_or_else(|| RegionError::NotFound("The machine of this token no longer exists.".into()))?;
+            let out = signal::plan_status_event(&facts(&m), ev);
+            let heard = format!(
+                "{} {} {}{}",
+                ev.origin,
+                ev.name,
+                ev.event_type,
+                ev.result.as_deref().map(|r| format!(" {r}")).unwrap_or_default()
+            );
+            match self.apply_outcome(&m, &out, heard).await {
+                Ok(()) => return self.after_change(m.id).await,
+                Err(RegionError::Store(StoreError::Conflict)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+    }
+
+    async fn apply_outcome(&self, m: &Machine, o: &Outcome, heard: String) -> Result<()> {
+        let mut c = Change::default();
+        let mut events = Vec::new();
+        let mut cur = m.status;
+        let mut prev = m.previous_status;
+        for &s in &o.steps {
+            prev = previous_status_after(cur, s, prev);
+            let ev = if s.is_failed() {
+                NewEvent::error(s.label(), format!("From '{}' to '{}': {}", cur.label(), s.label(), o.error_description.clone().unwrap_or_else(|| heard.clone())), "")
+            } else {
+                NewEvent::info(s.label(), format!("From '{}' to '{}': {heard}", cur.label(), s.label()), "")
+            };
+            events.push(ev);
+            cur = s;
+        }
+        if cur != m.status {
+            c.status = Some(cur);
+            c.previous_status = Some(prev);
+            c.status_expires = Some(self.deadline_for(cur).await?);
+        } else if m.status.is_transient() {
+            // A heartbeat: the machine is alive, so its deadline moves out.
+            c.status_expires = Some(self.deadline_for(cur).await?);
+        }
+        c.last_heard = Some(format!("{heard} at {}", ingot_store::now_ms() / 1000));
+        let owner = match o.owner {
+            OwnerChange::Keep => m.owner_id,
+            OwnerChange::Set(u) => Some(u),
+            OwnerChange::Clear => None,
+        };
+        let owner = if cur != m.status && matches!(cur, Status::New | Status::Ready) { None } else { owner };
+        if owner != m.owner_id {
+            c.owner_id = Some(owner);
+        }
+        if let Some(p) = o.commissioning_passed {
+            c.commissioning_passed = Some(p);
+        }
+        if o.clear_enlisting {
+            c.enlisting = Some(false);
+        }
+        if let Some(n) = o.netboot {
+            c.netboot = Some(n);
+        }
+        if let Some(e) = &o.error_description {
+            c.error_description = Some(e.clone());
+        }
+        if o.clear_deployment {
+            clear_deployment(&mut c);
+        }
+        if o.power_off {
+            events.push(power::event(PowerOp::Off, &m.power_type, ""));
+        }
+        self.store.apply(m, &c, &events).await?;
+        if o.abort_results {
+            self.store.abort_results(m.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Fail every machine whose deadline has passed. Returns how many were failed.
+    pub async fn reap_deadlines(&self) -> Result<usize> {
+        let minutes = self.node_timeout_min().await?;
+        let mut n = 0;
+        for m in self.store.expired_machines(ingot_store::now_ms()).await? {
+            let mins = if matches!(m.status, Status::Releasing | Status::ExitingRescueMode) { 5 } else { minutes };
+            let Some((failed, why)) = signal::plan_timeout(m.status, mins, Some(&m.last_heard)) else {
+                // Not transient any more: just clear the stale deadline.
+                let _ = self.store.apply(&m, &Change { status_expires: Some(None), ..Default::default() }, &[]).await;
+                continue;
+            };
+            let c = Change {
+                status: Some(failed),
+                previous_status: Some(previous_status_after(m.status, failed, m.previous_status)),
+                status_expires: Some(None),
+                error_description: Some(why.clone()),
+                ..Default::default()
+            };
+            let ev = NewEvent::error(failed.label(), format!("From '{}' to '{}': {why}", m.status.label(), failed.label()), "");
+            match self.store.apply(&m, &c, &[ev]).await {
+                Ok(_) => {
+                    self.store.abort_results(m.id).await?;
+                    n += 1;
+                }
+                Err(StoreError::Conflict) => {} // it moved on its own, or another region reaped it
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn clear_deployment(c: &mut Change) {
+    c.osystem = Some(String::new());
+    c.distro_series = Some(String::new());
+    c.hwe_kernel = Some(String::new());
+    c.agent_name = Some(String::new());
+    c.user_data = Some(None);
+}
+
+fn action_event_type(a: Action) -> &'static str {
+    match a {
+        Action::Lock => "Locked",
+        Action::Unlock => "Unlocked",
+        Action::PowerOn => "Powering on",
+        Action::PowerOff => "Powering off",
+        Action::Release => "Release",
+        _ => "Action",
+    }
+}
+
+pub fn candidate(m: &Machine) -> Candidate<'_> {
+    Candidate {
+        system_id: &m.system_id,
+        hostname: &m.hostname,
+        domain: &m.domain,
+        architecture: m.architecture.as_deref().unwrap_or(""),
+        cpu_count: m.cpu_count,
+        memory: m.memory,
+        tags: &m.tags,
+        zone: &m.zone,
+        pool: &m.pool,
+    }
+}
+
+fn no_match_message(c: &Constraints) -> String {
+    if c.is_empty() {
+        "No machine available.".into()
+    } else if let (Some(id), true) = (&c.system_id, Constraints { system_id: None, ..c.clone() }.is_empty()) {
+        format!("No machine with system ID {id} available.")
+    } else {
+        format!("No available machine matches constraints: {}", c.describe())
+    }
+}
