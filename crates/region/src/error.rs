@@ -49,7 +49,9 @@ impl From<ingot_core::ActionError> for RegionError {
 impl From<ingot_wire::WireError> for RegionError {
     fn from(e: ingot_wire::WireError) -> Self {
         match e {
-            ingot_wire::WireError::InvalidField { field, message } => RegionError::field(&field, message),
+            ingot_wire::WireError::InvalidField { field, message } => {
+                RegionError::field(&field, message)
+            }
             other => RegionError::BadRequest(other.to_string()),
         }
     }
@@ -61,7 +63,10 @@ pub struct FieldErrors(pub BTreeMap<String, Vec<String>>);
 
 impl FieldErrors {
     pub fn add(&mut self, field: &str, msg: impl Into<String>) {
-        self.0.entry(field.to_string()).or_default().push(msg.into());
+        self.0
+            .entry(field.to_string())
+            .or_default()
+            .push(msg.into());
     }
     pub fn check(self) -> Result<(), RegionError> {
         if self.0.is_empty() {

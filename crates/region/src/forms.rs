@@ -29,7 +29,10 @@ fn text(params: &Params, name: &str) -> Option<String> {
 fn power_parameters(params: &Params, fe: &mut FieldErrors) -> Option<Map<String, Value>> {
     let mut out = Map::new();
     let mut given = false;
-    if let Some(js) = params.get("power_parameters").filter(|s| !s.trim().is_empty()) {
+    if let Some(js) = params
+        .get("power_parameters")
+        .filter(|s| !s.trim().is_empty())
+    {
         given = true;
         match serde_json::from_str::<Value>(js) {
             Ok(Value::Object(o)) => out.extend(o),
@@ -42,27 +45,44 @@ fn power_parameters(params: &Params, fe: &mut FieldErrors) -> Option<Map<String,
                 continue;
             }
             given = true;
-            out.insert(k.to_string(), Value::String(params.get(name).unwrap_or_default().to_string()));
+            out.insert(
+                k.to_string(),
+                Value::String(params.get(name).unwrap_or_default().to_string()),
+            );
         }
     }
     given.then_some(out)
 }
 
-async fn lookup_named(region: &Region, kind: NamedKind, field: &str, name: Option<String>, fe: &mut FieldErrors) -> Result<Option<i64>> {
+async fn lookup_named(
+    region: &Region,
+    kind: NamedKind,
+    field: &str,
+    name: Option<String>,
+    fe: &mut FieldErrors,
+) -> Result<Option<i64>> {
     let Some(name) = name.filter(|n| !n.is_empty()) else {
         return Ok(None);
     };
     match region.store.named_by_name(kind, &name).await? {
         Some(n) => Ok(Some(n.id)),
         None => {
-            fe.add(field, format!("Select a valid choice. '{name}' is not one of the available choices."));
+            fe.add(
+                field,
+                format!("Select a valid choice. '{name}' is not one of the available choices."),
+            );
             Ok(None)
         }
     }
 }
 
 /// Split and validate a hostname (possibly an FQDN); returns (hostname, domain id).
-async fn hostname_and_domain(region: &Region, raw: &str, domain: Option<String>, fe: &mut FieldErrors) -> Result<Option<(String, Option<i64>)>> {
+async fn hostname_and_domain(
+    region: &Region,
+    raw: &str,
+    domain: Option<String>,
+    fe: &mut FieldErrors,
+) -> Result<Option<(String, Option<i64>)>> {
     let raw = raw.trim().to_ascii_lowercase();
     let (host, dom) = match raw.split_once('.') {
         Some((h, d)) => (h.to_string(), Some(d.to_string())),
@@ -92,7 +112,9 @@ async fn free_petname(region: &Region) -> Result<String> {
             return Ok(h);
         }
     }
-    Err(RegionError::Unavailable("Could not find a free hostname; give one.".into()))
+    Err(RegionError::Unavailable(
+        "Could not find a free hostname; give one.".into(),
+    ))
 }
 
 fn macs(params: &Params, fe: &mut FieldErrors) -> Vec<String> {
@@ -108,8 +130,14 @@ fn macs(params: &Params, fe: &mut FieldErrors) -> Vec<String> {
     }
     match bad.len() {
         0 => {}
-        1 => fe.add("mac_addresses", format!("'{}' is not a valid MAC address.", bad[0])),
-        _ => fe.add("mac_addresses", format!("One or more MAC addresses is invalid. ({})", bad.join(", "))),
+        1 => fe.add(
+            "mac_addresses",
+            format!("'{}' is not a valid MAC address.", bad[0]),
+        ),
+        _ => fe.add(
+            "mac_addresses",
+            format!("One or more MAC addresses is invalid. ({})", bad.join(", ")),
+        ),
     }
     out
 }
@@ -126,7 +154,10 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
     let is_admin = user.is_some_and(|u| u.is_admin);
     let mut fe = FieldErrors::default();
 
-    let arch = match ids::normalize_architecture(params.get("architecture"), params.get("subarchitecture")) {
+    let arch = match ids::normalize_architecture(
+        params.get("architecture"),
+        params.get("subarchitecture"),
+    ) {
         Ok(a) => a,
         Err(e) => {
             fe.add("architecture", e);
@@ -134,8 +165,13 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         }
     };
     let min_hwe_kernel = text(params, "min_hwe_kernel").unwrap_or_default();
-    if !min_hwe_kernel.is_empty() && !(min_hwe_kernel.starts_with("hwe-") || min_hwe_kernel.starts_with("ga-")) {
-        fe.add("min_hwe_kernel", "min_hwe_kernel must start with \"hwe-\" or \"ga-\"");
+    if !min_hwe_kernel.is_empty()
+        && !(min_hwe_kernel.starts_with("hwe-") || min_hwe_kernel.starts_with("ga-"))
+    {
+        fe.add(
+            "min_hwe_kernel",
+            "min_hwe_kernel must start with \"hwe-\" or \"ga-\"",
+        );
     }
     let macs = macs(params, &mut fe);
     let power_type = text(params, "power_type").unwrap_or_default();
@@ -159,7 +195,10 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
     let cpu_count = params.get_i64("cpu_count")?.unwrap_or(0);
     let memory = params.get_i64("memory")?.unwrap_or(0);
     if cpu_count < 0 {
-        fe.add("cpu_count", "Ensure this value is greater than or equal to 0.");
+        fe.add(
+            "cpu_count",
+            "Ensure this value is greater than or equal to 0.",
+        );
     }
     if memory < 0 {
         fe.add("memory", "Ensure this value is greater than or equal to 0.");
@@ -172,8 +211,22 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
             fe.add("mac_addresses", "This field is required.");
         }
     }
-    let zone_id = lookup_named(region, NamedKind::Zone, "zone", text(params, "zone"), &mut fe).await?;
-    let pool_id = lookup_named(region, NamedKind::Pool, "pool", text(params, "pool"), &mut fe).await?;
+    let zone_id = lookup_named(
+        region,
+        NamedKind::Zone,
+        "zone",
+        text(params, "zone"),
+        &mut fe,
+    )
+    .await?;
+    let pool_id = lookup_named(
+        region,
+        NamedKind::Pool,
+        "pool",
+        text(params, "pool"),
+        &mut fe,
+    )
+    .await?;
     let domain = text(params, "domain");
     let host = match text(params, "hostname").filter(|h| !h.is_empty()) {
         Some(h) => hostname_and_domain(region, &h, domain.clone(), &mut fe).await?,
@@ -191,27 +244,49 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
 
     // Anonymous enlistment updates the machine it already knows instead of duplicating it.
     if anonymous && fe.0.is_empty() {
-        if let Some(m) = enlist_match(region, &power_type, &pparams, &macs, hardware_uuid.as_deref()).await? {
+        if let Some(m) = enlist_match(
+            region,
+            &power_type,
+            &pparams,
+            &macs,
+            hardware_uuid.as_deref(),
+        )
+        .await?
+        {
             let c = Change {
                 architecture: arch.clone().map(Some),
                 power_type: (!power_type.is_empty()).then(|| power_type.clone()),
                 power_parameters: (!power_type.is_empty()).then(|| pparams.clone()),
                 ..Default::default()
             };
-            let ev = NewEvent::info("Enlisted again", "Anonymous enlistment matched this machine", "");
+            let ev = NewEvent::info(
+                "Enlisted again",
+                "Anonymous enlistment matched this machine",
+                "",
+            );
             region.store.apply(&m, &c, &[ev]).await?;
-            return region.store.machine_by_id(m.id).await?.ok_or_else(|| RegionError::NotFound("machine vanished".into()));
+            return region
+                .store
+                .machine_by_id(m.id)
+                .await?
+                .ok_or_else(|| RegionError::NotFound("machine vanished".into()));
         }
     }
 
     if !macs.is_empty() {
         for (mac, h) in region.store.macs_in_use(&macs).await? {
-            fe.add("mac_addresses", format!("MAC address {mac} already in use on {h}."));
+            fe.add(
+                "mac_addresses",
+                format!("MAC address {mac} already in use on {h}."),
+            );
         }
     }
     let (mut hostname, domain_id) = host.unwrap_or_default();
     if !hostname.is_empty() && region.store.hostname_taken(&hostname).await? {
-        fe.add("hostname", format!("Node with this hostname '{hostname}' already exists."));
+        fe.add(
+            "hostname",
+            format!("Node with this hostname '{hostname}' already exists."),
+        );
     }
     fe.check()?;
     if hostname.is_empty() || ids::looks_ip_derived(&hostname) {
@@ -221,10 +296,24 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         Some(d) => d,
         None => region.store.default_domain().await?.0,
     };
-    let default_zone = region.store.named_by_name(NamedKind::Zone, "default").await?.map(|n| n.id).unwrap_or(1);
-    let default_pool = region.store.named_by_name(NamedKind::Pool, "default").await?.map(|n| n.id).unwrap_or(1);
+    let default_zone = region
+        .store
+        .named_by_name(NamedKind::Zone, "default")
+        .await?
+        .map(|n| n.id)
+        .unwrap_or(1);
+    let default_pool = region
+        .store
+        .named_by_name(NamedKind::Pool, "default")
+        .await?
+        .map(|n| n.id)
+        .unwrap_or(1);
     let who_name = user.map(|u| u.username.clone()).unwrap_or_default();
-    let status = if deployed { Status::Deployed } else { Status::New };
+    let status = if deployed {
+        Status::Deployed
+    } else {
+        Status::New
+    };
     let nm = NewMachine {
         hostname,
         domain_id,
@@ -243,13 +332,36 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         mac_addresses: macs,
         hardware_uuid,
     };
-    let how = if anonymous { "enlisted" } else if deployed { "added as deployed" } else { "created" };
-    let ev = NewEvent::info(status.label(), format!("Machine {how}{}", if who_name.is_empty() { String::new() } else { format!(" by {who_name}") }), &who_name);
-    let m = region.store.insert_machine(&nm, &[ev]).await.map_err(|e| match e {
-        StoreError::Duplicate(msg) if msg.contains("MAC") => RegionError::field("mac_addresses", msg),
-        StoreError::Duplicate(msg) => RegionError::field("hostname", msg),
-        e => e.into(),
-    })?;
+    let how = if anonymous {
+        "enlisted"
+    } else if deployed {
+        "added as deployed"
+    } else {
+        "created"
+    };
+    let ev = NewEvent::info(
+        status.label(),
+        format!(
+            "Machine {how}{}",
+            if who_name.is_empty() {
+                String::new()
+            } else {
+                format!(" by {who_name}")
+            }
+        ),
+        &who_name,
+    );
+    let m = region
+        .store
+        .insert_machine(&nm, &[ev])
+        .await
+        .map_err(|e| match e {
+            StoreError::Duplicate(msg) if msg.contains("MAC") => {
+                RegionError::field("mac_addresses", msg)
+            }
+            StoreError::Duplicate(msg) => RegionError::field("hostname", msg),
+            e => e.into(),
+        })?;
     if deployed {
         region.store.ensure_machine_token(m.id).await?;
         return Ok(m);
@@ -258,12 +370,28 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         if u.is_admin {
             // As MAAS: a machine added by hand is commissioned at once; if it cannot start
             // (no power type), it stays NEW and the reason is in its events.
-            match region.act(u, &m.system_id, Action::Commission, &ActionOptions::default(), None).await {
+            match region
+                .act(
+                    u,
+                    &m.system_id,
+                    Action::Commission,
+                    &ActionOptions::default(),
+                    None,
+                )
+                .await
+            {
                 Ok(m) => return Ok(m),
                 Err(e) => {
                     region
                         .store
-                        .record_event(&m, &NewEvent::error("Commissioning not started", e.to_string(), &u.username))
+                        .record_event(
+                            &m,
+                            &NewEvent::error(
+                                "Commissioning not started",
+                                e.to_string(),
+                                &u.username,
+                            ),
+                        )
                         .await?;
                 }
             }
@@ -272,13 +400,26 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
     Ok(m)
 }
 
-async fn enlist_match(region: &Region, power_type: &str, pparams: &Value, macs: &[String], uuid: Option<&str>) -> Result<Option<Machine>> {
+async fn enlist_match(
+    region: &Region,
+    power_type: &str,
+    pparams: &Value,
+    macs: &[String],
+    uuid: Option<&str>,
+) -> Result<Option<Machine>> {
     let enlistable = |m: &Machine| matches!(m.status, Status::New | Status::Commissioning);
     if power_type == "ipmi" {
         if let Some(addr) = pparams.get("power_address").and_then(Value::as_str) {
-            let f = ingot_store::MachineFilter { statuses: vec![Status::New, Status::Commissioning], ..Default::default() };
+            let f = ingot_store::MachineFilter {
+                statuses: vec![Status::New, Status::Commissioning],
+                ..Default::default()
+            };
             for m in region.store.list_machines(&f).await? {
-                if m.power_parameters.get("power_address").and_then(Value::as_str) == Some(addr) {
+                if m.power_parameters
+                    .get("power_address")
+                    .and_then(Value::as_str)
+                    == Some(addr)
+                {
                     return Ok(Some(m));
                 }
             }
@@ -292,9 +433,15 @@ async fn enlist_match(region: &Region, power_type: &str, pparams: &Value, macs: 
         }
     }
     if let Some(u) = uuid {
-        let f = ingot_store::MachineFilter { statuses: vec![Status::New, Status::Commissioning], ..Default::default() };
+        let f = ingot_store::MachineFilter {
+            statuses: vec![Status::New, Status::Commissioning],
+            ..Default::default()
+        };
         for m in region.store.list_machines(&f).await? {
-            if m.hardware_uuid.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(u)) {
+            if m.hardware_uuid
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case(u))
+            {
                 return Ok(Some(m));
             }
         }
@@ -303,7 +450,12 @@ async fn enlist_match(region: &Region, power_type: &str, pparams: &Value, macs: 
 }
 
 /// PUT /machines/{id}/: the change to apply, and the new MAC list if one was given.
-pub async fn update_change(region: &Region, user: &User, m: &Machine, params: &Params) -> Result<(Change, Option<Vec<String>>)> {
+pub async fn update_change(
+    region: &Region,
+    user: &User,
+    m: &Machine,
+    params: &Params,
+) -> Result<(Change, Option<Vec<String>>)> {
     let mut fe = FieldErrors::default();
     let mut c = Change::default();
     let owner_fields = ["hostname", "description", "domain"];
@@ -315,9 +467,14 @@ pub async fn update_change(region: &Region, user: &User, m: &Machine, params: &P
         }
     }
     if let Some(h) = text(params, "hostname") {
-        if let Some((host, dom)) = hostname_and_domain(region, &h, text(params, "domain"), &mut fe).await? {
+        if let Some((host, dom)) =
+            hostname_and_domain(region, &h, text(params, "domain"), &mut fe).await?
+        {
             if host != m.hostname && region.store.hostname_taken(&host).await? {
-                fe.add("hostname", format!("Node with this hostname '{host}' already exists."));
+                fe.add(
+                    "hostname",
+                    format!("Node with this hostname '{host}' already exists."),
+                );
             }
             c.hostname = Some(host);
             c.domain_id = dom;
@@ -332,14 +489,18 @@ pub async fn update_change(region: &Region, user: &User, m: &Machine, params: &P
         c.description = Some(d.to_string());
     }
     if params.contains("architecture") || params.contains("subarchitecture") {
-        match ids::normalize_architecture(params.get("architecture"), params.get("subarchitecture")) {
+        match ids::normalize_architecture(params.get("architecture"), params.get("subarchitecture"))
+        {
             Ok(a) => c.architecture = Some(a),
             Err(e) => fe.add("architecture", e),
         }
     }
     if let Some(k) = text(params, "min_hwe_kernel") {
         if !k.is_empty() && !(k.starts_with("hwe-") || k.starts_with("ga-")) {
-            fe.add("min_hwe_kernel", "min_hwe_kernel must start with \"hwe-\" or \"ga-\"");
+            fe.add(
+                "min_hwe_kernel",
+                "min_hwe_kernel must start with \"hwe-\" or \"ga-\"",
+            );
         }
         c.min_hwe_kernel = Some(k);
     }
@@ -360,15 +521,34 @@ pub async fn update_change(region: &Region, user: &User, m: &Machine, params: &P
             Err((f, msg)) => fe.add(&f, msg),
         }
     }
-    if let Some(z) = lookup_named(region, NamedKind::Zone, "zone", text(params, "zone"), &mut fe).await? {
+    if let Some(z) = lookup_named(
+        region,
+        NamedKind::Zone,
+        "zone",
+        text(params, "zone"),
+        &mut fe,
+    )
+    .await?
+    {
         c.zone_id = Some(z);
     }
-    if let Some(p) = lookup_named(region, NamedKind::Pool, "pool", text(params, "pool"), &mut fe).await? {
+    if let Some(p) = lookup_named(
+        region,
+        NamedKind::Pool,
+        "pool",
+        text(params, "pool"),
+        &mut fe,
+    )
+    .await?
+    {
         c.pool_id = Some(p);
     }
     if let Some(v) = params.get_i64("cpu_count")? {
         if v < 0 {
-            fe.add("cpu_count", "Ensure this value is greater than or equal to 0.");
+            fe.add(
+                "cpu_count",
+                "Ensure this value is greater than or equal to 0.",
+            );
         }
         c.cpu_count = Some(v);
     }
@@ -382,7 +562,10 @@ pub async fn update_change(region: &Region, user: &User, m: &Machine, params: &P
         let ms = macs(params, &mut fe);
         for (mac, h) in region.store.macs_in_use(&ms).await? {
             if h != m.hostname {
-                fe.add("mac_addresses", format!("MAC address {mac} already in use on {h}."));
+                fe.add(
+                    "mac_addresses",
+                    format!("MAC address {mac} already in use on {h}."),
+                );
             }
         }
         Some(ms)
@@ -399,7 +582,9 @@ pub async fn constraints(region: &Region, params: &Params) -> Result<Constraints
     let mut fe = FieldErrors::default();
     for removed in ["install_rackd", "install_kvm", "register_vmhost"] {
         if params.get_bool(removed).ok().flatten() == Some(true) {
-            return Err(RegionError::BadRequest(format!("Support for {removed} has been removed.")));
+            return Err(RegionError::BadRequest(format!(
+                "Support for {removed} has been removed."
+            )));
         }
     }
     let num = |name: &str, fe: &mut FieldErrors| -> Option<f64> {
@@ -411,7 +596,10 @@ pub async fn constraints(region: &Region, params: &Params) -> Result<Constraints
             }
             Ok(None) => None,
             Err(_) => {
-                fe.add(name, format!("Invalid number: {}", params.get(name).unwrap_or_default()));
+                fe.add(
+                    name,
+                    format!("Invalid number: {}", params.get(name).unwrap_or_default()),
+                );
                 None
             }
         }
@@ -436,16 +624,59 @@ pub async fn constraints(region: &Region, params: &Params) -> Result<Constraints
             fe.add("arch", format!("Architecture not recognised: {a}"));
         }
     }
-    let known: Vec<String> = region.store.list_tags().await?.into_iter().map(|t| t.name).collect();
-    let unknown: Vec<&String> = c.tags.iter().chain(&c.not_tags).filter(|t| !known.contains(t)).collect();
+    let known: Vec<String> = region
+        .store
+        .list_tags()
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    let unknown: Vec<&String> = c
+        .tags
+        .iter()
+        .chain(&c.not_tags)
+        .filter(|t| !known.contains(t))
+        .collect();
     if !unknown.is_empty() {
-        fe.add("tags", format!("No such tag(s): {}.", unknown.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")));
+        fe.add(
+            "tags",
+            format!(
+                "No such tag(s): {}.",
+                unknown
+                    .iter()
+                    .map(|t| format!("'{t}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
     }
     for (field, kind, names) in [
-        ("zone", NamedKind::Zone, c.zone.iter().chain(&c.not_in_zone).cloned().collect::<Vec<_>>()),
-        ("pool", NamedKind::Pool, c.pool.iter().chain(&c.not_in_pool).cloned().collect::<Vec<_>>()),
+        (
+            "zone",
+            NamedKind::Zone,
+            c.zone
+                .iter()
+                .chain(&c.not_in_zone)
+                .cloned()
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "pool",
+            NamedKind::Pool,
+            c.pool
+                .iter()
+                .chain(&c.not_in_pool)
+                .cloned()
+                .collect::<Vec<_>>(),
+        ),
     ] {
-        let all: Vec<String> = region.store.list_named(kind).await?.into_iter().map(|n| n.name).collect();
+        let all: Vec<String> = region
+            .store
+            .list_named(kind)
+            .await?
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
         let bad: Vec<String> = names.into_iter().filter(|n| !all.contains(n)).collect();
         if !bad.is_empty() {
             fe.add(field, format!("No such {field}(s): {}.", bad.join(", ")));
@@ -459,15 +690,32 @@ pub async fn constraints(region: &Region, params: &Params) -> Result<Constraints
 pub async fn deploy_params(region: &Region, params: &Params) -> Result<DeployParams> {
     for removed in ["install_rackd", "install_kvm", "register_vmhost"] {
         if params.get_bool(removed).ok().flatten() == Some(true) {
-            return Err(RegionError::BadRequest(format!("Support for {removed} has been removed.")));
+            return Err(RegionError::BadRequest(format!(
+                "Support for {removed} has been removed."
+            )));
         }
     }
-    let default_series = region.store.get_setting("default_distro_series").await?.unwrap_or_else(|| "jammy".into());
-    let default_os = region.store.get_setting("default_osystem").await?.unwrap_or_else(|| "ubuntu".into());
-    let raw = text(params, "distro_series").filter(|s| !s.is_empty()).unwrap_or(default_series);
+    let default_series = region
+        .store
+        .get_setting("default_distro_series")
+        .await?
+        .unwrap_or_else(|| "jammy".into());
+    let default_os = region
+        .store
+        .get_setting("default_osystem")
+        .await?
+        .unwrap_or_else(|| "ubuntu".into());
+    let raw = text(params, "distro_series")
+        .filter(|s| !s.is_empty())
+        .unwrap_or(default_series);
     let (os, series) = match raw.split_once('/') {
         Some((o, s)) => (o.to_string(), s.to_string()),
-        None => (text(params, "osystem").filter(|s| !s.is_empty()).unwrap_or(default_os), raw.clone()),
+        None => (
+            text(params, "osystem")
+                .filter(|s| !s.is_empty())
+                .unwrap_or(default_os),
+            raw.clone(),
+        ),
     };
     let series = match series.as_str() {
         "20.04" => "focal".to_string(),
@@ -475,9 +723,17 @@ pub async fn deploy_params(region: &Region, params: &Params) -> Result<DeployPar
         "24.04" => "noble".to_string(),
         s => s.to_string(),
     };
-    let ok = |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+    };
     if !ok(&os) || !ok(&series) {
-        return Err(RegionError::field("distro_series", format!("'{raw}' is not a valid distro series.")));
+        return Err(RegionError::field(
+            "distro_series",
+            format!("'{raw}' is not a valid distro series."),
+        ));
     }
     let user_data = match params.get("user_data").filter(|s| !s.is_empty()) {
         Some(b64) => {
@@ -486,7 +742,9 @@ pub async fn deploy_params(region: &Region, params: &Params) -> Result<DeployPar
             Some(
                 base64::engine::general_purpose::STANDARD
                     .decode(cleaned.as_bytes())
-                    .map_err(|_| RegionError::field("user_data", "user_data must be base64-encoded."))?,
+                    .map_err(|_| {
+                        RegionError::field("user_data", "user_data must be base64-encoded.")
+                    })?,
             )
         }
         None => None,
@@ -505,5 +763,11 @@ pub fn action_options(params: &Params) -> Result<ActionOptions> {
     let erase = params.get_bool("erase")?.unwrap_or(false)
         || params.get_bool("secure_erase")?.unwrap_or(false)
         || params.get_bool("quick_erase")?.unwrap_or(false);
-    Ok(ActionOptions { erase, comment: params.get("comment").map(String::from).filter(|c| !c.is_empty()) })
+    Ok(ActionOptions {
+        erase,
+        comment: params
+            .get("comment")
+            .map(String::from)
+            .filter(|c| !c.is_empty()),
+    })
 }

@@ -9,14 +9,20 @@ pub mod power;
 
 pub use error::{FieldErrors, RegionError};
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
-use ingot_core::actions::{plan, Action, ActionOptions, Actor, MachineFacts, OwnerChange, Plan, PowerOp};
+use ingot_core::actions::{
+    plan, Action, ActionOptions, Actor, MachineFacts, OwnerChange, Plan, PowerOp,
+};
 use ingot_core::constraints::{Candidate, Constraints};
 use ingot_core::signal::{self, Outcome, ResultSet, SignalContext, SignalStatus, StatusEvent};
 use ingot_core::transitions::{deadline_secs, previous_status_after};
 use ingot_core::Status;
-use ingot_store::{Change, Machine, MachineFilter, NewEvent, Store, StoreError, Token, TokenOwner, User};
+use ingot_store::{
+    Change, Machine, MachineFilter, NewEvent, Store, StoreError, Token, TokenOwner, User,
+};
 use ingot_wire::Params;
 
 pub type Result<T> = std::result::Result<T, RegionError>;
@@ -33,7 +39,10 @@ pub enum Principal {
     Anonymous,
     User(User),
     /// A machine, authenticated by its own token.
-    Machine { machine_id: i64, token: Token },
+    Machine {
+        machine_id: i64,
+        token: Token,
+    },
 }
 
 impl Principal {
@@ -46,7 +55,10 @@ impl Principal {
 }
 
 fn actor(u: &User) -> Actor {
-    Actor { user_id: u.id, is_admin: u.is_admin }
+    Actor {
+        user_id: u.id,
+        is_admin: u.is_admin,
+    }
 }
 
 /// Hash a password with argon2id.
@@ -125,9 +137,20 @@ impl Region {
     }
 
     // ------------------------------------------------------------------ users
-    pub async fn create_user(&self, username: &str, password: &str, email: &str, is_admin: bool) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        email: &str,
+        is_admin: bool,
+    ) -> Result<User> {
         let mut fe = FieldErrors::default();
-        if username.is_empty() || username.len() > 150 || !username.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c)) {
+        if username.is_empty()
+            || username.len() > 150
+            || !username
+                .chars()
+                .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+        {
             fe.add("username", "Enter a valid username: letters, digits and @/./+/-/_ only, at most 150 characters.");
         }
         if password.is_empty() {
@@ -135,10 +158,13 @@ impl Region {
         }
         fe.check()?;
         let hash = hash_password(password)?;
-        self.store.create_user(username, email, &hash, is_admin).await.map_err(|e| match e {
-            StoreError::Duplicate(m) => RegionError::field("username", m),
-            e => e.into(),
-        })
+        self.store
+            .create_user(username, email, &hash, is_admin)
+            .await
+            .map_err(|e| match e {
+                StoreError::Duplicate(m) => RegionError::field("username", m),
+                e => e.into(),
+            })
     }
 
     /// Create or update an administrator (idempotent, for `ingot createadmin`).
@@ -146,7 +172,9 @@ impl Region {
         match self.store.user_by_name(username).await? {
             Some(u) => {
                 let hash = hash_password(password)?;
-                self.store.update_user(u.id, Some(email), Some(&hash), Some(true)).await?;
+                self.store
+                    .update_user(u.id, Some(email), Some(&hash), Some(true))
+                    .await?;
                 Ok(self.store.user_by_id(u.id).await?.unwrap_or(u))
             }
             None => self.create_user(username, password, email, true).await,
@@ -172,7 +200,9 @@ impl Region {
     pub async fn login(&self, username: &str, password: &str) -> Result<User> {
         match self.store.user_by_name(username).await? {
             Some(u) if u.is_active && verify_password(password, &u.password_hash) => Ok(u),
-            _ => Err(RegionError::Unauthorized("Invalid username or password.".into())),
+            _ => Err(RegionError::Unauthorized(
+                "Invalid username or password.".into(),
+            )),
         }
     }
 
@@ -184,24 +214,41 @@ impl Region {
         let creds = match ingot_wire::parse_oauth_header(h) {
             Ok(c) => c,
             Err(ingot_wire::WireError::BadOAuthParam { param, message }) => {
-                return Err(RegionError::BadRequest(format!("Invalid OAuth parameter {param}: {message}")))
+                return Err(RegionError::BadRequest(format!(
+                    "Invalid OAuth parameter {param}: {message}"
+                )))
             }
-            Err(e) => return Err(RegionError::Unauthorized(format!("Authorization failed: {e}"))),
+            Err(e) => {
+                return Err(RegionError::Unauthorized(format!(
+                    "Authorization failed: {e}"
+                )))
+            }
         };
         let token = self
             .store
             .token_by_key(&creds.token_key)
             .await?
-            .ok_or_else(|| RegionError::Unauthorized(format!("Invalid access token: {}", creds.token_key)))?;
-        if token.consumer_key != creds.consumer_key || !ingot_wire::plaintext_signature_matches(&creds, "", &token.token_secret) {
-            return Err(RegionError::Unauthorized("Invalid OAuth signature or consumer key.".into()));
+            .ok_or_else(|| {
+                RegionError::Unauthorized(format!("Invalid access token: {}", creds.token_key))
+            })?;
+        if token.consumer_key != creds.consumer_key
+            || !ingot_wire::plaintext_signature_matches(&creds, "", &token.token_secret)
+        {
+            return Err(RegionError::Unauthorized(
+                "Invalid OAuth signature or consumer key.".into(),
+            ));
         }
         match token.owner {
             TokenOwner::User(uid) => match self.store.user_by_id(uid).await? {
                 Some(u) if u.is_active => Ok(Principal::User(u)),
-                _ => Err(RegionError::Unauthorized("The user of this token is not active.".into())),
+                _ => Err(RegionError::Unauthorized(
+                    "The user of this token is not active.".into(),
+                )),
             },
-            TokenOwner::Machine(mid) => Ok(Principal::Machine { machine_id: mid, token }),
+            TokenOwner::Machine(mid) => Ok(Principal::Machine {
+                machine_id: mid,
+                token,
+            }),
         }
     }
 
@@ -210,7 +257,9 @@ impl Region {
     pub async fn machine_for(&self, user: &User, system_id: &str) -> Result<Machine> {
         let m = self.load(system_id).await?;
         if !ingot_core::actions::can_view(&facts(&m), actor(user)) {
-            return Err(RegionError::Forbidden("You do not have permission to view this machine.".into()));
+            return Err(RegionError::Forbidden(
+                "You do not have permission to view this machine.".into(),
+            ));
         }
         Ok(m)
     }
@@ -255,13 +304,22 @@ impl Region {
             if action == Action::Commission {
                 extra.commissioning_passed = Some(false);
             }
-            match self.apply_plan(&m, &p, extra, &user.username, opts.comment.as_deref()).await {
+            match self
+                .apply_plan(&m, &p, extra, &user.username, opts.comment.as_deref())
+                .await
+            {
                 Ok(()) => {
                     if action == Action::Commission {
-                        self.store.clear_results(m.id, ResultSet::Commissioning.as_str()).await?;
-                        self.store.clear_results(m.id, ResultSet::Testing.as_str()).await?;
+                        self.store
+                            .clear_results(m.id, ResultSet::Commissioning.as_str())
+                            .await?;
+                        self.store
+                            .clear_results(m.id, ResultSet::Testing.as_str())
+                            .await?;
                     } else if action == Action::Test {
-                        self.store.clear_results(m.id, ResultSet::Testing.as_str()).await?;
+                        self.store
+                            .clear_results(m.id, ResultSet::Testing.as_str())
+                            .await?;
                     }
                     return self.after_change(m.id).await;
                 }
@@ -269,16 +327,17 @@ impl Region {
                 Err(e) => return Err(e),
             }
         }
-        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+        Err(RegionError::Unavailable(
+            "The machine kept changing; try again.".into(),
+        ))
     }
 
     /// Reload a machine after a change and mint its metadata token when its status needs one.
     async fn after_change(&self, machine_id: i64) -> Result<Machine> {
-        let m = self
-            .store
-            .machine_by_id(machine_id)
-            .await?
-            .ok_or_else(|| RegionError::NotFound("No Machine matches the given query.".into()))?;
+        let m =
+            self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
+                RegionError::NotFound("No Machine matches the given query.".into())
+            })?;
         if needs_token(m.status) {
             self.store.ensure_machine_token(m.id).await?;
         }
@@ -286,16 +345,31 @@ impl Region {
     }
 
     /// Turn a plan into one compare-and-swap with one event per step.
-    async fn apply_plan(&self, m: &Machine, p: &Plan, mut c: Change, who: &str, comment: Option<&str>) -> Result<()> {
+    async fn apply_plan(
+        &self,
+        m: &Machine,
+        p: &Plan,
+        mut c: Change,
+        who: &str,
+        comment: Option<&str>,
+    ) -> Result<()> {
         let mut events = Vec::new();
         let mut cur = m.status;
         let mut prev = m.previous_status;
-        let suffix = comment.filter(|c| !c.is_empty()).map(|c| format!(" ({c})")).unwrap_or_default();
+        let suffix = comment
+            .filter(|c| !c.is_empty())
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
         for &s in &p.steps {
             prev = previous_status_after(cur, s, prev);
             events.push(NewEvent::info(
                 s.label(),
-                format!("From '{}' to '{}': {} by {who}{suffix}", cur.label(), s.label(), p.action.op()),
+                format!(
+                    "From '{}' to '{}': {} by {who}{suffix}",
+                    cur.label(),
+                    s.label(),
+                    p.action.op()
+                ),
                 who,
             ));
             cur = s;
@@ -345,12 +419,26 @@ impl Region {
     }
 
     /// Update a machine's fields (PUT).
-    pub async fn update_machine(&self, user: &User, system_id: &str, params: &Params) -> Result<Machine> {
+    pub async fn update_machine(
+        &self,
+        user: &User,
+        system_id: &str,
+        params: &Params,
+    ) -> Result<Machine> {
         for _ in 0..CAS_RETRIES {
             let m = self.load(system_id).await?;
-            plan(Action::Update, &facts(&m), actor(user), &ActionOptions::default())?;
+            plan(
+                Action::Update,
+                &facts(&m),
+                actor(user),
+                &ActionOptions::default(),
+            )?;
             let (change, macs) = forms::update_change(self, user, &m, params).await?;
-            let ev = NewEvent::info("Machine updated", format!("update by {}", user.username), &user.username);
+            let ev = NewEvent::info(
+                "Machine updated",
+                format!("update by {}", user.username),
+                &user.username,
+            );
             match self.store.apply(&m, &change, &[ev]).await {
                 Ok(_) => {
                     if let Some(macs) = macs {
@@ -367,28 +455,51 @@ impl Region {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+        Err(RegionError::Unavailable(
+            "The machine kept changing; try again.".into(),
+        ))
     }
 
     pub async fn delete_machine(&self, user: &User, system_id: &str) -> Result<()> {
         for _ in 0..CAS_RETRIES {
             let m = self.load(system_id).await?;
-            plan(Action::Delete, &facts(&m), actor(user), &ActionOptions::default())?;
-            let ev = NewEvent::info("Machine deleted", format!("Machine {} deleted by {}", m.hostname, user.username), &user.username);
+            plan(
+                Action::Delete,
+                &facts(&m),
+                actor(user),
+                &ActionOptions::default(),
+            )?;
+            let ev = NewEvent::info(
+                "Machine deleted",
+                format!("Machine {} deleted by {}", m.hostname, user.username),
+                &user.username,
+            );
             match self.store.delete_machine(&m, &ev).await {
                 Ok(()) => return Ok(()),
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+        Err(RegionError::Unavailable(
+            "The machine kept changing; try again.".into(),
+        ))
     }
 
     /// Set or delete (empty value) workload annotations.
-    pub async fn set_workload_annotations(&self, user: &User, system_id: &str, params: &Params) -> Result<Machine> {
+    pub async fn set_workload_annotations(
+        &self,
+        user: &User,
+        system_id: &str,
+        params: &Params,
+    ) -> Result<Machine> {
         for _ in 0..CAS_RETRIES {
             let m = self.load(system_id).await?;
-            plan(Action::SetWorkloadAnnotations, &facts(&m), actor(user), &ActionOptions::default())?;
+            plan(
+                Action::SetWorkloadAnnotations,
+                &facts(&m),
+                actor(user),
+                &ActionOptions::default(),
+            )?;
             let mut ann = match &m.workload_annotations {
                 serde_json::Value::Object(o) => o.clone(),
                 _ => Default::default(),
@@ -404,25 +515,51 @@ impl Region {
                     ann.insert(name.to_string(), serde_json::Value::String(v.to_string()));
                 }
             }
-            let c = Change { workload_annotations: Some(serde_json::Value::Object(ann)), ..Default::default() };
-            let ev = NewEvent::info("Workload annotations", format!("set by {}", user.username), &user.username);
+            let c = Change {
+                workload_annotations: Some(serde_json::Value::Object(ann)),
+                ..Default::default()
+            };
+            let ev = NewEvent::info(
+                "Workload annotations",
+                format!("set by {}", user.username),
+                &user.username,
+            );
             match self.store.apply(&m, &c, &[ev]).await {
                 Ok(_) => return self.load(system_id).await,
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+        Err(RegionError::Unavailable(
+            "The machine kept changing; try again.".into(),
+        ))
     }
 
     /// The machine's metadata credentials (owner or admin).
-    pub async fn machine_token(&self, user: &User, system_id: &str, regenerate: bool) -> Result<Option<Token>> {
+    pub async fn machine_token(
+        &self,
+        user: &User,
+        system_id: &str,
+        regenerate: bool,
+    ) -> Result<Option<Token>> {
         let m = self.load(system_id).await?;
-        plan(Action::GetToken, &facts(&m), actor(user), &ActionOptions::default())?;
+        plan(
+            Action::GetToken,
+            &facts(&m),
+            actor(user),
+            &ActionOptions::default(),
+        )?;
         if regenerate {
             let t = self.store.regenerate_machine_token(m.id).await?;
             self.store
-                .record_event(&m, &NewEvent::info("Credentials regenerated", format!("by {}", user.username), &user.username))
+                .record_event(
+                    &m,
+                    &NewEvent::info(
+                        "Credentials regenerated",
+                        format!("by {}", user.username),
+                        &user.username,
+                    ),
+                )
                 .await?;
             return Ok(Some(t));
         }
@@ -432,13 +569,25 @@ impl Region {
     /// Power state as last known (manual: always unknown).
     pub async fn query_power_state(&self, user: &User, system_id: &str) -> Result<String> {
         let m = self.load(system_id).await?;
-        plan(Action::QueryPowerState, &facts(&m), actor(user), &ActionOptions::default())?;
+        plan(
+            Action::QueryPowerState,
+            &facts(&m),
+            actor(user),
+            &ActionOptions::default(),
+        )?;
         Ok(power::query(&m))
     }
 
     /// Allocate a READY machine matching `c` for `user`. Never hands one machine to two callers:
     /// the winner is decided by the store's compare-and-swap.
-    pub async fn allocate(&self, user: &User, c: &Constraints, agent_name: Option<&str>, comment: Option<&str>, dry_run: bool) -> Result<Machine> {
+    pub async fn allocate(
+        &self,
+        user: &User,
+        c: &Constraints,
+        agent_name: Option<&str>,
+        comment: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Machine> {
         let filter = MachineFilter {
             statuses: vec![Status::Ready],
             min_cpu: c.cpu_count.map(|v| v.ceil() as i64),
@@ -474,7 +623,15 @@ impl Region {
         let mut i = 0usize;
         while i < order.len() {
             let m = cands[order[i]].2;
-            let p = plan(Action::Allocate, &facts(m), actor(user), &ActionOptions { comment: comment.map(String::from), ..Default::default() })?;
+            let p = plan(
+                Action::Allocate,
+                &facts(m),
+                actor(user),
+                &ActionOptions {
+                    comment: comment.map(String::from),
+                    ..Default::default()
+                },
+            )?;
             let mut extra = Change::default();
             if let Some(a) = agent_name {
                 extra.agent_name = Some(a.to_string());
@@ -499,7 +656,12 @@ impl Region {
 
     // ------------------------------------------------------------------ metadata
     /// `op=signal` from a machine.
-    pub async fn signal(&self, machine_id: i64, params: &Params, files: &[ingot_wire::FilePart]) -> Result<Machine> {
+    pub async fn signal(
+        &self,
+        machine_id: i64,
+        params: &Params,
+        files: &[ingot_wire::FilePart],
+    ) -> Result<Machine> {
         let status_txt = params
             .get("status")
             .ok_or_else(|| RegionError::field("status", "This field is required."))?;
@@ -513,17 +675,33 @@ impl Region {
         let script_name = params.get("name").map(String::from);
         let runtime = params.get("runtime").unwrap_or_default().to_string();
         for _ in 0..CAS_RETRIES {
-            let m = self
-                .store
-                .machine_by_id(machine_id)
-                .await?
-                .ok_or_else(|| RegionError::NotFound("The machine of this token no longer exists.".into()))?;
+            let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
+                RegionError::NotFound("The machine of this token no longer exists.".into())
+            })?;
             let f = facts(&m);
             // Where results go is decided by the status before the signal.
-            let probe = signal::plan_signal(&f, status, &SignalContext { enlisting: m.enlisting, any_result_failed: false, error: error.clone() })?;
+            let probe = signal::plan_signal(
+                &f,
+                status,
+                &SignalContext {
+                    enlisting: m.enlisting,
+                    any_result_failed: false,
+                    error: error.clone(),
+                },
+            )?;
             let mut any_failed = false;
             if let Some(set) = probe.results {
-                self.store_results(&m, set, status, script_name.as_deref(), exit_status, &runtime, params, files).await?;
+                self.store_results(
+                    &m,
+                    set,
+                    status,
+                    script_name.as_deref(),
+                    exit_status,
+                    &runtime,
+                    params,
+                    files,
+                )
+                .await?;
                 any_failed = self
                     .store
                     .results(m.id, Some(set.as_str()))
@@ -531,7 +709,15 @@ impl Region {
                     .iter()
                     .any(|r| matches!(r.status, 3 | 4 | 8 | 11));
             }
-            let out = signal::plan_signal(&f, status, &SignalContext { enlisting: m.enlisting, any_result_failed: any_failed, error: error.clone() })?;
+            let out = signal::plan_signal(
+                &f,
+                status,
+                &SignalContext {
+                    enlisting: m.enlisting,
+                    any_result_failed: any_failed,
+                    error: error.clone(),
+                },
+            )?;
             let heard = match &script_name {
                 Some(n) => format!("signal {} for script '{n}'", status.as_str()),
                 None => format!("signal {}", status.as_str()),
@@ -542,7 +728,9 @@ impl Region {
                 Err(e) => return Err(e),
             }
         }
-        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+        Err(RegionError::Unavailable(
+            "The machine kept changing; try again.".into(),
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -558,7 +746,8 @@ impl Region {
         files: &[ingot_wire::FilePart],
     ) -> Result<()> {
         // Group uploads by script: NAME (combined), NAME.out, NAME.err, NAME.yaml.
-        let mut by_script: std::collections::BTreeMap<String, [Option<Vec<u8>>; 4]> = Default::default();
+        let mut by_script: std::collections::BTreeMap<String, [Option<Vec<u8>>; 4]> =
+            Default::default();
         for f in files {
             let (base, slot) = if let Some(b) = f.name.strip_suffix(".out") {
                 (b, 1)
@@ -586,7 +775,17 @@ impl Region {
                 _ => 2,
             };
             let exit = if is_signalled { exit_status } else { None };
-            self.store.store_result(m.id, set.as_str(), &name, st, exit, if is_signalled { runtime } else { "" }, files).await?;
+            self.store
+                .store_result(
+                    m.id,
+                    set.as_str(),
+                    &name,
+                    st,
+                    exit,
+                    if is_signalled { runtime } else { "" },
+                    files,
+                )
+                .await?;
         }
         Ok(())
     }
@@ -594,18 +793,19 @@ impl Region {
     /// A cloud-init / curtin status event from a machine.
     pub async fn status_event(&self, machine_id: i64, ev: &StatusEvent) -> Result<Machine> {
         for _ in 0..CAS_RETRIES {
-            let m = self
-                .store
-                .machine_by_id(machine_id)
-                .await?
-                .ok_or_else(|| RegionError::NotFound("The machine of this token no longer exists.".into()))?;
+            let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
+                RegionError::NotFound("The machine of this token no longer exists.".into())
+            })?;
             let out = signal::plan_status_event(&facts(&m), ev);
             let heard = format!(
                 "{} {} {}{}",
                 ev.origin,
                 ev.name,
                 ev.event_type,
-                ev.result.as_deref().map(|r| format!(" {r}")).unwrap_or_default()
+                ev.result
+                    .as_deref()
+                    .map(|r| format!(" {r}"))
+                    .unwrap_or_default()
             );
             match self.apply_outcome(&m, &out, heard).await {
                 Ok(()) => return self.after_change(m.id).await,
@@ -613,7 +813,9 @@ impl Region {
                 Err(e) => return Err(e),
             }
         }
-        Err(RegionError::Unavailable("The machine kept changing; try again.".into()))
+        Err(RegionError::Unavailable(
+            "The machine kept changing; try again.".into(),
+        ))
     }
 
     async fn apply_outcome(&self, m: &Machine, o: &Outcome, heard: String) -> Result<()> {
@@ -624,9 +826,22 @@ impl Region {
         for &s in &o.steps {
             prev = previous_status_after(cur, s, prev);
             let ev = if s.is_failed() {
-                NewEvent::error(s.label(), format!("From '{}' to '{}': {}", cur.label(), s.label(), o.error_description.clone().unwrap_or_else(|| heard.clone())), "")
+                NewEvent::error(
+                    s.label(),
+                    format!(
+                        "From '{}' to '{}': {}",
+                        cur.label(),
+                        s.label(),
+                        o.error_description.clone().unwrap_or_else(|| heard.clone())
+                    ),
+                    "",
+                )
             } else {
-                NewEvent::info(s.label(), format!("From '{}' to '{}': {heard}", cur.label(), s.label()), "")
+                NewEvent::info(
+                    s.label(),
+                    format!("From '{}' to '{}': {heard}", cur.label(), s.label()),
+                    "",
+                )
             };
             events.push(ev);
             cur = s;
@@ -645,7 +860,11 @@ impl Region {
             OwnerChange::Set(u) => Some(u),
             OwnerChange::Clear => None,
         };
-        let owner = if cur != m.status && matches!(cur, Status::New | Status::Ready) { None } else { owner };
+        let owner = if cur != m.status && matches!(cur, Status::New | Status::Ready) {
+            None
+        } else {
+            owner
+        };
         if owner != m.owner_id {
             c.owner_id = Some(owner);
         }
@@ -679,10 +898,25 @@ impl Region {
         let minutes = self.node_timeout_min().await?;
         let mut n = 0;
         for m in self.store.expired_machines(ingot_store::now_ms()).await? {
-            let mins = if matches!(m.status, Status::Releasing | Status::ExitingRescueMode) { 5 } else { minutes };
-            let Some((failed, why)) = signal::plan_timeout(m.status, mins, Some(&m.last_heard)) else {
+            let mins = if matches!(m.status, Status::Releasing | Status::ExitingRescueMode) {
+                5
+            } else {
+                minutes
+            };
+            let Some((failed, why)) = signal::plan_timeout(m.status, mins, Some(&m.last_heard))
+            else {
                 // Not transient any more: just clear the stale deadline.
-                let _ = self.store.apply(&m, &Change { status_expires: Some(None), ..Default::default() }, &[]).await;
+                let _ = self
+                    .store
+                    .apply(
+                        &m,
+                        &Change {
+                            status_expires: Some(None),
+                            ..Default::default()
+                        },
+                        &[],
+                    )
+                    .await;
                 continue;
             };
             let c = Change {
@@ -692,7 +926,11 @@ impl Region {
                 error_description: Some(why.clone()),
                 ..Default::default()
             };
-            let ev = NewEvent::error(failed.label(), format!("From '{}' to '{}': {why}", m.status.label(), failed.label()), "");
+            let ev = NewEvent::error(
+                failed.label(),
+                format!("From '{}' to '{}': {why}", m.status.label(), failed.label()),
+                "",
+            );
             match self.store.apply(&m, &c, &[ev]).await {
                 Ok(_) => {
                     self.store.abort_results(m.id).await?;
@@ -742,7 +980,14 @@ pub fn candidate(m: &Machine) -> Candidate<'_> {
 fn no_match_message(c: &Constraints) -> String {
     if c.is_empty() {
         "No machine available.".into()
-    } else if let (Some(id), true) = (&c.system_id, Constraints { system_id: None, ..c.clone() }.is_empty()) {
+    } else if let (Some(id), true) = (
+        &c.system_id,
+        Constraints {
+            system_id: None,
+            ..c.clone()
+        }
+        .is_empty(),
+    ) {
         format!("No machine with system ID {id} available.")
     } else {
         format!("No available machine matches constraints: {}", c.describe())

@@ -1687,3 +1687,16 @@ async fn insert_event(
         .await?;
     Ok(())
 }
+
+impl Store {
+    /// The user data stored with a deployment.
+    pub async fn user_data(&self, machine_id: i64) -> Result<Option<Vec<u8>>> {
+        let r = sqlx::query("SELECT user_data FROM machines WHERE id = $1")
+            .bind(machine_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.map(|r| r.try_get::<Option<Vec<u8>>, _>(0))
+            .transpose()?
+            .flatten())
+    }
+}

@@ -1,0 +1,268 @@
+//! The `describe/` document: every handler with its URI and actions, in MAAS's format, so
+//! python-libmaas and the `ingot` CLI build their calls from it.
+
+use serde_json::{json, Value};
+
+/// (name, method, op or None for restful CRUD, doc)
+type ActionDef = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+);
+
+pub struct HandlerDef {
+    pub name: &'static str,
+    pub path: &'static str,
+    pub params: &'static [&'static str],
+    pub doc: &'static str,
+    pub actions: &'static [ActionDef],
+}
+
+macro_rules! ops {
+    ($($name:literal $method:literal $op:expr, $doc:literal;)*) => { &[$(($name, $method, $op, $doc),)*] };
+}
+
+pub const AUTH_HANDLERS: &[HandlerDef] = &[
+    HandlerDef {
+        name: "VersionHandler",
+        path: "/MAAS/api/2.0/version/",
+        params: &[],
+        doc: "Information about this server's version and capabilities.",
+        actions: ops!["read" "GET" None, "Read version and capabilities.";],
+    },
+    HandlerDef {
+        name: "MachinesHandler",
+        path: "/MAAS/api/2.0/machines/",
+        params: &[],
+        doc: "Manage the collection of all machines.",
+        actions: ops![
+            "read" "GET" None, "List machines, optionally filtered (hostname, mac_address, id, domain, zone, pool, status, arch, cpu_count, mem, agent_name).";
+            "create" "POST" None, "Create a machine (architecture, mac_addresses, hostname, power_type, power_parameters_*, commission, deployed, zone, pool, ...).";
+            "allocate" "POST" Some("allocate"), "Allocate a Ready machine matching constraints (name, system_id, arch, cpu_count, mem, tags, not_tags, zone, not_in_zone, pool, not_in_pool, agent_name, comment, dry_run).";
+            "release" "POST" Some("release"), "Release several machines: machines=<system_id> (repeated), comment, erase, quick_erase, secure_erase.";
+            "list_allocated" "GET" Some("list_allocated"), "List the machines allocated to you.";
+            "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.";
+            "power_parameters" "GET" Some("power_parameters"), "Power parameters of several machines (admin): id (repeated).";
+            "accept" "POST" Some("accept"), "Accept declared machines (admin): machines (repeated).";
+            "accept_all" "POST" Some("accept_all"), "Accept all declared machines (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "MachineHandler",
+        path: "/MAAS/api/2.0/machines/{system_id}/",
+        params: &["system_id"],
+        doc: "Manage an individual machine.",
+        actions: ops![
+            "read" "GET" None, "Read a machine.";
+            "update" "PUT" None, "Update a machine (hostname, description, domain, architecture, power_type, power_parameters_*, zone, pool, cpu_count, memory, mac_addresses).";
+            "delete" "DELETE" None, "Delete a machine (admin).";
+            "commission" "POST" Some("commission"), "Commission a machine (admin): enable_ssh, skip_networking, skip_storage, commissioning_scripts, testing_scripts.";
+            "test" "POST" Some("test"), "Run tests on a machine (admin): testing_scripts.";
+            "abort" "POST" Some("abort"), "Abort the machine's current operation: comment.";
+            "deploy" "POST" Some("deploy"), "Deploy an operating system: distro_series, hwe_kernel, user_data (base64), agent_name, comment.";
+            "release" "POST" Some("release"), "Release the machine: comment, erase, quick_erase, secure_erase.";
+            "mark_broken" "POST" Some("mark_broken"), "Mark the machine broken: comment.";
+            "mark_fixed" "POST" Some("mark_fixed"), "Mark a broken machine fixed (admin): comment.";
+            "rescue_mode" "POST" Some("rescue_mode"), "Boot the machine into rescue mode (admin).";
+            "exit_rescue_mode" "POST" Some("exit_rescue_mode"), "Leave rescue mode (admin).";
+            "lock" "POST" Some("lock"), "Lock a deployed machine against changes: comment.";
+            "unlock" "POST" Some("unlock"), "Unlock a machine: comment.";
+            "power_on" "POST" Some("power_on"), "Power the machine on (never cycles a running machine): user_data, comment.";
+            "power_off" "POST" Some("power_off"), "Power the machine off: stop_mode, comment.";
+            "query_power_state" "GET" Some("query_power_state"), "Query the machine's power state.";
+            "power_parameters" "GET" Some("power_parameters"), "Read the machine's power parameters (admin).";
+            "override_failed_testing" "POST" Some("override_failed_testing"), "Ignore failed tests and make the machine usable (admin): comment.";
+            "set_workload_annotations" "POST" Some("set_workload_annotations"), "Set key=value workload annotations (empty value deletes).";
+            "set_owner_data" "POST" Some("set_owner_data"), "Deprecated alias of set_workload_annotations.";
+            "get_token" "GET" Some("get_token"), "The machine's metadata credentials (owner or admin).";
+            "regenerate_token" "POST" Some("regenerate_token"), "Replace the machine's metadata credentials (owner or admin).";
+            "details" "GET" Some("details"), "Hardware details of the machine.";
+        ],
+    },
+    HandlerDef {
+        name: "UsersHandler",
+        path: "/MAAS/api/2.0/users/",
+        params: &[],
+        doc: "Manage users.",
+        actions: ops![
+            "read" "GET" None, "List users.";
+            "create" "POST" None, "Create a user (admin): username, email, password, is_superuser.";
+            "whoami" "GET" Some("whoami"), "The logged-in user.";
+        ],
+    },
+    HandlerDef {
+        name: "UserHandler",
+        path: "/MAAS/api/2.0/users/{username}/",
+        params: &["username"],
+        doc: "Manage a user account.",
+        actions: ops![
+            "read" "GET" None, "Read a user.";
+            "delete" "DELETE" None, "Delete a user (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "AccountHandler",
+        path: "/MAAS/api/2.0/account/",
+        params: &[],
+        doc: "Manage the current user's account.",
+        actions: ops![
+            "create_authorisation_token" "POST" Some("create_authorisation_token"), "Create an API key: name.";
+            "delete_authorisation_token" "POST" Some("delete_authorisation_token"), "Delete an API key: token_key.";
+            "list_authorisation_tokens" "GET" Some("list_authorisation_tokens"), "List your API keys.";
+        ],
+    },
+    HandlerDef {
+        name: "SSHKeysHandler",
+        path: "/MAAS/api/2.0/account/prefs/sshkeys/",
+        params: &[],
+        doc: "Manage your SSH keys.",
+        actions: ops![
+            "read" "GET" None, "List your SSH keys.";
+            "create" "POST" None, "Add an SSH key: key.";
+        ],
+    },
+    HandlerDef {
+        name: "SSHKeyHandler",
+        path: "/MAAS/api/2.0/account/prefs/sshkeys/{id}/",
+        params: &["id"],
+        doc: "Manage an SSH key.",
+        actions: ops![
+            "read" "GET" None, "Read an SSH key.";
+            "delete" "DELETE" None, "Delete an SSH key.";
+        ],
+    },
+    HandlerDef {
+        name: "TagsHandler",
+        path: "/MAAS/api/2.0/tags/",
+        params: &[],
+        doc: "Manage all tags.",
+        actions: ops![
+            "read" "GET" None, "List tags.";
+            "create" "POST" None, "Create a tag (admin): name, comment, definition, kernel_opts.";
+        ],
+    },
+    HandlerDef {
+        name: "TagHandler",
+        path: "/MAAS/api/2.0/tags/{name}/",
+        params: &["name"],
+        doc: "Manage a tag.",
+        actions: ops![
+            "read" "GET" None, "Read a tag.";
+            "update" "PUT" None, "Update a tag (admin): name, comment, kernel_opts.";
+            "delete" "DELETE" None, "Delete a tag (admin).";
+            "machines" "GET" Some("machines"), "Machines with this tag.";
+            "update_nodes" "POST" Some("update_nodes"), "Add / remove the tag: add=<system_id>, remove=<system_id> (repeated).";
+        ],
+    },
+    HandlerDef {
+        name: "ZonesHandler",
+        path: "/MAAS/api/2.0/zones/",
+        params: &[],
+        doc: "Manage availability zones.",
+        actions: ops![
+            "read" "GET" None, "List zones.";
+            "create" "POST" None, "Create a zone (admin): name, description.";
+        ],
+    },
+    HandlerDef {
+        name: "ZoneHandler",
+        path: "/MAAS/api/2.0/zones/{name}/",
+        params: &["name"],
+        doc: "Manage an availability zone.",
+        actions: ops![
+            "read" "GET" None, "Read a zone.";
+            "update" "PUT" None, "Update a zone (admin): name, description.";
+            "delete" "DELETE" None, "Delete a zone (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "ResourcePoolsHandler",
+        path: "/MAAS/api/2.0/resourcepools/",
+        params: &[],
+        doc: "Manage resource pools.",
+        actions: ops![
+            "read" "GET" None, "List resource pools.";
+            "create" "POST" None, "Create a resource pool (admin): name, description.";
+        ],
+    },
+    HandlerDef {
+        name: "ResourcePoolHandler",
+        path: "/MAAS/api/2.0/resourcepool/{id}/",
+        params: &["id"],
+        doc: "Manage a resource pool.",
+        actions: ops![
+            "read" "GET" None, "Read a resource pool.";
+            "update" "PUT" None, "Update a resource pool (admin): name, description.";
+            "delete" "DELETE" None, "Delete a resource pool (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "EventsHandler",
+        path: "/MAAS/api/2.0/events/",
+        params: &[],
+        doc: "Retrieve events, newest first.",
+        actions: ops![
+            "query" "GET" Some("query"), "Query events: id (system_id, repeated), hostname, level (DEBUG, INFO, WARNING, ERROR, AUDIT: that level and above), limit (default 100, max 1000), before, after (event ids).";
+        ],
+    },
+    HandlerDef {
+        name: "MaasHandler",
+        path: "/MAAS/api/2.0/maas/",
+        params: &[],
+        doc: "Manage the region's configuration.",
+        actions: ops![
+            "get_config" "GET" Some("get_config"), "Read a setting: name (node_timeout, default_distro_series, default_osystem).";
+            "set_config" "POST" Some("set_config"), "Change a setting (admin): name, value.";
+        ],
+    },
+];
+
+pub const ANON_HANDLERS: &[HandlerDef] = &[HandlerDef {
+    name: "AnonMachinesHandler",
+    path: "/MAAS/api/2.0/machines/",
+    params: &[],
+    doc: "Anonymous machine enlistment.",
+    actions: ops![
+        "create" "POST" None, "Enlist a machine: architecture, mac_addresses, hostname, power_type, power_parameters (JSON), commission.";
+        "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.";
+    ],
+}];
+
+fn handler_json(h: &HandlerDef, base: &str) -> Value {
+    let actions: Vec<Value> = h
+        .actions
+        .iter()
+        .map(|(name, method, op, doc)| json!({"name": name, "method": method, "op": op, "restful": op.is_none(), "doc": doc}))
+        .collect();
+    json!({
+        "name": h.name,
+        "doc": h.doc,
+        "path": h.path,
+        "uri": format!("{base}{}", h.path),
+        "params": h.params,
+        "actions": actions,
+    })
+}
+
+/// The describe document with URIs rooted at `base` (scheme://host:port).
+pub fn describe(base: &str) -> Value {
+    let mut resources = Vec::new();
+    let mut handlers = Vec::new();
+    for h in AUTH_HANDLERS {
+        let anon = ANON_HANDLERS
+            .iter()
+            .find(|a| a.path == h.path)
+            .map(|a| handler_json(a, base));
+        let auth = handler_json(h, base);
+        handlers.push(auth.clone());
+        // Version is readable without credentials, as in MAAS.
+        let anon = if h.name == "VersionHandler" {
+            Some(auth.clone())
+        } else {
+            anon
+        };
+        resources.push(json!({"name": h.name, "anon": anon, "auth": auth}));
+    }
+    json!({"doc": "Ingot API (MAAS API 2.0 compatible).", "hash": env!("CARGO_PKG_VERSION"), "handlers": handlers, "resources": resources})
+}

@@ -1,0 +1,1145 @@
+#![recursion_limit = "256"]
+//! The HTTP edge: MAAS API 2.0 at `/MAAS/api/2.0/`, the metadata API at `/MAAS/metadata/`,
+//! and `/MAAS/accounts/authenticate/`. Requests are decoded the way MAAS clients send them
+//! (query strings, urlencoded, multipart with base64 parts); every error is mapped to one
+//! HTTP status here and nowhere else.
+
+pub mod describe;
+mod metadata;
+pub mod render;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use ingot_core::actions::{Action, ActionOptions};
+use ingot_core::Status;
+use ingot_region::{forms, Principal, Region, RegionError};
+use ingot_store::{Machine, MachineFilter, NamedKind, StoreError, User};
+use ingot_wire::{FilePart, Params};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Largest request body accepted (result uploads can be large).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+pub struct App {
+    pub region: Region,
+}
+
+/// Build the router for a region.
+pub fn router(region: Region) -> Router {
+    let app = Arc::new(App { region });
+    Router::new().fallback(dispatch).with_state(app)
+}
+
+pub(crate) fn power_state_of(m: &Machine) -> String {
+    ingot_region::power::query(m)
+}
+
+// ------------------------------------------------------------------------------ errors
+
+/// An error on its way to becoming an HTTP response.
+#[derive(Debug)]
+pub struct ApiError(pub RegionError);
+
+impl From<RegionError> for ApiError {
+    fn from(e: RegionError) -> Self {
+        ApiError(e)
+    }
+}
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError(RegionError::Store(e))
+    }
+}
+impl From<ingot_wire::WireError> for ApiError {
+    fn from(e: ingot_wire::WireError) -> Self {
+        ApiError(e.into())
+    }
+}
+
+fn text(status: StatusCode, msg: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        msg,
+    )
+        .into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self.0 {
+            RegionError::Fields(f) => (StatusCode::BAD_REQUEST, axum::Json(f)).into_response(),
+            RegionError::BadRequest(m) => text(StatusCode::BAD_REQUEST, m),
+            RegionError::Unauthorized(m) => {
+                let mut r = text(StatusCode::UNAUTHORIZED, m);
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("OAuth realm=\"OAuth\""),
+                );
+                r
+            }
+            RegionError::Forbidden(m) => text(StatusCode::FORBIDDEN, m),
+            RegionError::NotFound(m) => text(StatusCode::NOT_FOUND, m),
+            RegionError::Conflict(m) => text(StatusCode::CONFLICT, m),
+            RegionError::Unavailable(m) => {
+                let mut r = text(StatusCode::SERVICE_UNAVAILABLE, m);
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                r
+            }
+            RegionError::Store(StoreError::NotFound) => {
+                text(StatusCode::NOT_FOUND, "Not found.".into())
+            }
+            RegionError::Store(StoreError::Conflict) => text(
+                StatusCode::CONFLICT,
+                "The object was changed concurrently; try again.".into(),
+            ),
+            RegionError::Store(StoreError::Duplicate(m)) => text(StatusCode::CONFLICT, m),
+            RegionError::Store(e) => {
+                tracing::error!("internal error: {e}");
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("Internal error: {e}"),
+                )
+            }
+        }
+    }
+}
+
+type Res = Result<Response, ApiError>;
+
+fn ok_json(v: Value) -> Res {
+    Ok(axum::Json(v).into_response())
+}
+
+fn no_content() -> Res {
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError(RegionError::BadRequest(msg.into()))
+}
+
+fn not_found(msg: impl Into<String>) -> ApiError {
+    ApiError(RegionError::NotFound(msg.into()))
+}
+
+fn forbidden(msg: impl Into<String>) -> ApiError {
+    ApiError(RegionError::Forbidden(msg.into()))
+}
+
+// ------------------------------------------------------------------------------ requests
+
+/// A decoded request.
+pub(crate) struct Req {
+    pub method: Method,
+    pub path: String,
+    pub base: String,
+    pub auth: Option<String>,
+    pub query: Params,
+    pub body: Params,
+    pub files: Vec<FilePart>,
+    pub raw: Bytes,
+}
+
+impl Req {
+    pub fn op(&self) -> Option<&str> {
+        self.query
+            .get("op")
+            .or_else(|| self.body.get("op"))
+            .filter(|o| !o.is_empty())
+    }
+    /// Query and body parameters together, without `op`.
+    pub fn params(&self) -> Params {
+        let mut p = Params::new();
+        for (k, v) in self.query.iter().chain(self.body.iter()) {
+            if k != "op" {
+                p.push(k, v.to_vec());
+            }
+        }
+        p
+    }
+}
+
+async fn read_req(req: Request) -> Result<Req, ApiError> {
+    let (parts, body) = req.into_parts();
+    let hdr = |n: header::HeaderName| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
+    let host = hdr(header::HOST).unwrap_or_else(|| "localhost:5240".into());
+    let scheme = parts
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| *s == "https" || *s == "http")
+        .unwrap_or("http")
+        .to_string();
+    let raw = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|e| bad(format!("Could not read the request body: {e}")))?;
+    let content_type = hdr(header::CONTENT_TYPE);
+    let query = ingot_wire::parse_urlencoded(parts.uri.query().unwrap_or("").as_bytes());
+    let full = if content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("application/json"))
+        && parts.uri.path().contains("/metadata/status/")
+    {
+        // cloud-init status events are JSON documents, read whole by the metadata handler.
+        ingot_wire::Multipart::default()
+    } else {
+        ingot_wire::decode_body_full(content_type.as_deref(), &raw)?
+    };
+    Ok(Req {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        base: format!("{scheme}://{host}"),
+        auth: hdr(header::AUTHORIZATION),
+        query,
+        body: full.params,
+        files: full.files,
+        raw,
+    })
+}
+
+async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let res = match read_req(req).await {
+        Ok(r) => route(&app, &r).await,
+        Err(e) => Err(e),
+    };
+    let resp = res.unwrap_or_else(|e| e.into_response());
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), "request");
+    resp
+}
+
+async fn route(app: &App, r: &Req) -> Res {
+    let path = r.path.clone();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        ["MAAS", "api", "2.0", rest @ ..] => api(app, r, rest).await,
+        ["MAAS", "metadata", rest @ ..] => metadata::handle(app, r, rest).await,
+        ["MAAS", "accounts", "authenticate"] if r.method == Method::POST => login(app, r).await,
+        ["MAAS"] | [] => Ok(text(
+            StatusCode::OK,
+            "Ingot region: API at /MAAS/api/2.0/\n".into(),
+        )),
+        _ => Err(not_found(format!("Nothing at {}", r.path))),
+    }
+}
+
+fn unknown_op(r: &Req) -> ApiError {
+    bad(format!(
+        "Unrecognised signature: method={} op={}",
+        r.method,
+        r.op().unwrap_or("None")
+    ))
+}
+
+fn need_user(who: &Principal) -> Result<&User, ApiError> {
+    match who {
+        Principal::User(u) => Ok(u),
+        Principal::Anonymous => Err(ApiError(RegionError::Unauthorized(
+            "Authentication credentials were not provided.".into(),
+        ))),
+        Principal::Machine { .. } => Err(forbidden(
+            "Machine credentials only give access to that machine's metadata.",
+        )),
+    }
+}
+
+fn need_admin(u: &User) -> Result<(), ApiError> {
+    if u.is_admin {
+        Ok(())
+    } else {
+        Err(forbidden("This action needs administrator rights."))
+    }
+}
+
+async fn login(app: &App, r: &Req) -> Res {
+    let p = r.params();
+    let u = app
+        .region
+        .login(
+            p.get("username").unwrap_or_default(),
+            p.get("password").unwrap_or_default(),
+        )
+        .await?;
+    let t = app
+        .region
+        .store
+        .create_user_token(u.id, p.get("consumer").unwrap_or_default())
+        .await?;
+    ok_json(
+        json!({"consumer_key": t.consumer_key, "token_key": t.token_key, "token_secret": t.token_secret, "name": t.name}),
+    )
+}
+
+// ------------------------------------------------------------------------------ API 2.0
+
+async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
+    match rest {
+        ["describe"] => return ok_json(describe::describe(&r.base)),
+        ["version"] => {
+            return ok_json(json!({
+                "version": "3.5.0",
+                "subversion": format!("ingot-{}", env!("CARGO_PKG_VERSION")),
+                "capabilities": ["networks-management", "static-ipaddresses", "ipv6-deployment-ubuntu", "devices-management", "storage-deployment-ubuntu", "network-deployment-ubuntu", "authenticate-api"],
+            }))
+        }
+        _ => {}
+    }
+    let who = app.region.authenticate(r.auth.as_deref()).await?;
+    if let Principal::Machine { .. } = who {
+        return Err(forbidden(
+            "Machine credentials only give access to that machine's metadata.",
+        ));
+    }
+    match rest {
+        ["machines"] => machines(app, r, &who).await,
+        ["machines", sid] => machine(app, r, need_user(&who)?, sid).await,
+        ["users"] => users(app, r, need_user(&who)?).await,
+        ["users", name] => user_item(app, r, need_user(&who)?, name).await,
+        ["account"] => account(app, r, need_user(&who)?).await,
+        ["account", "prefs", "sshkeys"] => sshkeys(app, r, need_user(&who)?, None).await,
+        ["account", "prefs", "sshkeys", id] => sshkeys(app, r, need_user(&who)?, Some(id)).await,
+        ["tags"] => tags(app, r, need_user(&who)?).await,
+        ["tags", name] => tag_item(app, r, need_user(&who)?, name).await,
+        ["zones"] => named_coll(app, r, need_user(&who)?, NamedKind::Zone).await,
+        ["zones", name] => named_item(app, r, need_user(&who)?, NamedKind::Zone, name).await,
+        ["resourcepools"] => named_coll(app, r, need_user(&who)?, NamedKind::Pool).await,
+        ["resourcepool", id] => named_item(app, r, need_user(&who)?, NamedKind::Pool, id).await,
+        ["events"] => events(app, r, need_user(&who)?).await,
+        ["maas"] => config(app, r, need_user(&who)?).await,
+        _ => Err(not_found(format!("Unknown API endpoint: {}", r.path))),
+    }
+}
+
+fn machines_json(ms: &[Machine]) -> Value {
+    Value::Array(ms.iter().map(render::machine).collect())
+}
+
+/// Filters of `GET machines/`.
+fn machine_filter(p: &Params) -> Result<(MachineFilter, Vec<String>, Vec<String>), ApiError> {
+    let mut f = MachineFilter {
+        hostnames: forms::list(p, "hostname")
+            .into_iter()
+            .map(|h| h.split('.').next().unwrap_or_default().to_string())
+            .collect(),
+        system_ids: forms::list(p, "id"),
+        zone: p.get("zone").map(String::from),
+        pool: p.get("pool").map(String::from),
+        domain: p.get("domain").map(String::from),
+        agent_name: p.get("agent_name").map(String::from),
+        min_cpu: p.get_i64("cpu_count")?,
+        min_mem: p.get_i64("mem")?,
+        ..Default::default()
+    };
+    for m in forms::list(p, "mac_address") {
+        f.mac_addresses
+            .push(ingot_core::ids::normalize_mac(&m).ok_or_else(|| {
+                ApiError(RegionError::field(
+                    "mac_address",
+                    format!("'{m}' is not a valid MAC address."),
+                ))
+            })?);
+    }
+    for s in forms::list(p, "status") {
+        f.statuses.push(Status::parse(&s).ok_or_else(|| {
+            ApiError(RegionError::field(
+                "status",
+                format!("'{s}' is not a valid status."),
+            ))
+        })?);
+    }
+    Ok((f, forms::list(p, "arch"), forms::list(p, "tags")))
+}
+
+async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
+    let p = r.params();
+    match (&r.method, r.op()) {
+        (&Method::POST, None) => {
+            let m = forms::create_machine(&app.region, who, &p).await?;
+            match who {
+                Principal::User(_) => ok_json(render::machine(&m)),
+                _ => ok_json(render::machine_anon(&m)),
+            }
+        }
+        (&Method::GET, Some("is_registered")) => {
+            let mac = p.get("mac_address").ok_or_else(|| {
+                ApiError(RegionError::field("mac_address", "This field is required."))
+            })?;
+            let mac = ingot_core::ids::normalize_mac(mac).ok_or_else(|| {
+                ApiError(RegionError::field(
+                    "mac_address",
+                    "Enter a valid MAC address.",
+                ))
+            })?;
+            let m = app.region.store.machine_by_mac(&mac).await?;
+            ok_json(json!(m.is_some()))
+        }
+        (&Method::POST, Some("accept")) if matches!(who, Principal::Anonymous) => Err(ApiError(
+            RegionError::Unauthorized("Authentication required.".into()),
+        )),
+        _ => {
+            let u = need_user(who)?;
+            match (&r.method, r.op()) {
+                (&Method::GET, None) => {
+                    let (f, arch, tags) = machine_filter(&p)?;
+                    let mut ms = app.region.list_machines(u, f).await?;
+                    ms.retain(|m| {
+                        (arch.is_empty()
+                            || arch.iter().any(|a| {
+                                ingot_core::constraints::arch_matches(
+                                    a,
+                                    m.architecture.as_deref().unwrap_or(""),
+                                )
+                            }))
+                            && tags.iter().all(|t| m.tags.contains(t))
+                    });
+                    ok_json(machines_json(&ms))
+                }
+                (&Method::GET, Some("list_allocated")) => {
+                    let ms = app
+                        .region
+                        .list_machines(
+                            u,
+                            MachineFilter {
+                                owner_id: Some(u.id),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    ok_json(machines_json(&ms))
+                }
+                (&Method::GET, Some("power_parameters")) => {
+                    need_admin(u)?;
+                    let ms = app
+                        .region
+                        .list_machines(
+                            u,
+                            MachineFilter {
+                                system_ids: forms::list(&p, "id"),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    ok_json(Value::Object(
+                        ms.into_iter()
+                            .map(|m| (m.system_id, m.power_parameters))
+                            .collect(),
+                    ))
+                }
+                (&Method::POST, Some("allocate")) => {
+                    let c = forms::constraints(&app.region, &p).await?;
+                    let dry = p.get_bool("dry_run")?.unwrap_or(false);
+                    let m = app
+                        .region
+                        .allocate(u, &c, p.get("agent_name"), p.get("comment"), dry)
+                        .await?;
+                    let mut v = render::machine(&m);
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("constraints_by_type".into(), json!({}));
+                    }
+                    ok_json(v)
+                }
+                (&Method::POST, Some("release")) => bulk_release(app, u, &p).await,
+                (&Method::POST, Some("accept")) | (&Method::POST, Some("accept_all")) => {
+                    need_admin(u)?;
+                    let ids = if r.op() == Some("accept_all") {
+                        app.region
+                            .list_machines(
+                                u,
+                                MachineFilter {
+                                    statuses: vec![Status::New],
+                                    ..Default::default()
+                                },
+                            )
+                            .await?
+                            .into_iter()
+                            .map(|m| m.system_id)
+                            .collect()
+                    } else {
+                        forms::list(&p, "machines")
+                    };
+                    let mut out = Vec::new();
+                    for id in ids {
+                        let m = app
+                            .region
+                            .act(u, &id, Action::Commission, &ActionOptions::default(), None)
+                            .await?;
+                        out.push(render::machine(&m));
+                    }
+                    ok_json(Value::Array(out))
+                }
+                _ => Err(unknown_op(r)),
+            }
+        }
+    }
+}
+
+/// Release several machines: all are checked before any is changed.
+async fn bulk_release(app: &App, u: &User, p: &Params) -> Res {
+    let ids = forms::list(p, "machines");
+    if ids.is_empty() {
+        return Err(ApiError(RegionError::field(
+            "machines",
+            "This field is required.",
+        )));
+    }
+    let opts = forms::action_options(p)?;
+    let mut found = Vec::new();
+    let mut unknown = Vec::new();
+    for id in &ids {
+        match app.region.store.machine(id).await? {
+            Some(m) => found.push(m),
+            None => unknown.push(id.clone()),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(bad(format!("Unknown machine(s): {}.", unknown.join(", "))));
+    }
+    let actor = ingot_core::Actor {
+        user_id: u.id,
+        is_admin: u.is_admin,
+    };
+    let mut conflicts = Vec::new();
+    for m in &found {
+        match ingot_core::plan(Action::Release, &ingot_region::facts(m), actor, &opts) {
+            Ok(_) => {}
+            Err(ingot_core::ActionError::Conflict(_)) => {
+                conflicts.push(format!("{} ('{}')", m.system_id, m.status.label()))
+            }
+            Err(e) => return Err(ApiError(e.into())),
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(ApiError(RegionError::Conflict(format!(
+            "Machine(s) cannot be released in their current state: {}.",
+            conflicts.join(", ")
+        ))));
+    }
+    let mut released = Vec::new();
+    for m in found {
+        if m.status == Status::Ready {
+            continue;
+        }
+        app.region
+            .act(u, &m.system_id, Action::Release, &opts, None)
+            .await?;
+        released.push(m.system_id);
+    }
+    ok_json(json!(released))
+}
+
+/// BSON document with the given keys set to null (no lshw/lldp data is gathered yet).
+fn bson_nulls(keys: &[&str]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for k in keys {
+        body.push(0x0A);
+        body.extend_from_slice(k.as_bytes());
+        body.push(0);
+    }
+    let total = (4 + body.len() + 1) as i32;
+    let mut out = total.to_le_bytes().to_vec();
+    out.extend(body);
+    out.push(0);
+    out
+}
+
+async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
+    let p = r.params();
+    let region = &app.region;
+    let act =
+        |a: Action, opts: ActionOptions| async move { region.act(u, sid, a, &opts, None).await };
+    let m = match (&r.method, r.op()) {
+        (&Method::GET, None) => region.machine_for(u, sid).await?,
+        (&Method::GET, Some("query_power_state")) => {
+            return ok_json(json!({"state": region.query_power_state(u, sid).await?}));
+        }
+        (&Method::GET, Some("power_parameters")) => {
+            need_admin(u)?;
+            return ok_json(region.machine_for(u, sid).await?.power_parameters);
+        }
+        (&Method::GET, Some("get_token")) => {
+            return ok_json(
+                region
+                    .machine_token(u, sid, false)
+                    .await?
+                    .map(|t| render::machine_credentials(&t))
+                    .unwrap_or(Value::Null),
+            );
+        }
+        (&Method::POST, Some("regenerate_token")) => {
+            return ok_json(
+                region
+                    .machine_token(u, sid, true)
+                    .await?
+                    .map(|t| render::machine_credentials(&t))
+                    .unwrap_or(Value::Null),
+            );
+        }
+        (&Method::GET, Some("details")) => {
+            region.machine_for(u, sid).await?;
+            return Ok((
+                [(header::CONTENT_TYPE, "application/bson")],
+                bson_nulls(&["lshw", "lldp"]),
+            )
+                .into_response());
+        }
+        (&Method::PUT, None) => region.update_machine(u, sid, &p).await?,
+        (&Method::DELETE, None) => {
+            region.delete_machine(u, sid).await?;
+            return no_content();
+        }
+        (&Method::POST, Some(op)) => {
+            let opts = forms::action_options(&p)?;
+            match op {
+                "commission" => act(Action::Commission, opts).await?,
+                "test" => act(Action::Test, opts).await?,
+                "abort" => act(Action::Abort, opts).await?,
+                "deploy" => {
+                    let d = forms::deploy_params(region, &p).await?;
+                    region.act(u, sid, Action::Deploy, &opts, Some(&d)).await?
+                }
+                "release" => act(Action::Release, opts).await?,
+                "mark_broken" => act(Action::MarkBroken, opts).await?,
+                "mark_fixed" => act(Action::MarkFixed, opts).await?,
+                "rescue_mode" => act(Action::RescueMode, opts).await?,
+                "exit_rescue_mode" => act(Action::ExitRescueMode, opts).await?,
+                "lock" => act(Action::Lock, opts).await?,
+                "unlock" => act(Action::Unlock, opts).await?,
+                "power_on" => act(Action::PowerOn, opts).await?,
+                "power_off" => act(Action::PowerOff, opts).await?,
+                "override_failed_testing" => act(Action::OverrideFailedTesting, opts).await?,
+                "set_workload_annotations" | "set_owner_data" => {
+                    region.set_workload_annotations(u, sid, &p).await?
+                }
+                _ => return Err(unknown_op(r)),
+            }
+        }
+        _ => return Err(unknown_op(r)),
+    };
+    ok_json(render::machine(&m))
+}
+
+async fn users(app: &App, r: &Req, u: &User) -> Res {
+    match (&r.method, r.op()) {
+        (&Method::GET, None) => {
+            let us = app.region.store.list_users().await?;
+            ok_json(Value::Array(us.iter().map(render::user).collect()))
+        }
+        (&Method::GET, Some("whoami")) => ok_json(render::user(u)),
+        (&Method::POST, None) => {
+            need_admin(u)?;
+            let p = r.params();
+            let name = p.get("username").unwrap_or_default();
+            let admin = p.get_bool("is_superuser")?.unwrap_or(false);
+            let nu = app
+                .region
+                .create_user(
+                    name,
+                    p.get("password").unwrap_or_default(),
+                    p.get("email").unwrap_or_default(),
+                    admin,
+                )
+                .await?;
+            ok_json(render::user(&nu))
+        }
+        _ => Err(unknown_op(r)),
+    }
+}
+
+async fn user_item(app: &App, r: &Req, u: &User, name: &str) -> Res {
+    let target = app
+        .region
+        .store
+        .user_by_name(name)
+        .await?
+        .filter(|t| !t.is_system)
+        .ok_or_else(|| not_found("No User matches the given query."))?;
+    match (&r.method, r.op()) {
+        (&Method::GET, None) => ok_json(render::user(&target)),
+        (&Method::DELETE, None) => {
+            need_admin(u)?;
+            if target.id == u.id {
+                return Err(bad("You cannot delete your own account."));
+            }
+            app.region.store.delete_user(target.id).await?;
+            no_content()
+        }
+        _ => Err(unknown_op(r)),
+    }
+}
+
+async fn account(app: &App, r: &Req, u: &User) -> Res {
+    let p = r.params();
+    match (&r.method, r.op()) {
+        (&Method::POST, Some("create_authorisation_token")) => {
+            let t = app
+                .region
+                .store
+                .create_user_token(u.id, p.get("name").unwrap_or_default())
+                .await?;
+            ok_json(
+                json!({"consumer_key": t.consumer_key, "token_key": t.token_key, "token_secret": t.token_secret, "name": t.name}),
+            )
+        }
+        (&Method::POST, Some("delete_authorisation_token")) => {
+            let tk = p.get("token_key").ok_or_else(|| {
+                ApiError(RegionError::field("token_key", "This field is required."))
+            })?;
+            app.region
+                .store
+                .delete_user_token(u.id, tk)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => not_found("No such token."),
+                    e => e.into(),
+                })?;
+            no_content()
+        }
+        (&Method::GET, Some("list_authorisation_tokens")) => {
+            let ts = app.region.store.user_tokens(u.id).await?;
+            ok_json(Value::Array(ts.iter().map(render::token).collect()))
+        }
+        _ => Err(unknown_op(r)),
+    }
+}
+
+async fn sshkeys(app: &App, r: &Req, u: &User, id: Option<&str>) -> Res {
+    let key_json = |id: i64, key: &str| json!({"id": id, "key": key, "keysource": null, "resource_uri": format!("{}/account/prefs/sshkeys/{id}/", render::API)});
+    match (id, &r.method) {
+        (None, &Method::GET) => {
+            let ks = app.region.store.sshkeys(u.id).await?;
+            ok_json(Value::Array(
+                ks.iter().map(|(i, k)| key_json(*i, k)).collect(),
+            ))
+        }
+        (None, &Method::POST) => {
+            let p = r.params();
+            let key = p.get("key").map(str::trim).unwrap_or_default().to_string();
+            let parts: Vec<&str> = key.split_whitespace().collect();
+            if parts.len() < 2
+                || !(parts[0].starts_with("ssh-")
+                    || parts[0].starts_with("ecdsa-")
+                    || parts[0].starts_with("sk-"))
+            {
+                return Err(ApiError(RegionError::field(
+                    "key",
+                    "Invalid SSH public key.",
+                )));
+            }
+            let id = app.region.store.add_sshkey(u.id, &key).await?;
+            ok_json(key_json(id, &key))
+        }
+        (Some(id), m) => {
+            let id: i64 = id
+                .parse()
+                .map_err(|_| not_found("No SSHKey matches the given query."))?;
+            let ks = app.region.store.sshkeys(u.id).await?;
+            let (_, k) = ks
+                .iter()
+                .find(|(i, _)| *i == id)
+                .ok_or_else(|| not_found("No SSHKey matches the given query."))?;
+            match *m {
+                Method::GET => ok_json(key_json(id, k)),
+                Method::DELETE => {
+                    app.region.store.delete_sshkey(u.id, id).await?;
+                    no_content()
+                }
+                _ => Err(unknown_op(r)),
+            }
+        }
+        _ => Err(unknown_op(r)),
+    }
+}
+
+fn valid_tag_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 256
+        && n.chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+}
+
+async fn tags(app: &App, r: &Req, u: &User) -> Res {
+    match (&r.method, r.op()) {
+        (&Method::GET, None) => ok_json(Value::Array(
+            app.region
+                .store
+                .list_tags()
+                .await?
+                .iter()
+                .map(render::tag)
+                .collect(),
+        )),
+        (&Method::POST, None) => {
+            need_admin(u)?;
+            let p = r.params();
+            let name = p.get("name").unwrap_or_default();
+            if !valid_tag_name(name) {
+                return Err(ApiError(RegionError::field(
+                    "name",
+                    "Tag names may use letters, digits, '-' and '_' only.",
+                )));
+            }
+            let def = p.get("definition").unwrap_or_default();
+            if !def.trim().is_empty() {
+                return Err(ApiError(RegionError::field("definition", "Tag definitions (XPath over hardware details) are not supported yet: create a manual tag and use update_nodes.")));
+            }
+            let t = app
+                .region
+                .store
+                .create_tag(
+                    name,
+                    p.get("comment").unwrap_or_default(),
+                    "",
+                    p.get("kernel_opts").unwrap_or_default(),
+                )
+                .await
+                .map_err(|e| match e {
+                    StoreError::Duplicate(m) => ApiError(RegionError::field("name", m)),
+                    e => e.into(),
+                })?;
+            ok_json(render::tag(&t))
+        }
+        _ => Err(unknown_op(r)),
+    }
+}
+
+async fn tag_item(app: &App, r: &Req, u: &User, name: &str) -> Res {
+    let t = app
+        .region
+        .store
+        .tag_by_name(name)
+        .await?
+        .ok_or_else(|| not_found("No Tag matches the given query."))?;
+    let p = r.params();
+    match (&r.method, r.op()) {
+        (&Method::GET, None) => ok_json(render::tag(&t)),
+        (&Method::PUT, None) => {
+            need_admin(u)?;
+            let new_name = p.get("name").unwrap_or(&t.name).to_string();
+            if !valid_tag_name(&new_name) {
+                return Err(ApiError(RegionError::field(
+                    "name",
+                    "Tag names may use letters, digits, '-' and '_' only.",
+                )));
+            }
+            app.region
+                .store
+                .update_tag(
+                    t.id,
+                    &new_name,
+                    p.get("comment").unwrap_or(&t.comment),
+                    p.get("kernel_opts").unwrap_or(&t.kernel_opts),
+                )
+                .await
+                .map_err(|e| match e {
+                    StoreError::Duplicate(m) => ApiError(RegionError::field("name", m)),
+                    e => e.into(),
+                })?;
+            let t2 = app
+                .region
+                .store
+                .tag_by_name(&new_name)
+                .await?
+                .ok_or_else(|| not_found("No Tag matches the given query."))?;
+            ok_json(render::tag(&t2))
+        }
+        (&Method::DELETE, None) => {
+            need_admin(u)?;
+            app.region.store.delete_tag(t.id).await?;
+            no_content()
+        }
+        (&Method::GET, Some("machines")) | (&Method::GET, Some("nodes")) => {
+            let mut ms = app
+                .region
+                .list_machines(u, MachineFilter::default())
+                .await?;
+            ms.retain(|m| m.tags.contains(&t.name));
+            ok_json(machines_json(&ms))
+        }
+        (&Method::POST, Some("update_nodes")) => {
+            need_admin(u)?;
+            let (add, remove) = (forms::list(&p, "add"), forms::list(&p, "remove"));
+            let mut ids = (Vec::new(), Vec::new());
+            let mut unknown = Vec::new();
+            for (list, out) in [(&add, &mut ids.0), (&remove, &mut ids.1)] {
+                for sid in list {
+                    match app.region.store.machine(sid).await? {
+                        Some(m) => out.push(m.id),
+                        None => unknown.push(sid.clone()),
+                    }
+                }
+            }
+            if !unknown.is_empty() {
+                return Err(bad(format!("Unknown machine(s): {}.", unknown.join(", "))));
+            }
+            app.region.store.tag_machines(t.id, &ids.0, &ids.1).await?;
+            ok_json(json!({"added": ids.0.len(), "removed": ids.1.len()}))
+        }
+        _ => Err(unknown_op(r)),
+    }
+}
+
+fn render_named(kind: NamedKind, n: &ingot_store::Named) -> Value {
+    match kind {
+        NamedKind::Zone => render::zone(n),
+        NamedKind::Pool => render::pool(n),
+    }
+}
+
+async fn named_coll(app: &App, r: &Req, u: &User, kind: NamedKind) -> Res {
+    match (&r.method, r.op()) {
+        (&Method::GET, None) => ok_json(Value::Array(
+            app.region
+                .store
+                .list_named(kind)
+                .await?
+                .iter()
+                .map(|n| render_named(kind, n))
+                .collect(),
+        )),
+        (&Method::POST, None) => {
+            need_admin(u)?;
+            let p = r.params();
+            let name = p.get("name").unwrap_or_default().trim();
+            if !valid_tag_name(name) {
+                return Err(ApiError(RegionError::field(
+                    "name",
+                    "Names may use letters, digits, '-' and '_' only.",
+                )));
+            }
+            let n = app
+                .region
+                .store
+                .create_named(kind, name, p.get("description").unwrap_or_default())
+                .await
+                .map_err(|e| match e {
+                    StoreError::Duplicate(m) => ApiError(RegionError::field("name", m)),
+                    e => e.into(),
+                })?;
+            ok_json(render_named(kind, &n))
+        }
+        _ => Err(unknown_op(r)),
+    }
+}
+
+async fn named_item(app: &App, r: &Req, u: &User, kind: NamedKind, key: &str) -> Res {
+    let n = match kind {
+        NamedKind::Zone => app.region.store.named_by_name(kind, key).await?,
+        NamedKind::Pool => match key.parse::<i64>() {
+            Ok(id) => app.region.store.named_by_id(kind, id).await?,
+            Err(_) => app.region.store.named_by_name(kind, key).await?,
+        },
+    }
+    .ok_or_else(|| {
+        not_found(format!(
+            "No {} matches the given query.",
+            if kind == NamedKind::Zone {
+                "Zone"
+            } else {
+                "ResourcePool"
+            }
+        ))
+    })?;
+    match (&r.method, r.op()) {
+        (&Method::GET, None) => ok_json(render_named(kind, &n)),
+        (&Method::PUT, None) => {
+            need_admin(u)?;
+            let p = r.params();
+            let name = p.get("name").unwrap_or(&n.name).trim().to_string();
+            if !valid_tag_name(&name) {
+                return Err(ApiError(RegionError::field(
+                    "name",
+                    "Names may use letters, digits, '-' and '_' only.",
+                )));
+            }
+            if n.name == "default" && name != "default" {
+                return Err(bad("The default one cannot be renamed."));
+            }
+            app.region
+                .store
+                .update_named(
+                    kind,
+                    n.id,
+                    &name,
+                    p.get("description").unwrap_or(&n.description),
+                )
+                .await
+                .map_err(|e| match e {
+                    StoreError::Duplicate(m) => ApiError(RegionError::field("name", m)),
+                    e => e.into(),
+                })?;
+            let n2 = app
+                .region
+                .store
+                .named_by_id(kind, n.id)
+                .await?
+                .ok_or_else(|| not_found("gone"))?;
+            ok_json(render_named(kind, &n2))
+        }
+        (&Method::DELETE, None) => {
+            need_admin(u)?;
+            if n.name == "default" {
+                return Err(bad("The default one cannot be deleted."));
+            }
+            app.region.store.delete_named(kind, n.id).await?;
+            no_content()
+        }
+        _ => Err(unknown_op(r)),
+    }
+}
+
+const LEVELS: &[&str] = &["DEBUG", "INFO", "WARNING", "ERROR"];
+
+async fn events(app: &App, r: &Req, u: &User) -> Res {
+    if r.method != Method::GET || r.op() != Some("query") {
+        return Err(unknown_op(r));
+    }
+    let p = r.params();
+    let level = p.get("level").unwrap_or("INFO").to_ascii_uppercase();
+    let levels: Vec<&str> = if level == "AUDIT" {
+        vec!["AUDIT"]
+    } else {
+        let i = LEVELS.iter().position(|l| *l == level).ok_or_else(|| {
+            ApiError(RegionError::field(
+                "level",
+                format!(
+                    "'{level}' is not a valid level: use DEBUG, INFO, WARNING, ERROR or AUDIT."
+                ),
+            ))
+        })?;
+        LEVELS[i..].to_vec()
+    };
+    let limit = p.get_i64("limit")?.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError(RegionError::field(
+            "limit",
+            "Must be between 1 and 1000.",
+        )));
+    }
+    let before = p.get_i64("before")?;
+    let after = p.get_i64("after")?;
+    let mut ids = forms::list(&p, "id");
+    let hostnames = forms::list(&p, "hostname");
+    let macs = forms::list(&p, "mac_address");
+    if !hostnames.is_empty() || !macs.is_empty() || !u.is_admin {
+        let (f, _, _) = machine_filter(&Params::from_iter(
+            hostnames
+                .iter()
+                .map(|h| ("hostname".to_string(), h.clone().into_bytes()))
+                .chain(
+                    macs.iter()
+                        .map(|m| ("mac_address".to_string(), m.clone().into_bytes())),
+                ),
+        ))?;
+        let visible: Vec<String> = app
+            .region
+            .list_machines(u, f)
+            .await?
+            .into_iter()
+            .map(|m| m.system_id)
+            .collect();
+        if ids.is_empty() {
+            ids = visible;
+        } else {
+            ids.retain(|i| visible.contains(i));
+        }
+        if ids.is_empty() {
+            return ok_json(json!({"count": 0, "events": [], "next_uri": null, "prev_uri": null}));
+        }
+    }
+    let evs = app
+        .region
+        .store
+        .events(&ids, Some(&levels), before, after, limit)
+        .await?;
+    let q = |k: &str, v: i64| {
+        let mut qp: Vec<(String, String)> = vec![
+            ("op".into(), "query".into()),
+            ("level".into(), level.clone()),
+            ("limit".into(), limit.to_string()),
+        ];
+        for i in &ids {
+            qp.push(("id".into(), i.clone()));
+        }
+        qp.push((k.into(), v.to_string()));
+        let pairs: Vec<(&str, &str)> = qp.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        format!(
+            "{}{}/events/?{}",
+            r.base,
+            render::API,
+            ingot_wire::encode_urlencoded(&pairs)
+        )
+    };
+    let next = evs.last().map(|e| q("before", e.id));
+    let prev = evs.first().map(|e| q("after", e.id));
+    ok_json(
+        json!({"count": evs.len(), "events": evs.iter().map(render::event).collect::<Vec<_>>(), "next_uri": next, "prev_uri": prev}),
+    )
+}
+
+const CONFIG_NAMES: &[&str] = &["node_timeout", "default_distro_series", "default_osystem"];
+
+async fn config(app: &App, r: &Req, u: &User) -> Res {
+    let p = r.params();
+    let name = p.get("name").unwrap_or_default();
+    if !CONFIG_NAMES.contains(&name) {
+        return Err(ApiError(RegionError::field(
+            "name",
+            format!(
+                "'{name}' is not a known setting: {}.",
+                CONFIG_NAMES.join(", ")
+            ),
+        )));
+    }
+    match (&r.method, r.op()) {
+        (&Method::GET, Some("get_config")) => {
+            let v = match name {
+                "node_timeout" => json!(app.region.node_timeout_min().await?),
+                "default_distro_series" => json!(app
+                    .region
+                    .store
+                    .get_setting(name)
+                    .await?
+                    .unwrap_or_else(|| "jammy".into())),
+                _ => json!(app
+                    .region
+                    .store
+                    .get_setting(name)
+                    .await?
+                    .unwrap_or_else(|| "ubuntu".into())),
+            };
+            ok_json(v)
+        }
+        (&Method::POST, Some("set_config")) => {
+            need_admin(u)?;
+            let value = p.get("value").unwrap_or_default().trim();
+            if name == "node_timeout" && !value.parse::<i64>().is_ok_and(|v| v > 0) {
+                return Err(ApiError(RegionError::field(
+                    "value",
+                    "node_timeout is a whole number of minutes greater than 0.",
+                )));
+            }
+            if value.is_empty() {
+                return Err(ApiError(RegionError::field(
+                    "value",
+                    "This field is required.",
+                )));
+            }
+            app.region.store.set_setting(name, value).await?;
+            ok_json(Value::Null)
+        }
+        _ => Err(unknown_op(r)),
+    }
+}

@@ -1,0 +1,153 @@
+//! The metadata API machines speak (`/MAAS/metadata/`), authenticated by the machine's token.
+
+use crate::{bad, forbidden, no_content, not_found, ApiError, App, Req, Res};
+use axum::http::{header, Method, StatusCode};
+use axum::response::IntoResponse;
+use ingot_core::signal::StatusEvent;
+use ingot_region::{Principal, RegionError};
+use ingot_store::Machine;
+use serde_json::Value;
+
+const VERSIONS: &[&str] = &["latest", "2012-03-01"];
+
+fn plain(s: impl Into<String>) -> Res {
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        s.into(),
+    )
+        .into_response())
+}
+
+async fn machine_of(app: &App, r: &Req) -> Result<Machine, ApiError> {
+    match app.region.authenticate(r.auth.as_deref()).await? {
+        Principal::Machine { machine_id, .. } => app
+            .region
+            .store
+            .machine_by_id(machine_id)
+            .await?
+            .ok_or_else(|| not_found("The machine of this token no longer exists.")),
+        Principal::Anonymous => Err(ApiError(RegionError::Unauthorized(
+            "Authentication credentials were not provided.".into(),
+        ))),
+        Principal::User(_) => Err(forbidden("Not authenticated as a known node.")),
+    }
+}
+
+pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
+    match rest {
+        [] => plain("2012-03-01\nlatest\n"),
+        ["status", sid] => {
+            if r.method != Method::POST {
+                return Err(bad("Use POST to send status events."));
+            }
+            let m = machine_of(app, r).await?;
+            if m.system_id != *sid {
+                return Err(forbidden("These credentials belong to another machine."));
+            }
+            let v: Value = serde_json::from_slice(&r.raw)
+                .map_err(|e| bad(format!("Invalid JSON status event: {e}")))?;
+            let s = |k: &str| {
+                v.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let ev = StatusEvent {
+                event_type: s("event_type"),
+                origin: s("origin"),
+                name: s("name"),
+                description: s("description"),
+                result: v.get("result").and_then(Value::as_str).map(String::from),
+            };
+            if ev.event_type.is_empty() || ev.name.is_empty() {
+                return Err(bad("A status event needs event_type and name."));
+            }
+            app.region.status_event(m.id, &ev).await?;
+            no_content()
+        }
+        [ver, rest @ ..] if VERSIONS.contains(ver) => versioned(app, r, rest).await,
+        _ => Err(not_found(format!(
+            "Unknown metadata version or path: {}",
+            r.path
+        ))),
+    }
+}
+
+async fn versioned(app: &App, r: &Req, rest: &[&str]) -> Res {
+    let m = machine_of(app, r).await?;
+    match rest {
+        [] => match (&r.method, r.op()) {
+            (&Method::GET, None) => plain(if m.status == ingot_core::Status::Deploying {
+                "meta-data\nuser-data\n"
+            } else {
+                "meta-data\n"
+            }),
+            (&Method::POST, Some("signal")) => {
+                let mut params = r.body.clone();
+                params.merge(r.query.clone());
+                app.region.signal(m.id, &params, &r.files).await?;
+                plain("OK")
+            }
+            (&Method::POST, Some(op @ ("netboot_on" | "netboot_off"))) => {
+                let c = ingot_store::Change {
+                    netboot: Some(op == "netboot_on"),
+                    ..Default::default()
+                };
+                app.region
+                    .store
+                    .apply(
+                        &m,
+                        &c,
+                        &[ingot_store::NewEvent::info(
+                            "Netboot",
+                            format!("{op} requested by the machine"),
+                            "",
+                        )],
+                    )
+                    .await?;
+                plain("OK")
+            }
+            _ => Err(bad(format!(
+                "Unrecognised signature: method={} op={}",
+                r.method,
+                r.op().unwrap_or("None")
+            ))),
+        },
+        ["meta-data"] => plain("instance-id\nlocal-hostname\npublic-keys\nvendor-data\n"),
+        ["meta-data", item] => match *item {
+            "instance-id" => plain(m.system_id.clone()),
+            "local-hostname" => plain(format!("{}.{}", m.hostname, m.domain)),
+            "public-keys" => {
+                let keys = match m.owner_id {
+                    Some(o) => app
+                        .region
+                        .store
+                        .sshkeys(o)
+                        .await?
+                        .into_iter()
+                        .map(|(_, k)| k)
+                        .collect::<Vec<_>>(),
+                    None => vec![],
+                };
+                plain(keys.join("\n"))
+            }
+            "vendor-data" => plain("#cloud-config\n{}\n"),
+            other => Err(not_found(format!("Unknown metadata attribute: {other}"))),
+        },
+        ["user-data"] => match (&m.status, app_user_data(app, &m).await?) {
+            (ingot_core::Status::Deploying, Some(ud)) => Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/octet-stream")],
+                ud,
+            )
+                .into_response()),
+            _ => Err(not_found("No user data for this machine.")),
+        },
+        _ => Err(not_found(format!("Unknown metadata path: {}", r.path))),
+    }
+}
+
+async fn app_user_data(app: &App, m: &Machine) -> Result<Option<Vec<u8>>, ApiError> {
+    Ok(app.region.store.user_data(m.id).await?)
+}

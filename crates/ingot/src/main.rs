@@ -1,0 +1,212 @@
+//! `ingot`: the region server, its administration commands, and the MAAS-style client.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use ingot_region::Region;
+use ingot_store::Store;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "ingot",
+    version,
+    about = "Ingot bare-metal provisioning: region server and MAAS-compatible client.",
+    after_help = "Client commands (MAAS CLI style):\n  ingot login PROFILE URL APIKEY\n  ingot PROFILE machines read\n  ingot PROFILE machine deploy SYSTEM_ID distro_series=jammy\n  ingot PROFILE --help\n  ingot logout PROFILE | ingot list | ingot refresh"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Directory for the embedded database and other state.
+    #[arg(long, env = "INGOT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER:PASS@HOST/DB (default: SQLite in the data dir).
+    #[arg(long, env = "INGOT_DATABASE")]
+    database: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the region (API, metadata API, deadline reaper).
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0:5240", env = "INGOT_LISTEN")]
+        listen: SocketAddr,
+        /// Seconds between deadline checks.
+        #[arg(long, default_value_t = 5)]
+        reap_interval: u64,
+    },
+    /// Create (or reset the password of) an administrator.
+    Createadmin {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long, default_value = "")]
+        email: String,
+    },
+    /// Print a user's API key (consumer_key:token_key:token_secret).
+    Apikey {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        username: String,
+        /// Make a new key instead of printing the existing one.
+        #[arg(long)]
+        generate: bool,
+    },
+    /// Client commands: login, logout, list, refresh, or PROFILE HANDLER ACTION [args].
+    #[command(external_subcommand)]
+    Client(Vec<String>),
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(x).join("ingot");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) if h != "/root" && !h.is_empty() => PathBuf::from(h).join(".local/share/ingot"),
+        _ => PathBuf::from("/var/lib/ingot"),
+    }
+}
+
+fn database_url(db: &DbArgs) -> Result<String> {
+    if let Some(u) = &db.database {
+        return Ok(u.clone());
+    }
+    let dir = db.data_dir.clone().unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    Ok(format!("sqlite://{}", dir.join("ingot.sqlite").display()))
+}
+
+async fn open(db: &DbArgs) -> Result<Region> {
+    let url = database_url(db)?;
+    let store = Store::open(&url)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(&url)))?;
+    Ok(Region::new(store))
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+async fn serve(db: DbArgs, listen: SocketAddr, reap_interval: u64) -> Result<()> {
+    let region = open(&db).await?;
+    let reaper = region.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(reap_interval.max(1)));
+        loop {
+            tick.tick().await;
+            match reaper.reap_deadlines().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("{n} machine(s) passed their deadline and were failed"),
+                Err(e) => tracing::warn!("deadline check failed: {e}"),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        "Ingot region listening on http://{addr}/MAAS/ ({})",
+        redact(&database_url(&db)?)
+    );
+    println!("ingot: listening on http://{addr}/MAAS/");
+    axum::serve(listener, ingot_api::router(region.clone()))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    region.store.close().await;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}
+
+fn config_dir() -> PathBuf {
+    ingot_cli::default_config_dir()
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("INGOT_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            db,
+            listen,
+            reap_interval,
+        } => serve(db, listen, reap_interval).await,
+        Command::Createadmin {
+            db,
+            username,
+            password,
+            email,
+        } => {
+            let region = open(&db).await?;
+            let u = region
+                .create_admin(&username, &password, &email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("Administrator '{}' ready.", u.username);
+            region.store.close().await;
+            Ok(())
+        }
+        Command::Apikey {
+            db,
+            username,
+            generate,
+        } => {
+            let region = open(&db).await?;
+            let t = region
+                .api_key(&username, generate)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", t.api_key());
+            region.store.close().await;
+            Ok(())
+        }
+        Command::Client(args) => {
+            let dir = config_dir();
+            let code = run_client(&args, &dir).await;
+            std::process::exit(code);
+        }
+    }
+}
+
+async fn run_client(args: &[String], dir: &Path) -> i32 {
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    ingot_cli::run(args, dir, &mut out, &mut err).await
+}
