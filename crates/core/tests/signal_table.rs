@@ -191,7 +191,7 @@ fn status_events() {
 #[test]
 fn timeouts() {
     for s in Status::ALL {
-        let t = plan_timeout(s, 30, Some("signal WORKING"));
+        let t = plan_timeout(s, 1800, Some("signal WORKING"));
         assert_eq!(t.is_some(), s.is_transient());
         if let Some((f, why)) = t {
             assert_eq!(Some(f), s.failed_status());

@@ -42,6 +42,9 @@ enum Command {
         /// Seconds between deadline checks.
         #[arg(long, default_value_t = 5)]
         reap_interval: u64,
+        /// Deadline for transient statuses in seconds, overriding the node_timeout setting.
+        #[arg(long, env = "INGOT_NODE_TIMEOUT_SECS")]
+        node_timeout_secs: Option<i64>,
     },
     /// Create (or reset the password of) an administrator.
     Createadmin {
@@ -104,8 +107,13 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn serve(db: DbArgs, listen: SocketAddr, reap_interval: u64) -> Result<()> {
-    let region = open(&db).await?;
+async fn serve(
+    db: DbArgs,
+    listen: SocketAddr,
+    reap_interval: u64,
+    node_timeout_secs: Option<i64>,
+) -> Result<()> {
+    let region = open(&db).await?.with_node_timeout_secs(node_timeout_secs);
     let reaper = region.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(reap_interval.max(1)));
@@ -167,7 +175,8 @@ async fn main() -> Result<()> {
             db,
             listen,
             reap_interval,
-        } => serve(db, listen, reap_interval).await,
+            node_timeout_secs,
+        } => serve(db, listen, reap_interval, node_timeout_secs).await,
         Command::Createadmin {
             db,
             username,

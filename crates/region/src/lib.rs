@@ -118,11 +118,30 @@ fn needs_token(s: Status) -> bool {
 #[derive(Clone, Debug)]
 pub struct Region {
     pub store: Store,
+    /// Overrides the `node_timeout` setting with a value in seconds (operators who want
+    /// sub-minute deadlines, and tests).
+    node_timeout_secs: Option<i64>,
 }
 
 impl Region {
     pub fn new(store: Store) -> Region {
-        Region { store }
+        Region {
+            store,
+            node_timeout_secs: None,
+        }
+    }
+
+    pub fn with_node_timeout_secs(mut self, secs: Option<i64>) -> Region {
+        self.node_timeout_secs = secs.filter(|s| *s > 0);
+        self
+    }
+
+    /// Seconds a machine may stay in a transient status that follows `node_timeout`.
+    pub async fn node_timeout_secs(&self) -> Result<i64> {
+        match self.node_timeout_secs {
+            Some(s) => Ok(s),
+            None => Ok(self.node_timeout_min().await? * 60),
+        }
     }
 
     // ------------------------------------------------------------------ settings
@@ -414,7 +433,7 @@ impl Region {
     }
 
     async fn deadline_for(&self, s: Status) -> Result<Option<i64>> {
-        let timeout = self.node_timeout_min().await? * 60;
+        let timeout = self.node_timeout_secs().await?;
         Ok(deadline_secs(s, timeout).map(|secs| ingot_store::now_ms() + secs * 1000))
     }
 

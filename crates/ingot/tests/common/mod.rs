@@ -1,0 +1,387 @@
+//! Test harness: starts the real `ingot` binary and talks to it over HTTP like a MAAS client.
+#![allow(dead_code)]
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ingot");
+
+/// A running `ingot serve`, killed (by its own PID) when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub key: String,
+    pub db: String,
+    pub dir: std::sync::Arc<tempfile::TempDir>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().expect("run ingot");
+    assert!(
+        out.status.success(),
+        "ingot {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A database for one test: SQLite in a temp dir, or a fresh PostgreSQL database.
+pub async fn database(pg: bool) -> (String, std::sync::Arc<tempfile::TempDir>) {
+    let dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
+    if !pg {
+        return (
+            format!("sqlite://{}", dir.path().join("ingot.sqlite").display()),
+            dir,
+        );
+    }
+    let admin = pg_url().expect("INGOT_TEST_PG_URL");
+    let name = format!("ingot_t_{}", rand::random::<u32>());
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .expect("db url");
+    (format!("{base}/{name}"), dir)
+}
+
+/// The PostgreSQL server for tests. In CI it must be there: a missing one fails the test.
+pub fn pg_url() -> Option<String> {
+    match std::env::var("INGOT_TEST_PG_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must provide INGOT_TEST_PG_URL (scripts/test.sh starts PostgreSQL)"
+            );
+            eprintln!("INGOT_TEST_PG_URL not set: skipping the PostgreSQL variant (scripts/test.sh provides it)");
+            None
+        }
+    }
+}
+
+impl Server {
+    pub async fn start(extra: &[&str]) -> Server {
+        let (db, dir) = database(false).await;
+        Server::start_on(&db, dir, extra)
+    }
+
+    pub async fn start_pg(extra: &[&str]) -> Option<Server> {
+        pg_url()?;
+        let (db, dir) = database(true).await;
+        Some(Server::start_on(&db, dir, extra))
+    }
+
+    /// Start a server on an existing database (several servers may share one PostgreSQL).
+    pub fn start_on(db: &str, dir: std::sync::Arc<tempfile::TempDir>, extra: &[&str]) -> Server {
+        run(&[
+            "createadmin",
+            "--database",
+            db,
+            "--username",
+            "admin",
+            "--password",
+            "pw",
+            "--email",
+            "a@example.com",
+        ]);
+        let key = run(&["apikey", "--database", db, "--username", "admin"]);
+        let mut args = vec!["serve", "--database", db, "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .env("INGOT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn ingot serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listen line");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("url")
+            .trim_end_matches('/')
+            .to_string();
+        let base = url.trim_end_matches("/MAAS").to_string();
+        assert!(
+            base.starts_with("http://127.0.0.1:"),
+            "unexpected listen line {line:?}"
+        );
+        Server {
+            child,
+            base,
+            key,
+            db: db.to_string(),
+            dir,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base, &self.key)
+    }
+
+    pub fn anon(&self) -> Client {
+        Client {
+            base: self.base.clone(),
+            key: None,
+            http: http(),
+        }
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+/// An HTTP client signing requests with an API key (or a machine's token).
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub key: Option<(String, String, String)>,
+    pub http: reqwest::Client,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: String,
+    pub content_type: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+    pub fn ok(self) -> Resp {
+        assert!(
+            self.status.is_success(),
+            "expected success, got {} {}",
+            self.status,
+            self.body
+        );
+        self
+    }
+    pub fn expect(self, code: u16) -> Resp {
+        assert_eq!(self.status.as_u16(), code, "body: {}", self.body);
+        self
+    }
+}
+
+impl Client {
+    pub fn new(base: &str, key: &str) -> Client {
+        let k = ingot_wire::parse_api_key(key).expect("api key");
+        Client {
+            base: base.to_string(),
+            key: Some((k.consumer_key, k.token_key, k.token_secret)),
+            http: http(),
+        }
+    }
+
+    pub fn with_token(&self, t: &Value) -> Client {
+        let s = |k: &str| t[k].as_str().unwrap_or_default().to_string();
+        Client {
+            base: self.base.clone(),
+            key: Some((s("consumer_key"), s("token_key"), s("token_secret"))),
+            http: self.http.clone(),
+        }
+    }
+
+    fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.key {
+            Some((ck, tk, ts)) => {
+                let h = ingot_wire::build_oauth_header(
+                    ck,
+                    tk,
+                    ts,
+                    &rand::random::<u64>().to_string(),
+                    1_700_000_000,
+                );
+                rb.header("Authorization", h)
+            }
+            None => rb,
+        }
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
+        let r = self.auth(rb).send().await.expect("request");
+        let status = r.status();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = r.text().await.unwrap_or_default();
+        Resp {
+            status,
+            body,
+            content_type,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(self.http.get(self.url(path))).await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(self.http.delete(self.url(path))).await
+    }
+    /// POST form-urlencoded.
+    pub async fn post(&self, path: &str, params: &[(&str, &str)]) -> Resp {
+        let body = ingot_wire::encode_urlencoded(params);
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await
+    }
+    /// POST multipart the way python-libmaas does (base64 parts).
+    pub async fn post_multipart(&self, path: &str, params: &[(&str, &[u8])]) -> Resp {
+        let (ct, body) = ingot_wire::encode_multipart(params);
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("Content-Type", ct)
+                .body(body),
+        )
+        .await
+    }
+    pub async fn put(&self, path: &str, params: &[(&str, &str)]) -> Resp {
+        let body = ingot_wire::encode_urlencoded(params);
+        self.send(
+            self.http
+                .put(self.url(path))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await
+    }
+    pub async fn post_json(&self, path: &str, v: &Value) -> Resp {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("Content-Type", "application/json")
+                .body(v.to_string()),
+        )
+        .await
+    }
+
+    // --- conveniences
+    pub async fn machine(&self, sid: &str) -> Value {
+        self.get(&format!("/MAAS/api/2.0/machines/{sid}/"))
+            .await
+            .ok()
+            .json()
+    }
+    pub async fn status(&self, sid: &str) -> i64 {
+        self.machine(sid).await["status"].as_i64().expect("status")
+    }
+    pub async fn op(&self, sid: &str, op: &str, params: &[(&str, &str)]) -> Resp {
+        self.post(&format!("/MAAS/api/2.0/machines/{sid}/?op={op}"), params)
+            .await
+    }
+    pub async fn token(&self, sid: &str) -> Value {
+        self.get(&format!("/MAAS/api/2.0/machines/{sid}/?op=get_token"))
+            .await
+            .ok()
+            .json()
+    }
+    /// Create a machine (commissioned at once unless `commission` is false).
+    pub async fn create(&self, hostname: &str, mac: &str, extra: &[(&str, &str)]) -> Value {
+        let mut p = vec![
+            ("hostname", hostname),
+            ("architecture", "amd64/generic"),
+            ("mac_addresses", mac),
+            ("power_type", "manual"),
+        ];
+        p.extend_from_slice(extra);
+        self.post("/MAAS/api/2.0/machines/", &p).await.ok().json()
+    }
+    /// Play the machine: signal OK as commissioning finishes → READY.
+    pub async fn commission_ok(&self, sid: &str) {
+        let t = self.token(sid).await;
+        assert!(t.is_object(), "no token for {sid}: {t}");
+        let m = self.with_token(&t);
+        m.post_multipart(
+            "/MAAS/metadata/2012-03-01/?op=signal",
+            &[
+                ("status", b"WORKING"),
+                ("name", b"50-maas-01-commissioning"),
+                ("exit_status", b"0"),
+            ],
+        )
+        .await
+        .ok();
+        m.post_multipart("/MAAS/metadata/2012-03-01/?op=signal", &[("status", b"OK")])
+            .await
+            .ok();
+    }
+    /// Create and commission machines to READY.
+    pub async fn ready_machine(&self, hostname: &str, mac: &str, extra: &[(&str, &str)]) -> String {
+        let m = self.create(hostname, mac, extra).await;
+        let sid = m["system_id"].as_str().expect("system_id").to_string();
+        assert_eq!(m["status"], 1, "created machine commissions at once: {m}");
+        self.commission_ok(&sid).await;
+        assert_eq!(self.status(&sid).await, 4);
+        sid
+    }
+    /// Play the installed OS reporting back: cloud-init modules-final finished.
+    pub async fn report_deployed(&self, sid: &str) -> Resp {
+        let t = self.token(sid).await;
+        let ev = serde_json::json!({"event_type": "finish", "origin": "cloud-init", "name": "modules-final", "description": "running modules for final", "result": "SUCCESS", "timestamp": 1700000000.0});
+        self.with_token(&t)
+            .post_json(&format!("/MAAS/metadata/status/{sid}"), &ev)
+            .await
+    }
+    pub async fn events(&self, sid: &str) -> Vec<Value> {
+        let v = self
+            .get(&format!(
+                "/MAAS/api/2.0/events/?op=query&id={sid}&limit=1000&level=DEBUG"
+            ))
+            .await
+            .ok()
+            .json();
+        v["events"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+pub fn mac(i: u32) -> String {
+    format!(
+        "52:54:{:02x}:{:02x}:{:02x}:{:02x}",
+        (i >> 24) & 0xff,
+        (i >> 16) & 0xff,
+        (i >> 8) & 0xff,
+        i & 0xff
+    )
+}

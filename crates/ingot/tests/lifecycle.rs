@@ -1,0 +1,474 @@
+//! The machine life-cycle through the real binary, on SQLite and on PostgreSQL.
+
+mod common;
+use common::{mac, Client, Server};
+use serde_json::Value;
+
+async fn full_lifecycle(c: &Client) {
+    // Added by hand: commissioned at once.
+    let m = c
+        .create("node1", &mac(1), &[("cpu_count", "8"), ("memory", "16384")])
+        .await;
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    assert_eq!(m["status_name"], "Commissioning");
+    assert_eq!(
+        m["status_deadline"].is_number(),
+        true,
+        "transient status has a deadline: {m}"
+    );
+    // The machine reports its results and finishes.
+    c.commission_ok(&sid).await;
+    let m = c.machine(&sid).await;
+    assert_eq!(m["status_name"], "Ready");
+    assert_eq!(m["owner"], Value::Null);
+    assert_eq!(m["commissioning_status"], 2);
+    assert!(m["status_deadline"].is_null());
+
+    // Allocate with constraints.
+    let r = c
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("cpu_count", "16")],
+        )
+        .await
+        .expect(409);
+    assert!(r.body.contains("cpu_count=16"), "{}", r.body);
+    let a = c
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("cpu_count", "4"), ("mem", "8192"), ("arch", "amd64")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(a["system_id"], sid.as_str());
+    assert_eq!(a["status"], 10);
+    assert_eq!(a["owner"], "admin");
+
+    // Deploy; the installed OS reports back.
+    let d = c
+        .op(
+            &sid,
+            "deploy",
+            &[
+                ("distro_series", "jammy"),
+                ("user_data", "IyEvYmluL3NoCmVjaG8gaGk="),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(d["status_name"], "Deploying");
+    assert_eq!(d["osystem"], "ubuntu");
+    let t = c.token(&sid).await;
+    let ud = c
+        .with_token(&t)
+        .get("/MAAS/metadata/latest/user-data")
+        .await
+        .ok();
+    assert_eq!(ud.body, "#!/bin/sh\necho hi");
+    let iid = c
+        .with_token(&t)
+        .get("/MAAS/metadata/latest/meta-data/instance-id")
+        .await
+        .ok();
+    assert_eq!(iid.body, sid);
+    c.report_deployed(&sid).await.expect(204);
+    let m = c.machine(&sid).await;
+    assert_eq!(m["status_name"], "Deployed");
+    assert_eq!(m["netboot"], false);
+
+    // Lock: everything that changes the machine is refused until unlock.
+    c.op(&sid, "lock", &[]).await.ok();
+    c.op(&sid, "lock", &[]).await.expect(409);
+    c.op(&sid, "release", &[]).await.expect(403);
+    c.op(&sid, "unlock", &[]).await.ok();
+    c.op(&sid, "unlock", &[]).await.expect(409);
+
+    // Workload annotations.
+    let m = c
+        .op(
+            &sid,
+            "set_workload_annotations",
+            &[("team", "db"), ("env", "prod")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(m["workload_annotations"]["team"], "db");
+    let m = c
+        .op(&sid, "set_workload_annotations", &[("team", "")])
+        .await
+        .ok()
+        .json();
+    assert!(m["workload_annotations"].get("team").is_none());
+
+    // Broken and fixed: a deployed machine comes back deployed.
+    let m = c
+        .op(&sid, "mark_broken", &[("comment", "fan failure")])
+        .await
+        .ok()
+        .json();
+    assert_eq!(m["status_name"], "Broken");
+    assert_eq!(m["error_description"], "fan failure");
+    let m = c.op(&sid, "mark_fixed", &[]).await.ok().json();
+    assert_eq!(m["status_name"], "Deployed");
+
+    // Rescue mode and back (manual power: no power state to wait for).
+    let m = c.op(&sid, "rescue_mode", &[]).await.ok().json();
+    assert_eq!(m["status_name"], "Entering rescue mode");
+    let t = c.token(&sid).await;
+    c.with_token(&t)
+        .post_multipart("/MAAS/metadata/2012-03-01/?op=signal", &[("status", b"OK")])
+        .await
+        .ok();
+    assert_eq!(c.status(&sid).await, 16);
+    let m = c.op(&sid, "exit_rescue_mode", &[]).await.ok().json();
+    assert_eq!(m["status_name"], "Deployed");
+
+    // Release: manual power, passing commissioning data → READY, owner cleared.
+    let m = c.op(&sid, "release", &[]).await.ok().json();
+    assert_eq!(m["status_name"], "Ready");
+    assert_eq!(m["owner"], Value::Null);
+    assert_eq!(m["osystem"], "");
+
+    // The event log holds every step, each naming where it came from.
+    let evs = c.events(&sid).await;
+    let descs: Vec<&str> = evs
+        .iter()
+        .rev()
+        .filter_map(|e| e["description"].as_str())
+        .filter(|d| d.starts_with("From '"))
+        .collect();
+    let chain = [
+        ("New", "Commissioning"),
+        ("Commissioning", "Ready"),
+        ("Ready", "Allocated"),
+        ("Allocated", "Deploying"),
+        ("Deploying", "Deployed"),
+        ("Deployed", "Broken"),
+        ("Broken", "Deployed"),
+        ("Deployed", "Entering rescue mode"),
+        ("Entering rescue mode", "Rescue mode"),
+        ("Rescue mode", "Exiting rescue mode"),
+        ("Exiting rescue mode", "Deployed"),
+        ("Deployed", "Releasing"),
+        ("Releasing", "Ready"),
+    ];
+    assert_eq!(descs.len(), chain.len(), "{descs:#?}");
+    for (d, (from, to)) in descs.iter().zip(chain) {
+        assert!(
+            d.starts_with(&format!("From '{from}' to '{to}'")),
+            "{d} != {from} -> {to}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn full_lifecycle_sqlite() {
+    let s = Server::start(&[]).await;
+    full_lifecycle(&s.client()).await;
+}
+
+#[tokio::test]
+async fn full_lifecycle_postgres() {
+    let Some(s) = Server::start_pg(&[]).await else {
+        return;
+    };
+    full_lifecycle(&s.client()).await;
+}
+
+#[tokio::test]
+async fn seeds_release_rule_new_vs_ready() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    // A machine added as deployed has no hardware information: releasing it lands in NEW.
+    let m = c
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[("hostname", "brown"), ("deployed", "true")],
+        )
+        .await
+        .ok()
+        .json();
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    assert_eq!(m["status_name"], "Deployed");
+    assert_eq!(m["owner"], "admin");
+    assert!(
+        c.token(&sid).await.is_object(),
+        "deployed machines get credentials"
+    );
+    let m = c.op(&sid, "release", &[]).await.ok().json();
+    assert_eq!(m["status_name"], "New");
+    // A commissioned machine releases to READY (full_lifecycle covers it); a failed
+    // commissioning leaves it without passing data.
+    let m = c.create("n2", &mac(2), &[]).await;
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    let t = c.token(&sid).await;
+    c.with_token(&t)
+        .post_multipart(
+            "/MAAS/metadata/2012-03-01/?op=signal",
+            &[("status", b"FAILED"), ("error", b"disk on fire")],
+        )
+        .await
+        .ok();
+    let m = c.machine(&sid).await;
+    assert_eq!(m["status_name"], "Failed commissioning");
+    assert_eq!(m["error_description"], "disk on fire");
+    c.op(&sid, "mark_broken", &[]).await.ok();
+    // Broken without commissioning data cannot be marked fixed: commission it.
+    let r = c.op(&sid, "mark_fixed", &[]).await.expect(409);
+    assert!(r.body.contains("commission"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn deadlines_fail_stuck_machines_with_a_reason() {
+    let s = Server::start(&["--node-timeout-secs", "2", "--reap-interval", "1"]).await;
+    let c = s.client();
+    let m = c.create("slow", &mac(3), &[]).await;
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    let t = c.token(&sid).await;
+    // Heartbeats keep it alive past the original deadline.
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+        c.with_token(&t)
+            .post_multipart(
+                "/MAAS/metadata/2012-03-01/?op=signal",
+                &[("status", b"WORKING"), ("name", b"maas-lshw")],
+            )
+            .await
+            .ok();
+    }
+    assert_eq!(c.status(&sid).await, 1, "heartbeats extend the deadline");
+    // Then silence: it fails, and the reason says what was last heard.
+    let mut m = Value::Null;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        m = c.machine(&sid).await;
+        if m["status"] == 2 {
+            break;
+        }
+    }
+    assert_eq!(m["status_name"], "Failed commissioning", "{m}");
+    let why = m["error_description"].as_str().unwrap();
+    assert!(
+        why.contains("Timed out") && why.contains("maas-lshw"),
+        "{why}"
+    );
+    // A deploy that never reports back fails too.
+    let sid2 = c.ready_machine("slow2", &mac(4), &[]).await;
+    c.op(&sid2, "deploy", &[]).await.ok();
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let m = c.machine(&sid2).await;
+    assert_eq!(m["status_name"], "Failed deployment", "{m}");
+    assert!(
+        m["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("nothing heard"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn permissions_and_credentials() {
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let sid = admin.ready_machine("shared", &mac(5), &[]).await;
+    admin
+        .post(
+            "/MAAS/api/2.0/users/",
+            &[("username", "bob"), ("password", "pw"), ("email", "b@x")],
+        )
+        .await
+        .ok();
+    let k = s
+        .anon()
+        .post(
+            "/MAAS/accounts/authenticate/",
+            &[
+                ("username", "bob"),
+                ("password", "pw"),
+                ("consumer", "test"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    let bob = admin.with_token(&k);
+    assert_eq!(
+        bob.get("/MAAS/api/2.0/users/?op=whoami").await.ok().json()["username"],
+        "bob"
+    );
+    s.anon()
+        .post(
+            "/MAAS/accounts/authenticate/",
+            &[("username", "bob"), ("password", "nope")],
+        )
+        .await
+        .expect(401);
+    // Bob sees the unowned machine but may not commission it.
+    assert_eq!(
+        bob.get("/MAAS/api/2.0/machines/")
+            .await
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    bob.op(&sid, "commission", &[]).await.expect(403);
+    // Bob allocates it; now only he (and admins) see it.
+    bob.post("/MAAS/api/2.0/machines/?op=allocate", &[])
+        .await
+        .ok();
+    let other = admin.ready_machine("other", &mac(6), &[]).await;
+    admin
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("system_id", &other)],
+        )
+        .await
+        .ok();
+    bob.get(&format!("/MAAS/api/2.0/machines/{other}/"))
+        .await
+        .expect(403);
+    bob.op(&other, "release", &[]).await.expect(403);
+    bob.get(&format!("/MAAS/api/2.0/machines/{other}/?op=get_token"))
+        .await
+        .expect(403);
+    assert_eq!(
+        bob.get("/MAAS/api/2.0/machines/")
+            .await
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Machine credentials open the metadata API only.
+    bob.op(&sid, "deploy", &[]).await.ok();
+    let t = bob.token(&sid).await;
+    let mc = admin.with_token(&t);
+    mc.get("/MAAS/api/2.0/machines/").await.expect(403);
+    mc.get("/MAAS/metadata/latest/meta-data/local-hostname")
+        .await
+        .ok();
+    // A user's key cannot speak for a machine.
+    bob.get("/MAAS/metadata/latest/meta-data/instance-id")
+        .await
+        .expect(403);
+    // Another machine's token cannot post its status.
+    admin.report_deployed(&sid).await.expect(204);
+    let t2 = admin.token(&other).await;
+    assert!(
+        t2.is_null(),
+        "allocation changed the owner, so no token until it needs one: {t2}"
+    );
+    // Regenerated credentials replace the old ones at once.
+    let new = bob
+        .post(
+            &format!("/MAAS/api/2.0/machines/{sid}/?op=regenerate_token"),
+            &[],
+        )
+        .await
+        .ok()
+        .json();
+    mc.get("/MAAS/metadata/latest/meta-data/instance-id")
+        .await
+        .expect(401);
+    admin
+        .with_token(&new)
+        .get("/MAAS/metadata/latest/meta-data/instance-id")
+        .await
+        .ok();
+    // Wrong secret: 401.
+    let mut bad = admin.clone();
+    if let Some(k) = bad.key.as_mut() {
+        k.2 = "wrong".into();
+    }
+    bad.get("/MAAS/api/2.0/machines/").await.expect(401);
+    s.anon().get("/MAAS/api/2.0/machines/").await.expect(401);
+}
+
+#[tokio::test]
+async fn anonymous_enlistment_does_not_duplicate() {
+    let s = Server::start(&[]).await;
+    let anon = s.anon();
+    let p = [
+        ("architecture", "amd64"),
+        ("mac_addresses", "52:54:00:12:34:56"),
+        ("commission", "true"),
+        ("hardware_uuid", "8c4f1a5e-2c8b-4a7e-9d3c-2b1a0f9e8d7c"),
+    ];
+    let a = anon.post("/MAAS/api/2.0/machines/", &p).await.ok().json();
+    assert_eq!(a["status_name"], "New");
+    assert!(
+        a.get("owner").is_none(),
+        "anonymous answers carry the reduced field set"
+    );
+    let b = anon.post("/MAAS/api/2.0/machines/", &p).await.ok().json();
+    assert_eq!(a["system_id"], b["system_id"]);
+    let all = s.client().get("/MAAS/api/2.0/machines/").await.ok().json();
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    assert_eq!(
+        all[0]["hardware_uuid"],
+        "8c4f1a5e-2c8b-4a7e-9d3c-2b1a0f9e8d7c"
+    );
+    let r = anon
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[("mac_addresses", "52:54:00:12:34:57")],
+        )
+        .await
+        .expect(400);
+    assert!(r.json()["architecture"].is_array(), "{}", r.body);
+    assert_eq!(
+        anon.get("/MAAS/api/2.0/machines/?op=is_registered&mac_address=52-54-00-12-34-56")
+            .await
+            .ok()
+            .body,
+        "true"
+    );
+}
+
+#[tokio::test]
+async fn abort_and_testing_flows() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let m = c.create("ab", &mac(7), &[]).await;
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    let m = c.op(&sid, "abort", &[]).await.ok().json();
+    assert_eq!(m["status_name"], "New");
+    c.op(&sid, "abort", &[]).await.expect(409);
+    c.op(&sid, "commission", &[]).await.ok();
+    c.commission_ok(&sid).await;
+    let m = c.op(&sid, "test", &[]).await.ok().json();
+    assert_eq!(m["status_name"], "Testing");
+    let t = c.token(&sid).await;
+    c.with_token(&t)
+        .post_multipart(
+            "/MAAS/metadata/2012-03-01/?op=signal",
+            &[
+                ("status", b"FAILED"),
+                ("name", b"smartctl-validate"),
+                ("exit_status", b"1"),
+            ],
+        )
+        .await
+        .ok();
+    assert_eq!(c.status(&sid).await, 22);
+    let m = c.op(&sid, "override_failed_testing", &[]).await.ok().json();
+    assert_eq!(m["status_name"], "Ready");
+    // Bulk release: unknown ids are named, nothing changes.
+    let r = c
+        .post(
+            "/MAAS/api/2.0/machines/?op=release",
+            &[("machines", &sid), ("machines", "nope99")],
+        )
+        .await
+        .expect(400);
+    assert!(r.body.contains("nope99"));
+}
