@@ -24,10 +24,17 @@ async fn chain(c: &Client, sid: &str) -> Vec<(String, String)> {
 async fn assert_no_lost_transition(c: &Client, sid: &str) {
     let ch = chain(c, sid).await;
     for w in ch.windows(2) {
-        assert_eq!(w[0].1, w[1].0, "{sid}: a transition was applied from a stale state: {ch:?}");
+        assert_eq!(
+            w[0].1, w[1].0,
+            "{sid}: a transition was applied from a stale state: {ch:?}"
+        );
     }
     let m = c.machine(sid).await;
-    assert_eq!(ch.last().map(|x| x.1.as_str()), m["status_name"].as_str(), "{sid}: final event disagrees with the status");
+    assert_eq!(
+        ch.last().map(|x| x.1.as_str()),
+        m["status_name"].as_str(),
+        "{sid}: final event disagrees with the status"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -43,7 +50,10 @@ async fn two_regions_one_database() {
     let mut sids = Vec::new();
     for i in 0..N {
         let c = if i % 2 == 0 { &ca } else { &cb };
-        sids.push(c.ready_machine(&format!("ha{i}"), &mac(1000 + i as u32), &[]).await);
+        sids.push(
+            c.ready_machine(&format!("ha{i}"), &mac(1000 + i as u32), &[])
+                .await,
+        );
     }
 
     // 32 allocators, half on each region, until nothing is left.
@@ -52,7 +62,9 @@ async fn two_regions_one_database() {
         async move {
             let mut got = Vec::new();
             loop {
-                let r = c.post("/MAAS/api/2.0/machines/?op=allocate", &[("arch", "amd64")]).await;
+                let r = c
+                    .post("/MAAS/api/2.0/machines/?op=allocate", &[("arch", "amd64")])
+                    .await;
                 match r.status.as_u16() {
                     200 => got.push(r.json()["system_id"].as_str().unwrap().to_string()),
                     409 => break,
@@ -65,7 +77,12 @@ async fn two_regions_one_database() {
     });
     let all: Vec<String> = join_all(tasks).await.into_iter().flatten().collect();
     let unique: HashSet<&String> = all.iter().collect();
-    assert_eq!(all.len(), N, "every machine allocated exactly once: {} allocations", all.len());
+    assert_eq!(
+        all.len(),
+        N,
+        "every machine allocated exactly once: {} allocations",
+        all.len()
+    );
     assert_eq!(unique.len(), N, "double allocation");
 
     // Race deploy (region A) against release (region B) on every machine.
@@ -73,7 +90,12 @@ async fn two_regions_one_database() {
         let (ca, cb, sid) = (ca.clone(), cb.clone(), sid.clone());
         async move {
             let (d, r) = tokio::join!(ca.op(&sid, "deploy", &[]), cb.op(&sid, "release", &[]));
-            assert!(d.status.as_u16() == 200 || d.status.as_u16() == 409, "deploy: {} {}", d.status, d.body);
+            assert!(
+                d.status.as_u16() == 200 || d.status.as_u16() == 409,
+                "deploy: {} {}",
+                d.status,
+                d.body
+            );
             assert!(r.status.is_success(), "release: {} {}", r.status, r.body);
         }
     });
@@ -87,13 +109,21 @@ async fn two_regions_one_database() {
     for sid in &sids {
         ca.op(sid, "release", &[]).await.ok();
         assert_eq!(ca.status(sid).await, 4);
-        ca.post("/MAAS/api/2.0/machines/?op=allocate", &[("system_id", sid.as_str())]).await.ok();
+        ca.post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("system_id", sid.as_str())],
+        )
+        .await
+        .ok();
     }
     let duels = sids.iter().map(|sid| {
         let (ca, cb, sid) = (ca.clone(), cb.clone(), sid.clone());
         async move {
             let (x, y) = tokio::join!(ca.op(&sid, "deploy", &[]), cb.op(&sid, "deploy", &[]));
-            let ok = [x.status.as_u16(), y.status.as_u16()].iter().filter(|s| **s == 200).count();
+            let ok = [x.status.as_u16(), y.status.as_u16()]
+                .iter()
+                .filter(|s| **s == 200)
+                .count();
             assert_eq!(ok, 1, "{sid}: {} / {}", x.body, y.body);
         }
     });

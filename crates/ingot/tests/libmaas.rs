@@ -9,14 +9,22 @@ use std::process::Command;
 use std::time::Duration;
 
 fn libmaas_python() -> Option<(String, String)> {
-    let py = std::env::var("INGOT_LIBMAAS_PYTHON").ok().filter(|p| !p.is_empty());
-    let shared = std::env::var("INGOT_SHARED_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into());
+    let py = std::env::var("INGOT_LIBMAAS_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let shared = std::env::var("INGOT_SHARED_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into());
     let smoke = format!("{shared}/peers/libmaas-smoke.py");
     match py {
         Some(p) if std::path::Path::new(&smoke).exists() => Some((p, smoke)),
         _ => {
-            assert!(std::env::var("CI").is_err(), "CI must provide INGOT_LIBMAAS_PYTHON and the shared peers (scripts/test.sh does)");
-            eprintln!("INGOT_LIBMAAS_PYTHON or {smoke} missing: skipping (run through scripts/test.sh)");
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must provide INGOT_LIBMAAS_PYTHON and the shared peers (scripts/test.sh does)"
+            );
+            eprintln!(
+                "INGOT_LIBMAAS_PYTHON or {smoke} missing: skipping (run through scripts/test.sh)"
+            );
             None
         }
     }
@@ -40,7 +48,8 @@ async fn machine_player(c: Client, stop: tokio::sync::watch::Receiver<bool>) {
 async fn smoke(s: &Server, py: &str, script: &str) {
     let c = s.client();
     for i in 0..3 {
-        c.ready_machine(&format!("node{i}"), &mac(100 + i), &[]).await;
+        c.ready_machine(&format!("node{i}"), &mac(100 + i), &[])
+            .await;
     }
     let (tx, rx) = tokio::sync::watch::channel(false);
     let player = tokio::spawn(machine_player(c.clone(), rx));
@@ -65,23 +74,39 @@ async fn smoke(s: &Server, py: &str, script: &str) {
     println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "libmaas smoke failed:\n{stdout}");
     assert!(stdout.contains("8 passed, 0 failed"), "{stdout}");
-    assert!(stdout.contains("Deploying -> Deployed"), "deploy reached Deployed: {stdout}");
-    assert!(stdout.contains("-> Ready"), "release reached Ready: {stdout}");
+    assert!(
+        stdout.contains("Deploying -> Deployed"),
+        "deploy reached Deployed: {stdout}"
+    );
+    assert!(
+        stdout.contains("-> Ready"),
+        "release reached Ready: {stdout}"
+    );
     // The machine really went round the cycle.
-    let ms = c.get("/MAAS/api/2.0/machines/?hostname=node1").await.ok().json();
+    let ms = c
+        .get("/MAAS/api/2.0/machines/?hostname=node1")
+        .await
+        .ok()
+        .json();
     assert_eq!(ms[0]["status_name"], "Ready");
 }
 
 #[tokio::test]
 async fn libmaas_smoke_sqlite() {
-    let Some((py, script)) = libmaas_python() else { return };
+    let Some((py, script)) = libmaas_python() else {
+        return;
+    };
     let s = Server::start(&[]).await;
     smoke(&s, &py, &script).await;
 }
 
 #[tokio::test]
 async fn libmaas_smoke_postgres() {
-    let Some((py, script)) = libmaas_python() else { return };
-    let Some(s) = Server::start_pg(&[]).await else { return };
+    let Some((py, script)) = libmaas_python() else {
+        return;
+    };
+    let Some(s) = Server::start_pg(&[]).await else {
+        return;
+    };
     smoke(&s, &py, &script).await;
 }

@@ -686,11 +686,14 @@ impl Region {
             .ok_or_else(|| RegionError::field("status", "This field is required."))?;
         let status = SignalStatus::parse(status_txt).map_err(RegionError::BadRequest)?;
         let error = params.get("error").map(String::from);
-        let exit_status = params
-            .get_i64("exit_status")
-            .or_else(|_| params.get_i64("script_result"))
-            .map_err(RegionError::from)?
-            .or(params.get_i64("result").ok().flatten());
+        // `exit_status`, with MAAS's older aliases `script_result` and `result`.
+        let exit_field = ["exit_status", "script_result", "result"]
+            .into_iter()
+            .find(|f| params.contains(f));
+        let exit_status = match exit_field {
+            Some(f) => params.get_i64(f)?,
+            None => None,
+        };
         let script_name = params.get("name").map(String::from);
         let runtime = params.get("runtime").unwrap_or_default().to_string();
         for _ in 0..CAS_RETRIES {
