@@ -142,6 +142,11 @@ fn macs(params: &Params, fe: &mut FieldErrors) -> Vec<String> {
     out
 }
 
+/// Empty, or a kernel name starting with `hwe-` or `ga-`.
+fn min_hwe_kernel_ok(k: &str) -> bool {
+    k.is_empty() || k.starts_with("hwe-") || k.starts_with("ga-")
+}
+
 fn uuid_ok(s: &str) -> bool {
     let hex: String = s.chars().filter(|c| *c != '-').collect();
     hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
@@ -165,9 +170,7 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         }
     };
     let min_hwe_kernel = text(params, "min_hwe_kernel").unwrap_or_default();
-    if !min_hwe_kernel.is_empty()
-        && !(min_hwe_kernel.starts_with("hwe-") || min_hwe_kernel.starts_with("ga-"))
-    {
+    if !min_hwe_kernel_ok(&min_hwe_kernel) {
         fe.add(
             "min_hwe_kernel",
             "min_hwe_kernel must start with \"hwe-\" or \"ga-\"",
@@ -496,7 +499,7 @@ pub async fn update_change(
         }
     }
     if let Some(k) = text(params, "min_hwe_kernel") {
-        if !k.is_empty() && !(k.starts_with("hwe-") || k.starts_with("ga-")) {
+        if !min_hwe_kernel_ok(&k) {
             fe.add(
                 "min_hwe_kernel",
                 "min_hwe_kernel must start with \"hwe-\" or \"ga-\"",
