@@ -1,0 +1,79 @@
+//! The `ingot` client in the MAAS CLI style, with lines copied from the seeds.
+
+mod common;
+use common::{Server, BIN};
+use serde_json::Value;
+use std::process::Command;
+
+struct Cli {
+    cfg: tempfile::TempDir,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(BIN).args(args).env("INGOT_CONFIG_DIR", self.cfg.path()).output().expect("run ingot");
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "ingot {args:?}: {out}\n{err}");
+        out
+    }
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("ingot {args:?} printed no JSON ({e}): {out}"))
+    }
+}
+
+#[tokio::test]
+async fn maas_style_cli() {
+    let s = Server::start(&[]).await;
+    let cli = Cli { cfg: tempfile::tempdir().unwrap() };
+    let url = format!("{}/MAAS", s.base);
+    let out = cli.ok(&["login", "admin", &url, &s.key]);
+    assert!(out.contains("logged in"), "{out}");
+    // A wrong key is refused at login.
+    let (code, _, err) = cli.run(&["login", "bad", &url, "a:b:c"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not accepted"), "{err}");
+
+    // Seed: maas $profile machines create deployed=true hostname=mymachine architecture=amd64 mac_addresses=00:16:3e:df:35:bb power_type=manual
+    let m = cli.json(&["admin", "machines", "create", "deployed=true", "hostname=mymachine", "architecture=amd64", "mac_addresses=00:16:3e:df:35:bb", "power_type=manual"]);
+    assert_eq!(m["status_name"], "Deployed");
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    // Seed: maas $profile machine get-token wxwwga
+    let t = cli.json(&["admin", "machine", "get-token", &sid]);
+    for k in ["token_key", "token_secret", "consumer_key"] {
+        assert!(t[k].as_str().is_some_and(|v| !v.is_empty()), "{t}");
+    }
+    // The examples.
+    let m = cli.json(&["admin", "machines", "create", "hostname=h", "architecture=amd64", "mac_addresses=52:54:00:00:aa:01", "power_type=manual"]);
+    assert_eq!(m["status_name"], "Commissioning");
+    let list = cli.json(&["admin", "machines", "read"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    let list = cli.json(&["admin", "machines", "read", "hostname=h"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    // Make it READY by playing the machine, then deploy it from the CLI.
+    let h = list[0]["system_id"].as_str().unwrap().to_string();
+    s.client().commission_ok(&h).await;
+    let d = cli.json(&["admin", "machine", "deploy", &h, "distro_series=jammy"]);
+    assert_eq!(d["status_name"], "Deploying");
+    let st = cli.json(&["admin", "machine", "query-power-state", &h]);
+    assert_eq!(st["state"], "unknown");
+    // Errors: status and message, non-zero exit.
+    let (code, _, err) = cli.run(&["admin", "machine", "lock", "nosuch"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("404"), "{err}");
+    let (code, _, err) = cli.run(&["admin", "machine", "commission", &sid]);
+    assert_ne!(code, 0);
+    assert!(err.contains("409") && err.contains("Deployed"), "{err}");
+    // Help everywhere.
+    for args in [vec!["admin", "--help"], vec!["admin", "machines", "--help"], vec!["admin", "machine", "deploy", "--help"], vec!["--help"], vec!["serve", "--help"]] {
+        let (code, out, err) = cli.run(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(!out.trim().is_empty() || !err.trim().is_empty());
+    }
+    assert!(cli.ok(&["list"]).contains("admin"));
+    cli.ok(&["logout", "admin"]);
+    assert!(!cli.ok(&["list"]).contains("admin"));
+}
