@@ -11,8 +11,16 @@ struct Cli {
 
 impl Cli {
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(BIN).args(args).env("INGOT_CONFIG_DIR", self.cfg.path()).output().expect("run ingot");
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out = Command::new(BIN)
+            .args(args)
+            .env("INGOT_CONFIG_DIR", self.cfg.path())
+            .output()
+            .expect("run ingot");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
     fn ok(&self, args: &[&str]) -> String {
         let (code, out, err) = self.run(args);
@@ -21,14 +29,17 @@ impl Cli {
     }
     fn json(&self, args: &[&str]) -> Value {
         let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("ingot {args:?} printed no JSON ({e}): {out}"))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("ingot {args:?} printed no JSON ({e}): {out}"))
     }
 }
 
 #[tokio::test]
 async fn maas_style_cli() {
     let s = Server::start(&[]).await;
-    let cli = Cli { cfg: tempfile::tempdir().unwrap() };
+    let cli = Cli {
+        cfg: tempfile::tempdir().unwrap(),
+    };
     let url = format!("{}/MAAS", s.base);
     let out = cli.ok(&["login", "admin", &url, &s.key]);
     assert!(out.contains("logged in"), "{out}");
@@ -38,7 +49,16 @@ async fn maas_style_cli() {
     assert!(err.contains("not accepted"), "{err}");
 
     // Seed: maas $profile machines create deployed=true hostname=mymachine architecture=amd64 mac_addresses=00:16:3e:df:35:bb power_type=manual
-    let m = cli.json(&["admin", "machines", "create", "deployed=true", "hostname=mymachine", "architecture=amd64", "mac_addresses=00:16:3e:df:35:bb", "power_type=manual"]);
+    let m = cli.json(&[
+        "admin",
+        "machines",
+        "create",
+        "deployed=true",
+        "hostname=mymachine",
+        "architecture=amd64",
+        "mac_addresses=00:16:3e:df:35:bb",
+        "power_type=manual",
+    ]);
     assert_eq!(m["status_name"], "Deployed");
     let sid = m["system_id"].as_str().unwrap().to_string();
     // Seed: maas $profile machine get-token wxwwga
@@ -47,7 +67,15 @@ async fn maas_style_cli() {
         assert!(t[k].as_str().is_some_and(|v| !v.is_empty()), "{t}");
     }
     // The examples.
-    let m = cli.json(&["admin", "machines", "create", "hostname=h", "architecture=amd64", "mac_addresses=52:54:00:00:aa:01", "power_type=manual"]);
+    let m = cli.json(&[
+        "admin",
+        "machines",
+        "create",
+        "hostname=h",
+        "architecture=amd64",
+        "mac_addresses=52:54:00:00:aa:01",
+        "power_type=manual",
+    ]);
     assert_eq!(m["status_name"], "Commissioning");
     let list = cli.json(&["admin", "machines", "read"]);
     assert_eq!(list.as_array().map(Vec::len), Some(2));
@@ -68,7 +96,13 @@ async fn maas_style_cli() {
     assert_ne!(code, 0);
     assert!(err.contains("409") && err.contains("Deployed"), "{err}");
     // Help everywhere.
-    for args in [vec!["admin", "--help"], vec!["admin", "machines", "--help"], vec!["admin", "machine", "deploy", "--help"], vec!["--help"], vec!["serve", "--help"]] {
+    for args in [
+        vec!["admin", "--help"],
+        vec!["admin", "machines", "--help"],
+        vec!["admin", "machine", "deploy", "--help"],
+        vec!["--help"],
+        vec!["serve", "--help"],
+    ] {
         let (code, out, err) = cli.run(&args);
         assert_eq!(code, 0, "{args:?}: {err}");
         assert!(!out.trim().is_empty() || !err.trim().is_empty());

@@ -284,33 +284,14 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
             );
         }
     }
+    // A taken hostname is reported by the insert's unique constraint (no extra query).
     let (mut hostname, domain_id) = host.unwrap_or_default();
-    if !hostname.is_empty() && region.store.hostname_taken(&hostname).await? {
-        fe.add(
-            "hostname",
-            format!("Node with this hostname '{hostname}' already exists."),
-        );
-    }
     fe.check()?;
     if hostname.is_empty() || ids::looks_ip_derived(&hostname) {
         hostname = free_petname(region).await?;
     }
-    let domain_id = match domain_id {
-        Some(d) => d,
-        None => region.store.default_domain().await?.0,
-    };
-    let default_zone = region
-        .store
-        .named_by_name(NamedKind::Zone, "default")
-        .await?
-        .map(|n| n.id)
-        .unwrap_or(1);
-    let default_pool = region
-        .store
-        .named_by_name(NamedKind::Pool, "default")
-        .await?
-        .map(|n| n.id)
-        .unwrap_or(1);
+    let (default_zone, default_pool, default_domain) = region.store.defaults().await?;
+    let domain_id = domain_id.unwrap_or(default_domain);
     let who_name = user.map(|u| u.username.clone()).unwrap_or_default();
     let status = if deployed {
         Status::Deployed

@@ -617,52 +617,81 @@ impl Region {
             visible_to: if user.is_admin { None } else { Some(user.id) },
             ..Default::default()
         };
-        let ms = self.store.list_machines(&filter).await?;
-        let mut cands: Vec<(i64, i64, &Machine)> = ms
-            .iter()
-            .filter(|m| !m.locked)
-            .filter_map(|m| {
-                let cand = candidate(m);
-                c.matches(&cand).then(|| {
-                    let (a, b) = c.fit_cost(&cand);
-                    (a, b, m)
+        // Pages of candidates in closest-fit order; the first page almost always decides.
+        const PAGE: i64 = 64;
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .allocation_candidates(&filter, after, PAGE)
+                .await?;
+            let exhausted = (page.len() as i64) < PAGE;
+            after = page.last().map(|m| (m.cpu_count, m.memory, m.id));
+            let mut cands: Vec<(i64, i64, &Machine)> = page
+                .iter()
+                .filter(|m| !m.locked)
+                .filter_map(|m| {
+                    let cand = candidate(m);
+                    c.matches(&cand).then(|| {
+                        let (a, b) = c.fit_cost(&cand);
+                        (a, b, m)
+                    })
                 })
-            })
-            .collect();
-        cands.sort_by_key(|(a, b, m)| (*a, *b, m.id));
-        if cands.is_empty() {
-            return Err(RegionError::Conflict(no_match_message(c)));
+                .collect();
+            cands.sort_by_key(|(a, b, m)| (*a, *b, m.id));
+            if dry_run {
+                if let Some((_, _, m)) = cands.first() {
+                    return Ok((*m).clone());
+                }
+            } else if let Some(m) = self
+                .allocate_first(user, &cands, agent_name, comment)
+                .await?
+            {
+                return Ok(m);
+            }
+            if exhausted {
+                break;
+            }
         }
-        if dry_run {
-            return Ok(cands[0].2.clone());
-        }
-        // Contending callers spread over the best candidates instead of all racing for the first.
+        Err(RegionError::Conflict(no_match_message(c)))
+    }
+
+    /// Try to allocate the candidates in order; contending callers spread over the best
+    /// candidates instead of all racing for the first. `None` when every one was taken.
+    async fn allocate_first(
+        &self,
+        user: &User,
+        cands: &[(i64, i64, &Machine)],
+        agent_name: Option<&str>,
+        comment: Option<&str>,
+    ) -> Result<Option<Machine>> {
         let mut order: Vec<usize> = (0..cands.len()).collect();
         let mut lost = 0usize;
         let mut i = 0usize;
         while i < order.len() {
             let m = cands[order[i]].2;
-            let p = plan(
-                Action::Allocate,
-                &facts(m),
-                actor(user),
-                &ActionOptions {
-                    comment: comment.map(String::from),
-                    ..Default::default()
-                },
-            )?;
+            let opts = ActionOptions {
+                comment: comment.map(String::from),
+                ..Default::default()
+            };
+            let p = match plan(Action::Allocate, &facts(m), actor(user), &opts) {
+                Ok(p) => p,
+                Err(_) => {
+                    i += 1;
+                    continue;
+                }
+            };
             let mut extra = Change::default();
             if let Some(a) = agent_name {
                 extra.agent_name = Some(a.to_string());
             }
             match self.apply_plan(m, &p, extra, &user.username, comment).await {
-                Ok(()) => return self.after_change(m.id).await,
+                Ok(()) => return Ok(Some(self.after_change(m.id).await?)),
                 Err(RegionError::Store(StoreError::Conflict)) => {
                     lost += 1;
                     let rest = order.len() - i - 1;
                     if lost == 1 && rest > 1 {
-                        let span = rest.min(32);
-                        let j = i + 1 + (rand::random::<usize>() % span);
+                        let j = i + 1 + (rand::random::<usize>() % rest.min(32));
                         order.swap(i + 1, j);
                     }
                     i += 1;
@@ -670,7 +699,7 @@ impl Region {
                 Err(e) => return Err(e),
             }
         }
-        Err(RegionError::Conflict(no_match_message(c)))
+        Ok(None)
     }
 
     // ------------------------------------------------------------------ metadata

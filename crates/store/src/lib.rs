@@ -851,6 +851,41 @@ impl Store {
         })
     }
 
+    /// A token and, for user tokens, its user, in one query (the hot path of every request).
+    pub async fn token_and_user(&self, token_key: &str) -> Result<Option<(Token, Option<User>)>> {
+        let r = sqlx::query("SELECT t.*, u.id AS u_id, u.username AS u_username, u.email AS u_email, u.password_hash AS u_password_hash, u.is_admin AS u_is_admin, u.is_active AS u_is_active, u.is_system AS u_is_system FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.token_key = $1")
+            .bind(token_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = r else { return Ok(None) };
+        let token = token_from_row(&r)?;
+        let user = match r.try_get::<Option<i64>, _>("u_id")? {
+            Some(id) => Some(User {
+                id,
+                username: r.try_get("u_username")?,
+                email: r.try_get("u_email")?,
+                password_hash: r.try_get("u_password_hash")?,
+                is_admin: r.try_get::<i64, _>("u_is_admin")? != 0,
+                is_active: r.try_get::<i64, _>("u_is_active")? != 0,
+                is_system: r.try_get::<i64, _>("u_is_system")? != 0,
+            }),
+            None => None,
+        };
+        Ok(Some((token, user)))
+    }
+
+    /// Ids of the default zone, pool and domain, in one query.
+    pub async fn defaults(&self) -> Result<(i64, i64, i64)> {
+        let r = sqlx::query("SELECT (SELECT id FROM zones WHERE name = 'default'), (SELECT id FROM pools WHERE name = 'default'), (SELECT MIN(id) FROM domains)")
+            .fetch_one(&self.pool)
+            .await?;
+        let get = |i: usize| -> Result<i64> {
+            r.try_get::<Option<i64>, _>(i)?
+                .ok_or_else(|| StoreError::Corrupt("default zone, pool or domain missing".into()))
+        };
+        Ok((get(0)?, get(1)?, get(2)?))
+    }
+
     pub async fn token_by_key(&self, token_key: &str) -> Result<Option<Token>> {
         let r = sqlx::query("SELECT * FROM tokens WHERE token_key = $1")
             .bind(token_key)
@@ -1240,24 +1275,28 @@ impl Store {
         }
     }
 
-    /// Tags and interfaces for a batch of machines, in two queries.
+    /// Tags and interfaces for a batch of machines, in two queries (interfaces only if asked).
+    /// Small batches select by id; large ones read the whole (indexed) tables once.
     async fn load_related(&self, machines: &mut [Machine]) -> Result<()> {
+        self.load_related_opt(machines, true).await
+    }
+
+    async fn load_related_opt(&self, machines: &mut [Machine], interfaces: bool) -> Result<()> {
         if machines.is_empty() {
             return Ok(());
         }
-        let (tag_sql, if_sql, ids): (String, String, Vec<Val>) = if machines.len() == 1 {
+        let (cond_t, cond_i, ids): (String, String, Vec<Val>) = if machines.len() <= 512 {
+            let ph: Vec<String> = (1..=machines.len()).map(|i| format!("${i}")).collect();
+            let list = ph.join(", ");
             (
-                "SELECT mt.machine_id, t.name FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id WHERE mt.machine_id = $1 ORDER BY t.name".into(),
-                "SELECT machine_id, id, name, type, mac_address, enabled FROM interfaces WHERE machine_id = $1 ORDER BY id".into(),
-                vec![machines[0].id.into()],
+                format!("WHERE mt.machine_id IN ({list})"),
+                format!("WHERE machine_id IN ({list})"),
+                machines.iter().map(|m| Val::from(m.id)).collect(),
             )
         } else {
-            (
-                "SELECT mt.machine_id, t.name FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id ORDER BY t.name".into(),
-                "SELECT machine_id, id, name, type, mac_address, enabled FROM interfaces ORDER BY id".into(),
-                vec![],
-            )
+            (String::new(), String::new(), vec![])
         };
+        let tag_sql = format!("SELECT mt.machine_id, t.name FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id {cond_t} ORDER BY t.name");
         let index: HashMap<i64, usize> = machines
             .iter()
             .enumerate()
@@ -1272,6 +1311,10 @@ impl Store {
                 machines[i].tags.push(r.try_get(1)?);
             }
         }
+        if !interfaces {
+            return Ok(());
+        }
+        let if_sql = format!("SELECT machine_id, id, name, type, mac_address, enabled FROM interfaces {cond_i} ORDER BY id");
         for r in bind_all(sqlx::query(&if_sql), &ids)
             .fetch_all(&self.pool)
             .await?
@@ -1290,86 +1333,45 @@ impl Store {
         Ok(())
     }
 
+    /// READY-style candidates for allocation, closest fit first (fewest CPUs, then least
+    /// memory), one page at a time, with their tags but without interfaces.
+    pub async fn allocation_candidates(
+        &self,
+        f: &MachineFilter,
+        after: Option<(i64, i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<Machine>> {
+        let (mut conds, mut vals) = filter_sql(f);
+        // Keyset paging: rows taken by others meanwhile drop out without shifting the rest.
+        if let Some((cpu, mem, id)) = after {
+            vals.extend([Val::from(cpu), Val::from(mem), Val::from(id)]);
+            let n = vals.len();
+            conds.push(format!(
+                "(m.cpu_count, m.memory, m.id) > (${}, ${}, ${n})",
+                n - 2,
+                n - 1
+            ));
+        }
+        let wh = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        vals.push(limit.into());
+        let lim = vals.len();
+        let sql =
+            format!("{MACHINE_SELECT} {wh} ORDER BY m.cpu_count, m.memory, m.id LIMIT ${lim}");
+        let rows = bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut ms: Vec<Machine> = rows.iter().map(machine_from_row).collect::<Result<_>>()?;
+        self.load_related_opt(&mut ms, false).await?;
+        Ok(ms)
+    }
+
     /// List machines matching `f`, ordered by id.
     pub async fn list_machines(&self, f: &MachineFilter) -> Result<Vec<Machine>> {
-        let mut conds: Vec<String> = Vec::new();
-        let mut vals: Vec<Val> = Vec::new();
-        let mut p = |vals: &mut Vec<Val>, v: Val| {
-            vals.push(v);
-            format!("${}", vals.len())
-        };
-        let in_list = |vals: &mut Vec<Val>,
-                       col: &str,
-                       items: Vec<Val>,
-                       p: &mut dyn FnMut(&mut Vec<Val>, Val) -> String| {
-            let ph: Vec<String> = items.into_iter().map(|v| p(vals, v)).collect();
-            format!("{col} IN ({})", ph.join(", "))
-        };
-        if !f.system_ids.is_empty() {
-            conds.push(in_list(
-                &mut vals,
-                "m.system_id",
-                f.system_ids.iter().map(|s| Val::from(s.clone())).collect(),
-                &mut p,
-            ));
-        }
-        if !f.hostnames.is_empty() {
-            conds.push(in_list(
-                &mut vals,
-                "m.hostname",
-                f.hostnames.iter().map(|s| Val::from(s.clone())).collect(),
-                &mut p,
-            ));
-        }
-        if !f.statuses.is_empty() {
-            conds.push(in_list(
-                &mut vals,
-                "m.status",
-                f.statuses.iter().map(|s| Val::from(*s as i64)).collect(),
-                &mut p,
-            ));
-        }
-        if !f.mac_addresses.is_empty() {
-            let inner = in_list(
-                &mut vals,
-                "mac_address",
-                f.mac_addresses
-                    .iter()
-                    .map(|s| Val::from(s.clone()))
-                    .collect(),
-                &mut p,
-            );
-            conds.push(format!(
-                "m.id IN (SELECT machine_id FROM interfaces WHERE {inner})"
-            ));
-        }
-        if let Some(z) = &f.zone {
-            conds.push(format!("z.name = {}", p(&mut vals, z.clone().into())));
-        }
-        if let Some(v) = &f.pool {
-            conds.push(format!("p.name = {}", p(&mut vals, v.clone().into())));
-        }
-        if let Some(v) = &f.domain {
-            conds.push(format!("d.name = {}", p(&mut vals, v.clone().into())));
-        }
-        if let Some(v) = f.owner_id {
-            conds.push(format!("m.owner_id = {}", p(&mut vals, v.into())));
-        }
-        if let Some(v) = f.min_cpu {
-            conds.push(format!("m.cpu_count >= {}", p(&mut vals, v.into())));
-        }
-        if let Some(v) = f.min_mem {
-            conds.push(format!("m.memory >= {}", p(&mut vals, v.into())));
-        }
-        if let Some(v) = &f.agent_name {
-            conds.push(format!("m.agent_name = {}", p(&mut vals, v.clone().into())));
-        }
-        if let Some(v) = f.visible_to {
-            conds.push(format!(
-                "(m.owner_id IS NULL OR m.owner_id = {})",
-                p(&mut vals, v.into())
-            ));
-        }
+        let (conds, vals) = filter_sql(f);
         let sql = if conds.is_empty() {
             format!("{MACHINE_SELECT} ORDER BY m.id")
         } else {
@@ -1658,6 +1660,89 @@ impl Store {
         sqlx::query("UPDATE script_results SET status = 5, updated = $1 WHERE machine_id = $2 AND status IN (0, 1, 7, 10)").bind(now_ms()).bind(machine_id).execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// WHERE conditions and bound values for a machine filter.
+fn filter_sql(f: &MachineFilter) -> (Vec<String>, Vec<Val>) {
+    let mut conds: Vec<String> = Vec::new();
+    let mut vals: Vec<Val> = Vec::new();
+    let mut p = |vals: &mut Vec<Val>, v: Val| {
+        vals.push(v);
+        format!("${}", vals.len())
+    };
+    let in_list = |vals: &mut Vec<Val>,
+                   col: &str,
+                   items: Vec<Val>,
+                   p: &mut dyn FnMut(&mut Vec<Val>, Val) -> String| {
+        let ph: Vec<String> = items.into_iter().map(|v| p(vals, v)).collect();
+        format!("{col} IN ({})", ph.join(", "))
+    };
+    if !f.system_ids.is_empty() {
+        conds.push(in_list(
+            &mut vals,
+            "m.system_id",
+            f.system_ids.iter().map(|s| Val::from(s.clone())).collect(),
+            &mut p,
+        ));
+    }
+    if !f.hostnames.is_empty() {
+        conds.push(in_list(
+            &mut vals,
+            "m.hostname",
+            f.hostnames.iter().map(|s| Val::from(s.clone())).collect(),
+            &mut p,
+        ));
+    }
+    if !f.statuses.is_empty() {
+        conds.push(in_list(
+            &mut vals,
+            "m.status",
+            f.statuses.iter().map(|s| Val::from(*s as i64)).collect(),
+            &mut p,
+        ));
+    }
+    if !f.mac_addresses.is_empty() {
+        let inner = in_list(
+            &mut vals,
+            "mac_address",
+            f.mac_addresses
+                .iter()
+                .map(|s| Val::from(s.clone()))
+                .collect(),
+            &mut p,
+        );
+        conds.push(format!(
+            "m.id IN (SELECT machine_id FROM interfaces WHERE {inner})"
+        ));
+    }
+    if let Some(z) = &f.zone {
+        conds.push(format!("z.name = {}", p(&mut vals, z.clone().into())));
+    }
+    if let Some(v) = &f.pool {
+        conds.push(format!("p.name = {}", p(&mut vals, v.clone().into())));
+    }
+    if let Some(v) = &f.domain {
+        conds.push(format!("d.name = {}", p(&mut vals, v.clone().into())));
+    }
+    if let Some(v) = f.owner_id {
+        conds.push(format!("m.owner_id = {}", p(&mut vals, v.into())));
+    }
+    if let Some(v) = f.min_cpu {
+        conds.push(format!("m.cpu_count >= {}", p(&mut vals, v.into())));
+    }
+    if let Some(v) = f.min_mem {
+        conds.push(format!("m.memory >= {}", p(&mut vals, v.into())));
+    }
+    if let Some(v) = &f.agent_name {
+        conds.push(format!("m.agent_name = {}", p(&mut vals, v.clone().into())));
+    }
+    if let Some(v) = f.visible_to {
+        conds.push(format!(
+            "(m.owner_id IS NULL OR m.owner_id = {})",
+            p(&mut vals, v.into())
+        ));
+    }
+    (conds, vals)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
