@@ -323,8 +323,13 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
     }
 }
 
-fn machines_json(ms: &[Machine]) -> Value {
-    Value::Array(ms.iter().map(render::machine).collect())
+/// A list of machines as a JSON response, serialised without an intermediate tree.
+fn machines_json(ms: &[Machine]) -> Res {
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        render::machines_bytes(ms),
+    )
+        .into_response())
 }
 
 /// Filters of `GET machines/`.
@@ -405,7 +410,7 @@ async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                             }))
                             && tags.iter().all(|t| m.tags.contains(t))
                     });
-                    ok_json(machines_json(&ms))
+                    machines_json(&ms)
                 }
                 (&Method::GET, Some("list_allocated")) => {
                     let ms = app
@@ -418,7 +423,7 @@ async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                             },
                         )
                         .await?;
-                    ok_json(machines_json(&ms))
+                    machines_json(&ms)
                 }
                 (&Method::GET, Some("power_parameters")) => {
                     need_admin(u)?;
@@ -445,11 +450,7 @@ async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                         .region
                         .allocate(u, &c, p.get("agent_name"), p.get("comment"), dry)
                         .await?;
-                    let mut v = render::machine(&m);
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert("constraints_by_type".into(), json!({}));
-                    }
-                    ok_json(v)
+                    ok_json(render::allocated_machine(&m))
                 }
                 (&Method::POST, Some("release")) => bulk_release(app, u, &p).await,
                 (&Method::POST, Some("accept")) | (&Method::POST, Some("accept_all")) => {
@@ -866,7 +867,7 @@ async fn tag_item(app: &App, r: &Req, u: &User, name: &str) -> Res {
                 .list_machines(u, MachineFilter::default())
                 .await?;
             ms.retain(|m| m.tags.contains(&t.name));
-            ok_json(machines_json(&ms))
+            machines_json(&ms)
         }
         (&Method::POST, Some("update_nodes")) => {
             need_admin(u)?;
