@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Ingot's whole test suite, in one command. Works on a fresh Debian machine as root (CI runs it
+# through .ci/run with CI=true and no stdin) and on a developer's box.
+#
+#   scripts/test.sh                      # install what is missing, lint, doc tests, all tests
+#   scripts/test.sh -E 'test(alloc)'     # extra arguments go to `cargo nextest run`
+#   scripts/test.sh --with-env CMD...    # set everything up (PostgreSQL, venv), run CMD instead
+#                                        # of the suite, e.g. --with-env cargo test -p ingot-store
+#
+# What it does:
+#   1. Debian packages: postgresql (server) and python3-venv when missing (apt-get update only then).
+#   2. A Python venv at ${INGOT_VENV:-$REPO/.venv} with python-libmaas==0.6.8 + setuptools.
+#   3. A throwaway PostgreSQL server on 127.0.0.1:<free port>, data in a temp dir, run as the
+#      `postgres` user, stopped (by its own data dir) on exit. Exports
+#      INGOT_TEST_PG_URL=postgres://ingot:ingot@127.0.0.1:PORT/ingot_test (role has CREATEDB).
+#   4. cargo fmt --check, cargo clippy -D warnings, doc tests, then cargo nextest (or cargo test).
+#      Exported for the tests: INGOT_TEST_PG_URL, INGOT_LIBMAAS_PYTHON, INGOT_SHARED_DIR.
+#
+# Env: INGOT_VENV (venv dir), INGOT_SHARED_DIR (default $REPO/../shared), INGOT_SKIP_LINT=1.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+VENV=${INGOT_VENV:-$REPO/.venv}
+LIBMAAS_VERSION=0.6.8
+export DEBIAN_FRONTEND=noninteractive PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+T0=$SECONDS
+section() { printf '\n==== %s  [%ds] ====\n' "$*" $((SECONDS - T0)); }
+die() { printf 'test.sh: ERROR: %s\n' "$*" >&2; exit 1; }
+
+WITH_ENV=0
+if [ "${1:-}" = "--with-env" ]; then
+  WITH_ENV=1; shift
+  [ $# -gt 0 ] || die "--with-env needs a command"
+fi
+
+# Run a command as the PostgreSQL system user (initdb and postgres refuse to run as root).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    # cd /: the repo may sit under a directory the postgres user cannot enter.
+    if command -v runuser >/dev/null 2>&1; then (cd / && runuser -u postgres -- "$@")
+    else (cd / && su postgres -s /bin/sh -c "$(printf '%q ' "$@")"); fi
+  else
+    "$@"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+section "System packages"
+PY=python3
+command -v python3.11 >/dev/null 2>&1 && PY=python3.11
+missing=()
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  # The interpreter on PATH cannot make venvs: fall back to Debian's python3 + python3-venv.
+  PY=/usr/bin/python3
+  /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || die "missing Debian packages (${missing[*]}): install them as root"
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "postgresql and a venv-capable python are present"
+fi
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+[ -x "$PGBIN/initdb" ] || die "no initdb under /usr/lib/postgresql/*/bin"
+if [ "$(id -u)" = 0 ]; then id postgres >/dev/null 2>&1 || die "no 'postgres' system user"; fi
+echo "PostgreSQL binaries: $PGBIN ($("$PGBIN/postgres" --version))"
+echo "Python: $("$PY" --version 2>&1) ($(command -v "$PY"))"
+
+# ---------------------------------------------------------------------------------------------
+section "Python venv $VENV (python-libmaas==$LIBMAAS_VERSION)"
+venv_ok() {
+  "$VENV/bin/python" - "$LIBMAAS_VERSION" >/dev/null 2>&1 <<'PY'
+import sys, importlib.metadata as m
+assert m.version("python-libmaas") == sys.argv[1]
+import setuptools, maas.client  # noqa: F401  (libmaas imports distutils: setuptools provides it)
+PY
+}
+if venv_ok; then
+  echo "venv already has python-libmaas $LIBMAAS_VERSION"
+else
+  # --clear also repairs a venv whose interpreter moved or broke.
+  "$PY" -m venv --clear "$VENV"
+  "$VENV/bin/pip" install -q -U pip
+  "$VENV/bin/pip" install -q "python-libmaas==$LIBMAAS_VERSION" setuptools
+  venv_ok || die "python-libmaas installed but 'import maas.client' fails in $VENV"
+  echo "installed python-libmaas $LIBMAAS_VERSION into $VENV"
+fi
+export INGOT_LIBMAAS_PYTHON="$VENV/bin/python"
+
+SHARED=${INGOT_SHARED_DIR:-$REPO/../shared}
+if [ -d "$SHARED" ]; then
+  INGOT_SHARED_DIR=$(cd "$SHARED" && pwd)
+  export INGOT_SHARED_DIR
+  [ -f "$INGOT_SHARED_DIR/peers/libmaas-smoke.py" ] || echo "warning: $INGOT_SHARED_DIR/peers/libmaas-smoke.py not found"
+else
+  echo "warning: shared dir $SHARED not found; tests that need it will skip or fail"
+  export INGOT_SHARED_DIR="$SHARED"
+fi
+echo "INGOT_LIBMAAS_PYTHON=$INGOT_LIBMAAS_PYTHON"
+echo "INGOT_SHARED_DIR=$INGOT_SHARED_DIR"
+
+# ---------------------------------------------------------------------------------------------
+section "Throwaway PostgreSQL on 127.0.0.1"
+PGTMP=$(mktemp -d /tmp/ingot-pg.XXXXXX)
+PGDATA_DIR=$PGTMP/data
+PG_STARTED=0
+stop_pg() {
+  local rc=$?
+  if [ "$PG_STARTED" = 1 ]; then
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 30 stop >/dev/null 2>&1 \
+      || echo "test.sh: warning: pg_ctl stop failed for $PGDATA_DIR" >&2
+  fi
+  rm -rf "$PGTMP"
+  return $rc
+}
+trap stop_pg EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+[ "$(id -u)" = 0 ] && chown postgres:postgres "$PGTMP"
+chmod 700 "$PGTMP"
+
+as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres -E UTF8 --no-locale \
+  --auth-local=trust --auth-host=scram-sha-256 >"$PGTMP/initdb.log" 2>&1 \
+  || { cat "$PGTMP/initdb.log" >&2; die "initdb failed"; }
+
+# A port nobody listens on (connection refused), tried a few times in case of a race.
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PGPORT=
+for _ in 1 2 3 4 5; do
+  p=$((20000 + RANDOM % 40000))
+  port_free "$p" || continue
+  if as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGTMP/postgres.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $p -k $PGTMP -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      start >/dev/null; then
+    PGPORT=$p; PG_STARTED=1; break
+  fi
+  tail -n 20 "$PGTMP/postgres.log" >&2 || true
+done
+[ -n "$PGPORT" ] || die "could not start PostgreSQL (log above)"
+
+as_pg "$PGBIN/psql" -X -q -h "$PGTMP" -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+  -c "CREATE ROLE ingot LOGIN CREATEDB PASSWORD 'ingot'" \
+  -c "CREATE DATABASE ingot_test OWNER ingot" >/dev/null
+export INGOT_TEST_PG_URL="postgres://ingot:ingot@127.0.0.1:$PGPORT/ingot_test"
+"$PGBIN/psql" -X -tA "$INGOT_TEST_PG_URL" -c 'select 1' | grep -qx 1 \
+  || die "cannot connect to $INGOT_TEST_PG_URL"
+echo "PostgreSQL $PGPORT up, data $PGDATA_DIR"
+echo "INGOT_TEST_PG_URL=$INGOT_TEST_PG_URL"
+
+if [ "$WITH_ENV" = 1 ]; then
+  section "Running: $*"
+  set +e; "$@"; rc=$?; set -e
+  exit $rc
+fi
+
+# ---------------------------------------------------------------------------------------------
+command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH"
+if [ "${INGOT_SKIP_LINT:-0}" != 1 ]; then
+  section "cargo fmt --all -- --check"
+  cargo fmt --all -- --check
+  section "cargo clippy --workspace --all-targets -- -D warnings"
+  cargo clippy --workspace --all-targets -- -D warnings
+fi
+
+# Doc tests first, so the main runner's summary is what the output ends with.
+section "cargo test --workspace --doc"
+cargo test --workspace --doc
+
+if cargo nextest --version >/dev/null 2>&1; then
+  section "cargo nextest run --workspace --profile ci"
+  cargo nextest run --workspace --profile ci --no-tests=warn "$@"
+else
+  section "cargo test --workspace"
+  cargo test --workspace "$@"
+fi
