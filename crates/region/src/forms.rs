@@ -276,21 +276,14 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         }
     }
 
-    if !macs.is_empty() {
-        for (mac, h) in region.store.macs_in_use(&macs).await? {
-            fe.add(
-                "mac_addresses",
-                format!("MAC address {mac} already in use on {h}."),
-            );
-        }
-    }
+    // A MAC already in use is reported by the interfaces' unique index, with its holder.
     // A taken hostname is reported by the insert's unique constraint (no extra query).
     let (mut hostname, domain_id) = host.unwrap_or_default();
     fe.check()?;
     if hostname.is_empty() || ids::looks_ip_derived(&hostname) {
         hostname = free_petname(region).await?;
     }
-    let (default_zone, default_pool, default_domain) = region.store.defaults().await?;
+    let (default_zone, default_pool, default_domain) = region.defaults().await?;
     let domain_id = domain_id.unwrap_or(default_domain);
     let who_name = user.map(|u| u.username.clone()).unwrap_or_default();
     let status = if deployed {

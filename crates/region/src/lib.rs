@@ -121,12 +121,21 @@ pub struct Region {
     /// Overrides the `node_timeout` setting with a value in seconds (operators who want
     /// sub-minute deadlines, and tests).
     node_timeout_secs: Option<i64>,
+    /// Ids of the default zone, pool and domain: they can be neither renamed nor deleted,
+    /// so they are read once.
+    defaults: std::sync::Arc<tokio::sync::OnceCell<(i64, i64, i64)>>,
 }
 
 impl Region {
+    /// Ids of the default zone, pool and domain.
+    pub async fn defaults(&self) -> Result<(i64, i64, i64)> {
+        Ok(*self.defaults.get_or_try_init(|| self.store.defaults()).await?)
+    }
+
     pub fn new(store: Store) -> Region {
         Region {
             store,
+            defaults: Default::default(),
             node_timeout_secs: None,
         }
     }

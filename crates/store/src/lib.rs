@@ -1159,7 +1159,15 @@ impl Store {
             let system_id = ingot_core::ids::system_id_from_random(rand::random());
             match self.try_insert_machine(&system_id, m, events).await {
                 Err(StoreError::Duplicate(what)) if what == "system_id" => continue,
-                Ok(id) => return self.machine_by_id(id).await?.ok_or(StoreError::NotFound),
+                Ok((id, interfaces)) => {
+                    // A new machine has no tags, and its interfaces are the ones just inserted:
+                    // one query reads it back.
+                    let sql = format!("{MACHINE_SELECT} WHERE m.id = $1");
+                    let r = sqlx::query(&sql).bind(id).fetch_one(&self.pool).await?;
+                    let mut machine = machine_from_row(&r)?;
+                    machine.interfaces = interfaces;
+                    return Ok(machine);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -1173,7 +1181,7 @@ impl Store {
         system_id: &str,
         m: &NewMachine,
         events: &[NewEvent],
-    ) -> Result<i64> {
+    ) -> Result<(i64, Vec<Interface>)> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let status = m.status.unwrap_or(Status::New);
@@ -1213,22 +1221,31 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         let id: i64 = r.try_get(0)?;
+        let mut interfaces = Vec::with_capacity(m.mac_addresses.len());
         for (i, mac) in m.mac_addresses.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO interfaces (machine_id, name, mac_address) VALUES ($1, $2, $3)",
-            )
-            .bind(id)
-            .bind(format!("eth{i}"))
-            .bind(mac)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| map_unique(e, &format!("MAC address {mac} already in use.")))?;
+            let name = format!("eth{i}");
+            let r = sqlx::query("INSERT INTO interfaces (machine_id, name, mac_address) VALUES ($1, $2, $3) RETURNING id")
+                .bind(id)
+                .bind(&name)
+                .bind(mac)
+                .fetch_one(&mut *tx)
+                .await;
+            match r {
+                Ok(r) => interfaces.push(Interface { id: r.try_get(0)?, name, kind: "physical".into(), mac_address: mac.clone(), enabled: true }),
+                Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                    // The unique index is the check; name the holder for the message.
+                    tx.rollback().await?;
+                    let holder = self.macs_in_use(std::slice::from_ref(mac)).await?.into_iter().next().map(|(_, h)| h).unwrap_or_default();
+                    return Err(StoreError::Duplicate(format!("MAC address {mac} already in use on {holder}.")));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         for ev in events {
             insert_event(&mut tx, Some(id), system_id, &m.hostname, ev, now).await?;
         }
         tx.commit().await?;
-        Ok(id)
+        Ok((id, interfaces))
     }
 
     pub async fn machine_by_id(&self, id: i64) -> Result<Option<Machine>> {
