@@ -45,6 +45,11 @@ enum Command {
         /// Deadline for transient statuses in seconds, overriding the node_timeout setting.
         #[arg(long, env = "INGOT_NODE_TIMEOUT_SECS")]
         node_timeout_secs: Option<i64>,
+        /// Request worker threads. 1 (the default) serves from one thread: with SQLite every
+        /// query already runs on the database's own threads, and fewer thread hops make each
+        /// request faster (see BENCHMARKS.md). Raise it for PostgreSQL on a large host.
+        #[arg(long, default_value_t = 1, env = "INGOT_WORKERS")]
+        workers: usize,
     },
     /// Create (or reset the password of) an administrator.
     Createadmin {
@@ -160,8 +165,26 @@ fn config_dir() -> PathBuf {
     ingot_cli::default_config_dir()
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let workers = match &cli.command {
+        Command::Serve { workers, .. } => *workers,
+        _ => 1,
+    };
+    let rt = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()?
+    };
+    rt.block_on(async_main(cli))
+}
+
+async fn async_main(cli: Cli) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("INGOT_LOG")
@@ -169,13 +192,13 @@ async fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match cli.command {
         Command::Serve {
             db,
             listen,
             reap_interval,
             node_timeout_secs,
+            ..
         } => serve(db, listen, reap_interval, node_timeout_secs).await,
         Command::Createadmin {
             db,

@@ -129,7 +129,10 @@ pub struct Region {
 impl Region {
     /// Ids of the default zone, pool and domain.
     pub async fn defaults(&self) -> Result<(i64, i64, i64)> {
-        Ok(*self.defaults.get_or_try_init(|| self.store.defaults()).await?)
+        Ok(*self
+            .defaults
+            .get_or_try_init(|| self.store.defaults())
+            .await?)
     }
 
     pub fn new(store: Store) -> Region {

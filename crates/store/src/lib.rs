@@ -1231,12 +1231,26 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await;
             match r {
-                Ok(r) => interfaces.push(Interface { id: r.try_get(0)?, name, kind: "physical".into(), mac_address: mac.clone(), enabled: true }),
+                Ok(r) => interfaces.push(Interface {
+                    id: r.try_get(0)?,
+                    name,
+                    kind: "physical".into(),
+                    mac_address: mac.clone(),
+                    enabled: true,
+                }),
                 Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
                     // The unique index is the check; name the holder for the message.
                     tx.rollback().await?;
-                    let holder = self.macs_in_use(std::slice::from_ref(mac)).await?.into_iter().next().map(|(_, h)| h).unwrap_or_default();
-                    return Err(StoreError::Duplicate(format!("MAC address {mac} already in use on {holder}.")));
+                    let holder = self
+                        .macs_in_use(std::slice::from_ref(mac))
+                        .await?
+                        .into_iter()
+                        .next()
+                        .map(|(_, h)| h)
+                        .unwrap_or_default();
+                    return Err(StoreError::Duplicate(format!(
+                        "MAC address {mac} already in use on {holder}."
+                    )));
                 }
                 Err(e) => return Err(e.into()),
             }
