@@ -117,21 +117,53 @@ async fn admin_commands_work_while_the_server_runs() {
     let s = Server::start(&[]).await;
     let run = |args: &[&str]| {
         let out = Command::new(BIN).args(args).output().expect("run ingot");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    run(&["createadmin", "--database", &s.db, "--username", "ops", "--password", "pw2", "--email", "ops@example.com"]);
+    run(&[
+        "createadmin",
+        "--database",
+        &s.db,
+        "--username",
+        "ops",
+        "--password",
+        "pw2",
+        "--email",
+        "ops@example.com",
+    ]);
     let k1 = run(&["apikey", "--database", &s.db, "--username", "ops"]);
-    let k2 = run(&["apikey", "--database", &s.db, "--username", "ops", "--generate"]);
+    let k2 = run(&[
+        "apikey",
+        "--database",
+        &s.db,
+        "--username",
+        "ops",
+        "--generate",
+    ]);
     assert_ne!(k1, k2, "--generate makes a new key");
-    assert_eq!(run(&["apikey", "--database", &s.db, "--username", "ops"]), k1, "without --generate the first key is printed");
+    assert_eq!(
+        run(&["apikey", "--database", &s.db, "--username", "ops"]),
+        k1,
+        "without --generate the first key is printed"
+    );
     for k in [&k1, &k2] {
         assert_eq!(k.split(':').count(), 3, "{k}");
-        let me = common::Client::new(&s.base, k).get("/MAAS/api/2.0/users/?op=whoami").await.ok().json();
+        let me = common::Client::new(&s.base, k)
+            .get("/MAAS/api/2.0/users/?op=whoami")
+            .await
+            .ok()
+            .json();
         assert_eq!(me["username"], "ops");
         assert_eq!(me["is_superuser"], true);
     }
-    let out = Command::new(BIN).args(["apikey", "--database", &s.db, "--username", "nobody"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["apikey", "--database", &s.db, "--username", "nobody"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
 }

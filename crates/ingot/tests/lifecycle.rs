@@ -502,9 +502,23 @@ async fn events_are_paged_and_filtered() {
     let total = c.events(&a).await.len() + c.events(&b).await.len();
     assert_eq!(seen.len(), total);
     // Level filter: ERROR only shows errors (none yet).
-    let errs = c.get(&format!("/MAAS/api/2.0/events/?op=query&id={a}&level=ERROR")).await.ok().json();
+    let errs = c
+        .get(&format!(
+            "/MAAS/api/2.0/events/?op=query&id={a}&level=ERROR"
+        ))
+        .await
+        .ok()
+        .json();
     assert_eq!(errs["count"], 0);
     // Filter by hostname.
-    let by_host = c.get("/MAAS/api/2.0/events/?op=query&hostname=ev2&level=DEBUG").await.ok().json();
-    assert!(by_host["events"].as_array().unwrap().iter().all(|e| e["hostname"] == "ev2"));
+    let by_host = c
+        .get("/MAAS/api/2.0/events/?op=query&hostname=ev2&level=DEBUG")
+        .await
+        .ok()
+        .json();
+    assert!(by_host["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["hostname"] == "ev2"));
 }

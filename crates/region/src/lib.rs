@@ -310,6 +310,24 @@ impl Region {
     }
 
     // ------------------------------------------------------------------ machines: actions
+    /// Run `f` again while it loses a compare-and-swap to another writer (it reloads the
+    /// machine and re-plans each time); 503 if the machine keeps changing.
+    async fn retrying<T, F, Fut>(&self, mut f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        for _ in 0..CAS_RETRIES {
+            match f().await {
+                Err(RegionError::Store(StoreError::Conflict)) => continue,
+                other => return other,
+            }
+        }
+        Err(RegionError::Unavailable(
+            "The machine kept changing; try again.".into(),
+        ))
+    }
+
     /// Run `action` on a machine for `user`, retrying on concurrent changes.
     pub async fn act(
         &self,
@@ -319,7 +337,7 @@ impl Region {
         opts: &ActionOptions,
         deploy: Option<&DeployParams>,
     ) -> Result<Machine> {
-        for _ in 0..CAS_RETRIES {
+        self.retrying(|| async {
             let m = self.load(system_id).await?;
             let p = plan(action, &facts(&m), actor(user), opts)?;
             let mut extra = Change::default();
@@ -335,32 +353,23 @@ impl Region {
             if action == Action::Commission {
                 extra.commissioning_passed = Some(false);
             }
-            match self
-                .apply_plan(&m, &p, extra, &user.username, opts.comment.as_deref())
-                .await
-            {
-                Ok(()) => {
-                    if action == Action::Commission {
-                        self.store
-                            .clear_results(m.id, ResultSet::Commissioning.as_str())
-                            .await?;
-                        self.store
-                            .clear_results(m.id, ResultSet::Testing.as_str())
-                            .await?;
-                    } else if action == Action::Test {
-                        self.store
-                            .clear_results(m.id, ResultSet::Testing.as_str())
-                            .await?;
-                    }
-                    return self.after_change(m.id).await;
-                }
-                Err(RegionError::Store(StoreError::Conflict)) => continue,
-                Err(e) => return Err(e),
+            self.apply_plan(&m, &p, extra, &user.username, opts.comment.as_deref())
+                .await?;
+            if action == Action::Commission {
+                self.store
+                    .clear_results(m.id, ResultSet::Commissioning.as_str())
+                    .await?;
+                self.store
+                    .clear_results(m.id, ResultSet::Testing.as_str())
+                    .await?;
+            } else if action == Action::Test {
+                self.store
+                    .clear_results(m.id, ResultSet::Testing.as_str())
+                    .await?;
             }
-        }
-        Err(RegionError::Unavailable(
-            "The machine kept changing; try again.".into(),
-        ))
+            self.after_change(m.id).await
+        })
+        .await
     }
 
     /// Reload a machine after a change and mint its metadata token when its status needs one.
@@ -456,7 +465,7 @@ impl Region {
         system_id: &str,
         params: &Params,
     ) -> Result<Machine> {
-        for _ in 0..CAS_RETRIES {
+        self.retrying(|| async {
             let m = self.load(system_id).await?;
             plan(
                 Action::Update,
@@ -470,29 +479,27 @@ impl Region {
                 format!("update by {}", user.username),
                 &user.username,
             );
-            match self.store.apply(&m, &change, &[ev]).await {
-                Ok(_) => {
-                    if let Some(macs) = macs {
-                        let m2 = self.load(system_id).await?;
-                        self.store.set_macs(&m2, &macs).await.map_err(|e| match e {
-                            StoreError::Duplicate(msg) => RegionError::field("mac_addresses", msg),
-                            e => e.into(),
-                        })?;
-                    }
-                    return self.load(system_id).await;
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(StoreError::Duplicate(msg)) => return Err(RegionError::field("hostname", msg)),
-                Err(e) => return Err(e.into()),
+            self.store
+                .apply(&m, &change, &[ev])
+                .await
+                .map_err(|e| match e {
+                    StoreError::Duplicate(msg) => RegionError::field("hostname", msg),
+                    e => e.into(),
+                })?;
+            if let Some(macs) = macs {
+                let m2 = self.load(system_id).await?;
+                self.store.set_macs(&m2, &macs).await.map_err(|e| match e {
+                    StoreError::Duplicate(msg) => RegionError::field("mac_addresses", msg),
+                    e => e.into(),
+                })?;
             }
-        }
-        Err(RegionError::Unavailable(
-            "The machine kept changing; try again.".into(),
-        ))
+            self.load(system_id).await
+        })
+        .await
     }
 
     pub async fn delete_machine(&self, user: &User, system_id: &str) -> Result<()> {
-        for _ in 0..CAS_RETRIES {
+        self.retrying(|| async {
             let m = self.load(system_id).await?;
             plan(
                 Action::Delete,
@@ -505,15 +512,9 @@ impl Region {
                 format!("Machine {} deleted by {}", m.hostname, user.username),
                 &user.username,
             );
-            match self.store.delete_machine(&m, &ev).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(RegionError::Unavailable(
-            "The machine kept changing; try again.".into(),
-        ))
+            Ok(self.store.delete_machine(&m, &ev).await?)
+        })
+        .await
     }
 
     /// Set or delete (empty value) workload annotations.
@@ -523,7 +524,7 @@ impl Region {
         system_id: &str,
         params: &Params,
     ) -> Result<Machine> {
-        for _ in 0..CAS_RETRIES {
+        self.retrying(|| async {
             let m = self.load(system_id).await?;
             plan(
                 Action::SetWorkloadAnnotations,
@@ -555,15 +556,10 @@ impl Region {
                 format!("set by {}", user.username),
                 &user.username,
             );
-            match self.store.apply(&m, &c, &[ev]).await {
-                Ok(_) => return self.load(system_id).await,
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(RegionError::Unavailable(
-            "The machine kept changing; try again.".into(),
-        ))
+            self.store.apply(&m, &c, &[ev]).await?;
+            self.load(system_id).await
+        })
+        .await
     }
 
     /// The machine's metadata credentials (owner or admin).
@@ -737,7 +733,7 @@ impl Region {
         };
         let script_name = params.get("name").map(String::from);
         let runtime = params.get("runtime").unwrap_or_default().to_string();
-        for _ in 0..CAS_RETRIES {
+        self.retrying(|| async {
             let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
                 RegionError::NotFound("The machine of this token no longer exists.".into())
             })?;
@@ -785,15 +781,10 @@ impl Region {
                 Some(n) => format!("signal {} for script '{n}'", status.as_str()),
                 None => format!("signal {}", status.as_str()),
             };
-            match self.apply_outcome(&m, &out, heard).await {
-                Ok(()) => return self.after_change(m.id).await,
-                Err(RegionError::Store(StoreError::Conflict)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(RegionError::Unavailable(
-            "The machine kept changing; try again.".into(),
-        ))
+            self.apply_outcome(&m, &out, heard).await?;
+            self.after_change(m.id).await
+        })
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -855,7 +846,7 @@ impl Region {
 
     /// A cloud-init / curtin status event from a machine.
     pub async fn status_event(&self, machine_id: i64, ev: &StatusEvent) -> Result<Machine> {
-        for _ in 0..CAS_RETRIES {
+        self.retrying(|| async {
             let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
                 RegionError::NotFound("The machine of this token no longer exists.".into())
             })?;
@@ -870,15 +861,10 @@ impl Region {
                     .map(|r| format!(" {r}"))
                     .unwrap_or_default()
             );
-            match self.apply_outcome(&m, &out, heard).await {
-                Ok(()) => return self.after_change(m.id).await,
-                Err(RegionError::Store(StoreError::Conflict)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(RegionError::Unavailable(
-            "The machine kept changing; try again.".into(),
-        ))
+            self.apply_outcome(&m, &out, heard).await?;
+            self.after_change(m.id).await
+        })
+        .await
     }
 
     async fn apply_outcome(&self, m: &Machine, o: &Outcome, heard: String) -> Result<()> {

@@ -1263,28 +1263,21 @@ impl Store {
     }
 
     pub async fn machine_by_id(&self, id: i64) -> Result<Option<Machine>> {
-        let sql = format!("{MACHINE_SELECT} WHERE m.id = $1");
-        let r = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        match r {
-            Some(r) => {
-                let mut m = machine_from_row(&r)?;
-                self.load_related(std::slice::from_mut(&mut m)).await?;
-                Ok(Some(m))
-            }
-            None => Ok(None),
-        }
+        self.machine_where("m.id", id.into()).await
     }
 
     pub async fn machine(&self, system_id: &str) -> Result<Option<Machine>> {
-        let sql = format!("{MACHINE_SELECT} WHERE m.system_id = $1");
-        let r = sqlx::query(&sql)
-            .bind(system_id)
+        self.machine_where("m.system_id", system_id.into()).await
+    }
+
+    /// One machine, with its tags and interfaces, by a unique column.
+    async fn machine_where(&self, column: &str, value: Val) -> Result<Option<Machine>> {
+        let sql = format!("{MACHINE_SELECT} WHERE {column} = $1");
+        let vals = [value];
+        match bind_all(sqlx::query(&sql), &vals)
             .fetch_optional(&self.pool)
-            .await?;
-        match r {
+            .await?
+        {
             Some(r) => {
                 let mut m = machine_from_row(&r)?;
                 self.load_related(std::slice::from_mut(&mut m)).await?;
