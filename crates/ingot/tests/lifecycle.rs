@@ -461,6 +461,29 @@ async fn abort_and_testing_flows() {
     assert_eq!(c.status(&sid).await, 22);
     let m = c.op(&sid, "override_failed_testing", &[]).await.ok().json();
     assert_eq!(m["status_name"], "Ready");
+    // Update: hostname, MACs and cpu_count together.
+    let m = c
+        .put(
+            &format!("/MAAS/api/2.0/machines/{sid}/"),
+            &[
+                ("hostname", "ab2"),
+                ("mac_addresses", "52:54:00:ee:00:01"),
+                ("mac_addresses", "52:54:00:ee:00:02"),
+                ("cpu_count", "12"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(m["hostname"], "ab2");
+    assert_eq!(m["cpu_count"], 12);
+    let macs: Vec<&str> = m["interface_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["mac_address"].as_str())
+        .collect();
+    assert_eq!(macs, ["52:54:00:ee:00:01", "52:54:00:ee:00:02"]);
     // Bulk release: unknown ids are named, nothing changes.
     let r = c
         .post(

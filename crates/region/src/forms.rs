@@ -426,13 +426,13 @@ async fn enlist_match(
     Ok(None)
 }
 
-/// PUT /machines/{id}/: the change to apply, and the new MAC list if one was given.
+/// PUT /machines/{id}/: the change to apply (including a new MAC list, if one was given).
 pub async fn update_change(
     region: &Region,
     user: &User,
     m: &Machine,
     params: &Params,
-) -> Result<(Change, Option<Vec<String>>)> {
+) -> Result<Change> {
     let mut fe = FieldErrors::default();
     let mut c = Change::default();
     let owner_fields = ["hostname", "description", "domain"];
@@ -550,7 +550,8 @@ pub async fn update_change(
         None
     };
     fe.check()?;
-    Ok((c, new_macs))
+    c.mac_addresses = new_macs;
+    Ok(c)
 }
 
 /// Allocation constraints from `op=allocate` parameters, checked against known tags, zones

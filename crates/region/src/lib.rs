@@ -473,7 +473,7 @@ impl Region {
                 actor(user),
                 &ActionOptions::default(),
             )?;
-            let (change, macs) = forms::update_change(self, user, &m, params).await?;
+            let change = forms::update_change(self, user, &m, params).await?;
             let ev = NewEvent::info(
                 "Machine updated",
                 format!("update by {}", user.username),
@@ -483,16 +483,12 @@ impl Region {
                 .apply(&m, &change, &[ev])
                 .await
                 .map_err(|e| match e {
+                    StoreError::Duplicate(msg) if msg.starts_with("MAC") => {
+                        RegionError::field("mac_addresses", msg)
+                    }
                     StoreError::Duplicate(msg) => RegionError::field("hostname", msg),
                     e => e.into(),
                 })?;
-            if let Some(macs) = macs {
-                let m2 = self.load(system_id).await?;
-                self.store.set_macs(&m2, &macs).await.map_err(|e| match e {
-                    StoreError::Duplicate(msg) => RegionError::field("mac_addresses", msg),
-                    e => e.into(),
-                })?;
-            }
             self.load(system_id).await
         })
         .await

@@ -351,6 +351,8 @@ pub struct Change {
     pub status_expires: Option<Option<i64>>,
     pub last_heard: Option<String>,
     pub workload_annotations: Option<Value>,
+    /// Replace the machine's interfaces by these MACs (same transaction as the rest).
+    pub mac_addresses: Option<Vec<String>>,
 }
 
 impl Change {
@@ -1448,6 +1450,23 @@ impl Store {
         for ev in events {
             insert_event(&mut tx, Some(m.id), &m.system_id, hostname, ev, now).await?;
         }
+        if let Some(macs) = &change.mac_addresses {
+            sqlx::query("DELETE FROM interfaces WHERE machine_id = $1")
+                .bind(m.id)
+                .execute(&mut *tx)
+                .await?;
+            for (i, mac) in macs.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO interfaces (machine_id, name, mac_address) VALUES ($1, $2, $3)",
+                )
+                .bind(m.id)
+                .bind(format!("eth{i}"))
+                .bind(mac)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map_unique(e, &format!("MAC address {mac} already in use.")))?;
+            }
+        }
         // An owner change invalidates the machine's metadata credentials (MAAS NodeKey rule).
         if let Some(owner) = change.owner_id {
             if owner != m.owner_id {
@@ -1475,39 +1494,6 @@ impl Store {
             return Err(StoreError::Conflict);
         }
         insert_event(&mut tx, None, &m.system_id, &m.hostname, event, now_ms()).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Replace a machine's interfaces by the given MACs (bumping its version).
-    pub async fn set_macs(&self, m: &Machine, macs: &[String]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let n =
-            sqlx::query("UPDATE machines SET version = version + 1 WHERE id = $1 AND version = $2")
-                .bind(m.id)
-                .bind(m.version)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        if n == 0 {
-            tx.rollback().await?;
-            return Err(StoreError::Conflict);
-        }
-        sqlx::query("DELETE FROM interfaces WHERE machine_id = $1")
-            .bind(m.id)
-            .execute(&mut *tx)
-            .await?;
-        for (i, mac) in macs.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO interfaces (machine_id, name, mac_address) VALUES ($1, $2, $3)",
-            )
-            .bind(m.id)
-            .bind(format!("eth{i}"))
-            .bind(mac)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| map_unique(e, &format!("MAC address {mac} already in use.")))?;
-        }
         tx.commit().await?;
         Ok(())
     }
