@@ -10,8 +10,12 @@
 //!   into transient and permanent kinds.
 
 pub mod contract;
+pub mod ipmi;
 pub mod manual;
+pub mod qemu;
+pub mod redfish;
 pub mod schema;
+pub mod webhook;
 
 use async_trait::async_trait;
 pub use ingot_core::PowerState;
@@ -97,6 +101,10 @@ pub enum Op {
 pub fn build(power_type: &str, params: &Params) -> Result<Box<dyn PowerDriver>, PowerError> {
     match power_type {
         "manual" => Ok(Box::new(manual::Manual)),
+        "ipmi" => Ok(Box::new(ipmi::Ipmi::from_params(params)?)),
+        "redfish" => Ok(Box::new(redfish::Redfish::from_params(params)?)),
+        "webhook" => Ok(Box::new(webhook::Webhook::from_params(params)?)),
+        "qemu" => Ok(Box::new(qemu::Qemu::from_params(params)?)),
         other => Err(PowerError::BadParams(format!("unknown power type '{other}'"))),
     }
 }
