@@ -218,6 +218,15 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     },
 ];
 
+/// Handlers added after the first table (kept separate to keep the table above readable).
+pub const MORE_HANDLERS: &[HandlerDef] = &[HandlerDef {
+    name: "PowerTypesHandler",
+    path: "/MAAS/api/2.0/power-types/",
+    params: &[],
+    doc: "The power drivers and the parameters each takes.",
+    actions: ops!["read" "GET" None, "List power types with their parameter schemas.";],
+}];
+
 pub const ANON_HANDLERS: &[HandlerDef] = &[HandlerDef {
     name: "AnonMachinesHandler",
     path: "/MAAS/api/2.0/machines/",
@@ -249,7 +258,7 @@ fn handler_json(h: &HandlerDef, base: &str) -> Value {
 pub fn describe(base: &str) -> Value {
     let mut resources = Vec::new();
     let mut handlers = Vec::new();
-    for h in AUTH_HANDLERS {
+    for h in AUTH_HANDLERS.iter().chain(MORE_HANDLERS) {
         let anon = ANON_HANDLERS
             .iter()
             .find(|a| a.path == h.path)

@@ -319,6 +319,10 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["resourcepool", id] => named_item(app, r, need_user(&who)?, NamedKind::Pool, id).await,
         ["events"] => events(app, r, need_user(&who)?).await,
         ["maas"] => config(app, r, need_user(&who)?).await,
+        ["power-types"] => {
+            need_user(&who)?;
+            ok_json(ingot_power::schema::power_types_json())
+        }
         _ => Err(not_found(format!("Unknown API endpoint: {}", r.path))),
     }
 }
@@ -437,11 +441,14 @@ async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                             },
                         )
                         .await?;
-                    ok_json(Value::Object(
-                        ms.into_iter()
-                            .map(|m| (m.system_id, m.power_parameters))
-                            .collect(),
-                    ))
+                    let mut out = serde_json::Map::new();
+                    for m in ms {
+                        out.insert(
+                            m.system_id.clone(),
+                            Value::Object(app.region.open_power_params(&m)?),
+                        );
+                    }
+                    ok_json(Value::Object(out))
                 }
                 (&Method::POST, Some("allocate")) => {
                     let c = forms::constraints(&app.region, &p).await?;
@@ -568,7 +575,8 @@ async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
         }
         (&Method::GET, Some("power_parameters")) => {
             need_admin(u)?;
-            return ok_json(region.machine_for(u, sid).await?.power_parameters);
+            let m = region.machine_for(u, sid).await?;
+            return ok_json(Value::Object(region.open_power_params(&m)?));
         }
         (&Method::GET, Some("get_token")) => {
             return ok_json(

@@ -476,7 +476,9 @@ pub fn plan(
                     )))
                 }
             }
-            p.power = Some(PowerOp::On);
+            // The machine must boot the installer even if it happens to be running:
+            // an explicit cycle (power_on alone never resets a running machine).
+            p.power = Some(PowerOp::Cycle);
             p.netboot = Some(true);
             p.error_description = Some(String::new());
         }

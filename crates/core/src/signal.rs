@@ -100,6 +100,12 @@ pub struct Outcome {
     pub error_description: Option<String>,
 }
 
+impl Default for Outcome {
+    fn default() -> Outcome {
+        Outcome::none()
+    }
+}
+
 impl Outcome {
     fn none() -> Outcome {
         Outcome {
@@ -353,4 +359,45 @@ pub fn plan_timeout(
             status.label()
         ),
     ))
+}
+
+/// What an observed power state does to a machine waiting for one: RELEASING completes when
+/// the machine is seen off; EXITING_RESCUE_MODE completes when it is seen off (or on, for a
+/// machine going back to DEPLOYED).
+pub fn plan_power_observed(facts: &MachineFacts, state: crate::status::PowerState) -> Outcome {
+    use crate::status::PowerState as P;
+    match (facts.status, state) {
+        (Releasing, P::Off) => finish_release(facts, facts.commissioning_passed),
+        (ExitingRescueMode, s) => {
+            let back = match facts.previous_status {
+                Some(prev) if can_transition(ExitingRescueMode, prev) => prev,
+                _ => release_target(facts.commissioning_passed),
+            };
+            let want = if back == Deployed { P::On } else { P::Off };
+            if s != want {
+                return Outcome::none();
+            }
+            let mut o = Outcome::none().to(back);
+            if back != Deployed {
+                o.owner = OwnerChange::Clear;
+            }
+            o
+        }
+        _ => Outcome::none(),
+    }
+}
+
+/// What a failed power operation does to a machine in a transient status: its failed status,
+/// with the BMC's error as the reason.
+pub fn plan_power_failure(facts: &MachineFacts, error: &str) -> Outcome {
+    match facts.status.failed_status() {
+        Some(f) => Outcome::none().failed(
+            f,
+            format!(
+                "Power control failed while '{}': {error}",
+                facts.status.label()
+            ),
+        ),
+        None => Outcome::none(),
+    }
 }

@@ -202,3 +202,30 @@ fn timeouts() {
         }
     }
 }
+
+#[test]
+fn observed_power_states() {
+    use ingot_core::signal::{plan_power_failure, plan_power_observed};
+    use ingot_core::PowerState as P;
+    let mut f = facts(Releasing, Some(Deployed));
+    assert_eq!(plan_power_observed(&f, P::On).steps, vec![]);
+    assert_eq!(plan_power_observed(&f, P::Off).steps, vec![Ready]);
+    f.commissioning_passed = false;
+    assert_eq!(plan_power_observed(&f, P::Off).steps, vec![New]);
+    let f = facts(ExitingRescueMode, Some(Deployed));
+    assert_eq!(plan_power_observed(&f, P::Off).steps, vec![]);
+    assert_eq!(plan_power_observed(&f, P::On).steps, vec![Deployed]);
+    let f = facts(ExitingRescueMode, Some(Ready));
+    assert_eq!(plan_power_observed(&f, P::Off).steps, vec![Ready]);
+    for s in Status::ALL {
+        for st in [P::On, P::Off, P::Unknown, P::Error] {
+            let o = plan_power_observed(&facts(s, Some(Ready)), st);
+            assert!(path_is_valid(s, &o.steps), "{s:?} {st:?}");
+        }
+        let o = plan_power_failure(&facts(s, None), "BMC said no");
+        assert_eq!(o.steps.first().copied(), s.failed_status());
+        if let Some(why) = &o.error_description {
+            assert!(why.contains("BMC said no") && why.contains(s.label()));
+        }
+    }
+}

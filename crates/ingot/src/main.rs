@@ -45,6 +45,17 @@ enum Command {
         /// Deadline for transient statuses in seconds, overriding the node_timeout setting.
         #[arg(long, env = "INGOT_NODE_TIMEOUT_SECS")]
         node_timeout_secs: Option<i64>,
+        /// Key file for BMC secrets (32 bytes). Default: secret.key in the data directory,
+        /// created on first start. Regions sharing a PostgreSQL database must share it.
+        #[arg(long, env = "INGOT_SECRET_KEY_FILE")]
+        secret_key_file: Option<PathBuf>,
+        /// Seconds in which every machine with a queryable power driver is queried once
+        /// (queries are spread evenly over it).
+        #[arg(long, default_value_t = 300, env = "INGOT_POWER_POLL_INTERVAL")]
+        power_poll_interval: u64,
+        /// Power queries in flight at once during monitoring.
+        #[arg(long, default_value_t = 64)]
+        power_parallel: usize,
         /// Request worker threads. 1 (the default) serves from one thread: with SQLite every
         /// query already runs on the database's own threads, and fewer thread hops make each
         /// request faster (see BENCHMARKS.md). Raise it for PostgreSQL on a large host.
@@ -112,13 +123,39 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn serve(
-    db: DbArgs,
+/// Options of `ingot serve` beyond the database.
+struct ServeOpts {
     listen: SocketAddr,
     reap_interval: u64,
     node_timeout_secs: Option<i64>,
-) -> Result<()> {
-    let region = open(&db).await?.with_node_timeout_secs(node_timeout_secs);
+    secret_key_file: Option<PathBuf>,
+    power_poll_interval: u64,
+    power_parallel: usize,
+}
+
+async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
+    let key_file = match &o.secret_key_file {
+        Some(f) => f.clone(),
+        None => {
+            let dir = db.data_dir.clone().unwrap_or_else(default_data_dir);
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            dir.join("secret.key")
+        }
+    };
+    let secrets =
+        ingot_region::secrets::SecretBox::from_file(&key_file, o.secret_key_file.is_none())?;
+    let region = open(&db)
+        .await?
+        .with_node_timeout_secs(o.node_timeout_secs)
+        .with_secrets(secrets);
+    let monitor = region.clone();
+    let (interval, parallel) = (
+        Duration::from_secs(o.power_poll_interval.max(1)),
+        o.power_parallel,
+    );
+    tokio::spawn(async move { monitor.monitor_power(interval, parallel).await });
+    let (listen, reap_interval) = (o.listen, o.reap_interval);
     let reaper = region.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(reap_interval.max(1)));
@@ -198,8 +235,21 @@ async fn async_main(cli: Cli) -> Result<()> {
             listen,
             reap_interval,
             node_timeout_secs,
+            secret_key_file,
+            power_poll_interval,
+            power_parallel,
             ..
-        } => serve(db, listen, reap_interval, node_timeout_secs).await,
+        } => {
+            let opts = ServeOpts {
+                listen,
+                reap_interval,
+                node_timeout_secs,
+                secret_key_file,
+                power_poll_interval,
+                power_parallel,
+            };
+            serve(db, opts).await
+        }
         Command::Createadmin {
             db,
             username,

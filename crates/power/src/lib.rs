@@ -136,7 +136,7 @@ impl Default for RetryPolicy {
 
 /// Runs power operations: one in flight per BMC, transient failures retried with back-off
 /// and jitter within the policy's deadline, permanent ones returned at once.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct PowerControl {
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub policy: RetryPolicy,
@@ -160,6 +160,12 @@ impl PowerControl {
 
     /// Run `op` on an already built driver, under the lock for `key`.
     pub async fn run_with(&self, key: &str, driver: &dyn PowerDriver, op: Op) -> Result<Option<PowerState>, PowerError> {
+        self.run_within(key, driver, op, self.policy.deadline).await
+    }
+
+    /// As [`PowerControl::run_with`], retrying transient failures only until `deadline`
+    /// (an interactive query should not wait as long as a background operation).
+    pub async fn run_within(&self, key: &str, driver: &dyn PowerDriver, op: Op, deadline: Duration) -> Result<Option<PowerState>, PowerError> {
         let lock = self.lock_for(key);
         let _guard = lock.lock().await;
         let start = tokio::time::Instant::now();
@@ -174,7 +180,7 @@ impl PowerControl {
                 Op::Boot(d) => driver.set_boot_device(d, false).await.map(|_| None),
             };
             match r {
-                Err(e) if e.is_transient() && start.elapsed() + backoff < self.policy.deadline => {
+                Err(e) if e.is_transient() && start.elapsed() + backoff < deadline => {
                     let jitter = 0.5 + rand::random::<f64>();
                     let wait = backoff.mul_f64(jitter);
                     tracing::debug!("{key}: {e}; retrying in {wait:?}");

@@ -1,7 +1,7 @@
 //! Request forms: MAAS-shaped parameters in, validated changes out, with field errors shaped
 //! like MAAS's (`{"field": ["message"]}`).
 
-use crate::{power, DeployParams, FieldErrors, Principal, Region, RegionError, Result};
+use crate::{DeployParams, FieldErrors, Principal, Region, RegionError, Result};
 use ingot_core::actions::{Action, ActionOptions};
 use ingot_core::constraints::Constraints;
 use ingot_core::ids;
@@ -52,6 +52,37 @@ fn power_parameters(params: &Params, fe: &mut FieldErrors) -> Option<Map<String,
         }
     }
     given.then_some(out)
+}
+
+/// Power parameters checked against the driver's schema (defaults filled in), with their
+/// secret fields encrypted. Problems are added to `fe` under `power_parameters_<name>`.
+fn checked_power_params(
+    region: &Region,
+    power_type: &str,
+    params: Map<String, Value>,
+    fe: &mut FieldErrors,
+) -> Result<Value> {
+    if power_type.is_empty() {
+        if !params.is_empty() {
+            fe.add(
+                "power_type",
+                "Give a power_type for these power parameters.",
+            );
+        }
+        return Ok(Value::Object(Map::new()));
+    }
+    match ingot_power::schema::validate(power_type, &params) {
+        Ok(mut v) => {
+            region.seal_power_params(power_type, &mut v)?;
+            Ok(Value::Object(v))
+        }
+        Err(errs) => {
+            for (f, m) in errs {
+                fe.add(&f, m);
+            }
+            Ok(Value::Object(Map::new()))
+        }
+    }
 }
 
 async fn lookup_named(
@@ -179,13 +210,7 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
     let macs = macs(params, &mut fe);
     let power_type = text(params, "power_type").unwrap_or_default();
     let pparams = power_parameters(params, &mut fe).unwrap_or_default();
-    let pparams = match power::validate(&power_type, pparams) {
-        Ok(v) => v,
-        Err((f, m)) => {
-            fe.add(&f, m);
-            Value::Object(Map::new())
-        }
-    };
+    let pparams = checked_power_params(region, &power_type, pparams, &mut fe)?;
     let commission = params.get_bool("commission")?.unwrap_or(!anonymous);
     let deployed = params.get_bool("deployed")?.unwrap_or(false);
     if deployed && !is_admin {
@@ -490,13 +515,9 @@ pub async fn update_change(
             _ => Map::new(),
         };
         merged.extend(pp.unwrap_or_default());
-        match power::validate(&pt, merged) {
-            Ok(v) => {
-                c.power_type = Some(pt);
-                c.power_parameters = Some(v);
-            }
-            Err((f, msg)) => fe.add(&f, msg),
-        }
+        let checked = checked_power_params(region, &pt, merged, &mut fe)?;
+        c.power_type = Some(pt);
+        c.power_parameters = Some(checked);
     }
     if let Some(z) = lookup_named(
         region,

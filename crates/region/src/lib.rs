@@ -6,6 +6,7 @@
 mod error;
 pub mod forms;
 pub mod power;
+pub mod secrets;
 
 pub use error::{FieldErrors, RegionError};
 
@@ -19,7 +20,7 @@ use ingot_core::actions::{
 use ingot_core::constraints::{Candidate, Constraints};
 use ingot_core::signal::{self, Outcome, ResultSet, SignalContext, SignalStatus, StatusEvent};
 use ingot_core::transitions::{deadline_secs, previous_status_after};
-use ingot_core::Status;
+use ingot_core::{PowerState, Status};
 use ingot_store::{
     Change, Machine, MachineFilter, NewEvent, Store, StoreError, Token, TokenOwner, User,
 };
@@ -124,6 +125,10 @@ pub struct Region {
     /// Ids of the default zone, pool and domain: they can be neither renamed nor deleted,
     /// so they are read once.
     defaults: std::sync::Arc<tokio::sync::OnceCell<(i64, i64, i64)>>,
+    /// Encrypts BMC secrets at rest; a region without one refuses to store them.
+    secrets: Option<secrets::SecretBox>,
+    /// Runs driver operations: one per BMC at a time, transient failures retried.
+    power: std::sync::Arc<ingot_power::PowerControl>,
 }
 
 impl Region {
@@ -139,7 +144,59 @@ impl Region {
         Region {
             store,
             defaults: Default::default(),
+            secrets: None,
+            power: Default::default(),
             node_timeout_secs: None,
+        }
+    }
+
+    pub fn with_secrets(mut self, secrets: secrets::SecretBox) -> Region {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    pub fn with_power_policy(mut self, policy: ingot_power::RetryPolicy) -> Region {
+        self.power = std::sync::Arc::new(ingot_power::PowerControl::new(policy));
+        self
+    }
+
+    /// Encrypt the secret fields of validated power parameters.
+    pub fn seal_power_params(
+        &self,
+        power_type: &str,
+        params: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        let has_secret = ingot_power::schema::secret_fields(power_type)
+            .iter()
+            .any(|f| {
+                params
+                    .get(*f)
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|v| !v.is_empty() && !secrets::is_sealed(v))
+            });
+        match (&self.secrets, has_secret) {
+            (Some(b), _) => {
+                b.seal_params(power_type, params);
+                Ok(())
+            }
+            (None, false) => Ok(()),
+            (None, true) => Err(RegionError::Unavailable(
+                "This region has no secret key to store BMC passwords with.".into(),
+            )),
+        }
+    }
+
+    /// A machine's power parameters with secrets decrypted (for drivers and admins only).
+    pub fn open_power_params(
+        &self,
+        m: &Machine,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let p = m.power_parameters.as_object().cloned().unwrap_or_default();
+        match &self.secrets {
+            Some(b) => b
+                .open_params(&p)
+                .map_err(|e| RegionError::Unavailable(e.to_string())),
+            None => Ok(p),
         }
     }
 
@@ -450,6 +507,9 @@ impl Region {
         if p.abort_results {
             self.store.abort_results(m.id).await?;
         }
+        if let Some(op) = p.power {
+            self.spawn_power(m, op, p.netboot, cur);
+        }
         Ok(())
     }
 
@@ -589,7 +649,8 @@ impl Region {
         Ok(self.store.machine_token(m.id).await?)
     }
 
-    /// Power state as last known (manual: always unknown).
+    /// Ask the BMC for the power state now (recording it); manual machines answer "unknown".
+    /// A BMC that cannot answer gives 503 with its error.
     pub async fn query_power_state(&self, user: &User, system_id: &str) -> Result<String> {
         let m = self.load(system_id).await?;
         plan(
@@ -598,7 +659,25 @@ impl Region {
             actor(user),
             &ActionOptions::default(),
         )?;
-        Ok(power::query(&m))
+        if !power::controllable(&m.power_type) {
+            return Ok(power::query(&m));
+        }
+        let seen = self
+            .power_run(
+                &m,
+                ingot_power::Op::Query,
+                Some(std::time::Duration::from_secs(15)),
+            )
+            .await;
+        let seen = seen.map(|s| s.unwrap_or(PowerState::Unknown));
+        self.record_power(m.id, seen.clone()).await?;
+        match seen {
+            Ok(s) => Ok(s.as_str().to_string()),
+            Err(e) => Err(RegionError::Unavailable(format!(
+                "Failed to query the power state through {}: {e}",
+                m.power_type
+            ))),
+        }
     }
 
     /// Allocate a READY machine matching `c` for `user`. Never hands one machine to two callers:
@@ -777,7 +856,14 @@ impl Region {
                 Some(n) => format!("signal {} for script '{n}'", status.as_str()),
                 None => format!("signal {}", status.as_str()),
             };
-            self.apply_outcome(&m, &out, heard).await?;
+            self.apply_outcome(
+                &m,
+                &out,
+                Heard::Machine(heard),
+                Change::default(),
+                Vec::new(),
+            )
+            .await?;
             self.after_change(m.id).await
         })
         .await
@@ -857,15 +943,33 @@ impl Region {
                     .map(|r| format!(" {r}"))
                     .unwrap_or_default()
             );
-            self.apply_outcome(&m, &out, heard).await?;
+            self.apply_outcome(
+                &m,
+                &out,
+                Heard::Machine(heard),
+                Change::default(),
+                Vec::new(),
+            )
+            .await?;
             self.after_change(m.id).await
         })
         .await
     }
 
-    async fn apply_outcome(&self, m: &Machine, o: &Outcome, heard: String) -> Result<()> {
-        let mut c = Change::default();
-        let mut events = Vec::new();
+    /// Apply what a machine's report (or an observation of it) decided, in one compare-and-
+    /// swap with its events. `extra` and `events` carry changes the caller adds (power state).
+    async fn apply_outcome(
+        &self,
+        m: &Machine,
+        o: &Outcome,
+        heard: Heard,
+        mut c: Change,
+        mut events: Vec<NewEvent>,
+    ) -> Result<()> {
+        let heard_from_machine = matches!(heard, Heard::Machine(_));
+        let heard = match heard {
+            Heard::Machine(h) | Heard::Observed(h) => h,
+        };
         let mut cur = m.status;
         let mut prev = m.previous_status;
         for &s in &o.steps {
@@ -895,11 +999,16 @@ impl Region {
             c.status = Some(cur);
             c.previous_status = Some(prev);
             c.status_expires = Some(self.deadline_for(cur).await?);
-        } else if m.status.is_transient() {
+        } else if m.status.is_transient() && heard_from_machine {
             // A heartbeat: the machine is alive, so its deadline moves out.
             c.status_expires = Some(self.deadline_for(cur).await?);
         }
-        c.last_heard = Some(format!("{heard} at {}", ingot_store::now_ms() / 1000));
+        if heard_from_machine {
+            c.last_heard = Some(format!("{heard} at {}", ingot_store::now_ms() / 1000));
+        }
+        if c == Change::default() && events.is_empty() && o.steps.is_empty() {
+            return Ok(());
+        }
         let owner = match o.owner {
             OwnerChange::Keep => m.owner_id,
             OwnerChange::Set(u) => Some(u),
@@ -935,20 +1044,19 @@ impl Region {
         if o.abort_results {
             self.store.abort_results(m.id).await?;
         }
+        if o.power_off {
+            self.spawn_power(m, PowerOp::Off, None, cur);
+        }
         Ok(())
     }
 
     /// Fail every machine whose deadline has passed. Returns how many were failed.
     pub async fn reap_deadlines(&self) -> Result<usize> {
-        let minutes = self.node_timeout_min().await?;
+        let timeout = self.node_timeout_secs().await?;
         let mut n = 0;
         for m in self.store.expired_machines(ingot_store::now_ms()).await? {
-            let mins = if matches!(m.status, Status::Releasing | Status::ExitingRescueMode) {
-                5
-            } else {
-                minutes
-            };
-            let Some((failed, why)) = signal::plan_timeout(m.status, mins, Some(&m.last_heard))
+            let secs = deadline_secs(m.status, timeout).unwrap_or(timeout);
+            let Some((failed, why)) = signal::plan_timeout(m.status, secs, Some(&m.last_heard))
             else {
                 // Not transient any more: just clear the stale deadline.
                 let _ = self
@@ -986,6 +1094,228 @@ impl Region {
             }
         }
         Ok(n)
+    }
+}
+
+/// Who an outcome was heard from: the machine itself (a heartbeat: its deadline moves out and
+/// `last_heard` is updated) or an observation of it (its BMC).
+enum Heard {
+    Machine(String),
+    Observed(String),
+}
+
+impl Region {
+    /// Run a driver operation on a machine's BMC (secrets decrypted, one operation per BMC).
+    pub async fn power_run(
+        &self,
+        m: &Machine,
+        op: ingot_power::Op,
+        deadline: Option<std::time::Duration>,
+    ) -> std::result::Result<Option<PowerState>, ingot_power::PowerError> {
+        let params = self
+            .open_power_params(m)
+            .map_err(|e| ingot_power::PowerError::BadParams(e.to_string()))?;
+        let driver = ingot_power::build(&m.power_type, &params)?;
+        let key = ingot_power::bmc_key(&m.power_type, &params);
+        match deadline {
+            Some(d) => self.power.run_within(&key, driver.as_ref(), op, d).await,
+            None => self.power.run_with(&key, driver.as_ref(), op).await,
+        }
+    }
+
+    /// After a transition committed: switch the machine through its driver in the background.
+    fn spawn_power(&self, m: &Machine, op: PowerOp, netboot: Option<bool>, during: Status) {
+        if !power::controllable(&m.power_type) {
+            return;
+        }
+        let region = self.clone();
+        let id = m.id;
+        tokio::spawn(async move {
+            if let Err(e) = region.drive_power(id, op, netboot, during).await {
+                tracing::warn!("power operation on machine {id}: {e}");
+            }
+        });
+    }
+
+    /// Set the boot device, switch, confirm with a query; a failure fails the transition.
+    async fn drive_power(
+        &self,
+        id: i64,
+        op: PowerOp,
+        netboot: Option<bool>,
+        during: Status,
+    ) -> Result<()> {
+        use ingot_power::{BootDevice, Op, PowerError};
+        let Some(m) = self.store.machine_by_id(id).await? else {
+            return Ok(());
+        };
+        let mut ops = Vec::new();
+        match (netboot, op) {
+            (Some(true), _) => ops.push(Op::Boot(BootDevice::Pxe)),
+            (Some(false), PowerOp::On | PowerOp::Cycle) => ops.push(Op::Boot(BootDevice::Disk)),
+            _ => {}
+        }
+        ops.push(match op {
+            PowerOp::On => Op::On,
+            PowerOp::Off => Op::Off,
+            PowerOp::Cycle => Op::Cycle,
+        });
+        for o in ops {
+            match self.power_run(&m, o, None).await {
+                Ok(_) => {}
+                Err(PowerError::Unsupported(why)) if matches!(o, Op::Boot(_)) => {
+                    self.store
+                        .record_event(
+                            &m,
+                            &NewEvent::info(
+                                "Boot device",
+                                format!("Could not set the boot device: {why}"),
+                                "",
+                            ),
+                        )
+                        .await?;
+                }
+                Err(e) => return self.power_failed(id, during, &e).await,
+            }
+        }
+        let want = if op == PowerOp::Off {
+            PowerState::Off
+        } else {
+            PowerState::On
+        };
+        let seen = self
+            .power_run(&m, Op::Query, Some(std::time::Duration::from_secs(20)))
+            .await;
+        self.record_power(id, seen.map(|s| s.unwrap_or(want))).await
+    }
+
+    /// A power operation failed: a machine still in the transient status it was for moves to
+    /// the failed status with the BMC's error; otherwise the error is recorded.
+    async fn power_failed(
+        &self,
+        id: i64,
+        during: Status,
+        e: &ingot_power::PowerError,
+    ) -> Result<()> {
+        self.retrying(|| async {
+            let Some(m) = self.store.machine_by_id(id).await? else {
+                return Ok(());
+            };
+            let mut c = Change::default();
+            if m.power_state != "error" {
+                c.power_state = Some("error".into());
+            }
+            let ev = NewEvent::error(
+                "Power error",
+                format!("Power control through {} failed: {e}", m.power_type),
+                "",
+            );
+            let o = if m.status == during {
+                signal::plan_power_failure(&facts(&m), &e.to_string())
+            } else {
+                Outcome::default()
+            };
+            self.apply_outcome(
+                &m,
+                &o,
+                Heard::Observed(format!("power control failed: {e}")),
+                c,
+                vec![ev],
+            )
+            .await
+        })
+        .await
+    }
+
+    /// Record an observed power state (or a failed query): power_state and an event when it
+    /// changes, and what the state completes (RELEASING seen off, …).
+    pub async fn record_power(
+        &self,
+        id: i64,
+        seen: std::result::Result<PowerState, ingot_power::PowerError>,
+    ) -> Result<()> {
+        self.retrying(|| async {
+            let Some(m) = self.store.machine_by_id(id).await? else {
+                return Ok(());
+            };
+            let (state, detail) = match &seen {
+                Ok(s) => (s.as_str(), String::new()),
+                Err(e) => ("error", format!(": {e}")),
+            };
+            let mut c = Change::default();
+            let mut events = Vec::new();
+            if m.power_state != state {
+                c.power_state = Some(state.to_string());
+                let text = format!(
+                    "Power state changed from {} to {state}{detail}",
+                    m.power_state
+                );
+                events.push(if seen.is_ok() {
+                    NewEvent::info("Power state", text, "")
+                } else {
+                    NewEvent::error("Power state", text, "")
+                });
+            }
+            let o = match &seen {
+                Ok(s) => signal::plan_power_observed(&facts(&m), *s),
+                Err(_) => Outcome::default(),
+            };
+            self.apply_outcome(
+                &m,
+                &o,
+                Heard::Observed(format!("power {state} (seen through {})", m.power_type)),
+                c,
+                events,
+            )
+            .await
+        })
+        .await
+    }
+
+    /// Query every machine with a queryable driver once per `interval`, spread evenly over it,
+    /// with at most `parallel` queries in flight. Runs until the task is dropped.
+    pub async fn monitor_power(&self, interval: std::time::Duration, parallel: usize) {
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+        let types: Vec<&str> = power::power_types()
+            .filter(|t| power::controllable(t))
+            .collect();
+        loop {
+            let round = tokio::time::Instant::now();
+            let ids = match self.store.machine_ids_by_power_type(&types).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!("power monitor: {e}");
+                    Vec::new()
+                }
+            };
+            let gap = interval
+                .checked_div(ids.len().max(1) as u32)
+                .unwrap_or(interval);
+            for id in ids {
+                let Ok(permit) = sem.clone().acquire_owned().await else {
+                    return;
+                };
+                let region = self.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    if let Ok(Some(m)) = region.store.machine_by_id(id).await {
+                        let seen = region
+                            .power_run(
+                                &m,
+                                ingot_power::Op::Query,
+                                Some(interval.min(std::time::Duration::from_secs(30))),
+                            )
+                            .await;
+                        let seen = seen.map(|s| s.unwrap_or(PowerState::Unknown));
+                        if let Err(e) = region.record_power(id, seen).await {
+                            tracing::warn!("power monitor, machine {id}: {e}");
+                        }
+                    }
+                });
+                tokio::time::sleep(gap).await;
+            }
+            tokio::time::sleep_until(round + interval).await;
+        }
     }
 }
 

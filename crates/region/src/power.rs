@@ -1,17 +1,17 @@
-//! Power types known to the region. Drivers that switch real BMCs arrive with the power
-//! issue; until then only `manual` exists: it has no control, so flows that wait for a power
-//! state complete at once and its power state is always "unknown".
+//! The region's side of power control: which power types exist and can be queried (from
+//! `ingot-power`'s schemas), the events power operations leave, and the state to report.
 
 use ingot_core::PowerOp;
 use ingot_store::{Machine, NewEvent};
-use serde_json::{Map, Value};
 
 /// Registered power driver names.
-pub const POWER_TYPES: &[&str] = &["manual"];
+pub fn power_types() -> impl Iterator<Item = &'static str> {
+    ingot_power::schema::DRIVERS.iter().map(|d| d.name)
+}
 
-/// Whether the driver can switch and query the machine.
+/// Whether the driver can switch and query the machine (`manual` cannot).
 pub fn controllable(power_type: &str) -> bool {
-    !matches!(power_type, "" | "manual")
+    ingot_power::schema::queryable(power_type)
 }
 
 /// The event recorded when a power operation is requested.
@@ -22,7 +22,7 @@ pub fn event(op: PowerOp, power_type: &str, who: &str) -> NewEvent {
         PowerOp::Cycle => "Power cycle",
     };
     let how = if controllable(power_type) {
-        String::new()
+        format!(" through the {power_type} driver")
     } else if power_type.is_empty() {
         ": no power type is configured, so nothing was switched".into()
     } else {
@@ -38,17 +38,4 @@ pub fn query(m: &Machine) -> String {
     } else {
         "unknown".into()
     }
-}
-
-/// Validate a power type and its parameters, returning the parameters to store.
-pub fn validate(power_type: &str, params: Map<String, Value>) -> Result<Value, (String, String)> {
-    if !power_type.is_empty() && !POWER_TYPES.contains(&power_type) {
-        return Err((
-            "power_type".into(),
-            format!("Select a valid choice. {power_type} is not one of the available choices."),
-        ));
-    }
-    // `manual` takes no parameters; anything given is kept verbatim so nothing is lost when
-    // the machine later moves to a driver that uses them.
-    Ok(Value::Object(params))
 }

@@ -1514,6 +1514,23 @@ impl Store {
             .collect()
     }
 
+    /// Ids of the machines with one of these power types (the power monitor's round).
+    pub async fn machine_ids_by_power_type(&self, types: &[&str]) -> Result<Vec<i64>> {
+        if types.is_empty() {
+            return Ok(vec![]);
+        }
+        let ph: Vec<String> = (1..=types.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id FROM machines WHERE power_type IN ({}) ORDER BY id",
+            ph.join(", ")
+        );
+        let vals: Vec<Val> = types.iter().map(|t| Val::from(*t)).collect();
+        let rows = bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
     /// Machines whose deadline has passed.
     pub async fn expired_machines(&self, now: i64) -> Result<Vec<Machine>> {
         let sql = format!("{MACHINE_SELECT} WHERE m.status_expires IS NOT NULL AND m.status_expires <= $1 ORDER BY m.status_expires");

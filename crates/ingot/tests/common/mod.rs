@@ -102,7 +102,16 @@ impl Server {
             "a@example.com",
         ]);
         let key = run(&["apikey", "--database", db, "--username", "admin"]);
-        let mut args = vec!["serve", "--database", db, "--listen", "127.0.0.1:0"];
+        let data_dir = dir.path().to_string_lossy().to_string();
+        let mut args = vec![
+            "serve",
+            "--database",
+            db,
+            "--data-dir",
+            &data_dir,
+            "--listen",
+            "127.0.0.1:0",
+        ];
         args.extend_from_slice(extra);
         let mut child = Command::new(BIN)
             .args(&args)
