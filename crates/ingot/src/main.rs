@@ -53,6 +53,10 @@ enum Command {
         /// (queries are spread evenly over it).
         #[arg(long, default_value_t = 300, env = "INGOT_POWER_POLL_INTERVAL")]
         power_poll_interval: u64,
+        /// How long a power operation retries transient BMC failures (timeouts, busy,
+        /// unreachable) before it fails the transition.
+        #[arg(long, default_value_t = 60, env = "INGOT_POWER_RETRY_SECS")]
+        power_retry_secs: u64,
         /// Power queries in flight at once during monitoring.
         #[arg(long, default_value_t = 64)]
         power_parallel: usize,
@@ -131,6 +135,7 @@ struct ServeOpts {
     secret_key_file: Option<PathBuf>,
     power_poll_interval: u64,
     power_parallel: usize,
+    power_retry_secs: u64,
 }
 
 async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
@@ -145,10 +150,15 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
     };
     let secrets =
         ingot_region::secrets::SecretBox::from_file(&key_file, o.secret_key_file.is_none())?;
+    let policy = ingot_power::RetryPolicy {
+        deadline: Duration::from_secs(o.power_retry_secs.max(1)),
+        ..Default::default()
+    };
     let region = open(&db)
         .await?
         .with_node_timeout_secs(o.node_timeout_secs)
-        .with_secrets(secrets);
+        .with_secrets(secrets)
+        .with_power_policy(policy);
     let monitor = region.clone();
     let (interval, parallel) = (
         Duration::from_secs(o.power_poll_interval.max(1)),
@@ -238,6 +248,7 @@ async fn async_main(cli: Cli) -> Result<()> {
             secret_key_file,
             power_poll_interval,
             power_parallel,
+            power_retry_secs,
             ..
         } => {
             let opts = ServeOpts {
@@ -247,6 +258,7 @@ async fn async_main(cli: Cli) -> Result<()> {
                 secret_key_file,
                 power_poll_interval,
                 power_parallel,
+                power_retry_secs,
             };
             serve(db, opts).await
         }
