@@ -105,6 +105,15 @@ echo "INGOT_LIBMAAS_PYTHON=$INGOT_LIBMAAS_PYTHON"
 echo "INGOT_SHARED_DIR=$INGOT_SHARED_DIR"
 
 # ---------------------------------------------------------------------------------------------
+section "Power peers: ipmi_sim, ipmitool, pyghmi, sushy-emulator, QEMU"
+# Each installer is idempotent and prints the `export` lines its tests read.
+for peer in ipmi redfish qemu; do
+  envs=$(bash "$REPO/scripts/peers/$peer.sh") || die "installing the $peer peers failed"
+  eval "$envs"
+  printf '%s\n' "$envs"
+done
+
+# ---------------------------------------------------------------------------------------------
 section "Throwaway PostgreSQL on 127.0.0.1"
 PGTMP=$(mktemp -d /tmp/ingot-pg.XXXXXX)
 PGDATA_DIR=$PGTMP/data
