@@ -424,3 +424,108 @@ async fn power_parameters_are_validated() {
     assert_eq!(pp["power_driver"], "LAN_2_0");
     assert_eq!(pp["power_pass"], "pw");
 }
+
+#[tokio::test]
+async fn bmc_enlistment_matches_existing_machines() {
+    let s = Server::start(&["--power-poll-interval", "3600"]).await;
+    let anon = s.anon();
+    let ipmi = r#"{"power_address": "10.20.30.40", "power_user": "maas", "power_pass": "secret"}"#;
+    // First enlistment: a new machine in NEW with its BMC.
+    let a = anon
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[
+                ("architecture", "amd64"),
+                ("mac_addresses", &mac(50)),
+                ("power_type", "ipmi"),
+                ("power_parameters", ipmi),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(a["status_name"], "New");
+    // The same BMC enlists again with another boot MAC: the machine is updated, not duplicated.
+    let b = anon
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[
+                ("architecture", "amd64"),
+                ("mac_addresses", &mac(51)),
+                ("power_type", "ipmi"),
+                ("power_parameters", ipmi),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(a["system_id"], b["system_id"]);
+    let c = s.client();
+    assert_eq!(
+        c.get("/MAAS/api/2.0/machines/")
+            .await
+            .ok()
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let pp = c
+        .get(&format!(
+            "/MAAS/api/2.0/machines/{}/?op=power_parameters",
+            a["system_id"].as_str().unwrap()
+        ))
+        .await
+        .ok()
+        .json();
+    assert_eq!(pp["power_address"], "10.20.30.40");
+    assert_eq!(pp["power_pass"], "secret");
+    // Malformed BMC parameters in an enlistment are refused like any other.
+    let r = anon
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[
+                ("architecture", "amd64"),
+                ("mac_addresses", &mac(52)),
+                ("power_type", "ipmi"),
+                ("power_parameters", r#"{"power_address": "not a host!"}"#),
+            ],
+        )
+        .await
+        .expect(400);
+    assert!(r.body.contains("power_address"), "{}", r.body);
+    // A non-IPMI machine known by two MACs is matched by the one that is not its PXE MAC.
+    let m = c
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[
+                ("hostname", "twonic"),
+                ("architecture", "amd64"),
+                ("mac_addresses", &mac(60)),
+                ("mac_addresses", &mac(61)),
+                ("power_type", "manual"),
+                ("commission", "false"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    let again = anon
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[("architecture", "amd64"), ("mac_addresses", &mac(61))],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(again["system_id"], m["system_id"]);
+    assert_eq!(
+        c.get("/MAAS/api/2.0/machines/")
+            .await
+            .ok()
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
