@@ -15,6 +15,8 @@ use std::time::Duration;
 #[derive(Default)]
 struct Bmc {
     on: AtomicBool,
+    /// Answer the status query with garbage.
+    garbage: AtomicBool,
     ons: AtomicUsize,
     offs: AtomicUsize,
     token: String,
@@ -57,6 +59,9 @@ async fn start_bmc(token: &str) -> (Arc<Bmc>, String) {
             get(|State(b): State<Arc<Bmc>>, h: HeaderMap| async move {
                 if !authorized(&b, &h) {
                     return (StatusCode::UNAUTHORIZED, String::new());
+                }
+                if b.garbage.load(Ordering::SeqCst) {
+                    return (StatusCode::OK, "\u{1}<html>teapot".to_string());
                 }
                 let s = if b.on.load(Ordering::SeqCst) {
                     "running"
@@ -104,7 +109,19 @@ async fn wait_until(c: &Client, sid: &str, what: &str, f: impl Fn(&Value) -> boo
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{what}: machine stayed {m}");
+    let evs: Vec<String> = c
+        .events(sid)
+        .await
+        .iter()
+        .map(|e| format!("{} {} {}", e["id"], e["level"], e["description"]))
+        .collect();
+    panic!(
+        "{what}: machine stayed {} / {} / power {}; events:\n{}",
+        m["status_name"],
+        m["error_description"],
+        m["power_state"],
+        evs.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,6 +327,27 @@ async fn monitor_records_power_changes() {
     for sid in &ids {
         wait_until(&c, sid, "monitor sees on", |m| m["power_state"] == "on").await;
     }
+    // A BMC answering garbage: a clear error in the machine's events, the monitor goes on.
+    bmc.garbage.store(true, Ordering::SeqCst);
+    let m = wait_until(&c, &ids[1], "garbage recorded as an error", |m| {
+        m["power_state"] == "error"
+    })
+    .await;
+    assert_eq!(m["status_name"], "New", "a query error changes no status");
+    let evs = c.events(&ids[1]).await;
+    assert!(
+        evs.iter().any(|e| e["level"] == "ERROR"
+            && e["description"]
+                .as_str()
+                .unwrap_or("")
+                .contains("unexpected answer")),
+        "{evs:#?}"
+    );
+    bmc.garbage.store(false, Ordering::SeqCst);
+    wait_until(&c, &ids[1], "recovers when the BMC does", |m| {
+        m["power_state"] == "on"
+    })
+    .await;
     // The BMC goes away: the monitor records the error and keeps running.
     drop(bmc);
     let bad = {

@@ -1307,6 +1307,7 @@ impl Region {
                             )
                             .await;
                         let seen = seen.map(|s| s.unwrap_or(PowerState::Unknown));
+                        tracing::debug!("power monitor: machine {id} ({}): {seen:?}", m.hostname);
                         if let Err(e) = region.record_power(id, seen).await {
                             tracing::warn!("power monitor, machine {id}: {e}");
                         }

@@ -115,7 +115,10 @@ impl Server {
         args.extend_from_slice(extra);
         let mut child = Command::new(BIN)
             .args(&args)
-            .env("INGOT_LOG", "warn")
+            .env(
+                "INGOT_LOG",
+                std::env::var("INGOT_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
