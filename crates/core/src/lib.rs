@@ -8,6 +8,7 @@
 //! * [`ids`]: system ids, hostnames, MACs, architectures.
 
 pub mod actions;
+pub mod boot;
 pub mod constraints;
 pub mod ids;
 pub mod signal;
