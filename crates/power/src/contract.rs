@@ -22,10 +22,14 @@ async fn wait_for(d: &dyn PowerDriver, want: PowerState, settle: Duration) -> Re
             return Ok(());
         }
         if !matches!(got, PowerState::On | PowerState::Off) {
-            return Err(format!("query answered {got:?}; a controllable driver answers on or off"));
+            return Err(format!(
+                "query answered {got:?}; a controllable driver answers on or off"
+            ));
         }
         if tokio::time::Instant::now() > end {
-            return Err(format!("still {got:?} {settle:?} after asking for {want:?}"));
+            return Err(format!(
+                "still {got:?} {settle:?} after asking for {want:?}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -33,7 +37,11 @@ async fn wait_for(d: &dyn PowerDriver, want: PowerState, settle: Duration) -> Re
 
 async fn actual(obs: &dyn Observer, want: bool, step: &str) -> Result<(), String> {
     match obs.actual_on().await {
-        Some(a) if a != want => Err(format!("{step}: the BMC says power is {} but the driver says {}", on_off(a), on_off(want))),
+        Some(a) if a != want => Err(format!(
+            "{step}: the BMC says power is {} but the driver says {}",
+            on_off(a),
+            on_off(want)
+        )),
         _ => Ok(()),
     }
 }
@@ -48,7 +56,11 @@ fn on_off(b: bool) -> &'static str {
 
 /// Run the contract. `settle` is how long the BMC may take to apply a change (Redfish BMCs
 /// apply resets seconds later).
-pub async fn check(d: &dyn PowerDriver, obs: &dyn Observer, settle: Duration) -> Result<(), String> {
+pub async fn check(
+    d: &dyn PowerDriver,
+    obs: &dyn Observer,
+    settle: Duration,
+) -> Result<(), String> {
     let e = |step: &'static str| move |err: PowerError| format!("{step}: {err}");
     // Off, and seen off.
     d.power_off().await.map_err(e("power_off"))?;
@@ -65,7 +77,10 @@ pub async fn check(d: &dyn PowerDriver, obs: &dyn Observer, settle: Duration) ->
     wait_for(d, PowerState::On, settle).await?;
     let after = obs.changes().await;
     if after != before {
-        return Err(format!("power_on on a running machine changed its power {} time(s)", after - before));
+        return Err(format!(
+            "power_on on a running machine changed its power {} time(s)",
+            after - before
+        ));
     }
     // power_cycle is its own verb: it resets a running machine.
     d.power_cycle().await.map_err(e("power_cycle while on"))?;

@@ -63,7 +63,10 @@ pub enum PowerError {
 impl PowerError {
     /// Worth retrying: the same call may succeed in a moment.
     pub fn is_transient(&self) -> bool {
-        matches!(self, PowerError::Timeout(_) | PowerError::Busy(_) | PowerError::Unreachable(_))
+        matches!(
+            self,
+            PowerError::Timeout(_) | PowerError::Busy(_) | PowerError::Unreachable(_)
+        )
     }
 }
 
@@ -105,13 +108,21 @@ pub fn build(power_type: &str, params: &Params) -> Result<Box<dyn PowerDriver>, 
         "redfish" => Ok(Box::new(redfish::Redfish::from_params(params)?)),
         "webhook" => Ok(Box::new(webhook::Webhook::from_params(params)?)),
         "qemu" => Ok(Box::new(qemu::Qemu::from_params(params)?)),
-        other => Err(PowerError::BadParams(format!("unknown power type '{other}'"))),
+        other => Err(PowerError::BadParams(format!(
+            "unknown power type '{other}'"
+        ))),
     }
 }
 
 /// The identity of the BMC behind a machine: operations on one BMC are never concurrent.
 pub fn bmc_key(power_type: &str, params: &Params) -> String {
-    let s = |k: &str| params.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let s = |k: &str| {
+        params
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     match power_type {
         "webhook" => format!("webhook:{}", s("power_on_uri")),
         other => format!("{other}:{}", s("power_address")),
@@ -130,7 +141,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { deadline: Duration::from_secs(60), first_backoff: Duration::from_millis(250), max_backoff: Duration::from_secs(8) }
+        RetryPolicy {
+            deadline: Duration::from_secs(60),
+            first_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(8),
+        }
     }
 }
 
@@ -144,7 +159,10 @@ pub struct PowerControl {
 
 impl PowerControl {
     pub fn new(policy: RetryPolicy) -> PowerControl {
-        PowerControl { locks: Default::default(), policy }
+        PowerControl {
+            locks: Default::default(),
+            policy,
+        }
     }
 
     fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -153,19 +171,36 @@ impl PowerControl {
     }
 
     /// Run `op` on the machine's BMC. Returns the power state for `Query`.
-    pub async fn run(&self, power_type: &str, params: &Params, op: Op) -> Result<Option<PowerState>, PowerError> {
+    pub async fn run(
+        &self,
+        power_type: &str,
+        params: &Params,
+        op: Op,
+    ) -> Result<Option<PowerState>, PowerError> {
         let driver = build(power_type, params)?;
-        self.run_with(&bmc_key(power_type, params), driver.as_ref(), op).await
+        self.run_with(&bmc_key(power_type, params), driver.as_ref(), op)
+            .await
     }
 
     /// Run `op` on an already built driver, under the lock for `key`.
-    pub async fn run_with(&self, key: &str, driver: &dyn PowerDriver, op: Op) -> Result<Option<PowerState>, PowerError> {
+    pub async fn run_with(
+        &self,
+        key: &str,
+        driver: &dyn PowerDriver,
+        op: Op,
+    ) -> Result<Option<PowerState>, PowerError> {
         self.run_within(key, driver, op, self.policy.deadline).await
     }
 
     /// As [`PowerControl::run_with`], retrying transient failures only until `deadline`
     /// (an interactive query should not wait as long as a background operation).
-    pub async fn run_within(&self, key: &str, driver: &dyn PowerDriver, op: Op, deadline: Duration) -> Result<Option<PowerState>, PowerError> {
+    pub async fn run_within(
+        &self,
+        key: &str,
+        driver: &dyn PowerDriver,
+        op: Op,
+        deadline: Duration,
+    ) -> Result<Option<PowerState>, PowerError> {
         let lock = self.lock_for(key);
         let _guard = lock.lock().await;
         let start = tokio::time::Instant::now();
@@ -209,7 +244,13 @@ mod tests {
 
     impl Flaky {
         fn new(fail: usize, err: PowerError) -> Flaky {
-            Flaky { fail, err, calls: AtomicUsize::new(0), in_flight: AtomicUsize::new(0), max_in_flight: AtomicUsize::new(0) }
+            Flaky {
+                fail,
+                err,
+                calls: AtomicUsize::new(0),
+                in_flight: AtomicUsize::new(0),
+                max_in_flight: AtomicUsize::new(0),
+            }
         }
         async fn step(&self) -> Result<(), PowerError> {
             let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -244,19 +285,31 @@ mod tests {
     }
 
     fn fast() -> PowerControl {
-        PowerControl::new(RetryPolicy { deadline: Duration::from_secs(2), first_backoff: Duration::from_millis(10), max_backoff: Duration::from_millis(50) })
+        PowerControl::new(RetryPolicy {
+            deadline: Duration::from_secs(2),
+            first_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+        })
     }
 
     #[tokio::test]
     async fn transient_errors_are_retried() {
         let d = Flaky::new(3, PowerError::Timeout("t".into()));
-        assert_eq!(fast().run_with("k", &d, Op::Query).await, Ok(Some(PowerState::On)));
+        assert_eq!(
+            fast().run_with("k", &d, Op::Query).await,
+            Ok(Some(PowerState::On))
+        );
         assert_eq!(d.calls.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]
     async fn permanent_errors_fail_at_once() {
-        for e in [PowerError::Auth("a".into()), PowerError::Unsupported("u".into()), PowerError::Protocol("p".into()), PowerError::BadParams("b".into())] {
+        for e in [
+            PowerError::Auth("a".into()),
+            PowerError::Unsupported("u".into()),
+            PowerError::Protocol("p".into()),
+            PowerError::BadParams("b".into()),
+        ] {
             let d = Flaky::new(100, e.clone());
             assert_eq!(fast().run_with("k", &d, Op::On).await, Err(e));
             assert_eq!(d.calls.load(Ordering::SeqCst), 1);
@@ -266,10 +319,21 @@ mod tests {
     #[tokio::test]
     async fn transient_errors_give_up_at_the_deadline() {
         let d = Flaky::new(usize::MAX, PowerError::Busy("b".into()));
-        let pc = PowerControl::new(RetryPolicy { deadline: Duration::from_millis(300), first_backoff: Duration::from_millis(10), max_backoff: Duration::from_millis(40) });
+        let pc = PowerControl::new(RetryPolicy {
+            deadline: Duration::from_millis(300),
+            first_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(40),
+        });
         let t = std::time::Instant::now();
-        assert!(matches!(pc.run_with("k", &d, Op::Off).await, Err(PowerError::Busy(_))));
-        assert!(t.elapsed() < Duration::from_millis(600), "{:?}", t.elapsed());
+        assert!(matches!(
+            pc.run_with("k", &d, Op::Off).await,
+            Err(PowerError::Busy(_))
+        ));
+        assert!(
+            t.elapsed() < Duration::from_millis(600),
+            "{:?}",
+            t.elapsed()
+        );
         assert!(d.calls.load(Ordering::SeqCst) > 2);
     }
 
@@ -292,7 +356,9 @@ mod tests {
         let tasks: Vec<_> = (0..8)
             .map(|i| {
                 let (pc, d) = (pc.clone(), d2.clone());
-                tokio::spawn(async move { pc.run_with(&format!("bmc{i}"), d.as_ref(), Op::Query).await })
+                tokio::spawn(
+                    async move { pc.run_with(&format!("bmc{i}"), d.as_ref(), Op::Query).await },
+                )
             })
             .collect();
         for t in tasks {
