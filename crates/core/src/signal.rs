@@ -367,7 +367,12 @@ pub fn plan_timeout(
 pub fn plan_power_observed(facts: &MachineFacts, state: crate::status::PowerState) -> Outcome {
     use crate::status::PowerState as P;
     match (facts.status, state) {
-        (Releasing, P::Off) => finish_release(facts, facts.commissioning_passed),
+        (Releasing, P::Off) => {
+            // Seen off already: finishing the release must not switch it again.
+            let mut o = finish_release(facts, facts.commissioning_passed);
+            o.power_off = false;
+            o
+        }
         (ExitingRescueMode, s) => {
             let back = match facts.previous_status {
                 Some(prev) if can_transition(ExitingRescueMode, prev) => prev,
