@@ -210,7 +210,10 @@ fn observed_power_states() {
     let mut f = facts(Releasing, Some(Deployed));
     assert_eq!(plan_power_observed(&f, P::On).steps, vec![]);
     assert_eq!(plan_power_observed(&f, P::Off).steps, vec![Ready]);
-    assert!(!plan_power_observed(&f, P::Off).power_off, "a machine seen off is not switched off again");
+    assert!(
+        !plan_power_observed(&f, P::Off).power_off,
+        "a machine seen off is not switched off again"
+    );
     f.commissioning_passed = false;
     assert_eq!(plan_power_observed(&f, P::Off).steps, vec![New]);
     let f = facts(ExitingRescueMode, Some(Deployed));
@@ -218,7 +221,10 @@ fn observed_power_states() {
     assert_eq!(plan_power_observed(&f, P::On).steps, vec![Deployed]);
     let f = facts(ExitingRescueMode, Some(Ready));
     assert_eq!(plan_power_observed(&f, P::Off).steps, vec![Ready]);
-    assert!(!plan_power_observed(&f, P::Off).power_off, "a machine seen off is not switched off again");
+    assert!(
+        !plan_power_observed(&f, P::Off).power_off,
+        "a machine seen off is not switched off again"
+    );
     for s in Status::ALL {
         for st in [P::On, P::Off, P::Unknown, P::Error] {
             let o = plan_power_observed(&facts(s, Some(Ready)), st);
