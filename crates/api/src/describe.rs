@@ -219,13 +219,78 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
 ];
 
 /// Handlers added after the first table (kept separate to keep the table above readable).
-pub const MORE_HANDLERS: &[HandlerDef] = &[HandlerDef {
-    name: "PowerTypesHandler",
-    path: "/MAAS/api/2.0/power-types/",
-    params: &[],
-    doc: "The power drivers and the parameters each takes.",
-    actions: ops!["read" "GET" None, "List power types with their parameter schemas.";],
-}];
+pub const MORE_HANDLERS: &[HandlerDef] = &[
+    HandlerDef {
+        name: "PowerTypesHandler",
+        path: "/MAAS/api/2.0/power-types/",
+        params: &[],
+        doc: "The power drivers and the parameters each takes.",
+        actions: ops!["read" "GET" None, "List power types with their parameter schemas.";],
+    },
+    HandlerDef {
+        name: "FabricsHandler",
+        path: "/MAAS/api/2.0/fabrics/",
+        params: &[],
+        doc: "Manage fabrics.",
+        actions: ops!["read" "GET" None, "List fabrics with their VLANs."; "create" "POST" None, "Create a fabric (admin): name, class_type.";],
+    },
+    HandlerDef {
+        name: "FabricHandler",
+        path: "/MAAS/api/2.0/fabrics/{id}/",
+        params: &["id"],
+        doc: "Manage a fabric.",
+        actions: ops!["read" "GET" None, "Read a fabric."; "update" "PUT" None, "Update a fabric (admin): name, class_type."; "delete" "DELETE" None, "Delete a fabric (admin).";],
+    },
+    HandlerDef {
+        name: "VlansHandler",
+        path: "/MAAS/api/2.0/fabrics/{fabric_id}/vlans/",
+        params: &["fabric_id"],
+        doc: "Manage the VLANs of a fabric.",
+        actions: ops!["read" "GET" None, "List the fabric's VLANs."; "create" "POST" None, "Create a VLAN (admin): vid, name, mtu.";],
+    },
+    HandlerDef {
+        name: "VlanHandler",
+        path: "/MAAS/api/2.0/fabrics/{fabric_id}/vlans/{vid}/",
+        params: &["fabric_id", "vid"],
+        doc: "Manage a VLAN.",
+        actions: ops!["read" "GET" None, "Read a VLAN."; "update" "PUT" None, "Update a VLAN (admin): name, mtu, dhcp_on."; "delete" "DELETE" None, "Delete a VLAN (admin).";],
+    },
+    HandlerDef {
+        name: "SubnetsHandler",
+        path: "/MAAS/api/2.0/subnets/",
+        params: &[],
+        doc: "Manage subnets.",
+        actions: ops!["read" "GET" None, "List subnets."; "create" "POST" None, "Create a subnet (admin): cidr, name, vlan (or fabric + vid), gateway_ip, dns_servers, managed.";],
+    },
+    HandlerDef {
+        name: "SubnetHandler",
+        path: "/MAAS/api/2.0/subnets/{id}/",
+        params: &["id"],
+        doc: "Manage a subnet.",
+        actions: ops!["read" "GET" None, "Read a subnet."; "update" "PUT" None, "Update a subnet (admin)."; "delete" "DELETE" None, "Delete a subnet (admin).";],
+    },
+    HandlerDef {
+        name: "IPRangesHandler",
+        path: "/MAAS/api/2.0/ipranges/",
+        params: &[],
+        doc: "Manage IP ranges.",
+        actions: ops!["read" "GET" None, "List IP ranges."; "create" "POST" None, "Create an IP range (admin): type (dynamic|reserved), start_ip, end_ip, subnet, comment.";],
+    },
+    HandlerDef {
+        name: "IPRangeHandler",
+        path: "/MAAS/api/2.0/ipranges/{id}/",
+        params: &["id"],
+        doc: "Manage an IP range.",
+        actions: ops!["read" "GET" None, "Read an IP range."; "update" "PUT" None, "Update an IP range (admin)."; "delete" "DELETE" None, "Delete an IP range (admin).";],
+    },
+    HandlerDef {
+        name: "NetbootTimelineHandler",
+        path: "/MAAS/api/2.0/netboot-timeline/",
+        params: &[],
+        doc: "Every recorded network-boot hop of a MAC address (DHCP, TFTP, HTTP, metadata), known machine or not.",
+        actions: ops!["read" "GET" None, "The hops of one MAC, oldest first (admin): mac, limit.";],
+    },
+];
 
 pub const ANON_HANDLERS: &[HandlerDef] = &[HandlerDef {
     name: "AnonMachinesHandler",

@@ -6,6 +6,7 @@
 
 pub mod describe;
 mod metadata;
+mod network;
 pub mod render;
 
 use axum::body::Bytes;
@@ -244,6 +245,12 @@ fn unknown_op(r: &Req) -> ApiError {
     ))
 }
 
+/// A numeric id from the path; anything else is simply not found.
+pub(crate) fn forms_id(s: &str) -> Result<i64, ApiError> {
+    s.parse()
+        .map_err(|_| not_found(format!("No object with id '{s}'.")))
+}
+
 fn need_user(who: &Principal) -> Result<&User, ApiError> {
     match who {
         Principal::User(u) => Ok(u),
@@ -319,6 +326,12 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["resourcepool", id] => named_item(app, r, need_user(&who)?, NamedKind::Pool, id).await,
         ["events"] => events(app, r, need_user(&who)?).await,
         ["maas"] => config(app, r, need_user(&who)?).await,
+        ["fabrics", rest @ ..] => network::fabrics(app, r, need_user(&who)?, rest).await,
+        ["subnets"] => network::subnets(app, r, need_user(&who)?, None).await,
+        ["subnets", id] => network::subnets(app, r, need_user(&who)?, Some(id)).await,
+        ["ipranges"] => network::ipranges(app, r, need_user(&who)?, None).await,
+        ["ipranges", id] => network::ipranges(app, r, need_user(&who)?, Some(id)).await,
+        ["netboot-timeline"] => network::timeline(app, r, need_user(&who)?).await,
         ["power-types"] => {
             need_user(&who)?;
             ok_json(ingot_power::schema::power_types_json())

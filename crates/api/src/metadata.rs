@@ -21,12 +21,27 @@ fn plain(s: impl Into<String>) -> Res {
 
 async fn machine_of(app: &App, r: &Req) -> Result<Machine, ApiError> {
     match app.region.authenticate(r.auth.as_deref()).await? {
-        Principal::Machine { machine_id, .. } => app
-            .region
-            .store
-            .machine_by_id(machine_id)
-            .await?
-            .ok_or_else(|| not_found("The machine of this token no longer exists.")),
+        Principal::Machine { machine_id, .. } => {
+            let m = app
+                .region
+                .store
+                .machine_by_id(machine_id)
+                .await?
+                .ok_or_else(|| not_found("The machine of this token no longer exists."))?;
+            // Every metadata call is a hop of the machine's netboot timeline (by boot MAC).
+            if let Some(i) = m.interfaces.first() {
+                let op = r.op().map(|o| format!("?op={o}")).unwrap_or_default();
+                app.region
+                    .store
+                    .record_netboot(
+                        &i.mac_address,
+                        "metadata",
+                        &format!("{} {}{op}", r.method, r.path),
+                    )
+                    .await?;
+            }
+            Ok(m)
+        }
         Principal::Anonymous => Err(ApiError(RegionError::Unauthorized(
             "Authentication credentials were not provided.".into(),
         ))),

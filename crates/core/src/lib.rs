@@ -11,6 +11,7 @@ pub mod actions;
 pub mod boot;
 pub mod constraints;
 pub mod ids;
+pub mod net;
 pub mod signal;
 pub mod status;
 pub mod transitions;

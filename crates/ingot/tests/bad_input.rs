@@ -12,6 +12,8 @@ async fn snapshot(db: &str) -> Vec<String> {
         .await
         .expect("connect");
     let mut out = Vec::new();
+    // netboot_events is left out on purpose: it is the per-MAC log of every hop a machine
+    // makes (refused metadata calls included), which is what an operator needs to see.
     for t in [
         "users",
         "zones",
@@ -26,6 +28,10 @@ async fn snapshot(db: &str) -> Vec<String> {
         "script_results",
         "sshkeys",
         "settings",
+        "fabrics",
+        "vlans",
+        "subnets",
+        "ipranges",
     ] {
         let rows = sqlx::query(&format!("SELECT * FROM {t} ORDER BY 1"))
             .fetch_all(&mut conn)

@@ -5,6 +5,7 @@
 
 mod error;
 pub mod forms;
+pub mod network;
 pub mod power;
 pub mod secrets;
 

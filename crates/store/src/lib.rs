@@ -9,6 +9,7 @@
 //! * Inside a transaction the first statement writes, so SQLite takes its write lock at once
 //!   (no read-then-upgrade deadlocks).
 
+pub mod network;
 mod schema;
 
 use ingot_core::Status;
@@ -98,9 +99,9 @@ impl From<Option<Vec<u8>>> for Val {
     }
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-fn bind_all<'q>(mut q: AnyQuery<'q>, vals: &'q [Val]) -> AnyQuery<'q> {
+pub(crate) fn bind_all<'q>(mut q: AnyQuery<'q>, vals: &'q [Val]) -> AnyQuery<'q> {
     for v in vals {
         q = match v {
             Val::Int(i) => q.bind(*i),
@@ -111,7 +112,7 @@ fn bind_all<'q>(mut q: AnyQuery<'q>, vals: &'q [Val]) -> AnyQuery<'q> {
     q
 }
 
-fn map_unique(e: sqlx::Error, what: &str) -> StoreError {
+pub(crate) fn map_unique(e: sqlx::Error, what: &str) -> StoreError {
     if let sqlx::Error::Database(d) = &e {
         if d.is_unique_violation() {
             return StoreError::Duplicate(what.to_string());
@@ -557,7 +558,7 @@ pub fn random_token(len: usize) -> String {
 /// The region's database.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     backend: Backend,
 }
 

@@ -2,7 +2,7 @@
 //! booleans are integers, so that rows decode identically through sqlx's `Any` driver.
 
 /// (version, sqlite, postgres)
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, V1_SQLITE, V1_PG)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, V1_SQLITE, V1_PG), (2, V2_SQLITE, V2_PG)];
 
 macro_rules! v1 {
     ($pk:literal, $blob:literal) => {
@@ -36,3 +36,23 @@ macro_rules! v1 {
 
 const V1_SQLITE: &str = v1!("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB");
 const V1_PG: &str = v1!("BIGSERIAL PRIMARY KEY", "BYTEA");
+
+/// The network model the rack serves (fabrics, VLANs, subnets, IP ranges) and the per-MAC
+/// netboot timeline.
+macro_rules! v2 {
+    ($pk:literal) => {
+        concat!(
+            "CREATE TABLE fabrics (id ", $pk, ", name TEXT NOT NULL UNIQUE, class_type TEXT, created BIGINT NOT NULL);\n",
+            "CREATE TABLE vlans (id ", $pk, ", fabric_id BIGINT NOT NULL REFERENCES fabrics(id) ON DELETE CASCADE, vid BIGINT NOT NULL, name TEXT NOT NULL DEFAULT '', mtu BIGINT NOT NULL DEFAULT 1500, dhcp_on BIGINT NOT NULL DEFAULT 0, UNIQUE (fabric_id, vid));\n",
+            "CREATE TABLE subnets (id ", $pk, ", name TEXT NOT NULL UNIQUE, cidr TEXT NOT NULL UNIQUE, vlan_id BIGINT NOT NULL REFERENCES vlans(id), gateway_ip TEXT, dns_servers TEXT NOT NULL DEFAULT '', managed BIGINT NOT NULL DEFAULT 1, created BIGINT NOT NULL);\n",
+            "CREATE TABLE ipranges (id ", $pk, ", subnet_id BIGINT NOT NULL REFERENCES subnets(id) ON DELETE CASCADE, type TEXT NOT NULL, start_ip TEXT NOT NULL, end_ip TEXT NOT NULL, comment TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL);\n",
+            "CREATE TABLE netboot_events (id ", $pk, ", mac TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL);\n",
+            "CREATE INDEX netboot_events_mac ON netboot_events(mac, id);\n",
+            "INSERT INTO fabrics (name, created) VALUES ('fabric-0', 0);\n",
+            "INSERT INTO vlans (fabric_id, vid, name) VALUES (1, 0, 'untagged');\n",
+        )
+    };
+}
+
+const V2_SQLITE: &str = v2!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const V2_PG: &str = v2!("BIGSERIAL PRIMARY KEY");

@@ -1,0 +1,170 @@
+//! Pure address arithmetic for subnets and IP ranges (IPv4 and IPv6).
+
+use std::net::IpAddr;
+
+/// A parsed CIDR: network address (host bits cleared) and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub network: IpAddr,
+    pub prefix: u8,
+}
+
+fn to_u128(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u32::from(a) as u128,
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+fn bits(ip: IpAddr) -> u8 {
+    if ip.is_ipv4() {
+        32
+    } else {
+        128
+    }
+}
+
+fn mask(prefix: u8, width: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        let all = if width == 32 {
+            u32::MAX as u128
+        } else {
+            u128::MAX
+        };
+        all & !((1u128 << (width - prefix)) - 1).min(all)
+    }
+}
+
+impl Cidr {
+    /// Parse `a.b.c.d/n` or `x::/n`. Host bits must be zero (as MAAS requires).
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (addr, len) = s
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| format!("'{s}' is not a CIDR (address/prefix)"))?;
+        let ip: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("'{addr}' is not an IP address"))?;
+        let prefix: u8 = len
+            .parse()
+            .map_err(|_| format!("'{len}' is not a prefix length"))?;
+        let w = bits(ip);
+        if prefix > w {
+            return Err(format!("prefix /{prefix} is longer than {w} bits"));
+        }
+        let n = to_u128(ip);
+        if n & !mask(prefix, w) & if w == 32 { u32::MAX as u128 } else { u128::MAX } != 0 {
+            return Err(format!(
+                "'{s}' has host bits set: the network is {}/{prefix}",
+                from_u128(n & mask(prefix, w), ip.is_ipv4())
+            ));
+        }
+        Ok(Cidr {
+            network: ip,
+            prefix,
+        })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        ip.is_ipv4() == self.network.is_ipv4()
+            && to_u128(ip) & mask(self.prefix, bits(ip)) == to_u128(self.network)
+    }
+
+    /// The broadcast (IPv4) or last address of the subnet.
+    pub fn last(&self) -> IpAddr {
+        let w = bits(self.network);
+        let host = if w == 32 {
+            (u32::MAX as u128) & !mask(self.prefix, w)
+        } else {
+            !mask(self.prefix, w)
+        };
+        from_u128(to_u128(self.network) | host, self.network.is_ipv4())
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+fn from_u128(n: u128, v4: bool) -> IpAddr {
+    if v4 {
+        IpAddr::V4((n as u32).into())
+    } else {
+        IpAddr::V6(n.into())
+    }
+}
+
+/// Whether two inclusive ranges overlap (same family).
+pub fn ranges_overlap(a: (IpAddr, IpAddr), b: (IpAddr, IpAddr)) -> bool {
+    a.0.is_ipv4() == b.0.is_ipv4() && to_u128(a.0) <= to_u128(b.1) && to_u128(b.0) <= to_u128(a.1)
+}
+
+/// Validate a range inside a subnet: both ends inside, start <= end, not the network or
+/// broadcast address of an IPv4 subnet.
+pub fn check_range(subnet: &Cidr, start: IpAddr, end: IpAddr) -> Result<(), String> {
+    if !subnet.contains(start) || !subnet.contains(end) {
+        return Err(format!("the range {start}-{end} is not inside {subnet}"));
+    }
+    if to_u128(start) > to_u128(end) {
+        return Err(format!("the range starts ({start}) after it ends ({end})"));
+    }
+    if subnet.network.is_ipv4()
+        && subnet.prefix < 31
+        && (start == subnet.network || end == subnet.last())
+    {
+        return Err(format!(
+            "the range {start}-{end} includes the network or broadcast address of {subnet}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = Cidr::parse("10.77.0.0/24").unwrap();
+        assert!(c.contains(ip("10.77.0.9")));
+        assert!(!c.contains(ip("10.77.1.9")));
+        assert!(!c.contains(ip("::1")));
+        assert_eq!(c.last(), ip("10.77.0.255"));
+        assert!(Cidr::parse("10.77.0.1/24")
+            .unwrap_err()
+            .contains("host bits"));
+        assert!(Cidr::parse("10.77.0.0/33").is_err());
+        assert!(Cidr::parse("10.77.0.0").is_err());
+        assert!(Cidr::parse("nonsense/8").is_err());
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        let v6 = Cidr::parse("fd00:1::/64").unwrap();
+        assert!(v6.contains(ip("fd00:1::42")));
+        assert_eq!(v6.last(), ip("fd00:1::ffff:ffff:ffff:ffff"));
+    }
+
+    #[test]
+    fn ranges() {
+        let c = Cidr::parse("10.77.0.0/24").unwrap();
+        assert!(check_range(&c, ip("10.77.0.100"), ip("10.77.0.200")).is_ok());
+        assert!(check_range(&c, ip("10.77.0.200"), ip("10.77.0.100")).is_err());
+        assert!(check_range(&c, ip("10.77.0.100"), ip("10.77.1.2")).is_err());
+        assert!(check_range(&c, ip("10.77.0.0"), ip("10.77.0.9")).is_err());
+        assert!(check_range(&c, ip("10.77.0.9"), ip("10.77.0.255")).is_err());
+        assert!(ranges_overlap(
+            (ip("10.0.0.5"), ip("10.0.0.10")),
+            (ip("10.0.0.10"), ip("10.0.0.20"))
+        ));
+        assert!(!ranges_overlap(
+            (ip("10.0.0.5"), ip("10.0.0.9")),
+            (ip("10.0.0.10"), ip("10.0.0.20"))
+        ));
+    }
+}

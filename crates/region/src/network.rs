@@ -1,0 +1,303 @@
+//! The network model's forms: fabrics, VLANs, subnets and IP ranges, validated before they
+//! reach the store (CIDR syntax, ranges inside their subnet and not overlapping, VLAN ids).
+
+use crate::{FieldErrors, Region, RegionError, Result};
+use ingot_core::net::{check_range, ranges_overlap, Cidr};
+use ingot_store::network::{IpRange, Subnet, Vlan};
+use ingot_wire::Params;
+use std::net::IpAddr;
+
+fn ip(fe: &mut FieldErrors, field: &str, v: &str) -> Option<IpAddr> {
+    match v.trim().parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            fe.add(field, format!("'{v}' is not an IP address."));
+            None
+        }
+    }
+}
+
+impl Region {
+    /// The VLAN a subnet form names: `vlan` (id), else `fabric` (id) + `vid`, else the
+    /// untagged VLAN of the first fabric.
+    async fn vlan_from_params(&self, p: &Params, fe: &mut FieldErrors) -> Result<Option<Vlan>> {
+        if let Some(id) = p.get_i64("vlan")? {
+            let v = self.store.vlan_by_id(id).await?;
+            if v.is_none() {
+                fe.add("vlan", format!("No VLAN with id {id}."));
+            }
+            return Ok(v);
+        }
+        let fabric = p.get_i64("fabric")?;
+        let vid = p.get_i64("vid")?.unwrap_or(0);
+        let vlans = self.store.vlans(None).await?;
+        let found = vlans
+            .into_iter()
+            .find(|v| fabric.is_none_or(|f| v.fabric_id == f) && v.vid == vid);
+        if found.is_none() {
+            fe.add(
+                "vlan",
+                format!(
+                    "No VLAN {vid} on fabric {}.",
+                    fabric
+                        .map(|f| f.to_string())
+                        .unwrap_or_else(|| "fabric-0".into())
+                ),
+            );
+        }
+        Ok(found)
+    }
+
+    pub async fn create_subnet(&self, p: &Params) -> Result<Subnet> {
+        let mut fe = FieldErrors::default();
+        let cidr = match p.get("cidr").map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) => match Cidr::parse(c) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    fe.add("cidr", e);
+                    None
+                }
+            },
+            None => {
+                fe.add("cidr", "This field is required.");
+                None
+            }
+        };
+        let vlan = self.vlan_from_params(p, &mut fe).await?;
+        let gateway = p
+            .get("gateway_ip")
+            .filter(|g| !g.trim().is_empty())
+            .and_then(|g| ip(&mut fe, "gateway_ip", g));
+        if let (Some(c), Some(g)) = (&cidr, gateway) {
+            if !c.contains(g) {
+                fe.add("gateway_ip", format!("The gateway {g} is not inside {c}."));
+            }
+        }
+        let dns: Vec<String> = crate::forms::list(p, "dns_servers")
+            .iter()
+            .flat_map(|d| d.split_whitespace().map(String::from).collect::<Vec<_>>())
+            .collect();
+        for d in &dns {
+            ip(&mut fe, "dns_servers", d);
+        }
+        let managed = p.get_bool("managed")?.unwrap_or(true);
+        fe.check()?;
+        let (Some(cidr), Some(vlan)) = (cidr, vlan) else {
+            return Err(RegionError::BadRequest("invalid subnet".into()));
+        };
+        let s = Subnet {
+            id: 0,
+            name: p
+                .get("name")
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .unwrap_or_else(|| cidr.to_string()),
+            cidr: cidr.to_string(),
+            vlan_id: vlan.id,
+            gateway_ip: gateway.map(|g| g.to_string()),
+            dns_servers: dns,
+            managed,
+        };
+        self.store.create_subnet(&s).await.map_err(|e| match e {
+            ingot_store::StoreError::Duplicate(m) => RegionError::field("cidr", m),
+            e => e.into(),
+        })
+    }
+
+    pub async fn update_subnet(&self, id: i64, p: &Params) -> Result<Subnet> {
+        let mut s =
+            self.store.subnet_by_id(id).await?.ok_or_else(|| {
+                RegionError::NotFound("No Subnet matches the given query.".into())
+            })?;
+        let mut fe = FieldErrors::default();
+        if p.contains("cidr") && p.get("cidr") != Some(s.cidr.as_str()) {
+            fe.add(
+                "cidr",
+                "The CIDR of a subnet cannot change: create another subnet.",
+            );
+        }
+        if let Some(n) = p.get("name").map(str::trim).filter(|n| !n.is_empty()) {
+            s.name = n.to_string();
+        }
+        if p.contains("vlan") || p.contains("fabric") || p.contains("vid") {
+            if let Some(v) = self.vlan_from_params(p, &mut fe).await? {
+                s.vlan_id = v.id;
+            }
+        }
+        if let Some(g) = p.get("gateway_ip") {
+            s.gateway_ip = if g.trim().is_empty() {
+                None
+            } else {
+                ip(&mut fe, "gateway_ip", g).map(|a| a.to_string())
+            };
+            if let (Ok(c), Some(g)) = (
+                Cidr::parse(&s.cidr),
+                s.gateway_ip.as_deref().and_then(|g| g.parse().ok()),
+            ) {
+                if !c.contains(g) {
+                    fe.add("gateway_ip", format!("The gateway {g} is not inside {c}."));
+                }
+            }
+        }
+        if p.contains("dns_servers") {
+            s.dns_servers = crate::forms::list(p, "dns_servers")
+                .iter()
+                .flat_map(|d| d.split_whitespace().map(String::from).collect::<Vec<_>>())
+                .collect();
+            for d in s.dns_servers.clone() {
+                ip(&mut fe, "dns_servers", &d);
+            }
+        }
+        if let Some(m) = p.get_bool("managed")? {
+            s.managed = m;
+        }
+        fe.check()?;
+        self.store.update_subnet(&s).await.map_err(|e| match e {
+            ingot_store::StoreError::Duplicate(m) => RegionError::field("name", m),
+            e => e.into(),
+        })?;
+        Ok(s)
+    }
+
+    /// Validate an IP range against its subnet and the subnet's other ranges.
+    async fn check_iprange(&self, r: &IpRange, fe: &mut FieldErrors) -> Result<()> {
+        if !matches!(r.kind.as_str(), "dynamic" | "reserved") {
+            fe.add(
+                "type",
+                format!("'{}' is not a range type: use dynamic or reserved.", r.kind),
+            );
+        }
+        let start = ip(fe, "start_ip", &r.start_ip);
+        let end = ip(fe, "end_ip", &r.end_ip);
+        let Some(subnet) = self.store.subnet_by_id(r.subnet_id).await? else {
+            fe.add("subnet", "No such subnet.");
+            return Ok(());
+        };
+        let (Some(start), Some(end), Ok(cidr)) = (start, end, Cidr::parse(&subnet.cidr)) else {
+            return Ok(());
+        };
+        if let Err(e) = check_range(&cidr, start, end) {
+            fe.add("start_ip", e);
+            return Ok(());
+        }
+        for other in self.store.ipranges(Some(subnet.id)).await? {
+            if other.id == r.id {
+                continue;
+            }
+            if let (Ok(a), Ok(b)) = (other.start_ip.parse(), other.end_ip.parse()) {
+                if ranges_overlap((start, end), (a, b)) {
+                    fe.add(
+                        "start_ip",
+                        format!(
+                            "The range {start}-{end} overlaps the {} range {a}-{b}.",
+                            other.kind
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn create_iprange(&self, p: &Params) -> Result<IpRange> {
+        let mut fe = FieldErrors::default();
+        let start = p.get("start_ip").unwrap_or_default().trim().to_string();
+        let end = p.get("end_ip").unwrap_or_default().trim().to_string();
+        for (f, v) in [("start_ip", &start), ("end_ip", &end)] {
+            if v.is_empty() {
+                fe.add(f, "This field is required.");
+            }
+        }
+        // The subnet: given, or the one that holds start_ip.
+        let subnet_id = match p.get_i64("subnet")? {
+            Some(id) => Some(id),
+            None => {
+                let s: Option<IpAddr> = start.parse().ok();
+                let mut found = None;
+                for sub in self.store.subnets().await? {
+                    if let (Ok(c), Some(a)) = (Cidr::parse(&sub.cidr), s) {
+                        if c.contains(a) {
+                            found = Some(sub.id);
+                        }
+                    }
+                }
+                if found.is_none() && !start.is_empty() {
+                    fe.add(
+                        "subnet",
+                        format!("No subnet holds {start}: create the subnet first or name it."),
+                    );
+                }
+                found
+            }
+        };
+        let r = IpRange {
+            id: 0,
+            subnet_id: subnet_id.unwrap_or(0),
+            kind: p.get("type").unwrap_or("dynamic").trim().to_string(),
+            start_ip: start,
+            end_ip: end,
+            comment: p.get("comment").unwrap_or_default().to_string(),
+        };
+        if fe.0.is_empty() {
+            self.check_iprange(&r, &mut fe).await?;
+        }
+        fe.check()?;
+        Ok(self.store.create_iprange(&r).await?)
+    }
+
+    pub async fn update_iprange(&self, id: i64, p: &Params) -> Result<IpRange> {
+        let mut r =
+            self.store.iprange_by_id(id).await?.ok_or_else(|| {
+                RegionError::NotFound("No IPRange matches the given query.".into())
+            })?;
+        if let Some(v) = p.get("start_ip") {
+            r.start_ip = v.trim().to_string();
+        }
+        if let Some(v) = p.get("end_ip") {
+            r.end_ip = v.trim().to_string();
+        }
+        if let Some(v) = p.get("type") {
+            r.kind = v.trim().to_string();
+        }
+        if let Some(v) = p.get("comment") {
+            r.comment = v.to_string();
+        }
+        let mut fe = FieldErrors::default();
+        self.check_iprange(&r, &mut fe).await?;
+        fe.check()?;
+        self.store.update_iprange(&r).await?;
+        Ok(r)
+    }
+
+    /// Turn DHCP on or off for a VLAN: on needs a managed subnet with a dynamic range.
+    pub async fn set_vlan_dhcp(&self, v: &Vlan, on: bool) -> Result<()> {
+        if on {
+            let mut ok = false;
+            for s in self
+                .store
+                .subnets()
+                .await?
+                .iter()
+                .filter(|s| s.vlan_id == v.id && s.managed)
+            {
+                if self
+                    .store
+                    .ipranges(Some(s.id))
+                    .await?
+                    .iter()
+                    .any(|r| r.kind == "dynamic")
+                {
+                    ok = true;
+                }
+            }
+            if !ok {
+                return Err(RegionError::field(
+                    "dhcp_on",
+                    "DHCP needs a managed subnet with a dynamic IP range on this VLAN.",
+                ));
+            }
+        }
+        Ok(())
+    }
+}

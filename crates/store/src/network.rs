@@ -1,0 +1,387 @@
+//! Fabrics, VLANs, subnets, IP ranges and the netboot timeline.
+
+use crate::{bind_all, map_unique, now_ms, Result, Store, StoreError, Val};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fabric {
+    pub id: i64,
+    pub name: String,
+    pub class_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vlan {
+    pub id: i64,
+    pub fabric_id: i64,
+    pub fabric: String,
+    pub vid: i64,
+    pub name: String,
+    pub mtu: i64,
+    pub dhcp_on: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subnet {
+    pub id: i64,
+    pub name: String,
+    pub cidr: String,
+    pub vlan_id: i64,
+    pub gateway_ip: Option<String>,
+    pub dns_servers: Vec<String>,
+    pub managed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IpRange {
+    pub id: i64,
+    pub subnet_id: i64,
+    pub kind: String,
+    pub start_ip: String,
+    pub end_ip: String,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetbootEvent {
+    pub id: i64,
+    pub mac: String,
+    pub kind: String,
+    pub detail: String,
+    pub created: i64,
+}
+
+fn vlan_from(r: &AnyRow) -> Result<Vlan> {
+    Ok(Vlan {
+        id: r.try_get("id")?,
+        fabric_id: r.try_get("fabric_id")?,
+        fabric: r.try_get("fabric")?,
+        vid: r.try_get("vid")?,
+        name: r.try_get("name")?,
+        mtu: r.try_get("mtu")?,
+        dhcp_on: r.try_get::<i64, _>("dhcp_on")? != 0,
+    })
+}
+
+fn subnet_from(r: &AnyRow) -> Result<Subnet> {
+    let dns: String = r.try_get("dns_servers")?;
+    Ok(Subnet {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        cidr: r.try_get("cidr")?,
+        vlan_id: r.try_get("vlan_id")?,
+        gateway_ip: r.try_get("gateway_ip")?,
+        dns_servers: dns.split_whitespace().map(String::from).collect(),
+        managed: r.try_get::<i64, _>("managed")? != 0,
+    })
+}
+
+fn range_from(r: &AnyRow) -> Result<IpRange> {
+    Ok(IpRange {
+        id: r.try_get("id")?,
+        subnet_id: r.try_get("subnet_id")?,
+        kind: r.try_get("type")?,
+        start_ip: r.try_get("start_ip")?,
+        end_ip: r.try_get("end_ip")?,
+        comment: r.try_get("comment")?,
+    })
+}
+
+const VLAN_SELECT: &str =
+    "SELECT v.*, f.name AS fabric FROM vlans v JOIN fabrics f ON f.id = v.fabric_id";
+
+impl Store {
+    // ---------------------------------------------------------------- fabrics
+    pub async fn fabrics(&self) -> Result<Vec<Fabric>> {
+        let rows = sqlx::query("SELECT id, name, class_type FROM fabrics ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Fabric {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    class_type: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+    /// Create a fabric with its untagged VLAN.
+    pub async fn create_fabric(&self, name: &str, class_type: Option<&str>) -> Result<Fabric> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO fabrics (name, class_type, created) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(name)
+        .bind(class_type)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            map_unique(
+                e,
+                &format!("Fabric with this name '{name}' already exists."),
+            )
+        })?;
+        let id: i64 = r.try_get(0)?;
+        sqlx::query("INSERT INTO vlans (fabric_id, vid, name) VALUES ($1, 0, 'untagged')")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Fabric {
+            id,
+            name: name.into(),
+            class_type: class_type.map(String::from),
+        })
+    }
+    pub async fn update_fabric(&self, id: i64, name: &str, class_type: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE fabrics SET name = $1, class_type = $2 WHERE id = $3")
+            .bind(name)
+            .bind(class_type)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                map_unique(
+                    e,
+                    &format!("Fabric with this name '{name}' already exists."),
+                )
+            })?;
+        Ok(())
+    }
+    /// Delete a fabric; refused while one of its VLANs carries a subnet.
+    pub async fn delete_fabric(&self, id: i64) -> Result<()> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM subnets s JOIN vlans v ON v.id = s.vlan_id WHERE v.fabric_id = $1").bind(id).fetch_one(&self.pool).await?.try_get(0)?;
+        if n > 0 {
+            return Err(StoreError::Duplicate(format!(
+                "The fabric still has {n} subnet(s): delete or move them first."
+            )));
+        }
+        sqlx::query("DELETE FROM fabrics WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- VLANs
+    pub async fn vlans(&self, fabric_id: Option<i64>) -> Result<Vec<Vlan>> {
+        let rows = match fabric_id {
+            Some(f) => {
+                sqlx::query(&format!(
+                    "{VLAN_SELECT} WHERE v.fabric_id = $1 ORDER BY v.vid"
+                ))
+                .bind(f)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("{VLAN_SELECT} ORDER BY v.id"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(vlan_from).collect()
+    }
+    pub async fn vlan_by_id(&self, id: i64) -> Result<Option<Vlan>> {
+        let r = sqlx::query(&format!("{VLAN_SELECT} WHERE v.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(vlan_from).transpose()
+    }
+    pub async fn create_vlan(
+        &self,
+        fabric_id: i64,
+        vid: i64,
+        name: &str,
+        mtu: i64,
+    ) -> Result<Vlan> {
+        let r = sqlx::query(
+            "INSERT INTO vlans (fabric_id, vid, name, mtu) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(fabric_id)
+        .bind(vid)
+        .bind(name)
+        .bind(mtu)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| map_unique(e, &format!("VLAN {vid} already exists on this fabric.")))?;
+        self.vlan_by_id(r.try_get(0)?)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+    pub async fn update_vlan(&self, id: i64, name: &str, mtu: i64, dhcp_on: bool) -> Result<()> {
+        sqlx::query("UPDATE vlans SET name = $1, mtu = $2, dhcp_on = $3 WHERE id = $4")
+            .bind(name)
+            .bind(mtu)
+            .bind(dhcp_on as i64)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+    pub async fn delete_vlan(&self, id: i64) -> Result<()> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM subnets WHERE vlan_id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        if n > 0 {
+            return Err(StoreError::Duplicate(format!(
+                "The VLAN still has {n} subnet(s)."
+            )));
+        }
+        sqlx::query("DELETE FROM vlans WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- subnets
+    pub async fn subnets(&self) -> Result<Vec<Subnet>> {
+        let rows = sqlx::query("SELECT * FROM subnets ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(subnet_from).collect()
+    }
+    pub async fn subnet_by_id(&self, id: i64) -> Result<Option<Subnet>> {
+        let r = sqlx::query("SELECT * FROM subnets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(subnet_from).transpose()
+    }
+    pub async fn create_subnet(&self, s: &Subnet) -> Result<Subnet> {
+        let r = sqlx::query("INSERT INTO subnets (name, cidr, vlan_id, gateway_ip, dns_servers, managed, created) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+            .bind(&s.name)
+            .bind(&s.cidr)
+            .bind(s.vlan_id)
+            .bind(s.gateway_ip.as_deref())
+            .bind(s.dns_servers.join(" "))
+            .bind(s.managed as i64)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("A subnet named '{}' or with CIDR {} already exists.", s.name, s.cidr)))?;
+        self.subnet_by_id(r.try_get(0)?)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+    pub async fn update_subnet(&self, s: &Subnet) -> Result<()> {
+        sqlx::query("UPDATE subnets SET name = $1, vlan_id = $2, gateway_ip = $3, dns_servers = $4, managed = $5 WHERE id = $6")
+            .bind(&s.name)
+            .bind(s.vlan_id)
+            .bind(s.gateway_ip.as_deref())
+            .bind(s.dns_servers.join(" "))
+            .bind(s.managed as i64)
+            .bind(s.id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("A subnet named '{}' already exists.", s.name)))?;
+        Ok(())
+    }
+    pub async fn delete_subnet(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM subnets WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- IP ranges
+    pub async fn ipranges(&self, subnet_id: Option<i64>) -> Result<Vec<IpRange>> {
+        let (sql, vals): (&str, Vec<Val>) = match subnet_id {
+            Some(s) => (
+                "SELECT * FROM ipranges WHERE subnet_id = $1 ORDER BY id",
+                vec![s.into()],
+            ),
+            None => ("SELECT * FROM ipranges ORDER BY id", vec![]),
+        };
+        let rows = bind_all(sqlx::query(sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(range_from).collect()
+    }
+    pub async fn iprange_by_id(&self, id: i64) -> Result<Option<IpRange>> {
+        let r = sqlx::query("SELECT * FROM ipranges WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(range_from).transpose()
+    }
+    pub async fn create_iprange(&self, r: &IpRange) -> Result<IpRange> {
+        let row = sqlx::query("INSERT INTO ipranges (subnet_id, type, start_ip, end_ip, comment, created) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            .bind(r.subnet_id)
+            .bind(&r.kind)
+            .bind(&r.start_ip)
+            .bind(&r.end_ip)
+            .bind(&r.comment)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await?;
+        self.iprange_by_id(row.try_get(0)?)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+    pub async fn update_iprange(&self, r: &IpRange) -> Result<()> {
+        sqlx::query(
+            "UPDATE ipranges SET type = $1, start_ip = $2, end_ip = $3, comment = $4 WHERE id = $5",
+        )
+        .bind(&r.kind)
+        .bind(&r.start_ip)
+        .bind(&r.end_ip)
+        .bind(&r.comment)
+        .bind(r.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+    pub async fn delete_iprange(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM ipranges WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- netboot timeline
+    /// Record one hop of a machine's network boot, by MAC (known to Ingot or not).
+    pub async fn record_netboot(&self, mac: &str, kind: &str, detail: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO netboot_events (mac, kind, detail, created) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(mac)
+        .bind(kind)
+        .bind(detail)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+    /// A MAC's netboot timeline, oldest first (the last `limit` hops).
+    pub async fn netboot_timeline(&self, mac: &str, limit: i64) -> Result<Vec<NetbootEvent>> {
+        let rows = sqlx::query("SELECT id, mac, kind, detail, created FROM netboot_events WHERE mac = $1 ORDER BY id DESC LIMIT $2")
+            .bind(mac)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut evs: Vec<NetbootEvent> = rows
+            .iter()
+            .map(|r| {
+                Ok(NetbootEvent {
+                    id: r.try_get(0)?,
+                    mac: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    detail: r.try_get(3)?,
+                    created: r.try_get(4)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        evs.reverse();
+        Ok(evs)
+    }
+}
