@@ -4,6 +4,7 @@
 //! (query strings, urlencoded, multipart with base64 parts); every error is mapped to one
 //! HTTP status here and nowhere else.
 
+mod boot;
 pub mod describe;
 mod metadata;
 mod network;
@@ -27,11 +28,18 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 
 pub struct App {
     pub region: Region,
+    /// Where `ingot images build` stores ephemeral images (content-addressed).
+    pub images_dir: Option<std::path::PathBuf>,
 }
 
 /// Build the router for a region.
 pub fn router(region: Region) -> Router {
-    let app = Arc::new(App { region });
+    router_with(region, None)
+}
+
+/// The router, serving boot images from `images_dir`.
+pub fn router_with(region: Region, images_dir: Option<std::path::PathBuf>) -> Router {
+    let app = Arc::new(App { region, images_dir });
     Router::new().fallback(dispatch).with_state(app)
 }
 
@@ -145,6 +153,7 @@ pub(crate) struct Req {
     pub body: Params,
     pub files: Vec<FilePart>,
     pub raw: Bytes,
+    pub headers: axum::http::HeaderMap,
 }
 
 impl Req {
@@ -207,6 +216,7 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
         body: full.params,
         files: full.files,
         raw,
+        headers: parts.headers,
     })
 }
 
@@ -229,6 +239,10 @@ async fn route(app: &App, r: &Req) -> Res {
         ["MAAS", "api", "2.0", rest @ ..] => api(app, r, rest).await,
         ["MAAS", "metadata", rest @ ..] => metadata::handle(app, r, rest).await,
         ["MAAS", "accounts", "authenticate"] if r.method == Method::POST => login(app, r).await,
+        ["MAAS", "boot", "ipxe"] if r.method == Method::GET => boot::script(app, r).await,
+        ["MAAS", "boot", "images", sha] if r.method == Method::GET => {
+            boot::image(app, r, sha, &r.headers).await
+        }
         ["MAAS"] | [] => Ok(text(
             StatusCode::OK,
             "Ingot region: API at /MAAS/api/2.0/\n".into(),
@@ -332,6 +346,20 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["ipranges"] => network::ipranges(app, r, need_user(&who)?, None).await,
         ["ipranges", id] => network::ipranges(app, r, need_user(&who)?, Some(id)).await,
         ["netboot-timeline"] => network::timeline(app, r, need_user(&who)?).await,
+        ["boot-resources"] => {
+            need_user(&who)?;
+            let sets = app
+                .images_dir
+                .as_deref()
+                .map(boot::image_sets)
+                .unwrap_or_default();
+            ok_json(Value::Array(
+                sets.iter()
+                    .enumerate()
+                    .map(|(i, s)| json!({"id": i + 1, "type": "Uploaded", "name": s.name, "architecture": format!("{}/generic", s.arch), "kernel_version": s.kernel_version, "kernel": {"sha256": s.kernel.sha256, "size": s.kernel.size}, "initrd": {"sha256": s.initrd.sha256, "size": s.initrd.size}, "resource_uri": format!("{}/boot-resources/{}/", render::API, i + 1)}))
+                    .collect(),
+            ))
+        }
         ["power-types"] => {
             need_user(&who)?;
             ok_json(ingot_power::schema::power_types_json())
@@ -1111,7 +1139,12 @@ async fn events(app: &App, r: &Req, u: &User) -> Res {
     )
 }
 
-const CONFIG_NAMES: &[&str] = &["node_timeout", "default_distro_series", "default_osystem"];
+const CONFIG_NAMES: &[&str] = &[
+    "node_timeout",
+    "default_distro_series",
+    "default_osystem",
+    "unknown_machines",
+];
 
 async fn config(app: &App, r: &Req, u: &User) -> Res {
     let p = r.params();
@@ -1135,6 +1168,12 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     .get_setting(name)
                     .await?
                     .unwrap_or_else(|| "jammy".into())),
+                "unknown_machines" => json!(app
+                    .region
+                    .store
+                    .get_setting(name)
+                    .await?
+                    .unwrap_or_else(|| "enlist".into())),
                 _ => json!(app
                     .region
                     .store
@@ -1157,6 +1196,12 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                 return Err(ApiError(RegionError::field(
                     "value",
                     "This field is required.",
+                )));
+            }
+            if name == "unknown_machines" && !matches!(value, "enlist" | "ignore") {
+                return Err(ApiError(RegionError::field(
+                    "value",
+                    "unknown_machines is 'enlist' (network-booting strangers enlist) or 'ignore'.",
                 )));
             }
             app.region.store.set_setting(name, value).await?;

@@ -187,9 +187,17 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         redact(&database_url(&db)?)
     );
     println!("ingot: listening on http://{addr}/MAAS/");
-    axum::serve(listener, ingot_api::router(region.clone()))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let images_dir = db
+        .data_dir
+        .clone()
+        .unwrap_or_else(default_data_dir)
+        .join("images");
+    axum::serve(
+        listener,
+        ingot_api::router_with(region.clone(), Some(images_dir)),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     region.store.close().await;
     Ok(())
 }
