@@ -8,6 +8,7 @@ mod boot;
 pub mod describe;
 mod metadata;
 mod network;
+pub mod rack;
 pub mod render;
 
 use axum::body::Bytes;
@@ -200,9 +201,10 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
     let full = if content_type
         .as_deref()
         .is_some_and(|c| c.starts_with("application/json"))
-        && parts.uri.path().contains("/metadata/status/")
+        && (parts.uri.path().contains("/metadata/status/")
+            || parts.uri.path().starts_with("/MAAS/rack/"))
     {
-        // cloud-init status events are JSON documents, read whole by the metadata handler.
+        // cloud-init status events and rack reports are JSON documents, read whole by their handlers.
         ingot_wire::Multipart::default()
     } else {
         ingot_wire::decode_body_full(content_type.as_deref(), &raw)?
@@ -240,6 +242,7 @@ async fn route(app: &App, r: &Req) -> Res {
         ["MAAS", "metadata", rest @ ..] => metadata::handle(app, r, rest).await,
         ["MAAS", "accounts", "authenticate"] if r.method == Method::POST => login(app, r).await,
         ["MAAS", "boot", "ipxe"] if r.method == Method::GET => boot::script(app, r).await,
+        ["MAAS", "rack", rest @ ..] => rack::handle(app, r, rest).await,
         ["MAAS", "boot", "images", sha] if r.method == Method::GET => {
             boot::image(app, r, sha, &r.headers).await
         }

@@ -159,6 +159,20 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         .with_node_timeout_secs(o.node_timeout_secs)
         .with_secrets(secrets)
         .with_power_policy(policy);
+    // Racks authenticate with this secret; it is written to the data directory for `ingot rack`.
+    let rack_secret = region
+        .rack_secret()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let data_dir = db.data_dir.clone().unwrap_or_else(default_data_dir);
+    let secret_file = data_dir.join("rack.secret");
+    if std::fs::read_to_string(&secret_file)
+        .map(|s| s.trim() != rack_secret)
+        .unwrap_or(true)
+    {
+        write_private(&secret_file, rack_secret.as_bytes())
+            .with_context(|| format!("cannot write {}", secret_file.display()))?;
+    }
     let monitor = region.clone();
     let (interval, parallel) = (
         Duration::from_secs(o.power_poll_interval.max(1)),
@@ -214,6 +228,19 @@ async fn shutdown() {
         }
     }
     let _ = ctrl_c.await;
+}
+
+/// Write a file readable by its owner only.
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)?.write_all(data)
 }
 
 fn config_dir() -> PathBuf {

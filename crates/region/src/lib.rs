@@ -285,6 +285,22 @@ impl Region {
         Ok(self.store.create_user_token(u.id, "").await?)
     }
 
+    /// The secret rack controllers present, created on first use and kept in the database so
+    /// every region sharing it agrees.
+    pub async fn rack_secret(&self) -> Result<String> {
+        if let Some(s) = self
+            .store
+            .get_setting("rack_secret")
+            .await?
+            .filter(|s| !s.is_empty())
+        {
+            return Ok(s);
+        }
+        let s = ingot_store::random_token(40);
+        self.store.set_setting_if_absent("rack_secret", &s).await?;
+        Ok(self.store.get_setting("rack_secret").await?.unwrap_or(s))
+    }
+
     /// Username/password login (for `/MAAS/accounts/authenticate/`).
     pub async fn login(&self, username: &str, password: &str) -> Result<User> {
         match self.store.user_by_name(username).await? {

@@ -681,6 +681,18 @@ impl Store {
         Ok(())
     }
 
+    /// Set a setting only if it has no value yet (first writer wins across regions).
+    pub async fn set_setting_if_absent(&self, name: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     // ---------------------------------------------------------------- users
     pub async fn create_user(
         &self,

@@ -1,0 +1,156 @@
+//! The interface rack controllers use: their configuration from the region (the region's
+//! database is the one source of truth) and the netboot hops they saw. Authenticated by the
+//! shared rack secret (`Authorization: Bearer <secret>`), compared in constant time.
+
+use crate::{bad, ApiError, App, Req, Res};
+use axum::http::Method;
+use ingot_core::net::Cidr;
+use ingot_region::RegionError;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// What a rack needs to serve DHCP, TFTP and HTTP boot.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RackConfig {
+    pub subnets: Vec<RackSubnet>,
+    /// Known machines' MACs (host reservations; the only ones answered when enlistment is off).
+    pub hosts: Vec<RackHost>,
+    /// "enlist" or "ignore".
+    pub unknown_machines: String,
+    /// The region URL machines fetch their iPXE script and images from.
+    pub region_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RackSubnet {
+    pub cidr: String,
+    pub gateway_ip: Option<String>,
+    pub dns_servers: Vec<String>,
+    pub vid: i64,
+    pub dhcp_on: bool,
+    pub dynamic_ranges: Vec<(String, String)>,
+    pub reserved_ranges: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RackHost {
+    pub mac: String,
+    pub hostname: String,
+    pub system_id: String,
+}
+
+/// One netboot hop a rack saw.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RackEvent {
+    pub mac: String,
+    pub hop: String,
+    pub detail: String,
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn check_secret(app: &App, r: &Req) -> Result<(), ApiError> {
+    let given = r
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let want = app
+        .region
+        .store
+        .get_setting("rack_secret")
+        .await?
+        .unwrap_or_default();
+    if want.is_empty() || !constant_eq(given.trim().as_bytes(), want.as_bytes()) {
+        return Err(ApiError(RegionError::Unauthorized(
+            "A rack controller must present the region's rack secret.".into(),
+        )));
+    }
+    Ok(())
+}
+
+/// Build the configuration racks serve, from the network model and the machines.
+pub async fn rack_config(app: &App, region_url: &str) -> Result<RackConfig, ApiError> {
+    let st = &app.region.store;
+    let vlans = st.vlans(None).await?;
+    let mut subnets = Vec::new();
+    for s in st.subnets().await? {
+        if Cidr::parse(&s.cidr).is_err() {
+            continue;
+        }
+        let v = vlans.iter().find(|v| v.id == s.vlan_id);
+        let ranges = st.ipranges(Some(s.id)).await?;
+        let pick = |kind: &str| {
+            ranges
+                .iter()
+                .filter(|r| r.kind == kind)
+                .map(|r| (r.start_ip.clone(), r.end_ip.clone()))
+                .collect::<Vec<_>>()
+        };
+        subnets.push(RackSubnet {
+            cidr: s.cidr.clone(),
+            gateway_ip: s.gateway_ip.clone(),
+            dns_servers: s.dns_servers.clone(),
+            vid: v.map(|v| v.vid).unwrap_or(0),
+            dhcp_on: v.is_some_and(|v| v.dhcp_on) && s.managed,
+            dynamic_ranges: pick("dynamic"),
+            reserved_ranges: pick("reserved"),
+        });
+    }
+    let mut hosts = Vec::new();
+    for m in st.list_machines(&Default::default()).await? {
+        for i in &m.interfaces {
+            hosts.push(RackHost {
+                mac: i.mac_address.clone(),
+                hostname: m.hostname.clone(),
+                system_id: m.system_id.clone(),
+            });
+        }
+    }
+    let unknown_machines = st
+        .get_setting("unknown_machines")
+        .await?
+        .unwrap_or_else(|| "enlist".into());
+    Ok(RackConfig {
+        subnets,
+        hosts,
+        unknown_machines,
+        region_url: region_url.to_string(),
+    })
+}
+
+pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
+    check_secret(app, r).await?;
+    match (rest, &r.method) {
+        (["config"], &Method::GET) => {
+            crate::ok_json(json!(rack_config(app, &format!("{}/MAAS", r.base)).await?))
+        }
+        (["events"], &Method::POST) => {
+            let evs: Vec<RackEvent> = serde_json::from_slice(&r.raw).map_err(|e| {
+                bad(format!(
+                    "Expected a JSON array of {{mac, hop, detail}}: {e}"
+                ))
+            })?;
+            if evs.len() > 10_000 {
+                return Err(bad("At most 10,000 events per request."));
+            }
+            let mut n = 0;
+            for e in evs {
+                if let Some(mac) = ingot_core::ids::normalize_mac(&e.mac) {
+                    let hop: String = e.hop.chars().take(32).collect();
+                    let detail: String = e.detail.chars().take(1000).collect();
+                    app.region.store.record_netboot(&mac, &hop, &detail).await?;
+                    n += 1;
+                }
+            }
+            crate::ok_json(json!({"recorded": n}))
+        }
+        _ => Err(crate::not_found(format!(
+            "Unknown rack endpoint: {}",
+            r.path
+        ))),
+    }
+}
