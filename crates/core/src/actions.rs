@@ -155,6 +155,8 @@ pub struct ActionOptions {
     pub erase: bool,
     /// A comment recorded with the event (and as error_description for mark_broken).
     pub comment: Option<String>,
+    /// power_off: ask the OS to shut down (ACPI) instead of cutting the power.
+    pub soft: bool,
 }
 
 /// A power operation for the driver. `netboot` says how the next boot goes.
@@ -163,6 +165,8 @@ pub enum PowerOp {
     /// Ensure on; never cycles a running machine.
     On,
     Off,
+    /// Soft (ACPI) power off: the OS shuts itself down.
+    SoftOff,
     /// Explicit reset/cycle (used to boot into the ephemeral environment).
     Cycle,
 }
@@ -612,7 +616,13 @@ pub fn plan(
             }
             p.power = Some(PowerOp::On);
         }
-        Action::PowerOff => p.power = Some(PowerOp::Off),
+        Action::PowerOff => {
+            p.power = Some(if opts.soft {
+                PowerOp::SoftOff
+            } else {
+                PowerOp::Off
+            })
+        }
         Action::SetWorkloadAnnotations => {
             if facts.owner_id != Some(actor.user_id) {
                 return Err(ActionError::Conflict(

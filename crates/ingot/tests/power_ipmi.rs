@@ -146,6 +146,33 @@ async fn life_cycle_against_ipmi_sim() {
     }
     assert_eq!(m["status_name"], "Ready");
     assert_eq!(m["power_state"], "off");
+    // power_on (ensure on), then a soft power-off through the BMC (ACPI).
+    c.post(
+        "/MAAS/api/2.0/machines/?op=allocate",
+        &[("system_id", &sid)],
+    )
+    .await
+    .ok();
+    c.op(&sid, "power_on", &[]).await.ok();
+    wait_for("power_on", || sim.file("power") == "1").await;
+    c.op(&sid, "power_off", &[("stop_mode", "sideways")])
+        .await
+        .expect(400);
+    c.op(&sid, "power_off", &[("stop_mode", "soft")]).await.ok();
+    wait_for("soft power-off", || sim.file("power") == "0").await;
+    assert!(
+        std::fs::read_to_string(sim.work.path().join("chassis.log"))
+            .unwrap_or_default()
+            .contains("shutdown"),
+        "soft off is an ACPI shutdown, not a power cut"
+    );
+    c.op(&sid, "release", &[]).await.ok();
+    for _ in 0..100 {
+        if c.machine(&sid).await["status_name"] == "Ready" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // Wrong password: the transition fails with the BMC's error.
     let bad = format!(
         r#"{{"power_address": "127.0.0.1:{}", "power_user": "admin", "power_pass": "nope"}}"#,

@@ -762,7 +762,18 @@ pub fn action_options(params: &Params) -> Result<ActionOptions> {
     let erase = params.get_bool("erase")?.unwrap_or(false)
         || params.get_bool("secure_erase")?.unwrap_or(false)
         || params.get_bool("quick_erase")?.unwrap_or(false);
+    let soft = match params.get("stop_mode").map(str::trim) {
+        None | Some("") | Some("hard") => false,
+        Some("soft") => true,
+        Some(other) => {
+            return Err(RegionError::field(
+                "stop_mode",
+                format!("'{other}' is not a stop mode: use hard or soft."),
+            ))
+        }
+    };
     Ok(ActionOptions {
+        soft,
         erase,
         comment: params
             .get("comment")

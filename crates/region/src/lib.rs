@@ -1175,6 +1175,7 @@ impl Region {
         ops.push(match op {
             PowerOp::On => Op::On,
             PowerOp::Off => Op::Off,
+            PowerOp::SoftOff => Op::Soft,
             PowerOp::Cycle => Op::Cycle,
         });
         for o in ops {
@@ -1195,7 +1196,7 @@ impl Region {
                 Err(e) => return self.power_failed(id, during, &e).await,
             }
         }
-        let want = if op == PowerOp::Off {
+        let want = if matches!(op, PowerOp::Off | PowerOp::SoftOff) {
             PowerState::Off
         } else {
             PowerState::On

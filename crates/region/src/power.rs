@@ -19,6 +19,7 @@ pub fn event(op: PowerOp, power_type: &str, who: &str) -> NewEvent {
     let verb = match op {
         PowerOp::On => "Power on",
         PowerOp::Off => "Power off",
+        PowerOp::SoftOff => "Soft power off",
         PowerOp::Cycle => "Power cycle",
     };
     let how = if controllable(power_type) {
