@@ -4,6 +4,8 @@
 set -euo pipefail
 missing=()
 [ -e /usr/lib/ipxe/undionly.kpxe ] || missing+=(ipxe)
+command -v udhcpc >/dev/null 2>&1 || missing+=(udhcpc)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v tftp >/dev/null 2>&1 || missing+=(tftp-hpa)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -12,6 +12,7 @@ pub mod boot;
 pub mod constraints;
 pub mod ids;
 pub mod net;
+pub mod rack;
 pub mod signal;
 pub mod status;
 pub mod transitions;

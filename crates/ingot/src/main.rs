@@ -60,6 +60,16 @@ enum Command {
         /// Power queries in flight at once during monitoring.
         #[arg(long, default_value_t = 64)]
         power_parallel: usize,
+        /// Run the rack services (DHCP, TFTP) too, with this address on the boot network
+        /// (all-in-one region + rack).
+        #[arg(long)]
+        rack_address: Option<std::net::Ipv4Addr>,
+        /// Interface the rack's DHCP answers on (default: all).
+        #[arg(long)]
+        rack_interface: Option<String>,
+        /// Seconds between the rack's configuration reads.
+        #[arg(long, default_value_t = 10)]
+        rack_poll_secs: u64,
         /// Request worker threads. 1 (the default) serves from one thread: with SQLite every
         /// query already runs on the database's own threads, and fewer thread hops make each
         /// request faster (see BENCHMARKS.md). Raise it for PostgreSQL on a large host.
@@ -86,6 +96,24 @@ enum Command {
         /// Make a new key instead of printing the existing one.
         #[arg(long)]
         generate: bool,
+    },
+    /// Run rack services (DHCP, TFTP) for a region over HTTP.
+    Rack {
+        /// The region's URL, e.g. http://10.0.0.1:5240/MAAS
+        #[arg(long)]
+        region: String,
+        /// The rack secret (DATA_DIR/rack.secret on the region).
+        #[arg(long, env = "INGOT_RACK_SECRET")]
+        secret: String,
+        /// This rack's address on the boot network.
+        #[arg(long)]
+        address: std::net::Ipv4Addr,
+        /// Interface DHCP answers on (default: all).
+        #[arg(long)]
+        interface: Option<String>,
+        /// Directory for leases and the TFTP root.
+        #[arg(long, env = "INGOT_DATA_DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// Client commands: login, logout, list, refresh, or PROFILE HANDLER ACTION [args].
     #[command(external_subcommand)]
@@ -136,6 +164,8 @@ struct ServeOpts {
     power_poll_interval: u64,
     power_parallel: usize,
     power_retry_secs: u64,
+    rack: Option<(std::net::Ipv4Addr, Option<String>)>,
+    rack_poll_secs: u64,
 }
 
 async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
@@ -180,6 +210,22 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
     );
     tokio::spawn(async move { monitor.monitor_power(interval, parallel).await });
     let (listen, reap_interval) = (o.listen, o.reap_interval);
+    if let Some((address, interface)) = o.rack.clone() {
+        // The all-in-one rack takes the same path as a remote one: HTTP to this region, at the
+        // address machines on the boot network reach it by.
+        let url = format!("http://{address}:{}/MAAS", listen.port());
+        let link: std::sync::Arc<dyn ingot_rack::RegionLink> =
+            std::sync::Arc::new(ingot_rack::HttpLink::new(&url, &rack_secret)?);
+        let mut opts = ingot_rack::RackOptions::new(address, data_dir.join("rack"));
+        opts.interface = interface;
+        opts.poll = Duration::from_secs(o.rack_poll_secs.max(1));
+        std::fs::create_dir_all(&opts.data_dir)?;
+        tokio::spawn(async move {
+            if let Err(e) = ingot_rack::run(link, opts).await {
+                tracing::error!("rack services stopped: {e}");
+            }
+        });
+    }
     let reaper = region.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(reap_interval.max(1)));
@@ -284,6 +330,9 @@ async fn async_main(cli: Cli) -> Result<()> {
             power_poll_interval,
             power_parallel,
             power_retry_secs,
+            rack_address,
+            rack_interface,
+            rack_poll_secs,
             ..
         } => {
             let opts = ServeOpts {
@@ -294,6 +343,8 @@ async fn async_main(cli: Cli) -> Result<()> {
                 power_poll_interval,
                 power_parallel,
                 power_retry_secs,
+                rack: rack_address.map(|a| (a, rack_interface)),
+                rack_poll_secs,
             };
             serve(db, opts).await
         }
@@ -324,6 +375,24 @@ async fn async_main(cli: Cli) -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", t.api_key());
             region.store.close().await;
+            Ok(())
+        }
+        Command::Rack {
+            region,
+            secret,
+            address,
+            interface,
+            data_dir,
+        } => {
+            let dir = data_dir.unwrap_or_else(default_data_dir).join("rack");
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let link: std::sync::Arc<dyn ingot_rack::RegionLink> =
+                std::sync::Arc::new(ingot_rack::HttpLink::new(&region, &secret)?);
+            let mut opts = ingot_rack::RackOptions::new(address, dir);
+            opts.interface = interface;
+            tracing::info!("rack for {region} on {address}");
+            ingot_rack::run(link, opts).await?;
             Ok(())
         }
         Command::Client(args) => {

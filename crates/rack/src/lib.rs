@@ -1,0 +1,402 @@
+//! Rack services: DHCP and TFTP for network boot, configured from the region (whose database
+//! is the one source of truth) and reporting every hop back into the per-MAC netboot timeline.
+//! `ingot rack --region URL --secret S` runs this against a remote region; `ingot serve` runs the
+//! same code against itself over loopback, so both modes take the same path.
+
+use async_trait::async_trait;
+use ingot_core::rack::{RackConfig, RackEvent};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RackError {
+    #[error("region: {0}")]
+    Region(String),
+    #[error("DHCP: {0}")]
+    Dhcp(String),
+    #[error("TFTP: {0}")]
+    Tftp(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How the rack talks to its region.
+#[async_trait]
+pub trait RegionLink: Send + Sync {
+    async fn config(&self) -> Result<RackConfig, RackError>;
+    async fn report(&self, events: &[RackEvent]) -> Result<(), RackError>;
+}
+
+/// The region over HTTP, with the rack secret.
+pub struct HttpLink {
+    base: String,
+    secret: String,
+    http: reqwest::Client,
+}
+
+impl HttpLink {
+    /// `region` is the region's URL, e.g. `http://10.0.0.1:5240/MAAS`.
+    pub fn new(region: &str, secret: &str) -> Result<HttpLink, RackError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .no_proxy()
+            .build()
+            .map_err(|e| RackError::Region(e.to_string()))?;
+        Ok(HttpLink {
+            base: region.trim_end_matches('/').to_string(),
+            secret: secret.trim().to_string(),
+            http,
+        })
+    }
+}
+
+#[async_trait]
+impl RegionLink for HttpLink {
+    async fn config(&self) -> Result<RackConfig, RackError> {
+        let r = self
+            .http
+            .get(format!("{}/rack/config", self.base))
+            .bearer_auth(&self.secret)
+            .send()
+            .await
+            .map_err(|e| RackError::Region(e.to_string()))?;
+        if !r.status().is_success() {
+            return Err(RackError::Region(format!(
+                "GET rack/config: {}",
+                r.status()
+            )));
+        }
+        r.json()
+            .await
+            .map_err(|e| RackError::Region(format!("rack/config: {e}")))
+    }
+    async fn report(&self, events: &[RackEvent]) -> Result<(), RackError> {
+        let r = self
+            .http
+            .post(format!("{}/rack/events", self.base))
+            .bearer_auth(&self.secret)
+            .json(events)
+            .send()
+            .await
+            .map_err(|e| RackError::Region(e.to_string()))?;
+        if !r.status().is_success() {
+            return Err(RackError::Region(format!(
+                "POST rack/events: {}",
+                r.status()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Where and how the rack serves.
+#[derive(Debug, Clone)]
+pub struct RackOptions {
+    /// The rack's address on the boot network (DHCP server identifier, TFTP next-server).
+    pub address: Ipv4Addr,
+    /// Interface DHCP binds to (SO_BINDTODEVICE); `None` answers on every interface.
+    pub interface: Option<String>,
+    /// State: the lease log and the TFTP root.
+    pub data_dir: PathBuf,
+    pub dhcp_listen: SocketAddr,
+    pub tftp_listen: SocketAddr,
+    /// How often the configuration is fetched again.
+    pub poll: Duration,
+    /// Where Debian's iPXE binaries are (copied into the TFTP root).
+    pub ipxe_dir: PathBuf,
+}
+
+impl RackOptions {
+    pub fn new(address: Ipv4Addr, data_dir: PathBuf) -> RackOptions {
+        RackOptions {
+            address,
+            interface: None,
+            data_dir,
+            dhcp_listen: SocketAddr::from(([0, 0, 0, 0], 67)),
+            tftp_listen: SocketAddr::new(IpAddr::V4(address), 69),
+            poll: Duration::from_secs(10),
+            ipxe_dir: PathBuf::from("/usr/lib/ipxe"),
+        }
+    }
+}
+
+/// The DHCP configuration for a rack configuration: every managed IPv4 subnet with DHCP on and
+/// a dynamic range. `None` when there is nothing to serve.
+pub fn dhcp_config(
+    cfg: &RackConfig,
+    opts: &RackOptions,
+) -> Result<Option<ingot_dhcp::Config>, RackError> {
+    let mut subnets = Vec::new();
+    for s in cfg
+        .subnets
+        .iter()
+        .filter(|s| s.dhcp_on && !s.dynamic_ranges.is_empty())
+    {
+        let Ok(cidr) = s.cidr.parse::<ingot_dhcp::config::Cidr>() else {
+            continue;
+        };
+        let ranges: Vec<serde_json::Value> = s
+            .dynamic_ranges
+            .iter()
+            .map(|(a, b)| serde_json::json!({"start": a, "end": b}))
+            .collect();
+        let dns: Vec<&String> = s
+            .dns_servers
+            .iter()
+            .filter(|d| d.parse::<Ipv4Addr>().is_ok())
+            .collect();
+        subnets.push(serde_json::json!({
+            "cidr": cidr.to_string(), "ranges": ranges,
+            "router": s.gateway_ip.as_ref().filter(|g| g.parse::<Ipv4Addr>().is_ok()),
+            "dns": dns,
+        }));
+    }
+    if subnets.is_empty() {
+        return Ok(None);
+    }
+    let region = cfg.region_url.trim_end_matches('/');
+    let doc = serde_json::json!({
+        "server_ip": opts.address,
+        "listen": opts.dhcp_listen,
+        "interface": opts.interface,
+        "subnets": subnets,
+        // Unknown machines get an address either way; what they boot is the region's boot
+        // decision (which refuses strangers when enlistment is off).
+        "mode": "allow_enlistment",
+        "boot": {
+            "tftp_server": opts.address,
+            "http_base_url": format!("{region}/boot/files/"),
+            "ipxe_script_url": format!("{region}/boot/ipxe?mac={{mac}}&arch=amd64&firmware=ipxe"),
+        },
+        "lease_file": opts.data_dir.join("dhcp.leases"),
+    });
+    ingot_dhcp::Config::from_json(&doc.to_string())
+        .map(Some)
+        .map_err(|e| RackError::Dhcp(e.to_string()))
+}
+
+/// Copy the iPXE first-stage loaders into the TFTP root (following Debian's symlinks).
+pub fn prepare_tftp_root(ipxe_dir: &Path, root: &Path) -> Result<usize, RackError> {
+    std::fs::create_dir_all(root)?;
+    let mut n = 0;
+    for f in ["undionly.kpxe", "ipxe.efi", "snponly.efi", "ipxe.pxe"] {
+        let src = ipxe_dir.join(f);
+        if let Ok(bytes) = std::fs::read(&src) {
+            let dst = root.join(f);
+            std::fs::write(&dst, bytes)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o644))?;
+            }
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Netboot hops waiting to be reported, and which MAC holds which address (TFTP knows only IPs).
+#[derive(Default)]
+struct Hops {
+    queue: Vec<RackEvent>,
+    ip_to_mac: HashMap<Ipv4Addr, String>,
+}
+
+fn dhcp_hop(h: &Mutex<Hops>, e: ingot_dhcp::DhcpEvent) {
+    let mac = e.mac.to_string();
+    let msg = match e.message {
+        1 => "DISCOVER",
+        3 => "REQUEST",
+        4 => "DECLINE",
+        7 => "RELEASE",
+        8 => "INFORM",
+        _ => "message",
+    };
+    let mut detail = format!("{msg} -> {:?}", e.kind);
+    if let Some(ip) = e.ip {
+        detail.push_str(&format!(" {ip}"));
+    }
+    if let Some(a) = e.arch {
+        detail.push_str(&format!(", arch {a:?}"));
+    }
+    if e.is_ipxe {
+        detail.push_str(", iPXE");
+    }
+    if let Some(r) = e.relay {
+        detail.push_str(&format!(", via relay {r}"));
+    }
+    if let Some(f) = &e.boot_file {
+        detail.push_str(&format!(", next: {f}"));
+    }
+    let mut h = h.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(ip) = e.ip {
+        h.ip_to_mac.insert(ip, mac.clone());
+    }
+    h.queue.push(RackEvent {
+        mac,
+        hop: "dhcp".into(),
+        detail,
+    });
+}
+
+fn tftp_hop(h: &Mutex<Hops>, e: &ingot_tftp::TftpEvent) {
+    let mut h = h.lock().unwrap_or_else(|p| p.into_inner());
+    let IpAddr::V4(ip) = e.client.ip() else {
+        return;
+    };
+    let Some(mac) = h.ip_to_mac.get(&ip).cloned() else {
+        return;
+    };
+    h.queue.push(RackEvent {
+        mac,
+        hop: "tftp".into(),
+        detail: format!("{} {:?}", e.path, e.kind),
+    });
+}
+
+/// Run the rack until the future is dropped: fetch the configuration, serve TFTP, serve DHCP
+/// (restarted when its configuration changes), report hops every second.
+pub async fn run(link: Arc<dyn RegionLink>, opts: RackOptions) -> Result<(), RackError> {
+    let hops = Arc::new(Mutex::new(Hops::default()));
+    let root = opts.data_dir.join("tftp");
+    let loaders = prepare_tftp_root(&opts.ipxe_dir, &root)?;
+    if loaders == 0 {
+        tracing::warn!(
+            "no iPXE loaders in {} (Debian package ipxe): PXE ROMs that are not iPXE cannot boot",
+            opts.ipxe_dir.display()
+        );
+    }
+    let h2 = hops.clone();
+    let tftp = ingot_tftp::TftpServer::bind_dir(opts.tftp_listen, &root, Default::default())
+        .await
+        .map_err(|e| RackError::Tftp(format!("{}: {e}", opts.tftp_listen)))?
+        .on_event(move |e| tftp_hop(&h2, e));
+    tokio::spawn(async move {
+        if let Err(e) = tftp.run().await {
+            tracing::error!("TFTP server stopped: {e}");
+        }
+    });
+    // Reporter.
+    let (l2, h3) = (link.clone(), hops.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let batch = std::mem::take(&mut h3.lock().unwrap_or_else(|p| p.into_inner()).queue);
+            if !batch.is_empty() {
+                if let Err(e) = l2.report(&batch).await {
+                    tracing::warn!("could not report {} netboot hop(s): {e}", batch.len());
+                }
+            }
+        }
+    });
+    let mut current: Option<(
+        String,
+        tokio::task::JoinHandle<()>,
+        tokio::sync::oneshot::Sender<()>,
+    )> = None;
+    loop {
+        match link.config().await {
+            Ok(cfg) => match dhcp_config(&cfg, &opts) {
+                Ok(next) => {
+                    let key = next.as_ref().map(|c| format!("{c:?}")).unwrap_or_default();
+                    if current.as_ref().map(|c| &c.0) != Some(&key) {
+                        if let Some((_, task, stop)) = current.take() {
+                            let _ = stop.send(());
+                            let _ = task.await;
+                        }
+                        if let Some(c) = next {
+                            let h4 = hops.clone();
+                            let hook: ingot_dhcp::EventHook = Arc::new(move |e| dhcp_hop(&h4, e));
+                            match ingot_dhcp::DhcpServer::bind(c) {
+                                Ok(server) => {
+                                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                                    let server = server.with_event_hook(hook);
+                                    let task = tokio::spawn(async move {
+                                        if let Err(e) = server
+                                            .run(async move {
+                                                let _ = rx.await;
+                                            })
+                                            .await
+                                        {
+                                            tracing::error!("DHCP server stopped: {e}");
+                                        }
+                                    });
+                                    tracing::info!("DHCP serving on {}", opts.dhcp_listen);
+                                    current = Some((key, task, tx));
+                                }
+                                Err(e) => tracing::error!("cannot start DHCP: {e}"),
+                            }
+                        } else {
+                            tracing::info!("no subnet has DHCP on: DHCP is not served");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("rack configuration refused: {e}"),
+            },
+            Err(e) => tracing::warn!("cannot read the rack configuration: {e}"),
+        }
+        tokio::time::sleep(opts.poll).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ingot_core::rack::RackSubnet;
+
+    fn cfg(dhcp_on: bool) -> RackConfig {
+        RackConfig {
+            subnets: vec![RackSubnet {
+                cidr: "10.77.0.0/24".into(),
+                gateway_ip: Some("10.77.0.1".into()),
+                dns_servers: vec!["10.77.0.1".into(), "fd00::1".into()],
+                vid: 0,
+                dhcp_on,
+                dynamic_ranges: vec![("10.77.0.100".into(), "10.77.0.199".into())],
+                reserved_ranges: vec![],
+            }],
+            hosts: vec![],
+            unknown_machines: "enlist".into(),
+            region_url: "http://10.77.0.1:5240/MAAS".into(),
+        }
+    }
+
+    #[test]
+    fn dhcp_config_from_rack_config() {
+        let d = tempfile::tempdir().unwrap();
+        let opts = RackOptions::new("10.77.0.1".parse().unwrap(), d.path().into());
+        assert!(
+            dhcp_config(&cfg(false), &opts).unwrap().is_none(),
+            "DHCP off: nothing served"
+        );
+        let c = dhcp_config(&cfg(true), &opts).unwrap().expect("config");
+        assert_eq!(c.server_ip, "10.77.0.1".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(c.subnets.len(), 1);
+        assert_eq!(
+            c.subnets[0].dns,
+            vec!["10.77.0.1".parse::<Ipv4Addr>().unwrap()],
+            "IPv6 DNS left out of DHCPv4"
+        );
+        let boot = c.boot.clone().expect("boot");
+        assert_eq!(
+            boot.ipxe_script_url,
+            "http://10.77.0.1:5240/MAAS/boot/ipxe?mac={mac}&arch=amd64&firmware=ipxe"
+        );
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn tftp_root_gets_the_loaders() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("undionly.kpxe"), b"pxe").unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        assert_eq!(prepare_tftp_root(src.path(), dst.path()).unwrap(), 1);
+        assert_eq!(
+            std::fs::read(dst.path().join("undionly.kpxe")).unwrap(),
+            b"pxe"
+        );
+    }
+}
