@@ -1,0 +1,184 @@
+//! Getting and unpacking the Debian packages the ephemeral environment is made of.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::ImageError;
+
+/// The two packages a build needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebPackages {
+    /// `linux-image-<version>-<arch>_*.deb`
+    pub kernel: PathBuf,
+    /// `busybox-static_*.deb`
+    pub busybox: PathBuf,
+}
+
+fn run(cmd: &mut Command) -> Result<String, ImageError> {
+    let shown = format!("{cmd:?}").replace('"', "");
+    let out = cmd
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .map_err(|e| ImageError::Command {
+            cmd: shown.clone(),
+            detail: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(ImageError::Command {
+            cmd: shown,
+            detail: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn apt_update() -> Result<(), ImageError> {
+    tracing::info!("running apt-get update");
+    run(Command::new("apt-get").args(["update", "-q"])).map(|_| ())
+}
+
+/// The real kernel package behind the `linux-image-<arch>` meta-package, e.g.
+/// `linux-image-6.1.0-56-amd64` (runs `apt-get update` once when apt does not know it).
+pub fn resolve_kernel_package(arch: &str) -> Result<String, ImageError> {
+    let meta = format!("linux-image-{arch}");
+    let attempt = || -> Result<String, ImageError> {
+        let text = run(Command::new("apt-cache").args(["depends", &meta]))?;
+        parse_depends(&text, arch).ok_or_else(|| {
+            ImageError::Missing(format!(
+                "`apt-cache depends {meta}` names no linux-image package"
+            ))
+        })
+    };
+    attempt().or_else(|_| {
+        apt_update()?;
+        attempt()
+    })
+}
+
+/// The first `Depends: linux-image-*-<arch>` in `apt-cache depends` output.
+pub(crate) fn parse_depends(text: &str, arch: &str) -> Option<String> {
+    text.lines()
+        .filter_map(|l| l.trim().trim_start_matches('|').strip_prefix("Depends:"))
+        .map(str::trim)
+        .find(|p| {
+            p.starts_with("linux-image-") && p.ends_with(&format!("-{arch}")) && !p.contains('<')
+        })
+        .map(str::to_string)
+}
+
+/// A `.deb` of package `pkg` already in `dir`, newest name last.
+fn cached(dir: &Path, pkg: &str) -> Option<PathBuf> {
+    let prefix = format!("{pkg}_");
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+fn download(dir: &Path, pkg: &str) -> Result<PathBuf, ImageError> {
+    if let Some(p) = cached(dir, pkg) {
+        return Ok(p);
+    }
+    tracing::info!(pkg, dir = %dir.display(), "apt-get download");
+    let get = || {
+        run(Command::new("apt-get")
+            .args(["download", "-q", pkg])
+            .current_dir(dir))
+    };
+    if get().is_err() {
+        apt_update()?;
+        get()?;
+    }
+    cached(dir, pkg).ok_or_else(|| {
+        ImageError::Missing(format!(
+            "apt-get download {pkg} left no .deb in {}",
+            dir.display()
+        ))
+    })
+}
+
+/// Downloads (with `apt-get download`) the kernel and `busybox-static` packages into `dir`,
+/// reusing `.deb`s already there, so `dir` works as a cache. When apt cannot resolve the kernel
+/// package (offline), a cached `linux-image-*-<arch>` .deb is used.
+pub fn fetch_debs(arch: &str, dir: &Path) -> Result<DebPackages, ImageError> {
+    fs::create_dir_all(dir).map_err(|e| ImageError::io(dir, e))?;
+    let kernel = match resolve_kernel_package(arch) {
+        Ok(pkg) => download(dir, &pkg)?,
+        Err(e) => cached_kernel(dir, arch).ok_or(e)?,
+    };
+    let busybox = download(dir, "busybox-static")?;
+    Ok(DebPackages { kernel, busybox })
+}
+
+fn cached_kernel(dir: &Path, arch: &str) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("linux-image-")
+                    && n.ends_with(".deb")
+                    && n.split('_').next().is_some_and(|p| p.ends_with(arch))
+            })
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// `dpkg-deb -x deb dest`.
+pub(crate) fn unpack(deb: &Path, dest: &Path) -> Result<(), ImageError> {
+    fs::create_dir_all(dest).map_err(|e| ImageError::io(dest, e))?;
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(dest)).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_apt_cache_depends() {
+        let text = "linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64\n";
+        assert_eq!(
+            parse_depends(text, "amd64").as_deref(),
+            Some("linux-image-6.1.0-56-amd64")
+        );
+        let alt = "linux-image-amd64\n |Depends: <linux-image-virtual>\n  Depends: linux-image-6.1.0-9-amd64\n";
+        assert_eq!(
+            parse_depends(alt, "amd64").as_deref(),
+            Some("linux-image-6.1.0-9-amd64")
+        );
+        assert_eq!(parse_depends("linux-image-amd64\n", "amd64"), None);
+    }
+
+    #[test]
+    fn finds_cached_debs() {
+        let d = tempfile::tempdir().unwrap();
+        for n in [
+            "busybox-static_1%3a1.35.0-4+deb12u1+b1_amd64.deb",
+            "linux-image-6.1.0-56-amd64_6.1.192-2_amd64.deb",
+            "notes.txt",
+        ] {
+            fs::write(d.path().join(n), b"").unwrap();
+        }
+        assert!(cached(d.path(), "busybox-static").is_some());
+        assert!(cached(d.path(), "busybox").is_none());
+        assert!(cached(d.path(), "linux-image-6.1.0-56-amd64").is_some());
+        assert!(cached_kernel(d.path(), "amd64").is_some());
+        assert!(cached_kernel(d.path(), "arm64").is_none());
+    }
+}
