@@ -5,7 +5,8 @@ set -eu
 
 QEMU=/usr/bin/qemu-system-x86_64
 
-if [ ! -x "$QEMU" ]; then
+# ipxe-qemu: the NIC option ROMs that make `-boot n` a real PXE/iPXE boot.
+if [ ! -x "$QEMU" ] || [ ! -e /usr/lib/ipxe/qemu/efi-virtio.rom ]; then
     export DEBIAN_FRONTEND=noninteractive
     SUDO=""
     if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -13,9 +14,9 @@ if [ ! -x "$QEMU" ]; then
     if ! apt-cache show qemu-system-x86 >/dev/null 2>&1; then
         $SUDO apt-get update -q >&2
     fi
-    if ! $SUDO apt-get install -y -q --no-install-recommends qemu-system-x86 >&2; then
+    if ! $SUDO apt-get install -y -q --no-install-recommends qemu-system-x86 ipxe-qemu >&2; then
         $SUDO apt-get update -q >&2
-        $SUDO apt-get install -y -q --no-install-recommends qemu-system-x86 >&2
+        $SUDO apt-get install -y -q --no-install-recommends qemu-system-x86 ipxe-qemu >&2
     fi
 fi
 

@@ -97,6 +97,11 @@ enum Command {
         #[arg(long)]
         generate: bool,
     },
+    /// Ephemeral images: build (kernel + initramfs with ingot-agent) or list.
+    Images {
+        #[command(subcommand)]
+        cmd: ImagesCmd,
+    },
     /// Run rack services (DHCP, TFTP) for a region over HTTP.
     Rack {
         /// The region's URL, e.g. http://10.0.0.1:5240/MAAS
@@ -118,6 +123,25 @@ enum Command {
     /// Client commands: login, logout, list, refresh, or PROFILE HANDLER ACTION [args].
     #[command(external_subcommand)]
     Client(Vec<String>),
+}
+
+#[derive(Subcommand)]
+enum ImagesCmd {
+    /// Build the ephemeral environment from Debian packages and store it in the data directory.
+    Build {
+        #[arg(long, env = "INGOT_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The ingot-agent binary to put in the image (default: next to this program).
+        #[arg(long)]
+        agent: Option<PathBuf>,
+        #[arg(long, default_value = "amd64")]
+        arch: String,
+    },
+    /// List the stored image sets.
+    List {
+        #[arg(long, env = "INGOT_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn default_data_dir() -> PathBuf {
@@ -377,6 +401,35 @@ async fn async_main(cli: Cli) -> Result<()> {
             region.store.close().await;
             Ok(())
         }
+        Command::Images { cmd } => match cmd {
+            ImagesCmd::Build {
+                data_dir,
+                agent,
+                arch,
+            } => {
+                let agent = match agent {
+                    Some(a) => a,
+                    None => std::env::current_exe()?.with_file_name("ingot-agent"),
+                };
+                anyhow::ensure!(agent.is_file(), "no ingot-agent at {} (build it with cargo build -p ingot-agent, or pass --agent)", agent.display());
+                let opts = ingot_images::BuildOptions {
+                    data_dir: data_dir.unwrap_or_else(default_data_dir),
+                    agent_binary: agent,
+                    arch,
+                    work_dir: None,
+                    kernel_deb: None,
+                    busybox_deb: None,
+                };
+                let set = ingot_images::build(&opts)?;
+                println!("{}", serde_json::to_string_pretty(&set)?);
+                Ok(())
+            }
+            ImagesCmd::List { data_dir } => {
+                let sets = ingot_images::list(&data_dir.unwrap_or_else(default_data_dir))?;
+                println!("{}", serde_json::to_string_pretty(&sets)?);
+                Ok(())
+            }
+        },
         Command::Rack {
             region,
             secret,

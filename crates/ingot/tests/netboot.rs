@@ -327,3 +327,258 @@ async fn dhcp_tftp_http_hops_through_the_rack() {
     );
     drop(server);
 }
+
+fn agent_binary() -> std::path::PathBuf {
+    let agent = std::path::Path::new(BIN).with_file_name("ingot-agent");
+    if !agent.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", "ingot-agent"])
+            .status()
+            .expect("cargo build -p ingot-agent");
+        assert!(st.success(), "building ingot-agent failed");
+    }
+    agent
+}
+
+/// A VM that PXE-boots from Ingot: its NIC's iPXE ROM gets an address and the iPXE script URL
+/// from Ingot's DHCP, the region's boot decision sends it the ephemeral environment, the agent
+/// enlists it and powers it off. It appears in `machines read` as NEW with its MAC,
+/// architecture and hardware UUID; booting it again creates no duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qemu_vm_pxe_boots_and_enlists() {
+    let qemu = std::env::var("INGOT_QEMU").unwrap_or_else(|_| "/usr/bin/qemu-system-x86_64".into());
+    if !tools_present()
+        || !std::path::Path::new(&qemu).exists()
+        || !std::path::Path::new("/usr/lib/ipxe/qemu/efi-virtio.rom").exists()
+    {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide root, ip, udhcpc, curl, QEMU and ipxe-qemu (scripts/peers/*.sh)"
+        );
+        eprintln!("SKIP: needs root, ip, QEMU and ipxe-qemu");
+        return;
+    }
+    let id = format!("{:05}", rand::random::<u32>() % 100_000);
+    let lab = Lab {
+        lab: format!("inl{id}"),
+        cli: format!("inc{id}"),
+    };
+    let l = lab.lab.as_str();
+    let (host_if, lab_if) = (format!("ih{id}"), format!("il{id}"));
+    ok(&["ip", "netns", "add", l]);
+    ok(&["ip", "netns", "add", &lab.cli]);
+    ok(&["ip", "-n", l, "link", "set", "lo", "up"]);
+    ok(&["ip", "-n", l, "link", "add", "br0", "type", "bridge"]);
+    ok(&["ip", "-n", l, "addr", "add", "10.77.0.1/24", "dev", "br0"]);
+    ok(&["ip", "-n", l, "link", "set", "br0", "up"]);
+    ok(&["ip", "-n", l, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
+    ok(&["ip", "-n", l, "link", "set", "tap0", "master", "br0"]);
+    ok(&["ip", "-n", l, "link", "set", "tap0", "up"]);
+    ok(&[
+        "ip", "link", "add", &host_if, "type", "veth", "peer", "name", &lab_if, "netns", l,
+    ]);
+    ok(&["ip", "addr", "add", "10.79.0.2/30", "dev", &host_if]);
+    ok(&["ip", "link", "set", &host_if, "up"]);
+    ok(&["ip", "-n", l, "addr", "add", "10.79.0.1/30", "dev", &lab_if]);
+    ok(&["ip", "-n", l, "link", "set", &lab_if, "up"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("ingot.sqlite").display());
+    let data = dir.path().to_string_lossy().to_string();
+    ok(&[
+        BIN,
+        "createadmin",
+        "--database",
+        &db,
+        "--username",
+        "admin",
+        "--password",
+        "pw",
+    ]);
+    let key = ok(&[BIN, "apikey", "--database", &db, "--username", "admin"])
+        .trim()
+        .to_string();
+    let agent = agent_binary();
+    let t = std::time::Instant::now();
+    ok(&[
+        BIN,
+        "images",
+        "build",
+        "--data-dir",
+        &data,
+        "--agent",
+        agent.to_str().unwrap(),
+    ]);
+    eprintln!("image built in {:?}", t.elapsed());
+    let _server = Proc(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                l,
+                BIN,
+                "serve",
+                "--database",
+                &db,
+                "--data-dir",
+                &data,
+                "--listen",
+                "0.0.0.0:5240",
+                "--rack-address",
+                "10.77.0.1",
+                "--rack-interface",
+                "br0",
+                "--rack-poll-secs",
+                "1",
+            ])
+            .env("INGOT_LOG", "info")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start ingot serve"),
+    );
+    let api = Client::new("http://10.79.0.1:5240", &key);
+    for _ in 0..100 {
+        if api
+            .http
+            .get("http://10.79.0.1:5240/MAAS/api/2.0/version/")
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    api.post(
+        "/MAAS/api/2.0/subnets/",
+        &[("cidr", "10.77.0.0/24"), ("gateway_ip", "10.77.0.1")],
+    )
+    .await
+    .ok();
+    api.post(
+        "/MAAS/api/2.0/ipranges/",
+        &[
+            ("type", "dynamic"),
+            ("start_ip", "10.77.0.100"),
+            ("end_ip", "10.77.0.150"),
+        ],
+    )
+    .await
+    .ok();
+    api.put("/MAAS/api/2.0/fabrics/1/vlans/0/", &[("dhcp_on", "true")])
+        .await
+        .ok();
+    tokio::time::sleep(Duration::from_secs(2)).await; // the rack picks the configuration up
+
+    let vm_mac = "52:54:00:77:bb:01";
+    let uuid = "6a1f3c2e-8d4b-4e5f-9a7b-1c2d3e4f5a6b";
+    let boot = |n: u32| {
+        let log = dir.path().join(format!("vm{n}.log"));
+        let t = std::time::Instant::now();
+        let mut vm = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                l,
+                &qemu,
+                "-accel",
+                "tcg",
+                "-m",
+                "512",
+                "-smp",
+                "1",
+                "-nographic",
+                "-nodefaults",
+                "-no-reboot",
+            ])
+            .arg("-serial")
+            .arg(format!("file:{}", log.display()))
+            .args([
+                "-boot",
+                "n",
+                "-netdev",
+                "tap,id=n0,ifname=tap0,script=no,downscript=no",
+            ])
+            .args(["-device", &format!("virtio-net-pci,netdev=n0,mac={vm_mac}")])
+            .args(["-smbios", &format!("type=1,uuid={uuid},serial=ingot-e2e")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start QEMU");
+        // The agent powers the VM off when it has enlisted; give TCG's iPXE time.
+        let mut done = false;
+        for _ in 0..1800 {
+            if let Ok(Some(_)) = vm.try_wait() {
+                done = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if !done {
+            let _ = vm.kill();
+            let _ = vm.wait();
+        }
+        let serial = std::fs::read_to_string(&log).unwrap_or_default();
+        eprintln!("boot {n}: {:?}, powered off by itself: {done}", t.elapsed());
+        (done, serial)
+    };
+    let (done, serial) = tokio::task::block_in_place(|| boot(1));
+    assert!(
+        done,
+        "the VM did not power itself off; serial:\n{}",
+        &serial[serial.len().saturating_sub(3000)..]
+    );
+    let ms = api.get("/MAAS/api/2.0/machines/").await.ok().json();
+    let list = ms.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{ms}");
+    let m = &list[0];
+    assert_eq!(m["status_name"], "New", "{m}");
+    assert_eq!(m["architecture"], "amd64/generic");
+    assert_eq!(m["hardware_uuid"], uuid);
+    assert_eq!(m["interface_set"][0]["mac_address"], vm_mac);
+    // Boot it again: the same machine, no duplicate.
+    let (done, serial) = tokio::task::block_in_place(|| boot(2));
+    assert!(
+        done,
+        "second boot did not power off; serial:\n{}",
+        &serial[serial.len().saturating_sub(3000)..]
+    );
+    let ms = api.get("/MAAS/api/2.0/machines/").await.ok().json();
+    assert_eq!(ms.as_array().map(Vec::len), Some(1), "{ms}");
+    // The timeline shows each hop: DHCP, the iPXE script, kernel and initrd over HTTP, metadata-less enlistment.
+    let tl = api
+        .get(&format!("/MAAS/api/2.0/netboot-timeline/?mac={vm_mac}"))
+        .await
+        .ok()
+        .json();
+    let hops: Vec<String> = tl
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["hop"].as_str().unwrap_or(""),
+                e["detail"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert!(
+        hops.iter()
+            .any(|h| h.starts_with("dhcp") && h.contains("iPXE")),
+        "{hops:#?}"
+    );
+    assert!(
+        hops.iter()
+            .any(|h| h.contains("GET /MAAS/boot/ipxe") && h.contains("ephemeral enlist")),
+        "{hops:#?}"
+    );
+    assert!(
+        hops.iter()
+            .filter(|h| h.contains("GET /MAAS/boot/images/"))
+            .count()
+            >= 2,
+        "{hops:#?}"
+    );
+}
