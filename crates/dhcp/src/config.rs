@@ -203,6 +203,10 @@ pub struct Config {
     pub subnets: Vec<SubnetConfig>,
     #[serde(default)]
     pub reservations: Vec<Reservation>,
+    /// MACs known to the region without a fixed address: in `KnownOnly` mode they are served
+    /// from the dynamic ranges like reservations are served their address.
+    #[serde(default)]
+    pub known_macs: Vec<String>,
     #[serde(default)]
     pub mode: Mode,
     pub boot: Option<BootConfig>,
@@ -242,6 +246,7 @@ impl Config {
             interface: None,
             subnets: vec![subnet],
             reservations: Vec::new(),
+            known_macs: Vec::new(),
             mode: Mode::AllowEnlistment,
             boot: None,
             lease_file: None,

@@ -272,6 +272,8 @@ fn parse_request(packet: &[u8]) -> Option<Req> {
 pub struct Engine {
     cfg: Config,
     reservations: HashMap<HwAddr, Ipv4Addr>,
+    /// Known without a reservation (answered in `KnownOnly` mode).
+    known_macs: std::collections::HashSet<HwAddr>,
     reserved_ips: HashSet<Ipv4Addr>,
     db: LeaseDb,
     cursors: Vec<u64>,
@@ -292,11 +294,17 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     pub fn new(cfg: Config, db: LeaseDb) -> Result<Self, ConfigError> {
         let reservations = cfg.validate()?;
+        let known_macs = cfg
+            .known_macs
+            .iter()
+            .map(|m| m.parse().map_err(|_| ConfigError::Mac(m.clone())))
+            .collect::<Result<_, _>>()?;
         let reserved_ips = reservations.values().copied().collect();
         let cursors = vec![0; cfg.subnets.len()];
         Ok(Engine {
             cfg,
             reservations,
+            known_macs,
             reserved_ips,
             db,
             cursors,
@@ -338,7 +346,7 @@ impl Engine {
             tracing::debug!(mac = %req.mac, giaddr = %req.msg.giaddr(), "no subnet for request");
             return Action::None;
         };
-        let known = self.reservations.contains_key(&req.mac);
+        let known = self.reservations.contains_key(&req.mac) || self.known_macs.contains(&req.mac);
         if !known && self.cfg.mode == Mode::KnownOnly {
             self.stats.ignored_unknown += 1;
             self.unknown.note(req.mac, req.relay(), now);

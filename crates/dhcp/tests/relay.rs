@@ -307,6 +307,38 @@ async fn known_only_answers_reservations_and_refuses_unknown() {
 }
 
 #[tokio::test]
+async fn known_only_serves_known_macs_from_the_dynamic_range() {
+    let mut cfg = base_config(None);
+    cfg.mode = Mode::KnownOnly;
+    let known = mac(9);
+    cfg.known_macs.push(HwAddr::eth(known).to_string());
+    let h = Harness::start(cfg, None).await;
+    let offer = h
+        .exchange(&relayed(known, MessageType::Discover))
+        .await
+        .unwrap();
+    let ip = offer.yiaddr();
+    assert_ne!(
+        ip,
+        Ipv4Addr::UNSPECIFIED,
+        "a known MAC gets an address from the range"
+    );
+    let mut r = relayed(known, MessageType::Request);
+    r.opts_mut().insert(DhcpOption::RequestedIpAddress(ip));
+    r.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER_IP));
+    assert_eq!(
+        msg_type(&h.exchange(&r).await.unwrap()),
+        Some(MessageType::Ack)
+    );
+    // A stranger still gets nothing.
+    h.send(&relayed(mac(10), MessageType::Discover)).await;
+    assert!(h.recv(Duration::from_millis(300)).await.is_none());
+    let stats = h.stop().await;
+    assert_eq!(stats.ignored_unknown, 1);
+    assert_eq!(stats.acks, 1);
+}
+
+#[tokio::test]
 async fn storm_of_unknown_macs_with_enlistment_off_hands_out_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let lf = dir.path().join("leases.log");

@@ -163,9 +163,10 @@ pub fn dhcp_config(
         "listen": opts.dhcp_listen,
         "interface": opts.interface,
         "subnets": subnets,
-        // Unknown machines get an address either way; what they boot is the region's boot
-        // decision (which refuses strangers when enlistment is off).
-        "mode": "allow_enlistment",
+        // With enlistment off only the region's machines are answered (from the dynamic range);
+        // what anyone boots is still the region's boot decision.
+        "mode": if cfg.unknown_machines == "ignore" { "known_only" } else { "allow_enlistment" },
+        "known_macs": cfg.hosts.iter().map(|h| h.mac.as_str()).collect::<Vec<_>>(),
         "boot": {
             "tftp_server": opts.address,
             "http_base_url": format!("{region}/boot/files/"),
@@ -386,6 +387,18 @@ mod tests {
             "http://10.77.0.1:5240/MAAS/boot/ipxe?mac={mac}&arch=amd64&firmware=ipxe"
         );
         assert!(c.validate().is_ok());
+        assert_eq!(c.mode, ingot_dhcp::config::Mode::AllowEnlistment);
+        // Enlistment off: known-only, the region's machines listed.
+        let mut off = cfg(true);
+        off.unknown_machines = "ignore".into();
+        off.hosts.push(ingot_core::rack::RackHost {
+            mac: "52:54:00:00:00:01".into(),
+            hostname: "h".into(),
+            system_id: "abc123".into(),
+        });
+        let c = dhcp_config(&off, &opts).unwrap().expect("config");
+        assert_eq!(c.mode, ingot_dhcp::config::Mode::KnownOnly);
+        assert_eq!(c.known_macs, vec!["52:54:00:00:00:01".to_string()]);
     }
 
     #[test]
