@@ -39,4 +39,3 @@ pub struct RackEvent {
     pub hop: String,
     pub detail: String,
 }
-
