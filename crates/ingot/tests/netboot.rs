@@ -378,9 +378,9 @@ async fn qemu_vm_pxe_boots_and_enlists() {
     ok(&[
         "ip", "link", "add", &host_if, "type", "veth", "peer", "name", &lab_if, "netns", l,
     ]);
-    ok(&["ip", "addr", "add", "10.79.0.2/30", "dev", &host_if]);
+    ok(&["ip", "addr", "add", "10.79.0.6/30", "dev", &host_if]);
     ok(&["ip", "link", "set", &host_if, "up"]);
-    ok(&["ip", "-n", l, "addr", "add", "10.79.0.1/30", "dev", &lab_if]);
+    ok(&["ip", "-n", l, "addr", "add", "10.79.0.5/30", "dev", &lab_if]);
     ok(&["ip", "-n", l, "link", "set", &lab_if, "up"]);
 
     let dir = tempfile::tempdir().unwrap();
@@ -437,11 +437,11 @@ async fn qemu_vm_pxe_boots_and_enlists() {
             .spawn()
             .expect("start ingot serve"),
     );
-    let api = Client::new("http://10.79.0.1:5240", &key);
+    let api = Client::new("http://10.79.0.5:5240", &key);
     for _ in 0..100 {
         if api
             .http
-            .get("http://10.79.0.1:5240/MAAS/api/2.0/version/")
+            .get("http://10.79.0.5:5240/MAAS/api/2.0/version/")
             .send()
             .await
             .is_ok()
