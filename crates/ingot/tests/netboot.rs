@@ -1,8 +1,7 @@
-//! The rack path end to end, inside network namespaces this test creates: `ingot serve` with its
-//! rack services on a bridge in a "lab" namespace, a client namespace on a veth into that
-//! bridge. A real DHCP client (busybox udhcpc) gets its lease from Ingot's DHCP with the PXE next
-//! hop, curl fetches the iPXE loader over Ingot's TFTP and the iPXE script over HTTP, and the
-//! MAC's netboot timeline shows each hop. Nothing leaves the namespaces.
+//! Network boot end to end, inside network namespaces these tests create: `ingot serve` with its
+//! rack services on a bridge in a "lab" namespace, clients on that bridge (a veth from a client
+//! namespace, or a QEMU VM's tap). The test reaches the region's API through its own veth into
+//! the lab. Nothing leaves the namespaces.
 
 mod common;
 use common::{Client, BIN};
@@ -26,18 +25,10 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Namespaces and links, removed on drop.
-struct Lab {
-    lab: String,
-    cli: String,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = sh(&["ip", "netns", "del", &self.lab]);
-        let _ = sh(&["ip", "netns", "del", &self.cli]);
-        let _ = sh(&["ip", "link", "del", &format!("ih{}", &self.lab[3..])]);
-    }
+fn in_ns(ns: &str, cmd: &[&str]) -> std::process::Output {
+    let mut args = vec!["ip", "netns", "exec", ns];
+    args.extend_from_slice(cmd);
+    sh(&args)
 }
 
 struct Proc(Child);
@@ -48,103 +39,139 @@ impl Drop for Proc {
     }
 }
 
-fn tools_present() -> bool {
-    let have = |b: &str| {
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {b}"))
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    root && have("ip") && have("udhcpc") && have("curl")
+/// A lab: namespace `lab` with bridge br0 (10.77.0.1/24, the boot network), a client namespace,
+/// and a veth from the test's namespace into the lab (10.79.0.{4·slot+2} → {4·slot+1}) for the
+/// API. Everything is removed on drop.
+struct Lab {
+    lab: String,
+    cli: String,
+    host_if: String,
+    api_ip: String,
+    dir: tempfile::TempDir,
+    db: String,
+    server: Option<Proc>,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dhcp_tftp_http_hops_through_the_rack() {
-    if !tools_present() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run as root with iproute2, busybox (udhcpc) and curl (scripts/peers/tftp.sh)"
-        );
-        eprintln!("SKIP: needs root, ip, udhcpc and curl");
-        return;
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.server.take();
+        let _ = sh(&["ip", "netns", "del", &self.lab]);
+        let _ = sh(&["ip", "netns", "del", &self.cli]);
+        let _ = sh(&["ip", "link", "del", &self.host_if]);
     }
-    let id = format!("{:05}", rand::random::<u32>() % 100_000);
-    let lab = Lab {
-        lab: format!("inl{id}"),
-        cli: format!("inc{id}"),
-    };
-    let (l, c) = (lab.lab.as_str(), lab.cli.as_str());
-    let (host_if, lab_if) = (format!("ih{id}"), format!("il{id}"));
-    ok(&["ip", "netns", "add", l]);
-    ok(&["ip", "netns", "add", c]);
-    ok(&["ip", "-n", l, "link", "set", "lo", "up"]);
-    ok(&["ip", "-n", l, "link", "add", "br0", "type", "bridge"]);
-    ok(&["ip", "-n", l, "addr", "add", "10.77.0.1/24", "dev", "br0"]);
-    ok(&["ip", "-n", l, "link", "set", "br0", "up"]);
-    // The client: a veth from its namespace into the lab's bridge.
-    ok(&[
-        "ip", "-n", l, "link", "add", "vsrv", "type", "veth", "peer", "name", "vcli", "netns", c,
-    ]);
-    ok(&["ip", "-n", l, "link", "set", "vsrv", "master", "br0"]);
-    ok(&["ip", "-n", l, "link", "set", "vsrv", "up"]);
-    ok(&[
-        "ip",
-        "-n",
-        c,
-        "link",
-        "set",
-        "vcli",
-        "address",
-        "52:54:00:77:aa:01",
-    ]);
-    ok(&["ip", "-n", c, "link", "set", "vcli", "up"]);
-    ok(&["ip", "-n", c, "link", "set", "lo", "up"]);
-    // The test's own way in (for the API): a veth from this namespace into the lab.
-    ok(&[
-        "ip", "link", "add", &host_if, "type", "veth", "peer", "name", &lab_if, "netns", l,
-    ]);
-    ok(&["ip", "addr", "add", "10.79.0.2/30", "dev", &host_if]);
-    ok(&["ip", "link", "set", &host_if, "up"]);
-    ok(&["ip", "-n", l, "addr", "add", "10.79.0.1/30", "dev", &lab_if]);
-    ok(&["ip", "-n", l, "link", "set", &lab_if, "up"]);
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("ingot.sqlite").display());
-    let data = dir.path().to_string_lossy().to_string();
-    ok(&[
-        BIN,
-        "createadmin",
-        "--database",
-        &db,
-        "--username",
-        "admin",
-        "--password",
-        "pw",
-    ]);
-    let key = ok(&[BIN, "apikey", "--database", &db, "--username", "admin"])
-        .trim()
-        .to_string();
-    let server = Proc(
-        Command::new("ip")
+impl Lab {
+    fn new(slot: u8) -> Lab {
+        let id = format!("{:05}", rand::random::<u32>() % 100_000);
+        let (l, c) = (format!("inl{id}"), format!("inc{id}"));
+        let (host_if, lab_if) = (format!("ih{id}"), format!("il{id}"));
+        let (api_ip, host_ip) = (
+            format!("10.79.0.{}", 4 * slot + 1),
+            format!("10.79.0.{}", 4 * slot + 2),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join("ingot.sqlite").display());
+        let lab = Lab {
+            lab: l.clone(),
+            cli: c.clone(),
+            host_if: host_if.clone(),
+            api_ip: api_ip.clone(),
+            dir,
+            db,
+            server: None,
+        };
+        ok(&["ip", "netns", "add", &l]);
+        ok(&["ip", "netns", "add", &c]);
+        ok(&["ip", "-n", &l, "link", "set", "lo", "up"]);
+        ok(&["ip", "-n", &c, "link", "set", "lo", "up"]);
+        ok(&["ip", "-n", &l, "link", "add", "br0", "type", "bridge"]);
+        ok(&["ip", "-n", &l, "addr", "add", "10.77.0.1/24", "dev", "br0"]);
+        ok(&["ip", "-n", &l, "link", "set", "br0", "up"]);
+        ok(&[
+            "ip", "link", "add", &host_if, "type", "veth", "peer", "name", &lab_if, "netns", &l,
+        ]);
+        ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{host_ip}/30"),
+            "dev",
+            &host_if,
+        ]);
+        ok(&["ip", "link", "set", &host_if, "up"]);
+        ok(&[
+            "ip",
+            "-n",
+            &l,
+            "addr",
+            "add",
+            &format!("{api_ip}/30"),
+            "dev",
+            &lab_if,
+        ]);
+        ok(&["ip", "-n", &l, "link", "set", &lab_if, "up"]);
+        lab
+    }
+
+    /// A veth from the client namespace into the bridge, with this MAC.
+    fn add_client(&self, mac: &str) {
+        ok(&[
+            "ip", "-n", &self.lab, "link", "add", "vsrv", "type", "veth", "peer", "name", "vcli",
+            "netns", &self.cli,
+        ]);
+        ok(&[
+            "ip", "-n", &self.lab, "link", "set", "vsrv", "master", "br0",
+        ]);
+        ok(&["ip", "-n", &self.lab, "link", "set", "vsrv", "up"]);
+        ok(&["ip", "-n", &self.cli, "link", "set", "vcli", "address", mac]);
+        ok(&["ip", "-n", &self.cli, "link", "set", "vcli", "up"]);
+    }
+
+    /// A tap on the bridge for a VM.
+    fn add_tap(&self, name: &str) {
+        ok(&[
+            "ip", "-n", &self.lab, "tuntap", "add", "dev", name, "mode", "tap",
+        ]);
+        ok(&["ip", "-n", &self.lab, "link", "set", name, "master", "br0"]);
+        ok(&["ip", "-n", &self.lab, "link", "set", name, "up"]);
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().to_string_lossy().to_string()
+    }
+
+    /// Start the region with its rack services on br0, DHCP on for 10.77.0.0/24.
+    async fn start_region(&mut self) -> Client {
+        ok(&[
+            BIN,
+            "createadmin",
+            "--database",
+            &self.db,
+            "--username",
+            "admin",
+            "--password",
+            "pw",
+        ]);
+        let key = ok(&[BIN, "apikey", "--database", &self.db, "--username", "admin"])
+            .trim()
+            .to_string();
+        let data = self.data();
+        let child = Command::new("ip")
             .args([
                 "netns",
                 "exec",
-                l,
+                &self.lab,
                 BIN,
                 "serve",
                 "--database",
-                &db,
+                &self.db,
                 "--data-dir",
                 &data,
                 "--listen",
                 "0.0.0.0:5240",
+            ])
+            .args([
                 "--rack-address",
                 "10.77.0.1",
                 "--rack-interface",
@@ -155,75 +182,137 @@ async fn dhcp_tftp_http_hops_through_the_rack() {
             .env("INGOT_LOG", "info")
             .stdout(Stdio::null())
             .spawn()
-            .expect("start ingot serve in the lab namespace"),
-    );
-    let api = Client::new("http://10.79.0.1:5240", &key);
-    let mut up = false;
-    for _ in 0..100 {
-        if api
-            .http
-            .get("http://10.79.0.1:5240/MAAS/api/2.0/version/")
-            .send()
-            .await
-            .is_ok()
-        {
-            up = true;
-            break;
+            .expect("start ingot serve in the lab namespace");
+        self.server = Some(Proc(child));
+        let base = format!("http://{}:5240", self.api_ip);
+        let api = Client::new(&base, &key);
+        let mut up = false;
+        for _ in 0..100 {
+            if api
+                .http
+                .get(format!("{base}/MAAS/api/2.0/version/"))
+                .send()
+                .await
+                .is_ok()
+            {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "ingot serve did not come up in the lab namespace");
-    // The boot network, DHCP on.
-    api.post(
-        "/MAAS/api/2.0/subnets/",
-        &[
-            ("cidr", "10.77.0.0/24"),
-            ("gateway_ip", "10.77.0.1"),
-            ("dns_servers", "10.77.0.1"),
-        ],
-    )
-    .await
-    .ok();
-    api.post(
-        "/MAAS/api/2.0/ipranges/",
-        &[
-            ("type", "dynamic"),
-            ("start_ip", "10.77.0.100"),
-            ("end_ip", "10.77.0.150"),
-        ],
-    )
-    .await
-    .ok();
-    api.put("/MAAS/api/2.0/fabrics/1/vlans/0/", &[("dhcp_on", "true")])
+        assert!(up, "ingot serve did not come up in the lab namespace");
+        api.post(
+            "/MAAS/api/2.0/subnets/",
+            &[
+                ("cidr", "10.77.0.0/24"),
+                ("gateway_ip", "10.77.0.1"),
+                ("dns_servers", "10.77.0.1"),
+            ],
+        )
         .await
         .ok();
-    // A real DHCP client, asking as a BIOS PXE ROM would (option 93 = 0).
+        api.post(
+            "/MAAS/api/2.0/ipranges/",
+            &[
+                ("type", "dynamic"),
+                ("start_ip", "10.77.0.100"),
+                ("end_ip", "10.77.0.150"),
+            ],
+        )
+        .await
+        .ok();
+        api.put("/MAAS/api/2.0/fabrics/1/vlans/0/", &[("dhcp_on", "true")])
+            .await
+            .ok();
+        tokio::time::sleep(Duration::from_secs(2)).await; // the rack picks the configuration up
+        api
+    }
+}
+
+/// The MAC's netboot hops as "hop detail" lines, oldest first.
+async fn hops(api: &Client, mac: &str) -> Vec<String> {
+    let tl = api
+        .get(&format!("/MAAS/api/2.0/netboot-timeline/?mac={mac}"))
+        .await
+        .ok()
+        .json();
+    tl.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e["hop"].as_str().unwrap_or(""),
+                        e["detail"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn have(b: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {b}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn tools_present() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    root && have("ip") && have("udhcpc") && have("curl")
+}
+
+/// A real DHCP client (busybox udhcpc) gets its lease from Ingot's DHCP with the PXE next hop,
+/// curl fetches the iPXE loader over Ingot's TFTP and the iPXE script over HTTP, and the MAC's
+/// netboot timeline shows each hop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dhcp_tftp_http_hops_through_the_rack() {
+    if !tools_present() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run as root with iproute2, busybox (udhcpc) and curl (scripts/peers/tftp.sh)"
+        );
+        eprintln!("SKIP: needs root, ip, udhcpc and curl");
+        return;
+    }
+    let mac = "52:54:00:77:aa:01";
+    let mut lab = Lab::new(0);
+    lab.add_client(mac);
+    let api = lab.start_region().await;
+    let c = lab.cli.clone();
+    // Asking as a BIOS PXE ROM would (option 93 = 0).
     let mut lease = String::new();
     for _ in 0..10 {
-        let o = sh(&[
-            "ip",
-            "netns",
-            "exec",
-            c,
-            "udhcpc",
-            "-i",
-            "vcli",
-            "-n",
-            "-q",
-            "-f",
-            "-t",
-            "3",
-            "-T",
-            "1",
-            "-s",
-            "/bin/true",
-            "-x",
-            "0x5d:0000",
-            "-O",
-            "bootfile",
-            "-O",
-            "tftp",
-        ]);
+        let o = in_ns(
+            &c,
+            &[
+                "udhcpc",
+                "-i",
+                "vcli",
+                "-n",
+                "-q",
+                "-f",
+                "-t",
+                "3",
+                "-T",
+                "1",
+                "-s",
+                "/bin/true",
+                "-x",
+                "0x5d:0000",
+                "-O",
+                "bootfile",
+                "-O",
+                "tftp",
+            ],
+        );
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&o.stdout),
@@ -243,27 +332,26 @@ async fn dhcp_tftp_http_hops_through_the_rack() {
     ok(&[
         "ip",
         "-n",
-        c,
+        &c,
         "addr",
         "add",
         &format!("{lease}/24"),
         "dev",
         "vcli",
     ]);
-    let out = dir.path().join("undionly.kpxe");
-    let o = sh(&[
-        "ip",
-        "netns",
-        "exec",
-        c,
-        "curl",
-        "-s",
-        "--max-time",
-        "20",
-        "-o",
-        out.to_str().unwrap(),
-        "tftp://10.77.0.1/undionly.kpxe",
-    ]);
+    let out = lab.dir.path().join("undionly.kpxe");
+    let o = in_ns(
+        &c,
+        &[
+            "curl",
+            "-s",
+            "--max-time",
+            "20",
+            "-o",
+            out.to_str().unwrap(),
+            "tftp://10.77.0.1/undionly.kpxe",
+        ],
+    );
     assert!(
         o.status.success(),
         "TFTP fetch failed: {}",
@@ -275,41 +363,25 @@ async fn dhcp_tftp_http_hops_through_the_rack() {
         "the loader served is Debian's"
     );
     // HTTP: the iPXE script for this MAC (no ephemeral image has been built in this test).
-    let script = ok(&[
-        "ip",
-        "netns",
-        "exec",
-        c,
-        "curl",
-        "-s",
-        "--max-time",
-        "10",
-        "http://10.77.0.1:5240/MAAS/boot/ipxe?mac=52:54:00:77:aa:01",
-    ]);
+    let o = in_ns(
+        &c,
+        &[
+            "curl",
+            "-s",
+            "--max-time",
+            "10",
+            &format!("http://10.77.0.1:5240/MAAS/boot/ipxe?mac={mac}"),
+        ],
+    );
+    let script = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(script.starts_with("#!ipxe"), "{script}");
     // The timeline: DHCP, TFTP and HTTP hops for the client's MAC.
-    let mut hops = Vec::new();
+    let mut seen = Vec::new();
     for _ in 0..30 {
-        let tl = api
-            .get("/MAAS/api/2.0/netboot-timeline/?mac=52:54:00:77:aa:01")
-            .await
-            .ok()
-            .json();
-        hops = tl
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                format!(
-                    "{} {}",
-                    e["hop"].as_str().unwrap_or(""),
-                    e["detail"].as_str().unwrap_or("")
-                )
-            })
-            .collect();
+        seen = hops(&api, mac).await;
         if ["dhcp", "tftp", "http"]
             .iter()
-            .all(|h| hops.iter().any(|x| x.starts_with(h)))
+            .all(|h| seen.iter().any(|x| x.starts_with(h)))
         {
             break;
         }
@@ -317,15 +389,14 @@ async fn dhcp_tftp_http_hops_through_the_rack() {
     }
     for h in ["dhcp", "tftp", "http"] {
         assert!(
-            hops.iter().any(|x| x.starts_with(h)),
-            "no {h} hop in {hops:#?}"
+            seen.iter().any(|x| x.starts_with(h)),
+            "no {h} hop in {seen:#?}"
         );
     }
     assert!(
-        hops.iter().any(|x| x.contains("undionly.kpxe")),
-        "{hops:#?}"
+        seen.iter().any(|x| x.contains("undionly.kpxe")),
+        "{seen:#?}"
     );
-    drop(server);
 }
 
 fn agent_binary() -> std::path::PathBuf {
@@ -359,46 +430,8 @@ async fn qemu_vm_pxe_boots_and_enlists() {
         eprintln!("SKIP: needs root, ip, QEMU and ipxe-qemu");
         return;
     }
-    let id = format!("{:05}", rand::random::<u32>() % 100_000);
-    let lab = Lab {
-        lab: format!("inl{id}"),
-        cli: format!("inc{id}"),
-    };
-    let l = lab.lab.as_str();
-    let (host_if, lab_if) = (format!("ih{id}"), format!("il{id}"));
-    ok(&["ip", "netns", "add", l]);
-    ok(&["ip", "netns", "add", &lab.cli]);
-    ok(&["ip", "-n", l, "link", "set", "lo", "up"]);
-    ok(&["ip", "-n", l, "link", "add", "br0", "type", "bridge"]);
-    ok(&["ip", "-n", l, "addr", "add", "10.77.0.1/24", "dev", "br0"]);
-    ok(&["ip", "-n", l, "link", "set", "br0", "up"]);
-    ok(&["ip", "-n", l, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
-    ok(&["ip", "-n", l, "link", "set", "tap0", "master", "br0"]);
-    ok(&["ip", "-n", l, "link", "set", "tap0", "up"]);
-    ok(&[
-        "ip", "link", "add", &host_if, "type", "veth", "peer", "name", &lab_if, "netns", l,
-    ]);
-    ok(&["ip", "addr", "add", "10.79.0.6/30", "dev", &host_if]);
-    ok(&["ip", "link", "set", &host_if, "up"]);
-    ok(&["ip", "-n", l, "addr", "add", "10.79.0.5/30", "dev", &lab_if]);
-    ok(&["ip", "-n", l, "link", "set", &lab_if, "up"]);
-
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("ingot.sqlite").display());
-    let data = dir.path().to_string_lossy().to_string();
-    ok(&[
-        BIN,
-        "createadmin",
-        "--database",
-        &db,
-        "--username",
-        "admin",
-        "--password",
-        "pw",
-    ]);
-    let key = ok(&[BIN, "apikey", "--database", &db, "--username", "admin"])
-        .trim()
-        .to_string();
+    let mut lab = Lab::new(1);
+    lab.add_tap("tap0");
     let agent = agent_binary();
     let t = std::time::Instant::now();
     ok(&[
@@ -406,81 +439,23 @@ async fn qemu_vm_pxe_boots_and_enlists() {
         "images",
         "build",
         "--data-dir",
-        &data,
+        &lab.data(),
         "--agent",
         agent.to_str().unwrap(),
     ]);
     eprintln!("image built in {:?}", t.elapsed());
-    let _server = Proc(
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                l,
-                BIN,
-                "serve",
-                "--database",
-                &db,
-                "--data-dir",
-                &data,
-                "--listen",
-                "0.0.0.0:5240",
-                "--rack-address",
-                "10.77.0.1",
-                "--rack-interface",
-                "br0",
-                "--rack-poll-secs",
-                "1",
-            ])
-            .env("INGOT_LOG", "info")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start ingot serve"),
-    );
-    let api = Client::new("http://10.79.0.5:5240", &key);
-    for _ in 0..100 {
-        if api
-            .http
-            .get("http://10.79.0.5:5240/MAAS/api/2.0/version/")
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    api.post(
-        "/MAAS/api/2.0/subnets/",
-        &[("cidr", "10.77.0.0/24"), ("gateway_ip", "10.77.0.1")],
-    )
-    .await
-    .ok();
-    api.post(
-        "/MAAS/api/2.0/ipranges/",
-        &[
-            ("type", "dynamic"),
-            ("start_ip", "10.77.0.100"),
-            ("end_ip", "10.77.0.150"),
-        ],
-    )
-    .await
-    .ok();
-    api.put("/MAAS/api/2.0/fabrics/1/vlans/0/", &[("dhcp_on", "true")])
-        .await
-        .ok();
-    tokio::time::sleep(Duration::from_secs(2)).await; // the rack picks the configuration up
+    let api = lab.start_region().await;
 
     let vm_mac = "52:54:00:77:bb:01";
     let uuid = "6a1f3c2e-8d4b-4e5f-9a7b-1c2d3e4f5a6b";
     let boot = |n: u32| {
-        let log = dir.path().join(format!("vm{n}.log"));
+        let log = lab.dir.path().join(format!("vm{n}.log"));
         let t = std::time::Instant::now();
         let mut vm = Command::new("ip")
             .args([
                 "netns",
                 "exec",
-                l,
+                &lab.lab,
                 &qemu,
                 "-accel",
                 "tcg",
@@ -546,39 +521,23 @@ async fn qemu_vm_pxe_boots_and_enlists() {
     );
     let ms = api.get("/MAAS/api/2.0/machines/").await.ok().json();
     assert_eq!(ms.as_array().map(Vec::len), Some(1), "{ms}");
-    // The timeline shows each hop: DHCP, the iPXE script, kernel and initrd over HTTP, metadata-less enlistment.
-    let tl = api
-        .get(&format!("/MAAS/api/2.0/netboot-timeline/?mac={vm_mac}"))
-        .await
-        .ok()
-        .json();
-    let hops: Vec<String> = tl
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["hop"].as_str().unwrap_or(""),
-                e["detail"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    // The timeline shows each hop: DHCP, the iPXE script, kernel and initrd over HTTP.
+    let seen = hops(&api, vm_mac).await;
     assert!(
-        hops.iter()
+        seen.iter()
             .any(|h| h.starts_with("dhcp") && h.contains("iPXE")),
-        "{hops:#?}"
+        "{seen:#?}"
     );
     assert!(
-        hops.iter()
+        seen.iter()
             .any(|h| h.contains("GET /MAAS/boot/ipxe") && h.contains("ephemeral enlist")),
-        "{hops:#?}"
+        "{seen:#?}"
     );
     assert!(
-        hops.iter()
+        seen.iter()
             .filter(|h| h.contains("GET /MAAS/boot/images/"))
             .count()
             >= 2,
-        "{hops:#?}"
+        "{seen:#?}"
     );
 }
