@@ -369,6 +369,14 @@ impl Region {
         Ok(m)
     }
 
+    /// Load a machine and check, as the core plans it, that `user` may run `action` on it now
+    /// (for actions whose plan changes no status: update, delete, annotations, reads).
+    async fn load_for(&self, user: &User, system_id: &str, action: Action) -> Result<Machine> {
+        let m = self.load(system_id).await?;
+        plan(action, &facts(&m), actor(user), &ActionOptions::default())?;
+        Ok(m)
+    }
+
     async fn load(&self, system_id: &str) -> Result<Machine> {
         self.store
             .machine(system_id)
@@ -543,13 +551,7 @@ impl Region {
         params: &Params,
     ) -> Result<Machine> {
         self.retrying(|| async {
-            let m = self.load(system_id).await?;
-            plan(
-                Action::Update,
-                &facts(&m),
-                actor(user),
-                &ActionOptions::default(),
-            )?;
+            let m = self.load_for(user, system_id, Action::Update).await?;
             let change = forms::update_change(self, user, &m, params).await?;
             let ev = NewEvent::info(
                 "Machine updated",
@@ -573,13 +575,7 @@ impl Region {
 
     pub async fn delete_machine(&self, user: &User, system_id: &str) -> Result<()> {
         self.retrying(|| async {
-            let m = self.load(system_id).await?;
-            plan(
-                Action::Delete,
-                &facts(&m),
-                actor(user),
-                &ActionOptions::default(),
-            )?;
+            let m = self.load_for(user, system_id, Action::Delete).await?;
             let ev = NewEvent::info(
                 "Machine deleted",
                 format!("Machine {} deleted by {}", m.hostname, user.username),
@@ -598,13 +594,9 @@ impl Region {
         params: &Params,
     ) -> Result<Machine> {
         self.retrying(|| async {
-            let m = self.load(system_id).await?;
-            plan(
-                Action::SetWorkloadAnnotations,
-                &facts(&m),
-                actor(user),
-                &ActionOptions::default(),
-            )?;
+            let m = self
+                .load_for(user, system_id, Action::SetWorkloadAnnotations)
+                .await?;
             let mut ann = match &m.workload_annotations {
                 serde_json::Value::Object(o) => o.clone(),
                 _ => Default::default(),
@@ -642,13 +634,7 @@ impl Region {
         system_id: &str,
         regenerate: bool,
     ) -> Result<Option<Token>> {
-        let m = self.load(system_id).await?;
-        plan(
-            Action::GetToken,
-            &facts(&m),
-            actor(user),
-            &ActionOptions::default(),
-        )?;
+        let m = self.load_for(user, system_id, Action::GetToken).await?;
         if regenerate {
             let t = self.store.regenerate_machine_token(m.id).await?;
             self.store
@@ -669,13 +655,9 @@ impl Region {
     /// Ask the BMC for the power state now (recording it); manual machines answer "unknown".
     /// A BMC that cannot answer gives 503 with its error.
     pub async fn query_power_state(&self, user: &User, system_id: &str) -> Result<String> {
-        let m = self.load(system_id).await?;
-        plan(
-            Action::QueryPowerState,
-            &facts(&m),
-            actor(user),
-            &ActionOptions::default(),
-        )?;
+        let m = self
+            .load_for(user, system_id, Action::QueryPowerState)
+            .await?;
         if !power::controllable(&m.power_type) {
             return Ok(power::query(&m));
         }
