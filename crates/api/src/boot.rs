@@ -150,3 +150,43 @@ pub(crate) async fn image(
         .map_err(|e| bad(format!("cannot read the image: {e}")))?;
     Ok(resp.map(axum::body::Body::new).into_response())
 }
+
+/// The iPXE loaders UEFI HTTP clients fetch (DHCP points them at `/MAAS/boot/files/`): only
+/// these names, from Debian's `ipxe` package.
+const LOADERS: &[&str] = &["ipxe.efi", "snponly.efi", "undionly.kpxe", "ipxe.pxe"];
+
+/// `GET /MAAS/boot/files/{name}?mac=…`
+pub(crate) async fn loader(
+    app: &App,
+    r: &Req,
+    name: &str,
+    req_headers: &axum::http::HeaderMap,
+) -> Res {
+    if !LOADERS.contains(&name) {
+        return Err(not_found(format!("No boot file '{name}'.")));
+    }
+    // Debian ships some loaders as symlinks into /boot: follow them to a regular file.
+    let path = std::fs::canonicalize(app.ipxe_dir.join(name))
+        .map_err(|_| not_found(format!("{name} is not installed (Debian package ipxe).")))?;
+    if !path.is_file() {
+        return Err(not_found(format!(
+            "{name} is not installed (Debian package ipxe)."
+        )));
+    }
+    if let Some(mac) = r
+        .params()
+        .get("mac")
+        .and_then(ingot_core::ids::normalize_mac)
+    {
+        app.region
+            .store
+            .record_netboot(&mac, "http", &format!("GET /MAAS/boot/files/{name}"))
+            .await?;
+    }
+    let mut req = axum::http::Request::new(axum::body::Body::empty());
+    *req.headers_mut() = req_headers.clone();
+    let resp = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(path), req)
+        .await
+        .map_err(|e| bad(format!("cannot read {name}: {e}")))?;
+    Ok(resp.map(axum::body::Body::new).into_response())
+}

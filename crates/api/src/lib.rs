@@ -31,6 +31,8 @@ pub struct App {
     pub region: Region,
     /// Where `ingot images build` stores ephemeral images (content-addressed).
     pub images_dir: Option<std::path::PathBuf>,
+    /// Where Debian's iPXE loaders are (served to UEFI HTTP clients).
+    pub ipxe_dir: std::path::PathBuf,
 }
 
 /// Build the router for a region.
@@ -40,7 +42,11 @@ pub fn router(region: Region) -> Router {
 
 /// The router, serving boot images from `images_dir`.
 pub fn router_with(region: Region, images_dir: Option<std::path::PathBuf>) -> Router {
-    let app = Arc::new(App { region, images_dir });
+    let app = Arc::new(App {
+        region,
+        images_dir,
+        ipxe_dir: std::path::PathBuf::from("/usr/lib/ipxe"),
+    });
     Router::new().fallback(dispatch).with_state(app)
 }
 
@@ -245,6 +251,9 @@ async fn route(app: &App, r: &Req) -> Res {
         ["MAAS", "rack", rest @ ..] => rack::handle(app, r, rest).await,
         ["MAAS", "boot", "images", sha] if r.method == Method::GET => {
             boot::image(app, r, sha, &r.headers).await
+        }
+        ["MAAS", "boot", "files", name] if r.method == Method::GET => {
+            boot::loader(app, r, name, &r.headers).await
         }
         ["MAAS"] | [] => Ok(text(
             StatusCode::OK,

@@ -149,6 +149,33 @@ async fn ipxe_scripts_follow_the_boot_decision() {
         .expect(404);
     anon.get("/MAAS/boot/images/index.json").await.expect(404);
     anon.get("/MAAS/boot/ipxe").await.expect(400);
+    // UEFI HTTP clients fetch the iPXE loader itself over HTTP; only the known loaders.
+    if std::path::Path::new("/usr/lib/ipxe/snponly.efi").exists() {
+        let f = anon
+            .http
+            .get(format!(
+                "{}/MAAS/boot/files/snponly.efi?mac={}",
+                s.base,
+                mac(90)
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(f.status(), 200);
+        assert_eq!(
+            f.bytes().await.unwrap().to_vec(),
+            std::fs::read("/usr/lib/ipxe/snponly.efi").unwrap()
+        );
+    } else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must install Debian's ipxe (scripts/peers/tftp.sh)"
+        );
+    }
+    anon.get("/MAAS/boot/files/passwd").await.expect(404);
+    anon.get("/MAAS/boot/files/..%2F..%2Fetc%2Fpasswd")
+        .await
+        .expect(404);
     // The timeline shows each hop for the machine's MAC.
     let tl = c
         .get(&format!("/MAAS/api/2.0/netboot-timeline/?mac={}", mac(90)))
