@@ -43,7 +43,7 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release/examples/dhcpd
 LEASES=/tmp/bench/ingot-dhcp-leases.log
 
-export SERVERS="kea dnsmasq custom"
+export SERVERS=${SERVERS:-"kea dnsmasq custom"}
 export SERVER_NAME=ingot
 export SERVER_RESET="rm -f $LEASES $LEASES.tmp"
 export SERVER_CMD="env RUST_LOG=warn $BIN --server-ip 10.66.0.1 --iface veth-srv --subnet 10.66.0.0/16 --range 10.66.1.1-10.66.255.254 --lease-time 3600 --lease-file $LEASES"

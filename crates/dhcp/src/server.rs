@@ -262,6 +262,10 @@ fn send_blocking(sock: &StdUdpSocket, packet: &[u8], dest: SocketAddrV4) {
     }
 }
 
+/// How long the persister waits for more records before it syncs a batch: ACKs leave at most
+/// this much later, and a burst shares one fdatasync.
+const GATHER: Duration = Duration::from_millis(1);
+
 /// Group commit: take everything queued, one write + one fdatasync, then release the ACKs.
 fn persister_loop(mut log: LeaseLog, rx: mpsc::Receiver<Job>, sock: StdUdpSocket) {
     let mut recs: Vec<LeaseRecord> = Vec::with_capacity(4096);
@@ -271,6 +275,8 @@ fn persister_loop(mut log: LeaseLog, rx: mpsc::Receiver<Job>, sock: StdUdpSocket
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         let mut compact = None;
+        // Gather ACKs for a moment so that a burst shares one fdatasync even at low rates.
+        let gather_until = std::time::Instant::now() + GATHER;
         while let Some(job) = next.take() {
             match job {
                 Job::Commit {
@@ -289,6 +295,12 @@ fn persister_loop(mut log: LeaseLog, rx: mpsc::Receiver<Job>, sock: StdUdpSocket
             }
             if recs.len() < 16_384 {
                 next = rx.try_recv().ok();
+                if next.is_none() {
+                    let now = std::time::Instant::now();
+                    if now < gather_until {
+                        next = rx.recv_timeout(gather_until - now).ok();
+                    }
+                }
             }
         }
         if !recs.is_empty() {
