@@ -63,16 +63,16 @@ pub async fn rack_config(app: &App, region_url: &str) -> Result<RackConfig, ApiE
             reserved_ranges: pick("reserved"),
         });
     }
-    let mut hosts = Vec::new();
-    for m in st.list_machines(&Default::default()).await? {
-        for i in &m.interfaces {
-            hosts.push(RackHost {
-                mac: i.mac_address.clone(),
-                hostname: m.hostname.clone(),
-                system_id: m.system_id.clone(),
-            });
-        }
-    }
+    let hosts = st
+        .interface_owners()
+        .await?
+        .into_iter()
+        .map(|(mac, hostname, system_id)| RackHost {
+            mac,
+            hostname,
+            system_id,
+        })
+        .collect();
     let unknown_machines = st
         .get_setting("unknown_machines")
         .await?

@@ -390,6 +390,12 @@ async fn permissions_and_credentials() {
     }
     bad.get("/MAAS/api/2.0/machines/").await.expect(401);
     s.anon().get("/MAAS/api/2.0/machines/").await.expect(401);
+    // A user who still owns machines cannot be deleted; once they are released, they can.
+    let r = admin.delete("/MAAS/api/2.0/users/bob/").await.expect(409);
+    assert!(r.body.contains("owns 1 machine"), "{}", r.body);
+    admin.op(&sid, "release", &[]).await.ok();
+    admin.delete("/MAAS/api/2.0/users/bob/").await.expect(204);
+    admin.get("/MAAS/api/2.0/users/bob/").await.expect(404);
 }
 
 #[tokio::test]

@@ -831,7 +831,6 @@ impl Region {
                     script_name.as_deref(),
                     exit_status,
                     &runtime,
-                    params,
                     files,
                 )
                 .await?;
@@ -877,7 +876,6 @@ impl Region {
         script: Option<&str>,
         exit_status: Option<i64>,
         runtime: &str,
-        params: &Params,
         files: &[ingot_wire::FilePart],
     ) -> Result<()> {
         // Group uploads by script: NAME (combined), NAME.out, NAME.err, NAME.yaml.
@@ -898,7 +896,6 @@ impl Region {
         if let Some(s) = script {
             by_script.entry(s.to_string()).or_default();
         }
-        let _ = params;
         for (name, files) in by_script {
             let is_signalled = script == Some(name.as_str());
             let st = match (status, is_signalled.then_some(exit_status).flatten()) {

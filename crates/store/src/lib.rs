@@ -772,21 +772,13 @@ impl Store {
     }
     /// Delete a user. Refused while they own machines.
     pub async fn delete_user(&self, id: i64) -> Result<()> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM machines WHERE owner_id = $1")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
-        if n > 0 {
-            return Err(StoreError::Duplicate(format!(
-                "The user still owns {n} machine(s): release them first."
-            )));
-        }
-        sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.delete_unreferenced(
+            "users",
+            id,
+            "SELECT 1 FROM machines WHERE owner_id = $1",
+            |n| format!("The user still owns {n} machine(s): release them first."),
+        )
+        .await
     }
 
     // ---------------------------------------------------------------- SSH keys
@@ -1041,32 +1033,46 @@ impl Store {
     }
     /// Delete a zone or pool; refused for the default one and while machines use it.
     pub async fn delete_named(&self, kind: NamedKind, id: i64) -> Result<()> {
-        let col = match kind {
-            NamedKind::Zone => "zone_id",
-            NamedKind::Pool => "pool_id",
+        let referenced = match kind {
+            NamedKind::Zone => "SELECT 1 FROM machines WHERE zone_id = $1",
+            NamedKind::Pool => "SELECT 1 FROM machines WHERE pool_id = $1",
         };
-        let n: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM machines WHERE {col} = $1"))
+        self.delete_unreferenced(Self::named_table(kind), id, referenced, |n| {
+            format!("It still holds {n} machine(s).")
+        })
+        .await
+    }
+
+    /// Delete row `id` of `table` unless `referenced` (a query over `$1` = id) finds rows, in
+    /// one statement so nothing can start referencing it in between. A refusal says how many
+    /// rows still refer to it; a missing row is `NotFound`.
+    pub(crate) async fn delete_unreferenced(
+        &self,
+        table: &str,
+        id: i64,
+        referenced: &str,
+        refused: impl Fn(i64) -> String,
+    ) -> Result<()> {
+        let sql = format!("DELETE FROM {table} WHERE id = $1 AND NOT EXISTS ({referenced})");
+        if sqlx::query(&sql)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            > 0
+        {
+            return Ok(());
+        }
+        let n: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM ({referenced}) refs"))
             .bind(id)
             .fetch_one(&self.pool)
             .await?
             .try_get(0)?;
-        if n > 0 {
-            return Err(StoreError::Duplicate(format!(
-                "It still holds {n} machine(s)."
-            )));
-        }
-        let n = sqlx::query(&format!(
-            "DELETE FROM {} WHERE id = $1",
-            Self::named_table(kind)
-        ))
-        .bind(id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        Err(if n > 0 {
+            StoreError::Duplicate(refused(n))
+        } else {
+            StoreError::NotFound
+        })
     }
     pub async fn domain_by_name(&self, name: &str) -> Result<Option<(i64, String)>> {
         let r = sqlx::query("SELECT id, name FROM domains WHERE name = $1")
@@ -1074,12 +1080,6 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
-    }
-    pub async fn default_domain(&self) -> Result<(i64, String)> {
-        let r = sqlx::query("SELECT id, name FROM domains ORDER BY id LIMIT 1")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok((r.try_get(0)?, r.try_get(1)?))
     }
 
     // ---------------------------------------------------------------- tags
@@ -1509,6 +1509,17 @@ impl Store {
         insert_event(&mut tx, None, &m.system_id, &m.hostname, event, now_ms()).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Every machine interface as (MAC, hostname, system id), in one query: what racks need to
+    /// know which MACs belong to machines.
+    pub async fn interface_owners(&self) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query("SELECT i.mac_address, m.hostname, m.system_id FROM interfaces i JOIN machines m ON m.id = i.machine_id ORDER BY i.id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
     }
 
     /// Which of these MACs already belong to a machine: (mac, hostname).

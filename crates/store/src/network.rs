@@ -153,17 +153,12 @@ impl Store {
     }
     /// Delete a fabric; refused while one of its VLANs carries a subnet.
     pub async fn delete_fabric(&self, id: i64) -> Result<()> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM subnets s JOIN vlans v ON v.id = s.vlan_id WHERE v.fabric_id = $1").bind(id).fetch_one(&self.pool).await?.try_get(0)?;
-        if n > 0 {
-            return Err(StoreError::Duplicate(format!(
-                "The fabric still has {n} subnet(s): delete or move them first."
-            )));
-        }
-        sqlx::query("DELETE FROM fabrics WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let refs =
+            "SELECT 1 FROM subnets s JOIN vlans v ON v.id = s.vlan_id WHERE v.fabric_id = $1";
+        self.delete_unreferenced("fabrics", id, refs, |n| {
+            format!("The fabric still has {n} subnet(s): delete or move them first.")
+        })
+        .await
     }
 
     // ---------------------------------------------------------------- VLANs
@@ -224,21 +219,13 @@ impl Store {
         Ok(())
     }
     pub async fn delete_vlan(&self, id: i64) -> Result<()> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM subnets WHERE vlan_id = $1")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
-        if n > 0 {
-            return Err(StoreError::Duplicate(format!(
-                "The VLAN still has {n} subnet(s)."
-            )));
-        }
-        sqlx::query("DELETE FROM vlans WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.delete_unreferenced(
+            "vlans",
+            id,
+            "SELECT 1 FROM subnets WHERE vlan_id = $1",
+            |n| format!("The VLAN still has {n} subnet(s)."),
+        )
+        .await
     }
 
     // ---------------------------------------------------------------- subnets
