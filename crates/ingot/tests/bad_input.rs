@@ -107,23 +107,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
         .post("/MAAS/api/2.0/tags/", &[("name", "fast")])
         .await
         .ok();
-    admin
-        .post(
-            "/MAAS/api/2.0/users/",
-            &[("username", "bob"), ("password", "pw")],
-        )
-        .await
-        .ok();
-    let bobkey = s
-        .anon()
-        .post(
-            "/MAAS/accounts/authenticate/",
-            &[("username", "bob"), ("password", "pw")],
-        )
-        .await
-        .ok()
-        .json();
-    let bob = admin.with_token(&bobkey);
+    let bob = s.user("bob").await;
     let dep_token = admin.token(&deployed).await;
     let machine = admin.with_token(&dep_token);
     let m = |sid: &str, op: &str| format!("/MAAS/api/2.0/machines/{sid}/?op={op}");

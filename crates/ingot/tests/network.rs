@@ -178,22 +178,7 @@ async fn subnets_ranges_vlans() {
         .await
         .expect(409);
     // Non-admins read but do not change.
-    c.post(
-        "/MAAS/api/2.0/users/",
-        &[("username", "bob"), ("password", "pw")],
-    )
-    .await
-    .ok();
-    let k = s
-        .anon()
-        .post(
-            "/MAAS/accounts/authenticate/",
-            &[("username", "bob"), ("password", "pw")],
-        )
-        .await
-        .ok()
-        .json();
-    let bob = c.with_token(&k);
+    let bob = s.user("bob").await;
     bob.get("/MAAS/api/2.0/subnets/").await.ok();
     bob.post("/MAAS/api/2.0/subnets/", &[("cidr", "10.80.0.0/24")])
         .await

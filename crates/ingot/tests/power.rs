@@ -26,6 +26,16 @@ fn authorized(b: &Bmc, h: &HeaderMap) -> bool {
     h.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {}", b.token))
 }
 
+/// The BMC's on/off endpoints: switch the power and count it.
+fn switch(b: &Bmc, h: &HeaderMap, on: bool) -> StatusCode {
+    if !authorized(b, h) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    b.on.store(on, Ordering::SeqCst);
+    if on { &b.ons } else { &b.offs }.fetch_add(1, Ordering::SeqCst);
+    StatusCode::OK
+}
+
 async fn start_bmc(token: &str) -> (Arc<Bmc>, String) {
     let bmc = Arc::new(Bmc {
         token: token.into(),
@@ -34,25 +44,11 @@ async fn start_bmc(token: &str) -> (Arc<Bmc>, String) {
     let app = axum::Router::new()
         .route(
             "/on",
-            post(|State(b): State<Arc<Bmc>>, h: HeaderMap| async move {
-                if !authorized(&b, &h) {
-                    return StatusCode::UNAUTHORIZED;
-                }
-                b.on.store(true, Ordering::SeqCst);
-                b.ons.fetch_add(1, Ordering::SeqCst);
-                StatusCode::OK
-            }),
+            post(|State(b): State<Arc<Bmc>>, h: HeaderMap| async move { switch(&b, &h, true) }),
         )
         .route(
             "/off",
-            post(|State(b): State<Arc<Bmc>>, h: HeaderMap| async move {
-                if !authorized(&b, &h) {
-                    return StatusCode::UNAUTHORIZED;
-                }
-                b.on.store(false, Ordering::SeqCst);
-                b.offs.fetch_add(1, Ordering::SeqCst);
-                StatusCode::OK
-            }),
+            post(|State(b): State<Arc<Bmc>>, h: HeaderMap| async move { switch(&b, &h, false) }),
         )
         .route(
             "/status",
@@ -100,30 +96,6 @@ async fn create_webhook_machine(c: &Client, name: &str, i: u32, base: &str, toke
     c.post("/MAAS/api/2.0/machines/", &pr).await.ok().json()
 }
 
-async fn wait_until(c: &Client, sid: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
-    let mut m = Value::Null;
-    for _ in 0..100 {
-        m = c.machine(sid).await;
-        if f(&m) {
-            return m;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let evs: Vec<String> = c
-        .events(sid)
-        .await
-        .iter()
-        .map(|e| format!("{} {} {}", e["id"], e["level"], e["description"]))
-        .collect();
-    panic!(
-        "{what}: machine stayed {} / {} / power {}; events:\n{}",
-        m["status_name"],
-        m["error_description"],
-        m["power_state"],
-        evs.join("\n")
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transitions_switch_the_machine_through_its_bmc() {
     let (bmc, base) = start_bmc("s3cret-token").await;
@@ -133,10 +105,11 @@ async fn transitions_switch_the_machine_through_its_bmc() {
     let sid = m["system_id"].as_str().unwrap().to_string();
     // Created and commissioned at once: the BMC powered it on.
     assert_eq!(m["status_name"], "Commissioning");
-    let m = wait_until(&c, &sid, "powered on for commissioning", |m| {
-        m["power_state"] == "on"
-    })
-    .await;
+    let m = c
+        .wait_machine(&sid, "powered on for commissioning", |m| {
+            m["power_state"] == "on"
+        })
+        .await;
     assert_eq!(bmc.ons.load(Ordering::SeqCst), 1);
     assert_eq!(m["power_type"], "webhook");
     // The secret never shows in the machine, is encrypted in the database, and only admins
@@ -165,27 +138,12 @@ async fn transitions_switch_the_machine_through_its_bmc() {
         hay.windows(7).any(|w| w == b"enc:v1:"),
         "no encrypted secret found in the database"
     );
-    c.post(
-        "/MAAS/api/2.0/users/",
-        &[("username", "bob"), ("password", "pw")],
-    )
+    let bob = s.user("bob").await;
+    bob.get(&format!(
+        "/MAAS/api/2.0/machines/{sid}/?op=power_parameters"
+    ))
     .await
-    .ok();
-    let k = s
-        .anon()
-        .post(
-            "/MAAS/accounts/authenticate/",
-            &[("username", "bob"), ("password", "pw")],
-        )
-        .await
-        .ok()
-        .json();
-    c.with_token(&k)
-        .get(&format!(
-            "/MAAS/api/2.0/machines/{sid}/?op=power_parameters"
-        ))
-        .await
-        .expect(403);
+    .expect(403);
 
     // READY, allocate, deploy: deploy cycles the machine (off then on through the webhook).
     c.commission_ok(&sid).await;
@@ -225,10 +183,11 @@ async fn transitions_switch_the_machine_through_its_bmc() {
     // Release: RELEASING until the BMC reports off, then READY.
     let m = c.op(&sid, "release", &[]).await.ok().json();
     assert_eq!(m["status_name"], "Releasing");
-    let m = wait_until(&c, &sid, "release completes when seen off", |m| {
-        m["status_name"] == "Ready"
-    })
-    .await;
+    let m = c
+        .wait_machine(&sid, "release completes when seen off", |m| {
+            m["status_name"] == "Ready"
+        })
+        .await;
     assert_eq!(m["power_state"], "off");
     assert!(!bmc.on.load(Ordering::SeqCst));
     // Live query.
@@ -260,10 +219,11 @@ async fn bmc_failures_fail_the_transition_with_the_error() {
     // Wrong token: the BMC refuses; commissioning fails at once, naming the error.
     let m = create_webhook_machine(&c, "pw2", 2, &base, "wrong").await;
     let sid = m["system_id"].as_str().unwrap().to_string();
-    let m = wait_until(&c, &sid, "auth failure fails commissioning", |m| {
-        m["status_name"] == "Failed commissioning"
-    })
-    .await;
+    let m = c
+        .wait_machine(&sid, "auth failure fails commissioning", |m| {
+            m["status_name"] == "Failed commissioning"
+        })
+        .await;
     let why = m["error_description"].as_str().unwrap();
     assert!(
         why.contains("Power control failed") && why.contains("credentials"),
@@ -273,10 +233,11 @@ async fn bmc_failures_fail_the_transition_with_the_error() {
     // Nothing listening: transient, retried for --power-retry-secs, then the same.
     let m = create_webhook_machine(&c, "pw3", 3, "http://127.0.0.1:9", "right").await;
     let sid3 = m["system_id"].as_str().unwrap().to_string();
-    let m = wait_until(&c, &sid3, "unreachable BMC fails commissioning", |m| {
-        m["status_name"] == "Failed commissioning"
-    })
-    .await;
+    let m = c
+        .wait_machine(&sid3, "unreachable BMC fails commissioning", |m| {
+            m["status_name"] == "Failed commissioning"
+        })
+        .await;
     assert!(
         m["error_description"].as_str().unwrap().contains("reach"),
         "{m}"
@@ -321,18 +282,21 @@ async fn monitor_records_power_changes() {
         );
     }
     for sid in &ids {
-        wait_until(&c, sid, "monitor sees off", |m| m["power_state"] == "off").await;
+        c.wait_machine(sid, "monitor sees off", |m| m["power_state"] == "off")
+            .await;
     }
     bmc.on.store(true, Ordering::SeqCst);
     for sid in &ids {
-        wait_until(&c, sid, "monitor sees on", |m| m["power_state"] == "on").await;
+        c.wait_machine(sid, "monitor sees on", |m| m["power_state"] == "on")
+            .await;
     }
     // A BMC answering garbage: a clear error in the machine's events, the monitor goes on.
     bmc.garbage.store(true, Ordering::SeqCst);
-    let m = wait_until(&c, &ids[1], "garbage recorded as an error", |m| {
-        m["power_state"] == "error"
-    })
-    .await;
+    let m = c
+        .wait_machine(&ids[1], "garbage recorded as an error", |m| {
+            m["power_state"] == "error"
+        })
+        .await;
     assert_eq!(m["status_name"], "New", "a query error changes no status");
     let evs = c.events(&ids[1]).await;
     assert!(
@@ -344,7 +308,7 @@ async fn monitor_records_power_changes() {
         "{evs:#?}"
     );
     bmc.garbage.store(false, Ordering::SeqCst);
-    wait_until(&c, &ids[1], "recovers when the BMC does", |m| {
+    c.wait_machine(&ids[1], "recovers when the BMC does", |m| {
         m["power_state"] == "on"
     })
     .await;
@@ -364,7 +328,7 @@ async fn monitor_records_power_changes() {
             .unwrap()
             .to_string()
     };
-    wait_until(&c, &bad, "monitor records the error", |m| {
+    c.wait_machine(&bad, "monitor records the error", |m| {
         m["power_state"] == "error"
     })
     .await;

@@ -106,14 +106,9 @@ async fn life_cycle_against_ipmi_sim() {
         "pxe",
         "PXE boot requested before power-on"
     );
-    let mut m = c.machine(&sid).await;
-    for _ in 0..50 {
-        if m["power_state"] == "on" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        m = c.machine(&sid).await;
-    }
+    let m = c
+        .wait_machine(&sid, "power_state on", |m| m["power_state"] == "on")
+        .await;
     assert_eq!(m["power_state"], "on");
     c.commission_ok(&sid).await;
     assert_eq!(c.machine(&sid).await["status_name"], "Ready");
@@ -136,14 +131,9 @@ async fn life_cycle_against_ipmi_sim() {
     let r = c.op(&sid, "release", &[]).await.ok().json();
     assert_eq!(r["status_name"], "Releasing");
     wait_for("ipmi_sim powered off", || sim.file("power") == "0").await;
-    let mut m = c.machine(&sid).await;
-    for _ in 0..50 {
-        if m["status_name"] == "Ready" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        m = c.machine(&sid).await;
-    }
+    let m = c
+        .wait_machine(&sid, "status_name Ready", |m| m["status_name"] == "Ready")
+        .await;
     assert_eq!(m["status_name"], "Ready");
     assert_eq!(m["power_state"], "off");
     // power_on (ensure on), then a soft power-off through the BMC (ACPI).
@@ -167,12 +157,8 @@ async fn life_cycle_against_ipmi_sim() {
         "soft off is an ACPI shutdown, not a power cut"
     );
     c.op(&sid, "release", &[]).await.ok();
-    for _ in 0..100 {
-        if c.machine(&sid).await["status_name"] == "Ready" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    c.wait_machine(&sid, "released", |m| m["status_name"] == "Ready")
+        .await;
     // Wrong password: the transition fails with the BMC's error.
     let bad = format!(
         r#"{{"power_address": "127.0.0.1:{}", "power_user": "admin", "power_pass": "nope"}}"#,
@@ -185,14 +171,11 @@ async fn life_cycle_against_ipmi_sim() {
     .await
     .ok();
     c.op(&sid, "commission", &[]).await.ok();
-    let mut m = c.machine(&sid).await;
-    for _ in 0..100 {
-        if m["status_name"] == "Failed commissioning" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        m = c.machine(&sid).await;
-    }
+    let m = c
+        .wait_machine(&sid, "status_name Failed commissioning", |m| {
+            m["status_name"] == "Failed commissioning"
+        })
+        .await;
     assert_eq!(
         m["status_name"], "Failed commissioning",
         "{}",

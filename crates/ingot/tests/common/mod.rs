@@ -149,6 +149,28 @@ impl Server {
         }
     }
 
+    /// Create a non-admin user (password "pw") and return a client signed with a key of theirs.
+    pub async fn user(&self, name: &str) -> Client {
+        let admin = self.client();
+        admin
+            .post(
+                "/MAAS/api/2.0/users/",
+                &[("username", name), ("password", "pw")],
+            )
+            .await
+            .ok();
+        let k = self
+            .anon()
+            .post(
+                "/MAAS/accounts/authenticate/",
+                &[("username", name), ("password", "pw")],
+            )
+            .await
+            .ok()
+            .json();
+        admin.with_token(&k)
+    }
+
     pub fn client(&self) -> Client {
         Client::new(&self.base, &self.key)
     }
@@ -376,6 +398,32 @@ impl Client {
             .post_json(&format!("/MAAS/metadata/status/{sid}"), &ev)
             .await
     }
+    /// Poll the machine (10 s at most) until `f` holds; on timeout, fail with its status,
+    /// error and events.
+    pub async fn wait_machine(&self, sid: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+        let mut m = Value::Null;
+        for _ in 0..100 {
+            m = self.machine(sid).await;
+            if f(&m) {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let evs: Vec<String> = self
+            .events(sid)
+            .await
+            .iter()
+            .map(|e| format!("{} {} {}", e["id"], e["level"], e["description"]))
+            .collect();
+        panic!(
+            "{what}: machine stayed {} / {} / power {}; events:\n{}",
+            m["status_name"],
+            m["error_description"],
+            m["power_state"],
+            evs.join("\n")
+        );
+    }
+
     pub async fn events(&self, sid: &str) -> Vec<Value> {
         let v = self
             .get(&format!(
