@@ -50,10 +50,6 @@ pub fn router_with(region: Region, images_dir: Option<std::path::PathBuf>) -> Ro
     Router::new().fallback(dispatch).with_state(app)
 }
 
-pub(crate) fn power_state_of(m: &Machine) -> String {
-    ingot_region::power::query(m)
-}
-
 // ------------------------------------------------------------------------------ errors
 
 /// An error on its way to becoming an HTTP response.

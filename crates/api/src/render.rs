@@ -331,7 +331,7 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
         error_description: &m.error_description,
         netboot: m.netboot,
         power_type: &m.power_type,
-        power_state: crate::power_state_of(m),
+        power_state: ingot_region::power::query(m),
         tag_names: &m.tags,
         address_ttl: None,
         ip_addresses: [],

@@ -235,6 +235,13 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
     tokio::spawn(async move { monitor.monitor_power(interval, parallel).await });
     let (listen, reap_interval) = (o.listen, o.reap_interval);
     if let Some((address, interface)) = o.rack.clone() {
+        // Machines (and the in-process rack) reach the region at the rack address.
+        anyhow::ensure!(
+            listen.ip().is_unspecified() || listen.ip() == std::net::IpAddr::V4(address),
+            "--rack-address {address} needs the region listening on it: use --listen 0.0.0.0:{} or {address}:{}",
+            listen.port(),
+            listen.port()
+        );
         // The all-in-one rack takes the same path as a remote one: HTTP to this region, at the
         // address machines on the boot network reach it by.
         let url = format!("http://{address}:{}/MAAS", listen.port());
