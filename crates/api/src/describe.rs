@@ -284,6 +284,13 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         actions: ops!["read" "GET" None, "Read an IP range."; "update" "PUT" None, "Update an IP range (admin)."; "delete" "DELETE" None, "Delete an IP range (admin).";],
     },
     HandlerDef {
+        name: "IPAddressesHandler",
+        path: "/MAAS/api/2.0/ipaddresses/",
+        params: &[],
+        doc: "Manage static IP addresses reserved by users.",
+        actions: ops!["read" "GET" None, "List the addresses you reserved (admins: all=true for everyone's)."; "reserve" "POST" Some("reserve"), "Reserve a static address: subnet (id or CIDR) and/or ip, mac (the rack's DHCP then always answers that MAC with it), hostname."; "release" "POST" Some("release"), "Release an address you reserved: ip.";],
+    },
+    HandlerDef {
         name: "NetbootTimelineHandler",
         path: "/MAAS/api/2.0/netboot-timeline/",
         params: &[],

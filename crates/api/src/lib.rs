@@ -351,6 +351,7 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["fabrics", rest @ ..] => network::fabrics(app, r, need_user(&who)?, rest).await,
         ["subnets"] => network::subnets(app, r, need_user(&who)?, None).await,
         ["subnets", id] => network::subnets(app, r, need_user(&who)?, Some(id)).await,
+        ["ipaddresses"] => network::ipaddresses(app, r, need_user(&who)?).await,
         ["ipranges"] => network::ipranges(app, r, need_user(&who)?, None).await,
         ["ipranges", id] => network::ipranges(app, r, need_user(&who)?, Some(id)).await,
         ["netboot-timeline"] => network::timeline(app, r, need_user(&who)?).await,

@@ -6,7 +6,7 @@ use crate::{
 };
 use axum::http::Method;
 use ingot_region::RegionError;
-use ingot_store::network::{Fabric, IpRange, Subnet, Vlan};
+use ingot_store::network::{Fabric, IpRange, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED};
 use ingot_store::{StoreError, User};
 use serde_json::{json, Value};
 
@@ -283,6 +283,53 @@ pub(crate) async fn ipranges(app: &App, r: &Req, u: &User, id: Option<&str>) -> 
                 }
                 _ => Err(unknown_op(r)),
             }
+        }
+        _ => Err(unknown_op(r)),
+    }
+}
+
+fn staticip_json(x: &StaticIp, owner: Option<&User>, subnets: &[Subnet], vlans: &[Vlan]) -> Value {
+    json!({
+        "ip": x.ip, "alloc_type": x.alloc_type,
+        "alloc_type_name": if x.alloc_type == ALLOC_USER_RESERVED { "User reserved" } else { "Automatic" },
+        "created": crate::render::iso_time(x.created),
+        "subnet": subnets.iter().find(|s| s.id == x.subnet_id).map(|s| subnet_json(s, vlans)).unwrap_or(Value::Null),
+        "owner": owner.map(|u| json!({"username": u.username, "resource_uri": format!("{API}/users/{}/", u.username)})),
+        "interface_set": [],
+        "mac_address": x.mac, "hostname": x.hostname,
+        "resource_uri": format!("{API}/ipaddresses/"),
+    })
+}
+
+/// `ipaddresses/`: read (own reservations; admins `all=true`), `op=reserve`, `op=release`.
+pub(crate) async fn ipaddresses(app: &App, r: &Req, u: &User) -> Res {
+    let st = &app.region.store;
+    let p = r.params();
+    let (subnets, vlans) = (st.subnets().await?, st.vlans(None).await?);
+    match (&r.method, r.op()) {
+        (&Method::GET, None) => {
+            let all = u.is_admin && p.get("all").is_some_and(|v| v == "true" || v == "1");
+            let mut out = Vec::new();
+            for x in st.static_ips(None).await? {
+                if all || x.user_id == Some(u.id) {
+                    let owner = match x.user_id {
+                        Some(id) if id == u.id => Some(u.clone()),
+                        Some(id) => st.user_by_id(id).await?,
+                        None => None,
+                    };
+                    out.push(staticip_json(&x, owner.as_ref(), &subnets, &vlans));
+                }
+            }
+            ok_json(Value::Array(out))
+        }
+        (&Method::POST, Some("reserve")) => {
+            let x = app.region.reserve_ip(&p, u).await?;
+            let subnets = st.subnets().await?;
+            ok_json(staticip_json(&x, Some(u), &subnets, &vlans))
+        }
+        (&Method::POST, Some("release")) => {
+            app.region.release_ip(&p, u).await?;
+            no_content()
         }
         _ => Err(unknown_op(r)),
     }

@@ -63,7 +63,7 @@ pub async fn rack_config(app: &App, region_url: &str) -> Result<RackConfig, ApiE
             reserved_ranges: pick("reserved"),
         });
     }
-    let hosts = st
+    let mut hosts: Vec<RackHost> = st
         .interface_owners()
         .await?
         .into_iter()
@@ -71,8 +71,22 @@ pub async fn rack_config(app: &App, region_url: &str) -> Result<RackConfig, ApiE
             mac,
             hostname,
             system_id,
+            ip: None,
         })
         .collect();
+    // Host reservations: a reserved address with a MAC, for a machine's NIC or any MAC.
+    for s in st.static_ips(None).await? {
+        let Some(mac) = s.mac else { continue };
+        match hosts.iter_mut().find(|h| h.mac == mac) {
+            Some(h) => h.ip = Some(s.ip),
+            None => hosts.push(RackHost {
+                mac,
+                hostname: s.hostname,
+                system_id: String::new(),
+                ip: Some(s.ip),
+            }),
+        }
+    }
     let unknown_machines = st
         .get_setting("unknown_machines")
         .await?

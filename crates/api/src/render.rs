@@ -51,6 +51,13 @@ pub fn event_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// ISO 8601 without a zone, as MAAS renders `created` of IP addresses.
+pub fn iso_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3f").to_string())
+        .unwrap_or_default()
+}
+
 pub fn event(e: &Event) -> Value {
     json!({
         "id": e.id, "node": e.system_id, "hostname": e.hostname, "username": e.username,

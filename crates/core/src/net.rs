@@ -123,6 +123,80 @@ pub fn check_range(subnet: &Cidr, start: IpAddr, end: IpAddr) -> Result<(), Stri
     Ok(())
 }
 
+/// Why an address cannot be given out as a static (reserved) address of a subnet.
+pub fn check_static_ip(
+    subnet: &Cidr,
+    ip: IpAddr,
+    gateway: Option<IpAddr>,
+    dynamic: &[(IpAddr, IpAddr)],
+) -> Result<(), String> {
+    if !subnet.contains(ip) {
+        return Err(format!("{ip} is not inside {subnet}"));
+    }
+    if subnet.network.is_ipv4()
+        && subnet.prefix < 31
+        && (ip == subnet.network || ip == subnet.last())
+    {
+        return Err(format!(
+            "{ip} is the network or broadcast address of {subnet}"
+        ));
+    }
+    if gateway == Some(ip) {
+        return Err(format!("{ip} is the gateway of {subnet}"));
+    }
+    if let Some((a, b)) = dynamic.iter().find(|r| ranges_overlap(**r, (ip, ip))) {
+        return Err(format!(
+            "{ip} is inside the dynamic range {a}-{b}, which DHCP hands out"
+        ));
+    }
+    Ok(())
+}
+
+/// The lowest address of `subnet` that may be given out as a static address: not the network,
+/// broadcast or gateway address, not inside `excluded` (dynamic and reserved ranges), not in
+/// `used`. Looks at most `limit` candidates (an IPv6 /64 is not walked to its end).
+pub fn first_free_ip(
+    subnet: &Cidr,
+    gateway: Option<IpAddr>,
+    excluded: &[(IpAddr, IpAddr)],
+    used: &std::collections::HashSet<IpAddr>,
+    limit: u64,
+) -> Option<IpAddr> {
+    let v4 = subnet.network.is_ipv4();
+    let start = to_u128(subnet.network) + 1;
+    let last = to_u128(subnet.last());
+    // IPv4 subnets shorter than /31 keep their broadcast address.
+    let end = if v4 && subnet.prefix < 31 {
+        last.checked_sub(1)?
+    } else {
+        last
+    };
+    let start = if v4 && subnet.prefix >= 31 {
+        to_u128(subnet.network)
+    } else {
+        start
+    };
+    let mut n = start;
+    let mut looked = 0u64;
+    while n <= end && looked < limit {
+        // Jump over a whole excluded range at once.
+        if let Some((_, b)) = excluded
+            .iter()
+            .find(|(a, b)| to_u128(*a) <= n && n <= to_u128(*b))
+        {
+            n = to_u128(*b).checked_add(1)?;
+            continue;
+        }
+        let ip = from_u128(n, v4);
+        looked += 1;
+        if Some(ip) != gateway && !used.contains(&ip) {
+            return Some(ip);
+        }
+        n += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +222,55 @@ mod tests {
         let v6 = Cidr::parse("fd00:1::/64").unwrap();
         assert!(v6.contains(ip("fd00:1::42")));
         assert_eq!(v6.last(), ip("fd00:1::ffff:ffff:ffff:ffff"));
+    }
+
+    #[test]
+    fn static_ips() {
+        let c = Cidr::parse("10.77.0.0/24").unwrap();
+        let gw = Some(ip("10.77.0.1"));
+        let dynr = [(ip("10.77.0.100"), ip("10.77.0.200"))];
+        assert!(check_static_ip(&c, ip("10.77.0.50"), gw, &dynr).is_ok());
+        for bad in [
+            "10.77.0.0",
+            "10.77.0.255",
+            "10.77.0.1",
+            "10.77.0.150",
+            "10.78.0.5",
+        ] {
+            assert!(check_static_ip(&c, ip(bad), gw, &dynr).is_err(), "{bad}");
+        }
+        let mut used = std::collections::HashSet::new();
+        assert_eq!(
+            first_free_ip(&c, gw, &dynr, &used, 1000),
+            Some(ip("10.77.0.2"))
+        );
+        used.insert(ip("10.77.0.2"));
+        assert_eq!(
+            first_free_ip(&c, gw, &dynr, &used, 1000),
+            Some(ip("10.77.0.3"))
+        );
+        // Everything below the dynamic range used: the first free is above it.
+        for n in 2..100 {
+            used.insert(ip(&format!("10.77.0.{n}")));
+        }
+        assert_eq!(
+            first_free_ip(&c, gw, &dynr, &used, 1000),
+            Some(ip("10.77.0.201"))
+        );
+        for n in 201..255 {
+            used.insert(ip(&format!("10.77.0.{n}")));
+        }
+        assert_eq!(first_free_ip(&c, gw, &dynr, &used, 1000), None, "exhausted");
+        let tiny = Cidr::parse("10.9.0.0/30").unwrap();
+        assert_eq!(
+            first_free_ip(&tiny, None, &[], &Default::default(), 10),
+            Some(ip("10.9.0.1"))
+        );
+        let v6 = Cidr::parse("fd00:1::/64").unwrap();
+        assert_eq!(
+            first_free_ip(&v6, Some(ip("fd00:1::1")), &[], &Default::default(), 10),
+            Some(ip("fd00:1::2"))
+        );
     }
 
     #[test]

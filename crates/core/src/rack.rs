@@ -29,7 +29,11 @@ pub struct RackSubnet {
 pub struct RackHost {
     pub mac: String,
     pub hostname: String,
+    /// Empty for a reservation of a MAC no machine has.
     pub system_id: String,
+    /// The address DHCP always answers this MAC with (a host reservation), if one is reserved.
+    #[serde(default)]
+    pub ip: Option<String>,
 }
 
 /// One netboot hop a rack saw.

@@ -32,6 +32,7 @@ async fn snapshot(db: &str) -> Vec<String> {
         "vlans",
         "subnets",
         "ipranges",
+        "staticips",
     ] {
         let rows = sqlx::query(&format!("SELECT * FROM {t} ORDER BY 1"))
             .fetch_all(&mut conn)
@@ -107,6 +108,35 @@ async fn bad_input_is_refused_and_changes_nothing() {
         .post("/MAAS/api/2.0/tags/", &[("name", "fast")])
         .await
         .ok();
+    admin
+        .post(
+            "/MAAS/api/2.0/subnets/",
+            &[("cidr", "10.55.0.0/24"), ("gateway_ip", "10.55.0.1")],
+        )
+        .await
+        .ok();
+    admin
+        .post(
+            "/MAAS/api/2.0/ipranges/",
+            &[
+                ("type", "dynamic"),
+                ("start_ip", "10.55.0.100"),
+                ("end_ip", "10.55.0.200"),
+            ],
+        )
+        .await
+        .ok();
+    admin
+        .post(
+            "/MAAS/api/2.0/ipaddresses/",
+            &[
+                ("op", "reserve"),
+                ("ip", "10.55.0.7"),
+                ("mac", "52:54:00:55:00:07"),
+            ],
+        )
+        .await
+        .ok();
     let bob = s.user("bob").await;
     let dep_token = admin.token(&deployed).await;
     let machine = admin.with_token(&dep_token);
@@ -114,7 +144,108 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let item = |sid: &str| format!("/MAAS/api/2.0/machines/{sid}/");
     const MS: &str = "/MAAS/api/2.0/machines/";
 
+    const IPS: &str = "/MAAS/api/2.0/ipaddresses/";
     let cases = vec![
+        // ipaddresses: reservations
+        case("admin", "POST", IPS, &[("op", "reserve")], 400),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[("op", "reserve"), ("ip", "10.55.0.x")],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[("op", "reserve"), ("ip", "10.56.0.5")],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[("op", "reserve"), ("ip", "10.55.0.0")],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[("op", "reserve"), ("ip", "10.55.0.255")],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[("op", "reserve"), ("ip", "10.55.0.1")],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[("op", "reserve"), ("ip", "10.55.0.150")],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[("op", "reserve"), ("subnet", "99")],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[("op", "reserve"), ("subnet", "10.55.0.0/24"), ("mac", "zz")],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[("op", "reserve"), ("ip", "10.55.0.7")],
+            409,
+        ),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[
+                ("op", "reserve"),
+                ("ip", "10.55.0.8"),
+                ("mac", "52:54:00:55:00:07"),
+            ],
+            409,
+        ),
+        case(
+            "bob",
+            "POST",
+            IPS,
+            &[("op", "release"), ("ip", "10.55.0.7")],
+            403,
+        ),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[("op", "release"), ("ip", "10.55.0.9")],
+            404,
+        ),
+        case(
+            "admin",
+            "POST",
+            IPS,
+            &[("op", "release"), ("ip", "nope")],
+            400,
+        ),
+        case("admin", "POST", IPS, &[("op", "release")], 400),
+        case("admin", "POST", IPS, &[("op", "frobnicate")], 400),
+        case("admin", "DELETE", "/MAAS/api/2.0/subnets/1/", &[], 409),
         // create: malformed fields
         case(
             "admin",

@@ -133,3 +133,64 @@ async fn two_regions_one_database() {
         assert_eq!(cb.status(sid).await, 9);
     }
 }
+
+/// Two regions reserving static addresses from one small subnet at once: every address handed
+/// out once, the subnet filled exactly, the rest refused with 409 (exhausted).
+async fn reservations_race(pg: bool) {
+    let (db, dir) = database(pg).await;
+    let a = Server::start_on(&db, dir.clone(), &[]);
+    let b = Server::start_on(&db, dir, &[]);
+    let (ca, cb) = (a.client(), b.client());
+    ca.post(
+        "/MAAS/api/2.0/subnets/",
+        &[("cidr", "10.61.0.0/27"), ("gateway_ip", "10.61.0.1")],
+    )
+    .await
+    .ok();
+    let tasks = (0..16).map(|k| {
+        let c = if k % 2 == 0 { ca.clone() } else { cb.clone() };
+        async move {
+            let mut got = Vec::new();
+            loop {
+                let r = c
+                    .post(
+                        "/MAAS/api/2.0/ipaddresses/",
+                        &[("op", "reserve"), ("subnet", "10.61.0.0/27")],
+                    )
+                    .await;
+                match r.status.as_u16() {
+                    200 => got.push(r.json()["ip"].as_str().unwrap().to_string()),
+                    409 => {
+                        assert!(r.body.contains("No free static address"), "{}", r.body);
+                        break;
+                    }
+                    s => panic!("unexpected {s}: {}", r.body),
+                }
+            }
+            got
+        }
+    });
+    let all: Vec<String> = join_all(tasks).await.into_iter().flatten().collect();
+    let unique: HashSet<&String> = all.iter().collect();
+    assert_eq!(
+        unique.len(),
+        all.len(),
+        "an address was handed out twice: {all:?}"
+    );
+    // 10.61.0.0/27: .1-.30 usable, .1 is the gateway.
+    assert_eq!(all.len(), 29, "{all:?}");
+    assert!(!unique.contains(&"10.61.0.1".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_regions_never_reserve_one_address_twice() {
+    if pg_url().is_none() {
+        return;
+    }
+    reservations_race(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reservations_on_sqlite() {
+    reservations_race(false).await;
+}

@@ -269,29 +269,12 @@ fn tools_present() -> bool {
     root && have("ip") && have("udhcpc") && have("curl")
 }
 
-/// A real DHCP client (busybox udhcpc) gets its lease from Ingot's DHCP with the PXE next hop,
-/// curl fetches the iPXE loader over Ingot's TFTP and the iPXE script over HTTP, and the MAC's
-/// netboot timeline shows each hop.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dhcp_tftp_http_hops_through_the_rack() {
-    if !tools_present() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run as root with iproute2, busybox (udhcpc) and curl (scripts/peers/tftp.sh)"
-        );
-        eprintln!("SKIP: needs root, ip, udhcpc and curl");
-        return;
-    }
-    let mac = "52:54:00:77:aa:01";
-    let mut lab = Lab::new(0);
-    lab.add_client(mac);
-    let api = lab.start_region().await;
-    let c = lab.cli.clone();
-    // Asking as a BIOS PXE ROM would (option 93 = 0).
-    let mut lease = String::new();
+/// The address busybox udhcpc leases on `vcli` in namespace `ns` (asking as a BIOS PXE ROM,
+/// option 93 = 0), or "" after 10 tries.
+async fn udhcpc_lease(ns: &str) -> String {
     for _ in 0..10 {
         let o = in_ns(
-            &c,
+            ns,
             &[
                 "udhcpc",
                 "-i",
@@ -319,11 +302,110 @@ async fn dhcp_tftp_http_hops_through_the_rack() {
             String::from_utf8_lossy(&o.stderr)
         );
         if let Some(ip) = text.split_whitespace().skip_while(|w| *w != "lease").nth(2) {
-            lease = ip.to_string();
-            break;
+            return ip.to_string();
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    String::new()
+}
+
+/// A host reservation made through `ipaddresses/?op=reserve` with a MAC is what Ingot's DHCP
+/// hands that MAC (a real udhcpc asks); released, the MAC gets a dynamic address again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserved_address_is_what_dhcp_hands_out() {
+    if !tools_present() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run as root with ip, udhcpc and curl"
+        );
+        eprintln!("SKIP: needs root, ip, udhcpc and curl");
+        return;
+    }
+    let mac = "52:54:00:77:aa:02";
+    let mut lab = Lab::new(2);
+    lab.add_client(mac);
+    let api = lab.start_region().await;
+    let c = lab.cli.clone();
+    let dynamic = udhcpc_lease(&c).await;
+    assert!(
+        dynamic.starts_with("10.77.0.1"),
+        "dynamic lease first, got '{dynamic}'"
+    );
+    // Inside the dynamic range: refused with the reason.
+    let bad = api
+        .post(
+            "/MAAS/api/2.0/ipaddresses/",
+            &[("op", "reserve"), ("ip", "10.77.0.120"), ("mac", mac)],
+        )
+        .await
+        .expect(400);
+    assert!(bad.body.contains("dynamic range"), "{}", bad.body);
+    let r = api
+        .post(
+            "/MAAS/api/2.0/ipaddresses/",
+            &[
+                ("op", "reserve"),
+                ("subnet", "10.77.0.0/24"),
+                ("mac", mac),
+                ("hostname", "pinned"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    let ip = r["ip"].as_str().unwrap().to_string();
+    assert_eq!(
+        ip, "10.77.0.2",
+        "lowest free address outside ranges, gateway skipped: {r}"
+    );
+    let mut got = String::new();
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(1200)).await; // the rack polls every second
+        got = udhcpc_lease(&c).await;
+        if got == ip {
+            break;
+        }
+    }
+    assert_eq!(got, ip, "DHCP must hand the reserved address to {mac}");
+    api.post(
+        "/MAAS/api/2.0/ipaddresses/",
+        &[("op", "release"), ("ip", &ip)],
+    )
+    .await
+    .expect(204);
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        got = udhcpc_lease(&c).await;
+        if got != ip {
+            break;
+        }
+    }
+    assert!(
+        got.starts_with("10.77.0.1") && got != ip,
+        "after release: '{got}'"
+    );
+}
+
+/// A real DHCP client (busybox udhcpc) gets its lease from Ingot's DHCP with the PXE next hop,
+/// curl fetches the iPXE loader over Ingot's TFTP and the iPXE script over HTTP, and the MAC's
+/// netboot timeline shows each hop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dhcp_tftp_http_hops_through_the_rack() {
+    if !tools_present() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run as root with iproute2, busybox (udhcpc) and curl (scripts/peers/tftp.sh)"
+        );
+        eprintln!("SKIP: needs root, ip, udhcpc and curl");
+        return;
+    }
+    let mac = "52:54:00:77:aa:01";
+    let mut lab = Lab::new(0);
+    lab.add_client(mac);
+    let api = lab.start_region().await;
+    let c = lab.cli.clone();
+    // Asking as a BIOS PXE ROM would (option 93 = 0).
+    let lease = udhcpc_lease(&c).await;
     assert!(
         lease.starts_with("10.77.0.1"),
         "no lease from Ingot's DHCP (got '{lease}')"

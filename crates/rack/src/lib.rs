@@ -130,6 +130,7 @@ pub fn dhcp_config(
     opts: &RackOptions,
 ) -> Result<Option<ingot_dhcp::Config>, RackError> {
     let mut subnets = Vec::new();
+    let mut served: Vec<ingot_dhcp::config::Cidr> = Vec::new();
     for s in cfg
         .subnets
         .iter()
@@ -138,6 +139,7 @@ pub fn dhcp_config(
         let Ok(cidr) = s.cidr.parse::<ingot_dhcp::config::Cidr>() else {
             continue;
         };
+        served.push(cidr);
         let ranges: Vec<serde_json::Value> = s
             .dynamic_ranges
             .iter()
@@ -157,6 +159,19 @@ pub fn dhcp_config(
     if subnets.is_empty() {
         return Ok(None);
     }
+    // Reservations DHCP can honour: IPv4, inside a subnet this rack serves, outside its dynamic
+    // ranges (the region validated that; a stale one is skipped rather than failing the rack).
+    let reservations: Vec<serde_json::Value> = cfg
+        .hosts
+        .iter()
+        .filter_map(|h| {
+            let ip: Ipv4Addr = h.ip.as_deref()?.parse().ok()?;
+            served
+                .iter()
+                .any(|c| c.contains(ip))
+                .then(|| serde_json::json!({"mac": h.mac, "ip": ip}))
+        })
+        .collect();
     let region = cfg.region_url.trim_end_matches('/');
     let doc = serde_json::json!({
         "server_ip": opts.address,
@@ -167,6 +182,7 @@ pub fn dhcp_config(
         // what anyone boots is still the region's boot decision.
         "mode": if cfg.unknown_machines == "ignore" { "known_only" } else { "allow_enlistment" },
         "known_macs": cfg.hosts.iter().map(|h| h.mac.as_str()).collect::<Vec<_>>(),
+        "reservations": reservations,
         "boot": {
             "tftp_server": opts.address,
             "http_base_url": format!("{region}/boot/files/"),
@@ -395,10 +411,40 @@ mod tests {
             mac: "52:54:00:00:00:01".into(),
             hostname: "h".into(),
             system_id: "abc123".into(),
+            ip: None,
         });
         let c = dhcp_config(&off, &opts).unwrap().expect("config");
         assert_eq!(c.mode, ingot_dhcp::config::Mode::KnownOnly);
         assert_eq!(c.known_macs, vec!["52:54:00:00:00:01".to_string()]);
+        assert!(c.reservations.is_empty());
+    }
+
+    #[test]
+    fn host_reservations_inside_served_subnets_only() {
+        let d = tempfile::tempdir().unwrap();
+        let opts = RackOptions::new("10.77.0.1".parse().unwrap(), d.path().into());
+        let mut c = cfg(true);
+        for (mac, ip) in [
+            ("52:54:00:00:00:01", Some("10.77.0.50")),
+            ("52:54:00:00:00:02", Some("10.99.0.50")), // a subnet this rack does not serve
+            ("52:54:00:00:00:03", Some("fd00::5")),    // IPv6: not DHCPv4's
+            ("52:54:00:00:00:04", None),
+        ] {
+            c.hosts.push(ingot_core::rack::RackHost {
+                mac: mac.into(),
+                hostname: String::new(),
+                system_id: String::new(),
+                ip: ip.map(String::from),
+            });
+        }
+        let d = dhcp_config(&c, &opts).unwrap().expect("config");
+        assert_eq!(d.reservations.len(), 1, "{:?}", d.reservations);
+        assert_eq!(d.reservations[0].mac, "52:54:00:00:00:01");
+        assert_eq!(
+            d.reservations[0].ip,
+            "10.77.0.50".parse::<Ipv4Addr>().unwrap()
+        );
+        assert!(d.validate().is_ok());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! reach the store (CIDR syntax, ranges inside their subnet and not overlapping, VLAN ids).
 
 use crate::{FieldErrors, Region, RegionError, Result};
-use ingot_core::net::{check_range, ranges_overlap, Cidr};
-use ingot_store::network::{IpRange, Subnet, Vlan};
+use ingot_core::net::{check_range, check_static_ip, first_free_ip, ranges_overlap, Cidr};
+use ingot_store::network::{IpRange, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED};
+use ingot_store::{StoreError, User};
 use ingot_wire::Params;
 use std::net::IpAddr;
 
@@ -268,6 +269,160 @@ impl Region {
         fe.check()?;
         self.store.update_iprange(&r).await?;
         Ok(r)
+    }
+
+    /// `ipaddresses/?op=reserve`: a static address for the user, from `subnet` (id or CIDR) or
+    /// the subnet that holds `ip`; `ip` if given (validated), else the lowest free address outside
+    /// the dynamic and reserved ranges. With `mac`, the rack's DHCP always answers that MAC with
+    /// this address (a host reservation). A concurrent reservation of the same address loses on
+    /// the unique index and, when no address was asked for, picks the next one.
+    pub async fn reserve_ip(&self, p: &Params, user: &User) -> Result<StaticIp> {
+        let mut fe = FieldErrors::default();
+        let want = match p.get("ip").or(p.get("ip_address")).map(str::trim) {
+            Some(v) if !v.is_empty() => ip(&mut fe, "ip", v),
+            _ => None,
+        };
+        let mac = match p.get("mac").map(str::trim).filter(|m| !m.is_empty()) {
+            Some(m) => match ingot_core::ids::normalize_mac(m) {
+                Some(n) => Some(n),
+                None => {
+                    fe.add("mac", format!("'{m}' is not a MAC address."));
+                    None
+                }
+            },
+            None => None,
+        };
+        let hostname = p.get("hostname").unwrap_or_default().trim().to_string();
+        let subnets = self.store.subnets().await?;
+        let subnet = match p.get("subnet").map(str::trim).filter(|s| !s.is_empty()) {
+            Some(v) => {
+                let found = subnets.iter().find(|s| {
+                    v.parse::<i64>().is_ok_and(|id| id == s.id) || s.cidr == v || s.name == v
+                });
+                if found.is_none() {
+                    fe.add("subnet", format!("No subnet matches '{v}'."));
+                }
+                found
+            }
+            None => match want {
+                Some(a) => {
+                    let found = subnets
+                        .iter()
+                        .find(|s| Cidr::parse(&s.cidr).is_ok_and(|c| c.contains(a)));
+                    if found.is_none() {
+                        fe.add("ip", format!("No subnet holds {a}."));
+                    }
+                    found
+                }
+                None => {
+                    if !fe.0.contains_key("ip") {
+                        fe.add("subnet", "Give a subnet or an ip.");
+                    }
+                    None
+                }
+            },
+        };
+        fe.check()?;
+        let Some(subnet) = subnet else {
+            return Err(RegionError::field("subnet", "Give a subnet or an ip."));
+        };
+        if let Some(m) = &mac {
+            if self
+                .store
+                .static_ips(None)
+                .await?
+                .iter()
+                .any(|s| s.mac.as_deref() == Some(m))
+            {
+                return Err(RegionError::Conflict(format!(
+                    "{m} already has a reserved address."
+                )));
+            }
+        }
+        let cidr = Cidr::parse(&subnet.cidr).map_err(|e| {
+            RegionError::field("subnet", format!("The subnet's CIDR is invalid: {e}"))
+        })?;
+        let gateway = subnet.gateway_ip.as_deref().and_then(|g| g.parse().ok());
+        let ranges = self.store.ipranges(Some(subnet.id)).await?;
+        let span = |kinds: &[&str]| -> Vec<(IpAddr, IpAddr)> {
+            ranges
+                .iter()
+                .filter(|r| kinds.contains(&r.kind.as_str()))
+                .filter_map(|r| Some((r.start_ip.parse().ok()?, r.end_ip.parse().ok()?)))
+                .collect()
+        };
+        let dynamic = span(&["dynamic"]);
+        let excluded = span(&["dynamic", "reserved"]);
+        let row = |a: IpAddr| StaticIp {
+            id: 0,
+            subnet_id: subnet.id,
+            ip: a.to_string(),
+            alloc_type: ALLOC_USER_RESERVED,
+            mac: mac.clone(),
+            hostname: hostname.clone(),
+            user_id: Some(user.id),
+            created: 0,
+        };
+        if let Some(a) = want {
+            check_static_ip(&cidr, a, gateway, &dynamic)
+                .map_err(|e| RegionError::field("ip", e))?;
+            return self
+                .store
+                .insert_static_ip(&row(a))
+                .await
+                .map_err(|e| match e {
+                    StoreError::Duplicate(m) => RegionError::Conflict(m),
+                    e => e.into(),
+                });
+        }
+        for _ in 0..8 {
+            let used: std::collections::HashSet<IpAddr> = self
+                .store
+                .static_ips(Some(subnet.id))
+                .await?
+                .iter()
+                .filter_map(|s| s.ip.parse().ok())
+                .collect();
+            let Some(a) = first_free_ip(&cidr, gateway, &excluded, &used, 1 << 20) else {
+                return Err(RegionError::Conflict(format!(
+                    "No free static address is left in {} (outside its dynamic and reserved ranges).",
+                    subnet.cidr
+                )));
+            };
+            match self.store.insert_static_ip(&row(a)).await {
+                Err(StoreError::Duplicate(_)) => continue,
+                r => return Ok(r?),
+            }
+        }
+        Err(RegionError::field(
+            "subnet",
+            "Too many concurrent reservations in this subnet; try again.",
+        ))
+    }
+
+    /// `ipaddresses/?op=release`: only the user who reserved the address, or an admin.
+    pub async fn release_ip(&self, p: &Params, user: &User) -> Result<StaticIp> {
+        let v = p
+            .get("ip")
+            .or(p.get("ip_address"))
+            .unwrap_or_default()
+            .trim();
+        if v.is_empty() {
+            return Err(RegionError::field("ip", "This field is required."));
+        }
+        let a: IpAddr = v
+            .parse()
+            .map_err(|_| RegionError::field("ip", format!("'{v}' is not an IP address.")))?;
+        let Some(s) = self.store.static_ip(&a.to_string()).await? else {
+            return Err(RegionError::NotFound(format!("{a} is not reserved.")));
+        };
+        if s.user_id != Some(user.id) && !user.is_admin {
+            return Err(RegionError::Forbidden(format!(
+                "{a} was reserved by another user."
+            )));
+        }
+        self.store.delete_static_ip(s.id).await?;
+        Ok(s)
     }
 
     /// Turn DHCP on or off for a VLAN: on needs a managed subnet with a dynamic range.

@@ -52,6 +52,36 @@ pub struct NetbootEvent {
     pub created: i64,
 }
 
+/// A static address: reserved by a user (`alloc_type` 4, optionally for a MAC, which the rack's
+/// DHCP then always answers with it) or, later, linked to a machine's interface.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticIp {
+    pub id: i64,
+    pub subnet_id: i64,
+    pub ip: String,
+    pub alloc_type: i64,
+    pub mac: Option<String>,
+    pub hostname: String,
+    pub user_id: Option<i64>,
+    pub created: i64,
+}
+
+/// MAAS's IPADDRESS_TYPE values used here.
+pub const ALLOC_USER_RESERVED: i64 = 4;
+
+fn staticip_from(r: &AnyRow) -> Result<StaticIp> {
+    Ok(StaticIp {
+        id: r.try_get("id")?,
+        subnet_id: r.try_get("subnet_id")?,
+        ip: r.try_get("ip")?,
+        alloc_type: r.try_get("alloc_type")?,
+        mac: r.try_get("mac")?,
+        hostname: r.try_get("hostname")?,
+        user_id: r.try_get("user_id")?,
+        created: r.try_get("created")?,
+    })
+}
+
 fn vlan_from(r: &AnyRow) -> Result<Vlan> {
     Ok(Vlan {
         id: r.try_get("id")?,
@@ -271,12 +301,15 @@ impl Store {
             .map_err(|e| map_unique(e, &format!("A subnet named '{}' already exists.", s.name)))?;
         Ok(())
     }
+    /// Refused while static addresses of the subnet are reserved or in use.
     pub async fn delete_subnet(&self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM subnets WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.delete_unreferenced(
+            "subnets",
+            id,
+            "SELECT 1 FROM staticips WHERE subnet_id = $1",
+            |n| format!("The subnet still has {n} static IP address(es) reserved or in use."),
+        )
+        .await
     }
 
     // ---------------------------------------------------------------- IP ranges
@@ -329,6 +362,68 @@ impl Store {
     }
     pub async fn delete_iprange(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM ipranges WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- static IPs
+    pub async fn static_ips(&self, subnet_id: Option<i64>) -> Result<Vec<StaticIp>> {
+        let (sql, vals): (&str, Vec<Val>) = match subnet_id {
+            Some(s) => (
+                "SELECT * FROM staticips WHERE subnet_id = $1 ORDER BY id",
+                vec![s.into()],
+            ),
+            None => ("SELECT * FROM staticips ORDER BY id", vec![]),
+        };
+        let rows = bind_all(sqlx::query(sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(staticip_from).collect()
+    }
+
+    pub async fn static_ip(&self, ip: &str) -> Result<Option<StaticIp>> {
+        let r = sqlx::query("SELECT * FROM staticips WHERE ip = $1")
+            .bind(ip)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(staticip_from).transpose()
+    }
+
+    /// Insert a static address. The unique index on `ip` is what makes the choice safe against
+    /// a concurrent insert (in this region or another): the loser gets `Duplicate` and picks again.
+    pub async fn insert_static_ip(&self, s: &StaticIp) -> Result<StaticIp> {
+        let r = sqlx::query("INSERT INTO staticips (subnet_id, ip, alloc_type, mac, hostname, user_id, created) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+            .bind(s.subnet_id)
+            .bind(&s.ip)
+            .bind(s.alloc_type)
+            .bind(s.mac.as_deref())
+            .bind(&s.hostname)
+            .bind(s.user_id)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| {
+                let what = match &s.mac {
+                    Some(m) => format!("The IP address {} is already in use, or {m} already has a reserved address.", s.ip),
+                    None => format!("The IP address {} is already in use.", s.ip),
+                };
+                map_unique(e, &what)
+            })?;
+        let id: i64 = r.try_get(0)?;
+        let rows = sqlx::query("SELECT * FROM staticips WHERE id = $1")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.first()
+            .map(staticip_from)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    pub async fn delete_static_ip(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM staticips WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;

@@ -2,7 +2,11 @@
 //! booleans are integers, so that rows decode identically through sqlx's `Any` driver.
 
 /// (version, sqlite, postgres)
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, V1_SQLITE, V1_PG), (2, V2_SQLITE, V2_PG)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, V1_SQLITE, V1_PG),
+    (2, V2_SQLITE, V2_PG),
+    (3, V3_SQLITE, V3_PG),
+];
 
 macro_rules! v1 {
     ($pk:literal, $blob:literal) => {
@@ -56,3 +60,18 @@ macro_rules! v2 {
 
 const V2_SQLITE: &str = v2!("INTEGER PRIMARY KEY AUTOINCREMENT");
 const V2_PG: &str = v2!("BIGSERIAL PRIMARY KEY");
+
+/// Static IP addresses (user reservations now; machine links later). `ip` is unique across the
+/// whole region, so two regions on one PostgreSQL can never hand one address out twice.
+macro_rules! v3 {
+    ($pk:literal) => {
+        concat!(
+            "CREATE TABLE staticips (id ", $pk, ", subnet_id BIGINT NOT NULL REFERENCES subnets(id), ip TEXT NOT NULL UNIQUE, alloc_type BIGINT NOT NULL, mac TEXT, hostname TEXT NOT NULL DEFAULT '', user_id BIGINT REFERENCES users(id) ON DELETE CASCADE, interface_id BIGINT REFERENCES interfaces(id) ON DELETE CASCADE, created BIGINT NOT NULL);\n",
+            "CREATE INDEX staticips_subnet ON staticips(subnet_id);\n",
+            "CREATE UNIQUE INDEX staticips_mac ON staticips(mac);\n",
+        )
+    };
+}
+
+const V3_SQLITE: &str = v3!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const V3_PG: &str = v3!("BIGSERIAL PRIMARY KEY");
