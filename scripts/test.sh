@@ -16,7 +16,8 @@
 #   4. cargo fmt --check, cargo clippy -D warnings, doc tests, then cargo nextest (or cargo test).
 #      Exported for the tests: INGOT_TEST_PG_URL, INGOT_LIBMAAS_PYTHON, INGOT_SHARED_DIR.
 #
-# Env: INGOT_VENV (venv dir), INGOT_SHARED_DIR (default $REPO/../shared), INGOT_SKIP_LINT=1.
+# Env: INGOT_VENV (venv dir), INGOT_SHARED_DIR (default $REPO/../shared), INGOT_SKIP_LINT=1,
+#      INGOT_FUZZ_SECONDS (per fuzz target, default 10; 0 skips the fuzz stage).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -174,6 +175,13 @@ if [ "${INGOT_SKIP_LINT:-0}" != 1 ]; then
   cargo fmt --all -- --check
   section "cargo clippy --workspace --all-targets -- -D warnings"
   cargo clippy --workspace --all-targets -- -D warnings
+fi
+
+# The fuzz targets (fuzz/): a short coverage-guided run of each parser of network input, with
+# the regression seeds; INGOT_FUZZ_SECONDS=0 skips it.
+if [ "${INGOT_FUZZ_SECONDS:-10}" != 0 ]; then
+  section "fuzz targets, ${INGOT_FUZZ_SECONDS:-10}s each"
+  FUZZ_SECONDS=${INGOT_FUZZ_SECONDS:-10} bash "$REPO/scripts/fuzz.sh"
 fi
 
 # Doc tests first, so the main runner's summary is what the output ends with.

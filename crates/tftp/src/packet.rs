@@ -189,9 +189,9 @@ pub fn parse_request(body: &[u8]) -> Result<Request<'_>, ParseError> {
     } else if mode_s.eq_ignore_ascii_case("mail") {
         Mode::Mail
     } else {
-        let mut m = mode_s.to_string();
-        m.truncate(32);
-        return Err(ParseError::UnknownMode(m));
+        // By characters: `String::truncate` panics inside a multi-byte character (found by
+        // the fuzz target tftp_packet).
+        return Err(ParseError::UnknownMode(mode_s.chars().take(32).collect()));
     };
     Ok(Request {
         filename,
@@ -339,6 +339,19 @@ pub fn to_netascii(input: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_mode_with_multibyte_characters_is_an_error_not_a_panic() {
+        // 31 ASCII bytes then a 2-byte character straddling byte 32.
+        let mut p = b"\x00\x01f\x00".to_vec();
+        p.extend_from_slice(&[b'x'; 31]);
+        p.extend_from_slice("ݼݼ".as_bytes());
+        p.push(0);
+        assert!(matches!(
+            parse_packet(&p),
+            Err(ParseError::UnknownMode(m)) if m.chars().count() == 32
+        ));
+    }
 
     #[test]
     fn parses_rrq_with_options() {
