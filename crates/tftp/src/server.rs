@@ -339,8 +339,39 @@ async fn serve_rrq(
         .timeout_secs
         .map(|s| Duration::from_secs(u64::from(s)))
         .unwrap_or(shared.config.timeout);
-    let transfer = Transfer::new(sock, file.body, &neg, timeout, shared.config.max_retries);
-    match transfer.run().await {
+    // The data phase runs on a thread of its own with a blocking socket: per lock-step block
+    // one `send` and one sleeping `recv`, where a runtime's readiness loop adds a failed `recv`
+    // and an `epoll_wait`.
+    let sock = match sock.into_std() {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(client = %peer, error = %e, "TFTP: cannot hand the transfer socket over");
+            return;
+        }
+    };
+    let transfer = Transfer::new(
+        sock,
+        file.body,
+        &neg,
+        timeout,
+        shared.config.max_retries,
+        tokio::runtime::Handle::current(),
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("tftp-xfer".into())
+        .spawn(move || {
+            let _ = tx.send(transfer.run());
+        });
+    if let Err(e) = spawned {
+        warn!(client = %peer, error = %e, "TFTP: cannot start a transfer thread");
+        return;
+    }
+    let Ok(outcome) = rx.await else {
+        warn!(client = %peer, path = ?path, "TFTP transfer thread ended without an outcome");
+        return;
+    };
+    match outcome {
         Outcome::Finished {
             bytes,
             elapsed,

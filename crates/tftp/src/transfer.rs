@@ -10,14 +10,12 @@
 //!   Every received ACK therefore causes at most `cwnd <= windowsize` packets.
 
 use std::io;
-use std::pin::Pin;
+use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::net::UdpSocket;
-use tokio::time::Sleep;
 
 use crate::options::Negotiated;
 use crate::packet::{self, encode_data_header, ErrorCode, Packet};
@@ -41,7 +39,9 @@ const CHUNK: usize = 256 * 1024;
 enum Src {
     Memory(Bytes),
     File(Arc<std::fs::File>),
-    Stream(Box<dyn AsyncRead + Send + Unpin>),
+    /// Read through the runtime that started the transfer (the transfer runs on its own
+    /// thread, outside it).
+    Stream(Box<dyn AsyncRead + Send + Unpin>, tokio::runtime::Handle),
 }
 
 /// Sequential block supply with the unacknowledged tail kept for retransmission.
@@ -55,11 +55,11 @@ struct BlockReader {
 }
 
 impl BlockReader {
-    fn new(body: Body, blksize: u16) -> Self {
+    fn new(body: Body, blksize: u16, rt: tokio::runtime::Handle) -> Self {
         let src = match body {
             Body::Memory(b) => Src::Memory(b),
             Body::File(f) => Src::File(f),
-            Body::Stream(s) => Src::Stream(s),
+            Body::Stream(s) => Src::Stream(s, rt),
         };
         BlockReader {
             src,
@@ -84,45 +84,38 @@ impl BlockReader {
     }
 
     /// Make sure `[.., end)` is buffered, or EOF reached.
-    async fn fill_to(&mut self, end: u64) -> io::Result<()> {
+    fn fill_to(&mut self, end: u64) -> io::Result<()> {
         while !self.eof && self.buf_off + (self.buf.len() as u64) < end {
             let want = CHUNK.max((end - self.buf_off) as usize - self.buf.len());
             match &mut self.src {
                 Src::Memory(_) => return Ok(()),
                 Src::File(f) => {
-                    let f = f.clone();
+                    use std::os::unix::fs::FileExt;
                     let pos = self.buf_off + self.buf.len() as u64;
-                    let mut chunk = std::mem::take(&mut self.buf);
-                    let old = chunk.len();
-                    let (chunk, res) = tokio::task::spawn_blocking(move || {
-                        use std::os::unix::fs::FileExt;
-                        chunk.resize(old + want, 0);
-                        let mut got = 0usize;
-                        let res = loop {
-                            let Some(dst) = chunk.get_mut(old + got..) else {
-                                break Ok(());
-                            };
-                            if dst.is_empty() {
-                                break Ok(());
-                            }
-                            match f.read_at(dst, pos + got as u64) {
-                                Ok(0) => break Ok(()),
-                                Ok(n) => got += n,
-                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                                Err(e) => break Err(e),
-                            }
+                    let old = self.buf.len();
+                    self.buf.resize(old + want, 0);
+                    let mut got = 0usize;
+                    let res = loop {
+                        let Some(dst) = self.buf.get_mut(old + got..) else {
+                            break Ok(());
                         };
-                        chunk.truncate(old + got);
-                        (chunk, res.map(|_| got))
-                    })
-                    .await
-                    .map_err(io::Error::other)?;
-                    self.buf = chunk;
-                    if res? < want {
+                        if dst.is_empty() {
+                            break Ok(());
+                        }
+                        match f.read_at(dst, pos + got as u64) {
+                            Ok(0) => break Ok(()),
+                            Ok(n) => got += n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => break Err(e),
+                        }
+                    };
+                    self.buf.truncate(old + got);
+                    res?;
+                    if got < want {
                         self.eof = true;
                     }
                 }
-                Src::Stream(r) => {
+                Src::Stream(r, rt) => {
                     let old = self.buf.len();
                     self.buf.resize(old + want, 0);
                     let mut got = 0;
@@ -130,7 +123,7 @@ impl BlockReader {
                         let Some(dst) = self.buf.get_mut(old + got..) else {
                             break;
                         };
-                        let n = r.read(dst).await?;
+                        let n = rt.block_on(r.read(dst))?;
                         if n == 0 {
                             self.eof = true;
                             break;
@@ -145,7 +138,7 @@ impl BlockReader {
     }
 
     /// Payload of block `k` (1-based), appended to `out`. Returns its length.
-    async fn append_block(&mut self, k: u64, out: &mut Vec<u8>) -> io::Result<usize> {
+    fn append_block(&mut self, k: u64, out: &mut Vec<u8>) -> io::Result<usize> {
         let start = (k - 1) * self.blksize;
         let end = start + self.blksize;
         if let Src::Memory(b) = &self.src {
@@ -156,7 +149,7 @@ impl BlockReader {
             out.extend_from_slice(data);
             return Ok(data.len());
         }
-        self.fill_to(end).await?;
+        self.fill_to(end)?;
         let have_end = self.buf_off + self.buf.len() as u64;
         if start < self.buf_off {
             return Err(io::Error::other("block already released"));
@@ -200,12 +193,15 @@ enum Event {
 }
 
 impl Transfer {
+    /// `sock` must be connected to the client; it is switched to blocking mode, with
+    /// `timeout` as its receive timeout.
     pub(crate) fn new(
         sock: UdpSocket,
         body: Body,
         neg: &Negotiated,
         timeout: Duration,
         max_retries: u32,
+        rt: tokio::runtime::Handle,
     ) -> Self {
         let oack = if neg.oack.is_empty() {
             None
@@ -215,7 +211,7 @@ impl Transfer {
         };
         Transfer {
             sock,
-            reader: BlockReader::new(body, neg.blksize),
+            reader: BlockReader::new(body, neg.blksize, rt),
             blksize: u64::from(neg.blksize),
             window: u64::from(neg.windowsize.max(1)),
             cwnd: u64::from(neg.windowsize.max(1)),
@@ -247,20 +243,20 @@ impl Transfer {
         }
     }
 
-    async fn send_raw(&mut self, which: PacketRef) -> io::Result<()> {
+    fn send_raw(&mut self, which: PacketRef) -> io::Result<()> {
         let buf = match which {
             PacketRef::Oack => self.oack.as_deref().unwrap_or(&[]),
             PacketRef::Data => &self.pkt,
         };
-        self.sock.send(buf).await?;
+        self.sock.send(buf)?;
         self.packets += 1;
         Ok(())
     }
 
-    async fn send_block(&mut self, k: u64) -> io::Result<()> {
+    fn send_block(&mut self, k: u64) -> io::Result<()> {
         let mut pkt = std::mem::take(&mut self.pkt);
         encode_data_header(&mut pkt, (k & 0xffff) as u16);
-        let res = self.reader.append_block(k, &mut pkt).await;
+        let res = self.reader.append_block(k, &mut pkt);
         self.pkt = pkt;
         let n = res? as u64;
         if n < self.blksize {
@@ -271,72 +267,80 @@ impl Transfer {
             self.retransmits += 1;
         }
         self.sent_max = self.sent_max.max(k);
-        self.send_raw(PacketRef::Data).await
+        self.send_raw(PacketRef::Data)
     }
 
     /// Send blocks from `next_send` while inside `acked + cwnd` and not past the last block.
-    async fn fill_window(&mut self) -> io::Result<()> {
+    fn fill_window(&mut self) -> io::Result<()> {
         while self.next_send <= self.acked + self.cwnd
             && self.last_block.is_none_or(|l| self.next_send <= l)
         {
-            self.send_block(self.next_send).await?;
+            self.send_block(self.next_send)?;
             self.next_send += 1;
         }
         Ok(())
     }
 
-    /// Wait for a packet or `deadline`. The timer is re-armed lazily (only when it fires
-    /// early), so per-ACK deadline moves cost no timer-wheel operation.
-    async fn wait(
-        &mut self,
-        deadline: Instant,
-        mut sleep: Pin<&mut Sleep>,
-        rbuf: &mut [u8],
-    ) -> Event {
+    /// Wait for a packet or `deadline`. The socket's receive timeout is set once (to the
+    /// retransmission timeout), so a wait costs one `recv`; a wake-up that brings nothing useful
+    /// before the deadline (a stray packet) simply waits again.
+    fn wait(&mut self, deadline: Instant, rbuf: &mut [u8]) -> Event {
         loop {
-            tokio::select! {
-                r = self.sock.recv(rbuf) => match r {
-                    Ok(n) => {
-                        let d = rbuf.get(..n).unwrap_or(&[]);
-                        if let Some(b) = packet::parse_ack(d) {
-                            return Event::Ack(b);
-                        }
-                        if let Ok(Packet::Error { code, message }) = packet::parse_packet(d) {
-                            return Event::ClientError(format!("client sent error {code}: {message}"));
-                        }
-                        // anything else on the transfer port is ignored
+            if Instant::now() >= deadline {
+                return Event::Timeout;
+            }
+            match self.sock.recv(rbuf) {
+                Ok(n) => {
+                    let d = rbuf.get(..n).unwrap_or(&[]);
+                    if let Some(b) = packet::parse_ack(d) {
+                        return Event::Ack(b);
                     }
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                        return Event::Fatal("client unreachable (ICMP port unreachable)".into());
+                    if let Ok(Packet::Error { code, message }) = packet::parse_packet(d) {
+                        return Event::ClientError(format!("client sent error {code}: {message}"));
                     }
-                    Err(e) => return Event::Fatal(format!("receive error: {e}")),
-                },
-                _ = &mut sleep => {
-                    if Instant::now() < deadline {
-                        sleep.as_mut().reset(deadline.into());
-                    } else {
-                        return Event::Timeout;
-                    }
+                    // anything else on the transfer port is ignored
                 }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    return Event::Fatal("client unreachable (ICMP port unreachable)".into());
+                }
+                Err(e) => return Event::Fatal(format!("receive error: {e}")),
             }
         }
     }
 
-    pub(crate) async fn run(mut self) -> Outcome {
+    /// Send an ERROR to the client (best effort).
+    fn send_error(&self, code: ErrorCode, msg: &str) {
+        let _ = self.sock.send(&packet::encode_error(code, msg));
+    }
+
+    /// Runs the transfer to its end, blocking the calling thread (one thread per transfer:
+    /// two system calls per lock-step block, `send` and a `recv` that sleeps until the ACK).
+    pub(crate) fn run(mut self) -> Outcome {
         let started = Instant::now();
         let mut rbuf = vec![0u8; 1024];
         let mut retries = 0u32;
-        let sleep = tokio::time::sleep_until((Instant::now() + self.timeout).into());
-        tokio::pin!(sleep);
+        if let Err(e) = self.sock.set_nonblocking(false).and_then(|_| {
+            self.sock
+                .set_read_timeout(Some(self.timeout.max(Duration::from_millis(1))))
+        }) {
+            return self.fail(format!("socket setup: {e}"));
+        }
 
         // Option acknowledgement: wait for ACK 0.
         if self.oack.is_some() {
-            if let Err(e) = self.send_raw(PacketRef::Oack).await {
+            if let Err(e) = self.send_raw(PacketRef::Oack) {
                 return self.fail(format!("send error: {e}"));
             }
             let mut deadline = Instant::now() + self.timeout;
             loop {
-                match self.wait(deadline, sleep.as_mut(), &mut rbuf).await {
+                match self.wait(deadline, &mut rbuf) {
                     Event::Ack(0) => break,
                     Event::Ack(_) => {}
                     Event::ClientError(r) | Event::Fatal(r) => return self.fail(r),
@@ -346,7 +350,7 @@ impl Transfer {
                             return self.fail("timed out waiting for the ACK of the OACK".into());
                         }
                         self.retransmits += 1;
-                        if let Err(e) = self.send_raw(PacketRef::Oack).await {
+                        if let Err(e) = self.send_raw(PacketRef::Oack) {
                             return self.fail(format!("send error: {e}"));
                         }
                         deadline = Instant::now() + self.timeout;
@@ -358,8 +362,8 @@ impl Transfer {
 
         let mut deadline = Instant::now() + self.timeout;
         loop {
-            if let Err(e) = self.fill_window().await {
-                crate::server::send_error(&self.sock, ErrorCode::NotDefined, "Read error").await;
+            if let Err(e) = self.fill_window() {
+                self.send_error(ErrorCode::NotDefined, "Read error");
                 return self.fail(format!("read/send error: {e}"));
             }
             if self.last_block.is_some_and(|l| self.acked >= l) {
@@ -370,7 +374,7 @@ impl Transfer {
                     retransmits: self.retransmits,
                 };
             }
-            match self.wait(deadline, sleep.as_mut(), &mut rbuf).await {
+            match self.wait(deadline, &mut rbuf) {
                 Event::Ack(wire) => {
                     let delta = u64::from(wire.wrapping_sub((self.acked & 0xffff) as u16));
                     if delta == 0 {
@@ -402,8 +406,7 @@ impl Transfer {
                 Event::Timeout => {
                     retries += 1;
                     if retries > self.max_retries {
-                        crate::server::send_error(&self.sock, ErrorCode::NotDefined, "Timeout")
-                            .await;
+                        self.send_error(ErrorCode::NotDefined, "Timeout");
                         return self.fail(format!(
                             "timed out waiting for the ACK of block {}",
                             self.acked + 1
