@@ -33,7 +33,10 @@
 //! * Block devices: MAAS applies the "≤ 4 MiB" and "`/dev/loop`" skips only when *creating* a
 //!   device (an existing device matched by serial/id_path is updated even if it shrank to 0 bytes);
 //!   without the database this module skips them always. Matching existing devices, deletion of
-//!   vanished ones, the storage layout, `skip_storage`: caller.
+//!   vanished ones, the storage layout, `skip_storage`: caller. Disks whose id starts with
+//!   `bcache` are skipped as §6.5 says.
+//! * `cpu_model` is its own field; MAAS stores it as NodeMetadata `cpu_model` (caller), so
+//!   [`Inventory::metadata`] holds only the §6.7 SMBIOS keys.
 //! * Interfaces: every card port (and SR-IOV VF port, `is_vf = true`) is listed; the caller drops
 //!   VFs for DEPLOYED machines. When `networks` is present MAAS only models ports that also appear
 //!   there: such ports have `enabled = Some(..)`, ports absent from `networks` have `None`.
