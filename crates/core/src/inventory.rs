@@ -1,8 +1,8 @@
 //! Hardware inventory: the machine-resources JSON (LXD resources format) → machine fields
-//! (spec §6). Pure: no IO, no database; the caller upserts what [`derive`] returns.
+//! (spec §6). Pure: no IO, no database; the caller upserts what [`derive()`] returns.
 //!
 //! # API
-//! * [`derive`]`(&[u8]) -> Result<`[`Inventory`]`, `[`InventoryError`]`>` and [`derive_value`] for an
+//! * [`derive()`]`(&[u8]) -> Result<`[`Inventory`]`, `[`InventoryError`]`>` and [`derive_value`] for an
 //!   already parsed [`serde_json::Value`]. Both accept either
 //!   - the full machine-resources document (top-level `api_version`, `api_extensions`,
 //!     `environment`, `resources`, optional `networks`, `storage-extra`, `machine-extra`), validated
@@ -466,7 +466,7 @@ pub fn derive(doc: &[u8]) -> Result<Inventory, InventoryError> {
     derive_value(&v)
 }
 
-/// [`derive`] for an already parsed document.
+/// [`derive()`] for an already parsed document.
 pub fn derive_value(doc: &Value) -> Result<Inventory, InventoryError> {
     let root = Path::ROOT;
     let top = as_obj(doc, &root)?;
