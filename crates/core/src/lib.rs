@@ -6,11 +6,13 @@
 //! * [`signal`]: what a machine's own reports (metadata signals, status events, timeouts) do.
 //! * [`constraints`]: allocation constraint matching and closest-fit ordering.
 //! * [`ids`]: system ids, hostnames, MACs, architectures.
+//! * [`inventory`]: machine-resources (LXD resources) JSON → hardware inventory (spec §6).
 
 pub mod actions;
 pub mod boot;
 pub mod constraints;
 pub mod ids;
+pub mod inventory;
 pub mod net;
 pub mod rack;
 pub mod signal;
