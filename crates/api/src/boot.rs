@@ -84,12 +84,25 @@ pub(crate) async fn script(app: &App, r: &Req) -> Res {
     };
     let decision = decide(&facts);
     let base = format!("{}/MAAS", r.base);
+    // A known machine's ephemeral environment reports with the machine's own credentials (as
+    // MAAS's preseed URL hands them out to whoever asks for that machine on the boot network).
+    let creds = match (&decision, &machine) {
+        (BootDecision::Ephemeral(p), Some(m)) if *p != ingot_core::boot::Purpose::Enlist => {
+            let t = st.ensure_machine_token(m.id).await?;
+            format!(
+                " ingot.system_id={} ingot.token={}:{}:{}",
+                m.system_id, t.consumer_key, t.token_key, t.token_secret
+            )
+        }
+        _ => String::new(),
+    };
     let (summary, body) = match (&decision, &image) {
         (BootDecision::Ephemeral(purpose), Some(img)) => (
             format!("ephemeral {} ({})", purpose.as_str(), img.name),
             format!(
-                "#!ipxe\necho Ingot: booting the ephemeral environment ({purpose}) for {mac}\nkernel {base}/boot/images/{k}?mac={mac} initrd=initrd console=ttyS0 ingot.url={base} ingot.purpose={purpose} ingot.mac={mac}\ninitrd --name initrd {base}/boot/images/{i}?mac={mac}\nboot\n",
+                "#!ipxe\necho Ingot: booting the ephemeral environment ({purpose}) for {mac}\nkernel {base}/boot/images/{k}?mac={mac} initrd=initrd console=ttyS0 ingot.url={base} ingot.purpose={purpose} ingot.mac={mac}{creds} BOOTIF=01-{bootif}\ninitrd --name initrd {base}/boot/images/{i}?mac={mac}\nboot\n",
                 purpose = purpose.as_str(),
+                bootif = mac.replace(':', "-"),
                 k = img.kernel.sha256,
                 i = img.initrd.sha256,
             ),

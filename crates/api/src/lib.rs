@@ -10,6 +10,7 @@ mod metadata;
 mod network;
 pub mod rack;
 pub mod render;
+mod scripts;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -355,6 +356,14 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["ipranges"] => network::ipranges(app, r, need_user(&who)?, None).await,
         ["ipranges", id] => network::ipranges(app, r, need_user(&who)?, Some(id)).await,
         ["netboot-timeline"] => network::timeline(app, r, need_user(&who)?).await,
+        ["scripts"] => scripts::collection(app, r, need_user(&who)?).await,
+        ["scripts", name] => scripts::item(app, r, need_user(&who)?, name).await,
+        ["nodes", sid, "results"] | ["machines", sid, "results"] => {
+            scripts::results(app, r, need_user(&who)?, sid, None).await
+        }
+        ["nodes", sid, "results", id] | ["machines", sid, "results", id] => {
+            scripts::results(app, r, need_user(&who)?, sid, Some(id)).await
+        }
         ["boot-resources"] => {
             need_user(&who)?;
             let sets = app

@@ -129,6 +129,8 @@ async fn versioned(app: &App, r: &Req, rest: &[&str]) -> Res {
                 r.op().unwrap_or("None")
             ))),
         },
+        // What the agent runs now (Ingot's JSON index of the current result sets).
+        ["maas-scripts"] => crate::ok_json(app.region.scripts_to_run(&m).await?),
         ["meta-data"] => plain("instance-id\nlocal-hostname\npublic-keys\nvendor-data\n"),
         ["meta-data", item] => match *item {
             "instance-id" => plain(m.system_id.clone()),

@@ -66,48 +66,101 @@ pub fn event(e: &Event) -> Value {
 }
 
 /// Hardware information keys; "Unknown" until commissioning fills them.
-#[derive(Serialize)]
-struct HardwareInfo {
-    system_vendor: &'static str,
-    system_product: &'static str,
-    system_family: &'static str,
-    system_version: &'static str,
-    system_sku: &'static str,
-    system_serial: &'static str,
-    cpu_model: &'static str,
-    mainboard_vendor: &'static str,
-    mainboard_product: &'static str,
-    mainboard_serial: &'static str,
-    mainboard_version: &'static str,
-    mainboard_firmware_vendor: &'static str,
-    mainboard_firmware_date: &'static str,
-    mainboard_firmware_version: &'static str,
-    chassis_vendor: &'static str,
-    chassis_type: &'static str,
-    chassis_serial: &'static str,
-    chassis_version: &'static str,
+const HW_KEYS: &[&str] = &[
+    "system_vendor",
+    "system_product",
+    "system_family",
+    "system_version",
+    "system_sku",
+    "system_serial",
+    "cpu_model",
+    "mainboard_vendor",
+    "mainboard_product",
+    "mainboard_serial",
+    "mainboard_version",
+    "mainboard_firmware_vendor",
+    "mainboard_firmware_date",
+    "mainboard_firmware_version",
+    "chassis_vendor",
+    "chassis_type",
+    "chassis_serial",
+    "chassis_version",
+];
+
+fn hardware_info(m: &Machine) -> Map<String, Value> {
+    let md = m.hw_info.get("metadata");
+    HW_KEYS
+        .iter()
+        .map(|k| {
+            let v = if *k == "cpu_model" {
+                m.hw_info.get("cpu_model").and_then(Value::as_str)
+            } else {
+                md.and_then(|x| x.get(*k)).and_then(Value::as_str)
+            };
+            (
+                k.to_string(),
+                Value::String(v.unwrap_or("Unknown").to_string()),
+            )
+        })
+        .collect()
 }
 
-const UNKNOWN_HW: HardwareInfo = HardwareInfo {
-    system_vendor: "Unknown",
-    system_product: "Unknown",
-    system_family: "Unknown",
-    system_version: "Unknown",
-    system_sku: "Unknown",
-    system_serial: "Unknown",
-    cpu_model: "Unknown",
-    mainboard_vendor: "Unknown",
-    mainboard_product: "Unknown",
-    mainboard_serial: "Unknown",
-    mainboard_version: "Unknown",
-    mainboard_firmware_vendor: "Unknown",
-    mainboard_firmware_date: "Unknown",
-    mainboard_firmware_version: "Unknown",
-    chassis_vendor: "Unknown",
-    chassis_type: "Unknown",
-    chassis_serial: "Unknown",
-    chassis_version: "Unknown",
-};
+#[derive(Serialize)]
+struct BlockDeviceOut<'a> {
+    id: i64,
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    path: String,
+    id_path: &'a str,
+    model: &'a str,
+    serial: &'a str,
+    size: i64,
+    block_size: i64,
+    available_size: i64,
+    used_size: i64,
+    used_for: &'static str,
+    tags: &'a [String],
+    firmware_version: &'a str,
+    numa_node: i64,
+    uuid: Option<()>,
+    storage_pool: Option<()>,
+    filesystem: Option<()>,
+    partitions: [(); 0],
+    partition_table_type: Option<()>,
+    system_id: &'a str,
+    resource_uri: String,
+}
+
+fn block_device_out<'a>(
+    sid: &'a str,
+    b: &'a ingot_store::commissioning::BlockDeviceRow,
+) -> BlockDeviceOut<'a> {
+    BlockDeviceOut {
+        id: b.id,
+        name: &b.name,
+        kind: "physical",
+        path: format!("/dev/disk/by-dname/{}", b.name),
+        id_path: &b.id_path,
+        model: &b.model,
+        serial: &b.serial,
+        size: b.size,
+        block_size: b.block_size,
+        available_size: b.size,
+        used_size: 0,
+        used_for: "Unused",
+        tags: &b.tags,
+        firmware_version: &b.firmware_version,
+        numa_node: b.numa_node,
+        uuid: None,
+        storage_pool: None,
+        filesystem: None,
+        partitions: [],
+        partition_table_type: None,
+        system_id: sid,
+        resource_uri: format!("{API}/nodes/{sid}/blockdevices/{}/", b.id),
+    }
+}
 
 #[derive(Serialize)]
 struct Link<'a> {
@@ -141,10 +194,10 @@ struct InterfaceOut<'a> {
     params: Map<String, Value>,
     parents: [(); 0],
     children: [(); 0],
-    tags: [(); 0],
-    vendor: Option<()>,
-    product: Option<()>,
-    firmware_version: Option<()>,
+    tags: Vec<&'a str>,
+    vendor: Option<&'a str>,
+    product: Option<&'a str>,
+    firmware_version: Option<&'a str>,
     link_connected: bool,
     interface_speed: i64,
     link_speed: i64,
@@ -215,9 +268,9 @@ pub struct MachineOut<'a> {
     zone: Link<'a>,
     pool: Link<'a>,
     disable_ipv4: bool,
-    boot_disk: Option<()>,
-    blockdevice_set: [(); 0],
-    physicalblockdevice_set: [(); 0],
+    boot_disk: Option<BlockDeviceOut<'a>>,
+    blockdevice_set: Vec<BlockDeviceOut<'a>>,
+    physicalblockdevice_set: Vec<BlockDeviceOut<'a>>,
     virtualblockdevice_set: [(); 0],
     node_type: i64,
     node_type_name: &'static str,
@@ -242,8 +295,8 @@ pub struct MachineOut<'a> {
     other_test_status_name: &'static str,
     interface_test_status: i64,
     interface_test_status_name: &'static str,
-    hardware_info: &'static HardwareInfo,
-    numanode_set: [(); 0],
+    hardware_info: Map<String, Value>,
+    numanode_set: Value,
     last_sync: Option<()>,
     sync_interval: Option<()>,
     next_sync: Option<()>,
@@ -259,6 +312,9 @@ pub struct MachineOut<'a> {
 }
 
 fn interface_out<'a>(sid: &'a str, i: &'a ingot_store::Interface) -> InterfaceOut<'a> {
+    let d = &i.details;
+    let text = |k: &str| d.get(k).and_then(Value::as_str);
+    let num = |k: &str| d.get(k).and_then(Value::as_i64).unwrap_or(0);
     InterfaceOut {
         id: i.id,
         name: &i.name,
@@ -270,18 +326,25 @@ fn interface_out<'a>(sid: &'a str, i: &'a ingot_store::Interface) -> InterfaceOu
         params: Map::new(),
         parents: [],
         children: [],
-        tags: [],
-        vendor: None,
-        product: None,
-        firmware_version: None,
-        link_connected: true,
-        interface_speed: 0,
-        link_speed: 0,
+        tags: d
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default(),
+        vendor: text("vendor"),
+        product: text("product"),
+        firmware_version: text("firmware_version"),
+        link_connected: d
+            .get("link_connected")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        interface_speed: num("interface_speed"),
+        link_speed: num("link_speed"),
         effective_mtu: 1500,
         discovered: None,
         system_id: sid,
-        numa_node: 0,
-        sriov_max_vf: 0,
+        numa_node: num("numa_node"),
+        sriov_max_vf: num("sriov_max_vf"),
         resource_uri: format!("{API}/nodes/{sid}/interfaces/{}/", i.id),
     }
 }
@@ -289,11 +352,22 @@ fn interface_out<'a>(sid: &'a str, i: &'a ingot_store::Interface) -> InterfaceOu
 /// The typed machine object.
 pub fn machine_out(m: &Machine) -> MachineOut<'_> {
     let sid = m.system_id.as_str();
-    let (cs, cs_name) = if m.commissioning_passed {
+    let agg = |set: &str, hw: Option<i64>| {
+        ingot_core::scripts::aggregate(
+            m.result_statuses
+                .iter()
+                .filter(|(s, h, _)| s == set && hw.is_none_or(|x| x == *h))
+                .filter_map(|(_, _, st)| ingot_core::scripts::ResultStatus::from_number(*st)),
+        )
+        .map(|s| (s.number(), s.label()))
+    };
+    let (cs, cs_name) = agg("commissioning", None).unwrap_or(if m.commissioning_passed {
         (2, "Passed")
     } else {
         (-1, "None")
-    };
+    });
+    let ts = agg("testing", None).unwrap_or((-1, "None"));
+    let hw = |h: i64| agg("testing", Some(h)).unwrap_or((-1, "None"));
     MachineOut {
         system_id: sid,
         hostname: &m.hostname,
@@ -319,7 +393,12 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
         volume_groups: [],
         special_filesystems: [],
         bios_boot_method: None,
-        boot_interface: m.interfaces.first().map(|i| interface_out(sid, i)),
+        boot_interface: m
+            .interfaces
+            .iter()
+            .find(|i| i.is_boot)
+            .or(m.interfaces.first())
+            .map(|i| interface_out(sid, i)),
         architecture: m.architecture.as_deref(),
         min_hwe_kernel: &m.min_hwe_kernel,
         hwe_kernel: Some(m.hwe_kernel.as_str()).filter(|k| !k.is_empty()),
@@ -327,7 +406,7 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
         cpu_speed: m.cpu_speed,
         memory: m.memory,
         swap_size: None,
-        storage: 0.0,
+        storage: m.block_devices.iter().map(|b| b.size as f64).sum::<f64>() / 1e6,
         status: m.status as i64,
         status_name: m.status.label(),
         status_action: "",
@@ -356,9 +435,13 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
             resource_uri: format!("{API}/resourcepool/{}/", m.pool_id),
         },
         disable_ipv4: false,
-        boot_disk: None,
-        blockdevice_set: [],
-        physicalblockdevice_set: [],
+        boot_disk: m
+            .block_devices
+            .iter()
+            .find(|b| b.is_boot)
+            .map(|b| block_device_out(sid, b)),
+        blockdevice_set: m.block_devices.iter().map(|b| block_device_out(sid, b)).collect(),
+        physicalblockdevice_set: m.block_devices.iter().map(|b| block_device_out(sid, b)).collect(),
         virtualblockdevice_set: [],
         node_type: m.node_type,
         node_type_name: ingot_core::NodeType::from_i64(m.node_type)
@@ -380,22 +463,26 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
         current_installation_result_id: None,
         commissioning_status: cs,
         commissioning_status_name: cs_name,
-        testing_status: -1,
-        testing_status_name: "None",
-        cpu_test_status: -1,
-        cpu_test_status_name: "None",
-        memory_test_status: -1,
-        memory_test_status_name: "None",
-        network_test_status: -1,
-        network_test_status_name: "None",
-        storage_test_status: -1,
-        storage_test_status_name: "None",
-        other_test_status: -1,
-        other_test_status_name: "None",
-        interface_test_status: -1,
-        interface_test_status_name: "None",
-        hardware_info: &UNKNOWN_HW,
-        numanode_set: [],
+        testing_status: ts.0,
+        testing_status_name: ts.1,
+        cpu_test_status: hw(1).0,
+        cpu_test_status_name: hw(1).1,
+        memory_test_status: hw(2).0,
+        memory_test_status_name: hw(2).1,
+        network_test_status: hw(4).0,
+        network_test_status_name: hw(4).1,
+        storage_test_status: hw(3).0,
+        storage_test_status_name: hw(3).1,
+        other_test_status: hw(0).0,
+        other_test_status_name: hw(0).1,
+        interface_test_status: hw(4).0,
+        interface_test_status_name: hw(4).1,
+        hardware_info: hardware_info(m),
+        numanode_set: m
+            .hw_info
+            .get("numa_nodes")
+            .cloned()
+            .unwrap_or_else(|| json!([{"index": 0, "memory": m.memory, "cores": (0..m.cpu_count).collect::<Vec<_>>(), "hugepages_set": []}])),
         last_sync: None,
         sync_interval: None,
         next_sync: None,

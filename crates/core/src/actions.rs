@@ -157,6 +157,12 @@ pub struct ActionOptions {
     pub comment: Option<String>,
     /// power_off: ask the OS to shut down (ACPI) instead of cutting the power.
     pub soft: bool,
+    /// commission: which user commissioning scripts to run besides the built-ins (names or
+    /// tags); None = none.
+    pub commissioning_scripts: Option<Vec<String>>,
+    /// commission / test: which tests to run (names or tags; `none` = none); None = the
+    /// default (tests tagged `commissioning` when commissioning).
+    pub testing_scripts: Option<Vec<String>>,
 }
 
 /// A power operation for the driver. `netboot` says how the next boot goes.

@@ -7,6 +7,7 @@
 //! * [`constraints`]: allocation constraint matching and closest-fit ordering.
 //! * [`ids`]: system ids, hostnames, MACs, architectures.
 //! * [`inventory`]: machine-resources (LXD resources) JSON → hardware inventory (spec §6).
+//! * [`scripts`]: script metadata headers, result statuses and aggregation, the built-ins.
 
 pub mod actions;
 pub mod boot;
@@ -15,6 +16,7 @@ pub mod ids;
 pub mod inventory;
 pub mod net;
 pub mod rack;
+pub mod scripts;
 pub mod signal;
 pub mod status;
 pub mod transitions;

@@ -772,9 +772,26 @@ pub fn action_options(params: &Params) -> Result<ActionOptions> {
             ))
         }
     };
+    // Names or tags, comma separated or repeated.
+    let list = |name: &str| -> Option<Vec<String>> {
+        let vals = params.get_all(name);
+        if vals.is_empty() {
+            return None;
+        }
+        Some(
+            vals.iter()
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(String::from)
+                .collect(),
+        )
+    };
     Ok(ActionOptions {
         soft,
         erase,
+        commissioning_scripts: list("commissioning_scripts"),
+        testing_scripts: list("testing_scripts"),
         comment: params
             .get("comment")
             .map(String::from)

@@ -3,6 +3,7 @@
 //! `ingot-core`; this crate loads facts, calls the core and writes the outcome through the
 //! store's compare-and-swap, retrying when another region process got there first.
 
+pub mod commissioning;
 mod error;
 pub mod forms;
 pub mod network;
@@ -419,9 +420,21 @@ impl Region {
         opts: &ActionOptions,
         deploy: Option<&DeployParams>,
     ) -> Result<Machine> {
+        // The scripts a commission / test run will run (unknown names refused up front).
+        let sets = if matches!(action, Action::Commission | Action::Test) {
+            Some(self.plan_result_sets(action, opts).await?)
+        } else {
+            None
+        };
         self.retrying(|| async {
             let m = self.load(system_id).await?;
             let p = plan(action, &facts(&m), actor(user), opts)?;
+            // The result sets exist before the machine can boot and ask for them.
+            for (set, rows) in sets.iter().flatten() {
+                self.store
+                    .start_result_set(m.id, set.as_str(), rows)
+                    .await?;
+            }
             let mut extra = Change::default();
             if let (Action::Deploy, Some(d)) = (action, deploy) {
                 extra.osystem = Some(d.osystem.clone());
@@ -437,18 +450,6 @@ impl Region {
             }
             self.apply_plan(&m, &p, extra, &user.username, opts.comment.as_deref())
                 .await?;
-            if action == Action::Commission {
-                self.store
-                    .clear_results(m.id, ResultSet::Commissioning.as_str())
-                    .await?;
-                self.store
-                    .clear_results(m.id, ResultSet::Testing.as_str())
-                    .await?;
-            } else if action == Action::Test {
-                self.store
-                    .clear_results(m.id, ResultSet::Testing.as_str())
-                    .await?;
-            }
             self.after_change(m.id).await
         })
         .await
@@ -807,6 +808,7 @@ impl Region {
         };
         let script_name = params.get("name").map(String::from);
         let runtime = params.get("runtime").unwrap_or_default().to_string();
+        let result_id = params.get_i64("script_result_id")?;
         self.retrying(|| async {
             let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
                 RegionError::NotFound("The machine of this token no longer exists.".into())
@@ -823,7 +825,16 @@ impl Region {
                 },
             )?;
             let mut any_failed = false;
-            if let Some(set) = probe.results {
+            if let (Some(set), Some(rid)) = (probe.results, result_id) {
+                self.store_script_result(&m, rid, status, exit_status, &runtime, files)
+                    .await?;
+                any_failed = self
+                    .store
+                    .results(m.id, Some(set.as_str()))
+                    .await?
+                    .iter()
+                    .any(|r| matches!(r.status, 3 | 4 | 8 | 11));
+            } else if let Some(set) = probe.results {
                 self.store_results(
                     &m,
                     set,
@@ -850,9 +861,10 @@ impl Region {
                     error: error.clone(),
                 },
             )?;
-            let heard = match &script_name {
-                Some(n) => format!("signal {} for script '{n}'", status.as_str()),
-                None => format!("signal {}", status.as_str()),
+            let heard = match (&script_name, result_id) {
+                (Some(n), _) => format!("signal {} for script '{n}'", status.as_str()),
+                (None, Some(id)) => format!("signal {} for script result {id}", status.as_str()),
+                (None, None) => format!("signal {}", status.as_str()),
             };
             self.apply_outcome(
                 &m,
@@ -954,7 +966,7 @@ impl Region {
 
     /// Apply what a machine's report (or an observation of it) decided, in one compare-and-
     /// swap with its events. `extra` and `events` carry changes the caller adds (power state).
-    async fn apply_outcome(
+    pub(crate) async fn apply_outcome(
         &self,
         m: &Machine,
         o: &Outcome,
@@ -1049,7 +1061,7 @@ impl Region {
     /// Fail every machine whose deadline has passed. Returns how many were failed.
     pub async fn reap_deadlines(&self) -> Result<usize> {
         let timeout = self.node_timeout_secs().await?;
-        let mut n = 0;
+        let mut n = self.reap_overdue_scripts().await?;
         for m in self.store.expired_machines(ingot_store::now_ms()).await? {
             let secs = deadline_secs(m.status, timeout).unwrap_or(timeout);
             let Some((failed, why)) = signal::plan_timeout(m.status, secs, Some(&m.last_heard))
@@ -1095,7 +1107,7 @@ impl Region {
 
 /// Who an outcome was heard from: the machine itself (a heartbeat: its deadline moves out and
 /// `last_heard` is updated) or an observation of it (its BMC).
-enum Heard {
+pub(crate) enum Heard {
     Machine(String),
     Observed(String),
 }

@@ -9,6 +9,7 @@
 //! * Inside a transaction the first statement writes, so SQLite takes its write lock at once
 //!   (no read-then-upgrade deadlocks).
 
+pub mod commissioning;
 pub mod network;
 mod schema;
 
@@ -185,6 +186,10 @@ pub struct Interface {
     pub kind: String,
     pub mac_address: String,
     pub enabled: bool,
+    /// What commissioning found (vendor, speeds, link, NUMA node, SR-IOV…); `{}` before.
+    pub details: Value,
+    /// The interface the machine network-boots from (BOOTIF).
+    pub is_boot: bool,
 }
 
 /// A machine with everything the API shows.
@@ -231,6 +236,13 @@ pub struct Machine {
     pub updated: i64,
     pub tags: Vec<String>,
     pub interfaces: Vec<Interface>,
+    /// Physical block devices found by commissioning.
+    pub block_devices: Vec<commissioning::BlockDeviceRow>,
+    /// Summary of the inventory for the API (hardware_info keys, cpu_model, NUMA nodes,
+    /// storage); `null` before commissioning.
+    pub hw_info: Value,
+    /// (result set, hardware type, status) of every current script result.
+    pub result_statuses: Vec<(String, i64, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -297,6 +309,13 @@ pub struct ScriptResult {
     pub result: Option<Vec<u8>>,
     pub created: i64,
     pub updated: i64,
+    /// The user script run (None: a built-in, or a result uploaded without a set).
+    pub script_id: Option<i64>,
+    pub run_order: i64,
+    pub timeout_secs: i64,
+    pub hardware_type: i64,
+    pub started: Option<i64>,
+    pub ended: Option<i64>,
 }
 
 /// The fields of a new machine.
@@ -478,6 +497,9 @@ fn machine_from_row(r: &AnyRow) -> Result<Machine> {
         updated: r.try_get("updated")?,
         tags: Vec::new(),
         interfaces: Vec::new(),
+        block_devices: Vec::new(),
+        hw_info: Value::Null,
+        result_statuses: Vec::new(),
     })
 }
 
@@ -527,7 +549,7 @@ fn event_from_row(r: &AnyRow) -> Result<Event> {
     })
 }
 
-fn result_from_row(r: &AnyRow) -> Result<ScriptResult> {
+pub(crate) fn result_from_row(r: &AnyRow) -> Result<ScriptResult> {
     Ok(ScriptResult {
         id: r.try_get("id")?,
         machine_id: r.try_get("machine_id")?,
@@ -542,6 +564,12 @@ fn result_from_row(r: &AnyRow) -> Result<ScriptResult> {
         result: r.try_get("result")?,
         created: r.try_get("created")?,
         updated: r.try_get("updated")?,
+        script_id: r.try_get("script_id")?,
+        run_order: r.try_get("run_order")?,
+        timeout_secs: r.try_get("timeout_secs")?,
+        hardware_type: r.try_get("hardware_type")?,
+        started: r.try_get("started")?,
+        ended: r.try_get("ended")?,
     })
 }
 
@@ -1252,6 +1280,8 @@ impl Store {
                     kind: "physical".into(),
                     mac_address: mac.clone(),
                     enabled: true,
+                    details: Value::Object(Default::default()),
+                    is_boot: false,
                 }),
                 Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
                     // The unique index is the check; name the holder for the message.
@@ -1353,7 +1383,7 @@ impl Store {
         if !interfaces {
             return Ok(());
         }
-        let if_sql = format!("SELECT machine_id, id, name, type, mac_address, enabled FROM interfaces {cond_i} ORDER BY id");
+        let if_sql = format!("SELECT machine_id, id, name, type, mac_address, enabled, details, is_boot FROM interfaces {cond_i} ORDER BY id");
         for r in bind_all(sqlx::query(&if_sql), &ids)
             .fetch_all(&self.pool)
             .await?
@@ -1366,7 +1396,45 @@ impl Store {
                     kind: r.try_get(3)?,
                     mac_address: r.try_get(4)?,
                     enabled: r.try_get::<i64, _>(5)? != 0,
+                    details: serde_json::from_str(&r.try_get::<String, _>(6)?)
+                        .unwrap_or(Value::Null),
+                    is_boot: r.try_get::<i64, _>(7)? != 0,
                 });
+            }
+        }
+        let bd_sql = format!("SELECT * FROM block_devices {cond_i} ORDER BY id");
+        for r in bind_all(sqlx::query(&bd_sql), &ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let b = commissioning::bd_from(&r)?;
+            if let Some(&i) = index.get(&b.machine_id) {
+                machines[i].block_devices.push(b);
+            }
+        }
+        let hw_sql = format!("SELECT machine_id, info FROM machine_hardware {cond_i}");
+        for r in bind_all(sqlx::query(&hw_sql), &ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mid: i64 = r.try_get(0)?;
+            if let Some(&i) = index.get(&mid) {
+                machines[i].hw_info =
+                    serde_json::from_str(&r.try_get::<String, _>(1)?).unwrap_or(Value::Null);
+            }
+        }
+        let rs_sql = format!(
+            "SELECT machine_id, result_set, hardware_type, status FROM script_results {cond_i}"
+        );
+        for r in bind_all(sqlx::query(&rs_sql), &ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mid: i64 = r.try_get(0)?;
+            if let Some(&i) = index.get(&mid) {
+                machines[i]
+                    .result_statuses
+                    .push((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
             }
         }
         Ok(())
@@ -1690,8 +1758,8 @@ impl Store {
         result_set: Option<&str>,
     ) -> Result<Vec<ScriptResult>> {
         let rows = match result_set {
-            Some(s) => sqlx::query("SELECT * FROM script_results WHERE machine_id = $1 AND result_set = $2 ORDER BY name").bind(machine_id).bind(s).fetch_all(&self.pool).await?,
-            None => sqlx::query("SELECT * FROM script_results WHERE machine_id = $1 ORDER BY result_set, name").bind(machine_id).fetch_all(&self.pool).await?,
+            Some(s) => sqlx::query("SELECT * FROM script_results WHERE machine_id = $1 AND result_set = $2 ORDER BY run_order, name").bind(machine_id).bind(s).fetch_all(&self.pool).await?,
+            None => sqlx::query("SELECT * FROM script_results WHERE machine_id = $1 ORDER BY result_set, run_order, name").bind(machine_id).fetch_all(&self.pool).await?,
         };
         rows.iter().map(result_from_row).collect()
     }

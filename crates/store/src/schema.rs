@@ -6,6 +6,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, V1_SQLITE, V1_PG),
     (2, V2_SQLITE, V2_PG),
     (3, V3_SQLITE, V3_PG),
+    (4, V4_SQLITE, V4_PG),
 ];
 
 macro_rules! v1 {
@@ -75,3 +76,27 @@ macro_rules! v3 {
 
 const V3_SQLITE: &str = v3!("INTEGER PRIMARY KEY AUTOINCREMENT");
 const V3_PG: &str = v3!("BIGSERIAL PRIMARY KEY");
+
+/// Commissioning and testing: user scripts, the run bookkeeping of each result, and what a
+/// machine's inventory taught us (block devices, NIC details, the derived document itself).
+macro_rules! v4 {
+    ($pk:literal, $blob:literal) => {
+        concat!(
+            "CREATE TABLE scripts (id ", $pk, ", name TEXT NOT NULL UNIQUE, title TEXT NOT NULL DEFAULT '', description TEXT NOT NULL DEFAULT '', tags TEXT NOT NULL DEFAULT '', script_type BIGINT NOT NULL, hardware_type BIGINT NOT NULL DEFAULT 0, parallel BIGINT NOT NULL DEFAULT 0, timeout BIGINT NOT NULL DEFAULT 0, destructive BIGINT NOT NULL DEFAULT 0, may_reboot BIGINT NOT NULL DEFAULT 0, meta TEXT NOT NULL DEFAULT '{}', body ", $blob, " NOT NULL, version BIGINT NOT NULL DEFAULT 1, created BIGINT NOT NULL, updated BIGINT NOT NULL);\n",
+            "ALTER TABLE script_results ADD COLUMN script_id BIGINT;\n",
+            "ALTER TABLE script_results ADD COLUMN run_order BIGINT NOT NULL DEFAULT 0;\n",
+            "ALTER TABLE script_results ADD COLUMN timeout_secs BIGINT NOT NULL DEFAULT 0;\n",
+            "ALTER TABLE script_results ADD COLUMN hardware_type BIGINT NOT NULL DEFAULT 0;\n",
+            "ALTER TABLE script_results ADD COLUMN started BIGINT;\n",
+            "ALTER TABLE script_results ADD COLUMN ended BIGINT;\n",
+            "CREATE TABLE block_devices (id ", $pk, ", machine_id BIGINT NOT NULL REFERENCES machines(id) ON DELETE CASCADE, name TEXT NOT NULL, id_path TEXT NOT NULL DEFAULT '', model TEXT NOT NULL DEFAULT '', serial TEXT NOT NULL DEFAULT '', size BIGINT NOT NULL, block_size BIGINT NOT NULL DEFAULT 512, tags TEXT NOT NULL DEFAULT '', firmware_version TEXT NOT NULL DEFAULT '', numa_node BIGINT NOT NULL DEFAULT 0, is_boot BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL);\n",
+            "CREATE INDEX block_devices_machine ON block_devices(machine_id);\n",
+            "ALTER TABLE interfaces ADD COLUMN details TEXT NOT NULL DEFAULT '{}';\n",
+            "ALTER TABLE interfaces ADD COLUMN is_boot BIGINT NOT NULL DEFAULT 0;\n",
+            "CREATE TABLE machine_hardware (machine_id BIGINT PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE, inventory TEXT NOT NULL, info TEXT NOT NULL DEFAULT '{}', updated BIGINT NOT NULL);\n",
+        )
+    };
+}
+
+const V4_SQLITE: &str = v4!("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB");
+const V4_PG: &str = v4!("BIGSERIAL PRIMARY KEY", "BYTEA");

@@ -1,0 +1,551 @@
+//! User scripts, the bookkeeping of script results (which script, in what order, with which
+//! timeout, when it started and ended), and writing a machine's derived hardware inventory.
+
+use crate::{
+    bind_all, map_unique, now_ms, result_from_row, Result, ScriptResult, Store, StoreError, Val,
+};
+use ingot_core::inventory::Inventory;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A user script as stored; `meta` is the whole parsed metadata (ScriptMeta as JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptRow {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub script_type: i64,
+    pub hardware_type: i64,
+    pub parallel: i64,
+    pub timeout: i64,
+    pub destructive: bool,
+    pub may_reboot: bool,
+    pub meta: Value,
+    pub body: Vec<u8>,
+    pub version: i64,
+    pub created: i64,
+    pub updated: i64,
+}
+
+fn script_from(r: &AnyRow) -> Result<ScriptRow> {
+    let tags: String = r.try_get("tags")?;
+    let meta: String = r.try_get("meta")?;
+    Ok(ScriptRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        title: r.try_get("title")?,
+        description: r.try_get("description")?,
+        tags: tags.split_whitespace().map(String::from).collect(),
+        script_type: r.try_get("script_type")?,
+        hardware_type: r.try_get("hardware_type")?,
+        parallel: r.try_get("parallel")?,
+        timeout: r.try_get("timeout")?,
+        destructive: r.try_get::<i64, _>("destructive")? != 0,
+        may_reboot: r.try_get::<i64, _>("may_reboot")? != 0,
+        meta: serde_json::from_str(&meta).unwrap_or(Value::Null),
+        body: r.try_get("body")?,
+        version: r.try_get("version")?,
+        created: r.try_get("created")?,
+        updated: r.try_get("updated")?,
+    })
+}
+
+/// One script of a new result set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewResult {
+    pub name: String,
+    /// The user script's id; None for a built-in.
+    pub script_id: Option<i64>,
+    pub timeout_secs: i64,
+    pub hardware_type: i64,
+}
+
+/// A block device as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockDeviceRow {
+    pub id: i64,
+    pub machine_id: i64,
+    pub name: String,
+    pub id_path: String,
+    pub model: String,
+    pub serial: String,
+    pub size: i64,
+    pub block_size: i64,
+    pub tags: Vec<String>,
+    pub firmware_version: String,
+    pub numa_node: i64,
+    pub is_boot: bool,
+}
+
+pub(crate) fn bd_from(r: &AnyRow) -> Result<BlockDeviceRow> {
+    let tags: String = r.try_get("tags")?;
+    Ok(BlockDeviceRow {
+        id: r.try_get("id")?,
+        machine_id: r.try_get("machine_id")?,
+        name: r.try_get("name")?,
+        id_path: r.try_get("id_path")?,
+        model: r.try_get("model")?,
+        serial: r.try_get("serial")?,
+        size: r.try_get("size")?,
+        block_size: r.try_get("block_size")?,
+        tags: tags.split_whitespace().map(String::from).collect(),
+        firmware_version: r.try_get("firmware_version")?,
+        numa_node: r.try_get("numa_node")?,
+        is_boot: r.try_get::<i64, _>("is_boot")? != 0,
+    })
+}
+
+fn clamp(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    // ------------------------------------------------------------------ scripts
+    pub async fn scripts(&self) -> Result<Vec<ScriptRow>> {
+        let rows = sqlx::query("SELECT * FROM scripts ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(script_from).collect()
+    }
+
+    pub async fn script_by_name(&self, name: &str) -> Result<Option<ScriptRow>> {
+        let r = sqlx::query("SELECT * FROM scripts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(script_from).transpose()
+    }
+
+    pub async fn script_by_id(&self, id: i64) -> Result<Option<ScriptRow>> {
+        let r = sqlx::query("SELECT * FROM scripts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(script_from).transpose()
+    }
+
+    pub async fn insert_script(&self, s: &ScriptRow) -> Result<ScriptRow> {
+        let now = now_ms();
+        let r = sqlx::query("INSERT INTO scripts (name, title, description, tags, script_type, hardware_type, parallel, timeout, destructive, may_reboot, meta, body, version, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13) RETURNING id")
+            .bind(&s.name)
+            .bind(&s.title)
+            .bind(&s.description)
+            .bind(s.tags.join(" "))
+            .bind(s.script_type)
+            .bind(s.hardware_type)
+            .bind(s.parallel)
+            .bind(s.timeout)
+            .bind(s.destructive as i64)
+            .bind(s.may_reboot as i64)
+            .bind(s.meta.to_string())
+            .bind(&s.body)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("A script named '{}' already exists.", s.name)))?;
+        self.script_by_id(r.try_get(0)?)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Replace a script's fields and text (its version goes up).
+    pub async fn update_script(&self, s: &ScriptRow) -> Result<()> {
+        sqlx::query("UPDATE scripts SET name = $1, title = $2, description = $3, tags = $4, script_type = $5, hardware_type = $6, parallel = $7, timeout = $8, destructive = $9, may_reboot = $10, meta = $11, body = $12, version = version + 1, updated = $13 WHERE id = $14")
+            .bind(&s.name)
+            .bind(&s.title)
+            .bind(&s.description)
+            .bind(s.tags.join(" "))
+            .bind(s.script_type)
+            .bind(s.hardware_type)
+            .bind(s.parallel)
+            .bind(s.timeout)
+            .bind(s.destructive as i64)
+            .bind(s.may_reboot as i64)
+            .bind(s.meta.to_string())
+            .bind(&s.body)
+            .bind(now_ms())
+            .bind(s.id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("A script named '{}' already exists.", s.name)))?;
+        Ok(())
+    }
+
+    pub async fn delete_script(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM scripts WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ result sets
+    /// Start a result set afresh: the machine's previous results of this set are replaced by
+    /// PENDING rows, in run order, in one transaction.
+    pub async fn start_result_set(
+        &self,
+        machine_id: i64,
+        result_set: &str,
+        rows: &[NewResult],
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM script_results WHERE machine_id = $1 AND result_set = $2")
+            .bind(machine_id)
+            .bind(result_set)
+            .execute(&mut *tx)
+            .await?;
+        for (i, r) in rows.iter().enumerate() {
+            sqlx::query("INSERT INTO script_results (machine_id, result_set, name, status, runtime, created, updated, script_id, run_order, timeout_secs, hardware_type) VALUES ($1, $2, $3, 0, '', $4, $4, $5, $6, $7, $8)")
+                .bind(machine_id)
+                .bind(result_set)
+                .bind(&r.name)
+                .bind(now)
+                .bind(r.script_id)
+                .bind(i as i64)
+                .bind(r.timeout_secs)
+                .bind(r.hardware_type)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn result_by_id(&self, id: i64) -> Result<Option<ScriptResult>> {
+        let r = sqlx::query("SELECT * FROM script_results WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.as_ref().map(result_from_row).transpose()
+    }
+
+    /// A script started: RUNNING, with its start time (only from PENDING or RUNNING).
+    pub async fn result_started(&self, id: i64) -> Result<bool> {
+        let now = now_ms();
+        let n = sqlx::query("UPDATE script_results SET status = 1, started = COALESCE(started, $1), updated = $1 WHERE id = $2 AND status IN (0, 1)")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// A script finished: its status, exit status, runtime and outputs (None keeps what is
+    /// there), and its end time.
+    pub async fn result_finished(
+        &self,
+        id: i64,
+        status: i64,
+        exit_status: Option<i64>,
+        runtime: &str,
+        files: [Option<Vec<u8>>; 4],
+    ) -> Result<()> {
+        let now = now_ms();
+        let [output, stdout, stderr, result] = files;
+        sqlx::query("UPDATE script_results SET status = $1, exit_status = COALESCE($2, exit_status), runtime = CASE WHEN $3 = '' THEN runtime ELSE $3 END, output = COALESCE($4, output), stdout = COALESCE($5, stdout), stderr = COALESCE($6, stderr), result = COALESCE($7, result), started = COALESCE(started, $8), ended = $8, updated = $8 WHERE id = $9")
+            .bind(status)
+            .bind(exit_status)
+            .bind(runtime)
+            .bind(output.as_deref())
+            .bind(stdout.as_deref())
+            .bind(stderr.as_deref())
+            .bind(result.as_deref())
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// RUNNING results past their timeout (started + timeout < now): (machine id, result).
+    pub async fn overdue_results(&self, now: i64) -> Result<Vec<ScriptResult>> {
+        let rows = sqlx::query("SELECT * FROM script_results WHERE status IN (1, 7, 10) AND timeout_secs > 0 AND started IS NOT NULL AND started + timeout_secs * 1000 < $1 ORDER BY id")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(result_from_row).collect()
+    }
+
+    // ------------------------------------------------------------------ hardware
+    pub async fn block_devices(&self, machine_id: i64) -> Result<Vec<BlockDeviceRow>> {
+        let rows = sqlx::query("SELECT * FROM block_devices WHERE machine_id = $1 ORDER BY id")
+            .bind(machine_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(bd_from).collect()
+    }
+
+    /// Block devices of many machines at once (machine lists), grouped by machine id.
+    pub async fn block_devices_of(
+        &self,
+        machine_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<BlockDeviceRow>>> {
+        let mut out: std::collections::HashMap<i64, Vec<BlockDeviceRow>> = Default::default();
+        for chunk in machine_ids.chunks(500) {
+            let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT * FROM block_devices WHERE machine_id IN ({}) ORDER BY id",
+                ph.join(", ")
+            );
+            let vals: Vec<Val> = chunk.iter().map(|i| Val::from(*i)).collect();
+            for r in bind_all(sqlx::query(&sql), &vals)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let b = bd_from(&r)?;
+                out.entry(b.machine_id).or_default().push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The derived inventory document last stored for a machine.
+    pub async fn machine_inventory(&self, machine_id: i64) -> Result<Option<Inventory>> {
+        let r = sqlx::query("SELECT inventory FROM machine_hardware WHERE machine_id = $1")
+            .bind(machine_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match r {
+            Some(r) => serde_json::from_str(&r.try_get::<String, _>(0)?).ok(),
+            None => None,
+        })
+    }
+
+    /// Write what commissioning found, in one transaction: machine fields (CPU, memory,
+    /// architecture, hardware UUID unless another machine has it), the `virtual` tag, block
+    /// devices (matched by serial, else id_path, so ids survive recommissioning; gone ones
+    /// deleted), physical interfaces (matched by MAC; a MAC on another machine moves here; new
+    /// ones added; ones no longer present deleted), and the document itself.
+    /// `keep_vfs`: model SR-IOV virtual functions (not for DEPLOYED machines).
+    pub async fn apply_inventory(
+        &self,
+        machine_id: i64,
+        inv: &Inventory,
+        keep_vfs: bool,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // Machine fields. The hardware UUID is taken only if no other machine has it.
+        let uuid_taken = match &inv.hardware_uuid {
+            Some(u) => sqlx::query("SELECT 1 FROM machines WHERE hardware_uuid = $1 AND id <> $2")
+                .bind(u)
+                .bind(machine_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some(),
+            None => false,
+        };
+        let uuid = if uuid_taken {
+            None
+        } else {
+            inv.hardware_uuid.clone()
+        };
+        sqlx::query("UPDATE machines SET cpu_count = $1, cpu_speed = $2, memory = $3, hardware_uuid = COALESCE($4, hardware_uuid), architecture = COALESCE($5, architecture), version = version + 1, updated = $6 WHERE id = $7")
+            .bind(clamp(inv.cpu_count))
+            .bind(clamp(inv.cpu_speed))
+            .bind(clamp(inv.memory))
+            .bind(uuid)
+            .bind(inv.architecture.as_deref())
+            .bind(now)
+            .bind(machine_id)
+            .execute(&mut *tx)
+            .await?;
+        // The `virtual` tag.
+        let tag_id: Option<i64> = match sqlx::query("SELECT id FROM tags WHERE name = 'virtual'")
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            Some(r) => Some(r.try_get(0)?),
+            None if inv.is_virtual => Some(
+                sqlx::query("INSERT INTO tags (name, comment) VALUES ('virtual', 'Virtual machines (set by commissioning)') RETURNING id")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?,
+            ),
+            None => None,
+        };
+        if let Some(t) = tag_id {
+            sqlx::query("DELETE FROM machine_tags WHERE machine_id = $1 AND tag_id = $2")
+                .bind(machine_id)
+                .bind(t)
+                .execute(&mut *tx)
+                .await?;
+            if inv.is_virtual {
+                sqlx::query("INSERT INTO machine_tags (machine_id, tag_id) VALUES ($1, $2)")
+                    .bind(machine_id)
+                    .bind(t)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        // Block devices.
+        let old: Vec<BlockDeviceRow> =
+            sqlx::query("SELECT * FROM block_devices WHERE machine_id = $1 ORDER BY id")
+                .bind(machine_id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(bd_from)
+                .collect::<Result<_>>()?;
+        let mut kept = Vec::new();
+        for d in &inv.block_devices {
+            let found = old.iter().find(|o| {
+                (!d.serial.is_empty() && o.serial == d.serial)
+                    || (d.serial.is_empty() && o.id_path == d.id_path)
+            });
+            let is_boot = inv.boot_disk.as_deref() == Some(d.name.as_str());
+            let args = (
+                d.name.as_str(),
+                d.id_path.as_str(),
+                d.model.as_str(),
+                d.serial.as_str(),
+                clamp(d.size),
+                clamp(d.block_size),
+                d.tags.join(" "),
+                d.firmware_version.clone().unwrap_or_default(),
+                clamp(d.numa_node),
+                is_boot as i64,
+            );
+            match found {
+                Some(o) => {
+                    kept.push(o.id);
+                    sqlx::query("UPDATE block_devices SET name = $1, id_path = $2, model = $3, serial = $4, size = $5, block_size = $6, tags = $7, firmware_version = $8, numa_node = $9, is_boot = $10 WHERE id = $11")
+                        .bind(args.0).bind(args.1).bind(args.2).bind(args.3).bind(args.4)
+                        .bind(args.5).bind(args.6).bind(args.7).bind(args.8).bind(args.9)
+                        .bind(o.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                None => {
+                    sqlx::query("INSERT INTO block_devices (machine_id, name, id_path, model, serial, size, block_size, tags, firmware_version, numa_node, is_boot, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+                        .bind(machine_id)
+                        .bind(args.0).bind(args.1).bind(args.2).bind(args.3).bind(args.4)
+                        .bind(args.5).bind(args.6).bind(args.7).bind(args.8).bind(args.9)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        for o in old.iter().filter(|o| !kept.contains(&o.id)) {
+            sqlx::query("DELETE FROM block_devices WHERE id = $1")
+                .bind(o.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Physical interfaces, by MAC.
+        let seen: Vec<&ingot_core::inventory::Interface> = inv
+            .interfaces
+            .iter()
+            .filter(|i| keep_vfs || !i.is_vf)
+            .collect();
+        for i in &seen {
+            let details = serde_json::json!({
+                "link_connected": i.link_connected, "interface_speed": i.interface_speed,
+                "link_speed": i.link_speed, "numa_node": i.numa_node, "vendor": i.vendor,
+                "product": i.product, "firmware_version": i.firmware_version,
+                "sriov_max_vf": i.sriov_max_vf, "pci_address": i.pci_address,
+                "usb_address": i.usb_address, "tags": i.tags, "is_vf": i.is_vf,
+                "driver": i.driver, "addresses": i.addresses,
+            })
+            .to_string();
+            let enabled = i.enabled.unwrap_or(true) as i64;
+            let n = sqlx::query("UPDATE interfaces SET machine_id = $1, name = $2, details = $3, enabled = $4 WHERE mac_address = $5")
+                .bind(machine_id)
+                .bind(&i.name)
+                .bind(&details)
+                .bind(enabled)
+                .bind(&i.mac)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                sqlx::query("INSERT INTO interfaces (machine_id, name, type, mac_address, enabled, details) VALUES ($1, $2, 'physical', $3, $4, $5)")
+                    .bind(machine_id)
+                    .bind(&i.name)
+                    .bind(&i.mac)
+                    .bind(enabled)
+                    .bind(&details)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let present: Vec<String> = seen.iter().map(|i| i.mac.clone()).collect();
+        let existing: Vec<(i64, String)> = sqlx::query(
+            "SELECT id, mac_address FROM interfaces WHERE machine_id = $1 AND type = 'physical'",
+        )
+        .bind(machine_id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_>>()?;
+        for (id, mac) in existing {
+            if !present.contains(&mac) {
+                sqlx::query("DELETE FROM interfaces WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        // The document, and the summary machine listings show.
+        let doc = serde_json::to_string(inv).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let info = serde_json::json!({
+            "metadata": inv.metadata, "cpu_model": inv.cpu_model, "storage": inv.storage,
+            "numa_nodes": inv.numa_nodes.iter().map(|n| serde_json::json!({
+                "index": n.index, "memory": n.memory, "cores": n.cores,
+                "hugepages_set": [],
+            })).collect::<Vec<_>>(),
+            "boot_disk": inv.boot_disk,
+        })
+        .to_string();
+        let n = sqlx::query("UPDATE machine_hardware SET inventory = $1, info = $2, updated = $3 WHERE machine_id = $4")
+            .bind(&doc)
+            .bind(&info)
+            .bind(now)
+            .bind(machine_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            sqlx::query("INSERT INTO machine_hardware (machine_id, inventory, info, updated) VALUES ($1, $2, $3, $4)")
+                .bind(machine_id)
+                .bind(&doc)
+                .bind(&info)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Mark the interface with this MAC as the machine's boot interface (BOOTIF).
+    pub async fn set_boot_interface(&self, machine_id: i64, mac: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE interfaces SET is_boot = 1 WHERE machine_id = $1 AND mac_address = $2",
+        )
+        .bind(machine_id)
+        .bind(mac)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            sqlx::query(
+                "UPDATE interfaces SET is_boot = 0 WHERE machine_id = $1 AND mac_address <> $2",
+            )
+            .bind(machine_id)
+            .bind(mac)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+}
