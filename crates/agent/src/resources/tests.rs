@@ -1272,7 +1272,17 @@ fn count_cpu_list(s: &str) -> u64 {
 /// `gather` on this machine agrees with what its own files say.
 #[test]
 fn this_host_is_self_consistent() {
+    // Other processes may add or remove interfaces and loop devices meanwhile: only what
+    // exists both before and after gathering is checked.
+    let stable = |dir: &str, before: Vec<String>| -> Vec<String> {
+        let after = entries(Path::new(dir));
+        before.into_iter().filter(|n| after.contains(n)).collect()
+    };
+    let nets_before = entries(Path::new("/sys/class/net"));
+    let blocks_before = entries(Path::new("/sys/block"));
     let doc = gather(&host_roots());
+    let nets = stable("/sys/class/net", nets_before);
+    let blocks = stable("/sys/block", blocks_before);
     let d = serde_json::to_value(&doc).unwrap();
     let r = &d["resources"];
 
@@ -1316,27 +1326,31 @@ fn this_host_is_self_consistent() {
         })
         .map(|p| (p.id.clone(), p.address.clone()))
         .collect();
-    for name in entries(Path::new("/sys/class/net")) {
-        let dir = Path::new("/sys/class/net").join(&name);
+    for name in &nets {
+        let dir = Path::new("/sys/class/net").join(name);
         if !exists(&dir.join("device")) {
             assert!(
-                !ports.iter().any(|(id, _)| *id == name),
+                !ports.iter().any(|(id, _)| id == name),
                 "virtual {name} listed as a card port"
             );
             continue;
         }
-        let mac = read_trim(&dir.join("address")).unwrap();
+        let Some(mac) = read_trim(&dir.join("address")) else {
+            continue; // gone
+        };
         assert!(
             ports.contains(&(name.clone(), mac.clone())),
             "{name} {mac} missing from {ports:?}"
         );
-        assert_eq!(d["networks"][&name]["hwaddr"], mac);
+        assert_eq!(d["networks"][name]["hwaddr"], mac);
     }
     // Every interface has a network state; lo is up and loopback.
-    assert_eq!(
-        doc.networks.len(),
-        entries(Path::new("/sys/class/net")).len()
-    );
+    for name in &nets {
+        assert!(
+            doc.networks.contains_key(name),
+            "no network state for {name}"
+        );
+    }
     if let Some(lo) = doc.networks.get("lo") {
         assert_eq!(lo.kind, "loopback");
         assert!(lo
@@ -1347,7 +1361,7 @@ fn this_host_is_self_consistent() {
 
     // Disks: every block device that is not loop/ram/zram/dm/md (and not a partition) is
     // listed with size = sectors × 512.
-    for name in entries(Path::new("/sys/block")) {
+    for name in blocks {
         if ["loop", "ram", "zram", "dm-", "md", "nbd"]
             .iter()
             .any(|p| name.starts_with(p))
