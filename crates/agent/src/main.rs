@@ -1,34 +1,61 @@
 //! `ingot-agent`: runs in Ingot's ephemeral environment (started by the initramfs's `/init`).
 //! Reads `ingot.url`, `ingot.purpose` and `ingot.mac` from the kernel command line, inventories
-//! the machine and, for `ingot.purpose=enlist`, enlists it with the region; then powers off.
+//! the machine and, for `ingot.purpose=enlist`, enlists it with the region; for
+//! `ingot.purpose=resources` it prints the hardware inventory (LXD resources JSON, as MAAS's
+//! `machine-resources` makes it) on the console between [`RESOURCES_BEGIN`] and
+//! [`RESOURCES_END`]; then powers off.
+//!
+//! `ingot-agent resources [--output FILE]` prints the same document anywhere, without the
+//! kernel command line and without powering anything off.
 
 mod cmdline;
 mod enlist;
 mod inventory;
+mod resources;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// Marker file the initramfs carries; without it the agent never powers the machine off.
 const EPHEMERAL_MARKER: &str = "/etc/ingot-ephemeral";
+
+/// Printed on its own line before the resources document on the console.
+pub const RESOURCES_BEGIN: &str = "-----BEGIN INGOT RESOURCES-----";
+/// Printed on its own line after it.
+pub const RESOURCES_END: &str = "-----END INGOT RESOURCES-----";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "ingot-agent",
     version,
-    about = "Ingot ephemeral-environment agent (enlistment)"
+    about = "Ingot ephemeral-environment agent (enlistment, hardware inventory)"
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Kernel command line to use instead of /proc/cmdline.
     #[arg(long)]
     cmdline: Option<String>,
-    /// Root of sysfs (NICs, DMI).
-    #[arg(long, default_value = "/sys")]
+    /// Root of sysfs (NICs, DMI, disks, CPUs, ...).
+    #[arg(long, default_value = "/sys", global = true)]
     sysfs_root: PathBuf,
+    /// Root of procfs (cpuinfo, meminfo, kernel version).
+    #[arg(long, default_value = "/proc", global = true)]
+    procfs_root: PathBuf,
+    /// Root of /dev (udev's disk/by-id and disk/by-path links, when there).
+    #[arg(long, default_value = "/dev", global = true)]
+    dev_root: PathBuf,
+    /// Filesystem root (etc/os-release, pci.ids, usb.ids, container markers).
+    #[arg(long, default_value = "/", global = true)]
+    root: PathBuf,
+    /// Do not ask the running kernel for interface addresses and ethtool link modes (for
+    /// fake sysfs trees).
+    #[arg(long, global = true)]
+    no_kernel_probes: bool,
     /// Never power the machine off (it is only ever done from the ephemeral environment, when
     /// the agent is PID 1 or a child of it and /etc/ingot-ephemeral exists).
     #[arg(long)]
@@ -41,6 +68,29 @@ struct Args {
     attempts: u32,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the hardware inventory: LXD resources JSON wrapped as MAAS's machine-resources
+    /// wraps it. Never powers off.
+    Resources {
+        /// Write it to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+impl Args {
+    fn roots(&self) -> resources::Roots {
+        resources::Roots {
+            sys: self.sysfs_root.clone(),
+            proc: self.procfs_root.clone(),
+            dev: self.dev_root.clone(),
+            root: self.root.clone(),
+            kernel_probes: !self.no_kernel_probes,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -48,6 +98,15 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     let args = Args::parse();
+    if let Some(Command::Resources { output }) = &args.command {
+        return match print_resources(&args, output.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let ok = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -87,11 +146,82 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         .unwrap_or_else(|| "enlist".to_string());
     match purpose.as_str() {
         "enlist" => enlist(args, &params).await,
+        "resources" => resources_to_console(args),
         other => {
             tracing::warn!(
-                "ingot.purpose={other} is not supported by this agent yet (only enlist)"
+                "ingot.purpose={other} is not supported by this agent yet (only enlist and resources)"
             );
             Ok(())
+        }
+    }
+}
+
+/// `ingot-agent resources`: the document, pretty-printed, to stdout or `output`.
+fn print_resources(args: &Args, output: Option<&Path>) -> anyhow::Result<()> {
+    let doc = resources::gather(&args.roots());
+    let mut text = serde_json::to_string_pretty(&doc)?;
+    text.push('\n');
+    match output {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display())),
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush().context("writing to stdout")
+        }
+    }
+}
+
+/// `ingot.purpose=resources`: the document on one line between the markers, on stdout (the
+/// console under /init). In the ephemeral environment the kernel's console messages are
+/// quieted first so they cannot land inside the document, and the disk drivers are given a
+/// moment to finish registering their disks (there is no udev to settle on).
+fn resources_to_console(args: &Args) -> anyhow::Result<()> {
+    if may_power_off(args.no_poweroff) {
+        // SAFETY: SYSLOG_ACTION_CONSOLE_LEVEL takes no buffer.
+        unsafe {
+            libc::klogctl(8, std::ptr::null_mut(), 1);
+        }
+        settle(
+            &args.sysfs_root.join("class/block"),
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+        );
+    }
+    let doc = resources::gather(&args.roots());
+    let json = serde_json::to_string(&doc)?;
+    tracing::info!(
+        cpus = doc.resources.cpu.total,
+        memory = doc.resources.memory.total,
+        disks = doc.resources.storage.disks.len(),
+        nics = doc.resources.network.cards.len(),
+        bytes = json.len(),
+        "hardware inventory"
+    );
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{RESOURCES_BEGIN}\n{json}\n{RESOURCES_END}")?;
+    out.flush().context("writing to stdout")
+}
+
+/// Waits until the names in `dir` have not changed for `quiet`, at most `max`.
+fn settle(dir: &Path, quiet: Duration, max: Duration) {
+    let names = || {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let start = std::time::Instant::now();
+    let mut last = names();
+    let mut since = std::time::Instant::now();
+    while start.elapsed() < max && since.elapsed() < quiet {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = names();
+        if now != last {
+            last = now;
+            since = std::time::Instant::now();
         }
     }
 }
@@ -219,5 +349,56 @@ mod tests {
         assert_eq!(a.sysfs_root, PathBuf::from("/tmp/x"));
         assert!(a.no_poweroff);
         assert_eq!(a.attempts, 6);
+        assert!(a.command.is_none());
+        assert_eq!(a.procfs_root, PathBuf::from("/proc"));
+        assert!(!a.no_kernel_probes);
+    }
+
+    #[test]
+    fn resources_subcommand_parses_with_roots_either_side() {
+        let a = Args::parse_from([
+            "ingot-agent",
+            "--sysfs-root",
+            "/tmp/s",
+            "resources",
+            "--output",
+            "/tmp/out.json",
+            "--procfs-root",
+            "/tmp/p",
+            "--no-kernel-probes",
+        ]);
+        assert!(matches!(
+            &a.command,
+            Some(Command::Resources { output: Some(o) }) if o == Path::new("/tmp/out.json")
+        ));
+        let r = a.roots();
+        assert_eq!(r.sys, PathBuf::from("/tmp/s"));
+        assert_eq!(r.proc, PathBuf::from("/tmp/p"));
+        assert_eq!(r.dev, PathBuf::from("/dev"));
+        assert!(!r.kernel_probes);
+    }
+
+    #[test]
+    fn settle_returns_once_quiet() {
+        let t = tempfile::tempdir().unwrap();
+        let start = std::time::Instant::now();
+        settle(t.path(), Duration::from_millis(300), Duration::from_secs(5));
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        // Never longer than the limit, even if the directory keeps changing.
+        let dir = t.path().to_path_buf();
+        let writer = std::thread::spawn(move || {
+            for i in 0..30 {
+                std::fs::write(dir.join(i.to_string()), "").unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let start = std::time::Instant::now();
+        settle(t.path(), Duration::from_secs(1), Duration::from_millis(700));
+        assert!(start.elapsed() < Duration::from_millis(1200));
+        writer.join().unwrap();
     }
 }

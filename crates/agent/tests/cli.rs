@@ -154,3 +154,100 @@ fn missing_url_fails() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no ingot.url="));
 }
+
+/// Text between the console markers `ingot.purpose=resources` prints.
+fn between_markers(stdout: &str) -> &str {
+    let begin = "-----BEGIN INGOT RESOURCES-----\n";
+    let start = stdout.find(begin).expect("begin marker") + begin.len();
+    let end = stdout[start..]
+        .find("\n-----END INGOT RESOURCES-----")
+        .expect("end marker");
+    &stdout[start..start + end]
+}
+
+#[test]
+fn resources_subcommand_prints_and_writes_the_document() {
+    let t = tempfile::tempdir().unwrap();
+    fake_sysfs(t.path());
+    let out = agent()
+        .args(["resources", "--no-kernel-probes", "--sysfs-root"])
+        .arg(t.path())
+        .args([
+            "--procfs-root",
+            "/nonexistent",
+            "--dev-root",
+            "/nonexistent",
+            "--root",
+            "/nonexistent",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["api_version"], "1.0");
+    assert_eq!(doc["environment"]["server"], "maas-machine-resources");
+    assert_eq!(
+        doc["resources"]["system"]["uuid"],
+        "11111111-2222-3333-4444-55555555AAAA"
+    );
+    let cards = doc["resources"]["network"]["cards"].as_array().unwrap();
+    assert_eq!(cards.len(), 1, "only eth0 has a device: {cards:?}");
+    assert_eq!(cards[0]["ports"][0]["id"], "eth0");
+    assert_eq!(cards[0]["ports"][0]["address"], "52:54:00:AA:00:01");
+    assert_eq!(
+        doc["networks"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["br0", "eth0", "lo"]
+    );
+
+    let file = t.path().join("out.json");
+    let out = agent()
+        .args(["resources", "--no-kernel-probes", "--sysfs-root"])
+        .arg(t.path())
+        .arg("--output")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(written["resources"]["network"], doc["resources"]["network"]);
+}
+
+#[test]
+fn purpose_resources_prints_the_document_between_markers() {
+    let t = tempfile::tempdir().unwrap();
+    fake_sysfs(t.path());
+    let out = agent()
+        .args(["--no-poweroff", "--no-kernel-probes", "--sysfs-root"])
+        .arg(t.path())
+        .args(["--cmdline", "console=ttyS0 ingot.purpose=resources"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let json = between_markers(&stdout);
+    assert!(!json.contains('\n'), "one line");
+    let doc: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(
+        doc["resources"]["network"]["cards"][0]["ports"][0]["id"],
+        "eth0"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hardware inventory"));
+}

@@ -7,8 +7,9 @@
 //! data_dir/images/index.json    [ImageSet, ...], oldest first
 //! ```
 //!
-//! The initramfs's `/init` mounts proc/sys/dev, loads the virtio/e1000 network modules, runs
-//! `udhcpc` on every physical ethernet interface, then runs `/usr/bin/ingot-agent`, which reads
+//! The initramfs's `/init` mounts proc/sys/dev, loads the NIC and disk modules ([`MODULES`]),
+//! runs `udhcpc` on every physical ethernet interface (not for `ingot.purpose=resources`,
+//! which only inventories the machine), then runs `/usr/bin/ingot-agent`, which reads
 //! `ingot.url=`, `ingot.purpose=` and `ingot.mac=` from the kernel command line. If the agent
 //! exits, `/init` powers the machine off.
 
@@ -32,8 +33,14 @@ pub use store::{
 /// Name given to the image sets that [`build`] makes, with the architecture appended.
 pub const EPHEMERAL_NAME: &str = "ephemeral";
 
-/// Kernel modules put into the initramfs, in load order (dependencies first). Those missing
-/// from a kernel package (built in, or absent) are skipped with a warning.
+/// Kernel modules put into the initramfs, in load order (dependencies first; [`build`] checks
+/// each module's `depends=` against this order). Those missing from a kernel package (built
+/// in, or absent) are skipped with a warning. Names are the `.ko` file names (`nvme-core`).
+///
+/// NICs: virtio-net and e1000. Disks (so that commissioning sees them): virtio-blk,
+/// virtio-scsi, SATA/AHCI, NVMe, SCSI disks and CD-ROMs; the CRC modules come first so that
+/// `crc-t10dif`/`crc64-rocksoft` find their algorithms without asking for a modprobe the
+/// initramfs does not have.
 pub const MODULES: &[&str] = &[
     "virtio_ring",
     "virtio",
@@ -45,6 +52,24 @@ pub const MODULES: &[&str] = &[
     "virtio_net",
     "virtio_blk",
     "e1000",
+    "crct10dif_common",
+    "crct10dif_generic",
+    "crc-t10dif",
+    "crc64",
+    "crc64_rocksoft_generic",
+    "crc64-rocksoft",
+    "t10-pi",
+    "scsi_common",
+    "scsi_mod",
+    "sd_mod",
+    "cdrom",
+    "sr_mod",
+    "virtio_scsi",
+    "libata",
+    "libahci",
+    "ahci",
+    "nvme-core",
+    "nvme",
 ];
 
 /// Busybox applets linked into `/bin` (what `/init`, the udhcpc script and a person debugging
@@ -58,6 +83,16 @@ pub const APPLETS: &[&str] = &[
 /// Marker file whose presence tells `ingot-agent` it runs in the ephemeral environment (and so
 /// may power the machine off).
 pub const EPHEMERAL_MARKER: &str = "etc/ingot-ephemeral";
+
+/// `/etc/os-release` of the ephemeral environment (the hardware inventory's `os_name` and
+/// `os_version`).
+pub const OS_RELEASE: &str = concat!(
+    "NAME=\"Ingot ephemeral environment\"\n",
+    "ID=ingot-ephemeral\n",
+    "VERSION_ID=\"",
+    env!("CARGO_PKG_VERSION"),
+    "\"\n",
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -268,7 +303,40 @@ fn find_modules(root: &Path, version: &str) -> Result<Vec<(String, PathBuf)>, Im
             "neither virtio_net nor e1000 found in the kernel package".into(),
         ));
     }
+    // busybox insmod does not resolve dependencies: every dependency that is a module of
+    // this package must be loaded earlier.
+    let norm = |s: &str| s.replace('-', "_");
+    let packaged: std::collections::HashSet<String> = all
+        .keys()
+        .map(|k| norm(k.trim_end_matches(".compressed")))
+        .collect();
+    let mut loaded = std::collections::HashSet::new();
+    for (name, path) in &out {
+        for dep in module_depends(&fs::read(path).map_err(|e| ImageError::io(path, e))?) {
+            if packaged.contains(&norm(&dep)) && !loaded.contains(&norm(&dep)) {
+                return Err(ImageError::Missing(format!(
+                    "module {name} depends on {dep}, which MODULES does not load before it"
+                )));
+            }
+        }
+        loaded.insert(norm(name));
+    }
     Ok(out)
+}
+
+/// The `depends=` of a `.ko`'s modinfo: the modules it needs loaded first.
+pub fn module_depends(ko: &[u8]) -> Vec<String> {
+    let key = b"\0depends=";
+    let Some(at) = ko.windows(key.len()).position(|w| w == key) else {
+        return Vec::new();
+    };
+    let rest = &ko[at + key.len()..];
+    let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+    String::from_utf8_lossy(&rest[..end])
+        .split(',')
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// A copy of the agent without debug info when `strip` is available, else the binary itself.
@@ -440,6 +508,8 @@ fn initramfs(parts: &InitramfsParts) -> Result<Vec<u8>, ImageError> {
         format!("kernel={}\n", parts.kernel_version).as_bytes(),
     )
     .map_err(io)?;
+    w.file("etc/os-release", 0o644, OS_RELEASE.as_bytes())
+        .map_err(io)?;
 
     let mut gz = w.finish().map_err(io)?;
     gz.flush().map_err(io)?;
@@ -479,10 +549,18 @@ while [ $n -lt 50 ]; do
     n=$((n + 1))
     sleep 0.1
 done
+# ingot.purpose=resources only inventories the machine: no network needed.
+case " $(cat /proc/cmdline) " in
+    *" ingot.purpose=resources "*) NODHCP=1 ;;
+esac
 for d in /sys/class/net/*; do
     i=${d##*/}
     [ "$i" = lo ] && continue
     [ -e "$d/device" ] || continue
+    if [ -n "$NODHCP" ]; then
+        echo "ingot: $i ($(cat "$d/address")): no DHCP for ingot.purpose=resources"
+        continue
+    fi
     echo "ingot: DHCP on $i ($(cat "$d/address"))"
     ip link set "$i" up
     udhcpc -i "$i" -q -n -t 5 -s /etc/udhcpc.script || echo "ingot: no DHCP lease on $i"
@@ -564,6 +642,63 @@ mod tests {
         assert!(s.contains("export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu"));
         let agent = s.find("/usr/bin/ingot-agent").unwrap();
         assert!(s[agent..].contains("poweroff -f"));
+        // No DHCP when the machine is only being inventoried.
+        let guard = s.find("*\" ingot.purpose=resources \"*) NODHCP=1").unwrap();
+        assert!(guard < s.find("udhcpc -i").unwrap());
+    }
+
+    #[test]
+    fn modinfo_depends() {
+        let ko = b"\x7fELF...\0license=GPL\0depends=nvme-core,t10-pi\0retpoline=Y\0name=nvme\0";
+        assert_eq!(module_depends(ko), ["nvme-core", "t10-pi"]);
+        assert!(module_depends(b"\0depends=\0name=crc64\0").is_empty());
+        assert!(module_depends(b"no modinfo").is_empty());
+    }
+
+    /// Modules are found by file name and put in `MODULES` order; a dependency that the
+    /// package has as a module but `MODULES` loads later (or not at all) is refused.
+    #[test]
+    fn modules_in_dependency_order() {
+        let d = tempfile::tempdir().unwrap();
+        let k = d.path().join("lib/modules/6.1.0-9-amd64/kernel");
+        let put = |rel: &str, deps: &str| {
+            let p = k.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, format!("\0depends={deps}\0name=x\0")).unwrap();
+        };
+        put(
+            "drivers/net/virtio_net.ko",
+            "net_failover,virtio,virtio_ring",
+        );
+        put("drivers/net/net_failover.ko", "failover");
+        put("net/core/failover.ko", "");
+        put("drivers/nvme/host/nvme.ko", "nvme-core");
+        put("drivers/nvme/host/nvme-core.ko", "t10-pi");
+        put("block/t10-pi.ko", "crc-t10dif,crc64-rocksoft");
+        let found = find_modules(d.path(), "6.1.0-9-amd64").unwrap();
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "failover",
+                "net_failover",
+                "virtio_net",
+                "t10-pi",
+                "nvme-core",
+                "nvme"
+            ]
+        );
+        // A dependency packaged as a module but not in MODULES.
+        put("lib/crc64-rocksoft.ko", "crc64");
+        put("lib/crc64.ko", "");
+        put("drivers/nvme/host/nvme-core.ko", "t10-pi,nvme-auth");
+        put("drivers/nvme/host/nvme-auth.ko", "");
+        let err = find_modules(d.path(), "6.1.0-9-amd64").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("nvme-core depends on nvme-auth, which MODULES does not load before it"),
+            "{err}"
+        );
     }
 
     #[test]
