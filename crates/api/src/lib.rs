@@ -98,6 +98,7 @@ impl IntoResponse for ApiError {
             RegionError::Forbidden(m) => text(StatusCode::FORBIDDEN, m),
             RegionError::NotFound(m) => text(StatusCode::NOT_FOUND, m),
             RegionError::Conflict(m) => text(StatusCode::CONFLICT, m),
+            RegionError::TooLarge(m) => text(StatusCode::PAYLOAD_TOO_LARGE, m),
             RegionError::Unavailable(m) => {
                 let mut r = text(StatusCode::SERVICE_UNAVAILABLE, m);
                 r.headers_mut()
@@ -196,9 +197,33 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
         .filter(|s| *s == "https" || *s == "http")
         .unwrap_or("http")
         .to_string();
-    let raw = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|e| bad(format!("Could not read the request body: {e}")))?;
+    let too_large = || {
+        ApiError(RegionError::TooLarge(format!(
+            "The request body is larger than {} MiB.",
+            MAX_BODY >> 20
+        )))
+    };
+    // Refuse by the declared length before reading anything.
+    if hdr(header::CONTENT_LENGTH)
+        .and_then(|l| l.trim().parse::<u64>().ok())
+        .is_some_and(|l| l > MAX_BODY as u64)
+    {
+        return Err(too_large());
+    }
+    let raw = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            // A body over the limit (chunked, or lying about its length) is 413 too.
+            let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(x) = src {
+                if x.is::<http_body_util::LengthLimitError>() {
+                    return Err(too_large());
+                }
+                src = x.source();
+            }
+            return Err(bad(format!("Could not read the request body: {e}")));
+        }
+    };
     let content_type = hdr(header::CONTENT_TYPE);
     let query = ingot_wire::parse_urlencoded(parts.uri.query().unwrap_or("").as_bytes());
     let full = if content_type

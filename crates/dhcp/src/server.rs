@@ -148,9 +148,11 @@ const BATCH: usize = 512;
 
 /// The whole server on one thread, without handing packets between threads: wait until the
 /// socket is readable, take every queued datagram (up to [`BATCH`]), answer DISCOVERs at once,
-/// append the batch's lease records with one `write` + one `fdatasync`, and only then send its
-/// ACKs. The time a sync takes is what gathers the next batch, so the busier the server the
-/// fewer syncs (and wake-ups) per DORA; no ACK ever leaves before its lease is durable.
+/// and keep the lease records of REQUESTs pending for at most [`GATHER`]; then append them with
+/// one `write` + one `fdatasync` and only then send their ACKs. No ACK ever leaves before its
+/// lease is durable; the busier the server, the more ACKs share a sync. (Handing each batch to
+/// a persister thread instead costs a wake-up per batch, which measured 0.67-0.86x Kea's CPU
+/// per DORA against 0.24-0.54x for this loop.)
 fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, ServerError> {
     let DhcpServer {
         mut engine,
@@ -167,10 +169,16 @@ fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, Server
     let mut failing = false;
     let mut next_tick = Instant::now() + TICK;
     let (mut batches, mut max_batch, mut max_sync_us) = (0u64, 0usize, 0u128);
+    // When the oldest record of the pending batch arrived: the batch is synced GATHER later
+    // (or at once when it is large), so that at low rates several ACKs share one fdatasync.
+    let mut oldest: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
-        let wait = next_tick
+        let mut wait = next_tick
             .saturating_duration_since(Instant::now())
             .min(STOP_POLL);
+        if let Some(t) = oldest {
+            wait = wait.min((t + GATHER).saturating_duration_since(Instant::now()));
+        }
         if wait_readable(&socket, wait)? {
             let now = unix_now();
             for _ in 0..BATCH {
@@ -201,7 +209,12 @@ fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, Server
                 }
             }
         }
-        if let (Some(l), false) = (log.as_mut(), recs.is_empty()) {
+        if !recs.is_empty() && oldest.is_none() {
+            oldest = Some(Instant::now());
+        }
+        let due = oldest.is_some_and(|t| t.elapsed() >= GATHER) || recs.len() >= GATHER_MAX;
+        if let (Some(l), false, true) = (log.as_mut(), recs.is_empty(), due) {
+            oldest = None;
             batches += 1;
             max_batch = max_batch.max(recs.len());
             since_compaction += recs.len();
@@ -262,6 +275,12 @@ fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, Server
     );
     Ok(stats)
 }
+
+/// How long the first lease record of a batch may wait for others before the batch is synced:
+/// ACKs leave at most this much later; DISCOVERs are answered meanwhile.
+const GATHER: Duration = Duration::from_millis(2);
+/// A batch this large is synced at once.
+const GATHER_MAX: usize = 256;
 
 const TICK: Duration = Duration::from_secs(1);
 /// How often the serving thread looks at the stop flag when nothing arrives.

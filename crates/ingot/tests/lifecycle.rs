@@ -141,7 +141,9 @@ async fn full_lifecycle(c: &Client) {
         .collect();
     let chain = [
         ("New", "Commissioning"),
-        ("Commissioning", "Ready"),
+        // The default test (smartctl-validate, tagged commissioning) runs after commissioning.
+        ("Commissioning", "Testing"),
+        ("Testing", "Ready"),
         ("Ready", "Allocated"),
         ("Allocated", "Deploying"),
         ("Deploying", "Deployed"),

@@ -21,6 +21,9 @@ pub enum RegionError {
     /// 409
     #[error("{0}")]
     Conflict(String),
+    /// 413: the request body is larger than the region accepts.
+    #[error("{0}")]
+    TooLarge(String),
     /// 503: try again (e.g. the database kept changing under us).
     #[error("{0}")]
     Unavailable(String),

@@ -372,14 +372,10 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         if u.is_admin {
             // As MAAS: a machine added by hand is commissioned at once; if it cannot start
             // (no power type), it stays NEW and the reason is in its events.
+            // commissioning_scripts / testing_scripts of the create form apply.
+            let opts = action_options(params).unwrap_or_default();
             match region
-                .act(
-                    u,
-                    &m.system_id,
-                    Action::Commission,
-                    &ActionOptions::default(),
-                    None,
-                )
+                .act(u, &m.system_id, Action::Commission, &opts, None)
                 .await
             {
                 Ok(m) => return Ok(m),

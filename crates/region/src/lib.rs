@@ -809,32 +809,27 @@ impl Region {
         let script_name = params.get("name").map(String::from);
         let runtime = params.get("runtime").unwrap_or_default().to_string();
         let result_id = params.get_i64("script_result_id")?;
-        self.retrying(|| async {
-            let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
-                RegionError::NotFound("The machine of this token no longer exists.".into())
-            })?;
-            let f = facts(&m);
-            // Where results go is decided by the status before the signal.
-            let probe = signal::plan_signal(
-                &f,
-                status,
-                &SignalContext {
-                    enlisting: m.enlisting,
-                    any_result_failed: false,
-                    error: error.clone(),
-                },
-            )?;
-            let mut any_failed = false;
-            if let (Some(set), Some(rid)) = (probe.results, result_id) {
+        // Results are stored once, before the status change (which may be retried when the
+        // machine changed meanwhile, e.g. by the inventory the upload carried).
+        let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
+            RegionError::NotFound("The machine of this token no longer exists.".into())
+        })?;
+        // Where results go is decided by the status before the signal.
+        let probe = signal::plan_signal(
+            &facts(&m),
+            status,
+            &SignalContext {
+                enlisting: m.enlisting,
+                any_result_failed: false,
+                error: error.clone(),
+            },
+        )?;
+        match (probe.results, result_id) {
+            (Some(_), Some(rid)) => {
                 self.store_script_result(&m, rid, status, exit_status, &runtime, files)
-                    .await?;
-                any_failed = self
-                    .store
-                    .results(m.id, Some(set.as_str()))
                     .await?
-                    .iter()
-                    .any(|r| matches!(r.status, 3 | 4 | 8 | 11));
-            } else if let Some(set) = probe.results {
+            }
+            (Some(set), None) => {
                 self.store_results(
                     &m,
                     set,
@@ -844,14 +839,24 @@ impl Region {
                     &runtime,
                     files,
                 )
-                .await?;
-                any_failed = self
+                .await?
+            }
+            _ => {}
+        }
+        self.retrying(|| async {
+            let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
+                RegionError::NotFound("The machine of this token no longer exists.".into())
+            })?;
+            let f = facts(&m);
+            let any_failed = match probe.results {
+                Some(set) => self
                     .store
                     .results(m.id, Some(set.as_str()))
                     .await?
                     .iter()
-                    .any(|r| matches!(r.status, 3 | 4 | 8 | 11));
-            }
+                    .any(|r| matches!(r.status, 3 | 4 | 8 | 11)),
+                None => false,
+            };
             let out = signal::plan_signal(
                 &f,
                 status,

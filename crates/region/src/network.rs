@@ -375,7 +375,12 @@ impl Region {
                     e => e.into(),
                 });
         }
-        for _ in 0..8 {
+        for attempt in 0..64u32 {
+            if attempt > 0 {
+                // Contended: step aside for a moment so the winners' inserts become visible.
+                let ms = 1 + rand::random::<u64>() % (2 * u64::from(attempt.min(10)));
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
             let used: std::collections::HashSet<IpAddr> = self
                 .store
                 .static_ips(Some(subnet.id))
@@ -394,9 +399,8 @@ impl Region {
                 r => return Ok(r?),
             }
         }
-        Err(RegionError::field(
-            "subnet",
-            "Too many concurrent reservations in this subnet; try again.",
+        Err(RegionError::Unavailable(
+            "Too many concurrent reservations in this subnet; try again.".into(),
         ))
     }
 

@@ -392,12 +392,23 @@ impl Store {
                 .iter()
                 .map(bd_from)
                 .collect::<Result<_>>()?;
-        let mut kept = Vec::new();
+        let mut kept: Vec<i64> = Vec::new();
         for d in &inv.block_devices {
-            let found = old.iter().find(|o| {
-                (!d.serial.is_empty() && o.serial == d.serial)
-                    || (d.serial.is_empty() && o.id_path == d.id_path)
-            });
+            // The same device as before: by serial and path, else serial, else path (serials
+            // are not always unique: cheap disks and some captures repeat them), each old row
+            // matched once.
+            let free = |o: &&BlockDeviceRow| !kept.contains(&o.id);
+            let same_serial = |o: &&BlockDeviceRow| !d.serial.is_empty() && o.serial == d.serial;
+            let found = old
+                .iter()
+                .filter(free)
+                .find(|o| same_serial(o) && o.id_path == d.id_path)
+                .or_else(|| old.iter().filter(free).find(same_serial))
+                .or_else(|| {
+                    old.iter()
+                        .filter(free)
+                        .find(|o| d.serial.is_empty() && o.id_path == d.id_path)
+                });
             let is_boot = inv.boot_disk.as_deref() == Some(d.name.as_str());
             let args = (
                 d.name.as_str(),

@@ -246,6 +246,19 @@ impl Client {
         }
     }
 
+    /// The Authorization header this client sends (for tools like curl).
+    pub fn auth_header(&self) -> Option<String> {
+        self.key.as_ref().map(|(ck, tk, ts)| {
+            ingot_wire::build_oauth_header(
+                ck,
+                tk,
+                ts,
+                &rand::random::<u64>().to_string(),
+                1_700_000_000,
+            )
+        })
+    }
+
     fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.key {
             Some((ck, tk, ts)) => {
@@ -311,6 +324,44 @@ impl Client {
         )
         .await
     }
+    /// POST multipart the way MAAS's script runner does: form fields plus file parts (every
+    /// part whose name is not a known form field goes as a file, `filename` = its name).
+    pub async fn post_files(&self, path: &str, parts: &[(&str, &[u8])]) -> Resp {
+        const FIELDS: &[&str] = &[
+            "op",
+            "status",
+            "script_result_id",
+            "exit_status",
+            "runtime",
+            "error",
+            "name",
+        ];
+        let boundary = "ingot-test-boundary-7d1f0e";
+        let mut body = Vec::new();
+        for (name, data) in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            if FIELDS.contains(name) {
+                body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                );
+            } else {
+                body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+            }
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body),
+        )
+        .await
+    }
     pub async fn put(&self, path: &str, params: &[(&str, &str)]) -> Resp {
         let body = ingot_wire::encode_urlencoded(params);
         self.send(
@@ -362,21 +413,59 @@ impl Client {
         p.extend_from_slice(extra);
         self.post("/MAAS/api/2.0/machines/", &p).await.ok().json()
     }
-    /// Play the machine: signal OK as commissioning finishes → READY.
+    /// Play the machine as `ingot-agent` does: report every script of its commissioning set
+    /// as passed (without outputs), then TESTING and every test passed when there are tests,
+    /// then OK → READY.
     pub async fn commission_ok(&self, sid: &str) {
         let t = self.token(sid).await;
         assert!(t.is_object(), "no token for {sid}: {t}");
         let m = self.with_token(&t);
-        m.post_multipart(
-            "/MAAS/metadata/2012-03-01/?op=signal",
-            &[
-                ("status", b"WORKING"),
-                ("name", b"50-maas-01-commissioning"),
-                ("exit_status", b"0"),
-            ],
-        )
-        .await
-        .ok();
+        let idx = m
+            .get("/MAAS/metadata/2012-03-01/maas-scripts/")
+            .await
+            .ok()
+            .json();
+        let ids = |set: &str| -> Vec<String> {
+            idx[set]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| e["script_result_id"].as_i64())
+                        .map(|i| i.to_string())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let pass = |id: String| {
+            let m = m.clone();
+            async move {
+                m.post_files(
+                    "/MAAS/metadata/2012-03-01/?op=signal",
+                    &[
+                        ("status", b"WORKING"),
+                        ("script_result_id", id.as_bytes()),
+                        ("exit_status", b"0"),
+                    ],
+                )
+                .await
+                .ok();
+            }
+        };
+        for id in ids("commissioning_scripts") {
+            pass(id).await;
+        }
+        let tests = ids("testing_scripts");
+        if !tests.is_empty() {
+            m.post_multipart(
+                "/MAAS/metadata/2012-03-01/?op=signal",
+                &[("status", b"TESTING")],
+            )
+            .await
+            .ok();
+            for id in tests {
+                pass(id).await;
+            }
+        }
         m.post_multipart("/MAAS/metadata/2012-03-01/?op=signal", &[("status", b"OK")])
             .await
             .ok();
