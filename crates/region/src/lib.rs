@@ -809,12 +809,48 @@ impl Region {
         let script_name = params.get("name").map(String::from);
         let runtime = params.get("runtime").unwrap_or_default().to_string();
         let result_id = params.get_i64("script_result_id")?;
+        // The uploads are stored once, before the status change: a retry of that change (the
+        // machine changed meanwhile: another script's report, the inventory hook) must not
+        // store them again, or the result, finished by the first try, refuses them.
+        {
+            let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
+                RegionError::NotFound("The machine of this token no longer exists.".into())
+            })?;
+            // Where results go is decided by the status before the signal.
+            let probe = signal::plan_signal(
+                &facts(&m),
+                status,
+                &SignalContext {
+                    enlisting: m.enlisting,
+                    any_result_failed: false,
+                    error: error.clone(),
+                },
+            )?;
+            match (probe.results, result_id) {
+                (Some(_), Some(rid)) => {
+                    self.store_script_result(&m, rid, status, exit_status, &runtime, files)
+                        .await?
+                }
+                (Some(set), None) => {
+                    self.store_results(
+                        &m,
+                        set,
+                        status,
+                        script_name.as_deref(),
+                        exit_status,
+                        &runtime,
+                        files,
+                    )
+                    .await?
+                }
+                (None, _) => {}
+            }
+        }
         self.retrying(|| async {
             let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
                 RegionError::NotFound("The machine of this token no longer exists.".into())
             })?;
             let f = facts(&m);
-            // Where results go is decided by the status before the signal.
             let probe = signal::plan_signal(
                 &f,
                 status,
@@ -824,34 +860,15 @@ impl Region {
                     error: error.clone(),
                 },
             )?;
-            let mut any_failed = false;
-            if let (Some(set), Some(rid)) = (probe.results, result_id) {
-                self.store_script_result(&m, rid, status, exit_status, &runtime, files)
-                    .await?;
-                any_failed = self
+            let any_failed = match probe.results {
+                Some(set) => self
                     .store
                     .results(m.id, Some(set.as_str()))
                     .await?
                     .iter()
-                    .any(|r| matches!(r.status, 3 | 4 | 8 | 11));
-            } else if let Some(set) = probe.results {
-                self.store_results(
-                    &m,
-                    set,
-                    status,
-                    script_name.as_deref(),
-                    exit_status,
-                    &runtime,
-                    files,
-                )
-                .await?;
-                any_failed = self
-                    .store
-                    .results(m.id, Some(set.as_str()))
-                    .await?
-                    .iter()
-                    .any(|r| matches!(r.status, 3 | 4 | 8 | 11));
-            }
+                    .any(|r| matches!(r.status, 3 | 4 | 8 | 11)),
+                None => false,
+            };
             let out = signal::plan_signal(
                 &f,
                 status,

@@ -311,6 +311,42 @@ impl Client {
         )
         .await
     }
+    /// POST multipart with text fields and file parts (`name`, `filename`, content), the way
+    /// a browser or MAAS's CLI uploads a file.
+    pub async fn post_files(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Resp {
+        let boundary = format!("ingot-test-{:032x}", rand::random::<u128>());
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        for (name, filename, data) in files {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body),
+        )
+        .await
+    }
     pub async fn put(&self, path: &str, params: &[(&str, &str)]) -> Resp {
         let body = ingot_wire::encode_urlencoded(params);
         self.send(
