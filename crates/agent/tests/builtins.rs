@@ -55,7 +55,8 @@ fn host_mac() -> Option<String> {
 #[test]
 fn commissioning_builtins_report_this_host() {
     let t = tempfile::tempdir().unwrap();
-    let cmdline = "console=ttyS0 ingot.purpose=commission BOOTIF=01-52-54-00-12-34-56";
+    let cmdline =
+        "console=ttyS0 ingot.purpose=commission BOOTIF=01-52-54-00-12-34-56 ingot.token=a:b:c";
     for name in [
         "50-maas-01-commissioning",
         "maas-firmware-info",
@@ -86,7 +87,10 @@ fn commissioning_builtins_report_this_host() {
                 assert_eq!(doc["resources"]["cpu"], written["resources"]["cpu"]);
                 assert!(doc["resources"]["cpu"]["total"].as_u64().unwrap() >= 1);
             }
-            "maas-kernel-cmdline" => assert_eq!(stdout, format!("{cmdline}\n")),
+            "maas-kernel-cmdline" => assert_eq!(
+                stdout,
+                "console=ttyS0 ingot.purpose=commission BOOTIF=01-52-54-00-12-34-56 ingot.token=a:b:REDACTED\n"
+            ),
             "maas-list-modaliases" if Path::new("/sys/bus/pci/devices").exists() => {
                 assert!(stdout.lines().any(|l| l.starts_with("pci:v")), "{stdout}");
             }

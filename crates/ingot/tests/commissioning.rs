@@ -340,7 +340,12 @@ async fn agent_commissions_and_tests_this_host() {
     let doc: Value = serde_json::from_str(&decoded(inv, "stdout")).unwrap();
     assert_eq!(doc["resources"]["cpu"]["total"], host_cpus());
     let cmd = find(&rs, "commissioning", "maas-kernel-cmdline");
-    assert!(decoded(cmd, "stdout").contains(&format!("ingot.system_id={sid}")));
+    let cmd = decoded(cmd, "stdout");
+    assert!(cmd.contains(&format!("ingot.system_id={sid}")), "{cmd}");
+    assert!(
+        !cmd.contains(token["token_secret"].as_str().unwrap()),
+        "the secret is not stored: {cmd}"
+    );
     // Skipped, never faked: DHCP on the host's interfaces.
     let dhcp = find(&rs, "commissioning", "20-maas-02-dhcp-unconfigured-ifaces");
     if !Path::new("/etc/ingot-ephemeral").exists() {

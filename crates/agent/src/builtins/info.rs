@@ -56,9 +56,26 @@ pub fn commissioning(ctx: &Ctx, out: &mut Out) -> Done {
     Done::ok()
 }
 
-/// `maas-kernel-cmdline`: the kernel command line, verbatim (the region reads BOOTIF).
+/// The command line with the machine's token secret blanked (the output is stored with the
+/// results, readable by more people than the token should be).
+pub fn redact_token(cmdline: &str) -> String {
+    cmdline
+        .split(' ')
+        .map(|w| match w.strip_prefix("ingot.token=") {
+            Some(v) => match v.rsplit_once(':') {
+                Some((keys, _)) => format!("ingot.token={keys}:REDACTED"),
+                None => "ingot.token=REDACTED".to_string(),
+            },
+            None => w.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `maas-kernel-cmdline`: the kernel command line, verbatim but for the token secret (the
+/// region reads BOOTIF).
 pub fn kernel_cmdline(ctx: &Ctx, out: &mut Out) -> Done {
-    out.line(ctx.cmdline.trim_end_matches('\n'));
+    out.line(redact_token(ctx.cmdline.trim_end_matches('\n')));
     Done::ok()
 }
 
@@ -482,6 +499,10 @@ pub(crate) mod tests {
         let mut o = Out::default();
         assert_eq!(kernel_cmdline(&ctx(t.path()), &mut o), Done::ok());
         assert_eq!(o.out, "console=ttyS0 BOOTIF=01-52-54-00-aa-bb-cc\n");
+        assert_eq!(
+            redact_token("a  ingot.token=ck:tk:secret BOOTIF=01-aa ingot.token=x"),
+            "a  ingot.token=ck:tk:REDACTED BOOTIF=01-aa ingot.token=REDACTED"
+        );
     }
 
     #[test]
