@@ -253,7 +253,7 @@ pub fn support(ctx: &Ctx, out: &mut Out) -> Done {
         "uptime": uptime,
         "load_average": read_trim(&proc.join("loadavg")).unwrap_or_default(),
         "ephemeral_environment": ctx.ephemeral,
-        "cmdline": ctx.cmdline.trim(),
+        "cmdline": redact_token(ctx.cmdline.trim()),
         "modules": modules,
     });
     out.line(crate::yaml::to_yaml(&doc).trim_end());
@@ -639,6 +639,11 @@ pub(crate) mod tests {
         assert_eq!(v["uptime"], "1d 02:03:04");
         assert_eq!(v["kernel"], "Linux version 6.1.0");
         assert!(v["agent"].as_str().unwrap().starts_with("ingot-agent "));
+        let mut c = ctx(t.path());
+        c.cmdline = "ingot.token=a:b:secret".into();
+        let mut o = Out::default();
+        support(&c, &mut o);
+        assert!(!o.out.contains("secret"), "{}", o.out);
     }
 
     #[test]
