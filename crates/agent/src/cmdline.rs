@@ -1,4 +1,5 @@
-//! The kernel command line: `ingot.url=... ingot.purpose=... ingot.mac=...`.
+//! The kernel command line: `ingot.url=... ingot.purpose=... ingot.mac=...`, and for
+//! commissioning and testing `ingot.system_id=... ingot.token=CK:TK:TS BOOTIF=01-aa-bb-...`.
 
 /// What the region told the ephemeral environment through the kernel command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -9,6 +10,13 @@ pub struct KernelParams {
     pub purpose: Option<String>,
     /// The MAC the machine booted from, lower-case.
     pub mac: Option<String>,
+    /// The machine's system_id (commissioning and testing).
+    pub system_id: Option<String>,
+    /// The machine's OAuth token `consumer_key:token_key:token_secret`.
+    pub token: Option<String>,
+    /// The boot interface from pxelinux-style `BOOTIF=01-aa-bb-cc-dd-ee-ff`, lower-case with
+    /// colons.
+    pub bootif: Option<String>,
 }
 
 /// Splits a kernel command line into words, honouring double quotes the way the kernel does
@@ -57,6 +65,9 @@ pub fn parse(cmdline: &str) -> KernelParams {
             "ingot.url" => p.url = Some(value.trim_end_matches('/').to_string()),
             "ingot.purpose" => p.purpose = Some(value.to_ascii_lowercase()),
             "ingot.mac" => p.mac = Some(normalize_mac(value)),
+            "ingot.system_id" => p.system_id = Some(value.to_string()),
+            "ingot.token" => p.token = Some(value.to_string()),
+            "BOOTIF" => p.bootif = Some(normalize_mac(value)),
             _ => {}
         }
     }
@@ -100,6 +111,18 @@ mod tests {
         assert_eq!(split(r#"a="b c" d  e"#), ["a=b c", "d", "e"]);
         let p = parse(r#"ingot.purpose=enlist ingot.purpose="Commission""#);
         assert_eq!(p.purpose.as_deref(), Some("commission"));
+    }
+
+    #[test]
+    fn commissioning_params() {
+        let p = parse(
+            "ingot.url=http://r:5240/MAAS ingot.purpose=commission ingot.mac=52:54:00:00:00:01 \
+             ingot.system_id=abc123 ingot.token=ck:tk:ts BOOTIF=01-52-54-00-AA-BB-CC",
+        );
+        assert_eq!(p.purpose.as_deref(), Some("commission"));
+        assert_eq!(p.system_id.as_deref(), Some("abc123"));
+        assert_eq!(p.token.as_deref(), Some("ck:tk:ts"));
+        assert_eq!(p.bootif.as_deref(), Some("52:54:00:aa:bb:cc"));
     }
 
     #[test]

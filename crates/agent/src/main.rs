@@ -3,15 +3,23 @@
 //! the machine and, for `ingot.purpose=enlist`, enlists it with the region; for
 //! `ingot.purpose=resources` it prints the hardware inventory (LXD resources JSON, as MAAS's
 //! `machine-resources` makes it) on the console between [`RESOURCES_BEGIN`] and
-//! [`RESOURCES_END`]; then powers off.
+//! [`RESOURCES_END`]; for `ingot.purpose=commission` and `ingot.purpose=test` it runs the
+//! machine's commissioning and testing scripts and reports them to the region (see
+//! [`runner`]); then powers off.
 //!
 //! `ingot-agent resources [--output FILE]` prints the same document anywhere, without the
-//! kernel command line and without powering anything off.
+//! kernel command line and without powering anything off; `ingot-agent builtin NAME` runs one
+//! built-in script (what the runner does for each).
 
+mod builtins;
 mod cmdline;
 mod enlist;
+mod hardware;
 mod inventory;
+mod metadata;
 mod resources;
+mod runner;
+mod yaml;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,7 +46,7 @@ struct Args {
     #[command(subcommand)]
     command: Option<Command>,
     /// Kernel command line to use instead of /proc/cmdline.
-    #[arg(long)]
+    #[arg(long, global = true)]
     cmdline: Option<String>,
     /// Root of sysfs (NICs, DMI, disks, CPUs, ...).
     #[arg(long, default_value = "/sys", global = true)]
@@ -63,9 +71,26 @@ struct Args {
     /// Print the request instead of sending it.
     #[arg(long)]
     dry_run: bool,
-    /// Attempts for the enlistment POST (connection errors, timeouts and 5xx are retried).
+    /// Attempts for each request to the region (connection errors, timeouts and 5xx are
+    /// retried with back-off).
     #[arg(long, default_value_t = 6)]
     attempts: u32,
+    /// Seconds between the WORKING heartbeats sent while scripts run.
+    #[arg(long, default_value_t = 30)]
+    heartbeat_seconds: u64,
+    /// How long maas-capture-lldpd listens for LLDP (default 30 s).
+    #[arg(long, env = "INGOT_LLDP_SECONDS")]
+    lldp_seconds: Option<u64>,
+    /// How long stress-ng-cpu-short runs (default 30 s).
+    #[arg(long, env = "INGOT_TEST_SECONDS")]
+    test_seconds: Option<u64>,
+    /// How many MiB at the start of each disk badblocks tests (default 64).
+    #[arg(long, env = "INGOT_BADBLOCKS_MIB")]
+    badblocks_mib: Option<u64>,
+    /// At most how many MiB memtester tests (default 2048; never more than a quarter of the
+    /// available memory).
+    #[arg(long, env = "INGOT_MEMTESTER_MIB")]
+    memtester_mib: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +101,12 @@ enum Command {
         /// Write it to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// Run one built-in commissioning or testing script: its report on stdout, its result
+    /// YAML to $RESULT_PATH (or after the report). Never powers off.
+    Builtin {
+        /// The script's name (`maas-kernel-cmdline`, `smartctl-validate`, ...).
+        name: String,
     },
 }
 
@@ -98,6 +129,9 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     let args = Args::parse();
+    if let Some(Command::Builtin { name }) = &args.command {
+        return ExitCode::from(run_builtin(&args, name).clamp(0, 255) as u8);
+    }
     if let Some(Command::Resources { output }) = &args.command {
         return match print_resources(&args, output.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -133,11 +167,34 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: &Args) -> anyhow::Result<()> {
-    let text = match &args.cmdline {
-        Some(t) => t.clone(),
-        None => std::fs::read_to_string("/proc/cmdline").context("reading /proc/cmdline")?,
+/// The kernel command line: `--cmdline`, else /proc/cmdline.
+fn kernel_cmdline(args: &Args) -> anyhow::Result<String> {
+    match &args.cmdline {
+        Some(t) => Ok(t.clone()),
+        None => std::fs::read_to_string("/proc/cmdline").context("reading /proc/cmdline"),
+    }
+}
+
+fn is_ephemeral() -> bool {
+    Path::new(EPHEMERAL_MARKER).exists()
+}
+
+/// `ingot-agent builtin NAME`.
+fn run_builtin(args: &Args, name: &str) -> i32 {
+    let cmdline = kernel_cmdline(args).unwrap_or_default();
+    let params = cmdline::parse(&cmdline);
+    let ctx = builtins::Ctx {
+        roots: args.roots(),
+        boot_mac: params.bootif.or(params.mac),
+        cmdline,
+        ephemeral: is_ephemeral(),
+        resources_file: std::env::var_os("MAAS_RESOURCES_FILE").map(PathBuf::from),
     };
+    builtins::main(name, &ctx)
+}
+
+async fn run(args: &Args) -> anyhow::Result<()> {
+    let text = kernel_cmdline(args)?;
     let params = cmdline::parse(&text);
     tracing::info!(url = ?params.url, purpose = ?params.purpose, mac = ?params.mac, "ingot-agent starting");
     let purpose = params
@@ -147,13 +204,150 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     match purpose.as_str() {
         "enlist" => enlist(args, &params).await,
         "resources" => resources_to_console(args),
+        p @ ("commission" | "test") => run_scripts(args, &params, &text, p).await,
         other => {
             tracing::warn!(
-                "ingot.purpose={other} is not supported by this agent yet (only enlist and resources)"
+                "ingot.purpose={other} is not supported by this agent (only enlist, resources, commission and test)"
             );
             Ok(())
         }
     }
+}
+
+/// Reports through the metadata API; a refused report is logged and the run goes on.
+struct RegionSignaller {
+    client: metadata::Client,
+}
+
+impl runner::Signaller for RegionSignaller {
+    async fn signal(&self, form: metadata::Form) -> runner::Delivery {
+        let status = form.get("status").unwrap_or_default();
+        let script_result_id = form.get("script_result_id").unwrap_or_default();
+        match self.client.signal(&form).await {
+            Ok(()) => runner::Delivery::Taken,
+            Err(metadata::MetadataError::Status(401 | 403, body)) => {
+                tracing::warn!(
+                    status,
+                    script_result_id,
+                    "signal refused, the token is no longer valid: {body}"
+                );
+                runner::Delivery::Revoked
+            }
+            Err(e @ metadata::MetadataError::Unreachable(_)) => {
+                tracing::error!(status, script_result_id, "signal not delivered: {e}");
+                runner::Delivery::Unreachable
+            }
+            Err(e) => {
+                tracing::error!(status, script_result_id, "signal not taken: {e}");
+                runner::Delivery::Refused
+            }
+        }
+    }
+}
+
+/// The command the runner starts a built-in with: this executable, the same roots and
+/// command line, `builtin`.
+fn builtin_command(args: &Args, cmdline: &str) -> anyhow::Result<Vec<std::ffi::OsString>> {
+    let exe = std::env::current_exe().context("finding ingot-agent's own executable")?;
+    let mut v: Vec<std::ffi::OsString> = vec![
+        exe.into(),
+        "--sysfs-root".into(),
+        args.sysfs_root.clone().into(),
+        "--procfs-root".into(),
+        args.procfs_root.clone().into(),
+        "--dev-root".into(),
+        args.dev_root.clone().into(),
+        "--root".into(),
+        args.root.clone().into(),
+        "--cmdline".into(),
+        cmdline.into(),
+    ];
+    if args.no_kernel_probes {
+        v.push("--no-kernel-probes".into());
+    }
+    v.push("builtin".into());
+    Ok(v)
+}
+
+/// `ingot.purpose=commission|test`: run what the region lists and report it.
+async fn run_scripts(
+    args: &Args,
+    params: &cmdline::KernelParams,
+    cmdline_text: &str,
+    purpose: &str,
+) -> anyhow::Result<()> {
+    let url = params
+        .url
+        .as_deref()
+        .context("no ingot.url= on the kernel command line")?;
+    let token = params
+        .token
+        .as_deref()
+        .context("no ingot.token= on the kernel command line")?;
+    let token = metadata::Token::parse(token)
+        .context("ingot.token= is not consumer_key:token_key:token_secret")?;
+    tracing::info!(system_id = ?params.system_id, %purpose, "fetching the scripts to run");
+    let client = metadata::Client::new(url, token, args.attempts, Duration::from_secs(1))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let index = client
+        .scripts()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot get the scripts to run: {e}"))?;
+    tracing::info!(
+        commissioning = index.commissioning_scripts.len(),
+        testing = index.testing_scripts.len(),
+        "scripts to run"
+    );
+    let work = tempfile::Builder::new()
+        .prefix("ingot-scripts-")
+        .tempdir()
+        .context("creating the scripts' work directory")?;
+    let resources_file = work.path().join("resources.json");
+    // Scripts that run before the inventory built-in (and tests run on their own) find the
+    // document there too.
+    let doc = resources::gather(&args.roots());
+    if let Err(e) = std::fs::write(&resources_file, serde_json::to_vec(&doc)?) {
+        tracing::warn!("cannot write {}: {e}", resources_file.display());
+    }
+    let mut extra_env = Vec::new();
+    for (k, v) in [
+        ("INGOT_LLDP_SECONDS", args.lldp_seconds),
+        ("INGOT_TEST_SECONDS", args.test_seconds),
+        ("INGOT_BADBLOCKS_MIB", args.badblocks_mib),
+        ("INGOT_MEMTESTER_MIB", args.memtester_mib),
+    ] {
+        if let Some(v) = v {
+            extra_env.push((k.to_string(), v.to_string()));
+        }
+    }
+    let settings = runner::Settings {
+        work_dir: work.path().to_path_buf(),
+        resources_file,
+        builtin_command: builtin_command(args, cmdline_text)?,
+        extra_env,
+        maas_url: url.to_string(),
+        heartbeat: Duration::from_secs(args.heartbeat_seconds.max(1)),
+        ids: hardware::gather(&args.sysfs_root),
+    };
+    let signaller = RegionSignaller { client };
+    let summary = runner::run(purpose, &index, &settings, &signaller).await;
+    tracing::info!(
+        status = %summary.final_status,
+        error = ?summary.error,
+        commissioning = summary.commissioning.len(),
+        testing = summary.testing.len(),
+        "scripts done"
+    );
+    if summary.revoked {
+        tracing::warn!("the run was ended on the region's side before the agent finished");
+        return Ok(());
+    }
+    anyhow::ensure!(
+        summary.delivery != Some(runner::Delivery::Unreachable),
+        "the final {} signal could not be delivered",
+        summary.final_status
+    );
+    Ok(())
 }
 
 /// `ingot-agent resources`: the document, pretty-printed, to stdout or `output`.
@@ -278,7 +472,7 @@ async fn enlist(args: &Args, params: &cmdline::KernelParams) -> anyhow::Result<(
 
 /// Only in the ephemeral environment: the marker exists and the agent is init or init's child.
 fn may_power_off(no_poweroff: bool) -> bool {
-    if no_poweroff || !Path::new(EPHEMERAL_MARKER).exists() {
+    if no_poweroff || !is_ephemeral() {
         return false;
     }
     // SAFETY: getpid/getppid cannot fail.

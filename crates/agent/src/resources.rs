@@ -154,6 +154,16 @@ pub fn gather_with(roots: &Roots, addrs: &[netstate::IfAddr]) -> Document {
     }
 }
 
+/// Only the SMBIOS/DMI identity and the system type (`resources.system`).
+pub fn system_info(roots: &Roots) -> system::System {
+    system::system(&Ctx::new(roots))
+}
+
+/// Only the disks (`resources.storage.disks`).
+pub fn disks(roots: &Roots) -> Vec<storage::Disk> {
+    storage::storage(&Ctx::new(roots)).disks
+}
+
 fn environment(ctx: &Ctx) -> Environment {
     let kernel_file = |name: &str| read_trim(&ctx.roots.proc.join("sys/kernel").join(name));
     let os = os_release(&ctx.roots.root);

@@ -131,14 +131,26 @@ fn other_purposes_are_reported_unsupported() {
         .args([
             "--no-poweroff",
             "--cmdline",
-            "ingot.url=http://127.0.0.1:1/MAAS ingot.purpose=commission",
+            "ingot.url=http://127.0.0.1:1/MAAS ingot.purpose=deploy",
         ])
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("ingot.purpose=commission is not supported")
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ingot.purpose=deploy is not supported"));
+}
+
+#[test]
+fn commissioning_needs_the_token() {
+    let out = agent()
+        .args([
+            "--no-poweroff",
+            "--cmdline",
+            "ingot.url=http://127.0.0.1:1/MAAS ingot.purpose=commission ingot.system_id=abc",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no ingot.token="));
 }
 
 #[test]

@@ -324,8 +324,8 @@ impl Client {
         )
         .await
     }
-    /// POST multipart the way MAAS's script runner does: form fields plus file parts (every
-    /// part whose name is not a known form field goes as a file, `filename` = its name).
+    /// POST multipart the way MAAS's script runner does: parts named like a known form field
+    /// go as fields, every other part as a file (`filename` = its name).
     pub async fn post_files(&self, path: &str, parts: &[(&str, &[u8])]) -> Resp {
         const FIELDS: &[&str] = &[
             "op",
@@ -336,17 +336,40 @@ impl Client {
             "error",
             "name",
         ];
-        let boundary = "ingot-test-boundary-7d1f0e";
+        let fields: Vec<(&str, String)> = parts
+            .iter()
+            .filter(|(n, _)| FIELDS.contains(n))
+            .map(|(n, v)| (*n, String::from_utf8_lossy(v).into_owned()))
+            .collect();
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let files: Vec<(&str, &str, &[u8])> = parts
+            .iter()
+            .filter(|(n, _)| !FIELDS.contains(n))
+            .map(|(n, v)| (*n, *n, *v))
+            .collect();
+        self.post_form(path, &fields, &files).await
+    }
+    /// POST multipart with text fields and file parts (`name`, `filename`, content), the way
+    /// a browser or MAAS's CLI uploads a file.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Resp {
+        let boundary = format!("ingot-test-{:032x}", rand::random::<u128>());
         let mut body = Vec::new();
-        for (name, data) in parts {
-            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-            if FIELDS.contains(name) {
-                body.extend_from_slice(
-                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
-                );
-            } else {
-                body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
-            }
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        for (name, filename, data) in files {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                    .as_bytes(),
+            );
             body.extend_from_slice(data);
             body.extend_from_slice(b"\r\n");
         }
