@@ -96,11 +96,23 @@ pub(crate) async fn script(app: &App, r: &Req) -> Res {
         }
         _ => String::new(),
     };
+    // Kernel options of the machine's tags (MAAS's tag kernel_opts), on ephemeral boots.
+    let mut opts = String::new();
+    if let (BootDecision::Ephemeral(_), Some(m)) = (&decision, &machine) {
+        if !m.tags.is_empty() {
+            for t in st.list_tags().await? {
+                if m.tags.contains(&t.name) && !t.kernel_opts.trim().is_empty() {
+                    opts.push(' ');
+                    opts.push_str(t.kernel_opts.trim());
+                }
+            }
+        }
+    }
     let (summary, body) = match (&decision, &image) {
         (BootDecision::Ephemeral(purpose), Some(img)) => (
             format!("ephemeral {} ({})", purpose.as_str(), img.name),
             format!(
-                "#!ipxe\necho Ingot: booting the ephemeral environment ({purpose}) for {mac}\nkernel {base}/boot/images/{k}?mac={mac} initrd=initrd console=ttyS0 ingot.url={base} ingot.purpose={purpose} ingot.mac={mac}{creds} BOOTIF=01-{bootif}\ninitrd --name initrd {base}/boot/images/{i}?mac={mac}\nboot\n",
+                "#!ipxe\necho Ingot: booting the ephemeral environment ({purpose}) for {mac}\nkernel {base}/boot/images/{k}?mac={mac} initrd=initrd console=ttyS0 ingot.url={base} ingot.purpose={purpose} ingot.mac={mac}{creds} BOOTIF=01-{bootif}{opts}\ninitrd --name initrd {base}/boot/images/{i}?mac={mac}\nboot\n",
                 purpose = purpose.as_str(),
                 bootif = mac.replace(':', "-"),
                 k = img.kernel.sha256,

@@ -5,6 +5,7 @@
 
 mod common;
 use common::{Client, BIN};
+use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -622,4 +623,293 @@ async fn qemu_vm_pxe_boots_and_enlists() {
             >= 2,
         "{seen:#?}"
     );
+}
+
+/// Poll a machine (up to `secs`) until its status is `want`; a FAILED_* status or the timeout
+/// fails the test with the machine's error, events and the VM's serial console.
+async fn wait_status(
+    api: &Client,
+    sid: &str,
+    want: &str,
+    secs: u64,
+    serial: &std::path::Path,
+) -> Value {
+    let mut m = Value::Null;
+    for _ in 0..secs * 2 {
+        m = api.machine(sid).await;
+        let st = m["status_name"].as_str().unwrap_or("");
+        if st == want {
+            return m;
+        }
+        if st.starts_with("Failed") && !want.starts_with("Failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let evs: Vec<String> = api
+        .events(sid)
+        .await
+        .iter()
+        .map(|e| format!("{} {}", e["type"], e["description"]))
+        .collect();
+    let log = std::fs::read_to_string(serial).unwrap_or_default();
+    panic!(
+        "wanted {want}, machine is {} ({}); events:\n{}\nserial tail:\n{}",
+        m["status_name"],
+        m["error_description"],
+        evs.join("\n"),
+        &log[log.len().saturating_sub(4000)..]
+    );
+}
+
+/// A VM with 2 vCPUs, 768 MiB, two disks with set serials, two NICs and set SMBIOS fields is
+/// added by hand with the `qemu` power driver. Ingot powers it on through QMP, it PXE-boots the
+/// ephemeral environment, `ingot-agent` commissions and tests it, and it reaches READY with
+/// exactly what QEMU was told. Then a failing user test → FAILED_TESTING, and a failing user
+/// commissioning script → FAILED_COMMISSIONING, each with the script's output readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qemu_vm_commissions_to_exactly_its_hardware() {
+    let qemu = std::env::var("INGOT_QEMU").unwrap_or_else(|_| "/usr/bin/qemu-system-x86_64".into());
+    if !tools_present()
+        || !std::path::Path::new(&qemu).exists()
+        || !std::path::Path::new("/usr/lib/ipxe/qemu/efi-virtio.rom").exists()
+    {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide root, ip, udhcpc, curl, QEMU and ipxe-qemu (scripts/peers/*.sh)"
+        );
+        eprintln!("SKIP: needs root, ip, QEMU and ipxe-qemu");
+        return;
+    }
+    let mut lab = Lab::new(3);
+    lab.add_tap("tap0");
+    let agent = agent_binary();
+    ok(&[
+        BIN,
+        "images",
+        "build",
+        "--data-dir",
+        &lab.data(),
+        "--agent",
+        agent.to_str().unwrap(),
+    ]);
+    let api = lab.start_region().await;
+
+    // The VM, powered off (-S: waiting for its power button), with its QMP socket.
+    let (mac0, mac1) = ("52:54:00:77:cc:01", "52:54:00:77:cc:02");
+    let uuid = "0b9e1f4a-3c6d-4e2a-8f71-5d9c2b7a4e10";
+    let (gib1, gib3): (u64, u64) = (1 << 30, 3 << 30);
+    let d0 = lab.dir.path().join("d0.raw");
+    let d1 = lab.dir.path().join("d1.raw");
+    std::fs::File::create(&d0).unwrap().set_len(gib1).unwrap();
+    std::fs::File::create(&d1).unwrap().set_len(gib3).unwrap();
+    let qmp = lab.dir.path().join("vm.qmp");
+    let serial = lab.dir.path().join("vm-serial.log");
+    let vm = Command::new("ip")
+        .args(["netns", "exec", &lab.lab, &qemu, "-accel", "tcg", "-m", "768", "-smp", "2"])
+        .args(["-nographic", "-nodefaults", "-S", "-no-shutdown"])
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", qmp.display()))
+        .arg("-serial")
+        .arg(format!("file:{}", serial.display()))
+        .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
+        .args(["-device", &format!("virtio-net-pci,netdev=n0,mac={mac0},bootindex=1")])
+        // The second NIC: no cable (no backend), no boot ROM.
+        .args(["-device", &format!("virtio-net-pci,mac={mac1},romfile=")])
+        .arg("-drive")
+        .arg(format!("file={},if=none,id=d0,format=raw", d0.display()))
+        .args(["-device", "virtio-blk-pci,drive=d0,serial=INGOT-E2E-D0"])
+        .arg("-drive")
+        .arg(format!("file={},if=none,id=d1,format=raw", d1.display()))
+        .args(["-device", "virtio-blk-pci,drive=d1,serial=INGOT-E2E-D1"])
+        .args([
+            "-smbios",
+            &format!("type=1,manufacturer=Ingot Test Systems,product=E2E-VM,version=1.2,serial=SN-E2E-42,uuid={uuid}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start QEMU");
+    let _vm = Proc(vm);
+    for _ in 0..100 {
+        if qmp.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Keep the agent's passive waits short in CI (tag kernel options reach its environment).
+    api.post(
+        "/MAAS/api/2.0/tags/",
+        &[
+            ("name", "e2e"),
+            ("kernel_opts", "INGOT_LLDP_SECONDS=2 INGOT_TEST_SECONDS=3"),
+        ],
+    )
+    .await
+    .ok();
+    let qmp_addr = format!("unix:{}", qmp.display());
+    let m = api
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[
+                ("hostname", "vm1"),
+                ("architecture", "amd64/generic"),
+                ("mac_addresses", mac0),
+                ("power_type", "qemu"),
+                ("power_parameters_power_address", &qmp_addr),
+                ("commission", "false"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    api.post("/MAAS/api/2.0/tags/e2e/?op=update_nodes", &[("add", &sid)])
+        .await
+        .ok();
+    let t = std::time::Instant::now();
+    api.op(&sid, "commission", &[]).await.ok();
+    let m = wait_status(&api, &sid, "Ready", 900, &serial).await;
+    eprintln!("commissioned in {:?}", t.elapsed());
+
+    // Exactly what QEMU was told.
+    assert_eq!(m["cpu_count"], 2, "{m:#}");
+    assert_eq!(m["memory"], 768);
+    assert_eq!(m["architecture"], "amd64/generic");
+    assert_eq!(m["hardware_uuid"], uuid);
+    let hw = &m["hardware_info"];
+    assert_eq!(hw["system_vendor"], "Ingot Test Systems");
+    assert_eq!(hw["system_product"], "E2E-VM");
+    assert_eq!(hw["system_version"], "1.2");
+    assert_eq!(hw["system_serial"], "SN-E2E-42");
+    let mut disks: Vec<(String, u64)> = m["physicalblockdevice_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["serial"].as_str().unwrap_or("").to_string(),
+                d["size"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    disks.sort();
+    assert_eq!(
+        disks,
+        vec![
+            ("INGOT-E2E-D0".to_string(), gib1),
+            ("INGOT-E2E-D1".to_string(), gib3)
+        ],
+        "{:#}",
+        m["physicalblockdevice_set"]
+    );
+    let mut macs: Vec<&str> = m["interface_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["mac_address"].as_str())
+        .collect();
+    macs.sort();
+    assert_eq!(macs, vec![mac0, mac1]);
+    assert_eq!(m["boot_interface"]["mac_address"], mac0, "BOOTIF");
+    assert!(
+        m["tag_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "virtual"),
+        "{}",
+        m["tag_names"]
+    );
+    assert_eq!(m["commissioning_status_name"], "Passed");
+    let sets = api
+        .get(&format!("/MAAS/api/2.0/nodes/{sid}/results/"))
+        .await
+        .ok()
+        .json();
+    let n_results: usize = sets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["results"].as_array().map(Vec::len).unwrap_or(0))
+        .sum();
+    assert!(n_results >= 11, "every built-in reported: {sets:#}");
+
+    // A failing user test → FAILED_TESTING, its output readable.
+    api.post_multipart(
+        "/MAAS/api/2.0/scripts/",
+        &[("script", b"#!/bin/sh\n# --- Start MAAS 1.0 script metadata ---\n# name: e2e-test-fail\n# script_type: testing\n# --- End MAAS 1.0 script metadata ---\necho e2e-test-output\nexit 2\n")],
+    )
+    .await
+    .ok();
+    api.op(&sid, "test", &[("testing_scripts", "e2e-test-fail")])
+        .await
+        .ok();
+    let m = wait_status(&api, &sid, "Failed testing", 600, &serial).await;
+    assert!(
+        m["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("e2e-test-fail"),
+        "{}",
+        m["error_description"]
+    );
+    let out = api
+        .get(&format!("/MAAS/api/2.0/nodes/{sid}/results/current-testing/?op=download&output=stdout&filters=e2e-test-fail"))
+        .await
+        .ok();
+    assert_eq!(out.body.trim(), "e2e-test-output");
+
+    // A failing user commissioning script → FAILED_COMMISSIONING, its output readable.
+    api.post_multipart(
+        "/MAAS/api/2.0/scripts/",
+        &[("script", b"#!/bin/sh\n# --- Start MAAS 1.0 script metadata ---\n# name: e2e-comm-fail\n# script_type: commissioning\n# --- End MAAS 1.0 script metadata ---\necho e2e-comm-output\nexit 4\n")],
+    )
+    .await
+    .ok();
+    api.op(
+        &sid,
+        "commission",
+        &[
+            ("commissioning_scripts", "e2e-comm-fail"),
+            ("testing_scripts", "none"),
+        ],
+    )
+    .await
+    .ok();
+    let m = wait_status(&api, &sid, "Failed commissioning", 600, &serial).await;
+    assert!(
+        m["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("e2e-comm-fail"),
+        "{}",
+        m["error_description"]
+    );
+    let sets = api
+        .get(&format!(
+            "/MAAS/api/2.0/nodes/{sid}/results/?include_output=true"
+        ))
+        .await
+        .ok()
+        .json();
+    let r = sets
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["results"].as_array().cloned().unwrap_or_default())
+        .find(|r| r["name"] == "e2e-comm-fail")
+        .expect("e2e-comm-fail result");
+    assert_eq!(
+        (r["status_name"].as_str(), r["exit_status"].as_i64()),
+        (Some("Failed"), Some(4))
+    );
+    use base64::Engine as _;
+    let stdout = base64::engine::general_purpose::STANDARD
+        .decode(r["stdout"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&stdout).trim(), "e2e-comm-output");
+    // The hardware found by the good run is still there.
+    assert_eq!(api.machine(&sid).await["cpu_count"], 2);
 }
