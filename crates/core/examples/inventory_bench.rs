@@ -3,6 +3,7 @@
 //! VFs, ~150 PCI devices, USB devices, a full `networks` section (bond, VLANs, bridge) and SMBIOS.
 //!
 //! `cargo run --release -p ingot-core --example inventory_bench [iterations]`
+//! `cargo run --release -p ingot-core --example inventory_bench -- --write FILE` (the document only)
 
 use std::time::{Duration, Instant};
 
@@ -238,11 +239,6 @@ fn machine() -> Value {
 }
 
 fn main() {
-    let iterations: usize = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000)
-        .max(1);
     let doc = match serde_json::to_vec(&machine()) {
         Ok(d) => d,
         Err(e) => {
@@ -250,6 +246,25 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // `--write FILE`: only write the generated document (the store and HTTP benchmarks use it).
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--write") {
+        let Some(path) = args.get(2) else {
+            eprintln!("usage: inventory_bench --write FILE | [iterations]");
+            std::process::exit(2);
+        };
+        if let Err(e) = std::fs::write(path, &doc) {
+            eprintln!("cannot write {path}: {e}");
+            std::process::exit(1);
+        }
+        println!("wrote {} bytes to {path}", doc.len());
+        return;
+    }
+    let iterations: usize = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000)
+        .max(1);
     let inv = match derive(&doc) {
         Ok(i) => i,
         Err(e) => {

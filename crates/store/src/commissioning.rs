@@ -98,6 +98,27 @@ pub(crate) fn bd_from(r: &AnyRow) -> Result<BlockDeviceRow> {
     })
 }
 
+/// `INSERT … VALUES (…), (…)` for many rows: `common` values first in every row, then the row's.
+fn multi_insert(prefix: &str, common: &[Val], rows: &[Vec<Val>]) -> (String, Vec<Val>) {
+    let mut sql = String::from(prefix);
+    let mut vals: Vec<Val> = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for (j, v) in common.iter().chain(row.iter()).enumerate() {
+            if j > 0 {
+                sql.push_str(", ");
+            }
+            vals.push(v.clone());
+            sql.push_str(&format!("${}", vals.len()));
+        }
+        sql.push(')');
+    }
+    (sql, vals)
+}
+
 fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -383,7 +404,8 @@ impl Store {
                     .await?;
             }
         }
-        // Block devices.
+        // Block devices: unchanged rows are left alone (recommissioning the same hardware
+        // writes nothing here), changed ones updated, new ones inserted in one statement.
         let old: Vec<BlockDeviceRow> =
             sqlx::query("SELECT * FROM block_devices WHERE machine_id = $1 ORDER BY id")
                 .bind(machine_id)
@@ -393,6 +415,7 @@ impl Store {
                 .map(bd_from)
                 .collect::<Result<_>>()?;
         let mut kept: Vec<i64> = Vec::new();
+        let mut new_rows: Vec<Vec<Val>> = Vec::new();
         for d in &inv.block_devices {
             // The same device as before: by serial and path, else serial, else path (serials
             // are not always unique: cheap disks and some captures repeat them), each old row
@@ -410,51 +433,96 @@ impl Store {
                         .find(|o| d.serial.is_empty() && o.id_path == d.id_path)
                 });
             let is_boot = inv.boot_disk.as_deref() == Some(d.name.as_str());
-            let args = (
-                d.name.as_str(),
-                d.id_path.as_str(),
-                d.model.as_str(),
-                d.serial.as_str(),
-                clamp(d.size),
-                clamp(d.block_size),
-                d.tags.join(" "),
-                d.firmware_version.clone().unwrap_or_default(),
-                clamp(d.numa_node),
-                is_boot as i64,
-            );
+            let row = BlockDeviceRow {
+                id: found.map(|o| o.id).unwrap_or(0),
+                machine_id,
+                name: d.name.clone(),
+                id_path: d.id_path.clone(),
+                model: d.model.clone(),
+                serial: d.serial.clone(),
+                size: clamp(d.size),
+                block_size: clamp(d.block_size),
+                tags: d.tags.clone(),
+                firmware_version: d.firmware_version.clone().unwrap_or_default(),
+                numa_node: clamp(d.numa_node),
+                is_boot,
+            };
+            let vals: Vec<Val> = vec![
+                row.name.clone().into(),
+                row.id_path.clone().into(),
+                row.model.clone().into(),
+                row.serial.clone().into(),
+                row.size.into(),
+                row.block_size.into(),
+                row.tags.join(" ").into(),
+                row.firmware_version.clone().into(),
+                row.numa_node.into(),
+                (row.is_boot as i64).into(),
+            ];
             match found {
                 Some(o) => {
                     kept.push(o.id);
-                    sqlx::query("UPDATE block_devices SET name = $1, id_path = $2, model = $3, serial = $4, size = $5, block_size = $6, tags = $7, firmware_version = $8, numa_node = $9, is_boot = $10 WHERE id = $11")
-                        .bind(args.0).bind(args.1).bind(args.2).bind(args.3).bind(args.4)
-                        .bind(args.5).bind(args.6).bind(args.7).bind(args.8).bind(args.9)
-                        .bind(o.id)
-                        .execute(&mut *tx)
-                        .await?;
+                    if *o != row {
+                        let mut v = vals;
+                        v.push(o.id.into());
+                        bind_all(sqlx::query("UPDATE block_devices SET name = $1, id_path = $2, model = $3, serial = $4, size = $5, block_size = $6, tags = $7, firmware_version = $8, numa_node = $9, is_boot = $10 WHERE id = $11"), &v)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
-                None => {
-                    sqlx::query("INSERT INTO block_devices (machine_id, name, id_path, model, serial, size, block_size, tags, firmware_version, numa_node, is_boot, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
-                        .bind(machine_id)
-                        .bind(args.0).bind(args.1).bind(args.2).bind(args.3).bind(args.4)
-                        .bind(args.5).bind(args.6).bind(args.7).bind(args.8).bind(args.9)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                None => new_rows.push(vals),
             }
         }
-        for o in old.iter().filter(|o| !kept.contains(&o.id)) {
-            sqlx::query("DELETE FROM block_devices WHERE id = $1")
-                .bind(o.id)
-                .execute(&mut *tx)
-                .await?;
+        if !new_rows.is_empty() {
+            let (sql, vals) = multi_insert(
+                "INSERT INTO block_devices (machine_id, created, name, id_path, model, serial, size, block_size, tags, firmware_version, numa_node, is_boot) VALUES ",
+                &[machine_id.into(), now.into()],
+                &new_rows,
+            );
+            bind_all(sqlx::query(&sql), &vals).execute(&mut *tx).await?;
         }
-        // Physical interfaces, by MAC.
+        let gone: Vec<Val> = old
+            .iter()
+            .filter(|o| !kept.contains(&o.id))
+            .map(|o| o.id.into())
+            .collect();
+        if !gone.is_empty() {
+            let ph: Vec<String> = (1..=gone.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("DELETE FROM block_devices WHERE id IN ({})", ph.join(", "));
+            bind_all(sqlx::query(&sql), &gone).execute(&mut *tx).await?;
+        }
+        // Physical interfaces, by MAC: unchanged ones left alone, changed (or found on another
+        // machine: it moves here) updated, new ones inserted in one statement, and this
+        // machine's physical interfaces no longer present deleted.
         let seen: Vec<&ingot_core::inventory::Interface> = inv
             .interfaces
             .iter()
             .filter(|i| keep_vfs || !i.is_vf)
             .collect();
+        let macs: Vec<Val> = seen.iter().map(|i| i.mac.clone().into()).collect();
+        let mut cur: std::collections::HashMap<String, (i64, String, String, i64)> =
+            Default::default();
+        {
+            let mut vals: Vec<Val> = vec![machine_id.into()];
+            vals.extend(macs.iter().cloned());
+            let ph: Vec<String> = (2..=vals.len()).map(|i| format!("${i}")).collect();
+            let cond = if ph.is_empty() {
+                String::new()
+            } else {
+                format!(" OR mac_address IN ({})", ph.join(", "))
+            };
+            let sql = format!("SELECT machine_id, mac_address, name, details, enabled FROM interfaces WHERE machine_id = $1{cond}");
+            for r in bind_all(sqlx::query(&sql), &vals)
+                .fetch_all(&mut *tx)
+                .await?
+            {
+                cur.insert(
+                    r.try_get(1)?,
+                    (r.try_get(0)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?),
+                );
+            }
+        }
+        let mut new_ifs: Vec<Vec<Val>> = Vec::new();
         for i in &seen {
             let details = serde_json::json!({
                 "link_connected": i.link_connected, "interface_speed": i.interface_speed,
@@ -466,43 +534,52 @@ impl Store {
             })
             .to_string();
             let enabled = i.enabled.unwrap_or(true) as i64;
-            let n = sqlx::query("UPDATE interfaces SET machine_id = $1, name = $2, details = $3, enabled = $4 WHERE mac_address = $5")
-                .bind(machine_id)
-                .bind(&i.name)
-                .bind(&details)
-                .bind(enabled)
-                .bind(&i.mac)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                sqlx::query("INSERT INTO interfaces (machine_id, name, type, mac_address, enabled, details) VALUES ($1, $2, 'physical', $3, $4, $5)")
-                    .bind(machine_id)
-                    .bind(&i.name)
-                    .bind(&i.mac)
-                    .bind(enabled)
-                    .bind(&details)
-                    .execute(&mut *tx)
-                    .await?;
+            match cur.get(&i.mac) {
+                Some((mid, name, det, en))
+                    if *mid == machine_id
+                        && *name == i.name
+                        && *det == details
+                        && *en == enabled => {}
+                Some(_) => {
+                    sqlx::query("UPDATE interfaces SET machine_id = $1, name = $2, details = $3, enabled = $4 WHERE mac_address = $5")
+                        .bind(machine_id)
+                        .bind(&i.name)
+                        .bind(&details)
+                        .bind(enabled)
+                        .bind(&i.mac)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                None => new_ifs.push(vec![
+                    i.name.clone().into(),
+                    i.mac.clone().into(),
+                    enabled.into(),
+                    details.into(),
+                ]),
             }
         }
-        let present: Vec<String> = seen.iter().map(|i| i.mac.clone()).collect();
-        let existing: Vec<(i64, String)> = sqlx::query(
-            "SELECT id, mac_address FROM interfaces WHERE machine_id = $1 AND type = 'physical'",
-        )
-        .bind(machine_id)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect::<Result<_>>()?;
-        for (id, mac) in existing {
-            if !present.contains(&mac) {
-                sqlx::query("DELETE FROM interfaces WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        if !new_ifs.is_empty() {
+            let (sql, vals) = multi_insert(
+                "INSERT INTO interfaces (machine_id, type, name, mac_address, enabled, details) VALUES ",
+                &[machine_id.into(), "physical".to_string().into()],
+                &new_ifs,
+            );
+            bind_all(sqlx::query(&sql), &vals).execute(&mut *tx).await?;
+        }
+        let stale: Vec<Val> = cur
+            .iter()
+            .filter(|(mac, (mid, ..))| *mid == machine_id && !seen.iter().any(|i| &&i.mac == mac))
+            .map(|(mac, _)| mac.clone().into())
+            .collect();
+        if !stale.is_empty() {
+            let mut vals: Vec<Val> = vec![machine_id.into()];
+            vals.extend(stale);
+            let ph: Vec<String> = (2..=vals.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "DELETE FROM interfaces WHERE machine_id = $1 AND type = 'physical' AND mac_address IN ({})",
+                ph.join(", ")
+            );
+            bind_all(sqlx::query(&sql), &vals).execute(&mut *tx).await?;
         }
         // The document, and the summary machine listings show.
         let doc = serde_json::to_string(inv).map_err(|e| StoreError::Corrupt(e.to_string()))?;
