@@ -159,7 +159,16 @@ pub(crate) struct Req {
     pub files: Vec<FilePart>,
     pub raw: Bytes,
     pub headers: axum::http::HeaderMap,
+    /// Held while a large body is in memory (see [`LARGE_BODIES`]).
+    pub _large: Option<tokio::sync::SemaphorePermit<'static>>,
 }
+
+/// Bodies above this size count against [`LARGE_BODIES`].
+const LARGE_BODY: u64 = 64 * 1024;
+/// How many large request bodies (result uploads with inventories, scripts) are read and
+/// processed at once; the rest wait with their data in the kernel's socket buffers. Bounds the
+/// region's memory when a thousand machines upload at the same moment.
+static LARGE_BODIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
 
 impl Req {
     pub fn op(&self) -> Option<&str> {
@@ -210,6 +219,12 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
     {
         return Err(too_large());
     }
+    // A large (or unannounced) body waits for its turn before it is read.
+    let large = match hdr(header::CONTENT_LENGTH).and_then(|l| l.trim().parse::<u64>().ok()) {
+        Some(l) if l <= LARGE_BODY => None,
+        _ if parts.method == axum::http::Method::GET => None,
+        _ => LARGE_BODIES.acquire().await.ok(),
+    };
     let raw = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e) => {
@@ -247,6 +262,7 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
         files: full.files,
         raw,
         headers: parts.headers,
+        _large: large,
     })
 }
 

@@ -22,22 +22,20 @@ fn plain(s: impl Into<String>) -> Res {
 async fn machine_of(app: &App, r: &Req) -> Result<Machine, ApiError> {
     match app.region.authenticate(r.auth.as_deref()).await? {
         Principal::Machine { machine_id, .. } => {
+            // The machine's own row: metadata handlers need no hardware details, and a
+            // thousand machines report at once during a big commissioning.
             let m = app
                 .region
                 .store
-                .machine_by_id(machine_id)
+                .machine_core(machine_id)
                 .await?
                 .ok_or_else(|| not_found("The machine of this token no longer exists."))?;
             // Every metadata call is a hop of the machine's netboot timeline (by boot MAC).
-            if let Some(i) = m.interfaces.first() {
+            if let Some(mac) = app.region.store.boot_mac(m.id).await? {
                 let op = r.op().map(|o| format!("?op={o}")).unwrap_or_default();
                 app.region
                     .store
-                    .record_netboot(
-                        &i.mac_address,
-                        "metadata",
-                        &format!("{} {}{op}", r.method, r.path),
-                    )
+                    .record_netboot(&mac, "metadata", &format!("{} {}{op}", r.method, r.path))
                     .await?;
             }
             Ok(m)

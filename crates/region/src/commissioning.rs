@@ -16,6 +16,9 @@ use ingot_store::commissioning::{NewResult, ScriptRow};
 use ingot_store::{Machine, NewEvent, ScriptResult, StoreError, User};
 use ingot_wire::{FilePart, Params};
 
+/// Inventory documents derived at once (see `post_process`).
+static DERIVING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// Largest script text accepted.
 pub const MAX_SCRIPT_BYTES: usize = 4 << 20;
 
@@ -459,15 +462,26 @@ impl Region {
     ) -> Result<std::result::Result<(), String>> {
         let Some(out) = stdout else { return Ok(Ok(())) };
         match name {
-            RESOURCES_SCRIPT => match inventory::derive(out) {
-                Ok(inv) => {
-                    self.store
-                        .apply_inventory(m.id, &inv, m.status != Status::Deployed)
-                        .await?;
-                    Ok(Ok(()))
+            RESOURCES_SCRIPT => {
+                // CPU-bound and a few MiB of JSON tree each: a few at a time, off the
+                // request threads (which keep accepting and answering meanwhile).
+                let derived = {
+                    let _turn = DERIVING.acquire().await;
+                    let doc = out.to_vec();
+                    tokio::task::spawn_blocking(move || inventory::derive(&doc))
+                        .await
+                        .map_err(|e| RegionError::Unavailable(format!("inventory worker: {e}")))?
+                };
+                match derived {
+                    Ok(inv) => {
+                        self.store
+                            .apply_inventory(m.id, &inv, m.status != Status::Deployed)
+                            .await?;
+                        Ok(Ok(()))
+                    }
+                    Err(e) => Ok(Err(e.to_string())),
                 }
-                Err(e) => Ok(Err(e.to_string())),
-            },
+            }
             CMDLINE_SCRIPT => {
                 let text = String::from_utf8_lossy(out);
                 if let Some(mac) = inventory::boot_interface_mac(&text) {

@@ -792,7 +792,7 @@ impl Region {
         machine_id: i64,
         params: &Params,
         files: &[ingot_wire::FilePart],
-    ) -> Result<Machine> {
+    ) -> Result<()> {
         let status_txt = params
             .get("status")
             .ok_or_else(|| RegionError::field("status", "This field is required."))?;
@@ -811,7 +811,7 @@ impl Region {
         let result_id = params.get_i64("script_result_id")?;
         // Results are stored once, before the status change (which may be retried when the
         // machine changed meanwhile, e.g. by the inventory the upload carried).
-        let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
+        let m = self.store.machine_core(machine_id).await?.ok_or_else(|| {
             RegionError::NotFound("The machine of this token no longer exists.".into())
         })?;
         // Where results go is decided by the status before the signal.
@@ -844,7 +844,7 @@ impl Region {
             _ => {}
         }
         self.retrying(|| async {
-            let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
+            let m = self.store.machine_core(machine_id).await?.ok_or_else(|| {
                 RegionError::NotFound("The machine of this token no longer exists.".into())
             })?;
             let f = facts(&m);
@@ -879,7 +879,7 @@ impl Region {
                 Vec::new(),
             )
             .await?;
-            self.after_change(m.id).await
+            Ok(())
         })
         .await
     }

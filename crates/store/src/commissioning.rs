@@ -213,7 +213,7 @@ impl Store {
         rows: &[NewResult],
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM script_results WHERE machine_id = $1 AND result_set = $2")
             .bind(machine_id)
             .bind(result_set)
@@ -350,7 +350,7 @@ impl Store {
         keep_vfs: bool,
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Machine fields. The hardware UUID is taken only if no other machine has it.
         let uuid_taken = match &inv.hardware_uuid {
             Some(u) => sqlx::query("SELECT 1 FROM machines WHERE hardware_uuid = $1 AND id <> $2")
@@ -615,7 +615,7 @@ impl Store {
 
     /// Mark the interface with this MAC as the machine's boot interface (BOOTIF).
     pub async fn set_boot_interface(&self, machine_id: i64, mac: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE interfaces SET is_boot = 1 WHERE machine_id = $1 AND mac_address = $2",
         )

@@ -591,6 +591,16 @@ pub struct Store {
 }
 
 impl Store {
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`):
+    /// a deferred transaction that reads first and writes later fails with SQLITE_BUSY_SNAPSHOT
+    /// when another writer committed in between, which `busy_timeout` cannot wait out.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Open (creating if needed) and migrate. `url` is `sqlite://PATH` or `postgres://…`.
     pub async fn open(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
@@ -649,7 +659,7 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             // Serialise concurrent region start-ups on one database.
             sqlx::query("SELECT pg_advisory_xact_lock(4242424242)")
@@ -1179,7 +1189,7 @@ impl Store {
     }
     /// Add and remove tags on machines in one transaction.
     pub async fn tag_machines(&self, tag_id: i64, add: &[i64], remove: &[i64]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for m in remove {
             sqlx::query("DELETE FROM machine_tags WHERE machine_id = $1 AND tag_id = $2")
                 .bind(*m)
@@ -1226,7 +1236,7 @@ impl Store {
         events: &[NewEvent],
     ) -> Result<(i64, Vec<Interface>)> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let status = m.status.unwrap_or(Status::New);
         let r = sqlx::query("INSERT INTO machines (system_id, hostname, domain_id, description, status, owner_id, architecture, min_hwe_kernel, power_type, power_parameters, zone_id, pool_id, cpu_count, memory, enlisting, hardware_uuid, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id")
             .bind(system_id)
@@ -1309,6 +1319,32 @@ impl Store {
 
     pub async fn machine_by_id(&self, id: i64) -> Result<Option<Machine>> {
         self.machine_where("m.id", id.into()).await
+    }
+
+    /// A machine's own row only (no tags, interfaces, block devices or results): what the
+    /// metadata API's per-request work needs.
+    pub async fn machine_core(&self, id: i64) -> Result<Option<Machine>> {
+        let sql = format!("{MACHINE_SELECT} WHERE m.id = $1");
+        match sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(r) => Ok(Some(machine_from_row(&r)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The MAC a machine boots from (its boot interface, else its first).
+    pub async fn boot_mac(&self, machine_id: i64) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT mac_address FROM interfaces WHERE machine_id = $1 ORDER BY is_boot DESC, id LIMIT 1")
+            .bind(machine_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match r {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
     }
 
     pub async fn machine(&self, system_id: &str) -> Result<Option<Machine>> {
@@ -1517,7 +1553,7 @@ impl Store {
             sets.join(", "),
             vals.len()
         );
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = bind_all(sqlx::query(&sql), &vals)
             .execute(&mut *tx)
             .await
@@ -1563,7 +1599,7 @@ impl Store {
 
     /// Delete a machine (its interfaces, tags, tokens and results go with it); the event stays.
     pub async fn delete_machine(&self, m: &Machine, event: &NewEvent) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM machines WHERE id = $1 AND version = $2")
             .bind(m.id)
             .bind(m.version)
@@ -1695,7 +1731,7 @@ impl Store {
 
     /// Record an event not tied to a status change (e.g. a power query, a heartbeat).
     pub async fn record_event(&self, m: &Machine, ev: &NewEvent) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_event(&mut tx, Some(m.id), &m.system_id, &m.hostname, ev, now_ms()).await?;
         tx.commit().await?;
         Ok(())
@@ -1716,7 +1752,7 @@ impl Store {
     ) -> Result<()> {
         let now = now_ms();
         let [output, stdout, stderr, result] = files;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE script_results SET status = $1, exit_status = COALESCE($2, exit_status), runtime = CASE WHEN $3 = '' THEN runtime ELSE $3 END, output = COALESCE($4, output), stdout = COALESCE($5, stdout), stderr = COALESCE($6, stderr), result = COALESCE($7, result), updated = $8 WHERE machine_id = $9 AND result_set = $10 AND name = $11")
             .bind(status)
             .bind(exit_status)

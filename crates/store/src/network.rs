@@ -139,7 +139,7 @@ impl Store {
     }
     /// Create a fabric with its untagged VLAN.
     pub async fn create_fabric(&self, name: &str, class_type: Option<&str>) -> Result<Fabric> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query(
             "INSERT INTO fabrics (name, class_type, created) VALUES ($1, $2, $3) RETURNING id",
         )
