@@ -13,6 +13,7 @@ pub mod boot;
 pub mod config;
 pub mod engine;
 pub mod lease;
+mod mmsg;
 pub mod server;
 
 pub use boot::{boot_reply, BootAnswer, ClientArch};

@@ -162,7 +162,8 @@ fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, Server
     socket.set_nonblocking(true)?;
     let durable = log.is_some();
     tracing::info!(addr = ?socket.local_addr().ok(), durable, "DHCP server running");
-    let mut buf = vec![0u8; 4096];
+    let mut rx = crate::mmsg::RecvBatch::new(RECV_BATCH, 2048);
+    let mut replies: Vec<(Vec<u8>, SocketAddrV4)> = Vec::with_capacity(RECV_BATCH);
     let mut recs: Vec<LeaseRecord> = Vec::with_capacity(BATCH);
     let mut acks: Vec<(Vec<u8>, SocketAddrV4)> = Vec::with_capacity(BATCH);
     let mut since_compaction: usize = 0;
@@ -181,11 +182,23 @@ fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, Server
         }
         if wait_readable(&socket, wait)? {
             let now = unix_now();
-            for _ in 0..BATCH {
-                match socket.recv_from(&mut buf) {
-                    Ok((n, _from)) => match engine.handle(buf.get(..n).unwrap_or(&[]), now) {
+            // Take what is queued in batches (one recvmmsg each); answers to DISCOVERs and the
+            // like go out together at the end of each batch (one sendmmsg).
+            let mut taken = 0;
+            while taken < BATCH {
+                let n = match rx.recv(&socket) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "recvmmsg");
+                        break;
+                    }
+                };
+                taken += n;
+                for d in rx.datagrams() {
+                    match engine.handle(d, now) {
                         Action::None => {}
-                        Action::Reply { packet, dest } => send(&socket, &packet, dest),
+                        Action::Reply { packet, dest } => replies.push((packet, dest)),
                         Action::CommitThenReply {
                             record,
                             packet,
@@ -195,7 +208,7 @@ fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, Server
                                 recs.push(record);
                                 acks.push((packet, dest));
                             } else {
-                                send(&socket, &packet, dest);
+                                replies.push((packet, dest));
                             }
                         }
                         Action::Persist(r) => {
@@ -203,10 +216,19 @@ fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, Server
                                 recs.push(r);
                             }
                         }
-                    },
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => tracing::debug!(error = %e, "recv_from"),
+                    }
                 }
+                send_batch(&socket, &replies);
+                replies.clear();
+                if n < RECV_BATCH {
+                    break;
+                }
+            }
+            // Coalesce: after a small batch, let the next packets gather for a moment instead
+            // of waking up for each one (a wake-up costs more than handling a packet). Adds at
+            // most COALESCE to an answer; a full batch goes straight back to the socket.
+            if taken < COALESCE_BELOW {
+                std::thread::sleep(COALESCE);
             }
         }
         if !recs.is_empty() && oldest.is_none() {
@@ -227,9 +249,7 @@ fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, Server
                         tracing::info!("lease log writable again");
                         failing = false;
                     }
-                    for (p, d) in &acks {
-                        send(&socket, p, *d);
-                    }
+                    send_batch(&socket, &acks);
                 }
                 Err(e) => {
                     // Not durable -> no ACK; the clients will retry.
@@ -278,7 +298,7 @@ fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, Server
 
 /// How long the first lease record of a batch may wait for others before the batch is synced:
 /// ACKs leave at most this much later; DISCOVERs are answered meanwhile.
-const GATHER: Duration = Duration::from_millis(2);
+const GATHER: Duration = Duration::from_millis(5);
 /// A batch this large is synced at once.
 const GATHER_MAX: usize = 256;
 
@@ -299,7 +319,8 @@ fn wait_for(sock: &StdUdpSocket, events: libc::c_short, timeout: Duration) -> io
         events,
         revents: 0,
     };
-    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // Rounded up: a sub-millisecond remainder must sleep 1 ms, not spin with poll(0).
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
     // SAFETY: one valid pollfd that lives across the call; the fd is owned by `sock`.
     let r = unsafe { libc::poll(&mut pfd, 1, ms) };
     if r < 0 {
@@ -311,6 +332,31 @@ fn wait_for(sock: &StdUdpSocket, events: libc::c_short, timeout: Duration) -> io
         };
     }
     Ok(r > 0)
+}
+
+/// Batches smaller than this are followed by a [`COALESCE`] pause.
+const COALESCE_BELOW: usize = 16;
+/// How long the next packets may gather after a small batch.
+const COALESCE: Duration = Duration::from_micros(1000);
+
+/// Datagrams taken per `recvmmsg`.
+const RECV_BATCH: usize = 64;
+
+/// Send a batch with `sendmmsg`; what the socket buffer cannot take yet goes one by one with a
+/// bounded wait, like [`send`].
+fn send_batch(sock: &StdUdpSocket, out: &[(Vec<u8>, SocketAddrV4)]) {
+    if out.is_empty() {
+        return;
+    }
+    let (sent, err) = crate::mmsg::send_all(sock, out);
+    if let Some(e) = &err {
+        if e.kind() != io::ErrorKind::WouldBlock {
+            tracing::debug!(error = %e, "sendmmsg failed");
+        }
+    }
+    for (p, d) in out.get(sent..).unwrap_or(&[]) {
+        send(sock, p, *d);
+    }
 }
 
 /// Send on the non-blocking socket; if its buffer is full, wait (bounded) until it drains.
