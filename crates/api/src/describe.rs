@@ -319,6 +319,13 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         actions: ops!["read" "GET" None, "Read the set and its results."; "download" "GET" Some("download"), "Outputs as text: output=combined|stdout|stderr|result, filters.";],
     },
     HandlerDef {
+        name: "RackControllersHandler",
+        path: "/MAAS/api/2.0/rackcontrollers/",
+        params: &[],
+        doc: "The rack controllers that registered with this region (each configuration read is a heartbeat).",
+        actions: ops!["read" "GET" None, "List rack controllers: hostname, address, version, first and last seen, rackd status.";],
+    },
+    HandlerDef {
         name: "NetbootTimelineHandler",
         path: "/MAAS/api/2.0/netboot-timeline/",
         params: &[],

@@ -397,6 +397,10 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["ipranges"] => network::ipranges(app, r, need_user(&who)?, None).await,
         ["ipranges", id] => network::ipranges(app, r, need_user(&who)?, Some(id)).await,
         ["netboot-timeline"] => network::timeline(app, r, need_user(&who)?).await,
+        ["rackcontrollers"] => {
+            need_user(&who)?;
+            rack::rack_controllers(app, r).await
+        }
         ["scripts"] => scripts::collection(app, r, need_user(&who)?).await,
         ["scripts", name] => scripts::item(app, r, need_user(&who)?, name).await,
         ["nodes", sid, "results"] | ["machines", sid, "results"] => {

@@ -103,6 +103,25 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
     check_secret(app, r).await?;
     match (rest, &r.method) {
         (["config"], &Method::GET) => {
+            // A rack names itself (`name`, `address`, `version`) when it reads its
+            // configuration: that registers it, and every later read is its heartbeat.
+            let p = r.params();
+            if let Some(name) = p.get("name").map(str::trim).filter(|n| !n.is_empty()) {
+                if name.len() > 255 || name.chars().any(|c| c.is_control()) {
+                    return Err(bad("name: at most 255 printable characters"));
+                }
+                let address = p.get("address").unwrap_or_default().trim();
+                if !address.is_empty() && address.parse::<std::net::IpAddr>().is_err() {
+                    return Err(bad(format!("address: '{address}' is not an IP address")));
+                }
+                let version: String = p
+                    .get("version")
+                    .unwrap_or_default()
+                    .chars()
+                    .take(64)
+                    .collect();
+                app.region.store.rack_seen(name, address, &version).await?;
+            }
             crate::ok_json(json!(rack_config(app, &format!("{}/MAAS", r.base)).await?))
         }
         (["events"], &Method::POST) => {
@@ -130,4 +149,33 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
             r.path
         ))),
     }
+}
+
+/// `GET /MAAS/api/2.0/rackcontrollers/`: the racks that registered, in MAAS's shape (the fields
+/// a rack controller has; `service_set` says whether it was heard from in the last minute).
+pub(crate) async fn rack_controllers(app: &App, r: &Req) -> Res {
+    if r.method != Method::GET || r.op().is_some() {
+        return Err(crate::unknown_op(r));
+    }
+    let now = ingot_store::now_ms();
+    let racks = app.region.store.racks().await?;
+    crate::ok_json(serde_json::Value::Array(
+        racks
+            .iter()
+            .map(|k| {
+                let alive = now - k.last_seen < 60_000;
+                json!({
+                    "system_id": k.system_id, "hostname": k.name, "fqdn": k.name,
+                    "node_type": 2, "node_type_name": "Rack controller",
+                    "ip_addresses": if k.address.is_empty() { vec![] } else { vec![k.address.clone()] },
+                    "version": k.version,
+                    "first_seen": crate::render::iso_time(k.first_seen),
+                    "last_seen": crate::render::iso_time(k.last_seen),
+                    "service_set": [{"name": "rackd", "status": if alive { "running" } else { "dead" },
+                                     "status_info": if alive { String::new() } else { "not heard from in the last minute".to_string() }}],
+                    "resource_uri": format!("{}/rackcontrollers/{}/", crate::render::API, k.system_id),
+                })
+            })
+            .collect(),
+    ))
 }

@@ -245,8 +245,10 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         // The all-in-one rack takes the same path as a remote one: HTTP to this region, at the
         // address machines on the boot network reach it by.
         let url = format!("http://{address}:{}/MAAS", listen.port());
-        let link: std::sync::Arc<dyn ingot_rack::RegionLink> =
-            std::sync::Arc::new(ingot_rack::HttpLink::new(&url, &rack_secret)?);
+        let link: std::sync::Arc<dyn ingot_rack::RegionLink> = std::sync::Arc::new(
+            ingot_rack::HttpLink::new(&url, &rack_secret)?
+                .with_identity(&ingot_rack::host_name(), &address.to_string()),
+        );
         let mut opts = ingot_rack::RackOptions::new(address, data_dir.join("rack"));
         opts.interface = interface;
         opts.poll = Duration::from_secs(o.rack_poll_secs.max(1));
@@ -447,8 +449,10 @@ async fn async_main(cli: Cli) -> Result<()> {
             let dir = data_dir.unwrap_or_else(default_data_dir).join("rack");
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            let link: std::sync::Arc<dyn ingot_rack::RegionLink> =
-                std::sync::Arc::new(ingot_rack::HttpLink::new(&region, &secret)?);
+            let link: std::sync::Arc<dyn ingot_rack::RegionLink> = std::sync::Arc::new(
+                ingot_rack::HttpLink::new(&region, &secret)?
+                    .with_identity(&ingot_rack::host_name(), &address.to_string()),
+            );
             let mut opts = ingot_rack::RackOptions::new(address, dir);
             opts.interface = interface;
             tracing::info!("rack for {region} on {address}");

@@ -480,6 +480,10 @@ async fn dhcp_tftp_http_hops_through_the_rack() {
         seen.iter().any(|x| x.contains("undionly.kpxe")),
         "{seen:#?}"
     );
+    // The all-in-one rack registered itself with its boot-network address.
+    let racks = api.get("/MAAS/api/2.0/rackcontrollers/").await.ok().json();
+    assert_eq!(racks.as_array().map(Vec::len), Some(1), "{racks:#}");
+    assert_eq!(racks[0]["ip_addresses"], serde_json::json!(["10.77.0.1"]));
 }
 
 fn agent_binary() -> std::path::PathBuf {

@@ -103,3 +103,71 @@ async fn rack_config_and_events() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+/// A rack registers by reading its configuration with its name and address; it is listed under
+/// `rackcontrollers/` and each read refreshes it; a bad address is refused.
+#[tokio::test]
+async fn racks_register_by_reading_their_configuration() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let secret = std::fs::read_to_string(s.dir.path().join("rack.secret")).unwrap();
+    let http = reqwest::Client::new();
+    let get = |q: &str| {
+        http.get(format!("{}/MAAS/rack/config?{q}", s.base))
+            .bearer_auth(secret.trim())
+            .send()
+    };
+    assert_eq!(
+        c.get("/MAAS/api/2.0/rackcontrollers/").await.ok().json(),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        get("name=rack-a&address=10.5.0.2&version=9.9")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        get("name=rack-b&address=10.6.0.2").await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        get("name=rack-a&address=10.5.0.3").await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        get("name=rack-c&address=not-an-ip").await.unwrap().status(),
+        400
+    );
+    let racks = c.get("/MAAS/api/2.0/rackcontrollers/").await.ok().json();
+    let list = racks.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{racks:#}");
+    assert_eq!(list[0]["hostname"], "rack-a");
+    assert_eq!(
+        list[0]["ip_addresses"],
+        serde_json::json!(["10.5.0.3"]),
+        "refreshed"
+    );
+    assert_eq!(list[0]["node_type_name"], "Rack controller");
+    assert_eq!(list[0]["service_set"][0]["status"], "running");
+    assert_eq!(list[1]["hostname"], "rack-b");
+    assert_ne!(list[0]["system_id"], list[1]["system_id"]);
+    // Without the secret nothing registers.
+    let r = http
+        .get(format!("{}/MAAS/rack/config?name=intruder", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        c.get("/MAAS/api/2.0/rackcontrollers/")
+            .await
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}

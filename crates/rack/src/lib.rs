@@ -35,6 +35,8 @@ pub struct HttpLink {
     base: String,
     secret: String,
     http: reqwest::Client,
+    /// `name=…&address=…&version=…`: how this rack registers (sent with each config read).
+    identity: String,
 }
 
 impl HttpLink {
@@ -49,8 +51,29 @@ impl HttpLink {
             base: region.trim_end_matches('/').to_string(),
             secret: secret.trim().to_string(),
             http,
+            identity: String::new(),
         })
     }
+
+    /// Register as `name` (this host's name) at `address` on the boot network: the region
+    /// lists the rack under `rackcontrollers/` and each configuration read refreshes it.
+    pub fn with_identity(mut self, name: &str, address: &str) -> HttpLink {
+        self.identity = form_urlencoded::Serializer::new(String::new())
+            .append_pair("name", name)
+            .append_pair("address", address)
+            .append_pair("version", env!("CARGO_PKG_VERSION"))
+            .finish();
+        self
+    }
+}
+
+/// This host's name (`/proc/sys/kernel/hostname`, else "rack").
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "rack".into())
 }
 
 #[async_trait]
@@ -58,7 +81,7 @@ impl RegionLink for HttpLink {
     async fn config(&self) -> Result<RackConfig, RackError> {
         let r = self
             .http
-            .get(format!("{}/rack/config", self.base))
+            .get(format!("{}/rack/config?{}", self.base, self.identity))
             .bearer_auth(&self.secret)
             .send()
             .await

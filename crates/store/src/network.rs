@@ -66,6 +66,18 @@ pub struct StaticIp {
     pub created: i64,
 }
 
+/// A registered rack controller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rack {
+    pub id: i64,
+    pub system_id: String,
+    pub name: String,
+    pub address: String,
+    pub version: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
 /// MAAS's IPADDRESS_TYPE values used here.
 pub const ALLOC_USER_RESERVED: i64 = 4;
 
@@ -428,6 +440,72 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    // ---------------------------------------------------------------- rack controllers
+    /// A rack controller read its configuration: create its row (with a new system id) the
+    /// first time, refresh address, version and last-seen time after.
+    pub async fn rack_seen(&self, name: &str, address: &str, version: &str) -> Result<Rack> {
+        let now = now_ms();
+        let n = sqlx::query(
+            "UPDATE racks SET address = $1, version = $2, last_seen = $3 WHERE name = $4",
+        )
+        .bind(address)
+        .bind(version)
+        .bind(now)
+        .bind(name)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            let sid = ingot_core::ids::system_id_from_random(rand::random());
+            let r = sqlx::query("INSERT INTO racks (system_id, name, address, version, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $5)")
+                .bind(&sid)
+                .bind(name)
+                .bind(address)
+                .bind(version)
+                .bind(now)
+                .execute(&self.pool)
+                .await;
+            match r {
+                Ok(_) => {}
+                // Registered concurrently by another request: refresh instead.
+                Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                    sqlx::query("UPDATE racks SET address = $1, version = $2, last_seen = $3 WHERE name = $4")
+                        .bind(address)
+                        .bind(version)
+                        .bind(now)
+                        .bind(name)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.racks()
+            .await?
+            .into_iter()
+            .find(|r| r.name == name)
+            .ok_or(StoreError::NotFound)
+    }
+
+    pub async fn racks(&self) -> Result<Vec<Rack>> {
+        let rows = sqlx::query("SELECT * FROM racks ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Rack {
+                    id: r.try_get("id")?,
+                    system_id: r.try_get("system_id")?,
+                    name: r.try_get("name")?,
+                    address: r.try_get("address")?,
+                    version: r.try_get("version")?,
+                    first_seen: r.try_get("first_seen")?,
+                    last_seen: r.try_get("last_seen")?,
+                })
+            })
+            .collect()
     }
 
     // ---------------------------------------------------------------- netboot timeline

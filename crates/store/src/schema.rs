@@ -7,6 +7,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, V2_SQLITE, V2_PG),
     (3, V3_SQLITE, V3_PG),
     (4, V4_SQLITE, V4_PG),
+    (5, V5_SQLITE, V5_PG),
 ];
 
 macro_rules! v1 {
@@ -100,3 +101,15 @@ macro_rules! v4 {
 
 const V4_SQLITE: &str = v4!("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB");
 const V4_PG: &str = v4!("BIGSERIAL PRIMARY KEY", "BYTEA");
+
+/// Rack controllers, as they register: each configuration read from a rack refreshes its row.
+macro_rules! v5 {
+    ($pk:literal) => {
+        concat!(
+            "CREATE TABLE racks (id ", $pk, ", system_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE, address TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '', first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL);\n",
+        )
+    };
+}
+
+const V5_SQLITE: &str = v5!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const V5_PG: &str = v5!("BIGSERIAL PRIMARY KEY");
