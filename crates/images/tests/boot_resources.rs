@@ -267,6 +267,7 @@ fn boots_without_network_and_reports_the_hardware() {
         .unwrap_or_else(|| panic!("no document between the markers:\n{}", tail(&serial)));
     eprintln!("serial console:\n{}", serial.replace('\r', ""));
     check(&doc, &set.kernel_version);
+    derived(&doc);
     eprintln!(
         "{NAME}: image built in {t_build:.1?}, booted, inventoried and powered off in \
          {t_boot:.1?} ({}); document {} bytes",
@@ -398,6 +399,52 @@ fn check(doc: &Value, kernel_version: &str) {
     for d in list.iter().chain(cards.iter()) {
         let a = d["pci_address"].as_str().unwrap();
         assert!(pci.contains(&a), "{a} not in {pci:?}\n{}", pretty());
+    }
+}
+
+/// What the region derives from this VM's capture (unusual disks: NVMe, SATA, virtio-scsi):
+/// exactly what QEMU was told.
+fn derived(doc: &Value) {
+    let inv = ingot_core::inventory::derive(doc.to_string().as_bytes())
+        .unwrap_or_else(|e| panic!("the region cannot derive the VM's document: {e}"));
+    assert_eq!(inv.cpu_count, 2);
+    assert_eq!(inv.memory, 768);
+    assert_eq!(inv.architecture.as_deref(), Some("amd64/generic"));
+    assert!(inv.is_virtual);
+    assert_eq!(
+        inv.metadata.get("system_vendor").map(String::as_str),
+        Some("Ingot Test Lab")
+    );
+    let mut got: Vec<(String, u64)> = inv
+        .block_devices
+        .iter()
+        .map(|b| (b.serial.clone(), b.size))
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, u64)> = disks()
+        .iter()
+        .map(|(s, n, _)| (s.to_string(), *n))
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "{:#?}", inv.block_devices);
+    let sata = inv
+        .block_devices
+        .iter()
+        .find(|b| b.serial == "SATASERIAL3")
+        .unwrap();
+    assert!(sata.tags.contains(&"sata".to_string()), "{:?}", sata.tags);
+    let nvme = inv
+        .block_devices
+        .iter()
+        .find(|b| b.serial == "NVMESERIAL2")
+        .unwrap();
+    assert!(nvme.tags.contains(&"ssd".to_string()), "{:?}", nvme.tags);
+    for mac in [MAC_VIRTIO, MAC_E1000] {
+        assert!(
+            inv.interfaces.iter().any(|i| i.mac == mac),
+            "{mac}: {:?}",
+            inv.interfaces
+        );
     }
 }
 

@@ -1351,6 +1351,22 @@ fn this_host_is_self_consistent() {
             "no network state for {name}"
         );
     }
+    // The region derives exactly this host's CPU count and memory (MiB, floored) from it, and
+    // every physical NIC by MAC: our own capture, through the same code a MAAS capture goes.
+    let inv = ingot_core::inventory::derive(&serde_json::to_vec(&d).unwrap())
+        .unwrap_or_else(|e| panic!("the region cannot derive this host's document: {e}"));
+    assert_eq!(inv.cpu_count, count_cpu_list(&online) as u64);
+    assert_eq!(inv.memory, doc.resources.memory.total / (1024 * 1024));
+    for (id, mac) in &ports {
+        let m = mac.to_ascii_lowercase();
+        if m.len() == 17 && m != "00:00:00:00:00:00" {
+            assert!(
+                inv.interfaces.iter().any(|i| &i.name == id && i.mac == m),
+                "{id} {m} not derived: {:?}",
+                inv.interfaces
+            );
+        }
+    }
     if let Some(lo) = doc.networks.get("lo") {
         assert_eq!(lo.kind, "loopback");
         assert!(lo
