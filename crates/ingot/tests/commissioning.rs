@@ -794,3 +794,45 @@ async fn bad_inventory_fails_its_script_and_keeps_the_rest() {
         .iter()
         .any(|r| r["name"] == "huge"));
 }
+
+/// A client that reports by script name (no `script_result_id`), as older MAAS runners do:
+/// the inventory hook runs all the same (a Raspberry Pi capture without NUMA information).
+#[tokio::test]
+async fn inventory_reported_by_name_is_derived_too() {
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let sid = admin
+        .create("pi1", &mac(31), &[("testing_scripts", "none")])
+        .await["system_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mc = admin.with_token(&admin.token(&sid).await);
+    let doc = resources_doc("SAMPLE_LXD_RESOURCES_NO_NUMA.json", None);
+    mc.post_files(
+        &format!("{META}?op=signal"),
+        &[
+            ("status", b"WORKING"),
+            ("name", b"50-maas-01-commissioning"),
+            ("exit_status", b"0"),
+            ("50-maas-01-commissioning.out", &doc),
+        ],
+    )
+    .await
+    .ok();
+    let m = admin.machine(&sid).await;
+    // EXPECTED.md, SAMPLE_LXD_RESOURCES_NO_NUMA.json.
+    assert_eq!(m["cpu_count"], 4, "{m:#}");
+    assert_eq!(m["cpu_speed"], 1500);
+    assert_eq!(m["memory"], 3791);
+    let numa = m["numanode_set"].as_array().unwrap();
+    assert_eq!(numa.len(), 1);
+    assert_eq!(numa[0]["memory"], 3791);
+    let macs: Vec<&str> = m["interface_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["mac_address"].as_str())
+        .collect();
+    assert!(macs.contains(&"dc:a6:32:52:b2:6c"), "{macs:?}");
+}

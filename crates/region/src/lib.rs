@@ -924,6 +924,26 @@ impl Region {
                 _ => 2,
             };
             let exit = if is_signalled { exit_status } else { None };
+            // Uploads named like the inventory and kernel-command-line built-ins run their
+            // hooks here too (clients that report by name, without a script_result_id).
+            let mut st = st;
+            if st == 2 {
+                if let Err(why) = self.post_process(m, &name, files[1].as_deref()).await? {
+                    self.store
+                        .record_event(
+                            m,
+                            &NewEvent::error(
+                                "Script result",
+                                format!(
+                                    "commissioning script '{name}' failed during post-processing: {why}"
+                                ),
+                                "",
+                            ),
+                        )
+                        .await?;
+                    st = 3;
+                }
+            }
             self.store
                 .store_result(
                     m.id,
