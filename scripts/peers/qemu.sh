@@ -5,8 +5,9 @@ set -eu
 
 QEMU=/usr/bin/qemu-system-x86_64
 
-# ipxe-qemu: the NIC option ROMs that make `-boot n` a real PXE/iPXE boot.
-if [ ! -x "$QEMU" ] || [ ! -e /usr/lib/ipxe/qemu/efi-virtio.rom ]; then
+# ipxe-qemu: the NIC option ROMs that make `-boot n` a real PXE/iPXE boot; ovmf: UEFI firmware
+# for the UEFI network-boot test.
+if [ ! -x "$QEMU" ] || [ ! -e /usr/lib/ipxe/qemu/efi-virtio.rom ] || [ ! -e /usr/share/OVMF/OVMF_CODE.fd ]; then
     export DEBIAN_FRONTEND=noninteractive
     SUDO=""
     if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -14,9 +15,9 @@ if [ ! -x "$QEMU" ] || [ ! -e /usr/lib/ipxe/qemu/efi-virtio.rom ]; then
     if ! apt-cache show qemu-system-x86 >/dev/null 2>&1; then
         $SUDO apt-get update -q >&2
     fi
-    if ! $SUDO apt-get install -y -q --no-install-recommends qemu-system-x86 ipxe-qemu >&2; then
+    if ! $SUDO apt-get install -y -q --no-install-recommends qemu-system-x86 ipxe-qemu ovmf >&2; then
         $SUDO apt-get update -q >&2
-        $SUDO apt-get install -y -q --no-install-recommends qemu-system-x86 ipxe-qemu >&2
+        $SUDO apt-get install -y -q --no-install-recommends qemu-system-x86 ipxe-qemu ovmf >&2
     fi
 fi
 

@@ -917,3 +917,107 @@ async fn qemu_vm_commissions_to_exactly_its_hardware() {
     // The hardware found by the good run is still there.
     assert_eq!(api.machine(&sid).await["cpu_count"], 2);
 }
+
+/// The same enlistment with UEFI firmware (OVMF): the NIC's UEFI iPXE asks as x86-64 UEFI
+/// (option 93 = 7) and gets the iPXE script; the Debian kernel boots through its EFI stub, the
+/// agent enlists the VM. The timeline shows the UEFI DHCP exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qemu_uefi_vm_pxe_boots_and_enlists() {
+    let qemu = std::env::var("INGOT_QEMU").unwrap_or_else(|_| "/usr/bin/qemu-system-x86_64".into());
+    let code = std::path::Path::new("/usr/share/OVMF/OVMF_CODE.fd");
+    let vars = std::path::Path::new("/usr/share/OVMF/OVMF_VARS.fd");
+    if !tools_present()
+        || !std::path::Path::new(&qemu).exists()
+        || !std::path::Path::new("/usr/lib/ipxe/qemu/efi-virtio.rom").exists()
+        || !code.exists()
+        || !vars.exists()
+    {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide root, ip, udhcpc, curl, QEMU, ipxe-qemu and ovmf (scripts/peers/qemu.sh)"
+        );
+        eprintln!("SKIP: needs root, ip, QEMU, ipxe-qemu and OVMF");
+        return;
+    }
+    let mut lab = Lab::new(4);
+    lab.add_tap("tap0");
+    let agent = agent_binary();
+    ok(&[
+        BIN,
+        "images",
+        "build",
+        "--data-dir",
+        &lab.data(),
+        "--agent",
+        agent.to_str().unwrap(),
+    ]);
+    let api = lab.start_region().await;
+    let vm_mac = "52:54:00:77:dd:01";
+    let uuid = "9c3e5a71-2b4d-4f6e-8a1c-7d2e3f4a5b6c";
+    let my_vars = lab.dir.path().join("OVMF_VARS.fd");
+    std::fs::copy(vars, &my_vars).unwrap();
+    let log = lab.dir.path().join("uefi.log");
+    let t = std::time::Instant::now();
+    let mut vm = Command::new("ip")
+        .args([
+            "netns", "exec", &lab.lab, &qemu, "-accel", "tcg", "-m", "512", "-smp", "1",
+        ])
+        .args(["-nographic", "-nodefaults", "-no-reboot"])
+        .arg("-drive")
+        .arg(format!(
+            "if=pflash,format=raw,readonly=on,file={}",
+            code.display()
+        ))
+        .arg("-drive")
+        .arg(format!("if=pflash,format=raw,file={}", my_vars.display()))
+        .arg("-serial")
+        .arg(format!("file:{}", log.display()))
+        .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
+        .args([
+            "-device",
+            &format!("virtio-net-pci,netdev=n0,mac={vm_mac},bootindex=1"),
+        ])
+        .args(["-smbios", &format!("type=1,uuid={uuid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start QEMU");
+    let done = tokio::task::block_in_place(|| {
+        for _ in 0..3000 {
+            if let Ok(Some(_)) = vm.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = vm.kill();
+        let _ = vm.wait();
+        false
+    });
+    let serial = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!(
+        "UEFI boot: {:?}, powered off by itself: {done}",
+        t.elapsed()
+    );
+    assert!(
+        done,
+        "the UEFI VM did not power itself off; serial:\n{}",
+        &serial[serial.len().saturating_sub(3000)..]
+    );
+    let ms = api.get("/MAAS/api/2.0/machines/").await.ok().json();
+    let list = ms.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{ms}");
+    assert_eq!(list[0]["status_name"], "New");
+    assert_eq!(list[0]["hardware_uuid"], uuid);
+    assert_eq!(list[0]["interface_set"][0]["mac_address"], vm_mac);
+    let seen = hops(&api, vm_mac).await;
+    assert!(
+        seen.iter()
+            .any(|h| h.starts_with("dhcp") && h.contains("UefiX64") && h.contains("iPXE")),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|h| h.contains("GET /MAAS/boot/ipxe") && h.contains("ephemeral enlist")),
+        "{seen:#?}"
+    );
+}
