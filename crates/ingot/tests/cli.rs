@@ -167,3 +167,74 @@ async fn admin_commands_work_while_the_server_runs() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
 }
+
+/// The README's commissioning lines: upload a script from a file (`script@=`), commission with
+/// it, read the results and reserve an address, all through the CLI.
+#[tokio::test]
+async fn commissioning_commands_from_the_readme() {
+    let s = Server::start(&[]).await;
+    let cli = Cli {
+        cfg: tempfile::tempdir().unwrap(),
+    };
+    cli.ok(&["login", "admin", &format!("{}/MAAS", s.base), &s.key]);
+    let f = cli.cfg.path().join("check-raid.sh");
+    std::fs::write(&f, "#!/bin/sh\n# --- Start MAAS 1.0 script metadata ---\n# script_type: commissioning\n# timeout: 30\n# --- End MAAS 1.0 script metadata ---\necho raid ok\n").unwrap();
+    let sc = cli.json(&[
+        "admin",
+        "scripts",
+        "create",
+        "name=check-raid",
+        &format!("script@={}", f.display()),
+    ]);
+    assert_eq!(sc["name"], "check-raid");
+    assert_eq!(sc["type_name"], "commissioning");
+    let m = cli.json(&[
+        "admin",
+        "machines",
+        "create",
+        "hostname=cli1",
+        "architecture=amd64",
+        "mac_addresses=52:54:00:cc:11:01",
+        "power_type=manual",
+        "commission=false",
+    ]);
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    let m = cli.json(&[
+        "admin",
+        "machine",
+        "commission",
+        &sid,
+        "commissioning_scripts=check-raid",
+        "testing_scripts=none",
+    ]);
+    assert_eq!(m["status_name"], "Commissioning");
+    let sets = cli.json(&[
+        "admin",
+        "node-script-results",
+        "read",
+        &sid,
+        "include_output=true",
+    ]);
+    let names: Vec<&str> = sets[0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(names.contains(&"check-raid"), "{names:?}");
+    cli.ok(&[
+        "admin",
+        "subnets",
+        "create",
+        "cidr=10.0.0.0/24",
+        "gateway_ip=10.0.0.1",
+    ]);
+    let ip = cli.json(&[
+        "admin",
+        "ipaddresses",
+        "reserve",
+        "subnet=10.0.0.0/24",
+        "mac=52:54:00:12:34:56",
+    ]);
+    assert_eq!(ip["ip"], "10.0.0.2");
+}
