@@ -1,9 +1,11 @@
 //! The hardware inventory, end to end: builds the real ephemeral image (Debian kernel +
 //! busybox + ingot-agent), boots it in QEMU with no network at all (direct kernel boot,
-//! `ingot.purpose=resources`) on a machine whose hardware the test chooses — 2 vCPUs, 768 MiB,
-//! two virtio disks, an NVMe, a SATA and a virtio-scsi disk with set serials, a virtio-net and
-//! an e1000 NIC with set MACs, set SMBIOS strings — and checks that the document the agent
-//! prints on the serial console reports exactly that hardware.
+//! `ingot.purpose=resources`) on a machine whose hardware the test chooses at random each run —
+//! 1-3 vCPUs, 512-1,024 MiB (in Linux's 128 MiB memory blocks), two virtio disks, an NVMe, a
+//! SATA and a virtio-scsi disk of random sizes with set serials, a virtio-net and an e1000 NIC
+//! with set MACs, random SMBIOS product and serial strings — and checks that the document the
+//! agent prints on the serial console, and what the region derives from it, report exactly
+//! that hardware. `INGOT_TEST_SEED=N` replays a run (the seed is printed).
 //!
 //! Needs what boot_enlist needs (QEMU, the two Debian packages); skipped with the reason
 //! printed when they are unavailable, failed instead when CI is set. Uses /dev/kvm when it
@@ -26,6 +28,59 @@ const END: &str = "-----END INGOT RESOURCES-----";
 const MIB: u64 = 1024 * 1024;
 
 const UUID: &str = "7D4A1E52-3C9B-4F0A-8E21-5B6C7D8E9F01";
+
+/// The randomly chosen hardware of this run.
+struct Spec {
+    seed: u64,
+    cpus: u64,
+    mem_mib: u64,
+    sizes_mib: [u64; 5],
+    product: String,
+    serial: String,
+}
+
+fn spec() -> &'static Spec {
+    static SPEC: std::sync::OnceLock<Spec> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| {
+        let seed = std::env::var("INGOT_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            });
+        // xorshift64*: enough to pick a machine.
+        let mut x = seed | 1;
+        let mut next = |n: u64| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+        };
+        let word = |n: u64| format!("{:08X}", n);
+        let s = Spec {
+            seed,
+            cpus: 1 + next(3),
+            mem_mib: 512 + 128 * next(5),
+            sizes_mib: [
+                64 + next(2048),
+                64 + next(2048),
+                64 + next(1024),
+                64 + next(1024),
+                64 + next(1024),
+            ],
+            product: format!("Box-{}", word(next(u64::from(u32::MAX)))),
+            serial: format!("SN{}", word(next(u64::from(u32::MAX)))),
+        };
+        eprintln!(
+            "{NAME}: INGOT_TEST_SEED={} -> {} vCPUs, {} MiB, disks {:?} MiB, product {}, serial {}",
+            s.seed, s.cpus, s.mem_mib, s.sizes_mib, s.product, s.serial
+        );
+        s
+    })
+}
 const MAC_VIRTIO: &str = "52:54:00:a0:00:01";
 const MAC_E1000: &str = "52:54:00:a0:00:02";
 
@@ -34,22 +89,22 @@ fn disks() -> Vec<(&'static str, u64, Vec<String>)> {
     vec![
         (
             "DISKSERIAL0",
-            1024 * MIB,
+            spec().sizes_mib[0] * MIB,
             vec!["virtio-blk-pci,drive=d0,serial=DISKSERIAL0".into()],
         ),
         (
             "DISKSERIAL1",
-            2048 * MIB,
+            spec().sizes_mib[1] * MIB,
             vec!["virtio-blk-pci,drive=d1,serial=DISKSERIAL1".into()],
         ),
         (
             "NVMESERIAL2",
-            256 * MIB,
+            spec().sizes_mib[2] * MIB,
             vec!["nvme,drive=d2,serial=NVMESERIAL2".into()],
         ),
         (
             "SATASERIAL3",
-            384 * MIB,
+            spec().sizes_mib[3] * MIB,
             vec![
                 "ahci,id=ahci0".into(),
                 "ide-hd,drive=d3,bus=ahci0.0,serial=SATASERIAL3".into(),
@@ -57,7 +112,7 @@ fn disks() -> Vec<(&'static str, u64, Vec<String>)> {
         ),
         (
             "SCSISERIAL4",
-            320 * MIB,
+            spec().sizes_mib[4] * MIB,
             vec![
                 "virtio-scsi-pci,id=scsi0".into(),
                 "scsi-hd,drive=d4,bus=scsi0.0,channel=0,scsi-id=0,lun=0,serial=SCSISERIAL4".into(),
@@ -172,7 +227,8 @@ fn boots_without_network_and_reports_the_hardware() {
     let vm_command = |accel: &str| {
         let mut cmd = Command::new(&qemu);
         cmd.args(["-accel", accel])
-            .args(["-m", "768", "-smp", "2"])
+            .args(["-m", &spec().mem_mib.to_string()])
+            .args(["-smp", &spec().cpus.to_string()])
             .args(["-nographic", "-nodefaults", "-no-reboot"])
             .arg("-serial")
             .arg(format!("file:{}", log.display()))
@@ -199,8 +255,10 @@ fn boots_without_network_and_reports_the_hardware() {
             .args([
                 "-smbios",
                 &format!(
-                    "type=1,manufacturer=Ingot Test Lab,product=E2E Resources Box,version=1.2,\
-                     serial=SYS-0042,uuid={UUID},sku=SKU-7,family=Ingot Family"
+                    "type=1,manufacturer=Ingot Test Lab,product={},version=1.2,\
+                     serial={},uuid={UUID},sku=SKU-7,family=Ingot Family",
+                    spec().product,
+                    spec().serial
                 ),
             ])
             .args([
@@ -284,10 +342,15 @@ fn check(doc: &Value, kernel_version: &str) {
     assert_eq!(doc["environment"]["kernel_architecture"], "x86_64");
     assert_eq!(doc["environment"]["os_name"], "Ingot ephemeral environment");
 
-    // -smp 2, -m 768.
-    assert_eq!(r["cpu"]["total"], 2, "{}", r["cpu"]);
+    // -smp, -m as chosen.
+    assert_eq!(r["cpu"]["total"], spec().cpus, "{}", r["cpu"]);
     assert_eq!(r["cpu"]["architecture"], "x86_64");
-    assert_eq!(r["memory"]["total"], 768 * MIB, "{}", r["memory"]);
+    assert_eq!(
+        r["memory"]["total"],
+        spec().mem_mib * MIB,
+        "{}",
+        r["memory"]
+    );
 
     // Disks: exactly the five given, each found by its serial with its size and bus.
     let list = r["storage"]["disks"].as_array().unwrap();
@@ -370,9 +433,9 @@ fn check(doc: &Value, kernel_version: &str) {
         "{sys}"
     );
     assert_eq!(sys["vendor"], "Ingot Test Lab");
-    assert_eq!(sys["product"], "E2E Resources Box");
+    assert_eq!(sys["product"], spec().product.as_str());
     assert_eq!(sys["version"], "1.2");
-    assert_eq!(sys["serial"], "SYS-0042");
+    assert_eq!(sys["serial"], spec().serial.as_str());
     assert_eq!(sys["sku"], "SKU-7");
     assert_eq!(sys["family"], "Ingot Family");
     assert_eq!(sys["type"], "virtual-machine");
@@ -407,8 +470,10 @@ fn check(doc: &Value, kernel_version: &str) {
 fn derived(doc: &Value) {
     let inv = ingot_core::inventory::derive(doc.to_string().as_bytes())
         .unwrap_or_else(|e| panic!("the region cannot derive the VM's document: {e}"));
-    assert_eq!(inv.cpu_count, 2);
-    assert_eq!(inv.memory, 768);
+    assert_eq!(inv.cpu_count, spec().cpus);
+    assert_eq!(inv.memory, spec().mem_mib);
+    assert_eq!(inv.metadata.get("system_product"), Some(&spec().product));
+    assert_eq!(inv.metadata.get("system_serial"), Some(&spec().serial));
     assert_eq!(inv.architecture.as_deref(), Some("amd64/generic"));
     assert!(inv.is_virtual);
     assert_eq!(
