@@ -305,6 +305,20 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         actions: ops!["read" "GET" None, "Read a script (include_script=true for its text, base64)."; "download" "GET" Some("download"), "The script's text."; "update" "PUT" None, "Replace a user script's text and/or metadata (admin)."; "delete" "DELETE" None, "Delete a user script (admin); built-ins cannot be deleted.";],
     },
     HandlerDef {
+        name: "InterfacesHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/interfaces/",
+        params: &["system_id"],
+        doc: "A machine's network interfaces.",
+        actions: ops!["read" "GET" None, "List the interfaces with their links.";],
+    },
+    HandlerDef {
+        name: "InterfaceHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/interfaces/{id}/",
+        params: &["system_id", "id"],
+        doc: "One interface of a machine.",
+        actions: ops!["read" "GET" None, "Read the interface."; "link_subnet" "POST" Some("link_subnet"), "Configure it on a subnet for deployment: mode (AUTO, DHCP, STATIC, LINK_UP), subnet, ip_address (STATIC), default_gateway."; "unlink_subnet" "POST" Some("unlink_subnet"), "Remove a link: id.";],
+    },
+    HandlerDef {
         name: "NodeScriptResultsHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/results/",
         params: &["system_id"],

@@ -403,6 +403,12 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         }
         ["scripts"] => scripts::collection(app, r, need_user(&who)?).await,
         ["scripts", name] => scripts::item(app, r, need_user(&who)?, name).await,
+        ["nodes", sid, "interfaces"] => {
+            network::interfaces(app, r, need_user(&who)?, sid, None).await
+        }
+        ["nodes", sid, "interfaces", id] => {
+            network::interfaces(app, r, need_user(&who)?, sid, Some(id)).await
+        }
         ["nodes", sid, "results"] | ["machines", sid, "results"] => {
             scripts::results(app, r, need_user(&who)?, sid, None).await
         }

@@ -310,7 +310,13 @@ pub(crate) async fn ipaddresses(app: &App, r: &Req, u: &User) -> Res {
         (&Method::GET, None) => {
             let all = u.is_admin && p.get("all").is_some_and(|v| v == "true" || v == "1");
             let mut out = Vec::new();
-            for x in st.static_ips(None).await? {
+            // User reservations only: machines' STATIC addresses show on their interfaces.
+            for x in st
+                .static_ips(None)
+                .await?
+                .into_iter()
+                .filter(|x| x.alloc_type == ALLOC_USER_RESERVED)
+            {
                 if all || x.user_id == Some(u.id) {
                     let owner = match x.user_id {
                         Some(id) if id == u.id => Some(u.clone()),
@@ -330,6 +336,57 @@ pub(crate) async fn ipaddresses(app: &App, r: &Req, u: &User) -> Res {
         (&Method::POST, Some("release")) => {
             app.region.release_ip(&p, u).await?;
             no_content()
+        }
+        _ => Err(unknown_op(r)),
+    }
+}
+
+/// `nodes/{id}/interfaces/` and `nodes/{id}/interfaces/{iface}/`: read, and `op=link_subnet` /
+/// `op=unlink_subnet` (how the interface is configured when the machine is deployed).
+pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Option<&str>) -> Res {
+    let p = r.params();
+    let iface_id = id.map(forms_id).transpose()?;
+    match (&r.method, r.op(), iface_id) {
+        (&Method::GET, None, None) => {
+            let m = app.region.machine_for(u, sid).await?;
+            let out: Vec<Value> = m
+                .interfaces
+                .iter()
+                .map(|i| {
+                    serde_json::to_value(crate::render::interface_out(&m.system_id, i))
+                        .unwrap_or(Value::Null)
+                })
+                .collect();
+            ok_json(Value::Array(out))
+        }
+        (&Method::GET, None, Some(iid)) => {
+            let m = app.region.machine_for(u, sid).await?;
+            let i = m
+                .interfaces
+                .iter()
+                .find(|i| i.id == iid)
+                .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
+            ok_json(
+                serde_json::to_value(crate::render::interface_out(&m.system_id, i))
+                    .unwrap_or(Value::Null),
+            )
+        }
+        (&Method::POST, Some(op @ ("link_subnet" | "unlink_subnet")), Some(iid)) => {
+            if op == "link_subnet" {
+                app.region.link_subnet(u, sid, iid, &p).await?;
+            } else {
+                app.region.unlink_subnet(u, sid, iid, &p).await?;
+            }
+            let m = app.region.machine_for(u, sid).await?;
+            let i = m
+                .interfaces
+                .iter()
+                .find(|i| i.id == iid)
+                .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
+            ok_json(
+                serde_json::to_value(crate::render::interface_out(&m.system_id, i))
+                    .unwrap_or(Value::Null),
+            )
         }
         _ => Err(unknown_op(r)),
     }

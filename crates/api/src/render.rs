@@ -182,7 +182,7 @@ struct DomainOut<'a> {
 }
 
 #[derive(Serialize)]
-struct InterfaceOut<'a> {
+pub(crate) struct InterfaceOut<'a> {
     id: i64,
     name: &'a str,
     #[serde(rename = "type")]
@@ -190,7 +190,7 @@ struct InterfaceOut<'a> {
     mac_address: &'a str,
     enabled: bool,
     vlan: Option<()>,
-    links: [(); 0],
+    links: Vec<Value>,
     params: Map<String, Value>,
     parents: [(); 0],
     children: [(); 0],
@@ -311,7 +311,16 @@ pub struct MachineOut<'a> {
     constraints_by_type: Option<Value>,
 }
 
-fn interface_out<'a>(sid: &'a str, i: &'a ingot_store::Interface) -> InterfaceOut<'a> {
+/// An interface link as MAAS shows it (`subnet` reduced to its id and CIDR).
+pub fn link_json(l: &ingot_store::network::InterfaceLink) -> Value {
+    json!({
+        "id": l.id, "mode": l.mode, "ip_address": l.ip,
+        "subnet": l.subnet_id.map(|id| json!({"id": id, "cidr": l.cidr, "resource_uri": format!("{API}/subnets/{id}/")})),
+        "default_gateway": l.default_gateway,
+    })
+}
+
+pub(crate) fn interface_out<'a>(sid: &'a str, i: &'a ingot_store::Interface) -> InterfaceOut<'a> {
     let d = &i.details;
     let text = |k: &str| d.get(k).and_then(Value::as_str);
     let num = |k: &str| d.get(k).and_then(Value::as_i64).unwrap_or(0);
@@ -322,7 +331,7 @@ fn interface_out<'a>(sid: &'a str, i: &'a ingot_store::Interface) -> InterfaceOu
         mac_address: &i.mac_address,
         enabled: i.enabled,
         vlan: None,
-        links: [],
+        links: i.links.iter().map(link_json).collect(),
         params: Map::new(),
         parents: [],
         children: [],

@@ -243,3 +243,212 @@ async fn netboot_timeline_records_metadata_hops_by_mac() {
         .expect(400);
     c.get("/MAAS/api/2.0/netboot-timeline/").await.expect(400);
 }
+
+/// Interface links (issue: deploy, networking model): STATIC links get addresses that are never
+/// handed out twice (also not to a user's reservation), AUTO/DHCP/LINK_UP links hold none,
+/// refusals name their reason, unlinking frees the address, and links show in the machine.
+#[tokio::test]
+async fn interface_links_and_static_addresses() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    c.post(
+        "/MAAS/api/2.0/subnets/",
+        &[("cidr", "10.88.0.0/24"), ("gateway_ip", "10.88.0.1")],
+    )
+    .await
+    .ok();
+    c.post(
+        "/MAAS/api/2.0/ipranges/",
+        &[
+            ("type", "dynamic"),
+            ("start_ip", "10.88.0.100"),
+            ("end_ip", "10.88.0.200"),
+        ],
+    )
+    .await
+    .ok();
+    let sid = c.ready_machine("l1", &mac(61), &[]).await;
+    let sid2 = c.ready_machine("l2", &mac(62), &[]).await;
+    let iface = |m: &serde_json::Value| m["interface_set"][0]["id"].as_i64().unwrap();
+    let i1 = iface(&c.machine(&sid).await);
+    let i2 = iface(&c.machine(&sid2).await);
+    let link =
+        |sid: &str, iid: i64| format!("/MAAS/api/2.0/nodes/{sid}/interfaces/{iid}/?op=link_subnet");
+    // A user's reservation takes .2; the machines' STATIC links get the next ones.
+    c.post(
+        "/MAAS/api/2.0/ipaddresses/",
+        &[("op", "reserve"), ("ip", "10.88.0.2")],
+    )
+    .await
+    .ok();
+    let r = c
+        .post(
+            &link(&sid, i1),
+            &[
+                ("mode", "STATIC"),
+                ("subnet", "10.88.0.0/24"),
+                ("default_gateway", "true"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["links"][0]["ip_address"], "10.88.0.3", "{r:#}");
+    assert_eq!(r["links"][0]["mode"], "static");
+    assert_eq!(r["links"][0]["default_gateway"], true);
+    let r = c
+        .post(
+            &link(&sid2, i2),
+            &[("mode", "static"), ("subnet", "10.88.0.0/24")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["links"][0]["ip_address"], "10.88.0.4");
+    // Refusals.
+    let e = c
+        .post(
+            &link(&sid2, i2),
+            &[("mode", "static"), ("subnet", "10.88.0.0/24")],
+        )
+        .await
+        .expect(409);
+    assert!(e.body.contains("already linked"), "{}", e.body);
+    let e = c
+        .post(
+            &link(&sid, i1),
+            &[("mode", "sometimes"), ("subnet", "10.88.0.0/24")],
+        )
+        .await
+        .expect(400);
+    assert!(e.body.contains("mode"), "{}", e.body);
+    c.post(&link(&sid, i1), &[("mode", "dhcp")])
+        .await
+        .expect(400);
+    c.post(
+        &link(&sid, i1),
+        &[("mode", "dhcp"), ("subnet", "10.99.0.0/24")],
+    )
+    .await
+    .expect(400);
+    c.post(
+        &link(&sid, i1),
+        &[
+            ("mode", "auto"),
+            ("subnet", "10.88.0.0/24"),
+            ("ip_address", "10.88.0.9"),
+        ],
+    )
+    .await
+    .expect(400);
+    let m3 = c.ready_machine("l3", &mac(63), &[]).await;
+    let i3 = iface(&c.machine(&m3).await);
+    let e = c
+        .post(
+            &link(&m3, i3),
+            &[
+                ("mode", "static"),
+                ("subnet", "10.88.0.0/24"),
+                ("ip_address", "10.88.0.3"),
+            ],
+        )
+        .await
+        .expect(409);
+    assert!(e.body.contains("already in use"), "{}", e.body);
+    c.post(
+        &link(&m3, i3),
+        &[
+            ("mode", "static"),
+            ("subnet", "10.88.0.0/24"),
+            ("ip_address", "10.88.0.150"),
+        ],
+    )
+    .await
+    .expect(400);
+    c.post(
+        &link(&m3, i3),
+        &[
+            ("mode", "static"),
+            ("subnet", "10.88.0.0/24"),
+            ("ip_address", "10.88.0.1"),
+        ],
+    )
+    .await
+    .expect(400);
+    c.post(
+        &link(&m3, 999_999),
+        &[("mode", "dhcp"), ("subnet", "10.88.0.0/24")],
+    )
+    .await
+    .expect(404);
+    // LINK_UP without a subnet, DHCP: no address held.
+    let r = c
+        .post(&link(&m3, i3), &[("mode", "link_up")])
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["links"][0]["ip_address"], serde_json::Value::Null);
+    // The machine shows its links; the region's addresses list shows the STATIC ones.
+    let m = c.machine(&sid).await;
+    assert_eq!(m["interface_set"][0]["links"][0]["ip_address"], "10.88.0.3");
+    let all = c
+        .get("/MAAS/api/2.0/ipaddresses/?all=true")
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        1,
+        "only the user's reservation is a user reservation: {all:#}"
+    );
+    // Unlink frees the address for the next machine.
+    let lid = m["interface_set"][0]["links"][0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    c.post(
+        &format!("/MAAS/api/2.0/nodes/{sid}/interfaces/{i1}/?op=unlink_subnet"),
+        &[("id", &lid)],
+    )
+    .await
+    .ok();
+    let r = c
+        .post(
+            &link(&m3, i3),
+            &[("mode", "static"), ("subnet", "10.88.0.0/24")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        r["links"][1]["ip_address"], "10.88.0.3",
+        "freed address reused: {r:#}"
+    );
+    // Not while deployed-like states: allocate + deploy, then linking is refused.
+    c.post(
+        "/MAAS/api/2.0/machines/?op=allocate",
+        &[("system_id", &sid2)],
+    )
+    .await
+    .ok();
+    c.op(&sid2, "deploy", &[]).await.ok();
+    let e = c
+        .post(
+            &link(&sid2, i2),
+            &[("mode", "dhcp"), ("subnet", "10.88.0.0/24")],
+        )
+        .await
+        .expect(409);
+    assert!(e.body.contains("Deploying"), "{}", e.body);
+    // Someone else's machine cannot be changed (MAAS's edit rule: own or unowned machines).
+    c.post("/MAAS/api/2.0/machines/?op=allocate", &[("system_id", &m3)])
+        .await
+        .ok();
+    let bob = s.user("bob").await;
+    bob.post(
+        &link(&m3, i3),
+        &[("mode", "dhcp"), ("subnet", "10.88.0.0/24")],
+    )
+    .await
+    .expect(403);
+}

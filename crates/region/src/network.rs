@@ -3,7 +3,9 @@
 
 use crate::{FieldErrors, Region, RegionError, Result};
 use ingot_core::net::{check_range, check_static_ip, first_free_ip, ranges_overlap, Cidr};
-use ingot_store::network::{IpRange, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED};
+use ingot_store::network::{
+    InterfaceLink, IpRange, StaticIp, Subnet, Vlan, ALLOC_STICKY, ALLOC_USER_RESERVED,
+};
 use ingot_store::{StoreError, User};
 use ingot_wire::Params;
 use std::net::IpAddr;
@@ -339,6 +341,32 @@ impl Region {
                 )));
             }
         }
+        let template = StaticIp {
+            id: 0,
+            subnet_id: subnet.id,
+            ip: String::new(),
+            alloc_type: ALLOC_USER_RESERVED,
+            mac: mac.clone(),
+            hostname: hostname.clone(),
+            user_id: Some(user.id),
+            interface_id: None,
+            created: 0,
+        };
+        self.allocate_static(subnet, want, "ip", template).await
+    }
+
+    /// Give out one static address of `subnet` as `template` describes: `want` if it may be
+    /// used (inside the subnet; not its network, broadcast or gateway address; not in a dynamic
+    /// range; not taken — `field` names the parameter in errors), else the lowest free address
+    /// outside the dynamic and reserved ranges. The unique index on `ip` settles races with other
+    /// requests and other regions; a loser picks again.
+    pub(crate) async fn allocate_static(
+        &self,
+        subnet: &Subnet,
+        want: Option<IpAddr>,
+        field: &str,
+        template: StaticIp,
+    ) -> Result<StaticIp> {
         let cidr = Cidr::parse(&subnet.cidr).map_err(|e| {
             RegionError::field("subnet", format!("The subnet's CIDR is invalid: {e}"))
         })?;
@@ -354,18 +382,12 @@ impl Region {
         let dynamic = span(&["dynamic"]);
         let excluded = span(&["dynamic", "reserved"]);
         let row = |a: IpAddr| StaticIp {
-            id: 0,
-            subnet_id: subnet.id,
             ip: a.to_string(),
-            alloc_type: ALLOC_USER_RESERVED,
-            mac: mac.clone(),
-            hostname: hostname.clone(),
-            user_id: Some(user.id),
-            created: 0,
+            ..template.clone()
         };
         if let Some(a) = want {
             check_static_ip(&cidr, a, gateway, &dynamic)
-                .map_err(|e| RegionError::field("ip", e))?;
+                .map_err(|e| RegionError::field(field, e))?;
             return self
                 .store
                 .insert_static_ip(&row(a))
@@ -417,8 +439,15 @@ impl Region {
         let a: IpAddr = v
             .parse()
             .map_err(|_| RegionError::field("ip", format!("'{v}' is not an IP address.")))?;
-        let Some(s) = self.store.static_ip(&a.to_string()).await? else {
-            return Err(RegionError::NotFound(format!("{a} is not reserved.")));
+        let Some(s) = self
+            .store
+            .static_ip(&a.to_string())
+            .await?
+            .filter(|s| s.alloc_type == ALLOC_USER_RESERVED)
+        else {
+            return Err(RegionError::NotFound(format!(
+                "{a} is not a user reservation (a machine's address is released by unlinking it)."
+            )));
         };
         if s.user_id != Some(user.id) && !user.is_admin {
             return Err(RegionError::Forbidden(format!(
@@ -427,6 +456,155 @@ impl Region {
         }
         self.store.delete_static_ip(s.id).await?;
         Ok(s)
+    }
+
+    /// `nodes/{id}/interfaces/{iface}/?op=link_subnet`: configure an interface on a subnet for
+    /// deployment — `mode` auto | dhcp | static | link_up, `subnet` (id or CIDR; optional for
+    /// link_up), `ip_address` (static; else the lowest free one), `default_gateway`. Only while
+    /// the machine is not running an OS Ingot put there (New, Ready, Allocated, Broken, Failed
+    /// testing), by someone who may edit it.
+    pub async fn link_subnet(
+        &self,
+        user: &User,
+        system_id: &str,
+        iface_id: i64,
+        p: &Params,
+    ) -> Result<InterfaceLink> {
+        let m = self
+            .load_for(user, system_id, ingot_core::actions::Action::Update)
+            .await?;
+        interfaces_editable(&m)?;
+        let iface = m
+            .interfaces
+            .iter()
+            .find(|i| i.id == iface_id)
+            .ok_or_else(|| {
+                RegionError::NotFound(format!("No interface {iface_id} on {system_id}."))
+            })?;
+        let mode = p
+            .get("mode")
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if !["auto", "dhcp", "static", "link_up"].contains(&mode.as_str()) {
+            return Err(RegionError::field(
+                "mode",
+                format!("'{mode}' is not one of AUTO, DHCP, STATIC, LINK_UP."),
+            ));
+        }
+        let subnets = self.store.subnets().await?;
+        let subnet = match p.get("subnet").map(str::trim).filter(|s| !s.is_empty()) {
+            Some(v) => Some(
+                subnets
+                    .iter()
+                    .find(|s| v.parse::<i64>().is_ok_and(|id| id == s.id) || s.cidr == v)
+                    .ok_or_else(|| {
+                        RegionError::field("subnet", format!("No subnet matches '{v}'."))
+                    })?,
+            ),
+            None if mode == "link_up" => None,
+            None => return Err(RegionError::field("subnet", "This field is required.")),
+        };
+        let default_gateway = p.get_bool("default_gateway")?.unwrap_or(false);
+        if default_gateway
+            && (!matches!(mode.as_str(), "auto" | "static")
+                || subnet.is_none_or(|s| s.gateway_ip.is_none()))
+        {
+            return Err(RegionError::field(
+                "default_gateway",
+                "Only an AUTO or STATIC link to a subnet with a gateway can be the default gateway.",
+            ));
+        }
+        let want = match p.get("ip_address").map(str::trim).filter(|v| !v.is_empty()) {
+            Some(_) if mode != "static" => {
+                return Err(RegionError::field(
+                    "ip_address",
+                    "An address can only be given for a STATIC link.",
+                ))
+            }
+            Some(v) => Some(v.parse::<IpAddr>().map_err(|_| {
+                RegionError::field("ip_address", format!("'{v}' is not an IP address."))
+            })?),
+            None => None,
+        };
+        if let Some(sn) = subnet {
+            if iface.links.iter().any(|l| l.subnet_id == Some(sn.id)) {
+                return Err(RegionError::Conflict(format!(
+                    "{} is already linked to {}.",
+                    iface.name, sn.cidr
+                )));
+            }
+        }
+        let ip = match (mode.as_str(), subnet) {
+            ("static", Some(sn)) => Some(
+                self.allocate_static(
+                    sn,
+                    want,
+                    "ip_address",
+                    StaticIp {
+                        id: 0,
+                        subnet_id: sn.id,
+                        ip: String::new(),
+                        alloc_type: ALLOC_STICKY,
+                        mac: None,
+                        hostname: m.hostname.clone(),
+                        user_id: m.owner_id,
+                        interface_id: Some(iface.id),
+                        created: 0,
+                    },
+                )
+                .await?,
+            ),
+            _ => None,
+        };
+        let mut link = InterfaceLink {
+            id: 0,
+            interface_id: iface.id,
+            mode,
+            subnet_id: subnet.map(|s| s.id),
+            ip: ip.as_ref().map(|s| s.ip.clone()),
+            cidr: subnet.map(|s| s.cidr.clone()),
+            staticip_id: ip.as_ref().map(|s| s.id),
+            default_gateway,
+        };
+        match self.store.add_interface_link(&link).await {
+            Ok(id) => link.id = id,
+            Err(e) => {
+                // Do not keep an address for a link that does not exist.
+                if let Some(s) = &ip {
+                    self.store.delete_static_ip(s.id).await?;
+                }
+                return Err(e.into());
+            }
+        }
+        Ok(link)
+    }
+
+    /// `?op=unlink_subnet id=LINK`: remove a link (and the static address it held).
+    pub async fn unlink_subnet(
+        &self,
+        user: &User,
+        system_id: &str,
+        iface_id: i64,
+        p: &Params,
+    ) -> Result<()> {
+        let m = self
+            .load_for(user, system_id, ingot_core::actions::Action::Update)
+            .await?;
+        interfaces_editable(&m)?;
+        let id = p
+            .get_i64("id")?
+            .ok_or_else(|| RegionError::field("id", "This field is required."))?;
+        let link = m
+            .interfaces
+            .iter()
+            .filter(|i| i.id == iface_id)
+            .flat_map(|i| i.links.iter())
+            .find(|l| l.id == id)
+            .ok_or_else(|| {
+                RegionError::NotFound(format!("No link {id} on interface {iface_id}."))
+            })?;
+        Ok(self.store.remove_interface_link(link).await?)
     }
 
     /// Turn DHCP on or off for a VLAN: on needs a managed subnet with a dynamic range.
@@ -458,5 +636,21 @@ impl Region {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether a machine's interfaces may be reconfigured now.
+fn interfaces_editable(m: &ingot_store::Machine) -> Result<()> {
+    use ingot_core::Status as S;
+    if matches!(
+        m.status,
+        S::New | S::Ready | S::Allocated | S::Broken | S::FailedTesting
+    ) {
+        Ok(())
+    } else {
+        Err(RegionError::Conflict(format!(
+            "Interfaces can be changed only while the machine is New, Ready, Allocated, Broken or Failed testing (it is {}).",
+            m.status.label()
+        )))
     }
 }

@@ -190,6 +190,8 @@ pub struct Interface {
     pub details: Value,
     /// The interface the machine network-boots from (BOOTIF).
     pub is_boot: bool,
+    /// How the interface is configured on subnets when deployed.
+    pub links: Vec<network::InterfaceLink>,
 }
 
 /// A machine with everything the API shows.
@@ -1292,6 +1294,7 @@ impl Store {
                     enabled: true,
                     details: Value::Object(Default::default()),
                     is_boot: false,
+                    links: Vec::new(),
                 }),
                 Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
                     // The unique index is the check; name the holder for the message.
@@ -1435,7 +1438,27 @@ impl Store {
                     details: serde_json::from_str(&r.try_get::<String, _>(6)?)
                         .unwrap_or(Value::Null),
                     is_boot: r.try_get::<i64, _>(7)? != 0,
+                    links: Vec::new(),
                 });
+            }
+        }
+        let if_ids: Vec<i64> = machines
+            .iter()
+            .flat_map(|m| m.interfaces.iter().map(|i| i.id))
+            .collect();
+        if !if_ids.is_empty() {
+            let mut by_if: HashMap<i64, Vec<network::InterfaceLink>> = HashMap::new();
+            for chunk in if_ids.chunks(500) {
+                for l in self.interface_links(chunk).await? {
+                    by_if.entry(l.interface_id).or_default().push(l);
+                }
+            }
+            for m in machines.iter_mut() {
+                for i in m.interfaces.iter_mut() {
+                    if let Some(ls) = by_if.remove(&i.id) {
+                        i.links = ls;
+                    }
+                }
             }
         }
         let bd_sql = format!("SELECT * FROM block_devices {cond_i} ORDER BY id");

@@ -63,7 +63,25 @@ pub struct StaticIp {
     pub mac: Option<String>,
     pub hostname: String,
     pub user_id: Option<i64>,
+    /// The machine interface this address is configured on (a STATIC link), if any.
+    pub interface_id: Option<i64>,
     pub created: i64,
+}
+
+/// A machine interface's link to a subnet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterfaceLink {
+    pub id: i64,
+    pub interface_id: i64,
+    /// auto | static | dhcp | link_up
+    pub mode: String,
+    pub subnet_id: Option<i64>,
+    /// The address of a STATIC link.
+    pub ip: Option<String>,
+    /// The subnet's CIDR (for display).
+    pub cidr: Option<String>,
+    pub staticip_id: Option<i64>,
+    pub default_gateway: bool,
 }
 
 /// A registered rack controller.
@@ -78,8 +96,10 @@ pub struct Rack {
     pub last_seen: i64,
 }
 
-/// MAAS's IPADDRESS_TYPE values used here.
+/// MAAS's IPADDRESS_TYPE values used here: a user's reservation, and a machine interface's
+/// STATIC (sticky) address.
 pub const ALLOC_USER_RESERVED: i64 = 4;
+pub const ALLOC_STICKY: i64 = 1;
 
 fn staticip_from(r: &AnyRow) -> Result<StaticIp> {
     Ok(StaticIp {
@@ -90,6 +110,7 @@ fn staticip_from(r: &AnyRow) -> Result<StaticIp> {
         mac: r.try_get("mac")?,
         hostname: r.try_get("hostname")?,
         user_id: r.try_get("user_id")?,
+        interface_id: r.try_get("interface_id")?,
         created: r.try_get("created")?,
     })
 }
@@ -406,13 +427,14 @@ impl Store {
     /// Insert a static address. The unique index on `ip` is what makes the choice safe against
     /// a concurrent insert (in this region or another): the loser gets `Duplicate` and picks again.
     pub async fn insert_static_ip(&self, s: &StaticIp) -> Result<StaticIp> {
-        let r = sqlx::query("INSERT INTO staticips (subnet_id, ip, alloc_type, mac, hostname, user_id, created) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+        let r = sqlx::query("INSERT INTO staticips (subnet_id, ip, alloc_type, mac, hostname, user_id, interface_id, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
             .bind(s.subnet_id)
             .bind(&s.ip)
             .bind(s.alloc_type)
             .bind(s.mac.as_deref())
             .bind(&s.hostname)
             .bind(s.user_id)
+            .bind(s.interface_id)
             .bind(now_ms())
             .fetch_one(&self.pool)
             .await
@@ -439,6 +461,64 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- interface links
+    /// Links of these interfaces (with the address of STATIC ones), oldest first.
+    pub async fn interface_links(&self, interface_ids: &[i64]) -> Result<Vec<InterfaceLink>> {
+        if interface_ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let ph: Vec<String> = (1..=interface_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT l.*, s.ip AS ip, sn.cidr AS cidr FROM interface_links l LEFT JOIN staticips s ON s.id = l.staticip_id LEFT JOIN subnets sn ON sn.id = l.subnet_id WHERE l.interface_id IN ({}) ORDER BY l.id", ph.join(", "));
+        let vals: Vec<Val> = interface_ids.iter().map(|i| Val::from(*i)).collect();
+        let rows = bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(InterfaceLink {
+                    id: r.try_get("id")?,
+                    interface_id: r.try_get("interface_id")?,
+                    mode: r.try_get("mode")?,
+                    subnet_id: r.try_get("subnet_id")?,
+                    ip: r.try_get("ip")?,
+                    cidr: r.try_get("cidr")?,
+                    staticip_id: r.try_get("staticip_id")?,
+                    default_gateway: r.try_get::<i64, _>("default_gateway")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn add_interface_link(&self, l: &InterfaceLink) -> Result<i64> {
+        let r = sqlx::query("INSERT INTO interface_links (interface_id, mode, subnet_id, staticip_id, default_gateway, created) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            .bind(l.interface_id)
+            .bind(&l.mode)
+            .bind(l.subnet_id)
+            .bind(l.staticip_id)
+            .bind(l.default_gateway as i64)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get(0)?)
+    }
+
+    /// Remove a link and the static address it held, in one transaction.
+    pub async fn remove_interface_link(&self, l: &InterfaceLink) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM interface_links WHERE id = $1")
+            .bind(l.id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(sid) = l.staticip_id {
+            sqlx::query("DELETE FROM staticips WHERE id = $1")
+                .bind(sid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -8,6 +8,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, V3_SQLITE, V3_PG),
     (4, V4_SQLITE, V4_PG),
     (5, V5_SQLITE, V5_PG),
+    (6, V6_SQLITE, V6_PG),
 ];
 
 macro_rules! v1 {
@@ -113,3 +114,18 @@ macro_rules! v5 {
 
 const V5_SQLITE: &str = v5!("INTEGER PRIMARY KEY AUTOINCREMENT");
 const V5_PG: &str = v5!("BIGSERIAL PRIMARY KEY");
+
+/// How a machine's interface is configured on a subnet when it is deployed (MAAS's interface
+/// links): AUTO (an address picked at deploy), STATIC (a `staticips` row bound to the
+/// interface), DHCP, LINK_UP.
+macro_rules! v6 {
+    ($pk:literal) => {
+        concat!(
+            "CREATE TABLE interface_links (id ", $pk, ", interface_id BIGINT NOT NULL REFERENCES interfaces(id) ON DELETE CASCADE, mode TEXT NOT NULL, subnet_id BIGINT REFERENCES subnets(id), staticip_id BIGINT REFERENCES staticips(id), default_gateway BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL);\n",
+            "CREATE INDEX interface_links_interface ON interface_links(interface_id);\n",
+        )
+    };
+}
+
+const V6_SQLITE: &str = v6!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const V6_PG: &str = v6!("BIGSERIAL PRIMARY KEY");
