@@ -567,7 +567,12 @@ async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                         .region
                         .allocate(u, &c, p.get("agent_name"), p.get("comment"), dry)
                         .await?;
-                    ok_json(render::allocated_machine(&m))
+                    // Which disks and interfaces satisfied the storage / interfaces constraints.
+                    let (disks, nics) = ingot_region::hardware_facts(&m);
+                    let matched = c
+                        .matched(&ingot_region::candidate(&m, &disks, &nics))
+                        .unwrap_or_default();
+                    ok_json(render::allocated_machine(&m, &matched))
                 }
                 (&Method::POST, Some("release")) => bulk_release(app, u, &p).await,
                 (&Method::POST, Some("accept")) | (&Method::POST, Some("accept_all")) => {

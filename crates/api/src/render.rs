@@ -510,9 +510,23 @@ pub fn machine(m: &Machine) -> Value {
 }
 
 /// The machine object as allocate returns it.
-pub fn allocated_machine(m: &Machine) -> Value {
+pub fn allocated_machine(m: &Machine, matched: &ingot_core::constraints::Matched) -> Value {
     let mut out = machine_out(m);
-    out.constraints_by_type = Some(json!({}));
+    let by_label = |pairs: &[(String, i64)]| {
+        let mut o = Map::new();
+        for (label, id) in pairs {
+            o.insert(label.clone(), json!([id]));
+        }
+        Value::Object(o)
+    };
+    let mut by_type = Map::new();
+    if !matched.storage.is_empty() {
+        by_type.insert("storage".into(), by_label(&matched.storage));
+    }
+    if !matched.interfaces.is_empty() {
+        by_type.insert("interfaces".into(), by_label(&matched.interfaces));
+    }
+    out.constraints_by_type = Some(Value::Object(by_type));
     serde_json::to_value(out).unwrap_or(Value::Null)
 }
 

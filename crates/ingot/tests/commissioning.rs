@@ -494,6 +494,68 @@ async fn commissioning_derives_the_inventory_and_testing_follows() {
             )
         });
     assert_eq!(sda2["id"], sda_id);
+
+    // Allocation by storage and interface constraints on what commissioning found.
+    let e = admin
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("storage", "root:7000")],
+        )
+        .await
+        .expect(409);
+    assert!(e.body.contains("storage=root:7000"), "{}", e.body);
+    admin
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("storage", "root:1(ssd")],
+        )
+        .await
+        .expect(400);
+    admin
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("interfaces", "a:colour=red")],
+        )
+        .await
+        .expect(400);
+    let sdb_id = m["physicalblockdevice_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "sdb")
+        .unwrap()["id"]
+        .clone();
+    let eth0_id = m["interface_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "eth0")
+        .unwrap()["id"]
+        .clone();
+    let a = admin
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[
+                ("storage", "root:500(ssd),data:5000(rotary)"),
+                ("interfaces", "fast:tag=sriov"),
+                ("dry_run", "true"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(a["system_id"], sid.as_str());
+    assert_eq!(
+        a["constraints_by_type"]["storage"]["root"],
+        json!([sda_id]),
+        "{:#}",
+        a["constraints_by_type"]
+    );
+    assert_eq!(a["constraints_by_type"]["storage"]["data"], json!([sdb_id]));
+    assert_eq!(
+        a["constraints_by_type"]["interfaces"]["fast"],
+        json!([eth0_id])
+    );
 }
 
 #[tokio::test]

@@ -612,6 +612,20 @@ pub async fn constraints(region: &Region, params: &Params) -> Result<Constraints
         not_in_zone: [list(params, "not_in_zone"), list(params, "not_in_zones")].concat(),
         pool: text(params, "pool").filter(|s| !s.is_empty()),
         not_in_pool: list(params, "not_in_pool"),
+        storage: match text(params, "storage").filter(|s| !s.trim().is_empty()) {
+            Some(s) => ingot_core::constraints::parse_storage(&s).unwrap_or_else(|e| {
+                fe.add("storage", format!("Invalid storage constraint: {e}."));
+                Vec::new()
+            }),
+            None => Vec::new(),
+        },
+        interfaces: match text(params, "interfaces").filter(|s| !s.trim().is_empty()) {
+            Some(s) => ingot_core::constraints::parse_interfaces(&s).unwrap_or_else(|e| {
+                fe.add("interfaces", format!("Invalid interfaces constraint: {e}."));
+                Vec::new()
+            }),
+            None => Vec::new(),
+        },
     };
     for a in c.arch.iter().chain(&c.not_arch) {
         let base = a.split('/').next().unwrap_or_default();

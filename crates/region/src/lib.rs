@@ -704,17 +704,22 @@ impl Region {
         const PAGE: i64 = 64;
         let mut after = None;
         loop {
-            let page = self
+            let mut page = self
                 .store
                 .allocation_candidates(&filter, after, PAGE)
                 .await?;
+            // Disks and interfaces only when the constraints look at them.
+            if !c.storage.is_empty() || !c.interfaces.is_empty() {
+                self.store.load_hardware(&mut page).await?;
+            }
             let exhausted = (page.len() as i64) < PAGE;
             after = page.last().map(|m| (m.cpu_count, m.memory, m.id));
             let mut cands: Vec<(i64, i64, &Machine)> = page
                 .iter()
                 .filter(|m| !m.locked)
                 .filter_map(|m| {
-                    let cand = candidate(m);
+                    let (disks, nics) = hardware_facts(m);
+                    let cand = candidate(m, &disks, &nics);
                     c.matches(&cand).then(|| {
                         let (a, b) = c.fit_cost(&cand);
                         (a, b, m)
@@ -1373,7 +1378,59 @@ fn action_event_type(a: Action) -> &'static str {
     }
 }
 
-pub fn candidate(m: &Machine) -> Candidate<'_> {
+/// A machine's disks and interfaces as the `storage` / `interfaces` constraints see them.
+pub fn hardware_facts(
+    m: &Machine,
+) -> (
+    Vec<ingot_core::constraints::DiskFacts>,
+    Vec<ingot_core::constraints::NicFacts>,
+) {
+    let disks = m
+        .block_devices
+        .iter()
+        .map(|b| ingot_core::constraints::DiskFacts {
+            id: b.id,
+            size: u64::try_from(b.size).unwrap_or(0),
+            tags: b.tags.clone(),
+        })
+        .collect();
+    let nics = m
+        .interfaces
+        .iter()
+        .map(|i| ingot_core::constraints::NicFacts {
+            id: i.id,
+            name: i.name.clone(),
+            kind: i.kind.clone(),
+            tags: i.details["tags"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            link_speed: i.details["link_speed"].as_u64().unwrap_or(0),
+            links: i
+                .links
+                .iter()
+                .filter_map(|l| {
+                    Some((
+                        l.subnet_id?,
+                        l.cidr.clone().unwrap_or_default(),
+                        l.mode.clone(),
+                    ))
+                })
+                .collect(),
+        })
+        .collect();
+    (disks, nics)
+}
+
+pub fn candidate<'a>(
+    m: &'a Machine,
+    disks: &'a [ingot_core::constraints::DiskFacts],
+    nics: &'a [ingot_core::constraints::NicFacts],
+) -> Candidate<'a> {
     Candidate {
         system_id: &m.system_id,
         hostname: &m.hostname,
@@ -1384,6 +1441,8 @@ pub fn candidate(m: &Machine) -> Candidate<'_> {
         tags: &m.tags,
         zone: &m.zone,
         pool: &m.pool,
+        disks,
+        nics,
     }
 }
 

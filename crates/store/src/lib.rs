@@ -1383,6 +1383,15 @@ impl Store {
         }
     }
 
+    /// Interfaces (with links), block devices and the hardware summary of machines read
+    /// without them (allocation candidates), when constraints need them.
+    pub async fn load_hardware(&self, machines: &mut [Machine]) -> Result<()> {
+        for m in machines.iter_mut() {
+            m.tags.clear();
+        }
+        self.load_related_opt(machines, true).await
+    }
+
     /// Tags and interfaces for a batch of machines, in two queries (interfaces only if asked).
     /// Small batches select by id; large ones read the whole (indexed) tables once.
     async fn load_related(&self, machines: &mut [Machine]) -> Result<()> {
