@@ -1218,6 +1218,7 @@ const CONFIG_NAMES: &[&str] = &[
     "default_distro_series",
     "default_osystem",
     "unknown_machines",
+    "max_concurrent_deployments",
 ];
 
 async fn config(app: &App, r: &Req, u: &User) -> Res {
@@ -1242,6 +1243,7 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     .get_setting(name)
                     .await?
                     .unwrap_or_else(|| "jammy".into())),
+                "max_concurrent_deployments" => json!(app.region.deployment_limit().await?),
                 "unknown_machines" => json!(app
                     .region
                     .store
@@ -1272,6 +1274,12 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     "This field is required.",
                 )));
             }
+            if name == "max_concurrent_deployments" && !value.parse::<i64>().is_ok_and(|v| v >= 0) {
+                return Err(ApiError(RegionError::field(
+                    "value",
+                    "max_concurrent_deployments is a whole number (0: no limit).",
+                )));
+            }
             if name == "unknown_machines" && !matches!(value, "enlist" | "ignore") {
                 return Err(ApiError(RegionError::field(
                     "value",
@@ -1279,6 +1287,10 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                 )));
             }
             app.region.store.set_setting(name, value).await?;
+            if name == "max_concurrent_deployments" {
+                // A higher limit frees slots at once.
+                app.region.admit_deployments().await?;
+            }
             ok_json(Value::Null)
         }
         _ => Err(unknown_op(r)),

@@ -305,6 +305,8 @@ pub struct MachineOut<'a> {
     is_dpu: bool,
     /// Ingot extension: when the current transient status times out (Unix seconds).
     status_deadline: Option<i64>,
+    /// Ingot extension: a DEPLOYING machine waiting for a deployment slot since then.
+    deploy_queued_since: Option<String>,
     resource_uri: String,
     /// Present only in allocate's answer.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -419,7 +421,11 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
         status: m.status as i64,
         status_name: m.status.label(),
         status_action: "",
-        status_message: Some(m.error_description.as_str()).filter(|e| !e.is_empty()),
+        status_message: if m.deploy_queued.is_some() {
+            Some("Waiting for a deployment slot")
+        } else {
+            Some(m.error_description.as_str()).filter(|e| !e.is_empty())
+        },
         osystem: &m.osystem,
         distro_series: &m.distro_series,
         ephemeral_deploy: false,
@@ -499,6 +505,7 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
         enable_kernel_crash_dump: false,
         is_dpu: false,
         status_deadline: m.status_expires.map(|ms| ms / 1000),
+        deploy_queued_since: m.deploy_queued.map(iso_time),
         resource_uri: format!("{API}/machines/{sid}/"),
         constraints_by_type: None,
     }

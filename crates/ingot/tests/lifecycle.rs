@@ -553,3 +553,78 @@ async fn events_are_paged_and_filtered() {
         .iter()
         .all(|e| e["hostname"] == "ev2"));
 }
+
+/// Admission control: with `max_concurrent_deployments` = 1 the second and third deployments
+/// wait in a visible queue (no deadline running), the next one starts when the first finishes,
+/// a queued one can be aborted, and raising the limit admits the rest at once.
+#[tokio::test]
+async fn deployments_wait_for_a_slot() {
+    let s = Server::start(&["--reap-interval", "1"]).await;
+    let c = s.client();
+    c.post(
+        "/MAAS/api/2.0/maas/?op=set_config",
+        &[("name", "max_concurrent_deployments"), ("value", "-1")],
+    )
+    .await
+    .expect(400);
+    c.post(
+        "/MAAS/api/2.0/maas/?op=set_config",
+        &[("name", "max_concurrent_deployments"), ("value", "1")],
+    )
+    .await
+    .ok();
+    let got = c
+        .get("/MAAS/api/2.0/maas/?op=get_config&name=max_concurrent_deployments")
+        .await
+        .ok()
+        .json();
+    assert_eq!(got, 1);
+    let mut sids = Vec::new();
+    for i in 0..4 {
+        let sid = c.ready_machine(&format!("q{i}"), &mac(300 + i), &[]).await;
+        c.post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("system_id", &sid)],
+        )
+        .await
+        .ok();
+        let m = c.op(&sid, "deploy", &[]).await.ok().json();
+        assert_eq!(m["status_name"], "Deploying");
+        sids.push(sid);
+    }
+    let queued = |m: &Value| m["deploy_queued_since"].is_string();
+    let m0 = c.machine(&sids[0]).await;
+    assert!(!queued(&m0) && m0["status_deadline"].is_number(), "{m0:#}");
+    for sid in &sids[1..] {
+        let m = c.machine(sid).await;
+        assert!(queued(&m), "{m:#}");
+        assert_eq!(m["status_message"], "Waiting for a deployment slot");
+        assert!(m["status_deadline"].is_null(), "no deadline while queued");
+    }
+    // The first finishes: the second (first queued) is admitted, the others still wait.
+    c.report_deployed(&sids[0]).await.ok();
+    let m1 = c
+        .wait_machine(&sids[1], "admitted", |m| {
+            !m["deploy_queued_since"].is_string()
+        })
+        .await;
+    assert!(m1["status_deadline"].is_number());
+    assert!(queued(&c.machine(&sids[2]).await));
+    let evs = c.events(&sids[1]).await;
+    assert!(
+        evs.iter().any(|e| e["type"] == "Deployment admitted"),
+        "{evs:#?}"
+    );
+    // A queued deployment can be aborted: back to Allocated, out of the queue.
+    let m2 = c.op(&sids[2], "abort", &[]).await.ok().json();
+    assert_eq!(m2["status_name"], "Allocated");
+    assert!(!queued(&m2));
+    // Raising the limit admits the rest at once.
+    c.post(
+        "/MAAS/api/2.0/maas/?op=set_config",
+        &[("name", "max_concurrent_deployments"), ("value", "5")],
+    )
+    .await
+    .ok();
+    assert!(!queued(&c.machine(&sids[3]).await));
+}

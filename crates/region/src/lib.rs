@@ -426,33 +426,75 @@ impl Region {
         } else {
             None
         };
-        self.retrying(|| async {
-            let m = self.load(system_id).await?;
-            let p = plan(action, &facts(&m), actor(user), opts)?;
-            // The result sets exist before the machine can boot and ask for them.
-            for (set, rows) in sets.iter().flatten() {
-                self.store
-                    .start_result_set(m.id, set.as_str(), rows)
-                    .await?;
-            }
-            let mut extra = Change::default();
-            if let (Action::Deploy, Some(d)) = (action, deploy) {
-                extra.osystem = Some(d.osystem.clone());
-                extra.distro_series = Some(d.distro_series.clone());
-                extra.hwe_kernel = Some(d.hwe_kernel.clone());
-                if let Some(a) = &d.agent_name {
-                    extra.agent_name = Some(a.clone());
+        // Admission control: with a deployment limit, every deployment waits in the queue and
+        // the admitter (here, and on every reaper round) starts the first ones that fit.
+        let limit = if action == Action::Deploy {
+            self.deployment_limit().await?
+        } else {
+            0
+        };
+        let res = self
+            .retrying(|| async {
+                let m = self.load(system_id).await?;
+                let mut p = plan(action, &facts(&m), actor(user), opts)?;
+                // The result sets exist before the machine can boot and ask for them.
+                for (set, rows) in sets.iter().flatten() {
+                    self.store
+                        .start_result_set(m.id, set.as_str(), rows)
+                        .await?;
                 }
-                extra.user_data = Some(d.user_data.clone());
+                let mut extra = Change::default();
+                if let (Action::Deploy, Some(d)) = (action, deploy) {
+                    extra.osystem = Some(d.osystem.clone());
+                    extra.distro_series = Some(d.distro_series.clone());
+                    extra.hwe_kernel = Some(d.hwe_kernel.clone());
+                    if let Some(a) = &d.agent_name {
+                        extra.agent_name = Some(a.clone());
+                    }
+                    extra.user_data = Some(d.user_data.clone());
+                }
+                if action == Action::Commission {
+                    extra.commissioning_passed = Some(false);
+                }
+                if limit > 0 && p.steps.last() == Some(&Status::Deploying) {
+                    extra.deploy_queued = Some(Some(ingot_store::now_ms()));
+                    p.power = None;
+                }
+                self.apply_plan(&m, &p, extra, &user.username, opts.comment.as_deref())
+                    .await?;
+                self.after_change(m.id).await
+            })
+            .await?;
+        if res.deploy_queued.is_some() {
+            self.admit_deployments().await?;
+            return self.after_change(res.id).await;
+        }
+        Ok(res)
+    }
+
+    /// `max_concurrent_deployments` (0: no limit).
+    pub async fn deployment_limit(&self) -> Result<i64> {
+        Ok(self
+            .store
+            .get_setting("max_concurrent_deployments")
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Start queued deployments while slots are free (first queued first); each admitted
+    /// machine gets its deadline and its power cycle into the ephemeral environment.
+    pub async fn admit_deployments(&self) -> Result<usize> {
+        let limit = self.deployment_limit().await?;
+        let deadline = self.deadline_for(Status::Deploying).await?;
+        let mut n = 0;
+        while let Some(id) = self.store.admit_next_deployment(limit, deadline).await? {
+            n += 1;
+            if let Some(m) = self.store.machine_by_id(id).await? {
+                self.spawn_power(&m, PowerOp::Cycle, Some(true), Status::Deploying);
             }
-            if action == Action::Commission {
-                extra.commissioning_passed = Some(false);
-            }
-            self.apply_plan(&m, &p, extra, &user.username, opts.comment.as_deref())
-                .await?;
-            self.after_change(m.id).await
-        })
-        .await
+        }
+        Ok(n)
     }
 
     /// Reload a machine after a change and mint its metadata token when its status needs one.
@@ -509,6 +551,17 @@ impl Region {
             c.previous_status = Some(prev);
             c.status_expires = Some(self.deadline_for(cur).await?);
             c.last_heard = Some(String::new());
+        }
+        if matches!(c.deploy_queued, Some(Some(_))) {
+            // Waiting for a slot is not deploying yet: the deadline starts at admission.
+            c.status_expires = Some(None);
+            events.push(NewEvent::info(
+                "Deployment queued",
+                "Waiting for a deployment slot (max_concurrent_deployments).",
+                who,
+            ));
+        } else if cur != Status::Deploying && m.deploy_queued.is_some() {
+            c.deploy_queued = Some(None);
         }
         let owner = p.final_owner(m.status, m.owner_id);
         if owner != m.owner_id {
@@ -1092,6 +1145,8 @@ impl Region {
     pub async fn reap_deadlines(&self) -> Result<usize> {
         let timeout = self.node_timeout_secs().await?;
         let mut n = self.reap_overdue_scripts().await?;
+        // Slots freed by finished or failed deployments go to the queue.
+        self.admit_deployments().await?;
         for m in self.store.expired_machines(ingot_store::now_ms()).await? {
             let secs = deadline_secs(m.status, timeout).unwrap_or(timeout);
             let Some((failed, why)) = signal::plan_timeout(m.status, secs, Some(&m.last_heard))

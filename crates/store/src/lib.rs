@@ -231,6 +231,8 @@ pub struct Machine {
     pub enlisting: bool,
     pub commissioning_passed: bool,
     pub status_expires: Option<i64>,
+    /// A DEPLOYING machine waiting for a deployment slot since then (ms); None when not queued.
+    pub deploy_queued: Option<i64>,
     pub last_heard: String,
     pub workload_annotations: Value,
     pub version: i64,
@@ -371,6 +373,7 @@ pub struct Change {
     pub enlisting: Option<bool>,
     pub commissioning_passed: Option<bool>,
     pub status_expires: Option<Option<i64>>,
+    pub deploy_queued: Option<Option<i64>>,
     pub last_heard: Option<String>,
     pub workload_annotations: Option<Value>,
     /// Replace the machine's interfaces by these MACs (same transaction as the rest).
@@ -417,6 +420,7 @@ impl Change {
         put!(enlisting, |v: &bool| Val::from(*v));
         put!(commissioning_passed, |v: &bool| Val::from(*v));
         put!(status_expires, |v: &Option<i64>| Val::Int(*v));
+        put!(deploy_queued, |v: &Option<i64>| Val::Int(*v));
         put!(last_heard, |v: &String| Val::from(v.clone()));
         put!(workload_annotations, |v: &Value| Val::from(v.to_string()));
         c
@@ -443,7 +447,7 @@ pub struct MachineFilter {
 
 // ---------------------------------------------------------------------------------------------
 
-const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.commissioning_passed, m.status_expires, m.last_heard, m.workload_annotations, m.version, m.created, m.updated FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id";
+const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.commissioning_passed, m.status_expires, m.deploy_queued, m.last_heard, m.workload_annotations, m.version, m.created, m.updated FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id";
 
 fn status_of(n: i64) -> Result<Status> {
     Status::from_i64(n).ok_or_else(|| StoreError::Corrupt(format!("status {n}")))
@@ -492,6 +496,7 @@ fn machine_from_row(r: &AnyRow) -> Result<Machine> {
         enlisting: r.try_get::<i64, _>("enlisting")? != 0,
         commissioning_passed: r.try_get::<i64, _>("commissioning_passed")? != 0,
         status_expires: r.try_get("status_expires")?,
+        deploy_queued: r.try_get("deploy_queued")?,
         last_heard: r.try_get("last_heard")?,
         workload_annotations: json_of(&r.try_get::<String, _>("workload_annotations")?),
         version: r.try_get("version")?,
@@ -1322,6 +1327,89 @@ impl Store {
 
     pub async fn machine_by_id(&self, id: i64) -> Result<Option<Machine>> {
         self.machine_where("m.id", id.into()).await
+    }
+
+    // ---------------------------------------------------------------- deployment admission
+    /// DEPLOYING machines that hold a deployment slot (not waiting in the queue).
+    pub async fn running_deployments(&self) -> Result<i64> {
+        Ok(
+            sqlx::query(
+                "SELECT COUNT(*) FROM machines WHERE status = $1 AND deploy_queued IS NULL",
+            )
+            .bind(Status::Deploying as i64)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?,
+        )
+    }
+
+    /// Machines waiting for a deployment slot, first queued first.
+    pub async fn deployment_queue(&self) -> Result<Vec<(i64, String, i64)>> {
+        let rows = sqlx::query("SELECT id, system_id, deploy_queued FROM machines WHERE status = $1 AND deploy_queued IS NOT NULL ORDER BY deploy_queued, id")
+            .bind(Status::Deploying as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// Give the first queued machine a deployment slot if fewer than `limit` (0: no limit) hold
+    /// one: its queue mark cleared, its deadline armed and an event, in one transaction that
+    /// also serialises admissions (PostgreSQL advisory lock; SQLite's write lock), so two
+    /// regions never admit past the limit. Returns the admitted machine's id.
+    pub async fn admit_next_deployment(
+        &self,
+        limit: i64,
+        deadline: Option<i64>,
+    ) -> Result<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(4242424243)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let running: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM machines WHERE status = $1 AND deploy_queued IS NULL",
+        )
+        .bind(Status::Deploying as i64)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if limit > 0 && running >= limit {
+            return Ok(None);
+        }
+        let Some(r) = sqlx::query("SELECT id, system_id, hostname FROM machines WHERE status = $1 AND deploy_queued IS NOT NULL ORDER BY deploy_queued, id LIMIT 1")
+            .bind(Status::Deploying as i64)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (id, sid, host): (i64, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        let now = now_ms();
+        sqlx::query("UPDATE machines SET deploy_queued = NULL, status_expires = $1, version = version + 1, updated = $2 WHERE id = $3")
+            .bind(deadline)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let ev = NewEvent::info(
+            "Deployment admitted",
+            format!(
+                "A deployment slot is free ({} of {} in use): deploying.",
+                running + 1,
+                if limit > 0 {
+                    limit.to_string()
+                } else {
+                    "no limit".into()
+                }
+            ),
+            "",
+        );
+        insert_event(&mut tx, Some(id), &sid, &host, &ev, now).await?;
+        tx.commit().await?;
+        Ok(Some(id))
     }
 
     /// A machine's own row only (no tags, interfaces, block devices or results): what the

@@ -9,6 +9,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, V4_SQLITE, V4_PG),
     (5, V5_SQLITE, V5_PG),
     (6, V6_SQLITE, V6_PG),
+    (7, V7, V7),
 ];
 
 macro_rules! v1 {
@@ -129,3 +130,6 @@ macro_rules! v6 {
 
 const V6_SQLITE: &str = v6!("INTEGER PRIMARY KEY AUTOINCREMENT");
 const V6_PG: &str = v6!("BIGSERIAL PRIMARY KEY");
+
+/// Deployment admission: when a deployment was queued for a slot (NULL: not queued).
+const V7: &str = "ALTER TABLE machines ADD COLUMN deploy_queued BIGINT;\n";
