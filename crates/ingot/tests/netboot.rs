@@ -499,25 +499,24 @@ fn agent_binary() -> std::path::PathBuf {
     agent
 }
 
-/// A VM that PXE-boots from Ingot: its NIC's iPXE ROM gets an address and the iPXE script URL
-/// from Ingot's DHCP, the region's boot decision sends it the ephemeral environment, the agent
-/// enlists it and powers it off. It appears in `machines read` as NEW with its MAC,
-/// architecture and hardware UUID; booting it again creates no duplicate.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn qemu_vm_pxe_boots_and_enlists() {
+/// A lab with a tap for a VM, Ingot's ephemeral image built into it and QEMU's path — or None
+/// (the test skips) when root, iproute2, udhcpc, curl, QEMU, ipxe-qemu or the `extra` files are
+/// missing; in CI that is a failure instead.
+fn vm_lab(slot: u8, extra: &[&str]) -> Option<(Lab, String)> {
     let qemu = std::env::var("INGOT_QEMU").unwrap_or_else(|_| "/usr/bin/qemu-system-x86_64".into());
-    if !tools_present()
-        || !std::path::Path::new(&qemu).exists()
-        || !std::path::Path::new("/usr/lib/ipxe/qemu/efi-virtio.rom").exists()
-    {
+    let have_files = ["/usr/lib/ipxe/qemu/efi-virtio.rom"]
+        .iter()
+        .chain(extra)
+        .all(|f| std::path::Path::new(f).exists());
+    if !tools_present() || !std::path::Path::new(&qemu).exists() || !have_files {
         assert!(
             std::env::var("CI").is_err(),
-            "CI must provide root, ip, udhcpc, curl, QEMU and ipxe-qemu (scripts/peers/*.sh)"
+            "CI must provide root, ip, udhcpc, curl, QEMU, ipxe-qemu and ovmf (scripts/peers/*.sh)"
         );
-        eprintln!("SKIP: needs root, ip, QEMU and ipxe-qemu");
-        return;
+        eprintln!("SKIP: needs root, ip, QEMU, ipxe-qemu and {extra:?}");
+        return None;
     }
-    let mut lab = Lab::new(1);
+    let lab = Lab::new(slot);
     lab.add_tap("tap0");
     let agent = agent_binary();
     let t = std::time::Instant::now();
@@ -531,6 +530,18 @@ async fn qemu_vm_pxe_boots_and_enlists() {
         agent.to_str().unwrap(),
     ]);
     eprintln!("image built in {:?}", t.elapsed());
+    Some((lab, qemu))
+}
+
+/// A VM that PXE-boots from Ingot: its NIC's iPXE ROM gets an address and the iPXE script URL
+/// from Ingot's DHCP, the region's boot decision sends it the ephemeral environment, the agent
+/// enlists it and powers it off. It appears in `machines read` as NEW with its MAC,
+/// architecture and hardware UUID; booting it again creates no duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qemu_vm_pxe_boots_and_enlists() {
+    let Some((mut lab, qemu)) = vm_lab(1, &[]) else {
+        return;
+    };
     let api = lab.start_region().await;
 
     let vm_mac = "52:54:00:77:bb:01";
@@ -673,30 +684,9 @@ async fn wait_status(
 /// commissioning script → FAILED_COMMISSIONING, each with the script's output readable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qemu_vm_commissions_to_exactly_its_hardware() {
-    let qemu = std::env::var("INGOT_QEMU").unwrap_or_else(|_| "/usr/bin/qemu-system-x86_64".into());
-    if !tools_present()
-        || !std::path::Path::new(&qemu).exists()
-        || !std::path::Path::new("/usr/lib/ipxe/qemu/efi-virtio.rom").exists()
-    {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must provide root, ip, udhcpc, curl, QEMU and ipxe-qemu (scripts/peers/*.sh)"
-        );
-        eprintln!("SKIP: needs root, ip, QEMU and ipxe-qemu");
+    let Some((mut lab, qemu)) = vm_lab(3, &[]) else {
         return;
-    }
-    let mut lab = Lab::new(3);
-    lab.add_tap("tap0");
-    let agent = agent_binary();
-    ok(&[
-        BIN,
-        "images",
-        "build",
-        "--data-dir",
-        &lab.data(),
-        "--agent",
-        agent.to_str().unwrap(),
-    ]);
+    };
     let api = lab.start_region().await;
 
     // The VM, powered off (-S: waiting for its power button), with its QMP socket.
@@ -923,34 +913,17 @@ async fn qemu_vm_commissions_to_exactly_its_hardware() {
 /// agent enlists the VM. The timeline shows the UEFI DHCP exchange.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qemu_uefi_vm_pxe_boots_and_enlists() {
-    let qemu = std::env::var("INGOT_QEMU").unwrap_or_else(|_| "/usr/bin/qemu-system-x86_64".into());
     let code = std::path::Path::new("/usr/share/OVMF/OVMF_CODE.fd");
     let vars = std::path::Path::new("/usr/share/OVMF/OVMF_VARS.fd");
-    if !tools_present()
-        || !std::path::Path::new(&qemu).exists()
-        || !std::path::Path::new("/usr/lib/ipxe/qemu/efi-virtio.rom").exists()
-        || !code.exists()
-        || !vars.exists()
-    {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must provide root, ip, udhcpc, curl, QEMU, ipxe-qemu and ovmf (scripts/peers/qemu.sh)"
-        );
-        eprintln!("SKIP: needs root, ip, QEMU, ipxe-qemu and OVMF");
+    let Some((mut lab, qemu)) = vm_lab(
+        4,
+        &[
+            "/usr/share/OVMF/OVMF_CODE.fd",
+            "/usr/share/OVMF/OVMF_VARS.fd",
+        ],
+    ) else {
         return;
-    }
-    let mut lab = Lab::new(4);
-    lab.add_tap("tap0");
-    let agent = agent_binary();
-    ok(&[
-        BIN,
-        "images",
-        "build",
-        "--data-dir",
-        &lab.data(),
-        "--agent",
-        agent.to_str().unwrap(),
-    ]);
+    };
     let api = lab.start_region().await;
     let vm_mac = "52:54:00:77:dd:01";
     let uuid = "9c3e5a71-2b4d-4f6e-8a1c-7d2e3f4a5b6c";
