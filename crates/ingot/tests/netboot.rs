@@ -41,7 +41,7 @@ impl Drop for Proc {
 }
 
 /// A lab: namespace `lab` with bridge br0 (10.77.0.1/24, the boot network), a client namespace,
-/// and a veth from the test's namespace into the lab (10.79.0.{4·slot+2} → {4·slot+1}) for the
+/// and a veth from the test's namespace into the lab (10.79.N.{4·slot+2} → {4·slot+1}, N random) for the
 /// API. Everything is removed on drop.
 struct Lab {
     lab: String,
@@ -67,9 +67,12 @@ impl Lab {
         let id = format!("{:05}", rand::random::<u32>() % 100_000);
         let (l, c) = (format!("inl{id}"), format!("inc{id}"));
         let (host_if, lab_if) = (format!("ih{id}"), format!("il{id}"));
+        // The host side of the lab link: a /30 per slot inside a /24 picked at random, so that
+        // two suites running at once on one host do not reach each other's regions.
+        let net = rand::random::<u8>();
         let (api_ip, host_ip) = (
-            format!("10.79.0.{}", 4 * slot + 1),
-            format!("10.79.0.{}", 4 * slot + 2),
+            format!("10.79.{net}.{}", 4 * slot + 1),
+            format!("10.79.{net}.{}", 4 * slot + 2),
         );
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}", dir.path().join("ingot.sqlite").display());
