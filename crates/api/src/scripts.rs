@@ -45,15 +45,6 @@ fn format_timeout(secs: u64) -> String {
     )
 }
 
-fn truthy(v: Option<&str>) -> bool {
-    v.is_some_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "true" | "1" | "yes" | "on"
-        )
-    })
-}
-
 pub(crate) async fn collection(app: &App, r: &Req, u: &User) -> Res {
     let p = r.params();
     match (&r.method, r.op()) {
@@ -83,7 +74,7 @@ pub(crate) async fn collection(app: &App, r: &Req, u: &User) -> Res {
                         .collect()
                 })
                 .unwrap_or_default();
-            let include = truthy(p.get("include_script"));
+            let include = p.get_bool("include_script")?.unwrap_or(false);
             let out: Vec<Value> = app
                 .region
                 .list_scripts()
@@ -115,7 +106,10 @@ pub(crate) async fn item(app: &App, r: &Req, u: &User, name: &str) -> Res {
     match (&r.method, r.op()) {
         (&Method::GET, None) => {
             let s = app.region.get_script(name).await?;
-            ok_json(script_json(&s, truthy(p.get("include_script"))))
+            ok_json(script_json(
+                &s,
+                p.get_bool("include_script")?.unwrap_or(false),
+            ))
         }
         (&Method::GET, Some("download")) => {
             let s = app.region.get_script(name).await?;
@@ -228,7 +222,7 @@ pub(crate) async fn results(app: &App, r: &Req, u: &User, sid: &str, id: Option<
     }
     let p = r.params();
     let (m, all) = app.region.machine_results(u, sid).await?;
-    let include = truthy(p.get("include_output"));
+    let include = p.get_bool("include_output")?.unwrap_or(false);
     let names: Vec<String> = p
         .get("filters")
         .map(|f| {

@@ -16,7 +16,7 @@ use ingot_store::commissioning::{NewResult, ScriptRow};
 use ingot_store::{Machine, NewEvent, ScriptResult, StoreError, User};
 use ingot_wire::{FilePart, Params};
 
-/// Inventory documents derived at once (see `post_process`).
+/// Inventory documents derived at once (see `Region::post_process`).
 static DERIVING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
 /// Largest script text accepted.
@@ -427,23 +427,8 @@ impl Region {
         }
         let exit = exit_status.unwrap_or(if timed_out { -1 } else { 0 });
         let mut st = finished_status(cur, exit, timed_out, yaml_status.as_deref());
-        if !st.is_failed() && exit == 0 {
-            if let Err(why) = self.post_process(m, &r.name, files[1].as_deref()).await? {
-                self.store
-                    .record_event(
-                        m,
-                        &NewEvent::error(
-                            "Script result",
-                            format!(
-                                "commissioning script '{}' failed during post-processing: {why}",
-                                r.name
-                            ),
-                            "",
-                        ),
-                    )
-                    .await?;
-                st = ResultStatus::Failed;
-            }
+        if !st.is_failed() && exit == 0 && !self.run_hooks(m, &r.name, files[1].as_deref()).await? {
+            st = ResultStatus::Failed;
         }
         self.store
             .result_finished(r.id, st.number(), Some(exit), runtime, files)
@@ -451,10 +436,33 @@ impl Region {
         Ok(())
     }
 
-    /// The hooks of the built-in commissioning scripts, on their stdout: the inventory
-    /// (`50-maas-01-commissioning`) and the boot interface (`maas-kernel-cmdline`).
-    /// `Ok(Err(why))` when the output could not be used.
-    pub(crate) async fn post_process(
+    /// The hooks of the built-in commissioning scripts on a passing script's stdout. `false`
+    /// (with an event saying why) when the output could not be used: the result then fails.
+    pub(crate) async fn run_hooks(
+        &self,
+        m: &Machine,
+        name: &str,
+        stdout: Option<&[u8]>,
+    ) -> Result<bool> {
+        let Err(why) = self.post_process(m, name, stdout).await? else {
+            return Ok(true);
+        };
+        self.store
+            .record_event(
+                m,
+                &NewEvent::error(
+                    "Script result",
+                    format!("commissioning script '{name}' failed during post-processing: {why}"),
+                    "",
+                ),
+            )
+            .await?;
+        Ok(false)
+    }
+
+    /// The hooks themselves: the inventory (`50-maas-01-commissioning`) and the boot interface
+    /// (`maas-kernel-cmdline`). `Ok(Err(why))` when the output could not be used.
+    async fn post_process(
         &self,
         m: &Machine,
         name: &str,

@@ -985,22 +985,8 @@ impl Region {
             // Uploads named like the inventory and kernel-command-line built-ins run their
             // hooks here too (clients that report by name, without a script_result_id).
             let mut st = st;
-            if st == 2 {
-                if let Err(why) = self.post_process(m, &name, files[1].as_deref()).await? {
-                    self.store
-                        .record_event(
-                            m,
-                            &NewEvent::error(
-                                "Script result",
-                                format!(
-                                    "commissioning script '{name}' failed during post-processing: {why}"
-                                ),
-                                "",
-                            ),
-                        )
-                        .await?;
-                    st = 3;
-                }
+            if st == 2 && !self.run_hooks(m, &name, files[1].as_deref()).await? {
+                st = 3;
             }
             self.store
                 .store_result(

@@ -119,6 +119,24 @@ fn multi_insert(prefix: &str, common: &[Val], rows: &[Vec<Val>]) -> (String, Vec
     (sql, vals)
 }
 
+/// A script's stored columns, in the order `insert_script` and `update_script` name them.
+fn script_vals(s: &ScriptRow) -> Vec<Val> {
+    vec![
+        s.name.clone().into(),
+        s.title.clone().into(),
+        s.description.clone().into(),
+        s.tags.join(" ").into(),
+        s.script_type.into(),
+        s.hardware_type.into(),
+        s.parallel.into(),
+        s.timeout.into(),
+        s.destructive.into(),
+        s.may_reboot.into(),
+        s.meta.to_string().into(),
+        Val::Blob(Some(s.body.clone())),
+    ]
+}
+
 fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -149,21 +167,9 @@ impl Store {
     }
 
     pub async fn insert_script(&self, s: &ScriptRow) -> Result<ScriptRow> {
-        let now = now_ms();
-        let r = sqlx::query("INSERT INTO scripts (name, title, description, tags, script_type, hardware_type, parallel, timeout, destructive, may_reboot, meta, body, version, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13) RETURNING id")
-            .bind(&s.name)
-            .bind(&s.title)
-            .bind(&s.description)
-            .bind(s.tags.join(" "))
-            .bind(s.script_type)
-            .bind(s.hardware_type)
-            .bind(s.parallel)
-            .bind(s.timeout)
-            .bind(s.destructive as i64)
-            .bind(s.may_reboot as i64)
-            .bind(s.meta.to_string())
-            .bind(&s.body)
-            .bind(now)
+        let mut vals = script_vals(s);
+        vals.push(now_ms().into());
+        let r = bind_all(sqlx::query("INSERT INTO scripts (name, title, description, tags, script_type, hardware_type, parallel, timeout, destructive, may_reboot, meta, body, version, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13) RETURNING id"), &vals)
             .fetch_one(&self.pool)
             .await
             .map_err(|e| map_unique(e, &format!("A script named '{}' already exists.", s.name)))?;
@@ -174,21 +180,9 @@ impl Store {
 
     /// Replace a script's fields and text (its version goes up).
     pub async fn update_script(&self, s: &ScriptRow) -> Result<()> {
-        sqlx::query("UPDATE scripts SET name = $1, title = $2, description = $3, tags = $4, script_type = $5, hardware_type = $6, parallel = $7, timeout = $8, destructive = $9, may_reboot = $10, meta = $11, body = $12, version = version + 1, updated = $13 WHERE id = $14")
-            .bind(&s.name)
-            .bind(&s.title)
-            .bind(&s.description)
-            .bind(s.tags.join(" "))
-            .bind(s.script_type)
-            .bind(s.hardware_type)
-            .bind(s.parallel)
-            .bind(s.timeout)
-            .bind(s.destructive as i64)
-            .bind(s.may_reboot as i64)
-            .bind(s.meta.to_string())
-            .bind(&s.body)
-            .bind(now_ms())
-            .bind(s.id)
+        let mut vals = script_vals(s);
+        vals.extend([now_ms().into(), s.id.into()]);
+        bind_all(sqlx::query("UPDATE scripts SET name = $1, title = $2, description = $3, tags = $4, script_type = $5, hardware_type = $6, parallel = $7, timeout = $8, destructive = $9, may_reboot = $10, meta = $11, body = $12, version = version + 1, updated = $13 WHERE id = $14"), &vals)
             .execute(&self.pool)
             .await
             .map_err(|e| map_unique(e, &format!("A script named '{}' already exists.", s.name)))?;
@@ -299,42 +293,6 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(bd_from).collect()
-    }
-
-    /// Block devices of many machines at once (machine lists), grouped by machine id.
-    pub async fn block_devices_of(
-        &self,
-        machine_ids: &[i64],
-    ) -> Result<std::collections::HashMap<i64, Vec<BlockDeviceRow>>> {
-        let mut out: std::collections::HashMap<i64, Vec<BlockDeviceRow>> = Default::default();
-        for chunk in machine_ids.chunks(500) {
-            let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT * FROM block_devices WHERE machine_id IN ({}) ORDER BY id",
-                ph.join(", ")
-            );
-            let vals: Vec<Val> = chunk.iter().map(|i| Val::from(*i)).collect();
-            for r in bind_all(sqlx::query(&sql), &vals)
-                .fetch_all(&self.pool)
-                .await?
-            {
-                let b = bd_from(&r)?;
-                out.entry(b.machine_id).or_default().push(b);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The derived inventory document last stored for a machine.
-    pub async fn machine_inventory(&self, machine_id: i64) -> Result<Option<Inventory>> {
-        let r = sqlx::query("SELECT inventory FROM machine_hardware WHERE machine_id = $1")
-            .bind(machine_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match r {
-            Some(r) => serde_json::from_str(&r.try_get::<String, _>(0)?).ok(),
-            None => None,
-        })
     }
 
     /// Write what commissioning found, in one transaction: machine fields (CPU, memory,

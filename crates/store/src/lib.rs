@@ -1329,31 +1329,6 @@ impl Store {
         self.machine_where("m.id", id.into()).await
     }
 
-    // ---------------------------------------------------------------- deployment admission
-    /// DEPLOYING machines that hold a deployment slot (not waiting in the queue).
-    pub async fn running_deployments(&self) -> Result<i64> {
-        Ok(
-            sqlx::query(
-                "SELECT COUNT(*) FROM machines WHERE status = $1 AND deploy_queued IS NULL",
-            )
-            .bind(Status::Deploying as i64)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?,
-        )
-    }
-
-    /// Machines waiting for a deployment slot, first queued first.
-    pub async fn deployment_queue(&self) -> Result<Vec<(i64, String, i64)>> {
-        let rows = sqlx::query("SELECT id, system_id, deploy_queued FROM machines WHERE status = $1 AND deploy_queued IS NOT NULL ORDER BY deploy_queued, id")
-            .bind(Status::Deploying as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
-    }
-
     /// Give the first queued machine a deployment slot if fewer than `limit` (0: no limit) hold
     /// one: its queue mark cleared, its deadline armed and an event, in one transaction that
     /// also serialises admissions (PostgreSQL advisory lock; SQLite's write lock), so two
@@ -1474,19 +1449,23 @@ impl Store {
     /// Interfaces (with links), block devices and the hardware summary of machines read
     /// without them (allocation candidates), when constraints need them.
     pub async fn load_hardware(&self, machines: &mut [Machine]) -> Result<()> {
-        for m in machines.iter_mut() {
-            m.tags.clear();
-        }
-        self.load_related_opt(machines, true).await
+        self.load_related_opt(machines, false, true).await
     }
 
-    /// Tags and interfaces for a batch of machines, in two queries (interfaces only if asked).
+    /// Tags, and interfaces with everything hardware, for a batch of machines.
     /// Small batches select by id; large ones read the whole (indexed) tables once.
     async fn load_related(&self, machines: &mut [Machine]) -> Result<()> {
-        self.load_related_opt(machines, true).await
+        self.load_related_opt(machines, true, true).await
     }
 
-    async fn load_related_opt(&self, machines: &mut [Machine], interfaces: bool) -> Result<()> {
+    /// `tags`: the machines' tags; `hardware`: interfaces (with links), block devices, the
+    /// hardware summary and the script-result statuses.
+    async fn load_related_opt(
+        &self,
+        machines: &mut [Machine],
+        tags: bool,
+        hardware: bool,
+    ) -> Result<()> {
         if machines.is_empty() {
             return Ok(());
         }
@@ -1507,16 +1486,18 @@ impl Store {
             .enumerate()
             .map(|(i, m)| (m.id, i))
             .collect();
-        for r in bind_all(sqlx::query(&tag_sql), &ids)
-            .fetch_all(&self.pool)
-            .await?
-        {
-            let mid: i64 = r.try_get(0)?;
-            if let Some(&i) = index.get(&mid) {
-                machines[i].tags.push(r.try_get(1)?);
+        if tags {
+            for r in bind_all(sqlx::query(&tag_sql), &ids)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let mid: i64 = r.try_get(0)?;
+                if let Some(&i) = index.get(&mid) {
+                    machines[i].tags.push(r.try_get(1)?);
+                }
             }
         }
-        if !interfaces {
+        if !hardware {
             return Ok(());
         }
         let if_sql = format!("SELECT machine_id, id, name, type, mac_address, enabled, details, is_boot FROM interfaces {cond_i} ORDER BY id");
@@ -1628,7 +1609,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let mut ms: Vec<Machine> = rows.iter().map(machine_from_row).collect::<Result<_>>()?;
-        self.load_related_opt(&mut ms, false).await?;
+        self.load_related_opt(&mut ms, true, false).await?;
         Ok(ms)
     }
 
@@ -1918,16 +1899,6 @@ impl Store {
             None => sqlx::query("SELECT * FROM script_results WHERE machine_id = $1 ORDER BY result_set, run_order, name").bind(machine_id).fetch_all(&self.pool).await?,
         };
         rows.iter().map(result_from_row).collect()
-    }
-
-    /// Clear a result set (a new commissioning run starts afresh).
-    pub async fn clear_results(&self, machine_id: i64, result_set: &str) -> Result<()> {
-        sqlx::query("DELETE FROM script_results WHERE machine_id = $1 AND result_set = $2")
-            .bind(machine_id)
-            .bind(result_set)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// Mark pending/running results (status 0, 1, 7, 10) as aborted (5).
