@@ -1338,6 +1338,17 @@ impl Store {
         limit: i64,
         deadline: Option<i64>,
     ) -> Result<Option<i64>> {
+        // The reaper asks every round: take the write lock only when someone is waiting.
+        if sqlx::query(
+            "SELECT 1 FROM machines WHERE status = $1 AND deploy_queued IS NOT NULL LIMIT 1",
+        )
+        .bind(Status::Deploying as i64)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_none()
+        {
+            return Ok(None);
+        }
         let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(4242424243)")
