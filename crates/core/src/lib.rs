@@ -5,6 +5,7 @@
 //! * [`actions`]: who may do what from which status, as a [`actions::Plan`].
 //! * [`signal`]: what a machine's own reports (metadata signals, status events, timeouts) do.
 //! * [`constraints`]: allocation constraint matching and closest-fit ordering.
+//! * [`deploy`]: the deploy configuration the agent executes; cloud-init network-config.
 //! * [`ids`]: system ids, hostnames, MACs, architectures.
 //! * [`inventory`]: machine-resources (LXD resources) JSON → hardware inventory (spec §6).
 //! * [`scripts`]: script metadata headers, result statuses and aggregation, the built-ins.
@@ -12,6 +13,7 @@
 pub mod actions;
 pub mod boot;
 pub mod constraints;
+pub mod deploy;
 pub mod ids;
 pub mod inventory;
 pub mod net;

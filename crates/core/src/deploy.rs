@@ -1,0 +1,523 @@
+//! What a deployment hands to the ephemeral environment, and the network configuration the
+//! installed OS applies — the one contract between the region (which decides) and
+//! `ingot-agent` (which does).
+//!
+//! The region serves a [`DeployConfig`] as JSON at `GET /MAAS/metadata/latest/deploy-config`
+//! (machine token, machine DEPLOYING and admitted). The agent runs the [`StorageStep`]s in
+//! order (like curtin's storage configuration: every step names the steps it builds on by
+//! `id`), streams the image onto the result, writes the NoCloud seed, makes the disk bootable
+//! and reboots. Every step the agent reports (`op=signal`, `status=WORKING|FAILED`) carries the
+//! step's name ([`DeployStep`]) so that a failure names where it happened.
+//!
+//! [`render_network_config`] turns the machine's interfaces and links into cloud-init's
+//! network-config version 2 (netplan) — written as JSON, which is YAML too.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// Everything the ephemeral environment needs to install a machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployConfig {
+    pub system_id: String,
+    /// The fully qualified name (`local-hostname` in the seed).
+    pub fqdn: String,
+    /// The short host name (`hostname`).
+    pub hostname: String,
+    pub image: ImageSource,
+    /// Storage steps, run in order.
+    pub storage: Vec<StorageStep>,
+    /// cloud-init network-config (version 2), as text.
+    pub network_config: String,
+    /// The deploy's user-data, base64 (what `op=deploy user_data=` gave); None without.
+    pub user_data: Option<String>,
+    /// The owner's SSH public keys.
+    pub ssh_keys: Vec<String>,
+    /// Where and how the installed OS reports its cloud-init events.
+    pub reporting: Reporting,
+}
+
+/// The OS image to write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSource {
+    /// `osystem/release` as the API names it (`custom/ingot-test`, `ubuntu/jammy`).
+    pub name: String,
+    /// Absolute URL the agent streams the image from.
+    pub url: String,
+    /// Expected SHA-256 of the bytes at `url` (lower-case hex); a mismatch fails the deploy.
+    pub sha256: String,
+    /// Expected size in bytes.
+    pub size: u64,
+    pub kind: ImageKind,
+}
+
+/// How an image is laid onto the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageKind {
+    /// A gzip'ed tar of a root filesystem (MAAS `tgz`): extracted into the storage layout's
+    /// root, with `/boot/vmlinuz` and `/boot/initrd.img`; the agent installs the boot loader.
+    Tgz,
+    /// A whole-disk raw image (MAAS `ddraw`): written over the boot disk from sector 0; the
+    /// storage layout is not applied (only the boot disk is used).
+    Ddraw,
+}
+
+impl ImageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageKind::Tgz => "tgz",
+            ImageKind::Ddraw => "ddraw",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "tgz" | "root-tgz" => Some(ImageKind::Tgz),
+            "ddraw" | "raw" => Some(ImageKind::Ddraw),
+            _ => None,
+        }
+    }
+}
+
+/// cloud-init's MAAS webhook reporter settings (as in the seed's `*-creds.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reporting {
+    /// `http://REGION:5240/MAAS/metadata/status/<system_id>`
+    pub endpoint: String,
+    pub consumer_key: String,
+    pub token_key: String,
+    pub token_secret: String,
+}
+
+/// One storage step. Ids are unique within a configuration; later steps refer to earlier ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StorageStep {
+    /// A physical disk, found by serial (preferred) or by `/dev/disk/by-id`-style path. With
+    /// `ptable` a fresh partition table is written; `boot` marks the disk the boot loader goes
+    /// on.
+    Disk {
+        id: String,
+        serial: Option<String>,
+        /// e.g. `/dev/vda` or `/dev/disk/by-path/...`
+        path: Option<String>,
+        /// Bytes, as commissioning found.
+        size: u64,
+        ptable: Option<PartitionTable>,
+        boot: bool,
+    },
+    /// A partition on a `Disk` (number from 1, in creation order).
+    Partition {
+        id: String,
+        device: String,
+        number: u32,
+        /// Bytes; 0 means "the rest of the device".
+        size: u64,
+        flag: Option<PartitionFlag>,
+    },
+    /// An LVM volume group over partitions / disks.
+    VolumeGroup {
+        id: String,
+        name: String,
+        devices: Vec<String>,
+    },
+    /// An LVM logical volume in a volume group.
+    LogicalVolume {
+        id: String,
+        volume_group: String,
+        name: String,
+        /// Bytes; 0 means "the rest of the volume group".
+        size: u64,
+    },
+    /// A bcache device: `backing` cached by `cache`.
+    Bcache {
+        id: String,
+        name: String,
+        backing: String,
+        cache: String,
+        cache_mode: CacheMode,
+    },
+    /// A filesystem made on a volume (disk, partition, logical volume or bcache).
+    Format {
+        id: String,
+        volume: String,
+        fstype: FsType,
+        label: Option<String>,
+        /// Filesystem UUID to create it with (the region picks it so fstab can name it).
+        uuid: Option<String>,
+    },
+    /// Where a filesystem is mounted in the installed OS.
+    Mount {
+        id: String,
+        format: String,
+        path: String,
+        options: Option<String>,
+    },
+}
+
+impl StorageStep {
+    pub fn id(&self) -> &str {
+        match self {
+            StorageStep::Disk { id, .. }
+            | StorageStep::Partition { id, .. }
+            | StorageStep::VolumeGroup { id, .. }
+            | StorageStep::LogicalVolume { id, .. }
+            | StorageStep::Bcache { id, .. }
+            | StorageStep::Format { id, .. }
+            | StorageStep::Mount { id, .. } => id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartitionTable {
+    Gpt,
+    Msdos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionFlag {
+    /// Bootable (MBR active flag / legacy BIOS bootable attribute on GPT).
+    Boot,
+    /// A GPT BIOS boot partition.
+    BiosGrub,
+    /// The EFI system partition.
+    Esp,
+    /// An LVM physical volume.
+    Lvm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheMode {
+    Writeback,
+    Writethrough,
+    Writearound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsType {
+    Ext4,
+    Ext2,
+    Vfat,
+    Xfs,
+    Swap,
+}
+
+impl FsType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FsType::Ext4 => "ext4",
+            FsType::Ext2 => "ext2",
+            FsType::Vfat => "vfat",
+            FsType::Xfs => "xfs",
+            FsType::Swap => "swap",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ext4" => Some(FsType::Ext4),
+            "ext2" => Some(FsType::Ext2),
+            "vfat" | "fat32" => Some(FsType::Vfat),
+            "xfs" => Some(FsType::Xfs),
+            "swap" => Some(FsType::Swap),
+            _ => None,
+        }
+    }
+}
+
+/// The steps of a deployment, as the agent reports them (the failure reason starts with the
+/// step's name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeployStep {
+    Config,
+    Storage,
+    Image,
+    Seed,
+    Bootloader,
+    Reboot,
+}
+
+impl DeployStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployStep::Config => "config",
+            DeployStep::Storage => "storage",
+            DeployStep::Image => "image",
+            DeployStep::Seed => "seed",
+            DeployStep::Bootloader => "bootloader",
+            DeployStep::Reboot => "reboot",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network configuration
+
+/// One interface of the machine, as the network configuration needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetIface {
+    pub name: String,
+    pub mac: String,
+    pub kind: NetKind,
+    pub mtu: Option<u32>,
+    pub links: Vec<NetLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetKind {
+    Physical,
+    /// A bond over the named interfaces, with its mode (`balance-rr`, `active-backup`,
+    /// `802.3ad`, …).
+    Bond {
+        parents: Vec<String>,
+        mode: String,
+    },
+    /// A VLAN on the named interface.
+    Vlan {
+        parent: String,
+        vid: u16,
+    },
+    /// A bridge over the named interfaces.
+    Bridge {
+        parents: Vec<String>,
+        stp: bool,
+        forward_delay: Option<u32>,
+    },
+}
+
+/// How an interface is configured on one subnet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetLink {
+    Dhcp,
+    /// A fixed address with the subnet's prefix length; `gateway` when this link holds the
+    /// default route; DNS servers of the subnet.
+    Static {
+        address: String,
+        prefix: u8,
+        gateway: Option<String>,
+        dns: Vec<String>,
+    },
+    /// Up, no address.
+    LinkUp,
+}
+
+/// cloud-init network-config version 2 for these interfaces, as JSON text (valid YAML).
+/// Physical interfaces are matched by MAC and renamed to their Ingot name.
+pub fn render_network_config(ifaces: &[NetIface]) -> String {
+    let mut ethernets = Map::new();
+    let mut bonds = Map::new();
+    let mut vlans = Map::new();
+    let mut bridges = Map::new();
+    for iface in ifaces {
+        let mut o = Map::new();
+        if let Some(mtu) = iface.mtu {
+            o.insert("mtu".into(), json!(mtu));
+        }
+        let mut addresses = Vec::new();
+        let mut dns: Vec<String> = Vec::new();
+        for link in &iface.links {
+            match link {
+                NetLink::Dhcp => {
+                    o.insert("dhcp4".into(), json!(true));
+                }
+                NetLink::Static {
+                    address,
+                    prefix,
+                    gateway,
+                    dns: servers,
+                } => {
+                    addresses.push(json!(format!("{address}/{prefix}")));
+                    if let Some(gw) = gateway {
+                        let to = if gw.contains(':') {
+                            "::/0"
+                        } else {
+                            "0.0.0.0/0"
+                        };
+                        o.insert("routes".into(), json!([{ "to": to, "via": gw }]));
+                    }
+                    for s in servers {
+                        if !dns.contains(s) {
+                            dns.push(s.clone());
+                        }
+                    }
+                }
+                NetLink::LinkUp => {}
+            }
+        }
+        if !addresses.is_empty() {
+            o.insert("addresses".into(), Value::Array(addresses));
+        }
+        if !dns.is_empty() {
+            o.insert("nameservers".into(), json!({ "addresses": dns }));
+        }
+        match &iface.kind {
+            NetKind::Physical => {
+                o.insert(
+                    "match".into(),
+                    json!({ "macaddress": iface.mac.to_ascii_lowercase() }),
+                );
+                o.insert("set-name".into(), json!(iface.name));
+                ethernets.insert(iface.name.clone(), Value::Object(o));
+            }
+            NetKind::Bond { parents, mode } => {
+                o.insert("interfaces".into(), json!(parents));
+                o.insert("parameters".into(), json!({ "mode": mode }));
+                o.insert("macaddress".into(), json!(iface.mac.to_ascii_lowercase()));
+                bonds.insert(iface.name.clone(), Value::Object(o));
+            }
+            NetKind::Vlan { parent, vid } => {
+                o.insert("id".into(), json!(vid));
+                o.insert("link".into(), json!(parent));
+                vlans.insert(iface.name.clone(), Value::Object(o));
+            }
+            NetKind::Bridge {
+                parents,
+                stp,
+                forward_delay,
+            } => {
+                o.insert("interfaces".into(), json!(parents));
+                let mut p = Map::new();
+                p.insert("stp".into(), json!(stp));
+                if let Some(fd) = forward_delay {
+                    p.insert("forward-delay".into(), json!(fd));
+                }
+                o.insert("parameters".into(), Value::Object(p));
+                o.insert("macaddress".into(), json!(iface.mac.to_ascii_lowercase()));
+                bridges.insert(iface.name.clone(), Value::Object(o));
+            }
+        }
+    }
+    let mut net = Map::new();
+    net.insert("version".into(), json!(2));
+    for (key, map) in [
+        ("ethernets", ethernets),
+        ("bonds", bonds),
+        ("vlans", vlans),
+        ("bridges", bridges),
+    ] {
+        if !map.is_empty() {
+            net.insert(key.into(), Value::Object(map));
+        }
+    }
+    // serde_json keeps keys sorted (no preserve_order), so the text is deterministic.
+    serde_json::to_string_pretty(&Value::Object(net)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips_as_json() {
+        let c = DeployConfig {
+            system_id: "abc123".into(),
+            fqdn: "web1.maas".into(),
+            hostname: "web1".into(),
+            image: ImageSource {
+                name: "custom/ingot-test".into(),
+                url: "http://10.0.0.1:5240/MAAS/boot/images/aa".into(),
+                sha256: "aa".into(),
+                size: 10,
+                kind: ImageKind::Tgz,
+            },
+            storage: vec![
+                StorageStep::Disk {
+                    id: "disk-vda".into(),
+                    serial: Some("S1".into()),
+                    path: Some("/dev/vda".into()),
+                    size: 8 << 30,
+                    ptable: Some(PartitionTable::Msdos),
+                    boot: true,
+                },
+                StorageStep::Partition {
+                    id: "vda-part1".into(),
+                    device: "disk-vda".into(),
+                    number: 1,
+                    size: 0,
+                    flag: Some(PartitionFlag::Boot),
+                },
+                StorageStep::Format {
+                    id: "vda-part1-fs".into(),
+                    volume: "vda-part1".into(),
+                    fstype: FsType::Ext4,
+                    label: Some("root".into()),
+                    uuid: None,
+                },
+                StorageStep::Mount {
+                    id: "vda-part1-mount".into(),
+                    format: "vda-part1-fs".into(),
+                    path: "/".into(),
+                    options: None,
+                },
+            ],
+            network_config: "{}".into(),
+            user_data: None,
+            ssh_keys: vec![],
+            reporting: Reporting {
+                endpoint: "http://x/MAAS/metadata/status/abc123".into(),
+                consumer_key: "c".into(),
+                token_key: "k".into(),
+                token_secret: "s".into(),
+            },
+        };
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(text.contains(r#""type":"partition""#), "{text}");
+        let back: DeployConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.storage[2].id(), "vda-part1-fs");
+    }
+
+    #[test]
+    fn network_config_v2() {
+        let ifaces = vec![
+            NetIface {
+                name: "eth0".into(),
+                mac: "52:54:00:AA:BB:01".into(),
+                kind: NetKind::Physical,
+                mtu: None,
+                links: vec![NetLink::Static {
+                    address: "10.0.0.5".into(),
+                    prefix: 24,
+                    gateway: Some("10.0.0.1".into()),
+                    dns: vec!["10.0.0.2".into()],
+                }],
+            },
+            NetIface {
+                name: "eth1".into(),
+                mac: "52:54:00:aa:bb:02".into(),
+                kind: NetKind::Physical,
+                mtu: Some(9000),
+                links: vec![NetLink::LinkUp],
+            },
+            NetIface {
+                name: "eth1.20".into(),
+                mac: "52:54:00:aa:bb:02".into(),
+                kind: NetKind::Vlan {
+                    parent: "eth1".into(),
+                    vid: 20,
+                },
+                mtu: None,
+                links: vec![NetLink::Dhcp],
+            },
+        ];
+        let v: Value = serde_json::from_str(&render_network_config(&ifaces)).unwrap();
+        assert_eq!(v["version"], 2);
+        let e0 = &v["ethernets"]["eth0"];
+        assert_eq!(e0["match"]["macaddress"], "52:54:00:aa:bb:01");
+        assert_eq!(e0["set-name"], "eth0");
+        assert_eq!(e0["addresses"][0], "10.0.0.5/24");
+        assert_eq!(e0["routes"][0]["via"], "10.0.0.1");
+        assert_eq!(e0["nameservers"]["addresses"][0], "10.0.0.2");
+        assert_eq!(v["ethernets"]["eth1"]["mtu"], 9000);
+        assert!(v["ethernets"]["eth1"].get("addresses").is_none());
+        assert_eq!(v["vlans"]["eth1.20"]["id"], 20);
+        assert_eq!(v["vlans"]["eth1.20"]["link"], "eth1");
+        assert_eq!(v["vlans"]["eth1.20"]["dhcp4"], true);
+        assert!(v.get("bonds").is_none());
+    }
+}
