@@ -309,14 +309,14 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         path: "/MAAS/api/2.0/nodes/{system_id}/interfaces/",
         params: &["system_id"],
         doc: "A machine's network interfaces.",
-        actions: ops!["read" "GET" None, "List the interfaces with their links.";],
+        actions: ops!["read" "GET" None, "List the interfaces with their links."; "create_bond" "POST" Some("create_bond"), "Create a bond: name, parents (physical interface ids), mac_address, bond_mode, bond_miimon, bond_downdelay, bond_updelay, bond_lacp_rate, bond_xmit_hash_policy, mtu."; "create_vlan" "POST" Some("create_vlan"), "Create a VLAN interface: parent (interface id), vlan (VLAN id), mtu."; "create_bridge" "POST" Some("create_bridge"), "Create a bridge: name, parent (interface id), mac_address, bridge_type, bridge_stp, bridge_fd, mtu.";],
     },
     HandlerDef {
         name: "InterfaceHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/interfaces/{id}/",
         params: &["system_id", "id"],
         doc: "One interface of a machine.",
-        actions: ops!["read" "GET" None, "Read the interface."; "link_subnet" "POST" Some("link_subnet"), "Configure it on a subnet for deployment: mode (AUTO, DHCP, STATIC, LINK_UP), subnet, ip_address (STATIC), default_gateway."; "unlink_subnet" "POST" Some("unlink_subnet"), "Remove a link: id.";],
+        actions: ops!["read" "GET" None, "Read the interface."; "link_subnet" "POST" Some("link_subnet"), "Configure it on a subnet for deployment: mode (AUTO, DHCP, STATIC, LINK_UP), subnet, ip_address (STATIC), default_gateway."; "unlink_subnet" "POST" Some("unlink_subnet"), "Remove a link: id."; "update" "PUT" None, "Update name, mtu, bond_mode, bridge_stp, bridge_fd."; "delete" "DELETE" None, "Delete a bond, VLAN or bridge (nothing built on it).";],
     },
     HandlerDef {
         name: "NodeScriptResultsHandler",

@@ -5,6 +5,7 @@ use crate::{
     bad, forms_id, need_admin, no_content, not_found, ok_json, unknown_op, ApiError, App, Req, Res,
 };
 use axum::http::Method;
+use ingot_region::network::VirtualKind;
 use ingot_region::RegionError;
 use ingot_store::network::{Fabric, IpRange, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED};
 use ingot_store::{StoreError, User};
@@ -353,8 +354,12 @@ pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Opti
                 .interfaces
                 .iter()
                 .map(|i| {
-                    serde_json::to_value(crate::render::interface_out(&m.system_id, i))
-                        .unwrap_or(Value::Null)
+                    serde_json::to_value(crate::render::interface_out(
+                        &m.system_id,
+                        i,
+                        &m.interfaces,
+                    ))
+                    .unwrap_or(Value::Null)
                 })
                 .collect();
             ok_json(Value::Array(out))
@@ -367,9 +372,44 @@ pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Opti
                 .find(|i| i.id == iid)
                 .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
             ok_json(
-                serde_json::to_value(crate::render::interface_out(&m.system_id, i))
+                serde_json::to_value(crate::render::interface_out(&m.system_id, i, &m.interfaces))
                     .unwrap_or(Value::Null),
             )
+        }
+        (&Method::POST, Some(op @ ("create_bond" | "create_vlan" | "create_bridge")), None) => {
+            let kind = match op {
+                "create_bond" => VirtualKind::Bond,
+                "create_vlan" => VirtualKind::Vlan,
+                _ => VirtualKind::Bridge,
+            };
+            let iid = app.region.create_interface(u, sid, kind, &p).await?;
+            let m = app.region.machine_for(u, sid).await?;
+            let i = m
+                .interfaces
+                .iter()
+                .find(|i| i.id == iid)
+                .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
+            ok_json(
+                serde_json::to_value(crate::render::interface_out(&m.system_id, i, &m.interfaces))
+                    .unwrap_or(Value::Null),
+            )
+        }
+        (&Method::PUT, None, Some(iid)) => {
+            app.region.update_interface(u, sid, iid, &p).await?;
+            let m = app.region.machine_for(u, sid).await?;
+            let i = m
+                .interfaces
+                .iter()
+                .find(|i| i.id == iid)
+                .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
+            ok_json(
+                serde_json::to_value(crate::render::interface_out(&m.system_id, i, &m.interfaces))
+                    .unwrap_or(Value::Null),
+            )
+        }
+        (&Method::DELETE, None, Some(iid)) => {
+            app.region.delete_interface(u, sid, iid).await?;
+            no_content()
         }
         (&Method::POST, Some(op @ ("link_subnet" | "unlink_subnet")), Some(iid)) => {
             if op == "link_subnet" {
@@ -384,7 +424,7 @@ pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Opti
                 .find(|i| i.id == iid)
                 .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
             ok_json(
-                serde_json::to_value(crate::render::interface_out(&m.system_id, i))
+                serde_json::to_value(crate::render::interface_out(&m.system_id, i, &m.interfaces))
                     .unwrap_or(Value::Null),
             )
         }

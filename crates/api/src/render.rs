@@ -192,8 +192,8 @@ pub(crate) struct InterfaceOut<'a> {
     vlan: Option<()>,
     links: Vec<Value>,
     params: Map<String, Value>,
-    parents: [(); 0],
-    children: [(); 0],
+    parents: Vec<&'a str>,
+    children: Vec<&'a str>,
     tags: Vec<&'a str>,
     vendor: Option<&'a str>,
     product: Option<&'a str>,
@@ -322,7 +322,12 @@ pub fn link_json(l: &ingot_store::network::InterfaceLink) -> Value {
     })
 }
 
-pub(crate) fn interface_out<'a>(sid: &'a str, i: &'a ingot_store::Interface) -> InterfaceOut<'a> {
+/// An interface as MAAS shows it; `all` (the machine's interfaces) names parents and children.
+pub(crate) fn interface_out<'a>(
+    sid: &'a str,
+    i: &'a ingot_store::Interface,
+    all: &'a [ingot_store::Interface],
+) -> InterfaceOut<'a> {
     let d = &i.details;
     let text = |k: &str| d.get(k).and_then(Value::as_str);
     let num = |k: &str| d.get(k).and_then(Value::as_i64).unwrap_or(0);
@@ -334,9 +339,26 @@ pub(crate) fn interface_out<'a>(sid: &'a str, i: &'a ingot_store::Interface) -> 
         enabled: i.enabled,
         vlan: None,
         links: i.links.iter().map(link_json).collect(),
-        params: Map::new(),
-        parents: [],
-        children: [],
+        params: i
+            .params
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(k, _)| k.as_str() != "mac_address")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        parents: i
+            .parents
+            .iter()
+            .filter_map(|p| all.iter().find(|x| x.id == *p).map(|x| x.name.as_str()))
+            .collect(),
+        children: all
+            .iter()
+            .filter(|c| c.parents.contains(&i.id))
+            .map(|c| c.name.as_str())
+            .collect(),
         tags: d
             .get("tags")
             .and_then(Value::as_array)
@@ -351,7 +373,7 @@ pub(crate) fn interface_out<'a>(sid: &'a str, i: &'a ingot_store::Interface) -> 
             .unwrap_or(true),
         interface_speed: num("interface_speed"),
         link_speed: num("link_speed"),
-        effective_mtu: 1500,
+        effective_mtu: i.params.get("mtu").and_then(Value::as_i64).unwrap_or(1500),
         discovered: None,
         system_id: sid,
         numa_node: num("numa_node"),
@@ -409,7 +431,7 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
             .iter()
             .find(|i| i.is_boot)
             .or(m.interfaces.first())
-            .map(|i| interface_out(sid, i)),
+            .map(|i| interface_out(sid, i, &m.interfaces)),
         architecture: m.architecture.as_deref(),
         min_hwe_kernel: &m.min_hwe_kernel,
         hwe_kernel: Some(m.hwe_kernel.as_str()).filter(|k| !k.is_empty()),
@@ -436,7 +458,11 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
         tag_names: &m.tags,
         address_ttl: None,
         ip_addresses: [],
-        interface_set: m.interfaces.iter().map(|i| interface_out(sid, i)).collect(),
+        interface_set: m
+            .interfaces
+            .iter()
+            .map(|i| interface_out(sid, i, &m.interfaces))
+            .collect(),
         zone: Link {
             id: m.zone_id,
             name: &m.zone,

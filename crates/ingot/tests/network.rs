@@ -452,3 +452,233 @@ async fn interface_links_and_static_addresses() {
     .await
     .expect(403);
 }
+
+#[tokio::test]
+async fn bonds_vlans_and_bridges() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let fabric = c.get("/MAAS/api/2.0/fabrics/").await.ok().json()[0]["id"].to_string();
+    let vlan = c
+        .post(
+            &format!("/MAAS/api/2.0/fabrics/{fabric}/vlans/"),
+            &[("vid", "20"), ("name", "storage")],
+        )
+        .await
+        .ok()
+        .json();
+    let vlan_id = vlan["id"].to_string();
+    let untagged =
+        c.get("/MAAS/api/2.0/fabrics/").await.ok().json()[0]["vlans"][0]["id"].to_string();
+    let sub = c
+        .post(
+            "/MAAS/api/2.0/subnets/",
+            &[
+                ("cidr", "10.89.0.0/24"),
+                ("gateway_ip", "10.89.0.1"),
+                ("vlan", &vlan_id),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(sub["vlan"]["vid"], 20);
+    let (m1, m2) = (mac(71), mac(72));
+    let sid = c
+        .ready_machine("bondy", &m1, &[("mac_addresses", m2.as_str())])
+        .await;
+    let m = c.machine(&sid).await;
+    let ids: Vec<String> = m["interface_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "{m:#}");
+    let ifaces = format!("/MAAS/api/2.0/nodes/{sid}/interfaces/");
+    let create = |op: &'static str| format!("{ifaces}?op={op}");
+    // Bad bonds: no parents, an unknown parent, a bad mode, no name.
+    for (params, field) in [
+        (vec![("name", "bond0")], "parents"),
+        (vec![("name", "bond0"), ("parents", "99999")], "parents"),
+        (
+            vec![
+                ("name", "bond0"),
+                ("parents", ids[0].as_str()),
+                ("bond_mode", "fastest"),
+            ],
+            "bond_mode",
+        ),
+        (vec![("parents", ids[0].as_str())], "name"),
+        (
+            vec![
+                ("name", "bond0"),
+                ("parents", ids[0].as_str()),
+                ("mac_address", "zz"),
+            ],
+            "mac_address",
+        ),
+    ] {
+        let r = c.post(&create("create_bond"), &params).await.expect(400);
+        assert!(r.json()[field].is_array(), "{params:?}: {}", r.body);
+    }
+    assert_eq!(
+        c.machine(&sid).await["interface_set"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // A bond over both NICs, 802.3ad; it shows the first member's MAC and its members.
+    let bond = c
+        .post(
+            &create("create_bond"),
+            &[
+                ("name", "bond0"),
+                ("parents", ids[0].as_str()),
+                ("parents", ids[1].as_str()),
+                ("bond_mode", "802.3ad"),
+                ("mtu", "9000"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(bond["type"], "bond");
+    assert_eq!(bond["mac_address"], m1.to_ascii_lowercase());
+    assert_eq!(bond["params"]["bond_mode"], "802.3ad");
+    assert_eq!(bond["effective_mtu"], 9000);
+    assert_eq!(bond["parents"].as_array().unwrap().len(), 2, "{bond:#}");
+    let bond_id = bond["id"].to_string();
+    // A member cannot join a second bond or a bridge.
+    let r = c
+        .post(
+            &create("create_bridge"),
+            &[("name", "br9"), ("parent", ids[0].as_str())],
+        )
+        .await
+        .expect(400);
+    assert!(r.body.contains("already in bond0"), "{}", r.body);
+    // A VLAN on the bond (named after it), and a bridge over the VLAN.
+    let r = c
+        .post(
+            &create("create_vlan"),
+            &[("parent", bond_id.as_str()), ("vlan", untagged.as_str())],
+        )
+        .await
+        .expect(400);
+    assert!(r.json()["vlan"].is_array(), "{}", r.body);
+    let v = c
+        .post(
+            &create("create_vlan"),
+            &[("parent", bond_id.as_str()), ("vlan", vlan_id.as_str())],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(v["name"], "bond0.20");
+    assert_eq!(v["params"]["vid"], 20);
+    c.post(
+        &create("create_vlan"),
+        &[("parent", bond_id.as_str()), ("vlan", vlan_id.as_str())],
+    )
+    .await
+    .expect(400);
+    let vid = v["id"].as_i64().unwrap();
+    let br = c
+        .post(
+            &create("create_bridge"),
+            &[
+                ("name", "br0"),
+                ("parent", &vid.to_string()),
+                ("bridge_stp", "true"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(br["params"]["bridge_stp"], true);
+    assert_eq!(br["params"]["bridge_fd"], 15);
+    let br_id = br["id"].as_i64().unwrap();
+    // The bridge gets a STATIC address on the VLAN's subnet.
+    let r = c
+        .post(
+            &format!("{ifaces}{br_id}/?op=link_subnet"),
+            &[
+                ("mode", "STATIC"),
+                ("subnet", "10.89.0.0/24"),
+                ("ip_address", "10.89.0.50"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["links"][0]["ip_address"], "10.89.0.50");
+    // The MAC of a physical NIC still finds only the machine's physical interface.
+    let reg = c
+        .get(&format!(
+            "/MAAS/api/2.0/machines/?op=is_registered&mac_address={m1}"
+        ))
+        .await
+        .ok()
+        .json();
+    assert_eq!(reg, true);
+    let listed = c.get(&ifaces).await.ok().json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    let by_name = |n: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("bond0")["children"][0], "bond0.20");
+    assert_eq!(by_name("bond0.20")["parents"][0], "bond0");
+    // Delete refuses what something is built on, and physical interfaces.
+    let r = c.delete(&format!("{ifaces}{bond_id}/")).await.expect(400);
+    assert!(r.body.contains("used by bond0.20"), "{}", r.body);
+    c.delete(&format!("{ifaces}{}/", ids[0])).await.expect(400);
+    // Update: rename the bridge, change the bond's mode.
+    let r = c
+        .put(&format!("{ifaces}{br_id}/"), &[("name", "br-storage")])
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["name"], "br-storage");
+    let r = c
+        .put(
+            &format!("{ifaces}{bond_id}/"),
+            &[("bond_mode", "active-backup")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["params"]["bond_mode"], "active-backup");
+    // Deleting the bridge frees its address; then the VLAN and the bond can go.
+    c.delete(&format!("{ifaces}{br_id}/")).await.ok();
+    let ips = c
+        .get("/MAAS/api/2.0/ipaddresses/?all=true")
+        .await
+        .ok()
+        .json();
+    assert!(
+        !ips.to_string().contains("10.89.0.50"),
+        "the bridge's address went with it: {ips:#}"
+    );
+    c.delete(&format!("{ifaces}{vid}/")).await.ok();
+    c.delete(&format!("{ifaces}{bond_id}/")).await.ok();
+    assert_eq!(
+        c.machine(&sid).await["interface_set"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}

@@ -8,6 +8,7 @@ use ingot_store::network::{
 };
 use ingot_store::{StoreError, User};
 use ingot_wire::Params;
+use serde_json::Value;
 use std::net::IpAddr;
 
 fn ip(fe: &mut FieldErrors, field: &str, v: &str) -> Option<IpAddr> {
@@ -653,4 +654,492 @@ fn interfaces_editable(m: &ingot_store::Machine) -> Result<()> {
             m.status.label()
         )))
     }
+}
+
+/// Bond modes MAAS accepts (`bond_mode`).
+pub const BOND_MODES: &[&str] = &[
+    "balance-rr",
+    "active-backup",
+    "balance-xor",
+    "broadcast",
+    "802.3ad",
+    "balance-tlb",
+    "balance-alb",
+];
+
+/// Which virtual interface `create_interface` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VirtualKind {
+    Bond,
+    Vlan,
+    Bridge,
+}
+
+impl VirtualKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VirtualKind::Bond => "bond",
+            VirtualKind::Vlan => "vlan",
+            VirtualKind::Bridge => "bridge",
+        }
+    }
+}
+
+fn find_iface(m: &ingot_store::Machine, id: i64) -> Option<&ingot_store::Interface> {
+    m.interfaces.iter().find(|i| i.id == id)
+}
+
+/// The interface (bond or bridge) that already uses `id` as a member, if any.
+fn member_of(m: &ingot_store::Machine, id: i64) -> Option<&ingot_store::Interface> {
+    m.interfaces
+        .iter()
+        .find(|c| c.kind != "vlan" && c.parents.contains(&id))
+}
+
+fn mtu_param(p: &Params, fe: &mut FieldErrors) -> Result<Option<i64>> {
+    let mtu = p.get_i64("mtu")?;
+    if let Some(v) = mtu {
+        if !(552..=65535).contains(&v) {
+            fe.add("mtu", format!("MTU {v} is outside 552-65535."));
+        }
+    }
+    Ok(mtu)
+}
+
+impl Region {
+    /// `op=create_bond|create_vlan|create_bridge` on `nodes/{id}/interfaces/`: a bond over
+    /// physical members, a VLAN on one interface, a bridge over one interface. Members must
+    /// belong to the machine and not already be in a bond or bridge; a bond's members must not
+    /// carry addresses. Only while interfaces are editable.
+    pub async fn create_interface(
+        &self,
+        user: &User,
+        system_id: &str,
+        kind: VirtualKind,
+        p: &Params,
+    ) -> Result<i64> {
+        let m = self
+            .load_for(user, system_id, ingot_core::actions::Action::Update)
+            .await?;
+        interfaces_editable(&m)?;
+        let mut fe = FieldErrors::default();
+        let mut params = serde_json::Map::new();
+        if let Some(mtu) = mtu_param(p, &mut fe)? {
+            params.insert("mtu".into(), mtu.into());
+        }
+        let parent_field = if kind == VirtualKind::Bond {
+            "parents"
+        } else {
+            "parent"
+        };
+        let mut parents = Vec::new();
+        for v in crate::forms::list(p, parent_field) {
+            match v.parse::<i64>().ok().and_then(|id| find_iface(&m, id)) {
+                Some(i) => {
+                    if parents.contains(&i.id) {
+                        fe.add(
+                            parent_field,
+                            format!("Interface {} is given twice.", i.name),
+                        );
+                    }
+                    parents.push(i.id)
+                }
+                None => fe.add(
+                    parent_field,
+                    format!("'{v}' is not an interface of {system_id}."),
+                ),
+            }
+        }
+        if parents.is_empty() && !fe.0.contains_key(parent_field) {
+            fe.add(parent_field, "This field is required.");
+        }
+        if kind != VirtualKind::Bond && parents.len() > 1 {
+            fe.add(parent_field, "A VLAN or bridge has exactly one parent.");
+        }
+        for &pid in &parents {
+            let Some(parent) = find_iface(&m, pid) else {
+                continue;
+            };
+            if kind != VirtualKind::Vlan {
+                if let Some(holder) = member_of(&m, pid) {
+                    fe.add(
+                        parent_field,
+                        format!("Interface {} is already in {}.", parent.name, holder.name),
+                    );
+                }
+            }
+            if kind == VirtualKind::Bond {
+                if !parent.is_physical() {
+                    fe.add(
+                        parent_field,
+                        format!(
+                            "Only physical interfaces can be bonded ({} is a {}).",
+                            parent.name, parent.kind
+                        ),
+                    );
+                }
+                if parent.links.iter().any(|l| l.mode != "link_up") {
+                    fe.add(
+                        parent_field,
+                        format!("Interface {} has addresses; unlink its subnets first (a bond member carries none).", parent.name),
+                    );
+                }
+            }
+        }
+        let first_mac = parents
+            .first()
+            .and_then(|&id| find_iface(&m, id))
+            .map(|i| i.mac_address.clone())
+            .unwrap_or_default();
+        let name = match kind {
+            VirtualKind::Vlan => {
+                let vlan = match p.get_i64("vlan")? {
+                    Some(id) => self.store.vlan_by_id(id).await?,
+                    None => {
+                        fe.add("vlan", "This field is required.");
+                        None
+                    }
+                };
+                match vlan {
+                    Some(v) if v.vid == 0 => {
+                        fe.add("vlan", "The untagged VLAN (vid 0) needs no VLAN interface.");
+                        String::new()
+                    }
+                    Some(v) => {
+                        let parent = parents.first().and_then(|&id| find_iface(&m, id));
+                        let pname = parent.map(|i| i.name.clone()).unwrap_or_default();
+                        if m.interfaces.iter().any(|c| {
+                            c.kind == "vlan"
+                                && c.parents == parents
+                                && c.params.get("vid").and_then(Value::as_i64) == Some(v.vid)
+                        }) {
+                            fe.add(
+                                "vlan",
+                                format!("{pname} already has a VLAN interface for vid {}.", v.vid),
+                            );
+                        }
+                        params.insert("vlan".into(), v.id.into());
+                        params.insert("vid".into(), v.vid.into());
+                        format!("{pname}.{}", v.vid)
+                    }
+                    None => {
+                        if !fe.0.contains_key("vlan") {
+                            fe.add("vlan", "No such VLAN.");
+                        }
+                        String::new()
+                    }
+                }
+            }
+            _ => match p.get("name").map(str::trim).filter(|s| !s.is_empty()) {
+                Some(n) => n.to_string(),
+                None => {
+                    fe.add("name", "This field is required.");
+                    String::new()
+                }
+            },
+        };
+        if !name.is_empty() {
+            if name.len() > 15 || name.contains(['/', ' ', ':']) {
+                fe.add("name", format!("'{name}' is not a valid interface name (at most 15 characters, no '/', ':' or spaces)."));
+            }
+            if m.interfaces.iter().any(|i| i.name == name) {
+                fe.add(
+                    "name",
+                    format!("{system_id} already has an interface named {name}."),
+                );
+            }
+        }
+        let mac = match p
+            .get("mac_address")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(v) if kind != VirtualKind::Vlan => match ingot_core::ids::normalize_mac(v) {
+                Some(mac) => mac,
+                None => {
+                    fe.add("mac_address", format!("'{v}' is not a valid MAC address."));
+                    String::new()
+                }
+            },
+            Some(_) => {
+                fe.add(
+                    "mac_address",
+                    "A VLAN interface uses its parent's MAC address.",
+                );
+                String::new()
+            }
+            None => first_mac,
+        };
+        params.insert("mac_address".into(), mac.into());
+        match kind {
+            VirtualKind::Bond => {
+                let mode = p.get("bond_mode").map(str::trim).unwrap_or("balance-rr");
+                if !BOND_MODES.contains(&mode) {
+                    fe.add(
+                        "bond_mode",
+                        format!("'{mode}' is not one of {}.", BOND_MODES.join(", ")),
+                    );
+                }
+                params.insert("bond_mode".into(), mode.into());
+                for (key, default) in [
+                    ("bond_miimon", 100),
+                    ("bond_downdelay", 0),
+                    ("bond_updelay", 0),
+                ] {
+                    let v = p.get_i64(key)?.unwrap_or(default);
+                    if v < 0 {
+                        fe.add(key, format!("{v} is negative."));
+                    }
+                    params.insert(key.into(), v.into());
+                }
+                let lacp = p.get("bond_lacp_rate").map(str::trim).unwrap_or("slow");
+                if !["slow", "fast"].contains(&lacp) {
+                    fe.add(
+                        "bond_lacp_rate",
+                        format!("'{lacp}' is not one of slow, fast."),
+                    );
+                }
+                params.insert("bond_lacp_rate".into(), lacp.into());
+                let hash = p
+                    .get("bond_xmit_hash_policy")
+                    .map(str::trim)
+                    .unwrap_or("layer2");
+                if !["layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4"].contains(&hash) {
+                    fe.add("bond_xmit_hash_policy", format!("'{hash}' is not one of layer2, layer2+3, layer3+4, encap2+3, encap3+4."));
+                }
+                params.insert("bond_xmit_hash_policy".into(), hash.into());
+            }
+            VirtualKind::Bridge => {
+                let bt = p.get("bridge_type").map(str::trim).unwrap_or("standard");
+                if !["standard", "ovs"].contains(&bt) {
+                    fe.add(
+                        "bridge_type",
+                        format!("'{bt}' is not one of standard, ovs."),
+                    );
+                }
+                params.insert("bridge_type".into(), bt.into());
+                params.insert(
+                    "bridge_stp".into(),
+                    p.get_bool("bridge_stp")?.unwrap_or(false).into(),
+                );
+                let fd = p.get_i64("bridge_fd")?.unwrap_or(15);
+                if !(0..=30).contains(&fd) {
+                    fe.add(
+                        "bridge_fd",
+                        format!("Forward delay {fd} is outside 0-30 seconds."),
+                    );
+                }
+                params.insert("bridge_fd".into(), fd.into());
+            }
+            VirtualKind::Vlan => {}
+        }
+        fe.check()?;
+        Ok(self
+            .store
+            .create_virtual_interface(m.id, kind.as_str(), &name, &parents, &Value::Object(params))
+            .await?)
+    }
+
+    /// `PUT nodes/{id}/interfaces/{iface}/`: name and MTU of any interface; the bond or bridge
+    /// settings of a bond or bridge.
+    pub async fn update_interface(
+        &self,
+        user: &User,
+        system_id: &str,
+        iface_id: i64,
+        p: &Params,
+    ) -> Result<()> {
+        let m = self
+            .load_for(user, system_id, ingot_core::actions::Action::Update)
+            .await?;
+        interfaces_editable(&m)?;
+        let iface = find_iface(&m, iface_id).ok_or_else(|| {
+            RegionError::NotFound(format!("No interface {iface_id} on {system_id}."))
+        })?;
+        let mut fe = FieldErrors::default();
+        let mut params = iface.params.as_object().cloned().unwrap_or_default();
+        if let Some(mtu) = mtu_param(p, &mut fe)? {
+            params.insert("mtu".into(), mtu.into());
+        }
+        let mut name = iface.name.clone();
+        if let Some(n) = p.get("name").map(str::trim).filter(|s| !s.is_empty()) {
+            if iface.kind == "vlan" {
+                fe.add(
+                    "name",
+                    "A VLAN interface is named after its parent and vid.",
+                );
+            } else if m.interfaces.iter().any(|i| i.name == n && i.id != iface_id) {
+                fe.add(
+                    "name",
+                    format!("{system_id} already has an interface named {n}."),
+                );
+            } else {
+                name = n.to_string();
+            }
+        }
+        if iface.kind == "bond" {
+            if let Some(mode) = p.get("bond_mode").map(str::trim) {
+                if BOND_MODES.contains(&mode) {
+                    params.insert("bond_mode".into(), mode.into());
+                } else {
+                    fe.add(
+                        "bond_mode",
+                        format!("'{mode}' is not one of {}.", BOND_MODES.join(", ")),
+                    );
+                }
+            }
+        }
+        if iface.kind == "bridge" {
+            if let Some(stp) = p.get_bool("bridge_stp")? {
+                params.insert("bridge_stp".into(), stp.into());
+            }
+            if let Some(fd) = p.get_i64("bridge_fd")? {
+                if (0..=30).contains(&fd) {
+                    params.insert("bridge_fd".into(), fd.into());
+                } else {
+                    fe.add(
+                        "bridge_fd",
+                        format!("Forward delay {fd} is outside 0-30 seconds."),
+                    );
+                }
+            }
+        }
+        fe.check()?;
+        self.store
+            .update_interface(iface_id, &name, &Value::Object(params))
+            .await?;
+        Ok(())
+    }
+
+    /// `DELETE nodes/{id}/interfaces/{iface}/`: a bond, VLAN or bridge nothing else is built
+    /// on (its links and their addresses go with it). Physical interfaces come from
+    /// commissioning and stay.
+    pub async fn delete_interface(
+        &self,
+        user: &User,
+        system_id: &str,
+        iface_id: i64,
+    ) -> Result<()> {
+        let m = self
+            .load_for(user, system_id, ingot_core::actions::Action::Update)
+            .await?;
+        interfaces_editable(&m)?;
+        let iface = find_iface(&m, iface_id).ok_or_else(|| {
+            RegionError::NotFound(format!("No interface {iface_id} on {system_id}."))
+        })?;
+        if iface.is_physical() {
+            return Err(RegionError::BadRequest(format!(
+                "{} is a physical interface; commissioning maintains those (only bonds, VLANs and bridges can be deleted).",
+                iface.name
+            )));
+        }
+        if let Some(child) = m.interfaces.iter().find(|c| c.parents.contains(&iface_id)) {
+            return Err(RegionError::BadRequest(format!(
+                "{} is used by {}; delete that first.",
+                iface.name, child.name
+            )));
+        }
+        self.store.delete_interfaces(&[iface_id]).await?;
+        Ok(())
+    }
+}
+
+/// The machine's interfaces as the network configuration needs them (enabled ones only):
+/// kinds and parents resolved to names, links to addresses. `subnets` gives prefixes,
+/// gateways and DNS servers.
+pub fn net_ifaces(
+    m: &ingot_store::Machine,
+    subnets: &[Subnet],
+) -> Vec<ingot_core::deploy::NetIface> {
+    use ingot_core::deploy::{NetIface, NetKind, NetLink};
+    let name_of = |id: i64| find_iface(m, id).map(|i| i.name.clone());
+    // The default route: the link marked as default gateway, else the first addressed link
+    // on a subnet with a gateway (as MAAS picks it).
+    let addressed = |l: &&InterfaceLink| {
+        matches!(l.mode.as_str(), "auto" | "static")
+            && l.subnet_id
+                .and_then(|id| subnets.iter().find(|s| s.id == id))
+                .is_some_and(|s| s.gateway_ip.is_some())
+    };
+    let all_links = || {
+        m.interfaces
+            .iter()
+            .filter(|i| i.enabled)
+            .flat_map(|i| i.links.iter())
+    };
+    let gateway_link = all_links()
+        .filter(addressed)
+        .find(|l| l.default_gateway)
+        .or_else(|| all_links().find(addressed))
+        .map(|l| l.id);
+    m.interfaces
+        .iter()
+        .filter(|i| i.enabled)
+        .map(|i| {
+            let parents: Vec<String> = i.parents.iter().filter_map(|&id| name_of(id)).collect();
+            let pget = |k: &str| i.params.get(k);
+            let kind = match i.kind.as_str() {
+                "bond" => NetKind::Bond {
+                    parents,
+                    mode: pget("bond_mode")
+                        .and_then(Value::as_str)
+                        .unwrap_or("balance-rr")
+                        .to_string(),
+                },
+                "vlan" => NetKind::Vlan {
+                    parent: parents.into_iter().next().unwrap_or_default(),
+                    vid: pget("vid")
+                        .and_then(Value::as_u64)
+                        .and_then(|v| u16::try_from(v).ok())
+                        .unwrap_or(0),
+                },
+                "bridge" => NetKind::Bridge {
+                    parents,
+                    stp: pget("bridge_stp").and_then(Value::as_bool).unwrap_or(false),
+                    forward_delay: pget("bridge_fd")
+                        .and_then(Value::as_u64)
+                        .and_then(|v| u32::try_from(v).ok()),
+                },
+                _ => NetKind::Physical,
+            };
+            let links = i
+                .links
+                .iter()
+                .filter_map(|l| {
+                    let subnet = l
+                        .subnet_id
+                        .and_then(|id| subnets.iter().find(|s| s.id == id));
+                    match l.mode.as_str() {
+                        "dhcp" => Some(NetLink::Dhcp),
+                        "link_up" => Some(NetLink::LinkUp),
+                        // AUTO without an address yet (not deployed) and STATIC both need one.
+                        _ => {
+                            let address = l.ip.clone()?;
+                            let s = subnet?;
+                            let prefix = Cidr::parse(&s.cidr).ok()?.prefix;
+                            Some(NetLink::Static {
+                                address,
+                                prefix,
+                                gateway: if gateway_link == Some(l.id) {
+                                    s.gateway_ip.clone()
+                                } else {
+                                    None
+                                },
+                                dns: s.dns_servers.clone(),
+                            })
+                        }
+                    }
+                })
+                .collect();
+            NetIface {
+                name: i.name.clone(),
+                mac: i.mac_address.clone(),
+                kind,
+                mtu: pget("mtu")
+                    .and_then(Value::as_u64)
+                    .and_then(|v| u32::try_from(v).ok()),
+                links,
+            }
+        })
+        .collect()
 }

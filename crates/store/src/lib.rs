@@ -192,6 +192,17 @@ pub struct Interface {
     pub is_boot: bool,
     /// How the interface is configured on subnets when deployed.
     pub links: Vec<network::InterfaceLink>,
+    /// Bond / VLAN / bridge parameters (`bond_mode`, `vlan`, `vid`, `bridge_stp`, `mtu`, …);
+    /// `{}` for a physical interface without settings.
+    pub params: Value,
+    /// Ids of the interfaces this one is built on (a bond's members, a VLAN's link).
+    pub parents: Vec<i64>,
+}
+
+impl Interface {
+    pub fn is_physical(&self) -> bool {
+        self.kind == "physical"
+    }
 }
 
 /// A machine with everything the API shows.
@@ -1300,6 +1311,8 @@ impl Store {
                     details: Value::Object(Default::default()),
                     is_boot: false,
                     links: Vec::new(),
+                    params: Value::Object(Default::default()),
+                    parents: Vec::new(),
                 }),
                 Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
                     // The unique index is the check; name the holder for the message.
@@ -1414,7 +1427,7 @@ impl Store {
 
     /// The MAC a machine boots from (its boot interface, else its first).
     pub async fn boot_mac(&self, machine_id: i64) -> Result<Option<String>> {
-        let r = sqlx::query("SELECT mac_address FROM interfaces WHERE machine_id = $1 ORDER BY is_boot DESC, id LIMIT 1")
+        let r = sqlx::query("SELECT mac_address FROM interfaces WHERE machine_id = $1 AND type = 'physical' ORDER BY is_boot DESC, id LIMIT 1")
             .bind(machine_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -1511,7 +1524,7 @@ impl Store {
         if !hardware {
             return Ok(());
         }
-        let if_sql = format!("SELECT machine_id, id, name, type, mac_address, enabled, details, is_boot FROM interfaces {cond_i} ORDER BY id");
+        let if_sql = format!("SELECT machine_id, id, name, type, mac_address, enabled, details, is_boot, params FROM interfaces {cond_i} ORDER BY id");
         for r in bind_all(sqlx::query(&if_sql), &ids)
             .fetch_all(&self.pool)
             .await?
@@ -1528,13 +1541,42 @@ impl Store {
                         .unwrap_or(Value::Null),
                     is_boot: r.try_get::<i64, _>(7)? != 0,
                     links: Vec::new(),
+                    params: serde_json::from_str(&r.try_get::<String, _>(8)?)
+                        .unwrap_or(Value::Null),
+                    parents: Vec::new(),
                 });
+            }
+        }
+        // A virtual interface shows the MAC its parameters name (the column holds a placeholder).
+        for m in machines.iter_mut() {
+            for i in m.interfaces.iter_mut().filter(|i| !i.is_physical()) {
+                if let Some(mac) = i.params.get("mac_address").and_then(Value::as_str) {
+                    i.mac_address = mac.to_string();
+                }
             }
         }
         let if_ids: Vec<i64> = machines
             .iter()
             .flat_map(|m| m.interfaces.iter().map(|i| i.id))
             .collect();
+        if machines
+            .iter()
+            .any(|m| m.interfaces.iter().any(|i| !i.is_physical()))
+        {
+            let mut parents: HashMap<i64, Vec<i64>> = HashMap::new();
+            for chunk in if_ids.chunks(500) {
+                for (child, parent) in self.interface_parents(chunk).await? {
+                    parents.entry(child).or_default().push(parent);
+                }
+            }
+            for m in machines.iter_mut() {
+                for i in m.interfaces.iter_mut() {
+                    if let Some(p) = parents.remove(&i.id) {
+                        i.parents = p;
+                    }
+                }
+            }
+        }
         if !if_ids.is_empty() {
             let mut by_if: HashMap<i64, Vec<network::InterfaceLink>> = HashMap::new();
             for chunk in if_ids.chunks(500) {
@@ -1730,7 +1772,7 @@ impl Store {
     /// Every machine interface as (MAC, hostname, system id), in one query: what racks need to
     /// know which MACs belong to machines.
     pub async fn interface_owners(&self) -> Result<Vec<(String, String, String)>> {
-        let rows = sqlx::query("SELECT i.mac_address, m.hostname, m.system_id FROM interfaces i JOIN machines m ON m.id = i.machine_id ORDER BY i.id")
+        let rows = sqlx::query("SELECT i.mac_address, m.hostname, m.system_id FROM interfaces i JOIN machines m ON m.id = i.machine_id WHERE i.type = 'physical' ORDER BY i.id")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()

@@ -522,6 +522,99 @@ impl Store {
         Ok(())
     }
 
+    // ---------------------------------------------------------------- bonds, VLANs, bridges
+    /// (child, parent) pairs of these interfaces.
+    pub async fn interface_parents(&self, child_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        if child_ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let ph: Vec<String> = (1..=child_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT child_id, parent_id FROM interface_parents WHERE child_id IN ({}) ORDER BY child_id, parent_id",
+            ph.join(", ")
+        );
+        let vals: Vec<Val> = child_ids.iter().map(|&i| Val::from(i)).collect();
+        bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Add a bond, VLAN or bridge on these parents, in one transaction. `params` carries the
+    /// MAC the interface shows (`mac_address`); the `mac_address` column gets a unique
+    /// placeholder, so MAC lookups only ever find physical interfaces.
+    pub async fn create_virtual_interface(
+        &self,
+        machine_id: i64,
+        kind: &str,
+        name: &str,
+        parents: &[i64],
+        params: &serde_json::Value,
+    ) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        let placeholder = format!("{kind}:{:016x}", rand::random::<u64>());
+        let r = sqlx::query("INSERT INTO interfaces (machine_id, name, type, mac_address, params) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+            .bind(machine_id)
+            .bind(name)
+            .bind(kind)
+            .bind(&placeholder)
+            .bind(params.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        let id: i64 = r.try_get(0)?;
+        for p in parents {
+            sqlx::query("INSERT INTO interface_parents (child_id, parent_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(p)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Change an interface's name and parameters.
+    pub async fn update_interface(
+        &self,
+        id: i64,
+        name: &str,
+        params: &serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query("UPDATE interfaces SET name = $1, params = $2 WHERE id = $3")
+            .bind(name)
+            .bind(params.to_string())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Delete interfaces with their links and the static addresses those held, in one
+    /// transaction.
+    pub async fn delete_interfaces(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        let ph: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let list = ph.join(", ");
+        let vals: Vec<Val> = ids.iter().map(|&i| Val::from(i)).collect();
+        for sql in [
+            format!("DELETE FROM interface_links WHERE interface_id IN ({list})"),
+            format!("DELETE FROM staticips WHERE interface_id IN ({list})"),
+            format!(
+                "DELETE FROM interface_parents WHERE child_id IN ({list}) OR parent_id IN ({list})"
+            ),
+            format!("DELETE FROM interfaces WHERE id IN ({list})"),
+        ] {
+            bind_all(sqlx::query(&sql), &vals).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     // ---------------------------------------------------------------- rack controllers
     /// A rack controller read its configuration: create its row (with a new system id) the
     /// first time, refresh address, version and last-seen time after.

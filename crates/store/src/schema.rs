@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, V5_SQLITE, V5_PG),
     (6, V6_SQLITE, V6_PG),
     (7, V7, V7),
+    (10, V10, V10),
 ];
 
 macro_rules! v1 {
@@ -133,3 +134,13 @@ const V6_PG: &str = v6!("BIGSERIAL PRIMARY KEY");
 
 /// Deployment admission: when a deployment was queued for a slot (NULL: not queued).
 const V7: &str = "ALTER TABLE machines ADD COLUMN deploy_queued BIGINT;\n";
+
+/// Bonds, VLANs and bridges: an interface's parents, and its parameters (bond mode, VLAN,
+/// bridge STP, MTU, the MAC it shows). Only physical interfaces hold a real MAC in
+/// `mac_address` (unique region-wide: the hardware's identity); a virtual interface keeps a
+/// unique placeholder there (`bond:…`) and its MAC in `params`.
+const V10: &str = concat!(
+    "ALTER TABLE interfaces ADD COLUMN params TEXT NOT NULL DEFAULT '{}';\n",
+    "CREATE TABLE interface_parents (child_id BIGINT NOT NULL REFERENCES interfaces(id) ON DELETE CASCADE, parent_id BIGINT NOT NULL REFERENCES interfaces(id) ON DELETE CASCADE, PRIMARY KEY (child_id, parent_id));\n",
+    "CREATE INDEX interface_parents_parent ON interface_parents(parent_id);\n",
+);
