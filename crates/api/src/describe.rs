@@ -39,7 +39,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         actions: ops![
             "read" "GET" None, "List machines, optionally filtered (hostname, mac_address, id, domain, zone, pool, status, arch, cpu_count, mem, agent_name).";
             "create" "POST" None, "Create a machine (architecture, mac_addresses, hostname, power_type, power_parameters_*, commission, deployed, zone, pool, ...).";
-            "allocate" "POST" Some("allocate"), "Allocate a Ready machine matching constraints (name, system_id, arch, cpu_count, mem, tags, not_tags, zone, not_in_zone, pool, not_in_pool, agent_name, comment, dry_run).";
+            "allocate" "POST" Some("allocate"), "Allocate a Ready machine matching constraints (name, system_id, arch, not_arch, cpu_count, mem, tags, not_tags, zone, not_in_zone, pool, not_in_pool, storage, interfaces, subnets, not_subnets, fabrics, not_fabrics, fabric_classes, not_fabric_classes, devices, agent_name, comment, dry_run).";
             "release" "POST" Some("release"), "Release several machines: machines=<system_id> (repeated), comment, erase, quick_erase, secure_erase.";
             "list_allocated" "GET" Some("list_allocated"), "List the machines allocated to you.";
             "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.";

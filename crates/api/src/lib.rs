@@ -568,10 +568,7 @@ async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                         .allocate(u, &c, p.get("agent_name"), p.get("comment"), dry)
                         .await?;
                     // Which disks and interfaces satisfied the storage / interfaces constraints.
-                    let (disks, nics) = ingot_region::hardware_facts(&m);
-                    let matched = c
-                        .matched(&ingot_region::candidate(&m, &disks, &nics))
-                        .unwrap_or_default();
+                    let matched = app.region.matched_hardware(&m, &c).await?;
                     ok_json(render::allocated_machine(&m, &matched))
                 }
                 (&Method::POST, Some("release")) => bulk_release(app, u, &p).await,

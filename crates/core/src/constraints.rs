@@ -20,6 +20,179 @@ pub struct Constraints {
     pub storage: Vec<StorageReq>,
     /// `interfaces=label:key=value,…;label:…`: distinct interfaces with those properties.
     pub interfaces: Vec<IfaceReq>,
+    /// Every one of these subnets must be linked to one of the machine's interfaces.
+    pub subnets: Vec<SubnetSpec>,
+    /// None of these subnets may be linked.
+    pub not_subnets: Vec<SubnetSpec>,
+    /// The machine must be on one of these fabrics (by name or id).
+    pub fabrics: Vec<String>,
+    pub not_fabrics: Vec<String>,
+    /// The machine must be on a fabric of one of these classes.
+    pub fabric_classes: Vec<String>,
+    pub not_fabric_classes: Vec<String>,
+    /// Each filter (`vendor_id=8086,product_id=1572`) must be met by one PCI/USB device.
+    pub devices: Vec<Vec<(String, String)>>,
+}
+
+/// How a subnet is named in `subnets`/`not_subnets` and interface `subnet=` constraints
+/// (spec §2.3 specifiers).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubnetSpec {
+    Id(i64),
+    Cidr(String),
+    /// The subnet containing this address.
+    Ip(std::net::IpAddr),
+    Name(String),
+    Vid(i64),
+    /// A VLAN by id or name.
+    Vlan(String),
+    /// A fabric by id or name.
+    Fabric(String),
+}
+
+/// Parse a subnet specifier: `<id>`, `<cidr>`, `cidr:`, `ip:`, `name:`, `vid:`, `vlan:`,
+/// `fabric:`. `space:` is refused: Ingot has no spaces yet.
+pub fn parse_subnet_spec(s: &str) -> Result<SubnetSpec, String> {
+    let s = s.trim();
+    if let Ok(id) = s.parse::<i64>() {
+        return Ok(SubnetSpec::Id(id));
+    }
+    let (kind, v) = match s.split_once(':') {
+        // An IPv6 CIDR has colons too: only known prefixes count as a kind.
+        Some((k, v))
+            if ["cidr", "ip", "name", "vid", "vlan", "fabric", "space", "id"].contains(&k) =>
+        {
+            (k, v.trim())
+        }
+        _ if s.contains('/') => ("cidr", s),
+        _ => {
+            return Err(format!(
+            "'{s}' is not a subnet specifier (id, CIDR, cidr:, ip:, name:, vid:, vlan:, fabric:)"
+        ))
+        }
+    };
+    match kind {
+        "id" => v
+            .parse()
+            .map(SubnetSpec::Id)
+            .map_err(|_| format!("'{v}' is not a subnet id")),
+        "cidr" => crate::net::Cidr::parse(v)
+            .map(|c| SubnetSpec::Cidr(c.to_string()))
+            .map_err(|e| format!("'{v}': {e}")),
+        "ip" => v
+            .parse()
+            .map(SubnetSpec::Ip)
+            .map_err(|_| format!("'{v}' is not an IP address")),
+        "name" => Ok(SubnetSpec::Name(v.to_string())),
+        "vid" => v
+            .parse::<i64>()
+            .ok()
+            .filter(|x| (0..=4094).contains(x))
+            .map(SubnetSpec::Vid)
+            .ok_or_else(|| format!("'{v}' is not a VLAN vid (0-4094)")),
+        "vlan" => Ok(SubnetSpec::Vlan(v.to_string())),
+        "fabric" => Ok(SubnetSpec::Fabric(v.to_string())),
+        _ => Err(format!(
+            "'{s}': spaces are not modelled in Ingot; name the subnet by id, CIDR, ip:, name:, vid:, vlan: or fabric:"
+        )),
+    }
+}
+
+/// A subnet as constraints see it, with its VLAN and fabric.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SubnetFacts {
+    pub id: i64,
+    pub cidr: String,
+    pub name: String,
+    pub vlan_id: i64,
+    pub vid: i64,
+    pub vlan_name: String,
+    pub fabric_id: i64,
+    pub fabric: String,
+    pub fabric_class: String,
+}
+
+impl SubnetFacts {
+    pub fn matches(&self, spec: &SubnetSpec) -> bool {
+        let id_or_name =
+            |v: &str, id: i64, name: &str| v.parse::<i64>().is_ok_and(|x| x == id) || v == name;
+        match spec {
+            SubnetSpec::Id(id) => *id == self.id,
+            SubnetSpec::Cidr(c) => {
+                crate::net::Cidr::parse(&self.cidr).is_ok_and(|own| own.to_string() == *c)
+            }
+            SubnetSpec::Ip(ip) => {
+                crate::net::Cidr::parse(&self.cidr).is_ok_and(|c| c.contains(*ip))
+            }
+            SubnetSpec::Name(n) => *n == self.name,
+            SubnetSpec::Vid(v) => *v == self.vid,
+            SubnetSpec::Vlan(v) => id_or_name(v, self.vlan_id, &self.vlan_name),
+            SubnetSpec::Fabric(f) => id_or_name(f, self.fabric_id, &self.fabric),
+        }
+    }
+}
+
+/// One link of an interface: the subnet, the mode, the address (STATIC/AUTO once given).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkFacts {
+    pub subnet: SubnetFacts,
+    pub mode: String,
+    pub ip: Option<String>,
+}
+
+/// A PCI or USB device, as the `devices` constraint sees it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeviceFacts {
+    pub vendor_id: String,
+    pub product_id: String,
+    pub vendor_name: String,
+    pub product_name: String,
+    pub driver: String,
+}
+
+/// Keys a `devices` filter may use.
+pub const DEVICE_KEYS: &[&str] = &[
+    "vendor_id",
+    "product_id",
+    "vendor_name",
+    "product_name",
+    "commissioning_driver",
+];
+
+impl DeviceFacts {
+    fn satisfies(&self, key: &str, value: &str) -> bool {
+        let eq = |a: &str| a.eq_ignore_ascii_case(value);
+        match key {
+            "vendor_id" => eq(&self.vendor_id),
+            "product_id" => eq(&self.product_id),
+            "vendor_name" => self.vendor_name == value,
+            "product_name" => self.product_name == value,
+            "commissioning_driver" => self.driver.split(", ").any(|d| d == value),
+            _ => false,
+        }
+    }
+}
+
+/// Parse one `devices` filter: `key=value,key=value`.
+pub fn parse_device_filter(s: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for kv in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("'{kv}' is not key=value"))?;
+        let k = k.trim();
+        if !DEVICE_KEYS.contains(&k) {
+            return Err(format!(
+                "unknown key '{k}' (known: {})",
+                DEVICE_KEYS.join(", ")
+            ));
+        }
+        out.push((k.to_string(), v.trim().to_string()));
+    }
+    if out.is_empty() {
+        return Err(format!("'{s}' has no condition"));
+    }
+    Ok(out)
 }
 
 /// One disk of a `storage` constraint.
@@ -48,6 +221,11 @@ pub const IFACE_KEYS: &[&str] = &[
     "subnet_cidr",
     "mode",
     "type",
+    "ip",
+    "fabric",
+    "fabric_class",
+    "vid",
+    "vlan",
 ];
 
 /// A machine's block device, as constraints see it.
@@ -67,8 +245,7 @@ pub struct NicFacts {
     pub tags: Vec<String>,
     /// Mbit/s.
     pub link_speed: u64,
-    /// (subnet id, CIDR, link mode) of each link.
-    pub links: Vec<(i64, String, String)>,
+    pub links: Vec<LinkFacts>,
 }
 
 impl NicFacts {
@@ -79,15 +256,29 @@ impl NicFacts {
             "type" => self.kind == value,
             "tag" => self.tags.iter().any(|t| t == value),
             "link_speed" => value.parse::<u64>().is_ok_and(|v| self.link_speed >= v),
-            "subnet" => self
+            "subnet" => parse_subnet_spec(value)
+                .is_ok_and(|spec| self.links.iter().any(|l| l.subnet.matches(&spec))),
+            "subnet_cidr" => self
                 .links
                 .iter()
-                .any(|(id, cidr, _)| value.parse::<i64>().is_ok_and(|v| v == *id) || cidr == value),
-            "subnet_cidr" => self.links.iter().any(|(_, cidr, _)| cidr == value),
+                .any(|l| l.subnet.matches(&SubnetSpec::Cidr(value.to_string()))),
             "mode" => self
                 .links
                 .iter()
-                .any(|(_, _, m)| m.eq_ignore_ascii_case(value)),
+                .any(|l| l.mode.eq_ignore_ascii_case(value)),
+            "ip" => self.links.iter().any(|l| l.ip.as_deref() == Some(value)),
+            "fabric" => self
+                .links
+                .iter()
+                .any(|l| l.subnet.matches(&SubnetSpec::Fabric(value.to_string()))),
+            "fabric_class" => self.links.iter().any(|l| l.subnet.fabric_class == value),
+            "vid" => value
+                .parse::<i64>()
+                .is_ok_and(|v| self.links.iter().any(|l| l.subnet.vid == v)),
+            "vlan" => self
+                .links
+                .iter()
+                .any(|l| l.subnet.matches(&SubnetSpec::Vlan(value.to_string()))),
             _ => false,
         }
     }
@@ -240,6 +431,8 @@ pub struct Candidate<'a> {
     /// Its block devices (smallest first is how MAAS picks; order kept as given).
     pub disks: &'a [DiskFacts],
     pub nics: &'a [NicFacts],
+    /// PCI and USB devices (only loaded when a `devices` constraint is given).
+    pub devices: &'a [DeviceFacts],
 }
 
 /// Which block devices and interfaces satisfied the `storage` and `interfaces` constraints,
@@ -307,6 +500,46 @@ impl Constraints {
             return false;
         }
         if self.not_in_pool.iter().any(|p| p == m.pool) {
+            return false;
+        }
+        let subnets = || {
+            m.nics
+                .iter()
+                .flat_map(|n| n.links.iter().map(|l| &l.subnet))
+        };
+        if !self
+            .subnets
+            .iter()
+            .all(|spec| subnets().any(|s| s.matches(spec)))
+        {
+            return false;
+        }
+        if self
+            .not_subnets
+            .iter()
+            .any(|spec| subnets().any(|s| s.matches(spec)))
+        {
+            return false;
+        }
+        let on_fabric = |f: &String| subnets().any(|s| s.matches(&SubnetSpec::Fabric(f.clone())));
+        if !self.fabrics.is_empty() && !self.fabrics.iter().any(on_fabric) {
+            return false;
+        }
+        if self.not_fabrics.iter().any(on_fabric) {
+            return false;
+        }
+        let of_class = |c: &String| subnets().any(|s| s.fabric_class == *c);
+        if !self.fabric_classes.is_empty() && !self.fabric_classes.iter().any(of_class) {
+            return false;
+        }
+        if self.not_fabric_classes.iter().any(of_class) {
+            return false;
+        }
+        if !self.devices.iter().all(|filter| {
+            m.devices
+                .iter()
+                .any(|d| filter.iter().all(|(k, v)| d.satisfies(k, v)))
+        }) {
             return false;
         }
         self.matched(m).is_some()
@@ -412,6 +645,40 @@ impl Constraints {
                 .collect();
             kv("interfaces", s.join(";"));
         }
+        let spec = |v: &[SubnetSpec]| {
+            v.iter()
+                .map(|s| match s {
+                    SubnetSpec::Id(i) => i.to_string(),
+                    SubnetSpec::Cidr(c) => c.clone(),
+                    SubnetSpec::Ip(ip) => format!("ip:{ip}"),
+                    SubnetSpec::Name(n) => format!("name:{n}"),
+                    SubnetSpec::Vid(v) => format!("vid:{v}"),
+                    SubnetSpec::Vlan(v) => format!("vlan:{v}"),
+                    SubnetSpec::Fabric(f) => format!("fabric:{f}"),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        if !self.subnets.is_empty() {
+            kv("subnets", spec(&self.subnets));
+        }
+        if !self.not_subnets.is_empty() {
+            kv("not_subnets", spec(&self.not_subnets));
+        }
+        for (k, v) in [
+            ("fabrics", &self.fabrics),
+            ("not_fabrics", &self.not_fabrics),
+            ("fabric_classes", &self.fabric_classes),
+            ("not_fabric_classes", &self.not_fabric_classes),
+        ] {
+            if !v.is_empty() {
+                kv(k, v.join(","));
+            }
+        }
+        for f in &self.devices {
+            let c: Vec<String> = f.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            kv("devices", c.join(","));
+        }
         parts.join(" ")
     }
 }
@@ -433,7 +700,184 @@ mod tests {
             pool: "default",
             disks: &[],
             nics: &[],
+            devices: &[],
         }
+    }
+
+    fn subnet(id: i64, cidr: &str, vid: i64, fabric: &str, class: &str) -> SubnetFacts {
+        SubnetFacts {
+            id,
+            cidr: cidr.into(),
+            name: format!("net-{id}"),
+            vlan_id: 100 + id,
+            vid,
+            vlan_name: format!("vlan-{vid}"),
+            fabric_id: 1000 + id,
+            fabric: fabric.into(),
+            fabric_class: class.into(),
+        }
+    }
+
+    fn link(s: SubnetFacts, mode: &str, ip: Option<&str>) -> LinkFacts {
+        LinkFacts {
+            subnet: s,
+            mode: mode.into(),
+            ip: ip.map(String::from),
+        }
+    }
+
+    #[test]
+    fn network_and_device_constraints() {
+        let nics = vec![
+            NicFacts {
+                id: 10,
+                name: "eth0".into(),
+                kind: "physical".into(),
+                tags: vec![],
+                link_speed: 1000,
+                links: vec![link(
+                    subnet(5, "10.0.0.0/24", 0, "fabric-0", "1G"),
+                    "static",
+                    Some("10.0.0.7"),
+                )],
+            },
+            NicFacts {
+                id: 11,
+                name: "eth1".into(),
+                kind: "physical".into(),
+                tags: vec![],
+                link_speed: 10000,
+                links: vec![link(
+                    subnet(6, "10.9.0.0/24", 20, "storage", "10G"),
+                    "dhcp",
+                    None,
+                )],
+            },
+        ];
+        let devices = vec![DeviceFacts {
+            vendor_id: "8086".into(),
+            product_id: "1572".into(),
+            vendor_name: "Intel Corporation".into(),
+            product_name: "Ethernet Controller X710".into(),
+            driver: "i40e".into(),
+        }];
+        let tags = vec![];
+        let m = Candidate {
+            nics: &nics,
+            devices: &devices,
+            ..cand(&tags)
+        };
+        let specs = |v: &[&str]| {
+            v.iter()
+                .map(|s| parse_subnet_spec(s).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let ok = |c: Constraints| c.matches(&m);
+        let subnets = |v: &[&str]| Constraints {
+            subnets: specs(v),
+            ..Default::default()
+        };
+        let not_subnets = |v: &[&str]| Constraints {
+            not_subnets: specs(v),
+            ..Default::default()
+        };
+        // Every specifier form, all of them required.
+        for v in [
+            &["5"][..],
+            &["10.0.0.0/24"],
+            &["cidr:10.9.0.0/24"],
+            &["ip:10.9.0.200"],
+            &["name:net-5"],
+            &["vid:20"],
+            &["vlan:vlan-20"],
+            &["vlan:106"],
+            &["fabric:storage"],
+            &["fabric:1005"],
+            &["5", "vid:20"],
+        ] {
+            assert!(ok(subnets(v)), "{v:?}");
+            assert!(!ok(not_subnets(v)), "not {v:?}");
+        }
+        for v in [&["7"][..], &["10.1.0.0/24"], &["ip:10.1.0.1"], &["vid:30"]] {
+            assert!(!ok(subnets(v)), "{v:?}");
+            assert!(ok(not_subnets(v)), "not {v:?}");
+        }
+        // All of `subnets` must hold; any one of `not_subnets` excludes.
+        assert!(!ok(subnets(&["5", "vid:30"])));
+        assert!(!ok(not_subnets(&["5", "vid:30"])));
+        for bad in [
+            "space:dmz",
+            "banana",
+            "vid:5000",
+            "ip:10.0.0",
+            "cidr:10.0.0.1/33",
+        ] {
+            assert!(parse_subnet_spec(bad).is_err(), "{bad}");
+        }
+        assert!(parse_subnet_spec("space:dmz")
+            .unwrap_err()
+            .contains("spaces"));
+        // Fabrics and classes: any-of; the not_ forms: none-of.
+        let f =
+            |fabrics: &[&str], not: &[&str], classes: &[&str], not_classes: &[&str]| Constraints {
+                fabrics: fabrics.iter().map(|s| s.to_string()).collect(),
+                not_fabrics: not.iter().map(|s| s.to_string()).collect(),
+                fabric_classes: classes.iter().map(|s| s.to_string()).collect(),
+                not_fabric_classes: not_classes.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            };
+        assert!(ok(f(&["nope", "storage"], &[], &[], &[])));
+        assert!(!ok(f(&["nope"], &[], &[], &[])));
+        assert!(!ok(f(&[], &["fabric-0"], &[], &[])));
+        assert!(ok(f(&[], &["nope"], &["10G"], &[])));
+        assert!(!ok(f(&[], &[], &["40G"], &[])));
+        assert!(!ok(f(&[], &[], &[], &["1G"])));
+        // Interface keys on links.
+        let ifs = |s: &str| Constraints {
+            interfaces: parse_interfaces(s).unwrap(),
+            ..Default::default()
+        };
+        assert_eq!(
+            ifs("a:vid=20;b:ip=10.0.0.7")
+                .matched(&m)
+                .unwrap()
+                .interfaces,
+            vec![("a".to_string(), 11), ("b".to_string(), 10)]
+        );
+        assert!(ok(ifs("a:fabric=storage,mode=dhcp")));
+        assert!(ok(ifs("a:fabric_class=1G,subnet=ip:10.0.0.9")));
+        assert!(ok(ifs("a:vlan=vlan-20")));
+        assert!(!ok(ifs("a:vid=20,ip=10.0.0.7")));
+        // Devices: each filter met by one device.
+        let dev = |filters: &[&str]| Constraints {
+            devices: filters
+                .iter()
+                .map(|f| parse_device_filter(f).unwrap())
+                .collect(),
+            ..Default::default()
+        };
+        assert!(ok(dev(&["vendor_id=8086,product_id=1572"])));
+        assert!(ok(dev(&[
+            "commissioning_driver=i40e",
+            "vendor_name=Intel Corporation"
+        ])));
+        assert!(!ok(dev(&["vendor_id=8086,product_id=10fb"])));
+        assert!(!ok(dev(&["vendor_id=8086", "vendor_id=10de"])));
+        assert!(parse_device_filter("color=red").is_err());
+        assert!(parse_device_filter("vendor_id").is_err());
+        let d = Constraints {
+            subnets: specs(&["vid:20"]),
+            not_fabrics: vec!["x".into()],
+            devices: vec![parse_device_filter("vendor_id=8086").unwrap()],
+            ..Default::default()
+        }
+        .describe();
+        assert!(
+            d.contains("subnets=vid:20")
+                && d.contains("not_fabrics=x")
+                && d.contains("devices=vendor_id=8086"),
+            "{d}"
+        );
     }
 
     #[test]
@@ -462,7 +906,11 @@ mod tests {
                 kind: "physical".into(),
                 tags: vec![],
                 link_speed: 1000,
-                links: vec![(5, "10.0.0.0/24".into(), "auto".into())],
+                links: vec![link(
+                    subnet(5, "10.0.0.0/24", 0, "fabric-0", ""),
+                    "auto",
+                    None,
+                )],
             },
             NicFacts {
                 id: 11,

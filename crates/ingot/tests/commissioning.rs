@@ -898,3 +898,197 @@ async fn inventory_reported_by_name_is_derived_too() {
         .collect();
     assert!(macs.contains(&"dc:a6:32:52:b2:6c"), "{macs:?}");
 }
+
+/// Allocation by the network and by devices (spec §2.3): `subnets` / `not_subnets` with every
+/// specifier form, `fabrics` / `fabric_classes`, interface keys on links, and `devices` against
+/// the PCI devices commissioning found; `dry_run` changes nothing; bad specifiers are 400s.
+#[tokio::test]
+async fn allocate_by_subnets_fabrics_and_devices() {
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let fab = admin
+        .post(
+            "/MAAS/api/2.0/fabrics/",
+            &[("name", "storage-fab"), ("class_type", "10G")],
+        )
+        .await
+        .ok()
+        .json();
+    let fab_vlan = fab["vlans"][0]["id"].to_string();
+    admin
+        .post("/MAAS/api/2.0/subnets/", &[("cidr", "10.91.0.0/24")])
+        .await
+        .ok();
+    admin
+        .post(
+            "/MAAS/api/2.0/subnets/",
+            &[
+                ("cidr", "10.92.0.0/24"),
+                ("vlan", &fab_vlan),
+                ("name", "storage-net"),
+            ],
+        )
+        .await
+        .ok();
+
+    // Machine A: commissioned with a real inventory plus a GPU on its PCI bus.
+    let a = admin
+        .create("gpu-node", &mac(91), &[("testing_scripts", "none")])
+        .await["system_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mc = admin.with_token(&admin.token(&a).await);
+    let mut doc: Value =
+        serde_json::from_slice(&resources_doc("SAMPLE_LXD_RESOURCES.json", None)).unwrap();
+    doc["resources"]["pci"] = json!({"total": 1, "devices": [{
+        "driver": "nvidia", "driver_version": "535", "numa_node": 0, "pci_address": "0000:3b:00.0",
+        "vendor": "NVIDIA Corporation", "vendor_id": "10de", "product": "TU104GL [Tesla T4]",
+        "product_id": "1eb8", "iommu_group": 40, "vpd": {}}]});
+    let doc = serde_json::to_vec(&doc).unwrap();
+    for e in index(&mc).await["commissioning_scripts"]
+        .as_array()
+        .unwrap()
+    {
+        let name = e["name"].as_str().unwrap();
+        let out = if name == "50-maas-01-commissioning" {
+            doc.clone()
+        } else {
+            b"ok\n".to_vec()
+        };
+        run_script(
+            &mc,
+            e["script_result_id"].as_i64().unwrap(),
+            name,
+            0,
+            &out,
+            None,
+        )
+        .await;
+    }
+    signal(&mc, "OK").await;
+    assert_eq!(admin.machine(&a).await["status_name"], "Ready");
+    // Machine B: no inventory.
+    let b = admin.ready_machine("plain-node", &mac(92), &[]).await;
+    let link = |sid: String, subnet: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let m = admin.machine(&sid).await;
+            let iid = m["boot_interface"]["id"].as_i64().unwrap();
+            admin
+                .post(
+                    &format!("/MAAS/api/2.0/nodes/{sid}/interfaces/{iid}/?op=link_subnet"),
+                    &[("mode", "DHCP"), ("subnet", subnet)],
+                )
+                .await
+                .ok();
+        }
+    };
+    link(a.clone(), "10.91.0.0/24").await;
+    link(b.clone(), "10.92.0.0/24").await;
+
+    let pick = |params: Vec<(&'static str, &'static str)>| {
+        let admin = admin.clone();
+        async move {
+            let mut p = params.clone();
+            p.push(("dry_run", "true"));
+            let r = admin.post("/MAAS/api/2.0/machines/?op=allocate", &p).await;
+            if r.status.is_success() {
+                Some(r.json()["hostname"].as_str().unwrap().to_string())
+            } else {
+                assert_eq!(r.status.as_u16(), 409, "{params:?}: {}", r.body);
+                None
+            }
+        }
+    };
+    let want = |h: &str| Some(h.to_string());
+    assert_eq!(
+        pick(vec![("devices", "vendor_id=10de,product_id=1eb8")]).await,
+        want("gpu-node")
+    );
+    assert_eq!(
+        pick(vec![("devices", "commissioning_driver=nvidia")]).await,
+        want("gpu-node")
+    );
+    assert_eq!(pick(vec![("devices", "vendor_id=dead")]).await, None);
+    assert_eq!(
+        pick(vec![("subnets", "10.92.0.0/24")]).await,
+        want("plain-node")
+    );
+    assert_eq!(
+        pick(vec![("subnets", "name:storage-net")]).await,
+        want("plain-node")
+    );
+    assert_eq!(
+        pick(vec![("subnets", "ip:10.91.0.77")]).await,
+        want("gpu-node")
+    );
+    assert_eq!(
+        pick(vec![("not_subnets", "10.91.0.0/24"), ("cpu_count", "0")]).await,
+        want("plain-node")
+    );
+    assert_eq!(
+        pick(vec![("fabrics", "storage-fab")]).await,
+        want("plain-node")
+    );
+    assert_eq!(
+        pick(vec![("not_fabrics", "storage-fab")]).await,
+        want("gpu-node")
+    );
+    assert_eq!(
+        pick(vec![("fabric_classes", "10G")]).await,
+        want("plain-node")
+    );
+    assert_eq!(pick(vec![("fabrics", "nowhere")]).await, None);
+    assert_eq!(
+        pick(vec![
+            ("subnets", "10.91.0.0/24"),
+            ("subnets", "10.92.0.0/24")
+        ])
+        .await,
+        None,
+        "all subnets on one machine"
+    );
+    // The no-match message names the constraint.
+    let r = admin
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("fabrics", "nowhere")],
+        )
+        .await
+        .expect(409);
+    assert!(r.body.contains("fabrics=nowhere"), "{}", r.body);
+    // Bad specifiers and filters: 400 naming the field.
+    for (k, v) in [
+        ("subnets", "space:dmz"),
+        ("not_subnets", "banana"),
+        ("devices", "colour=red"),
+        ("interfaces", "a:space=dmz"),
+    ] {
+        let r = admin
+            .post("/MAAS/api/2.0/machines/?op=allocate", &[(k, v)])
+            .await
+            .expect(400);
+        assert!(r.json()[k].is_array(), "{k}={v}: {}", r.body);
+    }
+    // dry_run allocated nothing.
+    for sid in [&a, &b] {
+        assert_eq!(admin.machine(sid).await["status_name"], "Ready");
+    }
+    // For real, by interface label: constraints_by_type names the interface.
+    let r = admin
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("interfaces", "fast:fabric_class=10G,mode=dhcp")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["hostname"], "plain-node");
+    let bid = admin.machine(&b).await["boot_interface"]["id"].clone();
+    assert_eq!(
+        r["constraints_by_type"]["interfaces"]["fast"][0], bid,
+        "{r:#}"
+    );
+    assert_eq!(admin.machine(&b).await["status_name"], "Allocated");
+}

@@ -571,6 +571,21 @@ pub async fn update_change(
     Ok(c)
 }
 
+fn subnet_specs(
+    params: &Params,
+    name: &str,
+    fe: &mut FieldErrors,
+) -> Vec<ingot_core::constraints::SubnetSpec> {
+    list(params, name)
+        .iter()
+        .filter_map(|v| {
+            ingot_core::constraints::parse_subnet_spec(v)
+                .map_err(|e| fe.add(name, format!("Invalid subnet specifier: {e}.")))
+                .ok()
+        })
+        .collect()
+}
+
 /// Allocation constraints from `op=allocate` parameters, checked against known tags, zones
 /// and pools.
 pub async fn constraints(region: &Region, params: &Params) -> Result<Constraints> {
@@ -626,6 +641,22 @@ pub async fn constraints(region: &Region, params: &Params) -> Result<Constraints
             }),
             None => Vec::new(),
         },
+        subnets: subnet_specs(params, "subnets", &mut fe),
+        not_subnets: subnet_specs(params, "not_subnets", &mut fe),
+        fabrics: list(params, "fabrics"),
+        not_fabrics: list(params, "not_fabrics"),
+        fabric_classes: list(params, "fabric_classes"),
+        not_fabric_classes: list(params, "not_fabric_classes"),
+        devices: params
+            .get_all("devices")
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .filter_map(|s| {
+                ingot_core::constraints::parse_device_filter(s)
+                    .map_err(|e| fe.add("devices", format!("Invalid devices constraint: {e}.")))
+                    .ok()
+            })
+            .collect(),
     };
     for a in c.arch.iter().chain(&c.not_arch) {
         let base = a.split('/').next().unwrap_or_default();

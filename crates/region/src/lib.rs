@@ -19,7 +19,7 @@ use argon2::Argon2;
 use ingot_core::actions::{
     plan, Action, ActionOptions, Actor, MachineFacts, OwnerChange, Plan, PowerOp,
 };
-use ingot_core::constraints::{Candidate, Constraints};
+use ingot_core::constraints::{Candidate, Constraints, Matched};
 use ingot_core::signal::{self, Outcome, ResultSet, SignalContext, SignalStatus, StatusEvent};
 use ingot_core::transitions::{deadline_secs, previous_status_after};
 use ingot_core::{PowerState, Status};
@@ -27,6 +27,7 @@ use ingot_store::{
     Change, Machine, MachineFilter, NewEvent, Store, StoreError, Token, TokenOwner, User,
 };
 use ingot_wire::Params;
+use std::collections::HashMap;
 
 pub type Result<T> = std::result::Result<T, RegionError>;
 
@@ -756,23 +757,43 @@ impl Region {
         // Pages of candidates in closest-fit order; the first page almost always decides.
         const PAGE: i64 = 64;
         let mut after = None;
+        let mut net: Option<NetFacts> = None;
         loop {
             let mut page = self
                 .store
                 .allocation_candidates(&filter, after, PAGE)
                 .await?;
-            // Disks and interfaces only when the constraints look at them.
-            if !c.storage.is_empty() || !c.interfaces.is_empty() {
+            // Disks, interfaces and devices only when the constraints look at them.
+            let networked = !c.interfaces.is_empty()
+                || !c.subnets.is_empty()
+                || !c.not_subnets.is_empty()
+                || !c.fabrics.is_empty()
+                || !c.not_fabrics.is_empty()
+                || !c.fabric_classes.is_empty()
+                || !c.not_fabric_classes.is_empty();
+            if !c.storage.is_empty() || networked {
                 self.store.load_hardware(&mut page).await?;
             }
+            if networked && net.is_none() {
+                net = Some(NetFacts::load(&self.store).await?);
+            }
+            let no_net = NetFacts::default();
+            let net_ref = net.as_ref().unwrap_or(&no_net);
+            let devices = if c.devices.is_empty() {
+                HashMap::new()
+            } else {
+                let ids: Vec<i64> = page.iter().map(|m| m.id).collect();
+                self.store.machine_devices(&ids).await?
+            };
             let exhausted = (page.len() as i64) < PAGE;
             after = page.last().map(|m| (m.cpu_count, m.memory, m.id));
             let mut cands: Vec<(i64, i64, &Machine)> = page
                 .iter()
                 .filter(|m| !m.locked)
                 .filter_map(|m| {
-                    let (disks, nics) = hardware_facts(m);
-                    let cand = candidate(m, &disks, &nics);
+                    let (disks, nics) = hardware_facts(m, net_ref);
+                    let devs = devices.get(&m.id).map(Vec::as_slice).unwrap_or(&[]);
+                    let cand = candidate(m, &disks, &nics, devs);
                     c.matches(&cand).then(|| {
                         let (a, b) = c.fit_cost(&cand);
                         (a, b, m)
@@ -795,6 +816,19 @@ impl Region {
             }
         }
         Err(RegionError::Conflict(no_match_message(c)))
+    }
+
+    /// Which of an allocated machine's disks and interfaces satisfied the `storage` and
+    /// `interfaces` constraints (allocate's `constraints_by_type`).
+    pub async fn matched_hardware(&self, m: &Machine, c: &Constraints) -> Result<Matched> {
+        let net = if c.interfaces.is_empty() {
+            NetFacts::default()
+        } else {
+            NetFacts::load(&self.store).await?
+        };
+        let (disks, nics) = hardware_facts(m, &net);
+        Ok(c.matched(&candidate(m, &disks, &nics, &[]))
+            .unwrap_or_default())
     }
 
     /// Try to allocate the candidates in order; contending callers spread over the best
@@ -1420,8 +1454,44 @@ fn action_event_type(a: Action) -> &'static str {
 }
 
 /// A machine's disks and interfaces as the `storage` / `interfaces` constraints see them.
+/// The network model as allocation constraints see a link's subnet.
+#[derive(Debug, Clone, Default)]
+pub struct NetFacts {
+    subnets: HashMap<i64, ingot_core::constraints::SubnetFacts>,
+}
+
+impl NetFacts {
+    pub async fn load(store: &Store) -> Result<NetFacts> {
+        let fabrics = store.fabrics().await?;
+        let vlans = store.vlans(None).await?;
+        let subnets = store
+            .subnets()
+            .await?
+            .into_iter()
+            .map(|s| {
+                let v = vlans.iter().find(|v| v.id == s.vlan_id);
+                let f = v.and_then(|v| fabrics.iter().find(|f| f.id == v.fabric_id));
+                let facts = ingot_core::constraints::SubnetFacts {
+                    id: s.id,
+                    cidr: s.cidr.clone(),
+                    name: s.name.clone(),
+                    vlan_id: s.vlan_id,
+                    vid: v.map_or(0, |v| v.vid),
+                    vlan_name: v.map(|v| v.name.clone()).unwrap_or_default(),
+                    fabric_id: f.map_or(0, |f| f.id),
+                    fabric: f.map(|f| f.name.clone()).unwrap_or_default(),
+                    fabric_class: f.and_then(|f| f.class_type.clone()).unwrap_or_default(),
+                };
+                (s.id, facts)
+            })
+            .collect();
+        Ok(NetFacts { subnets })
+    }
+}
+
 pub fn hardware_facts(
     m: &Machine,
+    net: &NetFacts,
 ) -> (
     Vec<ingot_core::constraints::DiskFacts>,
     Vec<ingot_core::constraints::NicFacts>,
@@ -1455,11 +1525,11 @@ pub fn hardware_facts(
                 .links
                 .iter()
                 .filter_map(|l| {
-                    Some((
-                        l.subnet_id?,
-                        l.cidr.clone().unwrap_or_default(),
-                        l.mode.clone(),
-                    ))
+                    Some(ingot_core::constraints::LinkFacts {
+                        subnet: net.subnets.get(&l.subnet_id?)?.clone(),
+                        mode: l.mode.clone(),
+                        ip: l.ip.clone(),
+                    })
                 })
                 .collect(),
         })
@@ -1471,6 +1541,7 @@ pub fn candidate<'a>(
     m: &'a Machine,
     disks: &'a [ingot_core::constraints::DiskFacts],
     nics: &'a [ingot_core::constraints::NicFacts],
+    devices: &'a [ingot_core::constraints::DeviceFacts],
 ) -> Candidate<'a> {
     Candidate {
         system_id: &m.system_id,
@@ -1484,6 +1555,7 @@ pub fn candidate<'a>(
         pool: &m.pool,
         disks,
         nics,
+        devices,
     }
 }
 

@@ -595,3 +595,54 @@ impl Store {
         Ok(n > 0)
     }
 }
+
+impl Store {
+    /// The PCI and USB devices commissioning found, per machine (for the `devices`
+    /// allocation constraint), read from the stored inventories.
+    pub async fn machine_devices(
+        &self,
+        machine_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<ingot_core::constraints::DeviceFacts>>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in machine_ids.chunks(500) {
+            let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT machine_id, inventory FROM machine_hardware WHERE machine_id IN ({})",
+                ph.join(", ")
+            );
+            let vals: Vec<Val> = chunk.iter().map(|&i| Val::from(i)).collect();
+            for r in bind_all(sqlx::query(&sql), &vals)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let id: i64 = r.try_get(0)?;
+                let inv: serde_json::Value =
+                    serde_json::from_str(&r.try_get::<String, _>(1)?).unwrap_or_default();
+                let text = |d: &serde_json::Value, k: &str| {
+                    d.get(k)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let devs = ["pci_devices", "usb_devices"]
+                    .iter()
+                    .flat_map(|k| {
+                        inv.get(*k)
+                            .and_then(|v| v.as_array())
+                            .cloned()
+                            .unwrap_or_default()
+                    })
+                    .map(|d| ingot_core::constraints::DeviceFacts {
+                        vendor_id: text(&d, "vendor_id"),
+                        product_id: text(&d, "product_id"),
+                        vendor_name: text(&d, "vendor"),
+                        product_name: text(&d, "product"),
+                        driver: text(&d, "driver"),
+                    })
+                    .collect();
+                out.insert(id, devs);
+            }
+        }
+        Ok(out)
+    }
+}
