@@ -134,13 +134,25 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
                 return Err(bad("At most 10,000 events per request."));
             }
             let mut n = 0;
+            let mut macs = Vec::new();
             for e in evs {
                 if let Some(mac) = ingot_core::ids::normalize_mac(&e.mac) {
                     let hop: String = e.hop.chars().take(32).collect();
                     let detail: String = e.detail.chars().take(1000).collect();
                     app.region.store.record_netboot(&mac, &hop, &detail).await?;
+                    if !macs.contains(&mac) {
+                        macs.push(mac);
+                    }
                     n += 1;
                 }
+            }
+            // A rack that names itself serves these machines: admission counts per rack.
+            let p = r.params();
+            if let Some(name) = p.get("name").map(str::trim).filter(|n| !n.is_empty()) {
+                if name.len() > 255 || name.chars().any(|c| c.is_control()) {
+                    return Err(bad("name: at most 255 printable characters"));
+                }
+                app.region.store.set_boot_rack(&macs, name).await?;
             }
             crate::ok_json(json!({"recorded": n}))
         }

@@ -628,3 +628,79 @@ async fn deployments_wait_for_a_slot() {
     .ok();
     assert!(!queued(&c.machine(&sids[3]).await));
 }
+
+/// The admission limit holds per rack: the rack that reported a machine's network-boot hops
+/// serves it, and each rack deploys at most `max_concurrent_deployments` at once.
+#[tokio::test]
+async fn deployment_slots_are_per_rack() {
+    per_rack(Server::start(&["--reap-interval", "1"]).await).await;
+}
+
+#[tokio::test]
+async fn deployment_slots_are_per_rack_postgres() {
+    if let Some(s) = Server::start_pg(&["--reap-interval", "1"]).await {
+        per_rack(s).await;
+    }
+}
+
+async fn per_rack(s: Server) {
+    let c = s.client();
+    let secret = std::fs::read_to_string(s.dir.path().join("rack.secret")).unwrap();
+    c.post(
+        "/MAAS/api/2.0/maas/?op=set_config",
+        &[("name", "max_concurrent_deployments"), ("value", "1")],
+    )
+    .await
+    .ok();
+    let mut sids = Vec::new();
+    for i in 0..4 {
+        let m = mac(320 + i);
+        let sid = c.ready_machine(&format!("r{i}"), &m, &[]).await;
+        // r0, r1 boot through rack-a; r2, r3 through rack-b.
+        let rack = if i < 2 { "rack-a" } else { "rack-b" };
+        let r = reqwest::Client::new()
+            .post(format!("{}/MAAS/rack/events?name={rack}", s.base))
+            .bearer_auth(secret.trim())
+            .json(&serde_json::json!([{"mac": m, "hop": "dhcp-ack", "detail": "10.0.0.9"}]))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        c.post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("system_id", &sid)],
+        )
+        .await
+        .ok();
+        sids.push(sid);
+    }
+    for sid in &sids {
+        c.op(sid, "deploy", &[]).await.ok();
+    }
+    let queued = |m: &Value| m["deploy_queued_since"].is_string();
+    let state: Vec<bool> = futures::future::join_all(sids.iter().map(|s| c.machine(s)))
+        .await
+        .iter()
+        .map(queued)
+        .collect();
+    assert_eq!(
+        state,
+        vec![false, true, false, true],
+        "one deployment per rack at a time"
+    );
+    let evs = c.events(&sids[2]).await;
+    assert!(
+        evs.iter().any(|e| e["description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("on rack rack-b")),
+        "{evs:#?}"
+    );
+    // rack-a's deployment finishing admits rack-a's next, not rack-b's.
+    c.report_deployed(&sids[0]).await.ok();
+    c.wait_machine(&sids[1], "admitted", |m| {
+        !m["deploy_queued_since"].is_string()
+    })
+    .await;
+    assert!(queued(&c.machine(&sids[3]).await));
+}

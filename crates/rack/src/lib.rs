@@ -99,7 +99,7 @@ impl RegionLink for HttpLink {
     async fn report(&self, events: &[RackEvent]) -> Result<(), RackError> {
         let r = self
             .http
-            .post(format!("{}/rack/events", self.base))
+            .post(format!("{}/rack/events?{}", self.base, self.identity))
             .bearer_auth(&self.secret)
             .json(events)
             .send()

@@ -1368,24 +1368,19 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let running: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM machines WHERE status = $1 AND deploy_queued IS NULL",
-        )
-        .bind(Status::Deploying as i64)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-        if limit > 0 && running >= limit {
-            return Ok(None);
-        }
-        let Some(r) = sqlx::query("SELECT id, system_id, hostname FROM machines WHERE status = $1 AND deploy_queued IS NOT NULL ORDER BY deploy_queued, id LIMIT 1")
+        // The first queued machine whose rack (the one that served its network boot; machines
+        // no rack has served share one pool) has a free slot.
+        let Some(r) = sqlx::query("SELECT q.id, q.system_id, q.hostname, q.boot_rack, (SELECT COUNT(*) FROM machines r WHERE r.status = $1 AND r.deploy_queued IS NULL AND COALESCE(r.boot_rack, '') = COALESCE(q.boot_rack, '')) AS running FROM machines q WHERE q.status = $1 AND q.deploy_queued IS NOT NULL AND ($2 <= 0 OR (SELECT COUNT(*) FROM machines r WHERE r.status = $1 AND r.deploy_queued IS NULL AND COALESCE(r.boot_rack, '') = COALESCE(q.boot_rack, '')) < $2) ORDER BY q.deploy_queued, q.id LIMIT 1")
             .bind(Status::Deploying as i64)
+            .bind(limit)
             .fetch_optional(&mut *tx)
             .await?
         else {
             return Ok(None);
         };
         let (id, sid, host): (i64, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        let rack: Option<String> = r.try_get(3)?;
+        let running: i64 = r.try_get(4)?;
         let now = now_ms();
         sqlx::query("UPDATE machines SET deploy_queued = NULL, status_expires = $1, version = version + 1, updated = $2 WHERE id = $3")
             .bind(deadline)
@@ -1396,12 +1391,16 @@ impl Store {
         let ev = NewEvent::info(
             "Deployment admitted",
             format!(
-                "A deployment slot is free ({} of {} in use): deploying.",
+                "A deployment slot is free ({} of {} in use{}): deploying.",
                 running + 1,
                 if limit > 0 {
                     limit.to_string()
                 } else {
                     "no limit".into()
+                },
+                match &rack {
+                    Some(r) => format!(" on rack {r}"),
+                    None => String::new(),
                 }
             ),
             "",
@@ -1778,6 +1777,25 @@ impl Store {
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
+    }
+
+    /// Record that rack `rack` served the network boot of the machines owning these MACs.
+    pub async fn set_boot_rack(&self, macs: &[String], rack: &str) -> Result<u64> {
+        if macs.is_empty() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for chunk in macs.chunks(500) {
+            let ph: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!("UPDATE machines SET boot_rack = $1 WHERE id IN (SELECT machine_id FROM interfaces WHERE mac_address IN ({})) AND (boot_rack IS NULL OR boot_rack <> $1)", ph.join(", "));
+            let mut vals = vec![Val::from(rack.to_string())];
+            vals.extend(chunk.iter().map(|m| Val::from(m.clone())));
+            n += bind_all(sqlx::query(&sql), &vals)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
     }
 
     /// Which of these MACs already belong to a machine: (mac, hostname).

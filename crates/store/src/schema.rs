@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, V6_SQLITE, V6_PG),
     (7, V7, V7),
     (10, V10, V10),
+    (11, V11, V11),
 ];
 
 macro_rules! v1 {
@@ -144,3 +145,7 @@ const V10: &str = concat!(
     "CREATE TABLE interface_parents (child_id BIGINT NOT NULL REFERENCES interfaces(id) ON DELETE CASCADE, parent_id BIGINT NOT NULL REFERENCES interfaces(id) ON DELETE CASCADE, PRIMARY KEY (child_id, parent_id));\n",
     "CREATE INDEX interface_parents_parent ON interface_parents(parent_id);\n",
 );
+
+/// The rack that last served a machine's network boot (its name, as racks register): the
+/// deployment admission limit applies per rack.
+const V11: &str = "ALTER TABLE machines ADD COLUMN boot_rack TEXT;\n";
