@@ -346,6 +346,29 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "Every recorded network-boot hop of a MAC address (DHCP, TFTP, HTTP, metadata), known machine or not.",
         actions: ops!["read" "GET" None, "The hops of one MAC, oldest first (admin): mac, limit.";],
     },
+    HandlerDef {
+        name: "BootResourcesHandler",
+        path: "/MAAS/api/2.0/boot-resources/",
+        params: &[],
+        doc: "Manage the boot resources (OS images machines are deployed with).",
+        actions: ops![
+            "read" "GET" None, "List boot resources: type (uploaded, generated, synced).";
+            "create" "POST" None, "Upload an image (admin): name (custom/NAME or NAME), architecture (amd64/generic), filetype (tgz, ddraw), title, and content (file) or sha256 + size (then PUT the bytes in chunks to the file's upload_uri).";
+            "import" "POST" Some("import"), "Import from a stream (Ingot syncs no stream: nothing is imported).";
+            "is_importing" "GET" Some("is_importing"), "Whether an import is running (never).";
+            "stop_import" "POST" Some("stop_import"), "Stop an import (none runs).";
+        ],
+    },
+    HandlerDef {
+        name: "BootResourceHandler",
+        path: "/MAAS/api/2.0/boot-resources/{id}/",
+        params: &["id"],
+        doc: "Manage a boot resource.",
+        actions: ops![
+            "read" "GET" None, "Read a boot resource with its set and file (sha256, size, complete, upload_uri).";
+            "delete" "DELETE" None, "Delete a boot resource (admin).";
+        ],
+    },
 ];
 
 pub const ANON_HANDLERS: &[HandlerDef] = &[HandlerDef {
