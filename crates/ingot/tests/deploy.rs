@@ -924,3 +924,68 @@ async fn deploy_needs_a_network_interface() {
     assert!(r.body.contains("no network interface"), "{}", r.body);
     assert_eq!(c.machine(&sid).await["status_name"], "Ready");
 }
+
+/// python-libmaas 0.6.8, unmodified: `client.boot_resources.create(name, architecture,
+/// content, title=…)` (sha256 + size, then 1 MiB chunks PUT to upload_uri), read back through
+/// `/MAAS/boot/images/<sha256>`, listed, read and deleted.
+#[tokio::test]
+async fn libmaas_creates_a_boot_resource() {
+    let Some(py) = std::env::var("INGOT_LIBMAAS_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide INGOT_LIBMAAS_PYTHON (scripts/test.sh does)"
+        );
+        eprintln!("INGOT_LIBMAAS_PYTHON not set: skipping");
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let script = r#"
+import io, os, sys
+import maas.client
+c = maas.client.connect(os.environ["MAAS_URL"], apikey=os.environ["MAAS_APIKEY"])
+data = bytes((i * 7) % 256 for i in range(3 * 1024 * 1024 + 123))
+r = c.boot_resources.create("custom/libmaas", "amd64/generic", io.BytesIO(data), title="From libmaas", chunk_size=1 << 20)
+f = list(r.sets[max(r.sets)].files.values())[0]
+assert f.complete, f
+print("CREATED", r.id, r.name, r.architecture, f.sha256, f.size)
+assert any(b.name == "custom/libmaas" for b in c.boot_resources.list())
+again = c.boot_resources.get(r.id)
+print("READ", again.name)
+"#;
+    let (url, key) = (format!("{}/MAAS/", s.base), s.key.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(py)
+            .arg("-c")
+            .arg(script)
+            .env("MAAS_URL", url)
+            .env("MAAS_APIKEY", key)
+            .output()
+            .expect("run python")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data: Vec<u8> = (0..3 * 1024 * 1024 + 123u32)
+        .map(|i| ((i * 7) % 256) as u8)
+        .collect();
+    assert!(
+        stdout.contains(&format!(
+            "custom/libmaas amd64/generic {} {}",
+            hex(&data),
+            data.len()
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("READ custom/libmaas"), "{stdout}");
+    let (st, back) = get_bytes(&s, &format!("/MAAS/boot/images/{}", hex(&data))).await;
+    assert_eq!(st, 200);
+    assert!(back == data, "bytes differ");
+}
