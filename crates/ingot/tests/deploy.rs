@@ -561,6 +561,13 @@ async fn deploy_install_report_release_with_erase() {
         .expect(204);
     }
     assert_eq!(c.machine(&sid).await["status_name"], "Deploying");
+    let evs = c.events(&sid).await;
+    assert!(
+        evs.iter().any(|e| e["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("curtin cmd-install/stage-extract progress"))),
+        "progress is on the event log: {evs:#?}"
+    );
     // Installed: netboot off, the next boot is the disk.
     mc.post(&format!("{META}?op=netboot_off"), &[]).await.ok();
     let script = ipxe(&s, &m1).await;

@@ -1042,12 +1042,27 @@ impl Region {
                     .map(|r| format!(" {r}"))
                     .unwrap_or_default()
             );
+            // Installer and cloud-init progress is recorded on the machine's event log (as
+            // MAAS's node events), failures as errors.
+            let text = format!(
+                "{}{}",
+                heard,
+                Some(ev.description.as_str())
+                    .filter(|d| !d.is_empty())
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            );
+            let record = if ev.result.as_deref() == Some("FAIL") {
+                NewEvent::error("Node status event", text, "")
+            } else {
+                NewEvent::info("Node status event", text, "")
+            };
             self.apply_outcome(
                 &m,
                 &out,
                 Heard::Machine(heard),
                 Change::default(),
-                Vec::new(),
+                vec![record],
             )
             .await?;
             self.after_change(m.id).await
