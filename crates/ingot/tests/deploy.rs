@@ -996,3 +996,39 @@ print("READ", again.name)
     assert_eq!(st, 200);
     assert!(back == data, "bytes differ");
 }
+
+/// Disk erasing has a deadline: a machine that never reports fails to FAILED_DISK_ERASING with
+/// the reason (`lifecycle.rs` covers a deploy that never reports).
+#[tokio::test]
+async fn erasing_and_deploying_time_out() {
+    let s = Server::start(&["--node-timeout-secs", "2", "--reap-interval", "1"]).await;
+    let c = s.client();
+    c.upload_image("custom/os", b"os").await;
+    let sid = c.ready_machine("t1", &mac(7401), &[]).await;
+    c.post(
+        "/MAAS/api/2.0/machines/?op=allocate",
+        &[("system_id", &sid)],
+    )
+    .await
+    .ok();
+    let r = c
+        .op(&sid, "release", &[("erase", "true")])
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["status_name"], "Disk erasing");
+    let m = c
+        .wait_machine(&sid, "erase deadline", |m| {
+            m["status_name"] == "Failed disk erasing"
+        })
+        .await;
+    assert!(
+        m["error_description"]
+            .as_str()
+            .is_some_and(|e| e.contains("Timed out") && e.contains("Disk erasing")),
+        "{m:#}"
+    );
+    // From FAILED_DISK_ERASING a release without erasing completes.
+    c.op(&sid, "release", &[("erase", "false")]).await.ok();
+    assert_eq!(c.machine(&sid).await["status_name"], "Ready");
+}
