@@ -149,8 +149,19 @@ async fn static_ips(c: &Client) -> usize {
 }
 
 #[tokio::test]
-async fn boot_resources_upload_both_ways() {
-    let s = Server::start(&[]).await;
+async fn boot_resources_upload_both_ways_sqlite() {
+    boot_resources_upload_both_ways(&Server::start(&[]).await).await;
+}
+
+#[tokio::test]
+async fn boot_resources_upload_both_ways_postgres() {
+    let Some(s) = Server::start_pg(&[]).await else {
+        return;
+    };
+    boot_resources_upload_both_ways(&s).await;
+}
+
+async fn boot_resources_upload_both_ways(s: &Server) {
     let c = s.client();
     // One multipart request (the MAAS CLI's content@=FILE).
     let small: Vec<u8> = (0..5000u32).map(|i| (i % 253) as u8).collect();
@@ -369,8 +380,19 @@ async fn boot_resources_upload_both_ways() {
 }
 
 #[tokio::test]
-async fn deploy_install_report_release_with_erase() {
-    let s = Server::start(&[]).await;
+async fn deploy_install_report_release_with_erase_sqlite() {
+    deploy_install_report_release_with_erase(&Server::start(&[]).await).await;
+}
+
+#[tokio::test]
+async fn deploy_install_report_release_with_erase_postgres() {
+    let Some(s) = Server::start_pg(&[]).await else {
+        return;
+    };
+    deploy_install_report_release_with_erase(&s).await;
+}
+
+async fn deploy_install_report_release_with_erase(s: &Server) {
     install_ephemeral(s.dir.path());
     let c = s.client();
     let image = b"root file system tarball".to_vec();
