@@ -60,8 +60,8 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "commission" "POST" Some("commission"), "Commission a machine (admin): enable_ssh, skip_networking, skip_storage, commissioning_scripts, testing_scripts.";
             "test" "POST" Some("test"), "Run tests on a machine (admin): testing_scripts.";
             "abort" "POST" Some("abort"), "Abort the machine's current operation: comment.";
-            "deploy" "POST" Some("deploy"), "Deploy an operating system: distro_series, hwe_kernel, user_data (base64), agent_name, comment.";
-            "release" "POST" Some("release"), "Release the machine: comment, erase, quick_erase, secure_erase.";
+            "deploy" "POST" Some("deploy"), "Deploy an uploaded image (boot-resources/): distro_series (custom/NAME, NAME or os/series; default: default_distro_series, else the only image), osystem, hwe_kernel, user_data (base64), agent_name, comment.";
+            "release" "POST" Some("release"), "Release the machine: comment, erase, quick_erase, secure_erase (erase defaults to enable_disk_erasing_on_release; erasing runs wipe-disks in DISK_ERASING).";
             "mark_broken" "POST" Some("mark_broken"), "Mark the machine broken: comment.";
             "mark_fixed" "POST" Some("mark_fixed"), "Mark a broken machine fixed (admin): comment.";
             "rescue_mode" "POST" Some("rescue_mode"), "Boot the machine into rescue mode (admin).";
