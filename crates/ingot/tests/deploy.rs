@@ -610,6 +610,35 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
     let addrs_deployed = static_ips(&c).await;
     assert_eq!(addrs_deployed, if other.is_some() { 2 } else { 1 });
 
+    // A VLAN made for the deployment (the API cannot create one yet: straight into the
+    // database); the release removes it with its link.
+    {
+        sqlx::any::install_default_drivers();
+        let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&s.db)
+            .await
+            .unwrap();
+        let mid: i64 = sqlx::Row::get(
+            &sqlx::query("SELECT id FROM machines WHERE system_id = $1")
+                .bind(&sid)
+                .fetch_one(&mut db)
+                .await
+                .unwrap(),
+            0,
+        );
+        sqlx::query("INSERT INTO interfaces (machine_id, name, type, mac_address) VALUES ($1, 'eth0.42', 'vlan', '52:54:00:99:99:42')")
+            .bind(mid)
+            .execute(&mut db)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO interface_links (interface_id, mode, created) SELECT id, 'link_up', 0 FROM interfaces WHERE mac_address = '52:54:00:99:99:42'")
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    let n_ifaces = c.machine(&sid).await["interface_set"]
+        .as_array()
+        .unwrap()
+        .len();
     // Release with quick erase: DISK_ERASING, the erase environment, wipe-disks with the flags.
     let r = c
         .op(&sid, "release", &[("quick_erase", "true")])
@@ -645,8 +674,13 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
     assert_eq!(m["osystem"], "");
     assert!(m["owner"].is_null());
     assert_eq!(m["netboot"], true);
-    // The AUTO address went back; the STATIC one stays with its interface.
+    // The AUTO address went back; the STATIC one stays with its interface; the VLAN is gone.
     assert_eq!(static_ips(&c).await, 1);
+    let ifaces = m["interface_set"].as_array().unwrap();
+    assert_eq!(ifaces.len(), n_ifaces - 1, "{m:#}");
+    assert!(ifaces
+        .iter()
+        .all(|i| i["mac_address"] != "52:54:00:99:99:42"));
     let res = c
         .get(&format!(
             "/MAAS/api/2.0/nodes/{sid}/results/?result_type=release"
@@ -783,10 +817,17 @@ async fn deploy_failures_queue_and_bad_input() {
     assert_eq!(m["status_name"], "Ready", "{m:#}");
     assert!(m["interface_set"][0]["links"][0]["ip_address"].is_null());
 
-    // The installed OS reports a failure: FAILED_DEPLOYMENT.
-    c.op(&sid, "deploy", &[("distro_series", "beta")])
-        .await
-        .ok();
+    // The installed OS reports a failure: FAILED_DEPLOYMENT. (default_distro_series names
+    // the image when the deploy does not.)
+    c.post(
+        "/MAAS/api/2.0/maas/?op=set_config",
+        &[("name", "default_distro_series"), ("value", "beta")],
+    )
+    .await
+    .ok();
+    let d = c.op(&sid, "deploy", &[]).await.ok().json();
+    assert_eq!(d["distro_series"], "beta");
+    assert_eq!(d["osystem"], "custom");
     let ev = json!({"event_type": "finish", "origin": "cloud-init", "name": "modules-final", "description": "running modules", "result": "FAIL"});
     c.with_token(&c.token(&sid).await)
         .post_json(&format!("/MAAS/metadata/status/{sid}"), &ev)
