@@ -174,7 +174,7 @@ async fn boot_resources_upload_both_ways(s: &Server) {
     assert_eq!(f["complete"], true);
     assert_eq!(f["sha256"], hex(&small));
     assert_eq!(f["size"], small.len());
-    let (st, back) = get_bytes(&s, &format!("/MAAS/boot/images/{}", hex(&small))).await;
+    let (st, back) = get_bytes(s, &format!("/MAAS/boot/images/{}", hex(&small))).await;
     assert_eq!((st, back == small), (200, true));
 
     // python-libmaas: create with sha256 + size, then PUT chunks to upload_uri.
@@ -208,7 +208,7 @@ async fn boot_resources_upload_both_ways(s: &Server) {
     }
     let r = c.get(&format!("{BR}{id}/")).await.ok().json();
     assert_eq!(file_of(&r)["complete"], true, "{r:#}");
-    let (st, back) = get_bytes(&s, &format!("/MAAS/boot/images/{}", hex(&big))).await;
+    let (st, back) = get_bytes(s, &format!("/MAAS/boot/images/{}", hex(&big))).await;
     assert_eq!((st, back.len()), (200, big.len()));
     assert!(back == big, "bytes read back differ");
     // A complete file takes no more chunks; Range works on images.
@@ -255,7 +255,7 @@ async fn boot_resources_upload_both_ways(s: &Server) {
     );
     let r = c.get(&format!("{BR}{}/", r["id"])).await.ok().json();
     assert_eq!(file_of(&r)["complete"], false);
-    let (st, _) = get_bytes(&s, &format!("/MAAS/boot/images/{}", hex(b"0123456789"))).await;
+    let (st, _) = get_bytes(s, &format!("/MAAS/boot/images/{}", hex(b"0123456789"))).await;
     assert_eq!(st, 404, "refused bytes are not served");
 
     // Listing, type filter, import answers.
@@ -375,7 +375,7 @@ async fn boot_resources_upload_both_ways(s: &Server) {
     // Delete: gone, and its bytes with it.
     c.delete(&format!("{BR}{id}/")).await.expect(204);
     c.get(&format!("{BR}{id}/")).await.expect(404);
-    let (st, _) = get_bytes(&s, &format!("/MAAS/boot/images/{}", hex(&big))).await;
+    let (st, _) = get_bytes(s, &format!("/MAAS/boot/images/{}", hex(&big))).await;
     assert_eq!(st, 404);
 }
 
@@ -485,7 +485,7 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
     assert_eq!(d["osystem"], "custom");
     assert_eq!(d["distro_series"], "ingot-test");
     // The installer boots with the machine's token.
-    let script = ipxe(&s, &m1).await;
+    let script = ipxe(s, &m1).await;
     assert!(script.contains("ingot.purpose=deploy"), "{script}");
     assert!(script.contains("ingot.token="), "{script}");
 
@@ -592,7 +592,7 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
     );
     // Installed: netboot off, the next boot is the disk.
     mc.post(&format!("{META}?op=netboot_off"), &[]).await.ok();
-    let script = ipxe(&s, &m1).await;
+    let script = ipxe(s, &m1).await;
     assert!(
         script.contains("exit") && !script.contains("kernel "),
         "{script}"
@@ -600,7 +600,7 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
     c.report_deployed(&sid).await.expect(204);
     let m = c.machine(&sid).await;
     assert_eq!(m["status_name"], "Deployed", "{m:#}");
-    assert!(ipxe(&s, &m1).await.contains("exit"));
+    assert!(ipxe(s, &m1).await.contains("exit"));
     // Not deploying any more: no configuration.
     let r = mc
         .get("/MAAS/metadata/latest/deploy-config")
@@ -646,7 +646,7 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
         .ok()
         .json();
     assert_eq!(r["status_name"], "Disk erasing");
-    assert!(ipxe(&s, &m1).await.contains("ingot.purpose=erase"));
+    assert!(ipxe(s, &m1).await.contains("ingot.purpose=erase"));
     let mc = c.with_token(&c.token(&sid).await);
     let idx = mc.get(&format!("{META}maas-scripts/")).await.ok().json();
     let rel = idx["release_scripts"].as_array().unwrap();
