@@ -76,6 +76,7 @@ pub(crate) async fn script(app: &App, r: &Req) -> Res {
         machine: machine.as_ref().map(|m| KnownMachine {
             status: m.status,
             netboot: m.netboot,
+            deploy_queued: m.deploy_queued.is_some(),
         }),
         firmware: fw,
         arch: arch.clone(),

@@ -60,8 +60,8 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "commission" "POST" Some("commission"), "Commission a machine (admin): enable_ssh, skip_networking, skip_storage, commissioning_scripts, testing_scripts.";
             "test" "POST" Some("test"), "Run tests on a machine (admin): testing_scripts.";
             "abort" "POST" Some("abort"), "Abort the machine's current operation: comment.";
-            "deploy" "POST" Some("deploy"), "Deploy an operating system: distro_series, hwe_kernel, user_data (base64), agent_name, comment.";
-            "release" "POST" Some("release"), "Release the machine: comment, erase, quick_erase, secure_erase.";
+            "deploy" "POST" Some("deploy"), "Deploy an uploaded image (boot-resources/): distro_series (custom/NAME, NAME or os/series; default: default_distro_series, else the only image), osystem, hwe_kernel, user_data (base64), agent_name, comment.";
+            "release" "POST" Some("release"), "Release the machine: comment, erase, quick_erase, secure_erase (erase defaults to enable_disk_erasing_on_release; erasing runs wipe-disks in DISK_ERASING).";
             "mark_broken" "POST" Some("mark_broken"), "Mark the machine broken: comment.";
             "mark_fixed" "POST" Some("mark_fixed"), "Mark a broken machine fixed (admin): comment.";
             "rescue_mode" "POST" Some("rescue_mode"), "Boot the machine into rescue mode (admin).";
@@ -345,6 +345,29 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         params: &[],
         doc: "Every recorded network-boot hop of a MAC address (DHCP, TFTP, HTTP, metadata), known machine or not.",
         actions: ops!["read" "GET" None, "The hops of one MAC, oldest first (admin): mac, limit.";],
+    },
+    HandlerDef {
+        name: "BootResourcesHandler",
+        path: "/MAAS/api/2.0/boot-resources/",
+        params: &[],
+        doc: "Manage the boot resources (OS images machines are deployed with).",
+        actions: ops![
+            "read" "GET" None, "List boot resources: type (uploaded, generated, synced).";
+            "create" "POST" None, "Upload an image (admin): name (custom/NAME or NAME), architecture (amd64/generic), filetype (tgz, ddraw), title, and content (file) or sha256 + size (then PUT the bytes in chunks to the file's upload_uri).";
+            "import" "POST" Some("import"), "Import from a stream (Ingot syncs no stream: nothing is imported).";
+            "is_importing" "GET" Some("is_importing"), "Whether an import is running (never).";
+            "stop_import" "POST" Some("stop_import"), "Stop an import (none runs).";
+        ],
+    },
+    HandlerDef {
+        name: "BootResourceHandler",
+        path: "/MAAS/api/2.0/boot-resources/{id}/",
+        params: &["id"],
+        doc: "Manage a boot resource.",
+        actions: ops![
+            "read" "GET" None, "Read a boot resource with its set and file (sha256, size, complete, upload_uri).";
+            "delete" "DELETE" None, "Delete a boot resource (admin).";
+        ],
     },
 ];
 

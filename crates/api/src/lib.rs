@@ -5,6 +5,7 @@
 //! HTTP status here and nowhere else.
 
 mod boot;
+mod boot_resources;
 pub mod describe;
 mod metadata;
 mod network;
@@ -241,12 +242,15 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
     };
     let content_type = hdr(header::CONTENT_TYPE);
     let query = ingot_wire::parse_urlencoded(parts.uri.query().unwrap_or("").as_bytes());
-    let full = if content_type
+    let full = if (content_type
         .as_deref()
         .is_some_and(|c| c.starts_with("application/json"))
         && (parts.uri.path().contains("/metadata/status/")
-            || parts.uri.path().starts_with("/MAAS/rack/"))
+            || parts.uri.path().starts_with("/MAAS/rack/")))
+        || (parts.method == Method::PUT
+            && boot_resources::is_raw_upload(parts.uri.path(), content_type.as_deref()))
     {
+        // Boot resource chunks are the file's bytes, read whole by their handler.
         // cloud-init status events and rack reports are JSON documents, read whole by their handlers.
         ingot_wire::Multipart::default()
     } else {
@@ -415,19 +419,10 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["nodes", sid, "results", id] | ["machines", sid, "results", id] => {
             scripts::results(app, r, need_user(&who)?, sid, Some(id)).await
         }
-        ["boot-resources"] => {
-            need_user(&who)?;
-            let sets = app
-                .images_dir
-                .as_deref()
-                .map(boot::image_sets)
-                .unwrap_or_default();
-            ok_json(Value::Array(
-                sets.iter()
-                    .enumerate()
-                    .map(|(i, s)| json!({"id": i + 1, "type": "Uploaded", "name": s.name, "architecture": format!("{}/generic", s.arch), "kernel_version": s.kernel_version, "kernel": {"sha256": s.kernel.sha256, "size": s.kernel.size}, "initrd": {"sha256": s.initrd.sha256, "size": s.initrd.size}, "resource_uri": format!("{}/boot-resources/{}/", render::API, i + 1)}))
-                    .collect(),
-            ))
+        ["boot-resources"] => boot_resources::collection(app, r, need_user(&who)?).await,
+        ["boot-resources", id] => boot_resources::item(app, r, need_user(&who)?, id, None).await,
+        ["boot-resources", id, "upload", file] => {
+            boot_resources::item(app, r, need_user(&who)?, id, Some(file)).await
         }
         ["power-types"] => {
             need_user(&who)?;
@@ -615,7 +610,7 @@ async fn bulk_release(app: &App, u: &User, p: &Params) -> Res {
             "This field is required.",
         )));
     }
-    let opts = forms::action_options(p)?;
+    let opts = app.region.release_options(p).await?;
     let mut found = Vec::new();
     let mut unknown = Vec::new();
     for id in &ids {
@@ -727,11 +722,11 @@ async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
                 "commission" => act(Action::Commission, opts).await?,
                 "test" => act(Action::Test, opts).await?,
                 "abort" => act(Action::Abort, opts).await?,
-                "deploy" => {
-                    let d = forms::deploy_params(region, &p).await?;
-                    region.act(u, sid, Action::Deploy, &opts, Some(&d)).await?
+                "deploy" => region.deploy(u, sid, &p, &opts).await?,
+                "release" => {
+                    let opts = region.release_options(&p).await?;
+                    act(Action::Release, opts).await?
                 }
-                "release" => act(Action::Release, opts).await?,
                 "mark_broken" => act(Action::MarkBroken, opts).await?,
                 "mark_fixed" => act(Action::MarkFixed, opts).await?,
                 "rescue_mode" => act(Action::RescueMode, opts).await?,
@@ -1216,6 +1211,16 @@ const CONFIG_NAMES: &[&str] = &[
     "default_osystem",
     "unknown_machines",
     "max_concurrent_deployments",
+    "enable_disk_erasing_on_release",
+    "disk_erase_with_secure_erase",
+    "disk_erase_with_quick_erase",
+];
+
+/// Settings that are booleans (stored as `true` / `false`, default false).
+const BOOL_CONFIG: &[&str] = &[
+    "enable_disk_erasing_on_release",
+    "disk_erase_with_secure_erase",
+    "disk_erase_with_quick_erase",
 ];
 
 async fn config(app: &App, r: &Req, u: &User) -> Res {
@@ -1241,6 +1246,9 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     .await?
                     .unwrap_or_else(|| "jammy".into())),
                 "max_concurrent_deployments" => json!(app.region.deployment_limit().await?),
+                n if BOOL_CONFIG.contains(&n) => {
+                    json!(app.region.store.get_setting(n).await?.as_deref() == Some("true"))
+                }
                 "unknown_machines" => json!(app
                     .region
                     .store
@@ -1277,6 +1285,20 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     "max_concurrent_deployments is a whole number (0: no limit).",
                 )));
             }
+            let value = if BOOL_CONFIG.contains(&name) {
+                match p.get_bool("value")? {
+                    Some(true) => "true",
+                    Some(false) => "false",
+                    None => {
+                        return Err(ApiError(RegionError::field(
+                            "value",
+                            "This field is required.",
+                        )))
+                    }
+                }
+            } else {
+                value
+            };
             if name == "unknown_machines" && !matches!(value, "enlist" | "ignore") {
                 return Err(ApiError(RegionError::field(
                     "value",

@@ -129,6 +129,15 @@ async fn versioned(app: &App, r: &Req, rest: &[&str]) -> Res {
         },
         // What the agent runs now (Ingot's JSON index of the current result sets).
         ["maas-scripts"] => crate::ok_json(app.region.scripts_to_run(&m).await?),
+        // What the deploying agent installs (`core::deploy::DeployConfig`); the image URL is
+        // built from the base the iPXE script gives as `ingot.url`.
+        ["deploy-config"] if r.method == Method::GET => {
+            let c = app
+                .region
+                .deploy_config(m.id, &format!("{}/MAAS", r.base))
+                .await?;
+            crate::ok_json(serde_json::to_value(&c).map_err(|e| bad(e.to_string()))?)
+        }
         ["meta-data"] => plain("instance-id\nlocal-hostname\npublic-keys\nvendor-data\n"),
         ["meta-data", item] => match *item {
             "instance-id" => plain(m.system_id.clone()),

@@ -153,6 +153,12 @@ pub struct MachineFacts {
 pub struct ActionOptions {
     /// Release: erase disks on release.
     pub erase: bool,
+    /// Release with erase: `wipe-disks`' `secure_erase` (None: not given; the region applies
+    /// the `disk_erase_with_secure_erase` setting).
+    pub secure_erase: Option<bool>,
+    /// Release with erase: `wipe-disks`' `quick_erase` (None: not given; the region applies
+    /// the `disk_erase_with_quick_erase` setting).
+    pub quick_erase: Option<bool>,
     /// A comment recorded with the event (and as error_description for mark_broken).
     pub comment: Option<String>,
     /// power_off: ask the OS to shut down (ACPI) instead of cutting the power.

@@ -57,6 +57,9 @@ pub struct KnownMachine {
     pub status: Status,
     /// The netboot flag: off once an installed OS should boot from disk.
     pub netboot: bool,
+    /// A DEPLOYING machine still waiting for a deployment slot (not admitted yet): it must not
+    /// start installing.
+    pub deploy_queued: bool,
 }
 
 /// Everything the decision depends on.
@@ -102,6 +105,9 @@ pub fn decide(f: &BootFacts) -> BootDecision {
             BootDecision::Nothing("unknown machine and enlistment is off".into())
         };
     };
+    if m.status == Deploying && m.deploy_queued {
+        return BootDecision::Nothing("waiting for a deployment slot".into());
+    }
     if let Some(p) = purpose_for(m.status, m.netboot) {
         return ephemeral(p);
     }
@@ -176,7 +182,11 @@ mod tests {
                     for s in Status::ALL {
                         for netboot in [true, false] {
                             let f = BootFacts {
-                                machine: Some(KnownMachine { status: s, netboot }),
+                                machine: Some(KnownMachine {
+                                    status: s,
+                                    netboot,
+                                    deploy_queued: false,
+                                }),
                                 firmware: fw,
                                 arch: "amd64".into(),
                                 image_available: image,
@@ -214,6 +224,28 @@ mod tests {
             }
         }
         assert_eq!(n, 4 * 2 * 2 * (23 * 2 + 1));
+    }
+
+    /// A queued deployment boots nothing, whatever its netboot flag, until it is admitted.
+    #[test]
+    fn queued_deployment_waits() {
+        for netboot in [true, false] {
+            let f = BootFacts {
+                machine: Some(KnownMachine {
+                    status: Deploying,
+                    netboot,
+                    deploy_queued: true,
+                }),
+                firmware: Firmware::Ipxe,
+                arch: "amd64".into(),
+                image_available: true,
+                enlistment_allowed: true,
+            };
+            assert!(
+                matches!(decide(&f), BootDecision::Nothing(r) if r.contains("deployment slot")),
+                "netboot={netboot}"
+            );
+        }
     }
 
     #[test]

@@ -723,7 +723,14 @@ pub const BUILTINS: &[Builtin] = &[
     b("memtester", "Memory", "Writes and verifies patterns over a share of the free memory.", T::Testing, H::Memory, P::Disabled, 1800, &["memory"]),
     b("badblocks", "Disk read/write", "Non-destructive read-write test of the start of each disk (data restored).", T::Testing, H::Storage, P::Instance, 1800, &["storage"]),
     b("network-link", "Network link", "Every physical interface with a cable reports link (carrier).", T::Testing, H::Network, P::Any, 60, &["network"]),
+    Builtin {
+        destructive: true,
+        ..b(WIPE_DISKS_SCRIPT, "Wipe disks", "Erases every disk on release: zeros over the whole disk, or with quick_erase 2 MiB at its start and end, or with secure_erase the drive's own secure erase where it has one (else the quick or full wipe).", T::Release, H::Storage, P::Disabled, 86400, &["storage", "release"])
+    },
 ];
+
+/// The release script that erases the disks (parameters `quick_erase`, `secure_erase`).
+pub const WIPE_DISKS_SCRIPT: &str = "wipe-disks";
 
 pub fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)

@@ -33,6 +33,8 @@ async fn snapshot(db: &str) -> Vec<String> {
         "subnets",
         "ipranges",
         "staticips",
+        "interface_links",
+        "boot_resources",
     ] {
         let rows = sqlx::query(&format!("SELECT * FROM {t} ORDER BY 1"))
             .fetch_all(&mut conn)
@@ -145,7 +147,117 @@ async fn bad_input_is_refused_and_changes_nothing() {
     const MS: &str = "/MAAS/api/2.0/machines/";
 
     const IPS: &str = "/MAAS/api/2.0/ipaddresses/";
+    const BR: &str = "/MAAS/api/2.0/boot-resources/";
+    let sha = "0".repeat(64);
     let cases = vec![
+        // boot resources and deployment
+        case(
+            "admin",
+            "POST",
+            BR,
+            &[
+                ("architecture", "amd64/generic"),
+                ("sha256", &sha),
+                ("size", "3"),
+            ],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            BR,
+            &[
+                ("name", "x"),
+                ("architecture", "vax/generic"),
+                ("sha256", &sha),
+                ("size", "3"),
+            ],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            BR,
+            &[
+                ("name", "x"),
+                ("architecture", "amd64/generic"),
+                ("filetype", "ddtgz"),
+                ("sha256", &sha),
+                ("size", "3"),
+            ],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            BR,
+            &[
+                ("name", "x"),
+                ("architecture", "amd64/generic"),
+                ("size", "3"),
+            ],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            BR,
+            &[
+                ("name", "x"),
+                ("architecture", "amd64/generic"),
+                ("sha256", &sha),
+                ("size", "0"),
+            ],
+            400,
+        ),
+        case(
+            "bob",
+            "POST",
+            BR,
+            &[
+                ("name", "x"),
+                ("architecture", "amd64/generic"),
+                ("sha256", &sha),
+                ("size", "3"),
+            ],
+            403,
+        ),
+        case("admin", "GET", format!("{BR}?type=bogus"), &[], 400),
+        case("admin", "GET", format!("{BR}999/"), &[], 404),
+        case("admin", "DELETE", format!("{BR}999/"), &[], 404),
+        case("admin", "POST", format!("{BR}?op=frobnicate"), &[], 400),
+        case(
+            "admin",
+            "POST",
+            m(&ready, "deploy"),
+            &[("distro_series", "nosuch")],
+            400,
+        ),
+        case("admin", "POST", m(&ready, "deploy"), &[], 400),
+        case(
+            "machine",
+            "GET",
+            "/MAAS/metadata/latest/deploy-config",
+            &[],
+            409,
+        ),
+        case(
+            "admin",
+            "POST",
+            m(&deployed, "release"),
+            &[("quick_erase", "maybe")],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            "/MAAS/api/2.0/maas/?op=set_config",
+            &[
+                ("name", "enable_disk_erasing_on_release"),
+                ("value", "perhaps"),
+            ],
+            400,
+        ),
         // ipaddresses: reservations
         case("admin", "POST", IPS, &[("op", "reserve")], 400),
         case(

@@ -104,6 +104,8 @@ async fn ipxe_scripts_follow_the_boot_decision() {
     )
     .await
     .ok();
+    c.upload_image("custom/test-os", b"a root file system")
+        .await;
     c.op(&sid, "deploy", &[]).await.ok();
     let r = anon
         .get(&format!("/MAAS/boot/ipxe?mac={}", mac(90)))

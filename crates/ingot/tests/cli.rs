@@ -84,6 +84,9 @@ async fn maas_style_cli() {
     // Make it READY by playing the machine, then deploy it from the CLI.
     let h = list[0]["system_id"].as_str().unwrap().to_string();
     s.client().commission_ok(&h).await;
+    s.client()
+        .upload_image("custom/jammy", b"a root file system")
+        .await;
     let d = cli.json(&["admin", "machine", "deploy", &h, "distro_series=jammy"]);
     assert_eq!(d["status_name"], "Deploying");
     let st = cli.json(&["admin", "machine", "query-power-state", &h]);

@@ -47,6 +47,8 @@ async fn two_regions_one_database() {
     let a = Server::start_on(&db, dir.clone(), &[]);
     let b = Server::start_on(&db, dir, &[]);
     let (ca, cb) = (a.client(), b.client());
+    ca.upload_image("custom/test-os", b"a root file system")
+        .await;
     let mut sids = Vec::new();
     for i in 0..N {
         let c = if i % 2 == 0 { &ca } else { &cb };

@@ -47,6 +47,8 @@ async fn machine_player(c: Client, stop: tokio::sync::watch::Receiver<bool>) {
 
 async fn smoke(s: &Server, py: &str, script: &str) {
     let c = s.client();
+    // MAAS_DISTRO=jammy below deploys this image (custom/jammy).
+    c.upload_image("custom/jammy", b"a root file system").await;
     for i in 0..3 {
         c.ready_machine(&format!("node{i}"), &mac(100 + i), &[])
             .await;

@@ -5,6 +5,7 @@ use common::{mac, Client, Server};
 use serde_json::Value;
 
 async fn full_lifecycle(c: &Client) {
+    c.upload_image("ubuntu/jammy", b"a root file system").await;
     // Added by hand: commissioned at once.
     let m = c
         .create("node1", &mac(1), &[("cpu_count", "8"), ("memory", "16384")])
@@ -226,6 +227,8 @@ async fn seeds_release_rule_new_vs_ready() {
 async fn deadlines_fail_stuck_machines_with_a_reason() {
     let s = Server::start(&["--node-timeout-secs", "2", "--reap-interval", "1"]).await;
     let c = s.client();
+    c.upload_image("custom/test-os", b"a root file system")
+        .await;
     let m = c.create("slow", &mac(3), &[]).await;
     let sid = m["system_id"].as_str().unwrap().to_string();
     let t = c.token(&sid).await;
@@ -275,6 +278,9 @@ async fn deadlines_fail_stuck_machines_with_a_reason() {
 async fn permissions_and_credentials() {
     let s = Server::start(&[]).await;
     let admin = s.client();
+    admin
+        .upload_image("custom/test-os", b"a root file system")
+        .await;
     let sid = admin.ready_machine("shared", &mac(5), &[]).await;
     admin
         .post(
@@ -561,6 +567,8 @@ async fn events_are_paged_and_filtered() {
 async fn deployments_wait_for_a_slot() {
     let s = Server::start(&["--reap-interval", "1"]).await;
     let c = s.client();
+    c.upload_image("custom/test-os", b"a root file system")
+        .await;
     c.post(
         "/MAAS/api/2.0/maas/?op=set_config",
         &[("name", "max_concurrent_deployments"), ("value", "-1")],
@@ -645,6 +653,7 @@ async fn deployment_slots_are_per_rack_postgres() {
 
 async fn per_rack(s: Server) {
     let c = s.client();
+    c.upload_image("custom/ingot-test", b"an image").await;
     let secret = std::fs::read_to_string(s.dir.path().join("rack.secret")).unwrap();
     c.post(
         "/MAAS/api/2.0/maas/?op=set_config",

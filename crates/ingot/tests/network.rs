@@ -431,6 +431,8 @@ async fn interface_links_and_static_addresses() {
     )
     .await
     .ok();
+    c.upload_image("custom/test-os", b"a root file system")
+        .await;
     c.op(&sid2, "deploy", &[]).await.ok();
     let e = c
         .post(

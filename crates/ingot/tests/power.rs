@@ -154,6 +154,8 @@ async fn transitions_switch_the_machine_through_its_bmc() {
     .await
     .ok();
     let ons = bmc.ons.load(Ordering::SeqCst);
+    c.upload_image("custom/test-os", b"a root file system")
+        .await;
     c.op(&sid, "deploy", &[]).await.ok();
     for _ in 0..50 {
         if bmc.ons.load(Ordering::SeqCst) > ons {

@@ -336,8 +336,12 @@ impl Region {
         for (key, set) in [
             ("commissioning_scripts", ResultSet::Commissioning),
             ("testing_scripts", ResultSet::Testing),
+            ("release_scripts", ResultSet::Release),
         ] {
-            if set == ResultSet::Commissioning && m.status != Status::Commissioning {
+            if (set == ResultSet::Commissioning && m.status != Status::Commissioning)
+                || (set == ResultSet::Release && m.status != Status::DiskErasing)
+                || (set == ResultSet::Testing && m.status == Status::DiskErasing)
+            {
                 sets.insert(key.into(), serde_json::Value::Array(vec![]));
                 continue;
             }
@@ -352,11 +356,20 @@ impl Region {
                     (None, Some(b)) => builtin_meta(b),
                     (None, None) => continue,
                 };
+                // Parameter values given when the set started (wipe-disks' erase flags)
+                // replace the declarations.
+                let mut parameters = meta.parameters.clone();
+                if set == ResultSet::Release {
+                    let values = self.store.result_parameters(r.id).await?;
+                    if values.as_object().is_some_and(|o| !o.is_empty()) {
+                        parameters = values;
+                    }
+                }
                 list.push(serde_json::json!({
                     "name": r.name, "script_result_id": r.id, "builtin": user.is_none(),
                     "timeout_seconds": r.timeout_secs, "parallel": meta.parallel.number(),
                     "hardware_type": meta.hardware_type.number(), "may_reboot": meta.may_reboot,
-                    "for_hardware": meta.for_hardware, "parameters": meta.parameters,
+                    "for_hardware": meta.for_hardware, "parameters": parameters,
                     "packages": meta.packages, "tags": meta.tags,
                     "status": ResultStatus::from_number(r.status).map(|s| s.label()),
                     "has_started": r.started.is_some(),

@@ -800,9 +800,11 @@ pub async fn deploy_params(region: &Region, params: &Params) -> Result<DeployPar
 
 /// Options of release / mark_broken / others.
 pub fn action_options(params: &Params) -> Result<ActionOptions> {
+    let secure_erase = params.get_bool("secure_erase")?;
+    let quick_erase = params.get_bool("quick_erase")?;
     let erase = params.get_bool("erase")?.unwrap_or(false)
-        || params.get_bool("secure_erase")?.unwrap_or(false)
-        || params.get_bool("quick_erase")?.unwrap_or(false);
+        || secure_erase.unwrap_or(false)
+        || quick_erase.unwrap_or(false);
     let soft = match params.get("stop_mode").map(str::trim) {
         None | Some("") | Some("hard") => false,
         Some("soft") => true,
@@ -831,6 +833,8 @@ pub fn action_options(params: &Params) -> Result<ActionOptions> {
     Ok(ActionOptions {
         soft,
         erase,
+        secure_erase,
+        quick_erase,
         commissioning_scripts: list("commissioning_scripts"),
         testing_scripts: list("testing_scripts"),
         comment: params

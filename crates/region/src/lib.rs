@@ -4,6 +4,7 @@
 //! store's compare-and-swap, retrying when another region process got there first.
 
 pub mod commissioning;
+pub mod deploy;
 mod error;
 pub mod forms;
 pub mod network;
@@ -424,6 +425,8 @@ impl Region {
         // The scripts a commission / test run will run (unknown names refused up front).
         let sets = if matches!(action, Action::Commission | Action::Test) {
             Some(self.plan_result_sets(action, opts).await?)
+        } else if action == Action::Release && opts.erase {
+            Some(Self::erase_result_set())
         } else {
             None
         };
@@ -439,9 +442,23 @@ impl Region {
                 let m = self.load(system_id).await?;
                 let mut p = plan(action, &facts(&m), actor(user), opts)?;
                 // The result sets exist before the machine can boot and ask for them.
+                let erasing = p.steps.last() == Some(&Status::DiskErasing);
                 for (set, rows) in sets.iter().flatten() {
+                    if *set == ResultSet::Release && !erasing {
+                        continue;
+                    }
                     self.store
                         .start_result_set(m.id, set.as_str(), rows)
+                        .await?;
+                }
+                if erasing {
+                    self.store
+                        .set_result_parameters(
+                            m.id,
+                            ResultSet::Release.as_str(),
+                            ingot_core::scripts::WIPE_DISKS_SCRIPT,
+                            &Self::wipe_parameters(opts),
+                        )
                         .await?;
                 }
                 let mut extra = Change::default();
@@ -469,6 +486,11 @@ impl Region {
         if res.deploy_queued.is_some() {
             self.admit_deployments().await?;
             return self.after_change(res.id).await;
+        }
+        if action == Action::Release {
+            // A release gives back what the deployment took: AUTO addresses, interfaces that
+            // are not physical.
+            self.release_network(res.id).await?;
         }
         Ok(res)
     }
@@ -1054,12 +1076,27 @@ impl Region {
                     .map(|r| format!(" {r}"))
                     .unwrap_or_default()
             );
+            // Installer and cloud-init progress is recorded on the machine's event log (as
+            // MAAS's node events), failures as errors.
+            let text = format!(
+                "{}{}",
+                heard,
+                Some(ev.description.as_str())
+                    .filter(|d| !d.is_empty())
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            );
+            let record = if ev.result.as_deref() == Some("FAIL") {
+                NewEvent::error("Node status event", text, "")
+            } else {
+                NewEvent::info("Node status event", text, "")
+            };
             self.apply_outcome(
                 &m,
                 &out,
                 Heard::Machine(heard),
                 Change::default(),
-                Vec::new(),
+                vec![record],
             )
             .await?;
             self.after_change(m.id).await

@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, V5_SQLITE, V5_PG),
     (6, V6_SQLITE, V6_PG),
     (7, V7, V7),
+    (9, V9_SQLITE, V9_PG),
     (10, V10, V10),
     (11, V11, V11),
 ];
@@ -149,3 +150,19 @@ const V10: &str = concat!(
 /// The rack that last served a machine's network boot (its name, as racks register): the
 /// deployment admission limit applies per rack.
 const V11: &str = "ALTER TABLE machines ADD COLUMN boot_rack TEXT;\n";
+
+/// Deployment: uploaded boot resources (one set with one file each; the bytes live
+/// content-addressed in `DATA_DIR/images/<sha256>`, a partial upload in
+/// `DATA_DIR/images/.upload-<id>`) and the parameter values of a script result (`wipe-disks`'
+/// `quick_erase` / `secure_erase`).
+macro_rules! v9 {
+    ($pk:literal) => {
+        concat!(
+            "CREATE TABLE boot_resources (id ", $pk, ", name TEXT NOT NULL, architecture TEXT NOT NULL, title TEXT NOT NULL DEFAULT '', filetype TEXT NOT NULL, sha256 TEXT NOT NULL, size BIGINT NOT NULL, uploaded BIGINT NOT NULL DEFAULT 0, complete BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL, updated BIGINT NOT NULL, UNIQUE (name, architecture));\n",
+            "ALTER TABLE script_results ADD COLUMN parameters TEXT NOT NULL DEFAULT '{}';\n",
+        )
+    };
+}
+
+const V9_SQLITE: &str = v9!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const V9_PG: &str = v9!("BIGSERIAL PRIMARY KEY");

@@ -510,6 +510,50 @@ impl Client {
             .post_json(&format!("/MAAS/metadata/status/{sid}"), &ev)
             .await
     }
+    /// Upload an OS image (an uploaded boot resource, tgz) in one multipart request, as the
+    /// MAAS CLI does with `content@=FILE`; returns the resource with its set.
+    pub async fn upload_image(&self, name: &str, content: &[u8]) -> Value {
+        self.post_form(
+            "/MAAS/api/2.0/boot-resources/",
+            &[
+                ("name", name),
+                ("architecture", "amd64/generic"),
+                ("filetype", "tgz"),
+            ],
+            &[("content", "image.tgz", content)],
+        )
+        .await
+        .ok()
+        .json()
+    }
+    /// Play a deploying machine's agent and installed OS, as the protocol goes: fetch the
+    /// deploy configuration, report curtin-style progress, `netboot_off` (the installer
+    /// finished), then cloud-init's modules-final SUCCESS from the installed OS. Returns the
+    /// deploy configuration.
+    pub async fn deploy_ok(&self, sid: &str) -> Value {
+        let t = self.token(sid).await;
+        assert!(t.is_object(), "no token for {sid}: {t}");
+        let m = self.with_token(&t);
+        let cfg = m
+            .get("/MAAS/metadata/latest/deploy-config")
+            .await
+            .ok()
+            .json();
+        for (event_type, name) in [
+            ("start", "cmd-install"),
+            ("finish", "cmd-install/stage-partitioning"),
+        ] {
+            let ev = serde_json::json!({"event_type": event_type, "origin": "curtin", "name": name, "description": name, "result": "SUCCESS", "timestamp": 1700000000.0});
+            m.post_json(&format!("/MAAS/metadata/status/{sid}"), &ev)
+                .await
+                .expect(204);
+        }
+        m.post("/MAAS/metadata/latest/?op=netboot_off", &[])
+            .await
+            .ok();
+        self.report_deployed(sid).await.expect(204);
+        cfg
+    }
     /// Poll the machine (10 s at most) until `f` holds; on timeout, fail with its status,
     /// error and events.
     pub async fn wait_machine(&self, sid: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {

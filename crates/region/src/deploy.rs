@@ -1,0 +1,519 @@
+//! Deployment in the region: which uploaded image a deploy installs, the addresses AUTO links
+//! get, the configuration the ephemeral environment fetches (`core::deploy::DeployConfig`),
+//! release with disk erasing and what a release takes back.
+//!
+//! The machine's statuses are still decided by `ingot-core` (actions, signals, status
+//! events); this module loads the facts those decisions and the agent need.
+
+use crate::{actor, facts, forms, DeployParams, Region, RegionError, Result};
+use ingot_core::actions::{plan, Action, ActionOptions};
+use ingot_core::deploy::{
+    render_network_config, DeployConfig, FsType, ImageKind, ImageSource, PartitionFlag,
+    PartitionTable, Reporting, StorageStep,
+};
+use ingot_core::scripts::{self, HardwareType, WIPE_DISKS_SCRIPT};
+use ingot_core::signal::ResultSet;
+use ingot_core::Status;
+use ingot_store::commissioning::{BlockDeviceRow, NewResult};
+use ingot_store::deploy::{BootResource, ALLOC_AUTO};
+use ingot_store::network::StaticIp;
+use ingot_store::{Machine, User};
+use ingot_wire::Params;
+
+// ------------------------------------------------------------------------------ names
+
+/// The canonical `os/series` of an uploaded resource's `name` (`custom/NAME`, `os/series`, or a
+/// bare `NAME`, which is a custom image as in MAAS).
+pub fn resource_name(name: &str) -> std::result::Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("This field is required.".into());
+    }
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+    };
+    let (os, series) = name.split_once('/').unwrap_or(("custom", name));
+    if !ok(os) || !ok(series) {
+        return Err(format!(
+            "'{name}' is not a valid name: use custom/NAME or NAME (letters, digits, '.', '-', '_')."
+        ));
+    }
+    Ok(format!(
+        "{}/{}",
+        os.to_ascii_lowercase(),
+        series.to_ascii_lowercase()
+    ))
+}
+
+/// Architectures images can be uploaded for (Debian names), with their subarchitectures.
+const ARCHES: &[&str] = &["amd64", "arm64", "i386", "armhf", "ppc64el", "s390x"];
+
+/// The canonical `arch/subarch` of an upload's `architecture`.
+pub fn resource_arch(arch: &str) -> std::result::Result<String, String> {
+    let arch = arch.trim();
+    if arch.is_empty() {
+        return Err("This field is required.".into());
+    }
+    let (a, sub) = arch.split_once('/').unwrap_or((arch, "generic"));
+    if !ARCHES.contains(&a) || sub != "generic" {
+        return Err(format!(
+            "'{arch}' is not a supported architecture: use one of {}.",
+            ARCHES
+                .iter()
+                .map(|a| format!("{a}/generic"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(format!("{a}/generic"))
+}
+
+/// The stored file type of an upload's `filetype` (default `tgz`): `root-tgz` or `ddraw`.
+pub fn resource_filetype(ft: Option<&str>) -> std::result::Result<&'static str, String> {
+    match ft.map(str::trim).filter(|f| !f.is_empty()).unwrap_or("tgz") {
+        "tgz" | "root-tgz" => Ok("root-tgz"),
+        "ddraw" => Ok("ddraw"),
+        other => Err(format!(
+            "'{other}' is not a supported file type: use tgz (a root file system tarball) or ddraw (a raw disk image)."
+        )),
+    }
+}
+
+fn image_kind(filetype: &str) -> ImageKind {
+    if filetype == "ddraw" {
+        ImageKind::Ddraw
+    } else {
+        ImageKind::Tgz
+    }
+}
+
+// ------------------------------------------------------------------------------ storage
+
+/// The flat layout: the boot disk (else the first disk) with an msdos table and one bootable
+/// ext4 partition over the whole disk, mounted at `/`.
+///
+/// FALLBACK until the storage model is merged: the integrator replaces the one call of this
+/// function (in [`Region::deploy_config`]) by `Region::deploy_storage(system_id)`.
+fn flat_boot_disk_layout(disks: &[BlockDeviceRow]) -> Option<Vec<StorageStep>> {
+    let disk = disks.iter().find(|d| d.is_boot).or_else(|| disks.first())?;
+    let disk_id = format!("disk-{}", disk.name);
+    let part = format!("{}-part1", disk.name);
+    let fs = format!("{part}-format");
+    Some(vec![
+        StorageStep::Disk {
+            id: disk_id.clone(),
+            serial: Some(disk.serial.clone()).filter(|s| !s.is_empty()),
+            path: Some(if disk.id_path.is_empty() {
+                format!("/dev/{}", disk.name)
+            } else {
+                disk.id_path.clone()
+            }),
+            size: u64::try_from(disk.size).unwrap_or(0),
+            ptable: Some(PartitionTable::Msdos),
+            boot: true,
+        },
+        StorageStep::Partition {
+            id: part.clone(),
+            device: disk_id,
+            number: 1,
+            size: 0,
+            flag: Some(PartitionFlag::Boot),
+        },
+        StorageStep::Format {
+            id: fs.clone(),
+            volume: part.clone(),
+            fstype: FsType::Ext4,
+            label: Some("root".into()),
+            uuid: None,
+        },
+        StorageStep::Mount {
+            id: format!("{part}-mount"),
+            format: fs,
+            path: "/".into(),
+            options: None,
+        },
+    ])
+}
+
+impl Region {
+    // -------------------------------------------------------------------------- images
+    /// The complete image a deploy installs: `distro_series` (`custom/NAME`, `os/series`, or a
+    /// series with `osystem`), else the `default_osystem`/`default_distro_series` settings,
+    /// else the only uploaded image. Sets the deploy's osystem and series to the image's.
+    async fn choose_image(
+        &self,
+        m: &Machine,
+        params: &Params,
+        d: &mut DeployParams,
+    ) -> Result<BootResource> {
+        let arch = m
+            .architecture
+            .as_deref()
+            .and_then(|a| a.split('/').next())
+            .unwrap_or("amd64")
+            .to_string();
+        let images: Vec<BootResource> = self
+            .store
+            .boot_resources()
+            .await?
+            .into_iter()
+            .filter(|b| b.complete && b.architecture.split('/').next() == Some(arch.as_str()))
+            .collect();
+        if images.is_empty() {
+            return Err(RegionError::field(
+                "distro_series",
+                format!("No image has been uploaded for {arch} (boot-resources/): upload one before deploying."),
+            ));
+        }
+        let given = |k: &str| params.get(k).map(str::trim).filter(|v| !v.is_empty());
+        let mut wanted = vec![format!("{}/{}", d.osystem, d.distro_series)];
+        let explicit_os =
+            given("osystem").is_some() || given("distro_series").is_some_and(|s| s.contains('/'));
+        if !explicit_os {
+            wanted.push(format!("custom/{}", d.distro_series));
+        }
+        let found = wanted
+            .iter()
+            .find_map(|w| images.iter().find(|b| &b.name == w));
+        let chosen = match found {
+            Some(b) => b,
+            // Nothing asked for and the defaults name no image: the only one there is.
+            None if given("distro_series").is_none() && given("osystem").is_none() => {
+                let custom: Vec<&BootResource> = images
+                    .iter()
+                    .filter(|b| b.name.starts_with("custom/"))
+                    .collect();
+                match (custom.as_slice(), images.as_slice()) {
+                    ([one], _) => *one,
+                    ([], [one]) => one,
+                    _ => return Err(self.not_an_image(&wanted[0], &images)),
+                }
+            }
+            None => return Err(self.not_an_image(&wanted[0], &images)),
+        };
+        if let Some((os, series)) = chosen.name.split_once('/') {
+            d.osystem = os.to_string();
+            d.distro_series = series.to_string();
+        }
+        Ok(chosen.clone())
+    }
+
+    fn not_an_image(&self, wanted: &str, images: &[BootResource]) -> RegionError {
+        let names: Vec<String> = images.iter().map(|b| format!("'{}'", b.name)).collect();
+        RegionError::field(
+            "distro_series",
+            format!(
+                "'{wanted}' is not a valid distro_series.  It should be one of: {}.",
+                names.join(", ")
+            ),
+        )
+    }
+
+    // -------------------------------------------------------------------------- deploy
+    /// `op=deploy`: the image chosen and checked, AUTO links given addresses, then the action
+    /// (admission queue included). Bad input changes nothing: the addresses are given back
+    /// when the deploy is refused.
+    pub async fn deploy(
+        &self,
+        user: &User,
+        system_id: &str,
+        params: &Params,
+        opts: &ActionOptions,
+    ) -> Result<Machine> {
+        let mut d = forms::deploy_params(self, params).await?;
+        let m = self.load(system_id).await?;
+        plan(Action::Deploy, &facts(&m), actor(user), opts)?;
+        self.choose_image(&m, params, &mut d).await?;
+        if m.interfaces.is_empty() {
+            return Err(RegionError::BadRequest(
+                "This machine has no network interface (MAC address): it cannot network-boot to be installed.".into(),
+            ));
+        }
+        let auto = self.allocate_auto(&m).await?;
+        match self
+            .act(user, system_id, Action::Deploy, opts, Some(&d))
+            .await
+        {
+            Ok(m) => Ok(m),
+            Err(e) => {
+                self.free_auto(&auto).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Give every AUTO link without an address one from its subnet (the allocator STATIC links
+    /// and reservations use). All or nothing: when a subnet is exhausted the addresses given so
+    /// far are freed and the deploy is refused (503).
+    async fn allocate_auto(&self, m: &Machine) -> Result<Vec<(i64, i64)>> {
+        let subnets = self.store.subnets().await?;
+        let mut done: Vec<(i64, i64)> = Vec::new();
+        for iface in &m.interfaces {
+            for l in iface
+                .links
+                .iter()
+                .filter(|l| l.mode == "auto" && l.staticip_id.is_none())
+            {
+                let Some(sn) = l
+                    .subnet_id
+                    .and_then(|id| subnets.iter().find(|s| s.id == id))
+                else {
+                    continue;
+                };
+                let template = StaticIp {
+                    id: 0,
+                    subnet_id: sn.id,
+                    ip: String::new(),
+                    alloc_type: ALLOC_AUTO,
+                    mac: None,
+                    hostname: m.hostname.clone(),
+                    user_id: m.owner_id,
+                    interface_id: Some(iface.id),
+                    created: 0,
+                };
+                let ip = match self.allocate_static(sn, None, "subnet", template).await {
+                    Ok(ip) => ip,
+                    Err(e) => {
+                        self.free_auto(&done).await?;
+                        return Err(match e {
+                            RegionError::Conflict(why) | RegionError::Unavailable(why) => {
+                                RegionError::Unavailable(format!(
+                                    "Cannot give {} an AUTO address: {why}",
+                                    iface.name
+                                ))
+                            }
+                            e => e,
+                        });
+                    }
+                };
+                if let Err(e) = self.store.set_link_staticip(l.id, Some(ip.id)).await {
+                    self.store.delete_static_ip(ip.id).await?;
+                    self.free_auto(&done).await?;
+                    return Err(e.into());
+                }
+                done.push((l.id, ip.id));
+            }
+        }
+        Ok(done)
+    }
+
+    async fn free_auto(&self, given: &[(i64, i64)]) -> Result<()> {
+        for (link, ip) in given {
+            self.store.set_link_staticip(*link, None).await?;
+            self.store.delete_static_ip(*ip).await?;
+        }
+        Ok(())
+    }
+
+    // -------------------------------------------------------------------------- release
+    /// The options of `op=release`: `erase` defaults to `enable_disk_erasing_on_release`;
+    /// with erasing, `secure_erase` / `quick_erase` default to `disk_erase_with_secure_erase` /
+    /// `disk_erase_with_quick_erase`.
+    pub async fn release_options(&self, params: &Params) -> Result<ActionOptions> {
+        let mut o = forms::action_options(params)?;
+        let setting = |name: &'static str| async move {
+            Ok::<bool, RegionError>(
+                self.store
+                    .get_setting(name)
+                    .await?
+                    .is_some_and(|v| v == "true"),
+            )
+        };
+        if params.get_bool("erase")?.is_none() && !o.erase {
+            o.erase = setting("enable_disk_erasing_on_release").await?;
+        }
+        if o.erase {
+            if o.secure_erase.is_none() {
+                o.secure_erase = Some(setting("disk_erase_with_secure_erase").await?);
+            }
+            if o.quick_erase.is_none() {
+                o.quick_erase = Some(setting("disk_erase_with_quick_erase").await?);
+            }
+        }
+        Ok(o)
+    }
+
+    /// The result set a release with erasing runs: `wipe-disks`.
+    pub(crate) fn erase_result_set() -> Vec<(ResultSet, Vec<NewResult>)> {
+        let timeout = scripts::builtin(WIPE_DISKS_SCRIPT)
+            .map(|b| i64::try_from(b.timeout).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        vec![(
+            ResultSet::Release,
+            vec![NewResult {
+                name: WIPE_DISKS_SCRIPT.into(),
+                script_id: None,
+                timeout_secs: timeout,
+                hardware_type: HardwareType::Storage.number(),
+            }],
+        )]
+    }
+
+    /// `wipe-disks`' parameter values, as the agent reads them from `maas-scripts/`.
+    pub(crate) fn wipe_parameters(opts: &ActionOptions) -> serde_json::Value {
+        serde_json::json!({
+            "quick_erase": {"type": "boolean", "value": opts.quick_erase.unwrap_or(false)},
+            "secure_erase": {"type": "boolean", "value": opts.secure_erase.unwrap_or(false)},
+        })
+    }
+
+    /// What a release takes back: AUTO addresses and the interfaces that are not physical.
+    pub(crate) async fn release_network(&self, machine_id: i64) -> Result<()> {
+        self.store.release_machine_network(machine_id).await?;
+        Ok(())
+    }
+
+    // -------------------------------------------------------------------------- config
+    /// The deploy configuration the ephemeral environment fetches
+    /// (`GET /MAAS/metadata/latest/deploy-config`). `base` is the region's URL as the machine
+    /// reaches it (`http://HOST:PORT/MAAS`, the `ingot.url` of the iPXE script). 409 unless
+    /// the machine is DEPLOYING and admitted.
+    pub async fn deploy_config(&self, machine_id: i64, base: &str) -> Result<DeployConfig> {
+        let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
+            RegionError::NotFound("The machine of this token no longer exists.".into())
+        })?;
+        if m.status != Status::Deploying {
+            return Err(RegionError::Conflict(format!(
+                "The machine is not deploying (it is '{}').",
+                m.status.label()
+            )));
+        }
+        if m.deploy_queued.is_some() {
+            return Err(RegionError::Conflict(
+                "The deployment is waiting for a slot (max_concurrent_deployments).".into(),
+            ));
+        }
+        let name = format!("{}/{}", m.osystem, m.distro_series);
+        let arch = m
+            .architecture
+            .as_deref()
+            .and_then(|a| a.split('/').next())
+            .unwrap_or("amd64")
+            .to_string();
+        let image = self
+            .store
+            .boot_resources()
+            .await?
+            .into_iter()
+            .find(|b| b.name == name && b.architecture.split('/').next() == Some(arch.as_str()))
+            .filter(|b| b.complete)
+            .ok_or_else(|| {
+                RegionError::Conflict(format!(
+                    "The image {name} ({arch}) this machine deploys is no longer available."
+                ))
+            })?;
+        let storage = flat_boot_disk_layout(&m.block_devices).ok_or_else(|| {
+            RegionError::Conflict(
+                "No disk is known for this machine: commission it (with its hardware inventory) first."
+                    .into(),
+            )
+        })?;
+        let subnets = self.store.subnets().await?;
+        let network_config = render_network_config(&crate::network::net_ifaces(&m, &subnets));
+        let user_data = self.store.user_data(m.id).await?.map(|ud| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(ud)
+        });
+        let ssh_keys = match m.owner_id {
+            Some(o) => self
+                .store
+                .sshkeys(o)
+                .await?
+                .into_iter()
+                .map(|(_, k)| k)
+                .collect(),
+            None => Vec::new(),
+        };
+        let token = self.store.ensure_machine_token(m.id).await?;
+        Ok(DeployConfig {
+            system_id: m.system_id.clone(),
+            fqdn: format!("{}.{}", m.hostname, m.domain),
+            hostname: m.hostname.clone(),
+            image: ImageSource {
+                name: image.name.clone(),
+                url: format!("{base}/boot/images/{}", image.sha256),
+                sha256: image.sha256.clone(),
+                size: u64::try_from(image.size).unwrap_or(0),
+                kind: image_kind(&image.filetype),
+            },
+            storage,
+            network_config,
+            user_data,
+            ssh_keys,
+            reporting: Reporting {
+                endpoint: format!("{base}/metadata/status/{}", m.system_id),
+                consumer_key: token.consumer_key,
+                token_key: token.token_key,
+                token_secret: token.token_secret,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk(name: &str, boot: bool, serial: &str) -> BlockDeviceRow {
+        BlockDeviceRow {
+            id: 1,
+            machine_id: 1,
+            name: name.into(),
+            id_path: format!("/dev/disk/by-id/virtio-{serial}"),
+            model: String::new(),
+            serial: serial.into(),
+            size: 8 << 30,
+            block_size: 512,
+            tags: vec![],
+            firmware_version: String::new(),
+            numa_node: 0,
+            is_boot: boot,
+        }
+    }
+
+    #[test]
+    fn names_arches_filetypes() {
+        assert_eq!(resource_name("foo").unwrap(), "custom/foo");
+        assert_eq!(resource_name("custom/Foo").unwrap(), "custom/foo");
+        assert_eq!(resource_name("ubuntu/jammy").unwrap(), "ubuntu/jammy");
+        assert!(resource_name("").is_err());
+        assert!(resource_name("a/b/c").is_err());
+        assert!(resource_name("bad name").is_err());
+        assert_eq!(resource_arch("amd64/generic").unwrap(), "amd64/generic");
+        assert_eq!(resource_arch("amd64").unwrap(), "amd64/generic");
+        assert!(resource_arch("vax/generic").is_err());
+        assert!(resource_arch("amd64/hwe-22.04").is_err());
+        assert_eq!(resource_filetype(None).unwrap(), "root-tgz");
+        assert_eq!(resource_filetype(Some("tgz")).unwrap(), "root-tgz");
+        assert_eq!(resource_filetype(Some("ddraw")).unwrap(), "ddraw");
+        assert!(resource_filetype(Some("ddtgz")).is_err());
+    }
+
+    #[test]
+    fn flat_layout_uses_the_boot_disk() {
+        assert!(flat_boot_disk_layout(&[]).is_none());
+        let steps =
+            flat_boot_disk_layout(&[disk("vda", false, "A"), disk("vdb", true, "B")]).unwrap();
+        assert_eq!(steps.len(), 4);
+        match &steps[0] {
+            StorageStep::Disk {
+                serial,
+                ptable,
+                boot,
+                ..
+            } => {
+                assert_eq!(serial.as_deref(), Some("B"));
+                assert_eq!(*ptable, Some(PartitionTable::Msdos));
+                assert!(*boot);
+            }
+            s => panic!("{s:?}"),
+        }
+        assert!(matches!(&steps[3], StorageStep::Mount { path, .. } if path == "/"));
+        // Without a boot disk: the first one.
+        let steps = flat_boot_disk_layout(&[disk("sda", false, "S")]).unwrap();
+        assert!(matches!(&steps[0], StorageStep::Disk { id, .. } if id == "disk-sda"));
+    }
+}
