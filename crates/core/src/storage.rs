@@ -333,6 +333,38 @@ impl StorageModel {
         Ok(m)
     }
 
+    /// A model of these disks and stored objects, leaving out (transitively) every object that
+    /// refers to something missing, e.g. a disk that recommissioning no longer found.
+    pub fn from_parts_pruned(disks: Vec<Disk>, mut objects: Vec<Object>) -> StorageModel {
+        loop {
+            let mut m = StorageModel {
+                disks: disks.clone(),
+                ..Default::default()
+            };
+            for o in objects.iter().cloned() {
+                m.push(o);
+            }
+            match objects.iter().position(|o| !m.refs_ok(o)) {
+                Some(i) => {
+                    objects.remove(i);
+                }
+                None => return m,
+            }
+        }
+    }
+
+    fn refs_ok(&self, o: &Object) -> bool {
+        match o {
+            Object::Table(t) => self.disk(t.disk).is_some(),
+            Object::Partition(p) => self.disk(p.disk).is_some(),
+            Object::Filesystem(f) => self.exists(f.volume),
+            Object::VolumeGroup(g) => g.devices.iter().all(|d| self.exists(*d)),
+            Object::LogicalVolume(l) => self.vg(l.vg).is_some(),
+            Object::CacheSet(c) => self.exists(c.device),
+            Object::Bcache(b) => self.exists(b.backing) && self.cache_set(b.cache_set).is_some(),
+        }
+    }
+
     fn push(&mut self, o: Object) {
         match o {
             Object::Table(o) => self.tables.push(o),
@@ -364,39 +396,14 @@ impl StorageModel {
     }
 
     fn check_refs(&self) -> Result<()> {
-        let bad = |what: String| Err(invalid(format!("storage model refers to {what}")));
-        for t in &self.tables {
-            if self.disk(t.disk).is_none() {
-                return bad(format!("missing disk {}", t.disk));
-            }
+        match self.objects().into_iter().find(|o| !self.refs_ok(o)) {
+            Some(o) => Err(invalid(format!(
+                "storage model: {} {} refers to something missing",
+                o.kind(),
+                o.id()
+            ))),
+            None => Ok(()),
         }
-        for p in &self.partitions {
-            if self.disk(p.disk).is_none() {
-                return bad(format!("missing disk {}", p.disk));
-            }
-        }
-        let mut vols: Vec<Volume> = self.filesystems.iter().map(|f| f.volume).collect();
-        for vg in &self.volume_groups {
-            vols.extend(vg.devices.iter().copied());
-        }
-        vols.extend(self.cache_sets.iter().map(|c| c.device));
-        vols.extend(self.bcaches.iter().map(|b| b.backing));
-        for v in vols {
-            if !self.exists(v) {
-                return bad(format!("missing {v:?}"));
-            }
-        }
-        for lv in &self.logical_volumes {
-            if self.vg(lv.vg).is_none() {
-                return bad(format!("missing volume group {}", lv.vg));
-            }
-        }
-        for b in &self.bcaches {
-            if self.cache_set(b.cache_set).is_none() {
-                return bad(format!("missing cache set {}", b.cache_set));
-            }
-        }
-        Ok(())
     }
 
     /// A new temporary (negative) id.

@@ -709,7 +709,15 @@ fn remap_ids_and_round_trip() {
     // A dangling reference is refused.
     let mut objs = m.objects();
     objs.retain(|o| !matches!(o, Object::CacheSet(_)));
-    assert!(StorageModel::from_parts(m.disks.clone(), objs).is_err());
+    assert!(StorageModel::from_parts(m.disks.clone(), objs.clone()).is_err());
+    // Pruned: the bcache (and its filesystem) go, the rest stays.
+    let p = StorageModel::from_parts_pruned(m.disks.clone(), objs);
+    assert!(p.bcaches.is_empty() && p.root().is_none());
+    assert_eq!(p.partitions.len(), m.partitions.len());
+    // A disk gone: everything on it goes.
+    let p = StorageModel::from_parts_pruned(vec![m.disks[0].clone()], m.objects());
+    assert!(p.cache_sets.is_empty() && p.partitions_of(2).is_empty());
+    assert!(!p.partitions_of(1).is_empty());
 }
 
 #[test]
