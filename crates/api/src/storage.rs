@@ -400,7 +400,7 @@ pub(crate) async fn partitions(
                 let size = size_param(&p, "size")?;
                 let bootable = p.get_bool("bootable")?.unwrap_or(false);
                 let (pid, model) = reg
-                    .edit_storage(u, sid, "Created a partition", |m, gen, uefi| {
+                    .create_in_storage(u, sid, "Created a partition", |m, gen, uefi| {
                         m.add_partition(disk, size, bootable, uefi, gen)
                     })
                     .await?;
@@ -491,7 +491,7 @@ pub(crate) async fn volume_groups(
                 }
                 let devs = volumes(&model, &p, "block_devices", "partitions")?;
                 let (gid, _) = reg
-                    .edit_storage(
+                    .create_in_storage(
                         u,
                         sid,
                         &format!("Created volume group {name}"),
@@ -524,7 +524,7 @@ pub(crate) async fn volume_groups(
             }
             let size = size_param(&p, "size")?;
             let (lid, _) = reg
-                .edit_storage(
+                .create_in_storage(
                     u,
                     sid,
                     &format!("Created logical volume {name}"),
@@ -596,7 +596,7 @@ pub(crate) async fn cache_sets(app: &App, r: &Req, u: &User, sid: &str, id: Opti
             (&Method::POST, None) => {
                 let dev = one_volume(&model, &p, "cache_device", "cache_partition")?;
                 let (cid, _) = reg
-                    .edit_storage(u, sid, "Created a bcache cache set", |m, _, _| {
+                    .create_in_storage(u, sid, "Created a bcache cache set", |m, _, _| {
                         m.create_cache_set(dev)
                     })
                     .await?;
@@ -652,7 +652,7 @@ pub(crate) async fn bcaches(app: &App, r: &Req, u: &User, sid: &str, id: Option<
                 };
                 let name = opt(&p, "name");
                 let (bid, _) = reg
-                    .edit_storage(u, sid, "Created a bcache", |m, gen, _| {
+                    .create_in_storage(u, sid, "Created a bcache", |m, gen, _| {
                         m.create_bcache(name.as_deref(), backing, cs, mode, gen)
                     })
                     .await?;

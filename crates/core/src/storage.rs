@@ -1546,9 +1546,13 @@ pub fn deploy_steps(model: &StorageModel, uefi: bool) -> Result<Vec<StorageStep>
         } else {
             d.id_path.clone()
         };
+        // A serial names the disk only when no other disk of the machine has it (cheap disks
+        // and some captures repeat serials); the path does then.
+        let unique_serial = !d.serial.is_empty()
+            && model.disks.iter().filter(|o| o.serial == d.serial).count() == 1;
         steps.push(StorageStep::Disk {
             id: step_id(v),
-            serial: (!d.serial.is_empty()).then(|| d.serial.clone()),
+            serial: unique_serial.then(|| d.serial.clone()),
             path: Some(path),
             size: d.size,
             ptable: table,

@@ -214,7 +214,7 @@ impl Region {
             &mut dyn FnMut() -> String,
             bool,
         ) -> std::result::Result<T, StorageError>,
-    ) -> Result<(T, StorageModel)> {
+    ) -> Result<(T, StorageModel, std::collections::HashMap<i64, i64>)> {
         let m = self.load(system_id).await?;
         plan(
             Action::Update,
@@ -225,6 +225,12 @@ impl Region {
             },
             &ActionOptions::default(),
         )?;
+        // MAAS: an administrator, or the owner of an allocated machine.
+        if !user.is_admin && m.owner_id != Some(user.id) {
+            return Err(RegionError::Forbidden(
+                "Only an administrator or the machine's owner can change its storage.".into(),
+            ));
+        }
         if !EDITABLE.contains(&m.status) {
             return Err(wrong_status(m.status));
         }
@@ -242,10 +248,26 @@ impl Region {
             )
             .await?
         {
-            Edit::Done(v, model) => Ok((v, model)),
+            Edit::Done(v, model, ids) => Ok((v, model, ids)),
             Edit::Refused(e) => Err(e.into()),
             Edit::WrongStatus(s) => Err(wrong_status(s)),
         }
+    }
+
+    /// [`Region::edit_storage`] for an edit that creates one object: its (real) id.
+    pub async fn create_in_storage(
+        &self,
+        user: &User,
+        system_id: &str,
+        what: &str,
+        edit: impl FnOnce(
+            &mut StorageModel,
+            &mut dyn FnMut() -> String,
+            bool,
+        ) -> std::result::Result<i64, StorageError>,
+    ) -> Result<(i64, StorageModel)> {
+        let (temp, model, ids) = self.edit_storage(user, system_id, what, edit).await?;
+        Ok((ids.get(&temp).copied().unwrap_or(temp), model))
     }
 
     /// `machines/{id}/?op=set_storage_layout`: replace the machine's storage by a layout.

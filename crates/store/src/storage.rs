@@ -14,8 +14,9 @@ use std::collections::HashMap;
 /// How an edit ended.
 #[derive(Debug)]
 pub enum Edit<T> {
-    /// Applied and stored; the model as stored now (real ids).
-    Done(T, StorageModel),
+    /// Applied and stored; the model as stored now (real ids), and the real id of every
+    /// temporary one the edit handed out.
+    Done(T, StorageModel, HashMap<i64, i64>),
     /// The model refused the edit; nothing was written.
     Refused(StorageError),
     /// The machine is not in a status the edit allows; nothing was written.
@@ -179,6 +180,6 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Edit::Done(out, model))
+        Ok(Edit::Done(out, model, map))
     }
 }
