@@ -13,6 +13,9 @@ use std::path::PathBuf;
 const META: &str = "/MAAS/metadata/2012-03-01/";
 const API: &str = "/MAAS/api/2.0";
 
+/// Form parameters of a request.
+type Form = Vec<(&'static str, &'static str)>;
+
 fn fixtures() -> PathBuf {
     let shared = std::env::var_os("INGOT_SHARED_DIR")
         .map(PathBuf::from)
@@ -326,7 +329,7 @@ async fn scenario(s: &Server) {
     // ---- every bad input: 4xx with the reason, nothing changed.
     let before = storage_view(&admin, &sid).await;
     let max_root = (sda_size - mib) / (4 * mib) * (4 * mib);
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str, String)> = vec![
+    let cases: Vec<(Form, u16, &str, String)> = vec![
         (
             vec![("storage_layout", "zfs")],
             400,
@@ -418,7 +421,7 @@ async fn scenario(s: &Server) {
     }
     // Manual edits refused, nothing changed.
     let sda_p1 = before[0][0]["partitions"][0]["id"].as_i64().unwrap();
-    let refusals: Vec<(String, Vec<(&str, &str)>, u16, &str)> = vec![
+    let refusals: Vec<(String, Form, u16, &str)> = vec![
         (
             format!("{API}/nodes/{sid}/blockdevices/{sda_id}/partitions/"),
             vec![("size", "2T")],
