@@ -167,6 +167,159 @@ async fn storage_layouts_edits_and_deploy_steps() {
     scenario(&s).await;
 }
 
+/// The MAAS-style CLI reaches the storage handlers through the describe document.
+#[tokio::test]
+async fn storage_from_the_cli() {
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let sid = admin.create("cli1", &mac(21), &[]).await["system_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    commission_with(&admin, &sid, Some("SAMPLE_LXD_RESOURCES.json")).await;
+    let cfg = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| -> (bool, String) {
+        let out = std::process::Command::new(common::BIN)
+            .args(args)
+            .env("INGOT_CONFIG_DIR", cfg.path())
+            .output()
+            .expect("run ingot");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let json = |args: &[&str]| -> Value {
+        let (ok, out) = run(args);
+        assert!(ok, "ingot {args:?}: {out}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} ({e}): {out}"))
+    };
+    let url = format!("{}/MAAS", s.base);
+    assert!(run(&["login", "admin", &url, &s.key]).0);
+    let bds = json(&["admin", "block-devices", "read", &sid]);
+    assert_eq!(bds.as_array().unwrap().len(), 2, "{bds}");
+    let sda = bds[0]["id"].as_i64().unwrap().to_string();
+    let m = json(&[
+        "admin",
+        "machine",
+        "set-storage-layout",
+        &sid,
+        "storage_layout=lvm",
+        "lv_size=50G",
+    ]);
+    assert_eq!(m["volume_groups"][0]["name"], "vgroot");
+    let vgs = json(&["admin", "volume-groups", "read", &sid]);
+    assert_eq!(vgs[0]["logical_volumes"][0]["name"], "vgroot-lvroot");
+    let vg = vgs[0]["id"].as_i64().unwrap().to_string();
+    let lv = json(&[
+        "admin",
+        "volume-group",
+        "create-logical-volume",
+        &sid,
+        &vg,
+        "name=data",
+        "size=10G",
+    ]);
+    assert_eq!(lv["name"], "vgroot-data");
+    let parts = json(&["admin", "partitions", "read", &sid, &sda]);
+    assert_eq!(parts.as_array().unwrap().len(), 2);
+    let (ok, out) = run(&[
+        "admin",
+        "machine",
+        "set-storage-layout",
+        &sid,
+        "storage_layout=flat",
+        "root_size=9T",
+    ]);
+    assert!(!ok && out.contains("Size is too large"), "{out}");
+}
+
+const LIBMAAS_STORAGE: &str = r#"
+import os
+from maas.client import connect
+c = connect(os.environ["MAAS_URL"], apikey=os.environ["MAAS_APIKEY"])
+m = c.machines.get(system_id=os.environ["SID"])
+print("devices", sorted(b.name for b in m.block_devices))
+boot = m.boot_disk
+print("boot", boot.name, [(p.path, p.filesystem.fstype, p.filesystem.mount_point) for p in boot.partitions])
+o = m._origin
+sdb = [b for b in m.block_devices if b.name == "sdb"][0]
+part = o.Partitions.create(sdb, 10 * 1000 ** 3)
+part.format("xfs")
+part.mount("/srv", mount_options="noatime")
+part = o.Partition.read(m.system_id, sdb.id, part.id)
+print("part", part.size, part.filesystem.fstype, part.filesystem.mount_point, part.used_for)
+rest = o.Partitions.create(sdb, 20 * 1000 ** 3)
+vg = o.VolumeGroups.create(m, "vgdata", [rest])
+lv = vg.logical_volumes.create(name="lvdata", size=5 * 1000 ** 3) if hasattr(vg.logical_volumes, "create") else o.LogicalVolumes.create(vg, "lvdata", 5 * 1000 ** 3)
+print("vg", vg.name, vg.size > 0, lv.name)
+m.refresh()
+print("vgs", [g.name for g in m.volume_groups])
+"#;
+
+/// python-libmaas 0.6.8, unmodified, reads and edits storage.
+#[tokio::test]
+async fn storage_from_python_libmaas() {
+    let Some(py) = std::env::var("INGOT_LIBMAAS_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide INGOT_LIBMAAS_PYTHON"
+        );
+        eprintln!("INGOT_LIBMAAS_PYTHON not set: skipping");
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let sid = admin.create("lib1", &mac(31), &[]).await["system_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    commission_with(&admin, &sid, Some("SAMPLE_LXD_RESOURCES.json")).await;
+    let url = format!("{}/MAAS/", s.base);
+    let key = s.key.clone();
+    let sid2 = sid.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(py)
+            .args(["-c", LIBMAAS_STORAGE])
+            .env("MAAS_URL", url)
+            .env("MAAS_APIKEY", key)
+            .env("SID", sid2)
+            .output()
+            .expect("run python")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("devices ['sda', 'sdb']"), "{stdout}");
+    assert!(
+        stdout.contains("boot sda [('/dev/disk/by-dname/sda-part1', 'ext4', '/')]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("part 10003415040 xfs /srv xfs formatted filesystem mounted at /srv"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("vg vgdata True vgdata-lvdata"), "{stdout}");
+    assert!(stdout.contains("vgs ['vgdata']"), "{stdout}");
+    let m = admin.machine(&sid).await;
+    assert_eq!(
+        mounts(&m),
+        t(&[("/", "sda-part1", "ext4"), ("/srv", "sdb-part1", "xfs")])
+    );
+}
+
 #[tokio::test]
 async fn storage_on_postgres() {
     let Some(s) = Server::start_pg(&[]).await else {
