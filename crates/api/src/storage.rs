@@ -259,6 +259,7 @@ async fn volume_op(
     u: &User,
     sid: &str,
     v: Volume,
+    name: &str,
     op: &str,
 ) -> Result<(), crate::ApiError> {
     let p = r.params();
@@ -271,13 +272,13 @@ async fn volume_op(
             reg.edit_storage(
                 u,
                 sid,
-                &format!("Formatted {v:?} as {}", fs.as_str()),
+                &format!("Formatted {name} as {}", fs.as_str()),
                 |m, gen, _| m.format(v, fs, label, fs_uuid, gen),
             )
             .await?;
         }
         "unformat" => {
-            reg.edit_storage(u, sid, &format!("Unformatted {v:?}"), |m, _, _| {
+            reg.edit_storage(u, sid, &format!("Unformatted {name}"), |m, _, _| {
                 m.unformat(v)
             })
             .await?;
@@ -285,13 +286,13 @@ async fn volume_op(
         "mount" => {
             let mp = p.get("mount_point").unwrap_or_default().to_string();
             let options = opt(&p, "mount_options");
-            reg.edit_storage(u, sid, &format!("Mounted {v:?} at {mp}"), |m, _, _| {
+            reg.edit_storage(u, sid, &format!("Mounted {name} at {mp}"), |m, _, _| {
                 m.mount(v, &mp, options)
             })
             .await?;
         }
         "unmount" => {
-            reg.edit_storage(u, sid, &format!("Unmounted {v:?}"), |m, _, _| m.unmount(v))
+            reg.edit_storage(u, sid, &format!("Unmounted {name}"), |m, _, _| m.unmount(v))
                 .await?;
         }
         _ => return Err(unknown_op(r)),
@@ -332,9 +333,11 @@ pub(crate) async fn block_devices(
     };
     let id = forms_id(id)?;
     let m = reg.machine_for(u, sid).await?;
-    let v = model_of(&m)
+    let model = model_of(&m);
+    let v = model
         .block_device(id)
         .ok_or_else(|| not_found("No BlockDevice matches the given query."))?;
+    let name = model.name_of(v);
     match (&r.method, r.op()) {
         (&Method::GET, None) => {}
         (&Method::DELETE, None) => {
@@ -362,7 +365,7 @@ pub(crate) async fn block_devices(
             return ok_json(json!("OK"));
         }
         (&Method::POST, Some(op @ ("format" | "unformat" | "mount" | "unmount"))) => {
-            volume_op(app, r, u, sid, v, op).await?;
+            volume_op(app, r, u, sid, v, &name, op).await?;
         }
         _ => return Err(unknown_op(r)),
     }
@@ -423,7 +426,16 @@ pub(crate) async fn partitions(
             return no_content();
         }
         (&Method::POST, Some(op @ ("format" | "unformat" | "mount" | "unmount"))) => {
-            volume_op(app, r, u, sid, Volume::Partition(pid), op).await?;
+            volume_op(
+                app,
+                r,
+                u,
+                sid,
+                Volume::Partition(pid),
+                &model.name_of(Volume::Partition(pid)),
+                op,
+            )
+            .await?;
         }
         _ => return Err(unknown_op(r)),
     }

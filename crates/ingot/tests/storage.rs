@@ -716,6 +716,31 @@ async fn scenario(s: &Server) {
         "{e}"
     );
 
+    // ---- two edits at once never both take the same space: each runs on the model as the
+    // other left it (the machine is locked for the transaction).
+    let sdb_parts = format!("{API}/nodes/{sid}/blockdevices/{sdb_id}/partitions/");
+    let (a, b) = tokio::join!(admin.post(&sdb_parts, &[]), admin.post(&sdb_parts, &[]));
+    let codes = [a.status.as_u16(), b.status.as_u16()];
+    assert!(
+        codes.contains(&200) && codes.contains(&400),
+        "{codes:?}: {} / {}",
+        a.body,
+        b.body
+    );
+    let made = if a.status.as_u16() == 200 {
+        a.json()
+    } else {
+        b.json()
+    };
+    admin
+        .delete(&format!(
+            "{API}/nodes/{sid}/blockdevices/{sdb_id}/partition/{}",
+            made["id"]
+        ))
+        .await
+        .expect(204);
+    assert_eq!(dev(&admin.machine(&sid).await, "sdb")["used_for"], "Unused");
+
     // ---- manual: partitions, format, mount, a volume group, a cache set and a bcache.
     let pbase = format!("{API}/nodes/{sid}/blockdevices/{sda_id}/partitions/");
     let p1 = admin
