@@ -333,12 +333,15 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "One block device of a machine.",
         actions: ops![
             "read" "GET" None, "Read the block device.";
+            "update" "PUT" None, "Accepted without fields only: what commissioning found is not edited by hand.";
             "delete" "DELETE" None, "Delete a logical volume or bcache (physical devices cannot be deleted).";
             "format" "POST" Some("format"), "Format the whole device: fstype (ext4, ext2, vfat, xfs, swap), uuid, label.";
             "unformat" "POST" Some("unformat"), "Remove its (unmounted) filesystem.";
             "mount" "POST" Some("mount"), "Mount its filesystem: mount_point (absolute; 'none' for swap), mount_options.";
             "unmount" "POST" Some("unmount"), "Unmount its filesystem.";
             "set_boot_disk" "POST" Some("set_boot_disk"), "Make this physical disk the boot disk.";
+            "add_tag" "POST" Some("add_tag"), "Add a tag to a physical disk: tag.";
+            "remove_tag" "POST" Some("remove_tag"), "Remove a tag from a physical disk: tag.";
         ],
     },
     HandlerDef {

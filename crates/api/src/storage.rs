@@ -367,6 +367,37 @@ pub(crate) async fn block_devices(
         (&Method::POST, Some(op @ ("format" | "unformat" | "mount" | "unmount"))) => {
             volume_op(app, r, u, sid, v, &name, op).await?;
         }
+        (&Method::PUT, None) => {
+            // What commissioning found is not edited by hand here; an update that changes
+            // nothing (python-libmaas saving only tags) just reads the device.
+            let p = r.params();
+            if let Some(f) = [
+                "name",
+                "model",
+                "serial",
+                "id_path",
+                "size",
+                "block_size",
+                "uuid",
+            ]
+            .into_iter()
+            .find(|f| p.contains(f))
+            {
+                return Err(RegionError::field(
+                    f,
+                    "Block device fields come from commissioning and cannot be changed here.",
+                )
+                .into());
+            }
+        }
+        (&Method::POST, Some(op @ ("add_tag" | "remove_tag"))) => {
+            let p = r.params();
+            let tag = p
+                .get("tag")
+                .ok_or_else(|| RegionError::field("tag", "This field is required."))?;
+            reg.tag_block_device(u, sid, id, tag, op == "add_tag")
+                .await?;
+        }
         _ => return Err(unknown_op(r)),
     }
     let m = reg.machine_for(u, sid).await?;

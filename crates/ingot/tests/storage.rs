@@ -259,6 +259,12 @@ lv = vg.logical_volumes.create(name="lvdata", size=5 * 1000 ** 3) if hasattr(vg.
 print("vg", vg.name, vg.size > 0, lv.name)
 m.refresh()
 print("vgs", [g.name for g in m.volume_groups])
+sdb = [b for b in m.block_devices if b.name == "sdb"][0]
+sdb.tags.append("fast")
+sdb.tags.remove("removable")
+sdb.save()
+m.refresh()
+print("tags", [b.tags for b in m.block_devices if b.name == "sdb"][0])
 "#;
 
 /// python-libmaas 0.6.8, unmodified, reads and edits storage.
@@ -313,6 +319,10 @@ async fn storage_from_python_libmaas() {
     );
     assert!(stdout.contains("vg vgdata True vgdata-lvdata"), "{stdout}");
     assert!(stdout.contains("vgs ['vgdata']"), "{stdout}");
+    assert!(
+        stdout.contains("tags ['rotary', '5400rpm', 'fast']"),
+        "{stdout}"
+    );
     let m = admin.machine(&sid).await;
     assert_eq!(
         mounts(&m),
@@ -630,6 +640,30 @@ async fn scenario(s: &Server) {
             "{url} changed the storage"
         );
     }
+    let r = admin
+        .put(
+            &format!("{API}/nodes/{sid}/blockdevices/{sdb_id}/"),
+            &[("size", "1")],
+        )
+        .await
+        .expect(400);
+    assert!(
+        r.json()["size"][0]
+            .as_str()
+            .unwrap()
+            .contains("commissioning"),
+        "{}",
+        r.body
+    );
+    let r = admin
+        .post(
+            &format!("{API}/nodes/{sid}/blockdevices/{sdb_id}/?op=add_tag"),
+            &[("tag", "two words")],
+        )
+        .await
+        .expect(400);
+    assert!(r.body.contains("not a tag"), "{}", r.body);
+    assert_eq!(storage_view(&admin, &sid).await, before);
     // A user who may not edit the machine.
     let bob = s.user("bob").await;
     bob.op(&sid, "set_storage_layout", &[("storage_layout", "flat")])

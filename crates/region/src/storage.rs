@@ -270,6 +270,56 @@ impl Region {
         Ok((ids.get(&temp).copied().unwrap_or(temp), model))
     }
 
+    /// `blockdevices/{id}/?op=add_tag|remove_tag tag=…` on a physical disk (an admin or the
+    /// owner; tags are words: no spaces).
+    pub async fn tag_block_device(
+        &self,
+        user: &User,
+        system_id: &str,
+        id: i64,
+        tag: &str,
+        add: bool,
+    ) -> Result<()> {
+        let m = self.load(system_id).await?;
+        if !user.is_admin && m.owner_id != Some(user.id) {
+            return Err(RegionError::Forbidden(
+                "Only an administrator or the machine's owner can change its storage.".into(),
+            ));
+        }
+        let tag = tag.trim();
+        if tag.is_empty() || tag.chars().any(char::is_whitespace) {
+            return Err(RegionError::field(
+                "tag",
+                format!("'{tag}' is not a tag: one word, no spaces."),
+            ));
+        }
+        let b = m.block_devices.iter().find(|b| b.id == id).ok_or_else(|| {
+            RegionError::BadRequest(format!(
+                "{id} is not a physical block device of {}; only physical disks have tags.",
+                m.hostname
+            ))
+        })?;
+        let mut tags = b.tags.clone();
+        tags.retain(|t| t != tag);
+        if add {
+            tags.push(tag.to_string());
+        }
+        let what = if add { "added to" } else { "removed from" };
+        self.store
+            .set_block_device_tags(
+                m.id,
+                id,
+                &tags,
+                &NewEvent::info(
+                    "Storage changed",
+                    format!("Tag {tag} {what} {}", b.name),
+                    &user.username,
+                ),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// `machines/{id}/?op=set_storage_layout`: replace the machine's storage by a layout.
     /// Nothing changes when a parameter is wrong.
     pub async fn set_storage_layout(

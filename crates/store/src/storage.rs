@@ -183,3 +183,42 @@ impl Store {
         Ok(Edit::Done(out, model, map))
     }
 }
+
+impl Store {
+    /// Replace a physical block device's tags (the machine's version moves). False when the
+    /// machine has no such device.
+    pub async fn set_block_device_tags(
+        &self,
+        machine_id: i64,
+        id: i64,
+        tags: &[String],
+        event: &NewEvent,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE block_devices SET tags = $1 WHERE id = $2 AND machine_id = $3")
+            .bind(tags.join(" "))
+            .bind(id)
+            .bind(machine_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let r = sqlx::query("SELECT system_id, hostname FROM machines WHERE id = $1")
+            .bind(machine_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (sid, host): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+        let now = now_ms();
+        insert_event(&mut tx, Some(machine_id), &sid, &host, event, now).await?;
+        sqlx::query("UPDATE machines SET version = version + 1, updated = $1 WHERE id = $2")
+            .bind(now)
+            .bind(machine_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
