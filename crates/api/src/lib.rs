@@ -719,6 +719,9 @@ async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
         (&Method::POST, Some("set_storage_layout")) => {
             region.set_storage_layout(u, sid, &p).await?
         }
+        (&Method::POST, Some("restore_storage_configuration")) => {
+            region.restore_storage_configuration(u, sid).await?
+        }
         (&Method::GET, Some("query_power_state")) => {
             return ok_json(json!({"state": region.query_power_state(u, sid).await?}));
         }

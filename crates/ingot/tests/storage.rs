@@ -973,6 +973,13 @@ async fn scenario(s: &Server) {
         mounts(&m),
         t(&[("/", "sda-part1", "ext4"), ("/srv", "sda-part2", "xfs")])
     );
+    // Back to the default layout (flat; sdb is the boot disk now).
+    let m = admin
+        .op(&sid, "restore_storage_configuration", &[])
+        .await
+        .ok()
+        .json();
+    assert_eq!(mounts(&m), t(&[("/", "sdb-part1", "ext4")]));
 
     // ---- Allocated machines can still change; deploying ones cannot.
     admin

@@ -339,6 +339,27 @@ impl Region {
         self.load(system_id).await
     }
 
+    /// `machines/{id}/?op=restore_storage_configuration`: the default layout again (the same
+    /// rules as `set_storage_layout`).
+    pub async fn restore_storage_configuration(
+        &self,
+        user: &User,
+        system_id: &str,
+    ) -> Result<Machine> {
+        let layout = self.default_storage_layout().await?;
+        self.edit_storage(
+            user,
+            system_id,
+            &format!(
+                "Storage restored to the default layout ({})",
+                layout.as_str()
+            ),
+            |model, gen, uefi| model.apply_layout(layout, &LayoutParams::default(), uefi, gen),
+        )
+        .await?;
+        self.load(system_id).await
+    }
+
     /// After commissioning stored a new inventory: lay the disks out with the default layout so
     /// that the machine can deploy (MAAS does the same). A layout that cannot be applied (no
     /// disks, say) leaves the storage blank and says why in an event; commissioning goes on.
