@@ -1094,4 +1094,22 @@ async fn scenario(s: &Server) {
             ("/boot/efi", "sda-part1", "vfat")
         ])
     );
+    // A later BIOS boot of that NIC: the layout restored now is MBR without an ESP.
+    s.anon()
+        .get("/MAAS/boot/ipxe?mac=00:00:00:00:00:01&arch=amd64&firmware=bios")
+        .await
+        .ok();
+    let m = admin
+        .op(&sid4, "restore_storage_configuration", &[])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        mounts(&m),
+        t(&[
+            ("/", "vgroot-lvroot", "ext4"),
+            ("/boot", "sda-part1", "ext4")
+        ])
+    );
+    assert_eq!(dev(&m, "sda")["partition_table_type"], "MBR");
 }

@@ -155,39 +155,16 @@ impl Region {
         {
             return Ok(true);
         }
-        let mut macs: Vec<&str> = m
+        let mut macs: Vec<String> = m
             .interfaces
             .iter()
             .filter(|i| i.is_boot)
-            .map(|i| i.mac_address.as_str())
+            .map(|i| i.mac_address.clone())
             .collect();
         if macs.is_empty() {
-            macs = m
-                .interfaces
-                .iter()
-                .map(|i| i.mac_address.as_str())
-                .collect();
+            macs = m.interfaces.iter().map(|i| i.mac_address.clone()).collect();
         }
-        let mut latest: Option<(i64, bool)> = None;
-        for mac in macs {
-            for e in self.store.netboot_timeline(mac, 50).await? {
-                let d = &e.detail;
-                let fw = if d.contains("Uefi") {
-                    Some(true)
-                } else if d.contains("BiosX86") || d.contains(", Bios)") {
-                    Some(false)
-                } else {
-                    None
-                };
-                if let Some(u) = fw {
-                    match latest {
-                        Some((id, _)) if id >= e.id => {}
-                        _ => latest = Some((e.id, u)),
-                    }
-                }
-            }
-        }
-        Ok(latest.map(|(_, u)| u).unwrap_or(false))
+        Ok(self.store.last_boot_firmware(&macs).await?.unwrap_or(false))
     }
 
     /// The machine and its storage model, for someone who may see it.

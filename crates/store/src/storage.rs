@@ -222,3 +222,29 @@ impl Store {
         Ok(true)
     }
 }
+
+impl Store {
+    /// What the last network boot of any of these MACs said about the firmware: Some(true) for
+    /// UEFI (an iPXE request with a UEFI firmware, a DHCP client architecture `Uefi…`),
+    /// Some(false) for BIOS, None when no hop said. Uses the netboot timeline's details as the
+    /// DHCP (`arch BiosX86`/`arch UefiX64`…) and iPXE (`(amd64, Bios)`/`(amd64, Uefi)`) hops
+    /// write them.
+    pub async fn last_boot_firmware(&self, macs: &[String]) -> Result<Option<bool>> {
+        if macs.is_empty() {
+            return Ok(None);
+        }
+        let ph: Vec<String> = (1..=macs.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT detail FROM netboot_events WHERE mac IN ({}) AND (detail LIKE '%Uefi%' OR detail LIKE '%BiosX86%' OR detail LIKE '%, Bios)%') ORDER BY id DESC LIMIT 1",
+            ph.join(", ")
+        );
+        let vals: Vec<crate::Val> = macs.iter().map(|m| m.clone().into()).collect();
+        let row = crate::bind_all(sqlx::query(&sql), &vals)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get::<String, _>(0)?.contains("Uefi")),
+            None => None,
+        })
+    }
+}
