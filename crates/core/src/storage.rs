@@ -1281,6 +1281,13 @@ impl StorageModel {
         let boot_table = self.table_for(boot, uefi);
         let mut free_boot = self.partitionable(boot, boot_table);
         if uefi {
+            if free_boot < ESP_SIZE + MIN_SIZE {
+                return Err(invalid(format!(
+                    "The boot disk {} ({} bytes) is too small for a {ESP_SIZE}-byte EFI system partition and a root partition.",
+                    self.name_of(Volume::Disk(boot)),
+                    self.size_of(Volume::Disk(boot))
+                )));
+            }
             let id = self.add_partition(boot, Some(ESP_SIZE), true, uefi, uuid)?;
             let f = self.format(
                 Volume::Partition(id),

@@ -529,6 +529,15 @@ fn layout_errors_table() {
         false
     )
     .is_err());
+    // A boot disk too small for an ESP.
+    let mut m =
+        StorageModel::from_parts(vec![disk(1, "vda", 256 * MIB, &[], true)], vec![]).unwrap();
+    let e = apply(&mut m, Layout::Flat, &LayoutParams::default(), true).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("too small for a 536870912-byte EFI system partition"),
+        "{e}"
+    );
     // No disks.
     let mut m = StorageModel::default();
     assert!(
