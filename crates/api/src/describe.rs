@@ -78,6 +78,8 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "get_token" "GET" Some("get_token"), "The machine's metadata credentials (owner or admin).";
             "regenerate_token" "POST" Some("regenerate_token"), "Replace the machine's metadata credentials (owner or admin).";
             "details" "GET" Some("details"), "Hardware details of the machine.";
+            "set_storage_layout" "POST" Some("set_storage_layout"), "Replace the storage configuration by a layout (Ready or Allocated): storage_layout (flat, lvm, bcache, blank), boot_size, root_device, root_size, vg_name, lv_name, lv_size, cache_device, cache_mode, cache_size, cache_no_part.";
+            "restore_storage_configuration" "POST" Some("restore_storage_configuration"), "Reset the storage to the default layout (default_storage_layout; Ready or Allocated).";
         ],
     },
     HandlerDef {
@@ -317,6 +319,99 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         params: &["system_id", "id"],
         doc: "One interface of a machine.",
         actions: ops!["read" "GET" None, "Read the interface."; "link_subnet" "POST" Some("link_subnet"), "Configure it on a subnet for deployment: mode (AUTO, DHCP, STATIC, LINK_UP), subnet, ip_address (STATIC), default_gateway."; "unlink_subnet" "POST" Some("unlink_subnet"), "Remove a link: id."; "update" "PUT" None, "Update name, mtu, bond_mode, bridge_stp, bridge_fd."; "delete" "DELETE" None, "Delete a bond, VLAN or bridge (nothing built on it).";],
+    },
+    HandlerDef {
+        name: "BlockDevicesHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/blockdevices/",
+        params: &["system_id"],
+        doc: "A machine's block devices: physical disks, logical volumes and bcaches.",
+        actions: ops!["read" "GET" None, "List the block devices with their partitions and filesystems.";],
+    },
+    HandlerDef {
+        name: "BlockDeviceHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/blockdevices/{id}/",
+        params: &["system_id", "id"],
+        doc: "One block device of a machine.",
+        actions: ops![
+            "read" "GET" None, "Read the block device.";
+            "update" "PUT" None, "Accepted without fields only: what commissioning found is not edited by hand.";
+            "delete" "DELETE" None, "Delete a logical volume or bcache (physical devices cannot be deleted).";
+            "format" "POST" Some("format"), "Format the whole device: fstype (ext4, ext2, vfat, xfs, swap), uuid, label.";
+            "unformat" "POST" Some("unformat"), "Remove its (unmounted) filesystem.";
+            "mount" "POST" Some("mount"), "Mount its filesystem: mount_point (absolute; 'none' for swap), mount_options.";
+            "unmount" "POST" Some("unmount"), "Unmount its filesystem.";
+            "set_boot_disk" "POST" Some("set_boot_disk"), "Make this physical disk the boot disk.";
+            "add_tag" "POST" Some("add_tag"), "Add a tag to a physical disk: tag.";
+            "remove_tag" "POST" Some("remove_tag"), "Remove a tag from a physical disk: tag.";
+        ],
+    },
+    HandlerDef {
+        name: "PartitionsHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/blockdevices/{device_id}/partitions/",
+        params: &["system_id", "device_id"],
+        doc: "The partitions of a block device.",
+        actions: ops!["read" "GET" None, "List the partitions."; "create" "POST" None, "Create a partition: size (bytes, or with K/M/G/T; default the rest), bootable.";],
+    },
+    HandlerDef {
+        name: "PartitionHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/blockdevices/{device_id}/partition/{id}",
+        params: &["system_id", "device_id", "id"],
+        doc: "One partition.",
+        actions: ops![
+            "read" "GET" None, "Read the partition.";
+            "delete" "DELETE" None, "Delete the partition (and its filesystem).";
+            "format" "POST" Some("format"), "Format it: fstype, uuid, label.";
+            "unformat" "POST" Some("unformat"), "Remove its (unmounted) filesystem.";
+            "mount" "POST" Some("mount"), "Mount its filesystem: mount_point, mount_options.";
+            "unmount" "POST" Some("unmount"), "Unmount its filesystem.";
+        ],
+    },
+    HandlerDef {
+        name: "VolumeGroupsHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/volume-groups/",
+        params: &["system_id"],
+        doc: "A machine's LVM volume groups.",
+        actions: ops!["read" "GET" None, "List the volume groups."; "create" "POST" None, "Create a volume group: name, block_devices, partitions (ids, repeated).";],
+    },
+    HandlerDef {
+        name: "VolumeGroupHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/volume-group/{id}/",
+        params: &["system_id", "id"],
+        doc: "One LVM volume group.",
+        actions: ops![
+            "read" "GET" None, "Read the volume group.";
+            "delete" "DELETE" None, "Delete the volume group (it must have no logical volumes).";
+            "create_logical_volume" "POST" Some("create_logical_volume"), "Create a logical volume: name, size (default the rest).";
+            "delete_logical_volume" "POST" Some("delete_logical_volume"), "Delete a logical volume: id.";
+        ],
+    },
+    HandlerDef {
+        name: "BcacheCacheSetsHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/bcache-cache-sets/",
+        params: &["system_id"],
+        doc: "A machine's bcache cache sets.",
+        actions: ops!["read" "GET" None, "List the cache sets."; "create" "POST" None, "Create a cache set: cache_device or cache_partition.";],
+    },
+    HandlerDef {
+        name: "BcacheCacheSetHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/bcache-cache-set/{id}/",
+        params: &["system_id", "id"],
+        doc: "One bcache cache set.",
+        actions: ops!["read" "GET" None, "Read the cache set."; "delete" "DELETE" None, "Delete the cache set (no bcache may use it).";],
+    },
+    HandlerDef {
+        name: "BcachesHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/bcaches/",
+        params: &["system_id"],
+        doc: "A machine's bcache devices.",
+        actions: ops!["read" "GET" None, "List the bcaches."; "create" "POST" None, "Create a bcache: name, backing_device or backing_partition, cache_set, cache_mode (writeback, writethrough, writearound).";],
+    },
+    HandlerDef {
+        name: "BcacheHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/bcache/{id}/",
+        params: &["system_id", "id"],
+        doc: "One bcache device.",
+        actions: ops!["read" "GET" None, "Read the bcache."; "delete" "DELETE" None, "Delete the bcache (and its filesystem).";],
     },
     HandlerDef {
         name: "NodeScriptResultsHandler",

@@ -12,6 +12,7 @@ mod network;
 pub mod rack;
 pub mod render;
 mod scripts;
+mod storage;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -413,6 +414,36 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["nodes", sid, "interfaces", id] => {
             network::interfaces(app, r, need_user(&who)?, sid, Some(id)).await
         }
+        ["nodes" | "machines", sid, "blockdevices"] => {
+            storage::block_devices(app, r, need_user(&who)?, sid, None).await
+        }
+        ["nodes" | "machines", sid, "blockdevices", id] => {
+            storage::block_devices(app, r, need_user(&who)?, sid, Some(id)).await
+        }
+        ["nodes" | "machines", sid, "blockdevices", disk, "partitions"] => {
+            storage::partitions(app, r, need_user(&who)?, sid, disk, None).await
+        }
+        ["nodes" | "machines", sid, "blockdevices", disk, "partition" | "partitions", id] => {
+            storage::partitions(app, r, need_user(&who)?, sid, disk, Some(id)).await
+        }
+        ["nodes" | "machines", sid, "volume-groups"] => {
+            storage::volume_groups(app, r, need_user(&who)?, sid, None).await
+        }
+        ["nodes" | "machines", sid, "volume-group" | "volume-groups", id] => {
+            storage::volume_groups(app, r, need_user(&who)?, sid, Some(id)).await
+        }
+        ["nodes" | "machines", sid, "bcache-cache-sets"] => {
+            storage::cache_sets(app, r, need_user(&who)?, sid, None).await
+        }
+        ["nodes" | "machines", sid, "bcache-cache-set" | "bcache-cache-sets", id] => {
+            storage::cache_sets(app, r, need_user(&who)?, sid, Some(id)).await
+        }
+        ["nodes" | "machines", sid, "bcaches"] => {
+            storage::bcaches(app, r, need_user(&who)?, sid, None).await
+        }
+        ["nodes" | "machines", sid, "bcache" | "bcaches", id] => {
+            storage::bcaches(app, r, need_user(&who)?, sid, Some(id)).await
+        }
         ["nodes", sid, "results"] | ["machines", sid, "results"] => {
             scripts::results(app, r, need_user(&who)?, sid, None).await
         }
@@ -677,6 +708,12 @@ async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
         |a: Action, opts: ActionOptions| async move { region.act(u, sid, a, &opts, None).await };
     let m = match (&r.method, r.op()) {
         (&Method::GET, None) => region.machine_for(u, sid).await?,
+        (&Method::POST, Some("set_storage_layout")) => {
+            region.set_storage_layout(u, sid, &p).await?
+        }
+        (&Method::POST, Some("restore_storage_configuration")) => {
+            region.restore_storage_configuration(u, sid).await?
+        }
         (&Method::GET, Some("query_power_state")) => {
             return ok_json(json!({"state": region.query_power_state(u, sid).await?}));
         }
@@ -1214,6 +1251,7 @@ const CONFIG_NAMES: &[&str] = &[
     "enable_disk_erasing_on_release",
     "disk_erase_with_secure_erase",
     "disk_erase_with_quick_erase",
+    "default_storage_layout",
 ];
 
 /// Settings that are booleans (stored as `true` / `false`, default false).
@@ -1246,6 +1284,9 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     .await?
                     .unwrap_or_else(|| "jammy".into())),
                 "max_concurrent_deployments" => json!(app.region.deployment_limit().await?),
+                "default_storage_layout" => {
+                    json!(app.region.default_storage_layout().await?.as_str())
+                }
                 n if BOOL_CONFIG.contains(&n) => {
                     json!(app.region.store.get_setting(n).await?.as_deref() == Some("true"))
                 }
@@ -1299,6 +1340,14 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
             } else {
                 value
             };
+            if name == "default_storage_layout"
+                && ingot_core::storage::Layout::parse(value).is_none()
+            {
+                return Err(ApiError(RegionError::field(
+                    "value",
+                    format!("'{value}' is not a storage layout: flat, lvm, bcache or blank."),
+                )));
+            }
             if name == "unknown_machines" && !matches!(value, "enlist" | "ignore") {
                 return Err(ApiError(RegionError::field(
                     "value",

@@ -1,5 +1,6 @@
 //! JSON shapes of the MAAS API 2.0.
 
+use ingot_core::storage::Volume;
 use ingot_store::{Event, Machine, Named, Tag, Token, User};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -106,63 +107,6 @@ fn hardware_info(m: &Machine) -> Map<String, Value> {
 }
 
 #[derive(Serialize)]
-struct BlockDeviceOut<'a> {
-    id: i64,
-    name: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    path: String,
-    id_path: &'a str,
-    model: &'a str,
-    serial: &'a str,
-    size: i64,
-    block_size: i64,
-    available_size: i64,
-    used_size: i64,
-    used_for: &'static str,
-    tags: &'a [String],
-    firmware_version: &'a str,
-    numa_node: i64,
-    uuid: Option<()>,
-    storage_pool: Option<()>,
-    filesystem: Option<()>,
-    partitions: [(); 0],
-    partition_table_type: Option<()>,
-    system_id: &'a str,
-    resource_uri: String,
-}
-
-fn block_device_out<'a>(
-    sid: &'a str,
-    b: &'a ingot_store::commissioning::BlockDeviceRow,
-) -> BlockDeviceOut<'a> {
-    BlockDeviceOut {
-        id: b.id,
-        name: &b.name,
-        kind: "physical",
-        path: format!("/dev/disk/by-dname/{}", b.name),
-        id_path: &b.id_path,
-        model: &b.model,
-        serial: &b.serial,
-        size: b.size,
-        block_size: b.block_size,
-        available_size: b.size,
-        used_size: 0,
-        used_for: "Unused",
-        tags: &b.tags,
-        firmware_version: &b.firmware_version,
-        numa_node: b.numa_node,
-        uuid: None,
-        storage_pool: None,
-        filesystem: None,
-        partitions: [],
-        partition_table_type: None,
-        system_id: sid,
-        resource_uri: format!("{API}/nodes/{sid}/blockdevices/{}/", b.id),
-    }
-}
-
-#[derive(Serialize)]
 struct Link<'a> {
     id: i64,
     name: &'a str,
@@ -235,11 +179,6 @@ pub struct MachineOut<'a> {
     owner_data: &'a Value,
     workload_annotations: &'a Value,
     locked: bool,
-    cache_sets: [(); 0],
-    bcaches: [(); 0],
-    raids: [(); 0],
-    volume_groups: [(); 0],
-    special_filesystems: [(); 0],
     bios_boot_method: Option<()>,
     boot_interface: Option<InterfaceOut<'a>>,
     architecture: Option<&'a str>,
@@ -268,10 +207,15 @@ pub struct MachineOut<'a> {
     zone: Link<'a>,
     pool: Link<'a>,
     disable_ipv4: bool,
-    boot_disk: Option<BlockDeviceOut<'a>>,
-    blockdevice_set: Vec<BlockDeviceOut<'a>>,
-    physicalblockdevice_set: Vec<BlockDeviceOut<'a>>,
-    virtualblockdevice_set: [(); 0],
+    boot_disk: Value,
+    blockdevice_set: Vec<Value>,
+    physicalblockdevice_set: Vec<Value>,
+    virtualblockdevice_set: Vec<Value>,
+    volume_groups: Value,
+    cache_sets: Value,
+    bcaches: Value,
+    raids: [(); 0],
+    special_filesystems: [(); 0],
     node_type: i64,
     node_type_name: &'static str,
     parent: Option<()>,
@@ -385,6 +329,17 @@ pub(crate) fn interface_out<'a>(
 /// The typed machine object.
 pub fn machine_out(m: &Machine) -> MachineOut<'_> {
     let sid = m.system_id.as_str();
+    let sm = crate::storage::model_of(m);
+    let physical: Vec<Value> = sm
+        .disks
+        .iter()
+        .map(|d| crate::storage::block_device_json(&sm, m, Volume::Disk(d.id)))
+        .collect();
+    let virtuals: Vec<Value> = crate::storage::virtual_devices(&sm)
+        .into_iter()
+        .map(|v| crate::storage::block_device_json(&sm, m, v))
+        .collect();
+    let (vgs, cache_sets, bcaches) = crate::storage::machine_extras(&sm, m);
     let agg = |set: &str, hw: Option<i64>| {
         ingot_core::scripts::aggregate(
             m.result_statuses
@@ -420,11 +375,6 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
         owner_data: &m.workload_annotations,
         workload_annotations: &m.workload_annotations,
         locked: m.locked,
-        cache_sets: [],
-        bcaches: [],
-        raids: [],
-        volume_groups: [],
-        special_filesystems: [],
         bios_boot_method: None,
         boot_interface: m
             .interfaces
@@ -476,14 +426,22 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
             resource_uri: format!("{API}/resourcepool/{}/", m.pool_id),
         },
         disable_ipv4: false,
-        boot_disk: m
-            .block_devices
+        boot_disk: sm
+            .boot_disk()
+            .map(|d| crate::storage::block_device_json(&sm, m, Volume::Disk(d.id)))
+            .unwrap_or(Value::Null),
+        blockdevice_set: physical
             .iter()
-            .find(|b| b.is_boot)
-            .map(|b| block_device_out(sid, b)),
-        blockdevice_set: m.block_devices.iter().map(|b| block_device_out(sid, b)).collect(),
-        physicalblockdevice_set: m.block_devices.iter().map(|b| block_device_out(sid, b)).collect(),
-        virtualblockdevice_set: [],
+            .chain(virtuals.iter())
+            .cloned()
+            .collect(),
+        physicalblockdevice_set: physical,
+        virtualblockdevice_set: virtuals,
+        volume_groups: vgs,
+        cache_sets,
+        bcaches,
+        raids: [],
+        special_filesystems: [],
         node_type: m.node_type,
         node_type_name: ingot_core::NodeType::from_i64(m.node_type)
             .map(|t| t.label())

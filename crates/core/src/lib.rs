@@ -9,6 +9,7 @@
 //! * [`ids`]: system ids, hostnames, MACs, architectures.
 //! * [`inventory`]: machine-resources (LXD resources) JSON → hardware inventory (spec §6).
 //! * [`scripts`]: script metadata headers, result statuses and aggregation, the built-ins.
+//! * [`storage`]: the storage model (partitions, filesystems, LVM, bcache), layouts, deploy steps.
 
 pub mod actions;
 pub mod boot;
@@ -21,6 +22,7 @@ pub mod rack;
 pub mod scripts;
 pub mod signal;
 pub mod status;
+pub mod storage;
 pub mod transitions;
 
 pub use actions::{

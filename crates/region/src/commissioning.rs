@@ -498,6 +498,14 @@ impl Region {
                         self.store
                             .apply_inventory(m.id, &inv, m.status != Status::Deployed)
                             .await?;
+                        // A freshly commissioned machine gets the default storage layout so
+                        // that it can deploy (not a deployed one: its disks are in use).
+                        if m.status != Status::Deployed {
+                            let fresh = self.store.machine_by_id(m.id).await?;
+                            if let Some(fresh) = fresh {
+                                self.apply_default_layout(&fresh).await?;
+                            }
+                        }
                         Ok(Ok(()))
                     }
                     Err(e) => Ok(Err(e.to_string())),

@@ -7,14 +7,11 @@
 
 use crate::{actor, facts, forms, DeployParams, Region, RegionError, Result};
 use ingot_core::actions::{plan, Action, ActionOptions};
-use ingot_core::deploy::{
-    render_network_config, DeployConfig, FsType, ImageKind, ImageSource, PartitionFlag,
-    PartitionTable, Reporting, StorageStep,
-};
+use ingot_core::deploy::{render_network_config, DeployConfig, ImageKind, ImageSource, Reporting};
 use ingot_core::scripts::{self, HardwareType, WIPE_DISKS_SCRIPT};
 use ingot_core::signal::ResultSet;
 use ingot_core::Status;
-use ingot_store::commissioning::{BlockDeviceRow, NewResult};
+use ingot_store::commissioning::NewResult;
 use ingot_store::deploy::{BootResource, ALLOC_AUTO};
 use ingot_store::network::StaticIp;
 use ingot_store::{Machine, User};
@@ -91,52 +88,6 @@ fn image_kind(filetype: &str) -> ImageKind {
 }
 
 // ------------------------------------------------------------------------------ storage
-
-/// The flat layout: the boot disk (else the first disk) with an msdos table and one bootable
-/// ext4 partition over the whole disk, mounted at `/`.
-///
-/// FALLBACK until the storage model is merged: the integrator replaces the one call of this
-/// function (in [`Region::deploy_config`]) by `Region::deploy_storage(system_id)`.
-fn flat_boot_disk_layout(disks: &[BlockDeviceRow]) -> Option<Vec<StorageStep>> {
-    let disk = disks.iter().find(|d| d.is_boot).or_else(|| disks.first())?;
-    let disk_id = format!("disk-{}", disk.name);
-    let part = format!("{}-part1", disk.name);
-    let fs = format!("{part}-format");
-    Some(vec![
-        StorageStep::Disk {
-            id: disk_id.clone(),
-            serial: Some(disk.serial.clone()).filter(|s| !s.is_empty()),
-            path: Some(if disk.id_path.is_empty() {
-                format!("/dev/{}", disk.name)
-            } else {
-                disk.id_path.clone()
-            }),
-            size: u64::try_from(disk.size).unwrap_or(0),
-            ptable: Some(PartitionTable::Msdos),
-            boot: true,
-        },
-        StorageStep::Partition {
-            id: part.clone(),
-            device: disk_id,
-            number: 1,
-            size: 0,
-            flag: Some(PartitionFlag::Boot),
-        },
-        StorageStep::Format {
-            id: fs.clone(),
-            volume: part.clone(),
-            fstype: FsType::Ext4,
-            label: Some("root".into()),
-            uuid: None,
-        },
-        StorageStep::Mount {
-            id: format!("{part}-mount"),
-            format: fs,
-            path: "/".into(),
-            options: None,
-        },
-    ])
-}
 
 impl Region {
     // -------------------------------------------------------------------------- images
@@ -232,6 +183,8 @@ impl Region {
                 "This machine has no network interface (MAC address): it cannot network-boot to be installed.".into(),
             ));
         }
+        // The storage layout must give the installed OS a root filesystem (and an ESP on UEFI).
+        self.check_deploy_storage(&m).await?;
         let auto = self.allocate_auto(&m).await?;
         match self
             .act(user, system_id, Action::Deploy, opts, Some(&d))
@@ -405,12 +358,14 @@ impl Region {
                     "The image {name} ({arch}) this machine deploys is no longer available."
                 ))
             })?;
-        let storage = flat_boot_disk_layout(&m.block_devices).ok_or_else(|| {
-            RegionError::Conflict(
-                "No disk is known for this machine: commission it (with its hardware inventory) first."
-                    .into(),
-            )
-        })?;
+        let uefi = self.machine_boots_uefi(&m).await?;
+        let storage = self
+            .deploy_storage_for(&m, uefi)
+            .await
+            .map_err(|e| match e {
+                RegionError::BadRequest(why) => RegionError::Conflict(why),
+                e => e,
+            })?;
         let subnets = self.store.subnets().await?;
         let network_config = render_network_config(&crate::network::net_ifaces(&m, &subnets));
         let user_data = self.store.user_data(m.id).await?.map(|ud| {
@@ -457,23 +412,6 @@ impl Region {
 mod tests {
     use super::*;
 
-    fn disk(name: &str, boot: bool, serial: &str) -> BlockDeviceRow {
-        BlockDeviceRow {
-            id: 1,
-            machine_id: 1,
-            name: name.into(),
-            id_path: format!("/dev/disk/by-id/virtio-{serial}"),
-            model: String::new(),
-            serial: serial.into(),
-            size: 8 << 30,
-            block_size: 512,
-            tags: vec![],
-            firmware_version: String::new(),
-            numa_node: 0,
-            is_boot: boot,
-        }
-    }
-
     #[test]
     fn names_arches_filetypes() {
         assert_eq!(resource_name("foo").unwrap(), "custom/foo");
@@ -490,30 +428,5 @@ mod tests {
         assert_eq!(resource_filetype(Some("tgz")).unwrap(), "root-tgz");
         assert_eq!(resource_filetype(Some("ddraw")).unwrap(), "ddraw");
         assert!(resource_filetype(Some("ddtgz")).is_err());
-    }
-
-    #[test]
-    fn flat_layout_uses_the_boot_disk() {
-        assert!(flat_boot_disk_layout(&[]).is_none());
-        let steps =
-            flat_boot_disk_layout(&[disk("vda", false, "A"), disk("vdb", true, "B")]).unwrap();
-        assert_eq!(steps.len(), 4);
-        match &steps[0] {
-            StorageStep::Disk {
-                serial,
-                ptable,
-                boot,
-                ..
-            } => {
-                assert_eq!(serial.as_deref(), Some("B"));
-                assert_eq!(*ptable, Some(PartitionTable::Msdos));
-                assert!(*boot);
-            }
-            s => panic!("{s:?}"),
-        }
-        assert!(matches!(&steps[3], StorageStep::Mount { path, .. } if path == "/"));
-        // Without a boot disk: the first one.
-        let steps = flat_boot_disk_layout(&[disk("sda", false, "S")]).unwrap();
-        assert!(matches!(&steps[0], StorageStep::Disk { id, .. } if id == "disk-sda"));
     }
 }

@@ -10,6 +10,7 @@ pub mod forms;
 pub mod network;
 pub mod power;
 pub mod secrets;
+pub mod storage;
 
 pub use error::{FieldErrors, RegionError};
 

@@ -13,6 +13,7 @@ pub mod commissioning;
 pub mod deploy;
 pub mod network;
 mod schema;
+pub mod storage;
 
 use ingot_core::Status;
 use serde_json::Value;
@@ -254,6 +255,8 @@ pub struct Machine {
     pub interfaces: Vec<Interface>,
     /// Physical block devices found by commissioning.
     pub block_devices: Vec<commissioning::BlockDeviceRow>,
+    /// The storage model's objects (partitions, filesystems, LVM, bcache) on those devices.
+    pub storage_objects: Vec<ingot_core::storage::Object>,
     /// Summary of the inventory for the API (hardware_info keys, cpu_model, NUMA nodes,
     /// storage); `null` before commissioning.
     pub hw_info: Value,
@@ -517,6 +520,7 @@ fn machine_from_row(r: &AnyRow) -> Result<Machine> {
         tags: Vec::new(),
         interfaces: Vec::new(),
         block_devices: Vec::new(),
+        storage_objects: Vec::new(),
         hw_info: Value::Null,
         result_statuses: Vec::new(),
     })
@@ -1600,6 +1604,17 @@ impl Store {
             let b = commissioning::bd_from(&r)?;
             if let Some(&i) = index.get(&b.machine_id) {
                 machines[i].block_devices.push(b);
+            }
+        }
+        let so_sql =
+            format!("SELECT id, machine_id, data FROM storage_objects {cond_i} ORDER BY id");
+        for r in bind_all(sqlx::query(&so_sql), &ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mid: i64 = r.try_get("machine_id")?;
+            if let Some(&i) = index.get(&mid) {
+                machines[i].storage_objects.push(storage::object_from(&r)?);
             }
         }
         let hw_sql = format!("SELECT machine_id, info FROM machine_hardware {cond_i}");

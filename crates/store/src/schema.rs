@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, V5_SQLITE, V5_PG),
     (6, V6_SQLITE, V6_PG),
     (7, V7, V7),
+    (8, V8_SQLITE, V8_PG),
     (9, V9_SQLITE, V9_PG),
     (10, V10, V10),
     (11, V11, V11),
@@ -137,6 +138,20 @@ const V6_PG: &str = v6!("BIGSERIAL PRIMARY KEY");
 /// Deployment admission: when a deployment was queued for a slot (NULL: not queued).
 const V7: &str = "ALTER TABLE machines ADD COLUMN deploy_queued BIGINT;\n";
 
+/// The storage model (issue 6): partition tables, partitions, filesystems, volume groups,
+/// logical volumes, cache sets and bcaches of a machine, one row each (`kind` and the object as
+/// JSON; references by id). Physical disks stay in `block_devices`. Ids start at 2^32 so that
+/// virtual block devices (logical volumes, bcaches) never share an id with a physical one: the
+/// API's `blockdevices/{id}/` covers both, as MAAS's one block-device table does.
+macro_rules! v8 {
+    ($pk:literal) => {
+        concat!(
+            "CREATE TABLE storage_objects (id ", $pk, ", machine_id BIGINT NOT NULL REFERENCES machines(id) ON DELETE CASCADE, kind TEXT NOT NULL, data TEXT NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT NULL);\n",
+            "CREATE INDEX storage_objects_machine ON storage_objects(machine_id);\n",
+        )
+    };
+}
+
 /// Bonds, VLANs and bridges: an interface's parents, and its parameters (bond mode, VLAN,
 /// bridge STP, MTU, the MAC it shows). Only physical interfaces hold a real MAC in
 /// `mac_address` (unique region-wide: the hardware's identity); a virtual interface keeps a
@@ -163,6 +178,15 @@ macro_rules! v9 {
         )
     };
 }
+
+const V8_SQLITE: &str = concat!(
+    v8!("INTEGER PRIMARY KEY AUTOINCREMENT"),
+    "INSERT INTO sqlite_sequence (name, seq) VALUES ('storage_objects', 4294967296);\n",
+);
+const V8_PG: &str = concat!(
+    v8!("BIGSERIAL PRIMARY KEY"),
+    "ALTER SEQUENCE storage_objects_id_seq RESTART WITH 4294967297;\n",
+);
 
 const V9_SQLITE: &str = v9!("INTEGER PRIMARY KEY AUTOINCREMENT");
 const V9_PG: &str = v9!("BIGSERIAL PRIMARY KEY");

@@ -439,7 +439,13 @@ impl Client {
     /// Play the machine as `ingot-agent` does: report every script of its commissioning set
     /// as passed (without outputs), then TESTING and every test passed when there are tests,
     /// then OK → READY.
+    /// The inventory is `small_inventory` of the machine (one 20 GB disk, its interfaces).
     pub async fn commission_ok(&self, sid: &str) {
+        let doc = small_inventory(&self.machine(sid).await);
+        self.commission_ok_with(sid, Some(&doc)).await
+    }
+    /// `commission_ok`, the inventory script reporting `inventory` when given.
+    pub async fn commission_ok_with(&self, sid: &str, inventory: Option<&[u8]>) {
         let t = self.token(sid).await;
         assert!(t.is_object(), "no token for {sid}: {t}");
         let m = self.with_token(&t);
@@ -474,8 +480,29 @@ impl Client {
                 .ok();
             }
         };
+        let inventory_id = idx["commissioning_scripts"].as_array().and_then(|a| {
+            a.iter()
+                .find(|e| e["name"] == "50-maas-01-commissioning")
+                .and_then(|e| e["script_result_id"].as_i64())
+                .map(|i| i.to_string())
+        });
         for id in ids("commissioning_scripts") {
-            pass(id).await;
+            match (inventory, &inventory_id) {
+                (Some(doc), Some(inv)) if *inv == id => {
+                    m.post_files(
+                        "/MAAS/metadata/2012-03-01/?op=signal",
+                        &[
+                            ("status", b"WORKING"),
+                            ("script_result_id", id.as_bytes()),
+                            ("exit_status", b"0"),
+                            ("50-maas-01-commissioning.out", doc),
+                        ],
+                    )
+                    .await
+                    .ok();
+                }
+                _ => pass(id).await,
+            }
         }
         let tests = ids("testing_scripts");
         if !tests.is_empty() {
@@ -493,7 +520,9 @@ impl Client {
             .await
             .ok();
     }
-    /// Create and commission machines to READY.
+    /// Create and commission machines to READY. Commissioning reports a small inventory that
+    /// keeps the machine's CPU count, memory and interfaces and adds one 20 GB disk, so that
+    /// the default storage layout lets it deploy.
     pub async fn ready_machine(&self, hostname: &str, mac: &str, extra: &[(&str, &str)]) -> String {
         let m = self.create(hostname, mac, extra).await;
         let sid = m["system_id"].as_str().expect("system_id").to_string();
@@ -590,6 +619,56 @@ impl Client {
             .json();
         v["events"].as_array().cloned().unwrap_or_default()
     }
+}
+
+/// A machine-resources document (LXD resources) for machine JSON `m`: its CPU count (at least
+/// one), memory, its interfaces (names and MACs) and one 20 GB virtio disk with a serial made
+/// from the system id.
+pub fn small_inventory(m: &Value) -> Vec<u8> {
+    let cpus = m["cpu_count"].as_u64().unwrap_or(0).max(1);
+    let mem = m["memory"].as_u64().unwrap_or(0) << 20;
+    let threads: Vec<Value> = (0..cpus)
+        .map(|i| serde_json::json!({"id": i, "thread": 0, "online": true, "numa_node": 0}))
+        .collect();
+    let cores: Vec<Value> = threads
+        .iter()
+        .enumerate()
+        .map(|(i, t)| serde_json::json!({"core": i, "threads": [t], "frequency": 2000}))
+        .collect();
+    let cards: Vec<Value> = m["interface_set"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            serde_json::json!({"driver": "virtio_net", "driver_version": "1", "numa_node": 0,
+                "pci_address": format!("0000:00:{:02x}.0", 3 + i), "vendor": "Red Hat, Inc.", "vendor_id": "1af4",
+                "product": "Virtio network device", "product_id": "1000",
+                "ports": [{"id": n["name"], "address": n["mac_address"], "port": 0, "protocol": "ethernet",
+                    "auto_negotiation": false, "link_detected": true, "link_speed": 1000}]})
+        })
+        .collect();
+    let serial = format!("TEST-{}", m["system_id"].as_str().unwrap_or("disk"));
+    let doc = serde_json::json!({
+        "api_version": "1.0",
+        "api_extensions": ["resources", "resources_cpu_socket", "resources_gpu", "resources_numa", "resources_v2", "resources_disk_sata", "resources_network_firmware", "resources_disk_id", "resources_usb_pci", "resources_cpu_threads_numa", "resources_cpu_core_die", "api_os", "resources_system", "resources_pci_iommu", "resources_network_usb", "resources_disk_address"],
+        "environment": {"kernel": "Linux", "kernel_architecture": "x86_64", "kernel_version": "6.1.0",
+            "os_name": "ingot", "os_version": "1", "server": "maas-machine-resources",
+            "server_name": m["hostname"], "server_version": "5.0"},
+        "resources": {
+            "cpu": {"architecture": "x86_64", "total": cpus,
+                "sockets": [{"socket": 0, "name": "Test CPU", "vendor": "Test", "frequency": 2000, "cores": cores}]},
+            "memory": {"total": mem, "used": 0, "nodes": [{"numa_node": 0, "total": mem, "used": 0}]},
+            "gpu": {"cards": [], "total": 0},
+            "network": {"cards": cards, "total": cards.len()},
+            "storage": {"disks": [{"id": "vda", "device": "252:0", "model": "", "type": "virtio",
+                "read_only": false, "size": 20_000_000_000u64, "removable": false, "numa_node": 0,
+                "device_path": "pci-0000:00:10.0", "block_size": 512, "rpm": 0, "firmware_version": "",
+                "serial": serial, "device_id": format!("virtio-{serial}"), "partitions": []}], "total": 1}
+        }
+    });
+    serde_json::to_vec(&doc).expect("JSON")
 }
 
 pub fn mac(i: u32) -> String {
