@@ -228,6 +228,46 @@ fn reread_partitions(f: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `BLKPG` add (op 1) or delete (op 2) partition `pno` (bytes `start`, `length`).
+fn blkpg(f: &std::fs::File, op: i32, pno: i32, start: u64, length: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    struct BlkpgPartition {
+        start: i64,
+        length: i64,
+        pno: i32,
+        devname: [u8; 64],
+        volname: [u8; 64],
+    }
+    #[repr(C)]
+    struct BlkpgIoctlArg {
+        op: i32,
+        flags: i32,
+        datalen: i32,
+        data: *mut BlkpgPartition,
+    }
+    const BLKPG: libc::c_ulong = 0x1269;
+    let mut part = BlkpgPartition {
+        start: start as i64,
+        length: length as i64,
+        pno,
+        devname: [0; 64],
+        volname: [0; 64],
+    };
+    let mut arg = BlkpgIoctlArg {
+        op,
+        flags: 0,
+        datalen: std::mem::size_of::<BlkpgPartition>() as i32,
+        data: &mut part,
+    };
+    // SAFETY: `arg` points at a live blkpg_partition for the duration of the call.
+    let r = unsafe { libc::ioctl(f.as_raw_fd(), BLKPG as _, &mut arg) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Bytes of block device `name` (sysfs `size` is in 512-byte sectors).
 fn disk_bytes(sys: &Path, name: &str) -> Option<u64> {
     let s = std::fs::read_to_string(sys.join("class/block").join(name).join("size")).ok()?;
@@ -623,6 +663,21 @@ impl Executor {
                 Err(e) => return Err(format!("re-reading the partition table of {name}: {e}")),
             }
         }
+        let first = self
+            .env
+            .sys
+            .join("class/block")
+            .join(ptable::partition_name(name, 1));
+        if !placed.is_empty() && wait_for(&first, Duration::from_secs(2)).is_err() {
+            // The kernel did not parse the table (built without that partition format?): add
+            // the partitions it holds ourselves.
+            println!("ingot-deploy: the kernel did not read the new table of {name}; adding its partitions with BLKPG");
+            for p in &placed {
+                let _ = blkpg(&f, 2, p.number as i32, 0, 0);
+                blkpg(&f, 1, p.number as i32, p.start * 512, p.sectors * 512)
+                    .map_err(|e| format!("adding partition {} of {name}: {e}", p.number))?;
+            }
+        }
         drop(f);
         for (pid, p) in ids.iter().zip(&placed) {
             let pname = ptable::partition_name(name, p.number);
@@ -632,9 +687,13 @@ impl Executor {
             wait_for(&node, Duration::from_secs(5))
                 .map_err(|_| format!("{} did not appear", node.display()))?;
             println!(
-                "ingot-deploy: {table:?} partition {pname}: start {} MiB, {} MiB{}",
-                p.start * 512 >> 20,
-                p.sectors * 512 >> 20,
+                "ingot-deploy: {} partition {pname}: start {} MiB, {} MiB{}",
+                match table {
+                    PartitionTable::Msdos => "msdos",
+                    PartitionTable::Gpt => "gpt",
+                },
+                (p.start * 512) >> 20,
+                (p.sectors * 512) >> 20,
                 match p.flag {
                     Some(f) => format!(" ({f:?})"),
                     None => String::new(),
@@ -774,7 +833,15 @@ impl Executor {
                     a.set_preserve_ownerships(true);
                     a.set_overwrite(true);
                     a.set_unpack_xattrs(false);
-                    a.unpack(&target).map_err(|e| format!("extracting: {e}"))
+                    a.unpack(&target).map_err(|e| {
+                        let mut m = format!("extracting: {e}");
+                        let mut src = std::error::Error::source(&e);
+                        while let Some(s) = src {
+                            m.push_str(&format!(": {s}"));
+                            src = s.source();
+                        }
+                        m
+                    })
                 };
                 stream(&img.url, &img.sha256, img.size, write).await?;
             }

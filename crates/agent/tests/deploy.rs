@@ -1,0 +1,612 @@
+//! The deploy executor for real: `ingot-agent install` lays out a loop device (backed by a
+//! sparse file), streams the test OS image (`ingot_images::os::build_os`) from an HTTP server
+//! on 127.0.0.1 with its SHA-256 checked, writes the seed and extlinux; then QEMU (TCG) boots
+//! that disk and the test OS's `ingot-agent firstboot` applies the hostname, the static address
+//! and the user-data and reports `modules-final` to the test's server, reached through a
+//! `restrict=on` user network with one guestfwd. Also: a corrupted image and a 404 fail the
+//! image step with their reasons; `wipe-disks` zeroes exactly what it should.
+//!
+//! Needs root (loop devices, mounts), the host tools of `scripts/peers/deploy.sh` and QEMU
+//! (`scripts/peers/qemu.sh`); without them the tests are skipped, unless CI is set, where they
+//! fail.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ingot_core::deploy::{
+    render_network_config, DeployConfig, FsType, ImageKind, ImageSource, NetIface, NetKind,
+    NetLink, PartitionFlag, PartitionTable, Reporting, StorageStep,
+};
+
+const AGENT: &str = env!("CARGO_BIN_EXE_ingot-agent");
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Why this host cannot run the tests, if it cannot.
+fn missing() -> Option<String> {
+    // SAFETY: getuid cannot fail.
+    if unsafe { libc::getuid() } != 0 {
+        return Some("not root (loop devices and mounts need it)".into());
+    }
+    if !Path::new("/dev/loop-control").exists() {
+        return Some("no /dev/loop-control".into());
+    }
+    for t in ["losetup", "mke2fs", "mkfs.fat", "mkswap", "extlinux", "lvm"] {
+        if !Command::new("sh")
+            .args(["-c", &format!("command -v {t}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return Some(format!("{t} is not installed (scripts/peers/deploy.sh)"));
+        }
+    }
+    None
+}
+
+/// Skips (prints why), or fails in CI.
+fn skip(test: &str) -> bool {
+    match missing() {
+        None => false,
+        Some(why) => {
+            assert!(!in_ci(), "{test}: {why} (CI is set, so this is a failure)");
+            eprintln!("SKIPPED {test}: {why}");
+            true
+        }
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn deb_cache() -> PathBuf {
+    std::env::var_os("INGOT_DEB_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/deb-cache"))
+}
+
+/// A loop device over a sparse file, detached on drop.
+struct Loop {
+    dev: String,
+    file: PathBuf,
+}
+
+impl Loop {
+    fn new(file: &Path, bytes: u64) -> Loop {
+        let f = std::fs::File::create(file).unwrap();
+        f.set_len(bytes).unwrap();
+        drop(f);
+        let out = Command::new("losetup")
+            .args(["-f", "--show", "-P"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "losetup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Loop {
+            dev: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            file: file.to_path_buf(),
+        }
+    }
+
+    fn name(&self) -> &str {
+        self.dev.trim_start_matches("/dev/")
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
+    }
+}
+
+/// An HTTP server on 127.0.0.1 serving `files` by path (404 for anything else).
+fn serve(files: Vec<(String, Vec<u8>)>) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    let files = Arc::new(files);
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let files = files.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut first = String::new();
+                if r.read_line(&mut first).is_err() {
+                    return;
+                }
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                match files.iter().find(|(p, _)| *p == path) {
+                    Some((_, body)) => {
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = s.write_all(body);
+                    }
+                    None => {
+                        let _ = s.write_all(
+                            b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        );
+                    }
+                }
+            });
+        }
+    });
+    base
+}
+
+fn sha256(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+fn disk(id: &str, path: &str, table: PartitionTable) -> StorageStep {
+    StorageStep::Disk {
+        id: id.into(),
+        serial: None,
+        path: Some(path.into()),
+        size: 0,
+        ptable: Some(table),
+        boot: true,
+    }
+}
+
+fn part(id: &str, n: u32, size: u64, flag: Option<PartitionFlag>) -> StorageStep {
+    StorageStep::Partition {
+        id: id.into(),
+        device: "disk0".into(),
+        number: n,
+        size,
+        flag,
+    }
+}
+
+fn format(id: &str, volume: &str, fstype: FsType, label: Option<&str>) -> StorageStep {
+    StorageStep::Format {
+        id: id.into(),
+        volume: volume.into(),
+        fstype,
+        label: label.map(str::to_string),
+        uuid: None,
+    }
+}
+
+fn mount(id: &str, format: &str, path: &str) -> StorageStep {
+    StorageStep::Mount {
+        id: id.into(),
+        format: format.into(),
+        path: path.into(),
+        options: None,
+    }
+}
+
+fn config(storage: Vec<StorageStep>, image: ImageSource, reporting: &str) -> DeployConfig {
+    use base64::Engine;
+    let user_data = "#!/bin/sh\necho \"user-data ran on $(hostname)\" > /root/user-data.txt\necho USER-DATA-RAN\n";
+    DeployConfig {
+        system_id: "abc123".into(),
+        fqdn: "web1.maas".into(),
+        hostname: "web1".into(),
+        image,
+        storage,
+        network_config: render_network_config(&[NetIface {
+            name: "eth0".into(),
+            mac: "52:54:00:12:34:56".into(),
+            kind: NetKind::Physical,
+            mtu: None,
+            links: vec![NetLink::Static {
+                address: "10.0.2.15".into(),
+                prefix: 24,
+                gateway: Some("10.0.2.2".into()),
+                dns: vec!["10.0.2.3".into()],
+            }],
+        }]),
+        user_data: Some(base64::engine::general_purpose::STANDARD.encode(user_data)),
+        ssh_keys: vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITEST test@ingot".into()],
+        reporting: Reporting {
+            endpoint: reporting.into(),
+            consumer_key: "ck-test".into(),
+            token_key: "tk-test".into(),
+            token_secret: "ts-test".into(),
+        },
+    }
+}
+
+/// `ingot-agent install`: (success, stdout, stderr).
+fn install(dir: &Path, cfg: &DeployConfig) -> (bool, String, String) {
+    let cfg_path = dir.join("deploy.json");
+    std::fs::write(&cfg_path, serde_json::to_vec_pretty(cfg).unwrap()).unwrap();
+    let target = dir.join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    let out = Command::new(AGENT)
+        .arg("install")
+        .arg("--config")
+        .arg(&cfg_path)
+        .arg("--target")
+        .arg(&target)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A small gzip'ed tar (for the failure cases).
+fn tiny_tgz() -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut b = tar::Builder::new(gz);
+    let data = vec![b'x'; 200_000];
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    b.append_data(&mut h, "etc/big", &data[..]).unwrap();
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn image_failures_name_the_step_and_reason() {
+    if skip("image_failures_name_the_step_and_reason") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let lo = Loop::new(&t.path().join("disk.img"), 64 << 20);
+    let good = tiny_tgz();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    let base = serve(vec![
+        ("/good.tgz".into(), good.clone()),
+        ("/bad.tgz".into(), bad),
+    ]);
+    let layout = vec![
+        disk("disk0", &lo.dev, PartitionTable::Msdos),
+        part("p1", 1, 0, None),
+        format("f1", "p1", FsType::Ext4, None),
+        mount("m1", "f1", "/"),
+    ];
+    let image = |path: &str| ImageSource {
+        name: "custom/tiny".into(),
+        url: format!("{base}{path}"),
+        sha256: sha256(&good),
+        size: good.len() as u64,
+        kind: ImageKind::Tgz,
+    };
+    let (ok, out, err) = install(
+        t.path(),
+        &config(layout.clone(), image("/bad.tgz"), "http://127.0.0.1:9/x"),
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains(&format!(
+            "image: sha256 mismatch: expected {}, got ",
+            sha256(&good)
+        )),
+        "stderr: {err}\nstdout: {out}"
+    );
+    assert!(out.contains("ingot-deploy: finish cmd-install/stage-image FAIL"), "{out}");
+    assert!(!out.contains("stage-seed"), "no step after the failed one: {out}");
+
+    let (ok, _, err) = install(
+        t.path(),
+        &config(layout.clone(), image("/nope.tgz"), "http://127.0.0.1:9/x"),
+    );
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("image: HTTP 404 Not Found for {base}/nope.tgz")),
+        "{err}"
+    );
+
+    // The good one goes through the image step (and fails at the boot loader: it is no OS).
+    let (ok, out, err) = install(
+        t.path(),
+        &config(layout, image("/good.tgz"), "http://127.0.0.1:9/x"),
+    );
+    assert!(!ok);
+    assert!(out.contains("finish cmd-install/stage-image SUCCESS"), "{out}\n{err}");
+    assert!(out.contains("finish cmd-install/stage-seed SUCCESS"), "{out}");
+    assert!(
+        err.contains("bootloader: the image has no /boot/vmlinuz"),
+        "{err}"
+    );
+    // A disk that is not there.
+    let (ok, _, err) = install(
+        t.path(),
+        &config(
+            vec![StorageStep::Disk {
+                id: "disk0".into(),
+                serial: Some("NO-SUCH-SERIAL".into()),
+                path: Some("/dev/no-such-disk".into()),
+                size: 0,
+                ptable: Some(PartitionTable::Gpt),
+                boot: true,
+            }],
+            image("/good.tgz"),
+            "http://127.0.0.1:9/x",
+        ),
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("storage: no disk with serial NO-SUCH-SERIAL or path /dev/no-such-disk"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wipe_disks_quick_and_full() {
+    if skip("wipe_disks_quick_and_full") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let file = t.path().join("wipe.img");
+    let size: usize = 16 << 20;
+    std::fs::write(&file, vec![0xa5u8; size]).unwrap();
+    let lo = Loop::new_existing(&file);
+    let run = |args: &[&str]| {
+        let out = Command::new(AGENT)
+            .args(["builtin", "wipe-disks"])
+            .args(args)
+            .args(["--device", &lo.dev])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+        text
+    };
+    let text = run(&["--quick-erase"]);
+    assert!(text.contains("quick erase: zeroed the first and last 2 MiB"), "{text}");
+    let b = std::fs::read(&lo.file).unwrap();
+    let mib2 = 2 << 20;
+    assert!(b[..mib2].iter().all(|x| *x == 0), "first 2 MiB zeroed");
+    assert!(b[mib2..size - mib2].iter().all(|x| *x == 0xa5), "middle untouched");
+    assert!(b[size - mib2..].iter().all(|x| *x == 0), "last 2 MiB zeroed");
+    // Secure erase is not possible on a loop device over a file: it says so, then quick.
+    let text = run(&["--secure-erase"]);
+    assert!(text.contains("secure erase not possible"), "{text}");
+    assert!(text.contains("full erase: zeroed all 16777216 bytes"), "{text}");
+    assert!(std::fs::read(&lo.file).unwrap().iter().all(|x| *x == 0));
+}
+
+impl Loop {
+    fn new_existing(file: &Path) -> Loop {
+        let out = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        Loop {
+            dev: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            file: file.to_path_buf(),
+        }
+    }
+}
+
+/// What the reporting server received: (request head lines, body).
+type Reports = Arc<Mutex<Vec<(Vec<String>, Vec<u8>)>>>;
+
+/// A server QEMU's guestfwd connects to once; every HTTP request on that one stream is
+/// recorded and answered 204.
+fn report_server() -> (u16, Reports) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let got: Reports = Arc::default();
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let g = g.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                loop {
+                    let mut head = Vec::new();
+                    let mut len = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:")
+                        {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        head.push(line.trim_end().to_string());
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    g.lock().unwrap().push((head, body));
+                    let _ = s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n");
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+#[test]
+fn deploys_the_test_os_and_boots_it() {
+    if skip("deploys_the_test_os_and_boots_it") {
+        return;
+    }
+    let qemu = std::env::var_os("INGOT_QEMU")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/qemu-system-x86_64"));
+    if !qemu.is_file() {
+        assert!(!in_ci(), "no QEMU at {}", qemu.display());
+        eprintln!("SKIPPED deploys_the_test_os_and_boots_it: no QEMU");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let t0 = Instant::now();
+    let os = ingot_images::os::build_os(&ingot_images::os::OsOptions {
+        out: t.path().join("os.tgz"),
+        agent_binary: PathBuf::from(AGENT),
+        arch: "amd64".into(),
+        deb_cache: deb_cache(),
+        work_dir: t.path().join("os-work"),
+    })
+    .expect("build-os");
+    let t_build = t0.elapsed();
+    eprintln!(
+        "test OS: {} bytes (initrd {} bytes), kernel {}, built in {t_build:?}",
+        os.size, os.initrd_size, os.kernel_version
+    );
+    let image = std::fs::read(&os.path).unwrap();
+    let base = serve(vec![("/os.tgz".into(), image.clone())]);
+
+    let lo = Loop::new(&t.path().join("disk.img"), 512 << 20);
+    let layout = vec![
+        disk("disk0", &lo.dev, PartitionTable::Msdos),
+        part("p1", 1, 64 << 20, Some(PartitionFlag::Boot)),
+        part("p2", 2, 320 << 20, None),
+        part("p3", 3, 0, None),
+        format("f1", "p1", FsType::Ext2, Some("boot")),
+        format("f2", "p2", FsType::Ext4, Some("root")),
+        format("f3", "p3", FsType::Swap, None),
+        mount("m2", "f2", "/"),
+        mount("m1", "f1", "/boot"),
+        mount("m3", "f3", "none"),
+    ];
+    let cfg = config(
+        layout,
+        ImageSource {
+            name: "custom/ingot-test".into(),
+            url: format!("{base}/os.tgz"),
+            sha256: os.sha256.clone(),
+            size: os.size,
+            kind: ImageKind::Tgz,
+        },
+        "http://10.0.2.100:8080/MAAS/metadata/status/abc123",
+    );
+    let t1 = Instant::now();
+    let (ok, out, err) = install(t.path(), &cfg);
+    let t_install = t1.elapsed();
+    eprintln!("install took {t_install:?}\n{out}");
+    assert!(ok, "install failed: {err}\n{out}");
+    for step in ["storage", "image", "seed", "bootloader"] {
+        assert!(
+            out.contains(&format!("finish cmd-install/stage-{step} SUCCESS")),
+            "{out}"
+        );
+    }
+    // The kernel sees the table as planned.
+    let sectors = |n: u32| {
+        std::fs::read_to_string(format!("/sys/class/block/{}p{n}/size", lo.name()))
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert_eq!(sectors(1), 64 << 11);
+    assert_eq!(sectors(2), 320 << 11);
+    assert_eq!(sectors(3), (512 << 11) - 2048 - (64 << 11) - (320 << 11));
+    let mut head = vec![0u8; 512];
+    std::fs::File::open(&lo.file)
+        .unwrap()
+        .read_exact(&mut head)
+        .unwrap();
+    let code = std::fs::read("/usr/lib/syslinux/mbr/mbr.bin").unwrap();
+    assert_eq!(&head[..440], &code[..440], "syslinux MBR code");
+    assert_eq!(head[446], 0x80, "partition 1 active");
+    drop(lo);
+
+    // Boot it.
+    let (port, reports) = report_server();
+    let log = t.path().join("serial.log");
+    let mut vm = Command::new(&qemu)
+        .args(["-accel", "tcg", "-m", "512", "-smp", "1", "-nographic", "-nodefaults"])
+        .arg("-serial")
+        .arg(format!("file:{}", log.display()))
+        .arg("-drive")
+        .arg(format!("file={},format=raw,if=virtio", t.path().join("disk.img").display()))
+        .arg("-netdev")
+        .arg(format!(
+            "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-tcp:127.0.0.1:{port}"
+        ))
+        .args(["-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56"])
+        .arg("-no-reboot")
+        .spawn()
+        .unwrap();
+    let t2 = Instant::now();
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("ingot-os: ready") || t2.elapsed() > Duration::from_secs(300) {
+            break text;
+        }
+        if let Ok(Some(s)) = vm.try_wait() {
+            panic!("QEMU exited ({s}) early:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let t_boot = t2.elapsed();
+    let _ = vm.kill();
+    let _ = vm.wait();
+    eprintln!("boot to firstboot done: {t_boot:?}");
+    for want in [
+        "ingot-os: root UUID=",
+        "ingot-firstboot: instance abc123",
+        "ingot-firstboot: hostname web1",
+        "ingot-firstboot: eth0 10.0.2.15/24",
+        "ingot-firstboot: route default via 10.0.2.2 dev eth0",
+        "ingot-firstboot: 1 ssh key(s) installed for root",
+        "ingot-firstboot: user-data exit 0",
+        "ingot-firstboot: reported modules-final SUCCESS",
+    ] {
+        assert!(text.contains(want), "no {want:?} on the console:\n{text}");
+    }
+    let got = reports.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (head, body) = &got[0];
+    assert!(
+        head[0].starts_with("POST /MAAS/metadata/status/abc123 "),
+        "{head:?}"
+    );
+    let auth = head
+        .iter()
+        .find(|h| h.to_ascii_lowercase().starts_with("authorization:"))
+        .expect("signed");
+    assert!(auth.contains("oauth_consumer_key=\"ck-test\""), "{auth}");
+    assert!(auth.contains("oauth_token=\"tk-test\""), "{auth}");
+    assert!(auth.contains("oauth_signature=\"%26ts-test\""), "{auth}");
+    let ev: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(ev["name"], "modules-final");
+    assert_eq!(ev["event_type"], "finish");
+    assert_eq!(ev["result"], "SUCCESS");
+    assert_eq!(ev["origin"], "cloudinit");
+    eprintln!(
+        "timings: build-os {t_build:?}, install {t_install:?}, boot+firstboot {t_boot:?}; test OS {} bytes",
+        os.size
+    );
+}
