@@ -573,7 +573,7 @@ fn deploys_the_test_os_and_boots_it() {
     let t_boot = t2.elapsed();
     let _ = vm.kill();
     let _ = vm.wait();
-    eprintln!("boot to firstboot done: {t_boot:?}");
+    eprintln!("boot to firstboot done: {t_boot:?}\n--- console ---\n{text}\n---");
     for want in [
         "ingot-os: root UUID=",
         "ingot-firstboot: instance abc123",
