@@ -610,3 +610,302 @@ fn deploys_the_test_os_and_boots_it() {
         os.size
     );
 }
+
+/// What the fake region received: (method, path, authorization, body).
+type Seen = Arc<Mutex<Vec<(String, String, String, Vec<u8>)>>>;
+
+/// A fake region on 127.0.0.1: the deploy configuration, the status endpoint, the metadata
+/// `op=` posts and the image; every request recorded.
+fn fake_region(cfg: Vec<u8>, image: Vec<u8>) -> (u16, Seen) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen: Seen = Arc::default();
+    let s2 = seen.clone();
+    let (cfg, image) = (Arc::new(cfg), Arc::new(image));
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let (seen, cfg, image) = (s2.clone(), cfg.clone(), image.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                loop {
+                    let mut first = String::new();
+                    if r.read_line(&mut first).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut len = 0usize;
+                    let mut auth = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if lower.starts_with("authorization:") {
+                            auth = line.trim_end().to_string();
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let mut w = first.split_whitespace();
+                    let (method, path) = (
+                        w.next().unwrap_or("").to_string(),
+                        w.next().unwrap_or("").to_string(),
+                    );
+                    let reply: (&str, &[u8]) = match (method.as_str(), path.as_str()) {
+                        ("GET", "/MAAS/metadata/latest/deploy-config") => ("200 OK", &cfg),
+                        ("GET", "/os.tgz") => ("200 OK", &image),
+                        ("POST", _) => ("200 OK", b"OK"),
+                        _ => ("404 Not Found", b""),
+                    };
+                    seen.lock().unwrap().push((method, path, auth, body));
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 {}\r\ncontent-length: {}\r\n\r\n",
+                        reply.0,
+                        reply.1.len()
+                    );
+                    if s.write_all(reply.1).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+fn wait_for_exit(vm: &mut std::process::Child, log: &Path, max: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(_)) = vm.try_wait() {
+            return std::fs::read_to_string(log).unwrap_or_default();
+        }
+        if start.elapsed() > max {
+            let _ = vm.kill();
+            let _ = vm.wait();
+            panic!(
+                "the VM did not finish in {max:?}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The whole flow on a VM: the ephemeral environment (kernel + initramfs with the tools from
+/// Debian packages) boots with `ingot.purpose=deploy`, fetches the configuration from the
+/// (fake) region, finds the disk by its serial, writes a GPT, formats, streams the image,
+/// installs extlinux, turns netboot off and reboots; the disk then boots the test OS, which
+/// reports modules-final to the region's status endpoint.
+#[test]
+fn ephemeral_environment_deploys_a_vm() {
+    if skip("ephemeral_environment_deploys_a_vm") {
+        return;
+    }
+    let qemu = std::env::var_os("INGOT_QEMU")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/qemu-system-x86_64"));
+    if !qemu.is_file() {
+        assert!(!in_ci(), "no QEMU at {}", qemu.display());
+        eprintln!("SKIPPED ephemeral_environment_deploys_a_vm: no QEMU");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let t0 = Instant::now();
+    let debs = ingot_images::fetch_debs("amd64", &deb_cache()).expect("Debian packages");
+    let set = ingot_images::build(&ingot_images::BuildOptions {
+        data_dir: t.path().join("data"),
+        agent_binary: PathBuf::from(AGENT),
+        arch: "amd64".into(),
+        work_dir: None,
+        kernel_deb: Some(debs.kernel.clone()),
+        busybox_deb: Some(debs.busybox.clone()),
+    })
+    .expect("ephemeral build");
+    let t_eph = t0.elapsed();
+    let kernel = ingot_images::path_of(&t.path().join("data"), &set.kernel.sha256).unwrap();
+    let initrd = ingot_images::path_of(&t.path().join("data"), &set.initrd.sha256).unwrap();
+    let t1 = Instant::now();
+    let os = ingot_images::os::build_os(&ingot_images::os::OsOptions {
+        out: t.path().join("os.tgz"),
+        agent_binary: PathBuf::from(AGENT),
+        arch: "amd64".into(),
+        deb_cache: deb_cache(),
+        work_dir: t.path().join("os-work"),
+    })
+    .expect("build-os");
+    let t_os = t1.elapsed();
+    eprintln!(
+        "ephemeral initramfs {} bytes (built in {t_eph:?}); test OS {} bytes (built in {t_os:?})",
+        set.initrd.size, os.size
+    );
+
+    let region = "http://10.0.2.100/MAAS";
+    let mut cfg = config(
+        vec![
+            StorageStep::Disk {
+                id: "disk0".into(),
+                serial: Some("INGOT-DISK-1".into()),
+                path: None,
+                size: 0,
+                ptable: Some(PartitionTable::Gpt),
+                boot: true,
+            },
+            part("p1", 1, 300 << 20, Some(PartitionFlag::Boot)),
+            part("p2", 2, 0, None),
+            format("f1", "p1", FsType::Ext4, Some("root")),
+            format("f2", "p2", FsType::Swap, None),
+            mount("m1", "f1", "/"),
+            mount("m2", "f2", "none"),
+        ],
+        ImageSource {
+            name: "custom/ingot-test".into(),
+            url: "http://10.0.2.100/os.tgz".into(),
+            sha256: os.sha256.clone(),
+            size: os.size,
+            kind: ImageKind::Tgz,
+        },
+        &format!("{region}/metadata/status/abc123"),
+    );
+    cfg.fqdn = "web2.maas".into();
+    cfg.hostname = "web2".into();
+    let image = std::fs::read(&os.path).unwrap();
+    let (port, seen) = fake_region(serde_json::to_vec(&cfg).unwrap(), image);
+
+    let disk = t.path().join("vm-disk.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(512 << 20)
+        .unwrap();
+    let vm_args = |extra: &[String], log: &Path| {
+        let mut c = Command::new(&qemu);
+        c.args(["-accel", "tcg", "-m", "768", "-smp", "1", "-nographic", "-nodefaults"])
+            .arg("-serial")
+            .arg(format!("file:{}", log.display()))
+            .arg("-drive")
+            .arg(format!("file={},format=raw,if=none,id=d0", disk.display()))
+            .args(["-device", "virtio-blk-pci,drive=d0,serial=INGOT-DISK-1"])
+            .arg("-netdev")
+            .arg(format!(
+                "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:socat STDIO TCP:127.0.0.1:{port}"
+            ))
+            .args(["-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56"])
+            .arg("-no-reboot")
+            .args(extra);
+        c
+    };
+
+    // 1. The ephemeral environment installs the machine and reboots (QEMU exits: -no-reboot).
+    let log1 = t.path().join("deploy.log");
+    let t2 = Instant::now();
+    let mut vm = vm_args(
+        &[
+            "-kernel".into(),
+            kernel.display().to_string(),
+            "-initrd".into(),
+            initrd.display().to_string(),
+            "-append".into(),
+            format!(
+                "console=ttyS0 ingot.url={region} ingot.purpose=deploy ingot.system_id=abc123 ingot.token=ck-test:tk-test:ts-test"
+            ),
+        ],
+        &log1,
+    )
+    .spawn()
+    .unwrap();
+    let text = wait_for_exit(&mut vm, &log1, Duration::from_secs(400));
+    let t_deploy = t2.elapsed();
+    eprintln!("--- deploy console ({t_deploy:?}) ---\n{text}\n---");
+    assert!(text.contains("ingot-deploy: disk disk0 is vda"), "found by serial");
+    assert!(text.contains("ingot-deploy: installed; rebooting from the disk"));
+    let got = seen.lock().unwrap().clone();
+    assert!(
+        got.iter().all(|(_, _, auth, _)| auth.contains("oauth_consumer_key=\"ck-test\"")
+            || auth.is_empty()),
+        "signed with the machine's token"
+    );
+    let events: Vec<serde_json::Value> = got
+        .iter()
+        .filter(|(m, p, _, _)| m == "POST" && p == "/MAAS/metadata/status/abc123")
+        .map(|(_, _, _, b)| serde_json::from_slice(b).unwrap())
+        .collect();
+    for step in ["config", "storage", "image", "seed", "bootloader", "reboot"] {
+        let name = format!("cmd-install/stage-{step}");
+        assert!(
+            events.iter().any(|e| e["name"] == name.as_str() && e["event_type"] == "start"),
+            "no start of {step}: {events:?}"
+        );
+        assert!(
+            events.iter().any(|e| e["name"] == name.as_str()
+                && e["event_type"] == "finish"
+                && e["result"] == "SUCCESS"
+                && e["origin"] == "curtin"),
+            "no successful finish of {step}: {events:?}"
+        );
+    }
+    let netboot_off = got
+        .iter()
+        .filter(|(m, p, _, b)| {
+            m == "POST"
+                && p == "/MAAS/metadata/latest/"
+                && String::from_utf8_lossy(b).contains("netboot_off")
+        })
+        .count();
+    assert_eq!(netboot_off, 1);
+    assert!(
+        !got.iter()
+            .any(|(_, p, _, b)| p == "/MAAS/metadata/2012-03-01/"
+                && String::from_utf8_lossy(b).contains("FAILED")),
+        "no FAILED signal"
+    );
+
+    // 2. The disk boots the test OS, which reports modules-final.
+    let before = seen.lock().unwrap().len();
+    let log2 = t.path().join("os.log");
+    let t3 = Instant::now();
+    let mut vm = vm_args(&[], &log2).spawn().unwrap();
+    let text = loop {
+        let text = std::fs::read_to_string(&log2).unwrap_or_default();
+        if text.contains("ingot-os: ready") || t3.elapsed() > Duration::from_secs(300) {
+            break text;
+        }
+        if let Ok(Some(s)) = vm.try_wait() {
+            panic!("QEMU exited ({s}) early:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let _ = vm.kill();
+    let _ = vm.wait();
+    let t_boot = t3.elapsed();
+    eprintln!("--- installed OS console ({t_boot:?}) ---\n{text}\n---");
+    for want in [
+        "ingot-firstboot: hostname web2",
+        "ingot-firstboot: eth0 10.0.2.15/24",
+        "ingot-firstboot: user-data exit 0",
+        "ingot-firstboot: reported modules-final SUCCESS",
+    ] {
+        assert!(text.contains(want), "no {want:?} on the console");
+    }
+    let got = seen.lock().unwrap().clone();
+    let finals: Vec<serde_json::Value> = got[before..]
+        .iter()
+        .filter(|(m, p, _, _)| m == "POST" && p == "/MAAS/metadata/status/abc123")
+        .map(|(_, _, _, b)| serde_json::from_slice(b).unwrap())
+        .collect();
+    assert_eq!(finals.len(), 1, "{finals:?}");
+    assert_eq!(finals[0]["name"], "modules-final");
+    assert_eq!(finals[0]["result"], "SUCCESS");
+    eprintln!(
+        "timings: ephemeral build {t_eph:?}, test OS build {t_os:?}, deploy VM {t_deploy:?}, first boot {t_boot:?}; initramfs {} bytes, test OS {} bytes",
+        set.initrd.size, os.size
+    );
+}

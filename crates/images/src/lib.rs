@@ -223,7 +223,14 @@ fn build_in(opts: &BuildOptions, work: &Path) -> Result<ImageSet, ImageError> {
 
     let agent = prepare_agent(&opts.agent_binary, work)?;
     let libs = shared_libraries(&opts.agent_binary)?;
-    let tools = tools::prepare(&deb_cache(work), work)?;
+    // The tool packages are cached beside the kernel package the caller gave (its cache), or in
+    // $INGOT_DEB_CACHE, or with this build's downloads.
+    let cache = match (std::env::var_os("INGOT_DEB_CACHE"), &opts.kernel_deb) {
+        (Some(c), _) => PathBuf::from(c),
+        (None, Some(k)) => k.parent().map(Path::to_path_buf).unwrap_or_else(|| deb_cache(work)),
+        (None, None) => deb_cache(work),
+    };
+    let tools = tools::prepare(&cache, work)?;
 
     let initrd = initramfs(&InitramfsParts {
         busybox: &busybox,

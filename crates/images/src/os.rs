@@ -135,7 +135,7 @@ export LD_LIBRARY_PATH={libs}
 export HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+grep -q " /dev " /proc/mounts || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /run /tmp
 mount -t devpts devpts /dev/pts 2>/dev/null
 mount -o remount,rw /
