@@ -695,7 +695,7 @@ impl Executor {
                 (p.start * 512) >> 20,
                 (p.sectors * 512) >> 20,
                 match p.flag {
-                    Some(f) => format!(" ({f:?})"),
+                    Some(f) => format!(" ({})", format!("{f:?}").to_lowercase()),
                     None => String::new(),
                 }
             );

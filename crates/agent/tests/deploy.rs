@@ -184,6 +184,16 @@ fn part(id: &str, n: u32, size: u64, flag: Option<PartitionFlag>) -> StorageStep
     }
 }
 
+fn part_on(disk: &str, id: &str, n: u32, size: u64, flag: Option<PartitionFlag>) -> StorageStep {
+    StorageStep::Partition {
+        id: id.into(),
+        device: disk.into(),
+        number: n,
+        size,
+        flag,
+    }
+}
+
 fn format(id: &str, volume: &str, fstype: FsType, label: Option<&str>) -> StorageStep {
     StorageStep::Format {
         id: id.into(),
@@ -764,8 +774,59 @@ fn ephemeral_environment_deploys_a_vm() {
             part("p2", 2, 0, None),
             format("f1", "p1", FsType::Ext4, Some("root")),
             format("f2", "p2", FsType::Swap, None),
+            // LVM on a second disk.
+            StorageStep::Disk {
+                id: "disk1".into(),
+                serial: Some("INGOT-DISK-2".into()),
+                path: None,
+                size: 0,
+                ptable: Some(PartitionTable::Gpt),
+                boot: false,
+            },
+            part_on("disk1", "d1p1", 1, 0, Some(PartitionFlag::Lvm)),
+            StorageStep::VolumeGroup {
+                id: "vg".into(),
+                name: "vg-data".into(),
+                devices: vec!["d1p1".into()],
+            },
+            StorageStep::LogicalVolume {
+                id: "lv1".into(),
+                volume_group: "vg".into(),
+                name: "data".into(),
+                size: 64 << 20,
+            },
+            StorageStep::LogicalVolume {
+                id: "lv2".into(),
+                volume_group: "vg".into(),
+                name: "logs".into(),
+                size: 0,
+            },
+            format("f3", "lv1", FsType::Ext4, None),
+            format("f4", "lv2", FsType::Ext2, None),
+            // bcache on a third disk: a backing and a cache partition.
+            StorageStep::Disk {
+                id: "disk2".into(),
+                serial: Some("INGOT-DISK-3".into()),
+                path: None,
+                size: 0,
+                ptable: Some(PartitionTable::Msdos),
+                boot: false,
+            },
+            part_on("disk2", "d2p1", 1, 96 << 20, None),
+            part_on("disk2", "d2p2", 2, 0, None),
+            StorageStep::Bcache {
+                id: "bc".into(),
+                name: "bcache0".into(),
+                backing: "d2p1".into(),
+                cache: "d2p2".into(),
+                cache_mode: ingot_core::deploy::CacheMode::Writeback,
+            },
+            format("f5", "bc", FsType::Ext4, None),
             mount("m1", "f1", "/"),
             mount("m2", "f2", "none"),
+            mount("m3", "f3", "/srv/data"),
+            mount("m4", "f4", "/srv/logs"),
+            mount("m5", "f5", "/srv/cache"),
         ],
         ImageSource {
             name: "custom/ingot-test".into(),
@@ -782,10 +843,11 @@ fn ephemeral_environment_deploys_a_vm() {
     let (port, seen) = fake_region(serde_json::to_vec(&cfg).unwrap(), image);
 
     let disk = t.path().join("vm-disk.img");
-    std::fs::File::create(&disk)
-        .unwrap()
-        .set_len(512 << 20)
-        .unwrap();
+    let disk1 = t.path().join("vm-disk1.img");
+    let disk2 = t.path().join("vm-disk2.img");
+    for (d, size) in [(&disk, 512u64 << 20), (&disk1, 256 << 20), (&disk2, 192 << 20)] {
+        std::fs::File::create(d).unwrap().set_len(size).unwrap();
+    }
     let vm_args = |extra: &[String], log: &Path| {
         let mut c = Command::new(&qemu);
         c.args(["-accel", "tcg", "-m", "768", "-smp", "1", "-nographic", "-nodefaults"])
@@ -794,6 +856,12 @@ fn ephemeral_environment_deploys_a_vm() {
             .arg("-drive")
             .arg(format!("file={},format=raw,if=none,id=d0", disk.display()))
             .args(["-device", "virtio-blk-pci,drive=d0,serial=INGOT-DISK-1"])
+            .arg("-drive")
+            .arg(format!("file={},format=raw,if=none,id=d1", disk1.display()))
+            .args(["-device", "virtio-blk-pci,drive=d1,serial=INGOT-DISK-2"])
+            .arg("-drive")
+            .arg(format!("file={},format=raw,if=none,id=d2", disk2.display()))
+            .args(["-device", "virtio-blk-pci,drive=d2,serial=INGOT-DISK-3"])
             .arg("-netdev")
             .arg(format!(
                 "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:socat STDIO TCP:127.0.0.1:{port}"
@@ -826,6 +894,11 @@ fn ephemeral_environment_deploys_a_vm() {
     let t_deploy = t2.elapsed();
     eprintln!("--- deploy console ({t_deploy:?}) ---\n{text}\n---");
     assert!(text.contains("ingot-deploy: disk disk0 is vda"), "found by serial");
+    assert!(text.contains("ingot-deploy: disk disk1 is vdb"), "found by serial");
+    assert!(text.contains("ingot-deploy: logical volume vg-data/data is /dev/mapper/vg--data-data"));
+    assert!(text.contains("ingot-deploy: logical volume vg-data/logs is /dev/mapper/vg--data-logs"));
+    assert!(text.contains("ingot-deploy: bcache bcache0 is /dev/bcache0"));
+    assert!(text.contains("at /target/srv/cache"));
     assert!(text.contains("ingot-deploy: installed; rebooting from the disk"));
     let got = seen.lock().unwrap().clone();
     assert!(
