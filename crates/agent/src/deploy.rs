@@ -745,10 +745,29 @@ impl Executor {
             .and_then(|n| n.to_str())
             .ok_or("bcache: no bcache device name")?
             .to_string();
-        let _ = std::fs::write(
+        // The cache must have attached (a cache the kernel refuses, e.g. too small, leaves a
+        // backing device without cache: that is not what was asked for).
+        let state_file = self.env.sys.join("block").join(&name).join("bcache/state");
+        let start = std::time::Instant::now();
+        let state = loop {
+            let st = std::fs::read_to_string(&state_file)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default();
+            if st != "no cache" && !st.is_empty() || start.elapsed() > Duration::from_secs(10) {
+                break st;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if state == "no cache" || state.is_empty() {
+            return Err(format!(
+                "bcache: the cache {cs} did not attach to {name} (state {state:?}; the kernel log says why, e.g. a cache device that is too small)"
+            ));
+        }
+        std::fs::write(
             self.env.sys.join("block").join(&name).join("bcache/cache_mode"),
             mode,
-        );
+        )
+        .map_err(|e| format!("bcache: setting cache_mode {mode}: {e}"))?;
         ensure_node(&self.env, &name)
     }
 

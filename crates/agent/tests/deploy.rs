@@ -845,7 +845,7 @@ fn ephemeral_environment_deploys_a_vm() {
     let disk = t.path().join("vm-disk.img");
     let disk1 = t.path().join("vm-disk1.img");
     let disk2 = t.path().join("vm-disk2.img");
-    for (d, size) in [(&disk, 512u64 << 20), (&disk1, 256 << 20), (&disk2, 192 << 20)] {
+    for (d, size) in [(&disk, 512u64 << 20), (&disk1, 256 << 20), (&disk2, 640 << 20)] {
         std::fs::File::create(d).unwrap().set_len(size).unwrap();
     }
     let vm_args = |extra: &[String], log: &Path| {
@@ -899,6 +899,7 @@ fn ephemeral_environment_deploys_a_vm() {
     assert!(text.contains("ingot-deploy: logical volume vg-data/logs is /dev/mapper/vg--data-logs"));
     assert!(text.contains("ingot-deploy: bcache bcache0 is /dev/bcache0"));
     assert!(text.contains("at /target/srv/cache"));
+    assert!(!text.contains("bcache: register_cache() error"), "the cache attached");
     assert!(text.contains("ingot-deploy: installed; rebooting from the disk"));
     let got = seen.lock().unwrap().clone();
     assert!(
