@@ -68,6 +68,9 @@ struct Args {
     /// fake sysfs trees).
     #[arg(long, global = true)]
     no_kernel_probes: bool,
+    /// Where `ingot.purpose=deploy` mounts the installed system.
+    #[arg(long, default_value = "/target", global = true)]
+    target_root: PathBuf,
     /// Never power the machine off (it is only ever done from the ephemeral environment, when
     /// the agent is PID 1 or a child of it and /etc/ingot-ephemeral exists).
     #[arg(long)]
@@ -306,7 +309,7 @@ async fn run(args: &Args) -> anyhow::Result<deploy::After> {
                     Duration::from_secs(10),
                 );
             }
-            let env = deploy::Env::new(&args.sysfs_root, &args.dev_root, Path::new("/target"));
+            let env = deploy::Env::new(&args.sysfs_root, &args.dev_root, &args.target_root);
             Ok(deploy::run(&client, system_id, env).await)
         }
         "rescue" => {

@@ -625,72 +625,11 @@ fn deploys_the_test_os_and_boots_it() {
 type Seen = Arc<Mutex<Vec<(String, String, String, Vec<u8>)>>>;
 
 /// A fake region on 127.0.0.1: the deploy configuration, the status endpoint, the metadata
-/// `op=` posts and the image; every request recorded.
+/// `op=` posts and the image at `/os.tgz`; every request recorded.
 fn fake_region(cfg: Vec<u8>, image: Vec<u8>) -> (u16, Seen) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let seen: Seen = Arc::default();
-    let s2 = seen.clone();
-    let (cfg, image) = (Arc::new(cfg), Arc::new(image));
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let (seen, cfg, image) = (s2.clone(), cfg.clone(), image.clone());
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                loop {
-                    let mut first = String::new();
-                    if r.read_line(&mut first).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut len = 0usize;
-                    let mut auth = String::new();
-                    loop {
-                        let mut line = String::new();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        let lower = line.to_ascii_lowercase();
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                        if lower.starts_with("authorization:") {
-                            auth = line.trim_end().to_string();
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    if r.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let mut w = first.split_whitespace();
-                    let (method, path) = (
-                        w.next().unwrap_or("").to_string(),
-                        w.next().unwrap_or("").to_string(),
-                    );
-                    let reply: (&str, &[u8]) = match (method.as_str(), path.as_str()) {
-                        ("GET", "/MAAS/metadata/latest/deploy-config") => ("200 OK", &cfg),
-                        ("GET", "/os.tgz") => ("200 OK", &image),
-                        ("POST", _) => ("200 OK", b"OK"),
-                        _ => ("404 Not Found", b""),
-                    };
-                    seen.lock().unwrap().push((method, path, auth, body));
-                    let _ = write!(
-                        s,
-                        "HTTP/1.1 {}\r\ncontent-length: {}\r\n\r\n",
-                        reply.0,
-                        reply.1.len()
-                    );
-                    if s.write_all(reply.1).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (port, seen)
+    let (port, d) = fake_region_dynamic(image);
+    d.set_config(cfg);
+    (port, d.seen)
 }
 
 fn wait_for_exit(vm: &mut std::process::Child, log: &Path, max: Duration) -> String {
@@ -731,19 +670,8 @@ fn ephemeral_environment_deploys_a_vm() {
     }
     let t = tempfile::tempdir().unwrap();
     let t0 = Instant::now();
-    let debs = ingot_images::fetch_debs("amd64", &deb_cache()).expect("Debian packages");
-    let set = ingot_images::build(&ingot_images::BuildOptions {
-        data_dir: t.path().join("data"),
-        agent_binary: PathBuf::from(AGENT),
-        arch: "amd64".into(),
-        work_dir: None,
-        kernel_deb: Some(debs.kernel.clone()),
-        busybox_deb: Some(debs.busybox.clone()),
-    })
-    .expect("ephemeral build");
+    let (kernel, initrd, initrd_size) = ephemeral().clone();
     let t_eph = t0.elapsed();
-    let kernel = ingot_images::path_of(&t.path().join("data"), &set.kernel.sha256).unwrap();
-    let initrd = ingot_images::path_of(&t.path().join("data"), &set.initrd.sha256).unwrap();
     let t1 = Instant::now();
     let os = ingot_images::os::build_os(&ingot_images::os::OsOptions {
         out: t.path().join("os.tgz"),
@@ -756,7 +684,7 @@ fn ephemeral_environment_deploys_a_vm() {
     let t_os = t1.elapsed();
     eprintln!(
         "ephemeral initramfs {} bytes (built in {t_eph:?}); test OS {} bytes (built in {t_os:?})",
-        set.initrd.size, os.size
+        initrd_size, os.size
     );
 
     let region = "http://10.0.2.100/MAAS";
@@ -980,6 +908,332 @@ fn ephemeral_environment_deploys_a_vm() {
     assert_eq!(finals[0]["result"], "SUCCESS");
     eprintln!(
         "timings: ephemeral build {t_eph:?}, test OS build {t_os:?}, deploy VM {t_deploy:?}, first boot {t_boot:?}; initramfs {} bytes, test OS {} bytes",
-        set.initrd.size, os.size
+        initrd_size, os.size
     );
+}
+
+/// `ingot.purpose=deploy` against a region whose image is missing: progress events up to the
+/// failed step, then `op=signal status=FAILED error="image: HTTP 404 ..."`, and netboot is
+/// left on.
+#[test]
+fn deploy_failure_is_signalled_to_the_region() {
+    if skip("deploy_failure_is_signalled_to_the_region") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let lo = Loop::new(&t.path().join("disk.img"), 64 << 20);
+    let mut cfg = config(
+        vec![
+            disk("disk0", &lo.dev, PartitionTable::Msdos),
+            part("p1", 1, 0, None),
+            format("f1", "p1", FsType::Ext4, None),
+            mount("m1", "f1", "/"),
+        ],
+        ImageSource {
+            name: "custom/missing".into(),
+            url: String::new(),
+            sha256: "00".repeat(32),
+            size: 10,
+            kind: ImageKind::Tgz,
+        },
+        "http://127.0.0.1:9/unused",
+    );
+    // The image URL names the region itself, which does not have it.
+    let (port, seen) = fake_region_dynamic(Vec::new());
+    cfg.image.url = format!("http://127.0.0.1:{port}/missing.tgz");
+    seen.set_config(serde_json::to_vec(&cfg).unwrap());
+    let target = t.path().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    let out = Command::new(AGENT)
+        .arg("--cmdline")
+        .arg(format!(
+            "ingot.url=http://127.0.0.1:{port}/MAAS ingot.purpose=deploy ingot.system_id=abc123 ingot.token=ck-test:tk-test:ts-test"
+        ))
+        .args(["--no-poweroff", "--attempts", "1", "--target-root"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let got = seen.requests();
+    let want = format!("image: HTTP 404 Not Found for http://127.0.0.1:{port}/missing.tgz");
+    let signal = got
+        .iter()
+        .find(|(m, p, _, _)| m == "POST" && p == "/MAAS/metadata/2012-03-01/")
+        .unwrap_or_else(|| panic!("no signal: {got:?}\n{stdout}\n{stderr}"));
+    let body = String::from_utf8_lossy(&signal.3);
+    assert!(body.contains("\r\n\r\nFAILED\r\n"), "{body}");
+    assert!(body.contains(&want), "{body}");
+    assert!(signal.2.contains("oauth_consumer_key=\"ck-test\""));
+    let events: Vec<serde_json::Value> = got
+        .iter()
+        .filter(|(_, p, _, _)| p == "/MAAS/metadata/status/abc123")
+        .map(|(_, _, _, b)| serde_json::from_slice(b).unwrap())
+        .collect();
+    let image_fail = events
+        .iter()
+        .find(|e| e["name"] == "cmd-install/stage-image" && e["event_type"] == "finish")
+        .expect("image finish event");
+    assert_eq!(image_fail["result"], "FAIL");
+    assert!(image_fail["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("HTTP 404 Not Found"));
+    assert!(
+        events.iter().all(|e| e["name"] != "cmd-install/stage-seed"),
+        "nothing after the failure"
+    );
+    assert!(
+        !got.iter().any(|(_, p, _, _)| p == "/MAAS/metadata/latest/"),
+        "netboot stays on"
+    );
+    assert!(stdout.contains("ingot-deploy: FAILED") || stderr.contains(&want));
+}
+
+/// A fake region whose deploy configuration can be set after it started (so it can name the
+/// server's own port).
+struct Dynamic {
+    gets: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+    seen: Seen,
+}
+
+impl Dynamic {
+    fn set_config(&self, c: Vec<u8>) {
+        self.set("/MAAS/metadata/latest/deploy-config", c);
+    }
+    /// What `GET path` answers.
+    fn set(&self, path: &str, body: Vec<u8>) {
+        self.gets.lock().unwrap().insert(path.into(), body);
+    }
+    fn requests(&self) -> Vec<(String, String, String, Vec<u8>)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn fake_region_dynamic(image: Vec<u8>) -> (u16, Dynamic) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let d = Dynamic {
+        gets: Arc::default(),
+        seen: Arc::default(),
+    };
+    d.set("/os.tgz", image);
+    let (cfg, seen) = (d.gets.clone(), d.seen.clone());
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let (cfg, seen) = (cfg.clone(), seen.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                loop {
+                    let mut first = String::new();
+                    if r.read_line(&mut first).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let (mut len, mut auth) = (0usize, String::new());
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if lower.starts_with("authorization:") {
+                            auth = line.trim_end().to_string();
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let mut w = first.split_whitespace();
+                    let (method, path) = (
+                        w.next().unwrap_or("").to_string(),
+                        w.next().unwrap_or("").to_string(),
+                    );
+                    let known = cfg.lock().unwrap().get(&path).cloned();
+                    let reply: (&str, Vec<u8>) = match (method.as_str(), known) {
+                        ("GET", Some(b)) => ("200 OK", b),
+                        ("POST", _) => ("200 OK", b"OK".to_vec()),
+                        _ => ("404 Not Found", Vec::new()),
+                    };
+                    seen.lock().unwrap().push((method, path, auth, body));
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 {}\r\ncontent-length: {}\r\n\r\n",
+                        reply.0,
+                        reply.1.len()
+                    );
+                    if s.write_all(&reply.1).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, d)
+}
+
+/// The ephemeral kernel and initramfs, built once per test run (content-addressed under the
+/// test target's scratch directory): (kernel, initrd, initrd bytes).
+fn ephemeral() -> &'static (PathBuf, PathBuf, u64) {
+    static E: std::sync::OnceLock<(PathBuf, PathBuf, u64)> = std::sync::OnceLock::new();
+    E.get_or_init(|| {
+        let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deploy-ephemeral");
+        let debs = ingot_images::fetch_debs("amd64", &deb_cache()).expect("Debian packages");
+        let set = ingot_images::build(&ingot_images::BuildOptions {
+            data_dir: data.clone(),
+            agent_binary: PathBuf::from(AGENT),
+            arch: "amd64".into(),
+            work_dir: None,
+            kernel_deb: Some(debs.kernel.clone()),
+            busybox_deb: Some(debs.busybox.clone()),
+        })
+        .expect("ephemeral build");
+        (
+            ingot_images::path_of(&data, &set.kernel.sha256).unwrap(),
+            ingot_images::path_of(&data, &set.initrd.sha256).unwrap(),
+            set.initrd.size,
+        )
+    })
+}
+
+fn qemu_or_skip(test: &str) -> Option<PathBuf> {
+    if skip(test) {
+        return None;
+    }
+    let qemu = std::env::var_os("INGOT_QEMU")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/qemu-system-x86_64"));
+    if !qemu.is_file() {
+        assert!(!in_ci(), "no QEMU at {}", qemu.display());
+        eprintln!("SKIPPED {test}: no QEMU");
+        return None;
+    }
+    Some(qemu)
+}
+
+/// A VM booting the ephemeral environment for `purpose`, its disk `disk`, the region at
+/// `port` on 127.0.0.1 (10.0.2.100:80 in the VM).
+fn ephemeral_vm(qemu: &Path, disk: &Path, port: u16, purpose: &str, log: &Path) -> std::process::Child {
+    let (kernel, initrd, _) = ephemeral();
+    Command::new(qemu)
+        .args(["-accel", "tcg", "-m", "512", "-smp", "1", "-nographic", "-nodefaults"])
+        .arg("-serial")
+        .arg(format!("file:{}", log.display()))
+        .arg("-drive")
+        .arg(format!("file={},format=raw,if=none,id=d0", disk.display()))
+        .args(["-device", "virtio-blk-pci,drive=d0,serial=INGOT-DISK-1"])
+        .arg("-netdev")
+        .arg(format!(
+            "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:socat STDIO TCP:127.0.0.1:{port}"
+        ))
+        .args(["-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:57"])
+        .arg("-no-reboot")
+        .arg("-kernel")
+        .arg(kernel)
+        .arg("-initrd")
+        .arg(initrd)
+        .arg("-append")
+        .arg(format!(
+            "console=ttyS0 ingot.url=http://10.0.2.100/MAAS ingot.purpose={purpose} ingot.system_id=abc123 ingot.token=ck-test:tk-test:ts-test"
+        ))
+        .spawn()
+        .unwrap()
+}
+
+fn signals(seen: &Dynamic) -> Vec<String> {
+    seen.requests()
+        .iter()
+        .filter(|(m, p, _, _)| m == "POST" && p == "/MAAS/metadata/2012-03-01/")
+        .map(|(_, _, _, b)| String::from_utf8_lossy(b).into_owned())
+        .collect()
+}
+
+/// `ingot.purpose=erase`: the region lists the `wipe-disks` built-in with `quick_erase`; the
+/// VM's disk (filled with a pattern) loses exactly its first and last 2 MiB, the region gets
+/// the script's output and `OK`, and the VM powers off.
+#[test]
+fn erase_in_the_ephemeral_environment() {
+    let Some(qemu) = qemu_or_skip("erase_in_the_ephemeral_environment") else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let disk = t.path().join("disk.img");
+    let size = 64usize << 20;
+    std::fs::write(&disk, vec![0x5au8; size]).unwrap();
+    let (port, region) = fake_region_dynamic(Vec::new());
+    region.set(
+        "/MAAS/metadata/2012-03-01/maas-scripts/",
+        serde_json::to_vec(&serde_json::json!({
+            "commissioning_scripts": [],
+            "testing_scripts": [{
+                "name": "wipe-disks", "script_result_id": 41, "builtin": true,
+                "timeout_seconds": 600, "parallel": 0, "hardware_type": 3,
+                "parameters": {
+                    "quick_erase": {"type": "boolean", "value": true},
+                    "secure_erase": {"type": "boolean", "value": false}
+                },
+                "status": "Pending"
+            }]
+        }))
+        .unwrap(),
+    );
+    let log = t.path().join("erase.log");
+    let started = Instant::now();
+    let mut vm = ephemeral_vm(&qemu, &disk, port, "erase", &log);
+    let text = wait_for_exit(&mut vm, &log, Duration::from_secs(300));
+    eprintln!("--- erase console ({:?}) ---\n{text}\n---", started.elapsed());
+    let b = std::fs::read(&disk).unwrap();
+    let mib2 = 2 << 20;
+    assert!(b[..mib2].iter().all(|x| *x == 0), "first 2 MiB zeroed");
+    assert!(b[mib2..size - mib2].iter().all(|x| *x == 0x5a), "the rest kept");
+    assert!(b[size - mib2..].iter().all(|x| *x == 0), "last 2 MiB zeroed");
+    let sig = signals(&region);
+    let last = sig.last().expect("signals");
+    assert!(last.contains("\r\n\r\nOK\r\n"), "{last}");
+    assert!(
+        sig.iter().any(|s| s.contains("/dev/vda: quick erase: zeroed the first and last 2 MiB")),
+        "the output reached the region: {sig:?}"
+    );
+}
+
+/// `ingot.purpose=rescue`: `OK` is signalled and the machine stays up with a shell.
+#[test]
+fn rescue_mode_stays_up() {
+    let Some(qemu) = qemu_or_skip("rescue_mode_stays_up") else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let disk = t.path().join("disk.img");
+    std::fs::File::create(&disk).unwrap().set_len(16 << 20).unwrap();
+    let (port, region) = fake_region_dynamic(Vec::new());
+    let log = t.path().join("rescue.log");
+    let mut vm = ephemeral_vm(&qemu, &disk, port, "rescue", &log);
+    let start = Instant::now();
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("ingot: rescue mode") || start.elapsed() > Duration::from_secs(180) {
+            break text;
+        }
+        if let Ok(Some(s)) = vm.try_wait() {
+            panic!("the VM stopped ({s}):\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    let still_up = vm.try_wait().unwrap().is_none();
+    let _ = vm.kill();
+    let _ = vm.wait();
+    eprintln!("--- rescue console ---\n{text}\n---");
+    assert!(text.contains("ingot: rescue mode"), "{text}");
+    assert!(still_up, "the machine stays up in rescue mode");
+    let sig = signals(&region);
+    assert_eq!(sig.len(), 1, "{sig:?}");
+    assert!(sig[0].contains("\r\n\r\nOK\r\n"), "{}", sig[0]);
 }
