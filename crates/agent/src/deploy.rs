@@ -164,7 +164,8 @@ fn tool(prog: &str, args: &[&str]) -> Result<String, String> {
 }
 
 /// `lvm` with settings for an environment without udev.
-const LVM_CONFIG: &str = "activation { udev_sync = 0 udev_rules = 0 } devices { obtain_device_list_from_udev = 0 }";
+const LVM_CONFIG: &str =
+    "activation { udev_sync = 0 udev_rules = 0 } devices { obtain_device_list_from_udev = 0 }";
 
 fn lvm(args: &[&str]) -> Result<String, String> {
     let mut v = vec![args[0], "--config", LVM_CONFIG];
@@ -196,9 +197,7 @@ pub fn read_fs_uuid(head: &[u8], fstype: FsType) -> Option<String> {
             let sb = head.get(1024..2048)?;
             (sb[0x38..0x3a] == [0x53, 0xef]).then(|| fmt(&sb[0x68..0x78]))
         }
-        FsType::Swap => {
-            (head.get(4086..4096)? == b"SWAPSPACE2").then(|| fmt(&head[1036..1052]))
-        }
+        FsType::Swap => (head.get(4086..4096)? == b"SWAPSPACE2").then(|| fmt(&head[1036..1052])),
         FsType::Vfat => {
             let id = head.get(0x43..0x47)?;
             Some(format!(
@@ -206,9 +205,7 @@ pub fn read_fs_uuid(head: &[u8], fstype: FsType) -> Option<String> {
                 id[3], id[2], id[1], id[0]
             ))
         }
-        FsType::Xfs => {
-            (head.get(0..4)? == b"XFSB").then(|| fmt(&head[32..48]))
-        }
+        FsType::Xfs => (head.get(0..4)? == b"XFSB").then(|| fmt(&head[32..48])),
     }
 }
 
@@ -287,8 +284,8 @@ fn ensure_node(env: &Env, name: &str) -> Result<PathBuf, String> {
         .split_once(':')
         .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
         .ok_or_else(|| format!("bad device number {devnum:?} for {name}"))?;
-    let c = std::ffi::CString::new(node.as_os_str().as_encoded_bytes())
-        .map_err(|e| e.to_string())?;
+    let c =
+        std::ffi::CString::new(node.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
     // SAFETY: a valid C string; mknod does not keep it.
     let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFBLK | 0o600, libc::makedev(maj, min)) };
     if r != 0 {
@@ -497,7 +494,10 @@ impl Executor {
                     ));
                     wait_for(&node, Duration::from_secs(10))
                         .map_err(|_| format!("{} did not appear", node.display()))?;
-                    println!("ingot-deploy: logical volume {vg}/{name} is {}", node.display());
+                    println!(
+                        "ingot-deploy: logical volume {vg}/{name} is {}",
+                        node.display()
+                    );
                     self.volumes.insert(id.clone(), node);
                 }
                 StorageStep::Bcache {
@@ -524,7 +524,8 @@ impl Executor {
                         .cloned()
                         .ok_or_else(|| format!("{id}: no volume {volume}"))?;
                     let for_boot = plan.boot_format.as_deref() == Some(id.as_str());
-                    let uuid = self.format(&dev, *fstype, label.as_deref(), uuid.as_deref(), for_boot)?;
+                    let uuid =
+                        self.format(&dev, *fstype, label.as_deref(), uuid.as_deref(), for_boot)?;
                     println!(
                         "ingot-deploy: {} on {} (UUID {uuid})",
                         fstype.as_str(),
@@ -566,7 +567,11 @@ impl Executor {
             }
             let at = self.env.target.join(path.trim_start_matches('/'));
             mount(&fs.device, &at, fs.fstype.as_str())?;
-            println!("ingot-deploy: mounted {} at {}", fs.device.display(), at.display());
+            println!(
+                "ingot-deploy: mounted {} at {}",
+                fs.device.display(),
+                at.display()
+            );
             self.mounted.push(at);
         }
         Ok(())
@@ -644,9 +649,8 @@ impl Executor {
             PartitionTable::Gpt => {
                 let guids: Vec<String> = placed.iter().map(|_| random_uuid()).collect();
                 let (head, tail) = ptable::gpt(bytes, &placed, &random_uuid(), &guids);
-                f.write_all_at(&head, 0).and_then(|_| {
-                    f.write_all_at(&tail, bytes / 512 * 512 - tail.len() as u64)
-                })
+                f.write_all_at(&head, 0)
+                    .and_then(|_| f.write_all_at(&tail, bytes / 512 * 512 - tail.len() as u64))
             }
         }
         .map_err(|e| format!("writing the partition table of {}: {e}", dev.display()))?;
@@ -681,8 +685,11 @@ impl Executor {
         drop(f);
         for (pid, p) in ids.iter().zip(&placed) {
             let pname = ptable::partition_name(name, p.number);
-            wait_for(&self.env.sys.join("class/block").join(&pname), Duration::from_secs(10))
-                .map_err(|_| format!("partition {pname} did not appear"))?;
+            wait_for(
+                &self.env.sys.join("class/block").join(&pname),
+                Duration::from_secs(10),
+            )
+            .map_err(|_| format!("partition {pname} did not appear"))?;
             let node = ensure_node(&self.env, &pname)?;
             wait_for(&node, Duration::from_secs(5))
                 .map_err(|_| format!("{} did not appear", node.display()))?;
@@ -736,9 +743,15 @@ impl Executor {
             .and_then(|n| n.to_str())
             .ok_or("bcache: bad backing device name")?
             .to_string();
-        let link = self.env.sys.join("class/block").join(&bname).join("bcache/dev");
-        wait_for(&link, Duration::from_secs(10))
-            .map_err(|_| format!("bcache: {bname} did not register (is the bcache module loaded?)"))?;
+        let link = self
+            .env
+            .sys
+            .join("class/block")
+            .join(&bname)
+            .join("bcache/dev");
+        wait_for(&link, Duration::from_secs(10)).map_err(|_| {
+            format!("bcache: {bname} did not register (is the bcache module loaded?)")
+        })?;
         let target = std::fs::read_link(&link).map_err(|e| format!("bcache: {e}"))?;
         let name = target
             .file_name()
@@ -764,7 +777,11 @@ impl Executor {
             ));
         }
         std::fs::write(
-            self.env.sys.join("block").join(&name).join("bcache/cache_mode"),
+            self.env
+                .sys
+                .join("block")
+                .join(&name)
+                .join("bcache/cache_mode"),
             mode,
         )
         .map_err(|e| format!("bcache: setting cache_mode {mode}: {e}"))?;
@@ -939,7 +956,11 @@ impl Executor {
             None => b"#cloud-config\n{}\n".to_vec(),
         };
         let dir = seed::SEED_DIR;
-        write(&format!("{dir}/meta-data"), seed::meta_data(&self.cfg).as_bytes(), 0o600)?;
+        write(
+            &format!("{dir}/meta-data"),
+            seed::meta_data(&self.cfg).as_bytes(),
+            0o600,
+        )?;
         write(&format!("{dir}/user-data"), &user_data, 0o600)?;
         let mut net = self.cfg.network_config.clone();
         if !net.ends_with('\n') {
@@ -1021,7 +1042,10 @@ impl Executor {
             .and_then(|f| self.formats.get(f))
             .ok_or("nothing is mounted at /")?
             .clone();
-        let boot_fs_id = plan.boot_format.clone().ok_or("no filesystem holds /boot")?;
+        let boot_fs_id = plan
+            .boot_format
+            .clone()
+            .ok_or("no filesystem holds /boot")?;
         let separate_boot = plan.root_format.as_ref() != Some(&boot_fs_id);
         let boot_fs = self.formats.get(&boot_fs_id).ok_or("no /boot filesystem")?;
         if !matches!(boot_fs.fstype, FsType::Ext2 | FsType::Ext4 | FsType::Vfat) {
@@ -1067,8 +1091,8 @@ impl Executor {
             _ => "mbr.bin",
         };
         let mbr_path = self.env.syslinux_dir.join("mbr").join(mbr_file);
-        let code = std::fs::read(&mbr_path)
-            .map_err(|e| format!("reading {}: {e}", mbr_path.display()))?;
+        let code =
+            std::fs::read(&mbr_path).map_err(|e| format!("reading {}: {e}", mbr_path.display()))?;
         if code.len() < 440 {
             return Err(format!("{} is shorter than 440 bytes", mbr_path.display()));
         }
@@ -1172,16 +1196,28 @@ impl Progress<'_> {
 
 /// Runs storage, image, seed and bootloader for `cfg`, reporting each step; tears down
 /// (unmounts) whatever happened.
-pub async fn install(cfg: DeployConfig, env: Env, progress: &Progress<'_>) -> Result<(), StepError> {
+pub async fn install(
+    cfg: DeployConfig,
+    env: Env,
+    progress: &Progress<'_>,
+) -> Result<(), StepError> {
     let mut ex = Executor::new(cfg, env);
     let mut result = Ok(());
     for step in STEPS {
         progress.send(step, None).await;
         let started = std::time::Instant::now();
         let r = ex.run_step(step).await;
-        tracing::info!(step = step.as_str(), secs = started.elapsed().as_secs_f64(), ok = r.is_ok(), "deploy step");
+        tracing::info!(
+            step = step.as_str(),
+            secs = started.elapsed().as_secs_f64(),
+            ok = r.is_ok(),
+            "deploy step"
+        );
         progress
-            .send(step, Some(r.as_ref().map(|_| ()).map_err(|e| e.reason.as_str())))
+            .send(
+                step,
+                Some(r.as_ref().map(|_| ()).map_err(|e| e.reason.as_str())),
+            )
             .await;
         if let Err(e) = r {
             result = Err(e);
@@ -1211,17 +1247,27 @@ pub async fn run(client: &crate::metadata::Client, system_id: &str, env: Env) ->
     let cfg = match client.deploy_config().await {
         Ok(c) => c,
         Err(e) => {
-            let e = err(DeployStep::Config, format!("cannot get the deploy configuration: {e}"));
-            progress.send(DeployStep::Config, Some(Err(&e.reason))).await;
+            let e = err(
+                DeployStep::Config,
+                format!("cannot get the deploy configuration: {e}"),
+            );
+            progress
+                .send(DeployStep::Config, Some(Err(&e.reason)))
+                .await;
             return fail(e).await;
         }
     };
     if cfg.system_id != system_id {
         let e = err(
             DeployStep::Config,
-            format!("the configuration is for {}, this machine is {system_id}", cfg.system_id),
+            format!(
+                "the configuration is for {}, this machine is {system_id}",
+                cfg.system_id
+            ),
         );
-        progress.send(DeployStep::Config, Some(Err(&e.reason))).await;
+        progress
+            .send(DeployStep::Config, Some(Err(&e.reason)))
+            .await;
         return fail(e).await;
     }
     progress.send(DeployStep::Config, Some(Ok(()))).await;
@@ -1231,7 +1277,9 @@ pub async fn run(client: &crate::metadata::Client, system_id: &str, env: Env) ->
     progress.send(DeployStep::Reboot, None).await;
     if let Err(e) = client.netboot_off().await {
         let e = err(DeployStep::Reboot, format!("netboot_off: {e}"));
-        progress.send(DeployStep::Reboot, Some(Err(&e.reason))).await;
+        progress
+            .send(DeployStep::Reboot, Some(Err(&e.reason)))
+            .await;
         return fail(e).await;
     }
     progress.send(DeployStep::Reboot, Some(Ok(()))).await;
@@ -1343,7 +1391,11 @@ where
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    tracing::info!(bytes = got, secs = started.elapsed().as_secs_f64(), "image streamed");
+    tracing::info!(
+        bytes = got,
+        secs = started.elapsed().as_secs_f64(),
+        "image streamed"
+    );
     if !digest.eq_ignore_ascii_case(sha256) {
         return Err(format!(
             "sha256 mismatch: expected {sha256}, got {digest} ({got} bytes from {url})"
@@ -1399,10 +1451,15 @@ mod tests {
         let mut swap = vec![0u8; 4096];
         swap[4086..].copy_from_slice(b"SWAPSPACE2");
         swap[1036] = 0xab;
-        assert!(read_fs_uuid(&swap, FsType::Swap).unwrap().starts_with("ab000000-"));
+        assert!(read_fs_uuid(&swap, FsType::Swap)
+            .unwrap()
+            .starts_with("ab000000-"));
         let mut fat = vec![0u8; 4096];
         fat[0x43..0x47].copy_from_slice(&[0x78, 0x56, 0x34, 0x12]);
-        assert_eq!(read_fs_uuid(&fat, FsType::Vfat).as_deref(), Some("1234-5678"));
+        assert_eq!(
+            read_fs_uuid(&fat, FsType::Vfat).as_deref(),
+            Some("1234-5678")
+        );
     }
 
     #[test]

@@ -57,10 +57,7 @@ pub struct NetPlan {
     pub search: Vec<String>,
 }
 
-pub fn network_plan(
-    net: &Value,
-    macs: &[(String, String)],
-) -> Result<NetPlan, String> {
+pub fn network_plan(net: &Value, macs: &[(String, String)]) -> Result<NetPlan, String> {
     let net = net.get("network").unwrap_or(net);
     if net.get("version").and_then(Value::as_u64) != Some(2) {
         return Err("network-config is not version 2".into());
@@ -69,10 +66,18 @@ pub fn network_plan(
     let mut addr_cmds: Vec<Cmd> = Vec::new();
     let configure = |name: &str, c: &Value, p: &mut NetPlan, addr_cmds: &mut Vec<Cmd>| {
         if let Some(mtu) = c.get("mtu").and_then(Value::as_u64) {
-            p.commands
-                .push(cmd(&["ip", "link", "set", "dev", name, "mtu", &mtu.to_string()]));
+            p.commands.push(cmd(&[
+                "ip",
+                "link",
+                "set",
+                "dev",
+                name,
+                "mtu",
+                &mtu.to_string(),
+            ]));
         }
-        p.commands.push(cmd(&["ip", "link", "set", "dev", name, "up"]));
+        p.commands
+            .push(cmd(&["ip", "link", "set", "dev", name, "up"]));
         for a in c
             .get("addresses")
             .and_then(Value::as_array)
@@ -84,7 +89,15 @@ pub fn network_plan(
         }
         if c.get("dhcp4").and_then(Value::as_bool) == Some(true) {
             addr_cmds.push(cmd(&[
-                "udhcpc", "-i", name, "-q", "-n", "-t", "5", "-s", "/etc/udhcpc.script",
+                "udhcpc",
+                "-i",
+                name,
+                "-q",
+                "-n",
+                "-t",
+                "5",
+                "-s",
+                "/etc/udhcpc.script",
             ]));
         }
         for r in c
@@ -107,7 +120,9 @@ pub fn network_plan(
             addr_cmds.push(cmd(&["ip", "route", "add", to, "via", via, "dev", name]));
         }
         if let Some(gw) = c.get("gateway4").and_then(Value::as_str) {
-            addr_cmds.push(cmd(&["ip", "route", "add", "default", "via", gw, "dev", name]));
+            addr_cmds.push(cmd(&[
+                "ip", "route", "add", "default", "via", gw, "dev", name,
+            ]));
         }
         if let Some(ns) = c.get("nameservers") {
             for a in ns
@@ -148,7 +163,8 @@ pub fn network_plan(
                 .transpose()?
                 .unwrap_or_else(|| key.clone());
             if current != want {
-                p.commands.push(cmd(&["ip", "link", "set", "dev", &current, "down"]));
+                p.commands
+                    .push(cmd(&["ip", "link", "set", "dev", &current, "down"]));
                 p.commands
                     .push(cmd(&["ip", "link", "set", "dev", &current, "name", want]));
             }
@@ -162,8 +178,9 @@ pub fn network_plan(
                 .and_then(|x| x.get("mode"))
                 .and_then(Value::as_str)
                 .unwrap_or("balance-rr");
-            p.commands
-                .push(cmd(&["ip", "link", "add", name, "type", "bond", "mode", mode]));
+            p.commands.push(cmd(&[
+                "ip", "link", "add", name, "type", "bond", "mode", mode,
+            ]));
             for i in c
                 .get("interfaces")
                 .and_then(Value::as_array)
@@ -171,7 +188,8 @@ pub fn network_plan(
                 .flatten()
                 .filter_map(Value::as_str)
             {
-                p.commands.push(cmd(&["ip", "link", "set", "dev", i, "down"]));
+                p.commands
+                    .push(cmd(&["ip", "link", "set", "dev", i, "down"]));
                 p.commands
                     .push(cmd(&["ip", "link", "set", "dev", i, "master", name]));
             }
@@ -322,10 +340,7 @@ pub fn run(root: &Path, apply_network: bool, force: bool) -> anyhow::Result<u8> 
         // SAFETY: a valid buffer and its length.
         let r = unsafe { libc::sethostname(host.as_ptr().cast(), host.len()) };
         if r != 0 {
-            problems.push(format!(
-                "sethostname: {}",
-                std::io::Error::last_os_error()
-            ));
+            problems.push(format!("sethostname: {}", std::io::Error::last_os_error()));
         }
     }
     say(format!("hostname {host}"));
@@ -574,12 +589,19 @@ mod tests {
             r#"{"instance-id": "abc", "local-hostname": "web1.maas", "public-keys": ["ssh-ed25519 K"]}"#,
         )
         .unwrap();
-        std::fs::write(sd.join("user-data"), "#!/bin/sh\necho hello from user-data\nexit 3\n").unwrap();
+        std::fs::write(
+            sd.join("user-data"),
+            "#!/bin/sh\necho hello from user-data\nexit 3\n",
+        )
+        .unwrap();
         std::fs::create_dir_all(root.join("etc/cloud/cloud.cfg.d")).unwrap();
         std::fs::write(root.join(seed::REPORTING_CFG), seed::reporting_cfg(&cfg)).unwrap();
         let code = run(root, false, false).unwrap();
         assert_eq!(code, 1, "user-data failed");
-        assert_eq!(std::fs::read_to_string(root.join("etc/hostname")).unwrap(), "web1\n");
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/hostname")).unwrap(),
+            "web1\n"
+        );
         assert_eq!(
             std::fs::read_to_string(root.join("root/.ssh/authorized_keys")).unwrap(),
             "ssh-ed25519 K\n"
@@ -590,7 +612,9 @@ mod tests {
         );
         let (head, body) = server.join().unwrap();
         assert!(head[0].starts_with("POST /MAAS/metadata/status/abc "));
-        assert!(head.iter().any(|h| h.to_ascii_lowercase().starts_with("authorization: oauth")));
+        assert!(head
+            .iter()
+            .any(|h| h.to_ascii_lowercase().starts_with("authorization: oauth")));
         let ev: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(ev["name"], "modules-final");
         assert_eq!(ev["result"], "FAIL");

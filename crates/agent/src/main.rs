@@ -259,8 +259,12 @@ fn run_builtin(args: &Args, name: &str, bargs: &[String]) -> i32 {
 /// `ingot-agent install`: the deploy executor on a configuration file.
 fn install_local(args: &Args, config: &Path, target: &Path) -> anyhow::Result<()> {
     let text = std::fs::read(config).with_context(|| format!("reading {}", config.display()))?;
-    let cfg: ingot_core::deploy::DeployConfig = serde_json::from_slice(&text)
-        .map_err(|e| anyhow::anyhow!("config: {} is not a deploy configuration: {e}", config.display()))?;
+    let cfg: ingot_core::deploy::DeployConfig = serde_json::from_slice(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "config: {} is not a deploy configuration: {e}",
+            config.display()
+        )
+    })?;
     let env = deploy::Env::new(&args.sysfs_root, &args.dev_root, target);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

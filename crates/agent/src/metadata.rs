@@ -328,9 +328,7 @@ impl Client {
     }
 
     /// `GET latest/deploy-config`: the deployment's [`ingot_core::deploy::DeployConfig`].
-    pub async fn deploy_config(
-        &self,
-    ) -> Result<ingot_core::deploy::DeployConfig, MetadataError> {
+    pub async fn deploy_config(&self) -> Result<ingot_core::deploy::DeployConfig, MetadataError> {
         let url = format!("{}/latest/deploy-config", self.root);
         let body = self
             .send("GET deploy-config", || {

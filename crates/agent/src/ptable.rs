@@ -54,7 +54,11 @@ pub fn plan(
     wants: &[Want],
 ) -> Result<Vec<Placed>, PtableError> {
     let numbers: Vec<u32> = wants.iter().map(|w| w.number).collect();
-    if numbers.iter().enumerate().any(|(i, n)| *n as usize != i + 1) {
+    if numbers
+        .iter()
+        .enumerate()
+        .any(|(i, n)| *n as usize != i + 1)
+    {
         return Err(PtableError::Numbers(numbers));
     }
     if table == PartitionTable::Msdos && wants.len() > 4 {
@@ -305,7 +309,11 @@ mod tests {
             Err(PtableError::TooBig { .. })
         ));
         assert_eq!(
-            plan(PartitionTable::Msdos, 1 << 30, &[w(1, 0, None), w(2, 1, None)]),
+            plan(
+                PartitionTable::Msdos,
+                1 << 30,
+                &[w(1, 0, None), w(2, 1, None)]
+            ),
             Err(PtableError::RestNotLast)
         );
         let five: Vec<Want> = (1..=5).map(|n| w(n, 1 << 20, None)).collect();
@@ -345,8 +353,8 @@ mod tests {
         assert_eq!(
             guid_bytes(GUID_LINUX_FS).unwrap(),
             [
-                0xaf, 0x3d, 0xc6, 0x0f, 0x83, 0x84, 0x72, 0x47, 0x8e, 0x79, 0x3d, 0x69, 0xd8,
-                0x47, 0x7d, 0xe4
+                0xaf, 0x3d, 0xc6, 0x0f, 0x83, 0x84, 0x72, 0x47, 0x8e, 0x79, 0x3d, 0x69, 0xd8, 0x47,
+                0x7d, 0xe4
             ]
         );
         let g = guid_from([0xff; 16]);
@@ -382,7 +390,10 @@ mod tests {
             u32::from_le_bytes(h[88..92].try_into().unwrap())
         );
         // Entry 1: bootable attribute, first/last LBA.
-        assert_eq!(u64::from_le_bytes(entries[32..40].try_into().unwrap()), 2048);
+        assert_eq!(
+            u64::from_le_bytes(entries[32..40].try_into().unwrap()),
+            2048
+        );
         assert_eq!(
             u64::from_le_bytes(entries[40..48].try_into().unwrap()),
             2048 + 16384 - 1

@@ -37,7 +37,11 @@ pub fn fstab(entries: &[FstabEntry]) -> String {
     for e in v {
         let (path, opts, pass) = match e.fstype {
             FsType::Swap => ("none", e.options.as_deref().unwrap_or("sw"), 0),
-            FsType::Vfat => (e.path.as_str(), e.options.as_deref().unwrap_or("defaults"), 0),
+            FsType::Vfat => (
+                e.path.as_str(),
+                e.options.as_deref().unwrap_or("defaults"),
+                0,
+            ),
             _ => (
                 e.path.as_str(),
                 e.options.as_deref().unwrap_or("defaults"),

@@ -321,8 +321,14 @@ fn image_failures_name_the_step_and_reason() {
         )),
         "stderr: {err}\nstdout: {out}"
     );
-    assert!(out.contains("ingot-deploy: finish cmd-install/stage-image FAIL"), "{out}");
-    assert!(!out.contains("stage-seed"), "no step after the failed one: {out}");
+    assert!(
+        out.contains("ingot-deploy: finish cmd-install/stage-image FAIL"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("stage-seed"),
+        "no step after the failed one: {out}"
+    );
 
     let (ok, _, err) = install(
         t.path(),
@@ -340,8 +346,14 @@ fn image_failures_name_the_step_and_reason() {
         &config(layout, image("/good.tgz"), "http://127.0.0.1:9/x"),
     );
     assert!(!ok);
-    assert!(out.contains("finish cmd-install/stage-image SUCCESS"), "{out}\n{err}");
-    assert!(out.contains("finish cmd-install/stage-seed SUCCESS"), "{out}");
+    assert!(
+        out.contains("finish cmd-install/stage-image SUCCESS"),
+        "{out}\n{err}"
+    );
+    assert!(
+        out.contains("finish cmd-install/stage-seed SUCCESS"),
+        "{out}"
+    );
     assert!(
         err.contains("bootloader: the image has no /boot/vmlinuz"),
         "{err}"
@@ -387,20 +399,36 @@ fn wipe_disks_quick_and_full() {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         text
     };
     let text = run(&["--quick-erase"]);
-    assert!(text.contains("quick erase: zeroed the first and last 2 MiB"), "{text}");
+    assert!(
+        text.contains("quick erase: zeroed the first and last 2 MiB"),
+        "{text}"
+    );
     let b = std::fs::read(&lo.file).unwrap();
     let mib2 = 2 << 20;
     assert!(b[..mib2].iter().all(|x| *x == 0), "first 2 MiB zeroed");
-    assert!(b[mib2..size - mib2].iter().all(|x| *x == 0xa5), "middle untouched");
-    assert!(b[size - mib2..].iter().all(|x| *x == 0), "last 2 MiB zeroed");
+    assert!(
+        b[mib2..size - mib2].iter().all(|x| *x == 0xa5),
+        "middle untouched"
+    );
+    assert!(
+        b[size - mib2..].iter().all(|x| *x == 0),
+        "last 2 MiB zeroed"
+    );
     // Secure erase is not possible on a loop device over a file: it says so, then quick.
     let text = run(&["--secure-erase"]);
     assert!(text.contains("secure erase not possible"), "{text}");
-    assert!(text.contains("full erase: zeroed all 16777216 bytes"), "{text}");
+    assert!(
+        text.contains("full erase: zeroed all 16777216 bytes"),
+        "{text}"
+    );
     assert!(std::fs::read(&lo.file).unwrap().iter().all(|x| *x == 0));
 }
 
@@ -446,8 +474,7 @@ fn report_server() -> (u16, Reports) {
                         if line == "\r\n" {
                             break;
                         }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:")
-                        {
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                             len = v.trim().parse().unwrap_or(0);
                         }
                         head.push(line.trim_end().to_string());
@@ -556,11 +583,23 @@ fn deploys_the_test_os_and_boots_it() {
     let (port, reports) = report_server();
     let log = t.path().join("serial.log");
     let mut vm = Command::new(&qemu)
-        .args(["-accel", "tcg", "-m", "512", "-smp", "1", "-nographic", "-nodefaults"])
+        .args([
+            "-accel",
+            "tcg",
+            "-m",
+            "512",
+            "-smp",
+            "1",
+            "-nographic",
+            "-nodefaults",
+        ])
         .arg("-serial")
         .arg(format!("file:{}", log.display()))
         .arg("-drive")
-        .arg(format!("file={},format=raw,if=virtio", t.path().join("disk.img").display()))
+        .arg(format!(
+            "file={},format=raw,if=virtio",
+            t.path().join("disk.img").display()
+        ))
         .arg("-netdev")
         .arg(format!(
             "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-tcp:127.0.0.1:{port}"
@@ -773,7 +812,11 @@ fn ephemeral_environment_deploys_a_vm() {
     let disk = t.path().join("vm-disk.img");
     let disk1 = t.path().join("vm-disk1.img");
     let disk2 = t.path().join("vm-disk2.img");
-    for (d, size) in [(&disk, 512u64 << 20), (&disk1, 256 << 20), (&disk2, 640 << 20)] {
+    for (d, size) in [
+        (&disk, 512u64 << 20),
+        (&disk1, 256 << 20),
+        (&disk2, 640 << 20),
+    ] {
         std::fs::File::create(d).unwrap().set_len(size).unwrap();
     }
     let vm_args = |extra: &[String], log: &Path| {
@@ -821,18 +864,28 @@ fn ephemeral_environment_deploys_a_vm() {
     let text = wait_for_exit(&mut vm, &log1, Duration::from_secs(400));
     let t_deploy = t2.elapsed();
     eprintln!("--- deploy console ({t_deploy:?}) ---\n{text}\n---");
-    assert!(text.contains("ingot-deploy: disk disk0 is vda"), "found by serial");
-    assert!(text.contains("ingot-deploy: disk disk1 is vdb"), "found by serial");
+    assert!(
+        text.contains("ingot-deploy: disk disk0 is vda"),
+        "found by serial"
+    );
+    assert!(
+        text.contains("ingot-deploy: disk disk1 is vdb"),
+        "found by serial"
+    );
     assert!(text.contains("ingot-deploy: logical volume vg-data/data is /dev/mapper/vg--data-data"));
     assert!(text.contains("ingot-deploy: logical volume vg-data/logs is /dev/mapper/vg--data-logs"));
     assert!(text.contains("ingot-deploy: bcache bcache0 is /dev/bcache0"));
     assert!(text.contains("at /target/srv/cache"));
-    assert!(!text.contains("bcache: register_cache() error"), "the cache attached");
+    assert!(
+        !text.contains("bcache: register_cache() error"),
+        "the cache attached"
+    );
     assert!(text.contains("ingot-deploy: installed; rebooting from the disk"));
     let got = seen.lock().unwrap().clone();
     assert!(
-        got.iter().all(|(_, _, auth, _)| auth.contains("oauth_consumer_key=\"ck-test\"")
-            || auth.is_empty()),
+        got.iter().all(
+            |(_, _, auth, _)| auth.contains("oauth_consumer_key=\"ck-test\"") || auth.is_empty()
+        ),
         "signed with the machine's token"
     );
     let events: Vec<serde_json::Value> = got
@@ -843,7 +896,9 @@ fn ephemeral_environment_deploys_a_vm() {
     for step in ["config", "storage", "image", "seed", "bootloader", "reboot"] {
         let name = format!("cmd-install/stage-{step}");
         assert!(
-            events.iter().any(|e| e["name"] == name.as_str() && e["event_type"] == "start"),
+            events
+                .iter()
+                .any(|e| e["name"] == name.as_str() && e["event_type"] == "start"),
             "no start of {step}: {events:?}"
         );
         assert!(
@@ -1120,7 +1175,13 @@ fn qemu_or_skip(test: &str) -> Option<PathBuf> {
 
 /// A VM booting the ephemeral environment for `purpose`, its disk `disk`, the region at
 /// `port` on 127.0.0.1 (10.0.2.100:80 in the VM).
-fn ephemeral_vm(qemu: &Path, disk: &Path, port: u16, purpose: &str, log: &Path) -> std::process::Child {
+fn ephemeral_vm(
+    qemu: &Path,
+    disk: &Path,
+    port: u16,
+    purpose: &str,
+    log: &Path,
+) -> std::process::Child {
     let (kernel, initrd, _) = ephemeral();
     Command::new(qemu)
         .args(["-accel", "tcg", "-m", "512", "-smp", "1", "-nographic", "-nodefaults"])
@@ -1188,17 +1249,27 @@ fn erase_in_the_ephemeral_environment() {
     let started = Instant::now();
     let mut vm = ephemeral_vm(&qemu, &disk, port, "erase", &log);
     let text = wait_for_exit(&mut vm, &log, Duration::from_secs(300));
-    eprintln!("--- erase console ({:?}) ---\n{text}\n---", started.elapsed());
+    eprintln!(
+        "--- erase console ({:?}) ---\n{text}\n---",
+        started.elapsed()
+    );
     let b = std::fs::read(&disk).unwrap();
     let mib2 = 2 << 20;
     assert!(b[..mib2].iter().all(|x| *x == 0), "first 2 MiB zeroed");
-    assert!(b[mib2..size - mib2].iter().all(|x| *x == 0x5a), "the rest kept");
-    assert!(b[size - mib2..].iter().all(|x| *x == 0), "last 2 MiB zeroed");
+    assert!(
+        b[mib2..size - mib2].iter().all(|x| *x == 0x5a),
+        "the rest kept"
+    );
+    assert!(
+        b[size - mib2..].iter().all(|x| *x == 0),
+        "last 2 MiB zeroed"
+    );
     let sig = signals(&region);
     let last = sig.last().expect("signals");
     assert!(last.contains("\r\n\r\nOK\r\n"), "{last}");
     assert!(
-        sig.iter().any(|s| s.contains("/dev/vda: quick erase: zeroed the first and last 2 MiB")),
+        sig.iter()
+            .any(|s| s.contains("/dev/vda: quick erase: zeroed the first and last 2 MiB")),
         "the output reached the region: {sig:?}"
     );
 }
@@ -1211,7 +1282,10 @@ fn rescue_mode_stays_up() {
     };
     let t = tempfile::tempdir().unwrap();
     let disk = t.path().join("disk.img");
-    std::fs::File::create(&disk).unwrap().set_len(16 << 20).unwrap();
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
     let (port, region) = fake_region_dynamic(Vec::new());
     let log = t.path().join("rescue.log");
     let mut vm = ephemeral_vm(&qemu, &disk, port, "rescue", &log);

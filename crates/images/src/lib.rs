@@ -92,10 +92,47 @@ pub const MODULES: &[&str] = &[
 /// Busybox applets linked into `/bin` (what `/init`, the udhcpc script and a person debugging
 /// on the console use).
 pub const APPLETS: &[&str] = &[
-    "sh", "ash", "mount", "umount", "insmod", "lsmod", "ip", "ifconfig", "route", "udhcpc",
-    "poweroff", "reboot", "cat", "echo", "sleep", "ls", "mkdir", "ln", "grep", "sed", "dmesg",
-    "uname", "sync", "ps", "kill", "ping", "wget", "vi", "mkswap", "blkdiscard", "setsid",
-    "cttyhack", "mknod", "blkid", "df", "du", "hexdump", "dd", "tar", "gzip", "chroot",
+    "sh",
+    "ash",
+    "mount",
+    "umount",
+    "insmod",
+    "lsmod",
+    "ip",
+    "ifconfig",
+    "route",
+    "udhcpc",
+    "poweroff",
+    "reboot",
+    "cat",
+    "echo",
+    "sleep",
+    "ls",
+    "mkdir",
+    "ln",
+    "grep",
+    "sed",
+    "dmesg",
+    "uname",
+    "sync",
+    "ps",
+    "kill",
+    "ping",
+    "wget",
+    "vi",
+    "mkswap",
+    "blkdiscard",
+    "setsid",
+    "cttyhack",
+    "mknod",
+    "blkid",
+    "df",
+    "du",
+    "hexdump",
+    "dd",
+    "tar",
+    "gzip",
+    "chroot",
 ];
 
 /// Marker file whose presence tells `ingot-agent` it runs in the ephemeral environment (and so
@@ -227,7 +264,10 @@ fn build_in(opts: &BuildOptions, work: &Path) -> Result<ImageSet, ImageError> {
     // $INGOT_DEB_CACHE, or with this build's downloads.
     let cache = match (std::env::var_os("INGOT_DEB_CACHE"), &opts.kernel_deb) {
         (Some(c), _) => PathBuf::from(c),
-        (None, Some(k)) => k.parent().map(Path::to_path_buf).unwrap_or_else(|| deb_cache(work)),
+        (None, Some(k)) => k
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| deb_cache(work)),
         (None, None) => deb_cache(work),
     };
     let tools = tools::prepare(&cache, work)?;

@@ -209,15 +209,29 @@ fn build_os_in(opts: &OsOptions, work: &Path) -> Result<OsImage, ImageError> {
         .write(Vec::new(), Compression::default());
     let mut w = cpio::CpioWriter::new(gz);
     let cio = io(Path::new("initramfs"));
-    for (dir, mode) in [("proc", 0o555), ("sys", 0o555), ("dev", 0o755), ("newroot", 0o755)] {
+    for (dir, mode) in [
+        ("proc", 0o555),
+        ("sys", 0o555),
+        ("dev", 0o755),
+        ("newroot", 0o755),
+    ] {
         w.dir(dir, mode).map_err(&cio)?;
     }
     w.char_dev("dev/console", 0o600, 5, 1).map_err(&cio)?;
     w.char_dev("dev/null", 0o666, 1, 3).map_err(&cio)?;
     w.file("bin/busybox", 0o755, &busybox_bytes).map_err(&cio)?;
     for a in [
-        "sh", "mount", "umount", "insmod", "sleep", "cat", "echo", "mkdir", "findfs",
-        "switch_root", "uname",
+        "sh",
+        "mount",
+        "umount",
+        "insmod",
+        "sleep",
+        "cat",
+        "echo",
+        "mkdir",
+        "findfs",
+        "switch_root",
+        "uname",
     ] {
         w.symlink(&format!("bin/{a}"), "busybox").map_err(&cio)?;
     }
@@ -272,8 +286,12 @@ fn build_os_in(opts: &OsOptions, work: &Path) -> Result<OsImage, ImageError> {
     ] {
         t.dir(dir, mode).map_err(&tio)?;
     }
-    t.file("boot/vmlinuz", 0o644, &fs::read(&kernel_path).map_err(io(&kernel_path))?)
-        .map_err(&tio)?;
+    t.file(
+        "boot/vmlinuz",
+        0o644,
+        &fs::read(&kernel_path).map_err(io(&kernel_path))?,
+    )
+    .map_err(&tio)?;
     t.file("boot/initrd.img", 0o644, &initrd).map_err(&tio)?;
     t.file("bin/busybox", 0o755, &busybox_bytes).map_err(&tio)?;
     for a in &names {
@@ -287,7 +305,9 @@ fn build_os_in(opts: &OsOptions, work: &Path) -> Result<OsImage, ImageError> {
     let mut lib_dirs: Vec<String> = Vec::new();
     for l in &libs {
         let dest = l.to_string_lossy().trim_start_matches('/').to_string();
-        let parent = Path::new(&dest).parent().map(|p| p.to_string_lossy().into_owned());
+        let parent = Path::new(&dest)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned());
         if let Some(p) = parent.filter(|p| !p.is_empty()) {
             t.dir(&p, 0o755).map_err(&tio)?;
             let abs = format!("/{p}");

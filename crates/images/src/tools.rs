@@ -124,7 +124,9 @@ pub fn prepare(cache: &Path, work: &Path) -> Result<Tools, ImageError> {
     for rel in TOOL_DATA {
         let src = root.join(rel);
         if !src.is_file() {
-            return Err(ImageError::Missing(format!("no {rel} in the tool packages")));
+            return Err(ImageError::Missing(format!(
+                "no {rel} in the tool packages"
+            )));
         }
         tools.files.push(ImageFile {
             dest: rel.to_string(),

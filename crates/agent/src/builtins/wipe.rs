@@ -45,7 +45,9 @@ pub fn parse_args(args: &[String]) -> Result<Opts, String> {
         match a.as_str() {
             "--quick-erase" | "--quick-erase=true" | "--quick-erase=True" => o.quick = true,
             "--secure-erase" | "--secure-erase=true" | "--secure-erase=True" => o.secure = true,
-            "--quick-erase=false" | "--quick-erase=False" | "--secure-erase=false"
+            "--quick-erase=false"
+            | "--quick-erase=False"
+            | "--secure-erase=false"
             | "--secure-erase=False" => {}
             "--device" => o.devices.push(
                 it.next()
@@ -145,7 +147,9 @@ fn secure_erase(ctx: &Ctx, name: &str, path: &Path) -> Result<String, String> {
                 .output()
                 .map_err(|e| e.to_string())?;
             if out.status.success() {
-                return Ok(format!("{p}: secure erase: NVMe format with user-data erase"));
+                return Ok(format!(
+                    "{p}: secure erase: NVMe format with user-data erase"
+                ));
             }
             return Err(format!(
                 "nvme format failed: {}",
