@@ -893,21 +893,46 @@ impl Executor {
                         img.size
                     ));
                 }
+                let node = dev.clone();
                 let write = move |mut r: ChannelReader| -> Result<(), String> {
                     let mut f =
-                        open_rw(&dev).map_err(|e| format!("open {}: {e}", dev.display()))?;
+                        open_rw(&node).map_err(|e| format!("open {}: {e}", node.display()))?;
                     std::io::copy(&mut r, &mut f).map_err(|e| format!("writing: {e}"))?;
-                    f.sync_all().map_err(|e| format!("sync: {e}"))?;
-                    let _ = reread_partitions(&f);
-                    Ok(())
+                    f.sync_all().map_err(|e| format!("sync: {e}"))
                 };
                 stream(&img.url, &img.sha256, img.size, write).await?;
+                self.rescan(&disk.name, &dev)?;
             }
         }
         println!(
             "ingot-deploy: image {} written ({} bytes, sha256 {})",
             img.name, img.size, img.sha256
         );
+        Ok(())
+    }
+
+    /// After a raw image: the kernel re-reads the disk's table; when it cannot parse it, the
+    /// partitions the image's table describes are added with BLKPG.
+    fn rescan(&self, name: &str, dev: &Path) -> Result<(), String> {
+        let f = open_rw(dev).map_err(|e| format!("open {}: {e}", dev.display()))?;
+        let _ = reread_partitions(&f);
+        let mut head = vec![0u8; 34 * 512];
+        f.read_exact_at(&mut head, 0)
+            .map_err(|e| format!("reading back {}: {e}", dev.display()))?;
+        let parts = ptable::parse(&head);
+        let first = self
+            .env
+            .sys
+            .join("class/block")
+            .join(ptable::partition_name(name, 1));
+        if !parts.is_empty() && wait_for(&first, Duration::from_secs(2)).is_err() {
+            println!("ingot-deploy: the kernel did not read the image's table on {name}; adding its partitions with BLKPG");
+            for (n, start, sectors) in &parts {
+                let _ = blkpg(&f, 2, *n as i32, 0, 0);
+                blkpg(&f, 1, *n as i32, start * 512, sectors * 512)
+                    .map_err(|e| format!("adding partition {n} of {name}: {e}"))?;
+            }
+        }
         Ok(())
     }
 

@@ -252,6 +252,55 @@ pub fn gpt(
     (head, tail)
 }
 
+/// The partitions a disk's first sectors describe (number, start sector, sectors): the GPT
+/// when the MBR is protective (`head` must then hold LBA 1 and the entries), else the four
+/// primary MBR entries. Empty without a valid table.
+pub fn parse(head: &[u8]) -> Vec<(u32, u64, u64)> {
+    if head.len() < 512 || head[510..512] != [0x55, 0xaa] {
+        return Vec::new();
+    }
+    let entry = |i: usize| &head[446 + i * 16..446 + (i + 1) * 16];
+    if entry(0)[4] == 0xee {
+        let Some(h) = head.get(512..1024) else {
+            return Vec::new();
+        };
+        if &h[0..8] != b"EFI PART" {
+            return Vec::new();
+        }
+        let u32_at = |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+        let u64_at = |b: &[u8], o: usize| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&b[o..o + 8]);
+            u64::from_le_bytes(x)
+        };
+        let lba = u64_at(h, 72) as usize;
+        let (n, size) = (u32_at(h, 80) as usize, u32_at(h, 84) as usize);
+        let mut out = Vec::new();
+        for i in 0..n.min(128) {
+            let at = lba * 512 + i * size;
+            let Some(e) = head.get(at..at + 128) else {
+                break;
+            };
+            if e[0..16].iter().all(|b| *b == 0) {
+                continue;
+            }
+            let (first, last) = (u64_at(e, 32), u64_at(e, 40));
+            if last >= first {
+                out.push((i as u32 + 1, first, last - first + 1));
+            }
+        }
+        return out;
+    }
+    (0..4)
+        .filter_map(|i| {
+            let e = entry(i);
+            let start = u32::from_le_bytes([e[8], e[9], e[10], e[11]]) as u64;
+            let sectors = u32::from_le_bytes([e[12], e[13], e[14], e[15]]) as u64;
+            (e[4] != 0 && sectors > 0).then_some((i as u32 + 1, start, sectors))
+        })
+        .collect()
+}
+
 /// The kernel's name of partition `n` of disk `disk` (`vda` → `vda1`, `nvme0n1` → `nvme0n1p1`,
 /// `loop3` → `loop3p1`).
 pub fn partition_name(disk: &str, n: u32) -> String {
@@ -406,6 +455,25 @@ mod tests {
         assert_eq!(u64::from_le_bytes(b[32..40].try_into().unwrap()), 1);
         assert_eq!(u64::from_le_bytes(b[72..80].try_into().unwrap()), last - 32);
         assert_eq!(&tail[..32 * 512], entries);
+    }
+
+    #[test]
+    fn parses_what_it_writes() {
+        let disk = 64u64 << 20;
+        let wants = [w(1, 8 << 20, Some(PartitionFlag::Boot)), w(2, 0, None)];
+        let p = plan(PartitionTable::Msdos, disk, &wants).unwrap();
+        let got = parse(&mbr(&p, 1));
+        assert_eq!(got, vec![(1, 2048, 16384), (2, 18432, p[1].sectors)]);
+        let p = plan(PartitionTable::Gpt, disk, &wants).unwrap();
+        let (head, _) = gpt(
+            disk,
+            &p,
+            &guid_from([3; 16]),
+            &[guid_from([4; 16]), guid_from([5; 16])],
+        );
+        let got = parse(&head);
+        assert_eq!(got, vec![(1, 2048, 16384), (2, 18432, p[1].sectors)]);
+        assert!(parse(&[0u8; 512]).is_empty());
     }
 
     #[test]

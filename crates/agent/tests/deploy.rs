@@ -1311,3 +1311,108 @@ fn rescue_mode_stays_up() {
     assert_eq!(sig.len(), 1, "{sig:?}");
     assert!(sig[0].contains("\r\n\r\nOK\r\n"), "{}", sig[0]);
 }
+
+/// A raw disk image (`ddraw`): written over the boot disk from sector 0 with its digest
+/// checked, its table read back, and the seed written into the partition holding `/etc`.
+#[test]
+fn ddraw_image_is_written_and_seeded() {
+    if skip("ddraw_image_is_written_and_seeded") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // Make the raw image: a GPT disk with one ext4 partition holding /etc (the tiny tarball).
+    let tgz = tiny_tgz();
+    let base = serve(vec![("/tiny.tgz".into(), tgz.clone())]);
+    let src = Loop::new(&t.path().join("raw-src.img"), 24 << 20);
+    let (_, out, err) = install(
+        t.path(),
+        &config(
+            vec![
+                disk("disk0", &src.dev, PartitionTable::Gpt),
+                part("p1", 1, 0, None),
+                format("f1", "p1", FsType::Ext4, None),
+                mount("m1", "f1", "/"),
+            ],
+            ImageSource {
+                name: "custom/tiny".into(),
+                url: format!("{base}/tiny.tgz"),
+                sha256: sha256(&tgz),
+                size: tgz.len() as u64,
+                kind: ImageKind::Tgz,
+            },
+            "http://127.0.0.1:9/x",
+        ),
+    );
+    assert!(
+        out.contains("finish cmd-install/stage-image SUCCESS"),
+        "{out}\n{err}"
+    );
+    let raw_file = src.file.clone();
+    drop(src);
+    let raw = std::fs::read(&raw_file).unwrap();
+    let base = serve(vec![("/disk.raw".into(), raw.clone())]);
+
+    let dst = Loop::new(&t.path().join("dst.img"), 32 << 20);
+    let mut cfg = config(
+        vec![StorageStep::Disk {
+            id: "disk0".into(),
+            serial: None,
+            path: Some(dst.dev.clone()),
+            size: 0,
+            ptable: None,
+            boot: true,
+        }],
+        ImageSource {
+            name: "custom/raw".into(),
+            url: format!("{base}/disk.raw"),
+            sha256: sha256(&raw),
+            size: raw.len() as u64,
+            kind: ImageKind::Ddraw,
+        },
+        "http://127.0.0.1:9/x",
+    );
+    cfg.system_id = "raw42".into();
+    let (ok, out, err) = install(t.path(), &cfg);
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("raw image: its own boot loader is used"),
+        "{out}"
+    );
+    // Sector 0.. of the disk is the image (the seed changed only the filesystem's inside).
+    let got = std::fs::read(&dst.file).unwrap();
+    assert_eq!(&got[..512], &raw[..512], "the image's MBR");
+    assert_eq!(&got[512..1024], &raw[512..1024], "the image's GPT header");
+    // The seed is in the image's root filesystem.
+    let mnt = t.path().join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let part = format!("{}p1", dst.dev);
+    let st = Command::new("mount")
+        .args(["-o", "ro", &part])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let meta = std::fs::read_to_string(mnt.join("var/lib/cloud/seed/nocloud/meta-data"));
+    let big = std::fs::metadata(mnt.join("etc/big")).map(|m| m.len());
+    let _ = Command::new("umount").arg(&mnt).status();
+    let meta = meta.expect("meta-data in the image's root");
+    assert!(meta.contains("\"instance-id\": \"raw42\""), "{meta}");
+    assert_eq!(big.unwrap(), 200_000, "the image's own files are there");
+    // A raw image larger than the disk is refused before anything is written.
+    let small = Loop::new(&t.path().join("small.img"), 8 << 20);
+    let mut cfg2 = cfg.clone();
+    cfg2.storage = vec![StorageStep::Disk {
+        id: "disk0".into(),
+        serial: None,
+        path: Some(small.dev.clone()),
+        size: 0,
+        ptable: None,
+        boot: true,
+    }];
+    let (ok, _, err) = install(t.path(), &cfg2);
+    assert!(!ok);
+    assert!(
+        err.contains("image: the image (25165824 bytes) is larger than disk disk0"),
+        "{err}"
+    );
+}
