@@ -410,7 +410,6 @@ pub fn run(root: &Path, apply_network: bool, force: bool) -> anyhow::Result<u8> 
     }
 
     // User data.
-    let mut user_ok = true;
     let user_data = std::fs::read(seed_dir.join("user-data")).unwrap_or_default();
     if user_data.starts_with(b"#!") {
         use std::os::unix::fs::PermissionsExt;
@@ -433,9 +432,8 @@ pub fn run(root: &Path, apply_network: bool, force: bool) -> anyhow::Result<u8> 
                 127
             }
         };
-        user_ok = code == 0;
         say(format!("user-data exit {code}"));
-        if !user_ok {
+        if code != 0 {
             problems.push(format!("user-data exited {code}"));
         }
     } else if user_data.starts_with(b"#cloud-config") {
@@ -478,7 +476,9 @@ pub fn run(root: &Path, apply_network: bool, force: bool) -> anyhow::Result<u8> 
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(&state, format!("{instance}\n"))?;
-    let _ = user_ok;
+    // What was configured survives a power cut from here on.
+    // SAFETY: sync takes no arguments.
+    unsafe { libc::sync() };
     Ok(code)
 }
 

@@ -738,9 +738,11 @@ fn ephemeral_environment_deploys_a_vm() {
                 boot: true,
             },
             part("p1", 1, 300 << 20, Some(PartitionFlag::Boot)),
-            part("p2", 2, 0, None),
+            part("p2", 2, 64 << 20, Some(PartitionFlag::Esp)),
+            part("p3", 3, 0, None),
             format("f1", "p1", FsType::Ext4, Some("root")),
-            format("f2", "p2", FsType::Swap, None),
+            format("f2", "p3", FsType::Swap, None),
+            format("f6", "p2", FsType::Vfat, Some("ESP")),
             // LVM on a second disk.
             StorageStep::Disk {
                 id: "disk1".into(),
@@ -794,6 +796,7 @@ fn ephemeral_environment_deploys_a_vm() {
             mount("m3", "f3", "/srv/data"),
             mount("m4", "f4", "/srv/logs"),
             mount("m5", "f5", "/srv/cache"),
+            mount("m6", "f6", "/boot/efi"),
         ],
         ImageSource {
             name: "custom/ingot-test".into(),
@@ -961,6 +964,59 @@ fn ephemeral_environment_deploys_a_vm() {
     assert_eq!(finals.len(), 1, "{finals:?}");
     assert_eq!(finals[0]["name"], "modules-final");
     assert_eq!(finals[0]["result"], "SUCCESS");
+
+    // The installed root, read on the host (partition 1: 1 MiB in, 300 MiB).
+    let out = Command::new("losetup")
+        .args(["-f", "--show", "-o", "1048576", "--sizelimit", "314572800"])
+        .arg(&disk)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lo = Loop {
+        dev: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        file: disk.clone(),
+    };
+    let mnt = t.path().join("root-mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    // The VM was stopped with the filesystem mounted: the journal is replayed (the loop device
+    // is writable) and the filesystem mounted read-only.
+    assert!(Command::new("mount")
+        .args(["-t", "ext4", "-o", "ro", &lo.dev])
+        .arg(&mnt)
+        .status()
+        .unwrap()
+        .success());
+    let read = |rel: &str| std::fs::read_to_string(mnt.join(rel)).unwrap_or_default();
+    let (fstab, ud_log, ud_out, hostname, reporting) = (
+        read("etc/fstab"),
+        read("var/log/ingot-user-data.log"),
+        read("root/user-data.txt"),
+        read("etc/hostname"),
+        read("etc/cloud/cloud.cfg.d/90_ingot_reporting.cfg"),
+    );
+    let _ = Command::new("umount").arg(&mnt).status();
+    drop(lo);
+    eprintln!("--- installed /etc/fstab ---\n{fstab}");
+    for (path, fstype) in [
+        ("/", "ext4"),
+        ("/boot/efi", "vfat"),
+        ("/srv/data", "ext4"),
+        ("/srv/logs", "ext2"),
+        ("/srv/cache", "ext4"),
+        ("none", "swap"),
+    ] {
+        assert!(
+            fstab
+                .lines()
+                .any(|l| l.starts_with("UUID=") && l.contains(&format!(" {path} {fstype} "))),
+            "no {path} {fstype} in fstab:\n{fstab}"
+        );
+    }
+    assert_eq!(ud_log, "USER-DATA-RAN\n");
+    assert_eq!(ud_out, "user-data ran on web2\n");
+    assert_eq!(hostname, "web2\n");
+    assert!(reporting.contains("http://10.0.2.100/MAAS/metadata/status/abc123"));
+    assert!(reporting.contains("\"type\": \"webhook\""));
     eprintln!(
         "timings: ephemeral build {t_eph:?}, test OS build {t_os:?}, deploy VM {t_deploy:?}, first boot {t_boot:?}; initramfs {} bytes, test OS {} bytes",
         initrd_size, os.size

@@ -3,9 +3,9 @@
 //! - `--quick-erase`: the first and last 2 MiB are zeroed (partition tables, filesystem and
 //!   LVM signatures, the backup GPT).
 //! - neither flag: the whole disk is overwritten with zeros (large writes, fsync).
-//! - `--secure-erase`: the disk's own erase where it has one — `blkdiscard --secure`, NVMe
+//! - `--secure-erase`: the disk's own erase where it has one — `blkdiscard -s`, NVMe
 //!   format with secure erase (`nvme format -s 1`), ATA security erase (`hdparm`) — when the
-//!   tool is there and the disk supports it; otherwise quick (if also asked) or full, and the
+//!   tool is there and the disk supports it (busybox's `blkdiscard -s` in the initramfs); otherwise quick (if also asked) or full, and the
 //!   report says so.
 //!
 //! `--device PATH` (repeatable) erases those block devices instead of every disk (and works
@@ -161,11 +161,11 @@ fn secure_erase(ctx: &Ctx, name: &str, path: &Path) -> Result<String, String> {
     if read("discard_max_bytes") != "0" && !read("discard_max_bytes").is_empty() {
         if have("blkdiscard") {
             let out = Command::new("blkdiscard")
-                .args(["--secure", &p])
+                .args(["-s", &p])
                 .output()
                 .map_err(|e| e.to_string())?;
             if out.status.success() {
-                return Ok(format!("{p}: secure erase: blkdiscard --secure"));
+                return Ok(format!("{p}: secure erase: blkdiscard -s (secure discard)"));
             }
             return Err(format!(
                 "the disk does not support secure discard ({})",
