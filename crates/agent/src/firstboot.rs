@@ -64,7 +64,14 @@ pub fn network_plan(net: &Value, macs: &[(String, String)]) -> Result<NetPlan, S
     }
     let mut p = NetPlan::default();
     let mut addr_cmds: Vec<Cmd> = Vec::new();
-    let configure = |name: &str, c: &Value, p: &mut NetPlan, addr_cmds: &mut Vec<Cmd>| {
+    // DHCP last: the static routes are in place first (the udhcpc script then adds no default
+    // route of its own).
+    let mut dhcp_cmds: Vec<Cmd> = Vec::new();
+    let configure = |name: &str,
+                     c: &Value,
+                     p: &mut NetPlan,
+                     addr_cmds: &mut Vec<Cmd>,
+                     dhcp_cmds: &mut Vec<Cmd>| {
         if let Some(mtu) = c.get("mtu").and_then(Value::as_u64) {
             p.commands.push(cmd(&[
                 "ip",
@@ -88,7 +95,7 @@ pub fn network_plan(net: &Value, macs: &[(String, String)]) -> Result<NetPlan, S
             addr_cmds.push(cmd(&["ip", "addr", "add", a, "dev", name]));
         }
         if c.get("dhcp4").and_then(Value::as_bool) == Some(true) {
-            addr_cmds.push(cmd(&[
+            dhcp_cmds.push(cmd(&[
                 "udhcpc",
                 "-i",
                 name,
@@ -168,7 +175,7 @@ pub fn network_plan(net: &Value, macs: &[(String, String)]) -> Result<NetPlan, S
                 p.commands
                     .push(cmd(&["ip", "link", "set", "dev", &current, "name", want]));
             }
-            configure(want, c, &mut p, &mut addr_cmds);
+            configure(want, c, &mut p, &mut addr_cmds, &mut dhcp_cmds);
         }
     }
     if let Some(bonds) = net.get("bonds").and_then(Value::as_object) {
@@ -193,7 +200,7 @@ pub fn network_plan(net: &Value, macs: &[(String, String)]) -> Result<NetPlan, S
                 p.commands
                     .push(cmd(&["ip", "link", "set", "dev", i, "master", name]));
             }
-            configure(name, c, &mut p, &mut addr_cmds);
+            configure(name, c, &mut p, &mut addr_cmds, &mut dhcp_cmds);
         }
     }
     if let Some(vlans) = net.get("vlans").and_then(Value::as_object) {
@@ -217,10 +224,11 @@ pub fn network_plan(net: &Value, macs: &[(String, String)]) -> Result<NetPlan, S
                 "id",
                 &id.to_string(),
             ]));
-            configure(name, c, &mut p, &mut addr_cmds);
+            configure(name, c, &mut p, &mut addr_cmds, &mut dhcp_cmds);
         }
     }
     p.commands.extend(addr_cmds);
+    p.commands.extend(dhcp_cmds);
     Ok(p)
 }
 
@@ -293,6 +301,18 @@ async fn report(r: &ingot_core::deploy::Reporting, ev: &Value) -> anyhow::Result
     anyhow::bail!("{last}")
 }
 
+/// The first IPv4 address (`a.b.c.d/len`) of interface `name`, from `ip -o -4 addr`.
+fn ipv4_of(name: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args(["-o", "-4", "addr", "show", "dev", name])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "inet")?;
+    words.next().map(str::to_string)
+}
+
 fn run_cmd(c: &Cmd) -> Result<(), String> {
     let out = Command::new(&c[0])
         .args(&c[1..])
@@ -363,7 +383,12 @@ pub fn run(root: &Path, apply_network: bool, force: bool) -> anyhow::Result<u8> 
                         if c[0] == "ip" && c.get(1).map(String::as_str) == Some("addr") {
                             say(format!("{} {}", c[5], c[3]));
                         } else if c[0] == "udhcpc" {
-                            say(format!("{} dhcp4", c[2]));
+                            let got = if apply_network {
+                                ipv4_of(&c[2]).unwrap_or_else(|| "no address".into())
+                            } else {
+                                "not applied".into()
+                            };
+                            say(format!("{} {got} (dhcp4)", c[2]));
                         } else if c.get(1).map(String::as_str) == Some("route") {
                             say(format!("route {} via {} dev {}", c[3], c[5], c[7]));
                         }

@@ -547,6 +547,30 @@ fn deploys_the_test_os_and_boots_it() {
         },
         "http://10.0.2.100:8080/MAAS/metadata/status/abc123",
     );
+    // A second NIC, on its own user network, configured by DHCP (renamed from its kernel name
+    // by MAC like the first).
+    let mut cfg = cfg;
+    cfg.network_config = render_network_config(&[
+        NetIface {
+            name: "eth0".into(),
+            mac: "52:54:00:12:34:56".into(),
+            kind: NetKind::Physical,
+            mtu: None,
+            links: vec![NetLink::Static {
+                address: "10.0.2.15".into(),
+                prefix: 24,
+                gateway: Some("10.0.2.2".into()),
+                dns: vec!["10.0.2.3".into()],
+            }],
+        },
+        NetIface {
+            name: "data0".into(),
+            mac: "52:54:00:12:34:99".into(),
+            kind: NetKind::Physical,
+            mtu: Some(1400),
+            links: vec![NetLink::Dhcp],
+        },
+    ]);
     let t1 = Instant::now();
     let (ok, out, err) = install(t.path(), &cfg);
     let t_install = t1.elapsed();
@@ -605,6 +629,8 @@ fn deploys_the_test_os_and_boots_it() {
             "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-tcp:127.0.0.1:{port}"
         ))
         .args(["-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56"])
+        .args(["-netdev", "user,id=n1,restrict=on,net=10.0.3.0/24"])
+        .args(["-device", "virtio-net-pci,netdev=n1,mac=52:54:00:12:34:99"])
         .arg("-no-reboot")
         .spawn()
         .unwrap();
@@ -629,6 +655,7 @@ fn deploys_the_test_os_and_boots_it() {
         "ingot-firstboot: hostname web1",
         "ingot-firstboot: eth0 10.0.2.15/24",
         "ingot-firstboot: route default via 10.0.2.2 dev eth0",
+        "ingot-firstboot: data0 10.0.3.15/24 (dhcp4)",
         "ingot-firstboot: 1 ssh key(s) installed for root",
         "ingot-firstboot: user-data exit 0",
         "ingot-firstboot: reported modules-final SUCCESS",
