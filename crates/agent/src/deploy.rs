@@ -1357,6 +1357,8 @@ where
 {
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
+        // A stalled transfer fails the step instead of hanging the deployment.
+        .read_timeout(Duration::from_secs(60))
         .no_proxy()
         .build()
         .map_err(|e| e.to_string())?;
