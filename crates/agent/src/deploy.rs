@@ -1325,20 +1325,20 @@ fn wait_for(p: &Path, max: Duration) -> Result<(), ()> {
 
 /// The image's bytes as a `Read` for a blocking writer thread.
 pub struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
-    buf: Vec<u8>,
+    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    buf: bytes::Bytes,
     at: usize,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.at >= self.buf.len() {
-            match self.rx.recv() {
-                Ok(b) => {
+            match self.rx.blocking_recv() {
+                Some(b) => {
                     self.buf = b;
                     self.at = 0;
                 }
-                Err(_) => return Ok(0),
+                None => return Ok(0),
             }
         }
         let n = out.len().min(self.buf.len() - self.at);
@@ -1371,11 +1371,11 @@ where
     if !status.is_success() {
         return Err(format!("HTTP {status} for {url}"));
     }
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
     let writer = tokio::task::spawn_blocking(move || {
         write(ChannelReader {
             rx,
-            buf: Vec::new(),
+            buf: bytes::Bytes::new(),
             at: 0,
         })
     });
@@ -1396,14 +1396,7 @@ where
         hasher.update(&chunk);
         got += chunk.len() as u64;
         if let Some(t) = &tx {
-            let t = t.clone();
-            let data = chunk.to_vec();
-            // A full channel blocks: hand it to a blocking thread.
-            let sent = tokio::task::spawn_blocking(move || t.send(data))
-                .await
-                .map(|r| r.is_ok())
-                .unwrap_or(false);
-            if !sent {
+            if t.send(chunk).await.is_err() {
                 // The writer stopped (it failed): keep hashing to tell corruption apart.
                 tx = None;
             }
