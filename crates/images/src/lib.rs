@@ -230,7 +230,7 @@ fn build_in(opts: &BuildOptions, work: &Path) -> Result<ImageSet, ImageError> {
             busybox: b.clone(),
         },
         (k, b) => {
-            let fetched = fetch_debs(&opts.arch, &work.join("debs"))?;
+            let fetched = fetch_debs(&opts.arch, &deb_cache(work))?;
             DebPackages {
                 kernel: k.clone().unwrap_or(fetched.kernel),
                 busybox: b.clone().unwrap_or(fetched.busybox),
