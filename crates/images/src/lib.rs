@@ -1,6 +1,7 @@
 //! `ingot-images`: builds Ingot's ephemeral environment — a Debian kernel plus an initramfs
-//! carrying busybox, the NIC modules and `ingot-agent` — and stores the results
-//! content-addressed under `data_dir/images/`.
+//! carrying busybox, the NIC, disk and filesystem modules, `ingot-agent` and the deployment
+//! tools ([`tools`]) — and stores the results content-addressed under `data_dir/images/`.
+//! [`os`] builds the small test OS that deployments install.
 //!
 //! ```text
 //! data_dir/images/<sha256>      kernel and initrd blobs, named by the SHA-256 of their bytes
