@@ -8,7 +8,8 @@
 //!
 //! Tools it runs (found on `PATH`; the ephemeral initramfs carries them): `mke2fs`,
 //! `mkfs.fat`, `mkswap`, `lvm`, `make-bcache`, `extlinux`; the MBR boot code comes from
-//! `$INGOT_SYSLINUX_DIR` (default `/usr/lib/syslinux`)`/mbr/{mbr,gptmbr}.bin`.
+//! `$INGOT_SYSLINUX_DIR` (default `/usr/lib/syslinux`)`/mbr/{mbr,gptmbr}.bin`; with a vfat
+//! `/boot/efi`, syslinux.efi (`$INGOT_SYSLINUX_EFI`) goes on the ESP for UEFI firmware.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -47,8 +48,10 @@ pub struct Env {
     pub dev: PathBuf,
     /// Mount point of the installed system's root (`/target`).
     pub target: PathBuf,
-    /// Syslinux's files (`mbr/mbr.bin`, `mbr/gptmbr.bin`).
+    /// Syslinux's files (`mbr/mbr.bin`, `mbr/gptmbr.bin`, `modules/efi64/ldlinux.e64`).
     pub syslinux_dir: PathBuf,
+    /// syslinux's UEFI loader (`syslinux.efi`, x86-64).
+    pub syslinux_efi: PathBuf,
 }
 
 impl Env {
@@ -60,6 +63,9 @@ impl Env {
             syslinux_dir: std::env::var_os("INGOT_SYSLINUX_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("/usr/lib/syslinux")),
+            syslinux_efi: std::env::var_os("INGOT_SYSLINUX_EFI")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/usr/lib/SYSLINUX.EFI/efi64/syslinux.efi")),
         }
     }
 }
@@ -1130,6 +1136,53 @@ impl Executor {
             "ingot-deploy: extlinux installed in /boot, {mbr_file} on {} (root UUID {})",
             disk.name, root.uuid
         );
+        self.uefi(&root.uuid)
+    }
+
+    /// UEFI, when the layout mounts a vfat filesystem at `/boot/efi`: syslinux.efi as the
+    /// removable-media loader `\EFI\BOOT\BOOTX64.EFI` with `ldlinux.e64` and a
+    /// `syslinux.cfg`, and a copy of the kernel and initramfs on the ESP (syslinux.efi reads
+    /// only its own partition). The machine then boots from the disk with either firmware.
+    fn uefi(&self, root_uuid: &str) -> Result<(), String> {
+        let esp_mounted = self.cfg.storage.iter().any(|s| match s {
+            StorageStep::Mount { format, path, .. } => {
+                path == "/boot/efi"
+                    && self
+                        .formats
+                        .get(format)
+                        .is_some_and(|f| f.fstype == FsType::Vfat)
+            }
+            _ => false,
+        });
+        if !esp_mounted {
+            println!("ingot-deploy: no vfat /boot/efi: BIOS boot only");
+            return Ok(());
+        }
+        let esp = self.env.target.join("boot/efi");
+        let dir = esp.join("EFI/BOOT");
+        let kdir = esp.join("EFI/ingot");
+        for d in [&dir, &kdir] {
+            std::fs::create_dir_all(d).map_err(|e| format!("mkdir {}: {e}", d.display()))?;
+        }
+        let copy = |from: &Path, to: &Path| {
+            std::fs::copy(from, to)
+                .map(|_| ())
+                .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))
+        };
+        copy(&self.env.syslinux_efi, &dir.join("BOOTX64.EFI"))?;
+        copy(
+            &self.env.syslinux_dir.join("modules/efi64/ldlinux.e64"),
+            &dir.join("ldlinux.e64"),
+        )?;
+        let boot = self.env.target.join("boot");
+        copy(&boot.join("vmlinuz"), &kdir.join("vmlinuz"))?;
+        copy(&boot.join("initrd.img"), &kdir.join("initrd.img"))?;
+        std::fs::write(
+            dir.join("syslinux.cfg"),
+            seed::extlinux_conf("/EFI/ingot/vmlinuz", "/EFI/ingot/initrd.img", root_uuid),
+        )
+        .map_err(|e| format!("writing syslinux.cfg: {e}"))?;
+        println!("ingot-deploy: UEFI: syslinux.efi as \\EFI\\BOOT\\BOOTX64.EFI on the ESP");
         Ok(())
     }
 

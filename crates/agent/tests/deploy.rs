@@ -856,7 +856,7 @@ fn ephemeral_environment_deploys_a_vm() {
             .arg(format!("file:{}", log.display()))
             .arg("-drive")
             .arg(format!("file={},format=raw,if=none,id=d0", disk.display()))
-            .args(["-device", "virtio-blk-pci,drive=d0,serial=INGOT-DISK-1"])
+            .args(["-device", "virtio-blk-pci,drive=d0,serial=INGOT-DISK-1,bootindex=1"])
             .arg("-drive")
             .arg(format!("file={},format=raw,if=none,id=d1", disk1.display()))
             .args(["-device", "virtio-blk-pci,drive=d1,serial=INGOT-DISK-2"])
@@ -991,6 +991,52 @@ fn ephemeral_environment_deploys_a_vm() {
     assert_eq!(finals.len(), 1, "{finals:?}");
     assert_eq!(finals[0]["name"], "modules-final");
     assert_eq!(finals[0]["result"], "SUCCESS");
+
+    // 3. The same disk under UEFI firmware (OVMF): syslinux.efi on the ESP boots the same
+    // system; firstboot does not run twice for one instance.
+    let ovmf = Path::new("/usr/share/OVMF/OVMF_CODE.fd");
+    if ovmf.is_file() {
+        let vars = t.path().join("OVMF_VARS.fd");
+        std::fs::copy("/usr/share/OVMF/OVMF_VARS.fd", &vars).unwrap();
+        let log3 = t.path().join("uefi.log");
+        let t4 = Instant::now();
+        let mut vm = vm_args(
+            &[
+                "-drive".into(),
+                format!(
+                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                    ovmf.display()
+                ),
+                "-drive".into(),
+                format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+            ],
+            &log3,
+        )
+        .spawn()
+        .unwrap();
+        let text = loop {
+            let text = std::fs::read_to_string(&log3).unwrap_or_default();
+            if text.contains("ingot-os: ready") || t4.elapsed() > Duration::from_secs(300) {
+                break text;
+            }
+            if let Ok(Some(s)) = vm.try_wait() {
+                panic!("QEMU exited ({s}) early:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        let _ = vm.kill();
+        let _ = vm.wait();
+        eprintln!("--- UEFI boot ({:?}) ---\n{text}\n---", t4.elapsed());
+        assert!(text.contains("efi: EFI v"), "booted by UEFI firmware");
+        assert!(
+            text.contains("ingot-os: ready"),
+            "the installed system came up"
+        );
+        assert!(text.contains("ingot-firstboot: instance abc123 already configured"));
+    } else {
+        assert!(!in_ci(), "no OVMF (scripts/peers/qemu.sh installs it)");
+        eprintln!("no OVMF: the UEFI boot is not tried");
+    }
 
     // The installed root, read on the host (partition 1: 1 MiB in, 300 MiB).
     let out = Command::new("losetup")

@@ -1,6 +1,6 @@
 //! The deployment tools of the ephemeral environment, from Debian packages fetched like the
 //! kernel: `mke2fs` (e2fsprogs), `mkfs.fat` (dosfstools), `extlinux` + syslinux's MBR boot
-//! code (extlinux, syslinux-common), `lvm` (lvm2) and `make-bcache` (bcache-tools), with the
+//! code (extlinux, syslinux-common), syslinux.efi for UEFI (syslinux-efi), `lvm` (lvm2) and `make-bcache` (bcache-tools), with the
 //! shared libraries they need (resolved with `ldd`, the unpacked packages' libraries first).
 //! `mkswap` and `blkdiscard` are busybox applets.
 
@@ -22,6 +22,7 @@ pub const TOOL_PACKAGES: &[&str] = &[
     "dosfstools",
     "extlinux",
     "syslinux-common",
+    "syslinux-efi",
     "lvm2",
     "libdevmapper1.02.1",
     "libdevmapper-event1.02.1",
@@ -54,6 +55,8 @@ pub const TOOL_DATA: &[&str] = &[
     "usr/lib/syslinux/modules/bios/libcom32.c32",
     "usr/lib/syslinux/modules/bios/libutil.c32",
     "usr/lib/syslinux/modules/bios/menu.c32",
+    "usr/lib/syslinux/modules/efi64/ldlinux.e64",
+    "usr/lib/SYSLINUX.EFI/efi64/syslinux.efi",
     "etc/lvm/lvm.conf",
 ];
 
