@@ -13,12 +13,16 @@
 
 mod builtins;
 mod cmdline;
+mod deploy;
 mod enlist;
+mod firstboot;
 mod hardware;
 mod inventory;
 mod metadata;
+mod ptable;
 mod resources;
 mod runner;
+mod seed;
 mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +68,9 @@ struct Args {
     /// fake sysfs trees).
     #[arg(long, global = true)]
     no_kernel_probes: bool,
+    /// Where `ingot.purpose=deploy` mounts the installed system.
+    #[arg(long, default_value = "/target", global = true)]
+    target_root: PathBuf,
     /// Never power the machine off (it is only ever done from the ephemeral environment, when
     /// the agent is PID 1 or a child of it and /etc/ingot-ephemeral exists).
     #[arg(long)]
@@ -107,6 +114,33 @@ enum Command {
     Builtin {
         /// The script's name (`maas-kernel-cmdline`, `smartctl-validate`, ...).
         name: String,
+        /// The script's parameters (`--quick-erase`, ...).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Install a machine from a deploy configuration file (the JSON the region serves at
+    /// `latest/deploy-config`), without a region: storage, image, seed, boot loader. Progress
+    /// on stdout; the first failure (`step: reason`) on stderr, exit status 1.
+    Install {
+        /// The DeployConfig JSON.
+        #[arg(long)]
+        config: PathBuf,
+        /// Where the installed system's root is mounted.
+        #[arg(long, default_value = "/target")]
+        target: PathBuf,
+    },
+    /// The test OS's stand-in for cloud-init: once per instance-id, apply the NoCloud seed
+    /// (hostname, network, SSH keys, user-data) and report modules-final.
+    Firstboot {
+        /// The installed system's root.
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// Apply the network configuration with `ip` (off: only print it).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        apply_network: bool,
+        /// Run even if this instance-id was done before.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -129,8 +163,31 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     let args = Args::parse();
-    if let Some(Command::Builtin { name }) = &args.command {
-        return ExitCode::from(run_builtin(&args, name).clamp(0, 255) as u8);
+    if let Some(Command::Builtin { name, args: bargs }) = &args.command {
+        return ExitCode::from(run_builtin(&args, name, bargs).clamp(0, 255) as u8);
+    }
+    if let Some(Command::Install { config, target }) = &args.command {
+        return match install_local(&args, config, target) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::Firstboot {
+        root,
+        apply_network,
+        force,
+    }) = &args.command
+    {
+        return match firstboot::run(root, *apply_network, *force) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                println!("ingot-firstboot: error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     if let Some(Command::Resources { output }) = &args.command {
         return match print_resources(&args, output.as_deref()) {
@@ -141,24 +198,29 @@ fn main() -> ExitCode {
             }
         };
     }
-    let ok = match tokio::runtime::Builder::new_current_thread()
+    let (ok, after) = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {
         Ok(rt) => match rt.block_on(run(&args)) {
-            Ok(()) => true,
+            Ok(after) => (true, after),
             Err(e) => {
                 tracing::error!("{e:#}");
-                false
+                (false, deploy::After::PowerOff)
             }
         },
         Err(e) => {
             tracing::error!("cannot start the runtime: {e}");
-            false
+            (false, deploy::After::PowerOff)
         }
     };
     if may_power_off(args.no_poweroff) {
-        power_off();
+        match after {
+            deploy::After::PowerOff => power_off(),
+            deploy::After::Reboot => reboot(),
+            deploy::After::Stay => tracing::info!("staying up"),
+        }
     }
     if ok {
         ExitCode::SUCCESS
@@ -180,7 +242,7 @@ fn is_ephemeral() -> bool {
 }
 
 /// `ingot-agent builtin NAME`.
-fn run_builtin(args: &Args, name: &str) -> i32 {
+fn run_builtin(args: &Args, name: &str, bargs: &[String]) -> i32 {
     let cmdline = kernel_cmdline(args).unwrap_or_default();
     let params = cmdline::parse(&cmdline);
     let ctx = builtins::Ctx {
@@ -189,25 +251,99 @@ fn run_builtin(args: &Args, name: &str) -> i32 {
         cmdline,
         ephemeral: is_ephemeral(),
         resources_file: std::env::var_os("MAAS_RESOURCES_FILE").map(PathBuf::from),
+        args: bargs.to_vec(),
     };
     builtins::main(name, &ctx)
 }
 
-async fn run(args: &Args) -> anyhow::Result<()> {
+/// `ingot-agent install`: the deploy executor on a configuration file.
+fn install_local(args: &Args, config: &Path, target: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read(config).with_context(|| format!("reading {}", config.display()))?;
+    let cfg: ingot_core::deploy::DeployConfig = serde_json::from_slice(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "config: {} is not a deploy configuration: {e}",
+            config.display()
+        )
+    })?;
+    let env = deploy::Env::new(&args.sysfs_root, &args.dev_root, target);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(deploy::install(cfg, env, &deploy::Progress::Console))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The region's metadata client from the kernel command line.
+fn region_client(args: &Args, params: &cmdline::KernelParams) -> anyhow::Result<metadata::Client> {
+    let url = params
+        .url
+        .as_deref()
+        .context("no ingot.url= on the kernel command line")?;
+    let token = params
+        .token
+        .as_deref()
+        .context("no ingot.token= on the kernel command line")?;
+    let token = metadata::Token::parse(token)
+        .context("ingot.token= is not consumer_key:token_key:token_secret")?;
+    metadata::Client::new(url, token, args.attempts, Duration::from_secs(1))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn run(args: &Args) -> anyhow::Result<deploy::After> {
     let text = kernel_cmdline(args)?;
     let params = cmdline::parse(&text);
-    tracing::info!(url = ?params.url, purpose = ?params.purpose, mac = ?params.mac, "ingot-agent starting");
     let purpose = params
         .purpose
         .clone()
         .unwrap_or_else(|| "enlist".to_string());
+    tracing::info!(url = ?params.url, %purpose, system_id = ?params.system_id, "ingot-agent starting");
     match purpose.as_str() {
-        "enlist" => enlist(args, &params).await,
+        "deploy" => {
+            let client = region_client(args, &params)?;
+            let system_id = params
+                .system_id
+                .as_deref()
+                .context("no ingot.system_id= on the kernel command line")?;
+            if may_power_off(args.no_poweroff) {
+                // No udev here: give the disk drivers a moment to register their disks.
+                settle(
+                    &args.sysfs_root.join("class/block"),
+                    Duration::from_secs(1),
+                    Duration::from_secs(10),
+                );
+            }
+            let env = deploy::Env::new(&args.sysfs_root, &args.dev_root, &args.target_root);
+            Ok(deploy::run(&client, system_id, env).await)
+        }
+        "rescue" => {
+            let client = region_client(args, &params)?;
+            client
+                .signal(&metadata::Form::new("OK"))
+                .await
+                .map_err(|e| anyhow::anyhow!("the OK signal for rescue mode was not taken: {e}"))?;
+            println!("ingot: rescue mode: the machine stays up; a shell runs on the console");
+            Ok(deploy::After::Stay)
+        }
+        _ => run_other(args, &params, &text, &purpose)
+            .await
+            .map(|()| deploy::After::PowerOff),
+    }
+}
+
+async fn run_other(
+    args: &Args,
+    params: &cmdline::KernelParams,
+    text: &str,
+    purpose: &str,
+) -> anyhow::Result<()> {
+    match purpose {
+        "enlist" => enlist(args, params).await,
         "resources" => resources_to_console(args),
-        p @ ("commission" | "test") => run_scripts(args, &params, &text, p).await,
+        p @ ("commission" | "test" | "erase") => run_scripts(args, params, text, p).await,
         other => {
             tracing::warn!(
-                "ingot.purpose={other} is not supported by this agent (only enlist, resources, commission and test)"
+                "ingot.purpose={other} is not supported by this agent (only enlist, resources, commission, test, erase, deploy and rescue)"
             );
             Ok(())
         }
@@ -478,6 +614,17 @@ fn may_power_off(no_poweroff: bool) -> bool {
     // SAFETY: getpid/getppid cannot fail.
     let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
     pid == 1 || ppid == 1
+}
+
+fn reboot() {
+    tracing::info!("rebooting");
+    // SAFETY: plain syscalls; reboot only returns on failure.
+    unsafe {
+        libc::sync();
+        if libc::reboot(libc::RB_AUTOBOOT) != 0 {
+            tracing::error!("reboot(RB_AUTOBOOT): {}", std::io::Error::last_os_error());
+        }
+    }
 }
 
 fn power_off() {

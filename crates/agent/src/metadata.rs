@@ -219,6 +219,8 @@ pub fn encode_form(form: &Form) -> (String, Vec<u8>) {
 pub struct Client {
     /// `{url}/metadata/2012-03-01`.
     base: String,
+    /// `{url}/metadata`.
+    root: String,
     token: Token,
     http: reqwest::Client,
     attempts: u32,
@@ -242,6 +244,7 @@ impl Client {
             .map_err(|e| MetadataError::Unreachable(e.to_string()))?;
         Ok(Client {
             base: format!("{}/metadata/2012-03-01", url.trim_end_matches('/')),
+            root: format!("{}/metadata", url.trim_end_matches('/')),
             token,
             http,
             attempts: attempts.max(1),
@@ -322,6 +325,51 @@ impl Client {
             return Ok(ScriptIndex::default());
         }
         serde_json::from_slice(&body).map_err(|e| MetadataError::BadResponse(e.to_string()))
+    }
+
+    /// `GET latest/deploy-config`: the deployment's [`ingot_core::deploy::DeployConfig`].
+    pub async fn deploy_config(&self) -> Result<ingot_core::deploy::DeployConfig, MetadataError> {
+        let url = format!("{}/latest/deploy-config", self.root);
+        let body = self
+            .send("GET deploy-config", || {
+                self.http
+                    .get(&url)
+                    .header(reqwest::header::ACCEPT, "application/json")
+            })
+            .await?;
+        serde_json::from_slice(&body).map_err(|e| MetadataError::BadResponse(e.to_string()))
+    }
+
+    /// `POST status/{system_id}`: one progress event (JSON, as cloud-init's webhook sends).
+    pub async fn status_event(
+        &self,
+        system_id: &str,
+        event: &serde_json::Value,
+    ) -> Result<(), MetadataError> {
+        let url = format!("{}/status/{system_id}", self.root);
+        let body = serde_json::to_vec(event).unwrap_or_default();
+        self.send("POST status event", || {
+            self.http
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// `POST latest/ op=netboot_off`: the next boot is from the disk.
+    pub async fn netboot_off(&self) -> Result<(), MetadataError> {
+        let url = format!("{}/latest/", self.root);
+        let (content_type, body) = encode_form(&Form::default().field("op", "netboot_off"));
+        self.send("POST netboot_off", || {
+            self.http
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, &content_type)
+                .body(body.clone())
+        })
+        .await
+        .map(|_| ())
     }
 
     /// `POST op=signal` with the form.

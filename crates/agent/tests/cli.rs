@@ -131,12 +131,30 @@ fn other_purposes_are_reported_unsupported() {
         .args([
             "--no-poweroff",
             "--cmdline",
-            "ingot.url=http://127.0.0.1:1/MAAS ingot.purpose=deploy",
+            "ingot.url=http://127.0.0.1:1/MAAS ingot.purpose=frobnicate",
         ])
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ingot.purpose=deploy is not supported"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ingot.purpose=frobnicate is not supported")
+    );
+}
+
+#[test]
+fn deploy_needs_the_token() {
+    let out = agent()
+        .args([
+            "--no-poweroff",
+            "--cmdline",
+            "ingot.url=http://127.0.0.1:1/MAAS ingot.purpose=deploy ingot.system_id=abc",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no ingot.token= on the kernel command line")
+    );
 }
 
 #[test]

@@ -88,7 +88,7 @@ fn cached(dir: &Path, pkg: &str) -> Option<PathBuf> {
     found.pop()
 }
 
-fn download(dir: &Path, pkg: &str) -> Result<PathBuf, ImageError> {
+pub(crate) fn download(dir: &Path, pkg: &str) -> Result<PathBuf, ImageError> {
     if let Some(p) = cached(dir, pkg) {
         return Ok(p);
     }

@@ -1,6 +1,7 @@
 //! `ingot-images`: builds Ingot's ephemeral environment — a Debian kernel plus an initramfs
-//! carrying busybox, the NIC modules and `ingot-agent` — and stores the results
-//! content-addressed under `data_dir/images/`.
+//! carrying busybox, the NIC, disk and filesystem modules, `ingot-agent` and the deployment
+//! tools ([`tools`]) — and stores the results content-addressed under `data_dir/images/`.
+//! [`os`] builds the small test OS that deployments install.
 //!
 //! ```text
 //! data_dir/images/<sha256>      kernel and initrd blobs, named by the SHA-256 of their bytes
@@ -15,7 +16,9 @@
 
 pub mod cpio;
 mod debs;
+pub mod os;
 mod store;
+pub mod tools;
 
 use std::fs;
 use std::io::Write;
@@ -70,14 +73,67 @@ pub const MODULES: &[&str] = &[
     "ahci",
     "nvme-core",
     "nvme",
+    // Deployment: ext4 (crc32c for metadata checksums), vfat, device-mapper (LVM), bcache,
+    // loop.
+    "crc16",
+    "mbcache",
+    "jbd2",
+    "crc32c_generic",
+    "ext4",
+    "fat",
+    "vfat",
+    "nls_cp437",
+    "nls_ascii",
+    "nls_utf8",
+    "dm-mod",
+    "bcache",
+    "loop",
 ];
 
 /// Busybox applets linked into `/bin` (what `/init`, the udhcpc script and a person debugging
 /// on the console use).
 pub const APPLETS: &[&str] = &[
-    "sh", "ash", "mount", "umount", "insmod", "lsmod", "ip", "ifconfig", "route", "udhcpc",
-    "poweroff", "reboot", "cat", "echo", "sleep", "ls", "mkdir", "ln", "grep", "sed", "dmesg",
-    "uname", "sync", "ps", "kill", "ping", "wget", "vi",
+    "sh",
+    "ash",
+    "mount",
+    "umount",
+    "insmod",
+    "lsmod",
+    "ip",
+    "ifconfig",
+    "route",
+    "udhcpc",
+    "poweroff",
+    "reboot",
+    "cat",
+    "echo",
+    "sleep",
+    "ls",
+    "mkdir",
+    "ln",
+    "grep",
+    "sed",
+    "dmesg",
+    "uname",
+    "sync",
+    "ps",
+    "kill",
+    "ping",
+    "wget",
+    "vi",
+    "mkswap",
+    "blkdiscard",
+    "setsid",
+    "cttyhack",
+    "mknod",
+    "blkid",
+    "df",
+    "du",
+    "hexdump",
+    "dd",
+    "tar",
+    "gzip",
+    "chroot",
 ];
 
 /// Marker file whose presence tells `ingot-agent` it runs in the ephemeral environment (and so
@@ -175,7 +231,7 @@ fn build_in(opts: &BuildOptions, work: &Path) -> Result<ImageSet, ImageError> {
             busybox: b.clone(),
         },
         (k, b) => {
-            let fetched = fetch_debs(&opts.arch, &work.join("debs"))?;
+            let fetched = fetch_debs(&opts.arch, &deb_cache(work))?;
             DebPackages {
                 kernel: k.clone().unwrap_or(fetched.kernel),
                 busybox: b.clone().unwrap_or(fetched.busybox),
@@ -194,7 +250,7 @@ fn build_in(opts: &BuildOptions, work: &Path) -> Result<ImageSet, ImageError> {
     debs::unpack(&debs.busybox, &broot)?;
 
     let (kernel_path, kernel_version) = find_kernel(&kroot)?;
-    let modules = find_modules(&kroot, &kernel_version)?;
+    let modules = find_modules(&kroot, &kernel_version, MODULES)?;
     let busybox = broot.join("bin/busybox");
     if !busybox.is_file() {
         return Err(ImageError::Missing(format!(
@@ -205,6 +261,17 @@ fn build_in(opts: &BuildOptions, work: &Path) -> Result<ImageSet, ImageError> {
 
     let agent = prepare_agent(&opts.agent_binary, work)?;
     let libs = shared_libraries(&opts.agent_binary)?;
+    // The tool packages are cached beside the kernel package the caller gave (its cache), or in
+    // $INGOT_DEB_CACHE, or with this build's downloads.
+    let cache = match (std::env::var_os("INGOT_DEB_CACHE"), &opts.kernel_deb) {
+        (Some(c), _) => PathBuf::from(c),
+        (None, Some(k)) => k
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| deb_cache(work)),
+        (None, None) => deb_cache(work),
+    };
+    let tools = tools::prepare(&cache, work)?;
 
     let initrd = initramfs(&InitramfsParts {
         busybox: &busybox,
@@ -212,6 +279,7 @@ fn build_in(opts: &BuildOptions, work: &Path) -> Result<ImageSet, ImageError> {
         libs: &libs,
         modules: &modules,
         kernel_version: &kernel_version,
+        tools: &tools,
     })?;
 
     let kernel = store_file(&opts.data_dir, &kernel_path)?;
@@ -233,6 +301,13 @@ fn build_in(opts: &BuildOptions, work: &Path) -> Result<ImageSet, ImageError> {
     Ok(set)
 }
 
+/// Where downloaded packages are kept: `$INGOT_DEB_CACHE`, else `work/debs`.
+pub(crate) fn deb_cache(work: &Path) -> PathBuf {
+    std::env::var_os("INGOT_DEB_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| work.join("debs"))
+}
+
 fn read_dir_names(dir: &Path) -> Result<Vec<String>, ImageError> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .map_err(|e| ImageError::io(dir, e))?
@@ -244,7 +319,7 @@ fn read_dir_names(dir: &Path) -> Result<Vec<String>, ImageError> {
 }
 
 /// `boot/vmlinuz-<version>` in the unpacked kernel package.
-fn find_kernel(root: &Path) -> Result<(PathBuf, String), ImageError> {
+pub(crate) fn find_kernel(root: &Path) -> Result<(PathBuf, String), ImageError> {
     let boot = root.join("boot");
     let found = read_dir_names(&boot)?
         .into_iter()
@@ -254,8 +329,12 @@ fn find_kernel(root: &Path) -> Result<(PathBuf, String), ImageError> {
     Ok((boot.join(format!("vmlinuz-{found}")), found))
 }
 
-/// The `.ko` files of [`MODULES`] in load order.
-fn find_modules(root: &Path, version: &str) -> Result<Vec<(String, PathBuf)>, ImageError> {
+/// The `.ko` files of `wanted` (e.g. [`MODULES`]) in load order.
+pub(crate) fn find_modules(
+    root: &Path,
+    version: &str,
+    wanted: &[&str],
+) -> Result<Vec<(String, PathBuf)>, ImageError> {
     let base = ["lib/modules", "usr/lib/modules"]
         .iter()
         .map(|p| root.join(p).join(version).join("kernel"))
@@ -287,7 +366,7 @@ fn find_modules(root: &Path, version: &str) -> Result<Vec<(String, PathBuf)>, Im
         }
     }
     let mut out = Vec::new();
-    for m in MODULES {
+    for m in wanted {
         match all.get(*m) {
             Some(p) => out.push((m.to_string(), p.clone())),
             None if all.contains_key(&format!("{m}.compressed")) => {
@@ -340,7 +419,7 @@ pub fn module_depends(ko: &[u8]) -> Vec<String> {
 }
 
 /// A copy of the agent without debug info when `strip` is available, else the binary itself.
-fn prepare_agent(agent: &Path, work: &Path) -> Result<PathBuf, ImageError> {
+pub(crate) fn prepare_agent(agent: &Path, work: &Path) -> Result<PathBuf, ImageError> {
     if !agent.is_file() {
         return Err(ImageError::Missing(format!(
             "agent binary {} not found",
@@ -424,6 +503,7 @@ struct InitramfsParts<'a> {
     libs: &'a [PathBuf],
     modules: &'a [(String, PathBuf)],
     kernel_version: &'a str,
+    tools: &'a tools::Tools,
 }
 
 fn read(p: &Path) -> Result<Vec<u8>, ImageError> {
@@ -462,15 +542,35 @@ fn initramfs(parts: &InitramfsParts) -> Result<Vec<u8>, ImageError> {
     w.dir("usr/sbin", 0o755).map_err(io)?;
 
     let mut lib_dirs: Vec<String> = Vec::new();
-    for lib in parts.libs {
-        let name = lib.to_string_lossy();
-        w.file(&name, 0o755, &read(lib)?).map_err(io)?;
-        if let Some(parent) = lib.parent().map(|p| p.to_string_lossy().into_owned()) {
+    let mut all_libs: Vec<tools::ImageFile> = parts
+        .libs
+        .iter()
+        .map(|l| tools::ImageFile {
+            dest: l.to_string_lossy().trim_start_matches('/').to_string(),
+            src: l.clone(),
+            mode: 0o755,
+        })
+        .collect();
+    for l in &parts.tools.libs {
+        if !all_libs.iter().any(|a| a.dest == l.dest) {
+            all_libs.push(l.clone());
+        }
+    }
+    for lib in &all_libs {
+        w.file(&lib.dest, lib.mode, &read(&lib.src)?).map_err(io)?;
+        if let Some(parent) = Path::new(&lib.dest)
+            .parent()
+            .map(|p| format!("/{}", p.to_string_lossy()))
+        {
             if !lib_dirs.contains(&parent) {
                 lib_dirs.push(parent);
             }
         }
     }
+    for f in &parts.tools.files {
+        w.file(&f.dest, f.mode, &read(&f.src)?).map_err(io)?;
+    }
+    w.dir("target", 0o755).map_err(io)?;
     w.file("usr/bin/ingot-agent", 0o755, &read(parts.agent)?)
         .map_err(io)?;
 
@@ -567,7 +667,14 @@ for d in /sys/class/net/*; do
 done
 echo "ingot: starting ingot-agent"
 /usr/bin/ingot-agent
-echo "ingot: ingot-agent exited with status $?; powering off"
+rc=$?
+case " $(cat /proc/cmdline) " in
+    *" ingot.purpose=rescue "*)
+        echo "ingot: rescue mode (ingot-agent exited with status $rc): shell on the console"
+        while true; do setsid cttyhack /bin/sh; sleep 1; done
+        ;;
+esac
+echo "ingot: ingot-agent exited with status $rc; powering off"
 sync
 poweroff -f
 # Should poweroff fail, never let init exit (that panics the kernel).
@@ -675,7 +782,7 @@ mod tests {
         put("drivers/nvme/host/nvme.ko", "nvme-core");
         put("drivers/nvme/host/nvme-core.ko", "t10-pi");
         put("block/t10-pi.ko", "crc-t10dif,crc64-rocksoft");
-        let found = find_modules(d.path(), "6.1.0-9-amd64").unwrap();
+        let found = find_modules(d.path(), "6.1.0-9-amd64", MODULES).unwrap();
         let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
@@ -693,7 +800,7 @@ mod tests {
         put("lib/crc64.ko", "");
         put("drivers/nvme/host/nvme-core.ko", "t10-pi,nvme-auth");
         put("drivers/nvme/host/nvme-auth.ko", "");
-        let err = find_modules(d.path(), "6.1.0-9-amd64").unwrap_err();
+        let err = find_modules(d.path(), "6.1.0-9-amd64", MODULES).unwrap_err();
         assert!(
             err.to_string()
                 .contains("nvme-core depends on nvme-auth, which MODULES does not load before it"),

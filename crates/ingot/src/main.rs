@@ -127,6 +127,22 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ImagesCmd {
+    /// Build the small bootable test OS (a root-filesystem tarball, MAAS `tgz`): the Debian
+    /// kernel and an initramfs in /boot, busybox, ingot-agent (`firstboot` stands in for
+    /// cloud-init).
+    BuildOs {
+        /// The tarball to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Where the Debian packages are cached (default DATA_DIR/deb-cache).
+        #[arg(long, env = "INGOT_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The ingot-agent binary to put in the image (default: next to this program).
+        #[arg(long)]
+        agent: Option<PathBuf>,
+        #[arg(long, default_value = "amd64")]
+        arch: String,
+    },
     /// Build the ephemeral environment from Debian packages and store it in the data directory.
     Build {
         #[arg(long, env = "INGOT_DATA_DIR")]
@@ -431,6 +447,32 @@ async fn async_main(cli: Cli) -> Result<()> {
                 };
                 let set = ingot_images::build(&opts)?;
                 println!("{}", serde_json::to_string_pretty(&set)?);
+                Ok(())
+            }
+            ImagesCmd::BuildOs {
+                out,
+                data_dir,
+                agent,
+                arch,
+            } => {
+                let agent = match agent {
+                    Some(a) => a,
+                    None => std::env::current_exe()?.with_file_name("ingot-agent"),
+                };
+                anyhow::ensure!(agent.is_file(), "no ingot-agent at {} (build it with cargo build -p ingot-agent, or pass --agent)", agent.display());
+                let data_dir = data_dir.unwrap_or_else(default_data_dir);
+                let deb_cache = std::env::var_os("INGOT_DEB_CACHE")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data_dir.join("deb-cache"));
+                let opts = ingot_images::os::OsOptions {
+                    out: out.clone(),
+                    agent_binary: agent,
+                    arch,
+                    deb_cache,
+                    work_dir: data_dir.join(format!(".os-build-{}", std::process::id())),
+                };
+                let img = ingot_images::os::build_os(&opts)?;
+                println!("{}", serde_json::to_string_pretty(&img)?);
                 Ok(())
             }
             ImagesCmd::List { data_dir } => {

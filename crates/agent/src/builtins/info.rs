@@ -476,6 +476,7 @@ pub(crate) mod tests {
             boot_mac: Some("52:54:00:aa:bb:cc".into()),
             ephemeral: false,
             resources_file: None,
+            args: Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ mod memtest;
 mod netlink;
 mod smart;
 mod stress;
+mod wipe;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,6 +39,8 @@ pub struct Ctx {
     pub ephemeral: bool,
     /// `$MAAS_RESOURCES_FILE`.
     pub resources_file: Option<PathBuf>,
+    /// The script's arguments (its parameters, `--quick-erase`, ...).
+    pub args: Vec<String>,
 }
 
 /// Durations and sizes, from the environment (the runner passes the agent's flags on).
@@ -151,6 +154,7 @@ const NAMES: &[&str] = &[
     "memtester",
     "badblocks",
     "network-link",
+    "wipe-disks",
 ];
 
 /// Runs the built-in `name`; None when there is no such built-in.
@@ -171,6 +175,7 @@ pub fn run(name: &str, ctx: &Ctx, out: &mut Out) -> Option<Done> {
         "memtester" => memtest::run(ctx, out),
         "badblocks" => badblocks::run(ctx, out),
         "network-link" => netlink::run(ctx, out),
+        "wipe-disks" => wipe::run(ctx, out),
         _ => return None,
     })
 }
@@ -210,7 +215,14 @@ mod tests {
         for b in ingot_core::scripts::BUILTINS {
             assert!(implemented(b.name), "{} is not implemented", b.name);
         }
-        assert_eq!(NAMES.len(), ingot_core::scripts::BUILTINS.len());
+        // The release script `wipe-disks` is run for disk erasure, whether or not the
+        // catalogue lists it; every other name is in the catalogue.
+        for n in NAMES {
+            assert!(
+                *n == "wipe-disks" || ingot_core::scripts::builtin(n).is_some(),
+                "{n} is not in the catalogue"
+            );
+        }
     }
 
     #[test]

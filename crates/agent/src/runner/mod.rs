@@ -296,9 +296,7 @@ impl<S: Signaller> Run<'_, S> {
                 .map_err(|err| format!("cannot create {}: {err}", d.display()))?;
         }
         if e.builtin {
-            if ingot_core::scripts::builtin(&e.name).is_none()
-                || !crate::builtins::implemented(&e.name)
-            {
+            if !crate::builtins::implemented(&e.name) {
                 return Err(format!(
                     "ingot-agent has no built-in script named '{}'",
                     e.name
@@ -310,7 +308,9 @@ impl<S: Signaller> Run<'_, S> {
                 .split_first()
                 .ok_or("no command to run built-ins with")?;
             let mut cmd = tokio::process::Command::new(prog);
-            cmd.args(args).arg(&e.name);
+            cmd.args(args)
+                .arg(&e.name)
+                .args(builtin_args(&e.parameters));
             return Ok(cmd);
         }
         let text = e
@@ -325,6 +325,27 @@ impl<S: Signaller> Run<'_, S> {
             .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
         Ok(tokio::process::Command::new(path))
     }
+}
+
+/// A built-in's parameters as arguments, as MAAS passes them to scripts: a true boolean is
+/// `--name-with-dashes`, a false one nothing, anything else `--name=value`. The index gives
+/// each parameter as `{"type": ..., "value": ...}` (or the bare value).
+pub(crate) fn builtin_args(parameters: &serde_json::Value) -> Vec<String> {
+    let Some(m) = parameters.as_object() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, p) in m {
+        let v = p.get("value").unwrap_or(p);
+        let flag = format!("--{}", name.replace('_', "-"));
+        match v {
+            serde_json::Value::Bool(true) => out.push(flag),
+            serde_json::Value::Bool(false) | serde_json::Value::Null => {}
+            serde_json::Value::String(s) => out.push(format!("{flag}={s}")),
+            other => out.push(format!("{flag}={other}")),
+        }
+    }
+    out
 }
 
 fn write_executable(path: &Path, data: &[u8]) -> std::io::Result<()> {
@@ -388,6 +409,25 @@ pub(crate) async fn run<S: Signaller>(
     };
     let work = async {
         let mut commissioning = Vec::new();
+        if purpose == "erase" {
+            // Disk erasure: whatever the region lists (the wipe-disks built-in), in one set.
+            let all: Vec<ScriptEntry> = index
+                .commissioning_scripts
+                .iter()
+                .chain(&index.testing_scripts)
+                .cloned()
+                .collect();
+            let done = r.run_set(&all).await;
+            return match describe_failures(&done) {
+                Some(f) => (
+                    done,
+                    Vec::new(),
+                    "FAILED",
+                    Some(format!("Failed to erase disks: {f}.")),
+                ),
+                None => (done, Vec::new(), "OK", None),
+            };
+        }
         if purpose == "commission" {
             commissioning = r.run_set(&index.commissioning_scripts).await;
             if let Some(f) = describe_failures(&commissioning) {

@@ -489,3 +489,18 @@ async fn a_revoked_token_stops_the_run() {
     let sm = rec.summary();
     assert_eq!(sm.len(), 2, "{sm:?}");
 }
+
+#[test]
+fn builtin_parameters_become_arguments() {
+    let p = serde_json::json!({
+        "quick_erase": {"type": "boolean", "value": true},
+        "secure_erase": {"type": "boolean", "value": false},
+        "runtime": {"type": "runtime", "value": 30},
+        "storage": "sda",
+    });
+    assert_eq!(
+        builtin_args(&p),
+        ["--quick-erase", "--runtime=30", "--storage=sda"]
+    );
+    assert!(builtin_args(&serde_json::Value::Null).is_empty());
+}
