@@ -432,6 +432,7 @@ async fn run_scripts(
     tracing::info!(
         commissioning = index.commissioning_scripts.len(),
         testing = index.testing_scripts.len(),
+        release = index.release_scripts.len(),
         "scripts to run"
     );
     let work = tempfile::Builder::new()

@@ -117,6 +117,9 @@ pub struct ScriptIndex {
     pub commissioning_scripts: Vec<ScriptEntry>,
     #[serde(default)]
     pub testing_scripts: Vec<ScriptEntry>,
+    /// What a release runs (DISK_ERASING: the `wipe-disks` built-in).
+    #[serde(default)]
+    pub release_scripts: Vec<ScriptEntry>,
 }
 
 /// An `op=signal` form: text fields and files (each sent with `filename=` its name).

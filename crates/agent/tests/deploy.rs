@@ -1362,7 +1362,8 @@ fn erase_in_the_ephemeral_environment() {
         "/MAAS/metadata/2012-03-01/maas-scripts/",
         serde_json::to_vec(&serde_json::json!({
             "commissioning_scripts": [],
-            "testing_scripts": [{
+            "testing_scripts": [],
+            "release_scripts": [{
                 "name": "wipe-disks", "script_result_id": 41, "builtin": true,
                 "timeout_seconds": 600, "parallel": 0, "hardware_type": 3,
                 "parameters": {

@@ -140,12 +140,16 @@ pub struct SignalContext {
     pub enlisting: bool,
     /// A result of the current set (including this signal's uploads) failed.
     pub any_result_failed: bool,
+    /// A result of the current set is still pending or running.
+    pub any_result_unfinished: bool,
     /// `error` field of the signal.
     pub error: Option<String>,
 }
 
 fn finish_release(facts: &MachineFacts, passed: bool) -> Outcome {
     let mut o = Outcome::none();
+    // The signal's uploads (and the check that the erase passed) belong to the release set.
+    o.results = Some(ResultSet::Release);
     let target = release_target(passed);
     o.steps = if can_transition(facts.status, target) {
         vec![target]
@@ -245,6 +249,12 @@ pub fn plan_signal(
         DiskErasing => {
             o.results = Some(ResultSet::Release);
             match status {
+                // OK only counts when every erase script passed: an erase that did not run
+                // did not erase anything.
+                S::Ok if ctx.any_result_failed || ctx.any_result_unfinished => o.failed(
+                    FailedDiskErasing,
+                    why("Disk erasing reported OK before its erase script passed."),
+                ),
                 S::Ok => finish_release(facts, facts.commissioning_passed),
                 S::Failed | S::Timedout => o.failed(FailedDiskErasing, why("Disk erasing failed.")),
                 _ => o,

@@ -25,6 +25,7 @@ fn ctx(enlisting: bool, failed: bool) -> SignalContext {
     SignalContext {
         enlisting,
         any_result_failed: failed,
+        any_result_unfinished: false,
         error: None,
     }
 }
@@ -236,4 +237,30 @@ fn observed_power_states() {
             assert!(why.contains("BMC said no") && why.contains(s.label()));
         }
     }
+}
+
+/// DISK_ERASING: OK finishes the release only when the erase script passed; OK while it is
+/// unfinished (never ran) or after it failed is a failed erase.
+#[test]
+fn disk_erasing_ok_needs_a_passed_erase() {
+    let f = facts(DiskErasing, Some(Deployed));
+    let last = |c: SignalContext| {
+        *plan_signal(&f, SignalStatus::Ok, &c)
+            .unwrap()
+            .steps
+            .last()
+            .unwrap()
+    };
+    assert_eq!(last(ctx(false, false)), Ready);
+    assert_eq!(last(ctx(false, true)), FailedDiskErasing);
+    let mut c = ctx(false, false);
+    c.any_result_unfinished = true;
+    assert_eq!(last(c), FailedDiskErasing);
+}
+
+#[test]
+fn disk_erasing_ok_reads_the_release_results() {
+    let f = facts(DiskErasing, Some(Deployed));
+    let o = plan_signal(&f, SignalStatus::Ok, &ctx(false, false)).unwrap();
+    assert_eq!(o.results, Some(ingot_core::signal::ResultSet::Release));
 }

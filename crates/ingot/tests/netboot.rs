@@ -490,15 +490,14 @@ async fn dhcp_tftp_http_hops_through_the_rack() {
 }
 
 fn agent_binary() -> std::path::PathBuf {
+    // Always ask cargo (a no-op when it is up to date): a stale agent would test old code.
     let agent = std::path::Path::new(BIN).with_file_name("ingot-agent");
-    if !agent.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "ingot-agent"])
-            .status()
-            .expect("cargo build -p ingot-agent");
-        assert!(st.success(), "building ingot-agent failed");
-    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .args(["build", "-p", "ingot-agent"])
+        .status()
+        .expect("cargo build -p ingot-agent");
+    assert!(st.success(), "building ingot-agent failed");
     agent
 }
 
@@ -995,5 +994,286 @@ async fn qemu_uefi_vm_pxe_boots_and_enlists() {
         seen.iter()
             .any(|h| h.contains("GET /MAAS/boot/ipxe") && h.contains("ephemeral enlist")),
         "{seen:#?}"
+    );
+}
+
+/// The whole deployment life of a real VM (issue 6): a QEMU VM with one NIC and one disk is
+/// commissioned, given a STATIC address, and deployed with Ingot's test OS (`ingot images
+/// build-os`, uploaded through `boot-resources/`) and a user-data script. The ephemeral
+/// environment partitions the disk, streams and checks the image, writes the NoCloud seed and
+/// the boot loader and reboots; the VM then boots from its own disk, the test OS applies the
+/// hostname and the static address, runs the user-data and reports → DEPLOYED. The test pings
+/// the address and reads the console. Rescue mode enters and exits (back to DEPLOYED from the
+/// disk). Release with quick erase → READY, and the test reads the VM's disk file: the first
+/// and last 2 MiB are zero, the middle still holds the installed data. Finally the image's
+/// blob is corrupted on the region's disk and a new deploy fails with the checksum named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qemu_vm_deploys_rescues_releases_with_erase() {
+    let Some((mut lab, qemu)) = vm_lab(5, &[]) else {
+        return;
+    };
+    let api = lab.start_region().await;
+
+    // The test OS, uploaded as a custom image.
+    let os = lab.dir.path().join("ingot-test-os.tgz");
+    let t = std::time::Instant::now();
+    ok(&[
+        BIN,
+        "images",
+        "build-os",
+        "--out",
+        os.to_str().unwrap(),
+        "--agent",
+        agent_binary().to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&os).unwrap();
+    eprintln!("test OS built in {:?}: {} bytes", t.elapsed(), bytes.len());
+    let res = api.upload_image("custom/ingot-test", &bytes).await;
+    assert_eq!(res["name"], "custom/ingot-test", "{res:#}");
+
+    let mac0 = "52:54:00:77:dd:01";
+    let disk = lab.dir.path().join("disk.raw");
+    let disk_size: u64 = 3 << 30;
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(disk_size)
+        .unwrap();
+    let qmp = lab.dir.path().join("vm.qmp");
+    let serial = lab.dir.path().join("vm-serial.log");
+    let vm = Command::new("ip")
+        .args([
+            "netns", "exec", &lab.lab, &qemu, "-accel", "tcg", "-m", "768", "-smp", "2",
+        ])
+        .args(["-nographic", "-nodefaults", "-S", "-no-shutdown"])
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", qmp.display()))
+        .arg("-serial")
+        .arg(format!("file:{}", serial.display()))
+        .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
+        .args([
+            "-device",
+            &format!("virtio-net-pci,netdev=n0,mac={mac0},bootindex=1"),
+        ])
+        .arg("-drive")
+        .arg(format!("file={},if=none,id=d0,format=raw", disk.display()))
+        .args([
+            "-device",
+            "virtio-blk-pci,drive=d0,serial=INGOT-DEPLOY-D0,bootindex=2",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start QEMU");
+    let _vm = Proc(vm);
+    for _ in 0..100 {
+        if qmp.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    api.post(
+        "/MAAS/api/2.0/tags/",
+        &[
+            ("name", "e2e"),
+            ("kernel_opts", "INGOT_LLDP_SECONDS=2 INGOT_TEST_SECONDS=3"),
+        ],
+    )
+    .await
+    .ok();
+    let qmp_addr = format!("unix:{}", qmp.display());
+    let m = api
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[
+                ("hostname", "deployvm"),
+                ("architecture", "amd64/generic"),
+                ("mac_addresses", mac0),
+                ("power_type", "qemu"),
+                ("power_parameters_power_address", &qmp_addr),
+                ("commission", "false"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    api.post("/MAAS/api/2.0/tags/e2e/?op=update_nodes", &[("add", &sid)])
+        .await
+        .ok();
+    let t = std::time::Instant::now();
+    api.op(&sid, "commission", &[("testing_scripts", "none")])
+        .await
+        .ok();
+    let m = wait_status(&api, &sid, "Ready", 900, &serial).await;
+    eprintln!("commissioned in {:?}", t.elapsed());
+    let iface = m["interface_set"][0]["id"].as_i64().unwrap();
+    api.post(
+        &format!("/MAAS/api/2.0/nodes/{sid}/interfaces/{iface}/?op=link_subnet"),
+        &[
+            ("mode", "STATIC"),
+            ("subnet", "10.77.0.0/24"),
+            ("ip_address", "10.77.0.42"),
+            ("default_gateway", "true"),
+        ],
+    )
+    .await
+    .ok();
+
+    // Deploy with a user-data script whose output the console shows.
+    use base64::Engine as _;
+    let marker = format!("ud-{:08x}", rand::random::<u32>());
+    let user_data =
+        format!("#!/bin/sh\necho user-data-says {marker} > /dev/console\necho {marker} > /root/user-data-ran\n");
+    let ud = base64::engine::general_purpose::STANDARD.encode(user_data);
+    api.post(
+        "/MAAS/api/2.0/machines/?op=allocate",
+        &[("system_id", &sid)],
+    )
+    .await
+    .ok();
+    let t = std::time::Instant::now();
+    api.op(
+        &sid,
+        "deploy",
+        &[("distro_series", "custom/ingot-test"), ("user_data", &ud)],
+    )
+    .await
+    .ok();
+    let m = wait_status(&api, &sid, "Deployed", 1200, &serial).await;
+    eprintln!("deployed in {:?}", t.elapsed());
+    assert_eq!(m["netboot"], false, "{m:#}");
+    let console = std::fs::read_to_string(&serial).unwrap_or_default();
+    for want in [
+        "ingot-firstboot: hostname deployvm".to_string(),
+        "10.77.0.42/24".to_string(),
+        "user-data exit 0".to_string(),
+        format!("user-data-says {marker}"),
+        "ingot-firstboot: reported modules-final SUCCESS".to_string(),
+    ] {
+        assert!(
+            console.contains(&want),
+            "console lacks {want:?}:\n{}",
+            &console[console.len().saturating_sub(6000)..]
+        );
+    }
+    // The installed OS answers on the static address it was given.
+    let ping = in_ns(
+        &lab.lab,
+        &["busybox", "ping", "-c", "3", "-W", "2", "10.77.0.42"],
+    );
+    assert!(
+        ping.status.success(),
+        "10.77.0.42 does not answer: {}{}",
+        String::from_utf8_lossy(&ping.stdout),
+        String::from_utf8_lossy(&ping.stderr)
+    );
+
+    // Rescue mode on the deployed VM, and back to its disk.
+    api.op(&sid, "rescue_mode", &[]).await.ok();
+    wait_status(&api, &sid, "Rescue mode", 900, &serial).await;
+    api.op(&sid, "exit_rescue_mode", &[]).await.ok();
+    wait_status(&api, &sid, "Deployed", 900, &serial).await;
+
+    // Release with quick erase → READY; the disk's ends are zero, its middle is not.
+    let read_at = |off: u64, len: usize| -> Vec<u8> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(&disk).unwrap();
+        f.seek(SeekFrom::Start(off)).unwrap();
+        let mut b = vec![0u8; len];
+        f.read_exact(&mut b).unwrap();
+        b
+    };
+    let mib = 1u64 << 20;
+    assert!(
+        read_at(0, 512).iter().any(|&b| b != 0),
+        "the deployed disk starts with a boot sector"
+    );
+    // Where the installed data lies: the first non-zero 1 MiB block past the erased head.
+    let middle = (4..(disk_size / mib - 4))
+        .map(|i| i * mib)
+        .find(|&off| read_at(off, mib as usize).iter().any(|&b| b != 0))
+        .expect("the installed OS left data past the first 4 MiB");
+    api.op(
+        &sid,
+        "release",
+        &[("erase", "true"), ("quick_erase", "true")],
+    )
+    .await
+    .ok();
+    let t = std::time::Instant::now();
+    wait_status(&api, &sid, "Ready", 900, &serial).await;
+    eprintln!("released with quick erase in {:?}", t.elapsed());
+    if read_at(0, 2 * mib as usize).iter().any(|&b| b != 0) {
+        let res = api
+            .get(&format!(
+                "/MAAS/api/2.0/nodes/{sid}/results/?result_type=release&include_output=true"
+            ))
+            .await
+            .json();
+        let evs: Vec<String> = api
+            .events(&sid)
+            .await
+            .iter()
+            .map(|e| format!("{} {}", e["type"], e["description"]))
+            .collect();
+        let log = std::fs::read_to_string(&serial).unwrap_or_default();
+        panic!(
+            "first 2 MiB not erased; release results {res:#}\nevents:\n{}\nserial tail:\n{}",
+            evs.join("\n"),
+            &log[log.len().saturating_sub(5000)..]
+        );
+    }
+    assert!(
+        read_at(disk_size - 2 * mib, 2 * mib as usize)
+            .iter()
+            .all(|&b| b == 0),
+        "last 2 MiB erased"
+    );
+    assert!(
+        read_at(middle, mib as usize).iter().any(|&b| b != 0),
+        "a quick erase leaves the middle alone"
+    );
+    let events: Vec<String> = api
+        .events(&sid)
+        .await
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "Disk erasing" || e.contains("erasing")),
+        "{events:?}"
+    );
+
+    // A corrupted image: the blob on the region's disk no longer matches its checksum.
+    let sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let blob = lab.dir.path().join("images").join(&sha);
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&blob).unwrap();
+        f.seek(SeekFrom::Start(bytes.len() as u64 / 2)).unwrap();
+        f.write_all(b"corrupted by the test").unwrap();
+    }
+    api.post(
+        "/MAAS/api/2.0/machines/?op=allocate",
+        &[("system_id", &sid)],
+    )
+    .await
+    .ok();
+    api.op(&sid, "deploy", &[("distro_series", "custom/ingot-test")])
+        .await
+        .ok();
+    let m = wait_status(&api, &sid, "Failed deployment", 900, &serial).await;
+    let err = m["error_description"].as_str().unwrap_or("");
+    assert!(
+        err.starts_with("image:") && err.contains("sha256"),
+        "the failure names the step and the checksum: {err}"
     );
 }

@@ -554,6 +554,7 @@ impl Region {
                 &SignalContext {
                     enlisting: m.enlisting,
                     any_result_failed: true,
+                    any_result_unfinished: false,
                     error: Some(why.clone()),
                 },
             )?;

@@ -936,6 +936,7 @@ impl Region {
             &SignalContext {
                 enlisting: m.enlisting,
                 any_result_failed: false,
+                any_result_unfinished: false,
                 error: error.clone(),
             },
         )?;
@@ -963,14 +964,15 @@ impl Region {
                 RegionError::NotFound("The machine of this token no longer exists.".into())
             })?;
             let f = facts(&m);
-            let any_failed = match probe.results {
-                Some(set) => self
-                    .store
-                    .results(m.id, Some(set.as_str()))
-                    .await?
-                    .iter()
-                    .any(|r| matches!(r.status, 3 | 4 | 8 | 11)),
-                None => false,
+            let (any_failed, any_unfinished) = match probe.results {
+                Some(set) => {
+                    let rs = self.store.results(m.id, Some(set.as_str())).await?;
+                    (
+                        rs.iter().any(|r| matches!(r.status, 3 | 4 | 8 | 11)),
+                        rs.iter().any(|r| matches!(r.status, 0 | 1 | 7 | 10)),
+                    )
+                }
+                None => (false, false),
             };
             let out = signal::plan_signal(
                 &f,
@@ -978,6 +980,7 @@ impl Region {
                 &SignalContext {
                     enlisting: m.enlisting,
                     any_result_failed: any_failed,
+                    any_result_unfinished: any_unfinished,
                     error: error.clone(),
                 },
             )?;

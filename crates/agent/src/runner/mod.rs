@@ -410,13 +410,23 @@ pub(crate) async fn run<S: Signaller>(
     let work = async {
         let mut commissioning = Vec::new();
         if purpose == "erase" {
-            // Disk erasure: whatever the region lists (the wipe-disks built-in), in one set.
+            // Disk erasure: whatever the region lists (the wipe-disks built-in, under
+            // `release_scripts`), in one set. Nothing listed is a failure, not an erased disk.
             let all: Vec<ScriptEntry> = index
-                .commissioning_scripts
+                .release_scripts
                 .iter()
+                .chain(&index.commissioning_scripts)
                 .chain(&index.testing_scripts)
                 .cloned()
                 .collect();
+            if all.is_empty() {
+                return (
+                    Vec::new(),
+                    Vec::new(),
+                    "FAILED",
+                    Some("Failed to erase disks: the region listed no erase script.".into()),
+                );
+            }
             let done = r.run_set(&all).await;
             return match describe_failures(&done) {
                 Some(f) => (

@@ -101,6 +101,7 @@ fn index(commissioning: Vec<ScriptEntry>, testing: Vec<ScriptEntry>) -> ScriptIn
     ScriptIndex {
         commissioning_scripts: commissioning,
         testing_scripts: testing,
+        release_scripts: Vec::new(),
     }
 }
 
@@ -503,4 +504,21 @@ fn builtin_parameters_become_arguments() {
         ["--quick-erase", "--runtime=30", "--storage=sda"]
     );
     assert!(builtin_args(&serde_json::Value::Null).is_empty());
+}
+
+#[tokio::test]
+async fn erase_runs_the_release_scripts_and_refuses_an_empty_list() {
+    let t = tempfile::tempdir().unwrap();
+    // Nothing to run: the disks were not erased, so the run fails instead of signalling OK.
+    let rec = Recorder::default();
+    let sum = run("erase", &index(vec![], vec![]), &settings(t.path()), &rec).await;
+    assert_eq!(sum.final_status, "FAILED");
+    assert!(sum.error.unwrap().contains("no erase script"));
+    // The region lists the erase under `release_scripts`.
+    let mut idx = index(vec![], vec![]);
+    idx.release_scripts = vec![user(5, "eraser", 0, "#!/bin/sh\necho erased\n")];
+    let rec = Recorder::default();
+    let sum = run("erase", &idx, &settings(t.path()), &rec).await;
+    assert_eq!(sum.final_status, "OK");
+    assert_eq!(rec.end_of(5).get("exit_status"), Some("0"));
 }
