@@ -1119,6 +1119,51 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
     .await
     .ok();
 
+    // python-libmaas, unmodified, deploys the VM (to Deployed: the installed OS reported) and
+    // releases it (to Ready), through the same API.
+    let py = std::env::var("INGOT_LIBMAAS_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let shared = std::env::var("INGOT_SHARED_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into());
+    let smoke = format!("{shared}/peers/libmaas-smoke.py");
+    match py {
+        Some(py) if std::path::Path::new(&smoke).exists() => {
+            let (ck, tk, ts) = api.key.clone().unwrap();
+            let t = std::time::Instant::now();
+            let out = Command::new(py)
+                .arg(&smoke)
+                .env("MAAS_URL", format!("{}/MAAS/", api.base))
+                .env("MAAS_APIKEY", format!("{ck}:{tk}:{ts}"))
+                .env("MAAS_HOSTNAME", "deployvm")
+                .env("MAAS_DISTRO", "custom/ingot-test")
+                .env("MAAS_WAIT", "900")
+                .output()
+                .expect("run libmaas-smoke.py");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            eprintln!(
+                "python-libmaas deploy + release of the VM in {:?}:\n{stdout}",
+                t.elapsed()
+            );
+            assert!(
+                out.status.success() && stdout.contains("0 failed"),
+                "libmaas smoke failed:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(stdout.contains("Deploying -> Deployed"), "{stdout}");
+            assert!(stdout.contains("-> Ready"), "{stdout}");
+            let console = std::fs::read_to_string(&serial).unwrap_or_default();
+            assert!(
+                console.contains("ingot-firstboot: reported modules-final SUCCESS"),
+                "the VM booted its installed OS for python-libmaas"
+            );
+        }
+        _ => assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide INGOT_LIBMAAS_PYTHON and the shared peers (scripts/test.sh does)"
+        ),
+    }
+
     // Deploy with a user-data script whose output the console shows.
     use base64::Engine as _;
     let marker = format!("ud-{:08x}", rand::random::<u32>());
