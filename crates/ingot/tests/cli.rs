@@ -241,3 +241,144 @@ async fn commissioning_commands_from_the_readme() {
     ]);
     assert_eq!(ip["ip"], "10.0.0.2");
 }
+
+/// The README's deployment lines, through the CLI: upload an image file (`content@=`), set a
+/// storage layout, make a bond, link a STATIC address, allocate, deploy with user-data, and set
+/// the admission limit; then the agent's configuration carries all of it.
+#[tokio::test]
+async fn deploy_commands_from_the_readme() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let cli = Cli {
+        cfg: tempfile::tempdir().unwrap(),
+    };
+    cli.ok(&["login", "admin", &format!("{}/MAAS", s.base), &s.key]);
+    let img = cli.cfg.path().join("ingot-test-os.tgz");
+    std::fs::write(&img, b"a root file system tarball").unwrap();
+    let r = cli.json(&[
+        "admin",
+        "boot-resources",
+        "create",
+        "name=custom/ingot-test",
+        "architecture=amd64/generic",
+        "filetype=tgz",
+        &format!("content@={}", img.display()),
+    ]);
+    assert_eq!(r["name"], "custom/ingot-test", "{r:#}");
+    let sid = c
+        .ready_machine(
+            "clideploy",
+            "52:54:00:cc:22:01",
+            &[("mac_addresses", "52:54:00:cc:22:02")],
+        )
+        .await;
+    let m = cli.json(&[
+        "admin",
+        "machine",
+        "set-storage-layout",
+        &sid,
+        "storage_layout=lvm",
+    ]);
+    assert_eq!(m["system_id"], sid.as_str());
+    let ifaces: Vec<String> = c.machine(&sid).await["interface_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].to_string())
+        .collect();
+    let bond = cli.json(&[
+        "admin",
+        "interfaces",
+        "create-bond",
+        &sid,
+        "name=bond0",
+        &format!("parents={}", ifaces[0]),
+        &format!("parents={}", ifaces[1]),
+        "bond_mode=802.3ad",
+    ]);
+    assert_eq!(bond["type"], "bond");
+    cli.ok(&[
+        "admin",
+        "subnets",
+        "create",
+        "cidr=10.0.0.0/24",
+        "gateway_ip=10.0.0.1",
+    ]);
+    let l = cli.json(&[
+        "admin",
+        "interface",
+        "link-subnet",
+        &sid,
+        &bond["id"].to_string(),
+        "mode=STATIC",
+        "subnet=10.0.0.0/24",
+        "ip_address=10.0.0.42",
+    ]);
+    assert_eq!(l["links"][0]["ip_address"], "10.0.0.42");
+    cli.ok(&[
+        "admin",
+        "maas",
+        "set-config",
+        "name=max_concurrent_deployments",
+        "value=10",
+    ]);
+    cli.ok(&["admin", "machines", "allocate", &format!("system_id={sid}")]);
+    let m = cli.json(&[
+        "admin",
+        "machine",
+        "deploy",
+        &sid,
+        "distro_series=custom/ingot-test",
+        "user_data=IyEvYmluL3NoCmVjaG8gaGkK",
+    ]);
+    assert_eq!(m["status_name"], "Deploying");
+    let cfg = c
+        .with_token(&c.token(&sid).await)
+        .get("/MAAS/metadata/latest/deploy-config")
+        .await
+        .ok()
+        .json();
+    let net: Value = serde_json::from_str(cfg["network_config"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        net["bonds"]["bond0"]["addresses"][0], "10.0.0.42/24",
+        "{net:#}"
+    );
+    assert_eq!(net["bonds"]["bond0"]["parameters"]["mode"], "802.3ad");
+    assert_eq!(
+        net["bonds"]["bond0"]["interfaces"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let kinds: Vec<&str> = cfg["storage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["type"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"volume_group") && kinds.contains(&"logical_volume"),
+        "{kinds:?}"
+    );
+    assert_eq!(cfg["user_data"], "IyEvYmluL3NoCmVjaG8gaGkK");
+    c.report_deployed(&sid).await;
+    let m = cli.json(&[
+        "admin",
+        "machine",
+        "release",
+        &sid,
+        "erase=true",
+        "quick_erase=true",
+    ]);
+    assert_eq!(m["status_name"], "Disk erasing");
+    // The bond went with the release, and its STATIC address with it.
+    let m = c.machine(&sid).await;
+    assert_eq!(m["interface_set"].as_array().unwrap().len(), 2, "{m:#}");
+    let ips = c
+        .get("/MAAS/api/2.0/ipaddresses/?all=true")
+        .await
+        .ok()
+        .json();
+    assert!(!ips.to_string().contains("10.0.0.42"), "{ips:#}");
+}
