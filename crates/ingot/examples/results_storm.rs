@@ -19,7 +19,7 @@ use serde_json::Value;
 
 #[path = "storm/mod.rs"]
 mod storm;
-use storm::{peak_rss_kib, run, Api};
+use storm::{peak_rss_kib, run, Api, Guard};
 
 #[tokio::main]
 async fn main() {
@@ -48,7 +48,7 @@ async fn main() {
     let port = 20000 + rand::random::<u16>() % 20000;
     let listen = format!("127.0.0.1:{port}");
     let data = dir.path().to_string_lossy().to_string();
-    let mut server = Command::new(bin)
+    let server = Command::new(bin)
         .args([
             "serve",
             "--database",
@@ -62,6 +62,7 @@ async fn main() {
         .stdout(Stdio::null())
         .spawn()
         .expect("start ingot serve");
+    let server = Guard(server);
     let parts: Vec<String> = key.split(':').map(String::from).collect();
     let admin = Api {
         http: reqwest::Client::builder()
@@ -77,7 +78,7 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let rss_idle = peak_rss_kib(server.id());
+    let rss_idle = peak_rss_kib(server.0.id());
 
     // N machines, commissioning (manual power), and their tokens.
     let t = Instant::now();
@@ -223,7 +224,7 @@ async fn main() {
             .copied()
             .unwrap_or(f64::NAN)
     };
-    let rss_peak = peak_rss_kib(server.id());
+    let rss_peak = peak_rss_kib(server.0.id());
     // Every machine READY with the generated hardware.
     let (_, list) = admin.get("/MAAS/api/2.0/machines/").await.expect("list");
     let list: Value = serde_json::from_str(&list).unwrap();
@@ -245,6 +246,5 @@ async fn main() {
         rss_peak / 1024,
         rss_idle / 1024
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

@@ -1199,6 +1199,11 @@ impl Region {
         if o.power_off {
             self.spawn_power(m, PowerOp::Off, None, cur);
         }
+        // An admitted deployment that ended (DEPLOYED or failed) frees its rack's slot now,
+        // not at the next reaper round.
+        if m.status == Status::Deploying && m.deploy_queued.is_none() && !o.steps.is_empty() {
+            self.admit_deployments().await?;
+        }
         Ok(())
     }
 

@@ -81,7 +81,7 @@ impl Api {
             .await?;
         let st = r.status().as_u16();
         let text = r.text().await?;
-        if st != 200 {
+        if !(200..300).contains(&st) {
             eprintln!(
                 "refused: {st} {}",
                 text.chars().take(120).collect::<String>()
@@ -100,4 +100,14 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
+}
+
+/// A child process killed (and reaped) when dropped, also when the benchmark panics.
+pub struct Guard(pub std::process::Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
