@@ -340,11 +340,55 @@ async fn create(app: &App, r: &Req) -> Res {
     let saved = app.region.store.put_boot_resource(&b).await?;
     // A new upload starts from nothing.
     let _ = std::fs::remove_file(partial_path(&dir, saved.id));
+    let saved = finish_qcow2(app, &dir, saved).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(render_resource(&saved, true)),
     )
         .into_response())
+}
+
+/// A completed `ddqcow2` upload becomes the raw disk machines stream: converted once, here,
+/// stored by its own digest, and the resource becomes `ddraw`. A qcow2 that cannot be read
+/// (backing file, encryption, zstd, damage) is a 400 naming why, and the resource stays
+/// incomplete.
+async fn finish_qcow2(
+    app: &App,
+    dir: &Path,
+    mut b: BootResource,
+) -> Result<BootResource, ApiError> {
+    if b.filetype != "ddqcow2" || !b.complete {
+        return Ok(b);
+    }
+    let src = dir.join(&b.sha256);
+    let tmp = dir.join(format!(".raw-{}", b.sha256));
+    let (s2, t2) = (src.clone(), tmp.clone());
+    let converted = tokio::task::spawn_blocking(move || {
+        if !ingot_images::qcow2::is_qcow2(&s2) {
+            return Err("the file is not a qcow2 image (no QFI header)".to_string());
+        }
+        ingot_images::qcow2::to_raw(&s2, &t2).map_err(|e| e.to_string())?;
+        file_sha256(&t2).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| io_err("image conversion", e))?;
+    let (raw_sha, raw_len) = match converted {
+        Ok(x) => x,
+        Err(why) => {
+            let _ = std::fs::remove_file(&tmp);
+            b.complete = false;
+            b.uploaded = 0;
+            app.region.store.put_boot_resource(&b).await?;
+            return Err(bad(format!("{}: {why}", b.name)));
+        }
+    };
+    let dest = dir.join(&raw_sha);
+    blocking(move || std::fs::rename(&tmp, &dest)).await?;
+    b.filetype = "ddraw".into();
+    b.sha256 = raw_sha;
+    b.size = raw_len as i64;
+    b.uploaded = raw_len as i64;
+    Ok(app.region.store.put_boot_resource(&b).await?)
 }
 
 /// Write `data` as `dir/<sha>` (temporary file, then rename).
@@ -434,6 +478,10 @@ async fn upload_chunk(app: &App, id: i64, chunk: &axum::body::Bytes) -> Res {
         .store
         .set_boot_resource_progress(id, &b.sha256, after, true)
         .await?;
+    let mut done = b.clone();
+    done.uploaded = after;
+    done.complete = true;
+    finish_qcow2(app, &dir, done).await?;
     Ok((StatusCode::OK, "OK").into_response())
 }
 

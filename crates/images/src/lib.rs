@@ -17,6 +17,7 @@
 pub mod cpio;
 mod debs;
 pub mod os;
+pub mod qcow2;
 mod store;
 pub mod tools;
 

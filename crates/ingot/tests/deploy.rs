@@ -1122,3 +1122,91 @@ async fn erasing_and_deploying_time_out() {
     c.op(&sid, "release", &[("erase", "false")]).await.ok();
     assert_eq!(c.machine(&sid).await["status_name"], "Ready");
 }
+
+/// A qcow2 v3 disk of `size` bytes (64 KiB clusters) holding `data` at guest cluster 2, as
+/// `qemu-img convert -O qcow2` lays one out: header, L1, L2, data.
+fn small_qcow2(size: u64, data: &[u8]) -> Vec<u8> {
+    let c = 1u64 << 16;
+    let (l1, l2, host) = (c, 2 * c, 3 * c);
+    let mut f = vec![0u8; (4 * c) as usize];
+    f[..4].copy_from_slice(b"QFI\xfb");
+    f[4..8].copy_from_slice(&3u32.to_be_bytes());
+    f[20..24].copy_from_slice(&16u32.to_be_bytes());
+    f[24..32].copy_from_slice(&size.to_be_bytes());
+    f[36..40].copy_from_slice(&1u32.to_be_bytes());
+    f[40..48].copy_from_slice(&l1.to_be_bytes());
+    f[96..100].copy_from_slice(&4u32.to_be_bytes());
+    f[100..104].copy_from_slice(&104u32.to_be_bytes());
+    f[l1 as usize..l1 as usize + 8].copy_from_slice(&(l2 | 1 << 63).to_be_bytes());
+    let e = (l2 + 2 * 8) as usize;
+    f[e..e + 8].copy_from_slice(&(host | 1 << 63).to_be_bytes());
+    f[host as usize..host as usize + data.len()].copy_from_slice(data);
+    f
+}
+
+/// A cloud image uploaded as qcow2 (`filetype=ddqcow2`) is converted to raw once: the
+/// resource becomes `ddraw` with the raw disk's size and digest, and that is what machines
+/// stream. A file that is not qcow2 is refused with the reason, the resource incomplete.
+#[tokio::test]
+async fn qcow2_uploads_become_raw_disks() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let size = 1u64 << 20;
+    let payload = b"a boot sector of a cloud image".to_vec();
+    let img = small_qcow2(size, &payload);
+    let r = c
+        .post_form(
+            "/MAAS/api/2.0/boot-resources/",
+            &[
+                ("name", "custom/cloud"),
+                ("architecture", "amd64/generic"),
+                ("filetype", "ddqcow2"),
+            ],
+            &[("content", "cloud.qcow2", &img)],
+        )
+        .await
+        .ok()
+        .json();
+    let file = r["sets"]
+        .as_object()
+        .and_then(|s| s.values().next())
+        .map(|set| set["files"].clone())
+        .unwrap();
+    let (ft, f) = file.as_object().unwrap().iter().next().unwrap();
+    assert_eq!(ft, "ddraw", "{r:#}");
+    assert_eq!(f["size"], size);
+    assert_eq!(f["complete"], true);
+    let raw = s
+        .anon()
+        .http
+        .get(format!(
+            "{}/MAAS/boot/images/{}",
+            s.base,
+            f["sha256"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(raw.len() as u64, size);
+    let at = 2 << 16;
+    assert_eq!(&raw[at..at + payload.len()], &payload[..]);
+    assert!(raw[..at].iter().all(|&b| b == 0));
+    assert_eq!(hex(&raw), f["sha256"].as_str().unwrap());
+    // Not a qcow2 at all.
+    let r = c
+        .post_form(
+            "/MAAS/api/2.0/boot-resources/",
+            &[
+                ("name", "custom/notqcow"),
+                ("architecture", "amd64/generic"),
+                ("filetype", "ddqcow2"),
+            ],
+            &[("content", "x.qcow2", b"just some text")],
+        )
+        .await
+        .expect(400);
+    assert!(r.body.contains("not a qcow2"), "{}", r.body);
+}

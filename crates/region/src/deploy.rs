@@ -73,8 +73,10 @@ pub fn resource_filetype(ft: Option<&str>) -> std::result::Result<&'static str, 
     match ft.map(str::trim).filter(|f| !f.is_empty()).unwrap_or("tgz") {
         "tgz" | "root-tgz" => Ok("root-tgz"),
         "ddraw" => Ok("ddraw"),
+        // A qcow2 disk (cloud images): converted to raw once the upload completes.
+        "ddqcow2" | "qcow2" => Ok("ddqcow2"),
         other => Err(format!(
-            "'{other}' is not a supported file type: use tgz (a root file system tarball) or ddraw (a raw disk image)."
+            "'{other}' is not a supported file type: use tgz (a root file system tarball), ddraw (a raw disk image) or ddqcow2 (a qcow2 disk image, converted to raw on upload)."
         )),
     }
 }
