@@ -169,6 +169,9 @@ pub struct ActionOptions {
     /// commission / test: which tests to run (names or tags; `none` = none); None = the
     /// default (tests tagged `commissioning` when commissioning).
     pub testing_scripts: Option<Vec<String>>,
+    /// commission: keep the machine's storage configuration instead of applying the default
+    /// layout to the new inventory.
+    pub skip_storage: bool,
 }
 
 /// A power operation for the driver. `netboot` says how the next boot goes.

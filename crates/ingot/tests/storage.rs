@@ -1126,3 +1126,43 @@ async fn scenario(s: &Server) {
     );
     assert_eq!(dev(&m, "sda")["partition_table_type"], "MBR");
 }
+
+/// Recommissioning applies the default layout to the new inventory — unless the operator asked
+/// to keep the storage configuration (`skip_storage=true`), as MAAS does.
+#[tokio::test]
+async fn recommissioning_keeps_the_layout_with_skip_storage() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let sid = c.ready_machine("keep1", "52:54:00:dd:31:01", &[]).await;
+    c.op(&sid, "set_storage_layout", &[("storage_layout", "lvm")])
+        .await
+        .ok();
+    let vgs = |m: &Value| m["volume_groups"].as_array().map_or(0, Vec::len);
+    assert_eq!(vgs(&c.machine(&sid).await), 1);
+    // Kept.
+    c.op(
+        &sid,
+        "commission",
+        &[("skip_storage", "true"), ("testing_scripts", "none")],
+    )
+    .await
+    .ok();
+    c.commission_ok(&sid).await;
+    let m = c.machine(&sid).await;
+    assert_eq!(m["status_name"], "Ready");
+    assert_eq!(vgs(&m), 1, "skip_storage kept the lvm layout: {m:#}");
+    // Not kept: the default (flat) layout again.
+    c.op(&sid, "commission", &[("testing_scripts", "none")])
+        .await
+        .ok();
+    c.commission_ok(&sid).await;
+    let m = c.machine(&sid).await;
+    assert_eq!(m["status_name"], "Ready");
+    assert_eq!(vgs(&m), 0, "the default layout replaced it: {m:#}");
+    // A bad value is refused.
+    let r = c
+        .op(&sid, "commission", &[("skip_storage", "maybe")])
+        .await
+        .expect(400);
+    assert!(r.body.contains("skip_storage"), "{}", r.body);
+}

@@ -499,8 +499,9 @@ impl Region {
                             .apply_inventory(m.id, &inv, m.status != Status::Deployed)
                             .await?;
                         // A freshly commissioned machine gets the default storage layout so
-                        // that it can deploy (not a deployed one: its disks are in use).
-                        if m.status != Status::Deployed {
+                        // that it can deploy (not a deployed one: its disks are in use; not
+                        // when the commissioning was asked to keep the layout, skip_storage).
+                        if m.status != Status::Deployed && !m.skip_storage {
                             let fresh = self.store.machine_by_id(m.id).await?;
                             if let Some(fresh) = fresh {
                                 self.apply_default_layout(&fresh).await?;

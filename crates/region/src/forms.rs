@@ -837,6 +837,7 @@ pub fn action_options(params: &Params) -> Result<ActionOptions> {
         quick_erase,
         commissioning_scripts: list("commissioning_scripts"),
         testing_scripts: list("testing_scripts"),
+        skip_storage: params.get_bool("skip_storage")?.unwrap_or(false),
         comment: params
             .get("comment")
             .map(String::from)

@@ -474,6 +474,7 @@ impl Region {
                 }
                 if action == Action::Commission {
                     extra.commissioning_passed = Some(false);
+                    extra.skip_storage = Some(opts.skip_storage);
                 }
                 if limit > 0 && p.steps.last() == Some(&Status::Deploying) {
                     extra.deploy_queued = Some(Some(ingot_store::now_ms()));

@@ -242,6 +242,8 @@ pub struct Machine {
     pub error_description: String,
     pub netboot: bool,
     pub enlisting: bool,
+    /// The commissioning in progress keeps the storage layout (`skip_storage`).
+    pub skip_storage: bool,
     pub commissioning_passed: bool,
     pub status_expires: Option<i64>,
     /// A DEPLOYING machine waiting for a deployment slot since then (ms); None when not queued.
@@ -386,6 +388,7 @@ pub struct Change {
     pub error_description: Option<String>,
     pub netboot: Option<bool>,
     pub enlisting: Option<bool>,
+    pub skip_storage: Option<bool>,
     pub commissioning_passed: Option<bool>,
     pub status_expires: Option<Option<i64>>,
     pub deploy_queued: Option<Option<i64>>,
@@ -433,6 +436,7 @@ impl Change {
         put!(error_description, |v: &String| Val::from(v.clone()));
         put!(netboot, |v: &bool| Val::from(*v));
         put!(enlisting, |v: &bool| Val::from(*v));
+        put!(skip_storage, |v: &bool| Val::from(*v));
         put!(commissioning_passed, |v: &bool| Val::from(*v));
         put!(status_expires, |v: &Option<i64>| Val::Int(*v));
         put!(deploy_queued, |v: &Option<i64>| Val::Int(*v));
@@ -462,7 +466,7 @@ pub struct MachineFilter {
 
 // ---------------------------------------------------------------------------------------------
 
-const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.commissioning_passed, m.status_expires, m.deploy_queued, m.last_heard, m.workload_annotations, m.version, m.created, m.updated FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id";
+const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.skip_storage, m.commissioning_passed, m.status_expires, m.deploy_queued, m.last_heard, m.workload_annotations, m.version, m.created, m.updated FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id";
 
 fn status_of(n: i64) -> Result<Status> {
     Status::from_i64(n).ok_or_else(|| StoreError::Corrupt(format!("status {n}")))
@@ -509,6 +513,7 @@ fn machine_from_row(r: &AnyRow) -> Result<Machine> {
         error_description: r.try_get("error_description")?,
         netboot: r.try_get::<i64, _>("netboot")? != 0,
         enlisting: r.try_get::<i64, _>("enlisting")? != 0,
+        skip_storage: r.try_get::<i64, _>("skip_storage")? != 0,
         commissioning_passed: r.try_get::<i64, _>("commissioning_passed")? != 0,
         status_expires: r.try_get("status_expires")?,
         deploy_queued: r.try_get("deploy_queued")?,

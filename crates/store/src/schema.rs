@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, V9_SQLITE, V9_PG),
     (10, V10, V10),
     (11, V11, V11),
+    (12, V12, V12),
 ];
 
 macro_rules! v1 {
@@ -190,3 +191,6 @@ const V8_PG: &str = concat!(
 
 const V9_SQLITE: &str = v9!("INTEGER PRIMARY KEY AUTOINCREMENT");
 const V9_PG: &str = v9!("BIGSERIAL PRIMARY KEY");
+
+/// `commission skip_storage=true`: the commissioning in progress keeps the storage layout.
+const V12: &str = "ALTER TABLE machines ADD COLUMN skip_storage BIGINT NOT NULL DEFAULT 0;\n";
