@@ -679,6 +679,79 @@ async fn wait_status(
     );
 }
 
+/// A QEMU VM (2 vCPUs, 768 MiB, TCG) in the lab, powered off (`-S`: waiting for its power
+/// button) with a QMP socket, its first NIC (`mac0`, on tap0) network-booting, plus `extra`
+/// devices; and the machine for it in the region: `qemu` power driver, not commissioned yet,
+/// tagged `e2e` (kernel options that keep the agent's passive waits short). Returns the VM's
+/// process, the system id and the serial console's log.
+async fn qemu_machine(
+    lab: &Lab,
+    api: &Client,
+    qemu: &str,
+    hostname: &str,
+    mac0: &str,
+    extra: &[String],
+) -> (Proc, String, std::path::PathBuf) {
+    let qmp = lab.dir.path().join("vm.qmp");
+    let serial = lab.dir.path().join("vm-serial.log");
+    let vm = Command::new("ip")
+        .args([
+            "netns", "exec", &lab.lab, qemu, "-accel", "tcg", "-m", "768", "-smp", "2",
+        ])
+        .args(["-nographic", "-nodefaults", "-S", "-no-shutdown"])
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", qmp.display()))
+        .arg("-serial")
+        .arg(format!("file:{}", serial.display()))
+        .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
+        .args([
+            "-device",
+            &format!("virtio-net-pci,netdev=n0,mac={mac0},bootindex=1"),
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start QEMU");
+    let vm = Proc(vm);
+    for _ in 0..100 {
+        if qmp.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    api.post(
+        "/MAAS/api/2.0/tags/",
+        &[
+            ("name", "e2e"),
+            ("kernel_opts", "INGOT_LLDP_SECONDS=2 INGOT_TEST_SECONDS=3"),
+        ],
+    )
+    .await
+    .ok();
+    let qmp_addr = format!("unix:{}", qmp.display());
+    let m = api
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[
+                ("hostname", hostname),
+                ("architecture", "amd64/generic"),
+                ("mac_addresses", mac0),
+                ("power_type", "qemu"),
+                ("power_parameters_power_address", &qmp_addr),
+                ("commission", "false"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    api.post("/MAAS/api/2.0/tags/e2e/?op=update_nodes", &[("add", &sid)])
+        .await
+        .ok();
+    (vm, sid, serial)
+}
+
 /// A VM with 2 vCPUs, 768 MiB, two disks with set serials, two NICs and set SMBIOS fields is
 /// added by hand with the `qemu` power driver. Ingot powers it on through QMP, it PXE-boots the
 /// ephemeral environment, `ingot-agent` commissions and tests it, and it reaches READY with
@@ -699,71 +772,29 @@ async fn qemu_vm_commissions_to_exactly_its_hardware() {
     let d1 = lab.dir.path().join("d1.raw");
     std::fs::File::create(&d0).unwrap().set_len(gib1).unwrap();
     std::fs::File::create(&d1).unwrap().set_len(gib3).unwrap();
-    let qmp = lab.dir.path().join("vm.qmp");
-    let serial = lab.dir.path().join("vm-serial.log");
-    let vm = Command::new("ip")
-        .args(["netns", "exec", &lab.lab, &qemu, "-accel", "tcg", "-m", "768", "-smp", "2"])
-        .args(["-nographic", "-nodefaults", "-S", "-no-shutdown"])
-        .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", qmp.display()))
-        .arg("-serial")
-        .arg(format!("file:{}", serial.display()))
-        .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
-        .args(["-device", &format!("virtio-net-pci,netdev=n0,mac={mac0},bootindex=1")])
-        // The second NIC: no cable (no backend), no boot ROM.
-        .args(["-device", &format!("virtio-net-pci,mac={mac1},romfile=")])
-        .arg("-drive")
-        .arg(format!("file={},if=none,id=d0,format=raw", d0.display()))
-        .args(["-device", "virtio-blk-pci,drive=d0,serial=INGOT-E2E-D0"])
-        .arg("-drive")
-        .arg(format!("file={},if=none,id=d1,format=raw", d1.display()))
-        .args(["-device", "virtio-blk-pci,drive=d1,serial=INGOT-E2E-D1"])
-        .args([
-            "-smbios",
-            &format!("type=1,manufacturer=Ingot Test Systems,product=E2E-VM,version=1.2,serial=SN-E2E-42,uuid={uuid}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start QEMU");
-    let _vm = Proc(vm);
-    for _ in 0..100 {
-        if qmp.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
-    // Keep the agent's passive waits short in CI (tag kernel options reach its environment).
-    api.post(
-        "/MAAS/api/2.0/tags/",
+    let (_vm, sid, serial) = qemu_machine(
+        &lab,
+        &api,
+        &qemu,
+        "vm1",
+        mac0,
         &[
-            ("name", "e2e"),
-            ("kernel_opts", "INGOT_LLDP_SECONDS=2 INGOT_TEST_SECONDS=3"),
+            // The second NIC: no cable (no backend), no boot ROM.
+            "-device".into(),
+            format!("virtio-net-pci,mac={mac1},romfile="),
+            "-drive".into(),
+            format!("file={},if=none,id=d0,format=raw", d0.display()),
+            "-device".into(),
+            "virtio-blk-pci,drive=d0,serial=INGOT-E2E-D0".into(),
+            "-drive".into(),
+            format!("file={},if=none,id=d1,format=raw", d1.display()),
+            "-device".into(),
+            "virtio-blk-pci,drive=d1,serial=INGOT-E2E-D1".into(),
+            "-smbios".into(),
+            format!("type=1,manufacturer=Ingot Test Systems,product=E2E-VM,version=1.2,serial=SN-E2E-42,uuid={uuid}"),
         ],
     )
-    .await
-    .ok();
-    let qmp_addr = format!("unix:{}", qmp.display());
-    let m = api
-        .post(
-            "/MAAS/api/2.0/machines/",
-            &[
-                ("hostname", "vm1"),
-                ("architecture", "amd64/generic"),
-                ("mac_addresses", mac0),
-                ("power_type", "qemu"),
-                ("power_parameters_power_address", &qmp_addr),
-                ("commission", "false"),
-            ],
-        )
-        .await
-        .ok()
-        .json();
-    let sid = m["system_id"].as_str().unwrap().to_string();
-    api.post("/MAAS/api/2.0/tags/e2e/?op=update_nodes", &[("add", &sid)])
-        .await
-        .ok();
+    .await;
     let t = std::time::Instant::now();
     api.op(&sid, "commission", &[]).await.ok();
     let m = wait_status(&api, &sid, "Ready", 900, &serial).await;
@@ -1038,68 +1069,21 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
         .unwrap()
         .set_len(disk_size)
         .unwrap();
-    let qmp = lab.dir.path().join("vm.qmp");
-    let serial = lab.dir.path().join("vm-serial.log");
-    let vm = Command::new("ip")
-        .args([
-            "netns", "exec", &lab.lab, &qemu, "-accel", "tcg", "-m", "768", "-smp", "2",
-        ])
-        .args(["-nographic", "-nodefaults", "-S", "-no-shutdown"])
-        .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", qmp.display()))
-        .arg("-serial")
-        .arg(format!("file:{}", serial.display()))
-        .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
-        .args([
-            "-device",
-            &format!("virtio-net-pci,netdev=n0,mac={mac0},bootindex=1"),
-        ])
-        .arg("-drive")
-        .arg(format!("file={},if=none,id=d0,format=raw", disk.display()))
-        .args([
-            "-device",
-            "virtio-blk-pci,drive=d0,serial=INGOT-DEPLOY-D0,bootindex=2",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start QEMU");
-    let _vm = Proc(vm);
-    for _ in 0..100 {
-        if qmp.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    api.post(
-        "/MAAS/api/2.0/tags/",
+    let (_vm, sid, serial) = qemu_machine(
+        &lab,
+        &api,
+        &qemu,
+        "deployvm",
+        mac0,
         &[
-            ("name", "e2e"),
-            ("kernel_opts", "INGOT_LLDP_SECONDS=2 INGOT_TEST_SECONDS=3"),
+            "-drive".into(),
+            format!("file={},if=none,id=d0,format=raw", disk.display()),
+            "-device".into(),
+            // After the NIC: what the BIOS boots when iPXE exits to the local disk.
+            "virtio-blk-pci,drive=d0,serial=INGOT-DEPLOY-D0,bootindex=2".into(),
         ],
     )
-    .await
-    .ok();
-    let qmp_addr = format!("unix:{}", qmp.display());
-    let m = api
-        .post(
-            "/MAAS/api/2.0/machines/",
-            &[
-                ("hostname", "deployvm"),
-                ("architecture", "amd64/generic"),
-                ("mac_addresses", mac0),
-                ("power_type", "qemu"),
-                ("power_parameters_power_address", &qmp_addr),
-                ("commission", "false"),
-            ],
-        )
-        .await
-        .ok()
-        .json();
-    let sid = m["system_id"].as_str().unwrap().to_string();
-    api.post("/MAAS/api/2.0/tags/e2e/?op=update_nodes", &[("add", &sid)])
-        .await
-        .ok();
+    .await;
     let t = std::time::Instant::now();
     api.op(&sid, "commission", &[("testing_scripts", "none")])
         .await
