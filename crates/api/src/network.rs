@@ -342,6 +342,20 @@ pub(crate) async fn ipaddresses(app: &App, r: &Req, u: &User) -> Res {
     }
 }
 
+/// One interface of a machine as MAAS shows it (read after any change to it).
+async fn one_interface(app: &App, u: &User, sid: &str, iid: i64) -> Res {
+    let m = app.region.machine_for(u, sid).await?;
+    let i = m
+        .interfaces
+        .iter()
+        .find(|i| i.id == iid)
+        .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
+    ok_json(
+        serde_json::to_value(crate::render::interface_out(&m.system_id, i, &m.interfaces))
+            .unwrap_or(Value::Null),
+    )
+}
+
 /// `nodes/{id}/interfaces/` and `nodes/{id}/interfaces/{iface}/`: read, and `op=link_subnet` /
 /// `op=unlink_subnet` (how the interface is configured when the machine is deployed).
 pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Option<&str>) -> Res {
@@ -364,18 +378,7 @@ pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Opti
                 .collect();
             ok_json(Value::Array(out))
         }
-        (&Method::GET, None, Some(iid)) => {
-            let m = app.region.machine_for(u, sid).await?;
-            let i = m
-                .interfaces
-                .iter()
-                .find(|i| i.id == iid)
-                .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
-            ok_json(
-                serde_json::to_value(crate::render::interface_out(&m.system_id, i, &m.interfaces))
-                    .unwrap_or(Value::Null),
-            )
-        }
+        (&Method::GET, None, Some(iid)) => one_interface(app, u, sid, iid).await,
         (&Method::POST, Some(op @ ("create_bond" | "create_vlan" | "create_bridge")), None) => {
             let kind = match op {
                 "create_bond" => VirtualKind::Bond,
@@ -383,29 +386,11 @@ pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Opti
                 _ => VirtualKind::Bridge,
             };
             let iid = app.region.create_interface(u, sid, kind, &p).await?;
-            let m = app.region.machine_for(u, sid).await?;
-            let i = m
-                .interfaces
-                .iter()
-                .find(|i| i.id == iid)
-                .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
-            ok_json(
-                serde_json::to_value(crate::render::interface_out(&m.system_id, i, &m.interfaces))
-                    .unwrap_or(Value::Null),
-            )
+            one_interface(app, u, sid, iid).await
         }
         (&Method::PUT, None, Some(iid)) => {
             app.region.update_interface(u, sid, iid, &p).await?;
-            let m = app.region.machine_for(u, sid).await?;
-            let i = m
-                .interfaces
-                .iter()
-                .find(|i| i.id == iid)
-                .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
-            ok_json(
-                serde_json::to_value(crate::render::interface_out(&m.system_id, i, &m.interfaces))
-                    .unwrap_or(Value::Null),
-            )
+            one_interface(app, u, sid, iid).await
         }
         (&Method::DELETE, None, Some(iid)) => {
             app.region.delete_interface(u, sid, iid).await?;
@@ -417,16 +402,7 @@ pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Opti
             } else {
                 app.region.unlink_subnet(u, sid, iid, &p).await?;
             }
-            let m = app.region.machine_for(u, sid).await?;
-            let i = m
-                .interfaces
-                .iter()
-                .find(|i| i.id == iid)
-                .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
-            ok_json(
-                serde_json::to_value(crate::render::interface_out(&m.system_id, i, &m.interfaces))
-                    .unwrap_or(Value::Null),
-            )
+            one_interface(app, u, sid, iid).await
         }
         _ => Err(unknown_op(r)),
     }
