@@ -423,7 +423,9 @@ async fn a_failing_commissioning_script_fails_commissioning() {
             "user-broken",
             "commissioning",
             "",
-            "echo 'about to fail'\necho 'failing on purpose' >&2\nexit 3\n",
+            // Two pipes give no order between writes made at the same instant, so the
+            // second write comes later: the combined output must then keep that order.
+            "echo 'about to fail'\nsleep 0.5\necho 'failing on purpose' >&2\nexit 3\n",
         ),
     )
     .await;

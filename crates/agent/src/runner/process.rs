@@ -1,5 +1,7 @@
 //! Running one script: its own process group, stdout and stderr captured to files (and both,
 //! interleaved as they come, to the combined file), killed with its whole group at the timeout.
+//! The combined file keeps the order in which the chunks were read; writes to stdout and stderr
+//! made at the same instant may land in either order (two pipes carry no order between them).
 
 use std::fs::File;
 use std::io::Write;
