@@ -11,6 +11,7 @@
 //! kernel command line and without powering anything off; `ingot-agent builtin NAME` runs one
 //! built-in script (what the runner does for each).
 
+mod brownfield;
 mod builtins;
 mod cmdline;
 mod deploy;
@@ -129,6 +130,63 @@ enum Command {
         #[arg(long, default_value = "/target")]
         target: PathBuf,
     },
+    /// Register this running machine with a region as DEPLOYED (or find it again by its
+    /// credentials file, hardware UUID or MACs — never renaming it), write
+    /// `<hostname>-creds.yaml` and upload its hardware inventory. Changes nothing on this
+    /// machine but that file.
+    RegisterMachine {
+        /// The region's MAAS URL, `http://HOST:5240/MAAS`.
+        maas_url: String,
+        /// An administrator's API key (`consumer_key:token_key:token_secret`).
+        api_key: String,
+        /// The machine's name when it is created (default: this host's short name).
+        #[arg(long)]
+        hostname: Option<String>,
+        /// Where the credentials file is written.
+        #[arg(long, default_value = ".")]
+        base_dir: PathBuf,
+    },
+    /// Write a machine's credentials YAML (its owner's API key) to TOKEN_FILE (`-`: stdout).
+    GetMachineToken {
+        maas_url: String,
+        api_key: String,
+        system_id: String,
+        token_file: PathBuf,
+    },
+    /// Upload this running machine's hardware inventory with its own credentials.
+    ReportResults {
+        /// The credentials YAML (`register-machine` writes it).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The credentials as `consumer_key:token_key:token_secret` instead of --config.
+        #[arg(long)]
+        machine_token: Option<String>,
+        /// The region's metadata URL (default: the credentials' endpoint).
+        #[arg(long)]
+        metadata_url: Option<String>,
+    },
+    /// Keep this running machine's hardware information current: every --interval, read the
+    /// inventory and upload it when it changed, else only check in.
+    HardwareSync {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        machine_token: Option<String>,
+        #[arg(long)]
+        metadata_url: Option<String>,
+        /// Seconds, or with s, m or h.
+        #[arg(long, default_value = "15m", value_parser = brownfield::parse_interval)]
+        interval: Duration,
+        /// The digest of the last inventory uploaded (default: next to --config).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// One round, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Print the systemd unit that runs this and exit.
+        #[arg(long)]
+        print_unit: bool,
+    },
     /// The test OS's stand-in for cloud-init: once per instance-id, apply the NoCloud seed
     /// (hostname, network, SSH keys, user-data) and report modules-final.
     Firstboot {
@@ -189,6 +247,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(code) = brownfield_command(&args) {
+        return code;
+    }
     if let Some(Command::Resources { output }) = &args.command {
         return match print_resources(&args, output.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -227,6 +288,125 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The running-machine commands (`register-machine`, `get-machine-token`, `report-results`,
+/// `hardware-sync`); None for the others.
+fn brownfield_command(args: &Args) -> Option<ExitCode> {
+    let run =
+        |fut: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + '_>>| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let result = match rt {
+                Ok(rt) => rt.block_on(fut),
+                Err(e) => Err(anyhow::anyhow!("cannot start the runtime: {e}")),
+            };
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        };
+    let roots = args.roots();
+    let builtins = || builtin_command(args, &kernel_cmdline(args).unwrap_or_default());
+    let creds =
+        |config: &Option<PathBuf>, token: &Option<String>| -> anyhow::Result<brownfield::Creds> {
+            match (config, token) {
+                (_, Some(t)) => {
+                    let t = metadata::Token::parse(t)
+                        .context("--machine-token is not consumer_key:token_key:token_secret")?;
+                    Ok(brownfield::Creds {
+                        consumer_key: t.consumer_key,
+                        token_key: t.token_key,
+                        token_secret: t.token_secret,
+                        endpoint: String::new(),
+                    })
+                }
+                (Some(f), None) => {
+                    let text = std::fs::read_to_string(f)
+                        .with_context(|| format!("reading {}", f.display()))?;
+                    brownfield::Creds::parse(&text)
+                        .with_context(|| format!("{} holds no machine credentials", f.display()))
+                }
+                (None, None) => anyhow::bail!("give --config FILE or --machine-token"),
+            }
+        };
+    Some(match args.command.as_ref()? {
+        Command::RegisterMachine {
+            maas_url,
+            api_key,
+            hostname,
+            base_dir,
+        } => run(Box::pin(async {
+            let cmd = builtins()?;
+            brownfield::register_machine(
+                maas_url,
+                api_key,
+                hostname.as_deref(),
+                base_dir,
+                &roots,
+                &cmd,
+            )
+            .await
+            .map(|_| ())
+        })),
+        Command::GetMachineToken {
+            maas_url,
+            api_key,
+            system_id,
+            token_file,
+        } => run(Box::pin(brownfield::get_machine_token(
+            maas_url, api_key, system_id, token_file,
+        ))),
+        Command::ReportResults {
+            config,
+            machine_token,
+            metadata_url,
+        } => run(Box::pin(async {
+            let c = creds(config, machine_token)?;
+            let cmd = builtins()?;
+            let n = brownfield::report_results(&c, metadata_url.as_deref(), &roots, &cmd).await?;
+            println!("Hardware information uploaded ({n} results)");
+            Ok(())
+        })),
+        Command::HardwareSync {
+            config,
+            machine_token,
+            metadata_url,
+            interval,
+            state,
+            once,
+            print_unit,
+        } => {
+            if *print_unit {
+                print!("{}", brownfield::SYSTEMD_UNIT);
+                return Some(ExitCode::SUCCESS);
+            }
+            run(Box::pin(async {
+                let c = creds(config, machine_token)?;
+                let cmd = builtins()?;
+                let state = match (state, config) {
+                    (Some(s), _) => s.clone(),
+                    (None, Some(c)) => c.with_extension("state"),
+                    (None, None) => anyhow::bail!("give --state FILE with --machine-token"),
+                };
+                brownfield::hardware_sync(
+                    &c,
+                    metadata_url.as_deref(),
+                    &state,
+                    *interval,
+                    *once,
+                    &roots,
+                    &cmd,
+                )
+                .await
+            }))
+        }
+        _ => return None,
+    })
 }
 
 /// The kernel command line: `--cmdline`, else /proc/cmdline.

@@ -216,3 +216,23 @@ pub(crate) async fn loader(
         .map_err(|e| bad(format!("cannot read {name}: {e}")))?;
     Ok(resp.map(axum::body::Body::new).into_response())
 }
+
+/// `GET /MAAS/maas-run-scripts`: the program a running machine downloads to register itself
+/// (`register-machine`), upload its hardware (`report-results`) and keep it in sync
+/// (`hardware-sync`): `ingot-agent` itself, anonymously as MAAS serves its script.
+pub(crate) async fn run_scripts_program(app: &App, req_headers: &axum::http::HeaderMap) -> Res {
+    let path = &app.agent_binary;
+    if !path.is_file() {
+        return Err(not_found(format!(
+            "This region has no ingot-agent to serve (looked for {}; set INGOT_AGENT_BINARY).",
+            path.display()
+        )));
+    }
+    let mut req = axum::http::Request::new(axum::body::Body::empty());
+    *req.headers_mut() = req_headers.clone();
+    // No extension: served as application/octet-stream.
+    let resp = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(path), req)
+        .await
+        .map_err(|e| bad(format!("cannot read ingot-agent: {e}")))?;
+    Ok(resp.map(axum::body::Body::new).into_response())
+}

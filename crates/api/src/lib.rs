@@ -36,6 +36,21 @@ pub struct App {
     pub images_dir: Option<std::path::PathBuf>,
     /// Where Debian's iPXE loaders are (served to UEFI HTTP clients).
     pub ipxe_dir: std::path::PathBuf,
+    /// The `ingot-agent` executable served as `/MAAS/maas-run-scripts` (register-machine,
+    /// report-results, hardware sync on running machines).
+    pub agent_binary: std::path::PathBuf,
+}
+
+/// `INGOT_AGENT_BINARY`, else `ingot-agent` next to this program.
+fn default_agent_binary() -> std::path::PathBuf {
+    std::env::var_os("INGOT_AGENT_BINARY")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .map(|e| e.with_file_name("ingot-agent"))
+        })
+        .unwrap_or_default()
 }
 
 /// Build the router for a region.
@@ -49,6 +64,7 @@ pub fn router_with(region: Region, images_dir: Option<std::path::PathBuf>) -> Ro
         region,
         images_dir,
         ipxe_dir: std::path::PathBuf::from("/usr/lib/ipxe"),
+        agent_binary: default_agent_binary(),
     });
     Router::new().fallback(dispatch).with_state(app)
 }
@@ -298,6 +314,9 @@ async fn route(app: &App, r: &Req) -> Res {
         ["MAAS", "boot", "files", name] if r.method == Method::GET => {
             boot::loader(app, r, name, &r.headers).await
         }
+        ["MAAS", "maas-run-scripts"] if r.method == Method::GET => {
+            boot::run_scripts_program(app, &r.headers).await
+        }
         ["MAAS"] | [] => Ok(text(
             StatusCode::OK,
             "Ingot region: API at /MAAS/api/2.0/\n".into(),
@@ -484,6 +503,10 @@ fn machine_filter(p: &Params) -> Result<(MachineFilter, Vec<String>, Vec<String>
         pool: p.get("pool").map(String::from),
         domain: p.get("domain").map(String::from),
         agent_name: p.get("agent_name").map(String::from),
+        hardware_uuids: forms::list(p, "hardware_uuid")
+            .into_iter()
+            .map(|u| u.to_ascii_lowercase())
+            .collect(),
         min_cpu: p.get_i64("cpu_count")?,
         min_mem: p.get_i64("mem")?,
         ..Default::default()

@@ -241,9 +241,11 @@ pub struct MachineOut<'a> {
     interface_test_status_name: &'static str,
     hardware_info: Map<String, Value>,
     numanode_set: Value,
-    last_sync: Option<()>,
-    sync_interval: Option<()>,
-    next_sync: Option<()>,
+    /// Hardware sync of a deployed machine: when it last checked in, at which interval (s),
+    /// and when it is next expected.
+    last_sync: Option<String>,
+    sync_interval: Option<i64>,
+    next_sync: Option<String>,
     enable_hw_sync: bool,
     enable_kernel_crash_dump: bool,
     is_dpu: bool,
@@ -482,10 +484,13 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
             .get("numa_nodes")
             .cloned()
             .unwrap_or_else(|| json!([{"index": 0, "memory": m.memory, "cores": (0..m.cpu_count).collect::<Vec<_>>(), "hugepages_set": []}])),
-        last_sync: None,
-        sync_interval: None,
-        next_sync: None,
-        enable_hw_sync: false,
+        last_sync: m.last_sync.map(iso_time),
+        sync_interval: m.sync_interval,
+        next_sync: m
+            .last_sync
+            .zip(m.sync_interval)
+            .map(|(l, i)| iso_time(l + i * 1000)),
+        enable_hw_sync: m.last_sync.is_some(),
         enable_kernel_crash_dump: false,
         is_dpu: false,
         status_deadline: m.status_expires.map(|ms| ms / 1000),

@@ -96,7 +96,7 @@ impl Action {
             | Action::Delete => Permission::Admin,
             Action::Lock | Action::Unlock => Permission::Lock,
             Action::QueryPowerState => Permission::View,
-            Action::GetToken => Permission::OwnerOrAdminRead,
+            Action::GetToken => Permission::Owner,
             _ => Permission::Edit,
         }
     }
@@ -119,8 +119,9 @@ pub enum Permission {
     Admin,
     /// Lock / unlock: admins or the owner.
     Lock,
-    /// Read the machine's credentials: admins or the owner.
-    OwnerOrAdminRead,
+    /// Read or regenerate the machine's credentials: its owner only; an administrator only
+    /// while the machine has no owner (the seed: anonymous and non-owner users may not).
+    Owner,
 }
 
 /// Who is asking.
@@ -146,6 +147,9 @@ pub struct MachineFacts {
     /// The power driver can switch and query the machine (false for `manual`): when false,
     /// flows that wait for a power state complete at once.
     pub power_controllable: bool,
+    /// The machine has a physical interface with a MAC address: without one it cannot be
+    /// recognised when it network-boots (a brown-field machine added without a MAC).
+    pub has_mac: bool,
 }
 
 /// Options some actions take.
@@ -292,12 +296,16 @@ pub fn check_permission(
                 ))
             }
         }
-        Permission::OwnerOrAdminRead => {
-            if owner_or_admin {
+        Permission::Owner => {
+            let allowed = match facts.owner_id {
+                Some(owner) => owner == actor.user_id,
+                None => actor.is_admin,
+            };
+            if allowed {
                 Ok(())
             } else {
                 Err(ActionError::Forbidden(
-                    "Only the machine's owner or an administrator can read its credentials.".into(),
+                    "Only the machine's owner can read or regenerate its credentials.".into(),
                 ))
             }
         }
@@ -413,6 +421,23 @@ pub fn plan(
 ) -> Result<Plan, ActionError> {
     check_permission(facts, actor, action.permission())?;
     let s = facts.status;
+    let netboots = match action {
+        Action::Test | Action::Deploy | Action::RescueMode => true,
+        Action::Release => opts.erase && !matches!(s, Ready | Releasing),
+        _ => false,
+    };
+    if netboots && !facts.has_mac {
+        // Commissioning is the exception (the seed): it is how the MAC gets known.
+        return Err(ActionError::Conflict(format!(
+            "The machine has no MAC address, and {} needs it to network-boot: add its boot interface's MAC address first.",
+            match action {
+                Action::Release => "releasing with disk erasure",
+                Action::Test => "testing",
+                Action::Deploy => "deploying",
+                _ => "rescue mode",
+            }
+        )));
+    }
     let mut p = Plan::new(action);
     match action {
         Action::Commission => {

@@ -24,6 +24,7 @@ fn facts(s: Status) -> MachineFacts {
         has_osystem: s == Deployed,
         has_power_type: true,
         power_controllable: false,
+        has_mac: true,
     }
 }
 
@@ -357,4 +358,77 @@ fn commission_needs_power_type() {
         plan(Action::Commission, &f, ADMIN, &ActionOptions::default()),
         Err(ActionError::BadRequest(_))
     ));
+}
+
+/// A machine without a MAC (brown-field, added by hand) can do everything that does not
+/// network-boot it; of what does, only commissioning (which is how its MAC gets known).
+#[test]
+fn a_machine_without_a_mac_refuses_what_network_boots_except_commissioning() {
+    let erase = ActionOptions {
+        erase: true,
+        ..Default::default()
+    };
+    let cases: &[(Status, Action, &ActionOptions, bool)] = &[
+        (Deployed, Action::Release, &ActionOptions::default(), true),
+        (Deployed, Action::Release, &erase, false),
+        (
+            Deployed,
+            Action::RescueMode,
+            &ActionOptions::default(),
+            false,
+        ),
+        (
+            Deployed,
+            Action::MarkBroken,
+            &ActionOptions::default(),
+            true,
+        ),
+        (Deployed, Action::Lock, &ActionOptions::default(), true),
+        (Ready, Action::Test, &ActionOptions::default(), false),
+        (Allocated, Action::Deploy, &ActionOptions::default(), false),
+        (New, Action::Commission, &ActionOptions::default(), true),
+        (Ready, Action::Release, &erase, true),
+    ];
+    for &(s, action, opts, ok) in cases {
+        let mut f = facts(s);
+        f.has_mac = false;
+        let got = plan(action, &f, ADMIN, opts);
+        match (ok, &got) {
+            (true, Ok(_)) => {}
+            (false, Err(ActionError::Conflict(m))) => {
+                assert!(m.contains("no MAC address"), "{s:?} {action:?}: {m}")
+            }
+            _ => panic!("{s:?} {action:?} erase={}: {got:?}", opts.erase),
+        }
+        // The same with a MAC is allowed (the MAC is the only difference).
+        f.has_mac = true;
+        if !ok {
+            assert!(plan(action, &f, ADMIN, opts).is_ok(), "{s:?} {action:?}");
+        }
+    }
+}
+
+/// Credentials: the owner only; an administrator only while the machine has no owner.
+#[test]
+fn credentials_are_for_the_owner_only() {
+    let owner = Actor {
+        user_id: 7,
+        is_admin: false,
+    };
+    let other = Actor {
+        user_id: 8,
+        is_admin: false,
+    };
+    let mut f = facts(Deployed);
+    f.owner_id = Some(7);
+    assert!(plan(Action::GetToken, &f, owner, &ActionOptions::default()).is_ok());
+    for who in [other, ADMIN] {
+        assert!(matches!(
+            plan(Action::GetToken, &f, who, &ActionOptions::default()),
+            Err(ActionError::Forbidden(_))
+        ));
+    }
+    f.owner_id = None;
+    assert!(plan(Action::GetToken, &f, ADMIN, &ActionOptions::default()).is_ok());
+    assert!(plan(Action::GetToken, &f, other, &ActionOptions::default()).is_err());
 }

@@ -16,6 +16,7 @@ fn facts(s: Status, prev: Option<Status>) -> MachineFacts {
         has_osystem: false,
         has_power_type: true,
         power_controllable: false,
+        has_mac: true,
     }
 }
 

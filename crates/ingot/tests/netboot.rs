@@ -489,18 +489,6 @@ async fn dhcp_tftp_http_hops_through_the_rack() {
     assert_eq!(racks[0]["ip_addresses"], serde_json::json!(["10.77.0.1"]));
 }
 
-fn agent_binary() -> std::path::PathBuf {
-    // Always ask cargo (a no-op when it is up to date): a stale agent would test old code.
-    let agent = std::path::Path::new(BIN).with_file_name("ingot-agent");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .args(["build", "-p", "ingot-agent"])
-        .status()
-        .expect("cargo build -p ingot-agent");
-    assert!(st.success(), "building ingot-agent failed");
-    agent
-}
-
 /// A lab with a tap for a VM, Ingot's ephemeral image built into it and QEMU's path — or None
 /// (the test skips) when root, iproute2, udhcpc, curl, QEMU, ipxe-qemu or the `extra` files are
 /// missing; in CI that is a failure instead.
@@ -520,7 +508,7 @@ fn vm_lab(slot: u8, extra: &[&str]) -> Option<(Lab, String)> {
     }
     let lab = Lab::new(slot);
     lab.add_tap("tap0");
-    let agent = agent_binary();
+    let agent = common::host::agent_binary();
     let t = std::time::Instant::now();
     ok(&[
         BIN,
@@ -1055,7 +1043,7 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
         "--out",
         os.to_str().unwrap(),
         "--agent",
-        agent_binary().to_str().unwrap(),
+        common::host::agent_binary().to_str().unwrap(),
     ]);
     let bytes = std::fs::read(&os).unwrap();
     eprintln!("test OS built in {:?}: {} bytes", t.elapsed(), bytes.len());

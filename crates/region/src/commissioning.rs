@@ -13,7 +13,7 @@ use ingot_core::scripts::{
 use ingot_core::signal::{self, ResultSet, SignalContext, SignalStatus};
 use ingot_core::status::Status;
 use ingot_store::commissioning::{NewResult, ScriptRow};
-use ingot_store::{Machine, NewEvent, ScriptResult, StoreError, User};
+use ingot_store::{Change, Machine, NewEvent, ScriptResult, StoreError, User};
 use ingot_wire::{FilePart, Params};
 
 /// Inventory documents derived at once (see `Region::post_process`).
@@ -498,6 +498,9 @@ impl Region {
                         self.store
                             .apply_inventory(m.id, &inv, m.status != Status::Deployed)
                             .await?;
+                        if m.status == Status::Deployed {
+                            self.deployed_inventory_taken(m.id).await?;
+                        }
                         // A freshly commissioned machine gets the default storage layout so
                         // that it can deploy (not a deployed one: its disks are in use; not
                         // when the commissioning was asked to keep the layout, skip_storage).
@@ -523,6 +526,31 @@ impl Region {
             }
             _ => Ok(Ok(())),
         }
+    }
+
+    /// A deployed machine's inventory was taken (register-machine, report-results, hardware
+    /// sync): it now has hardware information, so a release takes it to READY (the seed).
+    async fn deployed_inventory_taken(&self, machine_id: i64) -> Result<()> {
+        self.retrying(|| async {
+            let Some(m) = self.store.machine_core(machine_id).await? else {
+                return Ok(());
+            };
+            if m.status != Status::Deployed || m.commissioning_passed {
+                return Ok(());
+            }
+            let c = Change {
+                commissioning_passed: Some(true),
+                ..Default::default()
+            };
+            let ev = NewEvent::info(
+                "Hardware information",
+                "Hardware information uploaded by the running machine",
+                "",
+            );
+            self.store.apply(&m, &c, &[ev]).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Scripts past their timeout: TIMEDOUT, and their machine to FAILED_COMMISSIONING /

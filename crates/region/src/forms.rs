@@ -231,7 +231,16 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
     if memory < 0 {
         fe.add("memory", "Ensure this value is greater than or equal to 0.");
     }
-    if !deployed {
+    if deployed {
+        // The seed: a deployed machine needs no MAC while its power driver is unknown or IPMI
+        // (the BMC identifies it); any other driver needs one.
+        if macs.is_empty() && !power_type.is_empty() && power_type != "ipmi" {
+            fe.add(
+                "mac_addresses",
+                format!("A deployed machine with power type '{power_type}' needs a MAC address (only unknown or IPMI power can do without)."),
+            );
+        }
+    } else {
         if arch.is_none() && anonymous && !fe.0.contains_key("architecture") {
             fe.add("architecture", "This field is required.");
         }
@@ -566,6 +575,18 @@ pub async fn update_change(
     } else {
         None
     };
+    // The seed: setting a power driver other than IPMI on a machine without a MAC (a
+    // brown-field machine added with unknown power) needs the MAC too.
+    let has_mac = m.interfaces.iter().any(|i| i.kind == "physical")
+        || new_macs.as_ref().is_some_and(|ms| !ms.is_empty());
+    if let Some(pt) = c.power_type.as_deref() {
+        if !has_mac && !pt.is_empty() && pt != "ipmi" && pt != m.power_type {
+            fe.add(
+                "mac_addresses",
+                format!("The machine has no MAC address: give one (mac_addresses) to set power type '{pt}' (only unknown or IPMI power can do without)."),
+            );
+        }
+    }
     fe.check()?;
     c.mac_addresses = new_macs;
     Ok(c)

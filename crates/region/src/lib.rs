@@ -93,6 +93,10 @@ pub fn facts(m: &Machine) -> MachineFacts {
         has_osystem: !m.osystem.is_empty(),
         has_power_type: !m.power_type.is_empty(),
         power_controllable: power::controllable(&m.power_type),
+        has_mac: m
+            .interfaces
+            .iter()
+            .any(|i| i.kind == "physical" && !i.mac_address.is_empty()),
     }
 }
 
@@ -398,7 +402,7 @@ impl Region {
     // ------------------------------------------------------------------ machines: actions
     /// Run `f` again while it loses a compare-and-swap to another writer (it reloads the
     /// machine and re-plans each time); 503 if the machine keeps changing.
-    async fn retrying<T, F, Fut>(&self, mut f: F) -> Result<T>
+    pub(crate) async fn retrying<T, F, Fut>(&self, mut f: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
@@ -930,6 +934,11 @@ impl Region {
         let m = self.store.machine_core(machine_id).await?.ok_or_else(|| {
             RegionError::NotFound("The machine of this token no longer exists.".into())
         })?;
+        if m.status == Status::Deployed {
+            // A running machine's hardware sync (or register-machine) checked in.
+            let interval = params.get_i64("sync_interval")?.filter(|i| *i > 0);
+            self.store.record_sync(m.id, interval).await?;
+        }
         // Where results go is decided by the status before the signal.
         let probe = signal::plan_signal(
             &facts(&m),

@@ -249,6 +249,10 @@ pub struct Machine {
     /// A DEPLOYING machine waiting for a deployment slot since then (ms); None when not queued.
     pub deploy_queued: Option<i64>,
     pub last_heard: String,
+    /// Hardware sync (deployed machines): when the machine last checked in (ms).
+    pub last_sync: Option<i64>,
+    /// The interval the machine's hardware sync runs at (seconds).
+    pub sync_interval: Option<i64>,
     pub workload_annotations: Value,
     pub version: i64,
     pub created: i64,
@@ -459,6 +463,8 @@ pub struct MachineFilter {
     pub min_mem: Option<i64>,
     pub agent_name: Option<String>,
     pub mac_addresses: Vec<String>,
+    /// Hardware UUIDs (lower case).
+    pub hardware_uuids: Vec<String>,
     pub domain: Option<String>,
     /// Non-admin visibility: unowned or owned by this user.
     pub visible_to: Option<i64>,
@@ -466,7 +472,7 @@ pub struct MachineFilter {
 
 // ---------------------------------------------------------------------------------------------
 
-const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.skip_storage, m.commissioning_passed, m.status_expires, m.deploy_queued, m.last_heard, m.workload_annotations, m.version, m.created, m.updated FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id";
+const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.skip_storage, m.commissioning_passed, m.status_expires, m.deploy_queued, m.last_heard, m.last_sync, m.sync_interval, m.workload_annotations, m.version, m.created, m.updated FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id";
 
 fn status_of(n: i64) -> Result<Status> {
     Status::from_i64(n).ok_or_else(|| StoreError::Corrupt(format!("status {n}")))
@@ -518,6 +524,8 @@ fn machine_from_row(r: &AnyRow) -> Result<Machine> {
         status_expires: r.try_get("status_expires")?,
         deploy_queued: r.try_get("deploy_queued")?,
         last_heard: r.try_get("last_heard")?,
+        last_sync: r.try_get("last_sync")?,
+        sync_interval: r.try_get("sync_interval")?,
         workload_annotations: json_of(&r.try_get::<String, _>("workload_annotations")?),
         version: r.try_get("version")?,
         created: r.try_get("created")?,
@@ -1002,6 +1010,17 @@ impl Store {
         }
         self.insert_token("machine", None, Some(machine_id), "machine")
             .await
+    }
+    /// A deployed machine's hardware sync checked in now, saying it checks every
+    /// `interval_secs`. Not a change of the machine (no version bump, no event).
+    pub async fn record_sync(&self, machine_id: i64, interval_secs: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE machines SET last_sync = $1, sync_interval = COALESCE($2, sync_interval) WHERE id = $3")
+            .bind(now_ms())
+            .bind(interval_secs)
+            .bind(machine_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
     /// Replace the machine's token: the old one stops working at once.
     pub async fn regenerate_machine_token(&self, machine_id: i64) -> Result<Token> {
@@ -1944,9 +1963,11 @@ impl Store {
         files: [Option<Vec<u8>>; 4],
     ) -> Result<()> {
         let now = now_ms();
+        // Pending / running results have not ended.
+        let ended = (!matches!(status, 0 | 1 | 7 | 10)).then_some(now);
         let [output, stdout, stderr, result] = files;
         let mut tx = self.begin_write().await?;
-        let n = sqlx::query("UPDATE script_results SET status = $1, exit_status = COALESCE($2, exit_status), runtime = CASE WHEN $3 = '' THEN runtime ELSE $3 END, output = COALESCE($4, output), stdout = COALESCE($5, stdout), stderr = COALESCE($6, stderr), result = COALESCE($7, result), updated = $8 WHERE machine_id = $9 AND result_set = $10 AND name = $11")
+        let n = sqlx::query("UPDATE script_results SET status = $1, exit_status = COALESCE($2, exit_status), runtime = CASE WHEN $3 = '' THEN runtime ELSE $3 END, output = COALESCE($4, output), stdout = COALESCE($5, stdout), stderr = COALESCE($6, stderr), result = COALESCE($7, result), updated = $8, started = COALESCE(started, $8), ended = $12 WHERE machine_id = $9 AND result_set = $10 AND name = $11")
             .bind(status)
             .bind(exit_status)
             .bind(runtime)
@@ -1958,11 +1979,12 @@ impl Store {
             .bind(machine_id)
             .bind(result_set)
             .bind(name)
+            .bind(ended)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         if n == 0 {
-            sqlx::query("INSERT INTO script_results (machine_id, result_set, name, status, exit_status, runtime, output, stdout, stderr, result, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)")
+            sqlx::query("INSERT INTO script_results (machine_id, result_set, name, status, exit_status, runtime, output, stdout, stderr, result, created, updated, started, ended) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11, $12)")
                 .bind(machine_id)
                 .bind(result_set)
                 .bind(name)
@@ -1974,6 +1996,7 @@ impl Store {
                 .bind(stderr.as_deref())
                 .bind(result.as_deref())
                 .bind(now)
+                .bind(ended)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -2051,6 +2074,17 @@ fn filter_sql(f: &MachineFilter) -> (Vec<String>, Vec<Val>) {
         );
         conds.push(format!(
             "m.id IN (SELECT machine_id FROM interfaces WHERE {inner})"
+        ));
+    }
+    if !f.hardware_uuids.is_empty() {
+        conds.push(in_list(
+            &mut vals,
+            "LOWER(m.hardware_uuid)",
+            f.hardware_uuids
+                .iter()
+                .map(|s| Val::from(s.clone()))
+                .collect(),
+            &mut p,
         ));
     }
     if let Some(z) = &f.zone {

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, V10, V10),
     (11, V11, V11),
     (12, V12, V12),
+    (13, V13, V13),
 ];
 
 macro_rules! v1 {
@@ -194,3 +195,10 @@ const V9_PG: &str = v9!("BIGSERIAL PRIMARY KEY");
 
 /// `commission skip_storage=true`: the commissioning in progress keeps the storage layout.
 const V12: &str = "ALTER TABLE machines ADD COLUMN skip_storage BIGINT NOT NULL DEFAULT 0;\n";
+
+/// Hardware sync of deployed machines: when the machine last checked in (ms) and the interval
+/// it said it checks at (seconds).
+const V13: &str = concat!(
+    "ALTER TABLE machines ADD COLUMN last_sync BIGINT;\n",
+    "ALTER TABLE machines ADD COLUMN sync_interval BIGINT;\n",
+);

@@ -1,6 +1,8 @@
 //! Test harness: starts the real `ingot` binary and talks to it over HTTP like a MAAS client.
 #![allow(dead_code)]
 
+pub mod host;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
