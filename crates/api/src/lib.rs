@@ -381,6 +381,14 @@ async fn login(app: &App, r: &Req) -> Res {
 // ------------------------------------------------------------------------------ API 2.0
 
 async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
+    // Credentials, when given, are checked even where none are needed: machine credentials
+    // give nothing here, not even what anonymous callers get.
+    let who = app.region.authenticate(r.auth.as_deref()).await?;
+    if let Principal::Machine { .. } = who {
+        return Err(forbidden(
+            "Machine credentials only give access to that machine's metadata.",
+        ));
+    }
     match rest {
         ["describe"] => return ok_json(describe::describe(&r.base)),
         ["version"] => {
@@ -391,12 +399,6 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
             }))
         }
         _ => {}
-    }
-    let who = app.region.authenticate(r.auth.as_deref()).await?;
-    if let Principal::Machine { .. } = who {
-        return Err(forbidden(
-            "Machine credentials only give access to that machine's metadata.",
-        ));
     }
     match rest {
         ["machines"] => machines(app, r, &who).await,
@@ -1286,6 +1288,10 @@ const BOOL_CONFIG: &[&str] = &[
 
 async fn config(app: &App, r: &Req, u: &User) -> Res {
     let p = r.params();
+    if r.method != Method::GET {
+        // Who may change settings is checked before what they sent.
+        need_admin(u)?;
+    }
     let name = p.get("name").unwrap_or_default();
     if !CONFIG_NAMES.contains(&name) {
         return Err(ApiError(RegionError::field(

@@ -305,6 +305,8 @@ impl Region {
         system_id: &str,
         p: &Params,
     ) -> Result<Machine> {
+        // Who may change it is checked before what they sent.
+        self.load_for(user, system_id, Action::Update).await?;
         let (layout, lp) = layout_params(p)?;
         self.edit_storage(
             user,
