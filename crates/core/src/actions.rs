@@ -428,8 +428,8 @@ pub fn plan(
     };
     if netboots && !facts.has_mac {
         // Commissioning is the exception (the seed): it is how the MAC gets known.
-        return Err(ActionError::Conflict(format!(
-            "The machine has no MAC address, and {} needs it to network-boot: add its boot interface's MAC address first.",
+        return Err(ActionError::BadRequest(format!(
+            "The machine has no network interface with a MAC address, and {} needs one to network-boot: add its boot interface's MAC address first.",
             match action {
                 Action::Release => "releasing with disk erasure",
                 Action::Test => "testing",

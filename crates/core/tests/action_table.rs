@@ -395,8 +395,8 @@ fn a_machine_without_a_mac_refuses_what_network_boots_except_commissioning() {
         let got = plan(action, &f, ADMIN, opts);
         match (ok, &got) {
             (true, Ok(_)) => {}
-            (false, Err(ActionError::Conflict(m))) => {
-                assert!(m.contains("no MAC address"), "{s:?} {action:?}: {m}")
+            (false, Err(ActionError::BadRequest(m))) => {
+                assert!(m.contains("no network interface"), "{s:?} {action:?}: {m}")
             }
             _ => panic!("{s:?} {action:?} erase={}: {got:?}", opts.erase),
         }

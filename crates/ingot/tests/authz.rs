@@ -169,12 +169,10 @@ async fn every_endpoint_for_every_kind_of_caller() {
         )
         .await
         .ok();
-    admin.upload_image("custom/authz", b"not really a tarball").await;
-    let describe = anon
-        .get("/MAAS/api/2.0/describe/")
-        .await
-        .ok()
-        .json();
+    admin
+        .upload_image("custom/authz", b"not really a tarball")
+        .await;
+    let describe = anon.get("/MAAS/api/2.0/describe/").await.ok().json();
     let subst: BTreeMap<&str, String> = [
         ("system_id", sid.clone()),
         ("username", "bob".to_string()),
@@ -210,21 +208,42 @@ async fn every_endpoint_for_every_kind_of_caller() {
             check("anonymous", c, &r, code == 401, "401");
         }
         // Machine credentials, current and regenerated: nothing on the API.
-        for (who, client) in [("machine", &machine), ("old machine credentials", &machine_old)] {
+        for (who, client) in [
+            ("machine", &machine),
+            ("old machine credentials", &machine_old),
+        ] {
             let r = send(client, c).await;
-            check(who, c, &r, matches!(r.status.as_u16(), 401 | 403), "401/403");
+            check(
+                who,
+                c,
+                &r,
+                matches!(r.status.as_u16(), 401 | 403),
+                "401/403",
+            );
         }
         // A user who does not own the machine.
         if c.on_the_machine() {
             // Reading a machine bob cannot see is a 404; anything else is refused.
             let r = send(&bob, c).await;
-            check("non-owner", c, &r, matches!(r.status.as_u16(), 403 | 404), "403/404");
+            check(
+                "non-owner",
+                c,
+                &r,
+                matches!(r.status.as_u16(), 403 | 404),
+                "403/404",
+            );
         } else if admin_only(c) {
             let r = send(&bob, c).await;
             check("user", c, &r, r.status.as_u16() == 403, "403");
         } else if c.is_read() {
             let r = send(&bob, c).await;
-            check("user", c, &r, !matches!(r.status.as_u16(), 401 | 403), "allowed");
+            check(
+                "user",
+                c,
+                &r,
+                !matches!(r.status.as_u16(), 401 | 403),
+                "allowed",
+            );
         }
         // The owner and an administrator read everything about the machine (but its
         // credentials, which only the owner reads).
@@ -264,13 +283,20 @@ async fn every_endpoint_for_every_kind_of_caller() {
             }
         }
     }
-    assert_eq!(alice.token(&sid).await["token_key"], fresh["token_key"], "unchanged");
+    assert_eq!(
+        alice.token(&sid).await["token_key"],
+        fresh["token_key"],
+        "unchanged"
+    );
 
     // The metadata API: the current credentials reach their own machine only; the old ones,
     // users' keys and anonymous callers reach nothing.
     let meta = [
         ("GET", "/MAAS/metadata/2012-03-01/maas-scripts/".to_string()),
-        ("GET", "/MAAS/metadata/latest/meta-data/instance-id".to_string()),
+        (
+            "GET",
+            "/MAAS/metadata/latest/meta-data/instance-id".to_string(),
+        ),
         ("POST", format!("/MAAS/metadata/status/{sid}")),
     ];
     for (method, url) in &meta {
@@ -288,7 +314,10 @@ async fn every_endpoint_for_every_kind_of_caller() {
                     .await
             };
             if !want.contains(&r.status.as_u16()) {
-                failures.push(format!("{who}: metadata {method} {url} → {} {}", r.status, r.body));
+                failures.push(format!(
+                    "{who}: metadata {method} {url} → {} {}",
+                    r.status, r.body
+                ));
             }
         }
     }
@@ -296,7 +325,11 @@ async fn every_endpoint_for_every_kind_of_caller() {
         .get("/MAAS/metadata/latest/meta-data/instance-id")
         .await
         .ok();
-    assert_eq!(r.body.trim(), sid, "the current credentials are the machine's");
+    assert_eq!(
+        r.body.trim(),
+        sid,
+        "the current credentials are the machine's"
+    );
     let r = machine
         .post_json(
             &format!("/MAAS/metadata/status/{other}"),
@@ -304,7 +337,10 @@ async fn every_endpoint_for_every_kind_of_caller() {
         )
         .await;
     if r.status.as_u16() != 403 {
-        failures.push(format!("machine: status of another machine → {} {}", r.status, r.body));
+        failures.push(format!(
+            "machine: status of another machine → {} {}",
+            r.status, r.body
+        ));
     }
     // Nor do machine credentials reach the rack protocol.
     for client in [&machine, &machine_old] {

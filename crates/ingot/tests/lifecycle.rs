@@ -368,7 +368,8 @@ async fn permissions_and_credentials() {
         .await
         .expect(403);
     // Another machine's token cannot post its status.
-    admin.report_deployed(&sid).await.expect(204);
+    // (The owner fetches the credentials the machine reports with.)
+    bob.report_deployed(&sid).await.expect(204);
     let t2 = admin.token(&other).await;
     assert!(
         t2.is_null(),

@@ -379,7 +379,12 @@ impl Region {
 
     /// Load a machine and check, as the core plans it, that `user` may run `action` on it now
     /// (for actions whose plan changes no status: update, delete, annotations, reads).
-    pub(crate) async fn load_for(&self, user: &User, system_id: &str, action: Action) -> Result<Machine> {
+    pub(crate) async fn load_for(
+        &self,
+        user: &User,
+        system_id: &str,
+        action: Action,
+    ) -> Result<Machine> {
         let m = self.load(system_id).await?;
         plan(action, &facts(&m), actor(user), &ActionOptions::default())?;
         Ok(m)
