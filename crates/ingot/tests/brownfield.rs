@@ -318,6 +318,21 @@ async fn register_machine_on_this_host() {
         "{m:#}"
     );
     assert_host_macs(&m);
+    // ... and configured like a commissioned machine: its boot disk has the default layout.
+    if !m["physicalblockdevice_set"].as_array().unwrap().is_empty() {
+        let bds = c
+            .get(&format!("/MAAS/api/2.0/nodes/{sid}/blockdevices/"))
+            .await
+            .ok()
+            .json();
+        assert!(
+            bds.as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["partitions"].as_array().is_some_and(|p| !p.is_empty())),
+            "no storage layout after release: {bds:#}"
+        );
+    }
     // A running machine cannot update a machine that is no longer deployed.
     let (ok, log) = run(
         dir.path(),

@@ -1139,8 +1139,21 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
     // Deploy with a user-data script whose output the console shows.
     use base64::Engine as _;
     let marker = format!("ud-{:08x}", rand::random::<u32>());
-    let user_data =
-        format!("#!/bin/sh\necho user-data-says {marker} > /dev/console\necho {marker} > /root/user-data-ran\n");
+    // It also waits, in the background, until Ingot no longer knows the machine, and then
+    // registers the running machine with the program the region serves (the seed's lines).
+    let (ck, tk, ts) = api.key.clone().unwrap();
+    let user_data = format!(
+        "#!/bin/sh\necho user-data-says {marker} > /dev/console\necho {marker} > /root/user-data-ran\n\
+         (\n\
+         M=http://10.77.0.1:5240/MAAS\n\
+         until wget -q -O - \"$M/api/2.0/machines/?op=is_registered&mac_address={mac0}\" | grep -q false; do sleep 2; done\n\
+         cd /root\n\
+         wget -q -O maas-run-scripts $M/maas-run-scripts && chmod 755 maas-run-scripts\n\
+         ./maas-run-scripts register-machine --hostname brownvm $M {ck}:{tk}:{ts}; echo \"register-1 exit $?\"\n\
+         ./maas-run-scripts register-machine --hostname renamedvm $M {ck}:{tk}:{ts}; echo \"register-2 exit $?\"\n\
+         ./maas-run-scripts hardware-sync --config brownvm-creds.yaml --interval 60 --once; echo \"hardware-sync exit $?\"\n\
+         ) > /dev/console 2>&1 &\n"
+    );
     let ud = base64::engine::general_purpose::STANDARD.encode(user_data);
     api.post(
         "/MAAS/api/2.0/machines/?op=allocate",
@@ -1183,6 +1196,130 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
         "10.77.0.42 does not answer: {}{}",
         String::from_utf8_lossy(&ping.stdout),
         String::from_utf8_lossy(&ping.stderr)
+    );
+
+    // A running machine Ingot does not know: the deployed VM is forgotten (deleted; it keeps
+    // running), and registers itself, twice, from its own OS.
+    let known = api.machine(&sid).await;
+    let power = api
+        .get(&format!("/MAAS/api/2.0/machines/{sid}/?op=power_parameters"))
+        .await
+        .ok()
+        .json();
+    api.delete(&format!("/MAAS/api/2.0/machines/{sid}/"))
+        .await
+        .ok();
+    let t = std::time::Instant::now();
+    let console_has = |want: &str| {
+        std::fs::read_to_string(&serial)
+            .unwrap_or_default()
+            .contains(want)
+    };
+    while !console_has("hardware-sync exit") {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(600),
+            "the VM did not register itself:\n{}",
+            {
+                let c = std::fs::read_to_string(&serial).unwrap_or_default();
+                c[c.len().saturating_sub(6000)..].to_string()
+            }
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+    eprintln!("the running VM registered itself in {:?}", t.elapsed());
+    let console = std::fs::read_to_string(&serial).unwrap_or_default();
+    for want in [
+        "Machine brownvm created with system ID: ",
+        "register-1 exit 0",
+        "is already registered",
+        "register-2 exit 0",
+        "hardware sync: ",
+        "hardware-sync exit 0",
+    ] {
+        assert!(
+            console.contains(want),
+            "console lacks {want:?}:\n{}",
+            &console[console.len().saturating_sub(6000)..]
+        );
+    }
+    let found = api
+        .get(&format!("/MAAS/api/2.0/machines/?mac_address={mac0}"))
+        .await
+        .ok()
+        .json();
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found:#}");
+    let sid = found[0]["system_id"].as_str().unwrap().to_string();
+    let m = api.machine(&sid).await;
+    assert_eq!(m["hostname"], "brownvm", "not renamed by the second run");
+    assert_eq!(m["status_name"], "Deployed");
+    // The same hardware commissioning found in the ephemeral environment.
+    for k in ["cpu_count", "memory", "hardware_uuid"] {
+        assert_eq!(m[k], known[k], "{k}");
+    }
+    let disks = |m: &serde_json::Value| -> Vec<(String, u64)> {
+        m["physicalblockdevice_set"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["serial"].as_str().unwrap_or("").to_string(),
+                    d["size"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(disks(&m), disks(&known), "{m:#}");
+    assert!(m["last_sync"].is_string(), "{m:#}");
+    // Released (its BMC given back), it is READY: it has hardware information.
+    let mut put: Vec<(String, String)> = vec![("power_type".into(), "qemu".into())];
+    for (k, v) in power.as_object().unwrap() {
+        let v = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+        put.push((format!("power_parameters_{k}"), v));
+    }
+    let put: Vec<(&str, &str)> = put.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    api.put(&format!("/MAAS/api/2.0/machines/{sid}/"), &put)
+        .await
+        .ok();
+    api.op(&sid, "release", &[]).await.ok();
+    let m = wait_status(&api, &sid, "Ready", 900, &serial).await;
+    assert!(
+        m["interface_set"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["type"] == "physical"),
+        "{m:#}"
+    );
+    // Then Ingot deploys it, like any machine it commissioned.
+    let iface = m["interface_set"][0]["id"].as_i64().unwrap();
+    api.post(
+        &format!("/MAAS/api/2.0/nodes/{sid}/interfaces/{iface}/?op=link_subnet"),
+        &[
+            ("mode", "STATIC"),
+            ("subnet", "10.77.0.0/24"),
+            ("ip_address", "10.77.0.42"),
+            ("default_gateway", "true"),
+        ],
+    )
+    .await
+    .ok();
+    api.post(
+        "/MAAS/api/2.0/machines/?op=allocate",
+        &[("system_id", &sid)],
+    )
+    .await
+    .ok();
+    let t = std::time::Instant::now();
+    api.op(&sid, "deploy", &[("distro_series", "custom/ingot-test")])
+        .await
+        .ok();
+    wait_status(&api, &sid, "Deployed", 1200, &serial).await;
+    eprintln!("the registered machine deployed by Ingot in {:?}", t.elapsed());
+    let console = std::fs::read_to_string(&serial).unwrap_or_default();
+    assert!(
+        console.matches("ingot-firstboot: hostname brownvm").count() >= 1,
+        "the redeployed OS took the machine's name"
     );
 
     // Rescue mode on the deployed VM, and back to its disk.

@@ -502,6 +502,24 @@ impl Region {
             // A release gives back what the deployment took: AUTO addresses, interfaces that
             // are not physical.
             self.release_network(res.id).await?;
+            // A machine registered while running (the seed: it "gets configured like a
+            // machine that has been commissioned") has disks but no storage layout yet.
+            let fresh = self.load(&res.system_id).await?;
+            if fresh.storage_objects.is_empty() && !fresh.block_devices.is_empty() {
+                if let Err(e) = self.apply_default_layout(&fresh).await {
+                    self.store
+                        .record_event(
+                            &fresh,
+                            &NewEvent::error(
+                                "Storage layout",
+                                format!("The default storage layout could not be applied: {e}"),
+                                &user.username,
+                            ),
+                        )
+                        .await?;
+                }
+            }
+            return self.load(&res.system_id).await;
         }
         Ok(res)
     }
