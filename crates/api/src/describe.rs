@@ -37,7 +37,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         params: &[],
         doc: "Manage the collection of all machines.",
         actions: ops![
-            "read" "GET" None, "List machines, optionally filtered (hostname, mac_address, id, domain, zone, pool, status, arch, cpu_count, mem, agent_name).";
+            "read" "GET" None, "List machines, optionally filtered (hostname, mac_address, hardware_uuid, id, domain, zone, pool, status, arch, cpu_count, mem, agent_name).";
             "create" "POST" None, "Create a machine (architecture, mac_addresses, hostname, power_type, power_parameters_*, commission, deployed, zone, pool, ...).";
             "allocate" "POST" Some("allocate"), "Allocate a Ready machine matching constraints (name, system_id, arch, not_arch, cpu_count, mem, tags, not_tags, zone, not_in_zone, pool, not_in_pool, storage, interfaces, subnets, not_subnets, fabrics, not_fabrics, fabric_classes, not_fabric_classes, devices, agent_name, comment, dry_run).";
             "release" "POST" Some("release"), "Release several machines: machines=<system_id> (repeated), comment, erase, quick_erase, secure_erase.";
@@ -75,8 +75,8 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "override_failed_testing" "POST" Some("override_failed_testing"), "Ignore failed tests and make the machine usable (admin): comment.";
             "set_workload_annotations" "POST" Some("set_workload_annotations"), "Set key=value workload annotations (empty value deletes).";
             "set_owner_data" "POST" Some("set_owner_data"), "Deprecated alias of set_workload_annotations.";
-            "get_token" "GET" Some("get_token"), "The machine's metadata credentials (owner or admin).";
-            "regenerate_token" "POST" Some("regenerate_token"), "Replace the machine's metadata credentials (owner or admin).";
+            "get_token" "GET" Some("get_token"), "The machine's own credentials (its owner only; an administrator only while it has no owner): they allow nothing but its metadata and results.";
+            "regenerate_token" "POST" Some("regenerate_token"), "Replace the machine's credentials (its owner only): the old ones stop working at once.";
             "details" "GET" Some("details"), "Hardware details of the machine.";
             "set_storage_layout" "POST" Some("set_storage_layout"), "Replace the storage configuration by a layout (Ready or Allocated): storage_layout (flat, lvm, bcache, blank), boot_size, root_device, root_size, vg_name, lv_name, lv_size, cache_device, cache_mode, cache_size, cache_no_part.";
             "restore_storage_configuration" "POST" Some("restore_storage_configuration"), "Reset the storage to the default layout (default_storage_layout; Ready or Allocated).";

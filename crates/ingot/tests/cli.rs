@@ -66,6 +66,13 @@ async fn maas_style_cli() {
     for k in ["token_key", "token_secret", "consumer_key"] {
         assert!(t[k].as_str().is_some_and(|v| !v.is_empty()), "{t}");
     }
+    // The owner regenerates them: new ones, and get-token gives the new ones.
+    let r = cli.json(&["admin", "machine", "regenerate-token", &sid]);
+    assert_ne!(r["token_key"], t["token_key"]);
+    assert_eq!(
+        cli.json(&["admin", "machine", "get-token", &sid])["token_key"],
+        r["token_key"]
+    );
     // The examples.
     let m = cli.json(&[
         "admin",
