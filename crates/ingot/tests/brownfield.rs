@@ -114,7 +114,20 @@ async fn result_ended(c: &Client, sid: &str, name: &str) -> Value {
 
 #[tokio::test]
 async fn register_machine_on_this_host() {
-    let server = Server::start(&[]).await;
+    register_this_host(Server::start(&[]).await).await;
+}
+
+/// The same on PostgreSQL (skipped without INGOT_TEST_PG_URL).
+#[tokio::test]
+async fn register_machine_on_this_host_pg() {
+    let Some(server) = Server::start_pg(&[]).await else {
+        eprintln!("INGOT_TEST_PG_URL not set: skipping");
+        return;
+    };
+    register_this_host(server).await;
+}
+
+async fn register_this_host(server: Server) {
     let c = server.client();
     let dir = tempfile::tempdir().unwrap();
     download(&server, dir.path()).await;
