@@ -503,9 +503,11 @@ impl Region {
             // are not physical.
             self.release_network(res.id).await?;
             // A machine registered while running (the seed: it "gets configured like a
-            // machine that has been commissioned") has disks but no storage layout yet.
+            // machine that has been commissioned") has disks but no layout that deploys (what
+            // its running OS had is not ours to reuse). One Ingot deployed always has one.
             let fresh = self.load(&res.system_id).await?;
-            if fresh.storage_objects.is_empty() && !fresh.block_devices.is_empty() {
+            let model = self.store.storage_model(fresh.id).await?;
+            if model.deploy_problem().is_some() && !fresh.block_devices.is_empty() {
                 if let Err(e) = self.apply_default_layout(&fresh).await {
                     self.store
                         .record_event(
