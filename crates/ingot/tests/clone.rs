@@ -125,7 +125,13 @@ fn addresses(m: &Value) -> Vec<String> {
 /// Everything cloning could change, exactly (ids and UUIDs included).
 async fn config(c: &Client, sid: &str) -> Value {
     let m = c.machine(sid).await;
-    json!([m["blockdevice_set"], m["volume_groups"], m["cache_sets"], m["bcaches"], m["interface_set"]])
+    json!([
+        m["blockdevice_set"],
+        m["volume_groups"],
+        m["cache_sets"],
+        m["bcaches"],
+        m["interface_set"]
+    ])
 }
 
 fn iface_id(m: &Value, name: &str) -> i64 {
@@ -195,11 +201,16 @@ async fn source_network(c: &Client, sid: &str, subnet_id: i64) -> String {
         .ok()
         .json();
     let bond_id = bond["id"].as_i64().unwrap();
-    let vlan = c
-        .post(&format!("{API}/fabrics/1/vlans/"), &[("vid", "42")])
-        .await
-        .ok()
-        .json();
+    // VLAN 42 of the default fabric (made by the first source of the server).
+    let vlans = c.get(&format!("{API}/fabrics/1/vlans/")).await.ok().json();
+    let vlan = match vlans.as_array().unwrap().iter().find(|v| v["vid"] == 42) {
+        Some(v) => v.clone(),
+        None => c
+            .post(&format!("{API}/fabrics/1/vlans/"), &[("vid", "42")])
+            .await
+            .ok()
+            .json(),
+    };
     c.post(
         &format!("{API}/nodes/{sid}/interfaces/?op=create_vlan"),
         &[
@@ -214,7 +225,11 @@ async fn source_network(c: &Client, sid: &str, subnet_id: i64) -> String {
         c,
         sid,
         bond_id,
-        &[("mode", "static"), ("subnet", &s), ("default_gateway", "true")],
+        &[
+            ("mode", "static"),
+            ("subnet", &s),
+            ("default_gateway", "true"),
+        ],
     )
     .await;
     link(c, sid, e2, &[("mode", "dhcp"), ("subnet", &s)]).await;
@@ -263,7 +278,13 @@ async fn clone_storage_only() {
     source_storage(&c, &src).await;
     let sn = subnet(&c, "10.60.0.0/24", "10.60.0.1").await;
     let d2m = c.machine(&d2).await;
-    link(&c, &d2, iface_id(&d2m, "eth0"), &[("mode", "dhcp"), ("subnet", &sn.to_string())]).await;
+    link(
+        &c,
+        &d2,
+        iface_id(&d2m, "eth0"),
+        &[("mode", "dhcp"), ("subnet", &sn.to_string())],
+    )
+    .await;
     let src_m = c.machine(&src).await;
     let before: Vec<Value> = vec![c.machine(&d1).await, c.machine(&d2).await];
     assert_ne!(storage_shape(&before[0]), storage_shape(&src_m));
@@ -307,7 +328,13 @@ async fn clone_storage_only() {
 }
 
 fn config_of(m: &Value) -> Value {
-    json!([m["blockdevice_set"], m["volume_groups"], m["cache_sets"], m["bcaches"], m["interface_set"]])
+    json!([
+        m["blockdevice_set"],
+        m["volume_groups"],
+        m["cache_sets"],
+        m["bcaches"],
+        m["interface_set"]
+    ])
 }
 
 #[tokio::test]
@@ -328,7 +355,13 @@ async fn clone_interfaces_only() {
     .await;
     let sn = subnet(&c, "10.61.0.0/24", "10.61.0.1").await;
     let d2m = c.machine(&d2).await;
-    link(&c, &d2, iface_id(&d2m, "eth3"), &[("mode", "static"), ("subnet", &sn.to_string())]).await;
+    link(
+        &c,
+        &d2,
+        iface_id(&d2m, "eth3"),
+        &[("mode", "static"), ("subnet", &sn.to_string())],
+    )
+    .await;
     let src_ip = source_network(&c, &src, sn).await;
     let src_m = c.machine(&src).await;
     let before = [c.machine(&d1).await, c.machine(&d2).await];
@@ -363,7 +396,13 @@ async fn clone_interfaces_only() {
         ips.push(a[0].clone());
         // The MACs are the destination's own; bond0 and its VLAN show the first member's.
         let macs = |m: &Value, n: &str| {
-            m["interface_set"].as_array().unwrap().iter().find(|i| i["name"] == n).unwrap()["mac_address"].clone()
+            m["interface_set"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["name"] == n)
+                .unwrap()["mac_address"]
+                .clone()
         };
         assert_eq!(macs(&m, "eth0"), macs(old, "eth0"));
         assert_eq!(macs(&m, "bond0"), macs(old, "eth0"));
@@ -377,7 +416,20 @@ async fn clone_interfaces_only() {
 
 #[tokio::test]
 async fn clone_storage_and_interfaces() {
-    let s = Server::start(&[]).await;
+    both(&Server::start(&[]).await).await;
+}
+
+/// The store's transaction on PostgreSQL: both parts, and a refusal that keeps everything.
+#[tokio::test]
+async fn clone_on_postgres() {
+    let Some(s) = Server::start_pg(&[]).await else {
+        return;
+    };
+    both(&s).await;
+    exhausted(&s).await;
+}
+
+async fn both(s: &Server) {
     let c = s.client();
     let src = plain(&c, "src", 1).await;
     let d1 = plain(&c, "d1", 2).await;
@@ -427,9 +479,16 @@ async fn one_fails(
 ) -> Value {
     let src_m = c.machine(src).await;
     let r = c.get(&format!("{API}/machines/{bad}/")).await;
-    let bad_before = if r.status == 404u16 { Value::Null } else { r.ok().json() };
+    let bad_before = if r.status == 404u16 {
+        Value::Null
+    } else {
+        r.ok().json()
+    };
     let bad_config = config_of(&bad_before);
-    let r = clone(c, src, &[good, bad], storage, interfaces).await.expect(400).json();
+    let r = clone(c, src, &[good, bad], storage, interfaces)
+        .await
+        .expect(400)
+        .json();
     assert_eq!(r["cloned"], json!([good]), "{r}");
     let failed = r["failed"][bad].as_str().unwrap_or_else(|| panic!("{r}"));
     assert!(failed.contains(cause), "{failed:?} should say {cause:?}");
@@ -472,13 +531,19 @@ async fn clone_form_errors() {
         .json();
     assert_eq!(r, json!({"source": ["This field is required."]}));
     // Unknown source.
-    let r = clone(&c, "nosuch", &[&d1], true, false).await.expect(400).json();
+    let r = clone(&c, "nosuch", &[&d1], true, false)
+        .await
+        .expect(400)
+        .json();
     assert_eq!(
         r,
         json!({"source": ["No machine you can see has the system_id 'nosuch'."]})
     );
     // Neither flag.
-    let r = clone(&c, &src, &[&d1], false, false).await.expect(400).json();
+    let r = clone(&c, &src, &[&d1], false, false)
+        .await
+        .expect(400)
+        .json();
     assert_eq!(
         r,
         json!({"__all__": ["Either storage or interfaces must be true."]})
@@ -493,7 +558,11 @@ async fn clone_form_errors() {
     let r = c
         .post(
             &format!("{API}/machines/?op=clone"),
-            &[("source", src.as_str()), ("destinations", &d1), ("storage", "maybe")],
+            &[
+                ("source", src.as_str()),
+                ("destinations", &d1),
+                ("storage", "maybe"),
+            ],
         )
         .await
         .expect(400)
@@ -509,9 +578,30 @@ async fn clone_unknown_and_source_destinations() {
     let src = plain(&c, "src", 1).await;
     let good = plain(&c, "good", 2).await;
     source_storage(&c, &src).await;
-    one_fails(&c, &src, &good, "nosuch", true, false, "no machine has this system_id").await;
-    let r = one_fails(&c, &src, &good, &src, true, false, "the source machine src cannot be a destination machine").await;
-    assert!(r["destinations"][0].as_str().unwrap().starts_with(&format!("src ({src}): ")));
+    one_fails(
+        &c,
+        &src,
+        &good,
+        "nosuch",
+        true,
+        false,
+        "no machine has this system_id",
+    )
+    .await;
+    let r = one_fails(
+        &c,
+        &src,
+        &good,
+        &src,
+        true,
+        false,
+        "the source machine src cannot be a destination machine",
+    )
+    .await;
+    assert!(r["destinations"][0]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("src ({src}): ")));
 }
 
 #[tokio::test]
@@ -529,7 +619,16 @@ async fn clone_destination_status() {
     .await
     .ok();
     assert_eq!(c.status(&bad).await, 10);
-    one_fails(&c, &src, &good, &bad, true, false, "it is Allocated; only Ready or Failed testing machines can be cloned onto").await;
+    one_fails(
+        &c,
+        &src,
+        &good,
+        &bad,
+        true,
+        false,
+        "it is Allocated; only Ready or Failed testing machines can be cloned onto",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -542,13 +641,22 @@ async fn clone_needs_an_administrator() {
     source_storage(&c, &src).await;
     let before = [config(&c, &d1).await, config(&c, &d2).await];
     let bob = s.user("bob").await;
-    let r = clone(&bob, &src, &[&d1, &d2], true, false).await.expect(400).json();
+    let r = clone(&bob, &src, &[&d1, &d2], true, false)
+        .await
+        .expect(400)
+        .json();
     assert_eq!(r["cloned"], json!([]));
     for (i, d) in [&d1, &d2].into_iter().enumerate() {
         let cause = r["failed"][d].as_str().unwrap();
-        assert!(cause.starts_with("you cannot administer this machine"), "{cause}");
+        assert!(
+            cause.starts_with("you cannot administer this machine"),
+            "{cause}"
+        );
         let msg = r["destinations"][i].as_str().unwrap();
-        assert!(msg.starts_with(&format!("d{} ({d}): you cannot administer", i + 1)), "{msg}");
+        assert!(
+            msg.starts_with(&format!("d{} ({d}): you cannot administer", i + 1)),
+            "{msg}"
+        );
         assert_eq!(config(&c, d).await, before[i]);
     }
 }
@@ -607,7 +715,16 @@ async fn clone_fewer_disks() {
     )
     .await;
     source_storage(&c, &src).await;
-    one_fails(&c, &src, &good, &bad, true, false, "storage: destination node has fewer physical block devices than the source node (1 < 2)").await;
+    one_fails(
+        &c,
+        &src,
+        &good,
+        &bad,
+        true,
+        false,
+        "storage: destination node has fewer physical block devices than the source node (1 < 2)",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -650,22 +767,43 @@ async fn clone_interface_name_missing() {
     one_fails(&c, &src, &good, &bad, false, true, "interfaces: destination node physical interfaces do not match the source node's physical interfaces: missing eth1, eth2").await;
     // With storage too (which alone would clone): neither part is applied to bad.
     source_storage(&c, &src).await;
-    let r = one_fails(&c, &src, &good, &bad, true, true, "interfaces: destination node physical interfaces").await;
-    assert!(!r["failed"][&bad].as_str().unwrap().contains("storage"), "{r}");
+    let r = one_fails(
+        &c,
+        &src,
+        &good,
+        &bad,
+        true,
+        true,
+        "interfaces: destination node physical interfaces",
+    )
+    .await;
+    assert!(
+        !r["failed"][&bad].as_str().unwrap().contains("storage"),
+        "{r}"
+    );
 }
 
 #[tokio::test]
 async fn clone_subnet_exhausted() {
-    let s = Server::start(&[]).await;
+    exhausted(&Server::start(&[]).await).await;
+}
+
+async fn exhausted(s: &Server) {
     let c = s.client();
-    let src = plain(&c, "src", 1).await;
-    let good = plain(&c, "good", 2).await;
-    let bad = plain(&c, "bad", 3).await;
+    let src = plain(&c, "xsrc", 11).await;
+    let good = plain(&c, "xgood", 12).await;
+    let bad = plain(&c, "xbad", 13).await;
     // A /29: .1 is the gateway, .2-.6 can be given out.
     let sn = subnet(&c, "10.64.0.0/29", "10.64.0.1").await;
     // bad has a configuration of its own that must survive.
     let bm = c.machine(&bad).await;
-    link(&c, &bad, iface_id(&bm, "eth0"), &[("mode", "dhcp"), ("subnet", &sn.to_string())]).await;
+    link(
+        &c,
+        &bad,
+        iface_id(&bm, "eth0"),
+        &[("mode", "dhcp"), ("subnet", &sn.to_string())],
+    )
+    .await;
     let src_ip = source_network(&c, &src, sn).await;
     assert_eq!(src_ip, "10.64.0.2");
     // Leave one address free.
@@ -674,7 +812,16 @@ async fn clone_subnet_exhausted() {
             .await
             .ok();
     }
-    one_fails(&c, &src, &good, &bad, true, true, "no free static address is left in 10.64.0.0/29 for bond0 (STATIC link)").await;
+    one_fails(
+        &c,
+        &src,
+        &good,
+        &bad,
+        true,
+        true,
+        "no free static address is left in 10.64.0.0/29 for bond0 (STATIC link)",
+    )
+    .await;
     assert_eq!(addresses(&c.machine(&good).await), vec!["10.64.0.6"]);
 }
 
@@ -728,5 +875,8 @@ async fn clone_from_the_cli() {
     ]);
     assert_ne!(code, 0);
     let all = format!("{out}{err}");
-    assert!(all.contains("nosuch: no machine has this system_id"), "{all}");
+    assert!(
+        all.contains("nosuch: no machine has this system_id"),
+        "{all}"
+    );
 }
