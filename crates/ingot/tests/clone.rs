@@ -609,7 +609,22 @@ async fn clone_destination_status() {
     let s = Server::start(&[]).await;
     let c = s.client();
     let src = plain(&c, "src", 1).await;
+    // A machine whose tests failed may be cloned onto.
     let good = plain(&c, "good", 2).await;
+    c.op(&good, "test", &[]).await.ok();
+    let t = c.token(&good).await;
+    c.with_token(&t)
+        .post_multipart(
+            "/MAAS/metadata/2012-03-01/?op=signal",
+            &[
+                ("status", b"FAILED"),
+                ("name", b"smartctl-validate"),
+                ("exit_status", b"1"),
+            ],
+        )
+        .await
+        .ok();
+    assert_eq!(c.machine(&good).await["status_name"], "Failed testing");
     let bad = plain(&c, "bad", 3).await;
     source_storage(&c, &src).await;
     c.post(
