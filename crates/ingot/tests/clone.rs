@@ -696,6 +696,34 @@ async fn clone_architecture_mismatch() {
 }
 
 #[tokio::test]
+async fn clone_boot_method_mismatch() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let src = plain(&c, "src", 1).await;
+    let good = plain(&c, "good", 2).await;
+    let bad = plain(&c, "bad", 3).await;
+    // bad's last network boot was UEFI (its first NIC is mac(3 * 16)).
+    s.anon()
+        .get(&format!(
+            "/MAAS/boot/ipxe?mac={}&arch=amd64&firmware=uefi",
+            mac(3 * 16)
+        ))
+        .await
+        .ok();
+    source_storage(&c, &src).await;
+    one_fails(
+        &c,
+        &src,
+        &good,
+        &bad,
+        true,
+        false,
+        "storage: node boot methods do not match (destination uefi != source bios)",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn clone_boot_disk_smaller() {
     let s = Server::start(&[]).await;
     let c = s.client();
