@@ -115,20 +115,19 @@ impl Region {
                 destinations.push(d);
             }
         }
-        let storage = match p.get_bool("storage") {
+        let mut flag = |name: &str| match p.get_bool(name) {
             Ok(v) => v.unwrap_or(false),
+            Err(ingot_wire::WireError::InvalidField { message, .. }) => {
+                fe.add(name, message);
+                false
+            }
             Err(e) => {
-                fe.add("storage", e.to_string());
+                fe.add(name, e.to_string());
                 false
             }
         };
-        let interfaces = match p.get_bool("interfaces") {
-            Ok(v) => v.unwrap_or(false),
-            Err(e) => {
-                fe.add("interfaces", e.to_string());
-                false
-            }
-        };
+        let storage = flag("storage");
+        let interfaces = flag("interfaces");
         let source = if source_id.is_empty() {
             fe.add("source", "This field is required.");
             None
