@@ -674,6 +674,22 @@ async fn clone_needs_an_administrator() {
         );
         assert_eq!(config(&c, d).await, before[i]);
     }
+    // A source bob cannot see (allocated to the admin) is a form error, as if it did not exist.
+    c.post(
+        &format!("{API}/machines/?op=allocate"),
+        &[("system_id", src.as_str())],
+    )
+    .await
+    .ok();
+    let r = clone(&bob, &src, &[&d1], true, false)
+        .await
+        .expect(400)
+        .json();
+    assert_eq!(
+        r,
+        json!({"source": [format!("No machine you can see has the system_id '{src}'.")]})
+    );
+    assert_eq!(config(&c, &d1).await, before[0]);
 }
 
 #[tokio::test]
