@@ -41,6 +41,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "create" "POST" None, "Create a machine (architecture, mac_addresses, hostname, power_type, power_parameters_*, commission, deployed, zone, pool, ...).";
             "allocate" "POST" Some("allocate"), "Allocate a Ready machine matching constraints (name, system_id, arch, not_arch, cpu_count, mem, tags, not_tags, zone, not_in_zone, pool, not_in_pool, storage, interfaces, subnets, not_subnets, fabrics, not_fabrics, fabric_classes, not_fabric_classes, devices, agent_name, comment, dry_run).";
             "release" "POST" Some("release"), "Release several machines: machines=<system_id> (repeated), comment, erase, quick_erase, secure_erase.";
+            "clone" "POST" Some("clone"), "Clone a machine's storage and/or interfaces onto other machines: source=<system_id>, destinations=<system_id> (repeated or comma-separated; each Ready or Failed testing, administered by you), storage=true|false, interfaces=true|false. Each destination changes whole or not at all; 400 names every destination not cloned and why.";
             "list_allocated" "GET" Some("list_allocated"), "List the machines allocated to you.";
             "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.";
             "power_parameters" "GET" Some("power_parameters"), "Power parameters of several machines (admin): id (repeated).";

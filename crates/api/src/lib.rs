@@ -6,6 +6,7 @@
 
 mod boot;
 mod boot_resources;
+mod clone;
 pub mod describe;
 mod metadata;
 mod network;
@@ -623,6 +624,7 @@ async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                     ok_json(render::allocated_machine(&m, &matched))
                 }
                 (&Method::POST, Some("release")) => bulk_release(app, u, &p).await,
+                (&Method::POST, Some("clone")) => clone::clone_machines(app, u, &p).await,
                 (&Method::POST, Some("accept")) | (&Method::POST, Some("accept_all")) => {
                     need_admin(u)?;
                     let ids = if r.op() == Some("accept_all") {

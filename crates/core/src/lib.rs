@@ -13,6 +13,7 @@
 
 pub mod actions;
 pub mod boot;
+pub mod clone;
 pub mod constraints;
 pub mod deploy;
 pub mod ids;

@@ -633,6 +633,41 @@ async fn bad_input_is_refused_and_changes_nothing() {
             &[("machines", &new)],
             409,
         ),
+        // clone: form errors, and only unknown destinations
+        case("admin", "POST", format!("{MS}?op=clone"), &[], 400),
+        case(
+            "admin",
+            "POST",
+            format!("{MS}?op=clone"),
+            &[
+                ("source", "nosuch"),
+                ("destinations", &new),
+                ("storage", "true"),
+            ],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            format!("{MS}?op=clone"),
+            &[
+                ("source", &new),
+                ("destinations", "zzzzzz"),
+                ("interfaces", "yes please"),
+            ],
+            400,
+        ),
+        case(
+            "admin",
+            "POST",
+            format!("{MS}?op=clone"),
+            &[
+                ("source", &new),
+                ("destinations", "zzzzzz"),
+                ("storage", "true"),
+            ],
+            400,
+        ),
         // unknown ids
         case("admin", "GET", item("nosuch"), &[], 404),
         case("admin", "PUT", item("nosuch"), &[("hostname", "y")], 404),

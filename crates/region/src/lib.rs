@@ -3,6 +3,7 @@
 //! `ingot-core`; this crate loads facts, calls the core and writes the outcome through the
 //! store's compare-and-swap, retrying when another region process got there first.
 
+pub mod clone;
 pub mod commissioning;
 pub mod deploy;
 mod error;

@@ -9,6 +9,7 @@
 //! * Inside a transaction the first statement writes, so SQLite takes its write lock at once
 //!   (no read-then-upgrade deadlocks).
 
+pub mod clone;
 pub mod commissioning;
 pub mod deploy;
 pub mod network;

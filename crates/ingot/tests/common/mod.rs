@@ -682,3 +682,43 @@ pub fn mac(i: u32) -> String {
         i & 0xff
     )
 }
+
+/// `small_inventory` of `m` with other hardware: the CPU architecture (`x86_64`, `aarch64`),
+/// disks (name, size in bytes, rpm: 0 is an SSD, tagged `ssd`; else `rotary`) in order — the
+/// first is the boot disk — and NICs (name, MAC).
+pub fn inventory_with(
+    m: &Value,
+    arch: &str,
+    disks: &[(&str, u64, u64)],
+    nics: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut doc: Value = serde_json::from_slice(&small_inventory(m)).expect("JSON");
+    doc["environment"]["kernel_architecture"] = Value::from(arch);
+    doc["resources"]["cpu"]["architecture"] = Value::from(arch);
+    let cards: Vec<Value> = nics
+        .iter()
+        .enumerate()
+        .map(|(i, (name, mac))| {
+            serde_json::json!({"driver": "virtio_net", "driver_version": "1", "numa_node": 0,
+                "pci_address": format!("0000:00:{:02x}.0", 3 + i), "vendor": "Red Hat, Inc.", "vendor_id": "1af4",
+                "product": "Virtio network device", "product_id": "1000",
+                "ports": [{"id": name, "address": mac, "port": 0, "protocol": "ethernet",
+                    "auto_negotiation": false, "link_detected": true, "link_speed": 1000}]})
+        })
+        .collect();
+    let sid = m["system_id"].as_str().unwrap_or("disk");
+    let ds: Vec<Value> = disks
+        .iter()
+        .enumerate()
+        .map(|(i, (name, size, rpm))| {
+            let serial = format!("TEST-{sid}-{name}");
+            serde_json::json!({"id": name, "device": format!("252:{}", i * 16), "model": "", "type": "scsi",
+                "read_only": false, "size": size, "removable": false, "numa_node": 0,
+                "device_path": format!("pci-0000:00:{:02x}.0", 0x10 + i), "block_size": 512, "rpm": rpm,
+                "firmware_version": "", "serial": serial, "device_id": format!("scsi-{serial}"), "partitions": []})
+        })
+        .collect();
+    doc["resources"]["network"] = serde_json::json!({"total": cards.len(), "cards": cards});
+    doc["resources"]["storage"] = serde_json::json!({"total": ds.len(), "disks": ds});
+    serde_json::to_vec(&doc).expect("JSON")
+}
