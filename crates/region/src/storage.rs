@@ -27,6 +27,10 @@ const COMMISSIONING: &[Status] = &[
     Status::Ready,
     Status::FailedCommissioning,
     Status::Testing,
+    // A release configures a machine that was registered while running "like a machine that
+    // has been commissioned" (the seed), on its way to READY or NEW.
+    Status::Releasing,
+    Status::DiskErasing,
 ];
 
 /// Fresh random UUIDs for the model (Send: the thread's generator is taken per call).
