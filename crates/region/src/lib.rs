@@ -522,7 +522,6 @@ impl Region {
                         .await?;
                 }
             }
-            return self.load(&res.system_id).await;
         }
         Ok(res)
     }
