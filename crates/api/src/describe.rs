@@ -78,6 +78,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "get_token" "GET" Some("get_token"), "The machine's metadata credentials (owner or admin).";
             "regenerate_token" "POST" Some("regenerate_token"), "Replace the machine's metadata credentials (owner or admin).";
             "details" "GET" Some("details"), "Hardware details of the machine.";
+            "read_bmc_inventory" "POST" Some("read_bmc_inventory"), "Read the hardware (CPUs, memory, drives, NICs) from the machine's Redfish BMC and record it as if commissioned (admin; power type redfish; not in a transient status).";
             "set_storage_layout" "POST" Some("set_storage_layout"), "Replace the storage configuration by a layout (Ready or Allocated): storage_layout (flat, lvm, bcache, blank), boot_size, root_device, root_size, vg_name, lv_name, lv_size, cache_device, cache_mode, cache_size, cache_no_part.";
             "restore_storage_configuration" "POST" Some("restore_storage_configuration"), "Reset the storage to the default layout (default_storage_layout; Ready or Allocated).";
         ],

@@ -748,6 +748,7 @@ async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
             )
                 .into_response());
         }
+        (&Method::POST, Some("read_bmc_inventory")) => region.read_bmc_inventory(u, sid).await?,
         (&Method::PUT, None) => region.update_machine(u, sid, &p).await?,
         (&Method::DELETE, None) => {
             region.delete_machine(u, sid).await?;

@@ -8,6 +8,7 @@ pub mod deploy;
 mod error;
 pub mod forms;
 pub mod network;
+pub mod oob;
 pub mod power;
 pub mod secrets;
 pub mod storage;
