@@ -433,7 +433,14 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         path: "/MAAS/api/2.0/rackcontrollers/",
         params: &[],
         doc: "The rack controllers that registered with this region (each configuration read is a heartbeat).",
-        actions: ops!["read" "GET" None, "List rack controllers: hostname, address, version, first and last seen, rackd status.";],
+        actions: ops!["read" "GET" None, "List rack controllers: hostname, address, version, first and last seen, rackd status, machine (the system id of the machine it runs on).";],
+    },
+    HandlerDef {
+        name: "RackControllerHandler",
+        path: "/MAAS/api/2.0/rackcontrollers/{system_id}/",
+        params: &["system_id"],
+        doc: "One rack controller.",
+        actions: ops!["read" "GET" None, "Read the rack controller."; "delete" "DELETE" None, "Remove the rack controller (admin): its machine is unlocked and loses its ingot_controller annotation, and is deleted when it has no BMC (power type empty or manual).";],
     },
     HandlerDef {
         name: "NetbootTimelineHandler",

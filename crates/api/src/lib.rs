@@ -406,6 +406,7 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
             need_user(&who)?;
             rack::rack_controllers(app, r).await
         }
+        ["rackcontrollers", id] => rack::rack_controller(app, r, need_user(&who)?, id).await,
         ["scripts"] => scripts::collection(app, r, need_user(&who)?).await,
         ["scripts", name] => scripts::item(app, r, need_user(&who)?, name).await,
         ["nodes", sid, "interfaces"] => {

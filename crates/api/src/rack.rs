@@ -121,6 +121,22 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
                     .take(64)
                     .collect();
                 app.region.store.rack_seen(name, address, &version).await?;
+                // The host the rack runs on is a machine (controllers as machines).
+                let host = ingot_region::controllers::ControllerHost {
+                    hostname: name.to_string(),
+                    hardware_uuid: p
+                        .get("hardware_uuid")
+                        .map(str::trim)
+                        .filter(|u| !u.is_empty())
+                        .map(str::to_string),
+                    macs: p
+                        .get_all("mac")
+                        .into_iter()
+                        .take(256)
+                        .map(str::to_string)
+                        .collect(),
+                };
+                app.region.register_rack(name, &host).await?;
             }
             crate::ok_json(json!(rack_config(app, &format!("{}/MAAS", r.base)).await?))
         }
@@ -169,6 +185,21 @@ pub(crate) async fn rack_controllers(app: &App, r: &Req) -> Res {
     if r.method != Method::GET || r.op().is_some() {
         return Err(crate::unknown_op(r));
     }
+    let links: std::collections::HashMap<String, Option<i64>> = {
+        let mut m = std::collections::HashMap::new();
+        for k in app.region.store.racks().await? {
+            if let Some((_, id)) = app.region.store.rack_with_machine(&k.system_id).await? {
+                m.insert(k.system_id.clone(), id);
+            }
+        }
+        m
+    };
+    let mut machines: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+    for id in links.values().flatten() {
+        if let Some(m) = app.region.store.machine_by_id(*id).await? {
+            machines.insert(*id, m.system_id);
+        }
+    }
     let now = ingot_store::now_ms();
     let racks = app.region.store.racks().await?;
     crate::ok_json(serde_json::Value::Array(
@@ -186,8 +217,39 @@ pub(crate) async fn rack_controllers(app: &App, r: &Req) -> Res {
                     "service_set": [{"name": "rackd", "status": if alive { "running" } else { "dead" },
                                      "status_info": if alive { String::new() } else { "not heard from in the last minute".to_string() }}],
                     "resource_uri": format!("{}/rackcontrollers/{}/", crate::render::API, k.system_id),
+                    "machine": links.get(&k.system_id).copied().flatten().and_then(|id| machines.get(&id)),
                 })
             })
             .collect(),
     ))
+}
+
+/// `DELETE /MAAS/api/2.0/rackcontrollers/{id}/` (admin): forget the rack; its machine loses the
+/// rack role (unlocked, or deleted when it has no BMC).
+pub(crate) async fn rack_controller(
+    app: &App,
+    r: &Req,
+    u: &ingot_store::User,
+    system_id: &str,
+) -> Res {
+    match (&r.method, r.op()) {
+        (&Method::DELETE, None) => {
+            app.region.delete_rack_controller(u, system_id).await?;
+            crate::no_content()
+        }
+        (&Method::GET, None) => {
+            let (k, _) = app
+                .region
+                .store
+                .rack_with_machine(system_id)
+                .await?
+                .ok_or_else(|| crate::not_found("No rack controller matches the given query."))?;
+            crate::ok_json(
+                json!({"system_id": k.system_id, "hostname": k.name, "node_type": 2,
+                "node_type_name": "Rack controller", "version": k.version,
+                "resource_uri": format!("{}/rackcontrollers/{}/", crate::render::API, k.system_id)}),
+            )
+        }
+        _ => Err(crate::unknown_op(r)),
+    }
 }

@@ -4,6 +4,7 @@
 //! store's compare-and-swap, retrying when another region process got there first.
 
 pub mod commissioning;
+pub mod controllers;
 pub mod deploy;
 mod error;
 pub mod forms;

@@ -10,6 +10,7 @@
 //!   (no read-then-upgrade deadlocks).
 
 pub mod commissioning;
+pub mod controllers;
 pub mod deploy;
 pub mod network;
 mod schema;

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, V10, V10),
     (11, V11, V11),
     (12, V12, V12),
+    (15, V15, V15),
 ];
 
 macro_rules! v1 {
@@ -194,3 +195,8 @@ const V9_PG: &str = v9!("BIGSERIAL PRIMARY KEY");
 
 /// `commission skip_storage=true`: the commissioning in progress keeps the storage layout.
 const V12: &str = "ALTER TABLE machines ADD COLUMN skip_storage BIGINT NOT NULL DEFAULT 0;\n";
+
+/// Controllers as machines: the machine a rack controller runs on (found or created when it
+/// registers; `NULL` when none). No foreign key: a deleted machine leaves a dangling id, which
+/// reads as "no machine".
+const V15: &str = "ALTER TABLE racks ADD COLUMN machine_id BIGINT;\n";
