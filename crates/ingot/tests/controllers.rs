@@ -92,8 +92,20 @@ async fn rack_id(c: &Client, name: &str) -> (String, Value) {
 }
 
 #[tokio::test]
-async fn controllers_are_machines() {
-    let s = Server::start(&[]).await;
+async fn controllers_are_machines_sqlite() {
+    controllers_are_machines(Server::start(&[]).await).await
+}
+
+#[tokio::test]
+async fn controllers_are_machines_postgres() {
+    let Some(s) = Server::start_pg(&[]).await else {
+        eprintln!("SKIP: INGOT_TEST_PG_URL not set");
+        return;
+    };
+    controllers_are_machines(s).await
+}
+
+async fn controllers_are_machines(s: Server) {
     let c = s.client();
     let (host, host_macs) = this_host();
 
