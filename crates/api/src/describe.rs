@@ -436,6 +436,20 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         actions: ops!["read" "GET" None, "List rack controllers: hostname, address, version, first and last seen, rackd status, machine (the system id of the machine it runs on).";],
     },
     HandlerDef {
+        name: "RegionControllersHandler",
+        path: "/MAAS/api/2.0/regioncontrollers/",
+        params: &[],
+        doc: "The machines this region runs on (each region records its host as a machine when it starts).",
+        actions: ops!["read" "GET" None, "List region controllers (system ids are their machines').";],
+    },
+    HandlerDef {
+        name: "RegionControllerHandler",
+        path: "/MAAS/api/2.0/regioncontrollers/{system_id}/",
+        params: &["system_id"],
+        doc: "One region controller.",
+        actions: ops!["read" "GET" None, "Read the region controller."; "delete" "DELETE" None, "Remove the region controller (admin): its machine loses the region role (unlocked and unannotated when no role is left; deleted when it has no BMC). A running region records itself again at its next start.";],
+    },
+    HandlerDef {
         name: "RackControllerHandler",
         path: "/MAAS/api/2.0/rackcontrollers/{system_id}/",
         params: &["system_id"],

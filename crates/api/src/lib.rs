@@ -407,6 +407,10 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
             rack::rack_controllers(app, r).await
         }
         ["rackcontrollers", id] => rack::rack_controller(app, r, need_user(&who)?, id).await,
+        ["regioncontrollers"] => rack::region_controllers(app, r, need_user(&who)?, None).await,
+        ["regioncontrollers", id] => {
+            rack::region_controllers(app, r, need_user(&who)?, Some(id)).await
+        }
         ["scripts"] => scripts::collection(app, r, need_user(&who)?).await,
         ["scripts", name] => scripts::item(app, r, need_user(&who)?, name).await,
         ["nodes", sid, "interfaces"] => {

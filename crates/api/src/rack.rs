@@ -253,3 +253,43 @@ pub(crate) async fn rack_controller(
         _ => Err(crate::unknown_op(r)),
     }
 }
+
+fn region_json(m: &ingot_store::Machine) -> serde_json::Value {
+    json!({
+        "system_id": m.system_id, "hostname": m.hostname, "fqdn": format!("{}.{}", m.hostname, m.domain),
+        "node_type": 3, "node_type_name": "Region controller",
+        "machine": m.system_id,
+        "resource_uri": format!("{}/regioncontrollers/{}/", crate::render::API, m.system_id),
+    })
+}
+
+/// `GET /MAAS/api/2.0/regioncontrollers/` and `GET|DELETE regioncontrollers/{id}/`: the
+/// machines the region runs on (their system ids are the machines').
+pub(crate) async fn region_controllers(
+    app: &App,
+    r: &Req,
+    u: &ingot_store::User,
+    system_id: Option<&str>,
+) -> Res {
+    match (&r.method, r.op(), system_id) {
+        (&Method::GET, None, None) => {
+            let ms = app.region.region_controllers().await?;
+            crate::ok_json(serde_json::Value::Array(
+                ms.iter().map(region_json).collect(),
+            ))
+        }
+        (&Method::GET, None, Some(id)) => {
+            let ms = app.region.region_controllers().await?;
+            let m = ms
+                .iter()
+                .find(|m| m.system_id == id)
+                .ok_or_else(|| crate::not_found("No region controller matches the given query."))?;
+            crate::ok_json(region_json(m))
+        }
+        (&Method::DELETE, None, Some(id)) => {
+            app.region.delete_region_controller(u, id).await?;
+            crate::no_content()
+        }
+        _ => Err(crate::unknown_op(r)),
+    }
+}

@@ -257,6 +257,30 @@ async fn controllers_are_machines(s: Server) {
     let m = c.machine(&region_sid).await;
     assert_eq!(m["workload_annotations"]["ingot_controller"], "region");
     assert_eq!(m["locked"], true);
+
+    // Region controllers: the region's machine; removing it (no BMC) deletes the machine.
+    let regions = c.get("/MAAS/api/2.0/regioncontrollers/").await.ok().json();
+    let ids: Vec<&str> = regions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["system_id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![region_sid.as_str()]);
+    bob.delete(&format!("/MAAS/api/2.0/regioncontrollers/{region_sid}/"))
+        .await
+        .expect(403);
+    c.delete(&format!("/MAAS/api/2.0/regioncontrollers/{new_sid}/"))
+        .await
+        .expect(404);
+    c.delete(&format!("/MAAS/api/2.0/regioncontrollers/{region_sid}/"))
+        .await
+        .expect(204);
+    c.get(&format!("/MAAS/api/2.0/machines/{region_sid}/"))
+        .await
+        .expect(404);
+    let regions = c.get("/MAAS/api/2.0/regioncontrollers/").await.ok().json();
+    assert_eq!(regions.as_array().map(Vec::len), Some(0));
 }
 
 /// Restarting the region finds its machine again instead of adding another.

@@ -300,6 +300,38 @@ impl Region {
     }
 }
 
+impl Region {
+    /// The machines the region runs on (annotated with the region role).
+    pub async fn region_controllers(&self) -> Result<Vec<Machine>> {
+        Ok(self
+            .store
+            .list_machines(&ingot_store::MachineFilter::default())
+            .await?
+            .into_iter()
+            .filter(|m| roles_of(m).contains(&"region"))
+            .collect())
+    }
+
+    /// `DELETE regioncontrollers/{id}/` (admin): the machine loses the region role (unlocked,
+    /// or deleted without a BMC, when no role is left). A region still running on that host
+    /// records itself again when it restarts.
+    pub async fn delete_region_controller(&self, user: &User, system_id: &str) -> Result<()> {
+        if !user.is_admin {
+            return Err(RegionError::Forbidden(
+                "Removing a region controller needs administrator rights.".into(),
+            ));
+        }
+        let m = self.load(system_id).await?;
+        if !roles_of(&m).contains(&"region") {
+            return Err(RegionError::NotFound(
+                "No region controller matches the given query.".into(),
+            ));
+        }
+        self.remove_controller_role(m.id, Role::Region, &user.username)
+            .await
+    }
+}
+
 fn with_roles_value(roles: &[&str]) -> Value {
     let mut ann = serde_json::Map::new();
     ann.insert(ANNOTATION.into(), Value::String(annotation_value(roles)));
