@@ -86,8 +86,8 @@ fn list<'v>(capture: &'v Value, key: &str) -> Option<&'v [Value]> {
         .map(Vec::as_slice)
 }
 
-/// `sda`, …, `sdz`, `sdaa`, … (Linux's scheme).
-fn sd_name(mut i: usize) -> String {
+/// The `i`th (from 0) SCSI disk name: `sda`, …, `sdz`, `sdaa`, … (Linux's scheme).
+pub fn sd_name(mut i: usize) -> String {
     let mut s = Vec::new();
     loop {
         s.push(b'a' + (i % 26) as u8);

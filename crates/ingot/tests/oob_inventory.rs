@@ -29,12 +29,18 @@ async fn members(emu: &Emulator, path: &str) -> Vec<Value> {
     out
 }
 
-async fn deployed_redfish_machine(c: &Client, emu: &Emulator, hostname: &str) -> String {
+async fn deployed_redfish_machine(
+    c: &Client,
+    emu: &Emulator,
+    hostname: &str,
+    macs: &str,
+) -> String {
     let m = c
         .post(
             "/MAAS/api/2.0/machines/",
             &[
                 ("hostname", hostname),
+                ("mac_addresses", macs),
                 ("architecture", "amd64/generic"),
                 ("deployed", "true"),
                 ("power_type", "redfish"),
@@ -58,7 +64,9 @@ async fn bmc_inventory_of_a_deployed_machine() {
     };
     let s = Server::start(&[]).await;
     let c = s.client();
-    let sid = deployed_redfish_machine(&c, &emu, "oob1").await;
+    // The machine already has one NIC the BMC does not know about (an add-in card, say).
+    let extra_mac = mac(0x0a00_0001);
+    let sid = deployed_redfish_machine(&c, &emu, "oob1", &extra_mac).await;
     let before = c.machine(&sid).await;
     assert_eq!(before["cpu_count"], 0);
     assert_eq!(
@@ -138,21 +146,41 @@ async fn bmc_inventory_of_a_deployed_machine() {
         m["storage"]
     );
 
-    // Physical interfaces: the NICs' MACs.
+    // Physical interfaces: the NICs' MACs, and the one the machine had (a BMC's view can be
+    // partial: reading from it never removes), which keeps its name.
     let mut want_macs: Vec<String> = nics
         .iter()
         .map(|n| n["MACAddress"].as_str().unwrap().to_ascii_lowercase())
         .collect();
-    let mut macs: Vec<String> = m["interface_set"]
+    want_macs.push(extra_mac.clone());
+    let ifaces: Vec<(String, String)> = m["interface_set"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|i| i["type"] == "physical")
-        .map(|i| i["mac_address"].as_str().unwrap().to_string())
+        .map(|i| {
+            (
+                i["mac_address"].as_str().unwrap().to_string(),
+                i["name"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
+    let mut macs: Vec<String> = ifaces.iter().map(|(m, _)| m.clone()).collect();
     want_macs.sort();
     macs.sort();
     assert_eq!(macs, want_macs);
+    let mut names: Vec<&str> = ifaces.iter().map(|(_, n)| n.as_str()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        ifaces.len(),
+        "interface names are unique: {ifaces:?}"
+    );
+    assert!(
+        ifaces.contains(&(extra_mac.clone(), "eth0".to_string())),
+        "{ifaces:?}"
+    );
     assert_eq!(m["status_name"], "Deployed", "status untouched");
 
     // Where the data came from: the event and the commissioning result.
@@ -213,7 +241,7 @@ async fn bmc_inventory_of_a_deployed_machine() {
     }
 
     // A BMC that is down: 503 naming the error; the machine keeps what it had.
-    let sid2 = deployed_redfish_machine(&c, &emu, "oob2").await;
+    let sid2 = deployed_redfish_machine(&c, &emu, "oob2", &mac(0x0a00_0002)).await;
     emu.stop().await;
     let r = c.op(&sid2, "read_bmc_inventory", &[]).await.expect(503);
     assert!(r.body.contains("cannot reach the BMC"), "{}", r.body);

@@ -5,9 +5,9 @@
 //! commissioning output, so the machine shows CPU, memory, disks and interfaces as if
 //! commissioned; `commissioning_passed` is set, so that a release goes to READY.
 //!
-//! Parts the BMC does not report (no Processors, no Memory, no drives, no NICs) keep what the
-//! machine had: threads, speed and memory stay, and the existing disks and physical interfaces
-//! are carried into the inventory unchanged instead of being deleted.
+//! Reading from a BMC adds and updates, never removes (see [`inventory_from_capture`]): parts
+//! the BMC does not report keep what the machine had, and disks and interfaces it does not list
+//! are kept.
 //!
 //! The capture is recorded as the script result `redfish-inventory` of the machine's
 //! `commissioning` result set (stdout: the capture as JSON), so `nodes/{id}/results/` shows where
@@ -83,12 +83,36 @@ fn kept_interface(i: &ingot_store::Interface) -> Interface {
     }
 }
 
-/// The inventory for `m` from a capture: converted, derived, and the unreported parts filled
-/// from what the machine already had. Errors are the BMC's (its answers made no sense).
+/// The next name of `scheme` (`sd…`, `nvme…n1`, `eth…`) not in `taken`.
+fn free_name(like: &str, taken: &std::collections::HashSet<String>) -> String {
+    for i in 0.. {
+        let n = if like.starts_with("nvme") {
+            format!("nvme{i}n1")
+        } else if like.starts_with("sd") {
+            ingot_core::redfish::sd_name(i)
+        } else {
+            format!("eth{i}")
+        };
+        if !taken.contains(&n) {
+            return n;
+        }
+    }
+    unreachable!("names are unbounded")
+}
+
+/// The inventory for `m` from a capture: converted, derived, and merged with what the machine
+/// already had. Reading from a BMC adds and updates but never removes: a BMC's view can be
+/// partial (add-in NICs, drives outside its controllers), so hardware it does not list is kept
+/// (commissioning removes what is really gone), and parts it does not report at all (CPU,
+/// memory) keep their values. Reported interfaces keep the name of the machine's interface with
+/// the same MAC, reported disks the name and path of the device with the same serial (and
+/// path, or a serial unique on both sides); new ones get names not used on the machine.
+/// Errors are the BMC's (its answers made no sense).
 pub fn inventory_from_capture(
     m: &Machine,
     capture: &Value,
 ) -> std::result::Result<Inventory, String> {
+    use std::collections::HashSet;
     let conv = ingot_core::redfish::resources(capture).map_err(|e| e.to_string())?;
     let mut inv = inventory::derive_value(&conv.resources).map_err(|e| e.to_string())?;
     if !conv.reported.cpu {
@@ -98,23 +122,95 @@ pub fn inventory_from_capture(
     if !conv.reported.memory {
         inv.memory = m.memory.max(0) as u64;
     }
-    if !conv.reported.storage {
-        inv.block_devices = m.block_devices.iter().map(kept_disk).collect();
-        inv.boot_disk = m
-            .block_devices
-            .iter()
-            .find(|b| b.is_boot)
-            .map(|b| b.name.clone());
-        let total: i64 = m.block_devices.iter().map(|b| b.size.max(0)).sum();
-        inv.storage = total as f64 / 1e6;
+
+    // Disks.
+    let old = &m.block_devices;
+    let serial_count =
+        |list: &mut dyn Iterator<Item = &str>, s: &str| list.filter(|x| *x == s).count();
+    let mut used: HashSet<i64> = HashSet::new();
+    let mut matched: Vec<Option<usize>> = Vec::new();
+    for d in &inv.block_devices {
+        let exact = old.iter().position(|o| {
+            !d.serial.is_empty()
+                && o.serial == d.serial
+                && o.id_path == d.id_path
+                && !used.contains(&o.id)
+        });
+        let unique = || {
+            let ours = serial_count(
+                &mut inv.block_devices.iter().map(|x| x.serial.as_str()),
+                &d.serial,
+            );
+            let theirs = serial_count(&mut old.iter().map(|x| x.serial.as_str()), &d.serial);
+            (!d.serial.is_empty() && ours == 1 && theirs == 1)
+                .then(|| {
+                    old.iter()
+                        .position(|o| o.serial == d.serial && !used.contains(&o.id))
+                })
+                .flatten()
+        };
+        let i = exact.or_else(unique);
+        if let Some(i) = i {
+            used.insert(old[i].id);
+        }
+        matched.push(i);
     }
-    if !conv.reported.interfaces {
-        inv.interfaces = m
-            .interfaces
-            .iter()
-            .filter(|i| i.is_physical())
-            .map(kept_interface)
-            .collect();
+    let mut taken: HashSet<String> = old
+        .iter()
+        .filter(|o| !used.contains(&o.id))
+        .map(|o| o.name.clone())
+        .collect();
+    let mut boot_name = inv.boot_disk.clone();
+    for (d, i) in inv.block_devices.iter_mut().zip(&matched) {
+        let was = d.name.clone();
+        match i {
+            Some(i) => {
+                d.name = old[*i].name.clone();
+                d.id_path = old[*i].id_path.clone();
+            }
+            None if taken.contains(&d.name) => {
+                d.name = free_name(&d.name, &taken);
+                d.id_path = format!("/dev/{}", d.name);
+            }
+            None => {}
+        }
+        if boot_name.as_deref() == Some(was.as_str()) {
+            boot_name = Some(d.name.clone());
+        }
+        taken.insert(d.name.clone());
+    }
+    for o in old.iter().filter(|o| !used.contains(&o.id)) {
+        inv.block_devices.push(kept_disk(o));
+    }
+    inv.boot_disk = old
+        .iter()
+        .find(|b| b.is_boot)
+        .map(|b| b.name.clone())
+        .or(boot_name);
+    let total: u128 = inv.block_devices.iter().map(|b| u128::from(b.size)).sum();
+    inv.storage = total as f64 / 1e6;
+
+    // Physical interfaces.
+    let old_ifs: Vec<&ingot_store::Interface> =
+        m.interfaces.iter().filter(|i| i.is_physical()).collect();
+    let reported: HashSet<String> = inv.interfaces.iter().map(|i| i.mac.clone()).collect();
+    let mut taken: HashSet<String> = m.interfaces.iter().map(|i| i.name.clone()).collect();
+    for i in inv.interfaces.iter_mut() {
+        match old_ifs.iter().find(|o| o.mac_address == i.mac) {
+            Some(o) => i.name = o.name.clone(),
+            None => {
+                if taken.contains(&i.name) {
+                    i.name = free_name(&i.name, &taken);
+                }
+                taken.insert(i.name.clone());
+            }
+        }
+    }
+    for o in old_ifs
+        .iter()
+        .filter(|o| !reported.contains(&o.mac_address))
+    {
+        inv.interfaces.push(kept_interface(o));
     }
     Ok(inv)
 }
