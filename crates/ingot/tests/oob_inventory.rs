@@ -17,6 +17,21 @@ use sushy::Emulator;
 
 const SYS1: &str = "/redfish/v1/Systems/00000000-0000-0000-0000-000000000001";
 
+/// The first system's storage as a second BMC view: one NVMe drive only.
+const NVME_ONLY: &str = r#"
+SUSHY_EMULATOR_STORAGE = {
+    '00000000-0000-0000-0000-000000000001': [
+        {'Id': '1', 'Name': 'NVMe', 'StorageControllers': [{'MemberId': '0', 'Name': 'NVMe', 'SpeedGbps': 32}],
+         'Drives': ['NVME0']},
+    ]
+}
+SUSHY_EMULATOR_DRIVES = {
+    ('00000000-0000-0000-0000-000000000001', '1'): [
+        {'Id': 'NVME0', 'Name': 'NVMe drive', 'CapacityBytes': 500107862016, 'Protocol': 'NVMe'},
+    ]
+}
+"#;
+
 /// Every member of a collection the emulator serves (empty when it serves none).
 async fn members(emu: &Emulator, path: &str) -> Vec<Value> {
     let Some(col) = emu.try_get(path).await else {
@@ -223,7 +238,55 @@ async fn bmc_inventory_of_a_deployed_machine() {
     );
     assert_eq!(again["interface_set"], m["interface_set"]);
 
-    // Released: READY (hardware known), not NEW.
+    // The same system behind another BMC view that lists one new NVMe drive and not the old
+    // ones: the new drive is added under a free name, the old ones are kept (never removed).
+    let Some(emu2) = Emulator::start_with(Some(NVME_ONLY)).await else {
+        panic!("the emulator started once already");
+    };
+    c.put(
+        &format!("/MAAS/api/2.0/machines/{sid}/"),
+        &[
+            ("power_type", "redfish"),
+            ("power_parameters_power_address", &emu2.base),
+            ("power_parameters_power_user", sushy::USER),
+            ("power_parameters_power_pass", sushy::PASS),
+            ("power_parameters_node_id", SYS1),
+        ],
+    )
+    .await
+    .ok();
+    let mut new_drives = Vec::new();
+    for st in members(&emu2, &format!("{SYS1}/Storage")).await {
+        for d in st["Drives"].as_array().cloned().unwrap_or_default() {
+            new_drives.push(emu2.get(d["@odata.id"].as_str().unwrap()).await);
+        }
+    }
+    assert_eq!(new_drives.len(), 1);
+    let m3 = c.op(&sid, "read_bmc_inventory", &[]).await.ok().json();
+    let bds3 = m3["physicalblockdevice_set"].as_array().unwrap();
+    assert_eq!(bds3.len(), drives.len() + 1, "{bds3:?}");
+    let mut names: Vec<&str> = bds3.iter().map(|b| b["name"].as_str().unwrap()).collect();
+    for b in bds {
+        assert!(
+            bds3.iter()
+                .any(|x| x["id"] == b["id"] && x["name"] == b["name"]),
+            "kept: {b}"
+        );
+    }
+    let added = bds3
+        .iter()
+        .find(|x| !bds.iter().any(|b| b["id"] == x["id"]))
+        .unwrap();
+    assert_eq!(
+        added["size"].as_u64(),
+        new_drives[0]["CapacityBytes"].as_u64()
+    );
+    assert_eq!(added["name"], "nvme0n1");
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), bds3.len(), "names are unique: {bds3:?}");
+
+    // Released (through the second view, which is the BMC now): READY (hardware known), not NEW.
     c.op(&sid, "release", &[]).await.ok();
     let t = Instant::now();
     loop {

@@ -179,9 +179,19 @@ pub fn inventory_from_capture(
         }
         taken.insert(d.name.clone());
     }
+    // Matched disks first, then the kept ones, then new ones: `apply_inventory` pairs rows
+    // greedily in this order (serial and path, else serial), so a new disk repeating an old
+    // serial (cheap disks, emulators) must not take an old disk's row.
+    let (known, new): (Vec<_>, Vec<_>) = inv
+        .block_devices
+        .drain(..)
+        .zip(&matched)
+        .partition(|(_, i)| i.is_some());
+    inv.block_devices = known.into_iter().map(|(d, _)| d).collect();
     for o in old.iter().filter(|o| !used.contains(&o.id)) {
         inv.block_devices.push(kept_disk(o));
     }
+    inv.block_devices.extend(new.into_iter().map(|(d, _)| d));
     inv.boot_disk = old
         .iter()
         .find(|b| b.is_boot)
