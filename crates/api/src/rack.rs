@@ -136,7 +136,11 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
                         .map(str::to_string)
                         .collect(),
                 };
-                app.region.register_rack(name, &host).await?;
+                // Serving the rack its configuration matters more: a failure here is logged
+                // and tried again at the next read.
+                if let Err(e) = app.region.register_rack(name, &host).await {
+                    tracing::warn!("rack {name}: could not record its host as a machine: {e}");
+                }
             }
             crate::ok_json(json!(rack_config(app, &format!("{}/MAAS", r.base)).await?))
         }
