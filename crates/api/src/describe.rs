@@ -79,6 +79,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "get_token" "GET" Some("get_token"), "The machine's own credentials (its owner only; an administrator only while it has no owner): they allow nothing but its metadata and results.";
             "regenerate_token" "POST" Some("regenerate_token"), "Replace the machine's credentials (its owner only): the old ones stop working at once.";
             "details" "GET" Some("details"), "Hardware details of the machine.";
+            "read_bmc_inventory" "POST" Some("read_bmc_inventory"), "Read the hardware (CPUs, memory, drives, NICs) from the machine's Redfish BMC and record it as if commissioned (admin; power type redfish; not in a transient status).";
             "set_storage_layout" "POST" Some("set_storage_layout"), "Replace the storage configuration by a layout (Ready or Allocated): storage_layout (flat, lvm, bcache, blank), boot_size, root_device, root_size, vg_name, lv_name, lv_size, cache_device, cache_mode, cache_size, cache_no_part.";
             "restore_storage_configuration" "POST" Some("restore_storage_configuration"), "Reset the storage to the default layout (default_storage_layout; Ready or Allocated).";
         ],
@@ -433,7 +434,28 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         path: "/MAAS/api/2.0/rackcontrollers/",
         params: &[],
         doc: "The rack controllers that registered with this region (each configuration read is a heartbeat).",
-        actions: ops!["read" "GET" None, "List rack controllers: hostname, address, version, first and last seen, rackd status.";],
+        actions: ops!["read" "GET" None, "List rack controllers: hostname, address, version, first and last seen, rackd status, machine (the system id of the machine it runs on).";],
+    },
+    HandlerDef {
+        name: "RegionControllersHandler",
+        path: "/MAAS/api/2.0/regioncontrollers/",
+        params: &[],
+        doc: "The machines this region runs on (each region records its host as a machine when it starts).",
+        actions: ops!["read" "GET" None, "List region controllers (system ids are their machines').";],
+    },
+    HandlerDef {
+        name: "RegionControllerHandler",
+        path: "/MAAS/api/2.0/regioncontrollers/{system_id}/",
+        params: &["system_id"],
+        doc: "One region controller.",
+        actions: ops!["read" "GET" None, "Read the region controller."; "delete" "DELETE" None, "Remove the region controller (admin): its machine loses the region role (unlocked and unannotated when no role is left; deleted when it has no BMC). A running region records itself again at its next start.";],
+    },
+    HandlerDef {
+        name: "RackControllerHandler",
+        path: "/MAAS/api/2.0/rackcontrollers/{system_id}/",
+        params: &["system_id"],
+        doc: "One rack controller.",
+        actions: ops!["read" "GET" None, "Read the rack controller."; "delete" "DELETE" None, "Remove the rack controller (admin): its machine is unlocked and loses its ingot_controller annotation, and is deleted when it has no BMC (power type empty or manual).";],
     },
     HandlerDef {
         name: "NetbootTimelineHandler",

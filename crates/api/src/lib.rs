@@ -428,6 +428,11 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
             need_user(&who)?;
             rack::rack_controllers(app, r).await
         }
+        ["rackcontrollers", id] => rack::rack_controller(app, r, need_user(&who)?, id).await,
+        ["regioncontrollers"] => rack::region_controllers(app, r, need_user(&who)?, None).await,
+        ["regioncontrollers", id] => {
+            rack::region_controllers(app, r, need_user(&who)?, Some(id)).await
+        }
         ["scripts"] => scripts::collection(app, r, need_user(&who)?).await,
         ["scripts", name] => scripts::item(app, r, need_user(&who)?, name).await,
         ["nodes", sid, "interfaces"] => {
@@ -775,6 +780,7 @@ async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
             )
                 .into_response());
         }
+        (&Method::POST, Some("read_bmc_inventory")) => region.read_bmc_inventory(u, sid).await?,
         (&Method::PUT, None) => region.update_machine(u, sid, &p).await?,
         (&Method::DELETE, None) => {
             region.delete_machine(u, sid).await?;

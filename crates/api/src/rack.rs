@@ -121,6 +121,26 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
                     .take(64)
                     .collect();
                 app.region.store.rack_seen(name, address, &version).await?;
+                // The host the rack runs on is a machine (controllers as machines).
+                let host = ingot_region::controllers::ControllerHost {
+                    hostname: name.to_string(),
+                    hardware_uuid: p
+                        .get("hardware_uuid")
+                        .map(str::trim)
+                        .filter(|u| !u.is_empty())
+                        .map(str::to_string),
+                    macs: p
+                        .get_all("mac")
+                        .into_iter()
+                        .take(256)
+                        .map(str::to_string)
+                        .collect(),
+                };
+                // Serving the rack its configuration matters more: a failure here is logged
+                // and tried again at the next read.
+                if let Err(e) = app.region.register_rack(name, &host).await {
+                    tracing::warn!("rack {name}: could not record its host as a machine: {e}");
+                }
             }
             crate::ok_json(json!(rack_config(app, &format!("{}/MAAS", r.base)).await?))
         }
@@ -169,6 +189,21 @@ pub(crate) async fn rack_controllers(app: &App, r: &Req) -> Res {
     if r.method != Method::GET || r.op().is_some() {
         return Err(crate::unknown_op(r));
     }
+    let links: std::collections::HashMap<String, Option<i64>> = {
+        let mut m = std::collections::HashMap::new();
+        for k in app.region.store.racks().await? {
+            if let Some((_, id)) = app.region.store.rack_with_machine(&k.system_id).await? {
+                m.insert(k.system_id.clone(), id);
+            }
+        }
+        m
+    };
+    let mut machines: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+    for id in links.values().flatten() {
+        if let Some(m) = app.region.store.machine_by_id(*id).await? {
+            machines.insert(*id, m.system_id);
+        }
+    }
     let now = ingot_store::now_ms();
     let racks = app.region.store.racks().await?;
     crate::ok_json(serde_json::Value::Array(
@@ -186,8 +221,79 @@ pub(crate) async fn rack_controllers(app: &App, r: &Req) -> Res {
                     "service_set": [{"name": "rackd", "status": if alive { "running" } else { "dead" },
                                      "status_info": if alive { String::new() } else { "not heard from in the last minute".to_string() }}],
                     "resource_uri": format!("{}/rackcontrollers/{}/", crate::render::API, k.system_id),
+                    "machine": links.get(&k.system_id).copied().flatten().and_then(|id| machines.get(&id)),
                 })
             })
             .collect(),
     ))
+}
+
+/// `DELETE /MAAS/api/2.0/rackcontrollers/{id}/` (admin): forget the rack; its machine loses the
+/// rack role (unlocked, or deleted when it has no BMC).
+pub(crate) async fn rack_controller(
+    app: &App,
+    r: &Req,
+    u: &ingot_store::User,
+    system_id: &str,
+) -> Res {
+    match (&r.method, r.op()) {
+        (&Method::DELETE, None) => {
+            app.region.delete_rack_controller(u, system_id).await?;
+            crate::no_content()
+        }
+        (&Method::GET, None) => {
+            let (k, _) = app
+                .region
+                .store
+                .rack_with_machine(system_id)
+                .await?
+                .ok_or_else(|| crate::not_found("No rack controller matches the given query."))?;
+            crate::ok_json(
+                json!({"system_id": k.system_id, "hostname": k.name, "node_type": 2,
+                "node_type_name": "Rack controller", "version": k.version,
+                "resource_uri": format!("{}/rackcontrollers/{}/", crate::render::API, k.system_id)}),
+            )
+        }
+        _ => Err(crate::unknown_op(r)),
+    }
+}
+
+fn region_json(m: &ingot_store::Machine) -> serde_json::Value {
+    json!({
+        "system_id": m.system_id, "hostname": m.hostname, "fqdn": format!("{}.{}", m.hostname, m.domain),
+        "node_type": 3, "node_type_name": "Region controller",
+        "machine": m.system_id,
+        "resource_uri": format!("{}/regioncontrollers/{}/", crate::render::API, m.system_id),
+    })
+}
+
+/// `GET /MAAS/api/2.0/regioncontrollers/` and `GET|DELETE regioncontrollers/{id}/`: the
+/// machines the region runs on (their system ids are the machines').
+pub(crate) async fn region_controllers(
+    app: &App,
+    r: &Req,
+    u: &ingot_store::User,
+    system_id: Option<&str>,
+) -> Res {
+    match (&r.method, r.op(), system_id) {
+        (&Method::GET, None, None) => {
+            let ms = app.region.region_controllers().await?;
+            crate::ok_json(serde_json::Value::Array(
+                ms.iter().map(region_json).collect(),
+            ))
+        }
+        (&Method::GET, None, Some(id)) => {
+            let ms = app.region.region_controllers().await?;
+            let m = ms
+                .iter()
+                .find(|m| m.system_id == id)
+                .ok_or_else(|| crate::not_found("No region controller matches the given query."))?;
+            crate::ok_json(region_json(m))
+        }
+        (&Method::DELETE, None, Some(id)) => {
+            app.region.delete_region_controller(u, id).await?;
+            crate::no_content()
+        }
+        _ => Err(crate::unknown_op(r)),
+    }
 }

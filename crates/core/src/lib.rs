@@ -8,6 +8,7 @@
 //! * [`deploy`]: the deploy configuration the agent executes; cloud-init network-config.
 //! * [`ids`]: system ids, hostnames, MACs, architectures.
 //! * [`inventory`]: machine-resources (LXD resources) JSON → hardware inventory (spec §6).
+//! * [`redfish`]: a Redfish BMC's inventory capture → an LXD resources object (out-of-band).
 //! * [`scripts`]: script metadata headers, result statuses and aggregation, the built-ins.
 //! * [`storage`]: the storage model (partitions, filesystems, LVM, bcache), layouts, deploy steps.
 
@@ -20,6 +21,7 @@ pub mod ids;
 pub mod inventory;
 pub mod net;
 pub mod rack;
+pub mod redfish;
 pub mod scripts;
 pub mod signal;
 pub mod status;

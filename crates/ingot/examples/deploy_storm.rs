@@ -486,7 +486,13 @@ async fn main() {
     let list: Value = serde_json::from_str(&list).unwrap_or(Value::Null);
     let deployed = list
         .as_array()
-        .map(|a| a.iter().filter(|m| m["status_name"] == "Deployed").count())
+        .map(|a| {
+            a.iter()
+                // The region's own machine is DEPLOYED too (controllers are machines).
+                .filter(|m| !m["workload_annotations"]["ingot_controller"].is_string())
+                .filter(|m| m["status_name"] == "Deployed")
+                .count()
+        })
         .unwrap_or(0);
     let rss_peak = peak_rss_kib(server.0.id());
     println!(

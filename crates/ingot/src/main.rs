@@ -243,6 +243,20 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         write_private(&secret_file, rack_secret.as_bytes())
             .with_context(|| format!("cannot write {}", secret_file.display()))?;
     }
+    // This host runs a region: it is a machine (DEPLOYED, locked, annotated).
+    let me = ingot_rack::host::host_identity();
+    let host = ingot_region::controllers::ControllerHost {
+        hostname: me.hostname,
+        hardware_uuid: me.hardware_uuid,
+        macs: me.macs,
+    };
+    match region
+        .register_controller(ingot_region::controllers::Role::Region, &host)
+        .await
+    {
+        Ok(m) => tracing::info!("this region controller is machine {}", m.system_id),
+        Err(e) => tracing::warn!("could not record this region controller as a machine: {e}"),
+    }
     let monitor = region.clone();
     let (interval, parallel) = (
         Duration::from_secs(o.power_poll_interval.max(1)),
@@ -263,7 +277,8 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         let url = format!("http://{address}:{}/MAAS", listen.port());
         let link: std::sync::Arc<dyn ingot_rack::RegionLink> = std::sync::Arc::new(
             ingot_rack::HttpLink::new(&url, &rack_secret)?
-                .with_identity(&ingot_rack::host_name(), &address.to_string()),
+                .with_identity(&ingot_rack::host_name(), &address.to_string())
+                .with_host(&ingot_rack::host::host_identity()),
         );
         let mut opts = ingot_rack::RackOptions::new(address, data_dir.join("rack"));
         opts.interface = interface;
@@ -493,7 +508,8 @@ async fn async_main(cli: Cli) -> Result<()> {
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             let link: std::sync::Arc<dyn ingot_rack::RegionLink> = std::sync::Arc::new(
                 ingot_rack::HttpLink::new(&region, &secret)?
-                    .with_identity(&ingot_rack::host_name(), &address.to_string()),
+                    .with_identity(&ingot_rack::host_name(), &address.to_string())
+                    .with_host(&ingot_rack::host::host_identity()),
             );
             let mut opts = ingot_rack::RackOptions::new(address, dir);
             opts.interface = interface;

@@ -6,7 +6,7 @@ mod common;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use common::{mac, Client, Server};
+use common::{mac, workload_machines, Client, Server};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -466,13 +466,8 @@ async fn bmc_enlistment_matches_existing_machines() {
     assert_eq!(a["system_id"], b["system_id"]);
     let c = s.client();
     assert_eq!(
-        c.get("/MAAS/api/2.0/machines/")
-            .await
-            .ok()
-            .json()
-            .as_array()
-            .map(Vec::len),
-        Some(1)
+        workload_machines(&c.get("/MAAS/api/2.0/machines/").await.ok().json()).len(),
+        1
     );
     let pp = c
         .get(&format!(
@@ -524,12 +519,7 @@ async fn bmc_enlistment_matches_existing_machines() {
         .json();
     assert_eq!(again["system_id"], m["system_id"]);
     assert_eq!(
-        c.get("/MAAS/api/2.0/machines/")
-            .await
-            .ok()
-            .json()
-            .as_array()
-            .map(Vec::len),
-        Some(2)
+        workload_machines(&c.get("/MAAS/api/2.0/machines/").await.ok().json()).len(),
+        2
     );
 }

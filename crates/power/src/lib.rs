@@ -14,6 +14,7 @@ pub mod ipmi;
 pub mod manual;
 pub mod qemu;
 pub mod redfish;
+pub mod redfish_inventory;
 pub mod schema;
 pub mod webhook;
 
@@ -168,6 +169,14 @@ impl PowerControl {
     fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut m = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         m.entry(key.to_string()).or_default().clone()
+    }
+
+    /// Run `f` while holding the lock of the BMC `key`, once (no retries): for requests that
+    /// are not power operations, such as reading the hardware inventory.
+    pub async fn exclusive<T>(&self, key: &str, f: impl std::future::Future<Output = T>) -> T {
+        let lock = self.lock_for(key);
+        let _guard = lock.lock().await;
+        f.await
     }
 
     /// Run `op` on the machine's BMC. Returns the power state for `Query`.

@@ -100,7 +100,7 @@ fn param<'a>(params: &'a Params, key: &str) -> &'a str {
         .unwrap_or("")
 }
 
-fn snippet(body: &[u8]) -> String {
+pub(crate) fn snippet(body: &[u8]) -> String {
     let s = String::from_utf8_lossy(body);
     let s = s.trim();
     if s.chars().count() > 200 {
@@ -188,7 +188,7 @@ impl Redfish {
         matches!(*self.auth.lock().await, Auth::Session { .. })
     }
 
-    fn url(&self, path: &str) -> Result<Url, PowerError> {
+    pub(crate) fn url(&self, path: &str) -> Result<Url, PowerError> {
         self.base
             .join(path)
             .map_err(|e| PowerError::Protocol(format!("bad resource path '{path}': {e}")))
@@ -307,8 +307,28 @@ impl Redfish {
         }
     }
 
-    /// An authenticated request. A session that expired is reopened once.
+    /// An authenticated request. A session that expired is reopened once. Server errors and
+    /// 429 are `Busy`.
     async fn request(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Vec<u8>), PowerError> {
+        let (status, bytes) = self.request_any(method.clone(), url, body).await?;
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(PowerError::Busy(format!(
+                "{method} {}: HTTP {status} {}",
+                url.path(),
+                snippet(&bytes)
+            )));
+        }
+        Ok((status, bytes))
+    }
+
+    /// [`Redfish::request`] without sorting the answer's status: every status but refused
+    /// credentials is returned to the caller.
+    pub(crate) async fn request_any(
         &self,
         method: Method,
         url: &Url,
@@ -338,19 +358,12 @@ impl Redfish {
                     self.user
                 )));
             }
-            if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                return Err(PowerError::Busy(format!(
-                    "{method} {}: HTTP {status} {}",
-                    url.path(),
-                    snippet(&bytes)
-                )));
-            }
             return Ok((status, bytes));
         }
     }
 
     /// GET a resource as JSON; `not_found` is the error for a 404.
-    async fn get_json(
+    pub(crate) async fn get_json(
         &self,
         url: &Url,
         not_found: impl FnOnce() -> PowerError,
@@ -372,7 +385,7 @@ impl Redfish {
     }
 
     /// The system's URI (found once, then remembered).
-    async fn system_uri(&self) -> Result<Url, PowerError> {
+    pub(crate) async fn system_uri(&self) -> Result<Url, PowerError> {
         if let Some(s) = self.system.lock().await.as_ref() {
             return Ok(s.uri.clone());
         }

@@ -20,7 +20,6 @@ use ingot_power::contract::{self, Observer};
 use ingot_power::redfish::Redfish;
 use ingot_power::{BootDevice, Params, PowerDriver, PowerError, PowerState};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,153 +27,24 @@ use std::time::{Duration, Instant};
 const SYS1: &str = "/redfish/v1/Systems/00000000-0000-0000-0000-000000000001";
 const SYS2: &str = "/redfish/v1/Systems/00000000-0000-0000-0000-000000000002";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn params(kv: &[(&str, &str)]) -> Params {
     kv.iter()
         .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
         .collect()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "support/sushy.rs"]
+mod sushy;
+use sushy::{free_port, Emulator};
 
-/// A running sushy-emulator, killed (by its PID only) when dropped.
-struct Emulator {
-    pid: u32,
-    base: String,
-    work: tempfile::TempDir,
-    http: reqwest::Client,
-}
-
-impl Emulator {
-    /// Start one, or `None` (after saying why) when sushy-tools is not installed outside CI.
-    async fn start() -> Option<Emulator> {
-        let venv = std::env::var_os("INGOT_SUSHY_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo().join(".venv-sushy"));
-        let shared = std::env::var_os("INGOT_SHARED_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo().join("../shared"));
-        let script = shared.join("peers/redfish-emulator.sh");
-        let missing = if !venv.join("bin/sushy-emulator").is_file() {
-            Some(format!("sushy-emulator is not installed in {} (run scripts/peers/redfish.sh, or set INGOT_SUSHY_VENV)", venv.display()))
-        } else if !script.is_file() {
-            Some(format!(
-                "{} not found (set INGOT_SHARED_DIR)",
-                script.display()
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = missing {
-            if std::env::var_os("CI").is_some() {
-                panic!("{why}");
-            }
-            eprintln!("SKIP: {why}");
-            return None;
-        }
-        let work = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let out = tokio::process::Command::new("bash")
-            .arg(&script)
-            .env("BG", "1")
-            .env("WORK", work.path())
-            // sushy-emulator keeps the fake systems' state in $TMPDIR/sushy-emulator/*.sqlite
-            // even with SUSHY_EMULATOR_STATE_DIR = None: give each emulator its own.
-            .env("TMPDIR", work.path())
-            .env("PORT", port.to_string())
-            .env("LISTEN", "127.0.0.1")
-            .env("VENV", &venv)
-            .env("NSYSTEMS", "2")
-            .env("AUTH", "1")
-            .env("USER_NAME", "admin")
-            .env("USER_PASS", "password")
-            .output()
-            .await
-            .unwrap();
-        let pid_file = std::fs::read_to_string(work.path().join("sushy.pid")).unwrap_or_default();
-        let pid: u32 = pid_file.trim().parse().unwrap_or_else(|_| {
-            panic!(
-                "redfish-emulator.sh wrote no PID: {} {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        let emu = Emulator {
-            pid,
-            base: format!("http://127.0.0.1:{port}"),
-            work,
-            http: reqwest::Client::new(),
-        };
-        let t = Instant::now();
-        while emu
-            .http
-            .get(format!("{}/redfish/v1/", emu.base))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "sushy-emulator did not come up: {}",
-                emu.log()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Some(emu)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.work.path().join("sushy.log")).unwrap_or_default()
-    }
-
-    fn driver_params(&self, extra: &[(&str, &str)]) -> Params {
-        let mut p = params(&[
-            ("power_address", &self.base),
-            ("power_user", "admin"),
-            ("power_pass", "password"),
-        ]);
-        p.extend(params(extra));
-        p
-    }
-
-    /// The system resource as the BMC serves it (read directly, not through the driver).
-    async fn system(&self, path: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .basic_auth("admin", Some("password"))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "GET {path}: {}", r.status());
-        r.json().await.unwrap()
-    }
-
-    /// Reset actions the emulator accepted for `system`, from its own access log.
-    fn resets(&self, system: &str) -> usize {
-        let needle = format!("POST {system}/Actions/ComputerSystem.Reset ");
-        self.log()
-            .lines()
-            .filter(|l| l.contains(&needle) && l.contains("\" 20"))
-            .count()
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .arg(self.pid.to_string())
-            .status();
-    }
+fn driver_params(emu: &Emulator, extra: &[(&str, &str)]) -> Params {
+    let mut p = params(&[
+        ("power_address", &emu.base),
+        ("power_user", sushy::USER),
+        ("power_pass", sushy::PASS),
+    ]);
+    p.extend(params(extra));
+    p
 }
 
 /// The BMC side of one system: accepted Reset actions (the emulator's log) and its PowerState.
@@ -202,7 +72,7 @@ async fn contract_against_sushy() {
     let Some(emu) = Emulator::start().await else {
         return;
     };
-    let d = Redfish::from_params(&emu.driver_params(&[])).unwrap();
+    let d = Redfish::from_params(&driver_params(&emu, &[])).unwrap();
     let obs = SushyObserver {
         emu: &emu,
         system: SYS1,
@@ -235,7 +105,7 @@ async fn wrong_password_is_auth_and_fast() {
     let Some(emu) = Emulator::start().await else {
         return;
     };
-    let d = Redfish::from_params(&emu.driver_params(&[("power_pass", "wrong")])).unwrap();
+    let d = Redfish::from_params(&driver_params(&emu, &[("power_pass", "wrong")])).unwrap();
     let t = Instant::now();
     match d.query().await {
         Err(e @ PowerError::Auth(_)) => assert!(!e.is_transient()),
@@ -254,7 +124,7 @@ async fn boot_override_to_pxe() {
     let Some(emu) = Emulator::start().await else {
         return;
     };
-    let d = Redfish::from_params(&emu.driver_params(&[])).unwrap();
+    let d = Redfish::from_params(&driver_params(&emu, &[])).unwrap();
     assert_eq!(
         emu.system(SYS1).await["Boot"]["BootSourceOverrideTarget"],
         "Hdd"
@@ -281,9 +151,10 @@ async fn node_id_selects_the_system() {
     let Some(emu) = Emulator::start().await else {
         return;
     };
-    let d = Redfish::from_params(
-        &emu.driver_params(&[("node_id", "00000000-0000-0000-0000-000000000002")]),
-    )
+    let d = Redfish::from_params(&driver_params(
+        &emu,
+        &[("node_id", "00000000-0000-0000-0000-000000000002")],
+    ))
     .unwrap();
     d.power_on().await.unwrap();
     assert_eq!(emu.system(SYS2).await["PowerState"], "On");
@@ -299,13 +170,13 @@ async fn node_id_selects_the_system() {
         "Hdd"
     );
     // A full @odata.id works too.
-    let d = Redfish::from_params(&emu.driver_params(&[("node_id", SYS2)])).unwrap();
+    let d = Redfish::from_params(&driver_params(&emu, &[("node_id", SYS2)])).unwrap();
     assert_eq!(d.query().await, Ok(PowerState::On));
     // Without node_id: the first system.
-    let d = Redfish::from_params(&emu.driver_params(&[])).unwrap();
+    let d = Redfish::from_params(&driver_params(&emu, &[])).unwrap();
     assert_eq!(d.query().await, Ok(PowerState::Off));
     // An unknown one is a parameter error, not something to retry.
-    let d = Redfish::from_params(&emu.driver_params(&[("node_id", "no-such-node")])).unwrap();
+    let d = Redfish::from_params(&driver_params(&emu, &[("node_id", "no-such-node")])).unwrap();
     match d.query().await {
         Err(PowerError::BadParams(m)) => assert!(m.contains("no such system"), "{m}"),
         other => panic!("expected BadParams, got {other:?}"),
@@ -556,5 +427,74 @@ async fn odd_answers_from_the_bmc() {
     match d.power_on().await {
         Err(e @ PowerError::Timeout(_)) => assert!(e.is_transient()),
         other => panic!("expected Timeout, got {other:?}"),
+    }
+}
+
+/// The inventory read from sushy-emulator holds exactly what the emulator serves: the system
+/// resource, the drives of its Storage, its Ethernet interfaces; what the fake driver does not
+/// serve (Processors, Memory) is absent from the capture and named in `not_read`.
+/// `INGOT_WRITE_REDFISH_CAPTURE=PATH` writes the capture (the core crate's test fixture).
+#[tokio::test]
+async fn inventory_against_sushy() {
+    let Some(emu) = Emulator::start_with(Some(sushy::STORAGE_CONFIG)).await else {
+        return;
+    };
+    let d = Redfish::from_params(&driver_params(&emu, &[("node_id", SYS1)])).unwrap();
+    let cap = d
+        .read_inventory()
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", emu.log()));
+    if let Some(p) = std::env::var_os("INGOT_WRITE_REDFISH_CAPTURE") {
+        std::fs::write(p, serde_json::to_string_pretty(&cap).unwrap()).unwrap();
+    }
+    let sys = emu.system(SYS1).await;
+    assert_eq!(cap["system"]["UUID"], sys["UUID"]);
+    assert_eq!(cap["system"]["Manufacturer"], sys["Manufacturer"]);
+    // Ethernet interfaces: every member, as served.
+    let nics = emu.get(&format!("{SYS1}/EthernetInterfaces")).await;
+    let mut want = Vec::new();
+    for m in nics["Members"].as_array().unwrap() {
+        want.push(emu.get(m["@odata.id"].as_str().unwrap()).await);
+    }
+    assert!(!want.is_empty());
+    assert_eq!(cap["ethernet_interfaces"], Value::Array(want));
+    // Storage: each Storage member with its drives, as served.
+    let col = emu.get(&format!("{SYS1}/Storage")).await;
+    let mut want = Vec::new();
+    for m in col["Members"].as_array().unwrap() {
+        let st = emu.get(m["@odata.id"].as_str().unwrap()).await;
+        let mut drives = Vec::new();
+        for d in st["Drives"].as_array().unwrap() {
+            drives.push(emu.get(d["@odata.id"].as_str().unwrap()).await);
+        }
+        want.push(json!({"storage": st, "drives": drives}));
+    }
+    assert_eq!(cap["storage"], Value::Array(want));
+    assert_eq!(
+        cap["storage"][0]["drives"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // Not served by the fake driver: absent, and said so; nothing made up.
+    for (key, path) in [("processors", "Processors"), ("memory", "Memory")] {
+        let served = emu.try_get(&format!("{SYS1}/{path}")).await;
+        match served {
+            None => {
+                assert!(cap.get(key).is_none(), "{key} was invented: {}", cap[key]);
+                let notes = cap["not_read"].as_array().unwrap();
+                assert!(
+                    notes.iter().any(|n| n.as_str().unwrap().contains(path)),
+                    "{path} not named in {notes:?}"
+                );
+            }
+            Some(_) => assert!(cap[key].is_array(), "{key} served but not read"),
+        }
+    }
+    // A stopped BMC is an error (unreachable), not an empty inventory.
+    let mut emu = emu;
+    emu.stop().await;
+    let d = Redfish::from_params(&driver_params(&emu, &[("node_id", SYS1)])).unwrap();
+    match d.read_inventory().await {
+        Err(e @ PowerError::Unreachable(_)) => assert!(e.is_transient()),
+        other => panic!("expected Unreachable, got {other:?}"),
     }
 }

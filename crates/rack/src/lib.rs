@@ -3,6 +3,8 @@
 //! `ingot rack --region URL --secret S` runs this against a remote region; `ingot serve` runs the
 //! same code against itself over loopback, so both modes take the same path.
 
+pub mod host;
+
 use async_trait::async_trait;
 use ingot_core::rack::{RackConfig, RackEvent};
 use std::collections::HashMap;
@@ -63,6 +65,26 @@ impl HttpLink {
             .append_pair("address", address)
             .append_pair("version", env!("CARGO_PKG_VERSION"))
             .finish();
+        self
+    }
+
+    /// Also send the host's hardware UUID and physical MACs, so that the region finds the
+    /// machine this rack runs on (controllers appear as machines).
+    pub fn with_host(mut self, host: &host::HostIdentity) -> HttpLink {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        if let Some(u) = &host.hardware_uuid {
+            ser.append_pair("hardware_uuid", u);
+        }
+        for m in &host.macs {
+            ser.append_pair("mac", m);
+        }
+        let extra = ser.finish();
+        if !extra.is_empty() {
+            if !self.identity.is_empty() {
+                self.identity.push('&');
+            }
+            self.identity.push_str(&extra);
+        }
         self
     }
 }

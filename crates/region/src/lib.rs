@@ -5,10 +5,12 @@
 
 pub mod clone;
 pub mod commissioning;
+pub mod controllers;
 pub mod deploy;
 mod error;
 pub mod forms;
 pub mod network;
+pub mod oob;
 pub mod power;
 pub mod secrets;
 pub mod storage;

@@ -11,6 +11,7 @@
 
 pub mod clone;
 pub mod commissioning;
+pub mod controllers;
 pub mod deploy;
 pub mod network;
 mod schema;

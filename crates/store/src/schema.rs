@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, V11, V11),
     (12, V12, V12),
     (13, V13, V13),
+    (14, V14, V14),
 ];
 
 macro_rules! v1 {
@@ -202,3 +203,8 @@ const V13: &str = concat!(
     "ALTER TABLE machines ADD COLUMN last_sync BIGINT;\n",
     "ALTER TABLE machines ADD COLUMN sync_interval BIGINT;\n",
 );
+
+/// Controllers as machines: the machine a rack controller runs on (found or created when it
+/// registers; `NULL` when none). No foreign key: a deleted machine leaves a dangling id, which
+/// reads as "no machine".
+const V14: &str = "ALTER TABLE racks ADD COLUMN machine_id BIGINT;\n";

@@ -722,3 +722,16 @@ pub fn inventory_with(
     doc["resources"]["storage"] = serde_json::json!({"total": ds.len(), "disks": ds});
     serde_json::to_vec(&doc).expect("JSON")
 }
+
+/// A controller's machine (the host running this `ingot serve`, or a registered rack): it is
+/// in every machine list since controllers are machines.
+pub fn is_controller(m: &Value) -> bool {
+    m["workload_annotations"]["ingot_controller"].is_string()
+}
+
+/// The machines of a machine list that are not controllers.
+pub fn workload_machines(list: &Value) -> Vec<Value> {
+    list.as_array()
+        .map(|a| a.iter().filter(|m| !is_controller(m)).cloned().collect())
+        .unwrap_or_default()
+}
