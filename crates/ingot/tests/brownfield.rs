@@ -133,6 +133,47 @@ async fn register_this_host(server: Server) {
     download(&server, dir.path()).await;
     let maas = format!("{}/MAAS", server.base);
 
+    // This host runs the region, so it is a machine already: the controller's. register-machine
+    // finds that machine (hardware UUID, MACs) instead of adding the host twice, and keeps its
+    // name.
+    let list = c.get("/MAAS/api/2.0/machines/").await.ok().json();
+    let ctrl = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| common::is_controller(m))
+        .expect("the region's host is in the machine list")
+        .clone();
+    let ctrl_sid = ctrl["system_id"].as_str().unwrap().to_string();
+    let pre = tempfile::tempdir().unwrap();
+    download(&server, pre.path()).await;
+    let (ok, log) = run(
+        pre.path(),
+        &[
+            "register-machine",
+            "--hostname",
+            "mymachine",
+            &maas,
+            &server.key,
+        ],
+    );
+    assert!(ok, "{log}");
+    assert!(
+        log.contains(&format!("({ctrl_sid}) is already registered")),
+        "{log}"
+    );
+    let m = c.machine(&ctrl_sid).await;
+    assert_eq!(m["hostname"], ctrl["hostname"], "not renamed");
+    assert_eq!(m["cpu_count"], host_cpus());
+    assert_eq!(m["locked"], true);
+    // Removing the controller removes its machine (it has no BMC): the host is unknown again.
+    c.delete(&format!("/MAAS/api/2.0/regioncontrollers/{ctrl_sid}/"))
+        .await
+        .ok();
+    c.get(&format!("/MAAS/api/2.0/machines/{ctrl_sid}/"))
+        .await
+        .expect(404);
+
     // The seed's line, as written.
     let (ok, log) = run(
         dir.path(),

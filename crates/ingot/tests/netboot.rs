@@ -1202,7 +1202,9 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
     // running), and registers itself, twice, from its own OS.
     let known = api.machine(&sid).await;
     let power = api
-        .get(&format!("/MAAS/api/2.0/machines/{sid}/?op=power_parameters"))
+        .get(&format!(
+            "/MAAS/api/2.0/machines/{sid}/?op=power_parameters"
+        ))
         .await
         .ok()
         .json();
@@ -1274,7 +1276,10 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
     // Released (its BMC given back), it is READY: it has hardware information.
     let mut put: Vec<(String, String)> = vec![("power_type".into(), "qemu".into())];
     for (k, v) in power.as_object().unwrap() {
-        let v = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+        let v = v
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| v.to_string());
         put.push((format!("power_parameters_{k}"), v));
     }
     let put: Vec<(&str, &str)> = put.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -1315,7 +1320,10 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
         .await
         .ok();
     wait_status(&api, &sid, "Deployed", 1200, &serial).await;
-    eprintln!("the registered machine deployed by Ingot in {:?}", t.elapsed());
+    eprintln!(
+        "the registered machine deployed by Ingot in {:?}",
+        t.elapsed()
+    );
     let console = std::fs::read_to_string(&serial).unwrap_or_default();
     assert!(
         console.matches("ingot-firstboot: hostname brownvm").count() >= 1,
