@@ -184,20 +184,6 @@ impl Api {
         })
     }
 
-    fn authorization(&self) -> String {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        ingot_wire::build_oauth_header(
-            &self.key.consumer_key,
-            &self.key.token_key,
-            &self.key.token_secret,
-            &format!("{:016x}", rand::random::<u64>()),
-            now,
-        )
-    }
-
     /// `GET` (None for 404) or `POST` with a form; any other non-2xx is an error with its body.
     async fn call(&self, post: Option<&Form>, path: &str) -> anyhow::Result<Option<Value>> {
         let url = format!("{}/api/2.0/{path}", self.root);
@@ -212,7 +198,7 @@ impl Api {
             None => self.http.get(&url),
         };
         let resp = req
-            .header(reqwest::header::AUTHORIZATION, self.authorization())
+            .header(reqwest::header::AUTHORIZATION, self.key.authorization())
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await

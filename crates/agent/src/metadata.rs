@@ -16,6 +16,22 @@ pub struct Token {
 }
 
 impl Token {
+    /// A fresh OAuth 1.0 PLAINTEXT `Authorization` header (new nonce and timestamp) for this
+    /// token: machine credentials and users' API keys alike.
+    pub fn authorization(&self) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        ingot_wire::build_oauth_header(
+            &self.consumer_key,
+            &self.token_key,
+            &self.token_secret,
+            &format!("{:016x}", rand::random::<u64>()),
+            now,
+        )
+    }
+
     /// `consumer_key:token_key:token_secret` (a fourth `:consumer_secret` is accepted; MAAS
     /// consumer secrets are empty).
     pub fn parse(s: &str) -> Option<Token> {
@@ -256,17 +272,7 @@ impl Client {
     }
 
     fn authorization(&self) -> String {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        ingot_wire::build_oauth_header(
-            &self.token.consumer_key,
-            &self.token.token_key,
-            &self.token.token_secret,
-            &format!("{:016x}", rand::random::<u64>()),
-            now,
-        )
+        self.token.authorization()
     }
 
     /// Sends what `build` makes (signed afresh each attempt) until it gets an answer that is

@@ -32,8 +32,18 @@ fn run(dir: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// The seed's `./maas-run-scripts register-machine --hostname H MAAS_URL API_KEY` in `dir`.
+fn register(dir: &Path, hostname: &str, maas: &str, key: &str) -> (bool, String) {
+    run(
+        dir,
+        &["register-machine", "--hostname", hostname, maas, key],
+    )
+}
+
 /// `wget http://HOST:5240/MAAS/maas-run-scripts; chmod 755 maas-run-scripts` into `dir`.
 async fn download(server: &Server, dir: &Path) {
+    // First: a rebuild of a stale agent replaces the file the region serves.
+    let agent = std::fs::read(agent_binary()).unwrap();
     let body = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -47,11 +57,7 @@ async fn download(server: &Server, dir: &Path) {
         .bytes()
         .await
         .unwrap();
-    assert_eq!(
-        body.as_ref(),
-        std::fs::read(agent_binary()).unwrap(),
-        "the program served is ingot-agent"
-    );
+    assert!(body.as_ref() == agent, "the program served is ingot-agent");
     let p = dir.join("maas-run-scripts");
     std::fs::write(&p, &body).unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -147,16 +153,7 @@ async fn register_this_host(server: Server) {
     let ctrl_sid = ctrl["system_id"].as_str().unwrap().to_string();
     let pre = tempfile::tempdir().unwrap();
     download(&server, pre.path()).await;
-    let (ok, log) = run(
-        pre.path(),
-        &[
-            "register-machine",
-            "--hostname",
-            "mymachine",
-            &maas,
-            &server.key,
-        ],
-    );
+    let (ok, log) = register(pre.path(), "mymachine", &maas, &server.key);
     assert!(ok, "{log}");
     assert!(
         log.contains(&format!("({ctrl_sid}) is already registered")),
@@ -175,16 +172,7 @@ async fn register_this_host(server: Server) {
         .expect(404);
 
     // The seed's line, as written.
-    let (ok, log) = run(
-        dir.path(),
-        &[
-            "register-machine",
-            "--hostname",
-            "mymachine",
-            &maas,
-            &server.key,
-        ],
-    );
+    let (ok, log) = register(dir.path(), "mymachine", &maas, &server.key);
     assert!(ok, "{log}");
     let sid = log
         .lines()
@@ -235,16 +223,7 @@ async fn register_this_host(server: Server) {
     // its hardware UUID or MACs), not renamed, not duplicated.
     let other = tempfile::tempdir().unwrap();
     download(&server, other.path()).await;
-    let (ok, log) = run(
-        other.path(),
-        &[
-            "register-machine",
-            "--hostname",
-            "renamed",
-            &maas,
-            &server.key,
-        ],
-    );
+    let (ok, log) = register(other.path(), "renamed", &maas, &server.key);
     assert!(ok, "{log}");
     assert!(
         log.contains(&format!("({sid}) is already registered")),
@@ -258,16 +237,7 @@ async fn register_this_host(server: Server) {
         .json();
     assert_eq!(same, serde_json::json!([]), "a second machine was created");
     // And with the credentials file (the third way it is found).
-    let (ok, log) = run(
-        dir.path(),
-        &[
-            "register-machine",
-            "--hostname",
-            "mymachine",
-            &maas,
-            &server.key,
-        ],
-    );
+    let (ok, log) = register(dir.path(), "mymachine", &maas, &server.key);
     assert!(ok && log.contains("already registered"), "{log}");
 
     // report-results with the machine's credentials alone.
@@ -388,16 +358,7 @@ async fn register_this_host(server: Server) {
         );
     }
     // A running machine cannot update a machine that is no longer deployed.
-    let (ok, log) = run(
-        dir.path(),
-        &[
-            "register-machine",
-            "--hostname",
-            "mymachine",
-            &maas,
-            &server.key,
-        ],
-    );
+    let (ok, log) = register(dir.path(), "mymachine", &maas, &server.key);
     assert!(!ok && log.contains("not Deployed"), "{log}");
 }
 

@@ -8,7 +8,7 @@ use crate::commissioning::{bd_from, BlockDeviceRow};
 use crate::deploy::ALLOC_AUTO;
 use crate::network::ALLOC_STICKY;
 use crate::storage::disk_of;
-use crate::{insert_event, map_unique, now_ms, Backend, NewEvent, Result, Store, StoreError};
+use crate::{insert_event, map_unique, now_ms, NewEvent, Result, Store, StoreError};
 use ingot_core::clone::{CloneIface, IfacePlan, IfaceRef};
 use ingot_core::net::{first_free_ip, Cidr};
 use ingot_core::storage::{Object, StorageModel};
@@ -57,22 +57,12 @@ impl Store {
         event: &NewEvent,
     ) -> Result<CloneApplied> {
         let mut tx = self.begin_write().await?;
-        let lock = match self.backend() {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
-        let row = sqlx::query(&format!(
-            "SELECT status, system_id, hostname, owner_id FROM machines WHERE id = $1{lock}"
-        ))
-        .bind(machine_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let status_n: i64 = row.try_get(0)?;
-        let status = Status::from_i64(status_n)
-            .ok_or_else(|| StoreError::Corrupt(format!("status {status_n}")))?;
-        let (system_id, hostname): (String, String) = (row.try_get(1)?, row.try_get(2)?);
-        let owner_id: Option<i64> = row.try_get(3)?;
+        let crate::LockedMachine {
+            status,
+            system_id,
+            hostname,
+            owner_id,
+        } = self.lock_machine(&mut tx, machine_id).await?;
         if !allowed.contains(&status) {
             tx.rollback().await?;
             return Ok(CloneApplied::WrongStatus(status));

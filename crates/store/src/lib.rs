@@ -285,6 +285,15 @@ pub struct Event {
     pub created: i64,
 }
 
+/// What [`Store::lock_machine`] reads.
+#[derive(Debug, Clone)]
+pub(crate) struct LockedMachine {
+    pub status: Status,
+    pub system_id: String,
+    pub hostname: String,
+    pub owner_id: Option<i64>,
+}
+
 /// An event to record with a change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
@@ -632,6 +641,33 @@ impl Store {
     /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`):
     /// a deferred transaction that reads first and writes later fails with SQLITE_BUSY_SNAPSHOT
     /// when another writer committed in between, which `busy_timeout` cannot wait out.
+    /// In a write transaction: the machine's row, locked against concurrent writers until the
+    /// transaction ends (PostgreSQL `FOR UPDATE`; SQLite's write transaction already is):
+    /// status, system id, hostname, owner.
+    pub(crate) async fn lock_machine(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        machine_id: i64,
+    ) -> Result<LockedMachine> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let row = sqlx::query(&format!(
+            "SELECT status, system_id, hostname, owner_id FROM machines WHERE id = $1{lock}"
+        ))
+        .bind(machine_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(LockedMachine {
+            status: status_of(row.try_get(0)?)?,
+            system_id: row.try_get(1)?,
+            hostname: row.try_get(2)?,
+            owner_id: row.try_get(3)?,
+        })
+    }
+
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,

@@ -5,7 +5,7 @@
 //! and checks its status, so two edits never interleave and the model is never half-written.
 
 use crate::commissioning::{bd_from, BlockDeviceRow};
-use crate::{insert_event, now_ms, Backend, NewEvent, Result, Store, StoreError};
+use crate::{insert_event, now_ms, NewEvent, Result, Store, StoreError};
 use ingot_core::storage::{Disk, Object, StorageError, StorageModel};
 use ingot_core::Status;
 use sqlx::Row;
@@ -80,21 +80,12 @@ impl Store {
         event: impl FnOnce(&T) -> Option<NewEvent>,
     ) -> Result<Edit<T>> {
         let mut tx = self.begin_write().await?;
-        let lock = match self.backend() {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
-        let row = sqlx::query(&format!(
-            "SELECT status, system_id, hostname FROM machines WHERE id = $1{lock}"
-        ))
-        .bind(machine_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let status_n: i64 = row.try_get(0)?;
-        let status = Status::from_i64(status_n)
-            .ok_or_else(|| StoreError::Corrupt(format!("status {status_n}")))?;
-        let (system_id, hostname): (String, String) = (row.try_get(1)?, row.try_get(2)?);
+        let crate::LockedMachine {
+            status,
+            system_id,
+            hostname,
+            ..
+        } = self.lock_machine(&mut tx, machine_id).await?;
         if !allowed.contains(&status) {
             tx.rollback().await?;
             return Ok(Edit::WrongStatus(status));
