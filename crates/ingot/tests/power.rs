@@ -479,6 +479,45 @@ async fn bmc_enlistment_matches_existing_machines() {
         .json();
     assert_eq!(pp["power_address"], "10.20.30.40");
     assert_eq!(pp["power_pass"], "secret");
+    // A machine added by hand with IPMI and no MAC learns its MAC when it enlists through
+    // its BMC (the seed: no MAC is needed for IPMI); then it can network-boot.
+    let ipmi2 = r#"{"power_address": "10.20.30.41", "power_user": "maas", "power_pass": "secret"}"#;
+    let bare = c
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[
+                ("hostname", "no-mac"),
+                ("architecture", "amd64"),
+                ("power_type", "ipmi"),
+                ("power_parameters", ipmi2),
+                ("commission", "false"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(bare["interface_set"], serde_json::json!([]), "{bare:#}");
+    let found = anon
+        .post(
+            "/MAAS/api/2.0/machines/",
+            &[
+                ("architecture", "amd64"),
+                ("mac_addresses", &mac(52)),
+                ("power_type", "ipmi"),
+                ("power_parameters", ipmi2),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(found["system_id"], bare["system_id"]);
+    assert_eq!(found["hostname"], "no-mac");
+    let found = c.machine(found["system_id"].as_str().unwrap()).await;
+    assert_eq!(
+        found["interface_set"][0]["mac_address"],
+        mac(52).as_str(),
+        "{found:#}"
+    );
     // Malformed BMC parameters in an enlistment are refused like any other.
     let r = anon
         .post(
@@ -518,8 +557,9 @@ async fn bmc_enlistment_matches_existing_machines() {
         .ok()
         .json();
     assert_eq!(again["system_id"], m["system_id"]);
+    // The BMC-enlisted machine, the one added without a MAC, and this one.
     assert_eq!(
         workload_machines(&c.get("/MAAS/api/2.0/machines/").await.ok().json()).len(),
-        2
+        3
     );
 }

@@ -290,10 +290,14 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         )
         .await?
         {
+            // A machine added without a MAC (IPMI, or a running machine) learns its MACs
+            // from its first network boot: what lets it network-boot from then on.
+            let has_mac = m.interfaces.iter().any(|i| i.kind == "physical");
             let c = Change {
                 architecture: arch.clone().map(Some),
                 power_type: (!power_type.is_empty()).then(|| power_type.clone()),
                 power_parameters: (!power_type.is_empty()).then(|| pparams.clone()),
+                mac_addresses: (!has_mac && !macs.is_empty()).then(|| macs.clone()),
                 ..Default::default()
             };
             let ev = NewEvent::info(
