@@ -278,6 +278,33 @@ async fn register_this_host(server: Server) {
     let last = m["last_sync"].as_str().expect("last_sync");
     let next = m["next_sync"].as_str().expect("next_sync");
     assert!(next > last, "{last} {next}");
+    // As the daemon the unit runs: rounds every interval until stopped.
+    let mut daemon = Command::new(dir.path().join("maas-run-scripts"))
+        .args([
+            "hardware-sync",
+            "--config",
+            "mymachine-creds.yaml",
+            "--interval",
+            "1s",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let still_running = daemon.try_wait().unwrap().is_none();
+    daemon.kill().unwrap();
+    let out = daemon.wait_with_output().unwrap();
+    let rounds = String::from_utf8_lossy(&out.stdout)
+        .matches("hardware sync: ")
+        .count();
+    assert!(still_running && rounds >= 2, "{rounds} rounds");
+    let m = c.machine(&sid).await;
+    assert_eq!(m["sync_interval"], 1, "{m:#}");
+    assert!(
+        m["last_sync"].as_str().unwrap() > last,
+        "the daemon checked in"
+    );
     // The systemd unit is there to install.
     let (ok, unit) = run(dir.path(), &["hardware-sync", "--print-unit"]);
     assert!(
