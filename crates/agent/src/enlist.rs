@@ -59,6 +59,29 @@ pub fn enlist_request(base_url: &str, e: &Enlistment) -> FormRequest {
     }
 }
 
+/// What the region answered to an enlistment (the reduced machine object).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answer {
+    pub system_id: Option<String>,
+    pub status_name: Option<String>,
+    /// Present when the region wants the enlistment's built-in commissioning scripts run
+    /// now: the machine's credentials, `consumer_key:token_key:token_secret`.
+    pub token: Option<String>,
+}
+
+impl Answer {
+    /// Reads what it can; an answer that is not the expected JSON yields nothing to do.
+    pub fn parse(body: &str) -> Answer {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        Answer {
+            system_id: field("system_id"),
+            status_name: field("status_name"),
+            token: field("enlistment_token"),
+        }
+    }
+}
+
 /// How a POST ended.
 #[derive(Debug)]
 pub enum PostError {
@@ -155,6 +178,20 @@ mod tests {
             .map(|(_, v)| v.as_str())
             .collect();
         assert_eq!(macs, ["52:54:00:00:00:02", "52:54:00:00:00:01"]);
+    }
+
+    #[test]
+    fn reads_the_enlistment_answer() {
+        let a = Answer::parse(
+            r#"{"system_id": "abc123", "status_name": "Commissioning", "enlistment_token": "c:k:s"}"#,
+        );
+        assert_eq!(a.system_id.as_deref(), Some("abc123"));
+        assert_eq!(a.status_name.as_deref(), Some("Commissioning"));
+        assert_eq!(a.token.as_deref(), Some("c:k:s"));
+        // A machine the region already knew: no credentials, nothing more to do.
+        let a = Answer::parse(r#"{"system_id": "abc123", "status_name": "New"}"#);
+        assert_eq!(a.token, None);
+        assert_eq!(Answer::parse("<html>"), Answer::default());
     }
 
     #[test]

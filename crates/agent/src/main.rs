@@ -518,7 +518,21 @@ async fn run_other(
     purpose: &str,
 ) -> anyhow::Result<()> {
     match purpose {
-        "enlist" => enlist(args, params).await,
+        "enlist" => {
+            // The seed: enlistment runs the built-in commissioning scripts, so the machine is
+            // NEW with its hardware known. A region that answers without credentials (a
+            // machine it already knew) wants nothing more.
+            let Some((system_id, token)) = enlist(args, params).await? else {
+                return Ok(());
+            };
+            tracing::info!(%system_id, "enlisted; running the built-in commissioning scripts");
+            let p = cmdline::KernelParams {
+                system_id: Some(system_id),
+                token: Some(token),
+                ..params.clone()
+            };
+            run_scripts(args, &p, text, "commission").await
+        }
         "resources" => resources_to_console(args),
         p @ ("commission" | "test" | "erase") => run_scripts(args, params, text, p).await,
         other => {
@@ -762,7 +776,12 @@ fn gather(sysfs: &Path, boot_mac: Option<&str>) -> enlist::Enlistment {
     )
 }
 
-async fn enlist(args: &Args, params: &cmdline::KernelParams) -> anyhow::Result<()> {
+/// Enlist this machine; the system id and credentials when the region wants the enlistment's
+/// built-in commissioning scripts run now.
+async fn enlist(
+    args: &Args,
+    params: &cmdline::KernelParams,
+) -> anyhow::Result<Option<(String, String)>> {
     let url = params
         .url
         .as_deref()
@@ -776,15 +795,15 @@ async fn enlist(args: &Args, params: &cmdline::KernelParams) -> anyhow::Result<(
     let req = enlist::enlist_request(url, &e);
     if args.dry_run {
         println!("POST {}\n{}", req.url, req.body);
-        return Ok(());
+        return Ok(None);
     }
     tracing::info!(url = %req.url, body = %req.body, "enlisting");
     let body = enlist::post_form(&req, args.attempts, Duration::from_secs(1))
         .await
         .map_err(|e| anyhow::anyhow!("enlistment failed: {e}"))?;
-    let summary: String = body.chars().take(300).collect();
-    tracing::info!(response = %summary, "enlisted");
-    Ok(())
+    let answer = enlist::Answer::parse(&body);
+    tracing::info!(system_id = ?answer.system_id, status = ?answer.status_name, commissioning = answer.token.is_some(), "enlisted");
+    Ok(answer.system_id.zip(answer.token))
 }
 
 /// Only in the ephemeral environment: the marker exists and the agent is init or init's child.

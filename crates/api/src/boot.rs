@@ -97,8 +97,17 @@ pub(crate) async fn script(app: &App, r: &Req) -> Res {
         }
         _ => String::new(),
     };
-    // Kernel options of the machine's tags (MAAS's tag kernel_opts), on ephemeral boots.
+    // Kernel options on ephemeral boots: the global `kernel_opts` setting (every machine,
+    // enlisting strangers too), then the machine's tags' (MAAS's tag kernel_opts).
     let mut opts = String::new();
+    if let BootDecision::Ephemeral(_) = &decision {
+        if let Some(global) = st.get_setting("kernel_opts").await? {
+            if !global.trim().is_empty() {
+                opts.push(' ');
+                opts.push_str(global.trim());
+            }
+        }
+    }
     if let (BootDecision::Ephemeral(_), Some(m)) = (&decision, &machine) {
         if !m.tags.is_empty() {
             for t in st.list_tags().await? {

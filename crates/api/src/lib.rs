@@ -543,10 +543,13 @@ async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
     let p = r.params();
     match (&r.method, r.op()) {
         (&Method::POST, None) => {
-            let m = forms::create_machine(&app.region, who, &p).await?;
+            let c = forms::create_machine(&app.region, who, &p).await?;
             match who {
-                Principal::User(_) => ok_json(render::machine(&m)),
-                _ => ok_json(render::machine_anon(&m)),
+                Principal::User(_) => ok_json(render::machine(&c.machine)),
+                _ => ok_json(render::machine_anon(
+                    &c.machine,
+                    c.enlistment_token.as_ref(),
+                )),
             }
         }
         (&Method::GET, Some("is_registered")) => {
@@ -1285,6 +1288,7 @@ const CONFIG_NAMES: &[&str] = &[
     "disk_erase_with_secure_erase",
     "disk_erase_with_quick_erase",
     "default_storage_layout",
+    "kernel_opts",
 ];
 
 /// Settings that are booleans (stored as `true` / `false`, default false).
@@ -1333,6 +1337,12 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     .get_setting(name)
                     .await?
                     .unwrap_or_else(|| "enlist".into())),
+                "kernel_opts" => json!(app
+                    .region
+                    .store
+                    .get_setting(name)
+                    .await?
+                    .unwrap_or_default()),
                 _ => json!(app
                     .region
                     .store
@@ -1351,7 +1361,8 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     "node_timeout is a whole number of minutes greater than 0.",
                 )));
             }
-            if value.is_empty() {
+            // kernel_opts may be cleared; every other setting needs a value.
+            if value.is_empty() && name != "kernel_opts" {
                 return Err(ApiError(RegionError::field(
                     "value",
                     "This field is required.",

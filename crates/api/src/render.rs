@@ -532,8 +532,11 @@ pub fn machines_bytes(ms: &[Machine]) -> Vec<u8> {
     serde_json::to_vec(&outs).unwrap_or_else(|_| b"[]".to_vec())
 }
 
-/// The reduced object anonymous enlistment gets back.
-pub fn machine_anon(m: &Machine) -> Value {
+/// The reduced object anonymous enlistment gets back; a machine that has just enlisted and
+/// now runs its built-in commissioning scripts also gets the credentials it reports with
+/// (`enlistment_token`, `consumer_key:token_key:token_secret`, what `ingot.token=` carries
+/// on a commissioning boot).
+pub fn machine_anon(m: &Machine, token: Option<&ingot_store::Token>) -> Value {
     let full = machine(m);
     let keep = [
         "system_id",
@@ -558,6 +561,15 @@ pub fn machine_anon(m: &Machine) -> Value {
                 out.insert(k, v);
             }
         }
+    }
+    if let Some(t) = token {
+        out.insert(
+            "enlistment_token".into(),
+            Value::String(format!(
+                "{}:{}:{}",
+                t.consumer_key, t.token_key, t.token_secret
+            )),
+        );
     }
     Value::Object(out)
 }

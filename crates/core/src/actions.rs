@@ -215,6 +215,9 @@ pub struct Plan {
     pub locked: Option<bool>,
     /// Set (Some(text)) or clear (Some("")) error_description.
     pub error_description: Option<String>,
+    /// Mark the commissioning as an enlistment (Some(true): it ends in NEW) or clear the mark
+    /// (Some(false): an administrator's commission ends in READY, whatever came before).
+    pub enlisting: Option<bool>,
 }
 
 impl Plan {
@@ -229,6 +232,7 @@ impl Plan {
             abort_results: false,
             locked: None,
             error_description: None,
+            enlisting: None,
         }
     }
 
@@ -407,6 +411,22 @@ pub fn status_after_testing(facts: &MachineFacts, enlisting: bool) -> Status {
     }
 }
 
+/// A machine that has just enlisted itself runs the built-in commissioning scripts in the
+/// same boot (the seed: "MAAS runs built-in commissioning scripts during the enlistment
+/// phase"), then goes back to NEW with its hardware known. Only from NEW; the machine is
+/// running, so no power operation; nobody owns it.
+pub fn plan_enlistment(facts: &MachineFacts) -> Result<Plan, ActionError> {
+    if facts.status != New {
+        return Err(conflict("Machine cannot enlist", facts.status));
+    }
+    let mut p = Plan::new(Action::Commission);
+    p.steps = vec![Commissioning];
+    p.netboot = Some(true);
+    p.error_description = Some(String::new());
+    p.enlisting = Some(true);
+    Ok(p)
+}
+
 /// Where a release ends, as a path from RELEASING.
 fn release_path(facts: &MachineFacts) -> Vec<Status> {
     vec![Releasing, release_target(facts.commissioning_passed)]
@@ -455,6 +475,8 @@ pub fn plan(
             p.power = Some(PowerOp::Cycle);
             p.netboot = Some(true);
             p.error_description = Some(String::new());
+            // An administrator's commission is never the end of an enlistment.
+            p.enlisting = Some(false);
         }
         Action::Test => {
             if !TEST_FROM.contains(&s) {

@@ -36,6 +36,13 @@ impl SignalStatus {
             other => return Err(format!("Unknown status: '{other}'")),
         })
     }
+    /// The machine's run is over (it ends with one of these).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            SignalStatus::Ok | SignalStatus::Failed | SignalStatus::Timedout
+        )
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             SignalStatus::Ok => "OK",
@@ -188,6 +195,8 @@ pub fn plan_signal(
         }
         Commissioning => {
             o.results = Some(ResultSet::Commissioning);
+            // However an enlistment's run ends, the mark goes with it.
+            o.clear_enlisting = ctx.enlisting && status.is_final();
             match status {
                 S::Ok | S::Testing if ctx.any_result_failed => {
                     o.commissioning_passed = Some(false);
@@ -196,7 +205,6 @@ pub fn plan_signal(
                 }
                 S::Ok => {
                     o.commissioning_passed = Some(true);
-                    o.clear_enlisting = ctx.enlisting;
                     o.owner = OwnerChange::Clear;
                     o.to(if ctx.enlisting { New } else { Ready })
                 }
@@ -220,11 +228,11 @@ pub fn plan_signal(
         }
         Testing => {
             o.results = Some(ResultSet::Testing);
+            o.clear_enlisting = ctx.enlisting && status.is_final();
             match status {
                 S::Ok if ctx.any_result_failed => o.failed(FailedTesting, why("A test failed.")),
                 S::Ok => {
                     let back = crate::actions::status_after_testing(facts, ctx.enlisting);
-                    o.clear_enlisting = ctx.enlisting;
                     o.to(back)
                 }
                 S::Failed | S::Timedout => o.failed(FailedTesting, why("Testing failed.")),

@@ -265,3 +265,81 @@ fn disk_erasing_ok_reads_the_release_results() {
     let o = plan_signal(&f, SignalStatus::Ok, &ctx(false, false)).unwrap();
     assert_eq!(o.results, Some(ingot_core::signal::ResultSet::Release));
 }
+
+/// The whole enlistment path, as the pure rules see it, with the `enlisting` mark carried
+/// from each step's outcome into the next step's facts — the bug this guards against: an
+/// enlisted machine that was later commissioned by an administrator ended in NEW, because
+/// nothing cleared the mark the enlistment left.
+#[test]
+fn enlistment_then_commissioning_ends_in_ready_with_no_mark_left() {
+    use ingot_core::actions::{plan, plan_enlistment, Action, ActionOptions, Actor};
+    use ingot_core::signal::Outcome;
+    use SignalStatus as S;
+    let admin = Actor {
+        user_id: 1,
+        is_admin: true,
+    };
+    let mut f = facts(New, None);
+    f.owner_id = None;
+    f.commissioning_passed = false;
+    let final_of = |from: Status, o: &Outcome| o.steps.last().copied().unwrap_or(from);
+    // (what the enlistment's run reports last, any script failed, where it ends)
+    let runs: &[(&[S], bool, Status)] = &[
+        (&[S::Working, S::Ok], false, New),
+        (&[S::Ok], true, FailedCommissioning),
+        (&[S::Failed], false, FailedCommissioning),
+        (&[S::Timedout], false, FailedCommissioning),
+    ];
+    for &(signals, failed, ends) in runs {
+        // Enlistment: NEW → COMMISSIONING, marked, nothing powered (the machine is running).
+        let p = plan_enlistment(&f).unwrap();
+        assert_eq!(p.steps, vec![Commissioning]);
+        assert_eq!(p.enlisting, Some(true));
+        assert_eq!(p.power, None);
+        assert!(path_is_valid(New, &p.steps));
+        let mut st = Commissioning;
+        let mut enlisting = true;
+        for &sig in signals {
+            let mut g = f.clone();
+            g.status = st;
+            let o = plan_signal(&g, sig, &ctx(enlisting, failed)).unwrap();
+            assert!(path_is_valid(st, &o.steps), "{st:?} + {sig:?}");
+            st = final_of(st, &o);
+            enlisting &= !o.clear_enlisting;
+        }
+        assert_eq!(st, ends, "enlistment run {signals:?} failed={failed}");
+        assert!(
+            !enlisting,
+            "the enlistment's mark outlived its run {signals:?}"
+        );
+        // The administrator commissions it afterwards: READY (through TESTING too).
+        let mut g = f.clone();
+        g.status = st;
+        g.has_power_type = true;
+        let p = plan(Action::Commission, &g, admin, &ActionOptions::default()).unwrap();
+        assert_eq!(p.steps, vec![Commissioning]);
+        assert_eq!(p.enlisting, Some(false), "commission clears any mark");
+        for (sigs, want) in [
+            (&[S::Ok][..], Ready),
+            (&[S::Testing, S::Ok][..], Ready),
+            (&[S::Failed][..], FailedCommissioning),
+            (&[S::Testing, S::Failed][..], FailedTesting),
+        ] {
+            let mut st = Commissioning;
+            for &sig in sigs {
+                let mut h = g.clone();
+                h.status = st;
+                h.previous_status = Some(if st == Testing { Commissioning } else { New });
+                let o = plan_signal(&h, sig, &ctx(false, false)).unwrap();
+                st = final_of(st, &o);
+            }
+            assert_eq!(st, want, "commission after {ends:?}: {sigs:?}");
+        }
+    }
+    // Only a NEW machine enlists.
+    for s in Status::ALL {
+        let mut g = f.clone();
+        g.status = s;
+        assert_eq!(plan_enlistment(&g).is_ok(), s == New, "{s:?}");
+    }
+}

@@ -407,10 +407,21 @@ async fn permissions_and_credentials() {
     admin.get("/MAAS/api/2.0/users/bob/").await.expect(404);
 }
 
+/// Anonymous enlistment (what the agent does on a stranger's first network boot): the
+/// machine runs the built-in commissioning scripts at once with the credentials in the answer
+/// (user scripts are not run), ends in NEW with its hardware, and an administrator's later
+/// commission ends in READY. Enlisting again matches the same machine.
 #[tokio::test]
 async fn anonymous_enlistment_does_not_duplicate() {
     let s = Server::start(&[]).await;
     let anon = s.anon();
+    let c = s.client();
+    c.post_multipart(
+        "/MAAS/api/2.0/scripts/",
+        &[("script", b"#!/bin/sh\n# --- Start MAAS 1.0 script metadata ---\n# name: 99-user-inventory\n# script_type: commissioning\n# --- End MAAS 1.0 script metadata ---\ntrue\n")],
+    )
+    .await
+    .ok();
     let p = [
         ("architecture", "amd64"),
         ("mac_addresses", "52:54:00:12:34:56"),
@@ -418,13 +429,41 @@ async fn anonymous_enlistment_does_not_duplicate() {
         ("hardware_uuid", "8c4f1a5e-2c8b-4a7e-9d3c-2b1a0f9e8d7c"),
     ];
     let a = anon.post("/MAAS/api/2.0/machines/", &p).await.ok().json();
-    assert_eq!(a["status_name"], "New");
+    assert_eq!(a["status_name"], "Commissioning", "{a}");
     assert!(
         a.get("owner").is_none(),
         "anonymous answers carry the reduced field set"
     );
+    let sid = a["system_id"].as_str().unwrap().to_string();
+    let t = c.token(&sid).await;
+    let creds = format!(
+        "{}:{}:{}",
+        t["consumer_key"].as_str().unwrap(),
+        t["token_key"].as_str().unwrap(),
+        t["token_secret"].as_str().unwrap()
+    );
+    assert_eq!(a["enlistment_token"], creds.as_str(), "{a}");
+    let idx = c
+        .with_token(&t)
+        .get("/MAAS/metadata/2012-03-01/maas-scripts/")
+        .await
+        .ok()
+        .json();
+    let names: Vec<&str> = idx["commissioning_scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert!(names.contains(&"50-maas-01-commissioning"), "{names:?}");
+    assert!(
+        !names.contains(&"99-user-inventory"),
+        "built-ins only: {names:?}"
+    );
+    assert_eq!(idx["testing_scripts"].as_array().map(Vec::len), Some(0));
     let b = anon.post("/MAAS/api/2.0/machines/", &p).await.ok().json();
     assert_eq!(a["system_id"], b["system_id"]);
+    assert!(b.get("enlistment_token").is_none(), "{b}");
     let all = s.client().get("/MAAS/api/2.0/machines/").await.ok().json();
     let all = workload_machines(&all);
     assert_eq!(all.len(), 1);
@@ -447,6 +486,49 @@ async fn anonymous_enlistment_does_not_duplicate() {
             .body,
         "true"
     );
+    // The enlistment's scripts report: NEW, with the hardware they found.
+    c.commission_ok(&sid).await;
+    let m = c.machine(&sid).await;
+    assert_eq!(m["status_name"], "New", "{m:#}");
+    assert_eq!(m["commissioning_status_name"], "Passed", "{m:#}");
+    assert!(
+        !m["physicalblockdevice_set"].as_array().unwrap().is_empty(),
+        "{m:#}"
+    );
+    // The administrator gives it a BMC and commissions it: READY, not NEW.
+    c.put(
+        &format!("/MAAS/api/2.0/machines/{sid}/"),
+        &[("power_type", "manual")],
+    )
+    .await
+    .ok();
+    let m = c.op(&sid, "commission", &[]).await.ok().json();
+    assert_eq!(m["status_name"], "Commissioning");
+    c.commission_ok(&sid).await;
+    assert_eq!(c.machine(&sid).await["status_name"], "Ready");
+
+    // An enlistment that never reports (the machine died during it): the administrator
+    // aborts it (NEW) and commissions the machine, which then ends in READY — the
+    // commission is not taken for the end of that enlistment.
+    let q = [
+        ("architecture", "amd64"),
+        ("mac_addresses", "52:54:00:12:34:58"),
+        ("commission", "true"),
+    ];
+    let a = anon.post("/MAAS/api/2.0/machines/", &q).await.ok().json();
+    assert_eq!(a["status_name"], "Commissioning", "{a}");
+    let sid = a["system_id"].as_str().unwrap().to_string();
+    c.put(
+        &format!("/MAAS/api/2.0/machines/{sid}/"),
+        &[("power_type", "manual")],
+    )
+    .await
+    .ok();
+    let m = c.op(&sid, "abort", &[]).await.ok().json();
+    assert_eq!(m["status_name"], "New", "{m}");
+    c.op(&sid, "commission", &[]).await.ok();
+    c.commission_ok(&sid).await;
+    assert_eq!(c.machine(&sid).await["status_name"], "Ready");
 }
 
 #[tokio::test]

@@ -523,55 +523,142 @@ fn vm_lab(slot: u8, extra: &[&str]) -> Option<(Lab, String)> {
     Some((lab, qemu))
 }
 
+/// The hardware of the enlistment VM, chosen at random on every run as a new user's lab would
+/// be (2-3 vCPUs, 1-3 disks with serials, 1-2 NICs, SMBIOS serial and UUID): QEMU arguments
+/// and what the machine must show.
+struct EnlistHw {
+    cpus: u64,
+    macs: Vec<String>,
+    disks: Vec<(String, u64)>,
+    uuid: String,
+    serial: String,
+    args: Vec<String>,
+}
+
+fn enlist_hardware(dir: &std::path::Path) -> EnlistHw {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let cpus = 2 + seed % 2;
+    let n_disks = 1 + (seed / 2) % 3;
+    let n_nics = 1 + (seed / 6) % 2;
+    let uuid = format!("6a1f3c2e-8d4b-4e5f-9a7b-{:012x}", seed & 0xffff_ffff_ffff);
+    let serial = format!("SN-ENL-{}", seed % 100_000);
+    let macs: Vec<String> = (1..=n_nics)
+        .map(|i| format!("52:54:00:77:bb:0{i}"))
+        .collect();
+    eprintln!("enlistment VM: {cpus} vCPUs, {n_disks} disks, {n_nics} NICs, uuid {uuid}");
+    let mut args: Vec<String> = vec!["-smp".into(), cpus.to_string()];
+    args.extend([
+        "-netdev".into(),
+        "tap,id=n0,ifname=tap0,script=no,downscript=no".into(),
+        "-device".into(),
+        format!("virtio-net-pci,netdev=n0,mac={},bootindex=1", macs[0]),
+    ]);
+    for m in &macs[1..] {
+        // No cable (no backend), no boot ROM.
+        args.extend(["-device".into(), format!("virtio-net-pci,mac={m},romfile=")]);
+    }
+    let mut disks = Vec::new();
+    for i in 0..n_disks {
+        let size = (i + 1) << 30;
+        let f = dir.join(format!("enl{i}.raw"));
+        std::fs::File::create(&f).unwrap().set_len(size).unwrap();
+        let serial = format!("INGOT-ENL-D{i}");
+        args.extend([
+            "-drive".into(),
+            format!("file={},if=none,id=d{i},format=raw", f.display()),
+            "-device".into(),
+            format!("virtio-blk-pci,drive=d{i},serial={serial}"),
+        ]);
+        disks.push((serial, size));
+    }
+    args.extend([
+        "-smbios".into(),
+        format!("type=1,uuid={uuid},serial={serial}"),
+    ]);
+    EnlistHw {
+        cpus,
+        macs,
+        disks,
+        uuid,
+        serial,
+        args,
+    }
+}
+
+/// The machine shows exactly the enlistment VM's hardware.
+fn assert_hardware(m: &Value, hw: &EnlistHw) {
+    assert_eq!(m["architecture"], "amd64/generic", "{m:#}");
+    assert_eq!(m["hardware_uuid"], hw.uuid.as_str());
+    assert_eq!(m["cpu_count"], hw.cpus, "{m:#}");
+    assert_eq!(m["memory"], 768);
+    assert_eq!(m["hardware_info"]["system_serial"], hw.serial.as_str());
+    let mut disks: Vec<(String, u64)> = m["physicalblockdevice_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["serial"].as_str().unwrap_or("").to_string(),
+                d["size"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    disks.sort();
+    assert_eq!(disks, hw.disks, "{:#}", m["physicalblockdevice_set"]);
+    let mut macs: Vec<String> = m["interface_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["mac_address"].as_str().map(String::from))
+        .collect();
+    macs.sort();
+    assert_eq!(macs, hw.macs, "{:#}", m["interface_set"]);
+}
+
 /// A VM that PXE-boots from Ingot: its NIC's iPXE ROM gets an address and the iPXE script URL
 /// from Ingot's DHCP, the region's boot decision sends it the ephemeral environment, the agent
-/// enlists it and powers it off. It appears in `machines read` as NEW with its MAC,
-/// architecture and hardware UUID; booting it again creates no duplicate.
+/// enlists it, runs the built-in commissioning scripts in the same boot (the seed) and powers
+/// it off. It appears in `machines read` as NEW with its hardware (CPUs, memory, every disk
+/// with its serial and size, every NIC, the UUID); booting it again creates no duplicate. An
+/// administrator then gives it a BMC and commissions it: READY, with no enlistment mark left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qemu_vm_pxe_boots_and_enlists() {
     let Some((mut lab, qemu)) = vm_lab(1, &[]) else {
         return;
     };
     let api = lab.start_region().await;
+    // Global kernel options reach every ephemeral boot, a stranger's too: a short LLDP
+    // capture keeps the enlistment's scripts quick under TCG.
+    api.post(
+        "/MAAS/api/2.0/maas/?op=set_config",
+        &[("name", "kernel_opts"), ("value", "INGOT_LLDP_SECONDS=2")],
+    )
+    .await
+    .ok();
 
-    let vm_mac = "52:54:00:77:bb:01";
-    let uuid = "6a1f3c2e-8d4b-4e5f-9a7b-1c2d3e4f5a6b";
+    let hw = enlist_hardware(lab.dir.path());
+    let vm_mac = hw.macs[0].clone();
     let boot = |n: u32| {
         let log = lab.dir.path().join(format!("vm{n}.log"));
         let t = std::time::Instant::now();
         let mut vm = Command::new("ip")
             .args([
-                "netns",
-                "exec",
-                &lab.lab,
-                &qemu,
-                "-accel",
-                "tcg",
-                "-m",
-                "512",
-                "-smp",
-                "1",
-                "-nographic",
-                "-nodefaults",
-                "-no-reboot",
+                "netns", "exec", &lab.lab, &qemu, "-accel", "tcg", "-m", "768",
             ])
+            .args(["-nographic", "-nodefaults", "-no-reboot"])
             .arg("-serial")
             .arg(format!("file:{}", log.display()))
-            .args([
-                "-boot",
-                "n",
-                "-netdev",
-                "tap,id=n0,ifname=tap0,script=no,downscript=no",
-            ])
-            .args(["-device", &format!("virtio-net-pci,netdev=n0,mac={vm_mac}")])
-            .args(["-smbios", &format!("type=1,uuid={uuid},serial=ingot-e2e")])
+            .args(&hw.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start QEMU");
         // The agent powers the VM off when it has enlisted; give TCG's iPXE time.
         let mut done = false;
-        for _ in 0..1800 {
+        for _ in 0..6000 {
             if let Ok(Some(_)) = vm.try_wait() {
                 done = true;
                 break;
@@ -592,16 +679,34 @@ async fn qemu_vm_pxe_boots_and_enlists() {
         "the VM did not power itself off; serial:\n{}",
         &serial[serial.len().saturating_sub(3000)..]
     );
-    // The enlisted VM, besides the lab host's own (controller) machine.
+    // The enlisted VM, besides the lab host's own (controller) machine: NEW, with the
+    // hardware its enlistment's built-in commissioning scripts found.
     let ms = api.get("/MAAS/api/2.0/machines/").await.ok().json();
     let list = common::workload_machines(&ms);
     assert_eq!(list.len(), 1, "{ms}");
-    let m = &list[0];
-    assert_eq!(m["status_name"], "New", "{m}");
-    assert_eq!(m["architecture"], "amd64/generic");
-    assert_eq!(m["hardware_uuid"], uuid);
-    assert_eq!(m["interface_set"][0]["mac_address"], vm_mac);
-    // Boot it again: the same machine, no duplicate.
+    let sid = list[0]["system_id"].as_str().unwrap().to_string();
+    let m = api.machine(&sid).await;
+    assert_eq!(m["status_name"], "New", "{m:#}");
+    assert_hardware(&m, &hw);
+    assert_eq!(m["commissioning_status_name"], "Passed", "{m:#}");
+    assert_eq!(m["interface_set"][0]["mac_address"], vm_mac.as_str());
+    let evs: Vec<String> = api
+        .events(&sid)
+        .await
+        .iter()
+        .map(|e| e["description"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        evs.iter()
+            .any(|e| e.contains("From 'New' to 'Commissioning'") && e.contains("enlistment")),
+        "{evs:#?}"
+    );
+    assert!(
+        evs.iter()
+            .any(|e| e.contains("From 'Commissioning' to 'New'")),
+        "{evs:#?}"
+    );
+    // Boot it again: the same machine, no duplicate, nothing run again.
     let (done, serial) = tokio::task::block_in_place(|| boot(2));
     assert!(
         done,
@@ -610,8 +715,9 @@ async fn qemu_vm_pxe_boots_and_enlists() {
     );
     let ms = api.get("/MAAS/api/2.0/machines/").await.ok().json();
     assert_eq!(common::workload_machines(&ms).len(), 1, "{ms}");
+    assert_eq!(api.machine(&sid).await["status_name"], "New");
     // The timeline shows each hop: DHCP, the iPXE script, kernel and initrd over HTTP.
-    let seen = hops(&api, vm_mac).await;
+    let seen = hops(&api, &vm_mac).await;
     assert!(
         seen.iter()
             .any(|h| h.starts_with("dhcp") && h.contains("iPXE")),
@@ -629,6 +735,53 @@ async fn qemu_vm_pxe_boots_and_enlists() {
             >= 2,
         "{seen:#?}"
     );
+
+    // The administrator gives the enlisted machine its BMC (the same VM, now behind QMP) and
+    // commissions it: READY — not NEW, as it was when the enlistment's mark outlived it.
+    let qmp = lab.dir.path().join("enl.qmp");
+    let serial = lab.dir.path().join("enl-commission.log");
+    let _vm = Proc(
+        Command::new("ip")
+            .args([
+                "netns", "exec", &lab.lab, &qemu, "-accel", "tcg", "-m", "768",
+            ])
+            .args(["-nographic", "-nodefaults", "-S", "-no-shutdown"])
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", qmp.display()))
+            .arg("-serial")
+            .arg(format!("file:{}", serial.display()))
+            .args(&hw.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start QEMU"),
+    );
+    for _ in 0..100 {
+        if qmp.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    api.put(
+        &format!("/MAAS/api/2.0/machines/{sid}/"),
+        &[
+            ("power_type", "qemu"),
+            (
+                "power_parameters_power_address",
+                &format!("unix:{}", qmp.display()),
+            ),
+        ],
+    )
+    .await
+    .ok();
+    let t = std::time::Instant::now();
+    api.op(&sid, "commission", &[]).await.ok();
+    let m = wait_status(&api, &sid, "Ready", 900, &serial).await;
+    eprintln!("the enlisted machine commissioned in {:?}", t.elapsed());
+    assert_hardware(&m, &hw);
+    assert_eq!(m["commissioning_status_name"], "Passed", "{m:#}");
+    let ms = api.get("/MAAS/api/2.0/machines/").await.ok().json();
+    assert_eq!(common::workload_machines(&ms).len(), 1, "{ms}");
 }
 
 /// Poll a machine (up to `secs`) until its status is `want`; a FAILED_* status or the timeout
@@ -947,6 +1100,12 @@ async fn qemu_uefi_vm_pxe_boots_and_enlists() {
         return;
     };
     let api = lab.start_region().await;
+    api.post(
+        "/MAAS/api/2.0/maas/?op=set_config",
+        &[("name", "kernel_opts"), ("value", "INGOT_LLDP_SECONDS=2")],
+    )
+    .await
+    .ok();
     let vm_mac = "52:54:00:77:dd:01";
     let uuid = "9c3e5a71-2b4d-4f6e-8a1c-7d2e3f4a5b6c";
     let my_vars = lab.dir.path().join("OVMF_VARS.fd");
@@ -978,7 +1137,7 @@ async fn qemu_uefi_vm_pxe_boots_and_enlists() {
         .spawn()
         .expect("start QEMU");
     let done = tokio::task::block_in_place(|| {
-        for _ in 0..3000 {
+        for _ in 0..6000 {
             if let Ok(Some(_)) = vm.try_wait() {
                 return true;
             }
@@ -1004,6 +1163,9 @@ async fn qemu_uefi_vm_pxe_boots_and_enlists() {
     assert_eq!(list[0]["status_name"], "New");
     assert_eq!(list[0]["hardware_uuid"], uuid);
     assert_eq!(list[0]["interface_set"][0]["mac_address"], vm_mac);
+    // Enlisted with its hardware, under UEFI too.
+    assert_eq!(list[0]["cpu_count"], 1, "{:#}", list[0]);
+    assert_eq!(list[0]["memory"], 512, "{:#}", list[0]);
     let seen = hops(&api, vm_mac).await;
     assert!(
         seen.iter()

@@ -13,7 +13,7 @@ use ingot_core::scripts::{
 use ingot_core::signal::{self, ResultSet, SignalContext, SignalStatus};
 use ingot_core::status::Status;
 use ingot_store::commissioning::{NewResult, ScriptRow};
-use ingot_store::{Change, Machine, NewEvent, ScriptResult, StoreError, User};
+use ingot_store::{Change, Machine, NewEvent, ScriptResult, StoreError, Token, User};
 use ingot_wire::{FilePart, Params};
 
 /// Inventory documents derived at once (see `Region::post_process`).
@@ -245,6 +245,38 @@ impl Region {
             )));
         };
         Ok(self.store.delete_script(id).await?)
+    }
+
+    /// A machine that has just enlisted itself (anonymous create with `commission=true`) runs
+    /// the built-in commissioning scripts in the same boot (MAAS runs only built-ins during
+    /// enlistment; no tests) and then returns to NEW with its hardware known. Its result set
+    /// exists before the agent asks for it; the credentials returned are the ones the agent
+    /// reports with (the same trust as the boot script, which hands a known machine's
+    /// credentials to whoever boots with its MAC).
+    pub(crate) async fn start_enlistment(&self, m: &Machine) -> Result<(Machine, Token)> {
+        let p = ingot_core::actions::plan_enlistment(&facts(m))?;
+        let builtins_only = ActionOptions {
+            commissioning_scripts: Some(Vec::new()),
+            testing_scripts: Some(vec!["none".into()]),
+            ..Default::default()
+        };
+        for (set, rows) in self
+            .plan_result_sets(Action::Commission, &builtins_only)
+            .await?
+        {
+            self.store
+                .start_result_set(m.id, set.as_str(), &rows)
+                .await?;
+        }
+        let extra = Change {
+            commissioning_passed: Some(false),
+            skip_storage: Some(false),
+            ..Default::default()
+        };
+        self.apply_plan(m, &p, extra, "", Some("enlistment"))
+            .await?;
+        let token = self.store.ensure_machine_token(m.id).await?;
+        Ok((self.after_change(m.id).await?, token))
     }
 
     /// The result sets a commission or test run starts with (in run order).

@@ -6,7 +6,7 @@ use ingot_core::actions::{Action, ActionOptions};
 use ingot_core::constraints::Constraints;
 use ingot_core::ids;
 use ingot_core::Status;
-use ingot_store::{Change, Machine, NamedKind, NewEvent, NewMachine, StoreError, User};
+use ingot_store::{Change, Machine, NamedKind, NewEvent, NewMachine, StoreError, Token, User};
 use ingot_wire::Params;
 use serde_json::{Map, Value};
 
@@ -183,8 +183,25 @@ fn uuid_ok(s: &str) -> bool {
     hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
 }
 
+/// What `POST /machines/` made.
+pub struct Created {
+    pub machine: Machine,
+    /// A machine that has just enlisted itself and is running its enlistment's built-in
+    /// commissioning scripts: the credentials it reports with (`consumer:key:secret`).
+    pub enlistment_token: Option<Token>,
+}
+
+impl From<Machine> for Created {
+    fn from(machine: Machine) -> Created {
+        Created {
+            machine,
+            enlistment_token: None,
+        }
+    }
+}
+
 /// POST /machines/: create (admin or user) or enlist (anonymous).
-pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -> Result<Machine> {
+pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -> Result<Created> {
     let user = who.user();
     let anonymous = user.is_none();
     let is_admin = user.is_some_and(|u| u.is_admin);
@@ -310,6 +327,7 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
                 .store
                 .machine_by_id(m.id)
                 .await?
+                .map(Created::from)
                 .ok_or_else(|| RegionError::NotFound("machine vanished".into()));
         }
     }
@@ -379,7 +397,31 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         })?;
     if deployed {
         region.store.ensure_machine_token(m.id).await?;
-        return Ok(m);
+        return Ok(m.into());
+    }
+    if anonymous && commission {
+        // The seed: enlistment runs the built-in commissioning scripts, then the machine is
+        // NEW with its hardware known. If that cannot start, it is NEW without it.
+        return match region.start_enlistment(&m).await {
+            Ok((machine, token)) => Ok(Created {
+                machine,
+                enlistment_token: Some(token),
+            }),
+            Err(e) => {
+                region
+                    .store
+                    .record_event(
+                        &m,
+                        &NewEvent::error(
+                            "Enlistment",
+                            format!("The built-in commissioning scripts were not started: {e}"),
+                            "",
+                        ),
+                    )
+                    .await?;
+                Ok(m.into())
+            }
+        };
     }
     if let (Some(u), true) = (user, commission) {
         if u.is_admin {
@@ -391,7 +433,7 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
                 .act(u, &m.system_id, Action::Commission, &opts, None)
                 .await
             {
-                Ok(m) => return Ok(m),
+                Ok(m) => return Ok(m.into()),
                 Err(e) => {
                     region
                         .store
@@ -408,7 +450,7 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
             }
         }
     }
-    Ok(m)
+    Ok(m.into())
 }
 
 async fn enlist_match(

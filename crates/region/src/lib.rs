@@ -581,12 +581,18 @@ impl Region {
             .filter(|c| !c.is_empty())
             .map(|c| format!(" ({c})"))
             .unwrap_or_default();
+        // Nobody (the machine's own enlistment) is not named.
+        let by = if who.is_empty() {
+            String::new()
+        } else {
+            format!(" by {who}")
+        };
         for &s in &p.steps {
             prev = previous_status_after(cur, s, prev);
             events.push(NewEvent::info(
                 s.label(),
                 format!(
-                    "From '{}' to '{}': {} by {who}{suffix}",
+                    "From '{}' to '{}': {}{by}{suffix}",
                     cur.label(),
                     s.label(),
                     p.action.op()
@@ -598,7 +604,7 @@ impl Region {
         if p.steps.is_empty() {
             events.push(NewEvent::info(
                 action_event_type(p.action),
-                format!("{} by {who}{suffix}", p.action.op()),
+                format!("{}{by}{suffix}", p.action.op()),
                 who,
             ));
         }
@@ -628,6 +634,9 @@ impl Region {
         }
         if let Some(n) = p.netboot {
             c.netboot = Some(n);
+        }
+        if let Some(e) = p.enlisting {
+            c.enlisting = Some(e);
         }
         if let Some(e) = &p.error_description {
             c.error_description = Some(e.clone());
