@@ -998,6 +998,11 @@ impl Executor {
             net.push('\n');
         }
         write(&format!("{dir}/network-config"), net.as_bytes(), 0o600)?;
+        // NoCloud reads vendor-data beside user-data: the region's settings (NTP, proxy,
+        // apt mirror, remote syslog), which the user's own cloud-config may override.
+        if let Some(v) = &self.cfg.vendor_data {
+            write(&format!("{dir}/vendor-data"), v.as_bytes(), 0o600)?;
+        }
         write(
             seed::REPORTING_CFG,
             seed::reporting_cfg(&self.cfg.reporting).as_bytes(),

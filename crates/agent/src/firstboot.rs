@@ -524,6 +524,8 @@ mod tests {
                     prefix: 24,
                     gateway: Some("10.0.2.2".into()),
                     dns: vec!["10.0.2.3".into()],
+                    search: vec![],
+                    routes: vec![],
                 }],
             },
             ingot_core::deploy::NetIface {

@@ -161,6 +161,7 @@ mod tests {
                 token_key: "tk".into(),
                 token_secret: "ts".into(),
             },
+            vendor_data: None,
         }
     }
 

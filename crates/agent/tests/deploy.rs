@@ -232,6 +232,8 @@ fn config(storage: Vec<StorageStep>, image: ImageSource, reporting: &str) -> Dep
                 prefix: 24,
                 gateway: Some("10.0.2.2".into()),
                 dns: vec!["10.0.2.3".into()],
+                search: vec![],
+                routes: vec![],
             }],
         }]),
         user_data: Some(base64::engine::general_purpose::STANDARD.encode(user_data)),
@@ -242,6 +244,7 @@ fn config(storage: Vec<StorageStep>, image: ImageSource, reporting: &str) -> Dep
             token_key: "tk-test".into(),
             token_secret: "ts-test".into(),
         },
+        vendor_data: None,
     }
 }
 
@@ -561,6 +564,8 @@ fn deploys_the_test_os_and_boots_it() {
                 prefix: 24,
                 gateway: Some("10.0.2.2".into()),
                 dns: vec!["10.0.2.3".into()],
+                search: vec![],
+                routes: vec![],
             }],
         },
         NetIface {

@@ -1289,14 +1289,31 @@ const CONFIG_NAMES: &[&str] = &[
     "disk_erase_with_quick_erase",
     "default_storage_layout",
     "kernel_opts",
+    "ntp_servers",
+    "http_proxy",
+    "enable_http_proxy",
+    "main_archive",
+    "remote_syslog",
 ];
 
-/// Settings that are booleans (stored as `true` / `false`, default false).
+/// Settings that may be empty (cleared): free text, lists and URLs with no default.
+const CLEARABLE_CONFIG: &[&str] = &[
+    "kernel_opts",
+    "ntp_servers",
+    "http_proxy",
+    "main_archive",
+    "remote_syslog",
+];
+
+/// Settings that are booleans (stored as `true` / `false`, default false unless listed in
+/// `TRUE_BY_DEFAULT`).
 const BOOL_CONFIG: &[&str] = &[
     "enable_disk_erasing_on_release",
     "disk_erase_with_secure_erase",
     "disk_erase_with_quick_erase",
+    "enable_http_proxy",
 ];
+const TRUE_BY_DEFAULT: &[&str] = &["enable_http_proxy"];
 
 async fn config(app: &App, r: &Req, u: &User) -> Res {
     let p = r.params();
@@ -1329,7 +1346,10 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     json!(app.region.default_storage_layout().await?.as_str())
                 }
                 n if BOOL_CONFIG.contains(&n) => {
-                    json!(app.region.store.get_setting(n).await?.as_deref() == Some("true"))
+                    json!(match app.region.store.get_setting(n).await?.as_deref() {
+                        Some(v) => v == "true",
+                        None => TRUE_BY_DEFAULT.contains(&n),
+                    })
                 }
                 "unknown_machines" => json!(app
                     .region
@@ -1337,7 +1357,7 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     .get_setting(name)
                     .await?
                     .unwrap_or_else(|| "enlist".into())),
-                "kernel_opts" => json!(app
+                n if CLEARABLE_CONFIG.contains(&n) => json!(app
                     .region
                     .store
                     .get_setting(name)
@@ -1361,8 +1381,8 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     "node_timeout is a whole number of minutes greater than 0.",
                 )));
             }
-            // kernel_opts may be cleared; every other setting needs a value.
-            if value.is_empty() && name != "kernel_opts" {
+            // Free text, lists and URLs may be cleared; every other setting needs a value.
+            if value.is_empty() && !CLEARABLE_CONFIG.contains(&name) {
                 return Err(ApiError(RegionError::field(
                     "value",
                     "This field is required.",
@@ -1395,6 +1415,16 @@ async fn config(app: &App, r: &Req, u: &User) -> Res {
                     "value",
                     format!("'{value}' is not a storage layout: flat, lvm, bcache or blank."),
                 )));
+            }
+            let checked = match name {
+                _ if value.is_empty() => Ok(()),
+                "ntp_servers" => ingot_core::deploy::parse_ntp_servers(value).map(|_| ()),
+                "http_proxy" | "main_archive" => ingot_core::deploy::check_http_url(value),
+                "remote_syslog" => ingot_core::deploy::check_remote_syslog(value),
+                _ => Ok(()),
+            };
+            if let Err(why) = checked {
+                return Err(ApiError(RegionError::field("value", why)));
             }
             if name == "unknown_machines" && !matches!(value, "enlist" | "ignore") {
                 return Err(ApiError(RegionError::field(

@@ -34,6 +34,10 @@ pub struct DeployConfig {
     pub ssh_keys: Vec<String>,
     /// Where and how the installed OS reports its cloud-init events.
     pub reporting: Reporting,
+    /// cloud-init vendor-data (`#cloud-config`): what the region's settings ask of every
+    /// installed OS (NTP servers, HTTP proxy, apt mirror, remote syslog), as MAAS sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_data: Option<String>,
 }
 
 /// The OS image to write.
@@ -256,6 +260,120 @@ impl DeployStep {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Vendor data
+
+/// The region's settings that reach every installed OS through cloud-init's vendor-data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VendorSettings {
+    /// `ntp_servers`: host names or addresses.
+    pub ntp_servers: Vec<String>,
+    /// `http_proxy` (while `enable_http_proxy`): apt's proxy.
+    pub http_proxy: Option<String>,
+    /// `main_archive`: the apt mirror of the installed OS.
+    pub apt_mirror: Option<String>,
+    /// `remote_syslog`: `host` or `host:port`, where the installed OS sends its syslog.
+    pub remote_syslog: Option<String>,
+}
+
+/// `#cloud-config` vendor-data for these settings (JSON, which is YAML too); None when they
+/// ask for nothing.
+pub fn render_vendor_data(v: &VendorSettings) -> Option<String> {
+    let mut cc = Map::new();
+    if !v.ntp_servers.is_empty() {
+        cc.insert(
+            "ntp".into(),
+            json!({ "enabled": true, "servers": v.ntp_servers }),
+        );
+    }
+    let mut apt = Map::new();
+    if let Some(p) = &v.http_proxy {
+        apt.insert("proxy".into(), json!(p));
+    }
+    if let Some(m) = &v.apt_mirror {
+        apt.insert(
+            "primary".into(),
+            json!([{ "arches": ["default"], "uri": m }]),
+        );
+    }
+    if !apt.is_empty() {
+        cc.insert("apt".into(), Value::Object(apt));
+    }
+    if let Some(r) = &v.remote_syslog {
+        cc.insert("rsyslog".into(), json!({ "remotes": { "maas": r } }));
+    }
+    if cc.is_empty() {
+        return None;
+    }
+    let body = serde_json::to_string_pretty(&Value::Object(cc)).unwrap_or_default();
+    Some(format!("#cloud-config\n{body}\n"))
+}
+
+/// `ntp_servers` as MAAS takes it: names or addresses separated by spaces or commas.
+pub fn parse_ntp_servers(text: &str) -> Result<Vec<String>, String> {
+    let servers: Vec<String> = text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    for s in &servers {
+        if !is_host(s) {
+            return Err(format!("'{s}' is not a host name or an IP address."));
+        }
+    }
+    Ok(servers)
+}
+
+/// `remote_syslog`: `host` or `host:port` (an IPv6 address in brackets with a port).
+pub fn check_remote_syslog(text: &str) -> Result<(), String> {
+    let bad = || format!("'{text}' is not host or host:port.");
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => {
+            let (h, p) = rest.split_once(']').ok_or_else(bad)?;
+            (h, p.strip_prefix(':'))
+        }
+        None => match text.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, Some(p)),
+            _ => (text, None),
+        },
+    };
+    if !is_host(host) || port.is_some_and(|p| !p.parse::<u16>().is_ok_and(|n| n > 0)) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// `http_proxy` / `main_archive`: an http or https URL with a host.
+pub fn check_http_url(text: &str) -> Result<(), String> {
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .ok_or_else(|| format!("'{text}' is not an http:// or https:// URL."))?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    if !is_host(host) {
+        return Err(format!("'{text}' has no host."));
+    }
+    Ok(())
+}
+
+fn is_host(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok()
+        || (!s.is_empty()
+            && s.len() <= 253
+            && s.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Network configuration
 
 /// One interface of the machine, as the network configuration needs it.
@@ -301,9 +419,21 @@ pub enum NetLink {
         prefix: u8,
         gateway: Option<String>,
         dns: Vec<String>,
+        /// DNS search domains (the machine's domain first).
+        search: Vec<String>,
+        /// Static routes whose source is this link's subnet (MAAS `static-routes/`).
+        routes: Vec<Route>,
     },
     /// Up, no address.
     LinkUp,
+}
+
+/// A static route: to `to` (a CIDR) through `via`, with `metric`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub to: String,
+    pub via: String,
+    pub metric: u32,
 }
 
 /// cloud-init network-config version 2 for these interfaces, as JSON text (valid YAML).
@@ -319,7 +449,16 @@ pub fn render_network_config(ifaces: &[NetIface]) -> String {
             o.insert("mtu".into(), json!(mtu));
         }
         let mut addresses = Vec::new();
+        let mut routes = Vec::new();
         let mut dns: Vec<String> = Vec::new();
+        let mut domains: Vec<String> = Vec::new();
+        let add = |list: &mut Vec<String>, items: &[String]| {
+            for x in items {
+                if !list.contains(x) {
+                    list.push(x.clone());
+                }
+            }
+        };
         for link in &iface.links {
             match link {
                 NetLink::Dhcp => {
@@ -330,6 +469,8 @@ pub fn render_network_config(ifaces: &[NetIface]) -> String {
                     prefix,
                     gateway,
                     dns: servers,
+                    search,
+                    routes: extra,
                 } => {
                     addresses.push(json!(format!("{address}/{prefix}")));
                     if let Some(gw) = gateway {
@@ -338,13 +479,13 @@ pub fn render_network_config(ifaces: &[NetIface]) -> String {
                         } else {
                             "0.0.0.0/0"
                         };
-                        o.insert("routes".into(), json!([{ "to": to, "via": gw }]));
+                        routes.push(json!({ "to": to, "via": gw }));
                     }
-                    for s in servers {
-                        if !dns.contains(s) {
-                            dns.push(s.clone());
-                        }
+                    for r in extra {
+                        routes.push(json!({ "to": r.to, "via": r.via, "metric": r.metric }));
                     }
+                    add(&mut dns, servers);
+                    add(&mut domains, search);
                 }
                 NetLink::LinkUp => {}
             }
@@ -352,8 +493,18 @@ pub fn render_network_config(ifaces: &[NetIface]) -> String {
         if !addresses.is_empty() {
             o.insert("addresses".into(), Value::Array(addresses));
         }
-        if !dns.is_empty() {
-            o.insert("nameservers".into(), json!({ "addresses": dns }));
+        if !routes.is_empty() {
+            o.insert("routes".into(), Value::Array(routes));
+        }
+        if !dns.is_empty() || !domains.is_empty() {
+            let mut ns = Map::new();
+            if !dns.is_empty() {
+                ns.insert("addresses".into(), json!(dns));
+            }
+            if !domains.is_empty() {
+                ns.insert("search".into(), json!(domains));
+            }
+            o.insert("nameservers".into(), Value::Object(ns));
         }
         match &iface.kind {
             NetKind::Physical => {
@@ -464,12 +615,100 @@ mod tests {
                 token_key: "k".into(),
                 token_secret: "s".into(),
             },
+            vendor_data: Some("#cloud-config\n{}\n".into()),
         };
         let text = serde_json::to_string(&c).unwrap();
         assert!(text.contains(r#""type":"partition""#), "{text}");
         let back: DeployConfig = serde_json::from_str(&text).unwrap();
         assert_eq!(back, c);
         assert_eq!(back.storage[2].id(), "vda-part1-fs");
+    }
+
+    #[test]
+    fn vendor_data_from_settings() {
+        assert_eq!(render_vendor_data(&VendorSettings::default()), None);
+        let v = VendorSettings {
+            ntp_servers: vec!["ntp1.example.com".into(), "10.0.0.5".into()],
+            http_proxy: Some("http://proxy.example.com:3128/".into()),
+            apt_mirror: Some("http://mirror.example.com/debian".into()),
+            remote_syslog: Some("10.0.0.9:514".into()),
+        };
+        let text = render_vendor_data(&v).unwrap();
+        let (first, body) = text.split_once('\n').unwrap();
+        assert_eq!(first, "#cloud-config");
+        let cc: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            cc["ntp"]["servers"],
+            json!(["ntp1.example.com", "10.0.0.5"])
+        );
+        assert_eq!(cc["ntp"]["enabled"], true);
+        assert_eq!(cc["apt"]["proxy"], "http://proxy.example.com:3128/");
+        assert_eq!(
+            cc["apt"]["primary"][0]["uri"],
+            "http://mirror.example.com/debian"
+        );
+        assert_eq!(cc["apt"]["primary"][0]["arches"], json!(["default"]));
+        assert_eq!(cc["rsyslog"]["remotes"]["maas"], "10.0.0.9:514");
+        let only_proxy = VendorSettings {
+            http_proxy: Some("http://p:8000/".into()),
+            ..Default::default()
+        };
+        let cc: Value = serde_json::from_str(
+            render_vendor_data(&only_proxy)
+                .unwrap()
+                .trim_start_matches("#cloud-config\n"),
+        )
+        .unwrap();
+        assert_eq!(cc, json!({"apt": {"proxy": "http://p:8000/"}}));
+    }
+
+    #[test]
+    fn vendor_settings_are_checked() {
+        // (input, accepted)
+        let ntp: &[(&str, Option<&[&str]>)] = &[
+            ("", Some(&[])),
+            ("ntp.example.com", Some(&["ntp.example.com"])),
+            (
+                "a.example.com, 10.0.0.1  fe80::1",
+                Some(&["a.example.com", "10.0.0.1", "fe80::1"]),
+            ),
+            ("bad_name", None),
+            ("-lead.example.com", None),
+        ];
+        for (text, want) in ntp {
+            let got = parse_ntp_servers(text);
+            match want {
+                Some(w) => assert_eq!(
+                    got.unwrap(),
+                    w.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    "{text}"
+                ),
+                None => assert!(got.is_err(), "{text}"),
+            }
+        }
+        for (text, ok) in [
+            ("10.0.0.9", true),
+            ("10.0.0.9:514", true),
+            ("syslog.example.com:5514", true),
+            ("[fe80::1]:514", true),
+            ("fe80::1", true),
+            ("host:0", false),
+            ("host:99999", false),
+            ("", false),
+            ("a b", false),
+        ] {
+            assert_eq!(check_remote_syslog(text).is_ok(), ok, "{text}");
+        }
+        for (text, ok) in [
+            ("http://proxy:3128/", true),
+            ("https://user:pw@mirror.example.com/debian", true),
+            ("http://[fe80::1]:8000/", true),
+            ("ftp://mirror/", false),
+            ("http://", false),
+            ("mirror.example.com", false),
+        ] {
+            assert_eq!(check_http_url(text).is_ok(), ok, "{text}");
+        }
     }
 
     #[test]
@@ -485,6 +724,12 @@ mod tests {
                     prefix: 24,
                     gateway: Some("10.0.0.1".into()),
                     dns: vec!["10.0.0.2".into()],
+                    search: vec!["maas".into(), "example.com".into()],
+                    routes: vec![Route {
+                        to: "172.16.0.0/16".into(),
+                        via: "10.0.0.254".into(),
+                        metric: 50,
+                    }],
                 }],
             },
             NetIface {
@@ -512,7 +757,13 @@ mod tests {
         assert_eq!(e0["set-name"], "eth0");
         assert_eq!(e0["addresses"][0], "10.0.0.5/24");
         assert_eq!(e0["routes"][0]["via"], "10.0.0.1");
+        assert_eq!(e0["routes"][0]["to"], "0.0.0.0/0");
+        assert_eq!(
+            e0["routes"][1],
+            json!({"to": "172.16.0.0/16", "via": "10.0.0.254", "metric": 50})
+        );
         assert_eq!(e0["nameservers"]["addresses"][0], "10.0.0.2");
+        assert_eq!(e0["nameservers"]["search"], json!(["maas", "example.com"]));
         assert_eq!(v["ethernets"]["eth1"]["mtu"], 9000);
         assert!(v["ethernets"]["eth1"].get("addresses").is_none());
         assert_eq!(v["vlans"]["eth1.20"]["id"], 20);

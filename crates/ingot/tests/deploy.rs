@@ -395,6 +395,42 @@ async fn deploy_install_report_release_with_erase_postgres() {
 async fn deploy_install_report_release_with_erase(s: &Server) {
     install_ephemeral(s.dir.path());
     let c = s.client();
+    // The settings every installed OS receives as vendor-data; bad values are refused and
+    // named, and change nothing.
+    for (name, value) in [
+        ("ntp_servers", "ntp1.example.com 10.77.0.123"),
+        ("http_proxy", "http://10.77.0.1:3128/"),
+        ("main_archive", "http://10.77.0.1/debian"),
+        ("remote_syslog", "10.77.0.1:514"),
+    ] {
+        c.post(
+            "/MAAS/api/2.0/maas/?op=set_config",
+            &[("name", name), ("value", value)],
+        )
+        .await
+        .ok();
+    }
+    for (name, value, why) in [
+        ("ntp_servers", "ntp_1.example.com", "not a host name"),
+        ("http_proxy", "ftp://proxy/", "http:// or https://"),
+        ("main_archive", "mirror.example.com", "http:// or https://"),
+        ("remote_syslog", "10.77.0.1:70000", "host:port"),
+    ] {
+        let r = c
+            .post(
+                "/MAAS/api/2.0/maas/?op=set_config",
+                &[("name", name), ("value", value)],
+            )
+            .await
+            .expect(400);
+        assert!(r.body.contains(why), "{name}={value}: {}", r.body);
+    }
+    let got = c
+        .get("/MAAS/api/2.0/maas/?op=get_config&name=http_proxy")
+        .await
+        .ok()
+        .json();
+    assert_eq!(got, "http://10.77.0.1:3128/");
     let image = b"root file system tarball".to_vec();
     c.upload_image("custom/ingot-test", &image).await;
     c.post(
@@ -584,6 +620,19 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
     assert_eq!(e1["addresses"][0], "10.77.0.10/24");
     assert_eq!(e1["routes"][0]["via"], "10.77.0.1");
     assert_eq!(e1["nameservers"]["addresses"][0], "10.77.0.53");
+    assert_eq!(e1["nameservers"]["search"], json!(["maas"]), "{net:#}");
+    // Vendor-data from the settings.
+    let vd = cfg["vendor_data"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{cfg:#}"));
+    let vd: Value = serde_json::from_str(vd.strip_prefix("#cloud-config\n").unwrap()).unwrap();
+    assert_eq!(
+        vd["ntp"]["servers"],
+        json!(["ntp1.example.com", "10.77.0.123"])
+    );
+    assert_eq!(vd["apt"]["proxy"], "http://10.77.0.1:3128/");
+    assert_eq!(vd["apt"]["primary"][0]["uri"], "http://10.77.0.1/debian");
+    assert_eq!(vd["rsyslog"]["remotes"]["maas"], "10.77.0.1:514");
     if let Some((_, name)) = &other {
         let a = net["ethernets"][name]["addresses"][0]
             .as_str()

@@ -7,7 +7,10 @@
 
 use crate::{actor, facts, forms, DeployParams, Region, RegionError, Result};
 use ingot_core::actions::{plan, Action, ActionOptions};
-use ingot_core::deploy::{render_network_config, DeployConfig, ImageKind, ImageSource, Reporting};
+use ingot_core::deploy::{
+    check_http_url, check_remote_syslog, parse_ntp_servers, render_network_config,
+    render_vendor_data, DeployConfig, ImageKind, ImageSource, Reporting, VendorSettings,
+};
 use ingot_core::scripts::{self, HardwareType, WIPE_DISKS_SCRIPT};
 use ingot_core::signal::ResultSet;
 use ingot_core::Status;
@@ -326,6 +329,36 @@ impl Region {
     /// (`GET /MAAS/metadata/latest/deploy-config`). `base` is the region's URL as the machine
     /// reaches it (`http://HOST:PORT/MAAS`, the `ingot.url` of the iPXE script). 409 unless
     /// the machine is DEPLOYING and admitted.
+    /// The settings every installed OS receives as cloud-init vendor-data. Values were
+    /// checked when they were set; one that no longer parses is left out, not sent.
+    pub async fn vendor_settings(&self) -> Result<VendorSettings> {
+        let get = |name: &'static str| async move {
+            Ok::<_, RegionError>(
+                self.store
+                    .get_setting(name)
+                    .await?
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty()),
+            )
+        };
+        let proxy_on = get("enable_http_proxy").await?.as_deref() != Some("false");
+        Ok(VendorSettings {
+            ntp_servers: get("ntp_servers")
+                .await?
+                .and_then(|t| parse_ntp_servers(&t).ok())
+                .unwrap_or_default(),
+            http_proxy: get("http_proxy")
+                .await?
+                .filter(|u| proxy_on && check_http_url(u).is_ok()),
+            apt_mirror: get("main_archive")
+                .await?
+                .filter(|u| check_http_url(u).is_ok()),
+            remote_syslog: get("remote_syslog")
+                .await?
+                .filter(|r| check_remote_syslog(r).is_ok()),
+        })
+    }
+
     pub async fn deploy_config(&self, machine_id: i64, base: &str) -> Result<DeployConfig> {
         let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
             RegionError::NotFound("The machine of this token no longer exists.".into())
@@ -385,6 +418,7 @@ impl Region {
             None => Vec::new(),
         };
         let token = self.store.ensure_machine_token(m.id).await?;
+        let vendor_data = render_vendor_data(&self.vendor_settings().await?);
         Ok(DeployConfig {
             system_id: m.system_id.clone(),
             fqdn: format!("{}.{}", m.hostname, m.domain),
@@ -406,6 +440,7 @@ impl Region {
                 token_key: token.token_key,
                 token_secret: token.token_secret,
             },
+            vendor_data,
         })
     }
 }

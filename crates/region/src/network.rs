@@ -1126,6 +1126,8 @@ pub fn net_ifaces(
                                     None
                                 },
                                 dns: s.dns_servers.clone(),
+                                search: vec![m.domain.clone()],
+                                routes: Vec::new(),
                             })
                         }
                     }
