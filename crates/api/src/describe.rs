@@ -288,6 +288,20 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         actions: ops!["read" "GET" None, "Read an IP range."; "update" "PUT" None, "Update an IP range (admin)."; "delete" "DELETE" None, "Delete an IP range (admin).";],
     },
     HandlerDef {
+        name: "StaticRoutesHandler",
+        path: "/MAAS/api/2.0/static-routes/",
+        params: &[],
+        doc: "Manage static routes.",
+        actions: ops!["read" "GET" None, "List static routes."; "create" "POST" None, "Create a static route (admin): source and destination (subnet id, CIDR or name), gateway_ip (inside the source subnet), metric.";],
+    },
+    HandlerDef {
+        name: "StaticRouteHandler",
+        path: "/MAAS/api/2.0/static-routes/{id}/",
+        params: &["id"],
+        doc: "Manage a static route.",
+        actions: ops!["read" "GET" None, "Read a static route."; "update" "PUT" None, "Update a static route (admin): source, destination, gateway_ip, metric."; "delete" "DELETE" None, "Delete a static route (admin).";],
+    },
+    HandlerDef {
         name: "IPAddressesHandler",
         path: "/MAAS/api/2.0/ipaddresses/",
         params: &[],

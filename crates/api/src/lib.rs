@@ -423,6 +423,8 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["ipaddresses"] => network::ipaddresses(app, r, need_user(&who)?).await,
         ["ipranges"] => network::ipranges(app, r, need_user(&who)?, None).await,
         ["ipranges", id] => network::ipranges(app, r, need_user(&who)?, Some(id)).await,
+        ["static-routes"] => network::static_routes(app, r, need_user(&who)?, None).await,
+        ["static-routes", id] => network::static_routes(app, r, need_user(&who)?, Some(id)).await,
         ["netboot-timeline"] => network::timeline(app, r, need_user(&who)?).await,
         ["rackcontrollers"] => {
             need_user(&who)?;

@@ -8,6 +8,7 @@ use axum::http::Method;
 use ingot_region::network::VirtualKind;
 use ingot_region::RegionError;
 use ingot_store::network::{Fabric, IpRange, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED};
+use ingot_store::routes::StaticRoute;
 use ingot_store::{StoreError, User};
 use serde_json::{json, Value};
 
@@ -280,6 +281,64 @@ pub(crate) async fn ipranges(app: &App, r: &Req, u: &User, id: Option<&str>) -> 
                 Method::DELETE => {
                     need_admin(u)?;
                     st.delete_iprange(id).await?;
+                    no_content()
+                }
+                _ => Err(unknown_op(r)),
+            }
+        }
+        _ => Err(unknown_op(r)),
+    }
+}
+
+fn route_json(x: &StaticRoute, subnets: &[Subnet], vlans: &[Vlan]) -> Value {
+    let subnet = |id: i64| {
+        subnets
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| subnet_json(s, vlans))
+            .unwrap_or(Value::Null)
+    };
+    json!({
+        "id": x.id, "source": subnet(x.source_id), "destination": subnet(x.destination_id),
+        "gateway_ip": x.gateway_ip, "metric": x.metric,
+        "resource_uri": format!("{API}/static-routes/{}/", x.id),
+    })
+}
+
+pub(crate) async fn static_routes(app: &App, r: &Req, u: &User, id: Option<&str>) -> Res {
+    let st = &app.region.store;
+    let p = r.params();
+    let render = |x: StaticRoute| async move {
+        let (subnets, vlans) = (st.subnets().await?, st.vlans(None).await?);
+        Ok::<Value, ApiError>(route_json(&x, &subnets, &vlans))
+    };
+    match (id, &r.method) {
+        (None, &Method::GET) => {
+            let (subnets, vlans) = (st.subnets().await?, st.vlans(None).await?);
+            ok_json(Value::Array(
+                app.region
+                    .static_routes()
+                    .await?
+                    .iter()
+                    .map(|x| route_json(x, &subnets, &vlans))
+                    .collect(),
+            ))
+        }
+        (None, &Method::POST) => {
+            need_admin(u)?;
+            ok_json(render(app.region.create_static_route(&p).await?).await?)
+        }
+        (Some(id), m) => {
+            let id = forms_id(id)?;
+            match *m {
+                Method::GET => ok_json(render(app.region.static_route(id).await?).await?),
+                Method::PUT => {
+                    need_admin(u)?;
+                    ok_json(render(app.region.update_static_route(id, &p).await?).await?)
+                }
+                Method::DELETE => {
+                    need_admin(u)?;
+                    app.region.delete_static_route(id).await?;
                     no_content()
                 }
                 _ => Err(unknown_op(r)),

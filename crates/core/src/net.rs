@@ -152,6 +152,58 @@ pub fn check_static_ip(
     Ok(())
 }
 
+/// Why a static route cannot be: source and destination differ and are of one family, the
+/// gateway is a host address inside the source subnet (where the machines are), the metric is
+/// not negative. Errors are (field, message).
+pub fn check_static_route(
+    source: &Cidr,
+    destination: &Cidr,
+    gateway: &str,
+    metric: i64,
+) -> Result<(), Vec<(&'static str, String)>> {
+    let mut errs = Vec::new();
+    if source == destination {
+        errs.push((
+            "destination",
+            format!("The destination {destination} is the source subnet."),
+        ));
+    } else if source.network.is_ipv4() != destination.network.is_ipv4() {
+        errs.push((
+            "destination",
+            format!("{destination} and {source} are not of the same IP version."),
+        ));
+    }
+    match gateway.trim().parse::<IpAddr>() {
+        Ok(ip) if source.contains(ip) => {
+            if source.network.is_ipv4()
+                && source.prefix < 31
+                && (ip == source.network || ip == source.last())
+            {
+                errs.push((
+                    "gateway_ip",
+                    format!("{ip} is the network or broadcast address of {source}."),
+                ));
+            }
+        }
+        Ok(ip) => errs.push((
+            "gateway_ip",
+            format!("The gateway {ip} is not inside the source subnet {source}."),
+        )),
+        Err(_) => errs.push(("gateway_ip", format!("'{gateway}' is not an IP address."))),
+    }
+    if metric < 0 {
+        errs.push((
+            "metric",
+            "Ensure this value is greater than or equal to 0.".to_string(),
+        ));
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
 /// The lowest address of `subnet` that may be given out as a static address: not the network,
 /// broadcast or gateway address, not inside `excluded` (dynamic and reserved ranges), not in
 /// `used`. Looks at most `limit` candidates (an IPv6 /64 is not walked to its end).
@@ -289,5 +341,38 @@ mod tests {
             (ip("10.0.0.5"), ip("10.0.0.9")),
             (ip("10.0.0.10"), ip("10.0.0.20"))
         ));
+    }
+
+    #[test]
+    fn static_routes() {
+        let c = |t: &str| Cidr::parse(t).unwrap();
+        let (a, b, v6) = (c("10.0.0.0/24"), c("172.16.0.0/16"), c("fd00::/64"));
+        // (source, destination, gateway, metric, fields refused)
+        let rows: &[(Cidr, Cidr, &str, i64, &[&str])] = &[
+            (a, b, "10.0.0.254", 0, &[]),
+            (a, b, "10.0.0.1", 100, &[]),
+            (a, a, "10.0.0.254", 0, &["destination"]),
+            (a, v6, "10.0.0.254", 0, &["destination"]),
+            (a, b, "172.16.0.1", 0, &["gateway_ip"]),
+            (a, b, "10.0.0.255", 0, &["gateway_ip"]),
+            (a, b, "10.0.0.0", 0, &["gateway_ip"]),
+            (a, b, "gateway", 0, &["gateway_ip"]),
+            (a, b, "10.0.0.9", -1, &["metric"]),
+            (v6, c("fd01::/64"), "fd00::1", 5, &[]),
+            (
+                a,
+                a,
+                "1.2.3.4",
+                -5,
+                &["destination", "gateway_ip", "metric"],
+            ),
+        ];
+        for (src, dst, gw, metric, want) in rows {
+            let got: Vec<&str> = match check_static_route(src, dst, gw, *metric) {
+                Ok(()) => vec![],
+                Err(e) => e.into_iter().map(|(f, _)| f).collect(),
+            };
+            assert_eq!(got, *want, "{src} -> {dst} via {gw} metric {metric}");
+        }
     }
 }

@@ -446,6 +446,20 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
     c.post("/MAAS/api/2.0/subnets/", &[("cidr", "10.78.0.0/24")])
         .await
         .ok();
+    c.post("/MAAS/api/2.0/subnets/", &[("cidr", "172.30.0.0/16")])
+        .await
+        .ok();
+    c.post(
+        "/MAAS/api/2.0/static-routes/",
+        &[
+            ("source", "10.77.0.0/24"),
+            ("destination", "172.30.0.0/16"),
+            ("gateway_ip", "10.77.0.254"),
+            ("metric", "7"),
+        ],
+    )
+    .await
+    .ok();
     c.post(
         "/MAAS/api/2.0/account/prefs/sshkeys/",
         &[(
@@ -621,6 +635,11 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
     assert_eq!(e1["routes"][0]["via"], "10.77.0.1");
     assert_eq!(e1["nameservers"]["addresses"][0], "10.77.0.53");
     assert_eq!(e1["nameservers"]["search"], json!(["maas"]), "{net:#}");
+    assert_eq!(
+        e1["routes"][1],
+        json!({"to": "172.30.0.0/16", "via": "10.77.0.254", "metric": 7}),
+        "the static route of the link's subnet: {net:#}"
+    );
     // Vendor-data from the settings.
     let vd = cfg["vendor_data"]
         .as_str()

@@ -684,3 +684,194 @@ async fn bonds_vlans_and_bridges() {
         2
     );
 }
+
+/// Static routes (MAAS `static-routes/`): created by an administrator between two subnets
+/// named by id, CIDR or name; every rule refused with the field named and nothing stored;
+/// updated, listed, deleted; a deleted subnet takes its routes with it.
+#[tokio::test]
+async fn static_routes() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let sub = |cidr: &'static str, name: &'static str| {
+        let c = c.clone();
+        async move {
+            c.post("/MAAS/api/2.0/subnets/", &[("cidr", cidr), ("name", name)])
+                .await
+                .ok()
+                .json()["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let a = sub("10.90.0.0/24", "lan").await;
+    let b = sub("172.20.0.0/16", "storage").await;
+    let v6 = sub("fd90::/64", "v6").await;
+    let r = c
+        .post(
+            "/MAAS/api/2.0/static-routes/",
+            &[
+                ("source", "10.90.0.0/24"),
+                ("destination", "storage"),
+                ("gateway_ip", "10.90.0.254"),
+                ("metric", "50"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["source"]["id"], a, "{r:#}");
+    assert_eq!(r["destination"]["cidr"], "172.20.0.0/16");
+    assert_eq!(r["gateway_ip"], "10.90.0.254");
+    assert_eq!(r["metric"], 50);
+    let id = r["id"].as_i64().unwrap();
+    assert_eq!(
+        r["resource_uri"],
+        format!("/MAAS/api/2.0/static-routes/{id}/")
+    );
+    // Every rule, refused with its field; nothing stored.
+    let (a_s, b_s, v6_s) = (a.to_string(), b.to_string(), v6.to_string());
+    let bad: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("destination", &b_s), ("gateway_ip", "10.90.0.1")],
+            "source",
+        ),
+        (
+            &[
+                ("source", "nope"),
+                ("destination", &b_s),
+                ("gateway_ip", "10.90.0.1"),
+            ],
+            "source",
+        ),
+        (
+            &[("source", &a_s), ("gateway_ip", "10.90.0.1")],
+            "destination",
+        ),
+        (
+            &[
+                ("source", &a_s),
+                ("destination", &a_s),
+                ("gateway_ip", "10.90.0.1"),
+            ],
+            "destination",
+        ),
+        (
+            &[
+                ("source", &a_s),
+                ("destination", &v6_s),
+                ("gateway_ip", "10.90.0.1"),
+            ],
+            "destination",
+        ),
+        (&[("source", &a_s), ("destination", &b_s)], "gateway_ip"),
+        (
+            &[
+                ("source", &a_s),
+                ("destination", &b_s),
+                ("gateway_ip", "172.20.0.1"),
+            ],
+            "gateway_ip",
+        ),
+        (
+            &[
+                ("source", &a_s),
+                ("destination", &b_s),
+                ("gateway_ip", "10.90.0.255"),
+            ],
+            "gateway_ip",
+        ),
+        (
+            &[
+                ("source", &a_s),
+                ("destination", &b_s),
+                ("gateway_ip", "10.90.0.1"),
+                ("metric", "-1"),
+            ],
+            "metric",
+        ),
+        (
+            &[
+                ("source", &a_s),
+                ("destination", &b_s),
+                ("gateway_ip", "10.90.0.1"),
+                ("metric", "x"),
+            ],
+            "metric",
+        ),
+        (
+            &[
+                ("source", &a_s),
+                ("destination", &b_s),
+                ("gateway_ip", "10.90.0.254"),
+            ],
+            "__all__",
+        ),
+    ];
+    for (form, field) in bad {
+        let r = c
+            .post("/MAAS/api/2.0/static-routes/", form)
+            .await
+            .expect(400);
+        assert!(r.json()[*field].is_array(), "{form:?}: {}", r.body);
+    }
+    let all = c.get("/MAAS/api/2.0/static-routes/").await.ok().json();
+    assert_eq!(all.as_array().unwrap().len(), 1, "{all:#}");
+    // Users read; only administrators change.
+    let u = s.user("routeuser").await;
+    u.get(&format!("/MAAS/api/2.0/static-routes/{id}/"))
+        .await
+        .ok();
+    u.post(
+        "/MAAS/api/2.0/static-routes/",
+        &[
+            ("source", &a_s),
+            ("destination", &b_s),
+            ("gateway_ip", "10.90.0.2"),
+        ],
+    )
+    .await
+    .expect(403);
+    u.delete(&format!("/MAAS/api/2.0/static-routes/{id}/"))
+        .await
+        .expect(403);
+    // Update: the fields given.
+    let r = c
+        .put(
+            &format!("/MAAS/api/2.0/static-routes/{id}/"),
+            &[("gateway_ip", "10.90.0.253"), ("metric", "10")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["gateway_ip"], "10.90.0.253");
+    assert_eq!(r["metric"], 10);
+    assert_eq!(r["destination"]["id"], b);
+    c.put(
+        &format!("/MAAS/api/2.0/static-routes/{id}/"),
+        &[("gateway_ip", "172.20.0.9")],
+    )
+    .await
+    .expect(400);
+    c.delete(&format!("/MAAS/api/2.0/static-routes/{id}/"))
+        .await
+        .expect(204);
+    c.get(&format!("/MAAS/api/2.0/static-routes/{id}/"))
+        .await
+        .expect(404);
+    // A deleted subnet takes its routes with it.
+    c.post(
+        "/MAAS/api/2.0/static-routes/",
+        &[
+            ("source", &a_s),
+            ("destination", &b_s),
+            ("gateway_ip", "10.90.0.254"),
+        ],
+    )
+    .await
+    .ok();
+    c.delete(&format!("/MAAS/api/2.0/subnets/{b}/"))
+        .await
+        .expect(204);
+    let all = c.get("/MAAS/api/2.0/static-routes/").await.ok().json();
+    assert_eq!(all, serde_json::json!([]));
+}

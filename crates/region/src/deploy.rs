@@ -402,7 +402,9 @@ impl Region {
                 e => e,
             })?;
         let subnets = self.store.subnets().await?;
-        let network_config = render_network_config(&crate::network::net_ifaces(&m, &subnets));
+        let routes = self.store.static_routes().await?;
+        let network_config =
+            render_network_config(&crate::network::net_ifaces(&m, &subnets, &routes));
         let user_data = self.store.user_data(m.id).await?.map(|ud| {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.encode(ud)

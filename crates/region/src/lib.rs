@@ -12,6 +12,7 @@ pub mod forms;
 pub mod network;
 pub mod oob;
 pub mod power;
+pub mod routes;
 pub mod secrets;
 pub mod storage;
 

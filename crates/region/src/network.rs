@@ -1050,8 +1050,24 @@ impl Region {
 pub fn net_ifaces(
     m: &ingot_store::Machine,
     subnets: &[Subnet],
+    static_routes: &[ingot_store::routes::StaticRoute],
 ) -> Vec<ingot_core::deploy::NetIface> {
-    use ingot_core::deploy::{NetIface, NetKind, NetLink};
+    use ingot_core::deploy::{NetIface, NetKind, NetLink, Route};
+    // The static routes of the subnet a link is on.
+    let routes_from = |subnet_id: i64| -> Vec<Route> {
+        static_routes
+            .iter()
+            .filter(|r| r.source_id == subnet_id)
+            .filter_map(|r| {
+                let to = subnets.iter().find(|s| s.id == r.destination_id)?;
+                Some(Route {
+                    to: to.cidr.clone(),
+                    via: r.gateway_ip.clone(),
+                    metric: u32::try_from(r.metric).unwrap_or(0),
+                })
+            })
+            .collect()
+    };
     let name_of = |id: i64| find_iface(m, id).map(|i| i.name.clone());
     // The default route: the link marked as default gateway, else the first addressed link
     // on a subnet with a gateway (as MAAS picks it).
@@ -1127,7 +1143,7 @@ pub fn net_ifaces(
                                 },
                                 dns: s.dns_servers.clone(),
                                 search: vec![m.domain.clone()],
-                                routes: Vec::new(),
+                                routes: routes_from(s.id),
                             })
                         }
                     }

@@ -14,6 +14,7 @@ pub mod commissioning;
 pub mod controllers;
 pub mod deploy;
 pub mod network;
+pub mod routes;
 mod schema;
 pub mod storage;
 

@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, V12, V12),
     (13, V13, V13),
     (14, V14, V14),
+    (15, V15_SQLITE, V15_PG),
 ];
 
 macro_rules! v1 {
@@ -208,3 +209,15 @@ const V13: &str = concat!(
 /// registers; `NULL` when none). No foreign key: a deleted machine leaves a dangling id, which
 /// reads as "no machine".
 const V14: &str = "ALTER TABLE racks ADD COLUMN machine_id BIGINT;\n";
+
+/// Static routes (MAAS `static-routes/`): machines with an address on `source` reach
+/// `destination` through `gateway_ip`. A deleted subnet takes its routes with it.
+macro_rules! v15 {
+    ($pk:literal) => {
+        concat!(
+            "CREATE TABLE static_routes (id ", $pk, ", source_id BIGINT NOT NULL REFERENCES subnets(id) ON DELETE CASCADE, destination_id BIGINT NOT NULL REFERENCES subnets(id) ON DELETE CASCADE, gateway_ip TEXT NOT NULL, metric BIGINT NOT NULL DEFAULT 0, UNIQUE (source_id, destination_id, gateway_ip));\n",
+        )
+    };
+}
+const V15_SQLITE: &str = v15!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const V15_PG: &str = v15!("BIGSERIAL PRIMARY KEY");
