@@ -39,6 +39,7 @@ mod body;
 mod error;
 mod header;
 mod multipart;
+mod multipart_stream;
 mod oauth;
 mod params;
 mod urlencoded;
@@ -46,6 +47,7 @@ mod urlencoded;
 pub use body::{decode_body, decode_body_full};
 pub use error::WireError;
 pub use multipart::{encode_multipart, multipart_boundary, parse_multipart, FilePart, Multipart};
+pub use multipart_stream::{FileHead, MultipartStream, StreamEvent};
 pub use oauth::{
     build_oauth_header, parse_api_key, parse_oauth_header, plaintext_signature_matches, ApiKey,
     OAuthCredentials,
