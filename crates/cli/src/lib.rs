@@ -20,6 +20,7 @@ pub mod naming;
 pub mod oauth;
 pub mod profile;
 pub mod request;
+pub mod upload;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -443,6 +444,13 @@ async fn profile_command(
         return Ok(0);
     }
 
+    if let Some(content) = upload::chunked_content(command, action, rest) {
+        let resource =
+            upload::create_and_upload(profile, command, action, rest, content, out, err).await?;
+        let pretty = serde_json::to_string_pretty(&resource).map_err(std::io::Error::other)?;
+        writeln!(out, "{pretty}")?;
+        return Ok(0);
+    }
     let request = request::plan_for(profile, command, action, rest)?.prepare();
     let server = Url::parse(&profile.url).map_err(|e| CliError::InvalidUrl {
         url: profile.url.clone(),
