@@ -200,7 +200,11 @@ pub(crate) fn parse_part_headers(content: &[u8]) -> (Vec<(String, String)>, &[u8
     (headers, &[])
 }
 
-pub(crate) fn parse_part(content: &[u8], index: usize, out: &mut Multipart) -> Result<(), WireError> {
+pub(crate) fn parse_part(
+    content: &[u8],
+    index: usize,
+    out: &mut Multipart,
+) -> Result<(), WireError> {
     let (headers, raw_body) = parse_part_headers(content);
     let header = |name: &str| {
         headers

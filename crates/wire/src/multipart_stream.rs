@@ -61,7 +61,11 @@ enum Suffix {
 
 enum Scan {
     /// A delimiter: the content ends at `end`, the next part starts at `next`.
-    Found { end: usize, next: usize, close: bool },
+    Found {
+        end: usize,
+        next: usize,
+        close: bool,
+    },
     /// No delimiter yet: the first `0` bytes are content for sure.
     Pending(usize),
     /// The body ended without a delimiter.
@@ -266,11 +270,9 @@ impl MultipartStream {
                         Some(h) => h,
                         None if self.buf.len() > HEADER_LIMIT => {
                             // No blank line: the body starts at a line that is not a header.
-                            let upto = head
-                                .iter()
-                                .rposition(|&b| b == b'\n')
-                                .map_or(0, |i| i + 1);
-                            let (_, rest) = parse_part_headers(head.get(..upto).unwrap_or_default());
+                            let upto = head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                            let (_, rest) =
+                                parse_part_headers(head.get(..upto).unwrap_or_default());
                             if rest.is_empty() {
                                 return Err(WireError::Multipart(format!(
                                     "part {}: headers longer than {HEADER_LIMIT} bytes",

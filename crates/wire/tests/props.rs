@@ -107,13 +107,24 @@ fn mangled_multipart() -> impl Strategy<Value = (String, Vec<u8>)> {
         })
 }
 
-type Decoded = (Vec<(String, Vec<u8>)>, Vec<(String, Option<String>, Vec<u8>)>);
+type Decoded = (
+    Vec<(String, Vec<u8>)>,
+    Vec<(String, Option<String>, Vec<u8>)>,
+);
 
 /// The whole-body parse: every parameter and every file, sorted.
 fn whole(boundary: &str, body: &[u8]) -> Option<Decoded> {
     let m = parse_multipart(boundary, body).ok()?;
-    let mut params: Vec<_> = m.params.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect();
-    let mut files: Vec<_> = m.files.into_iter().map(|f| (f.name, f.filename, f.data)).collect();
+    let mut params: Vec<_> = m
+        .params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_vec()))
+        .collect();
+    let mut files: Vec<_> = m
+        .files
+        .into_iter()
+        .map(|f| (f.name, f.filename, f.data))
+        .collect();
     params.sort();
     files.sort();
     Some((params, files))
@@ -129,9 +140,16 @@ fn streamed(boundary: &str, body: &[u8], piece: usize) -> Option<Decoded> {
     }
     let (last, fields) = s.finish().ok()?;
     events.extend(last);
-    let mut files: Vec<(String, Option<String>, Vec<u8>)> =
-        fields.files.into_iter().map(|f| (f.name, f.filename, f.data)).collect();
-    let mut params: Vec<_> = fields.params.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect();
+    let mut files: Vec<(String, Option<String>, Vec<u8>)> = fields
+        .files
+        .into_iter()
+        .map(|f| (f.name, f.filename, f.data))
+        .collect();
+    let mut params: Vec<_> = fields
+        .params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_vec()))
+        .collect();
     let mut current: Option<(String, Option<String>, Vec<u8>)> = None;
     for e in events {
         match e {
