@@ -466,17 +466,27 @@ pub(crate) async fn streamed_create(app: &App, req: axum::extract::Request) -> R
     use http_body_util::BodyExt;
     let (parts, mut body) = req.into_parts();
     let mut r = crate::req_head(parts);
-    let who = app.region.authenticate(r.auth.as_deref()).await?;
-    need_admin(crate::need_user(&who)?)?;
-    let dir = images_dir(app)?.to_path_buf();
-    let content_type = r
-        .headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let boundary = ingot_wire::multipart_boundary(content_type)
-        .ok_or_else(|| bad("malformed multipart body: missing boundary in Content-Type"))?;
-    let mut stream = ingot_wire::MultipartStream::new(&boundary, STREAMED_FIELDS)?;
+    let start = async {
+        let who = app.region.authenticate(r.auth.as_deref()).await?;
+        need_admin(crate::need_user(&who)?)?;
+        let dir = images_dir(app)?.to_path_buf();
+        let content_type = r
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let boundary = ingot_wire::multipart_boundary(content_type)
+            .ok_or_else(|| bad("malformed multipart body: missing boundary in Content-Type"))?;
+        let stream = ingot_wire::MultipartStream::new(&boundary, STREAMED_FIELDS)?;
+        Ok::<_, ApiError>((dir, stream))
+    };
+    let (dir, mut stream) = match start.await {
+        Ok(x) => x,
+        Err(e) => {
+            crate::drain_refused(&r.headers, body);
+            return Err(e);
+        }
+    };
     std::fs::create_dir_all(&dir).map_err(|e| io_err("image storage", e))?;
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -508,12 +518,17 @@ pub(crate) async fn streamed_create(app: &App, req: axum::extract::Request) -> R
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| bad(format!("Could not read the request body: {e}")))?;
             if let Ok(data) = frame.into_data() {
-                sink.take(stream.feed(&data)?).await;
+                let events = stream.feed(&data)?;
+                sink.take(events).await;
             }
         }
         Ok(())
     }
     .await;
+    if read.is_err() {
+        // A malformed body: the rest is not read, but the client gets the answer.
+        crate::drain_refused(&r.headers, body);
+    }
     let fields = match read {
         Ok(()) => match stream.finish() {
             Ok((events, fields)) => {

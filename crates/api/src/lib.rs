@@ -242,9 +242,17 @@ fn req_head(parts: axum::http::request::Parts) -> Req {
 }
 
 /// A refused body is read (and dropped) for a while longer, so that the client, still
-/// sending, reads the answer rather than a reset connection.
-fn drain_refused(body: axum::body::Body) {
+/// sending, reads the answer rather than a reset connection. A client that waits for
+/// `100 Continue` has sent nothing: it reads the answer as it is.
+pub(crate) fn drain_refused(headers: &axum::http::HeaderMap, body: axum::body::Body) {
     use http_body_util::BodyExt;
+    let waits = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    if waits {
+        return;
+    }
     tokio::spawn(async move {
         let mut body = body;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
@@ -274,7 +282,7 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
         .and_then(|l| l.trim().parse::<u64>().ok())
         .is_some_and(|l| l > MAX_BODY as u64)
     {
-        drain_refused(body);
+        drain_refused(&parts.headers, body);
         return Err(too_large());
     }
     // A large (or unannounced) body waits for its turn before it is read.
