@@ -301,12 +301,12 @@ async fn refused_uploads_show_the_servers_answer() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("nothing to upload"), "{err}");
 
-    // One request over the 64 MiB limit (a 70 MiB script through the CLI): the server's 413
-    // and its message, not a broken pipe.
+    // One request over the 64 MiB limit (the 236 MiB, as a script through the CLI):
+    // the server's 413 and its message, not a broken pipe.
     let big = dir.path().join("big.sh");
     std::fs::File::create(&big)
         .unwrap()
-        .set_len(70 << 20)
+        .set_len(236 << 20)
         .unwrap();
     let (code, _, err) = cli.run(&[
         "admin",

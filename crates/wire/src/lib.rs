@@ -16,8 +16,9 @@
 //! similar crate) because no well-kept crate decodes
 //! `Content-Transfer-Encoding: base64` parts — which python-libmaas (Python
 //! `email.mime`) always sends — or accepts `email.mime`'s zero-part body
-//! `--B\r\n\r\n--B--`; those crates are also async/streaming while MAAS
-//! request bodies are handled whole. It is small and property-tested
+//! `--B\r\n\r\n--B--`. MAAS request bodies are handled whole, except image
+//! uploads, which [`MultipartStream`] decodes piece by piece (still without
+//! IO: the caller feeds it). It is small and property-tested
 //! (round-trips and no-panic on arbitrary input).
 
 #![forbid(unsafe_code)]

@@ -5,7 +5,7 @@
 //! `Content-Transfer-Encoding: base64`, quotes a boundary full of `=`, and
 //! sends `--B\r\n\r\n--B--` when there are no arguments; multer neither
 //! decodes transfer encodings nor accepts that zero-part body, and it is
-//! async/streaming while we always hold the whole body anyway.
+//! async (`multipart_stream.rs` does the streaming, for image uploads).
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
