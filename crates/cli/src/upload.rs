@@ -300,3 +300,63 @@ pub async fn create_and_upload(
         body: format!(": not a boot resource ({e})"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::describe::Handler;
+
+    fn command(handler: &str, action: &str, op: Option<&str>) -> (Command, Action) {
+        let h: Handler = serde_json::from_value(serde_json::json!({
+            "name": handler, "path": "/MAAS/api/2.0/boot-resources/", "params": [], "actions": []
+        }))
+        .expect("handler");
+        let a: Action = serde_json::from_value(serde_json::json!({
+            "name": action, "method": "POST", "op": op, "restful": op.is_none()
+        }))
+        .expect("action");
+        (
+            Command {
+                name: "boot-resources".into(),
+                handler: h,
+            },
+            a,
+        )
+    }
+
+    #[test]
+    fn only_boot_resource_creates_with_content_go_in_chunks() {
+        let args: Vec<String> = ["name=custom/x", "content@=./image", "filetype=tgz"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (c, a) = command("BootResourcesHandler", "create", None);
+        assert_eq!(
+            chunked_content(&c, &a, &args),
+            Some((1, PathBuf::from("./image")))
+        );
+        assert_eq!(chunked_content(&c, &a, &args[..1]), None);
+        let (c, a) = command("BootResourcesHandler", "import", Some("import"));
+        assert_eq!(chunked_content(&c, &a, &args), None);
+        let (c, a) = command("ScriptsHandler", "create", None);
+        assert_eq!(chunked_content(&c, &a, &args), None);
+    }
+
+    #[test]
+    fn the_bar_shows_the_share_done() {
+        let mut p = Progress::new("Uploading", 8 << 20);
+        p.tty = true;
+        let mut err = Vec::new();
+        p.add(2 << 20, &mut err);
+        let text = String::from_utf8_lossy(&err).into_owned();
+        assert!(text.starts_with("\rUploading    [#######-----"), "{text:?}");
+        assert!(text.contains(" 25% 2.0/8.0 MiB "), "{text:?}");
+        // Not on a terminal: nothing until the caller's final line.
+        let mut p = Progress::new("Uploading", 8 << 20);
+        p.tty = false;
+        let mut err = Vec::new();
+        p.add(8 << 20, &mut err);
+        p.finish(&mut err);
+        assert!(err.is_empty());
+    }
+}
