@@ -40,6 +40,9 @@ use describe::{commands, find_command, parse_description, Description};
 use error::Result;
 use naming::did_you_mean;
 
+/// The largest request body an Ingot region reads whole (`api::MAX_BODY`).
+const BODY_LIMIT: usize = 64 << 20;
+
 /// Words that are commands, not profile names.
 const RESERVED: &[&str] = &["login", "logout", "list", "refresh", "help"];
 
@@ -457,7 +460,23 @@ async fn profile_command(
         reason: e.to_string(),
     })?;
     let client = Client::for_server(&server)?;
-    let response = client.send(&request, profile.credentials.as_ref()).await?;
+    let response = match client.send(&request, profile.credentials.as_ref()).await {
+        // The server's answer is read when it comes while the body is still being sent; a
+        // connection that broke anyway gets the likely reason.
+        Err(CliError::Connection { url, message })
+            if request.body.as_ref().is_some_and(|b| b.len() > BODY_LIMIT) =>
+        {
+            let mib = request.body.as_ref().map_or(0, Vec::len) >> 20;
+            return Err(CliError::Connection {
+                url,
+                message: format!(
+                    "{message} (while sending a {mib} MiB request: regions refuse bodies over {} MiB, except images uploaded with boot-resources create)",
+                    BODY_LIMIT >> 20
+                ),
+            });
+        }
+        r => r?,
+    };
     if !response.is_success() {
         return Err(CliError::Http {
             status: response.status,
