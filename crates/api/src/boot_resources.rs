@@ -244,7 +244,12 @@ async fn create(app: &App, r: &Req) -> Res {
         .map_err(|e| fe.add("filetype", e))
         .ok();
     let title = p.get("title").unwrap_or_default().trim().to_string();
-    let content = r.files.iter().find(|f| f.name == "content");
+    let content = r
+        .files
+        .iter()
+        .find(|f| f.name == "content")
+        .map(|f| Content::Memory(&f.data))
+        .or(r.spooled.as_ref().map(Content::Spooled));
     let sha = p
         .get("sha256")
         .map(|s| s.trim().to_ascii_lowercase())
@@ -280,7 +285,7 @@ async fn create(app: &App, r: &Req) -> Res {
                 "Required without content (the bytes then come in chunks to upload_uri).",
             );
         }
-    } else if content.is_some_and(|c| c.data.is_empty()) {
+    } else if content.as_ref().is_some_and(|c| c.len() == 0) {
         fe.add("content", "The content is empty.");
     }
     fe.check().map_err(ApiError)?;
@@ -302,8 +307,10 @@ async fn create(app: &App, r: &Req) -> Res {
     };
     let _g = UPLOADS.lock().await;
     if let Some(c) = content {
-        let digest = hex(&Sha256::digest(&c.data));
-        let len = c.data.len() as i64;
+        let (digest, len) = match c {
+            Content::Memory(data) => (hex(&Sha256::digest(data)), data.len() as i64),
+            Content::Spooled(f) => (f.sha256.clone(), f.size as i64),
+        };
         let mut fe = FieldErrors::default();
         if sha.as_ref().is_some_and(|s| *s != digest) {
             fe.add(
@@ -318,8 +325,24 @@ async fn create(app: &App, r: &Req) -> Res {
             );
         }
         fe.check().map_err(ApiError)?;
-        let (d, data, sha2) = (dir.clone(), c.data.clone(), digest.clone());
-        blocking(move || store_blob(&d, &sha2, &data)).await?;
+        let (d, sha2) = (dir.clone(), digest.clone());
+        match c {
+            Content::Memory(data) => {
+                let data = data.to_vec();
+                blocking(move || store_blob(&d, &sha2, &data)).await?;
+            }
+            Content::Spooled(f) => {
+                let tmp = f.path.clone();
+                blocking(move || {
+                    let dest = d.join(&sha2);
+                    if dest.is_file() {
+                        return Ok(());
+                    }
+                    std::fs::rename(&tmp, &dest)
+                })
+                .await?;
+            }
+        }
         b.sha256 = digest;
         b.size = len;
         b.uploaded = len;
@@ -346,6 +369,189 @@ async fn create(app: &App, r: &Req) -> Res {
         axum::Json(render_resource(&saved, true)),
     )
         .into_response())
+}
+
+/// The `content` of a create: a small multipart body's part, or a large one's on disk.
+enum Content<'a> {
+    Memory(&'a [u8]),
+    Spooled(&'a Spooled),
+}
+
+impl Content<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Content::Memory(d) => d.len() as u64,
+            Content::Spooled(f) => f.size,
+        }
+    }
+}
+
+/// A `content` file part written to `DATA_DIR/images/.incoming-*` as it arrived, with its
+/// digest and size; the file goes when this does, unless it was renamed into place.
+pub(crate) struct Spooled {
+    path: PathBuf,
+    sha256: String,
+    size: u64,
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The form fields of a streamed create are kept in memory up to this size.
+const STREAMED_FIELDS: usize = 1 << 20;
+
+/// `POST boot-resources/` with a multipart body: the MAAS CLI's `content@=FILE` in one
+/// request, of any size. It is decoded as it arrives (after the caller is known to be an
+/// administrator), the `content` part going to disk with its SHA-256 computed on the way.
+pub(crate) fn is_streamed_upload(req: &axum::extract::Request) -> bool {
+    let segs: Vec<&str> = req
+        .uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let op = ingot_wire::parse_urlencoded(req.uri().query().unwrap_or("").as_bytes())
+        .get("op")
+        .is_some_and(|o| !o.is_empty());
+    req.method() == Method::POST
+        && segs == ["MAAS", "api", "2.0", "boot-resources"]
+        && !op
+        && req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| {
+                c.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("multipart/form-data")
+            })
+}
+
+/// Sends the first `content` file part's bytes to the writer.
+struct ContentSink {
+    /// 0: before the content, 1: in it, 2: after it (a second `content` is ignored).
+    state: u8,
+    tx: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
+}
+
+impl ContentSink {
+    async fn take(&mut self, events: Vec<ingot_wire::StreamEvent>) {
+        use ingot_wire::StreamEvent as E;
+        for e in events {
+            match e {
+                E::FileStart(h) if h.name == "content" && self.state == 0 => self.state = 1,
+                E::FileData(d) if self.state == 1 => {
+                    // A writer that stopped says why when it is joined.
+                    if let Some(t) = &self.tx {
+                        if t.send(d).await.is_err() {
+                            self.tx = None;
+                        }
+                    }
+                }
+                E::FileEnd if self.state == 1 => {
+                    self.state = 2;
+                    self.tx = None;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// See [`is_streamed_upload`].
+pub(crate) async fn streamed_create(app: &App, req: axum::extract::Request) -> Res {
+    use http_body_util::BodyExt;
+    let (parts, mut body) = req.into_parts();
+    let mut r = crate::req_head(parts);
+    let start = async {
+        let who = app.region.authenticate(r.auth.as_deref()).await?;
+        need_admin(crate::need_user(&who)?)?;
+        let dir = images_dir(app)?.to_path_buf();
+        let content_type = r
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let boundary = ingot_wire::multipart_boundary(content_type)
+            .ok_or_else(|| bad("malformed multipart body: missing boundary in Content-Type"))?;
+        let stream = ingot_wire::MultipartStream::new(&boundary, STREAMED_FIELDS)?;
+        Ok::<_, ApiError>((dir, stream))
+    };
+    let (dir, mut stream) = match start.await {
+        Ok(x) => x,
+        Err(e) => {
+            crate::drain_refused(&r.headers, body);
+            return Err(e);
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| io_err("image storage", e))?;
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".incoming-{}-{seq}", std::process::id()));
+    // From here on the file goes unless it becomes the image.
+    let mut spooled = Spooled {
+        path: tmp.clone(),
+        sha256: String::new(),
+        size: 0,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
+        let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        let mut h = Sha256::new();
+        let mut n = 0u64;
+        while let Some(piece) = rx.blocking_recv() {
+            h.update(&piece);
+            n += piece.len() as u64;
+            f.write_all(&piece)?;
+        }
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok((hex(&h.finalize()), n))
+    });
+    let mut sink = ContentSink {
+        state: 0,
+        tx: Some(tx),
+    };
+    let read: Result<(), ApiError> = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| bad(format!("Could not read the request body: {e}")))?;
+            if let Ok(data) = frame.into_data() {
+                let events = stream.feed(&data)?;
+                sink.take(events).await;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if read.is_err() {
+        // A malformed body: the rest is not read, but the client gets the answer.
+        crate::drain_refused(&r.headers, body);
+    }
+    let fields = match read {
+        Ok(()) => match stream.finish() {
+            Ok((events, fields)) => {
+                sink.take(events).await;
+                Ok(fields)
+            }
+            Err(e) => Err(ApiError::from(e)),
+        },
+        Err(e) => Err(e),
+    };
+    let in_content = sink.state;
+    drop(sink);
+    let written = writer.await.map_err(|e| io_err("image storage", e))?;
+    let fields = fields?;
+    let (sha256, size) = written.map_err(|e| io_err("image storage", e))?;
+    r.body = fields.params;
+    r.files = fields.files;
+    if in_content > 0 {
+        spooled.sha256 = sha256;
+        spooled.size = size;
+        r.spooled = Some(spooled);
+    }
+    create(app, &r).await
 }
 
 /// A completed `ddqcow2` upload becomes the raw disk machines stream: converted once, here,

@@ -180,6 +180,8 @@ pub(crate) struct Req {
     pub headers: axum::http::HeaderMap,
     /// Held while a large body is in memory (see [`LARGE_BODIES`]).
     pub _large: Option<tokio::sync::SemaphorePermit<'static>>,
+    /// A boot resource's `content` written to disk as it arrived (never in `files`).
+    pub spooled: Option<boot_resources::Spooled>,
 }
 
 /// Bodies above this size count against [`LARGE_BODIES`].
@@ -208,8 +210,8 @@ impl Req {
     }
 }
 
-async fn read_req(req: Request) -> Result<Req, ApiError> {
-    let (parts, body) = req.into_parts();
+/// A request's head, decoded, with its body's parameters left empty.
+fn req_head(parts: axum::http::request::Parts) -> Req {
     let hdr = |n: header::HeaderName| {
         parts
             .headers
@@ -223,8 +225,52 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .filter(|s| *s == "https" || *s == "http")
-        .unwrap_or("http")
-        .to_string();
+        .unwrap_or("http");
+    Req {
+        base: format!("{scheme}://{host}"),
+        auth: hdr(header::AUTHORIZATION),
+        query: ingot_wire::parse_urlencoded(parts.uri.query().unwrap_or("").as_bytes()),
+        path: parts.uri.path().to_string(),
+        method: parts.method,
+        body: Params::new(),
+        files: Vec::new(),
+        raw: Bytes::new(),
+        headers: parts.headers,
+        _large: None,
+        spooled: None,
+    }
+}
+
+/// A refused body is read (and dropped) for a while longer, so that the client, still
+/// sending, reads the answer rather than a reset connection. A client that waits for
+/// `100 Continue` has sent nothing: it reads the answer as it is.
+pub(crate) fn drain_refused(headers: &axum::http::HeaderMap, body: axum::body::Body) {
+    use http_body_util::BodyExt;
+    let waits = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    if waits {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut body = body;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(Ok(_)) = body.frame().await {}
+        })
+        .await;
+    });
+}
+
+async fn read_req(req: Request) -> Result<Req, ApiError> {
+    let (parts, body) = req.into_parts();
+    let hdr = |n: header::HeaderName| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
     let too_large = || {
         ApiError(RegionError::TooLarge(format!(
             "The request body is larger than {} MiB.",
@@ -236,6 +282,7 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
         .and_then(|l| l.trim().parse::<u64>().ok())
         .is_some_and(|l| l > MAX_BODY as u64)
     {
+        drain_refused(&parts.headers, body);
         return Err(too_large());
     }
     // A large (or unannounced) body waits for its turn before it is read.
@@ -259,7 +306,6 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
         }
     };
     let content_type = hdr(header::CONTENT_TYPE);
-    let query = ingot_wire::parse_urlencoded(parts.uri.query().unwrap_or("").as_bytes());
     let full = if (content_type
         .as_deref()
         .is_some_and(|c| c.starts_with("application/json"))
@@ -274,26 +320,24 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
     } else {
         ingot_wire::decode_body_full(content_type.as_deref(), &raw)?
     };
-    Ok(Req {
-        method: parts.method,
-        path: parts.uri.path().to_string(),
-        base: format!("{scheme}://{host}"),
-        auth: hdr(header::AUTHORIZATION),
-        query,
-        body: full.params,
-        files: full.files,
-        raw,
-        headers: parts.headers,
-        _large: large,
-    })
+    let mut r = req_head(parts);
+    r.body = full.params;
+    r.files = full.files;
+    r.raw = raw;
+    r._large = large;
+    Ok(r)
 }
 
 async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let res = match read_req(req).await {
-        Ok(r) => route(&app, &r).await,
-        Err(e) => Err(e),
+    let res = if boot_resources::is_streamed_upload(&req) {
+        boot_resources::streamed_create(&app, req).await
+    } else {
+        match read_req(req).await {
+            Ok(r) => route(&app, &r).await,
+            Err(e) => Err(e),
+        }
     };
     let resp = res.unwrap_or_else(|e| e.into_response());
     tracing::debug!(%method, %path, status = resp.status().as_u16(), "request");

@@ -20,6 +20,7 @@ pub mod naming;
 pub mod oauth;
 pub mod profile;
 pub mod request;
+pub mod upload;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -38,6 +39,9 @@ use client::{Client, Response};
 use describe::{commands, find_command, parse_description, Description};
 use error::Result;
 use naming::did_you_mean;
+
+/// The largest request body an Ingot region reads whole (`api::MAX_BODY`).
+const BODY_LIMIT: usize = 64 << 20;
 
 /// Words that are commands, not profile names.
 const RESERVED: &[&str] = &["login", "logout", "list", "refresh", "help"];
@@ -443,13 +447,36 @@ async fn profile_command(
         return Ok(0);
     }
 
+    if let Some(content) = upload::chunked_content(command, action, rest) {
+        let resource =
+            upload::create_and_upload(profile, command, action, rest, content, out, err).await?;
+        let pretty = serde_json::to_string_pretty(&resource).map_err(std::io::Error::other)?;
+        writeln!(out, "{pretty}")?;
+        return Ok(0);
+    }
     let request = request::plan_for(profile, command, action, rest)?.prepare();
     let server = Url::parse(&profile.url).map_err(|e| CliError::InvalidUrl {
         url: profile.url.clone(),
         reason: e.to_string(),
     })?;
     let client = Client::for_server(&server)?;
-    let response = client.send(&request, profile.credentials.as_ref()).await?;
+    let response = match client.send(&request, profile.credentials.as_ref()).await {
+        // The server's answer is read when it comes while the body is still being sent; a
+        // connection that broke anyway gets the likely reason.
+        Err(CliError::Connection { url, message })
+            if request.body.as_ref().is_some_and(|b| b.len() > BODY_LIMIT) =>
+        {
+            let mib = request.body.as_ref().map_or(0, Vec::len) >> 20;
+            return Err(CliError::Connection {
+                url,
+                message: format!(
+                    "{message} (while sending a {mib} MiB request: regions refuse bodies over {} MiB, except images uploaded with boot-resources create)",
+                    BODY_LIMIT >> 20
+                ),
+            });
+        }
+        r => r?,
+    };
     if !response.is_success() {
         return Err(CliError::Http {
             status: response.status,

@@ -82,7 +82,7 @@ pub fn encode_multipart(parts: &[Part], boundary: &str) -> Vec<u8> {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// A random boundary that occurs in none of the parts.

@@ -55,6 +55,7 @@ impl From<ingot_wire::WireError> for RegionError {
             ingot_wire::WireError::InvalidField { field, message } => {
                 RegionError::field(&field, message)
             }
+            ingot_wire::WireError::TooLarge(m) => RegionError::TooLarge(m),
             other => RegionError::BadRequest(other.to_string()),
         }
     }

@@ -12,6 +12,9 @@ pub enum WireError {
     /// A `multipart/form-data` body is malformed.
     #[error("malformed multipart body: {0}")]
     Multipart(String),
+    /// A part of a streamed `multipart/form-data` body is over its limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// An `application/json` body is malformed or is not a JSON object.
     #[error("malformed JSON body: {0}")]
     Json(String),

@@ -16,8 +16,9 @@
 //! similar crate) because no well-kept crate decodes
 //! `Content-Transfer-Encoding: base64` parts — which python-libmaas (Python
 //! `email.mime`) always sends — or accepts `email.mime`'s zero-part body
-//! `--B\r\n\r\n--B--`; those crates are also async/streaming while MAAS
-//! request bodies are handled whole. It is small and property-tested
+//! `--B\r\n\r\n--B--`. MAAS request bodies are handled whole, except image
+//! uploads, which [`MultipartStream`] decodes piece by piece (still without
+//! IO: the caller feeds it). It is small and property-tested
 //! (round-trips and no-panic on arbitrary input).
 
 #![forbid(unsafe_code)]
@@ -39,6 +40,7 @@ mod body;
 mod error;
 mod header;
 mod multipart;
+mod multipart_stream;
 mod oauth;
 mod params;
 mod urlencoded;
@@ -46,6 +48,7 @@ mod urlencoded;
 pub use body::{decode_body, decode_body_full};
 pub use error::WireError;
 pub use multipart::{encode_multipart, multipart_boundary, parse_multipart, FilePart, Multipart};
+pub use multipart_stream::{FileHead, MultipartStream, StreamEvent};
 pub use oauth::{
     build_oauth_header, parse_api_key, parse_oauth_header, plaintext_signature_matches, ApiKey,
     OAuthCredentials,

@@ -5,7 +5,7 @@
 //! `Content-Transfer-Encoding: base64`, quotes a boundary full of `=`, and
 //! sends `--B\r\n\r\n--B--` when there are no arguments; multer neither
 //! decodes transfer encodings nor accepts that zero-part body, and it is
-//! async/streaming while we always hold the whole body anyway.
+//! async (`multipart_stream.rs` does the streaming, for image uploads).
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -41,7 +41,7 @@ pub struct FilePart {
 
 /// Lenient base64 engine: standard alphabet, padding optional, trailing bits
 /// ignored (Python's `base64.b64decode` is similarly forgiving).
-const LENIENT_B64: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const LENIENT_B64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_decode_padding_mode(DecodePaddingMode::Indifferent)
@@ -162,7 +162,7 @@ pub fn parse_multipart(boundary: &str, body: &[u8]) -> Result<Multipart, WireErr
 }
 
 /// Parsed part headers: lower-cased names, unfolded values.
-fn parse_part_headers(content: &[u8]) -> (Vec<(String, String)>, &[u8]) {
+pub(crate) fn parse_part_headers(content: &[u8]) -> (Vec<(String, String)>, &[u8]) {
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut pos = 0;
     while pos < content.len() {
@@ -200,7 +200,11 @@ fn parse_part_headers(content: &[u8]) -> (Vec<(String, String)>, &[u8]) {
     (headers, &[])
 }
 
-fn parse_part(content: &[u8], index: usize, out: &mut Multipart) -> Result<(), WireError> {
+pub(crate) fn parse_part(
+    content: &[u8],
+    index: usize,
+    out: &mut Multipart,
+) -> Result<(), WireError> {
     let (headers, raw_body) = parse_part_headers(content);
     let header = |name: &str| {
         headers

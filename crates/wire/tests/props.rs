@@ -4,7 +4,7 @@
 use ingot_wire::{
     build_oauth_header, decode_body, decode_body_full, encode_multipart, encode_urlencoded,
     multipart_boundary, parse_api_key, parse_multipart, parse_oauth_header, parse_urlencoded,
-    plaintext_signature_matches, Params,
+    plaintext_signature_matches, MultipartStream, Params, StreamEvent,
 };
 use proptest::prelude::*;
 
@@ -107,7 +107,88 @@ fn mangled_multipart() -> impl Strategy<Value = (String, Vec<u8>)> {
         })
 }
 
+type Decoded = (
+    Vec<(String, Vec<u8>)>,
+    Vec<(String, Option<String>, Vec<u8>)>,
+);
+
+/// The whole-body parse: every parameter and every file, sorted.
+fn whole(boundary: &str, body: &[u8]) -> Option<Decoded> {
+    let m = parse_multipart(boundary, body).ok()?;
+    let mut params: Vec<_> = m
+        .params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_vec()))
+        .collect();
+    let mut files: Vec<_> = m
+        .files
+        .into_iter()
+        .map(|f| (f.name, f.filename, f.data))
+        .collect();
+    params.sort();
+    files.sort();
+    Some((params, files))
+}
+
+/// The same through [`MultipartStream`], fed `piece` bytes at a time (streamed files count
+/// as parameters too, as the whole-body parser lists them).
+fn streamed(boundary: &str, body: &[u8], piece: usize) -> Option<Decoded> {
+    let mut s = MultipartStream::new(boundary, usize::MAX).ok()?;
+    let mut events = Vec::new();
+    for c in body.chunks(piece.max(1)) {
+        events.extend(s.feed(c).ok()?);
+    }
+    let (last, fields) = s.finish().ok()?;
+    events.extend(last);
+    let mut files: Vec<(String, Option<String>, Vec<u8>)> = fields
+        .files
+        .into_iter()
+        .map(|f| (f.name, f.filename, f.data))
+        .collect();
+    let mut params: Vec<_> = fields
+        .params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_vec()))
+        .collect();
+    let mut current: Option<(String, Option<String>, Vec<u8>)> = None;
+    for e in events {
+        match e {
+            StreamEvent::FileStart(h) => current = Some((h.name, h.filename, Vec::new())),
+            StreamEvent::FileData(d) => current.as_mut()?.2.extend_from_slice(&d),
+            StreamEvent::FileEnd => {
+                let f = current.take()?;
+                params.push((f.0.clone(), f.2.clone()));
+                files.push(f);
+            }
+        }
+    }
+    params.sort();
+    files.sort();
+    Some((params, files))
+}
+
 proptest! {
+    #[test]
+    fn streamed_multipart_matches_whole_structured((boundary, body) in structured_multipart(), piece in 1usize..40) {
+        prop_assert_eq!(streamed(&boundary, &body, piece), whole(&boundary, &body));
+    }
+
+    #[test]
+    fn streamed_multipart_matches_whole_mangled((boundary, body) in mangled_multipart(), piece in 1usize..40) {
+        prop_assert_eq!(streamed(&boundary, &body, piece), whole(&boundary, &body));
+    }
+
+    #[test]
+    fn streamed_multipart_round_trip(
+        parts in proptest::collection::vec(("[a-z]{1,8}", proptest::collection::vec(any::<u8>(), 0..300)), 1..5),
+        piece in 1usize..100,
+    ) {
+        let pairs: Vec<(&str, &[u8])> = parts.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+        let (ct, body) = encode_multipart(&pairs);
+        let b = multipart_boundary(&ct).unwrap_or_default();
+        prop_assert_eq!(streamed(&b, &body, piece), whole(&b, &body));
+    }
+
     #[test]
     fn multipart_round_trip(pairs in proptest::collection::vec(
         (field_name(), proptest::collection::vec(any::<u8>(), 0..300)), 0..8)
