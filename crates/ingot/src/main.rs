@@ -209,6 +209,7 @@ struct ServeOpts {
 }
 
 async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
+    let signalled = shutdown_signal();
     let key_file = match &o.secret_key_file {
         Some(f) => f.clone(),
         None => {
@@ -264,6 +265,10 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
     );
     tokio::spawn(async move { monitor.monitor_power(interval, parallel).await });
     let (listen, reap_interval) = (o.listen, o.reap_interval);
+    // The in-process rack stops first on SIGTERM/SIGINT (its DHCP commits its pending leases,
+    // its last hops are reported to this region), then the HTTP server.
+    let rack_stop = ingot_rack::CancellationToken::new();
+    let mut rack_task: Option<tokio::task::JoinHandle<()>> = None;
     if let Some((address, interface)) = o.rack.clone() {
         // Machines (and the in-process rack) reach the region at the rack address.
         anyhow::ensure!(
@@ -284,11 +289,12 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         opts.interface = interface;
         opts.poll = Duration::from_secs(o.rack_poll_secs.max(1));
         std::fs::create_dir_all(&opts.data_dir)?;
-        tokio::spawn(async move {
-            if let Err(e) = ingot_rack::run(link, opts).await {
+        let stop = rack_stop.clone();
+        rack_task = Some(tokio::spawn(async move {
+            if let Err(e) = ingot_rack::run(link, opts, stop).await {
                 tracing::error!("rack services stopped: {e}");
             }
-        });
+        }));
     }
     let reaper = region.clone();
     tokio::spawn(async move {
@@ -320,24 +326,46 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         listener,
         ingot_api::router_with(region.clone(), Some(images_dir)),
     )
-    .with_graceful_shutdown(shutdown())
+    .with_graceful_shutdown(async move {
+        signalled.await;
+        tracing::info!("stopping");
+        rack_stop.cancel();
+        if let Some(task) = rack_task {
+            // The rack bounds its own stop (DHCP ends within its poll interval, the last report
+            // within FINAL_REPORT); this is a backstop.
+            if tokio::time::timeout(Duration::from_secs(4), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the rack services did not stop in time");
+            }
+        }
+    })
     .await?;
     region.store.close().await;
+    tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves at the first SIGTERM or SIGINT. The handlers are installed when this is called (not
+/// when first polled), so a signal that arrives while the program is still starting up is not
+/// lost to the default action.
+fn shutdown_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-            return;
+        use tokio::signal::unix::{signal, SignalKind};
+        if let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            return Box::pin(async move {
+                tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            });
         }
     }
-    let _ = ctrl_c.await;
+    Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Write a file readable by its owner only.
@@ -514,7 +542,15 @@ async fn async_main(cli: Cli) -> Result<()> {
             let mut opts = ingot_rack::RackOptions::new(address, dir);
             opts.interface = interface;
             tracing::info!("rack for {region} on {address}");
-            ingot_rack::run(link, opts).await?;
+            let stop = ingot_rack::CancellationToken::new();
+            let on_signal = stop.clone();
+            let signalled = shutdown_signal();
+            tokio::spawn(async move {
+                signalled.await;
+                tracing::info!("stopping");
+                on_signal.cancel();
+            });
+            ingot_rack::run(link, opts, stop).await?;
             Ok(())
         }
         Command::Client(args) => {
