@@ -137,7 +137,8 @@ enum ImagesCmd {
         /// Where the Debian packages are cached (default DATA_DIR/deb-cache).
         #[arg(long, env = "INGOT_DATA_DIR")]
         data_dir: Option<PathBuf>,
-        /// The ingot-agent binary to put in the image (default: next to this program).
+        /// The ingot-agent binary to put in the image (default: next to this program; build it
+        /// statically with scripts/build-agent.sh).
         #[arg(long)]
         agent: Option<PathBuf>,
         #[arg(long, default_value = "amd64")]
@@ -147,7 +148,8 @@ enum ImagesCmd {
     Build {
         #[arg(long, env = "INGOT_DATA_DIR")]
         data_dir: Option<PathBuf>,
-        /// The ingot-agent binary to put in the image (default: next to this program).
+        /// The ingot-agent binary to put in the image (default: next to this program; build it
+        /// statically with scripts/build-agent.sh).
         #[arg(long)]
         agent: Option<PathBuf>,
         #[arg(long, default_value = "amd64")]
@@ -331,8 +333,8 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         tracing::info!("stopping");
         rack_stop.cancel();
         if let Some(task) = rack_task {
-            // The rack bounds its own stop (DHCP ends within its poll interval, the last report
-            // within FINAL_REPORT); this is a backstop.
+            // The rack bounds its own stop (the DHCP thread looks at its stop flag every 100 ms,
+            // the last report takes at most FINAL_REPORT); this is a backstop.
             if tokio::time::timeout(Duration::from_secs(4), task)
                 .await
                 .is_err()
@@ -479,7 +481,12 @@ async fn async_main(cli: Cli) -> Result<()> {
                     Some(a) => a,
                     None => std::env::current_exe()?.with_file_name("ingot-agent"),
                 };
-                anyhow::ensure!(agent.is_file(), "no ingot-agent at {} (build it with cargo build -p ingot-agent, or pass --agent)", agent.display());
+                anyhow::ensure!(
+                    agent.is_file(),
+                    "no ingot-agent at {} (build it with scripts/build-agent.sh --out {}, or pass --agent)",
+                    agent.display(),
+                    agent.parent().unwrap_or(Path::new(".")).display()
+                );
                 let opts = ingot_images::BuildOptions {
                     data_dir: data_dir.unwrap_or_else(default_data_dir),
                     agent_binary: agent,
@@ -502,7 +509,12 @@ async fn async_main(cli: Cli) -> Result<()> {
                     Some(a) => a,
                     None => std::env::current_exe()?.with_file_name("ingot-agent"),
                 };
-                anyhow::ensure!(agent.is_file(), "no ingot-agent at {} (build it with cargo build -p ingot-agent, or pass --agent)", agent.display());
+                anyhow::ensure!(
+                    agent.is_file(),
+                    "no ingot-agent at {} (build it with scripts/build-agent.sh --out {}, or pass --agent)",
+                    agent.display(),
+                    agent.parent().unwrap_or(Path::new(".")).display()
+                );
                 let data_dir = data_dir.unwrap_or_else(default_data_dir);
                 let deb_cache = std::env::var_os("INGOT_DEB_CACHE")
                     .map(PathBuf::from)
