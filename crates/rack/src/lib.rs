@@ -369,7 +369,19 @@ pub async fn run(
                         .await
                         .unwrap_or_else(|_| Err(RackError::Region("timed out".into())))
                 } else {
-                    l2.report(&batch).await
+                    // A report can take the HTTP timeout (15 s) when the region is away: a stop
+                    // does not wait for it; the batch goes into the final report instead.
+                    let sent = tokio::select! {
+                        r = l2.report(&batch) => Some(r),
+                        _ = rs.cancelled() => None,
+                    };
+                    let Some(sent) = sent else {
+                        let mut h = h3.lock().unwrap_or_else(|p| p.into_inner());
+                        let newer = std::mem::replace(&mut h.queue, batch);
+                        h.queue.extend(newer);
+                        continue;
+                    };
+                    sent
                 };
                 if let Err(e) = sent {
                     tracing::warn!("could not report {} netboot hop(s): {e}", batch.len());
