@@ -14,7 +14,8 @@
 #      `postgres` user, stopped (by its own data dir) on exit. Exports
 #      INGOT_TEST_PG_URL=postgres://ingot:ingot@127.0.0.1:PORT/ingot_test (role has CREATEDB).
 #   4. cargo fmt --check, cargo clippy -D warnings, doc tests, then cargo nextest (or cargo test).
-#      Exported for the tests: INGOT_TEST_PG_URL, INGOT_LIBMAAS_PYTHON, INGOT_SHARED_DIR.
+#      Exported for the tests: INGOT_TEST_PG_URL, INGOT_LIBMAAS_PYTHON, INGOT_SHARED_DIR, and
+#      INGOT_AGENT_BIN (the static agent scripts/build-agent.sh builds, before the tests).
 #
 # Env: INGOT_VENV (venv dir), INGOT_SHARED_DIR (default $REPO/../shared), INGOT_SKIP_LINT=1,
 #      INGOT_FUZZ_SECONDS (per fuzz target, default 10; 0 skips the fuzz stage).
@@ -187,6 +188,13 @@ fi
 # Doc tests first, so the main runner's summary is what the output ends with.
 section "cargo test --workspace --doc"
 cargo test --workspace --doc
+
+# The agent as machines get it (maas-run-scripts, the initramfs): statically linked, built once
+# here rather than inside the first test that needs it (tests/common/host.rs reads the path).
+section "static ingot-agent (scripts/build-agent.sh)"
+INGOT_AGENT_BIN=$(bash "$REPO/scripts/build-agent.sh")
+export INGOT_AGENT_BIN
+ls -l "$INGOT_AGENT_BIN"
 
 if cargo nextest --version >/dev/null 2>&1; then
   section "cargo nextest run --workspace --profile ci"

@@ -125,6 +125,11 @@ impl DhcpServer {
         let handle = thread::Builder::new()
             .name("dhcp".into())
             .spawn(move || serve_blocking(self, &flag))?;
+        // The thread is told to stop however this future ends: when `shutdown` resolves, and
+        // also when the future is dropped (its task aborted, its runtime shutting down). Without
+        // this a dropped server kept serving, and the blocking join below kept the runtime's
+        // shutdown waiting for it forever.
+        let _stop_on_drop = StopOnDrop(stop.clone());
         let mut join = tokio::task::spawn_blocking(move || handle.join());
         tokio::pin!(shutdown);
         let joined = tokio::select! {
@@ -143,8 +148,47 @@ impl DhcpServer {
     }
 }
 
+/// Sets the serving thread's stop flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Datagrams taken per batch before the batch's leases are committed and its ACKs sent.
 const BATCH: usize = 512;
+
+/// Append the pending lease records with one `write` + one `fdatasync`, then send their ACKs;
+/// when the log cannot be written no ACK leaves (the clients retry).
+fn commit(
+    log: &mut LeaseLog,
+    socket: &StdUdpSocket,
+    recs: &mut Vec<LeaseRecord>,
+    acks: &mut Vec<(Vec<u8>, SocketAddrV4)>,
+    failing: &mut bool,
+) {
+    let res = log.append(recs).and_then(|_| log.sync());
+    match res {
+        Ok(()) => {
+            if *failing {
+                tracing::info!("lease log writable again");
+                *failing = false;
+            }
+            send_batch(socket, acks);
+        }
+        Err(e) => {
+            if !*failing {
+                tracing::error!(error = %e, path = %log.path().display(),
+                    "lease log write/fsync failed; withholding ACKs");
+                *failing = true;
+            }
+        }
+    }
+    recs.clear();
+    acks.clear();
+}
 
 /// The whole server on one thread, without handing packets between threads: wait until the
 /// socket is readable, take every queued datagram (up to [`BATCH`]), answer DISCOVERs at once,
@@ -241,27 +285,8 @@ fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, Server
             max_batch = max_batch.max(recs.len());
             since_compaction += recs.len();
             let t0 = Instant::now();
-            let res = l.append(&recs).and_then(|_| l.sync());
+            commit(l, &socket, &mut recs, &mut acks, &mut failing);
             max_sync_us = max_sync_us.max(t0.elapsed().as_micros());
-            match res {
-                Ok(()) => {
-                    if failing {
-                        tracing::info!("lease log writable again");
-                        failing = false;
-                    }
-                    send_batch(&socket, &acks);
-                }
-                Err(e) => {
-                    // Not durable -> no ACK; the clients will retry.
-                    if !failing {
-                        tracing::error!(error = %e, path = %l.path().display(),
-                            "lease log write/fsync failed; withholding ACKs");
-                        failing = true;
-                    }
-                }
-            }
-            recs.clear();
-            acks.clear();
         }
         if Instant::now() >= next_tick {
             next_tick = Instant::now() + TICK;
@@ -284,6 +309,13 @@ fn serve_blocking(server: DhcpServer, stop: &AtomicBool) -> Result<Stats, Server
                 }
             }
         }
+    }
+    // Stopping: what is still gathering (at most GATHER old) is made durable and answered
+    // before the thread ends, so a stop never loses a lease a client was about to be ACKed.
+    if let (Some(l), false) = (log.as_mut(), recs.is_empty()) {
+        batches += 1;
+        max_batch = max_batch.max(recs.len());
+        commit(l, &socket, &mut recs, &mut acks, &mut failing);
     }
     let stats = engine.stats();
     tracing::info!(

@@ -472,3 +472,64 @@ async fn ipxe_and_uefi_http_clients_get_their_next_hop_and_events() {
     assert_eq!(ev[1].arch, Some(ingot_dhcp::ClientArch::UefiHttpX64));
     assert_eq!(ev[2].boot_file.as_deref(), Some("ipxe-arm64.efi"));
 }
+
+/// A stop that comes while a REQUEST's lease record is still gathering (it waits up to 5 ms for
+/// others to share its fdatasync) commits that record and sends its ACK before the server ends:
+/// here the stop is asked for from the event hook, the moment the REQUEST is handled.
+#[tokio::test]
+async fn a_stop_commits_the_lease_still_gathering_and_sends_its_ack() {
+    let dir = tempfile::tempdir().unwrap();
+    let lf = dir.path().join("leases.log");
+    let m = mac(7);
+    // The hook asks for the stop when the REQUEST is ACKed (the DISCOVER's offer is ignored).
+    let (tx, rx) = oneshot::channel::<()>();
+    let tx = Mutex::new(Some(tx));
+    let hook: ingot_dhcp::EventHook = Arc::new(move |e: DhcpEvent| {
+        if e.kind == EventKind::Acked {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let mut cfg = base_config(Some(lf.clone()));
+    let relay = UdpSocket::bind((GIADDR, 0)).await.unwrap();
+    cfg.relay_reply_port = relay.local_addr().unwrap().port();
+    let server = DhcpServer::bind(cfg).unwrap().with_event_hook(hook);
+    let addr = server.local_addr().unwrap();
+    let task = tokio::spawn(server.run(async {
+        let _ = rx.await;
+    }));
+    let mut buf = [0u8; 1500];
+    relay
+        .send_to(&relayed(m, MessageType::Discover).to_vec().unwrap(), addr)
+        .await
+        .unwrap();
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), relay.recv_from(&mut buf))
+        .await
+        .expect("offer")
+        .unwrap();
+    let ip = Message::from_bytes(&buf[..n]).unwrap().yiaddr();
+    let mut r = relayed(m, MessageType::Request);
+    r.opts_mut().insert(DhcpOption::RequestedIpAddress(ip));
+    r.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER_IP));
+    relay.send_to(&r.to_vec().unwrap(), addr).await.unwrap();
+    let stats = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    assert_eq!(stats.acks, 1, "{stats:?}");
+    let db = leases_on_disk(&lf);
+    assert_eq!(
+        db.get(&HwAddr::eth(m)).map(|l| l.ip),
+        Some(ip),
+        "the lease is in the log"
+    );
+    let (n, _) = tokio::time::timeout(Duration::from_secs(1), relay.recv_from(&mut buf))
+        .await
+        .expect("the ACK was sent before the server ended")
+        .unwrap();
+    let ack = Message::from_bytes(&buf[..n]).unwrap();
+    assert_eq!(msg_type(&ack), Some(MessageType::Ack));
+    assert_eq!(ack.yiaddr(), ip);
+}

@@ -137,7 +137,8 @@ enum ImagesCmd {
         /// Where the Debian packages are cached (default DATA_DIR/deb-cache).
         #[arg(long, env = "INGOT_DATA_DIR")]
         data_dir: Option<PathBuf>,
-        /// The ingot-agent binary to put in the image (default: next to this program).
+        /// The ingot-agent binary to put in the image (default: next to this program; build it
+        /// statically with scripts/build-agent.sh).
         #[arg(long)]
         agent: Option<PathBuf>,
         #[arg(long, default_value = "amd64")]
@@ -147,7 +148,8 @@ enum ImagesCmd {
     Build {
         #[arg(long, env = "INGOT_DATA_DIR")]
         data_dir: Option<PathBuf>,
-        /// The ingot-agent binary to put in the image (default: next to this program).
+        /// The ingot-agent binary to put in the image (default: next to this program; build it
+        /// statically with scripts/build-agent.sh).
         #[arg(long)]
         agent: Option<PathBuf>,
         #[arg(long, default_value = "amd64")]
@@ -209,6 +211,7 @@ struct ServeOpts {
 }
 
 async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
+    let signalled = shutdown_signal();
     let key_file = match &o.secret_key_file {
         Some(f) => f.clone(),
         None => {
@@ -264,6 +267,10 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
     );
     tokio::spawn(async move { monitor.monitor_power(interval, parallel).await });
     let (listen, reap_interval) = (o.listen, o.reap_interval);
+    // The in-process rack stops first on SIGTERM/SIGINT (its DHCP commits its pending leases,
+    // its last hops are reported to this region), then the HTTP server.
+    let rack_stop = ingot_rack::CancellationToken::new();
+    let mut rack_task: Option<tokio::task::JoinHandle<()>> = None;
     if let Some((address, interface)) = o.rack.clone() {
         // Machines (and the in-process rack) reach the region at the rack address.
         anyhow::ensure!(
@@ -284,11 +291,12 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         opts.interface = interface;
         opts.poll = Duration::from_secs(o.rack_poll_secs.max(1));
         std::fs::create_dir_all(&opts.data_dir)?;
-        tokio::spawn(async move {
-            if let Err(e) = ingot_rack::run(link, opts).await {
+        let stop = rack_stop.clone();
+        rack_task = Some(tokio::spawn(async move {
+            if let Err(e) = ingot_rack::run(link, opts, stop).await {
                 tracing::error!("rack services stopped: {e}");
             }
-        });
+        }));
     }
     let reaper = region.clone();
     tokio::spawn(async move {
@@ -320,24 +328,46 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         listener,
         ingot_api::router_with(region.clone(), Some(images_dir)),
     )
-    .with_graceful_shutdown(shutdown())
+    .with_graceful_shutdown(async move {
+        signalled.await;
+        tracing::info!("stopping");
+        rack_stop.cancel();
+        if let Some(task) = rack_task {
+            // The rack bounds its own stop (the DHCP thread looks at its stop flag every 100 ms,
+            // the last report takes at most FINAL_REPORT); this is a backstop.
+            if tokio::time::timeout(Duration::from_secs(4), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the rack services did not stop in time");
+            }
+        }
+    })
     .await?;
     region.store.close().await;
+    tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves at the first SIGTERM or SIGINT. The handlers are installed when this is called (not
+/// when first polled), so a signal that arrives while the program is still starting up is not
+/// lost to the default action.
+fn shutdown_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-            return;
+        use tokio::signal::unix::{signal, SignalKind};
+        if let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            return Box::pin(async move {
+                tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            });
         }
     }
-    let _ = ctrl_c.await;
+    Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Write a file readable by its owner only.
@@ -451,7 +481,12 @@ async fn async_main(cli: Cli) -> Result<()> {
                     Some(a) => a,
                     None => std::env::current_exe()?.with_file_name("ingot-agent"),
                 };
-                anyhow::ensure!(agent.is_file(), "no ingot-agent at {} (build it with cargo build -p ingot-agent, or pass --agent)", agent.display());
+                anyhow::ensure!(
+                    agent.is_file(),
+                    "no ingot-agent at {} (build it with scripts/build-agent.sh --out {}, or pass --agent)",
+                    agent.display(),
+                    agent.parent().unwrap_or(Path::new(".")).display()
+                );
                 let opts = ingot_images::BuildOptions {
                     data_dir: data_dir.unwrap_or_else(default_data_dir),
                     agent_binary: agent,
@@ -474,7 +509,12 @@ async fn async_main(cli: Cli) -> Result<()> {
                     Some(a) => a,
                     None => std::env::current_exe()?.with_file_name("ingot-agent"),
                 };
-                anyhow::ensure!(agent.is_file(), "no ingot-agent at {} (build it with cargo build -p ingot-agent, or pass --agent)", agent.display());
+                anyhow::ensure!(
+                    agent.is_file(),
+                    "no ingot-agent at {} (build it with scripts/build-agent.sh --out {}, or pass --agent)",
+                    agent.display(),
+                    agent.parent().unwrap_or(Path::new(".")).display()
+                );
                 let data_dir = data_dir.unwrap_or_else(default_data_dir);
                 let deb_cache = std::env::var_os("INGOT_DEB_CACHE")
                     .map(PathBuf::from)
@@ -514,7 +554,15 @@ async fn async_main(cli: Cli) -> Result<()> {
             let mut opts = ingot_rack::RackOptions::new(address, dir);
             opts.interface = interface;
             tracing::info!("rack for {region} on {address}");
-            ingot_rack::run(link, opts).await?;
+            let stop = ingot_rack::CancellationToken::new();
+            let on_signal = stop.clone();
+            let signalled = shutdown_signal();
+            tokio::spawn(async move {
+                signalled.await;
+                tracing::info!("stopping");
+                on_signal.cancel();
+            });
+            ingot_rack::run(link, opts, stop).await?;
             Ok(())
         }
         Command::Client(args) => {

@@ -184,6 +184,7 @@ impl Lab {
                 "1",
             ])
             .env("INGOT_LOG", "info")
+            .env("INGOT_AGENT_BINARY", common::host::agent_path())
             .stdout(Stdio::null())
             .spawn()
             .expect("start ingot serve in the lab namespace");

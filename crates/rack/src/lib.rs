@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+pub use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RackError {
@@ -319,9 +320,16 @@ fn tftp_hop(h: &Mutex<Hops>, e: &ingot_tftp::TftpEvent) {
     });
 }
 
-/// Run the rack until the future is dropped: fetch the configuration, serve TFTP, serve DHCP
-/// (restarted when its configuration changes), report hops every second.
-pub async fn run(link: Arc<dyn RegionLink>, opts: RackOptions) -> Result<(), RackError> {
+/// Run the rack until `stop` is cancelled: fetch the configuration, serve TFTP, serve DHCP
+/// (restarted when its configuration changes), report hops every second. Every task of the rack
+/// observes `stop`: the configuration loop ends, the DHCP thread commits what it still holds
+/// to the lease log and ends, TFTP stops taking requests, and the hops not yet reported are
+/// sent once more (for at most [`FINAL_REPORT`]). Returns when all of that is done.
+pub async fn run(
+    link: Arc<dyn RegionLink>,
+    opts: RackOptions,
+    stop: CancellationToken,
+) -> Result<(), RackError> {
     let hops = Arc::new(Mutex::new(Hops::default()));
     let root = opts.data_dir.join("tftp");
     let loaders = prepare_tftp_root(&opts.ipxe_dir, &root)?;
@@ -336,21 +344,51 @@ pub async fn run(link: Arc<dyn RegionLink>, opts: RackOptions) -> Result<(), Rac
         .await
         .map_err(|e| RackError::Tftp(format!("{}: {e}", opts.tftp_listen)))?
         .on_event(move |e| tftp_hop(&h2, e));
-    tokio::spawn(async move {
-        if let Err(e) = tftp.run().await {
-            tracing::error!("TFTP server stopped: {e}");
+    let tftp_stop = stop.clone();
+    let tftp_task = tokio::spawn(async move {
+        tokio::select! {
+            r = tftp.run() => if let Err(e) = r {
+                tracing::error!("TFTP server stopped: {e}");
+            },
+            _ = tftp_stop.cancelled() => {}
         }
     });
-    // Reporter.
-    let (l2, h3) = (link.clone(), hops.clone());
-    tokio::spawn(async move {
+    // Reporter: stopped only after DHCP and TFTP, so that their last hops are sent too.
+    let report_stop = CancellationToken::new();
+    let (l2, h3, rs) = (link.clone(), hops.clone(), report_stop.clone());
+    let reporter = tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            let last = tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => false,
+                _ = rs.cancelled() => true,
+            };
             let batch = std::mem::take(&mut h3.lock().unwrap_or_else(|p| p.into_inner()).queue);
             if !batch.is_empty() {
-                if let Err(e) = l2.report(&batch).await {
+                let sent = if last {
+                    tokio::time::timeout(FINAL_REPORT, l2.report(&batch))
+                        .await
+                        .unwrap_or_else(|_| Err(RackError::Region("timed out".into())))
+                } else {
+                    // A report can take the HTTP timeout (15 s) when the region is away: a stop
+                    // does not wait for it; the batch goes into the final report instead.
+                    let sent = tokio::select! {
+                        r = l2.report(&batch) => Some(r),
+                        _ = rs.cancelled() => None,
+                    };
+                    let Some(sent) = sent else {
+                        let mut h = h3.lock().unwrap_or_else(|p| p.into_inner());
+                        let newer = std::mem::replace(&mut h.queue, batch);
+                        h.queue.extend(newer);
+                        continue;
+                    };
+                    sent
+                };
+                if let Err(e) = sent {
                     tracing::warn!("could not report {} netboot hop(s): {e}", batch.len());
                 }
+            }
+            if last {
+                break;
             }
         }
     });
@@ -360,7 +398,11 @@ pub async fn run(link: Arc<dyn RegionLink>, opts: RackOptions) -> Result<(), Rac
         tokio::sync::oneshot::Sender<()>,
     )> = None;
     loop {
-        match link.config().await {
+        let cfg = tokio::select! {
+            c = link.config() => c,
+            _ = stop.cancelled() => break,
+        };
+        match cfg {
             Ok(cfg) => match dhcp_config(&cfg, &opts) {
                 Ok(next) => {
                     let key = next.as_ref().map(|c| format!("{c:?}")).unwrap_or_default();
@@ -400,9 +442,26 @@ pub async fn run(link: Arc<dyn RegionLink>, opts: RackOptions) -> Result<(), Rac
             },
             Err(e) => tracing::warn!("cannot read the rack configuration: {e}"),
         }
-        tokio::time::sleep(opts.poll).await;
+        tokio::select! {
+            _ = tokio::time::sleep(opts.poll) => {}
+            _ = stop.cancelled() => break,
+        }
     }
+    tracing::info!("rack stopping");
+    if let Some((_, task, dhcp_stop)) = current.take() {
+        // The DHCP thread commits its pending lease records before it ends.
+        let _ = dhcp_stop.send(());
+        let _ = task.await;
+    }
+    let _ = tftp_task.await;
+    report_stop.cancel();
+    let _ = reporter.await;
+    tracing::info!("rack stopped");
+    Ok(())
 }
+
+/// How long a stopping rack tries to report its last netboot hops.
+pub const FINAL_REPORT: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

@@ -5,21 +5,42 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The ingot-agent binary: $INGOT_AGENT_BIN, else the one next to this test's profile
-/// directory, (re)built with cargo (once for all the tests) when older than its sources.
+/// The ingot-agent binary machines get: $INGOT_AGENT_BIN (scripts/test.sh builds it once and
+/// sets it), else the statically linked one `scripts/build-agent.sh` builds into this
+/// workspace's target directory, (re)built (once for all the tests) when older than its sources.
 pub fn agent_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(find_or_build_agent).clone()
 }
 
-fn find_or_build_agent() -> PathBuf {
+/// Where [`agent_binary`] is, without building it: what the tests' regions serve as
+/// `maas-run-scripts` (INGOT_AGENT_BINARY).
+pub fn agent_path() -> PathBuf {
     if let Some(p) = std::env::var_os("INGOT_AGENT_BIN") {
         return PathBuf::from(p);
     }
+    target_dir()
+        .join(format!("{}-unknown-linux-gnu", std::env::consts::ARCH))
+        .join("agent/ingot-agent")
+}
+
+/// This workspace's target directory (the test binary is in `<target>/<profile>/deps/`).
+fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap().to_path_buf();
-    let bin = profile_dir.join("ingot-agent");
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn find_or_build_agent() -> PathBuf {
+    let bin = agent_path();
+    if std::env::var_os("INGOT_AGENT_BIN").is_some() {
+        return bin;
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let sources = [
         "crates/agent/src",
@@ -27,23 +48,23 @@ fn find_or_build_agent() -> PathBuf {
         "crates/core/src",
         "crates/wire/src",
         "Cargo.lock",
+        "Cargo.toml",
+        "scripts/build-agent.sh",
     ];
     if is_fresh(&bin, &sources.map(|s| root.join(s))) {
         return bin;
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = Command::new("bash");
     cmd.current_dir(&root)
-        .args(["build", "-p", "ingot-agent", "--target-dir"])
-        .arg(&target_dir);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    eprintln!("building ingot-agent: {cmd:?}");
-    assert!(
-        cmd.status().unwrap().success(),
-        "cargo build -p ingot-agent failed"
-    );
+        .arg("scripts/build-agent.sh")
+        .env("CARGO_TARGET_DIR", target_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit());
+    eprintln!("building the static ingot-agent: {cmd:?}");
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "scripts/build-agent.sh failed");
+    let built = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(built, bin, "scripts/build-agent.sh built another path");
     bin
 }
 

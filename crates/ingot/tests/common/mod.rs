@@ -117,6 +117,8 @@ impl Server {
         args.extend_from_slice(extra);
         let mut child = Command::new(BIN)
             .args(&args)
+            // maas-run-scripts is the static agent (built when a test first asks for it).
+            .env("INGOT_AGENT_BINARY", host::agent_path())
             .env(
                 "INGOT_LOG",
                 std::env::var("INGOT_TEST_LOG").unwrap_or_else(|_| "warn".into()),
