@@ -1286,18 +1286,24 @@ impl Executor {
             .ok_or("no disk under /boot")?
             .clone();
         let grub = Grub::of(&self.env.target);
-        let efi = self.esp_mounted();
-        if grub.bios {
-            self.grub(&disk, &root, efi && grub.efi)?;
-            if efi && !grub.efi {
-                self.uefi(&files, &root.uuid)?;
-            }
-            return Ok(());
+        let esp = self.esp_mounted();
+        // GRUB's BIOS core goes into the gap after the MBR, or a BIOS boot partition on GPT.
+        let bios_room = disk.table != Some(PartitionTable::Gpt)
+            || self.cfg.storage.iter().any(|s| {
+                matches!(s, StorageStep::Partition { device, flag: Some(PartitionFlag::BiosGrub), .. } if *device == disk_id)
+            });
+        let grub_bios = grub.bios && bios_room;
+        let grub_efi = esp && grub.efi;
+        if grub_bios || grub_efi {
+            self.grub(&disk, &root, grub_bios, grub_efi)?;
         }
-        self.extlinux(&files, &disk, &root, &boot_fs_id, separate_boot)?;
-        if efi {
+        if !grub_bios {
+            self.extlinux(&files, &disk, &root, &boot_fs_id, separate_boot)?;
+        }
+        if esp && !grub_efi {
             self.uefi(&files, &root.uuid)?;
-        } else {
+        }
+        if !esp {
             println!("ingot-deploy: no vfat /boot/efi: BIOS boot only");
         }
         Ok(())
@@ -1374,12 +1380,12 @@ impl Executor {
     }
 
     /// The image's own GRUB, run inside the target as curtin runs it: `/dev`, `/proc` and
-    /// `/sys` bound into the target, `grub-install --target=i386-pc DISK` (into the MBR gap,
-    /// or the BIOS boot partition on GPT), with `efi` also `grub-install --target=x86_64-efi
+    /// `/sys` bound into the target, with `bios` `grub-install --target=i386-pc DISK` (into
+    /// the MBR gap, or the BIOS boot partition on GPT), with `efi` `grub-install --target=x86_64-efi
     /// --removable --no-nvram` (`\EFI\BOOT\BOOTX64.EFI`, which firmware boots without NVRAM
     /// entries), then `grub-mkconfig` writes `/boot/grub/grub.cfg` (the root by UUID) with
     /// the deploy's settings in `/etc/default/grub.d/90-ingot.cfg`.
-    fn grub(&self, disk: &DiskInfo, root: &FsInfo, efi: bool) -> Result<(), String> {
+    fn grub(&self, disk: &DiskInfo, root: &FsInfo, bios: bool, efi: bool) -> Result<(), String> {
         let t = &self.env.target;
         let settings = t.join(seed::GRUB_SETTINGS);
         if let Some(d) = settings.parent() {
@@ -1401,8 +1407,10 @@ impl Executor {
                 bind_mount(from, &at)?;
                 binds.push(at);
             }
-            let dev = format!("/dev/{}", disk.name);
-            in_target(t, "grub-install", &["--target=i386-pc", "--recheck", &dev])?;
+            if bios {
+                let dev = format!("/dev/{}", disk.name);
+                in_target(t, "grub-install", &["--target=i386-pc", "--recheck", &dev])?;
+            }
             if efi {
                 in_target(
                     t,
@@ -1437,9 +1445,13 @@ impl Executor {
         }
         r?;
         println!(
-            "ingot-deploy: the image's GRUB installed on {} (BIOS{}), root UUID {}",
+            "ingot-deploy: the image's GRUB installed on {} ({}), root UUID {}",
             disk.name,
-            if efi { " and UEFI" } else { "" },
+            match (bios, efi) {
+                (true, true) => "BIOS and UEFI",
+                (true, false) => "BIOS",
+                _ => "UEFI",
+            },
             root.uuid
         );
         Ok(())

@@ -1584,7 +1584,23 @@ fn debian_image(test: &str) -> Option<ingot_images::debian::DebianImage> {
 /// `modules-final` through its webhook reporter.
 #[test]
 fn deploys_debian_12_with_its_grub_and_cloud_init() {
-    let test = "deploys_debian_12_with_its_grub_and_cloud_init";
+    debian_12(false);
+}
+
+/// The same under UEFI (OVMF): GPT with an ESP, the image's GRUB installed for x86_64-efi as
+/// the removable-media loader `\EFI\BOOT\BOOTX64.EFI` (no NVRAM entry), extlinux's
+/// `gptmbr.bin` for BIOS (no BIOS boot partition in a UEFI layout).
+#[test]
+fn deploys_debian_12_with_its_grub_and_cloud_init_uefi() {
+    debian_12(true);
+}
+
+fn debian_12(uefi: bool) {
+    let test = if uefi {
+        "deploys_debian_12_with_its_grub_and_cloud_init_uefi"
+    } else {
+        "deploys_debian_12_with_its_grub_and_cloud_init"
+    };
     if skip(test) {
         return;
     }
@@ -1605,12 +1621,30 @@ fn deploys_debian_12_with_its_grub_and_cloud_init() {
     let image = std::fs::read(&img.path).unwrap();
     let base = serve(vec![("/debian.tgz".into(), image)]);
     let lo = Loop::new(&t.path().join("disk.img"), 3 << 30);
-    let layout = vec![
-        disk("disk0", &lo.dev, PartitionTable::Msdos),
-        part("p1", 1, 0, Some(PartitionFlag::Boot)),
-        format("f1", "p1", FsType::Ext4, Some("root")),
-        mount("m1", "f1", "/"),
-    ];
+    let ovmf_code = Path::new("/usr/share/OVMF/OVMF_CODE.fd");
+    if uefi && !ovmf_code.is_file() {
+        assert!(!in_ci(), "no {} (ovmf)", ovmf_code.display());
+        eprintln!("SKIPPED {test}: no OVMF");
+        return;
+    }
+    let layout = if uefi {
+        vec![
+            disk("disk0", &lo.dev, PartitionTable::Gpt),
+            part("p1", 1, 512 << 20, Some(PartitionFlag::Esp)),
+            part("p2", 2, 0, None),
+            format("f1", "p1", FsType::Vfat, Some("efi")),
+            format("f2", "p2", FsType::Ext4, Some("root")),
+            mount("m2", "f2", "/"),
+            mount("m1", "f1", "/boot/efi"),
+        ]
+    } else {
+        vec![
+            disk("disk0", &lo.dev, PartitionTable::Msdos),
+            part("p1", 1, 0, Some(PartitionFlag::Boot)),
+            format("f1", "p1", FsType::Ext4, Some("root")),
+            mount("m1", "f1", "/"),
+        ]
+    };
     let cfg = config(
         layout,
         ImageSource {
@@ -1631,16 +1665,30 @@ fn deploys_debian_12_with_its_grub_and_cloud_init() {
         out.contains("ingot-deploy: kernel /boot/vmlinuz-6.1.0-"),
         "{out}"
     );
-    assert!(out.contains("the image's GRUB installed"), "{out}");
-    let mut head = vec![0u8; 512];
-    std::fs::File::open(&lo.file)
-        .unwrap()
-        .read_exact(&mut head)
-        .unwrap();
-    assert!(
-        head[..440].windows(4).any(|w| w == b"GRUB"),
-        "GRUB's boot code in the MBR"
-    );
+    if uefi {
+        assert!(
+            out.contains("the image's GRUB installed on ") && out.contains(" (UEFI), root UUID"),
+            "{out}"
+        );
+        assert!(
+            out.contains("extlinux installed in /boot, gptmbr.bin"),
+            "{out}"
+        );
+    } else {
+        assert!(
+            out.contains("the image's GRUB installed on ") && out.contains(" (BIOS), root UUID"),
+            "{out}"
+        );
+        let mut head = vec![0u8; 512];
+        std::fs::File::open(&lo.file)
+            .unwrap()
+            .read_exact(&mut head)
+            .unwrap();
+        assert!(
+            head[..440].windows(4).any(|w| w == b"GRUB"),
+            "GRUB's boot code in the MBR"
+        );
+    }
     drop(lo);
 
     let (port, reports) = report_server();
@@ -1668,6 +1716,21 @@ fn deploys_debian_12_with_its_grub_and_cloud_init() {
             "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-cmd:socat STDIO TCP:127.0.0.1:{port}"
         ))
         .args(["-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56"])
+        .args(if uefi {
+            let vars = t.path().join("OVMF_VARS.fd");
+            std::fs::copy("/usr/share/OVMF/OVMF_VARS.fd", &vars).unwrap();
+            vec![
+                "-drive".to_string(),
+                format!(
+                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                    ovmf_code.display()
+                ),
+                "-drive".to_string(),
+                format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+            ]
+        } else {
+            vec![]
+        })
         .arg("-no-reboot")
         .spawn()
         .unwrap();
@@ -1713,6 +1776,12 @@ fn deploys_debian_12_with_its_grub_and_cloud_init() {
         .unwrap_or_else(|| panic!("no modules-final finish event:\n{text}"));
     assert_eq!(fin["result"], "SUCCESS", "{fin}");
     assert_eq!(fin["origin"], "cloudinit");
+    // No stage failed (a top-level FAIL fails a deployment in the region, as in MAAS).
+    let failed: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "finish" && e["result"] != "SUCCESS")
+        .collect();
+    assert!(failed.is_empty(), "failed cloud-init events: {failed:?}");
     let (head, _) = &got[0];
     assert!(
         head[0].starts_with("POST /MAAS/metadata/status/abc123 "),
@@ -1734,7 +1803,8 @@ fn deploys_debian_12_with_its_grub_and_cloud_init() {
         assert!(text.contains(want), "no {want:?} on the console:\n{text}");
     }
     eprintln!(
-        "timings: image {t_image:?} ({} bytes), install {t_install:?}, boot to cloud-init final {t_boot:?}",
+        "timings ({}): image {t_image:?} ({} bytes), install {t_install:?}, boot to cloud-init final {t_boot:?}",
+        if uefi { "UEFI" } else { "BIOS" },
         img.size
     );
 }

@@ -51,10 +51,15 @@ pub const DPKG_OPTIONS: &[&str] = &[
     "path-exclude=/usr/share/doc/*",
     "path-include=/usr/share/doc/*/copyright",
 ];
-/// After the packages: the build host's name and resolver are not the image's.
+/// After the packages: the build host's name and resolver are not the image's; the system
+/// locale is set to C.UTF-8 in `/etc/default/locale` (without it cloud-init's locale module
+/// runs Debian's `locale-gen en_US.UTF-8`, which makes nothing unless `/etc/locale.gen` lists
+/// it, so `update-locale` fails, `modules-config` reports FAIL and that fails the deployment,
+/// as in MAAS — measured with and without the `locales` package).
 pub const CUSTOMIZE_HOOKS: &[&str] = &[
     "echo localhost > \"$1/etc/hostname\"",
     "rm -f \"$1/etc/resolv.conf\"",
+    "echo LANG=C.UTF-8 > \"$1/etc/default/locale\"",
 ];
 /// The default mirror (`INGOT_DEBIAN_MIRROR` overrides it).
 pub const MIRROR: &str = "http://deb.debian.org/debian";
