@@ -1627,6 +1627,17 @@ fn debian_12(uefi: bool) {
         eprintln!("SKIPPED {test}: no OVMF");
         return;
     }
+    // The host mounts the ESP: its kernel must know vfat (a kernel property no package
+    // installs; netboot's qemu_uefi_vm_deploys_debian_12_with_cloud_init covers UEFI inside
+    // the ephemeral environment).
+    if uefi
+        && !std::fs::read_to_string("/proc/filesystems")
+            .unwrap_or_default()
+            .contains("vfat")
+    {
+        eprintln!("SKIPPED {test}: this kernel has no vfat (see /proc/filesystems)");
+        return;
+    }
     let layout = if uefi {
         vec![
             disk("disk0", &lo.dev, PartitionTable::Gpt),

@@ -155,6 +155,16 @@ pub fn debian_image(cache_dir: &Path) -> Result<DebianImage, ImageError> {
         let digest = file_sha256(&partial)?;
         fs::write(&digest_path, &digest).map_err(|e| ImageError::io(&digest_path, e))?;
         fs::rename(&partial, &path).map_err(|e| ImageError::io(&path, e))?;
+        // Images of other package lists are stale: one image is kept.
+        if let Ok(rd) = fs::read_dir(cache_dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("debian-12-") && !name.starts_with(&format!("debian-12-{key}"))
+                {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
     }
     let sha256 = fs::read_to_string(&digest_path)
         .map_err(|e| ImageError::io(&digest_path, e))?

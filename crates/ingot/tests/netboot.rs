@@ -1485,6 +1485,18 @@ async fn wait_status_logging(
 /// name and the user data's effect.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qemu_vm_deploys_debian_12_with_cloud_init() {
+    debian_12_e2e(false).await;
+}
+
+/// The same under UEFI (OVMF): the region lays the disk out for UEFI (GPT, ESP) from the
+/// machine's network boot, the image's GRUB goes on the ESP as `\EFI\BOOT\BOOTX64.EFI`, and
+/// the firmware boots it once iPXE leaves the NIC for the disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qemu_uefi_vm_deploys_debian_12_with_cloud_init() {
+    debian_12_e2e(true).await;
+}
+
+async fn debian_12_e2e(uefi: bool) {
     if !have("mmdebstrap") || !have("ssh") {
         assert!(
             std::env::var("CI").is_err(),
@@ -1493,7 +1505,13 @@ async fn qemu_vm_deploys_debian_12_with_cloud_init() {
         eprintln!("SKIP: needs mmdebstrap and ssh (scripts/peers/debian-image.sh)");
         return;
     }
-    let Some((mut lab, qemu)) = vm_lab(6, &[]) else {
+    let ovmf = [
+        "/usr/share/OVMF/OVMF_CODE.fd",
+        "/usr/share/OVMF/OVMF_VARS.fd",
+    ];
+    let Some((mut lab, qemu)) =
+        vm_lab(if uefi { 7 } else { 6 }, if uefi { &ovmf[..] } else { &[] })
+    else {
         return;
     };
     let cache = std::env::var_os("INGOT_DEBIAN_IMAGE_CACHE")
@@ -1604,26 +1622,43 @@ async fn qemu_vm_deploys_debian_12_with_cloud_init() {
         .unwrap()
         .set_len(4 << 30)
         .unwrap();
-    let (_vm, sid, serial) = qemu_machine(
-        &lab,
-        &api,
-        &qemu,
-        "debianvm",
-        mac0,
-        &[
-            "-drive".into(),
-            format!("file={},if=none,id=d0,format=raw", disk.display()),
-            "-device".into(),
-            "virtio-blk-pci,drive=d0,serial=INGOT-DEBIAN-D0,bootindex=2".into(),
-        ],
-    )
-    .await;
+    let mut extra = vec![
+        "-drive".to_string(),
+        format!("file={},if=none,id=d0,format=raw", disk.display()),
+        "-device".into(),
+        "virtio-blk-pci,drive=d0,serial=INGOT-DEBIAN-D0,bootindex=2".into(),
+    ];
+    if uefi {
+        let vars = lab.dir.path().join("OVMF_VARS.fd");
+        std::fs::copy(ovmf[1], &vars).unwrap();
+        extra.extend([
+            "-drive".to_string(),
+            format!("if=pflash,format=raw,readonly=on,file={}", ovmf[0]),
+            "-drive".to_string(),
+            format!("if=pflash,format=raw,file={}", vars.display()),
+        ]);
+    }
+    let (_vm, sid, serial) = qemu_machine(&lab, &api, &qemu, "debianvm", mac0, &extra).await;
     let t = std::time::Instant::now();
     api.op(&sid, "commission", &[("testing_scripts", "none")])
         .await
         .ok();
     let m = wait_status(&api, &sid, "Ready", 900, &serial).await;
     eprintln!("commissioned in {:?}", t.elapsed());
+    let layout: Vec<String> = api
+        .events(&sid)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "Storage layout")
+        .map(|e| e["description"].as_str().unwrap_or("").to_string())
+        .collect();
+    eprintln!("{layout:?}");
+    assert!(
+        layout
+            .iter()
+            .any(|l| l.contains(if uefi { "UEFI" } else { "BIOS" })),
+        "{layout:?}"
+    );
     let iface = m["interface_set"][0]["id"].as_i64().unwrap();
     api.post(
         &format!("/MAAS/api/2.0/nodes/{sid}/interfaces/{iface}/?op=link_subnet"),
