@@ -355,7 +355,9 @@ fn image_failures_name_the_step_and_reason() {
         "{out}"
     );
     assert!(
-        err.contains("bootloader: the image has no /boot/vmlinuz"),
+        err.contains(
+            "bootloader: the image has no kernel (no /boot/vmlinuz-<version>, /boot/vmlinuz or /vmlinuz)"
+        ),
         "{err}"
     );
     // A disk that is not there.
