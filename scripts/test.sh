@@ -109,7 +109,7 @@ echo "INGOT_SHARED_DIR=$INGOT_SHARED_DIR"
 # ---------------------------------------------------------------------------------------------
 section "Power peers: ipmi_sim, ipmitool, pyghmi, sushy-emulator, QEMU"
 # Each installer is idempotent and prints the `export` lines its tests read.
-for peer in ipmi redfish qemu tftp images deploy cloudinit; do
+for peer in ipmi redfish qemu tftp images deploy debian-image cloudinit; do
   envs=$(bash "$REPO/scripts/peers/$peer.sh") || die "installing the $peer peers failed"
   eval "$envs"
   printf '%s\n' "$envs"

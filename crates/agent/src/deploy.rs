@@ -1,13 +1,16 @@
 //! The deploy executor (`ingot.purpose=deploy`): lays out the disks as the region's
 //! [`DeployConfig`] says, streams the OS image onto them (checking its size and SHA-256), writes
-//! the NoCloud seed and cloud-init's reporting settings, installs the boot loader (extlinux,
-//! BIOS) — then the caller turns netboot off and reboots into the installed system.
+//! the NoCloud seed and cloud-init's reporting settings, installs the boot loader (the image's
+//! own GRUB, run inside the target, when it carries one; else extlinux for BIOS and
+//! syslinux.efi for UEFI) — then the caller turns netboot off and reboots into the installed
+//! system.
 //!
 //! Every failure names its step (`image: sha256 mismatch: ...`), which is what the region
 //! records as the deployment's error.
 //!
 //! Tools it runs (found on `PATH`; the ephemeral initramfs carries them): `mke2fs`,
-//! `mkfs.fat`, `mkswap`, `lvm`, `make-bcache`, `extlinux`; the MBR boot code comes from
+//! `mkfs.fat`, `mkswap`, `lvm`, `make-bcache`, `extlinux` (GRUB's `grub-install` and
+//! `grub-mkconfig` are the image's own, run with `chroot(2)`); the MBR boot code comes from
 //! `$INGOT_SYSLINUX_DIR` (default `/usr/lib/syslinux`)`/mbr/{mbr,gptmbr}.bin`; with a vfat
 //! `/boot/efi`, syslinux.efi (`$INGOT_SYSLINUX_EFI`) goes on the ESP for UEFI firmware.
 
@@ -334,6 +337,169 @@ fn umount(at: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+fn bind_mount(from: &Path, at: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(at).map_err(|e| format!("mkdir {}: {e}", at.display()))?;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())
+    };
+    let (f, a) = (c(from)?, c(at)?);
+    // SAFETY: valid C strings, no filesystem type or data.
+    let r = unsafe {
+        libc::mount(
+            f.as_ptr(),
+            a.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        )
+    };
+    if r != 0 {
+        return Err(format!(
+            "bind-mounting {} on {}: {}",
+            from.display(),
+            at.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// A device node or FIFO of a root tarball, made as GNU tar makes it (`mknod`, owner, mode);
+/// a name leaving the target is refused.
+fn special_file<R: Read>(target: &Path, e: &tar::Entry<'_, R>) -> Result<(), String> {
+    let path = e.path().map_err(|err| format!("extracting: {err}"))?;
+    let mut dst = target.to_path_buf();
+    for c in path.components() {
+        match c {
+            std::path::Component::Normal(n) => dst.push(n),
+            std::path::Component::CurDir => {}
+            _ => return Err(format!("extracting: {} leaves the target", path.display())),
+        }
+    }
+    let h = e.header();
+    let kind = h.entry_type();
+    let fmt = if kind.is_character_special() {
+        libc::S_IFCHR
+    } else if kind.is_block_special() {
+        libc::S_IFBLK
+    } else {
+        libc::S_IFIFO
+    };
+    let mode = h.mode().map_err(|err| format!("extracting: {err}"))? & 0o7777;
+    let major = h.device_major().ok().flatten().unwrap_or(0);
+    let minor = h.device_minor().ok().flatten().unwrap_or(0);
+    let _ = std::fs::remove_file(&dst);
+    let c = std::ffi::CString::new(dst.as_os_str().as_encoded_bytes())
+        .map_err(|err| err.to_string())?;
+    // SAFETY: a valid C string.
+    let r = unsafe { libc::mknod(c.as_ptr(), fmt | mode, libc::makedev(major, minor)) };
+    if r != 0 {
+        return Err(format!(
+            "extracting: mknod {}: {}",
+            dst.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    let uid = h.uid().unwrap_or(0) as libc::uid_t;
+    let gid = h.gid().unwrap_or(0) as libc::gid_t;
+    // SAFETY: a valid C string.
+    unsafe {
+        libc::lchown(c.as_ptr(), uid, gid);
+        libc::chmod(c.as_ptr(), mode);
+    }
+    Ok(())
+}
+
+/// Detaches a (recursive) bind mount.
+fn umount_detach(at: &Path) -> Result<(), String> {
+    let c = std::ffi::CString::new(at.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+    // SAFETY: a valid C string.
+    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
+        return Err(format!(
+            "umount {}: {}",
+            at.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the target's own `prog` inside it (chroot), as curtin's `in_target`.
+fn in_target(target: &Path, prog: &str, args: &[&str]) -> Result<String, String> {
+    use std::os::unix::process::CommandExt;
+    tracing::info!("running in the target: {prog} {}", args.join(" "));
+    let root =
+        std::ffi::CString::new(target.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(prog);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LANG", "C.UTF-8")
+        .env("HOME", "/root")
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    // SAFETY: chroot and chdir are async-signal-safe; `root` outlives the spawn.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::chroot(root.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let started = std::time::Instant::now();
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{prog} (in the target): {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    tracing::info!(
+        "{prog} in the target: {} in {:.1}s",
+        out.status,
+        started.elapsed().as_secs_f64()
+    );
+    if !out.status.success() {
+        return Err(format!(
+            "{prog} {} (in the target): {}: {}{}",
+            args.join(" "),
+            out.status,
+            stderr.trim(),
+            if stderr.trim().is_empty() {
+                stdout.trim()
+            } else {
+                ""
+            }
+        ));
+    }
+    for l in stderr.lines().chain(stdout.lines()) {
+        println!("ingot-deploy: {prog}: {l}");
+    }
+    Ok(stdout)
+}
+
+/// Which of its GRUB platforms the image carries (its `grub-install` and `grub-mkconfig`
+/// with the platform's modules), looked up inside the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Grub {
+    pub bios: bool,
+    pub efi: bool,
+}
+
+impl Grub {
+    pub fn of(target: &Path) -> Grub {
+        let has = |rel: &str| crate::bootfiles::resolve_in(target, rel).is_some();
+        let tools = ["usr/sbin/", "sbin/"]
+            .iter()
+            .any(|d| has(&format!("{d}grub-install")))
+            && ["usr/sbin/", "sbin/"]
+                .iter()
+                .any(|d| has(&format!("{d}grub-mkconfig")));
+        Grub {
+            bios: tools && has("usr/lib/grub/i386-pc/modinfo.sh"),
+            efi: tools && has("usr/lib/grub/x86_64-efi/modinfo.sh"),
+        }
+    }
 }
 
 impl Executor {
@@ -875,7 +1041,7 @@ impl Executor {
                     a.set_preserve_ownerships(true);
                     a.set_overwrite(true);
                     a.set_unpack_xattrs(false);
-                    a.unpack(&target).map_err(|e| {
+                    let chain = |e: std::io::Error| {
                         let mut m = format!("extracting: {e}");
                         let mut src = std::error::Error::source(&e);
                         while let Some(s) = src {
@@ -883,7 +1049,20 @@ impl Executor {
                             src = s.source();
                         }
                         m
-                    })
+                    };
+                    for entry in a.entries().map_err(chain)? {
+                        let mut e = entry.map_err(chain)?;
+                        let kind = e.header().entry_type();
+                        if kind.is_character_special() || kind.is_block_special() || kind.is_fifo()
+                        {
+                            // The tar crate would make these regular files (a root tarball's
+                            // /dev nodes, as mmdebstrap writes them).
+                            special_file(&target, &e)?;
+                            continue;
+                        }
+                        e.unpack_in(&target).map_err(chain)?;
+                    }
+                    Ok(())
                 };
                 stream(&img.url, &img.sha256, img.size, write).await?;
             }
@@ -1083,35 +1262,23 @@ impl Executor {
             .clone()
             .ok_or("no filesystem holds /boot")?;
         let separate_boot = plan.root_format.as_ref() != Some(&boot_fs_id);
-        let boot_fs = self.formats.get(&boot_fs_id).ok_or("no /boot filesystem")?;
-        if !matches!(boot_fs.fstype, FsType::Ext2 | FsType::Ext4 | FsType::Vfat) {
-            return Err(format!(
-                "extlinux cannot boot from {} (/boot must be ext2, ext4 or vfat)",
-                boot_fs.fstype.as_str()
-            ));
-        }
-        let boot_dir = self.env.target.join("boot");
-        for f in ["vmlinuz", "initrd.img"] {
-            if !boot_dir.join(f).exists() {
-                return Err(format!("the image has no /boot/{f}"));
-            }
-        }
-        let prefix = if separate_boot { "" } else { "/boot" };
-        std::fs::write(
-            boot_dir.join("extlinux.conf"),
-            seed::extlinux_conf(
-                &format!("{prefix}/vmlinuz"),
-                &format!("{prefix}/initrd.img"),
-                &root.uuid,
-            ),
-        )
-        .map_err(|e| format!("writing extlinux.conf: {e}"))?;
-        tool("extlinux", &["--install", &boot_dir.to_string_lossy()])?;
-        // The disk under /boot gets the MBR boot code.
+        let files = crate::bootfiles::find(&self.env.target).ok_or(
+            "the image has no kernel (no /boot/vmlinuz-<version>, /boot/vmlinuz or /vmlinuz)",
+        )?;
+        println!(
+            "ingot-deploy: kernel /{} initramfs {}",
+            files.kernel,
+            files
+                .initrd
+                .as_deref()
+                .map(|i| format!("/{i}"))
+                .unwrap_or_else(|| "(none)".into())
+        );
+        // The disk under /boot: the boot code goes there.
         let part = plan
             .boot_partition
             .as_ref()
-            .ok_or("/boot is not on a partition (extlinux needs one)")?;
+            .ok_or("/boot is not on a partition (the boot loader needs one)")?;
         let disk_id = self
             .cfg
             .storage
@@ -1121,7 +1288,69 @@ impl Executor {
                 _ => None,
             })
             .ok_or("no disk under /boot")?;
-        let disk = self.disks.get(&disk_id).ok_or("no disk under /boot")?;
+        let disk = self
+            .disks
+            .get(&disk_id)
+            .ok_or("no disk under /boot")?
+            .clone();
+        let grub = Grub::of(&self.env.target);
+        let esp = self.esp_mounted();
+        // GRUB's BIOS core goes into the gap after the MBR, or a BIOS boot partition on GPT.
+        let bios_room = disk.table != Some(PartitionTable::Gpt)
+            || self.cfg.storage.iter().any(|s| {
+                matches!(s, StorageStep::Partition { device, flag: Some(PartitionFlag::BiosGrub), .. } if *device == disk_id)
+            });
+        let grub_bios = grub.bios && bios_room;
+        let grub_efi = esp && grub.efi;
+        if grub_bios || grub_efi {
+            self.grub(&disk, &root, grub_bios, grub_efi)?;
+        }
+        if !grub_bios {
+            self.extlinux(&files, &disk, &root, &boot_fs_id, separate_boot)?;
+        }
+        if esp && !grub_efi {
+            self.uefi(&files, &root.uuid)?;
+        }
+        if !esp {
+            println!("ingot-deploy: no vfat /boot/efi: BIOS boot only");
+        }
+        Ok(())
+    }
+
+    /// extlinux in /boot and syslinux's MBR boot code on the disk under it.
+    fn extlinux(
+        &self,
+        files: &crate::bootfiles::BootFiles,
+        disk: &DiskInfo,
+        root: &FsInfo,
+        boot_fs_id: &str,
+        separate_boot: bool,
+    ) -> Result<(), String> {
+        let boot_fs = self.formats.get(boot_fs_id).ok_or("no /boot filesystem")?;
+        if !matches!(boot_fs.fstype, FsType::Ext2 | FsType::Ext4 | FsType::Vfat) {
+            return Err(format!(
+                "extlinux cannot boot from {} (/boot must be ext2, ext4 or vfat)",
+                boot_fs.fstype.as_str()
+            ));
+        }
+        // Paths as extlinux sees them: on the filesystem holding /boot.
+        let on_boot_fs = |rel: &str| -> Result<String, String> {
+            if !separate_boot {
+                return Ok(format!("/{rel}"));
+            }
+            rel.strip_prefix("boot/")
+                .map(|r| format!("/{r}"))
+                .ok_or_else(|| format!("/{rel} is not on the /boot filesystem"))
+        };
+        let kernel = on_boot_fs(&files.kernel)?;
+        let initrd = files.initrd.as_deref().map(on_boot_fs).transpose()?;
+        let boot_dir = self.env.target.join("boot");
+        std::fs::write(
+            boot_dir.join("extlinux.conf"),
+            seed::extlinux_conf(&kernel, initrd.as_deref(), &root.uuid),
+        )
+        .map_err(|e| format!("writing extlinux.conf: {e}"))?;
+        tool("extlinux", &["--install", &boot_dir.to_string_lossy()])?;
         let mbr_file = match disk.table {
             Some(PartitionTable::Gpt) => "gptmbr.bin",
             _ => "mbr.bin",
@@ -1141,15 +1370,12 @@ impl Executor {
             "ingot-deploy: extlinux installed in /boot, {mbr_file} on {} (root UUID {})",
             disk.name, root.uuid
         );
-        self.uefi(&root.uuid)
+        Ok(())
     }
 
-    /// UEFI, when the layout mounts a vfat filesystem at `/boot/efi`: syslinux.efi as the
-    /// removable-media loader `\EFI\BOOT\BOOTX64.EFI` with `ldlinux.e64` and a
-    /// `syslinux.cfg`, and a copy of the kernel and initramfs on the ESP (syslinux.efi reads
-    /// only its own partition). The machine then boots from the disk with either firmware.
-    fn uefi(&self, root_uuid: &str) -> Result<(), String> {
-        let esp_mounted = self.cfg.storage.iter().any(|s| match s {
+    /// The layout mounts a vfat filesystem at `/boot/efi`.
+    fn esp_mounted(&self) -> bool {
+        self.cfg.storage.iter().any(|s| match s {
             StorageStep::Mount { format, path, .. } => {
                 path == "/boot/efi"
                     && self
@@ -1158,11 +1384,110 @@ impl Executor {
                         .is_some_and(|f| f.fstype == FsType::Vfat)
             }
             _ => false,
-        });
-        if !esp_mounted {
-            println!("ingot-deploy: no vfat /boot/efi: BIOS boot only");
-            return Ok(());
+        })
+    }
+
+    /// The image's own GRUB, run inside the target as curtin runs it: `/dev`, `/proc` and
+    /// `/sys` bound into the target, with `bios` `grub-install --target=i386-pc DISK` (into
+    /// the MBR gap, or the BIOS boot partition on GPT), with `efi` `grub-install --target=x86_64-efi
+    /// --removable --no-nvram` (`\EFI\BOOT\BOOTX64.EFI`, which firmware boots without NVRAM
+    /// entries), then `grub-mkconfig` writes `/boot/grub/grub.cfg` (the root by UUID) with
+    /// the deploy's settings in `/etc/default/grub.d/90-ingot.cfg`.
+    fn grub(&self, disk: &DiskInfo, root: &FsInfo, bios: bool, efi: bool) -> Result<(), String> {
+        let t = &self.env.target;
+        let settings = t.join(seed::GRUB_SETTINGS);
+        if let Some(d) = settings.parent() {
+            std::fs::create_dir_all(d).map_err(|e| format!("mkdir {}: {e}", d.display()))?;
         }
+        std::fs::write(&settings, seed::grub_settings(""))
+            .map_err(|e| format!("writing {}: {e}", settings.display()))?;
+        // grub-mkconfig names the root by UUID only when /dev/disk/by-uuid/UUID exists, which
+        // udev makes elsewhere; the ephemeral environment has no udev.
+        let made_links = self.uuid_links();
+        let mut binds: Vec<PathBuf> = Vec::new();
+        let r = (|| {
+            for (from, to) in [
+                (self.env.dev.as_path(), "dev"),
+                (Path::new("/proc"), "proc"),
+                (Path::new("/sys"), "sys"),
+            ] {
+                let at = t.join(to);
+                bind_mount(from, &at)?;
+                binds.push(at);
+            }
+            if bios {
+                let dev = format!("/dev/{}", disk.name);
+                in_target(t, "grub-install", &["--target=i386-pc", "--recheck", &dev])?;
+            }
+            if efi {
+                in_target(
+                    t,
+                    "grub-install",
+                    &[
+                        "--target=x86_64-efi",
+                        "--efi-directory=/boot/efi",
+                        "--bootloader-id=debian",
+                        "--no-nvram",
+                        "--removable",
+                    ],
+                )?;
+            }
+            in_target(t, "grub-mkconfig", &["-o", "/boot/grub/grub.cfg"])?;
+            let cfg = std::fs::read_to_string(t.join("boot/grub/grub.cfg"))
+                .map_err(|e| format!("reading /boot/grub/grub.cfg: {e}"))?;
+            if !cfg.contains(&format!("root=UUID={}", root.uuid)) {
+                return Err(format!(
+                    "/boot/grub/grub.cfg does not boot root=UUID={}",
+                    root.uuid
+                ));
+            }
+            Ok(())
+        })();
+        while let Some(at) = binds.pop() {
+            if let Err(e) = umount_detach(&at) {
+                tracing::warn!("{e}");
+            }
+        }
+        for l in made_links {
+            let _ = std::fs::remove_file(l);
+        }
+        r?;
+        println!(
+            "ingot-deploy: the image's GRUB installed on {} ({}), root UUID {}",
+            disk.name,
+            match (bios, efi) {
+                (true, true) => "BIOS and UEFI",
+                (true, false) => "BIOS",
+                _ => "UEFI",
+            },
+            root.uuid
+        );
+        Ok(())
+    }
+
+    /// `/dev/disk/by-uuid/UUID` for every filesystem made, where missing; the links made.
+    fn uuid_links(&self) -> Vec<PathBuf> {
+        let dir = self.env.dev.join("disk/by-uuid");
+        let _ = std::fs::create_dir_all(&dir);
+        let mut made = Vec::new();
+        for fs in self.formats.values() {
+            let l = dir.join(&fs.uuid);
+            if std::fs::symlink_metadata(&l).is_ok() {
+                continue;
+            }
+            if std::os::unix::fs::symlink(&fs.device, &l).is_ok() {
+                made.push(l);
+            }
+        }
+        made
+    }
+
+    /// UEFI without the image's GRUB, when the layout mounts a vfat filesystem at `/boot/efi`:
+    /// syslinux.efi as the removable-media loader `\EFI\BOOT\BOOTX64.EFI` with `ldlinux.e64`
+    /// and a `syslinux.cfg`, and a copy of the kernel and initramfs on the ESP (syslinux.efi
+    /// reads only its own partition). The machine then boots from the disk with either
+    /// firmware.
+    fn uefi(&self, files: &crate::bootfiles::BootFiles, root_uuid: &str) -> Result<(), String> {
         let esp = self.env.target.join("boot/efi");
         let dir = esp.join("EFI/BOOT");
         let kdir = esp.join("EFI/ingot");
@@ -1179,12 +1504,18 @@ impl Executor {
             &self.env.syslinux_dir.join("modules/efi64/ldlinux.e64"),
             &dir.join("ldlinux.e64"),
         )?;
-        let boot = self.env.target.join("boot");
-        copy(&boot.join("vmlinuz"), &kdir.join("vmlinuz"))?;
-        copy(&boot.join("initrd.img"), &kdir.join("initrd.img"))?;
+        let t = &self.env.target;
+        copy(&t.join(&files.kernel), &kdir.join("vmlinuz"))?;
+        if let Some(i) = &files.initrd {
+            copy(&t.join(i), &kdir.join("initrd.img"))?;
+        }
         std::fs::write(
             dir.join("syslinux.cfg"),
-            seed::extlinux_conf("/EFI/ingot/vmlinuz", "/EFI/ingot/initrd.img", root_uuid),
+            seed::extlinux_conf(
+                "/EFI/ingot/vmlinuz",
+                files.initrd.as_ref().map(|_| "/EFI/ingot/initrd.img"),
+                root_uuid,
+            ),
         )
         .map_err(|e| format!("writing syslinux.cfg: {e}"))?;
         println!("ingot-deploy: UEFI: syslinux.efi as \\EFI\\BOOT\\BOOTX64.EFI on the ESP");

@@ -11,6 +11,7 @@
 //! kernel command line and without powering anything off; `ingot-agent builtin NAME` runs one
 //! built-in script (what the runner does for each).
 
+mod bootfiles;
 mod brownfield;
 mod builtins;
 mod cmdline;

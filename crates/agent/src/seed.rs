@@ -119,8 +119,11 @@ pub fn parse_reporting_cfg(text: &str) -> Option<Reporting> {
 pub const KERNEL_ARGS: &str = "ro console=tty0 console=ttyS0,115200";
 
 /// `extlinux.conf` booting `kernel` and `initrd` (paths on the filesystem holding /boot)
-/// with the root filesystem `root_uuid`.
-pub fn extlinux_conf(kernel: &str, initrd: &str, root_uuid: &str) -> String {
+/// with the root filesystem `root_uuid`; no `INITRD` line without an initramfs.
+pub fn extlinux_conf(kernel: &str, initrd: Option<&str>, root_uuid: &str) -> String {
+    let initrd = initrd
+        .map(|i| format!("  INITRD {i}\n"))
+        .unwrap_or_default();
     format!(
         "# written by ingot-agent at deployment\n\
          DEFAULT ingot\n\
@@ -129,8 +132,30 @@ pub fn extlinux_conf(kernel: &str, initrd: &str, root_uuid: &str) -> String {
          SERIAL 0 115200\n\
          LABEL ingot\n\
          \x20 KERNEL {kernel}\n\
-         \x20 INITRD {initrd}\n\
+         {initrd}\
          \x20 APPEND root=UUID={root_uuid} {KERNEL_ARGS}\n"
+    )
+}
+
+/// Where the deploy's GRUB settings go (`grub-mkconfig` reads `/etc/default/grub.d/*.cfg`
+/// after `/etc/default/grub`, as curtin's `50-curtin-settings.cfg`).
+pub const GRUB_SETTINGS: &str = "etc/default/grub.d/90-ingot.cfg";
+
+/// GRUB's settings for the installed system: the kernel command line ([`KERNEL_ARGS`]
+/// without `ro`, which GRUB adds, and `extra`), the serial console and no OS probing.
+pub fn grub_settings(extra: &str) -> String {
+    let mut cmdline: Vec<&str> = KERNEL_ARGS.split(' ').filter(|a| *a != "ro").collect();
+    cmdline.extend(extra.split_whitespace());
+    format!(
+        "# written by ingot-agent at deployment\n\
+         GRUB_TIMEOUT=1\n\
+         GRUB_TIMEOUT_STYLE=menu\n\
+         GRUB_CMDLINE_LINUX=\"{}\"\n\
+         GRUB_TERMINAL=\"console serial\"\n\
+         GRUB_SERIAL_COMMAND=\"serial --speed=115200\"\n\
+         GRUB_DISABLE_OS_PROBER=true\n\
+         GRUB_DISABLE_LINUX_UUID=false\n",
+        cmdline.join(" ")
     )
 }
 
@@ -207,10 +232,24 @@ mod tests {
 
     #[test]
     fn extlinux() {
-        let t = extlinux_conf("/boot/vmlinuz", "/boot/initrd.img", "u-1");
+        let t = extlinux_conf("/boot/vmlinuz", Some("/boot/initrd.img"), "u-1");
         assert!(t.contains("DEFAULT ingot\n"));
         assert!(t.contains("  KERNEL /boot/vmlinuz\n"));
         assert!(t.contains("  INITRD /boot/initrd.img\n"));
         assert!(t.contains("  APPEND root=UUID=u-1 ro console=tty0 console=ttyS0,115200\n"));
+        let t = extlinux_conf("/vmlinuz-6.1.0-10-amd64", None, "u-1");
+        assert!(t.contains("  KERNEL /vmlinuz-6.1.0-10-amd64\n  APPEND root=UUID=u-1 "));
+        assert!(!t.contains("INITRD"));
+    }
+
+    #[test]
+    fn grub() {
+        let t = grub_settings("");
+        assert!(t.contains("GRUB_CMDLINE_LINUX=\"console=tty0 console=ttyS0,115200\"\n"));
+        assert!(t.contains("GRUB_TERMINAL=\"console serial\"\n"));
+        let t = grub_settings(" nomodeset  quiet");
+        assert!(t.contains(
+            "GRUB_CMDLINE_LINUX=\"console=tty0 console=ttyS0,115200 nomodeset quiet\"\n"
+        ));
     }
 }

@@ -358,7 +358,9 @@ fn image_failures_name_the_step_and_reason() {
         "{out}"
     );
     assert!(
-        err.contains("bootloader: the image has no /boot/vmlinuz"),
+        err.contains(
+            "bootloader: the image has no kernel (no /boot/vmlinuz-<version>, /boot/vmlinuz or /vmlinuz)"
+        ),
         "{err}"
     );
     // A disk that is not there.
@@ -1549,5 +1551,278 @@ fn ddraw_image_is_written_and_seeded() {
     assert!(
         err.contains("image: the image (25165824 bytes) is larger than disk disk0"),
         "{err}"
+    );
+}
+
+/// The Debian 12 image of `ingot_images::debian` (mmdebstrap), built once and cached.
+fn debian_image(test: &str) -> Option<ingot_images::debian::DebianImage> {
+    if !Command::new("sh")
+        .args(["-c", "command -v mmdebstrap"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        assert!(
+            !in_ci(),
+            "{test}: mmdebstrap is not installed (scripts/peers/debian-image.sh)"
+        );
+        eprintln!("SKIPPED {test}: no mmdebstrap (scripts/peers/debian-image.sh)");
+        return None;
+    }
+    let cache = std::env::var_os("INGOT_DEBIAN_IMAGE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/debian-image-cache"));
+    let img = ingot_images::debian::debian_image(&cache).expect("the Debian 12 image");
+    eprintln!(
+        "Debian 12 image: {} ({} bytes), {}",
+        img.path.display(),
+        img.size,
+        match img.built_in {
+            Some(d) => format!("built by mmdebstrap in {d:?}"),
+            None => "from the cache".into(),
+        }
+    );
+    Some(img)
+}
+
+/// A real Debian 12 root tarball, as mmdebstrap writes it (kernel as
+/// `/boot/vmlinuz-<version>`, links at the root, device nodes in /dev): installed onto an MBR
+/// disk, booted by the image's own GRUB (grub-install run inside the target) under BIOS, and
+/// Debian's cloud-init applies the seed (hostname, SSH key, user-data) and reports
+/// `modules-final` through its webhook reporter.
+#[test]
+fn deploys_debian_12_with_its_grub_and_cloud_init() {
+    debian_12(false);
+}
+
+/// The same under UEFI (OVMF): GPT with an ESP, the image's GRUB installed for x86_64-efi as
+/// the removable-media loader `\EFI\BOOT\BOOTX64.EFI` (no NVRAM entry), extlinux's
+/// `gptmbr.bin` for BIOS (no BIOS boot partition in a UEFI layout).
+#[test]
+fn deploys_debian_12_with_its_grub_and_cloud_init_uefi() {
+    debian_12(true);
+}
+
+fn debian_12(uefi: bool) {
+    let test = if uefi {
+        "deploys_debian_12_with_its_grub_and_cloud_init_uefi"
+    } else {
+        "deploys_debian_12_with_its_grub_and_cloud_init"
+    };
+    if skip(test) {
+        return;
+    }
+    let qemu = std::env::var_os("INGOT_QEMU")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/qemu-system-x86_64"));
+    if !qemu.is_file() {
+        assert!(!in_ci(), "no QEMU at {}", qemu.display());
+        eprintln!("SKIPPED {test}: no QEMU");
+        return;
+    }
+    let t0 = Instant::now();
+    let Some(img) = debian_image(test) else {
+        return;
+    };
+    let t_image = t0.elapsed();
+    let t = tempfile::tempdir().unwrap();
+    let image = std::fs::read(&img.path).unwrap();
+    let base = serve(vec![("/debian.tgz".into(), image)]);
+    let lo = Loop::new(&t.path().join("disk.img"), 3 << 30);
+    let ovmf_code = Path::new("/usr/share/OVMF/OVMF_CODE.fd");
+    if uefi && !ovmf_code.is_file() {
+        assert!(!in_ci(), "no {} (ovmf)", ovmf_code.display());
+        eprintln!("SKIPPED {test}: no OVMF");
+        return;
+    }
+    // The host mounts the ESP: its kernel must know vfat (a kernel property no package
+    // installs; netboot's qemu_uefi_vm_deploys_debian_12_with_cloud_init covers UEFI inside
+    // the ephemeral environment).
+    if uefi
+        && !std::fs::read_to_string("/proc/filesystems")
+            .unwrap_or_default()
+            .contains("vfat")
+    {
+        eprintln!("SKIPPED {test}: this kernel has no vfat (see /proc/filesystems)");
+        return;
+    }
+    let layout = if uefi {
+        vec![
+            disk("disk0", &lo.dev, PartitionTable::Gpt),
+            part("p1", 1, 512 << 20, Some(PartitionFlag::Esp)),
+            part("p2", 2, 0, None),
+            format("f1", "p1", FsType::Vfat, Some("efi")),
+            format("f2", "p2", FsType::Ext4, Some("root")),
+            mount("m2", "f2", "/"),
+            mount("m1", "f1", "/boot/efi"),
+        ]
+    } else {
+        vec![
+            disk("disk0", &lo.dev, PartitionTable::Msdos),
+            part("p1", 1, 0, Some(PartitionFlag::Boot)),
+            format("f1", "p1", FsType::Ext4, Some("root")),
+            mount("m1", "f1", "/"),
+        ]
+    };
+    let cfg = config(
+        layout,
+        ImageSource {
+            name: "custom/debian-12".into(),
+            url: format!("{base}/debian.tgz"),
+            sha256: img.sha256.clone(),
+            size: img.size,
+            kind: ImageKind::Tgz,
+        },
+        "http://10.0.2.100:8080/MAAS/metadata/status/abc123",
+    );
+    let t1 = Instant::now();
+    let (ok, out, err) = install(t.path(), &cfg);
+    let t_install = t1.elapsed();
+    eprintln!("install took {t_install:?}\n{out}\n{err}");
+    assert!(ok, "install failed: {err}\n{out}");
+    assert!(
+        out.contains("ingot-deploy: kernel /boot/vmlinuz-6.1.0-"),
+        "{out}"
+    );
+    if uefi {
+        assert!(
+            out.contains("the image's GRUB installed on ") && out.contains(" (UEFI), root UUID"),
+            "{out}"
+        );
+        assert!(
+            out.contains("extlinux installed in /boot, gptmbr.bin"),
+            "{out}"
+        );
+    } else {
+        assert!(
+            out.contains("the image's GRUB installed on ") && out.contains(" (BIOS), root UUID"),
+            "{out}"
+        );
+        let mut head = vec![0u8; 512];
+        std::fs::File::open(&lo.file)
+            .unwrap()
+            .read_exact(&mut head)
+            .unwrap();
+        assert!(
+            head[..440].windows(4).any(|w| w == b"GRUB"),
+            "GRUB's boot code in the MBR"
+        );
+    }
+    drop(lo);
+
+    let (port, reports) = report_server();
+    let log = t.path().join("serial.log");
+    let mut vm = Command::new(&qemu)
+        .args([
+            "-accel",
+            "tcg",
+            "-m",
+            "1024",
+            "-smp",
+            "1",
+            "-nographic",
+            "-nodefaults",
+        ])
+        .arg("-serial")
+        .arg(format!("file:{}", log.display()))
+        .arg("-drive")
+        .arg(format!(
+            "file={},format=raw,if=virtio",
+            t.path().join("disk.img").display()
+        ))
+        .arg("-netdev")
+        .arg(format!(
+            "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-cmd:socat STDIO TCP:127.0.0.1:{port}"
+        ))
+        .args(["-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56"])
+        .args(if uefi {
+            let vars = t.path().join("OVMF_VARS.fd");
+            std::fs::copy("/usr/share/OVMF/OVMF_VARS.fd", &vars).unwrap();
+            vec![
+                "-drive".to_string(),
+                format!(
+                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                    ovmf_code.display()
+                ),
+                "-drive".to_string(),
+                format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+            ]
+        } else {
+            vec![]
+        })
+        .arg("-no-reboot")
+        .spawn()
+        .unwrap();
+    let t2 = Instant::now();
+    let final_event = |r: &Reports| {
+        r.lock().unwrap().iter().any(|(_, body)| {
+            serde_json::from_slice::<serde_json::Value>(body)
+                .is_ok_and(|v| v["name"] == "modules-final" && v["event_type"] == "finish")
+        })
+    };
+    let text = loop {
+        let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+        if final_event(&reports) || t2.elapsed() > Duration::from_secs(600) {
+            // The console lines after the report (user-data output, login prompt).
+            std::thread::sleep(Duration::from_secs(5));
+            break String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+        }
+        if let Ok(Some(s)) = vm.try_wait() {
+            panic!("QEMU exited ({s}) early:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let t_boot = t2.elapsed();
+    let _ = vm.kill();
+    let _ = vm.wait();
+    eprintln!("boot to cloud-init's final event: {t_boot:?}\n--- console ---\n{text}\n---");
+    let got = reports.lock().unwrap().clone();
+    let events: Vec<serde_json::Value> = got
+        .iter()
+        .filter_map(|(_, b)| serde_json::from_slice(b).ok())
+        .collect();
+    eprintln!(
+        "{} events: {:?}",
+        events.len(),
+        events
+            .iter()
+            .map(|e| format!("{} {} {}", e["event_type"], e["name"], e["result"]))
+            .collect::<Vec<_>>()
+    );
+    let fin = events
+        .iter()
+        .find(|e| e["name"] == "modules-final" && e["event_type"] == "finish")
+        .unwrap_or_else(|| panic!("no modules-final finish event:\n{text}"));
+    assert_eq!(fin["result"], "SUCCESS", "{fin}");
+    assert_eq!(fin["origin"], "cloudinit");
+    // No stage failed (a top-level FAIL fails a deployment in the region, as in MAAS).
+    let failed: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "finish" && e["result"] != "SUCCESS")
+        .collect();
+    assert!(failed.is_empty(), "failed cloud-init events: {failed:?}");
+    let (head, _) = &got[0];
+    assert!(
+        head[0].starts_with("POST /MAAS/metadata/status/abc123 "),
+        "{head:?}"
+    );
+    let auth = head
+        .iter()
+        .find(|h| h.to_ascii_lowercase().starts_with("authorization:"))
+        .expect("signed");
+    assert!(auth.contains("oauth_consumer_key=\"ck-test\""), "{auth}");
+    assert!(auth.contains("oauth_token=\"tk-test\""), "{auth}");
+    for want in [
+        "GRUB",
+        "Linux version 6.1.0-",
+        "USER-DATA-RAN",
+        "Authorized keys from /home/debian/.ssh/authorized_keys for user debian",
+        "web1 login:",
+    ] {
+        assert!(text.contains(want), "no {want:?} on the console:\n{text}");
+    }
+    eprintln!(
+        "timings ({}): image {t_image:?} ({} bytes), install {t_install:?}, boot to cloud-init final {t_boot:?}",
+        if uefi { "UEFI" } else { "BIOS" },
+        img.size
     );
 }

@@ -59,7 +59,9 @@ pub struct ImageSource {
 #[serde(rename_all = "lowercase")]
 pub enum ImageKind {
     /// A gzip'ed tar of a root filesystem (MAAS `tgz`): extracted into the storage layout's
-    /// root, with `/boot/vmlinuz` and `/boot/initrd.img`; the agent installs the boot loader.
+    /// root, with its kernel as distributions lay it out (`/boot/vmlinuz-<version>` and
+    /// `initrd.img-<version>`, or `vmlinuz`/`initrd.img` links or files at the root or in
+    /// /boot); the agent installs the boot loader (the image's GRUB when it carries one).
     Tgz,
     /// A whole-disk raw image (MAAS `ddraw`): written over the boot disk from sector 0; the
     /// storage layout is not applied (only the boot disk is used).

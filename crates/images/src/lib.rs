@@ -15,6 +15,7 @@
 //! exits, `/init` powers the machine off.
 
 pub mod cpio;
+pub mod debian;
 mod debs;
 pub mod os;
 pub mod qcow2;

@@ -1603,3 +1603,383 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
         "the failure names the step and the checksum: {err}"
     );
 }
+
+/// Waits for `want` like [`wait_status`], printing every new event of the machine with the
+/// seconds since `since` (the deployment's phases, as they happen).
+async fn wait_status_logging(
+    api: &Client,
+    sid: &str,
+    want: &str,
+    secs: u64,
+    serial: &std::path::Path,
+    since: std::time::Instant,
+) -> Value {
+    let mut seen = std::collections::HashSet::new();
+    let deadline = since + Duration::from_secs(secs);
+    loop {
+        let mut evs = api.events(sid).await;
+        evs.reverse();
+        for e in evs {
+            let key = e["id"].to_string();
+            if seen.insert(key) {
+                eprintln!(
+                    "[{:7.1}s] {} {}",
+                    since.elapsed().as_secs_f64(),
+                    e["type"].as_str().unwrap_or(""),
+                    e["description"].as_str().unwrap_or("")
+                );
+            }
+        }
+        let m = api.machine(sid).await;
+        let st = m["status_name"].as_str().unwrap_or("");
+        if st == want || st.starts_with("Failed") || std::time::Instant::now() > deadline {
+            return wait_status(api, sid, want, 1, serial).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// A real Debian 12 root tarball (mmdebstrap, as Debian lays it out: the kernel as
+/// `/boot/vmlinuz-<version>`, the links at the root) uploaded to the region as a `tgz` boot
+/// resource and deployed onto a BIOS VM (TCG) through PXE, the qemu power driver and the
+/// ephemeral environment: the agent installs the image's own GRUB from inside it, the VM boots
+/// from its disk, Debian's cloud-init applies the seed and its webhook reporter's
+/// `modules-final` makes the machine DEPLOYED. Then, over SSH with the owner's key, the host
+/// name and the user data's effect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qemu_vm_deploys_debian_12_with_cloud_init() {
+    debian_12_e2e(false).await;
+}
+
+/// The same under UEFI (OVMF): the region lays the disk out for UEFI (GPT, ESP) from the
+/// machine's network boot, the image's GRUB goes on the ESP as `\EFI\BOOT\BOOTX64.EFI`; the
+/// test then starts the installed disk itself (OVMF does not fall back to the disk when iPXE
+/// exits: the region's UEFI local boot is unfinished) and the region gets DEPLOYED from
+/// cloud-init.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qemu_uefi_vm_deploys_debian_12_with_cloud_init() {
+    debian_12_e2e(true).await;
+}
+
+async fn debian_12_e2e(uefi: bool) {
+    if !have("mmdebstrap") || !have("ssh") {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide mmdebstrap and ssh (scripts/peers/debian-image.sh)"
+        );
+        eprintln!("SKIP: needs mmdebstrap and ssh (scripts/peers/debian-image.sh)");
+        return;
+    }
+    let ovmf = [
+        "/usr/share/OVMF/OVMF_CODE.fd",
+        "/usr/share/OVMF/OVMF_VARS.fd",
+    ];
+    let Some((mut lab, qemu)) =
+        vm_lab(if uefi { 7 } else { 6 }, if uefi { &ovmf[..] } else { &[] })
+    else {
+        return;
+    };
+    let cache = std::env::var_os("INGOT_DEBIAN_IMAGE_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debian-image-cache")
+        });
+    let t = std::time::Instant::now();
+    let img = ingot_images::debian::debian_image(&cache).expect("the Debian 12 image");
+    eprintln!(
+        "Debian 12 image: {} bytes, {} (waited {:?})",
+        img.size,
+        match img.built_in {
+            Some(d) => format!("built by mmdebstrap in {d:?}"),
+            None => "from the cache".into(),
+        },
+        t.elapsed()
+    );
+    let api = lab.start_region().await;
+    // As python-libmaas uploads a large image: sha256 + size first, then chunks PUT to the
+    // file's upload_uri.
+    let t = std::time::Instant::now();
+    let res = api
+        .post(
+            "/MAAS/api/2.0/boot-resources/",
+            &[
+                ("name", "custom/debian-12"),
+                ("architecture", "amd64/generic"),
+                ("filetype", "tgz"),
+                ("title", "Debian 12 (mmdebstrap)"),
+                ("sha256", &img.sha256),
+                ("size", &img.size.to_string()),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(res["name"], "custom/debian-12", "{res:#}");
+    let file = res["sets"]
+        .as_object()
+        .and_then(|s| s.values().next())
+        .and_then(|set| set["files"].as_object())
+        .and_then(|f| f.values().next())
+        .cloned()
+        .unwrap_or_else(|| panic!("no file in {res:#}"));
+    let uri = file["upload_uri"].as_str().unwrap().to_string();
+    {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&img.path).unwrap();
+        let mut buf = vec![0u8; 8 << 20];
+        loop {
+            let mut n = 0;
+            while n < buf.len() {
+                let k = f.read(&mut buf[n..]).unwrap();
+                if k == 0 {
+                    break;
+                }
+                n += k;
+            }
+            if n == 0 {
+                break;
+            }
+            let r = api
+                .http
+                .put(api.url(&uri))
+                .header("Content-Type", "application/octet-stream")
+                .header("Authorization", api.auth_header().unwrap())
+                .body(buf[..n].to_vec())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status().as_u16(),
+                200,
+                "{}",
+                r.text().await.unwrap_or_default()
+            );
+        }
+    }
+    let id = res["id"].as_i64().unwrap();
+    let r = api
+        .get(&format!("/MAAS/api/2.0/boot-resources/{id}/"))
+        .await
+        .ok()
+        .json();
+    assert!(r.to_string().contains("\"complete\":true"), "{r:#}");
+    eprintln!("uploaded in {:?}", t.elapsed());
+
+    // The owner's SSH key.
+    let key = lab.dir.path().join("id_ed25519");
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ingot-e2e", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ssh-keygen: {out:?}");
+    let pubkey = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    api.post(
+        "/MAAS/api/2.0/account/prefs/sshkeys/",
+        &[("key", pubkey.trim())],
+    )
+    .await
+    .ok();
+
+    let mac0 = "52:54:00:77:de:01";
+    let disk = lab.dir.path().join("disk.raw");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    let mut extra = vec![
+        "-drive".to_string(),
+        format!("file={},if=none,id=d0,format=raw", disk.display()),
+        "-device".into(),
+        "virtio-blk-pci,drive=d0,serial=INGOT-DEBIAN-D0,bootindex=2".into(),
+    ];
+    if uefi {
+        let vars = lab.dir.path().join("OVMF_VARS.fd");
+        std::fs::copy(ovmf[1], &vars).unwrap();
+        extra.extend([
+            "-drive".to_string(),
+            format!("if=pflash,format=raw,readonly=on,file={}", ovmf[0]),
+            "-drive".to_string(),
+            format!("if=pflash,format=raw,file={}", vars.display()),
+        ]);
+    }
+    let (vm, sid, serial) = qemu_machine(&lab, &api, &qemu, "debianvm", mac0, &extra).await;
+    let mut vm = Some(vm);
+    let t = std::time::Instant::now();
+    api.op(&sid, "commission", &[("testing_scripts", "none")])
+        .await
+        .ok();
+    let m = wait_status(&api, &sid, "Ready", 900, &serial).await;
+    eprintln!("commissioned in {:?}", t.elapsed());
+    let layout: Vec<String> = api
+        .events(&sid)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "Storage layout")
+        .map(|e| e["description"].as_str().unwrap_or("").to_string())
+        .collect();
+    eprintln!("{layout:?}");
+    assert!(
+        layout
+            .iter()
+            .any(|l| l.contains(if uefi { "UEFI" } else { "BIOS" })),
+        "{layout:?}"
+    );
+    let iface = m["interface_set"][0]["id"].as_i64().unwrap();
+    api.post(
+        &format!("/MAAS/api/2.0/nodes/{sid}/interfaces/{iface}/?op=link_subnet"),
+        &[
+            ("mode", "STATIC"),
+            ("subnet", "10.77.0.0/24"),
+            ("ip_address", "10.77.0.43"),
+            ("default_gateway", "true"),
+        ],
+    )
+    .await
+    .ok();
+    use base64::Engine as _;
+    let marker = format!("ud-{:08x}", rand::random::<u32>());
+    let user_data = format!(
+        "#!/bin/sh\necho user-data-says {marker} > /dev/console\necho {marker} > /root/user-data-ran\n"
+    );
+    let ud = base64::engine::general_purpose::STANDARD.encode(user_data);
+    api.post(
+        "/MAAS/api/2.0/machines/?op=allocate",
+        &[("system_id", &sid)],
+    )
+    .await
+    .ok();
+    let t = std::time::Instant::now();
+    api.op(
+        &sid,
+        "deploy",
+        &[("distro_series", "custom/debian-12"), ("user_data", &ud)],
+    )
+    .await
+    .ok();
+    // UEFI: once iPXE exits to the firmware, OVMF tries only its network boot entries and
+    // stops in its boot menu — the disk gets no boot option of its own and the region's local
+    // boot for UEFI does not chain-load the ESP's loader yet. So the test starts the installed
+    // disk itself, as firmware with the disk first in its boot order would (same VM: disk,
+    // NIC, MAC, tap; fresh NVRAM, so only the removable-media path \EFI\BOOT\BOOTX64.EFI
+    // can boot it).
+    let mut disk_vm = None;
+    let console_path = if uefi {
+        let rebooting = "ingot-deploy: installed; rebooting from the disk";
+        for _ in 0..900 {
+            let c =
+                String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
+            if c.contains(rebooting) || c.contains("ingot-deploy: FAILED") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        eprintln!(
+            "[{:7.1}s] installed: the test boots the disk with OVMF",
+            t.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        drop(vm.take());
+        let vars = lab.dir.path().join("OVMF_VARS-disk.fd");
+        std::fs::copy(ovmf[1], &vars).unwrap();
+        let log = lab.dir.path().join("vm-serial-disk.log");
+        let child = Command::new("ip")
+            .args([
+                "netns", "exec", &lab.lab, &qemu, "-accel", "tcg", "-m", "768", "-smp", "2",
+            ])
+            .args(["-nographic", "-nodefaults"])
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,readonly=on,file={}", ovmf[0]))
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,file={}", vars.display()))
+            .arg("-serial")
+            .arg(format!("file:{}", log.display()))
+            .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
+            .args(["-device", &format!("virtio-net-pci,netdev=n0,mac={mac0}")])
+            .arg("-drive")
+            .arg(format!("file={},if=none,id=d0,format=raw", disk.display()))
+            .args([
+                "-device",
+                "virtio-blk-pci,drive=d0,serial=INGOT-DEBIAN-D0,bootindex=1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start QEMU on the installed disk");
+        disk_vm = Some(Proc(child));
+        log
+    } else {
+        serial.clone()
+    };
+    let m = wait_status_logging(&api, &sid, "Deployed", 1500, &console_path, t).await;
+    eprintln!("deployed in {:?}", t.elapsed());
+    assert_eq!(m["netboot"], false, "{m:#}");
+    let console =
+        String::from_utf8_lossy(&std::fs::read(&console_path).unwrap_or_default()).into_owned();
+    for want in [
+        "GRUB".to_string(),
+        "Debian GNU/Linux 12".to_string(),
+        format!("user-data-says {marker}"),
+        "Authorized keys from /home/debian/.ssh/authorized_keys for user debian".to_string(),
+    ] {
+        assert!(
+            console.contains(&want),
+            "console lacks {want:?}:\n{}",
+            &console[console.len().saturating_sub(8000)..]
+        );
+    }
+    // The events come from Debian's cloud-init, through its webhook reporter.
+    let evs: Vec<String> = api
+        .events(&sid)
+        .await
+        .iter()
+        .map(|e| format!("{} {}", e["type"], e["description"]))
+        .collect();
+    assert!(
+        evs.iter().any(|e| e.contains("modules-final")),
+        "{}",
+        evs.join("\n")
+    );
+    // Over SSH, as the image's default user with the owner's key.
+    let t = std::time::Instant::now();
+    let out = loop {
+        let out = in_ns(
+            &lab.lab,
+            &[
+                "ssh",
+                "-i",
+                key.to_str().unwrap(),
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
+                "BatchMode=yes",
+                "debian@10.77.0.43",
+                "hostname; sudo cat /root/user-data-ran; cat /etc/debian_version; uname -r",
+            ],
+        );
+        if out.status.success() || t.elapsed() > Duration::from_secs(120) {
+            break out;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("over SSH:\n{stdout}");
+    assert!(
+        out.status.success(),
+        "ssh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"debianvm"), "{stdout}");
+    assert_eq!(lines.get(1), Some(&marker.as_str()), "{stdout}");
+    assert!(
+        lines.get(2).is_some_and(|v| v.starts_with("12.")),
+        "{stdout}"
+    );
+    drop(disk_vm);
+    drop(vm);
+}
