@@ -2,7 +2,8 @@
 # What the real-image deployment tests need to build a Debian 12 root filesystem as Debian lays
 # it out (crates/images/src/debian.rs), idempotently: mmdebstrap (Debian's bootstrapper) and
 # gzip; ssh and ssh-keygen (openssh-client) for the end-to-end test's look into the deployed
-# system. The image is cached under target/debian-image-cache/, keyed by its package list.
+# system. The image is cached outside the clone, in /var/cache/ingot-test/debian-image (kept
+# between CI runs and sessions on this machine; target/ when not root), keyed by its package list.
 # Prints the environment to use:  eval "$(scripts/peers/debian-image.sh)"
 set -eu
 missing=""
@@ -22,4 +23,6 @@ if [ -n "$missing" ]; then
     fi
 fi
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-echo "export INGOT_DEBIAN_IMAGE_CACHE=\${INGOT_DEBIAN_IMAGE_CACHE:-$REPO/target/debian-image-cache}"
+CACHE=$REPO/target/debian-image-cache
+if [ "$(id -u)" = 0 ]; then CACHE=/var/cache/ingot-test/debian-image; fi
+echo "export INGOT_DEBIAN_IMAGE_CACHE=\${INGOT_DEBIAN_IMAGE_CACHE:-$CACHE}"
