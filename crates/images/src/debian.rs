@@ -35,6 +35,11 @@ pub const PACKAGES: &[&str] = &[
     "openssh-server",
     "sudo",
     "ifupdown",
+    // The DNS servers and search domains of the network-config (ENI `dns-*` lines) reach
+    // /etc/resolv.conf through resolvconf; cloud-init's NTP module configures
+    // systemd-timesyncd (without a client it would try to install one).
+    "resolvconf",
+    "systemd-timesyncd",
     "iproute2",
     "netbase",
     "e2fsprogs",

@@ -1301,6 +1301,18 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
     }
 
     // Deploy with a user-data script whose output the console shows.
+    // What every deployed OS receives as vendor-data.
+    for (name, value) in [
+        ("ntp_servers", "10.77.0.1"),
+        ("http_proxy", "http://10.77.0.1:3128/"),
+    ] {
+        api.post(
+            "/MAAS/api/2.0/maas/?op=set_config",
+            &[("name", name), ("value", value)],
+        )
+        .await
+        .ok();
+    }
     use base64::Engine as _;
     let marker = format!("ud-{:08x}", rand::random::<u32>());
     // It also waits, in the background, until Ingot no longer knows the machine, and then
@@ -1941,38 +1953,46 @@ async fn debian_12_e2e(uefi: bool) {
         evs.join("\n")
     );
     // Over SSH, as the image's default user with the owner's key.
-    let t = std::time::Instant::now();
-    let out = loop {
-        let out = in_ns(
-            &lab.lab,
-            &[
-                "ssh",
-                "-i",
-                key.to_str().unwrap(),
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "ConnectTimeout=10",
-                "-o",
-                "BatchMode=yes",
-                "debian@10.77.0.43",
-                "hostname; sudo cat /root/user-data-ran; cat /etc/debian_version; uname -r",
-            ],
-        );
-        if out.status.success() || t.elapsed() > Duration::from_secs(120) {
-            break out;
+    let ssh = |cmd: &str, wait: Duration| {
+        let t = std::time::Instant::now();
+        loop {
+            let out = in_ns(
+                &lab.lab,
+                &[
+                    "ssh",
+                    "-i",
+                    key.to_str().unwrap(),
+                    "-o",
+                    "StrictHostKeyChecking=no",
+                    "-o",
+                    "UserKnownHostsFile=/dev/null",
+                    "-o",
+                    "ConnectTimeout=10",
+                    "-o",
+                    "BatchMode=yes",
+                    "debian@10.77.0.43",
+                    cmd,
+                ],
+            );
+            if out.status.success() || t.elapsed() > wait {
+                let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+                eprintln!("over SSH ({cmd}):\n{stdout}");
+                assert!(
+                    out.status.success(),
+                    "ssh {cmd}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                return stdout;
+            }
+            std::thread::sleep(Duration::from_secs(3));
         }
-        tokio::time::sleep(Duration::from_secs(3)).await;
     };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("over SSH:\n{stdout}");
-    assert!(
-        out.status.success(),
-        "ssh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = tokio::task::block_in_place(|| {
+        ssh(
+            "hostname; sudo cat /root/user-data-ran; cat /etc/debian_version; uname -r",
+            Duration::from_secs(120),
+        )
+    });
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.first(), Some(&"debianvm"), "{stdout}");
     assert_eq!(lines.get(1), Some(&marker.as_str()), "{stdout}");
@@ -1980,6 +2000,67 @@ async fn debian_12_e2e(uefi: bool) {
         lines.get(2).is_some_and(|v| v.starts_with("12.")),
         "{stdout}"
     );
+    // The network-config and the vendor-data, as the installed system applied them.
+    let state = "ip -4 -o addr show; ip route show default; cat /etc/resolv.conf; \
+                 cat /etc/apt/apt.conf.d/90cloud-init-aptproxy; \
+                 cat /etc/systemd/timesyncd.conf.d/cloud-init.conf; cloud-init status";
+    let applied = |out: &str| {
+        for want in [
+            "inet 10.77.0.43/24",
+            "default via 10.77.0.1",
+            "nameserver 10.77.0.1",
+            "search maas",
+            "http://10.77.0.1:3128/",
+            "NTP=10.77.0.1",
+            "status: done",
+        ] {
+            assert!(
+                out.contains(want),
+                "the installed system lacks {want:?}:\n{out}"
+            );
+        }
+    };
+    applied(&tokio::task::block_in_place(|| {
+        ssh(state, Duration::from_secs(30))
+    }));
+    if !uefi {
+        // A reboot: the same host name and address, and cloud-init finds its datasource again
+        // (the NoCloud seed) and ends with no error; the region's machine stays DEPLOYED.
+        let _ = tokio::task::block_in_place(|| {
+            in_ns(
+                &lab.lab,
+                &[
+                    "ssh",
+                    "-i",
+                    key.to_str().unwrap(),
+                    "-o",
+                    "StrictHostKeyChecking=no",
+                    "-o",
+                    "UserKnownHostsFile=/dev/null",
+                    "-o",
+                    "BatchMode=yes",
+                    "debian@10.77.0.43",
+                    "sudo systemctl reboot",
+                ],
+            )
+        });
+        let t = std::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let out = tokio::task::block_in_place(|| {
+            ssh(
+                &format!("hostname; {state}; cloud-init status --long"),
+                Duration::from_secs(600),
+            )
+        });
+        eprintln!("rebooted and back in {:?}", t.elapsed());
+        assert!(out.starts_with("debianvm\n"), "{out}");
+        applied(&out);
+        assert!(
+            !out.contains("errors: ["),
+            "cloud-init reported errors:\n{out}"
+        );
+        assert_eq!(api.machine(&sid).await["status_name"], "Deployed");
+    }
     drop(disk_vm);
     drop(vm);
 }
