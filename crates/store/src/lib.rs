@@ -15,6 +15,7 @@ pub mod controllers;
 pub mod deploy;
 pub mod network;
 mod schema;
+pub mod sources;
 pub mod storage;
 
 use ingot_core::Status;
