@@ -253,7 +253,7 @@ async fn serve_mirror(root: PathBuf, drop_once: Vec<String>) -> Mirror {
 }
 
 async fn wait_import(c: &common::Client) -> Value {
-    for _ in 0..600 {
+    for _ in 0..1200 {
         let r = c
             .get("/MAAS/api/2.0/boot-resources/?op=is_importing")
             .await
@@ -267,7 +267,7 @@ async fn wait_import(c: &common::Client) -> Value {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the import did not finish in 60 s");
+    panic!("the import did not finish in 120 s");
 }
 
 #[tokio::test]
@@ -635,4 +635,64 @@ async fn cli_creates_a_source_and_imports() {
     assert_eq!(st["bytes_done"], tgz.len());
     let list: Value = serde_json::from_str(&cli(&["admin", "boot-resources", "read"])).unwrap();
     assert!(list.to_string().contains("debian/bookworm"), "{list}");
+}
+
+/// Import rate against `curl` fetching the same file from the same server (run with
+/// `--run-ignored only`; prints the figures). `INGOT_IMPORT_MIB` sets the size (default 256).
+#[tokio::test]
+#[ignore]
+async fn import_rate_against_curl() {
+    let mib: usize = std::env::var("INGOT_IMPORT_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let key = Key::new("rate", "ed25519");
+    let mirror = tempfile::tempdir().unwrap();
+    let root = mirror.path();
+    let data = pseudo_random(mib << 20, 7);
+    put(root, "big/root.tgz", &data);
+    let products = json!({"content_id": CID, "datatype": "image-downloads", "format": "products:1.0", "products": {
+        "p": {"arch": "amd64", "os": "debian", "release": "bookworm", "versions": {"1": {"items": {"root-tgz": item("big/root.tgz", "root-tgz", &data)}}}}}});
+    write_streams(root, &products, &key, &key);
+    drop(data);
+    let m = serve_mirror(root.to_path_buf(), vec![]).await;
+    let url = format!("{}big/root.tgz", m.base);
+    let t = std::time::Instant::now();
+    let ok = tokio::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", &url])
+        .status()
+        .await
+        .unwrap();
+    assert!(ok.success());
+    let curl = t.elapsed().as_secs_f64();
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let src = c
+        .post_form(
+            "/MAAS/api/2.0/boot-sources/",
+            &[("url", &m.base)],
+            &[("keyring_data", "k.gpg", &key.public())],
+        )
+        .await
+        .expect(201)
+        .json();
+    c.post(
+        &format!("/MAAS/api/2.0/boot-sources/{}/selections/", src["id"]),
+        &[("os", "debian"), ("release", "bookworm")],
+    )
+    .await
+    .expect(201);
+    let t = std::time::Instant::now();
+    c.post("/MAAS/api/2.0/boot-resources/?op=import", &[])
+        .await
+        .ok();
+    let st = wait_import(&c).await;
+    let import = t.elapsed().as_secs_f64();
+    assert_eq!(st["state"], "complete", "{st:#}");
+    let mb = mib as f64 * 1.048576;
+    eprintln!(
+        "{mib} MiB: curl {curl:.2} s ({:.0} MB/s); import (signed index + product file, download, sha256 check, rename) {import:.2} s ({:.0} MB/s)",
+        mb / curl,
+        mb / import
+    );
 }

@@ -102,10 +102,9 @@ impl Store {
                 .map_err(|e| map_unique(e, &what))?;
             s.id
         };
-        Ok(self
-            .boot_source(id)
+        self.boot_source(id)
             .await?
-            .ok_or(crate::StoreError::Conflict)?)
+            .ok_or(crate::StoreError::Conflict)
     }
 
     /// Delete a boot source and its selections (the resources it imported stay).
@@ -184,10 +183,9 @@ impl Store {
                 .map_err(|e| map_unique(e, &what))?;
             s.id
         };
-        Ok(self
-            .boot_source_selection(s.boot_source_id, id)
+        self.boot_source_selection(s.boot_source_id, id)
             .await?
-            .ok_or(crate::StoreError::Conflict)?)
+            .ok_or(crate::StoreError::Conflict)
     }
 
     pub async fn delete_boot_source_selection(&self, source: i64, id: i64) -> Result<()> {
