@@ -75,12 +75,16 @@ fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// SHA-256 and length of a file.
-fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut f = std::fs::File::open(path)?;
+/// SHA-256 state over a whole (partial) file, to resume hashing where a download resumes.
+fn file_hasher(path: &Path) -> std::io::Result<(Sha256, u64)> {
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((h, 0)),
+        Err(e) => return Err(e),
+    };
+    let mut buf = vec![0u8; 1 << 20];
     loop {
         let k = f.read(&mut buf)?;
         if k == 0 {
@@ -89,7 +93,7 @@ fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
         n += k as u64;
         h.update(&buf[..k]);
     }
-    Ok((hex(&h.finalize()), n))
+    Ok((h, n))
 }
 
 /// The public keys of a keyring (binary or ASCII-armored, one or many keys).
@@ -446,12 +450,30 @@ impl Importer {
         let url = format!("{root}{}", it.path);
         let mut attempts = 0;
         let mut last_recorded = 0u64;
+        // The digest of what the partial file holds, kept up to date as bytes arrive (so the
+        // file is not read again at the end); a partial file left by an earlier import is
+        // read once to start it.
+        let mut hashed: Option<(Sha256, u64)> = None;
         loop {
             let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
             if have > it.size {
                 let _ = std::fs::remove_file(&part);
+                hashed = None;
                 continue;
             }
+            if hashed.as_ref().is_none_or(|(_, n)| *n != have) {
+                let p2 = part.clone();
+                hashed = Some(
+                    tokio::task::spawn_blocking(move || file_hasher(&p2))
+                        .await
+                        .map_err(|e| FetchError::Failed(e.to_string()))?
+                        .map_err(|e| FetchError::Failed(e.to_string()))?,
+                );
+            }
+            let Some(state) = hashed.as_mut() else {
+                continue;
+            };
+            let have = state.1;
             if have == it.size {
                 break;
             }
@@ -460,8 +482,17 @@ impl Importer {
             if have > 0 {
                 req = req.header("Range", format!("bytes={have}-"));
             }
-            let outcome = self.download(req, &part, have, it, progress, &mut last_recorded);
-            match outcome.await {
+            let outcome = self.download(req, &part, have, it, progress, &mut last_recorded, state);
+            let outcome = outcome.await;
+            // What the hasher consumed is what the file holds now.
+            if let (Some((_, n)), Ok(len)) =
+                (hashed.as_mut(), std::fs::metadata(&part).map(|m| m.len()))
+            {
+                if *n != len {
+                    hashed = None;
+                }
+            }
+            match outcome {
                 Ok(()) => continue,
                 Err(DownloadError::Stopped) => {
                     let done = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
@@ -485,19 +516,8 @@ impl Importer {
                 }
             }
         }
-        let p2 = part.clone();
-        let checked = tokio::task::spawn_blocking(move || file_sha256(&p2))
-            .await
-            .map_err(|e| FetchError::Failed(e.to_string()))?
-            .map_err(|e| FetchError::Failed(e.to_string()));
-        let (digest, len) = match checked {
-            Ok(x) => x,
-            Err(e) => {
-                let _ = std::fs::remove_file(&part);
-                self.set_file(&it.sha256, 0, "failed");
-                return Err(e);
-            }
-        };
+        let (hasher, len) = hashed.take().unwrap_or_default();
+        let digest = hex(&hasher.finalize());
         if digest != it.sha256 || len != it.size {
             let _ = std::fs::remove_file(&part);
             self.set_file(&it.sha256, 0, "failed");
@@ -519,14 +539,25 @@ impl Importer {
         it: &Item,
         progress: Option<(&Region, i64)>,
         last_recorded: &mut u64,
+        hashed: &mut (Sha256, u64),
     ) -> Result<(), DownloadError> {
         let resp = req
             .send()
             .await
             .map_err(|e| DownloadError::Transient(e.to_string()))?;
         let status = resp.status();
-        let (mut f, mut at) = match status.as_u16() {
+        let (f, mut at) = match status.as_u16() {
             206 => {
+                let range = resp
+                    .headers()
+                    .get("content-range")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if !range.starts_with(&format!("bytes {have}-")) {
+                    return Err(DownloadError::Permanent(format!(
+                        "asked for bytes {have}- and got a range of '{range}'"
+                    )));
+                }
                 let f = tokio::fs::OpenOptions::new()
                     .append(true)
                     .open(part)
@@ -534,12 +565,16 @@ impl Importer {
                     .map_err(|e| DownloadError::Permanent(e.to_string()))?;
                 (f, have)
             }
-            200 => (
-                tokio::fs::File::create(part)
-                    .await
-                    .map_err(|e| DownloadError::Permanent(e.to_string()))?,
-                0,
-            ),
+            200 => {
+                // The whole file again (the server ignored the range, or this is the start).
+                *hashed = (Sha256::new(), 0);
+                (
+                    tokio::fs::File::create(part)
+                        .await
+                        .map_err(|e| DownloadError::Permanent(e.to_string()))?,
+                    0,
+                )
+            }
             416 => {
                 let _ = std::fs::remove_file(part);
                 return Err(DownloadError::Transient("HTTP 416 on resume".into()));
@@ -547,6 +582,8 @@ impl Importer {
             s if s >= 500 || s == 429 => return Err(DownloadError::Transient(format!("HTTP {s}"))),
             s => return Err(DownloadError::Permanent(format!("HTTP {s}"))),
         };
+        // Written in 1 MiB pieces (a tokio file write is a trip to the blocking pool).
+        let mut f = tokio::io::BufWriter::with_capacity(1 << 20, f);
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
             if self.stop.load(Ordering::SeqCst) {
@@ -574,6 +611,8 @@ impl Importer {
             f.write_all(&chunk)
                 .await
                 .map_err(|e| DownloadError::Permanent(e.to_string()))?;
+            hashed.0.update(&chunk);
+            hashed.1 += chunk.len() as u64;
             at += chunk.len() as u64;
             self.set_file(&it.sha256, at, "downloading");
             // The resource's progress, every 4 MiB and at the end.
@@ -590,6 +629,13 @@ impl Importer {
         f.flush()
             .await
             .map_err(|e| DownloadError::Permanent(e.to_string()))?;
+        if at == it.size {
+            // On disk before it is renamed into the store.
+            f.get_ref()
+                .sync_all()
+                .await
+                .map_err(|e| DownloadError::Permanent(e.to_string()))?;
+        }
         if at < it.size {
             return Err(DownloadError::Transient(format!(
                 "the body ended after {at} of {} bytes",
