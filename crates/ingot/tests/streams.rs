@@ -160,6 +160,8 @@ fn write_streams(root: &Path, products: &Value, index_key: &Key, products_key: &
 struct Mirror {
     base: String,
     log: Arc<Mutex<Vec<(String, u64)>>>,
+    /// While set, bodies above 1 MiB trickle out (64 KiB every 20 ms).
+    slow: Arc<std::sync::atomic::AtomicBool>,
 }
 
 async fn serve_mirror(root: PathBuf, drop_once: Vec<String>) -> Mirror {
@@ -167,17 +169,19 @@ async fn serve_mirror(root: PathBuf, drop_once: Vec<String>) -> Mirror {
     let base = format!("http://{}/", listener.local_addr().unwrap());
     let log: Arc<Mutex<Vec<(String, u64)>>> = Default::default();
     let dropped: Arc<Mutex<HashSet<String>>> = Default::default();
-    let (log2, drop_once) = (log.clone(), Arc::new(drop_once));
+    let slow: Arc<std::sync::atomic::AtomicBool> = Default::default();
+    let (log2, drop_once, slow2) = (log.clone(), Arc::new(drop_once), slow.clone());
     tokio::spawn(async move {
         loop {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
-            let (root, log, drop_once, dropped) = (
+            let (root, log, drop_once, dropped, slow) = (
                 root.clone(),
                 log2.clone(),
                 drop_once.clone(),
                 dropped.clone(),
+                slow2.clone(),
             );
             tokio::spawn(async move {
                 let mut head = Vec::new();
@@ -244,12 +248,21 @@ async fn serve_mirror(root: PathBuf, drop_once: Vec<String>) -> Mirror {
                     // Closed with the rest of the promised body unsent.
                     return;
                 }
-                let _ = sock.write_all(body).await;
+                if body.len() > 1 << 20 && slow.load(std::sync::atomic::Ordering::SeqCst) {
+                    for piece in body.chunks(64 << 10) {
+                        if sock.write_all(piece).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                } else {
+                    let _ = sock.write_all(body).await;
+                }
                 let _ = sock.shutdown().await;
             });
         }
     });
-    Mirror { base, log }
+    Mirror { base, log, slow }
 }
 
 async fn wait_import(c: &common::Client) -> Value {
@@ -566,6 +579,127 @@ async fn import_from_a_signed_mirror_and_deploy_it() {
     );
     c.wait_machine(&msid, "deployed", |m| m["status_name"] == "Deployed")
         .await;
+}
+
+/// `stop_import` stops a running import with its download kept; the next import resumes it
+/// (a Range request from where it stopped). Progress shows in the resource meanwhile.
+#[tokio::test]
+async fn stop_import_then_resume() {
+    let key = Key::new("stop", "ed25519");
+    let mirror = tempfile::tempdir().unwrap();
+    let root = mirror.path();
+    let tgz = pseudo_random(8 << 20, 11);
+    put(root, "img/root.tgz", &tgz);
+    let products = json!({"content_id": CID, "datatype": "image-downloads", "format": "products:1.0", "products": {
+        "p": {"arch": "amd64", "os": "ubuntu", "release": "noble", "versions": {"20240601": {"items": {"root-tgz": item("img/root.tgz", "root-tgz", &tgz)}}}}}});
+    write_streams(root, &products, &key, &key);
+    let m = serve_mirror(root.to_path_buf(), vec![]).await;
+    m.slow.store(true, std::sync::atomic::Ordering::SeqCst);
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    // The keyring armored, as a parameter.
+    let armored = gpg(key.home.path(), &["--armor", "--export", &key.uid]);
+    let src = c
+        .post(
+            "/MAAS/api/2.0/boot-sources/",
+            &[
+                ("url", &m.base),
+                ("keyring_data", std::str::from_utf8(&armored).unwrap()),
+            ],
+        )
+        .await
+        .expect(201)
+        .json();
+    c.post(
+        &format!("/MAAS/api/2.0/boot-sources/{}/selections/", src["id"]),
+        &[("os", "ubuntu"), ("release", "noble")],
+    )
+    .await
+    .expect(201);
+    c.post("/MAAS/api/2.0/boot-resources/?op=import", &[])
+        .await
+        .ok();
+    let r = c
+        .post("/MAAS/api/2.0/boot-resources/?op=import", &[])
+        .await
+        .ok();
+    assert_eq!(r.body, "An import of boot resources is already running");
+    // Wait for the resource to show some progress.
+    let mut res = Value::Null;
+    for _ in 0..100 {
+        let list = c
+            .get("/MAAS/api/2.0/boot-resources/?type=synced")
+            .await
+            .ok()
+            .json();
+        if let Some(id) = list[0]["id"].as_i64() {
+            res = c
+                .get(&format!("/MAAS/api/2.0/boot-resources/{id}/"))
+                .await
+                .ok()
+                .json();
+            if res["sets"]["20240601"]["progress"].as_f64().unwrap_or(0.0) > 0.0 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let p = res["sets"]["20240601"]["progress"].as_f64().unwrap_or(0.0);
+    assert!(p > 0.0 && p < 100.0, "{res:#}");
+    assert_eq!(res["sets"]["20240601"]["complete"], false);
+    assert_eq!(
+        c.get("/MAAS/api/2.0/boot-resources/?op=is_importing")
+            .await
+            .ok()
+            .json(),
+        json!(true)
+    );
+    let r = c
+        .post("/MAAS/api/2.0/boot-resources/?op=stop_import", &[])
+        .await
+        .ok();
+    assert_eq!(r.body, "Import of boot resources is being stopped");
+    let st = wait_import(&c).await;
+    assert_eq!(st["state"], "stopped", "{st:#}");
+    assert_eq!(st["files"][0]["state"], "stopped");
+    let part = s
+        .dir
+        .path()
+        .join("images")
+        .join(format!(".import-{}", hex(&tgz)));
+    let kept = std::fs::metadata(&part).unwrap().len();
+    assert!(kept > 0 && kept < tgz.len() as u64, "{kept}");
+
+    // The next import resumes it.
+    m.slow.store(false, std::sync::atomic::Ordering::SeqCst);
+    c.post("/MAAS/api/2.0/boot-resources/?op=import", &[])
+        .await
+        .ok();
+    let st = wait_import(&c).await;
+    assert_eq!(st["state"], "complete", "{st:#}");
+    let starts: Vec<u64> = m
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p == "img/root.tgz")
+        .map(|(_, r)| *r)
+        .collect();
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert_eq!(starts[1], kept, "resumed where it stopped: {starts:?}");
+    assert!(!part.exists());
+    let got = s
+        .anon()
+        .http
+        .get(format!("{}/MAAS/boot/images/{}", s.base, hex(&tgz)))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got.len(), tgz.len());
+    assert!(got.to_vec() == tgz);
 }
 
 /// The CLI: `boot-sources create url=… keyring_data@=FILE`, `boot-source-selections create`,

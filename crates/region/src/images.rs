@@ -615,10 +615,11 @@ impl Importer {
             hashed.1 += chunk.len() as u64;
             at += chunk.len() as u64;
             self.set_file(&it.sha256, at, "downloading");
-            // The resource's progress, every 4 MiB and at the end.
+            // The resource's progress, at most four times a second and at the end.
             if let Some((region, id)) = progress {
-                if at - *last_recorded >= 4 << 20 || at == it.size {
-                    *last_recorded = at;
+                let now = now_ms() as u64;
+                if now >= *last_recorded + 250 || at == it.size {
+                    *last_recorded = now;
                     let _ = region
                         .store
                         .set_boot_resource_progress(id, &it.sha256, at as i64, false)
