@@ -482,7 +482,7 @@ impl Importer {
             if have > 0 {
                 req = req.header("Range", format!("bytes={have}-"));
             }
-            let outcome = self.download(req, &part, have, it, progress, &mut last_recorded, state);
+            let outcome = self.download(req, &part, it, progress, &mut last_recorded, state);
             let outcome = outcome.await;
             // What the hasher consumed is what the file holds now.
             if let (Some((_, n)), Ok(len)) =
@@ -535,12 +535,13 @@ impl Importer {
         &self,
         req: reqwest::RequestBuilder,
         part: &Path,
-        have: u64,
         it: &Item,
         progress: Option<(&Region, i64)>,
         last_recorded: &mut u64,
         hashed: &mut (Sha256, u64),
     ) -> Result<(), DownloadError> {
+        // The partial file holds what the digest has consumed.
+        let have = hashed.1;
         let resp = req
             .send()
             .await
