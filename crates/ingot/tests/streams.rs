@@ -284,7 +284,18 @@ async fn wait_import(c: &common::Client) -> Value {
 }
 
 #[tokio::test]
-async fn import_from_a_signed_mirror_and_deploy_it() {
+async fn import_from_a_signed_mirror_and_deploy_it_sqlite() {
+    import_and_deploy(&Server::start(&[]).await).await;
+}
+
+#[tokio::test]
+async fn import_from_a_signed_mirror_and_deploy_it_postgres() {
+    if let Some(s) = Server::start_pg(&[]).await {
+        import_and_deploy(&s).await;
+    }
+}
+
+async fn import_and_deploy(s: &Server) {
     let good = Key::new("mirror", "rsa2048");
     let other = Key::new("stranger", "ed25519");
 
@@ -340,7 +351,6 @@ async fn import_from_a_signed_mirror_and_deploy_it() {
 
     let tgz_path = format!("{jammy}/root.tgz");
     let m = serve_mirror(root.to_path_buf(), vec![tgz_path.clone()]).await;
-    let s = Server::start(&[]).await;
     let c = s.client();
 
     // The boot source, with the keyring as a file (as the CLI's keyring_data@=FILE sends it).
