@@ -850,3 +850,85 @@ async fn import_rate_against_curl() {
         mb / import
     );
 }
+
+/// python-libmaas: `boot_sources.create(url, keyring_data=<file>)`, a selection,
+/// `boot_resources.start_import()`; the image arrives.
+#[tokio::test]
+async fn libmaas_creates_a_source_and_imports() {
+    let Some(py) = std::env::var("INGOT_LIBMAAS_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide INGOT_LIBMAAS_PYTHON (scripts/test.sh does)"
+        );
+        eprintln!("INGOT_LIBMAAS_PYTHON not set: skipping");
+        return;
+    };
+    let key = Key::new("libmaas", "ed25519");
+    let mirror = tempfile::tempdir().unwrap();
+    let root = mirror.path();
+    let tgz = pseudo_random(150_000, 21);
+    put(root, "img/root.tgz", &tgz);
+    let products = json!({"content_id": CID, "datatype": "image-downloads", "format": "products:1.0", "products": {
+        "p": {"arch": "amd64", "os": "ubuntu", "release": "jammy", "versions": {"20240601": {"items": {"root-tgz": item("img/root.tgz", "root-tgz", &tgz)}}}}}});
+    write_streams(root, &products, &key, &key);
+    let m = serve_mirror(root.to_path_buf(), vec![]).await;
+    let s = Server::start(&[]).await;
+    let kr = mirror.path().join("keyring.gpg");
+    std::fs::write(&kr, key.public()).unwrap();
+    let script = r#"
+import os
+import maas.client
+c = maas.client.connect(os.environ["MAAS_URL"], apikey=os.environ["MAAS_APIKEY"])
+with open(os.environ["KEYRING"], "rb") as f:
+    src = c.boot_sources.create(os.environ["MIRROR"], keyring_data=f)
+print("SOURCE", src.id, src.url)
+o = c._origin
+sel = o.BootSourceSelections.create(src, "ubuntu", "jammy", arches=["amd64"])
+print("SELECTION", sel.os, sel.release, sel.arches)
+print("SOURCES", [s.url for s in c.boot_sources.list()])
+c.boot_resources.start_import()
+print("IMPORT STARTED")
+"#;
+    let (url, apikey, mirror_url, keyring) = (
+        format!("{}/MAAS/", s.base),
+        s.key.clone(),
+        m.base.clone(),
+        kr.display().to_string(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(py)
+            .arg("-c")
+            .arg(script)
+            .env("MAAS_URL", url)
+            .env("MAAS_APIKEY", apikey)
+            .env("MIRROR", mirror_url)
+            .env("KEYRING", keyring)
+            .output()
+            .expect("run python")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&format!("SOURCE 1 {}", m.base)), "{stdout}");
+    assert!(
+        stdout.contains("SELECTION ubuntu jammy ['amd64']"),
+        "{stdout}"
+    );
+    let c = s.client();
+    let st = wait_import(&c).await;
+    assert_eq!(st["state"], "complete", "{st:#}");
+    let list = c
+        .get("/MAAS/api/2.0/boot-resources/?type=synced")
+        .await
+        .ok()
+        .json();
+    assert_eq!(list[0]["name"], "ubuntu/jammy", "{list}");
+}
