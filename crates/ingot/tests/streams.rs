@@ -779,6 +779,58 @@ async fn cli_creates_a_source_and_imports() {
     assert_eq!(st["bytes_done"], tgz.len());
     let list: Value = serde_json::from_str(&cli(&["admin", "boot-resources", "read"])).unwrap();
     assert!(list.to_string().contains("debian/bookworm"), "{list}");
+
+    // The keyring as a file on the region (keyring_filename) instead of data.
+    let c = s.client();
+    let src = c
+        .put(
+            &format!("/MAAS/api/2.0/boot-sources/{id}/"),
+            &[
+                ("keyring_data", ""),
+                ("keyring_filename", &kr.display().to_string()),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(src["keyring_data"], "");
+    assert_eq!(src["keyring_filename"], kr.display().to_string());
+    // A source without a keyring reads the unsigned .json files (here: its index URL).
+    let plain = c
+        .post(
+            "/MAAS/api/2.0/boot-sources/",
+            &[("url", &format!("{}streams/v1/index.json", m.base))],
+        )
+        .await
+        .expect(201)
+        .json();
+    c.post(
+        &format!("/MAAS/api/2.0/boot-sources/{}/selections/", plain["id"]),
+        &[("os", "debian"), ("release", "bookworm")],
+    )
+    .await
+    .expect(201);
+    let before = m.log.lock().unwrap().len();
+    c.post("/MAAS/api/2.0/boot-resources/?op=import", &[])
+        .await
+        .ok();
+    let st = wait_import(&c).await;
+    assert_eq!(st["state"], "complete", "{st:#}");
+    let fetched: Vec<String> = m.log.lock().unwrap()[before..]
+        .iter()
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert!(
+        fetched.contains(&"streams/v1/index.sjson".to_string())
+            && fetched.contains(&"streams/v1/index.json".to_string())
+            && fetched.contains(&format!("streams/v1/{CID}.json")),
+        "{fetched:?}"
+    );
+    // Nothing fetched twice: the image is stored already.
+    assert!(
+        !fetched.iter().any(|p| p.starts_with("img/")),
+        "{fetched:?}"
+    );
 }
 
 /// Import rate against `curl` fetching the same file from the same server (run with
