@@ -50,10 +50,12 @@ fn version_of(b: &BootResource) -> String {
 
 fn render_resource(b: &BootResource, with_sets: bool) -> Value {
     let uri = format!("{}/boot-resources/{}/", render::API, b.id);
+    let synced = b.rtype == "synced";
     let mut v = json!({
-        "id": b.id, "type": "Uploaded", "name": b.name, "architecture": b.architecture,
-        "subarches": "generic", "title": b.title, "resource_uri": uri,
-        "last_deployed": null, "base_image": "",
+        "id": b.id, "type": if synced { "Synced" } else { "Uploaded" }, "name": b.name,
+        "architecture": b.architecture,
+        "subarches": b.architecture.split('/').nth(1).unwrap_or("generic"), "title": b.title,
+        "resource_uri": uri, "last_deployed": null, "base_image": "",
     });
     if with_sets {
         let progress = if b.size > 0 {
@@ -66,10 +68,26 @@ fn render_resource(b: &BootResource, with_sets: bool) -> Value {
             "sha256": b.sha256, "complete": b.complete, "progress": progress,
             "upload_uri": format!("{}/boot-resources/{}/upload/{}/", render::API, b.id, b.id),
         });
-        let version = version_of(b);
+        let mut files = serde_json::Map::new();
+        files.insert(b.filetype.clone(), file);
+        let mut size = b.size;
+        // A synced set's other files (kernel, initrd, …), stored when the import fetched them.
+        if let Ok(Value::Array(extra)) = serde_json::from_str::<Value>(&b.extra) {
+            for e in extra {
+                let ft = e["ftype"].as_str().unwrap_or("file").to_string();
+                size += e["size"].as_i64().unwrap_or(0);
+                files.insert(ft.clone(), json!({"filename": e["path"].as_str().and_then(|p| p.rsplit('/').next()).unwrap_or(&ft), "filetype": ft, "size": e["size"], "sha256": e["sha256"], "complete": true, "progress": 100.0}));
+            }
+        }
+        let version = if synced && !b.version.is_empty() {
+            b.version.clone()
+        } else {
+            version_of(b)
+        };
+        let label = if synced { "stable" } else { "uploaded" };
         v["sets"] = json!({ version.clone(): {
-            "version": version, "label": "uploaded", "size": b.size, "complete": b.complete,
-            "progress": progress, "files": { b.filetype.clone(): file },
+            "version": version, "label": label, "size": size, "complete": b.complete,
+            "progress": progress, "files": files,
         }});
     }
     v
@@ -109,8 +127,8 @@ pub(crate) async fn collection(app: &App, r: &Req, u: &User) -> Res {
             if kind.is_empty() || kind == "generated" {
                 out.extend(generated(app));
             }
-            if kind.is_empty() || kind == "uploaded" {
-                for b in app.region.store.boot_resources().await? {
+            for b in app.region.store.boot_resources().await? {
+                if kind.is_empty() || kind == b.rtype {
                     out.push(render_resource(&b, false));
                 }
             }
@@ -122,17 +140,27 @@ pub(crate) async fn collection(app: &App, r: &Req, u: &User) -> Res {
         }
         (&Method::POST, Some("import")) => {
             need_admin(u)?;
-            Ok((
-                StatusCode::OK,
-                "Ingot does not sync images from a stream: nothing was imported. Upload images with boot-resources create.",
-            )
-                .into_response())
+            let dir = images_dir(app)?.to_path_buf();
+            let msg = if app.importer.start(app.region.clone(), dir) {
+                "Import of boot resources started"
+            } else {
+                "An import of boot resources is already running"
+            };
+            Ok((StatusCode::OK, msg).into_response())
         }
         (&Method::POST, Some("stop_import")) => {
             need_admin(u)?;
-            Ok((StatusCode::OK, "No import is running.").into_response())
+            let msg = if app.importer.stop() {
+                "Import of boot resources is being stopped"
+            } else {
+                "No import is running."
+            };
+            Ok((StatusCode::OK, msg).into_response())
         }
-        (&Method::GET, Some("is_importing")) => ok_json(json!(false)),
+        (&Method::GET, Some("is_importing")) => ok_json(json!(app.importer.is_importing())),
+        (&Method::GET, Some("import_status")) => {
+            ok_json(serde_json::to_value(app.importer.state()).unwrap_or(Value::Null))
+        }
         _ => Err(crate::unknown_op(r)),
     }
 }
@@ -304,6 +332,9 @@ async fn create(app: &App, r: &Req) -> Res {
         complete: false,
         created: 0,
         updated: 0,
+        rtype: "uploaded".into(),
+        version: String::new(),
+        extra: "[]".into(),
     };
     let _g = UPLOADS.lock().await;
     if let Some(c) = content {

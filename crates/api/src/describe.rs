@@ -486,9 +486,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         actions: ops![
             "read" "GET" None, "List boot resources: type (uploaded, generated, synced).";
             "create" "POST" None, "Upload an image (admin): name (custom/NAME or NAME), architecture (amd64/generic), filetype (tgz, ddraw), title, and content (file) or sha256 + size (then PUT the bytes in chunks to the file's upload_uri).";
-            "import" "POST" Some("import"), "Import from a stream (Ingot syncs no stream: nothing is imported).";
-            "is_importing" "GET" Some("is_importing"), "Whether an import is running (never).";
-            "stop_import" "POST" Some("stop_import"), "Stop an import (none runs).";
+            "import" "POST" Some("import"), "Import the boot sources' selected images in the background (admin): signed index and product files checked against each source's keyring, each file's sha256 and size checked, interrupted downloads resumed.";
+            "is_importing" "GET" Some("is_importing"), "Whether an import is running (true/false).";
+            "import_status" "GET" Some("import_status"), "The running or last import: state, each file's progress (bytes done of size), and what was refused, naming the file.";
+            "stop_import" "POST" Some("stop_import"), "Stop the running import (admin); partial files are kept and resumed by the next import.";
         ],
     },
     HandlerDef {
@@ -499,6 +500,48 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         actions: ops![
             "read" "GET" None, "Read a boot resource with its set and file (sha256, size, complete, upload_uri).";
             "delete" "DELETE" None, "Delete a boot resource (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "BootSourcesHandler",
+        path: "/MAAS/api/2.0/boot-sources/",
+        params: &[],
+        doc: "Manage the boot sources: simplestreams mirrors images are imported from (admin).",
+        actions: ops![
+            "read" "GET" None, "List boot sources.";
+            "create" "POST" None, "Create a boot source: url (the mirror, e.g. http://host/path/ with streams/v1/ under it, or its index URL), keyring_filename (a keyring file on the region) or keyring_data (the keyring: a file, base64 or armored; binary or armored keyrings). With a keyring the signed .sjson files are fetched and checked, without one the plain .json files.";
+        ],
+    },
+    HandlerDef {
+        name: "BootSourceHandler",
+        path: "/MAAS/api/2.0/boot-sources/{id}/",
+        params: &["id"],
+        doc: "Manage a boot source (admin).",
+        actions: ops![
+            "read" "GET" None, "Read a boot source.";
+            "update" "PUT" None, "Update a boot source: url, keyring_filename, keyring_data.";
+            "delete" "DELETE" None, "Delete a boot source and its selections (imported resources stay).";
+        ],
+    },
+    HandlerDef {
+        name: "BootSourceSelectionsHandler",
+        path: "/MAAS/api/2.0/boot-sources/{boot_source_id}/selections/",
+        params: &["boot_source_id"],
+        doc: "Manage a boot source's selections: what the import fetches (admin).",
+        actions: ops![
+            "read" "GET" None, "List the boot source's selections.";
+            "create" "POST" None, "Create a selection: os, release, arches, subarches, labels (repeated or comma-separated; * for all, the default).";
+        ],
+    },
+    HandlerDef {
+        name: "BootSourceSelectionHandler",
+        path: "/MAAS/api/2.0/boot-sources/{boot_source_id}/selections/{id}/",
+        params: &["boot_source_id", "id"],
+        doc: "Manage a boot source selection (admin).",
+        actions: ops![
+            "read" "GET" None, "Read a selection.";
+            "update" "PUT" None, "Update a selection: os, release, arches, subarches, labels.";
+            "delete" "DELETE" None, "Delete a selection.";
         ],
     },
 ];

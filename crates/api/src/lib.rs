@@ -6,6 +6,7 @@
 
 mod boot;
 mod boot_resources;
+mod boot_sources;
 mod clone;
 pub mod describe;
 mod metadata;
@@ -40,6 +41,8 @@ pub struct App {
     /// The `ingot-agent` executable served as `/MAAS/maas-run-scripts` (register-machine,
     /// report-results, hardware sync on running machines).
     pub agent_binary: std::path::PathBuf,
+    /// Imports images from the boot sources (one import at a time, in the background).
+    pub importer: Arc<ingot_region::images::Importer>,
 }
 
 /// `INGOT_AGENT_BINARY`, else `ingot-agent` next to this program.
@@ -66,6 +69,7 @@ pub fn router_with(region: Region, images_dir: Option<std::path::PathBuf>) -> Ro
         images_dir,
         ipxe_dir: std::path::PathBuf::from("/usr/lib/ipxe"),
         agent_binary: default_agent_binary(),
+        importer: Default::default(),
     });
     Router::new().fallback(dispatch).with_state(app)
 }
@@ -522,6 +526,14 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         }
         ["nodes", sid, "results", id] | ["machines", sid, "results", id] => {
             scripts::results(app, r, need_user(&who)?, sid, Some(id)).await
+        }
+        ["boot-sources"] => boot_sources::collection(app, r, need_user(&who)?).await,
+        ["boot-sources", id] => boot_sources::item(app, r, need_user(&who)?, id).await,
+        ["boot-sources", id, "selections"] => {
+            boot_sources::selections(app, r, need_user(&who)?, id, None).await
+        }
+        ["boot-sources", id, "selections", sel] => {
+            boot_sources::selections(app, r, need_user(&who)?, id, Some(sel)).await
         }
         ["boot-resources"] => boot_resources::collection(app, r, need_user(&who)?).await,
         ["boot-resources", id] => boot_resources::item(app, r, need_user(&who)?, id, None).await,

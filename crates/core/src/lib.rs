@@ -11,6 +11,7 @@
 //! * [`redfish`]: a Redfish BMC's inventory capture → an LXD resources object (out-of-band).
 //! * [`scripts`]: script metadata headers, result statuses and aggregation, the built-ins.
 //! * [`storage`]: the storage model (partitions, filesystems, LVM, bcache), layouts, deploy steps.
+//! * [`streams`]: simplestreams index and product files, selections → the files to import.
 
 pub mod actions;
 pub mod boot;
@@ -26,6 +27,7 @@ pub mod scripts;
 pub mod signal;
 pub mod status;
 pub mod storage;
+pub mod streams;
 pub mod transitions;
 
 pub use actions::{

@@ -289,6 +289,8 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         );
         let mut opts = ingot_rack::RackOptions::new(address, data_dir.join("rack"));
         opts.interface = interface;
+        // The region's own rack serves its images from where the region stores them.
+        opts.image_cache = Some(data_dir.join("images"));
         opts.poll = Duration::from_secs(o.rack_poll_secs.max(1));
         std::fs::create_dir_all(&opts.data_dir)?;
         let stop = rack_stop.clone();

@@ -77,11 +77,12 @@ fn admin_only(c: &Call) -> bool {
     if !c.is_read() {
         return !user_writes;
     }
-    // Power secrets of every machine, and every machine's boot timeline.
+    // Power secrets of every machine, every machine's boot timeline, and the boot sources
+    // (with their keyrings), as in MAAS.
     matches!(
         (c.handler.as_str(), c.op.as_deref()),
         ("MachinesHandler", Some("power_parameters")) | ("NetbootTimelineHandler", None)
-    )
+    ) || c.handler.starts_with("BootSource")
 }
 
 async fn send(client: &Client, c: &Call) -> Resp {
@@ -172,6 +173,21 @@ async fn every_endpoint_for_every_kind_of_caller() {
     admin
         .upload_image("custom/authz", b"not really a tarball")
         .await;
+    // A boot source (nothing listens there: an import fails at once) with a selection.
+    admin
+        .post(
+            "/MAAS/api/2.0/boot-sources/",
+            &[("url", "http://127.0.0.1:9/mirror/")],
+        )
+        .await
+        .expect(201);
+    admin
+        .post(
+            "/MAAS/api/2.0/boot-sources/1/selections/",
+            &[("os", "ubuntu"), ("release", "jammy")],
+        )
+        .await
+        .expect(201);
     let describe = anon.get("/MAAS/api/2.0/describe/").await.ok().json();
     let subst: BTreeMap<&str, String> = [
         ("system_id", sid.clone()),
@@ -181,6 +197,7 @@ async fn every_endpoint_for_every_kind_of_caller() {
         ("fabric_id", "1".to_string()),
         ("vid", "0".to_string()),
         ("device_id", "1".to_string()),
+        ("boot_source_id", "1".to_string()),
     ]
     .into_iter()
     .collect();

@@ -149,7 +149,30 @@ async fn bad_input_is_refused_and_changes_nothing() {
     const IPS: &str = "/MAAS/api/2.0/ipaddresses/";
     const BR: &str = "/MAAS/api/2.0/boot-resources/";
     let sha = "0".repeat(64);
+    const BS: &str = "/MAAS/api/2.0/boot-sources/";
     let cases = vec![
+        // boot sources: a URL that is not one, a keyring that is not one, a user, a missing
+        // source's selections, a selection without a release
+        case("admin", "POST", BS, &[("url", "ftp://mirror/")], 400),
+        case("admin", "POST", BS, &[], 400),
+        case(
+            "admin",
+            "POST",
+            BS,
+            &[
+                ("url", "http://mirror/"),
+                ("keyring_data", "bm90IGEga2V5cmluZw=="),
+            ],
+            400,
+        ),
+        case("bob", "POST", BS, &[("url", "http://mirror/")], 403),
+        case(
+            "admin",
+            "POST",
+            "/MAAS/api/2.0/boot-sources/999/selections/",
+            &[("os", "ubuntu"), ("release", "jammy")],
+            404,
+        ),
         // boot resources and deployment
         case(
             "admin",

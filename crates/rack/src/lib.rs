@@ -4,6 +4,7 @@
 //! same code against itself over loopback, so both modes take the same path.
 
 pub mod host;
+pub mod images;
 
 use async_trait::async_trait;
 use ingot_core::rack::{RackConfig, RackEvent};
@@ -31,6 +32,11 @@ pub enum RackError {
 pub trait RegionLink: Send + Sync {
     async fn config(&self) -> Result<RackConfig, RackError>;
     async fn report(&self, events: &[RackEvent]) -> Result<(), RackError>;
+    /// The region's URL (`http://…/MAAS`) images are fetched from by content address into the
+    /// rack's cache; `None` serves no images.
+    fn region_url(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The region over HTTP, with the rack secret.
@@ -101,6 +107,9 @@ pub fn host_name() -> String {
 
 #[async_trait]
 impl RegionLink for HttpLink {
+    fn region_url(&self) -> Option<String> {
+        Some(self.base.clone())
+    }
     async fn config(&self) -> Result<RackConfig, RackError> {
         let r = self
             .http
@@ -153,6 +162,9 @@ pub struct RackOptions {
     pub poll: Duration,
     /// Where Debian's iPXE binaries are (copied into the TFTP root).
     pub ipxe_dir: PathBuf,
+    /// Where images fetched from the region are kept (default `DATA_DIR/image-cache`); the
+    /// rack inside `ingot serve` uses the region's own `images/` directory.
+    pub image_cache: Option<PathBuf>,
 }
 
 impl RackOptions {
@@ -165,6 +177,7 @@ impl RackOptions {
             tftp_listen: SocketAddr::new(IpAddr::V4(address), 69),
             poll: Duration::from_secs(10),
             ipxe_dir: PathBuf::from("/usr/lib/ipxe"),
+            image_cache: None,
         }
     }
 }
@@ -340,10 +353,26 @@ pub async fn run(
         );
     }
     let h2 = hops.clone();
-    let tftp = ingot_tftp::TftpServer::bind_dir(opts.tftp_listen, &root, Default::default())
-        .await
-        .map_err(|e| RackError::Tftp(format!("{}: {e}", opts.tftp_listen)))?
-        .on_event(move |e| tftp_hop(&h2, e));
+    // TFTP serves the loaders, and `images/<sha256>` from the image cache (fetched from the
+    // region by content address on first request, checked, kept).
+    let tftp_err = |e: std::io::Error| RackError::Tftp(format!("{}: {e}", opts.tftp_listen));
+    let tftp = match link.region_url() {
+        Some(region) => {
+            let source = images::CachingSource {
+                root: ingot_tftp::DirSource::new(&root).map_err(tftp_err)?,
+                cache: Arc::new(images::ImageCache::new(
+                    opts.image_cache
+                        .clone()
+                        .unwrap_or_else(|| opts.data_dir.join("image-cache")),
+                    &region,
+                )?),
+            };
+            ingot_tftp::TftpServer::bind(opts.tftp_listen, source, Default::default()).await
+        }
+        None => ingot_tftp::TftpServer::bind_dir(opts.tftp_listen, &root, Default::default()).await,
+    }
+    .map_err(tftp_err)?
+    .on_event(move |e| tftp_hop(&h2, e));
     let tftp_stop = stop.clone();
     let tftp_task = tokio::spawn(async move {
         tokio::select! {

@@ -116,7 +116,12 @@ impl Region {
             .boot_resources()
             .await?
             .into_iter()
-            .filter(|b| b.complete && b.architecture.split('/').next() == Some(arch.as_str()))
+            .filter(|b| {
+                b.complete
+                    && b.architecture.split('/').next() == Some(arch.as_str())
+                    // Only what the agent installs (a synced squashfs is stored, not deployed).
+                    && ["root-tgz", "ddraw"].contains(&b.filetype.as_str())
+            })
             .collect();
         if images.is_empty() {
             return Err(RegionError::field(

@@ -9,6 +9,7 @@ pub mod controllers;
 pub mod deploy;
 mod error;
 pub mod forms;
+pub mod images;
 pub mod network;
 pub mod oob;
 pub mod power;

@@ -29,6 +29,12 @@ pub struct BootResource {
     pub complete: bool,
     pub created: i64,
     pub updated: i64,
+    /// `uploaded`, or `synced` (imported from a boot source).
+    pub rtype: String,
+    /// The stream's version name of a synced resource (empty for uploads).
+    pub version: String,
+    /// The set's other files of a synced resource: JSON list of `{ftype, sha256, size, path}`.
+    pub extra: String,
 }
 
 fn resource_from(r: &AnyRow) -> Result<BootResource> {
@@ -44,6 +50,9 @@ fn resource_from(r: &AnyRow) -> Result<BootResource> {
         complete: r.try_get::<i64, _>("complete")? != 0,
         created: r.try_get("created")?,
         updated: r.try_get("updated")?,
+        rtype: r.try_get("rtype")?,
+        version: r.try_get("version")?,
+        extra: r.try_get("extra")?,
     })
 }
 
@@ -73,7 +82,7 @@ impl Store {
     pub async fn put_boot_resource(&self, b: &BootResource) -> Result<BootResource> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let n = sqlx::query("UPDATE boot_resources SET title = $1, filetype = $2, sha256 = $3, size = $4, uploaded = $5, complete = $6, updated = $7 WHERE name = $8 AND architecture = $9")
+        let n = sqlx::query("UPDATE boot_resources SET title = $1, filetype = $2, sha256 = $3, size = $4, uploaded = $5, complete = $6, updated = $7, rtype = $10, version = $11, extra = $12 WHERE name = $8 AND architecture = $9")
             .bind(&b.title)
             .bind(&b.filetype)
             .bind(&b.sha256)
@@ -83,11 +92,14 @@ impl Store {
             .bind(now)
             .bind(&b.name)
             .bind(&b.architecture)
+            .bind(&b.rtype)
+            .bind(&b.version)
+            .bind(&b.extra)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         if n == 0 {
-            sqlx::query("INSERT INTO boot_resources (name, architecture, title, filetype, sha256, size, uploaded, complete, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)")
+            sqlx::query("INSERT INTO boot_resources (name, architecture, title, filetype, sha256, size, uploaded, complete, created, updated, rtype, version, extra) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)")
                 .bind(&b.name)
                 .bind(&b.architecture)
                 .bind(&b.title)
@@ -97,6 +109,9 @@ impl Store {
                 .bind(b.uploaded)
                 .bind(b.complete as i64)
                 .bind(now)
+                .bind(&b.rtype)
+                .bind(&b.version)
+                .bind(&b.extra)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| map_unique(e, &format!("Boot resource {} already exists.", b.name)))?;

@@ -16,6 +16,7 @@ pub mod deploy;
 pub mod network;
 pub mod routes;
 mod schema;
+pub mod sources;
 pub mod storage;
 
 use ingot_core::Status;

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, V13, V13),
     (14, V14, V14),
     (15, V15_SQLITE, V15_PG),
+    (16, V16_SQLITE, V16_PG),
 ];
 
 macro_rules! v1 {
@@ -210,14 +211,33 @@ const V13: &str = concat!(
 /// reads as "no machine".
 const V14: &str = "ALTER TABLE racks ADD COLUMN machine_id BIGINT;\n";
 
+/// Images from simplestreams mirrors: boot sources (the mirror's URL and the keyring its
+/// signed files are checked against; `keyring_data` base64), their selections (lists as JSON
+/// arrays), and which boot resources were synced from one (`rtype`, the stream's `version`,
+/// the set's other files as a JSON list of `{ftype, sha256, size, path}`).
+macro_rules! v15 {
+    ($pk:literal) => {
+        concat!(
+            "CREATE TABLE boot_sources (id ", $pk, ", url TEXT NOT NULL UNIQUE, keyring_filename TEXT NOT NULL DEFAULT '', keyring_data TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL, updated BIGINT NOT NULL);\n",
+            "CREATE TABLE boot_source_selections (id ", $pk, ", boot_source_id BIGINT NOT NULL REFERENCES boot_sources(id) ON DELETE CASCADE, os TEXT NOT NULL, release TEXT NOT NULL, arches TEXT NOT NULL DEFAULT '[\"*\"]', subarches TEXT NOT NULL DEFAULT '[\"*\"]', labels TEXT NOT NULL DEFAULT '[\"*\"]', created BIGINT NOT NULL, UNIQUE (boot_source_id, os, release));\n",
+            "ALTER TABLE boot_resources ADD COLUMN rtype TEXT NOT NULL DEFAULT 'uploaded';\n",
+            "ALTER TABLE boot_resources ADD COLUMN version TEXT NOT NULL DEFAULT '';\n",
+            "ALTER TABLE boot_resources ADD COLUMN extra TEXT NOT NULL DEFAULT '[]';\n",
+        )
+    };
+}
+
+const V15_SQLITE: &str = v15!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const V15_PG: &str = v15!("BIGSERIAL PRIMARY KEY");
+
 /// Static routes (MAAS `static-routes/`): machines with an address on `source` reach
 /// `destination` through `gateway_ip`. A deleted subnet takes its routes with it.
-macro_rules! v15 {
+macro_rules! v16 {
     ($pk:literal) => {
         concat!(
             "CREATE TABLE static_routes (id ", $pk, ", source_id BIGINT NOT NULL REFERENCES subnets(id) ON DELETE CASCADE, destination_id BIGINT NOT NULL REFERENCES subnets(id) ON DELETE CASCADE, gateway_ip TEXT NOT NULL, metric BIGINT NOT NULL DEFAULT 0, UNIQUE (source_id, destination_id, gateway_ip));\n",
         )
     };
 }
-const V15_SQLITE: &str = v15!("INTEGER PRIMARY KEY AUTOINCREMENT");
-const V15_PG: &str = v15!("BIGSERIAL PRIMARY KEY");
+const V16_SQLITE: &str = v16!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const V16_PG: &str = v16!("BIGSERIAL PRIMARY KEY");
