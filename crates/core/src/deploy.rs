@@ -475,13 +475,17 @@ pub fn render_network_config(ifaces: &[NetIface]) -> String {
                     routes: extra,
                 } => {
                     addresses.push(json!(format!("{address}/{prefix}")));
+                    // The default route as `gateway4`/`gateway6`: cloud-init renders it as
+                    // ENI's own `gateway` line (ifupdown sets it with `ip`), where a `routes`
+                    // entry becomes `post-up route add …`, which needs net-tools — absent
+                    // from Debian's minimal systems (found on a real Debian 12 deploy).
                     if let Some(gw) = gateway {
-                        let to = if gw.contains(':') {
-                            "::/0"
+                        let key = if gw.contains(':') {
+                            "gateway6"
                         } else {
-                            "0.0.0.0/0"
+                            "gateway4"
                         };
-                        routes.push(json!({ "to": to, "via": gw }));
+                        o.insert(key.into(), json!(gw));
                     }
                     for r in extra {
                         routes.push(json!({ "to": r.to, "via": r.via, "metric": r.metric }));
@@ -758,10 +762,10 @@ mod tests {
         assert_eq!(e0["match"]["macaddress"], "52:54:00:aa:bb:01");
         assert_eq!(e0["set-name"], "eth0");
         assert_eq!(e0["addresses"][0], "10.0.0.5/24");
-        assert_eq!(e0["routes"][0]["via"], "10.0.0.1");
-        assert_eq!(e0["routes"][0]["to"], "0.0.0.0/0");
+        assert_eq!(e0["gateway4"], "10.0.0.1");
+        assert_eq!(e0["routes"].as_array().map(Vec::len), Some(1));
         assert_eq!(
-            e0["routes"][1],
+            e0["routes"][0],
             json!({"to": "172.16.0.0/16", "via": "10.0.0.254", "metric": 50})
         );
         assert_eq!(e0["nameservers"]["addresses"][0], "10.0.0.2");

@@ -56,14 +56,16 @@ pub const DPKG_OPTIONS: &[&str] = &[
     "path-exclude=/usr/share/doc/*",
     "path-include=/usr/share/doc/*/copyright",
 ];
-/// After the packages: the build host's name and resolver are not the image's; the system
+/// After the packages: the build host's name and resolver are not the image's (resolv.conf is
+/// resolvconf's link, as its package makes it on a real install); the system
 /// locale is set to C.UTF-8 in `/etc/default/locale` (without it cloud-init's locale module
 /// runs Debian's `locale-gen en_US.UTF-8`, which makes nothing unless `/etc/locale.gen` lists
 /// it, so `update-locale` fails, `modules-config` reports FAIL and that fails the deployment,
 /// as in MAAS — measured with and without the `locales` package).
 pub const CUSTOMIZE_HOOKS: &[&str] = &[
     "echo localhost > \"$1/etc/hostname\"",
-    "rm -f \"$1/etc/resolv.conf\"",
+    // resolvconf's link (what ifupdown's `dns-*` lines feed), not the build host's file.
+    "rm -f \"$1/etc/resolv.conf\" && ln -s ../run/resolvconf/resolv.conf \"$1/etc/resolv.conf\"",
     "echo LANG=C.UTF-8 > \"$1/etc/default/locale\"",
 ];
 /// The default mirror (`INGOT_DEBIAN_MIRROR` overrides it).

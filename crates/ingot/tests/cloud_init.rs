@@ -284,7 +284,7 @@ async fn real_cloud_init_takes_the_deploy_configuration() {
         "bridge_ports",
         "dns-nameservers 10.91.0.53",
         "dns-search maas",
-        "route add default gw 10.91.0.1",
+        "    gateway 10.91.0.1\n",
         "route add -net 172.31.0.0/16 gw 10.91.0.254",
     ] {
         assert!(
@@ -292,8 +292,11 @@ async fn real_cloud_init_takes_the_deploy_configuration() {
             "ENI lacks '{want}':\n{eni}\nfrom:\n{net}"
         );
     }
+    // The default route is ifupdown's own `gateway` line (set with `ip`), never a `route add`
+    // that needs net-tools; and there is one.
+    assert!(!eni.contains("route add default"), "{eni}");
     assert_eq!(
-        eni.matches("route add default gw").count(),
+        eni.matches("    gateway ").count(),
         1,
         "one default route:\n{eni}"
     );
@@ -303,6 +306,7 @@ async fn real_cloud_init_takes_the_deploy_configuration() {
     assert_eq!(b["addresses"][0], "10.91.0.10/24", "{netplan}");
     assert_eq!(b["parameters"]["mode"], "active-backup", "{netplan}");
     assert_eq!(b["nameservers"]["search"][0], "maas", "{netplan}");
+    assert_eq!(b["gateway4"], "10.91.0.1", "{netplan}");
     let routes = b["routes"]
         .as_array()
         .unwrap_or_else(|| panic!("{netplan}"));

@@ -633,11 +633,11 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
         .find(|e| e["match"]["macaddress"] == m1.as_str())
         .unwrap_or_else(|| panic!("{net:#}"));
     assert_eq!(e1["addresses"][0], "10.77.0.10/24");
-    assert_eq!(e1["routes"][0]["via"], "10.77.0.1");
+    assert_eq!(e1["gateway4"], "10.77.0.1");
     assert_eq!(e1["nameservers"]["addresses"][0], "10.77.0.53");
     assert_eq!(e1["nameservers"]["search"], json!(["maas"]), "{net:#}");
     assert_eq!(
-        e1["routes"][1],
+        e1["routes"][0],
         json!({"to": "172.30.0.0/16", "via": "10.77.0.254", "metric": 7}),
         "the static route of the link's subnet: {net:#}"
     );
@@ -659,7 +659,8 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
             .unwrap_or_default();
         assert!(a.starts_with("10.78.0.") && a.ends_with("/24"), "{net:#}");
         assert!(
-            net["ethernets"][name].get("routes").is_none(),
+            net["ethernets"][name].get("gateway4").is_none()
+                && net["ethernets"][name].get("routes").is_none(),
             "one default route"
         );
     }

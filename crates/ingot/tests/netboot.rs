@@ -1301,18 +1301,6 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
     }
 
     // Deploy with a user-data script whose output the console shows.
-    // What every deployed OS receives as vendor-data.
-    for (name, value) in [
-        ("ntp_servers", "10.77.0.1"),
-        ("http_proxy", "http://10.77.0.1:3128/"),
-    ] {
-        api.post(
-            "/MAAS/api/2.0/maas/?op=set_config",
-            &[("name", name), ("value", value)],
-        )
-        .await
-        .ok();
-    }
     use base64::Engine as _;
     let marker = format!("ud-{:08x}", rand::random::<u32>());
     // It also waits, in the background, until Ingot no longer knows the machine, and then
@@ -1849,6 +1837,18 @@ async fn debian_12_e2e(uefi: bool) {
     )
     .await
     .ok();
+    // What every deployed OS receives as vendor-data.
+    for (name, value) in [
+        ("ntp_servers", "10.77.0.1"),
+        ("http_proxy", "http://10.77.0.1:3128/"),
+    ] {
+        api.post(
+            "/MAAS/api/2.0/maas/?op=set_config",
+            &[("name", name), ("value", value)],
+        )
+        .await
+        .ok();
+    }
     use base64::Engine as _;
     let marker = format!("ud-{:08x}", rand::random::<u32>());
     let user_data = format!(
@@ -2000,20 +2000,66 @@ async fn debian_12_e2e(uefi: bool) {
         lines.get(2).is_some_and(|v| v.starts_with("12.")),
         "{stdout}"
     );
-    // The static address, and cloud-init done with the vendor-data in its seed (what is
-    // checked of the vendor-data's effect is in the note of issue 12: Debian's cloud.cfg runs
-    // no NTP module, and the apt proxy did not show yet).
-    let out = tokio::task::block_in_place(|| {
-        ssh(
-            "ip -4 -o addr show; cloud-init status",
-            Duration::from_secs(30),
-        )
-    });
-    for want in ["inet 10.77.0.43/24", "status: done"] {
+    // The network-config and the vendor-data, as the installed system applied them.
+    let state = "ip -4 -o addr show; ip route show default; cat /etc/resolv.conf; \
+                 cat /etc/apt/apt.conf.d/90cloud-init-aptproxy; \
+                 cat /etc/systemd/timesyncd.conf.d/cloud-init.conf; cloud-init status";
+    let applied = |out: &str| {
+        for want in [
+            "inet 10.77.0.43/24",
+            "default via 10.77.0.1",
+            "nameserver 10.77.0.1",
+            "search maas",
+            "http://10.77.0.1:3128/",
+            "NTP=10.77.0.1",
+            "status: done",
+        ] {
+            assert!(
+                out.contains(want),
+                "the installed system lacks {want:?}:\n{out}"
+            );
+        }
+    };
+    applied(&tokio::task::block_in_place(|| {
+        ssh(state, Duration::from_secs(30))
+    }));
+    if !uefi {
+        // A reboot: the same host name and address, and cloud-init finds its datasource again
+        // (the NoCloud seed) and ends with no error; the region's machine stays DEPLOYED.
+        let _ = tokio::task::block_in_place(|| {
+            in_ns(
+                &lab.lab,
+                &[
+                    "ssh",
+                    "-i",
+                    key.to_str().unwrap(),
+                    "-o",
+                    "StrictHostKeyChecking=no",
+                    "-o",
+                    "UserKnownHostsFile=/dev/null",
+                    "-o",
+                    "BatchMode=yes",
+                    "debian@10.77.0.43",
+                    "sudo systemctl reboot",
+                ],
+            )
+        });
+        let t = std::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let out = tokio::task::block_in_place(|| {
+            ssh(
+                &format!("hostname; {state}; cloud-init status --long"),
+                Duration::from_secs(600),
+            )
+        });
+        eprintln!("rebooted and back in {:?}", t.elapsed());
+        assert!(out.starts_with("debianvm\n"), "{out}");
+        applied(&out);
         assert!(
-            out.contains(want),
-            "the installed system lacks {want:?}:\n{out}"
+            !out.contains("errors: ["),
+            "cloud-init reported errors:\n{out}"
         );
+        assert_eq!(api.machine(&sid).await["status_name"], "Deployed");
     }
     drop(disk_vm);
     drop(vm);
