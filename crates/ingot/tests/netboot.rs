@@ -835,6 +835,19 @@ async fn qemu_machine(
     mac0: &str,
     extra: &[String],
 ) -> (Proc, String, std::path::PathBuf) {
+    let (vm, qmp, serial) = qemu_vm(lab, qemu, mac0, extra).await;
+    let sid = qemu_machine_for(api, hostname, mac0, &qmp).await;
+    (vm, sid, serial)
+}
+
+/// The VM of [`qemu_machine`] alone, unknown to the region: its process, QMP socket and serial
+/// console's log.
+async fn qemu_vm(
+    lab: &Lab,
+    qemu: &str,
+    mac0: &str,
+    extra: &[String],
+) -> (Proc, std::path::PathBuf, std::path::PathBuf) {
     let qmp = lab.dir.path().join("vm.qmp");
     let serial = lab.dir.path().join("vm-serial.log");
     let vm = Command::new("ip")
@@ -863,6 +876,16 @@ async fn qemu_machine(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (vm, qmp, serial)
+}
+
+/// The machine of [`qemu_machine`]'s VM, added by hand.
+async fn qemu_machine_for(
+    api: &Client,
+    hostname: &str,
+    mac0: &str,
+    qmp: &std::path::Path,
+) -> String {
     api.post(
         "/MAAS/api/2.0/tags/",
         &[
@@ -892,7 +915,74 @@ async fn qemu_machine(
     api.post("/MAAS/api/2.0/tags/e2e/?op=update_nodes", &[("add", &sid)])
         .await
         .ok();
-    (vm, sid, serial)
+    sid
+}
+
+/// The whole path of a new machine: the VM, unknown to the region, is switched on (its power
+/// button, through QMP), network-boots, enlists itself and runs the built-in commissioning
+/// scripts, and powers off; the machine is NEW with its hardware. The administrator then names
+/// it and gives it its BMC. Returns the system id.
+async fn enlisted_machine(
+    api: &Client,
+    hostname: &str,
+    mac0: &str,
+    qmp: &std::path::Path,
+    serial: &std::path::Path,
+) -> String {
+    use ingot_power::PowerDriver as _;
+    api.post(
+        "/MAAS/api/2.0/maas/?op=set_config",
+        &[("name", "kernel_opts"), ("value", "INGOT_LLDP_SECONDS=2")],
+    )
+    .await
+    .ok();
+    let bmc = ingot_power::qemu::Qemu::new(ingot_power::qemu::QmpAddress::Unix(qmp.to_path_buf()));
+    bmc.power_on().await.expect("the VM's power button");
+    let t = std::time::Instant::now();
+    let mut found = None;
+    for _ in 0..1200 {
+        let ms = api
+            .get(&format!("/MAAS/api/2.0/machines/?mac_address={mac0}"))
+            .await
+            .ok()
+            .json();
+        if let Some(m) = ms.as_array().and_then(|a| a.first()) {
+            let off = bmc.query().await.ok() == Some(ingot_core::PowerState::Off);
+            if m["status_name"] == "New" && m["commissioning_status_name"] == "Passed" && off {
+                found = Some(m["system_id"].as_str().unwrap().to_string());
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let Some(sid) = found else {
+        let log = std::fs::read_to_string(serial).unwrap_or_default();
+        panic!(
+            "the VM did not enlist with its hardware and power off; serial tail:\n{}",
+            &log[log.len().saturating_sub(4000)..]
+        );
+    };
+    eprintln!("enlisted with its hardware in {:?}", t.elapsed());
+    let m = api.machine(&sid).await;
+    assert!(m["cpu_count"].as_u64().unwrap_or(0) >= 1, "{m:#}");
+    assert!(
+        !m["physicalblockdevice_set"].as_array().unwrap().is_empty(),
+        "{m:#}"
+    );
+    api.put(
+        &format!("/MAAS/api/2.0/machines/{sid}/"),
+        &[
+            ("hostname", hostname),
+            ("power_type", "qemu"),
+            (
+                "power_parameters_power_address",
+                &format!("unix:{}", qmp.display()),
+            ),
+        ],
+    )
+    .await
+    .ok();
+    sid
 }
 
 /// A VM with 2 vCPUs, 768 MiB, two disks with set serials, two NICs and set SMBIOS fields is
@@ -1803,7 +1893,14 @@ async fn debian_12_e2e(uefi: bool) {
             format!("if=pflash,format=raw,file={}", vars.display()),
         ]);
     }
-    let (vm, sid, serial) = qemu_machine(&lab, &api, &qemu, "debianvm", mac0, &extra).await;
+    // BIOS: the whole path a user walks — the VM enlists itself, is commissioned, deployed and
+    // logged into. UEFI: added by hand.
+    let (vm, qmp, serial) = qemu_vm(&lab, &qemu, mac0, &extra).await;
+    let sid = if uefi {
+        qemu_machine_for(&api, "debianvm", mac0, &qmp).await
+    } else {
+        enlisted_machine(&api, "debianvm", mac0, &qmp, &serial).await
+    };
     let mut vm = Some(vm);
     let t = std::time::Instant::now();
     api.op(&sid, "commission", &[("testing_scripts", "none")])
