@@ -301,7 +301,7 @@ async fn real_cloud_init_takes_the_deploy_configuration() {
         "one default route:\n{eni}"
     );
     let netplan = render("netplan");
-    let np: Value = serde_yaml_ok(&netplan);
+    let np: Value = yaml_as_json(&netplan);
     let b = &np["network"]["bonds"]["bond0"];
     assert_eq!(b["addresses"][0], "10.91.0.10/24", "{netplan}");
     assert_eq!(b["parameters"]["mode"], "active-backup", "{netplan}");
@@ -336,7 +336,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// The netplan YAML that cloud-init wrote, read by Python's YAML (the same parser cloud-init
 /// uses) into JSON.
-fn serde_yaml_ok(text: &str) -> Value {
+fn yaml_as_json(text: &str) -> Value {
     let out = Command::new(DEBIAN_PYTHON)
         .args([
             "-c",

@@ -1751,6 +1751,30 @@ async fn qemu_uefi_vm_deploys_debian_12_with_cloud_init() {
     debian_12_e2e(true).await;
 }
 
+/// One `ssh -i KEY HOST CMD` from inside the namespace `ns` (no host key checks: every VM is
+/// new; batch mode: a refused key fails instead of asking).
+fn ssh_once(ns: &str, key: &std::path::Path, host: &str, cmd: &str) -> std::process::Output {
+    let key = key.to_str().unwrap();
+    in_ns(
+        ns,
+        &[
+            "ssh",
+            "-i",
+            key,
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "BatchMode=yes",
+            host,
+            cmd,
+        ],
+    )
+}
+
 async fn debian_12_e2e(uefi: bool) {
     if !have("mmdebstrap") || !have("ssh") {
         assert!(
@@ -2053,24 +2077,7 @@ async fn debian_12_e2e(uefi: bool) {
     let ssh = |cmd: &str, wait: Duration| {
         let t = std::time::Instant::now();
         loop {
-            let out = in_ns(
-                &lab.lab,
-                &[
-                    "ssh",
-                    "-i",
-                    key.to_str().unwrap(),
-                    "-o",
-                    "StrictHostKeyChecking=no",
-                    "-o",
-                    "UserKnownHostsFile=/dev/null",
-                    "-o",
-                    "ConnectTimeout=10",
-                    "-o",
-                    "BatchMode=yes",
-                    "debian@10.77.0.43",
-                    cmd,
-                ],
-            );
+            let out = ssh_once(&lab.lab, &key, "debian@10.77.0.43", cmd);
             if out.status.success() || t.elapsed() > wait {
                 let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
                 eprintln!("over SSH ({cmd}):\n{stdout}");
@@ -2124,22 +2131,7 @@ async fn debian_12_e2e(uefi: bool) {
         // A reboot: the same host name and address, and cloud-init finds its datasource again
         // (the NoCloud seed) and ends with no error; the region's machine stays DEPLOYED.
         let _ = tokio::task::block_in_place(|| {
-            in_ns(
-                &lab.lab,
-                &[
-                    "ssh",
-                    "-i",
-                    key.to_str().unwrap(),
-                    "-o",
-                    "StrictHostKeyChecking=no",
-                    "-o",
-                    "UserKnownHostsFile=/dev/null",
-                    "-o",
-                    "BatchMode=yes",
-                    "debian@10.77.0.43",
-                    "sudo systemctl reboot",
-                ],
-            )
+            ssh_once(&lab.lab, &key, "debian@10.77.0.43", "sudo systemctl reboot")
         });
         let t = std::time::Instant::now();
         tokio::time::sleep(Duration::from_secs(20)).await;
