@@ -20,6 +20,8 @@ if [ -n "$missing" ] && [ "$(id -u)" = 0 ]; then
         || { apt-get update -q >&2; apt-get install -y -q --no-install-recommends $missing >&2; }
 fi
 if [ ! -x "$DEST/usr/bin/cloud-init" ]; then
+    # A fresh clone has no target/ yet; dpkg-deb does not create parents.
+    mkdir -p "$REPO/target"
     work=$(mktemp -d)
     (cd "$work" && apt-get download cloud-init >&2) \
         || { apt-get update -q >&2; (cd "$work" && apt-get download cloud-init >&2); }
