@@ -2,7 +2,8 @@
 # What the deployment tests (crates/agent/tests/deploy.rs) need on the host, idempotently:
 # the deploy executor runs against loop devices with the host's mke2fs (e2fsprogs), mkfs.fat
 # (dosfstools), mkswap (util-linux), lvm (lvm2), extlinux + syslinux's MBR code (extlinux,
-# syslinux-common, syslinux-efi), losetup (mount) and socat; QEMU (scripts/peers/qemu.sh) boots the result.
+# syslinux-common, syslinux-efi), losetup (mount), socat, and mksquashfs, xz and
+# bzip2 to make images in every format; QEMU (scripts/peers/qemu.sh) boots the result.
 # Prints the environment to use:  eval "$(scripts/peers/deploy.sh)"
 set -eu
 missing=""
@@ -14,6 +15,10 @@ command -v extlinux >/dev/null 2>&1 || missing="$missing extlinux"
 command -v lvm >/dev/null 2>&1 || missing="$missing lvm2"
 command -v losetup >/dev/null 2>&1 || missing="$missing mount"
 command -v mkswap >/dev/null 2>&1 || missing="$missing util-linux"
+# The image formats MAAS accepts, made by the real tools (squashfs as image mirrors publish it).
+command -v mksquashfs >/dev/null 2>&1 || missing="$missing squashfs-tools"
+command -v xz >/dev/null 2>&1 || missing="$missing xz-utils"
+command -v bzip2 >/dev/null 2>&1 || missing="$missing bzip2"
 # socat: QEMU's guestfwd runs it per connection to reach the test's servers on 127.0.0.1.
 command -v socat >/dev/null 2>&1 || missing="$missing socat"
 if [ -n "$missing" ]; then

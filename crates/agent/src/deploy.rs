@@ -28,6 +28,7 @@ use sha2::Digest;
 
 use crate::ptable;
 use crate::seed;
+use crate::unpack;
 
 /// A failed step and why; shown as `step: reason`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -366,52 +367,6 @@ fn bind_mount(from: &Path, at: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// A device node or FIFO of a root tarball, made as GNU tar makes it (`mknod`, owner, mode);
-/// a name leaving the target is refused.
-fn special_file<R: Read>(target: &Path, e: &tar::Entry<'_, R>) -> Result<(), String> {
-    let path = e.path().map_err(|err| format!("extracting: {err}"))?;
-    let mut dst = target.to_path_buf();
-    for c in path.components() {
-        match c {
-            std::path::Component::Normal(n) => dst.push(n),
-            std::path::Component::CurDir => {}
-            _ => return Err(format!("extracting: {} leaves the target", path.display())),
-        }
-    }
-    let h = e.header();
-    let kind = h.entry_type();
-    let fmt = if kind.is_character_special() {
-        libc::S_IFCHR
-    } else if kind.is_block_special() {
-        libc::S_IFBLK
-    } else {
-        libc::S_IFIFO
-    };
-    let mode = h.mode().map_err(|err| format!("extracting: {err}"))? & 0o7777;
-    let major = h.device_major().ok().flatten().unwrap_or(0);
-    let minor = h.device_minor().ok().flatten().unwrap_or(0);
-    let _ = std::fs::remove_file(&dst);
-    let c = std::ffi::CString::new(dst.as_os_str().as_encoded_bytes())
-        .map_err(|err| err.to_string())?;
-    // SAFETY: a valid C string.
-    let r = unsafe { libc::mknod(c.as_ptr(), fmt | mode, libc::makedev(major, minor)) };
-    if r != 0 {
-        return Err(format!(
-            "extracting: mknod {}: {}",
-            dst.display(),
-            std::io::Error::last_os_error()
-        ));
-    }
-    let uid = h.uid().unwrap_or(0) as libc::uid_t;
-    let gid = h.gid().unwrap_or(0) as libc::gid_t;
-    // SAFETY: a valid C string.
-    unsafe {
-        libc::lchown(c.as_ptr(), uid, gid);
-        libc::chmod(c.as_ptr(), mode);
-    }
-    Ok(())
-}
-
 /// Detaches a (recursive) bind mount.
 fn umount_detach(at: &Path) -> Result<(), String> {
     let c = std::ffi::CString::new(at.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
@@ -566,7 +521,7 @@ impl Executor {
     fn storage(&mut self) -> Result<(), String> {
         let steps = self.cfg.storage.clone();
         let plan = boot_plan(&steps);
-        if self.cfg.image.kind == ImageKind::Ddraw {
+        if self.cfg.image.kind.is_disk() {
             // Only the boot disk is used: the image brings its own layout.
             for s in &steps {
                 if let StorageStep::Disk {
@@ -1032,66 +987,60 @@ impl Executor {
 
     async fn image(&mut self) -> Result<(), String> {
         let img = self.cfg.image.clone();
-        match img.kind {
-            ImageKind::Tgz => {
-                let target = self.env.target.clone();
-                let write = move |r: ChannelReader| -> Result<(), String> {
-                    let mut a = tar::Archive::new(flate2::read::GzDecoder::new(r));
-                    a.set_preserve_permissions(true);
-                    a.set_preserve_ownerships(true);
-                    a.set_overwrite(true);
-                    a.set_unpack_xattrs(false);
-                    let chain = |e: std::io::Error| {
-                        let mut m = format!("extracting: {e}");
-                        let mut src = std::error::Error::source(&e);
-                        while let Some(s) = src {
-                            m.push_str(&format!(": {s}"));
-                            src = s.source();
-                        }
-                        m
-                    };
-                    for entry in a.entries().map_err(chain)? {
-                        let mut e = entry.map_err(chain)?;
-                        let kind = e.header().entry_type();
-                        if kind.is_character_special() || kind.is_block_special() || kind.is_fifo()
-                        {
-                            // The tar crate would make these regular files (a root tarball's
-                            // /dev nodes, as mmdebstrap writes them).
-                            special_file(&target, &e)?;
-                            continue;
-                        }
-                        e.unpack_in(&target).map_err(chain)?;
-                    }
-                    Ok(())
-                };
-                stream(&img.url, &img.sha256, img.size, write).await?;
+        let (kind, comp) = (img.kind, img.kind.compression());
+        if kind == ImageKind::Squashfs {
+            // Random access: downloaded into the target, checked, extracted, removed.
+            let target = self.env.target.clone();
+            let file = target.join(".ingot-image.squashfs");
+            let f2 = file.clone();
+            let write = move |mut r: ChannelReader| -> Result<(), String> {
+                let mut f =
+                    std::fs::File::create(&f2).map_err(|e| format!("{}: {e}", f2.display()))?;
+                std::io::copy(&mut r, &mut f).map_err(|e| format!("downloading: {e}"))?;
+                Ok(())
+            };
+            let got = stream(&img.url, &img.sha256, img.size, write).await;
+            let done = got.and_then(|()| {
+                let f = file.clone();
+                unpack::squashfs(&f, &target)
+            });
+            let _ = std::fs::remove_file(&file);
+            done?;
+        } else if !kind.is_disk() {
+            let target = self.env.target.clone();
+            let write =
+                move |r: ChannelReader| unpack::root_tar(unpack::decompress(comp, r), &target);
+            stream(&img.url, &img.sha256, img.size, write).await?;
+        } else {
+            let (id, disk) = self
+                .boot_disk()
+                .ok_or("the layout names no disk to write the image to")?;
+            let dev = ensure_node(&self.env, &disk.name)?;
+            let bytes = disk_bytes(&self.env.sys, &disk.name).unwrap_or(u64::MAX);
+            if kind == ImageKind::Ddraw && img.size > bytes {
+                // Known before anything is written (compressed images are found too large
+                // when the disk fills).
+                return Err(format!(
+                    "the image ({} bytes) is larger than disk {id} ({bytes} bytes)",
+                    img.size
+                ));
             }
-            ImageKind::Ddraw => {
-                let (id, disk) = self
-                    .boot_disk()
-                    .ok_or("the layout names no disk to write the image to")?;
-                let dev = ensure_node(&self.env, &disk.name)?;
-                let bytes = disk_bytes(&self.env.sys, &disk.name).unwrap_or(u64::MAX);
-                if img.size > bytes {
-                    return Err(format!(
-                        "the image ({} bytes) is larger than disk {id} ({bytes} bytes)",
-                        img.size
-                    ));
-                }
-                let node = dev.clone();
-                let write = move |mut r: ChannelReader| -> Result<(), String> {
-                    let mut f =
-                        open_rw(&node).map_err(|e| format!("open {}: {e}", node.display()))?;
-                    std::io::copy(&mut r, &mut f).map_err(|e| format!("writing: {e}"))?;
-                    f.sync_all().map_err(|e| format!("sync: {e}"))
-                };
-                stream(&img.url, &img.sha256, img.size, write).await?;
-                self.rescan(&disk.name, &dev)?;
-            }
+            let node = dev.clone();
+            let tarred = kind.is_tar();
+            let write = move |r: ChannelReader| -> Result<(), String> {
+                let n = unpack::disk(unpack::decompress(comp, r), tarred, &node, &id)?;
+                println!("ingot-deploy: {n} bytes written to {}", node.display());
+                Ok(())
+            };
+            stream(&img.url, &img.sha256, img.size, write).await?;
+            self.rescan(&disk.name, &dev)?;
         }
         println!(
-            "ingot-deploy: image {} written ({} bytes, sha256 {})",
-            img.name, img.size, img.sha256
+            "ingot-deploy: image {} ({}) written ({} bytes, sha256 {})",
+            img.name,
+            kind.as_str(),
+            img.size,
+            img.sha256
         );
         Ok(())
     }
@@ -1137,7 +1086,7 @@ impl Executor {
     }
 
     fn seed(&mut self) -> Result<(), String> {
-        if self.cfg.image.kind == ImageKind::Ddraw {
+        if self.cfg.image.kind.is_disk() {
             self.mount_ddraw_root()?;
         }
         let t = self.env.target.clone();
@@ -1152,7 +1101,7 @@ impl Executor {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
                 .map_err(|e| format!("chmod {}: {e}", p.display()))
         };
-        if self.cfg.image.kind == ImageKind::Tgz {
+        if !self.cfg.image.kind.is_disk() {
             let entries = self.fstab_entries();
             write("etc/fstab", seed::fstab(&entries).as_bytes(), 0o644)?;
         }
@@ -1246,7 +1195,7 @@ impl Executor {
     }
 
     fn bootloader(&mut self) -> Result<(), String> {
-        if self.cfg.image.kind == ImageKind::Ddraw {
+        if self.cfg.image.kind.is_disk() {
             println!("ingot-deploy: raw image: its own boot loader is used");
             return Ok(());
         }
@@ -1347,7 +1296,12 @@ impl Executor {
         let boot_dir = self.env.target.join("boot");
         std::fs::write(
             boot_dir.join("extlinux.conf"),
-            seed::extlinux_conf(&kernel, initrd.as_deref(), &root.uuid),
+            seed::extlinux_conf(
+                &kernel,
+                initrd.as_deref(),
+                &root.uuid,
+                &self.cfg.kernel_opts,
+            ),
         )
         .map_err(|e| format!("writing extlinux.conf: {e}"))?;
         tool("extlinux", &["--install", &boot_dir.to_string_lossy()])?;
@@ -1399,7 +1353,7 @@ impl Executor {
         if let Some(d) = settings.parent() {
             std::fs::create_dir_all(d).map_err(|e| format!("mkdir {}: {e}", d.display()))?;
         }
-        std::fs::write(&settings, seed::grub_settings(""))
+        std::fs::write(&settings, seed::grub_settings(&self.cfg.kernel_opts))
             .map_err(|e| format!("writing {}: {e}", settings.display()))?;
         // grub-mkconfig names the root by UUID only when /dev/disk/by-uuid/UUID exists, which
         // udev makes elsewhere; the ephemeral environment has no udev.
@@ -1515,6 +1469,7 @@ impl Executor {
                 "/EFI/ingot/vmlinuz",
                 files.initrd.as_ref().map(|_| "/EFI/ingot/initrd.img"),
                 root_uuid,
+                &self.cfg.kernel_opts,
             ),
         )
         .map_err(|e| format!("writing syslinux.cfg: {e}"))?;

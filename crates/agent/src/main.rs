@@ -25,6 +25,7 @@ mod ptable;
 mod resources;
 mod runner;
 mod seed;
+mod unpack;
 mod yaml;
 
 use std::path::{Path, PathBuf};

@@ -120,7 +120,7 @@ pub const KERNEL_ARGS: &str = "ro console=tty0 console=ttyS0,115200";
 
 /// `extlinux.conf` booting `kernel` and `initrd` (paths on the filesystem holding /boot)
 /// with the root filesystem `root_uuid`; no `INITRD` line without an initramfs.
-pub fn extlinux_conf(kernel: &str, initrd: Option<&str>, root_uuid: &str) -> String {
+pub fn extlinux_conf(kernel: &str, initrd: Option<&str>, root_uuid: &str, extra: &str) -> String {
     let initrd = initrd
         .map(|i| format!("  INITRD {i}\n"))
         .unwrap_or_default();
@@ -133,7 +133,11 @@ pub fn extlinux_conf(kernel: &str, initrd: Option<&str>, root_uuid: &str) -> Str
          LABEL ingot\n\
          \x20 KERNEL {kernel}\n\
          {initrd}\
-         \x20 APPEND root=UUID={root_uuid} {KERNEL_ARGS}\n"
+         \x20 APPEND root=UUID={root_uuid} {KERNEL_ARGS}{extra}\n",
+        extra = extra
+            .split_whitespace()
+            .map(|o| format!(" {o}"))
+            .collect::<String>()
     )
 }
 
@@ -187,6 +191,7 @@ mod tests {
                 token_secret: "ts".into(),
             },
             vendor_data: None,
+            kernel_opts: String::new(),
         }
     }
 
@@ -232,14 +237,25 @@ mod tests {
 
     #[test]
     fn extlinux() {
-        let t = extlinux_conf("/boot/vmlinuz", Some("/boot/initrd.img"), "u-1");
+        let t = extlinux_conf("/boot/vmlinuz", Some("/boot/initrd.img"), "u-1", "");
         assert!(t.contains("DEFAULT ingot\n"));
         assert!(t.contains("  KERNEL /boot/vmlinuz\n"));
         assert!(t.contains("  INITRD /boot/initrd.img\n"));
         assert!(t.contains("  APPEND root=UUID=u-1 ro console=tty0 console=ttyS0,115200\n"));
-        let t = extlinux_conf("/vmlinuz-6.1.0-10-amd64", None, "u-1");
+        let t = extlinux_conf("/vmlinuz-6.1.0-10-amd64", None, "u-1", "");
         assert!(t.contains("  KERNEL /vmlinuz-6.1.0-10-amd64\n  APPEND root=UUID=u-1 "));
         assert!(!t.contains("INITRD"));
+        // MAAS's kernel_opts follow the console options.
+        let t = extlinux_conf(
+            "/boot/vmlinuz",
+            None,
+            "u-1",
+            " nomodeset  sysrq_always_enabled ",
+        );
+        assert!(
+            t.contains("console=ttyS0,115200 nomodeset sysrq_always_enabled\n"),
+            "{t}"
+        );
     }
 
     #[test]

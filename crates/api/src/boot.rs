@@ -97,25 +97,12 @@ pub(crate) async fn script(app: &App, r: &Req) -> Res {
         }
         _ => String::new(),
     };
-    // Kernel options on ephemeral boots: the global `kernel_opts` setting (every machine,
-    // enlisting strangers too), then the machine's tags' (MAAS's tag kernel_opts).
+    // Kernel options on ephemeral boots (the installed system gets the same ones).
     let mut opts = String::new();
     if let BootDecision::Ephemeral(_) = &decision {
-        if let Some(global) = st.get_setting("kernel_opts").await? {
-            if !global.trim().is_empty() {
-                opts.push(' ');
-                opts.push_str(global.trim());
-            }
-        }
-    }
-    if let (BootDecision::Ephemeral(_), Some(m)) = (&decision, &machine) {
-        if !m.tags.is_empty() {
-            for t in st.list_tags().await? {
-                if m.tags.contains(&t.name) && !t.kernel_opts.trim().is_empty() {
-                    opts.push(' ');
-                    opts.push_str(t.kernel_opts.trim());
-                }
-            }
+        let o = app.region.kernel_opts(machine.as_ref()).await?;
+        if !o.is_empty() {
+            opts = format!(" {o}");
         }
     }
     let (summary, body) = match (&decision, &image) {

@@ -38,6 +38,10 @@ pub struct DeployConfig {
     /// installed OS (NTP servers, HTTP proxy, apt mirror, remote syslog), as MAAS sends it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_data: Option<String>,
+    /// Extra kernel command-line options of the installed system (MAAS's `kernel_opts`: the
+    /// global setting, then the machine's tags'), written into its boot loader's settings.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kernel_opts: String,
 }
 
 /// The OS image to write.
@@ -54,7 +58,8 @@ pub struct ImageSource {
     pub kind: ImageKind,
 }
 
-/// How an image is laid onto the disk.
+/// How an image is laid onto the disk: the file types MAAS accepts for custom images
+/// (`boot-resources/` `filetype=`), plus the squashfs root file systems image mirrors publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageKind {
@@ -63,24 +68,125 @@ pub enum ImageKind {
     /// `initrd.img-<version>`, or `vmlinuz`/`initrd.img` links or files at the root or in
     /// /boot); the agent installs the boot loader (the image's GRUB when it carries one).
     Tgz,
+    /// A root tarball compressed with bzip2 (MAAS `tbz`).
+    Tbz,
+    /// A root tarball compressed with xz (MAAS `txz`, the mirrors' `root-tar.xz`).
+    Txz,
+    /// A squashfs root file system (the mirrors' `squashfs`): extracted like a root tarball.
+    Squashfs,
     /// A whole-disk raw image (MAAS `ddraw`): written over the boot disk from sector 0; the
     /// storage layout is not applied (only the boot disk is used).
     Ddraw,
+    /// A raw disk image compressed with gzip (`ddgz`).
+    Ddgz,
+    /// A raw disk image compressed with bzip2 (`ddbz2`).
+    Ddbz2,
+    /// A raw disk image compressed with xz (`ddxz`).
+    Ddxz,
+    /// A tar holding one raw disk image (`ddtar`).
+    Ddtar,
+    /// A gzip'ed tar holding one raw disk image (`ddtgz`).
+    Ddtgz,
+    /// A bzip2'ed tar holding one raw disk image (`ddtbz`).
+    Ddtbz,
+    /// An xz'ed tar holding one raw disk image (`ddtxz`).
+    Ddtxz,
+}
+
+/// The compression around an image's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Bzip2,
+    Xz,
 }
 
 impl ImageKind {
+    /// Every kind, in the order the upload error lists them.
+    pub const ALL: [ImageKind; 12] = [
+        ImageKind::Tgz,
+        ImageKind::Tbz,
+        ImageKind::Txz,
+        ImageKind::Squashfs,
+        ImageKind::Ddraw,
+        ImageKind::Ddgz,
+        ImageKind::Ddbz2,
+        ImageKind::Ddxz,
+        ImageKind::Ddtar,
+        ImageKind::Ddtgz,
+        ImageKind::Ddtbz,
+        ImageKind::Ddtxz,
+    ];
+
+    /// The name an upload gives (`filetype=`), as MAAS spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             ImageKind::Tgz => "tgz",
+            ImageKind::Tbz => "tbz",
+            ImageKind::Txz => "txz",
+            ImageKind::Squashfs => "squashfs",
             ImageKind::Ddraw => "ddraw",
+            ImageKind::Ddgz => "ddgz",
+            ImageKind::Ddbz2 => "ddbz2",
+            ImageKind::Ddxz => "ddxz",
+            ImageKind::Ddtar => "ddtar",
+            ImageKind::Ddtgz => "ddtgz",
+            ImageKind::Ddtbz => "ddtbz",
+            ImageKind::Ddtxz => "ddtxz",
         }
     }
 
+    /// The file type stored with a boot resource (what the API shows): `root-tgz`,
+    /// `root-tbz`, `root-txz` for root tarballs (the simplestreams names), the upload name
+    /// for the others.
+    pub fn filetype(self) -> &'static str {
+        match self {
+            ImageKind::Tgz => "root-tgz",
+            ImageKind::Tbz => "root-tbz",
+            ImageKind::Txz => "root-txz",
+            other => other.as_str(),
+        }
+    }
+
+    /// An upload name or a stored file type.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "tgz" | "root-tgz" => Some(ImageKind::Tgz),
-            "ddraw" | "raw" => Some(ImageKind::Ddraw),
-            _ => None,
+            "raw" => Some(ImageKind::Ddraw),
+            _ => Self::ALL
+                .into_iter()
+                .find(|k| k.as_str() == s || k.filetype() == s),
+        }
+    }
+
+    /// A disk image written over the boot disk (the storage layout is not applied).
+    pub fn is_disk(self) -> bool {
+        !matches!(
+            self,
+            ImageKind::Tgz | ImageKind::Tbz | ImageKind::Txz | ImageKind::Squashfs
+        )
+    }
+
+    /// A tar archive (a root tarball, or a tar holding one disk image).
+    pub fn is_tar(self) -> bool {
+        matches!(
+            self,
+            ImageKind::Tgz
+                | ImageKind::Tbz
+                | ImageKind::Txz
+                | ImageKind::Ddtar
+                | ImageKind::Ddtgz
+                | ImageKind::Ddtbz
+                | ImageKind::Ddtxz
+        )
+    }
+
+    pub fn compression(self) -> Compression {
+        match self {
+            ImageKind::Tgz | ImageKind::Ddgz | ImageKind::Ddtgz => Compression::Gzip,
+            ImageKind::Tbz | ImageKind::Ddbz2 | ImageKind::Ddtbz => Compression::Bzip2,
+            ImageKind::Txz | ImageKind::Ddxz | ImageKind::Ddtxz => Compression::Xz,
+            ImageKind::Squashfs | ImageKind::Ddraw | ImageKind::Ddtar => Compression::None,
         }
     }
 }
@@ -570,6 +676,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn image_kinds_by_upload_name_and_stored_type() {
+        use Compression as C;
+        // (upload name, stored file type, disk image, tar, compression)
+        let table = [
+            ("tgz", "root-tgz", false, true, C::Gzip),
+            ("tbz", "root-tbz", false, true, C::Bzip2),
+            ("txz", "root-txz", false, true, C::Xz),
+            ("squashfs", "squashfs", false, false, C::None),
+            ("ddraw", "ddraw", true, false, C::None),
+            ("ddgz", "ddgz", true, false, C::Gzip),
+            ("ddbz2", "ddbz2", true, false, C::Bzip2),
+            ("ddxz", "ddxz", true, false, C::Xz),
+            ("ddtar", "ddtar", true, true, C::None),
+            ("ddtgz", "ddtgz", true, true, C::Gzip),
+            ("ddtbz", "ddtbz", true, true, C::Bzip2),
+            ("ddtxz", "ddtxz", true, true, C::Xz),
+        ];
+        assert_eq!(table.len(), ImageKind::ALL.len());
+        for (name, stored, disk, tar, comp) in table {
+            let k = ImageKind::parse(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(ImageKind::parse(stored), Some(k), "{stored}");
+            assert_eq!(k.as_str(), name);
+            assert_eq!(k.filetype(), stored);
+            assert_eq!(
+                (k.is_disk(), k.is_tar(), k.compression()),
+                (disk, tar, comp),
+                "{name}"
+            );
+            // The agent's configuration names the kind by its upload name.
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::json!(name));
+        }
+        assert_eq!(ImageKind::parse("raw"), Some(ImageKind::Ddraw));
+        for bad in ["", "zip", "root-dd", "ddqcow2", "TGZ"] {
+            assert_eq!(ImageKind::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn config_round_trips_as_json() {
         let c = DeployConfig {
             system_id: "abc123".into(),
@@ -622,6 +766,7 @@ mod tests {
                 token_secret: "s".into(),
             },
             vendor_data: Some("#cloud-config\n{}\n".into()),
+            kernel_opts: "nomodeset quiet".into(),
         };
         let text = serde_json::to_string(&c).unwrap();
         assert!(text.contains(r#""type":"partition""#), "{text}");

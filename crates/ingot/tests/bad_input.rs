@@ -204,7 +204,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
             &[
                 ("name", "x"),
                 ("architecture", "amd64/generic"),
-                ("filetype", "ddtgz"),
+                ("filetype", "ddzip"),
                 ("sha256", &sha),
                 ("size", "3"),
             ],

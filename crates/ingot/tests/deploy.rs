@@ -298,7 +298,7 @@ async fn boot_resources_upload_both_ways(s: &Server) {
             vec![
                 ("name", "x"),
                 ("architecture", "amd64/generic"),
-                ("filetype", "ddtgz"),
+                ("filetype", "ddzip"),
                 ("sha256", &*wrong),
                 ("size", "3"),
             ],
@@ -1279,4 +1279,79 @@ async fn qcow2_uploads_become_raw_disks() {
         .await
         .expect(400);
     assert!(r.body.contains("not a qcow2"), "{}", r.body);
+}
+
+/// Every file type MAAS accepts for custom images is stored under its name and reaches the
+/// agent's configuration as the kind it installs (`crates/agent/tests/image_formats.rs`
+/// installs each one).
+#[tokio::test]
+async fn every_image_file_type_reaches_the_agent() {
+    let s = Server::start(&[]).await;
+    install_ephemeral(s.dir.path());
+    let c = s.client();
+    let sid = c.ready_machine("k1", &mac(7301), &[]).await;
+    // MAAS's kernel_opts, global then the machine's tags', for the installed system too.
+    c.post(
+        "/MAAS/api/2.0/maas/?op=set_config",
+        &[("name", "kernel_opts"), ("value", " quiet ")],
+    )
+    .await
+    .ok();
+    c.post(
+        "/MAAS/api/2.0/tags/",
+        &[("name", "gfx"), ("kernel_opts", "nomodeset")],
+    )
+    .await
+    .ok();
+    c.post("/MAAS/api/2.0/tags/gfx/?op=update_nodes", &[("add", &sid)])
+        .await
+        .ok();
+    let cases = [
+        ("tgz", "root-tgz"),
+        ("tbz", "root-tbz"),
+        ("txz", "root-txz"),
+        ("squashfs", "squashfs"),
+        ("ddraw", "ddraw"),
+        ("ddgz", "ddgz"),
+        ("ddbz2", "ddbz2"),
+        ("ddxz", "ddxz"),
+        ("ddtar", "ddtar"),
+        ("ddtgz", "ddtgz"),
+        ("ddtbz", "ddtbz"),
+        ("ddtxz", "ddtxz"),
+    ];
+    for (upload, stored) in cases {
+        let name = format!("custom/img-{upload}");
+        let r = c
+            .post_form(
+                BR,
+                &[
+                    ("name", &name),
+                    ("architecture", "amd64/generic"),
+                    ("filetype", upload),
+                ],
+                &[("content", "image", upload.as_bytes())],
+            )
+            .await
+            .expect(201)
+            .json();
+        let files = r["sets"]
+            .as_object()
+            .and_then(|s| s.values().next())
+            .map(|set| set["files"].clone())
+            .unwrap();
+        assert!(files.get(stored).is_some(), "{upload}: {r:#}");
+        c.op(&sid, "deploy", &[("distro_series", &name)]).await.ok();
+        let mc = c.with_token(&c.token(&sid).await);
+        let cfg = mc
+            .get("/MAAS/metadata/latest/deploy-config")
+            .await
+            .ok()
+            .json();
+        assert_eq!(cfg["image"]["name"], name.as_str());
+        assert_eq!(cfg["image"]["kind"], upload, "{upload}");
+        assert_eq!(cfg["kernel_opts"], "quiet nomodeset");
+        c.op(&sid, "release", &[]).await.ok();
+        assert_eq!(c.machine(&sid).await["status_name"], "Ready");
+    }
 }

@@ -1970,6 +1970,20 @@ async fn debian_12_e2e(uefi: bool) {
         .await
         .ok();
     }
+    // A tag's kernel options reach the installed system's kernel command line (MAAS's tag
+    // kernel_opts; the deploy's ephemeral boot gets them too).
+    api.post(
+        "/MAAS/api/2.0/tags/",
+        &[("name", "sysrq"), ("kernel_opts", "sysrq_always_enabled")],
+    )
+    .await
+    .ok();
+    api.post(
+        "/MAAS/api/2.0/tags/sysrq/?op=update_nodes",
+        &[("add", &sid)],
+    )
+    .await
+    .ok();
     use base64::Engine as _;
     let marker = format!("ud-{:08x}", rand::random::<u32>());
     let user_data = format!(
@@ -2107,7 +2121,8 @@ async fn debian_12_e2e(uefi: bool) {
     // The network-config and the vendor-data, as the installed system applied them.
     let state = "ip -4 -o addr show; ip route show default; cat /etc/resolv.conf; \
                  cat /etc/apt/apt.conf.d/90cloud-init-aptproxy; \
-                 cat /etc/systemd/timesyncd.conf.d/cloud-init.conf; cloud-init status";
+                 cat /etc/systemd/timesyncd.conf.d/cloud-init.conf; cloud-init status; \
+                 cat /proc/cmdline";
     let applied = |out: &str| {
         for want in [
             "inet 10.77.0.43/24",
@@ -2117,6 +2132,7 @@ async fn debian_12_e2e(uefi: bool) {
             "http://10.77.0.1:3128/",
             "NTP=10.77.0.1",
             "status: done",
+            " sysrq_always_enabled",
         ] {
             assert!(
                 out.contains(want),

@@ -272,7 +272,7 @@ async fn refused_uploads_show_the_servers_answer() {
         cli.run(&a)
     };
     // A bad filetype: the create is refused before any byte is sent.
-    let (code, _, err) = create(&["name=custom/a", "filetype=ddtgz"]);
+    let (code, _, err) = create(&["name=custom/a", "filetype=ddzip"]);
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("HTTP 400") && err.contains("filetype"),

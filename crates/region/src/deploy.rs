@@ -71,30 +71,44 @@ pub fn resource_arch(arch: &str) -> std::result::Result<String, String> {
     Ok(format!("{a}/generic"))
 }
 
-/// The stored file type of an upload's `filetype` (default `tgz`): `root-tgz` or `ddraw`.
+/// The stored file type of an upload's `filetype` (default `tgz`): see
+/// `core::deploy::ImageKind` for the kinds; `ddqcow2` is stored as uploaded and converted to
+/// `ddraw` when the upload completes.
 pub fn resource_filetype(ft: Option<&str>) -> std::result::Result<&'static str, String> {
     match ft.map(str::trim).filter(|f| !f.is_empty()).unwrap_or("tgz") {
-        "tgz" | "root-tgz" => Ok("root-tgz"),
-        "ddraw" => Ok("ddraw"),
         // A qcow2 disk (cloud images): converted to raw once the upload completes.
         "ddqcow2" | "qcow2" => Ok("ddqcow2"),
-        other => Err(format!(
-            "'{other}' is not a supported file type: use tgz (a root file system tarball), ddraw (a raw disk image) or ddqcow2 (a qcow2 disk image, converted to raw on upload)."
-        )),
-    }
-}
-
-fn image_kind(filetype: &str) -> ImageKind {
-    if filetype == "ddraw" {
-        ImageKind::Ddraw
-    } else {
-        ImageKind::Tgz
+        other => ImageKind::parse(other).map(ImageKind::filetype).ok_or_else(|| {
+            let names: Vec<&str> = ImageKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!(
+                "'{other}' is not a supported file type: use tgz, tbz or txz (a root file system tarball), squashfs (a root file system), ddraw (a raw disk image), {} (a compressed or tarred raw disk image) or ddqcow2 (a qcow2 disk image, converted to raw on upload).",
+                names[5..].join(", ")
+            )
+        }),
     }
 }
 
 // ------------------------------------------------------------------------------ storage
 
 impl Region {
+    /// A machine's kernel options (MAAS's `kernel_opts`), for its ephemeral boots and its
+    /// installed system alike: the global setting (the only part for an unknown machine),
+    /// then those of the machine's tags, in tag-name order, space-separated.
+    pub async fn kernel_opts(&self, m: Option<&Machine>) -> Result<String> {
+        let mut opts: Vec<String> = Vec::new();
+        if let Some(global) = self.store.get_setting("kernel_opts").await? {
+            opts.extend(global.split_whitespace().map(str::to_string));
+        }
+        if let Some(m) = m.filter(|m| !m.tags.is_empty()) {
+            for t in self.store.list_tags().await? {
+                if m.tags.contains(&t.name) {
+                    opts.extend(t.kernel_opts.split_whitespace().map(str::to_string));
+                }
+            }
+        }
+        Ok(opts.join(" "))
+    }
+
     // -------------------------------------------------------------------------- images
     /// The complete image a deploy installs: `distro_series` (`custom/NAME`, `os/series`, or a
     /// series with `osystem`), else the `default_osystem`/`default_distro_series` settings,
@@ -119,8 +133,8 @@ impl Region {
             .filter(|b| {
                 b.complete
                     && b.architecture.split('/').next() == Some(arch.as_str())
-                    // Only what the agent installs (a synced squashfs is stored, not deployed).
-                    && ["root-tgz", "ddraw"].contains(&b.filetype.as_str())
+                    // Only what the agent installs (not a qcow2 still being converted).
+                    && ImageKind::parse(&b.filetype).is_some()
             })
             .collect();
         if images.is_empty() {
@@ -426,6 +440,16 @@ impl Region {
         };
         let token = self.store.ensure_machine_token(m.id).await?;
         let vendor_data = render_vendor_data(&self.vendor_settings().await?);
+        let kernel_opts = self.kernel_opts(Some(&m)).await?;
+        let kind = ImageKind::parse(&image.filetype).ok_or_else(|| {
+            RegionError::field(
+                "distro_series",
+                format!(
+                    "{}: file type {} cannot be installed",
+                    image.name, image.filetype
+                ),
+            )
+        })?;
         Ok(DeployConfig {
             system_id: m.system_id.clone(),
             fqdn: format!("{}.{}", m.hostname, m.domain),
@@ -435,7 +459,7 @@ impl Region {
                 url: format!("{base}/boot/images/{}", image.sha256),
                 sha256: image.sha256.clone(),
                 size: u64::try_from(image.size).unwrap_or(0),
-                kind: image_kind(&image.filetype),
+                kind,
             },
             storage,
             network_config,
@@ -448,6 +472,7 @@ impl Region {
                 token_secret: token.token_secret,
             },
             vendor_data,
+            kernel_opts,
         })
     }
 }
@@ -471,6 +496,13 @@ mod tests {
         assert_eq!(resource_filetype(None).unwrap(), "root-tgz");
         assert_eq!(resource_filetype(Some("tgz")).unwrap(), "root-tgz");
         assert_eq!(resource_filetype(Some("ddraw")).unwrap(), "ddraw");
-        assert!(resource_filetype(Some("ddtgz")).is_err());
+        assert_eq!(resource_filetype(Some("ddtgz")).unwrap(), "ddtgz");
+        assert_eq!(resource_filetype(Some("txz")).unwrap(), "root-txz");
+        assert_eq!(resource_filetype(Some("ddqcow2")).unwrap(), "ddqcow2");
+        let e = resource_filetype(Some("zip")).unwrap_err();
+        assert!(
+            e.contains("ddgz, ddbz2, ddxz, ddtar, ddtgz, ddtbz, ddtxz"),
+            "{e}"
+        );
     }
 }
