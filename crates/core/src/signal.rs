@@ -326,10 +326,21 @@ impl StatusEvent {
     }
 }
 
-/// Plan the effect of a status event.
-pub fn plan_status_event(facts: &MachineFacts, ev: &StatusEvent) -> Outcome {
+/// Plan the effect of a status event. `failed_parts` names the parts of a failed stage that
+/// reported their own failure before it (cloud-init's modules, `config-scripts-user` for a
+/// failing user-data script), so that the machine's error says which.
+pub fn plan_status_event(
+    facts: &MachineFacts,
+    ev: &StatusEvent,
+    failed_parts: &[String],
+) -> Outcome {
     let o = Outcome::none();
     let top_fail = ev.event_type == "finish" && ev.is_top_level() && ev.failed();
+    let parts = if failed_parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {} failed", failed_parts.join(", "))
+    };
     match facts.status {
         Deploying => {
             if ev.finished_ok("modules-final") {
@@ -339,7 +350,10 @@ pub fn plan_status_event(facts: &MachineFacts, ev: &StatusEvent) -> Outcome {
             } else if top_fail {
                 o.failed(
                     FailedDeployment,
-                    format!("Installation failed: {} ({})", ev.name, ev.description),
+                    format!(
+                        "Installation failed: {} ({}){parts}",
+                        ev.name, ev.description
+                    ),
                 )
             } else {
                 o
@@ -351,7 +365,12 @@ pub fn plan_status_event(facts: &MachineFacts, ev: &StatusEvent) -> Outcome {
         s if top_fail && s.is_transient() => match s.failed_status() {
             Some(f) => o.failed(
                 f,
-                format!("{} failed: {} ({})", s.label(), ev.name, ev.description),
+                format!(
+                    "{} failed: {} ({}){parts}",
+                    s.label(),
+                    ev.name,
+                    ev.description
+                ),
             ),
             None => o,
         },

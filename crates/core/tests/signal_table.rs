@@ -157,34 +157,51 @@ fn ev(event_type: &str, name: &str, result: Option<&str>) -> StatusEvent {
 fn status_events() {
     let done = ev("finish", "modules-final", Some("SUCCESS"));
     assert_eq!(
-        plan_status_event(&facts(Deploying, None), &done).steps,
+        plan_status_event(&facts(Deploying, None), &done, &[]).steps,
         vec![Deployed]
     );
     assert_eq!(
-        plan_status_event(&facts(Deployed, None), &done).steps,
+        plan_status_event(&facts(Deployed, None), &done, &[]).steps,
         vec![]
     );
     let mut f = facts(DiskErasing, None);
-    assert_eq!(plan_status_event(&f, &done).steps, vec![Ready]);
+    assert_eq!(plan_status_event(&f, &done, &[]).steps, vec![Ready]);
     f.commissioning_passed = false;
-    assert_eq!(plan_status_event(&f, &done).steps, vec![Releasing, New]);
+    assert_eq!(
+        plan_status_event(&f, &done, &[]).steps,
+        vec![Releasing, New]
+    );
     let fail = ev("finish", "cmd-install", Some("FAIL"));
     assert_eq!(
-        plan_status_event(&facts(Deploying, None), &fail).steps,
+        plan_status_event(&facts(Deploying, None), &fail, &[]).steps,
         vec![FailedDeployment]
     );
     let sub = ev("finish", "cmd-install/stage-partitioning", Some("FAIL"));
     assert_eq!(
-        plan_status_event(&facts(Deploying, None), &sub).steps,
+        plan_status_event(&facts(Deploying, None), &sub, &[]).steps,
         vec![]
     );
     assert_eq!(
-        plan_status_event(&facts(Commissioning, None), &fail).steps,
+        plan_status_event(&facts(Commissioning, None), &fail, &[]).steps,
         vec![FailedCommissioning]
+    );
+    // cloud-init's final stage failing because a user-data script failed: the machine's error
+    // names the module that failed.
+    let mut final_fail = ev("finish", "modules-final", Some("FAIL"));
+    final_fail.description = "running modules for final".into();
+    let o = plan_status_event(
+        &facts(Deploying, None),
+        &final_fail,
+        &["config-scripts-user".to_string()],
+    );
+    assert_eq!(o.steps, vec![FailedDeployment]);
+    assert_eq!(
+        o.error_description.as_deref(),
+        Some("Installation failed: modules-final (running modules for final): config-scripts-user failed")
     );
     for s in Status::ALL {
         for e in [&done, &fail, &sub] {
-            let o = plan_status_event(&facts(s, Some(Ready)), e);
+            let o = plan_status_event(&facts(s, Some(Ready)), e, &[]);
             assert!(path_is_valid(s, &o.steps), "{s:?} {e:?}");
         }
     }

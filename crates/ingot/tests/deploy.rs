@@ -924,17 +924,35 @@ async fn deploy_failures_queue_and_bad_input() {
     let d = c.op(&sid, "deploy", &[]).await.ok().json();
     assert_eq!(d["distro_series"], "beta");
     assert_eq!(d["osystem"], "custom");
-    let ev = json!({"event_type": "finish", "origin": "cloud-init", "name": "modules-final", "description": "running modules", "result": "FAIL"});
-    c.with_token(&c.token(&sid).await)
-        .post_json(&format!("/MAAS/metadata/status/{sid}"), &ev)
-        .await
-        .expect(204);
+    // As cloud-init 22.4 reports a failing user-data script: the module's own failure, then
+    // the stage's (a module that failed in an earlier stage run is not named).
+    let mc = c.with_token(&c.token(&sid).await);
+    for (event_type, name, result) in [
+        ("finish", "modules-final/config-ssh", Some("FAIL")),
+        ("start", "modules-final", None),
+        ("start", "modules-final/config-scripts-user", None),
+        ("finish", "modules-final/config-scripts-user", Some("FAIL")),
+        (
+            "finish",
+            "modules-final/config-final-message",
+            Some("SUCCESS"),
+        ),
+        ("finish", "modules-final", Some("FAIL")),
+    ] {
+        let mut ev = json!({"event_type": event_type, "origin": "cloudinit", "name": name, "description": "running modules for final"});
+        if let Some(r) = result {
+            ev["result"] = json!(r);
+        }
+        mc.post_json(&format!("/MAAS/metadata/status/{sid}"), &ev)
+            .await
+            .expect(204);
+    }
     let m = c.machine(&sid).await;
     assert_eq!(m["status_name"], "Failed deployment");
-    assert!(m["error_description"]
-        .as_str()
-        .unwrap()
-        .contains("modules-final"));
+    assert_eq!(
+        m["error_description"],
+        "Installation failed: modules-final (running modules for final): config-scripts-user failed"
+    );
     c.op(&sid, "release", &[]).await.ok();
 
     // The admission queue: the second deployment gets no configuration until admitted.

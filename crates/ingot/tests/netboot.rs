@@ -1744,8 +1744,9 @@ async fn qemu_vm_deploys_debian_12_with_cloud_init() {
 /// The same under UEFI (OVMF): the region lays the disk out for UEFI (GPT, ESP) from the
 /// machine's network boot, the image's GRUB goes on the ESP as `\EFI\BOOT\BOOTX64.EFI`; the
 /// test then starts the installed disk itself (OVMF does not fall back to the disk when iPXE
-/// exits: the region's UEFI local boot is unfinished) and the region gets DEPLOYED from
-/// cloud-init.
+/// exits: the region's UEFI local boot is unfinished). Its user-data script fails (exit 3):
+/// Debian's cloud-init reports its final stage failed and the machine is FAILED_DEPLOYMENT
+/// with the failing module named, while the system itself is up (SSH checks as for BIOS).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qemu_uefi_vm_deploys_debian_12_with_cloud_init() {
     debian_12_e2e(true).await;
@@ -1986,8 +1987,12 @@ async fn debian_12_e2e(uefi: bool) {
     .ok();
     use base64::Engine as _;
     let marker = format!("ud-{:08x}", rand::random::<u32>());
+    // UEFI: the user-data script fails after its work (exit 3), as an operator's broken
+    // script would: real cloud-init reports its final stage failed, the machine ends in
+    // FAILED_DEPLOYMENT naming the module, and the system is up and reachable all the same.
     let user_data = format!(
-        "#!/bin/sh\necho user-data-says {marker} > /dev/console\necho {marker} > /root/user-data-ran\n"
+        "#!/bin/sh\necho user-data-says {marker} > /dev/console\necho {marker} > /root/user-data-ran\n{}",
+        if uefi { "exit 3\n" } else { "" }
     );
     let ud = base64::engine::general_purpose::STANDARD.encode(user_data);
     api.post(
@@ -2058,9 +2063,23 @@ async fn debian_12_e2e(uefi: bool) {
     } else {
         serial.clone()
     };
-    let m = wait_status_logging(&api, &sid, "Deployed", 1500, &console_path, t).await;
-    eprintln!("deployed in {:?}", t.elapsed());
-    assert_eq!(m["netboot"], false, "{m:#}");
+    let want = if uefi {
+        "Failed deployment"
+    } else {
+        "Deployed"
+    };
+    let m = wait_status_logging(&api, &sid, want, 1500, &console_path, t).await;
+    eprintln!("{want} in {:?}", t.elapsed());
+    if uefi {
+        let why = m["error_description"].as_str().unwrap_or("");
+        assert!(
+            why.starts_with("Installation failed: modules-final (")
+                && why.ends_with("): config-scripts-user failed"),
+            "{why}"
+        );
+    } else {
+        assert_eq!(m["netboot"], false, "{m:#}");
+    }
     let console =
         String::from_utf8_lossy(&std::fs::read(&console_path).unwrap_or_default()).into_owned();
     for want in [
@@ -2131,7 +2150,11 @@ async fn debian_12_e2e(uefi: bool) {
             "search maas",
             "http://10.77.0.1:3128/",
             "NTP=10.77.0.1",
-            "status: done",
+            if uefi {
+                "status: error"
+            } else {
+                "status: done"
+            },
             " sysrq_always_enabled",
         ] {
             assert!(

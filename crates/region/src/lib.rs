@@ -1117,7 +1117,8 @@ impl Region {
             let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
                 RegionError::NotFound("The machine of this token no longer exists.".into())
             })?;
-            let out = signal::plan_status_event(&facts(&m), ev);
+            let parts = self.failed_parts(&m, ev).await?;
+            let out = signal::plan_status_event(&facts(&m), ev, &parts);
             let heard = format!(
                 "{} {} {}{}",
                 ev.origin,
@@ -1154,6 +1155,40 @@ impl Region {
             self.after_change(m.id).await
         })
         .await
+    }
+
+    /// For a stage's failure (a top-level `finish FAIL`): the parts of that stage that reported
+    /// their own failure since it started (`modules-final/config-scripts-user` →
+    /// `config-scripts-user`), oldest first, read back from the machine's event log.
+    async fn failed_parts(&self, m: &Machine, ev: &StatusEvent) -> Result<Vec<String>> {
+        if !(ev.event_type == "finish" && ev.is_top_level() && ev.result.as_deref() == Some("FAIL"))
+        {
+            return Ok(Vec::new());
+        }
+        let start = format!("{} {} start", ev.origin, ev.name);
+        let child = format!("{} {}/", ev.origin, ev.name);
+        let mut parts = Vec::new();
+        for e in self
+            .store
+            .events(std::slice::from_ref(&m.system_id), None, None, None, 200)
+            .await?
+        {
+            if e.kind != "Node status event" {
+                continue;
+            }
+            if e.description.starts_with(&start) {
+                break;
+            }
+            if let Some(rest) = e.description.strip_prefix(&child) {
+                if let Some((name, _)) = rest.split_once(" finish FAIL") {
+                    if !parts.iter().any(|p| p == name) {
+                        parts.push(name.to_string());
+                    }
+                }
+            }
+        }
+        parts.reverse();
+        Ok(parts)
     }
 
     /// Apply what a machine's report (or an observation of it) decided, in one compare-and-
