@@ -138,6 +138,9 @@ def list_all(cl):
     items = json.loads(data)
     if not isinstance(items, list):
         raise BenchError(f"GET machines/: expected a JSON array, got {type(items).__name__}")
+    # The region's own controller is listed too (node_type 2-4: a controller listed as a
+    # machine); the checks count the machines the benchmark made (node_type 0).
+    items = [m for m in items if m.get("node_type") == 0]
     return items, wall, len(data)
 
 
