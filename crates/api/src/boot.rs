@@ -116,7 +116,10 @@ pub(crate) async fn script(app: &App, r: &Req) -> Res {
                 i = img.initrd.sha256,
             ),
         ),
-        (BootDecision::LocalDisk, _) => ("local disk".into(), "#!ipxe\necho Ingot: booting from the local disk\nexit\n".into()),
+        // UEFI firmware moves on to its next boot option (the disk) only when the network
+        // boot fails: iPXE's plain `exit` returns success, and EDK2 then stops in its boot
+        // manager menu. BIOS ignores the status.
+        (BootDecision::LocalDisk, _) => ("local disk".into(), "#!ipxe\necho Ingot: booting from the local disk\niseq ${platform} efi && exit 1 || exit\n".into()),
         (BootDecision::Nothing(why), _) => (format!("nothing: {why}"), format!("#!ipxe\necho Ingot: nothing to boot for {mac}: {why}\nsleep 10\npoweroff || exit\n")),
         (BootDecision::Ephemeral(_), None) => ("nothing: no image".into(), "#!ipxe\necho Ingot: no ephemeral image\nexit\n".into()),
     };

@@ -117,8 +117,12 @@ async fn ipxe_scripts_follow_the_boot_decision() {
         .get(&format!("/MAAS/boot/ipxe?mac={}", mac(90)))
         .await
         .ok();
+    // UEFI: a failing exit, so that the firmware tries the disk next (the UEFI Debian e2e
+    // in netboot.rs boots its disk that way).
     assert!(
-        r.body.contains("local disk") && r.body.contains("exit"),
+        r.body.contains("local disk")
+            && r.body
+                .contains("\niseq ${platform} efi && exit 1 || exit\n"),
         "{}",
         r.body
     );

@@ -1742,9 +1742,9 @@ async fn qemu_vm_deploys_debian_12_with_cloud_init() {
 }
 
 /// The same under UEFI (OVMF): the region lays the disk out for UEFI (GPT, ESP) from the
-/// machine's network boot, the image's GRUB goes on the ESP as `\EFI\BOOT\BOOTX64.EFI`; the
-/// test then starts the installed disk itself (OVMF does not fall back to the disk when iPXE
-/// exits: the region's UEFI local boot is unfinished). Its user-data script fails (exit 3):
+/// machine's network boot, the image's GRUB goes on the ESP as `\EFI\BOOT\BOOTX64.EFI`, and
+/// OVMF boots it after the region's local-disk answer (iPXE `exit 1`, so that the firmware
+/// tries its next boot option instead of stopping in its menu). Its user-data script fails (exit 3):
 /// Debian's cloud-init reports its final stage failed and the machine is FAILED_DEPLOYMENT
 /// with the failing module named, while the system itself is up (SSH checks as for BIOS).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1926,7 +1926,6 @@ async fn debian_12_e2e(uefi: bool) {
     } else {
         enlisted_machine(&api, "debianvm", mac0, &qmp, &serial).await
     };
-    let mut vm = Some(vm);
     let t = std::time::Instant::now();
     api.op(&sid, "commission", &[("testing_scripts", "none")])
         .await
@@ -2009,60 +2008,10 @@ async fn debian_12_e2e(uefi: bool) {
     )
     .await
     .ok();
-    // UEFI: once iPXE exits to the firmware, OVMF tries only its network boot entries and
-    // stops in its boot menu — the disk gets no boot option of its own and the region's local
-    // boot for UEFI does not chain-load the ESP's loader yet. So the test starts the installed
-    // disk itself, as firmware with the disk first in its boot order would (same VM: disk,
-    // NIC, MAC, tap; fresh NVRAM, so only the removable-media path \EFI\BOOT\BOOTX64.EFI
-    // can boot it).
-    let mut disk_vm = None;
-    let console_path = if uefi {
-        let rebooting = "ingot-deploy: installed; rebooting from the disk";
-        for _ in 0..900 {
-            let c =
-                String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
-            if c.contains(rebooting) || c.contains("ingot-deploy: FAILED") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-        eprintln!(
-            "[{:7.1}s] installed: the test boots the disk with OVMF",
-            t.elapsed().as_secs_f64()
-        );
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        drop(vm.take());
-        let vars = lab.dir.path().join("OVMF_VARS-disk.fd");
-        std::fs::copy(ovmf[1], &vars).unwrap();
-        let log = lab.dir.path().join("vm-serial-disk.log");
-        let child = Command::new("ip")
-            .args([
-                "netns", "exec", &lab.lab, &qemu, "-accel", "tcg", "-m", "768", "-smp", "2",
-            ])
-            .args(["-nographic", "-nodefaults"])
-            .arg("-drive")
-            .arg(format!("if=pflash,format=raw,readonly=on,file={}", ovmf[0]))
-            .arg("-drive")
-            .arg(format!("if=pflash,format=raw,file={}", vars.display()))
-            .arg("-serial")
-            .arg(format!("file:{}", log.display()))
-            .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
-            .args(["-device", &format!("virtio-net-pci,netdev=n0,mac={mac0}")])
-            .arg("-drive")
-            .arg(format!("file={},if=none,id=d0,format=raw", disk.display()))
-            .args([
-                "-device",
-                "virtio-blk-pci,drive=d0,serial=INGOT-DEBIAN-D0,bootindex=1",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start QEMU on the installed disk");
-        disk_vm = Some(Proc(child));
-        log
-    } else {
-        serial.clone()
-    };
+    // After the install the machine reboots into iPXE, the region answers "local disk", and
+    // the firmware boots the disk: SeaBIOS on iPXE's exit, OVMF on its failing exit (the
+    // disk's boot option, the removable-media path \EFI\BOOT\BOOTX64.EFI, comes next).
+    let console_path = serial.clone();
     let want = if uefi {
         "Failed deployment"
     } else {
@@ -2189,6 +2138,5 @@ async fn debian_12_e2e(uefi: bool) {
         );
         assert_eq!(api.machine(&sid).await["status_name"], "Deployed");
     }
-    drop(disk_vm);
     drop(vm);
 }
