@@ -1776,44 +1776,9 @@ fn ssh_once(ns: &str, key: &std::path::Path, host: &str, cmd: &str) -> std::proc
     )
 }
 
-async fn debian_12_e2e(uefi: bool) {
-    if !have("mmdebstrap") || !have("ssh") {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must provide mmdebstrap and ssh (scripts/peers/debian-image.sh)"
-        );
-        eprintln!("SKIP: needs mmdebstrap and ssh (scripts/peers/debian-image.sh)");
-        return;
-    }
-    let ovmf = [
-        "/usr/share/OVMF/OVMF_CODE.fd",
-        "/usr/share/OVMF/OVMF_VARS.fd",
-    ];
-    let Some((mut lab, qemu)) =
-        vm_lab(if uefi { 7 } else { 6 }, if uefi { &ovmf[..] } else { &[] })
-    else {
-        return;
-    };
-    let cache = std::env::var_os("INGOT_DEBIAN_IMAGE_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debian-image-cache")
-        });
-    let t = std::time::Instant::now();
-    let img = ingot_images::debian::debian_image(&cache).expect("the Debian 12 image");
-    eprintln!(
-        "Debian 12 image: {} bytes, {} (waited {:?})",
-        img.size,
-        match img.built_in {
-            Some(d) => format!("built by mmdebstrap in {d:?}"),
-            None => "from the cache".into(),
-        },
-        t.elapsed()
-    );
-    let api = lab.start_region().await;
-    // As python-libmaas uploads a large image: sha256 + size first, then chunks PUT to the
-    // file's upload_uri.
-    let t = std::time::Instant::now();
+/// The Debian image uploaded as python-libmaas uploads a large image: sha256 + size first, then
+/// chunks PUT to the file's upload_uri. Returns the name to deploy.
+async fn upload_debian(api: &Client, img: &ingot_images::debian::DebianImage) -> String {
     let res = api
         .post(
             "/MAAS/api/2.0/boot-resources/",
@@ -1878,7 +1843,118 @@ async fn debian_12_e2e(uefi: bool) {
         .ok()
         .json();
     assert!(r.to_string().contains("\"complete\":true"), "{r:#}");
-    eprintln!("uploaded in {:?}", t.elapsed());
+    "custom/debian-12".to_string()
+}
+
+/// The Debian image published on a simplestreams mirror (a product `debian/bookworm`, its
+/// root tarball as `root-tgz`, index and product file clear-signed by a throwaway key), the
+/// mirror added as a boot source with that keyring, bookworm selected and imported. Returns
+/// the name to deploy and the mirror's directory (kept while the test runs).
+async fn import_debian(
+    api: &Client,
+    img: &ingot_images::debian::DebianImage,
+) -> (String, tempfile::TempDir) {
+    use common::mirror::{serve_mirror, wait_import, write_streams, Key, CID};
+    use serde_json::json;
+    let key = Key::new("debian-mirror", "ed25519");
+    let dir = tempfile::tempdir().unwrap();
+    let rel = "debian/bookworm/amd64/20261206/root.tgz";
+    std::fs::create_dir_all(dir.path().join(rel).parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&img.path, dir.path().join(rel)).unwrap();
+    let products = json!({
+        "content_id": CID, "datatype": "image-downloads", "format": "products:1.0",
+        "updated": "Sun, 06 Dec 2026 00:00:00 +0000",
+        "products": {"org.debian:bookworm:amd64": {
+            "arch": "amd64", "os": "debian", "release": "bookworm", "subarch": "generic",
+            "versions": {"20261206": {"items": {"root-tgz": {
+                "ftype": "root-tgz", "path": rel, "sha256": img.sha256, "size": img.size,
+            }}}},
+        }},
+    });
+    write_streams(dir.path(), &products, &key, &key);
+    let mirror = serve_mirror(dir.path().to_path_buf(), vec![]).await;
+    let src = api
+        .post_form(
+            "/MAAS/api/2.0/boot-sources/",
+            &[("url", &mirror.base)],
+            &[("keyring_data", "mirror.gpg", &key.public())],
+        )
+        .await
+        .expect(201)
+        .json();
+    api.post(
+        &format!("/MAAS/api/2.0/boot-sources/{}/selections/", src["id"]),
+        &[
+            ("os", "debian"),
+            ("release", "bookworm"),
+            ("arches", "amd64"),
+            ("subarches", "*"),
+            ("labels", "*"),
+        ],
+    )
+    .await
+    .expect(201);
+    api.post("/MAAS/api/2.0/boot-resources/?op=import", &[])
+        .await
+        .ok();
+    let st = wait_import(api).await;
+    assert_eq!(st["state"], "complete", "{st:#}");
+    // Fetched whole from the mirror, checked against the signed product file.
+    let log = mirror.log.lock().unwrap().clone();
+    assert!(log.iter().any(|(p, _)| p == rel), "{log:?}");
+    assert!(
+        log.iter().any(|(p, _)| p.ends_with(".sjson")),
+        "signed files: {log:?}"
+    );
+    ("debian/bookworm".to_string(), dir)
+}
+
+async fn debian_12_e2e(uefi: bool) {
+    if !have("mmdebstrap") || !have("ssh") {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide mmdebstrap and ssh (scripts/peers/debian-image.sh)"
+        );
+        eprintln!("SKIP: needs mmdebstrap and ssh (scripts/peers/debian-image.sh)");
+        return;
+    }
+    let ovmf = [
+        "/usr/share/OVMF/OVMF_CODE.fd",
+        "/usr/share/OVMF/OVMF_VARS.fd",
+    ];
+    let Some((mut lab, qemu)) =
+        vm_lab(if uefi { 7 } else { 6 }, if uefi { &ovmf[..] } else { &[] })
+    else {
+        return;
+    };
+    let cache = std::env::var_os("INGOT_DEBIAN_IMAGE_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debian-image-cache")
+        });
+    let t = std::time::Instant::now();
+    let img = ingot_images::debian::debian_image(&cache).expect("the Debian 12 image");
+    eprintln!(
+        "Debian 12 image: {} bytes, {} (waited {:?})",
+        img.size,
+        match img.built_in {
+            Some(d) => format!("built by mmdebstrap in {d:?}"),
+            None => "from the cache".into(),
+        },
+        t.elapsed()
+    );
+    let api = lab.start_region().await;
+    // BIOS: the image comes from a simplestreams mirror whose index and product file are signed
+    // by a key the boot source trusts, as MAAS's images do. UEFI: uploaded as python-libmaas
+    // uploads a large image.
+    let t = std::time::Instant::now();
+    let (series, _mirror) = if uefi {
+        (upload_debian(&api, &img).await, None)
+    } else {
+        let (series, dir) = import_debian(&api, &img).await;
+        (series, Some(dir))
+    };
+    eprintln!("{series}: ready in {:?}", t.elapsed());
 
     // The owner's SSH key.
     let key = lab.dir.path().join("id_ed25519");
@@ -2004,7 +2080,7 @@ async fn debian_12_e2e(uefi: bool) {
     api.op(
         &sid,
         "deploy",
-        &[("distro_series", "custom/debian-12"), ("user_data", &ud)],
+        &[("distro_series", series.as_str()), ("user_data", &ud)],
     )
     .await
     .ok();

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod host;
+pub mod mirror;
 
 use reqwest::StatusCode;
 use serde_json::Value;
