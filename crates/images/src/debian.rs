@@ -47,6 +47,8 @@ pub const PACKAGES: &[&str] = &[
     "grub-pc-bin",
     "grub-efi-amd64-bin",
     "grub2-common",
+    // A root on LVM (MAAS's `lvm` layout): the initramfs activates the volume group.
+    "lvm2",
 ];
 /// dpkg filters (documentation and translations, as Debian's minimal images leave out).
 pub const DPKG_OPTIONS: &[&str] = &[

@@ -2022,6 +2022,13 @@ async fn debian_12_e2e(uefi: bool) {
             .any(|l| l.contains(if uefi { "UEFI" } else { "BIOS" })),
         "{layout:?}"
     );
+    if uefi {
+        // MAAS's LVM layout: the ESP, then the root on vgroot/lvroot (GRUB reads LVM; the
+        // image's initramfs activates it).
+        api.op(&sid, "set_storage_layout", &[("storage_layout", "lvm")])
+            .await
+            .ok();
+    }
     let iface = m["interface_set"][0]["id"].as_i64().unwrap();
     api.post(
         &format!("/MAAS/api/2.0/nodes/{sid}/interfaces/{iface}/?op=link_subnet"),
@@ -2166,7 +2173,7 @@ async fn debian_12_e2e(uefi: bool) {
     let state = "ip -4 -o addr show; ip route show default; cat /etc/resolv.conf; \
                  cat /etc/apt/apt.conf.d/90cloud-init-aptproxy; \
                  cat /etc/systemd/timesyncd.conf.d/cloud-init.conf; cloud-init status; \
-                 cat /proc/cmdline";
+                 cat /proc/cmdline; echo root on $(findmnt -no SOURCE /)";
     let applied = |out: &str| {
         for want in [
             "inet 10.77.0.43/24",
@@ -2181,6 +2188,11 @@ async fn debian_12_e2e(uefi: bool) {
                 "status: done"
             },
             " sysrq_always_enabled",
+            if uefi {
+                "root on /dev/mapper/vgroot-lvroot"
+            } else {
+                "root on /dev/"
+            },
         ] {
             assert!(
                 out.contains(want),
