@@ -1389,10 +1389,16 @@ impl Executor {
             in_target(t, "grub-mkconfig", &["-o", "/boot/grub/grub.cfg"])?;
             let cfg = std::fs::read_to_string(t.join("boot/grub/grub.cfg"))
                 .map_err(|e| format!("reading /boot/grub/grub.cfg: {e}"))?;
-            if !cfg.contains(&format!("root=UUID={}", root.uuid)) {
+            // By UUID, or by its device-mapper path for a root on LVM (grub-mkconfig names an
+            // LVM root by path, as Debian's installer does).
+            let by_path = format!("root={} ", root.device.display());
+            if !cfg.contains(&format!("root=UUID={}", root.uuid))
+                && !(root.device.starts_with("/dev/mapper") && cfg.contains(&by_path))
+            {
                 return Err(format!(
-                    "/boot/grub/grub.cfg does not boot root=UUID={}",
-                    root.uuid
+                    "/boot/grub/grub.cfg does not boot root=UUID={} or {}",
+                    root.uuid,
+                    by_path.trim_end()
                 ));
             }
             Ok(())

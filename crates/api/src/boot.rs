@@ -169,6 +169,7 @@ pub(crate) async fn image(
             .await?;
     }
     let mut req = axum::http::Request::new(axum::body::Body::empty());
+    *req.method_mut() = r.method.clone();
     *req.headers_mut() = req_headers.clone();
     let resp = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(path), req)
         .await
@@ -209,6 +210,7 @@ pub(crate) async fn loader(
             .await?;
     }
     let mut req = axum::http::Request::new(axum::body::Body::empty());
+    *req.method_mut() = r.method.clone();
     *req.headers_mut() = req_headers.clone();
     let resp = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(path), req)
         .await

@@ -357,10 +357,12 @@ async fn route(app: &App, r: &Req) -> Res {
         ["MAAS", "accounts", "authenticate"] if r.method == Method::POST => login(app, r).await,
         ["MAAS", "boot", "ipxe"] if r.method == Method::GET => boot::script(app, r).await,
         ["MAAS", "rack", rest @ ..] => rack::handle(app, r, rest).await,
-        ["MAAS", "boot", "images", sha] if r.method == Method::GET => {
+        // HEAD too: UEFI HTTP boot (EDK2's HttpBootDxe) asks for a file's size with HEAD
+        // before it fetches it.
+        ["MAAS", "boot", "images", sha] if r.method == Method::GET || r.method == Method::HEAD => {
             boot::image(app, r, sha, &r.headers).await
         }
-        ["MAAS", "boot", "files", name] if r.method == Method::GET => {
+        ["MAAS", "boot", "files", name] if r.method == Method::GET || r.method == Method::HEAD => {
             boot::loader(app, r, name, &r.headers).await
         }
         ["MAAS", "maas-run-scripts"] if r.method == Method::GET => {

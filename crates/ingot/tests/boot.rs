@@ -135,6 +135,17 @@ async fn ipxe_scripts_follow_the_boot_decision() {
         .unwrap();
     assert_eq!(full.status(), 200);
     assert_eq!(full.bytes().await.unwrap().to_vec(), kernel);
+    let head = anon
+        .http
+        .head(format!("{}/MAAS/boot/images/{k}", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["content-length"].to_str().unwrap(),
+        kernel.len().to_string()
+    );
     let part = anon
         .http
         .get(format!("{}/MAAS/boot/images/{k}?mac={}", s.base, mac(90)))
@@ -168,10 +179,22 @@ async fn ipxe_scripts_follow_the_boot_decision() {
             .await
             .unwrap();
         assert_eq!(f.status(), 200);
+        let want = std::fs::read("/usr/lib/ipxe/snponly.efi").unwrap();
+        assert_eq!(f.bytes().await.unwrap().to_vec(), want);
+        // EDK2's HTTP boot asks with HEAD first (its size), then GETs: a 404 to the HEAD
+        // made OVMF give up on HTTP boot.
+        let h = anon
+            .http
+            .head(format!("{}/MAAS/boot/files/snponly.efi", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(h.status(), 200);
         assert_eq!(
-            f.bytes().await.unwrap().to_vec(),
-            std::fs::read("/usr/lib/ipxe/snponly.efi").unwrap()
+            h.headers()["content-length"].to_str().unwrap(),
+            want.len().to_string()
         );
+        assert!(h.bytes().await.unwrap().is_empty());
     } else {
         assert!(
             std::env::var("CI").is_err(),

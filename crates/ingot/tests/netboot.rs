@@ -48,6 +48,8 @@ struct Lab {
     cli: String,
     host_if: String,
     api_ip: String,
+    /// The test's end of the API veth: servers the test runs for the region listen here.
+    host_ip: String,
     dir: tempfile::TempDir,
     db: String,
     server: Option<Proc>,
@@ -81,6 +83,7 @@ impl Lab {
             cli: c.clone(),
             host_if: host_if.clone(),
             api_ip: api_ip.clone(),
+            host_ip: host_ip.clone(),
             dir,
             db,
             server: None,
@@ -1852,9 +1855,10 @@ async fn upload_debian(api: &Client, img: &ingot_images::debian::DebianImage) ->
 /// the name to deploy and the mirror's directory (kept while the test runs).
 async fn import_debian(
     api: &Client,
+    host_ip: &str,
     img: &ingot_images::debian::DebianImage,
 ) -> (String, tempfile::TempDir) {
-    use common::mirror::{serve_mirror, wait_import, write_streams, Key, CID};
+    use common::mirror::{serve_mirror_at, wait_import, write_streams, Key, CID};
     use serde_json::json;
     let key = Key::new("debian-mirror", "ed25519");
     let dir = tempfile::tempdir().unwrap();
@@ -1872,7 +1876,8 @@ async fn import_debian(
         }},
     });
     write_streams(dir.path(), &products, &key, &key);
-    let mirror = serve_mirror(dir.path().to_path_buf(), vec![]).await;
+    // On the test's end of the API veth: the region runs in the lab's namespace.
+    let mirror = serve_mirror_at(host_ip, dir.path().to_path_buf(), vec![]).await;
     let src = api
         .post_form(
             "/MAAS/api/2.0/boot-sources/",
@@ -1951,7 +1956,7 @@ async fn debian_12_e2e(uefi: bool) {
     let (series, _mirror) = if uefi {
         (upload_debian(&api, &img).await, None)
     } else {
-        let (series, dir) = import_debian(&api, &img).await;
+        let (series, dir) = import_debian(&api, &lab.host_ip, &img).await;
         (series, Some(dir))
     };
     eprintln!("{series}: ready in {:?}", t.elapsed());

@@ -145,7 +145,12 @@ pub struct Mirror {
 }
 
 pub async fn serve_mirror(root: PathBuf, drop_once: Vec<String>) -> Mirror {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_mirror_at("127.0.0.1", root, drop_once).await
+}
+
+/// [`serve_mirror`] on another local address (a test network's end).
+pub async fn serve_mirror_at(ip: &str, root: PathBuf, drop_once: Vec<String>) -> Mirror {
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
     let log: Arc<Mutex<Vec<(String, u64)>>> = Default::default();
     let dropped: Arc<Mutex<HashSet<String>>> = Default::default();
