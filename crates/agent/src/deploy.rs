@@ -1392,9 +1392,9 @@ impl Executor {
             // By UUID, or by its device-mapper path for a root on LVM (grub-mkconfig names an
             // LVM root by path, as Debian's installer does).
             let by_path = format!("root={} ", root.device.display());
-            if !cfg.contains(&format!("root=UUID={}", root.uuid))
-                && !(root.device.starts_with("/dev/mapper") && cfg.contains(&by_path))
-            {
+            let by_uuid = cfg.contains(&format!("root=UUID={}", root.uuid));
+            let lvm_by_path = root.device.starts_with("/dev/mapper") && cfg.contains(&by_path);
+            if !by_uuid && !lvm_by_path {
                 return Err(format!(
                     "/boot/grub/grub.cfg does not boot root=UUID={} or {}",
                     root.uuid,
