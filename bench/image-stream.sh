@@ -14,7 +14,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 die() { printf 'image-stream.sh: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root"
-for t in curl tar xz mksquashfs unsquashfs python3 losetup mke2fs; do
+for t in curl tar xz mksquashfs unsquashfs python3 losetup mke2fs findmnt; do
   command -v "$t" >/dev/null || die "$t is not installed"
 done
 eval "$(bash "$REPO/scripts/peers/debian-image.sh")"
@@ -37,7 +37,7 @@ trap cleanup EXIT
 mkdir -p "$W/www" "$W/mnt" "$W/tree"
 cp "$IMG" "$W/www/root.tgz"
 echo "making the txz and squashfs forms of $(basename "$IMG") ..." >&2
-gzip -dc "$W/www/root.tgz" | xz -T2 -6 -c > "$W/www/root.txz"
+gzip -dc "$W/www/root.tgz" | xz -T2 -3 -c > "$W/www/root.txz"
 tar -C "$W/tree" --numeric-owner -xzf "$W/www/root.tgz"
 mksquashfs "$W/tree" "$W/www/root.squashfs" -comp xz -quiet -no-progress >/dev/null
 rm -rf "$W/tree"
@@ -50,11 +50,10 @@ LOOP=$(losetup -f --show -P "$W/disk.img")
 BASE="http://127.0.0.1:$PORT"
 
 fresh_fs() {
-  # One partition over the disk, ext4, as the agent's storage step makes it.
-  wipefs -qa "$LOOP"
-  printf 'label: gpt\n,,L\n' | sfdisk -q "$LOOP" >/dev/null
-  partx -u "$LOOP" 2>/dev/null || true
-  mke2fs -F -q -t ext4 "${LOOP}p1"
+  # A fresh ext4 on the partition the agent's storage step made just before (GPT, one
+  # partition over the disk), as the agent makes it.
+  [ -b "${LOOP}p1" ] || die "no ${LOOP}p1: the agent's storage step did not run"
+  mke2fs -F -q -t ext4 "${LOOP}p1" >/dev/null
 }
 
 peer() { # $1 = form
