@@ -16,6 +16,7 @@
 //! modules or touching any service; the built-ins run are those tagged `deploy-info`, with
 //! their outputs in a temporary directory.
 
+use ingot_core::ids::hex;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -147,10 +148,6 @@ pub fn inventory(roots: &Roots) -> anyhow::Result<Inventory> {
         },
         digest,
     })
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 // ------------------------------------------------------------------------------ the API

@@ -1,48 +1,13 @@
-//! What a network-booting machine fetches over HTTP: its iPXE script (decided by
-//! `ingot_core::boot::decide`, the one boot decision) and the ephemeral kernel and initrd,
-//! served by content address with Range requests. Every fetch is a hop of the MAC's netboot
+//! What a network-booting machine fetches over HTTP: its iPXE script (the region's
+//! `boot_script`) and the ephemeral kernel and initrd, served by content address with Range
+//! requests. Every fetch is a hop of the MAC's netboot
 //! timeline. These endpoints are anonymous, as a booting machine has no credentials.
 
 use crate::{bad, not_found, App, Req, Res};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use ingot_core::boot::{decide, BootDecision, BootFacts, Firmware, KnownMachine};
-use serde::Deserialize;
-use std::path::{Path, PathBuf};
-
-/// One entry of `images/index.json` (written by `ingot images build`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct ImageSet {
-    pub name: String,
-    pub arch: String,
-    pub kernel: Blob,
-    pub initrd: Blob,
-    #[serde(default)]
-    pub kernel_version: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Blob {
-    pub sha256: String,
-    pub size: u64,
-}
-
-/// The image sets in an images directory (none when it has no index yet).
-pub fn image_sets(dir: &Path) -> Vec<ImageSet> {
-    std::fs::read(dir.join("index.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Vec<ImageSet>>(&b).ok())
-        .unwrap_or_default()
-}
-
-fn firmware(s: Option<&str>) -> Firmware {
-    match s.unwrap_or("ipxe") {
-        "bios" => Firmware::Bios,
-        "uefi" => Firmware::Uefi,
-        "uefi-http" => Firmware::UefiHttp,
-        _ => Firmware::Ipxe,
-    }
-}
+use ingot_region::boot::ScriptRequest;
+use std::path::PathBuf;
 
 fn ipxe(body: String) -> Res {
     Ok((
@@ -56,80 +21,18 @@ fn ipxe(body: String) -> Res {
 /// `GET /MAAS/boot/ipxe?mac=…&arch=amd64&firmware=bios|uefi|uefi-http|ipxe`
 pub(crate) async fn script(app: &App, r: &Req) -> Res {
     let p = r.params();
-    let raw = p.get("mac").ok_or_else(|| bad("mac is required"))?;
-    let mac = ingot_core::ids::normalize_mac(raw)
-        .ok_or_else(|| bad(format!("'{raw}' is not a MAC address")))?;
-    let arch = p.get("arch").unwrap_or("amd64").to_string();
-    let fw = firmware(p.get("firmware"));
-    let st = &app.region.store;
-    let machine = st.machine_by_mac(&mac).await?;
-    let image = app
-        .images_dir
-        .as_deref()
-        .map(image_sets)
-        .unwrap_or_default()
-        .into_iter()
-        .rev()
-        .find(|i| i.arch == arch);
-    let enlistment_allowed = st.get_setting("unknown_machines").await?.as_deref() != Some("ignore");
-    let facts = BootFacts {
-        machine: machine.as_ref().map(|m| KnownMachine {
-            status: m.status,
-            netboot: m.netboot,
-            deploy_queued: m.deploy_queued.is_some(),
-        }),
-        firmware: fw,
-        arch: arch.clone(),
-        image_available: image.is_some(),
-        enlistment_allowed,
-    };
-    let decision = decide(&facts);
     let base = format!("{}/MAAS", r.base);
-    // A known machine's ephemeral environment reports with the machine's own credentials (as
-    // MAAS's preseed URL hands them out to whoever asks for that machine on the boot network).
-    let creds = match (&decision, &machine) {
-        (BootDecision::Ephemeral(p), Some(m)) if *p != ingot_core::boot::Purpose::Enlist => {
-            let t = st.ensure_machine_token(m.id).await?;
-            format!(
-                " ingot.system_id={} ingot.token={}:{}:{}",
-                m.system_id, t.consumer_key, t.token_key, t.token_secret
-            )
-        }
-        _ => String::new(),
+    let req = ScriptRequest {
+        mac: p.get("mac"),
+        arch: p.get("arch"),
+        firmware: p.get("firmware"),
+        base: &base,
     };
-    // Kernel options on ephemeral boots (the installed system gets the same ones).
-    let mut opts = String::new();
-    if let BootDecision::Ephemeral(_) = &decision {
-        let o = app.region.kernel_opts(machine.as_ref()).await?;
-        if !o.is_empty() {
-            opts = format!(" {o}");
-        }
-    }
-    let (summary, body) = match (&decision, &image) {
-        (BootDecision::Ephemeral(purpose), Some(img)) => (
-            format!("ephemeral {} ({})", purpose.as_str(), img.name),
-            format!(
-                "#!ipxe\necho Ingot: booting the ephemeral environment ({purpose}) for {mac}\nkernel {base}/boot/images/{k}?mac={mac} initrd=initrd console=ttyS0 ingot.url={base} ingot.purpose={purpose} ingot.mac={mac}{creds} BOOTIF=01-{bootif}{opts}\ninitrd --name initrd {base}/boot/images/{i}?mac={mac}\nboot\n",
-                purpose = purpose.as_str(),
-                bootif = mac.replace(':', "-"),
-                k = img.kernel.sha256,
-                i = img.initrd.sha256,
-            ),
-        ),
-        // UEFI firmware moves on to its next boot option (the disk) only when the network
-        // boot fails: iPXE's plain `exit` returns success, and EDK2 then stops in its boot
-        // manager menu. BIOS ignores the status.
-        (BootDecision::LocalDisk, _) => ("local disk".into(), "#!ipxe\necho Ingot: booting from the local disk\niseq ${platform} efi && exit 1 || exit\n".into()),
-        (BootDecision::Nothing(why), _) => (format!("nothing: {why}"), format!("#!ipxe\necho Ingot: nothing to boot for {mac}: {why}\nsleep 10\npoweroff || exit\n")),
-        (BootDecision::Ephemeral(_), None) => ("nothing: no image".into(), "#!ipxe\necho Ingot: no ephemeral image\nexit\n".into()),
-    };
-    st.record_netboot(
-        &mac,
-        "http",
-        &format!("GET /MAAS/boot/ipxe ({arch}, {fw:?}) -> {summary}"),
+    ipxe(
+        app.region
+            .boot_script(app.images_dir.as_deref(), req)
+            .await?,
     )
-    .await?;
-    ipxe(body)
 }
 
 /// `GET /MAAS/boot/images/{sha256}?mac=…`: a kernel or initrd, with Range support.
@@ -149,25 +52,18 @@ pub(crate) async fn image(
     if !path.is_file() {
         return Err(not_found("No such image."));
     }
-    if let Some(mac) = r
-        .params()
-        .get("mac")
-        .and_then(ingot_core::ids::normalize_mac)
-    {
-        let range = req_headers
-            .get(header::RANGE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| format!(" ({v})"))
-            .unwrap_or_default();
-        app.region
-            .store
-            .record_netboot(
-                &mac,
-                "http",
-                &format!("GET /MAAS/boot/images/{}{range}", &sha[..12]),
-            )
-            .await?;
-    }
+    let range = req_headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    app.region
+        .record_netboot(
+            r.params().get("mac"),
+            "http",
+            &format!("GET /MAAS/boot/images/{}{range}", &sha[..12]),
+        )
+        .await?;
     let mut req = axum::http::Request::new(axum::body::Body::empty());
     *req.method_mut() = r.method.clone();
     *req.headers_mut() = req_headers.clone();
@@ -199,16 +95,13 @@ pub(crate) async fn loader(
             "{name} is not installed (Debian package ipxe)."
         )));
     }
-    if let Some(mac) = r
-        .params()
-        .get("mac")
-        .and_then(ingot_core::ids::normalize_mac)
-    {
-        app.region
-            .store
-            .record_netboot(&mac, "http", &format!("GET /MAAS/boot/files/{name}"))
-            .await?;
-    }
+    app.region
+        .record_netboot(
+            r.params().get("mac"),
+            "http",
+            &format!("GET /MAAS/boot/files/{name}"),
+        )
+        .await?;
     let mut req = axum::http::Request::new(axum::body::Body::empty());
     *req.method_mut() = r.method.clone();
     *req.headers_mut() = req_headers.clone();

@@ -2,15 +2,13 @@
 //! mirrors images are imported from (`boot-resources/?op=import`), the keyring their signed
 //! files are checked against, and which OS / release / architectures to import.
 
-use crate::{
-    bad, forms_id, need_admin, no_content, not_found, ok_json, render, ApiError, App, Req, Res,
-};
+use crate::{bad, need_admin, no_content, ok_json, render, ApiError, App, Req, Res};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use base64::Engine;
+use ingot_region::model::User;
+use ingot_region::model::{BootSource, BootSourceSelection};
 use ingot_region::{FieldErrors, Region};
-use ingot_store::sources::{BootSource, BootSourceSelection};
-use ingot_store::User;
 use serde_json::{json, Value};
 
 fn ms_to_time(ms: i64) -> String {
@@ -107,7 +105,7 @@ pub(crate) async fn collection(app: &App, r: &Req, u: &User) -> Res {
     need_admin(u)?;
     match (&r.method, r.op()) {
         (&Method::GET, None) => {
-            let all = app.region.store.boot_sources().await?;
+            let all = app.region.boot_sources(u).await?;
             ok_json(Value::Array(all.iter().map(render_source).collect()))
         }
         (&Method::POST, None) => {
@@ -120,34 +118,25 @@ pub(crate) async fn collection(app: &App, r: &Req, u: &User) -> Res {
                 updated: 0,
             };
             source_form(r, &mut s, true)?;
-            let saved = app.region.store.put_boot_source(&s).await?;
+            let saved = app.region.put_boot_source(u, &s).await?;
             Ok((StatusCode::CREATED, axum::Json(render_source(&saved))).into_response())
         }
         _ => Err(crate::unknown_op(r)),
     }
 }
 
-async fn load_source(app: &App, id: &str) -> Result<BootSource, ApiError> {
-    let id = forms_id(id)?;
-    app.region
-        .store
-        .boot_source(id)
-        .await?
-        .ok_or_else(|| not_found(format!("No boot source {id}.")))
-}
-
 /// `boot-sources/{id}/`
 pub(crate) async fn item(app: &App, r: &Req, u: &User, id: &str) -> Res {
     need_admin(u)?;
-    let mut s = load_source(app, id).await?;
+    let mut s = app.region.boot_source(u, id).await?;
     match (&r.method, r.op()) {
         (&Method::GET, None) => ok_json(render_source(&s)),
         (&Method::PUT, None) => {
             source_form(r, &mut s, false)?;
-            ok_json(render_source(&app.region.store.put_boot_source(&s).await?))
+            ok_json(render_source(&app.region.put_boot_source(u, &s).await?))
         }
         (&Method::DELETE, None) => {
-            app.region.store.delete_boot_source(s.id).await?;
+            app.region.delete_boot_source(u, id).await?;
             no_content()
         }
         _ => Err(crate::unknown_op(r)),
@@ -211,12 +200,11 @@ pub(crate) async fn selections(
     id: Option<&str>,
 ) -> Res {
     need_admin(u)?;
-    let src = load_source(app, source).await?;
-    let store = &app.region.store;
+    let src = app.region.boot_source(u, source).await?;
     let Some(id) = id else {
         return match (&r.method, r.op()) {
             (&Method::GET, None) => {
-                let all = store.boot_source_selections(src.id).await?;
+                let all = app.region.boot_source_selections(u, &src).await?;
                 ok_json(Value::Array(all.iter().map(render_selection).collect()))
             }
             (&Method::POST, None) => {
@@ -230,27 +218,23 @@ pub(crate) async fn selections(
                     labels: vec!["*".into()],
                 };
                 selection_form(r, &mut s, true)?;
-                let saved = store.put_boot_source_selection(&s).await?;
+                let saved = app.region.put_boot_source_selection(u, &s).await?;
                 Ok((StatusCode::CREATED, axum::Json(render_selection(&saved))).into_response())
             }
             _ => Err(crate::unknown_op(r)),
         };
     };
-    let sid = forms_id(id)?;
-    let mut s = store
-        .boot_source_selection(src.id, sid)
-        .await?
-        .ok_or_else(|| not_found(format!("No selection {sid} in boot source {}.", src.id)))?;
+    let mut s = app.region.boot_source_selection(u, &src, id).await?;
     match (&r.method, r.op()) {
         (&Method::GET, None) => ok_json(render_selection(&s)),
         (&Method::PUT, None) => {
             selection_form(r, &mut s, false)?;
             ok_json(render_selection(
-                &store.put_boot_source_selection(&s).await?,
+                &app.region.put_boot_source_selection(u, &s).await?,
             ))
         }
         (&Method::DELETE, None) => {
-            store.delete_boot_source_selection(src.id, s.id).await?;
+            app.region.delete_boot_source_selection(u, &s).await?;
             no_content()
         }
         _ => Err(bad("Unknown operation on a boot source selection.")),

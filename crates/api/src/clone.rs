@@ -7,7 +7,7 @@
 use crate::{ok_json, App, Res};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use ingot_store::User;
+use ingot_region::model::User;
 use ingot_wire::Params;
 use serde_json::{json, Map, Value};
 

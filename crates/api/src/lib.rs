@@ -21,10 +21,12 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use ingot_core::actions::{Action, ActionOptions};
+use ingot_core::actions::{Action, ActionError, ActionOptions};
+use ingot_core::settings::SettingError;
+use ingot_core::storage::StorageError;
 use ingot_core::Status;
+use ingot_region::model::{Machine, MachineFilter, NamedKind, StoreError, User};
 use ingot_region::{forms, Principal, Region, RegionError};
-use ingot_store::{Machine, MachineFilter, NamedKind, StoreError, User};
 use ingot_wire::{FilePart, Params};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -127,6 +129,27 @@ impl IntoResponse for ApiError {
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 r
+            }
+            RegionError::Action(e) => {
+                let status = match e {
+                    ActionError::NotPermitted(_) => StatusCode::FORBIDDEN,
+                    ActionError::WrongStatus(_) => StatusCode::CONFLICT,
+                    ActionError::Invalid(_) => StatusCode::BAD_REQUEST,
+                };
+                text(status, e.to_string())
+            }
+            RegionError::Storage(StorageError::Field(f, m)) => {
+                (StatusCode::BAD_REQUEST, axum::Json(json!({ f: [m] }))).into_response()
+            }
+            RegionError::Storage(StorageError::NotFound(m)) => text(StatusCode::NOT_FOUND, m),
+            RegionError::Storage(StorageError::Invalid(m)) => text(StatusCode::BAD_REQUEST, m),
+            RegionError::Setting(e @ SettingError::Unknown { .. }) => (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"name": [e.to_string()]})),
+            )
+                .into_response(),
+            RegionError::Setting(SettingError::Invalid(m)) => {
+                (StatusCode::BAD_REQUEST, axum::Json(json!({"value": [m]}))).into_response()
             }
             RegionError::Store(StoreError::NotFound) => {
                 text(StatusCode::NOT_FOUND, "Not found.".into())
@@ -421,8 +444,7 @@ async fn login(app: &App, r: &Req) -> Res {
         .await?;
     let t = app
         .region
-        .store
-        .create_user_token(u.id, p.get("consumer").unwrap_or_default())
+        .create_user_token(&u, p.get("consumer").unwrap_or_default())
         .await?;
     ok_json(
         json!({"consumer_key": t.consumer_key, "token_key": t.token_key, "token_secret": t.token_secret, "name": t.name}),
@@ -544,7 +566,7 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
         }
         ["power-types"] => {
             need_user(&who)?;
-            ok_json(ingot_power::schema::power_types_json())
+            ok_json(ingot_region::power::power_types_json())
         }
         _ => Err(not_found(format!("Unknown API endpoint: {}", r.path))),
     }
@@ -622,8 +644,7 @@ async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                     "Enter a valid MAC address.",
                 ))
             })?;
-            let m = app.region.store.machine_by_mac(&mac).await?;
-            ok_json(json!(m.is_some()))
+            ok_json(json!(app.region.is_registered(&mac).await?))
         }
         (&Method::POST, Some("accept")) if matches!(who, Principal::Anonymous) => Err(ApiError(
             RegionError::Unauthorized("Authentication required.".into()),
@@ -730,55 +751,7 @@ async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
 /// Release several machines: all are checked before any is changed.
 async fn bulk_release(app: &App, u: &User, p: &Params) -> Res {
     let ids = forms::list(p, "machines");
-    if ids.is_empty() {
-        return Err(ApiError(RegionError::field(
-            "machines",
-            "This field is required.",
-        )));
-    }
-    let opts = app.region.release_options(p).await?;
-    let mut found = Vec::new();
-    let mut unknown = Vec::new();
-    for id in &ids {
-        match app.region.store.machine(id).await? {
-            Some(m) => found.push(m),
-            None => unknown.push(id.clone()),
-        }
-    }
-    if !unknown.is_empty() {
-        return Err(bad(format!("Unknown machine(s): {}.", unknown.join(", "))));
-    }
-    let actor = ingot_core::Actor {
-        user_id: u.id,
-        is_admin: u.is_admin,
-    };
-    let mut conflicts = Vec::new();
-    for m in &found {
-        match ingot_core::plan(Action::Release, &ingot_region::facts(m), actor, &opts) {
-            Ok(_) => {}
-            Err(ingot_core::ActionError::Conflict(_)) => {
-                conflicts.push(format!("{} ('{}')", m.system_id, m.status.label()))
-            }
-            Err(e) => return Err(ApiError(e.into())),
-        }
-    }
-    if !conflicts.is_empty() {
-        return Err(ApiError(RegionError::Conflict(format!(
-            "Machine(s) cannot be released in their current state: {}.",
-            conflicts.join(", ")
-        ))));
-    }
-    let mut released = Vec::new();
-    for m in found {
-        if m.status == Status::Ready {
-            continue;
-        }
-        app.region
-            .act(u, &m.system_id, Action::Release, &opts, None)
-            .await?;
-        released.push(m.system_id);
-    }
-    ok_json(json!(released))
+    ok_json(json!(app.region.release_machines(u, &ids, p).await?))
 }
 
 /// BSON document with the given keys set to null (no lshw/lldp data is gathered yet).
@@ -883,7 +856,7 @@ async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
 async fn users(app: &App, r: &Req, u: &User) -> Res {
     match (&r.method, r.op()) {
         (&Method::GET, None) => {
-            let us = app.region.store.list_users().await?;
+            let us = app.region.list_users().await?;
             ok_json(Value::Array(us.iter().map(render::user).collect()))
         }
         (&Method::GET, Some("whoami")) => ok_json(render::user(u)),
@@ -908,24 +881,16 @@ async fn users(app: &App, r: &Req, u: &User) -> Res {
 }
 
 async fn user_item(app: &App, r: &Req, u: &User, name: &str) -> Res {
-    let target = app
-        .region
-        .store
-        .user_by_name(name)
-        .await?
-        .filter(|t| !t.is_system)
-        .ok_or_else(|| not_found("No User matches the given query."))?;
     match (&r.method, r.op()) {
-        (&Method::GET, None) => ok_json(render::user(&target)),
+        (&Method::GET, None) => ok_json(render::user(&app.region.user_named(name).await?)),
         (&Method::DELETE, None) => {
-            need_admin(u)?;
-            if target.id == u.id {
-                return Err(bad("You cannot delete your own account."));
-            }
-            app.region.store.delete_user(target.id).await?;
+            app.region.delete_user(u, name).await?;
             no_content()
         }
-        _ => Err(unknown_op(r)),
+        _ => {
+            app.region.user_named(name).await?;
+            Err(unknown_op(r))
+        }
     }
 }
 
@@ -935,29 +900,18 @@ async fn account(app: &App, r: &Req, u: &User) -> Res {
         (&Method::POST, Some("create_authorisation_token")) => {
             let t = app
                 .region
-                .store
-                .create_user_token(u.id, p.get("name").unwrap_or_default())
+                .create_user_token(u, p.get("name").unwrap_or_default())
                 .await?;
             ok_json(
                 json!({"consumer_key": t.consumer_key, "token_key": t.token_key, "token_secret": t.token_secret, "name": t.name}),
             )
         }
         (&Method::POST, Some("delete_authorisation_token")) => {
-            let tk = p.get("token_key").ok_or_else(|| {
-                ApiError(RegionError::field("token_key", "This field is required."))
-            })?;
-            app.region
-                .store
-                .delete_user_token(u.id, tk)
-                .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => not_found("No such token."),
-                    e => e.into(),
-                })?;
+            app.region.delete_user_token(u, p.get("token_key")).await?;
             no_content()
         }
         (&Method::GET, Some("list_authorisation_tokens")) => {
-            let ts = app.region.store.user_tokens(u.id).await?;
+            let ts = app.region.user_tokens(u).await?;
             ok_json(Value::Array(ts.iter().map(render::token).collect()))
         }
         _ => Err(unknown_op(r)),
@@ -968,62 +922,49 @@ async fn sshkeys(app: &App, r: &Req, u: &User, id: Option<&str>) -> Res {
     let key_json = |id: i64, key: &str| json!({"id": id, "key": key, "keysource": null, "resource_uri": format!("{}/account/prefs/sshkeys/{id}/", render::API)});
     match (id, &r.method) {
         (None, &Method::GET) => {
-            let ks = app.region.store.sshkeys(u.id).await?;
+            let ks = app.region.sshkeys(u).await?;
             ok_json(Value::Array(
                 ks.iter().map(|(i, k)| key_json(*i, k)).collect(),
             ))
         }
         (None, &Method::POST) => {
             let p = r.params();
-            let key = p.get("key").map(str::trim).unwrap_or_default().to_string();
-            let parts: Vec<&str> = key.split_whitespace().collect();
-            if parts.len() < 2
-                || !(parts[0].starts_with("ssh-")
-                    || parts[0].starts_with("ecdsa-")
-                    || parts[0].starts_with("sk-"))
-            {
-                return Err(ApiError(RegionError::field(
-                    "key",
-                    "Invalid SSH public key.",
-                )));
-            }
-            let id = app.region.store.add_sshkey(u.id, &key).await?;
+            let (id, key) = app
+                .region
+                .add_sshkey(u, p.get("key").unwrap_or_default())
+                .await?;
             ok_json(key_json(id, &key))
         }
-        (Some(id), m) => {
-            let id: i64 = id
-                .parse()
-                .map_err(|_| not_found("No SSHKey matches the given query."))?;
-            let ks = app.region.store.sshkeys(u.id).await?;
-            let (_, k) = ks
-                .iter()
-                .find(|(i, _)| *i == id)
-                .ok_or_else(|| not_found("No SSHKey matches the given query."))?;
-            match *m {
-                Method::GET => ok_json(key_json(id, k)),
-                Method::DELETE => {
-                    app.region.store.delete_sshkey(u.id, id).await?;
-                    no_content()
-                }
-                _ => Err(unknown_op(r)),
-            }
+        (Some(id), &Method::GET) => {
+            let (id, k) = app.region.sshkey(u, id).await?;
+            ok_json(key_json(id, &k))
+        }
+        (Some(id), &Method::DELETE) => {
+            app.region.delete_sshkey(u, id).await?;
+            no_content()
+        }
+        (Some(id), _) => {
+            app.region.sshkey(u, id).await?;
+            Err(unknown_op(r))
         }
         _ => Err(unknown_op(r)),
     }
 }
 
-fn valid_tag_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.len() <= 256
-        && n.chars()
-            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+/// What a tag request sends.
+fn tag_fields(p: &Params) -> ingot_region::catalog::TagFields<'_> {
+    ingot_region::catalog::TagFields {
+        name: p.get("name"),
+        comment: p.get("comment"),
+        kernel_opts: p.get("kernel_opts"),
+        definition: p.get("definition"),
+    }
 }
 
 async fn tags(app: &App, r: &Req, u: &User) -> Res {
     match (&r.method, r.op()) {
         (&Method::GET, None) => ok_json(Value::Array(
             app.region
-                .store
                 .list_tags()
                 .await?
                 .iter()
@@ -1031,85 +972,29 @@ async fn tags(app: &App, r: &Req, u: &User) -> Res {
                 .collect(),
         )),
         (&Method::POST, None) => {
-            need_admin(u)?;
             let p = r.params();
-            let name = p.get("name").unwrap_or_default();
-            if !valid_tag_name(name) {
-                return Err(ApiError(RegionError::field(
-                    "name",
-                    "Tag names may use letters, digits, '-' and '_' only.",
-                )));
-            }
-            let def = p.get("definition").unwrap_or_default();
-            if !def.trim().is_empty() {
-                return Err(ApiError(RegionError::field("definition", "Tag definitions (XPath over hardware details) are not supported yet: create a manual tag and use update_nodes.")));
-            }
-            let t = app
-                .region
-                .store
-                .create_tag(
-                    name,
-                    p.get("comment").unwrap_or_default(),
-                    "",
-                    p.get("kernel_opts").unwrap_or_default(),
-                )
-                .await
-                .map_err(|e| match e {
-                    StoreError::Duplicate(m) => ApiError(RegionError::field("name", m)),
-                    e => e.into(),
-                })?;
-            ok_json(render::tag(&t))
+            ok_json(render::tag(
+                &app.region.create_tag(u, &tag_fields(&p)).await?,
+            ))
         }
         _ => Err(unknown_op(r)),
     }
 }
 
 async fn tag_item(app: &App, r: &Req, u: &User, name: &str) -> Res {
-    let t = app
-        .region
-        .store
-        .tag_by_name(name)
-        .await?
-        .ok_or_else(|| not_found("No Tag matches the given query."))?;
     let p = r.params();
     match (&r.method, r.op()) {
-        (&Method::GET, None) => ok_json(render::tag(&t)),
+        (&Method::GET, None) => ok_json(render::tag(&app.region.tag(name).await?)),
         (&Method::PUT, None) => {
-            need_admin(u)?;
-            let new_name = p.get("name").unwrap_or(&t.name).to_string();
-            if !valid_tag_name(&new_name) {
-                return Err(ApiError(RegionError::field(
-                    "name",
-                    "Tag names may use letters, digits, '-' and '_' only.",
-                )));
-            }
-            app.region
-                .store
-                .update_tag(
-                    t.id,
-                    &new_name,
-                    p.get("comment").unwrap_or(&t.comment),
-                    p.get("kernel_opts").unwrap_or(&t.kernel_opts),
-                )
-                .await
-                .map_err(|e| match e {
-                    StoreError::Duplicate(m) => ApiError(RegionError::field("name", m)),
-                    e => e.into(),
-                })?;
-            let t2 = app
-                .region
-                .store
-                .tag_by_name(&new_name)
-                .await?
-                .ok_or_else(|| not_found("No Tag matches the given query."))?;
-            ok_json(render::tag(&t2))
+            let t = app.region.update_tag(u, name, &tag_fields(&p)).await?;
+            ok_json(render::tag(&t))
         }
         (&Method::DELETE, None) => {
-            need_admin(u)?;
-            app.region.store.delete_tag(t.id).await?;
+            app.region.delete_tag(u, name).await?;
             no_content()
         }
         (&Method::GET, Some("machines")) | (&Method::GET, Some("nodes")) => {
+            let t = app.region.tag(name).await?;
             let mut ms = app
                 .region
                 .list_machines(u, MachineFilter::default())
@@ -1118,29 +1003,18 @@ async fn tag_item(app: &App, r: &Req, u: &User, name: &str) -> Res {
             machines_json(&ms)
         }
         (&Method::POST, Some("update_nodes")) => {
-            need_admin(u)?;
             let (add, remove) = (forms::list(&p, "add"), forms::list(&p, "remove"));
-            let mut ids = (Vec::new(), Vec::new());
-            let mut unknown = Vec::new();
-            for (list, out) in [(&add, &mut ids.0), (&remove, &mut ids.1)] {
-                for sid in list {
-                    match app.region.store.machine(sid).await? {
-                        Some(m) => out.push(m.id),
-                        None => unknown.push(sid.clone()),
-                    }
-                }
-            }
-            if !unknown.is_empty() {
-                return Err(bad(format!("Unknown machine(s): {}.", unknown.join(", "))));
-            }
-            app.region.store.tag_machines(t.id, &ids.0, &ids.1).await?;
-            ok_json(json!({"added": ids.0.len(), "removed": ids.1.len()}))
+            let (added, removed) = app.region.tag_update_nodes(u, name, &add, &remove).await?;
+            ok_json(json!({"added": added, "removed": removed}))
         }
-        _ => Err(unknown_op(r)),
+        _ => {
+            app.region.tag(name).await?;
+            Err(unknown_op(r))
+        }
     }
 }
 
-fn render_named(kind: NamedKind, n: &ingot_store::Named) -> Value {
+fn render_named(kind: NamedKind, n: &ingot_region::model::Named) -> Value {
     match kind {
         NamedKind::Zone => render::zone(n),
         NamedKind::Pool => render::pool(n),
@@ -1151,7 +1025,6 @@ async fn named_coll(app: &App, r: &Req, u: &User, kind: NamedKind) -> Res {
     match (&r.method, r.op()) {
         (&Method::GET, None) => ok_json(Value::Array(
             app.region
-                .store
                 .list_named(kind)
                 .await?
                 .iter()
@@ -1159,24 +1032,16 @@ async fn named_coll(app: &App, r: &Req, u: &User, kind: NamedKind) -> Res {
                 .collect(),
         )),
         (&Method::POST, None) => {
-            need_admin(u)?;
             let p = r.params();
-            let name = p.get("name").unwrap_or_default().trim();
-            if !valid_tag_name(name) {
-                return Err(ApiError(RegionError::field(
-                    "name",
-                    "Names may use letters, digits, '-' and '_' only.",
-                )));
-            }
             let n = app
                 .region
-                .store
-                .create_named(kind, name, p.get("description").unwrap_or_default())
-                .await
-                .map_err(|e| match e {
-                    StoreError::Duplicate(m) => ApiError(RegionError::field("name", m)),
-                    e => e.into(),
-                })?;
+                .create_named(
+                    u,
+                    kind,
+                    p.get("name").unwrap_or_default(),
+                    p.get("description").unwrap_or_default(),
+                )
+                .await?;
             ok_json(render_named(kind, &n))
         }
         _ => Err(unknown_op(r)),
@@ -1184,68 +1049,24 @@ async fn named_coll(app: &App, r: &Req, u: &User, kind: NamedKind) -> Res {
 }
 
 async fn named_item(app: &App, r: &Req, u: &User, kind: NamedKind, key: &str) -> Res {
-    let n = match kind {
-        NamedKind::Zone => app.region.store.named_by_name(kind, key).await?,
-        NamedKind::Pool => match key.parse::<i64>() {
-            Ok(id) => app.region.store.named_by_id(kind, id).await?,
-            Err(_) => app.region.store.named_by_name(kind, key).await?,
-        },
-    }
-    .ok_or_else(|| {
-        not_found(format!(
-            "No {} matches the given query.",
-            if kind == NamedKind::Zone {
-                "Zone"
-            } else {
-                "ResourcePool"
-            }
-        ))
-    })?;
     match (&r.method, r.op()) {
-        (&Method::GET, None) => ok_json(render_named(kind, &n)),
+        (&Method::GET, None) => ok_json(render_named(kind, &app.region.named(kind, key).await?)),
         (&Method::PUT, None) => {
-            need_admin(u)?;
             let p = r.params();
-            let name = p.get("name").unwrap_or(&n.name).trim().to_string();
-            if !valid_tag_name(&name) {
-                return Err(ApiError(RegionError::field(
-                    "name",
-                    "Names may use letters, digits, '-' and '_' only.",
-                )));
-            }
-            if n.name == "default" && name != "default" {
-                return Err(bad("The default one cannot be renamed."));
-            }
-            app.region
-                .store
-                .update_named(
-                    kind,
-                    n.id,
-                    &name,
-                    p.get("description").unwrap_or(&n.description),
-                )
-                .await
-                .map_err(|e| match e {
-                    StoreError::Duplicate(m) => ApiError(RegionError::field("name", m)),
-                    e => e.into(),
-                })?;
-            let n2 = app
+            let n = app
                 .region
-                .store
-                .named_by_id(kind, n.id)
-                .await?
-                .ok_or_else(|| not_found("gone"))?;
-            ok_json(render_named(kind, &n2))
+                .update_named(u, kind, key, p.get("name"), p.get("description"))
+                .await?;
+            ok_json(render_named(kind, &n))
         }
         (&Method::DELETE, None) => {
-            need_admin(u)?;
-            if n.name == "default" {
-                return Err(bad("The default one cannot be deleted."));
-            }
-            app.region.store.delete_named(kind, n.id).await?;
+            app.region.delete_named(u, kind, key).await?;
             no_content()
         }
-        _ => Err(unknown_op(r)),
+        _ => {
+            app.region.named(kind, key).await?;
+            Err(unknown_op(r))
+        }
     }
 }
 
@@ -1310,8 +1131,7 @@ async fn events(app: &App, r: &Req, u: &User) -> Res {
     }
     let evs = app
         .region
-        .store
-        .events(&ids, Some(&levels), before, after, limit)
+        .events(&ids, &levels, before, after, limit)
         .await?;
     let q = |k: &str, v: i64| {
         let mut qp: Vec<(String, String)> = vec![
@@ -1338,167 +1158,28 @@ async fn events(app: &App, r: &Req, u: &User) -> Res {
     )
 }
 
-const CONFIG_NAMES: &[&str] = &[
-    "node_timeout",
-    "default_distro_series",
-    "default_osystem",
-    "unknown_machines",
-    "max_concurrent_deployments",
-    "enable_disk_erasing_on_release",
-    "disk_erase_with_secure_erase",
-    "disk_erase_with_quick_erase",
-    "default_storage_layout",
-    "kernel_opts",
-    "ntp_servers",
-    "http_proxy",
-    "enable_http_proxy",
-    "main_archive",
-    "remote_syslog",
-];
-
-/// Settings that may be empty (cleared): free text, lists and URLs with no default.
-const CLEARABLE_CONFIG: &[&str] = &[
-    "kernel_opts",
-    "ntp_servers",
-    "http_proxy",
-    "main_archive",
-    "remote_syslog",
-];
-
-/// Settings that are booleans (stored as `true` / `false`, default false unless listed in
-/// `TRUE_BY_DEFAULT`).
-const BOOL_CONFIG: &[&str] = &[
-    "enable_disk_erasing_on_release",
-    "disk_erase_with_secure_erase",
-    "disk_erase_with_quick_erase",
-    "enable_http_proxy",
-];
-const TRUE_BY_DEFAULT: &[&str] = &["enable_http_proxy"];
-
 async fn config(app: &App, r: &Req, u: &User) -> Res {
     let p = r.params();
-    if r.method != Method::GET {
-        // Who may change settings is checked before what they sent.
-        need_admin(u)?;
-    }
     let name = p.get("name").unwrap_or_default();
-    if !CONFIG_NAMES.contains(&name) {
-        return Err(ApiError(RegionError::field(
-            "name",
-            format!(
-                "'{name}' is not a known setting: {}.",
-                CONFIG_NAMES.join(", ")
-            ),
-        )));
-    }
     match (&r.method, r.op()) {
-        (&Method::GET, Some("get_config")) => {
-            let v = match name {
-                "node_timeout" => json!(app.region.node_timeout_min().await?),
-                "default_distro_series" => json!(app
-                    .region
-                    .store
-                    .get_setting(name)
-                    .await?
-                    .unwrap_or_else(|| "jammy".into())),
-                "max_concurrent_deployments" => json!(app.region.deployment_limit().await?),
-                "default_storage_layout" => {
-                    json!(app.region.default_storage_layout().await?.as_str())
-                }
-                n if BOOL_CONFIG.contains(&n) => {
-                    json!(match app.region.store.get_setting(n).await?.as_deref() {
-                        Some(v) => v == "true",
-                        None => TRUE_BY_DEFAULT.contains(&n),
-                    })
-                }
-                "unknown_machines" => json!(app
-                    .region
-                    .store
-                    .get_setting(name)
-                    .await?
-                    .unwrap_or_else(|| "enlist".into())),
-                n if CLEARABLE_CONFIG.contains(&n) => json!(app
-                    .region
-                    .store
-                    .get_setting(name)
-                    .await?
-                    .unwrap_or_default()),
-                _ => json!(app
-                    .region
-                    .store
-                    .get_setting(name)
-                    .await?
-                    .unwrap_or_else(|| "ubuntu".into())),
-            };
-            ok_json(v)
-        }
+        (&Method::GET, Some("get_config")) => ok_json(match app.region.get_config(name).await? {
+            ingot_core::settings::Value::Int(v) => json!(v),
+            ingot_core::settings::Value::Bool(v) => json!(v),
+            ingot_core::settings::Value::Text(v) => json!(v),
+        }),
         (&Method::POST, Some("set_config")) => {
-            need_admin(u)?;
-            let value = p.get("value").unwrap_or_default().trim();
-            if name == "node_timeout" && !value.parse::<i64>().is_ok_and(|v| v > 0) {
-                return Err(ApiError(RegionError::field(
-                    "value",
-                    "node_timeout is a whole number of minutes greater than 0.",
-                )));
-            }
-            // Free text, lists and URLs may be cleared; every other setting needs a value.
-            if value.is_empty() && !CLEARABLE_CONFIG.contains(&name) {
-                return Err(ApiError(RegionError::field(
-                    "value",
-                    "This field is required.",
-                )));
-            }
-            if name == "max_concurrent_deployments" && !value.parse::<i64>().is_ok_and(|v| v >= 0) {
-                return Err(ApiError(RegionError::field(
-                    "value",
-                    "max_concurrent_deployments is a whole number (0: no limit).",
-                )));
-            }
-            let value = if BOOL_CONFIG.contains(&name) {
-                match p.get_bool("value")? {
-                    Some(true) => "true",
-                    Some(false) => "false",
-                    None => {
-                        return Err(ApiError(RegionError::field(
-                            "value",
-                            "This field is required.",
-                        )))
-                    }
-                }
-            } else {
-                value
-            };
-            if name == "default_storage_layout"
-                && ingot_core::storage::Layout::parse(value).is_none()
-            {
-                return Err(ApiError(RegionError::field(
-                    "value",
-                    format!("'{value}' is not a storage layout: flat, lvm, bcache or blank."),
-                )));
-            }
-            let checked = match name {
-                _ if value.is_empty() => Ok(()),
-                "ntp_servers" => ingot_core::deploy::parse_ntp_servers(value).map(|_| ()),
-                "http_proxy" | "main_archive" => ingot_core::deploy::check_http_url(value),
-                "remote_syslog" => ingot_core::deploy::check_remote_syslog(value),
-                _ => Ok(()),
-            };
-            if let Err(why) = checked {
-                return Err(ApiError(RegionError::field("value", why)));
-            }
-            if name == "unknown_machines" && !matches!(value, "enlist" | "ignore") {
-                return Err(ApiError(RegionError::field(
-                    "value",
-                    "unknown_machines is 'enlist' (network-booting strangers enlist) or 'ignore'.",
-                )));
-            }
-            app.region.store.set_setting(name, value).await?;
-            if name == "max_concurrent_deployments" {
-                // A higher limit frees slots at once.
-                app.region.admit_deployments().await?;
-            }
+            app.region
+                .set_config(u, name, p.get("value").unwrap_or_default())
+                .await?;
             ok_json(Value::Null)
         }
-        _ => Err(unknown_op(r)),
+        _ => {
+            // Who may change settings is checked before what they sent.
+            if r.method != Method::GET {
+                need_admin(u)?;
+            }
+            ingot_core::settings::find(name).map_err(|e| ApiError(e.into()))?;
+            Err(unknown_op(r))
+        }
     }
 }

@@ -4,8 +4,7 @@ use crate::{bad, forbidden, no_content, not_found, ApiError, App, Req, Res};
 use axum::http::{header, Method, StatusCode};
 use axum::response::IntoResponse;
 use ingot_core::signal::StatusEvent;
-use ingot_region::{Principal, RegionError};
-use ingot_store::Machine;
+use ingot_region::model::Machine;
 use serde_json::Value;
 
 const VERSIONS: &[&str] = &["latest", "2012-03-01"];
@@ -20,31 +19,12 @@ fn plain(s: impl Into<String>) -> Res {
 }
 
 async fn machine_of(app: &App, r: &Req) -> Result<Machine, ApiError> {
-    match app.region.authenticate(r.auth.as_deref()).await? {
-        Principal::Machine { machine_id, .. } => {
-            // The machine's own row: metadata handlers need no hardware details, and a
-            // thousand machines report at once during a big commissioning.
-            let m = app
-                .region
-                .store
-                .machine_core(machine_id)
-                .await?
-                .ok_or_else(|| not_found("The machine of this token no longer exists."))?;
-            // Every metadata call is a hop of the machine's netboot timeline (by boot MAC).
-            if let Some(mac) = app.region.store.boot_mac(m.id).await? {
-                let op = r.op().map(|o| format!("?op={o}")).unwrap_or_default();
-                app.region
-                    .store
-                    .record_netboot(&mac, "metadata", &format!("{} {}{op}", r.method, r.path))
-                    .await?;
-            }
-            Ok(m)
-        }
-        Principal::Anonymous => Err(ApiError(RegionError::Unauthorized(
-            "Authentication credentials were not provided.".into(),
-        ))),
-        Principal::User(_) => Err(forbidden("Not authenticated as a known node.")),
-    }
+    let who = app.region.authenticate(r.auth.as_deref()).await?;
+    let op = r.op().map(|o| format!("?op={o}")).unwrap_or_default();
+    Ok(app
+        .region
+        .metadata_machine(&who, &format!("{} {}{op}", r.method, r.path))
+        .await?)
 }
 
 pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
@@ -103,22 +83,7 @@ async fn versioned(app: &App, r: &Req, rest: &[&str]) -> Res {
                 plain("OK")
             }
             (&Method::POST, Some(op @ ("netboot_on" | "netboot_off"))) => {
-                let c = ingot_store::Change {
-                    netboot: Some(op == "netboot_on"),
-                    ..Default::default()
-                };
-                app.region
-                    .store
-                    .apply(
-                        &m,
-                        &c,
-                        &[ingot_store::NewEvent::info(
-                            "Netboot",
-                            format!("{op} requested by the machine"),
-                            "",
-                        )],
-                    )
-                    .await?;
+                app.region.set_netboot(&m, op == "netboot_on").await?;
                 plain("OK")
             }
             _ => Err(bad(format!(
@@ -143,23 +108,13 @@ async fn versioned(app: &App, r: &Req, rest: &[&str]) -> Res {
             "instance-id" => plain(m.system_id.clone()),
             "local-hostname" => plain(format!("{}.{}", m.hostname, m.domain)),
             "public-keys" => {
-                let keys = match m.owner_id {
-                    Some(o) => app
-                        .region
-                        .store
-                        .sshkeys(o)
-                        .await?
-                        .into_iter()
-                        .map(|(_, k)| k)
-                        .collect::<Vec<_>>(),
-                    None => vec![],
-                };
+                let keys = app.region.public_keys(&m).await?;
                 plain(keys.join("\n"))
             }
             "vendor-data" => plain("#cloud-config\n{}\n"),
             other => Err(not_found(format!("Unknown metadata attribute: {other}"))),
         },
-        ["user-data"] => match (&m.status, app_user_data(app, &m).await?) {
+        ["user-data"] => match (&m.status, app.region.user_data(&m).await?) {
             (ingot_core::Status::Deploying, Some(ud)) => Ok((
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/octet-stream")],
@@ -170,8 +125,4 @@ async fn versioned(app: &App, r: &Req, rest: &[&str]) -> Res {
         },
         _ => Err(not_found(format!("Unknown metadata path: {}", r.path))),
     }
-}
-
-async fn app_user_data(app: &App, m: &Machine) -> Result<Option<Vec<u8>>, ApiError> {
-    Ok(app.region.store.user_data(m.id).await?)
 }

@@ -2,14 +2,13 @@
 //! `netboot-timeline/` (every network-boot hop, by MAC, known machine or not).
 
 use crate::{
-    bad, forms_id, need_admin, no_content, not_found, ok_json, unknown_op, ApiError, App, Req, Res,
+    forms_id, need_admin, no_content, not_found, ok_json, unknown_op, ApiError, App, Req, Res,
 };
 use axum::http::Method;
+use ingot_region::model::network::{Fabric, IpRange, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED};
+use ingot_region::model::routes::StaticRoute;
+use ingot_region::model::User;
 use ingot_region::network::VirtualKind;
-use ingot_region::RegionError;
-use ingot_store::network::{Fabric, IpRange, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED};
-use ingot_store::routes::StaticRoute;
-use ingot_store::{StoreError, User};
 use serde_json::{json, Value};
 
 const API: &str = crate::render::API;
@@ -51,21 +50,15 @@ fn range_json(r: &IpRange, subnets: &[Subnet], vlans: &[Vlan]) -> Value {
     })
 }
 
-fn dup(field: &'static str) -> impl Fn(StoreError) -> ApiError {
-    move |e| match e {
-        StoreError::Duplicate(m) => ApiError(RegionError::field(field, m)),
-        e => e.into(),
-    }
-}
-
 pub(crate) async fn fabrics(app: &App, r: &Req, u: &User, rest: &[&str]) -> Res {
-    let st = &app.region.store;
+    let region = &app.region;
     let p = r.params();
     match (rest, &r.method) {
         ([], &Method::GET) => {
-            let vlans = st.vlans(None).await?;
+            let vlans = region.vlans(None).await?;
             ok_json(Value::Array(
-                st.fabrics()
+                region
+                    .fabrics()
                     .await?
                     .iter()
                     .map(|f| fabric_json(f, &vlans))
@@ -73,129 +66,52 @@ pub(crate) async fn fabrics(app: &App, r: &Req, u: &User, rest: &[&str]) -> Res 
             ))
         }
         ([], &Method::POST) => {
-            need_admin(u)?;
-            let n = st.fabrics().await?.len();
-            let name = p
-                .get("name")
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(String::from)
-                .unwrap_or_else(|| format!("fabric-{n}"));
-            let f = st
-                .create_fabric(&name, p.get("class_type"))
-                .await
-                .map_err(dup("name"))?;
-            ok_json(fabric_json(&f, &st.vlans(Some(f.id)).await?))
+            let f = region
+                .create_fabric(u, p.get("name"), p.get("class_type"))
+                .await?;
+            ok_json(fabric_json(&f, &region.vlans(Some(f.id)).await?))
         }
         ([id], m) => {
-            let id = forms_id(id)?;
-            let f = st
-                .fabrics()
-                .await?
-                .into_iter()
-                .find(|f| f.id == id)
-                .ok_or_else(|| not_found("No Fabric matches the given query."))?;
-            match *m {
-                Method::GET => ok_json(fabric_json(&f, &st.vlans(Some(id)).await?)),
+            let f = match *m {
+                Method::GET => region.fabric(id).await?,
                 Method::PUT => {
-                    need_admin(u)?;
-                    st.update_fabric(
-                        id,
-                        p.get("name").unwrap_or(&f.name),
-                        p.get("class_type").or(f.class_type.as_deref()),
-                    )
-                    .await
-                    .map_err(dup("name"))?;
-                    let f = st
-                        .fabrics()
+                    region
+                        .update_fabric(u, id, p.get("name"), p.get("class_type"))
                         .await?
-                        .into_iter()
-                        .find(|f| f.id == id)
-                        .ok_or_else(|| not_found("gone"))?;
-                    ok_json(fabric_json(&f, &st.vlans(Some(id)).await?))
                 }
                 Method::DELETE => {
-                    need_admin(u)?;
-                    if id == 1 {
-                        return Err(bad("The default fabric cannot be deleted."));
-                    }
-                    st.delete_fabric(id).await?;
-                    no_content()
+                    region.delete_fabric(u, id).await?;
+                    return no_content();
                 }
-                _ => Err(unknown_op(r)),
-            }
+                _ => {
+                    region.fabric(id).await?;
+                    return Err(unknown_op(r));
+                }
+            };
+            ok_json(fabric_json(&f, &region.vlans(Some(f.id)).await?))
         }
         ([fid, "vlans"], m) => {
-            let fid = forms_id(fid)?;
-            if !st.fabrics().await?.iter().any(|f| f.id == fid) {
-                return Err(not_found("No Fabric matches the given query."));
-            }
+            let f = region.fabric(fid).await?;
             match *m {
                 Method::GET => ok_json(Value::Array(
-                    st.vlans(Some(fid)).await?.iter().map(vlan_json).collect(),
+                    region
+                        .vlans(Some(f.id))
+                        .await?
+                        .iter()
+                        .map(vlan_json)
+                        .collect(),
                 )),
-                Method::POST => {
-                    need_admin(u)?;
-                    let vid = p.get_i64("vid")?.ok_or_else(|| {
-                        ApiError(RegionError::field("vid", "This field is required."))
-                    })?;
-                    if !(1..=4094).contains(&vid) {
-                        return Err(ApiError(RegionError::field(
-                            "vid",
-                            "VLAN ids are 1 to 4094 (0 is the untagged VLAN every fabric has).",
-                        )));
-                    }
-                    let mtu = p.get_i64("mtu")?.unwrap_or(1500);
-                    if !(552..=65535).contains(&mtu) {
-                        return Err(ApiError(RegionError::field(
-                            "mtu",
-                            "MTU must be between 552 and 65535.",
-                        )));
-                    }
-                    let v = st
-                        .create_vlan(fid, vid, p.get("name").unwrap_or_default(), mtu)
-                        .await
-                        .map_err(dup("vid"))?;
-                    ok_json(vlan_json(&v))
-                }
+                Method::POST => ok_json(vlan_json(&region.create_vlan(u, &f, &p).await?)),
                 _ => Err(unknown_op(r)),
             }
         }
         ([fid, "vlans", vid], m) => {
-            let (fid, vid) = (forms_id(fid)?, forms_id(vid)?);
-            let v = st
-                .vlans(Some(fid))
-                .await?
-                .into_iter()
-                .find(|v| v.vid == vid)
-                .ok_or_else(|| not_found("No VLAN matches the given query."))?;
+            let v = region.vlan(fid, vid).await?;
             match *m {
                 Method::GET => ok_json(vlan_json(&v)),
-                Method::PUT => {
-                    need_admin(u)?;
-                    let mtu = p.get_i64("mtu")?.unwrap_or(v.mtu);
-                    if !(552..=65535).contains(&mtu) {
-                        return Err(ApiError(RegionError::field(
-                            "mtu",
-                            "MTU must be between 552 and 65535.",
-                        )));
-                    }
-                    let dhcp_on = p.get_bool("dhcp_on")?.unwrap_or(v.dhcp_on);
-                    app.region.set_vlan_dhcp(&v, dhcp_on).await?;
-                    st.update_vlan(v.id, p.get("name").unwrap_or(&v.name), mtu, dhcp_on)
-                        .await?;
-                    ok_json(vlan_json(
-                        &st.vlan_by_id(v.id)
-                            .await?
-                            .ok_or_else(|| not_found("gone"))?,
-                    ))
-                }
+                Method::PUT => ok_json(vlan_json(&region.update_vlan(u, &v, &p).await?)),
                 Method::DELETE => {
-                    need_admin(u)?;
-                    if v.vid == 0 {
-                        return Err(bad("The untagged VLAN of a fabric cannot be deleted."));
-                    }
-                    st.delete_vlan(v.id).await?;
+                    region.delete_vlan(u, &v).await?;
                     no_content()
                 }
                 _ => Err(unknown_op(r)),
@@ -206,87 +122,77 @@ pub(crate) async fn fabrics(app: &App, r: &Req, u: &User, rest: &[&str]) -> Res 
 }
 
 pub(crate) async fn subnets(app: &App, r: &Req, u: &User, id: Option<&str>) -> Res {
-    let st = &app.region.store;
+    let region = &app.region;
     let p = r.params();
-    match (id, &r.method) {
+    let s = match (id, &r.method) {
         (None, &Method::GET) => {
-            let vlans = st.vlans(None).await?;
-            ok_json(Value::Array(
-                st.subnets()
+            let vlans = region.vlans(None).await?;
+            return ok_json(Value::Array(
+                region
+                    .subnets()
                     .await?
                     .iter()
                     .map(|s| subnet_json(s, &vlans))
                     .collect(),
-            ))
+            ));
         }
         (None, &Method::POST) => {
             need_admin(u)?;
-            let s = app.region.create_subnet(&p).await?;
-            ok_json(subnet_json(&s, &st.vlans(None).await?))
+            region.create_subnet(&p).await?
         }
-        (Some(id), m) => {
-            let id = forms_id(id)?;
-            let s = st
-                .subnet_by_id(id)
-                .await?
-                .ok_or_else(|| not_found("No Subnet matches the given query."))?;
-            match *m {
-                Method::GET => ok_json(subnet_json(&s, &st.vlans(None).await?)),
-                Method::PUT => {
-                    need_admin(u)?;
-                    let s = app.region.update_subnet(id, &p).await?;
-                    ok_json(subnet_json(&s, &st.vlans(None).await?))
-                }
-                Method::DELETE => {
-                    need_admin(u)?;
-                    st.delete_subnet(id).await?;
-                    no_content()
-                }
-                _ => Err(unknown_op(r)),
-            }
+        (Some(id), &Method::GET) => region.subnet(id).await?,
+        (Some(id), &Method::PUT) => {
+            let s = region.subnet(id).await?;
+            need_admin(u)?;
+            region.update_subnet(s.id, &p).await?
         }
-        _ => Err(unknown_op(r)),
-    }
+        (Some(id), &Method::DELETE) => {
+            region.delete_subnet(u, id).await?;
+            return no_content();
+        }
+        (Some(id), _) => {
+            region.subnet(id).await?;
+            return Err(unknown_op(r));
+        }
+        _ => return Err(unknown_op(r)),
+    };
+    ok_json(subnet_json(&s, &region.vlans(None).await?))
 }
 
 pub(crate) async fn ipranges(app: &App, r: &Req, u: &User, id: Option<&str>) -> Res {
-    let st = &app.region.store;
+    let region = &app.region;
     let p = r.params();
-    let render = |rs: Vec<IpRange>| async move {
-        let (subnets, vlans) = (st.subnets().await?, st.vlans(None).await?);
-        Ok::<Value, ApiError>(Value::Array(
-            rs.iter().map(|x| range_json(x, &subnets, &vlans)).collect(),
-        ))
-    };
-    match (id, &r.method) {
-        (None, &Method::GET) => ok_json(render(st.ipranges(None).await?).await?),
+    let ranges = match (id, &r.method) {
+        (None, &Method::GET) => region.ipranges().await?,
         (None, &Method::POST) => {
             need_admin(u)?;
-            let x = app.region.create_iprange(&p).await?;
-            ok_json(render(vec![x]).await?[0].clone())
+            vec![region.create_iprange(&p).await?]
         }
-        (Some(id), m) => {
-            let id = forms_id(id)?;
-            let x = st
-                .iprange_by_id(id)
-                .await?
-                .ok_or_else(|| not_found("No IPRange matches the given query."))?;
-            match *m {
-                Method::GET => ok_json(render(vec![x]).await?[0].clone()),
-                Method::PUT => {
-                    need_admin(u)?;
-                    let x = app.region.update_iprange(id, &p).await?;
-                    ok_json(render(vec![x]).await?[0].clone())
-                }
-                Method::DELETE => {
-                    need_admin(u)?;
-                    st.delete_iprange(id).await?;
-                    no_content()
-                }
-                _ => Err(unknown_op(r)),
-            }
+        (Some(id), &Method::GET) => vec![region.iprange(id).await?],
+        (Some(id), &Method::PUT) => {
+            let x = region.iprange(id).await?;
+            need_admin(u)?;
+            vec![region.update_iprange(x.id, &p).await?]
         }
-        _ => Err(unknown_op(r)),
+        (Some(id), &Method::DELETE) => {
+            region.delete_iprange(u, id).await?;
+            return no_content();
+        }
+        (Some(id), _) => {
+            region.iprange(id).await?;
+            return Err(unknown_op(r));
+        }
+        _ => return Err(unknown_op(r)),
+    };
+    let (subnets, vlans) = (region.subnets().await?, region.vlans(None).await?);
+    let mut out: Vec<Value> = ranges
+        .iter()
+        .map(|x| range_json(x, &subnets, &vlans))
+        .collect();
+    if id.is_none() && r.method == Method::GET {
+        ok_json(Value::Array(out))
+    } else {
+        ok_json(out.pop().unwrap_or(Value::Null))
     }
 }
 
@@ -306,15 +212,15 @@ fn route_json(x: &StaticRoute, subnets: &[Subnet], vlans: &[Vlan]) -> Value {
 }
 
 pub(crate) async fn static_routes(app: &App, r: &Req, u: &User, id: Option<&str>) -> Res {
-    let st = &app.region.store;
+    let region = &app.region;
     let p = r.params();
     let render = |x: StaticRoute| async move {
-        let (subnets, vlans) = (st.subnets().await?, st.vlans(None).await?);
+        let (subnets, vlans) = (region.subnets().await?, region.vlans(None).await?);
         Ok::<Value, ApiError>(route_json(&x, &subnets, &vlans))
     };
     match (id, &r.method) {
         (None, &Method::GET) => {
-            let (subnets, vlans) = (st.subnets().await?, st.vlans(None).await?);
+            let (subnets, vlans) = (region.subnets().await?, region.vlans(None).await?);
             ok_json(Value::Array(
                 app.region
                     .static_routes()
@@ -363,38 +269,27 @@ fn staticip_json(x: &StaticIp, owner: Option<&User>, subnets: &[Subnet], vlans: 
 
 /// `ipaddresses/`: read (own reservations; admins `all=true`), `op=reserve`, `op=release`.
 pub(crate) async fn ipaddresses(app: &App, r: &Req, u: &User) -> Res {
-    let st = &app.region.store;
+    let region = &app.region;
     let p = r.params();
-    let (subnets, vlans) = (st.subnets().await?, st.vlans(None).await?);
+    let (subnets, vlans) = (region.subnets().await?, region.vlans(None).await?);
     match (&r.method, r.op()) {
         (&Method::GET, None) => {
-            let all = u.is_admin && p.get("all").is_some_and(|v| v == "true" || v == "1");
-            let mut out = Vec::new();
-            // User reservations only: machines' STATIC addresses show on their interfaces.
-            for x in st
-                .static_ips(None)
+            let all = p.get("all").is_some_and(|v| v == "true" || v == "1");
+            let out = region
+                .user_reservations(u, all)
                 .await?
-                .into_iter()
-                .filter(|x| x.alloc_type == ALLOC_USER_RESERVED)
-            {
-                if all || x.user_id == Some(u.id) {
-                    let owner = match x.user_id {
-                        Some(id) if id == u.id => Some(u.clone()),
-                        Some(id) => st.user_by_id(id).await?,
-                        None => None,
-                    };
-                    out.push(staticip_json(&x, owner.as_ref(), &subnets, &vlans));
-                }
-            }
+                .iter()
+                .map(|(x, owner)| staticip_json(x, owner.as_ref(), &subnets, &vlans))
+                .collect();
             ok_json(Value::Array(out))
         }
         (&Method::POST, Some("reserve")) => {
-            let x = app.region.reserve_ip(&p, u).await?;
-            let subnets = st.subnets().await?;
+            let x = region.reserve_ip(&p, u).await?;
+            let subnets = region.subnets().await?;
             ok_json(staticip_json(&x, Some(u), &subnets, &vlans))
         }
         (&Method::POST, Some("release")) => {
-            app.region.release_ip(&p, u).await?;
+            region.release_ip(&p, u).await?;
             no_content()
         }
         _ => Err(unknown_op(r)),
@@ -474,17 +369,10 @@ pub(crate) async fn timeline(app: &App, r: &Req, u: &User) -> Res {
         return Err(unknown_op(r));
     }
     let p = r.params();
-    let raw = p
-        .get("mac")
-        .ok_or_else(|| ApiError(RegionError::field("mac", "This field is required.")))?;
-    let mac = ingot_core::ids::normalize_mac(raw).ok_or_else(|| {
-        ApiError(RegionError::field(
-            "mac",
-            format!("'{raw}' is not a MAC address."),
-        ))
-    })?;
-    let limit = p.get_i64("limit")?.unwrap_or(500).clamp(1, 5000);
-    let evs = app.region.store.netboot_timeline(&mac, limit).await?;
+    let evs = app
+        .region
+        .netboot_timeline(u, p.get("mac"), p.get_i64("limit")?)
+        .await?;
     ok_json(Value::Array(
         evs.iter()
             .map(|e| json!({"id": e.id, "mac": e.mac, "hop": e.kind, "detail": e.detail, "created": crate::render::event_time(e.created)}))

@@ -1,7 +1,7 @@
 //! JSON shapes of the MAAS API 2.0.
 
 use ingot_core::storage::Volume;
-use ingot_store::{Event, Machine, Named, Tag, Token, User};
+use ingot_region::model::{Event, Machine, Named, Tag, Token, User};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -260,7 +260,7 @@ pub struct MachineOut<'a> {
 }
 
 /// An interface link as MAAS shows it (`subnet` reduced to its id and CIDR).
-pub fn link_json(l: &ingot_store::network::InterfaceLink) -> Value {
+pub fn link_json(l: &ingot_region::model::network::InterfaceLink) -> Value {
     json!({
         "id": l.id, "mode": l.mode, "ip_address": l.ip,
         "subnet": l.subnet_id.map(|id| json!({"id": id, "cidr": l.cidr, "resource_uri": format!("{API}/subnets/{id}/")})),
@@ -271,8 +271,8 @@ pub fn link_json(l: &ingot_store::network::InterfaceLink) -> Value {
 /// An interface as MAAS shows it; `all` (the machine's interfaces) names parents and children.
 pub(crate) fn interface_out<'a>(
     sid: &'a str,
-    i: &'a ingot_store::Interface,
-    all: &'a [ingot_store::Interface],
+    i: &'a ingot_region::model::Interface,
+    all: &'a [ingot_region::model::Interface],
 ) -> InterfaceOut<'a> {
     let d = &i.details;
     let text = |k: &str| d.get(k).and_then(Value::as_str);
@@ -536,7 +536,7 @@ pub fn machines_bytes(ms: &[Machine]) -> Vec<u8> {
 /// now runs its built-in commissioning scripts also gets the credentials it reports with
 /// (`enlistment_token`, `consumer_key:token_key:token_secret`, what `ingot.token=` carries
 /// on a commissioning boot).
-pub fn machine_anon(m: &Machine, token: Option<&ingot_store::Token>) -> Value {
+pub fn machine_anon(m: &Machine, token: Option<&ingot_region::model::Token>) -> Value {
     let full = machine(m);
     let keep = [
         "system_id",

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use base64::Engine as _;
 use ingot_core::scripts::{HardwareType, ResultStatus, ScriptType};
 use ingot_region::commissioning::ScriptView;
-use ingot_store::{Machine, ScriptResult, User};
+use ingot_region::model::{Machine, ScriptResult, User};
 use serde_json::{json, Value};
 
 const API: &str = crate::render::API;

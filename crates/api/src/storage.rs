@@ -7,9 +7,9 @@ use crate::{bad, forms_id, no_content, not_found, ok_json, unknown_op, App, Req,
 use axum::http::Method;
 use ingot_core::deploy::{CacheMode, FsType, PartitionTable};
 use ingot_core::storage::{StorageError, StorageModel, Volume};
+use ingot_region::model::{Machine, User};
 use ingot_region::storage::{id_param, parse_cache_mode, size_param};
 use ingot_region::{forms, RegionError};
-use ingot_store::{Machine, User};
 use ingot_wire::Params;
 use serde_json::{json, Value};
 
@@ -17,13 +17,7 @@ const API: &str = crate::render::API;
 
 /// The model of a loaded machine (objects on vanished disks left out).
 pub fn model_of(m: &Machine) -> StorageModel {
-    StorageModel::from_parts_pruned(
-        m.block_devices
-            .iter()
-            .map(ingot_store::storage::disk_of)
-            .collect(),
-        m.storage_objects.clone(),
-    )
+    ingot_region::storage::storage_model(m)
 }
 
 fn fs_json(model: &StorageModel, v: Volume) -> Value {

@@ -258,18 +258,18 @@ impl Plan {
     }
 }
 
-/// Why an action was refused. Each maps to one HTTP status at the API edge.
+/// Why an action was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {
-    /// 403: the actor may not do this.
+    /// The actor may not do this (not theirs, not an administrator, locked).
     #[error("{0}")]
-    Forbidden(String),
-    /// 409: the machine's state does not allow it; the message names the status.
+    NotPermitted(String),
+    /// The machine's status does not allow it now; the message names the status.
     #[error("{0}")]
-    Conflict(String),
-    /// 400: bad request for this machine.
+    WrongStatus(String),
+    /// What was asked makes no sense for this machine (bad options).
     #[error("{0}")]
-    BadRequest(String),
+    Invalid(String),
 }
 
 /// Whether `actor` may see the machine at all.
@@ -284,7 +284,7 @@ pub fn check_permission(
     perm: Permission,
 ) -> Result<(), ActionError> {
     if !can_view(facts, actor) {
-        return Err(ActionError::Forbidden(
+        return Err(ActionError::NotPermitted(
             "You do not have permission to access this machine.".into(),
         ));
     }
@@ -295,7 +295,7 @@ pub fn check_permission(
             if owner_or_admin {
                 Ok(())
             } else {
-                Err(ActionError::Forbidden(
+                Err(ActionError::NotPermitted(
                     "Only the owner or an administrator can lock or unlock this machine.".into(),
                 ))
             }
@@ -308,19 +308,19 @@ pub fn check_permission(
             if allowed {
                 Ok(())
             } else {
-                Err(ActionError::Forbidden(
+                Err(ActionError::NotPermitted(
                     "Only the machine's owner can read or regenerate its credentials.".into(),
                 ))
             }
         }
         Permission::Edit | Permission::Admin => {
             if facts.locked {
-                return Err(ActionError::Forbidden(
+                return Err(ActionError::NotPermitted(
                     "Machine is locked: unlock it first.".into(),
                 ));
             }
             if perm == Permission::Admin && !actor.is_admin {
-                return Err(ActionError::Forbidden(
+                return Err(ActionError::NotPermitted(
                     "This action needs administrator rights.".into(),
                 ));
             }
@@ -330,7 +330,7 @@ pub fn check_permission(
 }
 
 fn conflict(what: &str, s: Status) -> ActionError {
-    ActionError::Conflict(format!("{what} in its current state ('{}').", s.label()))
+    ActionError::WrongStatus(format!("{what} in its current state ('{}').", s.label()))
 }
 
 /// Statuses `test` may start from.
@@ -448,7 +448,7 @@ pub fn plan(
     };
     if netboots && !facts.has_mac {
         // Commissioning is the exception (the seed): it is how the MAC gets known.
-        return Err(ActionError::BadRequest(format!(
+        return Err(ActionError::Invalid(format!(
             "The machine has no network interface with a MAC address, and {} needs one to network-boot: add its boot interface's MAC address first.",
             match action {
                 Action::Release => "releasing with disk erasure",
@@ -465,7 +465,7 @@ pub fn plan(
                 return Err(conflict("Machine cannot be commissioned", s));
             }
             if !facts.has_power_type {
-                return Err(ActionError::BadRequest(
+                return Err(ActionError::Invalid(
                     "Unconfigured power type. Please configure the power type and try again."
                         .into(),
                 ));
@@ -483,7 +483,7 @@ pub fn plan(
                 return Err(conflict("Machine cannot be tested", s));
             }
             if !facts.has_power_type {
-                return Err(ActionError::BadRequest(
+                return Err(ActionError::Invalid(
                     "Unconfigured power type. Please configure the power type and try again."
                         .into(),
                 ));
@@ -527,7 +527,7 @@ pub fn plan(
             match s {
                 Ready => {
                     if facts.owner_id.is_some_and(|o| o != actor.user_id) {
-                        return Err(ActionError::Conflict(
+                        return Err(ActionError::WrongStatus(
                             "Can't allocate a machine belonging to another user.".into(),
                         ));
                     }
@@ -536,7 +536,7 @@ pub fn plan(
                 }
                 Allocated => p.steps = vec![Deploying],
                 _ => {
-                    return Err(ActionError::Conflict(format!(
+                    return Err(ActionError::WrongStatus(format!(
                         "Can't deploy a machine that is in the '{}' state.",
                         s.label()
                     )))
@@ -576,7 +576,7 @@ pub fn plan(
                 return Err(conflict("Machine cannot be marked broken", s));
             }
             if !actor.is_admin && facts.owner_id != Some(actor.user_id) {
-                return Err(ActionError::Forbidden(
+                return Err(ActionError::NotPermitted(
                     "Only the owner or an administrator can mark this machine broken.".into(),
                 ));
             }
@@ -599,7 +599,7 @@ pub fn plan(
         }
         Action::MarkFixed => {
             if s != Broken {
-                return Err(ActionError::Conflict(format!(
+                return Err(ActionError::WrongStatus(format!(
                     "Can't mark a non-broken machine as 'Ready' (it is '{}').",
                     s.label()
                 )));
@@ -610,7 +610,7 @@ pub fn plan(
                 p.steps = vec![Ready];
                 p.clear_deployment = true;
             } else {
-                return Err(ActionError::Conflict(
+                return Err(ActionError::WrongStatus(
                     "Machine has not been commissioned successfully ('Broken'): commission it instead of marking it fixed."
                         .into(),
                 ));
@@ -647,7 +647,7 @@ pub fn plan(
         }
         Action::Lock => {
             if facts.locked {
-                return Err(ActionError::Conflict("Machine is already locked".into()));
+                return Err(ActionError::WrongStatus("Machine is already locked".into()));
             }
             if !matches!(s, Deployed | Deploying) {
                 return Err(conflict(
@@ -659,7 +659,7 @@ pub fn plan(
         }
         Action::Unlock => {
             if !facts.locked {
-                return Err(ActionError::Conflict("Machine is not locked".into()));
+                return Err(ActionError::WrongStatus("Machine is not locked".into()));
             }
             p.locked = Some(false);
         }
@@ -672,7 +672,7 @@ pub fn plan(
         }
         Action::PowerOn => {
             if facts.owner_id.is_none() {
-                return Err(ActionError::Conflict(
+                return Err(ActionError::WrongStatus(
                     "Can't start node: it hasn't been allocated.".into(),
                 ));
             }
@@ -687,7 +687,7 @@ pub fn plan(
         }
         Action::SetWorkloadAnnotations => {
             if facts.owner_id != Some(actor.user_id) {
-                return Err(ActionError::Conflict(
+                return Err(ActionError::WrongStatus(
                     "Cannot set workload annotation: it hasn't been acquired.".into(),
                 ));
             }

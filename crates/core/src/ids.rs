@@ -127,6 +127,24 @@ pub fn normalize_architecture(
     Ok(Some(format!("{base}/{sub}")))
 }
 
+/// Lower-case hexadecimal of `bytes` (digests, keys).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// A name of a tag, zone or resource pool: letters, digits, `-` and `_`, 1 to 256 bytes.
+pub fn is_valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 256
+        && n.chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +212,31 @@ mod tests {
         assert!(!looks_ip_derived("node-1"));
         let p = petname(987654321);
         assert!(validate_hostname(&p).is_ok(), "{p}");
+    }
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0, 0x0f, 0xa0, 0xff]), "000fa0ff");
+    }
+
+    #[test]
+    fn names_of_tags_zones_and_pools() {
+        let long = "a".repeat(256);
+        let too_long = "a".repeat(257);
+        let table: &[(&str, bool)] = &[
+            ("virtual", true),
+            ("rack-2_b", true),
+            ("zoné", true),
+            (&long, true),
+            (&too_long, false),
+            ("", false),
+            ("a b", false),
+            ("a/b", false),
+            ("a.b", false),
+        ];
+        for (n, ok) in table {
+            assert_eq!(is_valid_name(n), *ok, "{n:?}");
+        }
     }
 }

@@ -565,7 +565,8 @@ pub fn debian_architecture(kernel_arch: &str) -> Option<&'static str> {
     })
 }
 
-fn ubuntu_codename(version: &str) -> Option<&'static str> {
+/// The code name of an Ubuntu release by its version (`22.04` → `jammy`), the one table.
+pub fn ubuntu_codename(version: &str) -> Option<&'static str> {
     Some(match version {
         "12.04" => "precise",
         "14.04" => "trusty",

@@ -24,6 +24,7 @@ pub mod net;
 pub mod rack;
 pub mod redfish;
 pub mod scripts;
+pub mod settings;
 pub mod signal;
 pub mod status;
 pub mod storage;

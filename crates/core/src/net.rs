@@ -98,6 +98,15 @@ fn from_u128(n: u128, v4: bool) -> IpAddr {
     }
 }
 
+/// An MTU a link may have (MAAS accepts 552 to 65535 bytes).
+pub fn check_mtu(mtu: i64) -> Result<i64, String> {
+    if (552..=65535).contains(&mtu) {
+        Ok(mtu)
+    } else {
+        Err(format!("MTU {mtu} is outside 552-65535."))
+    }
+}
+
 /// Whether two inclusive ranges overlap (same family).
 pub fn ranges_overlap(a: (IpAddr, IpAddr), b: (IpAddr, IpAddr)) -> bool {
     a.0.is_ipv4() == b.0.is_ipv4() && to_u128(a.0) <= to_u128(b.1) && to_u128(b.0) <= to_u128(a.1)
@@ -251,6 +260,23 @@ pub fn first_free_ip(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mtus() {
+        for (mtu, ok) in [
+            (551, false),
+            (552, true),
+            (1500, true),
+            (9000, true),
+            (65535, true),
+            (65536, false),
+            (0, false),
+            (-1, false),
+        ] {
+            assert_eq!(check_mtu(mtu).is_ok(), ok, "{mtu}");
+        }
+        assert_eq!(check_mtu(100).unwrap_err(), "MTU 100 is outside 552-65535.");
+    }
+
     use super::*;
 
     fn ip(s: &str) -> IpAddr {

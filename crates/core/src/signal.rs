@@ -289,7 +289,7 @@ pub fn plan_signal(
             o
         }
         Missing | Retired | Reserved => {
-            return Err(ActionError::Conflict(format!(
+            return Err(ActionError::WrongStatus(format!(
                 "Machine status isn't valid (status is {}).",
                 facts.status.label()
             )))

@@ -231,7 +231,7 @@ fn every_status_action_pair() {
                     );
                 }
                 None => match got {
-                    Err(ActionError::Conflict(msg)) => {
+                    Err(ActionError::WrongStatus(msg)) => {
                         // Messages about state name the status (except lock/unlock's MAAS wording).
                         if !matches!(
                             action,
@@ -261,10 +261,10 @@ fn locked_machine_refuses_everything_but_unlock_and_reads() {
             let got = plan(action, &f, ADMIN, &ActionOptions::default());
             match action {
                 Action::Unlock => assert_eq!(got.map(|p| p.locked), Ok(Some(false))),
-                Action::Lock => assert!(matches!(got, Err(ActionError::Conflict(_)))),
+                Action::Lock => assert!(matches!(got, Err(ActionError::WrongStatus(_)))),
                 Action::QueryPowerState | Action::GetToken => assert!(got.is_ok()),
                 _ => assert!(
-                    matches!(got, Err(ActionError::Forbidden(_))),
+                    matches!(got, Err(ActionError::NotPermitted(_))),
                     "{action:?} on locked {s:?}: {got:?}"
                 ),
             }
@@ -283,7 +283,7 @@ fn non_admin_permissions() {
         let f = facts(Allocated);
         assert!(matches!(
             plan(action, &f, user, &ActionOptions::default()),
-            Err(ActionError::Forbidden(_))
+            Err(ActionError::NotPermitted(_))
         ));
     }
     // Admin-only actions on an unowned machine.
@@ -297,7 +297,7 @@ fn non_admin_permissions() {
         let f = facts(Ready);
         assert!(matches!(
             plan(action, &f, user, &ActionOptions::default()),
-            Err(ActionError::Forbidden(_))
+            Err(ActionError::NotPermitted(_))
         ));
     }
     // A user allocates and deploys an unowned READY machine.
@@ -307,7 +307,7 @@ fn non_admin_permissions() {
     // mark_broken on an unowned machine is for the owner or admins only.
     assert!(matches!(
         plan(Action::MarkBroken, &f, user, &ActionOptions::default()),
-        Err(ActionError::Forbidden(_))
+        Err(ActionError::NotPermitted(_))
     ));
 }
 
@@ -346,7 +346,7 @@ fn mark_fixed_returns_deployed_machines_to_deployed() {
     f.commissioning_passed = false;
     assert!(matches!(
         plan(Action::MarkFixed, &f, ADMIN, &ActionOptions::default()),
-        Err(ActionError::Conflict(_))
+        Err(ActionError::WrongStatus(_))
     ));
 }
 
@@ -356,7 +356,7 @@ fn commission_needs_power_type() {
     f.has_power_type = false;
     assert!(matches!(
         plan(Action::Commission, &f, ADMIN, &ActionOptions::default()),
-        Err(ActionError::BadRequest(_))
+        Err(ActionError::Invalid(_))
     ));
 }
 
@@ -395,7 +395,7 @@ fn a_machine_without_a_mac_refuses_what_network_boots_except_commissioning() {
         let got = plan(action, &f, ADMIN, opts);
         match (ok, &got) {
             (true, Ok(_)) => {}
-            (false, Err(ActionError::BadRequest(m))) => {
+            (false, Err(ActionError::Invalid(m))) => {
                 assert!(m.contains("no network interface"), "{s:?} {action:?}: {m}")
             }
             _ => panic!("{s:?} {action:?} erase={}: {got:?}", opts.erase),
@@ -425,7 +425,7 @@ fn credentials_are_for_the_owner_only() {
     for who in [other, ADMIN] {
         assert!(matches!(
             plan(Action::GetToken, &f, who, &ActionOptions::default()),
-            Err(ActionError::Forbidden(_))
+            Err(ActionError::NotPermitted(_))
         ));
     }
     f.owner_id = None;

@@ -10,6 +10,7 @@
 //! (suite, variant, packages, options); an exclusive lock on the cache directory makes
 //! concurrent test processes wait for one build instead of running several.
 
+use ingot_core::ids::hex;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -96,10 +97,6 @@ pub fn cache_key() -> String {
         h.update([0]);
     }
     hex(&h.finalize())[..16].to_string()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// The mmdebstrap command line writing the image to `out` (a `.tar.gz`).

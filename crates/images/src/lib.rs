@@ -31,8 +31,8 @@ use flate2::Compression;
 
 pub use debs::{fetch_debs, resolve_kernel_package, DebPackages};
 pub use store::{
-    add_to_index, is_valid_sha256, list, path_of, sha256_hex, store_bytes, store_file, Blob,
-    ImageSet,
+    add_to_index, is_valid_sha256, list, list_in, path_of, sha256_hex, store_bytes, store_file,
+    Blob, ImageSet,
 };
 
 /// Name given to the image sets that [`build`] makes, with the architecture appended.

@@ -3,6 +3,7 @@
 //! Layout: `images/<sha256>` holds blobs (kernels, initrds) named by the SHA-256 of their bytes;
 //! `images/index.json` is a JSON array of [`ImageSet`]s, newest last.
 
+use ingot_core::ids::hex;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -29,8 +30,10 @@ pub struct ImageSet {
     pub kernel: Blob,
     pub initrd: Blob,
     /// e.g. `6.1.0-56-amd64`.
+    #[serde(default)]
     pub kernel_version: String,
     /// RFC 3339 UTC time of the build that first stored this set.
+    #[serde(default)]
     pub created: String,
 }
 
@@ -59,7 +62,12 @@ pub fn path_of(data_dir: &Path, sha256: &str) -> Option<PathBuf> {
 
 /// Lists the stored image sets, oldest first. A missing index means no images.
 pub fn list(data_dir: &Path) -> Result<Vec<ImageSet>, ImageError> {
-    let p = index_path(data_dir);
+    list_in(&images_dir(data_dir))
+}
+
+/// Lists the image sets of an images directory (`DATA_DIR/images`), oldest first.
+pub fn list_in(images_dir: &Path) -> Result<Vec<ImageSet>, ImageError> {
+    let p = images_dir.join("index.json");
     match fs::read(&p) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| ImageError::Index(format!("{}: {e}", p.display()))),
@@ -71,10 +79,6 @@ pub fn list(data_dir: &Path) -> Result<Vec<ImageSet>, ImageError> {
 /// The lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
-}
-
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Stores `bytes` as `images/<sha256>` (written to a temporary file, then renamed into place;

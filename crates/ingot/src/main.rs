@@ -346,7 +346,7 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         }
     })
     .await?;
-    region.store.close().await;
+    region.close().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -456,7 +456,7 @@ async fn async_main(cli: Cli) -> Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("Administrator '{}' ready.", u.username);
-            region.store.close().await;
+            region.close().await;
             Ok(())
         }
         Command::Apikey {
@@ -470,7 +470,7 @@ async fn async_main(cli: Cli) -> Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", t.api_key());
-            region.store.close().await;
+            region.close().await;
             Ok(())
         }
         Command::Images { cmd } => match cmd {

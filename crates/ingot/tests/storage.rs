@@ -153,6 +153,17 @@ fn t(v: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The machine's row as the server stored it (read through a store of the test's own).
+async fn machine_row(s: &Server, sid: &str) -> ingot_store::Machine {
+    ingot_store::Store::open(&s.db)
+        .await
+        .expect("open the server's db")
+        .machine(sid)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn region_on(s: &Server) -> ingot_region::Region {
     ingot_region::Region::new(
         ingot_store::Store::open(&s.db)
@@ -425,7 +436,7 @@ async fn scenario(s: &Server) {
         4,
         "sdb carries nothing and is left out: {steps:#?}"
     );
-    let mrow = region.store.machine(&sid).await.unwrap().unwrap();
+    let mrow = machine_row(s, &sid).await;
     region
         .check_deploy_storage(&mrow)
         .await
@@ -743,7 +754,7 @@ async fn scenario(s: &Server) {
         e.contains("no root filesystem (nothing mounted at /)"),
         "{e}"
     );
-    let mrow = region.store.machine(&sid).await.unwrap().unwrap();
+    let mrow = machine_row(s, &sid).await;
     let e = region.check_deploy_storage(&mrow).await.unwrap_err();
     assert!(
         matches!(e, ingot_region::RegionError::BadRequest(ref m) if m.contains("Cannot deploy disks1: the machine has no root filesystem")),

@@ -5,6 +5,7 @@
 
 use crate::RackError;
 use async_trait::async_trait;
+use ingot_core::ids::hex;
 use ingot_tftp::{sanitize_path, DirSource, FileSource, TftpError, TftpFile};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -18,10 +19,6 @@ pub fn is_sha256(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub struct ImageCache {

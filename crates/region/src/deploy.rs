@@ -96,7 +96,7 @@ impl Region {
     /// then those of the machine's tags, in tag-name order, space-separated.
     pub async fn kernel_opts(&self, m: Option<&Machine>) -> Result<String> {
         let mut opts: Vec<String> = Vec::new();
-        if let Some(global) = self.store.get_setting("kernel_opts").await? {
+        if let Some(global) = self.text_setting("kernel_opts").await? {
             opts.extend(global.split_whitespace().map(str::to_string));
         }
         if let Some(m) = m.filter(|m| !m.tags.is_empty()) {
@@ -291,14 +291,7 @@ impl Region {
     /// `disk_erase_with_quick_erase`.
     pub async fn release_options(&self, params: &Params) -> Result<ActionOptions> {
         let mut o = forms::action_options(params)?;
-        let setting = |name: &'static str| async move {
-            Ok::<bool, RegionError>(
-                self.store
-                    .get_setting(name)
-                    .await?
-                    .is_some_and(|v| v == "true"),
-            )
-        };
+        let setting = |name: &'static str| self.bool_setting(name);
         if params.get_bool("erase")?.is_none() && !o.erase {
             o.erase = setting("enable_disk_erasing_on_release").await?;
         }
@@ -311,6 +304,60 @@ impl Region {
             }
         }
         Ok(o)
+    }
+
+    /// `op=release` over several machines (system ids): all are checked before any is
+    /// changed; those already READY are left alone. Returns the ones released.
+    pub async fn release_machines(
+        &self,
+        u: &User,
+        ids: &[String],
+        params: &Params,
+    ) -> Result<Vec<String>> {
+        if ids.is_empty() {
+            return Err(RegionError::field("machines", "This field is required."));
+        }
+        let opts = self.release_options(params).await?;
+        let mut found = Vec::new();
+        let mut unknown = Vec::new();
+        for id in ids {
+            match self.store.machine(id).await? {
+                Some(m) => found.push(m),
+                None => unknown.push(id.clone()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(RegionError::BadRequest(format!(
+                "Unknown machine(s): {}.",
+                unknown.join(", ")
+            )));
+        }
+        let mut conflicts = Vec::new();
+        for m in &found {
+            match plan(Action::Release, &facts(m), actor(u), &opts) {
+                Ok(_) => {}
+                Err(ingot_core::ActionError::WrongStatus(_)) => {
+                    conflicts.push(format!("{} ('{}')", m.system_id, m.status.label()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !conflicts.is_empty() {
+            return Err(RegionError::Conflict(format!(
+                "Machine(s) cannot be released in their current state: {}.",
+                conflicts.join(", ")
+            )));
+        }
+        let mut released = Vec::new();
+        for m in found {
+            if m.status == Status::Ready {
+                continue;
+            }
+            self.act(u, &m.system_id, Action::Release, &opts, None)
+                .await?;
+            released.push(m.system_id);
+        }
+        Ok(released)
     }
 
     /// The result set a release with erasing runs: `wipe-disks`.
@@ -351,16 +398,8 @@ impl Region {
     /// The settings every installed OS receives as cloud-init vendor-data. Values were
     /// checked when they were set; one that no longer parses is left out, not sent.
     pub async fn vendor_settings(&self) -> Result<VendorSettings> {
-        let get = |name: &'static str| async move {
-            Ok::<_, RegionError>(
-                self.store
-                    .get_setting(name)
-                    .await?
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty()),
-            )
-        };
-        let proxy_on = get("enable_http_proxy").await?.as_deref() != Some("false");
+        let get = |name: &'static str| self.text_setting(name);
+        let proxy_on = self.bool_setting("enable_http_proxy").await?;
         Ok(VendorSettings {
             ntp_servers: get("ntp_servers")
                 .await?
@@ -428,16 +467,7 @@ impl Region {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.encode(ud)
         });
-        let ssh_keys = match m.owner_id {
-            Some(o) => self
-                .store
-                .sshkeys(o)
-                .await?
-                .into_iter()
-                .map(|(_, k)| k)
-                .collect(),
-            None => Vec::new(),
-        };
+        let ssh_keys = self.public_keys(&m).await?;
         let token = self.store.ensure_machine_token(m.id).await?;
         let vendor_data = render_vendor_data(&self.vendor_settings().await?);
         let kernel_opts = self.kernel_opts(Some(&m)).await?;

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
-/// Every way a region operation can fail. The API edge maps each variant to one HTTP status.
+/// Every way a region operation can fail: the region's own refusals, and the domain errors of
+/// the core and the store it passes on. The API edge maps each to one HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum RegionError {
     /// 400 with a `{field: [messages]}` body.
@@ -29,6 +30,15 @@ pub enum RegionError {
     Unavailable(String),
     #[error(transparent)]
     Store(#[from] ingot_store::StoreError),
+    /// The core refused an action on a machine.
+    #[error(transparent)]
+    Action(#[from] ingot_core::ActionError),
+    /// A storage layout or edit is not possible.
+    #[error(transparent)]
+    Storage(#[from] ingot_core::storage::StorageError),
+    /// A setting's name or value was refused.
+    #[error(transparent)]
+    Setting(#[from] ingot_core::settings::SettingError),
 }
 
 impl RegionError {
@@ -36,16 +46,6 @@ impl RegionError {
         let mut m = BTreeMap::new();
         m.insert(name.to_string(), vec![msg.into()]);
         RegionError::Fields(m)
-    }
-}
-
-impl From<ingot_core::ActionError> for RegionError {
-    fn from(e: ingot_core::ActionError) -> Self {
-        match e {
-            ingot_core::ActionError::Forbidden(m) => RegionError::Forbidden(m),
-            ingot_core::ActionError::Conflict(m) => RegionError::Conflict(m),
-            ingot_core::ActionError::BadRequest(m) => RegionError::BadRequest(m),
-        }
     }
 }
 

@@ -803,15 +803,13 @@ pub async fn deploy_params(region: &Region, params: &Params) -> Result<DeployPar
         }
     }
     let default_series = region
-        .store
-        .get_setting("default_distro_series")
+        .text_setting("default_distro_series")
         .await?
-        .unwrap_or_else(|| "jammy".into());
+        .unwrap_or_default();
     let default_os = region
-        .store
-        .get_setting("default_osystem")
+        .text_setting("default_osystem")
         .await?
-        .unwrap_or_else(|| "ubuntu".into());
+        .unwrap_or_default();
     let raw = text(params, "distro_series")
         .filter(|s| !s.is_empty())
         .unwrap_or(default_series);
@@ -824,12 +822,9 @@ pub async fn deploy_params(region: &Region, params: &Params) -> Result<DeployPar
             raw.clone(),
         ),
     };
-    let series = match series.as_str() {
-        "20.04" => "focal".to_string(),
-        "22.04" => "jammy".to_string(),
-        "24.04" => "noble".to_string(),
-        s => s.to_string(),
-    };
+    let series = ingot_core::inventory::ubuntu_codename(&series)
+        .map(str::to_string)
+        .unwrap_or(series);
     let ok = |s: &str| {
         !s.is_empty()
             && s.len() <= 64

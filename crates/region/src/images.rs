@@ -15,6 +15,7 @@
 use crate::{Region, RegionError};
 use base64::Engine;
 use futures::StreamExt;
+use ingot_core::ids::hex;
 use ingot_core::streams::{self, Item, Planned, Selection};
 use ingot_store::deploy::BootResource;
 use ingot_store::sources::BootSource;
@@ -71,12 +72,8 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// SHA-256 state over a whole (partial) file, to resume hashing where a download resumes.
-fn file_hasher(path: &Path) -> std::io::Result<(Sha256, u64)> {
+pub(crate) fn file_hasher(path: &Path) -> std::io::Result<(Sha256, u64)> {
     let mut h = Sha256::new();
     let mut n = 0u64;
     let mut f = match std::fs::File::open(path) {

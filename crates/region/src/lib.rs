@@ -3,26 +3,52 @@
 //! `ingot-core`; this crate loads facts, calls the core and writes the outcome through the
 //! store's compare-and-swap, retrying when another region process got there first.
 
+pub mod boot;
+pub mod boot_sources;
+pub mod catalog;
 pub mod clone;
 pub mod commissioning;
 pub mod controllers;
 pub mod deploy;
 mod error;
+pub mod fabrics;
 pub mod forms;
 pub mod images;
+mod metadata;
 pub mod network;
 pub mod oob;
 pub mod power;
+pub mod racks;
 pub mod routes;
 pub mod secrets;
+mod settings;
 pub mod storage;
+pub mod uploads;
+mod users;
+pub use users::{hash_password, verify_password};
 
 pub use error::{FieldErrors, RegionError};
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
+/// The records the region hands out, for the edges to read and render. They are rows of the
+/// region's store; only the region reads or writes the store itself.
+pub mod model {
+    pub use ingot_store::deploy::BootResource;
+    pub use ingot_store::sources::{BootSource, BootSourceSelection};
+    pub use ingot_store::{
+        Event, Interface, Machine, MachineFilter, Named, NamedKind, ScriptResult, StoreError, Tag,
+        Token, User,
+    };
+    pub mod network {
+        pub use ingot_store::network::{
+            Fabric, InterfaceLink, IpRange, NetbootEvent, Rack, StaticIp, Subnet, Vlan,
+            ALLOC_USER_RESERVED,
+        };
+    }
+    pub mod routes {
+        pub use ingot_store::routes::StaticRoute;
+    }
+}
+
 use ingot_core::actions::{
     plan, Action, ActionOptions, Actor, MachineFacts, OwnerChange, Plan, PowerOp,
 };
@@ -30,9 +56,7 @@ use ingot_core::constraints::{Candidate, Constraints, Matched};
 use ingot_core::signal::{self, Outcome, ResultSet, SignalContext, SignalStatus, StatusEvent};
 use ingot_core::transitions::{deadline_secs, previous_status_after};
 use ingot_core::{PowerState, Status};
-use ingot_store::{
-    Change, Machine, MachineFilter, NewEvent, Store, StoreError, Token, TokenOwner, User,
-};
+use ingot_store::{Change, Machine, MachineFilter, NewEvent, Store, StoreError, Token, User};
 use ingot_wire::Params;
 use std::collections::HashMap;
 
@@ -40,9 +64,6 @@ pub type Result<T> = std::result::Result<T, RegionError>;
 
 /// How many times an operation is retried when another writer changed the machine first.
 const CAS_RETRIES: usize = 16;
-
-/// Default `node_timeout`, in minutes.
-pub const DEFAULT_NODE_TIMEOUT_MIN: i64 = 30;
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -73,20 +94,6 @@ fn actor(u: &User) -> Actor {
 }
 
 /// Hash a password with argon2id.
-pub fn hash_password(pw: &str) -> Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(pw.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| RegionError::BadRequest(format!("cannot hash password: {e}")))
-}
-
-pub fn verify_password(pw: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
-        .unwrap_or(false)
-}
-
 /// Facts the core needs about a machine.
 pub fn facts(m: &Machine) -> MachineFacts {
     MachineFacts {
@@ -132,7 +139,7 @@ fn needs_token(s: Status) -> bool {
 /// The region service.
 #[derive(Clone, Debug)]
 pub struct Region {
-    pub store: Store,
+    pub(crate) store: Store,
     /// Overrides the `node_timeout` setting with a value in seconds (operators who want
     /// sub-minute deadlines, and tests).
     node_timeout_secs: Option<i64>,
@@ -227,149 +234,6 @@ impl Region {
         }
     }
 
-    // ------------------------------------------------------------------ settings
-    pub async fn node_timeout_min(&self) -> Result<i64> {
-        Ok(self
-            .store
-            .get_setting("node_timeout")
-            .await?
-            .and_then(|v| v.parse::<i64>().ok())
-            .filter(|v| *v > 0)
-            .unwrap_or(DEFAULT_NODE_TIMEOUT_MIN))
-    }
-
-    // ------------------------------------------------------------------ users
-    pub async fn create_user(
-        &self,
-        username: &str,
-        password: &str,
-        email: &str,
-        is_admin: bool,
-    ) -> Result<User> {
-        let mut fe = FieldErrors::default();
-        if username.is_empty()
-            || username.len() > 150
-            || !username
-                .chars()
-                .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
-        {
-            fe.add("username", "Enter a valid username: letters, digits and @/./+/-/_ only, at most 150 characters.");
-        }
-        if password.is_empty() {
-            fe.add("password", "This field is required.");
-        }
-        fe.check()?;
-        let hash = hash_password(password)?;
-        self.store
-            .create_user(username, email, &hash, is_admin)
-            .await
-            .map_err(|e| match e {
-                StoreError::Duplicate(m) => RegionError::field("username", m),
-                e => e.into(),
-            })
-    }
-
-    /// Create or update an administrator (idempotent, for `ingot createadmin`).
-    pub async fn create_admin(&self, username: &str, password: &str, email: &str) -> Result<User> {
-        match self.store.user_by_name(username).await? {
-            Some(u) => {
-                let hash = hash_password(password)?;
-                self.store
-                    .update_user(u.id, Some(email), Some(&hash), Some(true))
-                    .await?;
-                Ok(self.store.user_by_id(u.id).await?.unwrap_or(u))
-            }
-            None => self.create_user(username, password, email, true).await,
-        }
-    }
-
-    /// The user's first API key, or a new one when `generate` or when they have none.
-    pub async fn api_key(&self, username: &str, generate: bool) -> Result<Token> {
-        let u = self
-            .store
-            .user_by_name(username)
-            .await?
-            .ok_or_else(|| RegionError::NotFound(format!("No user named '{username}'.")))?;
-        if !generate {
-            if let Some(t) = self.store.user_tokens(u.id).await?.into_iter().next() {
-                return Ok(t);
-            }
-        }
-        Ok(self.store.create_user_token(u.id, "").await?)
-    }
-
-    /// The secret rack controllers present, created on first use and kept in the database so
-    /// every region sharing it agrees.
-    pub async fn rack_secret(&self) -> Result<String> {
-        if let Some(s) = self
-            .store
-            .get_setting("rack_secret")
-            .await?
-            .filter(|s| !s.is_empty())
-        {
-            return Ok(s);
-        }
-        let s = ingot_store::random_token(40);
-        self.store.set_setting_if_absent("rack_secret", &s).await?;
-        Ok(self.store.get_setting("rack_secret").await?.unwrap_or(s))
-    }
-
-    /// Username/password login (for `/MAAS/accounts/authenticate/`).
-    pub async fn login(&self, username: &str, password: &str) -> Result<User> {
-        match self.store.user_by_name(username).await? {
-            Some(u) if u.is_active && verify_password(password, &u.password_hash) => Ok(u),
-            _ => Err(RegionError::Unauthorized(
-                "Invalid username or password.".into(),
-            )),
-        }
-    }
-
-    /// Authenticate an `Authorization` header value.
-    pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal> {
-        let Some(h) = header else {
-            return Ok(Principal::Anonymous);
-        };
-        let creds = match ingot_wire::parse_oauth_header(h) {
-            Ok(c) => c,
-            Err(ingot_wire::WireError::BadOAuthParam { param, message }) => {
-                return Err(RegionError::BadRequest(format!(
-                    "Invalid OAuth parameter {param}: {message}"
-                )))
-            }
-            Err(e) => {
-                return Err(RegionError::Unauthorized(format!(
-                    "Authorization failed: {e}"
-                )))
-            }
-        };
-        let token = self
-            .store
-            .token_by_key(&creds.token_key)
-            .await?
-            .ok_or_else(|| {
-                RegionError::Unauthorized(format!("Invalid access token: {}", creds.token_key))
-            })?;
-        if token.consumer_key != creds.consumer_key
-            || !ingot_wire::plaintext_signature_matches(&creds, "", &token.token_secret)
-        {
-            return Err(RegionError::Unauthorized(
-                "Invalid OAuth signature or consumer key.".into(),
-            ));
-        }
-        match token.owner {
-            TokenOwner::User(uid) => match self.store.user_by_id(uid).await? {
-                Some(u) if u.is_active => Ok(Principal::User(u)),
-                _ => Err(RegionError::Unauthorized(
-                    "The user of this token is not active.".into(),
-                )),
-            },
-            TokenOwner::Machine(mid) => Ok(Principal::Machine {
-                machine_id: mid,
-                token,
-            }),
-        }
-    }
-
     // ------------------------------------------------------------------ machines: reads
     /// A machine the user may see.
     pub async fn machine_for(&self, user: &User, system_id: &str) -> Result<Machine> {
@@ -400,6 +264,32 @@ impl Region {
             .machine(system_id)
             .await?
             .ok_or_else(|| RegionError::NotFound("No Machine matches the given query.".into()))
+    }
+
+    /// Events of the machines `system_ids` (all machines when empty) at `levels`, newest
+    /// first, before / after an event id, at most `limit`.
+    pub async fn events(
+        &self,
+        system_ids: &[String],
+        levels: &[&str],
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ingot_store::Event>> {
+        Ok(self
+            .store
+            .events(system_ids, Some(levels), before, after, limit)
+            .await?)
+    }
+
+    /// Close the database (at shutdown, after the last request).
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// Whether a machine has this (normalised) MAC address.
+    pub async fn is_registered(&self, mac: &str) -> Result<bool> {
+        Ok(self.store.machine_by_mac(mac).await?.is_some())
     }
 
     pub async fn list_machines(&self, user: &User, mut f: MachineFilter) -> Result<Vec<Machine>> {
@@ -528,16 +418,6 @@ impl Region {
             }
         }
         Ok(res)
-    }
-
-    /// `max_concurrent_deployments` (0: no limit).
-    pub async fn deployment_limit(&self) -> Result<i64> {
-        Ok(self
-            .store
-            .get_setting("max_concurrent_deployments")
-            .await?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0))
     }
 
     /// Start queued deployments while slots are free (first queued first); each admitted
@@ -969,13 +849,22 @@ impl Region {
         let result_id = params.get_i64("script_result_id")?;
         // Results are stored once, before the status change (which may be retried when the
         // machine changed meanwhile, e.g. by the inventory the upload carried).
-        let m = self.store.machine_core(machine_id).await?.ok_or_else(|| {
-            RegionError::NotFound("The machine of this token no longer exists.".into())
-        })?;
+        let gone = || RegionError::NotFound("The machine of this token no longer exists.".into());
+        let mut m = self
+            .store
+            .machine_core(machine_id)
+            .await?
+            .ok_or_else(gone)?;
         if m.status == Status::Deployed {
-            // A running machine's hardware sync (or register-machine) checked in.
+            // A running machine's hardware sync (or register-machine) checked in: a change of
+            // its row, so it is read again.
             let interval = params.get_i64("sync_interval")?.filter(|i| *i > 0);
             self.store.record_sync(m.id, interval).await?;
+            m = self
+                .store
+                .machine_core(machine_id)
+                .await?
+                .ok_or_else(gone)?;
         }
         // Where results go is decided by the status before the signal.
         let probe = signal::plan_signal(

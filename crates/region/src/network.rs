@@ -698,10 +698,8 @@ fn member_of(m: &ingot_store::Machine, id: i64) -> Option<&ingot_store::Interfac
 
 fn mtu_param(p: &Params, fe: &mut FieldErrors) -> Result<Option<i64>> {
     let mtu = p.get_i64("mtu")?;
-    if let Some(v) = mtu {
-        if !(552..=65535).contains(&v) {
-            fe.add("mtu", format!("MTU {v} is outside 552-65535."));
-        }
+    if let Some(Err(why)) = mtu.map(ingot_core::net::check_mtu) {
+        fe.add("mtu", why);
     }
     Ok(mtu)
 }

@@ -40,3 +40,8 @@ pub fn query(m: &Machine) -> String {
         "unknown".into()
     }
 }
+
+/// The power drivers and their parameters, as MAAS's `power-types/` describes them.
+pub fn power_types_json() -> serde_json::Value {
+    ingot_power::schema::power_types_json()
+}

@@ -14,9 +14,6 @@ use ingot_store::storage::Edit;
 use ingot_store::{Machine, NewEvent, User};
 use ingot_wire::Params;
 
-/// Layout applied to newly commissioned machines unless `default_storage_layout` says otherwise.
-pub const DEFAULT_LAYOUT: Layout = Layout::Flat;
-
 /// Statuses in which users may change a machine's storage (MAAS: Ready or Allocated).
 pub const EDITABLE: &[Status] = &[Status::Ready, Status::Allocated];
 
@@ -40,16 +37,6 @@ pub fn uuids() -> impl FnMut() -> String + Send {
         let mut b = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut b);
         uuid_from_bytes(b)
-    }
-}
-
-impl From<StorageError> for RegionError {
-    fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::Field(f, m) => RegionError::field(&f, m),
-            StorageError::NotFound(m) => RegionError::NotFound(m),
-            StorageError::Invalid(m) => RegionError::BadRequest(m),
-        }
     }
 }
 
@@ -138,17 +125,18 @@ fn wrong_status(s: Status) -> RegionError {
     ))
 }
 
-impl Region {
-    /// `default_storage_layout` (flat unless set).
-    pub async fn default_storage_layout(&self) -> Result<Layout> {
-        Ok(self
-            .store
-            .get_setting("default_storage_layout")
-            .await?
-            .and_then(|v| Layout::parse(&v))
-            .unwrap_or(DEFAULT_LAYOUT))
-    }
+/// The storage model of a loaded machine (objects on vanished disks left out).
+pub fn storage_model(m: &Machine) -> StorageModel {
+    StorageModel::from_parts_pruned(
+        m.block_devices
+            .iter()
+            .map(ingot_store::storage::disk_of)
+            .collect(),
+        m.storage_objects.clone(),
+    )
+}
 
+impl Region {
     /// Whether the machine boots by UEFI, as its last network boot told: the firmware the
     /// iPXE request or the DHCP client architecture named (arm64 machines always). BIOS when
     /// nothing is known, as MAAS assumes.

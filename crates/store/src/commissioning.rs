@@ -2,9 +2,11 @@
 //! timeout, when it started and ended), and writing a machine's derived hardware inventory.
 
 use crate::{
-    bind_all, map_unique, now_ms, result_from_row, Result, ScriptResult, Store, StoreError, Val,
+    bind_all, map_unique, now_ms, result_from_row, result_statuses, Result, ScriptResult, Store,
+    StoreError, Val,
 };
 use ingot_core::inventory::Inventory;
+use ingot_core::scripts::ResultStatus;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -241,9 +243,14 @@ impl Store {
     /// A script started: RUNNING, with its start time (only from PENDING or RUNNING).
     pub async fn result_started(&self, id: i64) -> Result<bool> {
         let now = now_ms();
-        let n = sqlx::query("UPDATE script_results SET status = 1, started = COALESCE(started, $1), updated = $1 WHERE id = $2 AND status IN (0, 1)")
+        let sql = format!(
+            "UPDATE script_results SET status = $3, started = COALESCE(started, $1), updated = $1 WHERE id = $2 AND status IN ({})",
+            result_statuses(|s| matches!(s, ResultStatus::Pending | ResultStatus::Running))
+        );
+        let n = sqlx::query(&sql)
             .bind(now)
             .bind(id)
+            .bind(ResultStatus::Running.number())
             .execute(&self.pool)
             .await?
             .rows_affected();
@@ -279,10 +286,11 @@ impl Store {
 
     /// RUNNING results past their timeout (started + timeout < now): (machine id, result).
     pub async fn overdue_results(&self, now: i64) -> Result<Vec<ScriptResult>> {
-        let rows = sqlx::query("SELECT * FROM script_results WHERE status IN (1, 7, 10) AND timeout_secs > 0 AND started IS NOT NULL AND started + timeout_secs * 1000 < $1 ORDER BY id")
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await?;
+        let sql = format!(
+            "SELECT * FROM script_results WHERE status IN ({}) AND timeout_secs > 0 AND started IS NOT NULL AND started + timeout_secs * 1000 < $1 ORDER BY id",
+            result_statuses(ResultStatus::is_running)
+        );
+        let rows = sqlx::query(&sql).bind(now).fetch_all(&self.pool).await?;
         rows.iter().map(result_from_row).collect()
     }
 

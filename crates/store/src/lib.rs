@@ -19,6 +19,7 @@ mod schema;
 pub mod sources;
 pub mod storage;
 
+use ingot_core::scripts::ResultStatus;
 use ingot_core::Status;
 use serde_json::Value;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -47,6 +48,16 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The numbers of the result statuses `which` selects, for an SQL `IN (…)` list.
+pub(crate) fn result_statuses(which: impl Fn(ResultStatus) -> bool) -> String {
+    ResultStatus::ALL
+        .into_iter()
+        .filter(|s| which(*s))
+        .map(|s| s.number().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -972,29 +983,6 @@ impl Store {
         })
     }
 
-    /// A token and, for user tokens, its user, in one query (the hot path of every request).
-    pub async fn token_and_user(&self, token_key: &str) -> Result<Option<(Token, Option<User>)>> {
-        let r = sqlx::query("SELECT t.*, u.id AS u_id, u.username AS u_username, u.email AS u_email, u.password_hash AS u_password_hash, u.is_admin AS u_is_admin, u.is_active AS u_is_active, u.is_system AS u_is_system FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.token_key = $1")
-            .bind(token_key)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(r) = r else { return Ok(None) };
-        let token = token_from_row(&r)?;
-        let user = match r.try_get::<Option<i64>, _>("u_id")? {
-            Some(id) => Some(User {
-                id,
-                username: r.try_get("u_username")?,
-                email: r.try_get("u_email")?,
-                password_hash: r.try_get("u_password_hash")?,
-                is_admin: r.try_get::<i64, _>("u_is_admin")? != 0,
-                is_active: r.try_get::<i64, _>("u_is_active")? != 0,
-                is_system: r.try_get::<i64, _>("u_is_system")? != 0,
-            }),
-            None => None,
-        };
-        Ok(Some((token, user)))
-    }
-
     /// Ids of the default zone, pool and domain, in one query.
     pub async fn defaults(&self) -> Result<(i64, i64, i64)> {
         let r = sqlx::query("SELECT (SELECT id FROM zones WHERE name = 'default'), (SELECT id FROM pools WHERE name = 'default'), (SELECT MIN(id) FROM domains)")
@@ -1052,9 +1040,9 @@ impl Store {
             .await
     }
     /// A deployed machine's hardware sync checked in now, saying it checks every
-    /// `interval_secs`. Not a change of the machine (no version bump, no event).
+    /// `interval_secs` (a change of the row: its version moves on; no event).
     pub async fn record_sync(&self, machine_id: i64, interval_secs: Option<i64>) -> Result<()> {
-        sqlx::query("UPDATE machines SET last_sync = $1, sync_interval = COALESCE($2, sync_interval) WHERE id = $3")
+        sqlx::query("UPDATE machines SET last_sync = $1, sync_interval = COALESCE($2, sync_interval), version = version + 1 WHERE id = $3")
             .bind(now_ms())
             .bind(interval_secs)
             .bind(machine_id)
@@ -1274,18 +1262,33 @@ impl Store {
             .await?;
         Ok(())
     }
-    /// Add and remove tags on machines in one transaction.
+    /// Add and remove tags on machines in one transaction; each machine whose tags changed
+    /// gets a new version.
     pub async fn tag_machines(&self, tag_id: i64, add: &[i64], remove: &[i64]) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        let mut changed = Vec::new();
         for m in remove {
-            sqlx::query("DELETE FROM machine_tags WHERE machine_id = $1 AND tag_id = $2")
+            let n = sqlx::query("DELETE FROM machine_tags WHERE machine_id = $1 AND tag_id = $2")
                 .bind(*m)
                 .bind(tag_id)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            if n > 0 {
+                changed.push(*m);
+            }
         }
         for m in add {
-            sqlx::query("INSERT INTO machine_tags (machine_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING").bind(*m).bind(tag_id).execute(&mut *tx).await?;
+            let n = sqlx::query("INSERT INTO machine_tags (machine_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING").bind(*m).bind(tag_id).execute(&mut *tx).await?.rows_affected();
+            if n > 0 {
+                changed.push(*m);
+            }
+        }
+        for m in changed {
+            sqlx::query("UPDATE machines SET version = version + 1 WHERE id = $1")
+                .bind(m)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -1867,7 +1870,7 @@ impl Store {
         let mut n = 0;
         for chunk in macs.chunks(500) {
             let ph: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-            let sql = format!("UPDATE machines SET boot_rack = $1 WHERE id IN (SELECT machine_id FROM interfaces WHERE mac_address IN ({})) AND (boot_rack IS NULL OR boot_rack <> $1)", ph.join(", "));
+            let sql = format!("UPDATE machines SET boot_rack = $1, version = version + 1 WHERE id IN (SELECT machine_id FROM interfaces WHERE mac_address IN ({})) AND (boot_rack IS NULL OR boot_rack <> $1)", ph.join(", "));
             let mut vals = vec![Val::from(rack.to_string())];
             vals.extend(chunk.iter().map(|m| Val::from(m.clone())));
             n += bind_all(sqlx::query(&sql), &vals)
@@ -2056,9 +2059,18 @@ impl Store {
         rows.iter().map(result_from_row).collect()
     }
 
-    /// Mark pending/running results (status 0, 1, 7, 10) as aborted (5).
+    /// Mark pending and running results as aborted.
     pub async fn abort_results(&self, machine_id: i64) -> Result<()> {
-        sqlx::query("UPDATE script_results SET status = 5, updated = $1 WHERE machine_id = $2 AND status IN (0, 1, 7, 10)").bind(now_ms()).bind(machine_id).execute(&self.pool).await?;
+        let sql = format!(
+            "UPDATE script_results SET status = $3, updated = $1 WHERE machine_id = $2 AND status IN ({})",
+            result_statuses(ResultStatus::is_running_or_pending)
+        );
+        sqlx::query(&sql)
+            .bind(now_ms())
+            .bind(machine_id)
+            .bind(ResultStatus::Aborted.number())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
@@ -2195,5 +2207,18 @@ impl Store {
         Ok(r.map(|r| r.try_get::<Option<Vec<u8>>, _>(0))
             .transpose()?
             .flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn result_status_lists() {
+        use ingot_core::scripts::ResultStatus;
+        assert_eq!(super::result_statuses(ResultStatus::is_running), "1, 7, 10");
+        assert_eq!(
+            super::result_statuses(ResultStatus::is_running_or_pending),
+            "0, 1, 7, 10"
+        );
     }
 }

@@ -1,0 +1,214 @@
+//! The catalog machines are sorted by: tags (with their kernel options), zones and resource
+//! pools. Names are checked by `ingot_core::ids::is_valid_name`.
+
+use crate::settings::need_admin;
+use crate::{Region, RegionError, Result};
+use ingot_core::ids::is_valid_name;
+use ingot_store::{Named, NamedKind, StoreError, Tag, User};
+
+/// A duplicate name is the `name` field's error.
+fn name_taken(e: StoreError) -> RegionError {
+    match e {
+        StoreError::Duplicate(m) => RegionError::field("name", m),
+        e => e.into(),
+    }
+}
+
+fn check_tag_name(name: &str) -> Result<()> {
+    if is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(RegionError::field(
+            "name",
+            "Tag names may use letters, digits, '-' and '_' only.",
+        ))
+    }
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(RegionError::field(
+            "name",
+            "Names may use letters, digits, '-' and '_' only.",
+        ))
+    }
+}
+
+/// What a tag change sends; `None` keeps the current value.
+#[derive(Debug, Default)]
+pub struct TagFields<'a> {
+    pub name: Option<&'a str>,
+    pub comment: Option<&'a str>,
+    pub kernel_opts: Option<&'a str>,
+    pub definition: Option<&'a str>,
+}
+
+impl Region {
+    // ------------------------------------------------------------------------ tags
+    pub async fn list_tags(&self) -> Result<Vec<Tag>> {
+        Ok(self.store.list_tags().await?)
+    }
+
+    pub async fn tag(&self, name: &str) -> Result<Tag> {
+        self.store
+            .tag_by_name(name)
+            .await?
+            .ok_or_else(|| RegionError::NotFound("No Tag matches the given query.".into()))
+    }
+
+    /// An administrator creates a manual tag (definitions are not evaluated yet, so a tag with
+    /// one is refused rather than left empty).
+    pub async fn create_tag(&self, u: &User, f: &TagFields<'_>) -> Result<Tag> {
+        need_admin(u)?;
+        let name = f.name.unwrap_or_default();
+        check_tag_name(name)?;
+        if !f.definition.unwrap_or_default().trim().is_empty() {
+            return Err(RegionError::field("definition", "Tag definitions (XPath over hardware details) are not supported yet: create a manual tag and use update_nodes."));
+        }
+        self.store
+            .create_tag(
+                name,
+                f.comment.unwrap_or_default(),
+                "",
+                f.kernel_opts.unwrap_or_default(),
+            )
+            .await
+            .map_err(name_taken)
+    }
+
+    pub async fn update_tag(&self, u: &User, name: &str, f: &TagFields<'_>) -> Result<Tag> {
+        let t = self.tag(name).await?;
+        need_admin(u)?;
+        let new_name = f.name.unwrap_or(&t.name);
+        check_tag_name(new_name)?;
+        self.store
+            .update_tag(
+                t.id,
+                new_name,
+                f.comment.unwrap_or(&t.comment),
+                f.kernel_opts.unwrap_or(&t.kernel_opts),
+            )
+            .await
+            .map_err(name_taken)?;
+        self.tag(new_name).await
+    }
+
+    pub async fn delete_tag(&self, u: &User, name: &str) -> Result<()> {
+        let t = self.tag(name).await?;
+        need_admin(u)?;
+        Ok(self.store.delete_tag(t.id).await?)
+    }
+
+    /// Tag the machines in `add` and untag those in `remove` (system ids), all or none: an
+    /// unknown id refuses the whole request. Returns how many were added and removed.
+    pub async fn tag_update_nodes(
+        &self,
+        u: &User,
+        name: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(usize, usize)> {
+        let t = self.tag(name).await?;
+        need_admin(u)?;
+        let mut ids = (Vec::new(), Vec::new());
+        let mut unknown = Vec::new();
+        for (list, out) in [(add, &mut ids.0), (remove, &mut ids.1)] {
+            for sid in list {
+                match self.store.machine(sid).await? {
+                    Some(m) => out.push(m.id),
+                    None => unknown.push(sid.clone()),
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(RegionError::BadRequest(format!(
+                "Unknown machine(s): {}.",
+                unknown.join(", ")
+            )));
+        }
+        self.store.tag_machines(t.id, &ids.0, &ids.1).await?;
+        Ok((ids.0.len(), ids.1.len()))
+    }
+
+    // ------------------------------------------------------------------ zones and pools
+    pub async fn list_named(&self, kind: NamedKind) -> Result<Vec<Named>> {
+        Ok(self.store.list_named(kind).await?)
+    }
+
+    /// A zone by its name; a pool by its id or its name.
+    pub async fn named(&self, kind: NamedKind, key: &str) -> Result<Named> {
+        let n = match kind {
+            NamedKind::Zone => self.store.named_by_name(kind, key).await?,
+            NamedKind::Pool => match key.parse::<i64>() {
+                Ok(id) => self.store.named_by_id(kind, id).await?,
+                Err(_) => self.store.named_by_name(kind, key).await?,
+            },
+        };
+        n.ok_or_else(|| {
+            RegionError::NotFound(format!(
+                "No {} matches the given query.",
+                match kind {
+                    NamedKind::Zone => "Zone",
+                    NamedKind::Pool => "ResourcePool",
+                }
+            ))
+        })
+    }
+
+    pub async fn create_named(
+        &self,
+        u: &User,
+        kind: NamedKind,
+        name: &str,
+        description: &str,
+    ) -> Result<Named> {
+        need_admin(u)?;
+        let name = name.trim();
+        check_name(name)?;
+        self.store
+            .create_named(kind, name, description)
+            .await
+            .map_err(name_taken)
+    }
+
+    /// Rename or describe a zone or pool (`default` keeps its name).
+    pub async fn update_named(
+        &self,
+        u: &User,
+        kind: NamedKind,
+        key: &str,
+        name: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<Named> {
+        let n = self.named(kind, key).await?;
+        need_admin(u)?;
+        let name = name.unwrap_or(&n.name).trim();
+        check_name(name)?;
+        if n.name == "default" && name != "default" {
+            return Err(RegionError::BadRequest(
+                "The default one cannot be renamed.".into(),
+            ));
+        }
+        self.store
+            .update_named(kind, n.id, name, description.unwrap_or(&n.description))
+            .await
+            .map_err(name_taken)?;
+        self.store
+            .named_by_id(kind, n.id)
+            .await?
+            .ok_or_else(|| RegionError::NotFound("gone".into()))
+    }
+
+    pub async fn delete_named(&self, u: &User, kind: NamedKind, key: &str) -> Result<()> {
+        let n = self.named(kind, key).await?;
+        need_admin(u)?;
+        if n.name == "default" {
+            return Err(RegionError::BadRequest(
+                "The default one cannot be deleted.".into(),
+            ));
+        }
+        Ok(self.store.delete_named(kind, n.id).await?)
+    }
+}

@@ -1,0 +1,240 @@
+//! The network model as administrators keep it: fabrics and their VLANs, and the reads of
+//! subnets, IP ranges and reservations (their checked changes are in `network.rs`); the
+//! netboot timeline of a MAC.
+
+use crate::boot_sources::path_id;
+use crate::settings::need_admin;
+use crate::{Region, RegionError, Result};
+use ingot_store::network::{
+    Fabric, IpRange, NetbootEvent, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED,
+};
+use ingot_store::{StoreError, User};
+use ingot_wire::Params;
+
+/// A duplicate is `field`'s error.
+fn dup(field: &'static str) -> impl Fn(StoreError) -> RegionError {
+    move |e| match e {
+        StoreError::Duplicate(m) => RegionError::field(field, m),
+        e => e.into(),
+    }
+}
+
+/// The MTU a request sets, checked.
+fn mtu(p: &Params, default: i64) -> Result<i64> {
+    let mtu = p.get_i64("mtu")?.unwrap_or(default);
+    ingot_core::net::check_mtu(mtu).map_err(|why| RegionError::field("mtu", why))
+}
+
+impl Region {
+    // ------------------------------------------------------------------------ fabrics
+    pub async fn fabrics(&self) -> Result<Vec<Fabric>> {
+        Ok(self.store.fabrics().await?)
+    }
+
+    /// The VLANs of one fabric, or of all.
+    pub async fn vlans(&self, fabric: Option<i64>) -> Result<Vec<Vlan>> {
+        Ok(self.store.vlans(fabric).await?)
+    }
+
+    /// A fabric by the id in a path.
+    pub async fn fabric(&self, id: &str) -> Result<Fabric> {
+        let id = path_id(id)?;
+        self.fabrics()
+            .await?
+            .into_iter()
+            .find(|f| f.id == id)
+            .ok_or_else(|| RegionError::NotFound("No Fabric matches the given query.".into()))
+    }
+
+    /// A new fabric (named `fabric-N` when no name is given) with its untagged VLAN.
+    pub async fn create_fabric(
+        &self,
+        u: &User,
+        name: Option<&str>,
+        class_type: Option<&str>,
+    ) -> Result<Fabric> {
+        need_admin(u)?;
+        let n = self.store.fabrics().await?.len();
+        let name = name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .unwrap_or_else(|| format!("fabric-{n}"));
+        self.store
+            .create_fabric(&name, class_type)
+            .await
+            .map_err(dup("name"))
+    }
+
+    pub async fn update_fabric(
+        &self,
+        u: &User,
+        id: &str,
+        name: Option<&str>,
+        class_type: Option<&str>,
+    ) -> Result<Fabric> {
+        let f = self.fabric(id).await?;
+        need_admin(u)?;
+        self.store
+            .update_fabric(
+                f.id,
+                name.unwrap_or(&f.name),
+                class_type.or(f.class_type.as_deref()),
+            )
+            .await
+            .map_err(dup("name"))?;
+        self.fabric(&f.id.to_string()).await
+    }
+
+    /// Delete a fabric; the default one (id 1) stays.
+    pub async fn delete_fabric(&self, u: &User, id: &str) -> Result<()> {
+        let f = self.fabric(id).await?;
+        need_admin(u)?;
+        if f.id == 1 {
+            return Err(RegionError::BadRequest(
+                "The default fabric cannot be deleted.".into(),
+            ));
+        }
+        Ok(self.store.delete_fabric(f.id).await?)
+    }
+
+    // -------------------------------------------------------------------------- VLANs
+    /// A tagged VLAN on a fabric: `vid` 1 to 4094, `name`, `mtu` (1500).
+    pub async fn create_vlan(&self, u: &User, fabric: &Fabric, p: &Params) -> Result<Vlan> {
+        need_admin(u)?;
+        let vid = p
+            .get_i64("vid")?
+            .ok_or_else(|| RegionError::field("vid", "This field is required."))?;
+        if !(1..=4094).contains(&vid) {
+            return Err(RegionError::field(
+                "vid",
+                "VLAN ids are 1 to 4094 (0 is the untagged VLAN every fabric has).",
+            ));
+        }
+        let mtu = mtu(p, 1500)?;
+        self.store
+            .create_vlan(fabric.id, vid, p.get("name").unwrap_or_default(), mtu)
+            .await
+            .map_err(dup("vid"))
+    }
+
+    /// A VLAN by the fabric and VLAN id in a path.
+    pub async fn vlan(&self, fabric: &str, vid: &str) -> Result<Vlan> {
+        let (fid, vid) = (path_id(fabric)?, path_id(vid)?);
+        self.store
+            .vlans(Some(fid))
+            .await?
+            .into_iter()
+            .find(|v| v.vid == vid)
+            .ok_or_else(|| RegionError::NotFound("No VLAN matches the given query.".into()))
+    }
+
+    /// Change a VLAN's name, MTU and DHCP (turning DHCP on is checked by `set_vlan_dhcp`).
+    pub async fn update_vlan(&self, u: &User, v: &Vlan, p: &Params) -> Result<Vlan> {
+        need_admin(u)?;
+        let mtu = mtu(p, v.mtu)?;
+        let dhcp_on = p.get_bool("dhcp_on")?.unwrap_or(v.dhcp_on);
+        self.set_vlan_dhcp(v, dhcp_on).await?;
+        self.store
+            .update_vlan(v.id, p.get("name").unwrap_or(&v.name), mtu, dhcp_on)
+            .await?;
+        self.store
+            .vlan_by_id(v.id)
+            .await?
+            .ok_or_else(|| RegionError::NotFound("gone".into()))
+    }
+
+    /// Delete a tagged VLAN (every fabric keeps its untagged one).
+    pub async fn delete_vlan(&self, u: &User, v: &Vlan) -> Result<()> {
+        need_admin(u)?;
+        if v.vid == 0 {
+            return Err(RegionError::BadRequest(
+                "The untagged VLAN of a fabric cannot be deleted.".into(),
+            ));
+        }
+        Ok(self.store.delete_vlan(v.id).await?)
+    }
+
+    // ------------------------------------------------------------ subnets and ranges
+    pub async fn subnets(&self) -> Result<Vec<Subnet>> {
+        Ok(self.store.subnets().await?)
+    }
+
+    /// A subnet by the id in a path.
+    pub async fn subnet(&self, id: &str) -> Result<Subnet> {
+        let id = path_id(id)?;
+        self.store
+            .subnet_by_id(id)
+            .await?
+            .ok_or_else(|| RegionError::NotFound("No Subnet matches the given query.".into()))
+    }
+
+    pub async fn delete_subnet(&self, u: &User, id: &str) -> Result<()> {
+        let s = self.subnet(id).await?;
+        need_admin(u)?;
+        Ok(self.store.delete_subnet(s.id).await?)
+    }
+
+    pub async fn ipranges(&self) -> Result<Vec<IpRange>> {
+        Ok(self.store.ipranges(None).await?)
+    }
+
+    /// An IP range by the id in a path.
+    pub async fn iprange(&self, id: &str) -> Result<IpRange> {
+        let id = path_id(id)?;
+        self.store
+            .iprange_by_id(id)
+            .await?
+            .ok_or_else(|| RegionError::NotFound("No IPRange matches the given query.".into()))
+    }
+
+    pub async fn delete_iprange(&self, u: &User, id: &str) -> Result<()> {
+        let x = self.iprange(id).await?;
+        need_admin(u)?;
+        Ok(self.store.delete_iprange(x.id).await?)
+    }
+
+    /// Addresses users reserved (machines' STATIC addresses show on their interfaces): the
+    /// user's own, or everyone's for an administrator who asks for `all`; with their owners.
+    pub async fn user_reservations(
+        &self,
+        u: &User,
+        all: bool,
+    ) -> Result<Vec<(StaticIp, Option<User>)>> {
+        let all = all && u.is_admin;
+        let mut out = Vec::new();
+        for x in self
+            .store
+            .static_ips(None)
+            .await?
+            .into_iter()
+            .filter(|x| x.alloc_type == ALLOC_USER_RESERVED)
+        {
+            if all || x.user_id == Some(u.id) {
+                let owner = match x.user_id {
+                    Some(id) if id == u.id => Some(u.clone()),
+                    Some(id) => self.store.user_by_id(id).await?,
+                    None => None,
+                };
+                out.push((x, owner));
+            }
+        }
+        Ok(out)
+    }
+
+    // ------------------------------------------------------------------- timeline
+    /// Every recorded hop of a MAC's network boots, oldest first (administrators only).
+    pub async fn netboot_timeline(
+        &self,
+        u: &User,
+        mac: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Vec<NetbootEvent>> {
+        need_admin(u)?;
+        let raw = mac.ok_or_else(|| RegionError::field("mac", "This field is required."))?;
+        let mac = ingot_core::ids::normalize_mac(raw)
+            .ok_or_else(|| RegionError::field("mac", format!("'{raw}' is not a MAC address.")))?;
+        let limit = limit.unwrap_or(500).clamp(1, 5000);
+        Ok(self.store.netboot_timeline(&mac, limit).await?)
+    }
+}

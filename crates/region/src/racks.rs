@@ -1,0 +1,237 @@
+//! What rack controllers ask of the region: to be let in (the shared rack secret), to check in
+//! (which registers them and is their heartbeat), their configuration (built from the region's
+//! network model and machines, the one source of truth), and the netboot hops they saw.
+
+use crate::controllers::ControllerHost;
+use crate::{Region, RegionError, Result};
+use ingot_core::net::Cidr;
+use ingot_core::rack::{RackConfig, RackEvent, RackHost, RackSubnet};
+use ingot_store::network::Rack;
+
+/// Comparison that takes the same time wherever the first difference is.
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A rack's name as it gives it: at most 255 printable characters (`None` when it gives none).
+fn rack_name(name: Option<&str>) -> Result<Option<&str>> {
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) if n.len() > 255 || n.chars().any(|c| c.is_control()) => Err(
+            RegionError::BadRequest("name: at most 255 printable characters".into()),
+        ),
+        n => Ok(n),
+    }
+}
+
+/// What a rack says of itself when it reads its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct CheckIn<'a> {
+    pub name: Option<&'a str>,
+    pub address: Option<&'a str>,
+    pub version: Option<&'a str>,
+    pub hardware_uuid: Option<&'a str>,
+    pub macs: Vec<&'a str>,
+}
+
+/// A rack controller as the region knows it, with the system id of its host's machine.
+#[derive(Debug, Clone)]
+pub struct RackController {
+    pub rack: Rack,
+    pub machine: Option<String>,
+    /// Heard from in the last minute.
+    pub alive: bool,
+}
+
+impl Region {
+    /// Whether `given` (the bearer token a rack presents) is the region's rack secret.
+    pub async fn check_rack_secret(&self, given: &str) -> Result<()> {
+        let want = self
+            .store
+            .get_setting("rack_secret")
+            .await?
+            .unwrap_or_default();
+        if want.is_empty() || !constant_eq(given.trim().as_bytes(), want.as_bytes()) {
+            return Err(RegionError::Unauthorized(
+                "A rack controller must present the region's rack secret.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A rack names itself when it reads its configuration: that registers it, and every
+    /// later read is its heartbeat. The host it runs on is a machine (controllers as
+    /// machines); a failure to record that is logged and tried again at the next read, as
+    /// serving the rack its configuration matters more.
+    pub async fn rack_check_in(&self, c: &CheckIn<'_>) -> Result<()> {
+        let Some(name) = rack_name(c.name)? else {
+            return Ok(());
+        };
+        let address = c.address.unwrap_or_default().trim();
+        if !address.is_empty() && address.parse::<std::net::IpAddr>().is_err() {
+            return Err(RegionError::BadRequest(format!(
+                "address: '{address}' is not an IP address"
+            )));
+        }
+        let version: String = c.version.unwrap_or_default().chars().take(64).collect();
+        self.store.rack_seen(name, address, &version).await?;
+        let host = ControllerHost {
+            hostname: name.to_string(),
+            hardware_uuid: c
+                .hardware_uuid
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_string),
+            macs: c.macs.iter().take(256).map(|m| m.to_string()).collect(),
+        };
+        if let Err(e) = self.register_rack(name, &host).await {
+            tracing::warn!("rack {name}: could not record its host as a machine: {e}");
+        }
+        Ok(())
+    }
+
+    /// Record the netboot hops a rack saw; a rack that names itself serves these machines
+    /// (admission counts per rack). Returns how many were recorded.
+    pub async fn record_rack_events(
+        &self,
+        events: Vec<RackEvent>,
+        rack: Option<&str>,
+    ) -> Result<usize> {
+        if events.len() > 10_000 {
+            return Err(RegionError::BadRequest(
+                "At most 10,000 events per request.".into(),
+            ));
+        }
+        let mut n = 0;
+        let mut macs = Vec::new();
+        for e in events {
+            if let Some(mac) = ingot_core::ids::normalize_mac(&e.mac) {
+                let hop: String = e.hop.chars().take(32).collect();
+                let detail: String = e.detail.chars().take(1000).collect();
+                self.store.record_netboot(&mac, &hop, &detail).await?;
+                if !macs.contains(&mac) {
+                    macs.push(mac);
+                }
+                n += 1;
+            }
+        }
+        if let Some(name) = rack_name(rack)? {
+            self.store.set_boot_rack(&macs, name).await?;
+        }
+        Ok(n)
+    }
+
+    /// The configuration racks serve, from the network model and the machines.
+    pub async fn rack_config(&self, region_url: &str) -> Result<RackConfig> {
+        let st = &self.store;
+        let vlans = st.vlans(None).await?;
+        let mut subnets = Vec::new();
+        for s in st.subnets().await? {
+            if Cidr::parse(&s.cidr).is_err() {
+                continue;
+            }
+            let v = vlans.iter().find(|v| v.id == s.vlan_id);
+            let ranges = st.ipranges(Some(s.id)).await?;
+            let pick = |kind: &str| {
+                ranges
+                    .iter()
+                    .filter(|r| r.kind == kind)
+                    .map(|r| (r.start_ip.clone(), r.end_ip.clone()))
+                    .collect::<Vec<_>>()
+            };
+            subnets.push(RackSubnet {
+                cidr: s.cidr.clone(),
+                gateway_ip: s.gateway_ip.clone(),
+                dns_servers: s.dns_servers.clone(),
+                vid: v.map(|v| v.vid).unwrap_or(0),
+                dhcp_on: v.is_some_and(|v| v.dhcp_on) && s.managed,
+                dynamic_ranges: pick("dynamic"),
+                reserved_ranges: pick("reserved"),
+            });
+        }
+        let mut hosts: Vec<RackHost> = st
+            .interface_owners()
+            .await?
+            .into_iter()
+            .map(|(mac, hostname, system_id)| RackHost {
+                mac,
+                hostname,
+                system_id,
+                ip: None,
+            })
+            .collect();
+        // Host reservations: a reserved address with a MAC, for a machine's NIC or any MAC.
+        for s in st.static_ips(None).await? {
+            let Some(mac) = s.mac else { continue };
+            match hosts.iter_mut().find(|h| h.mac == mac) {
+                Some(h) => h.ip = Some(s.ip),
+                None => hosts.push(RackHost {
+                    mac,
+                    hostname: s.hostname,
+                    system_id: String::new(),
+                    ip: Some(s.ip),
+                }),
+            }
+        }
+        let unknown_machines = match self.get_config("unknown_machines").await? {
+            ingot_core::settings::Value::Text(t) => t,
+            _ => "enlist".into(),
+        };
+        Ok(RackConfig {
+            subnets,
+            hosts,
+            unknown_machines,
+            region_url: region_url.to_string(),
+        })
+    }
+
+    /// The racks that registered, with their host machines.
+    pub async fn rack_controllers(&self) -> Result<Vec<RackController>> {
+        let now = ingot_store::now_ms();
+        let mut out = Vec::new();
+        for k in self.store.racks().await? {
+            let machine = match self.store.rack_with_machine(&k.system_id).await? {
+                Some((_, Some(id))) => self.store.machine_by_id(id).await?.map(|m| m.system_id),
+                _ => None,
+            };
+            out.push(RackController {
+                alive: now - k.last_seen < 60_000,
+                rack: k,
+                machine,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One rack controller by its system id.
+    pub async fn rack_controller(&self, system_id: &str) -> Result<Rack> {
+        self.store
+            .rack_with_machine(system_id)
+            .await?
+            .map(|(k, _)| k)
+            .ok_or_else(|| {
+                RegionError::NotFound("No rack controller matches the given query.".into())
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rack_names() {
+        let long = "r".repeat(256);
+        assert_eq!(rack_name(None).unwrap(), None);
+        assert_eq!(rack_name(Some("  ")).unwrap(), None);
+        assert_eq!(rack_name(Some(" rack-1 ")).unwrap(), Some("rack-1"));
+        assert!(rack_name(Some(&long)).is_err());
+        assert!(rack_name(Some("a\u{7}b")).is_err());
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(constant_eq(b"abc", b"abc"));
+        assert!(!constant_eq(b"abc", b"abd"));
+        assert!(!constant_eq(b"abc", b"ab"));
+    }
+}
