@@ -1,6 +1,10 @@
 //! The region's side of power control: which power types exist and can be queried (from
-//! `ingot-power`'s schemas), the events power operations leave, and the state to report.
+//! `ingot-power`'s schemas), the events power operations leave, the state to report, sealed
+//! power parameters, and the power work a committed transition leaves behind (run in the
+//! background, retried by the driver's policy, its failure the machine's failed status); the
+//! power monitor.
 
+use super::*;
 use ingot_core::PowerOp;
 use ingot_store::{Machine, NewEvent};
 
@@ -44,4 +48,294 @@ pub fn query(m: &Machine) -> String {
 /// The power drivers and their parameters, as MAAS's `power-types/` describes them.
 pub fn power_types_json() -> serde_json::Value {
     ingot_power::schema::power_types_json()
+}
+
+impl Region {
+    /// Encrypt the secret fields of validated power parameters.
+    pub fn seal_power_params(
+        &self,
+        power_type: &str,
+        params: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        let has_secret = ingot_power::schema::secret_fields(power_type)
+            .iter()
+            .any(|f| {
+                params
+                    .get(*f)
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|v| !v.is_empty() && !secrets::is_sealed(v))
+            });
+        match (&self.secrets, has_secret) {
+            (Some(b), _) => {
+                b.seal_params(power_type, params);
+                Ok(())
+            }
+            (None, false) => Ok(()),
+            (None, true) => Err(RegionError::Unavailable(
+                "This region has no secret key to store BMC passwords with.".into(),
+            )),
+        }
+    }
+
+    /// A machine's power parameters with secrets decrypted (for drivers and admins only).
+    pub fn open_power_params(
+        &self,
+        m: &Machine,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let p = m.power_parameters.as_object().cloned().unwrap_or_default();
+        match &self.secrets {
+            Some(b) => b
+                .open_params(&p)
+                .map_err(|e| RegionError::Unavailable(e.to_string())),
+            None => Ok(p),
+        }
+    }
+
+    /// Ask the BMC for the power state now (recording it); manual machines answer "unknown".
+    /// A BMC that cannot answer gives 503 with its error.
+    pub async fn query_power_state(&self, user: &User, system_id: &str) -> Result<String> {
+        let m = self
+            .load_for(user, system_id, Action::QueryPowerState)
+            .await?;
+        if !power::controllable(&m.power_type) {
+            return Ok(power::query(&m));
+        }
+        let seen = self
+            .power_run(
+                &m,
+                ingot_power::Op::Query,
+                Some(std::time::Duration::from_secs(15)),
+            )
+            .await;
+        let seen = seen.map(|s| s.unwrap_or(PowerState::Unknown));
+        self.record_power(m.id, seen.clone()).await?;
+        match seen {
+            Ok(s) => Ok(s.as_str().to_string()),
+            Err(e) => Err(RegionError::Unavailable(format!(
+                "Failed to query the power state through {}: {e}",
+                m.power_type
+            ))),
+        }
+    }
+
+    /// Run a driver operation on a machine's BMC (secrets decrypted, one operation per BMC).
+    pub async fn power_run(
+        &self,
+        m: &Machine,
+        op: ingot_power::Op,
+        deadline: Option<std::time::Duration>,
+    ) -> std::result::Result<Option<PowerState>, ingot_power::PowerError> {
+        let params = self
+            .open_power_params(m)
+            .map_err(|e| ingot_power::PowerError::BadParams(e.to_string()))?;
+        let driver = ingot_power::build(&m.power_type, &params)?;
+        let key = ingot_power::bmc_key(&m.power_type, &params);
+        match deadline {
+            Some(d) => self.power.run_within(&key, driver.as_ref(), op, d).await,
+            None => self.power.run_with(&key, driver.as_ref(), op).await,
+        }
+    }
+
+    /// After a transition committed: switch the machine through its driver in the background.
+    pub(crate) fn spawn_power(
+        &self,
+        m: &Machine,
+        op: PowerOp,
+        netboot: Option<bool>,
+        during: Status,
+    ) {
+        if !power::controllable(&m.power_type) {
+            return;
+        }
+        let region = self.clone();
+        let id = m.id;
+        tokio::spawn(async move {
+            if let Err(e) = region.drive_power(id, op, netboot, during).await {
+                tracing::warn!("power operation on machine {id}: {e}");
+            }
+        });
+    }
+
+    /// Set the boot device, switch, confirm with a query; a failure fails the transition.
+    pub(crate) async fn drive_power(
+        &self,
+        id: i64,
+        op: PowerOp,
+        netboot: Option<bool>,
+        during: Status,
+    ) -> Result<()> {
+        use ingot_power::{BootDevice, Op, PowerError};
+        let Some(m) = self.store.machine_by_id(id).await? else {
+            return Ok(());
+        };
+        let mut ops = Vec::new();
+        match (netboot, op) {
+            (Some(true), _) => ops.push(Op::Boot(BootDevice::Pxe)),
+            (Some(false), PowerOp::On | PowerOp::Cycle) => ops.push(Op::Boot(BootDevice::Disk)),
+            _ => {}
+        }
+        ops.push(match op {
+            PowerOp::On => Op::On,
+            PowerOp::Off => Op::Off,
+            PowerOp::SoftOff => Op::Soft,
+            PowerOp::Cycle => Op::Cycle,
+        });
+        for o in ops {
+            match self.power_run(&m, o, None).await {
+                Ok(_) => {}
+                Err(PowerError::Unsupported(why)) if matches!(o, Op::Boot(_)) => {
+                    self.store
+                        .record_event(
+                            &m,
+                            &NewEvent::info(
+                                "Boot device",
+                                format!("Could not set the boot device: {why}"),
+                                "",
+                            ),
+                        )
+                        .await?;
+                }
+                Err(e) => return self.power_failed(id, during, &e).await,
+            }
+        }
+        let want = if matches!(op, PowerOp::Off | PowerOp::SoftOff) {
+            PowerState::Off
+        } else {
+            PowerState::On
+        };
+        let seen = self
+            .power_run(&m, Op::Query, Some(std::time::Duration::from_secs(20)))
+            .await;
+        self.record_power(id, seen.map(|s| s.unwrap_or(want))).await
+    }
+
+    /// A power operation failed: a machine still in the transient status it was for moves to
+    /// the failed status with the BMC's error; otherwise the error is recorded.
+    pub(crate) async fn power_failed(
+        &self,
+        id: i64,
+        during: Status,
+        e: &ingot_power::PowerError,
+    ) -> Result<()> {
+        self.retrying(|| async {
+            let Some(m) = self.store.machine_by_id(id).await? else {
+                return Ok(());
+            };
+            let mut c = Change::default();
+            if m.power_state != "error" {
+                c.power_state = Some("error".into());
+            }
+            let ev = NewEvent::error(
+                "Power error",
+                format!("Power control through {} failed: {e}", m.power_type),
+                "",
+            );
+            let o = if m.status == during {
+                signal::plan_power_failure(&facts(&m), &e.to_string())
+            } else {
+                Outcome::default()
+            };
+            self.apply_outcome(
+                &m,
+                &o,
+                Heard::Observed(format!("power control failed: {e}")),
+                c,
+                vec![ev],
+            )
+            .await
+        })
+        .await
+    }
+
+    /// Record an observed power state (or a failed query): power_state and an event when it
+    /// changes, and what the state completes (RELEASING seen off, …).
+    pub async fn record_power(
+        &self,
+        id: i64,
+        seen: std::result::Result<PowerState, ingot_power::PowerError>,
+    ) -> Result<()> {
+        self.retrying(|| async {
+            let Some(m) = self.store.machine_by_id(id).await? else {
+                return Ok(());
+            };
+            let (state, detail) = match &seen {
+                Ok(s) => (s.as_str(), String::new()),
+                Err(e) => ("error", format!(": {e}")),
+            };
+            let mut c = Change::default();
+            let mut events = Vec::new();
+            if m.power_state != state {
+                c.power_state = Some(state.to_string());
+                let text = format!(
+                    "Power state changed from {} to {state}{detail}",
+                    m.power_state
+                );
+                events.push(if seen.is_ok() {
+                    NewEvent::info("Power state", text, "")
+                } else {
+                    NewEvent::error("Power state", text, "")
+                });
+            }
+            let o = match &seen {
+                Ok(s) => signal::plan_power_observed(&facts(&m), *s),
+                Err(_) => Outcome::default(),
+            };
+            self.apply_outcome(
+                &m,
+                &o,
+                Heard::Observed(format!("power {state} (seen through {})", m.power_type)),
+                c,
+                events,
+            )
+            .await
+        })
+        .await
+    }
+
+    /// Query every machine with a queryable driver once per `interval`, spread evenly over it,
+    /// with at most `parallel` queries in flight. Runs until the task is dropped.
+    pub async fn monitor_power(&self, interval: std::time::Duration, parallel: usize) {
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+        let types: Vec<&str> = power::power_types()
+            .filter(|t| power::controllable(t))
+            .collect();
+        loop {
+            let round = tokio::time::Instant::now();
+            let ids = match self.store.machine_ids_by_power_type(&types).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!("power monitor: {e}");
+                    Vec::new()
+                }
+            };
+            let gap = interval
+                .checked_div(ids.len().max(1) as u32)
+                .unwrap_or(interval);
+            for id in ids {
+                let Ok(permit) = sem.clone().acquire_owned().await else {
+                    return;
+                };
+                let region = self.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    if let Ok(Some(m)) = region.store.machine_by_id(id).await {
+                        let seen = region
+                            .power_run(
+                                &m,
+                                ingot_power::Op::Query,
+                                Some(interval.min(std::time::Duration::from_secs(30))),
+                            )
+                            .await;
+                        let seen = seen.map(|s| s.unwrap_or(PowerState::Unknown));
+                        tracing::debug!("power monitor: machine {id} ({}): {seen:?}", m.hostname);
+                        if let Err(e) = region.record_power(id, seen).await {
+                            tracing::warn!("power monitor, machine {id}: {e}");
+                        }
+                    }
+                });
+                tokio::time::sleep(gap).await;
+            }
+            tokio::time::sleep_until(round + interval).await;
+        }
+    }
 }

@@ -1,0 +1,286 @@
+//! `machines/` and `machines/{system_id}/`: decoding MAAS's parameters, one region call, the machine JSON.
+
+use super::*;
+
+/// A list of machines as a JSON response, serialised without an intermediate tree.
+pub(crate) fn machines_json(ms: &[Machine]) -> Res {
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        render::machines_bytes(ms),
+    )
+        .into_response())
+}
+
+/// Filters of `GET machines/`.
+pub(crate) fn machine_filter(
+    p: &Params,
+) -> Result<(MachineFilter, Vec<String>, Vec<String>), ApiError> {
+    let mut f = MachineFilter {
+        hostnames: forms::list(p, "hostname")
+            .into_iter()
+            .map(|h| h.split('.').next().unwrap_or_default().to_string())
+            .collect(),
+        system_ids: forms::list(p, "id"),
+        zone: p.get("zone").map(String::from),
+        pool: p.get("pool").map(String::from),
+        domain: p.get("domain").map(String::from),
+        agent_name: p.get("agent_name").map(String::from),
+        hardware_uuids: forms::list(p, "hardware_uuid")
+            .into_iter()
+            .map(|u| u.to_ascii_lowercase())
+            .collect(),
+        min_cpu: p.get_i64("cpu_count")?,
+        min_mem: p.get_i64("mem")?,
+        ..Default::default()
+    };
+    for m in forms::list(p, "mac_address") {
+        f.mac_addresses
+            .push(ingot_core::ids::normalize_mac(&m).ok_or_else(|| {
+                ApiError(RegionError::field(
+                    "mac_address",
+                    format!("'{m}' is not a valid MAC address."),
+                ))
+            })?);
+    }
+    for s in forms::list(p, "status") {
+        f.statuses.push(Status::parse(&s).ok_or_else(|| {
+            ApiError(RegionError::field(
+                "status",
+                format!("'{s}' is not a valid status."),
+            ))
+        })?);
+    }
+    Ok((f, forms::list(p, "arch"), forms::list(p, "tags")))
+}
+
+pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
+    let p = r.params();
+    match (&r.method, r.op()) {
+        (&Method::POST, None) => {
+            let c = forms::create_machine(&app.region, who, &p).await?;
+            match who {
+                Principal::User(_) => ok_json(render::machine(&c.machine)),
+                _ => ok_json(render::machine_anon(
+                    &c.machine,
+                    c.enlistment_token.as_ref(),
+                )),
+            }
+        }
+        (&Method::GET, Some("is_registered")) => {
+            let mac = p.get("mac_address").ok_or_else(|| {
+                ApiError(RegionError::field("mac_address", "This field is required."))
+            })?;
+            let mac = ingot_core::ids::normalize_mac(mac).ok_or_else(|| {
+                ApiError(RegionError::field(
+                    "mac_address",
+                    "Enter a valid MAC address.",
+                ))
+            })?;
+            ok_json(json!(app.region.is_registered(&mac).await?))
+        }
+        (&Method::POST, Some("accept")) if matches!(who, Principal::Anonymous) => Err(ApiError(
+            RegionError::Unauthorized("Authentication required.".into()),
+        )),
+        _ => {
+            let u = need_user(who)?;
+            match (&r.method, r.op()) {
+                (&Method::GET, None) => {
+                    let (f, arch, tags) = machine_filter(&p)?;
+                    let mut ms = app.region.list_machines(u, f).await?;
+                    ms.retain(|m| {
+                        (arch.is_empty()
+                            || arch.iter().any(|a| {
+                                ingot_core::constraints::arch_matches(
+                                    a,
+                                    m.architecture.as_deref().unwrap_or(""),
+                                )
+                            }))
+                            && tags.iter().all(|t| m.tags.contains(t))
+                    });
+                    machines_json(&ms)
+                }
+                (&Method::GET, Some("list_allocated")) => {
+                    let ms = app
+                        .region
+                        .list_machines(
+                            u,
+                            MachineFilter {
+                                owner_id: Some(u.id),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    machines_json(&ms)
+                }
+                (&Method::GET, Some("power_parameters")) => {
+                    need_admin(u)?;
+                    let ms = app
+                        .region
+                        .list_machines(
+                            u,
+                            MachineFilter {
+                                system_ids: forms::list(&p, "id"),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    let mut out = serde_json::Map::new();
+                    for m in ms {
+                        out.insert(
+                            m.system_id.clone(),
+                            Value::Object(app.region.open_power_params(&m)?),
+                        );
+                    }
+                    ok_json(Value::Object(out))
+                }
+                (&Method::POST, Some("allocate")) => {
+                    let c = forms::constraints(&app.region, &p).await?;
+                    let dry = p.get_bool("dry_run")?.unwrap_or(false);
+                    let m = app
+                        .region
+                        .allocate(u, &c, p.get("agent_name"), p.get("comment"), dry)
+                        .await?;
+                    // Which disks and interfaces satisfied the storage / interfaces constraints.
+                    let matched = app.region.matched_hardware(&m, &c).await?;
+                    ok_json(render::allocated_machine(&m, &matched))
+                }
+                (&Method::POST, Some("release")) => bulk_release(app, u, &p).await,
+                (&Method::POST, Some("clone")) => clone::clone_machines(app, u, &p).await,
+                (&Method::POST, Some("accept")) | (&Method::POST, Some("accept_all")) => {
+                    need_admin(u)?;
+                    let ids = if r.op() == Some("accept_all") {
+                        app.region
+                            .list_machines(
+                                u,
+                                MachineFilter {
+                                    statuses: vec![Status::New],
+                                    ..Default::default()
+                                },
+                            )
+                            .await?
+                            .into_iter()
+                            .map(|m| m.system_id)
+                            .collect()
+                    } else {
+                        forms::list(&p, "machines")
+                    };
+                    let mut out = Vec::new();
+                    for id in ids {
+                        let m = app
+                            .region
+                            .act(u, &id, Action::Commission, &ActionOptions::default(), None)
+                            .await?;
+                        out.push(render::machine(&m));
+                    }
+                    ok_json(Value::Array(out))
+                }
+                _ => Err(unknown_op(r)),
+            }
+        }
+    }
+}
+
+/// Release several machines: all are checked before any is changed.
+pub(crate) async fn bulk_release(app: &App, u: &User, p: &Params) -> Res {
+    let ids = forms::list(p, "machines");
+    ok_json(json!(app.region.release_machines(u, &ids, p).await?))
+}
+
+/// BSON document with the given keys set to null (no lshw/lldp data is gathered yet).
+pub(crate) fn bson_nulls(keys: &[&str]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for k in keys {
+        body.push(0x0A);
+        body.extend_from_slice(k.as_bytes());
+        body.push(0);
+    }
+    let total = (4 + body.len() + 1) as i32;
+    let mut out = total.to_le_bytes().to_vec();
+    out.extend(body);
+    out.push(0);
+    out
+}
+
+pub(crate) async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
+    let p = r.params();
+    let region = &app.region;
+    let act =
+        |a: Action, opts: ActionOptions| async move { region.act(u, sid, a, &opts, None).await };
+    let m = match (&r.method, r.op()) {
+        (&Method::GET, None) => region.machine_for(u, sid).await?,
+        (&Method::POST, Some("set_storage_layout")) => {
+            region.set_storage_layout(u, sid, &p).await?
+        }
+        (&Method::POST, Some("restore_storage_configuration")) => {
+            region.restore_storage_configuration(u, sid).await?
+        }
+        (&Method::GET, Some("query_power_state")) => {
+            return ok_json(json!({"state": region.query_power_state(u, sid).await?}));
+        }
+        (&Method::GET, Some("power_parameters")) => {
+            need_admin(u)?;
+            let m = region.machine_for(u, sid).await?;
+            return ok_json(Value::Object(region.open_power_params(&m)?));
+        }
+        (&Method::GET, Some("get_token")) => {
+            return ok_json(
+                region
+                    .machine_token(u, sid, false)
+                    .await?
+                    .map(|t| render::machine_credentials(&t))
+                    .unwrap_or(Value::Null),
+            );
+        }
+        (&Method::POST, Some("regenerate_token")) => {
+            return ok_json(
+                region
+                    .machine_token(u, sid, true)
+                    .await?
+                    .map(|t| render::machine_credentials(&t))
+                    .unwrap_or(Value::Null),
+            );
+        }
+        (&Method::GET, Some("details")) => {
+            region.machine_for(u, sid).await?;
+            return Ok((
+                [(header::CONTENT_TYPE, "application/bson")],
+                bson_nulls(&["lshw", "lldp"]),
+            )
+                .into_response());
+        }
+        (&Method::POST, Some("read_bmc_inventory")) => region.read_bmc_inventory(u, sid).await?,
+        (&Method::PUT, None) => region.update_machine(u, sid, &p).await?,
+        (&Method::DELETE, None) => {
+            region.delete_machine(u, sid).await?;
+            return no_content();
+        }
+        (&Method::POST, Some(op)) => {
+            let opts = forms::action_options(&p)?;
+            match op {
+                "commission" => act(Action::Commission, opts).await?,
+                "test" => act(Action::Test, opts).await?,
+                "abort" => act(Action::Abort, opts).await?,
+                "deploy" => region.deploy(u, sid, &p, &opts).await?,
+                "release" => {
+                    let opts = region.release_options(&p).await?;
+                    act(Action::Release, opts).await?
+                }
+                "mark_broken" => act(Action::MarkBroken, opts).await?,
+                "mark_fixed" => act(Action::MarkFixed, opts).await?,
+                "rescue_mode" => act(Action::RescueMode, opts).await?,
+                "exit_rescue_mode" => act(Action::ExitRescueMode, opts).await?,
+                "lock" => act(Action::Lock, opts).await?,
+                "unlock" => act(Action::Unlock, opts).await?,
+                "power_on" => act(Action::PowerOn, opts).await?,
+                "power_off" => act(Action::PowerOff, opts).await?,
+                "override_failed_testing" => act(Action::OverrideFailedTesting, opts).await?,
+                "set_workload_annotations" | "set_owner_data" => {
+                    region.set_workload_annotations(u, sid, &p).await?
+                }
+                _ => return Err(unknown_op(r)),
+            }
+        }
+        _ => return Err(unknown_op(r)),
+    };
+    ok_json(render::machine(&m))
+}

@@ -1,0 +1,29 @@
+//! `maas/?op=get_config|set_config`.
+
+use super::*;
+
+pub(crate) async fn config(app: &App, r: &Req, u: &User) -> Res {
+    let p = r.params();
+    let name = p.get("name").unwrap_or_default();
+    match (&r.method, r.op()) {
+        (&Method::GET, Some("get_config")) => ok_json(match app.region.get_config(name).await? {
+            ingot_core::settings::Value::Int(v) => json!(v),
+            ingot_core::settings::Value::Bool(v) => json!(v),
+            ingot_core::settings::Value::Text(v) => json!(v),
+        }),
+        (&Method::POST, Some("set_config")) => {
+            app.region
+                .set_config(u, name, p.get("value").unwrap_or_default())
+                .await?;
+            ok_json(Value::Null)
+        }
+        _ => {
+            // Who may change settings is checked before what they sent.
+            if r.method != Method::GET {
+                need_admin(u)?;
+            }
+            ingot_core::settings::find(name).map_err(|e| ApiError(e.into()))?;
+            Err(unknown_op(r))
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Zones, resource pools, domains and tags (`zones`, `pools`, `domains`, `tags`, `machine_tags`).
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Named {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tag {
+    pub id: i64,
+    pub name: String,
+    pub comment: String,
+    pub definition: String,
+    pub kernel_opts: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamedKind {
+    Zone,
+    Pool,
+}
+
+impl Store {
+    /// Ids of the default zone, pool and domain, in one query.
+    pub async fn defaults(&self) -> Result<(i64, i64, i64)> {
+        let r = sqlx::query("SELECT (SELECT id FROM zones WHERE name = 'default'), (SELECT id FROM pools WHERE name = 'default'), (SELECT MIN(id) FROM domains)")
+            .fetch_one(&self.pool)
+            .await?;
+        let get = |i: usize| -> Result<i64> {
+            r.try_get::<Option<i64>, _>(i)?
+                .ok_or_else(|| StoreError::Corrupt("default zone, pool or domain missing".into()))
+        };
+        Ok((get(0)?, get(1)?, get(2)?))
+    }
+
+    // ---------------------------------------------------------------- zones, pools, domains
+    pub(crate) fn named_table(kind: NamedKind) -> &'static str {
+        match kind {
+            NamedKind::Zone => "zones",
+            NamedKind::Pool => "pools",
+        }
+    }
+
+    pub async fn list_named(&self, kind: NamedKind) -> Result<Vec<Named>> {
+        let sql = format!(
+            "SELECT id, name, description FROM {} ORDER BY id",
+            Self::named_table(kind)
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Named {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    description: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn named_by_name(&self, kind: NamedKind, name: &str) -> Result<Option<Named>> {
+        Ok(self
+            .list_named(kind)
+            .await?
+            .into_iter()
+            .find(|n| n.name == name))
+    }
+
+    pub async fn named_by_id(&self, kind: NamedKind, id: i64) -> Result<Option<Named>> {
+        Ok(self
+            .list_named(kind)
+            .await?
+            .into_iter()
+            .find(|n| n.id == id))
+    }
+
+    pub async fn create_named(
+        &self,
+        kind: NamedKind,
+        name: &str,
+        description: &str,
+    ) -> Result<Named> {
+        let sql = format!(
+            "INSERT INTO {} (name, description, created) VALUES ($1, $2, $3) RETURNING id",
+            Self::named_table(kind)
+        );
+        let r = sqlx::query(&sql)
+            .bind(name)
+            .bind(description)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("'{name}' already exists.")))?;
+        Ok(Named {
+            id: r.try_get(0)?,
+            name: name.to_string(),
+            description: description.to_string(),
+        })
+    }
+
+    pub async fn update_named(
+        &self,
+        kind: NamedKind,
+        id: i64,
+        name: &str,
+        description: &str,
+    ) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET name = $1, description = $2 WHERE id = $3",
+            Self::named_table(kind)
+        );
+        let n = sqlx::query(&sql)
+            .bind(name)
+            .bind(description)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("'{name}' already exists.")))?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Delete a zone or pool; refused for the default one and while machines use it.
+    pub async fn delete_named(&self, kind: NamedKind, id: i64) -> Result<()> {
+        let referenced = match kind {
+            NamedKind::Zone => "SELECT 1 FROM machines WHERE zone_id = $1",
+            NamedKind::Pool => "SELECT 1 FROM machines WHERE pool_id = $1",
+        };
+        self.delete_unreferenced(Self::named_table(kind), id, referenced, |n| {
+            format!("It still holds {n} machine(s).")
+        })
+        .await
+    }
+
+    /// Delete row `id` of `table` unless `referenced` (a query over `$1` = id) finds rows, in
+    /// one statement so nothing can start referencing it in between. A refusal says how many
+    /// rows still refer to it; a missing row is `NotFound`.
+    pub(crate) async fn delete_unreferenced(
+        &self,
+        table: &str,
+        id: i64,
+        referenced: &str,
+        refused: impl Fn(i64) -> String,
+    ) -> Result<()> {
+        let sql = format!("DELETE FROM {table} WHERE id = $1 AND NOT EXISTS ({referenced})");
+        if sqlx::query(&sql)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            > 0
+        {
+            return Ok(());
+        }
+        let n: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM ({referenced}) refs"))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        Err(if n > 0 {
+            StoreError::Duplicate(refused(n))
+        } else {
+            StoreError::NotFound
+        })
+    }
+
+    pub async fn domain_by_name(&self, name: &str) -> Result<Option<(i64, String)>> {
+        let r = sqlx::query("SELECT id, name FROM domains WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    // ---------------------------------------------------------------- tags
+    pub async fn list_tags(&self) -> Result<Vec<Tag>> {
+        let rows = sqlx::query("SELECT * FROM tags ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Tag {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    comment: r.try_get("comment")?,
+                    definition: r.try_get("definition")?,
+                    kernel_opts: r.try_get("kernel_opts")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn tag_by_name(&self, name: &str) -> Result<Option<Tag>> {
+        Ok(self.list_tags().await?.into_iter().find(|t| t.name == name))
+    }
+
+    pub async fn create_tag(
+        &self,
+        name: &str,
+        comment: &str,
+        definition: &str,
+        kernel_opts: &str,
+    ) -> Result<Tag> {
+        let r = sqlx::query("INSERT INTO tags (name, comment, definition, kernel_opts) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(name)
+            .bind(comment)
+            .bind(definition)
+            .bind(kernel_opts)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("Tag with this name '{name}' already exists.")))?;
+        Ok(Tag {
+            id: r.try_get(0)?,
+            name: name.into(),
+            comment: comment.into(),
+            definition: definition.into(),
+            kernel_opts: kernel_opts.into(),
+        })
+    }
+
+    pub async fn update_tag(
+        &self,
+        id: i64,
+        name: &str,
+        comment: &str,
+        kernel_opts: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE tags SET name = $1, comment = $2, kernel_opts = $3 WHERE id = $4")
+            .bind(name)
+            .bind(comment)
+            .bind(kernel_opts)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("Tag with this name '{name}' already exists.")))?;
+        Ok(())
+    }
+
+    pub async fn delete_tag(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM tags WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Add and remove tags on machines in one transaction; each machine whose tags changed
+    /// gets a new version.
+    pub async fn tag_machines(&self, tag_id: i64, add: &[i64], remove: &[i64]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let mut changed = Vec::new();
+        for m in remove {
+            let n = sqlx::query("DELETE FROM machine_tags WHERE machine_id = $1 AND tag_id = $2")
+                .bind(*m)
+                .bind(tag_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                changed.push(*m);
+            }
+        }
+        for m in add {
+            let n = sqlx::query("INSERT INTO machine_tags (machine_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING").bind(*m).bind(tag_id).execute(&mut *tx).await?.rows_affected();
+            if n > 0 {
+                changed.push(*m);
+            }
+        }
+        for m in changed {
+            sqlx::query("UPDATE machines SET version = version + 1 WHERE id = $1")
+                .bind(m)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

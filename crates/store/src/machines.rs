@@ -1,0 +1,1034 @@
+//! Machines and their interfaces (`machines`, `interfaces`): rows, filters, the compare-and-swap `apply`.
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interface {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub mac_address: String,
+    pub enabled: bool,
+    /// What commissioning found (vendor, speeds, link, NUMA node, SR-IOV…); `{}` before.
+    pub details: Value,
+    /// The interface the machine network-boots from (BOOTIF).
+    pub is_boot: bool,
+    /// How the interface is configured on subnets when deployed.
+    pub links: Vec<network::InterfaceLink>,
+    /// Bond / VLAN / bridge parameters (`bond_mode`, `vlan`, `vid`, `bridge_stp`, `mtu`, …);
+    /// `{}` for a physical interface without settings.
+    pub params: Value,
+    /// Ids of the interfaces this one is built on (a bond's members, a VLAN's link).
+    pub parents: Vec<i64>,
+}
+
+impl Interface {
+    pub fn is_physical(&self) -> bool {
+        self.kind == "physical"
+    }
+}
+
+/// A machine with everything the API shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Machine {
+    pub id: i64,
+    pub system_id: String,
+    pub hostname: String,
+    pub domain_id: i64,
+    pub domain: String,
+    pub description: String,
+    pub node_type: i64,
+    pub status: Status,
+    pub previous_status: Option<Status>,
+    pub owner_id: Option<i64>,
+    pub owner: Option<String>,
+    pub locked: bool,
+    pub architecture: Option<String>,
+    pub min_hwe_kernel: String,
+    pub hwe_kernel: String,
+    pub osystem: String,
+    pub distro_series: String,
+    pub agent_name: String,
+    pub power_type: String,
+    pub power_parameters: Value,
+    pub power_state: String,
+    pub zone_id: i64,
+    pub zone: String,
+    pub pool_id: i64,
+    pub pool: String,
+    pub cpu_count: i64,
+    pub cpu_speed: i64,
+    pub memory: i64,
+    pub hardware_uuid: Option<String>,
+    pub error_description: String,
+    pub netboot: bool,
+    pub enlisting: bool,
+    /// The commissioning in progress keeps the storage layout (`skip_storage`).
+    pub skip_storage: bool,
+    pub commissioning_passed: bool,
+    pub status_expires: Option<i64>,
+    /// A DEPLOYING machine waiting for a deployment slot since then (ms); None when not queued.
+    pub deploy_queued: Option<i64>,
+    pub last_heard: String,
+    /// Hardware sync (deployed machines): when the machine last checked in (ms).
+    pub last_sync: Option<i64>,
+    /// The interval the machine's hardware sync runs at (seconds).
+    pub sync_interval: Option<i64>,
+    pub workload_annotations: Value,
+    pub version: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub tags: Vec<String>,
+    pub interfaces: Vec<Interface>,
+    /// Physical block devices found by commissioning.
+    pub block_devices: Vec<commissioning::BlockDeviceRow>,
+    /// The storage model's objects (partitions, filesystems, LVM, bcache) on those devices.
+    pub storage_objects: Vec<ingot_core::storage::Object>,
+    /// Summary of the inventory for the API (hardware_info keys, cpu_model, NUMA nodes,
+    /// storage); `null` before commissioning.
+    pub hw_info: Value,
+    /// (result set, hardware type, status) of every current script result.
+    pub result_statuses: Vec<(String, i64, i64)>,
+}
+
+/// The fields of a new machine.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewMachine {
+    pub hostname: String,
+    pub domain_id: i64,
+    pub description: String,
+    pub status: Option<Status>,
+    pub owner_id: Option<i64>,
+    pub architecture: Option<String>,
+    pub min_hwe_kernel: String,
+    pub power_type: String,
+    pub power_parameters: Value,
+    pub zone_id: i64,
+    pub pool_id: i64,
+    pub cpu_count: i64,
+    pub memory: i64,
+    pub enlisting: bool,
+    pub mac_addresses: Vec<String>,
+    pub hardware_uuid: Option<String>,
+}
+
+/// Column changes applied by [`Store::apply`]. `None` leaves a column alone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Change {
+    pub status: Option<Status>,
+    pub previous_status: Option<Option<Status>>,
+    pub owner_id: Option<Option<i64>>,
+    pub locked: Option<bool>,
+    pub hostname: Option<String>,
+    pub domain_id: Option<i64>,
+    pub description: Option<String>,
+    pub architecture: Option<Option<String>>,
+    pub min_hwe_kernel: Option<String>,
+    pub hwe_kernel: Option<String>,
+    pub osystem: Option<String>,
+    pub distro_series: Option<String>,
+    pub agent_name: Option<String>,
+    pub user_data: Option<Option<Vec<u8>>>,
+    pub power_type: Option<String>,
+    pub power_parameters: Option<Value>,
+    pub power_state: Option<String>,
+    pub zone_id: Option<i64>,
+    pub pool_id: Option<i64>,
+    pub cpu_count: Option<i64>,
+    pub cpu_speed: Option<i64>,
+    pub memory: Option<i64>,
+    pub error_description: Option<String>,
+    pub netboot: Option<bool>,
+    pub enlisting: Option<bool>,
+    pub skip_storage: Option<bool>,
+    pub commissioning_passed: Option<bool>,
+    pub status_expires: Option<Option<i64>>,
+    pub deploy_queued: Option<Option<i64>>,
+    pub last_heard: Option<String>,
+    pub workload_annotations: Option<Value>,
+    /// Replace the machine's interfaces by these MACs (same transaction as the rest).
+    pub mac_addresses: Option<Vec<String>>,
+}
+
+impl Change {
+    fn columns(&self) -> Vec<(&'static str, Val)> {
+        let mut c: Vec<(&'static str, Val)> = Vec::new();
+        macro_rules! put {
+            ($f:ident, $conv:expr) => {
+                if let Some(v) = &self.$f {
+                    #[allow(clippy::redundant_closure_call)]
+                    c.push((stringify!($f), ($conv)(v)));
+                }
+            };
+        }
+        put!(status, |s: &Status| Val::Int(Some(*s as i64)));
+        put!(previous_status, |s: &Option<Status>| Val::Int(
+            s.map(|s| s as i64)
+        ));
+        put!(owner_id, |v: &Option<i64>| Val::Int(*v));
+        put!(locked, |v: &bool| Val::from(*v));
+        put!(hostname, |v: &String| Val::from(v.clone()));
+        put!(domain_id, |v: &i64| Val::from(*v));
+        put!(description, |v: &String| Val::from(v.clone()));
+        put!(architecture, |v: &Option<String>| Val::Text(v.clone()));
+        put!(min_hwe_kernel, |v: &String| Val::from(v.clone()));
+        put!(hwe_kernel, |v: &String| Val::from(v.clone()));
+        put!(osystem, |v: &String| Val::from(v.clone()));
+        put!(distro_series, |v: &String| Val::from(v.clone()));
+        put!(agent_name, |v: &String| Val::from(v.clone()));
+        put!(user_data, |v: &Option<Vec<u8>>| Val::Blob(v.clone()));
+        put!(power_type, |v: &String| Val::from(v.clone()));
+        put!(power_parameters, |v: &Value| Val::from(v.to_string()));
+        put!(power_state, |v: &String| Val::from(v.clone()));
+        put!(zone_id, |v: &i64| Val::from(*v));
+        put!(pool_id, |v: &i64| Val::from(*v));
+        put!(cpu_count, |v: &i64| Val::from(*v));
+        put!(cpu_speed, |v: &i64| Val::from(*v));
+        put!(memory, |v: &i64| Val::from(*v));
+        put!(error_description, |v: &String| Val::from(v.clone()));
+        put!(netboot, |v: &bool| Val::from(*v));
+        put!(enlisting, |v: &bool| Val::from(*v));
+        put!(skip_storage, |v: &bool| Val::from(*v));
+        put!(commissioning_passed, |v: &bool| Val::from(*v));
+        put!(status_expires, |v: &Option<i64>| Val::Int(*v));
+        put!(deploy_queued, |v: &Option<i64>| Val::Int(*v));
+        put!(last_heard, |v: &String| Val::from(v.clone()));
+        put!(workload_annotations, |v: &Value| Val::from(v.to_string()));
+        c
+    }
+}
+
+/// Filters for listing machines (all AND; empty vectors mean "any").
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MachineFilter {
+    pub system_ids: Vec<String>,
+    pub hostnames: Vec<String>,
+    pub statuses: Vec<Status>,
+    pub zone: Option<String>,
+    pub pool: Option<String>,
+    pub owner_id: Option<i64>,
+    pub min_cpu: Option<i64>,
+    pub min_mem: Option<i64>,
+    pub agent_name: Option<String>,
+    pub mac_addresses: Vec<String>,
+    /// Hardware UUIDs (lower case).
+    pub hardware_uuids: Vec<String>,
+    pub domain: Option<String>,
+    /// Non-admin visibility: unowned or owned by this user.
+    pub visible_to: Option<i64>,
+}
+
+pub(crate) const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.skip_storage, m.commissioning_passed, m.status_expires, m.deploy_queued, m.last_heard, m.last_sync, m.sync_interval, m.workload_annotations, m.version, m.created, m.updated FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id";
+
+pub(crate) fn machine_from_row(r: &AnyRow) -> Result<Machine> {
+    Ok(Machine {
+        id: r.try_get("id")?,
+        system_id: r.try_get("system_id")?,
+        hostname: r.try_get("hostname")?,
+        domain_id: r.try_get("domain_id")?,
+        domain: r.try_get("domain")?,
+        description: r.try_get("description")?,
+        node_type: r.try_get("node_type")?,
+        status: status_of(r.try_get("status")?)?,
+        previous_status: r
+            .try_get::<Option<i64>, _>("previous_status")?
+            .map(status_of)
+            .transpose()?,
+        owner_id: r.try_get("owner_id")?,
+        owner: r.try_get("owner")?,
+        locked: r.try_get::<i64, _>("locked")? != 0,
+        architecture: r.try_get("architecture")?,
+        min_hwe_kernel: r.try_get("min_hwe_kernel")?,
+        hwe_kernel: r.try_get("hwe_kernel")?,
+        osystem: r.try_get("osystem")?,
+        distro_series: r.try_get("distro_series")?,
+        agent_name: r.try_get("agent_name")?,
+        power_type: r.try_get("power_type")?,
+        power_parameters: json_of(&r.try_get::<String, _>("power_parameters")?),
+        power_state: r.try_get("power_state")?,
+        zone_id: r.try_get("zone_id")?,
+        zone: r.try_get("zone")?,
+        pool_id: r.try_get("pool_id")?,
+        pool: r.try_get("pool")?,
+        cpu_count: r.try_get("cpu_count")?,
+        cpu_speed: r.try_get("cpu_speed")?,
+        memory: r.try_get("memory")?,
+        hardware_uuid: r.try_get("hardware_uuid")?,
+        error_description: r.try_get("error_description")?,
+        netboot: r.try_get::<i64, _>("netboot")? != 0,
+        enlisting: r.try_get::<i64, _>("enlisting")? != 0,
+        skip_storage: r.try_get::<i64, _>("skip_storage")? != 0,
+        commissioning_passed: r.try_get::<i64, _>("commissioning_passed")? != 0,
+        status_expires: r.try_get("status_expires")?,
+        deploy_queued: r.try_get("deploy_queued")?,
+        last_heard: r.try_get("last_heard")?,
+        last_sync: r.try_get("last_sync")?,
+        sync_interval: r.try_get("sync_interval")?,
+        workload_annotations: json_of(&r.try_get::<String, _>("workload_annotations")?),
+        version: r.try_get("version")?,
+        created: r.try_get("created")?,
+        updated: r.try_get("updated")?,
+        tags: Vec::new(),
+        interfaces: Vec::new(),
+        block_devices: Vec::new(),
+        storage_objects: Vec::new(),
+        hw_info: Value::Null,
+        result_statuses: Vec::new(),
+    })
+}
+
+/// WHERE conditions and bound values for a machine filter.
+pub(crate) fn filter_sql(f: &MachineFilter) -> (Vec<String>, Vec<Val>) {
+    let mut conds: Vec<String> = Vec::new();
+    let mut vals: Vec<Val> = Vec::new();
+    let mut p = |vals: &mut Vec<Val>, v: Val| {
+        vals.push(v);
+        format!("${}", vals.len())
+    };
+    let in_list = |vals: &mut Vec<Val>,
+                   col: &str,
+                   items: Vec<Val>,
+                   p: &mut dyn FnMut(&mut Vec<Val>, Val) -> String| {
+        let ph: Vec<String> = items.into_iter().map(|v| p(vals, v)).collect();
+        format!("{col} IN ({})", ph.join(", "))
+    };
+    if !f.system_ids.is_empty() {
+        conds.push(in_list(
+            &mut vals,
+            "m.system_id",
+            f.system_ids.iter().map(|s| Val::from(s.clone())).collect(),
+            &mut p,
+        ));
+    }
+    if !f.hostnames.is_empty() {
+        conds.push(in_list(
+            &mut vals,
+            "m.hostname",
+            f.hostnames.iter().map(|s| Val::from(s.clone())).collect(),
+            &mut p,
+        ));
+    }
+    if !f.statuses.is_empty() {
+        conds.push(in_list(
+            &mut vals,
+            "m.status",
+            f.statuses.iter().map(|s| Val::from(*s as i64)).collect(),
+            &mut p,
+        ));
+    }
+    if !f.mac_addresses.is_empty() {
+        let inner = in_list(
+            &mut vals,
+            "mac_address",
+            f.mac_addresses
+                .iter()
+                .map(|s| Val::from(s.clone()))
+                .collect(),
+            &mut p,
+        );
+        conds.push(format!(
+            "m.id IN (SELECT machine_id FROM interfaces WHERE {inner})"
+        ));
+    }
+    if !f.hardware_uuids.is_empty() {
+        conds.push(in_list(
+            &mut vals,
+            "LOWER(m.hardware_uuid)",
+            f.hardware_uuids
+                .iter()
+                .map(|s| Val::from(s.clone()))
+                .collect(),
+            &mut p,
+        ));
+    }
+    if let Some(z) = &f.zone {
+        conds.push(format!("z.name = {}", p(&mut vals, z.clone().into())));
+    }
+    if let Some(v) = &f.pool {
+        conds.push(format!("p.name = {}", p(&mut vals, v.clone().into())));
+    }
+    if let Some(v) = &f.domain {
+        conds.push(format!("d.name = {}", p(&mut vals, v.clone().into())));
+    }
+    if let Some(v) = f.owner_id {
+        conds.push(format!("m.owner_id = {}", p(&mut vals, v.into())));
+    }
+    if let Some(v) = f.min_cpu {
+        conds.push(format!("m.cpu_count >= {}", p(&mut vals, v.into())));
+    }
+    if let Some(v) = f.min_mem {
+        conds.push(format!("m.memory >= {}", p(&mut vals, v.into())));
+    }
+    if let Some(v) = &f.agent_name {
+        conds.push(format!("m.agent_name = {}", p(&mut vals, v.clone().into())));
+    }
+    if let Some(v) = f.visible_to {
+        conds.push(format!(
+            "(m.owner_id IS NULL OR m.owner_id = {})",
+            p(&mut vals, v.into())
+        ));
+    }
+    (conds, vals)
+}
+
+impl Store {
+    /// The user data stored with a deployment.
+    pub async fn user_data(&self, machine_id: i64) -> Result<Option<Vec<u8>>> {
+        let r = sqlx::query("SELECT user_data FROM machines WHERE id = $1")
+            .bind(machine_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.map(|r| r.try_get::<Option<Vec<u8>>, _>(0))
+            .transpose()?
+            .flatten())
+    }
+}
+
+impl Store {
+    /// A deployed machine's hardware sync checked in now, saying it checks every
+    /// `interval_secs` (a change of the row: its version moves on; no event).
+    pub async fn record_sync(&self, machine_id: i64, interval_secs: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE machines SET last_sync = $1, sync_interval = COALESCE($2, sync_interval), version = version + 1 WHERE id = $3")
+            .bind(now_ms())
+            .bind(interval_secs)
+            .bind(machine_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- machines
+    /// Insert a machine with its interfaces and a creation event, in one transaction.
+    /// A system id collision is retried with a new id.
+    pub async fn insert_machine(&self, m: &NewMachine, events: &[NewEvent]) -> Result<Machine> {
+        for _ in 0..8 {
+            let system_id = ingot_core::ids::system_id_from_random(rand::random());
+            match self.try_insert_machine(&system_id, m, events).await {
+                Err(StoreError::Duplicate(what)) if what == "system_id" => continue,
+                Ok((id, interfaces)) => {
+                    // A new machine has no tags, and its interfaces are the ones just inserted:
+                    // one query reads it back.
+                    let sql = format!("{MACHINE_SELECT} WHERE m.id = $1");
+                    let r = sqlx::query(&sql).bind(id).fetch_one(&self.pool).await?;
+                    let mut machine = machine_from_row(&r)?;
+                    machine.interfaces = interfaces;
+                    return Ok(machine);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Duplicate(
+            "could not find a free system id".into(),
+        ))
+    }
+
+    pub(crate) async fn try_insert_machine(
+        &self,
+        system_id: &str,
+        m: &NewMachine,
+        events: &[NewEvent],
+    ) -> Result<(i64, Vec<Interface>)> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let status = m.status.unwrap_or(Status::New);
+        let r = sqlx::query("INSERT INTO machines (system_id, hostname, domain_id, description, status, owner_id, architecture, min_hwe_kernel, power_type, power_parameters, zone_id, pool_id, cpu_count, memory, enlisting, hardware_uuid, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id")
+            .bind(system_id)
+            .bind(&m.hostname)
+            .bind(m.domain_id)
+            .bind(&m.description)
+            .bind(status as i64)
+            .bind(m.owner_id)
+            .bind(m.architecture.as_deref())
+            .bind(&m.min_hwe_kernel)
+            .bind(&m.power_type)
+            .bind(m.power_parameters.to_string())
+            .bind(m.zone_id)
+            .bind(m.pool_id)
+            .bind(m.cpu_count)
+            .bind(m.memory)
+            .bind(m.enlisting as i64)
+            .bind(m.hardware_uuid.as_deref())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await;
+        let r = match r {
+            Ok(r) => r,
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                let msg = d.message().to_string();
+                return Err(if msg.contains("system_id") {
+                    StoreError::Duplicate("system_id".into())
+                } else {
+                    StoreError::Duplicate(format!(
+                        "Node with this hostname '{}' already exists.",
+                        m.hostname
+                    ))
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let id: i64 = r.try_get(0)?;
+        let mut interfaces = Vec::with_capacity(m.mac_addresses.len());
+        for (i, mac) in m.mac_addresses.iter().enumerate() {
+            let name = format!("eth{i}");
+            let r = sqlx::query("INSERT INTO interfaces (machine_id, name, mac_address) VALUES ($1, $2, $3) RETURNING id")
+                .bind(id)
+                .bind(&name)
+                .bind(mac)
+                .fetch_one(&mut *tx)
+                .await;
+            match r {
+                Ok(r) => interfaces.push(Interface {
+                    id: r.try_get(0)?,
+                    name,
+                    kind: "physical".into(),
+                    mac_address: mac.clone(),
+                    enabled: true,
+                    details: Value::Object(Default::default()),
+                    is_boot: false,
+                    links: Vec::new(),
+                    params: Value::Object(Default::default()),
+                    parents: Vec::new(),
+                }),
+                Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                    // The unique index is the check; name the holder for the message.
+                    tx.rollback().await?;
+                    let holder = self
+                        .macs_in_use(std::slice::from_ref(mac))
+                        .await?
+                        .into_iter()
+                        .next()
+                        .map(|(_, h)| h)
+                        .unwrap_or_default();
+                    return Err(StoreError::Duplicate(format!(
+                        "MAC address {mac} already in use on {holder}."
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for ev in events {
+            insert_event(&mut tx, Some(id), system_id, &m.hostname, ev, now).await?;
+        }
+        tx.commit().await?;
+        Ok((id, interfaces))
+    }
+
+    pub async fn machine_by_id(&self, id: i64) -> Result<Option<Machine>> {
+        self.machine_where("m.id", id.into()).await
+    }
+
+    /// Give the first queued machine a deployment slot if fewer than `limit` (0: no limit) hold
+    /// one: its queue mark cleared, its deadline armed and an event, in one transaction that
+    /// also serialises admissions (PostgreSQL advisory lock; SQLite's write lock), so two
+    /// regions never admit past the limit. Returns the admitted machine's id.
+    pub async fn admit_next_deployment(
+        &self,
+        limit: i64,
+        deadline: Option<i64>,
+    ) -> Result<Option<i64>> {
+        // The reaper asks every round: take the write lock only when someone is waiting.
+        if sqlx::query(
+            "SELECT 1 FROM machines WHERE status = $1 AND deploy_queued IS NOT NULL LIMIT 1",
+        )
+        .bind(Status::Deploying as i64)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_none()
+        {
+            return Ok(None);
+        }
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(4242424243)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        // The first queued machine whose rack (the one that served its network boot; machines
+        // no rack has served share one pool) has a free slot.
+        let Some(r) = sqlx::query("SELECT q.id, q.system_id, q.hostname, q.boot_rack, (SELECT COUNT(*) FROM machines r WHERE r.status = $1 AND r.deploy_queued IS NULL AND COALESCE(r.boot_rack, '') = COALESCE(q.boot_rack, '')) AS running FROM machines q WHERE q.status = $1 AND q.deploy_queued IS NOT NULL AND ($2 <= 0 OR (SELECT COUNT(*) FROM machines r WHERE r.status = $1 AND r.deploy_queued IS NULL AND COALESCE(r.boot_rack, '') = COALESCE(q.boot_rack, '')) < $2) ORDER BY q.deploy_queued, q.id LIMIT 1")
+            .bind(Status::Deploying as i64)
+            .bind(limit)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (id, sid, host): (i64, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        let rack: Option<String> = r.try_get(3)?;
+        let running: i64 = r.try_get(4)?;
+        let now = now_ms();
+        sqlx::query("UPDATE machines SET deploy_queued = NULL, status_expires = $1, version = version + 1, updated = $2 WHERE id = $3")
+            .bind(deadline)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let ev = NewEvent::info(
+            "Deployment admitted",
+            format!(
+                "A deployment slot is free ({} of {} in use{}): deploying.",
+                running + 1,
+                if limit > 0 {
+                    limit.to_string()
+                } else {
+                    "no limit".into()
+                },
+                match &rack {
+                    Some(r) => format!(" on rack {r}"),
+                    None => String::new(),
+                }
+            ),
+            "",
+        );
+        insert_event(&mut tx, Some(id), &sid, &host, &ev, now).await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// A machine's own row only (no tags, interfaces, block devices or results): what the
+    /// metadata API's per-request work needs.
+    pub async fn machine_core(&self, id: i64) -> Result<Option<Machine>> {
+        let sql = format!("{MACHINE_SELECT} WHERE m.id = $1");
+        match sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(r) => Ok(Some(machine_from_row(&r)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The MAC a machine boots from (its boot interface, else its first).
+    pub async fn boot_mac(&self, machine_id: i64) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT mac_address FROM interfaces WHERE machine_id = $1 AND type = 'physical' ORDER BY is_boot DESC, id LIMIT 1")
+            .bind(machine_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match r {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
+    }
+
+    pub async fn machine(&self, system_id: &str) -> Result<Option<Machine>> {
+        self.machine_where("m.system_id", system_id.into()).await
+    }
+
+    /// One machine, with its tags and interfaces, by a unique column.
+    pub(crate) async fn machine_where(&self, column: &str, value: Val) -> Result<Option<Machine>> {
+        let sql = format!("{MACHINE_SELECT} WHERE {column} = $1");
+        let vals = [value];
+        match bind_all(sqlx::query(&sql), &vals)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(r) => {
+                let mut m = machine_from_row(&r)?;
+                self.load_related(std::slice::from_mut(&mut m)).await?;
+                Ok(Some(m))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The machine owning an interface with this MAC, if any.
+    pub async fn machine_by_mac(&self, mac: &str) -> Result<Option<Machine>> {
+        let r = sqlx::query("SELECT machine_id FROM interfaces WHERE mac_address = $1")
+            .bind(mac)
+            .fetch_optional(&self.pool)
+            .await?;
+        match r {
+            Some(r) => self.machine_by_id(r.try_get(0)?).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Interfaces (with links), block devices and the hardware summary of machines read
+    /// without them (allocation candidates), when constraints need them.
+    pub async fn load_hardware(&self, machines: &mut [Machine]) -> Result<()> {
+        self.load_related_opt(machines, false, true).await
+    }
+
+    /// Tags, and interfaces with everything hardware, for a batch of machines.
+    /// Small batches select by id; large ones read the whole (indexed) tables once.
+    pub(crate) async fn load_related(&self, machines: &mut [Machine]) -> Result<()> {
+        self.load_related_opt(machines, true, true).await
+    }
+
+    /// `tags`: the machines' tags; `hardware`: interfaces (with links), block devices, the
+    /// hardware summary and the script-result statuses.
+    pub(crate) async fn load_related_opt(
+        &self,
+        machines: &mut [Machine],
+        tags: bool,
+        hardware: bool,
+    ) -> Result<()> {
+        if machines.is_empty() {
+            return Ok(());
+        }
+        let (cond_t, cond_i, ids): (String, String, Vec<Val>) = if machines.len() <= 512 {
+            let ph: Vec<String> = (1..=machines.len()).map(|i| format!("${i}")).collect();
+            let list = ph.join(", ");
+            (
+                format!("WHERE mt.machine_id IN ({list})"),
+                format!("WHERE machine_id IN ({list})"),
+                machines.iter().map(|m| Val::from(m.id)).collect(),
+            )
+        } else {
+            (String::new(), String::new(), vec![])
+        };
+        let tag_sql = format!("SELECT mt.machine_id, t.name FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id {cond_t} ORDER BY t.name");
+        let index: HashMap<i64, usize> = machines
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id, i))
+            .collect();
+        if tags {
+            for r in bind_all(sqlx::query(&tag_sql), &ids)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let mid: i64 = r.try_get(0)?;
+                if let Some(&i) = index.get(&mid) {
+                    machines[i].tags.push(r.try_get(1)?);
+                }
+            }
+        }
+        if !hardware {
+            return Ok(());
+        }
+        let if_sql = format!("SELECT machine_id, id, name, type, mac_address, enabled, details, is_boot, params FROM interfaces {cond_i} ORDER BY id");
+        for r in bind_all(sqlx::query(&if_sql), &ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mid: i64 = r.try_get(0)?;
+            if let Some(&i) = index.get(&mid) {
+                machines[i].interfaces.push(Interface {
+                    id: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    kind: r.try_get(3)?,
+                    mac_address: r.try_get(4)?,
+                    enabled: r.try_get::<i64, _>(5)? != 0,
+                    details: serde_json::from_str(&r.try_get::<String, _>(6)?)
+                        .unwrap_or(Value::Null),
+                    is_boot: r.try_get::<i64, _>(7)? != 0,
+                    links: Vec::new(),
+                    params: serde_json::from_str(&r.try_get::<String, _>(8)?)
+                        .unwrap_or(Value::Null),
+                    parents: Vec::new(),
+                });
+            }
+        }
+        // A virtual interface shows the MAC its parameters name (the column holds a placeholder).
+        for m in machines.iter_mut() {
+            for i in m.interfaces.iter_mut().filter(|i| !i.is_physical()) {
+                if let Some(mac) = i.params.get("mac_address").and_then(Value::as_str) {
+                    i.mac_address = mac.to_string();
+                }
+            }
+        }
+        let if_ids: Vec<i64> = machines
+            .iter()
+            .flat_map(|m| m.interfaces.iter().map(|i| i.id))
+            .collect();
+        if machines
+            .iter()
+            .any(|m| m.interfaces.iter().any(|i| !i.is_physical()))
+        {
+            let mut parents: HashMap<i64, Vec<i64>> = HashMap::new();
+            for chunk in if_ids.chunks(500) {
+                for (child, parent) in self.interface_parents(chunk).await? {
+                    parents.entry(child).or_default().push(parent);
+                }
+            }
+            for m in machines.iter_mut() {
+                for i in m.interfaces.iter_mut() {
+                    if let Some(p) = parents.remove(&i.id) {
+                        i.parents = p;
+                    }
+                }
+            }
+        }
+        if !if_ids.is_empty() {
+            let mut by_if: HashMap<i64, Vec<network::InterfaceLink>> = HashMap::new();
+            for chunk in if_ids.chunks(500) {
+                for l in self.interface_links(chunk).await? {
+                    by_if.entry(l.interface_id).or_default().push(l);
+                }
+            }
+            for m in machines.iter_mut() {
+                for i in m.interfaces.iter_mut() {
+                    if let Some(ls) = by_if.remove(&i.id) {
+                        i.links = ls;
+                    }
+                }
+            }
+        }
+        let bd_sql = format!("SELECT * FROM block_devices {cond_i} ORDER BY id");
+        for r in bind_all(sqlx::query(&bd_sql), &ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let b = commissioning::bd_from(&r)?;
+            if let Some(&i) = index.get(&b.machine_id) {
+                machines[i].block_devices.push(b);
+            }
+        }
+        let so_sql =
+            format!("SELECT id, machine_id, data FROM storage_objects {cond_i} ORDER BY id");
+        for r in bind_all(sqlx::query(&so_sql), &ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mid: i64 = r.try_get("machine_id")?;
+            if let Some(&i) = index.get(&mid) {
+                machines[i].storage_objects.push(storage::object_from(&r)?);
+            }
+        }
+        let hw_sql = format!("SELECT machine_id, info FROM machine_hardware {cond_i}");
+        for r in bind_all(sqlx::query(&hw_sql), &ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mid: i64 = r.try_get(0)?;
+            if let Some(&i) = index.get(&mid) {
+                machines[i].hw_info =
+                    serde_json::from_str(&r.try_get::<String, _>(1)?).unwrap_or(Value::Null);
+            }
+        }
+        let rs_sql = format!(
+            "SELECT machine_id, result_set, hardware_type, status FROM script_results {cond_i}"
+        );
+        for r in bind_all(sqlx::query(&rs_sql), &ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mid: i64 = r.try_get(0)?;
+            if let Some(&i) = index.get(&mid) {
+                machines[i]
+                    .result_statuses
+                    .push((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
+            }
+        }
+        Ok(())
+    }
+
+    /// READY-style candidates for allocation, closest fit first (fewest CPUs, then least
+    /// memory), one page at a time, with their tags but without interfaces.
+    pub async fn allocation_candidates(
+        &self,
+        f: &MachineFilter,
+        after: Option<(i64, i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<Machine>> {
+        let (mut conds, mut vals) = filter_sql(f);
+        // Keyset paging: rows taken by others meanwhile drop out without shifting the rest.
+        if let Some((cpu, mem, id)) = after {
+            vals.extend([Val::from(cpu), Val::from(mem), Val::from(id)]);
+            let n = vals.len();
+            conds.push(format!(
+                "(m.cpu_count, m.memory, m.id) > (${}, ${}, ${n})",
+                n - 2,
+                n - 1
+            ));
+        }
+        let wh = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        vals.push(limit.into());
+        let lim = vals.len();
+        let sql =
+            format!("{MACHINE_SELECT} {wh} ORDER BY m.cpu_count, m.memory, m.id LIMIT ${lim}");
+        let rows = bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut ms: Vec<Machine> = rows.iter().map(machine_from_row).collect::<Result<_>>()?;
+        self.load_related_opt(&mut ms, true, false).await?;
+        Ok(ms)
+    }
+
+    /// List machines matching `f`, ordered by id.
+    pub async fn list_machines(&self, f: &MachineFilter) -> Result<Vec<Machine>> {
+        let (conds, vals) = filter_sql(f);
+        let sql = if conds.is_empty() {
+            format!("{MACHINE_SELECT} ORDER BY m.id")
+        } else {
+            format!(
+                "{MACHINE_SELECT} WHERE {} ORDER BY m.id",
+                conds.join(" AND ")
+            )
+        };
+        let rows = bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut ms: Vec<Machine> = rows.iter().map(machine_from_row).collect::<Result<_>>()?;
+        self.load_related(&mut ms).await?;
+        Ok(ms)
+    }
+
+    /// Apply `change` to machine `id` if it is still at `version`, together with `events`, in
+    /// one transaction. Returns the new version, or `Conflict` if someone else changed it first.
+    pub async fn apply(&self, m: &Machine, change: &Change, events: &[NewEvent]) -> Result<i64> {
+        let cols = change.columns();
+        let now = now_ms();
+        let mut sets: Vec<String> = Vec::with_capacity(cols.len() + 2);
+        let mut vals: Vec<Val> = Vec::with_capacity(cols.len() + 3);
+        for (c, v) in cols {
+            vals.push(v);
+            sets.push(format!("{c} = ${}", vals.len()));
+        }
+        vals.push(now.into());
+        sets.push(format!("updated = ${}", vals.len()));
+        sets.push("version = version + 1".into());
+        vals.push(m.id.into());
+        let idp = vals.len();
+        vals.push(m.version.into());
+        let sql = format!(
+            "UPDATE machines SET {} WHERE id = ${idp} AND version = ${}",
+            sets.join(", "),
+            vals.len()
+        );
+        let mut tx = self.begin_write().await?;
+        let n = bind_all(sqlx::query(&sql), &vals)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_unique(e, "Node with this hostname already exists."))?
+            .rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict);
+        }
+        let hostname = change.hostname.as_deref().unwrap_or(&m.hostname);
+        for ev in events {
+            insert_event(&mut tx, Some(m.id), &m.system_id, hostname, ev, now).await?;
+        }
+        if let Some(macs) = &change.mac_addresses {
+            sqlx::query("DELETE FROM interfaces WHERE machine_id = $1")
+                .bind(m.id)
+                .execute(&mut *tx)
+                .await?;
+            for (i, mac) in macs.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO interfaces (machine_id, name, mac_address) VALUES ($1, $2, $3)",
+                )
+                .bind(m.id)
+                .bind(format!("eth{i}"))
+                .bind(mac)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map_unique(e, &format!("MAC address {mac} already in use.")))?;
+            }
+        }
+        // An owner change invalidates the machine's metadata credentials (MAAS NodeKey rule).
+        if let Some(owner) = change.owner_id {
+            if owner != m.owner_id {
+                sqlx::query("DELETE FROM tokens WHERE kind = 'machine' AND machine_id = $1")
+                    .bind(m.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(m.version + 1)
+    }
+
+    /// Delete a machine (its interfaces, tags, tokens and results go with it); the event stays.
+    pub async fn delete_machine(&self, m: &Machine, event: &NewEvent) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("DELETE FROM machines WHERE id = $1 AND version = $2")
+            .bind(m.id)
+            .bind(m.version)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict);
+        }
+        insert_event(&mut tx, None, &m.system_id, &m.hostname, event, now_ms()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every machine interface as (MAC, hostname, system id), in one query: what racks need to
+    /// know which MACs belong to machines.
+    pub async fn interface_owners(&self) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query("SELECT i.mac_address, m.hostname, m.system_id FROM interfaces i JOIN machines m ON m.id = i.machine_id WHERE i.type = 'physical' ORDER BY i.id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// Record that rack `rack` served the network boot of the machines owning these MACs.
+    pub async fn set_boot_rack(&self, macs: &[String], rack: &str) -> Result<u64> {
+        if macs.is_empty() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for chunk in macs.chunks(500) {
+            let ph: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!("UPDATE machines SET boot_rack = $1, version = version + 1 WHERE id IN (SELECT machine_id FROM interfaces WHERE mac_address IN ({})) AND (boot_rack IS NULL OR boot_rack <> $1)", ph.join(", "));
+            let mut vals = vec![Val::from(rack.to_string())];
+            vals.extend(chunk.iter().map(|m| Val::from(m.clone())));
+            n += bind_all(sqlx::query(&sql), &vals)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
+    /// Which of these MACs already belong to a machine: (mac, hostname).
+    pub async fn macs_in_use(&self, macs: &[String]) -> Result<Vec<(String, String)>> {
+        if macs.is_empty() {
+            return Ok(vec![]);
+        }
+        let ph: Vec<String> = (1..=macs.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT i.mac_address, m.hostname FROM interfaces i JOIN machines m ON m.id = i.machine_id WHERE i.mac_address IN ({})", ph.join(", "));
+        let vals: Vec<Val> = macs.iter().map(|m| Val::from(m.clone())).collect();
+        let rows = bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Ids of the machines with one of these power types (the power monitor's round).
+    pub async fn machine_ids_by_power_type(&self, types: &[&str]) -> Result<Vec<i64>> {
+        if types.is_empty() {
+            return Ok(vec![]);
+        }
+        let ph: Vec<String> = (1..=types.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id FROM machines WHERE power_type IN ({}) ORDER BY id",
+            ph.join(", ")
+        );
+        let vals: Vec<Val> = types.iter().map(|t| Val::from(*t)).collect();
+        let rows = bind_all(sqlx::query(&sql), &vals)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Machines whose deadline has passed.
+    pub async fn expired_machines(&self, now: i64) -> Result<Vec<Machine>> {
+        let sql = format!("{MACHINE_SELECT} WHERE m.status_expires IS NOT NULL AND m.status_expires <= $1 ORDER BY m.status_expires");
+        let rows = sqlx::query(&sql).bind(now).fetch_all(&self.pool).await?;
+        rows.iter().map(machine_from_row).collect()
+    }
+
+    pub async fn hostname_taken(&self, hostname: &str) -> Result<bool> {
+        let r = sqlx::query("SELECT id FROM machines WHERE hostname = $1")
+            .bind(hostname)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.is_some())
+    }
+}

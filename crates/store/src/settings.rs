@@ -1,0 +1,35 @@
+//! Settings: named values the region keeps (`settings` table).
+
+use super::*;
+
+impl Store {
+    // ---------------------------------------------------------------- settings
+    pub async fn get_setting(&self, name: &str) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.map(|r| r.try_get::<String, _>(0)).transpose()?)
+    }
+
+    pub async fn set_setting(&self, name: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Set a setting only if it has no value yet (first writer wins across regions).
+    pub async fn set_setting_if_absent(&self, name: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
