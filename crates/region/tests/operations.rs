@@ -1,0 +1,542 @@
+//! Region operations against an in-process SQLite database, without the binary or HTTP: each
+//! table is requests and the outcome the region must give (the value read back, or the kind of
+//! refusal). These are the rules the API used to keep; they run in well under a second.
+
+use ingot_core::settings::Value;
+use ingot_region::catalog::TagFields;
+use ingot_region::forms;
+use ingot_region::model::{Machine, NamedKind, User};
+use ingot_region::racks::CheckIn;
+use ingot_region::{Principal, Region, RegionError};
+use ingot_store::Store;
+use ingot_wire::Params;
+
+struct Lab {
+    region: Region,
+    admin: User,
+    user: User,
+    _dir: tempfile::TempDir,
+}
+
+async fn lab() -> Lab {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("region.sqlite").display());
+    let region = Region::new(Store::open(&url).await.expect("open the database"));
+    let admin = region
+        .create_admin("admin", "pw-admin", "admin@example.com")
+        .await
+        .expect("admin");
+    let user = region
+        .create_user("alice", "pw-alice", "alice@example.com", false)
+        .await
+        .expect("user");
+    Lab {
+        region,
+        admin,
+        user,
+        _dir: dir,
+    }
+}
+
+fn params(pairs: &[(&str, &str)]) -> Params {
+    pairs
+        .iter()
+        .map(|(k, v)| (*k, v.as_bytes().to_vec()))
+        .collect()
+}
+
+/// The kind of a refusal, as the API will show it.
+fn kind(e: &RegionError) -> String {
+    match e {
+        RegionError::Fields(f) => {
+            format!("field {}", f.keys().cloned().collect::<Vec<_>>().join(","))
+        }
+        RegionError::BadRequest(_) => "bad request".into(),
+        RegionError::Unauthorized(_) => "unauthorized".into(),
+        RegionError::Forbidden(_) => "forbidden".into(),
+        RegionError::NotFound(_) => "not found".into(),
+        RegionError::Conflict(_) => "conflict".into(),
+        RegionError::Setting(ingot_core::settings::SettingError::Unknown { .. }) => {
+            "field name".into()
+        }
+        RegionError::Setting(_) => "field value".into(),
+        RegionError::Action(_) => "action".into(),
+        RegionError::Storage(_) => "storage".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+async fn machine(l: &Lab, mac: &str) -> Machine {
+    let who = Principal::User(l.admin.clone());
+    let p = params(&[
+        ("architecture", "amd64/generic"),
+        ("mac_addresses", mac),
+        ("power_type", "manual"),
+    ]);
+    forms::create_machine(&l.region, &who, &p)
+        .await
+        .expect("create a machine")
+        .machine
+}
+
+#[tokio::test]
+async fn settings_are_checked_and_read_back_with_their_defaults() {
+    let l = lab().await;
+    // Defaults before anything is set.
+    for (name, want) in [
+        ("node_timeout", Value::Int(30)),
+        ("enable_http_proxy", Value::Bool(true)),
+        ("default_storage_layout", Value::Text("flat".into())),
+        ("unknown_machines", Value::Text("enlist".into())),
+        ("kernel_opts", Value::Text(String::new())),
+    ] {
+        assert_eq!(l.region.get_config(name).await.unwrap(), want, "{name}");
+    }
+    // (who, name, value) -> the value read back, or the refusal.
+    let table: &[(bool, &str, &str, Result<Value, &str>)] = &[
+        (true, "node_timeout", "12", Ok(Value::Int(12))),
+        (true, "node_timeout", "0", Err("field value")),
+        (true, "max_concurrent_deployments", "4", Ok(Value::Int(4))),
+        (true, "enable_http_proxy", "no", Ok(Value::Bool(false))),
+        (true, "enable_http_proxy", "perhaps", Err("field value")),
+        (
+            true,
+            "default_storage_layout",
+            "LVM",
+            Ok(Value::Text("lvm".into())),
+        ),
+        (true, "default_storage_layout", "zfs", Err("field value")),
+        (
+            true,
+            "unknown_machines",
+            "ignore",
+            Ok(Value::Text("ignore".into())),
+        ),
+        (
+            true,
+            "kernel_opts",
+            "quiet splash",
+            Ok(Value::Text("quiet splash".into())),
+        ),
+        (true, "kernel_opts", "", Ok(Value::Text(String::new()))),
+        (true, "http_proxy", "ftp://nope", Err("field value")),
+        (true, "no_such_setting", "1", Err("field name")),
+        (false, "node_timeout", "5", Err("forbidden")),
+    ];
+    for (admin, name, value, want) in table {
+        let who = if *admin { &l.admin } else { &l.user };
+        let got = l.region.set_config(who, name, value).await;
+        match want {
+            Ok(v) => {
+                got.unwrap_or_else(|e| panic!("{name}={value}: {e:?}"));
+                assert_eq!(
+                    &l.region.get_config(name).await.unwrap(),
+                    v,
+                    "{name}={value}"
+                );
+            }
+            Err(k) => assert_eq!(kind(&got.unwrap_err()), *k, "{name}={value}"),
+        }
+    }
+    // A refused value left the last good one in place.
+    assert_eq!(
+        l.region.get_config("node_timeout").await.unwrap(),
+        Value::Int(12)
+    );
+    assert_eq!(l.region.node_timeout_min().await.unwrap(), 12);
+}
+
+#[tokio::test]
+async fn tags_zones_and_pools() {
+    let l = lab().await;
+    let tag = |name: &'static str| TagFields {
+        name: Some(name),
+        ..Default::default()
+    };
+    let table: &[(bool, TagFields, Result<&str, &str>)] = &[
+        (true, tag("gpu"), Ok("gpu")),
+        (true, tag("gpu"), Err("field name")),
+        (true, tag("bad name"), Err("field name")),
+        (true, tag(""), Err("field name")),
+        (
+            true,
+            TagFields {
+                name: Some("xpath"),
+                definition: Some("//node"),
+                ..Default::default()
+            },
+            Err("field definition"),
+        ),
+        (false, tag("mine"), Err("forbidden")),
+    ];
+    for (admin, f, want) in table {
+        let who = if *admin { &l.admin } else { &l.user };
+        let got = l.region.create_tag(who, f).await;
+        match want {
+            Ok(n) => assert_eq!(got.unwrap().name, *n),
+            Err(k) => assert_eq!(kind(&got.unwrap_err()), *k, "{:?}", f.name),
+        }
+    }
+    // Rename, with the kernel options kept.
+    l.region
+        .update_tag(
+            &l.admin,
+            "gpu",
+            &TagFields {
+                kernel_opts: Some("nomodeset"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let t = l
+        .region
+        .update_tag(&l.admin, "gpu", &tag("accel"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.name.as_str(), t.kernel_opts.as_str()),
+        ("accel", "nomodeset")
+    );
+    assert_eq!(kind(&l.region.tag("gpu").await.unwrap_err()), "not found");
+
+    // Tagging machines: all or none, and each tagged machine's row moves on.
+    let m = machine(&l, "52:54:00:00:00:01").await;
+    let unknown = l
+        .region
+        .tag_update_nodes(
+            &l.admin,
+            "accel",
+            &[m.system_id.clone(), "nope".into()],
+            &[],
+        )
+        .await;
+    assert_eq!(kind(&unknown.unwrap_err()), "bad request");
+    let untouched = l.region.machine_for(&l.admin, &m.system_id).await.unwrap();
+    assert!(untouched.tags.is_empty());
+    assert_eq!(untouched.version, m.version);
+    let n = l
+        .region
+        .tag_update_nodes(&l.admin, "accel", &[m.system_id.clone()], &[])
+        .await
+        .unwrap();
+    assert_eq!(n, (1, 0));
+    let tagged = l.region.machine_for(&l.admin, &m.system_id).await.unwrap();
+    assert_eq!(tagged.tags, vec!["accel".to_string()]);
+    assert!(
+        tagged.version > m.version,
+        "a tag change is a change of the machine"
+    );
+    assert_eq!(
+        l.region.kernel_opts(Some(&tagged)).await.unwrap(),
+        "nomodeset"
+    );
+
+    // Zones and pools: the default ones keep their names and stay.
+    let z = l
+        .region
+        .create_named(&l.admin, NamedKind::Zone, " rack-2 ", "second rack")
+        .await
+        .unwrap();
+    assert_eq!(z.name, "rack-2");
+    for (key, name, want) in [
+        ("default", Some("other"), "bad request"),
+        ("rack-2", Some("a b"), "field name"),
+        ("missing", Some("x"), "not found"),
+    ] {
+        let got = l
+            .region
+            .update_named(&l.admin, NamedKind::Zone, key, name, None)
+            .await;
+        assert_eq!(kind(&got.unwrap_err()), want, "{key}");
+    }
+    assert_eq!(
+        kind(
+            &l.region
+                .delete_named(&l.admin, NamedKind::Zone, "default")
+                .await
+                .unwrap_err()
+        ),
+        "bad request"
+    );
+    // A pool is found by id as well as by name.
+    let p = l
+        .region
+        .create_named(&l.admin, NamedKind::Pool, "gpus", "")
+        .await
+        .unwrap();
+    assert_eq!(
+        l.region
+            .named(NamedKind::Pool, &p.id.to_string())
+            .await
+            .unwrap()
+            .name,
+        "gpus"
+    );
+}
+
+#[tokio::test]
+async fn users_keys_and_tokens() {
+    let l = lab().await;
+    let table: &[(&str, Result<&str, &str>)] = &[
+        (
+            "ssh-ed25519 AAAAC3Nza alice@laptop",
+            Ok("ssh-ed25519 AAAAC3Nza alice@laptop"),
+        ),
+        (
+            "  ecdsa-sha2-nistp256 AAAAE2 \n",
+            Ok("ecdsa-sha2-nistp256 AAAAE2"),
+        ),
+        ("AAAAC3Nza", Err("field key")),
+        ("rsa AAAA", Err("field key")),
+    ];
+    for (raw, want) in table {
+        let got = l.region.add_sshkey(&l.user, raw).await;
+        match want {
+            Ok(k) => assert_eq!(got.unwrap().1, *k),
+            Err(e) => assert_eq!(kind(&got.unwrap_err()), *e, "{raw:?}"),
+        }
+    }
+    let keys = l.region.sshkeys(&l.user).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    // Another user's key id is simply not found.
+    let id = keys[0].0.to_string();
+    assert_eq!(
+        kind(&l.region.sshkey(&l.admin, &id).await.unwrap_err()),
+        "not found"
+    );
+    assert_eq!(
+        kind(&l.region.sshkey(&l.user, "x").await.unwrap_err()),
+        "not found"
+    );
+    l.region.delete_sshkey(&l.user, &id).await.unwrap();
+    assert_eq!(l.region.sshkeys(&l.user).await.unwrap().len(), 1);
+
+    // Tokens: made, listed, revoked; a missing key is named.
+    let t = l.region.create_user_token(&l.user, "ci").await.unwrap();
+    assert!(l
+        .region
+        .user_tokens(&l.user)
+        .await
+        .unwrap()
+        .iter()
+        .any(|x| x.token_key == t.token_key));
+    let auth = format!(
+        "OAuth oauth_consumer_key=\"{}\", oauth_token=\"{}\", oauth_signature_method=\"PLAINTEXT\", oauth_signature=\"&{}\"",
+        t.consumer_key, t.token_key, t.token_secret
+    );
+    match l.region.authenticate(Some(&auth)).await.unwrap() {
+        Principal::User(u) => assert_eq!(u.username, "alice"),
+        other => panic!("{other:?}"),
+    }
+    l.region
+        .delete_user_token(&l.user, Some(&t.token_key))
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(&l.region.authenticate(Some(&auth)).await.unwrap_err()),
+        "unauthorized"
+    );
+    assert_eq!(
+        kind(
+            &l.region
+                .delete_user_token(&l.user, Some("gone"))
+                .await
+                .unwrap_err()
+        ),
+        "not found"
+    );
+    assert_eq!(
+        kind(&l.region.delete_user_token(&l.user, None).await.unwrap_err()),
+        "field token_key"
+    );
+
+    // Deleting accounts: administrators only, never their own.
+    for (who, name, want) in [
+        (&l.user, "admin", "forbidden"),
+        (&l.admin, "admin", "bad request"),
+        (&l.admin, "nobody", "not found"),
+    ] {
+        assert_eq!(
+            kind(&l.region.delete_user(who, name).await.unwrap_err()),
+            want
+        );
+    }
+    l.region.delete_user(&l.admin, "alice").await.unwrap();
+    assert_eq!(
+        kind(&l.region.user_named("alice").await.unwrap_err()),
+        "not found"
+    );
+}
+
+#[tokio::test]
+async fn fabrics_vlans_and_the_rack_configuration() {
+    let l = lab().await;
+    let f = l
+        .region
+        .create_fabric(&l.admin, Some("lab"), None)
+        .await
+        .unwrap();
+    let fid = f.id.to_string();
+    let table: &[(&[(&str, &str)], Result<(i64, i64), &str>)] = &[
+        (&[("vid", "10")], Ok((10, 1500))),
+        (&[("vid", "11"), ("mtu", "9000")], Ok((11, 9000))),
+        (&[("vid", "10")], Err("field vid")),
+        (&[("vid", "0")], Err("field vid")),
+        (&[("vid", "4095")], Err("field vid")),
+        (&[], Err("field vid")),
+        (&[("vid", "12"), ("mtu", "100")], Err("field mtu")),
+        (&[("vid", "x")], Err("field vid")),
+    ];
+    for (p, want) in table {
+        let got = l.region.create_vlan(&l.admin, &f, &params(p)).await;
+        match want {
+            Ok((vid, mtu)) => {
+                let v = got.unwrap();
+                assert_eq!((v.vid, v.mtu), (*vid, *mtu));
+            }
+            Err(k) => assert_eq!(kind(&got.unwrap_err()), *k, "{p:?}"),
+        }
+    }
+    let v = l.region.vlan(&fid, "10").await.unwrap();
+    let bad = l
+        .region
+        .update_vlan(&l.admin, &v, &params(&[("mtu", "70000")]))
+        .await;
+    assert_eq!(kind(&bad.unwrap_err()), "field mtu");
+    let untagged = l.region.vlan(&fid, "0").await.unwrap();
+    assert_eq!(
+        kind(&l.region.delete_vlan(&l.admin, &untagged).await.unwrap_err()),
+        "bad request"
+    );
+    assert_eq!(
+        kind(&l.region.delete_fabric(&l.admin, "1").await.unwrap_err()),
+        "bad request"
+    );
+    assert_eq!(
+        kind(
+            &l.region
+                .create_fabric(&l.user, None, None)
+                .await
+                .unwrap_err()
+        ),
+        "forbidden"
+    );
+
+    // A managed subnet with a dynamic range on a VLAN with DHCP is what racks serve.
+    l.region
+        .create_subnet(&params(&[
+            ("cidr", "10.20.0.0/24"),
+            ("vlan", &v.id.to_string()),
+            ("gateway_ip", "10.20.0.1"),
+        ]))
+        .await
+        .unwrap();
+    l.region
+        .create_iprange(&params(&[
+            ("type", "dynamic"),
+            ("start_ip", "10.20.0.100"),
+            ("end_ip", "10.20.0.150"),
+        ]))
+        .await
+        .unwrap();
+    l.region
+        .update_vlan(&l.admin, &v, &params(&[("dhcp_on", "true")]))
+        .await
+        .unwrap();
+    let m = machine(&l, "52:54:00:00:00:02").await;
+    let c = l.region.rack_config("http://region/MAAS").await.unwrap();
+    let s = c
+        .subnets
+        .iter()
+        .find(|s| s.cidr == "10.20.0.0/24")
+        .expect("the subnet");
+    assert!(s.dhcp_on);
+    assert_eq!(s.vid, 10);
+    assert_eq!(
+        s.dynamic_ranges,
+        vec![("10.20.0.100".to_string(), "10.20.0.150".to_string())]
+    );
+    assert!(c
+        .hosts
+        .iter()
+        .any(|h| h.mac == "52:54:00:00:00:02" && h.system_id == m.system_id));
+    assert_eq!(c.unknown_machines, "enlist");
+
+    // Racks: only with the secret; a check-in names itself sensibly.
+    let secret = l.region.rack_secret().await.unwrap();
+    l.region.check_rack_secret(&secret).await.unwrap();
+    assert_eq!(
+        kind(&l.region.check_rack_secret("guess").await.unwrap_err()),
+        "unauthorized"
+    );
+    for (name, address, want) in [
+        (Some("rack-1"), Some("10.20.0.2"), None),
+        (Some("rack-1"), Some("not-an-ip"), Some("bad request")),
+        (Some("a\u{1}b"), None, Some("bad request")),
+        (None, None, None),
+    ] {
+        let got = l
+            .region
+            .rack_check_in(&CheckIn {
+                name,
+                address,
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(got.err().as_ref().map(kind).as_deref(), want, "{name:?}");
+    }
+    let racks = l.region.rack_controllers().await.unwrap();
+    assert_eq!(racks.len(), 1);
+    assert_eq!(racks[0].rack.address, "10.20.0.2");
+    assert!(racks[0].alive);
+}
+
+#[tokio::test]
+async fn boot_answers_follow_the_settings() {
+    let l = lab().await;
+    let req = |mac| ingot_region::boot::ScriptRequest {
+        mac,
+        arch: None,
+        firmware: Some("bios"),
+        base: "http://region/MAAS",
+    };
+    for (mac, want) in [(None, "bad request"), (Some("zz"), "bad request")] {
+        let got = l.region.boot_script(None, req(mac)).await;
+        assert_eq!(kind(&got.unwrap_err()), want);
+    }
+    // No ephemeral image on this region: an unknown machine is told so.
+    let s = l
+        .region
+        .boot_script(None, req(Some("52:54:00:aa:bb:cc")))
+        .await
+        .unwrap();
+    assert!(s.contains("no ephemeral image"), "{s}");
+    // Strangers are ignored when the setting says so.
+    l.region
+        .set_config(&l.admin, "unknown_machines", "ignore")
+        .await
+        .unwrap();
+    let s = l
+        .region
+        .boot_script(None, req(Some("52:54:00:aa:bb:cc")))
+        .await
+        .unwrap();
+    assert!(s.contains("nothing to boot"), "{s}");
+    // Each answer is a hop of the MAC's timeline.
+    let hops = l
+        .region
+        .netboot_timeline(&l.admin, Some("52-54-00-AA-BB-CC"), None)
+        .await
+        .unwrap();
+    assert_eq!(hops.len(), 2);
+    assert_eq!(
+        kind(
+            &l.region
+                .netboot_timeline(&l.user, Some("52:54:00:aa:bb:cc"), None)
+                .await
+                .unwrap_err()
+        ),
+        "forbidden"
+    );
+}
