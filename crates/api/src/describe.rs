@@ -594,3 +594,75 @@ pub fn describe(base: &str) -> Value {
     }
     json!({"doc": "Ingot API (MAAS API 2.0 compatible).", "hash": env!("CARGO_PKG_VERSION"), "handlers": handlers, "resources": resources})
 }
+
+/// Whether `path` is the path of a handler in the table (`{param}` matches one segment).
+fn matches_handler(pattern: &str, path: &str) -> bool {
+    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    let got: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    pat.len() == got.len()
+        && pat
+            .iter()
+            .zip(&got)
+            .all(|(p, g)| (p.starts_with('{') && p.ends_with('}')) || p == g)
+}
+
+/// MAAS's `…/op-<name>/` URL form (`machines/op-allocate/` for `machines/?op=allocate`): when
+/// the last segment names an operation the handler of the rest of the path declares, the rest
+/// of the path and the operation. A name that merely starts with `op-` (a tag `op-night`) is
+/// not an operation and stays in the path.
+pub fn path_op(path: &str) -> Option<(String, String)> {
+    let (head, last) = path.trim_end_matches('/').rsplit_once('/')?;
+    let op = last.strip_prefix("op-").filter(|o| !o.is_empty())?;
+    let head = format!("{head}/");
+    AUTH_HANDLERS
+        .iter()
+        .chain(MORE_HANDLERS)
+        .chain(ANON_HANDLERS)
+        .filter(|h| matches_handler(h.path, &head))
+        .any(|h| h.actions.iter().any(|a| a.2 == Some(op)))
+        .then(|| (head, op.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_op;
+
+    #[test]
+    fn operations_in_the_path() {
+        let table: &[(&str, Option<(&str, &str)>)] = &[
+            (
+                "/MAAS/api/2.0/machines/op-allocate/",
+                Some(("/MAAS/api/2.0/machines/", "allocate")),
+            ),
+            (
+                "/MAAS/api/2.0/machines/op-allocate",
+                Some(("/MAAS/api/2.0/machines/", "allocate")),
+            ),
+            (
+                "/MAAS/api/2.0/machines/abc123/op-deploy/",
+                Some(("/MAAS/api/2.0/machines/abc123/", "deploy")),
+            ),
+            ("/MAAS/api/2.0/machines/op-nonsense/", None),
+            ("/MAAS/api/2.0/machines/op-/", None),
+            ("/MAAS/api/2.0/machines/", None),
+            ("/MAAS/api/2.0/tags/op-night/", None),
+            (
+                "/MAAS/api/2.0/tags/night/op-update_nodes/",
+                Some(("/MAAS/api/2.0/tags/night/", "update_nodes")),
+            ),
+            (
+                "/MAAS/api/2.0/maas/op-get_config/",
+                Some(("/MAAS/api/2.0/maas/", "get_config")),
+            ),
+            ("/MAAS/metadata/op-signal/", None),
+        ];
+        for (path, want) in table {
+            let got = path_op(path);
+            assert_eq!(
+                got.as_ref().map(|(p, o)| (p.as_str(), o.as_str())),
+                *want,
+                "{path}"
+            );
+        }
+    }
+}

@@ -128,6 +128,8 @@ pub(crate) struct Req {
     pub _large: Option<tokio::sync::SemaphorePermit<'static>>,
     /// A boot resource's `content` written to disk as it arrived (never in `files`).
     pub spooled: Option<boot_resources::Spooled>,
+    /// The operation named in the path, MAAS's `…/op-<name>/` form of `?op=<name>`.
+    pub path_op: Option<String>,
 }
 
 /// Bodies above this size count against [`LARGE_BODIES`].
@@ -143,6 +145,7 @@ impl Req {
         self.query
             .get("op")
             .or_else(|| self.body.get("op"))
+            .or(self.path_op.as_deref())
             .filter(|o| !o.is_empty())
     }
     /// Query and body parameters together, without `op`.
@@ -173,11 +176,16 @@ fn req_head(parts: axum::http::request::Parts) -> Req {
         .and_then(|v| v.to_str().ok())
         .filter(|s| *s == "https" || *s == "http")
         .unwrap_or("http");
+    let (path, path_op) = match describe::path_op(parts.uri.path()) {
+        Some((path, op)) => (path, Some(op)),
+        None => (parts.uri.path().to_string(), None),
+    };
     Req {
         base: format!("{scheme}://{host}"),
         auth: hdr(header::AUTHORIZATION),
         query: ingot_wire::parse_urlencoded(parts.uri.query().unwrap_or("").as_bytes()),
-        path: parts.uri.path().to_string(),
+        path,
+        path_op,
         method: parts.method,
         body: Params::new(),
         files: Vec::new(),

@@ -802,3 +802,52 @@ async fn per_rack(s: Server) {
     .await;
     assert!(queued(&c.machine(&sids[3]).await));
 }
+
+/// MAAS's `…/op-<name>/` URL form reaches the same operations as `?op=<name>`; a name that
+/// only starts with `op-` is still a name.
+#[tokio::test]
+async fn operations_in_the_url_path() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let sid = c.ready_machine("opnode", &mac(7), &[]).await;
+    let a = c
+        .post("/MAAS/api/2.0/machines/op-allocate/", &[("arch", "amd64")])
+        .await
+        .ok()
+        .json();
+    assert_eq!(a["system_id"], sid.as_str());
+    assert_eq!(a["status_name"], "Allocated");
+    let mine = c
+        .get("/MAAS/api/2.0/machines/op-list_allocated/")
+        .await
+        .ok()
+        .json();
+    assert!(
+        mine.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["system_id"] == sid.as_str()),
+        "{mine}"
+    );
+    let m = c
+        .post(&format!("/MAAS/api/2.0/machines/{sid}/op-release"), &[])
+        .await
+        .ok()
+        .json();
+    assert_eq!(m["status_name"], "Ready");
+    let t = c
+        .get("/MAAS/api/2.0/maas/op-get_config/?name=node_timeout")
+        .await
+        .ok()
+        .json();
+    assert_eq!(t, 30);
+    // Not an operation of machines/: a machine of that name, which does not exist.
+    let r = c.get("/MAAS/api/2.0/machines/op-nonsense/").await;
+    assert_eq!(r.status, 404, "a machine called op-nonsense: {}", r.body);
+    // A tag may be called op-night.
+    c.post("/MAAS/api/2.0/tags/", &[("name", "op-night")])
+        .await
+        .ok();
+    let t = c.get("/MAAS/api/2.0/tags/op-night/").await.ok().json();
+    assert_eq!(t["name"], "op-night");
+}
