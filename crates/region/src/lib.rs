@@ -157,6 +157,8 @@ pub struct Region {
     secrets: Option<secrets::SecretBox>,
     /// Runs driver operations: one per BMC at a time, transient failures retried.
     power: std::sync::Arc<ingot_power::PowerControl>,
+    /// The power work committed transitions leave behind (`power.rs`), started on first use.
+    power_jobs: std::sync::Arc<std::sync::OnceLock<power::PowerQueue>>,
 }
 
 impl Region {
@@ -174,6 +176,7 @@ impl Region {
             defaults: Default::default(),
             secrets: None,
             power: Default::default(),
+            power_jobs: Default::default(),
             node_timeout_secs: None,
         }
     }
@@ -396,7 +399,7 @@ impl Region {
         while let Some(id) = self.store.admit_next_deployment(limit, deadline).await? {
             n += 1;
             if let Some(m) = self.store.machine_by_id(id).await? {
-                self.spawn_power(&m, PowerOp::Cycle, Some(true), Status::Deploying);
+                self.queue_power(&m, PowerOp::Cycle, Some(true), Status::Deploying);
             }
         }
         Ok(n)
@@ -501,7 +504,7 @@ impl Region {
             self.store.abort_results(m.id).await?;
         }
         if let Some(op) = p.power {
-            self.spawn_power(m, op, p.netboot, cur);
+            self.queue_power(m, op, p.netboot, cur);
         }
         Ok(())
     }

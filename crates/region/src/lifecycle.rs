@@ -356,7 +356,7 @@ impl Region {
             self.store.abort_results(m.id).await?;
         }
         if o.power_off {
-            self.spawn_power(m, PowerOp::Off, None, cur);
+            self.queue_power(m, PowerOp::Off, None, cur);
         }
         // An admitted deployment that ended (DEPLOYED or failed) frees its rack's slot now,
         // not at the next reaper round.

@@ -8,6 +8,20 @@ use super::*;
 use ingot_core::PowerOp;
 use ingot_store::{Machine, NewEvent};
 
+/// Power work a committed transition leaves behind: switch this machine, which was then in
+/// `during`, and set its boot device to the network (`netboot`) first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PowerJob {
+    machine_id: i64,
+    op: PowerOp,
+    netboot: Option<bool>,
+    during: Status,
+}
+
+/// Where transitions put their power work; the worker takes it from there.
+#[derive(Debug)]
+pub(crate) struct PowerQueue(tokio::sync::mpsc::UnboundedSender<PowerJob>);
+
 /// Registered power driver names.
 pub fn power_types() -> impl Iterator<Item = &'static str> {
     ingot_power::schema::DRIVERS.iter().map(|d| d.name)
@@ -136,8 +150,9 @@ impl Region {
         }
     }
 
-    /// After a transition committed: switch the machine through its driver in the background.
-    pub(crate) fn spawn_power(
+    /// After a transition committed: its power work goes to the queue (the transition only
+    /// says what is to be done; the worker does it, in the background).
+    pub(crate) fn queue_power(
         &self,
         m: &Machine,
         op: PowerOp,
@@ -147,13 +162,34 @@ impl Region {
         if !power::controllable(&m.power_type) {
             return;
         }
-        let region = self.clone();
-        let id = m.id;
-        tokio::spawn(async move {
-            if let Err(e) = region.drive_power(id, op, netboot, during).await {
-                tracing::warn!("power operation on machine {id}: {e}");
-            }
+        let queue = self.power_jobs.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(self.clone().run_power_jobs(rx));
+            PowerQueue(tx)
         });
+        let job = PowerJob {
+            machine_id: m.id,
+            op,
+            netboot,
+            during,
+        };
+        if queue.0.send(job).is_err() {
+            tracing::warn!("power queue closed: machine {} not switched", m.id);
+        }
+    }
+
+    /// The power worker: each job runs on its own task (the driver layer serialises the
+    /// operations of one BMC and retries transient failures).
+    async fn run_power_jobs(self, mut rx: tokio::sync::mpsc::UnboundedReceiver<PowerJob>) {
+        while let Some(j) = rx.recv().await {
+            let region = self.clone();
+            tokio::spawn(async move {
+                let id = j.machine_id;
+                if let Err(e) = region.drive_power(id, j.op, j.netboot, j.during).await {
+                    tracing::warn!("power operation on machine {id}: {e}");
+                }
+            });
+        }
     }
 
     /// Set the boot device, switch, confirm with a query; a failure fails the transition.

@@ -217,7 +217,7 @@ async fn tags_zones_and_pools() {
     assert_eq!(untouched.version, m.version);
     let n = l
         .region
-        .tag_update_nodes(&l.admin, "accel", &[m.system_id.clone()], &[])
+        .tag_update_nodes(&l.admin, "accel", std::slice::from_ref(&m.system_id), &[])
         .await
         .unwrap();
     assert_eq!(n, (1, 0));
@@ -378,7 +378,9 @@ async fn fabrics_vlans_and_the_rack_configuration() {
         .await
         .unwrap();
     let fid = f.id.to_string();
-    let table: &[(&[(&str, &str)], Result<(i64, i64), &str>)] = &[
+    // Parameters -> (vid, mtu) of the new VLAN, or the refusal.
+    type Row<'a> = (&'a [(&'a str, &'a str)], Result<(i64, i64), &'a str>);
+    let table: &[Row] = &[
         (&[("vid", "10")], Ok((10, 1500))),
         (&[("vid", "11"), ("mtu", "9000")], Ok((11, 9000))),
         (&[("vid", "10")], Err("field vid")),
