@@ -157,26 +157,9 @@ impl Store {
                 .filter(|i| i.kind != "physical")
                 .map(|i| i.id)
                 .collect();
-            for id in &all {
-                sqlx::query("DELETE FROM interface_links WHERE interface_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM staticips WHERE interface_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for id in &virt {
-                sqlx::query("DELETE FROM interface_parents WHERE child_id = $1 OR parent_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM interfaces WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            let physical: Vec<i64> = all.iter().copied().filter(|i| !virt.contains(i)).collect();
+            crate::network::teardown_interfaces(&mut tx, &physical, false).await?;
+            crate::network::teardown_interfaces(&mut tx, &virt, true).await?;
             for p in &plan.physical {
                 sqlx::query(
                     "UPDATE interfaces SET enabled = $1, params = $2 WHERE id = $3 AND machine_id = $4",

@@ -200,41 +200,7 @@ impl Store {
                 .iter()
                 .map(|r| Ok(r.try_get(0)?))
                 .collect::<Result<_>>()?;
-        // Order matters to the foreign keys: the links (which name their addresses), then the
-        // addresses, then the parent/child edges, then the interfaces.
-        for id in &virt {
-            let ips: Vec<i64> = sqlx::query("SELECT staticip_id FROM interface_links WHERE interface_id = $1 AND staticip_id IS NOT NULL")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Ok(r.try_get(0)?))
-                .collect::<Result<_>>()?;
-            sqlx::query("DELETE FROM interface_links WHERE interface_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            for ip in ips {
-                sqlx::query("DELETE FROM staticips WHERE id = $1")
-                    .bind(ip)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query("DELETE FROM staticips WHERE interface_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM interface_parents WHERE child_id = $1 OR parent_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for id in &virt {
-            sqlx::query("DELETE FROM interfaces WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        crate::network::teardown_interfaces(&mut tx, &virt, true).await?;
         tx.commit().await?;
         Ok((auto.len() as u64, virt.len() as u64))
     }

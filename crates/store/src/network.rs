@@ -598,19 +598,7 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        let ph: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let list = ph.join(", ");
-        let vals: Vec<Val> = ids.iter().map(|&i| Val::from(i)).collect();
-        for sql in [
-            format!("DELETE FROM interface_links WHERE interface_id IN ({list})"),
-            format!("DELETE FROM staticips WHERE interface_id IN ({list})"),
-            format!(
-                "DELETE FROM interface_parents WHERE child_id IN ({list}) OR parent_id IN ({list})"
-            ),
-            format!("DELETE FROM interfaces WHERE id IN ({list})"),
-        ] {
-            bind_all(sqlx::query(&sql), &vals).execute(&mut *tx).await?;
-        }
+        teardown_interfaces(&mut tx, ids, true).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -717,4 +705,56 @@ impl Store {
         evs.reverse();
         Ok(evs)
     }
+}
+
+/// Take interfaces apart inside a write transaction: their links and the addresses the links
+/// and the interfaces hold always; with `remove`, also their parent/child edges and the
+/// interfaces themselves. Order matters to the foreign keys (ON DELETE CASCADE is not relied
+/// on: SQLite enforces it only with foreign keys on). The one teardown: deleting, cloning
+/// onto and releasing machines all use it.
+pub(crate) async fn teardown_interfaces(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ids: &[i64],
+    remove: bool,
+) -> Result<()> {
+    for id in ids {
+        let ips: Vec<i64> = sqlx::query(
+            "SELECT staticip_id FROM interface_links WHERE interface_id = $1 AND staticip_id IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect::<Result<_>>()?;
+        sqlx::query("DELETE FROM interface_links WHERE interface_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        for ip in ips {
+            sqlx::query("DELETE FROM staticips WHERE id = $1")
+                .bind(ip)
+                .execute(&mut **tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM staticips WHERE interface_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        if remove {
+            sqlx::query("DELETE FROM interface_parents WHERE child_id = $1 OR parent_id = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    if remove {
+        for id in ids {
+            sqlx::query("DELETE FROM interfaces WHERE id = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
 }
