@@ -170,67 +170,30 @@ impl Form {
     }
 }
 
-/// `"` and `\` escaped for a quoted Content-Disposition parameter; line breaks dropped.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\r' | '\n' => {}
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 /// `multipart/form-data` body for `form` with a random boundary that occurs in none of the
-/// values: (content type, body). Parts are sent raw (binary-safe, no transfer encoding).
+/// values: (content type, body). Parts are sent raw (binary-safe, no transfer encoding), as
+/// `ingot-wire` encodes them.
 pub fn encode_form(form: &Form) -> (String, Vec<u8>) {
+    let parts: Vec<ingot_wire::FormPart> = form
+        .fields
+        .iter()
+        .map(|(n, v)| ingot_wire::FormPart::text(n.as_str(), v.as_str()))
+        .chain(
+            form.files
+                .iter()
+                .map(|(n, d)| ingot_wire::FormPart::file(n.as_str(), n.as_str(), d.clone())),
+        )
+        .collect();
     let boundary = loop {
         let b = format!("ingot-{:032x}", rand::random::<u128>());
-        let clash = form
-            .fields
-            .iter()
-            .any(|(_, v)| contains(v.as_bytes(), b.as_bytes()))
-            || form.files.iter().any(|(_, d)| contains(d, b.as_bytes()));
-        if !clash {
+        if !ingot_wire::boundary_in_parts(&parts, &b) {
             break b;
         }
     };
-    let mut body = Vec::new();
-    for (name, value) in &form.fields {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name={}\r\n\r\n",
-                quote(name)
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(value.as_bytes());
-        body.extend_from_slice(b"\r\n");
-    }
-    for (name, data) in &form.files {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name={q}; filename={q}\r\nContent-Type: application/octet-stream\r\n\r\n",
-                q = quote(name)
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    (
+        ingot_wire::form_data_content_type(&boundary),
+        ingot_wire::encode_form_data(&parts, &boundary),
+    )
 }
 
 /// A client of one machine's metadata API.
@@ -560,7 +523,8 @@ mod tests {
             assert_eq!(creds.token_key, "tk");
         }
         let body = &got[2].1;
-        assert!(contains(body, b"name=\"status\"\r\n\r\nBOGUS\r\n"));
+        let needle: &[u8] = b"name=\"status\"\r\n\r\nBOGUS\r\n";
+        assert!(body.windows(needle.len()).any(|w| w == needle));
     }
 
     #[tokio::test]

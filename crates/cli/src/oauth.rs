@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -16,10 +16,6 @@ pub(crate) const OAUTH_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
-
-fn encode(s: &str) -> String {
-    utf8_percent_encode(s, OAUTH_SET).to_string()
-}
 
 /// A MAAS API key: `consumer_key:token_key:token_secret` (the consumer secret
 /// is empty). Stored in the profile file as a three-string array.
@@ -59,21 +55,20 @@ impl fmt::Debug for Credentials {
 
 impl Credentials {
     /// Parse an API key. An empty (or all-blank) key means anonymous access
-    /// and gives `None`; otherwise it must be three non-empty `:`-separated parts.
+    /// and gives `None`; otherwise it must be three non-empty `:`-separated parts
+    /// (`ingot_wire::parse_api_key`, which the agent uses too; the CLI takes no consumer
+    /// secret).
     pub fn parse(key: &str) -> Result<Option<Credentials>> {
         let key = key.trim();
         if key.is_empty() {
             return Ok(None);
         }
-        let parts: Vec<&str> = key.split(':').collect();
-        match parts.as_slice() {
-            [ck, tk, ts] if !ck.is_empty() && !tk.is_empty() && !ts.is_empty() => {
-                Ok(Some(Credentials {
-                    consumer_key: (*ck).to_string(),
-                    token_key: (*tk).to_string(),
-                    token_secret: (*ts).to_string(),
-                }))
-            }
+        match ingot_wire::parse_api_key(key) {
+            Ok(k) if key.split(':').count() == 3 => Ok(Some(Credentials {
+                consumer_key: k.consumer_key,
+                token_key: k.token_key,
+                token_secret: k.token_secret,
+            })),
             _ => Err(CliError::InvalidApiKey),
         }
     }
@@ -97,24 +92,16 @@ pub fn new_nonce() -> String {
         .collect()
 }
 
-/// The OAuth 1.0a PLAINTEXT `Authorization` header value, e.g.
-/// `OAuth oauth_version="1.0", oauth_signature_method="PLAINTEXT",
-/// oauth_consumer_key="CK", oauth_token="TK", oauth_signature="%26TS",
-/// oauth_nonce="N", oauth_timestamp="T"`.
-///
-/// The signature is `encode(consumer_secret) & encode(token_secret)` with an
-/// empty consumer secret, itself encoded again in the header (RFC 5849 §3.5.1).
+/// The OAuth 1.0a PLAINTEXT `Authorization` header value (`ingot_wire::build_oauth_header`,
+/// as the agent signs too): the signature is `encode(consumer_secret) & encode(token_secret)`
+/// with an empty consumer secret, itself encoded again in the header (RFC 5849 §3.5.1).
 pub fn oauth_header(creds: &Credentials, nonce: &str, timestamp: u64) -> String {
-    let signature = format!("&{}", encode(&creds.token_secret));
-    format!(
-        "OAuth oauth_version=\"1.0\", oauth_signature_method=\"PLAINTEXT\", \
-         oauth_consumer_key=\"{}\", oauth_token=\"{}\", oauth_signature=\"{}\", \
-         oauth_nonce=\"{}\", oauth_timestamp=\"{}\"",
-        encode(&creds.consumer_key),
-        encode(&creds.token_key),
-        encode(&signature),
-        encode(nonce),
-        timestamp
+    ingot_wire::build_oauth_header(
+        &creds.consumer_key,
+        &creds.token_key,
+        &creds.token_secret,
+        nonce,
+        i64::try_from(timestamp).unwrap_or(i64::MAX),
     )
 }
 
@@ -147,10 +134,17 @@ mod tests {
         };
         assert_eq!(
             oauth_header(&c, "nonce1", 1_700_000_000),
-            "OAuth oauth_version=\"1.0\", oauth_signature_method=\"PLAINTEXT\", \
-             oauth_consumer_key=\"CK\", oauth_token=\"TK\", oauth_signature=\"%26TS\", \
-             oauth_nonce=\"nonce1\", oauth_timestamp=\"1700000000\""
+            "OAuth realm=\"OAuth\", oauth_nonce=\"nonce1\", oauth_timestamp=\"1700000000\", \
+             oauth_version=\"1.0\", oauth_signature_method=\"PLAINTEXT\", \
+             oauth_consumer_key=\"CK\", oauth_token=\"TK\", oauth_signature=\"%26TS\""
         );
+        // What the region reads back.
+        let got = ingot_wire::parse_oauth_header(&oauth_header(&c, "n", 1)).unwrap();
+        assert_eq!(
+            (got.consumer_key.as_str(), got.token_key.as_str()),
+            ("CK", "TK")
+        );
+        assert!(ingot_wire::plaintext_signature_matches(&got, "", "TS"));
     }
 
     #[test]
@@ -177,7 +171,8 @@ mod tests {
         let a = c.authorization_now();
         let b = c.authorization_now();
         assert_ne!(a, b, "nonces must differ");
-        assert!(a.starts_with("OAuth oauth_version=\"1.0\""));
+        assert!(a.starts_with("OAuth realm=\"OAuth\""), "{a}");
+        assert!(a.contains("oauth_version=\"1.0\""), "{a}");
         assert!(!a.contains("oauth_timestamp=\"0\""));
     }
 

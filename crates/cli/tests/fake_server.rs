@@ -295,15 +295,18 @@ fn assert_signed(rec: &Recorded) {
     assert_eq!(
         keys,
         [
+            "realm",
+            "oauth_nonce",
+            "oauth_timestamp",
             "oauth_version",
             "oauth_signature_method",
             "oauth_consumer_key",
             "oauth_token",
-            "oauth_signature",
-            "oauth_nonce",
-            "oauth_timestamp"
-        ]
+            "oauth_signature"
+        ],
+        "the header python-libmaas (oauthlib) sends, in its order"
     );
+    assert_eq!(params[0].1, "OAuth");
     let get = |k: &str| {
         params
             .iter()

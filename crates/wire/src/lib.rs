@@ -38,6 +38,7 @@
 
 mod body;
 mod error;
+mod form_data;
 mod header;
 mod multipart;
 mod multipart_stream;
@@ -47,6 +48,7 @@ mod urlencoded;
 
 pub use body::{decode_body, decode_body_full};
 pub use error::WireError;
+pub use form_data::{boundary_in_parts, encode_form_data, form_data_content_type, FormPart};
 pub use multipart::{encode_multipart, multipart_boundary, parse_multipart, FilePart, Multipart};
 pub use multipart_stream::{FileHead, MultipartStream, StreamEvent};
 pub use oauth::{
