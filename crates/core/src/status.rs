@@ -106,7 +106,37 @@ const FAILURE_MAP: [(Status, Status); 7] = [
     (Testing, FailedTesting),
 ];
 
+/// Statuses in which users may change a machine's storage (MAAS: Ready or Allocated).
+pub const STORAGE_EDITABLE: &[Status] = &[Ready, Allocated];
+
+/// Statuses in which commissioning's inventory resets the storage to the default layout.
+pub const STORAGE_RESET_BY_INVENTORY: &[Status] = &[
+    Commissioning,
+    New,
+    Ready,
+    FailedCommissioning,
+    Testing,
+    // A release configures a machine that was registered while running "like a machine that
+    // has been commissioned" (the seed), on its way to READY or NEW.
+    Releasing,
+    DiskErasing,
+];
+
 impl Status {
+    /// Statuses in which the machine talks to the metadata API and so needs credentials.
+    pub fn talks_to_metadata(self) -> bool {
+        matches!(
+            self,
+            Commissioning
+                | Testing
+                | Deploying
+                | DiskErasing
+                | EnteringRescueMode
+                | Releasing
+                | RescueMode
+        )
+    }
+
     /// The failed status a transient status falls to; `None` for statuses that are not transient.
     pub fn failed_status(self) -> Option<Status> {
         FAILURE_MAP
@@ -264,6 +294,48 @@ impl NodeType {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn status_sets() {
+        use super::*;
+        // Every status, with: talks to the metadata API, storage editable, storage reset by
+        // a commissioning inventory.
+        let table: &[(Status, bool, bool, bool)] = &[
+            (New, false, false, true),
+            (Commissioning, true, false, true),
+            (FailedCommissioning, false, false, true),
+            (Missing, false, false, false),
+            (Ready, false, true, true),
+            (Reserved, false, false, false),
+            (Deployed, false, false, false),
+            (Retired, false, false, false),
+            (Broken, false, false, false),
+            (Deploying, true, false, false),
+            (Allocated, false, true, false),
+            (FailedDeployment, false, false, false),
+            (Releasing, true, false, true),
+            (FailedReleasing, false, false, false),
+            (DiskErasing, true, false, true),
+            (FailedDiskErasing, false, false, false),
+            (RescueMode, true, false, false),
+            (EnteringRescueMode, true, false, false),
+            (FailedEnteringRescueMode, false, false, false),
+            (ExitingRescueMode, false, false, false),
+            (FailedExitingRescueMode, false, false, false),
+            (Testing, true, false, true),
+            (FailedTesting, false, false, false),
+        ];
+        assert_eq!(table.len(), Status::ALL.len());
+        for (s, meta, edit, reset) in table {
+            assert_eq!(s.talks_to_metadata(), *meta, "{s:?} metadata");
+            assert_eq!(STORAGE_EDITABLE.contains(s), *edit, "{s:?} editable");
+            assert_eq!(
+                STORAGE_RESET_BY_INVENTORY.contains(s),
+                *reset,
+                "{s:?} reset"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -129,20 +129,6 @@ pub struct DeployParams {
     pub user_data: Option<Vec<u8>>,
 }
 
-/// Statuses in which a machine talks to the metadata API and so needs credentials.
-fn needs_token(s: Status) -> bool {
-    matches!(
-        s,
-        Status::Commissioning
-            | Status::Testing
-            | Status::Deploying
-            | Status::DiskErasing
-            | Status::EnteringRescueMode
-            | Status::Releasing
-            | Status::RescueMode
-    )
-}
-
 /// The region service.
 #[derive(Clone, Debug)]
 pub struct Region {
@@ -411,7 +397,7 @@ impl Region {
             self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
                 RegionError::NotFound("No Machine matches the given query.".into())
             })?;
-        if needs_token(m.status) {
+        if m.status.talks_to_metadata() {
             self.store.ensure_machine_token(m.id).await?;
         }
         Ok(m)

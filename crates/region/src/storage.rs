@@ -14,21 +14,9 @@ use ingot_store::storage::Edit;
 use ingot_store::{Machine, NewEvent, User};
 use ingot_wire::Params;
 
-/// Statuses in which users may change a machine's storage (MAAS: Ready or Allocated).
-pub const EDITABLE: &[Status] = &[Status::Ready, Status::Allocated];
-
-/// Statuses in which commissioning's inventory resets the storage to the default layout.
-const COMMISSIONING: &[Status] = &[
-    Status::Commissioning,
-    Status::New,
-    Status::Ready,
-    Status::FailedCommissioning,
-    Status::Testing,
-    // A release configures a machine that was registered while running "like a machine that
-    // has been commissioned" (the seed), on its way to READY or NEW.
-    Status::Releasing,
-    Status::DiskErasing,
-];
+/// Statuses in which users may change a machine's storage (the core's set).
+pub use ingot_core::status::STORAGE_EDITABLE as EDITABLE;
+use ingot_core::status::STORAGE_RESET_BY_INVENTORY as COMMISSIONING;
 
 /// Fresh random UUIDs for the model (Send: the thread's generator is taken per call).
 pub fn uuids() -> impl FnMut() -> String + Send {
