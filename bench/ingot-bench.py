@@ -138,9 +138,12 @@ def list_all(cl):
     items = json.loads(data)
     if not isinstance(items, list):
         raise BenchError(f"GET machines/: expected a JSON array, got {type(items).__name__}")
-    # The region's own controller is listed too (node_type 2-4: a controller listed as a
-    # machine); the checks count the machines the benchmark made (node_type 0).
-    items = [m for m in items if m.get("node_type") == 0]
+    # The region's own host is listed too (controllers as machines: node_type 0, with the
+    # workload annotation ingot_controller); the checks count the machines the benchmark made.
+    items = [
+        m for m in items
+        if "ingot_controller" not in (m.get("workload_annotations") or {})
+    ]
     return items, wall, len(data)
 
 
