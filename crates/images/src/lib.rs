@@ -665,7 +665,11 @@ for d in /sys/class/net/*; do
     fi
     echo "ingot: DHCP on $i ($(cat "$d/address"))"
     ip link set "$i" up
-    udhcpc -i "$i" -q -n -t 5 -s /etc/udhcpc.script || echo "ingot: no DHCP lease on $i"
+    # A server that offers and then answers no request (seen with QEMU's user-mode DHCP under
+    # load) gets a second whole exchange before the interface is given up.
+    udhcpc -i "$i" -q -n -t 5 -s /etc/udhcpc.script \
+        || udhcpc -i "$i" -q -n -t 5 -s /etc/udhcpc.script \
+        || echo "ingot: no DHCP lease on $i"
 done
 echo "ingot: starting ingot-agent"
 /usr/bin/ingot-agent
