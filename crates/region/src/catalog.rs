@@ -14,24 +14,14 @@ fn name_taken(e: StoreError) -> RegionError {
     }
 }
 
-fn check_tag_name(name: &str) -> Result<()> {
+/// A name by `ingot_core::ids::is_valid_name`; `what` starts the refusal ("Tag names", "Names").
+fn check_name(what: &str, name: &str) -> Result<()> {
     if is_valid_name(name) {
         Ok(())
     } else {
         Err(RegionError::field(
             "name",
-            "Tag names may use letters, digits, '-' and '_' only.",
-        ))
-    }
-}
-
-fn check_name(name: &str) -> Result<()> {
-    if is_valid_name(name) {
-        Ok(())
-    } else {
-        Err(RegionError::field(
-            "name",
-            "Names may use letters, digits, '-' and '_' only.",
+            format!("{what} may use letters, digits, '-' and '_' only."),
         ))
     }
 }
@@ -63,7 +53,7 @@ impl Region {
     pub async fn create_tag(&self, u: &User, f: &TagFields<'_>) -> Result<Tag> {
         need_admin(u)?;
         let name = f.name.unwrap_or_default();
-        check_tag_name(name)?;
+        check_name("Tag names", name)?;
         if !f.definition.unwrap_or_default().trim().is_empty() {
             return Err(RegionError::field("definition", "Tag definitions (XPath over hardware details) are not supported yet: create a manual tag and use update_nodes."));
         }
@@ -82,7 +72,7 @@ impl Region {
         let t = self.tag(name).await?;
         need_admin(u)?;
         let new_name = f.name.unwrap_or(&t.name);
-        check_tag_name(new_name)?;
+        check_name("Tag names", new_name)?;
         self.store
             .update_tag(
                 t.id,
@@ -166,7 +156,7 @@ impl Region {
     ) -> Result<Named> {
         need_admin(u)?;
         let name = name.trim();
-        check_name(name)?;
+        check_name("Names", name)?;
         self.store
             .create_named(kind, name, description)
             .await
@@ -185,7 +175,7 @@ impl Region {
         let n = self.named(kind, key).await?;
         need_admin(u)?;
         let name = name.unwrap_or(&n.name).trim();
-        check_name(name)?;
+        check_name("Names", name)?;
         if n.name == "default" && name != "default" {
             return Err(RegionError::BadRequest(
                 "The default one cannot be renamed.".into(),

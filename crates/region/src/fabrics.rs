@@ -38,7 +38,10 @@ impl Region {
 
     /// A fabric by the id in a path.
     pub async fn fabric(&self, id: &str) -> Result<Fabric> {
-        let id = path_id(id)?;
+        self.fabric_by_id(path_id(id)?).await
+    }
+
+    async fn fabric_by_id(&self, id: i64) -> Result<Fabric> {
         self.fabrics()
             .await?
             .into_iter()
@@ -83,7 +86,7 @@ impl Region {
             )
             .await
             .map_err(dup("name"))?;
-        self.fabric(&f.id.to_string()).await
+        self.fabric_by_id(f.id).await
     }
 
     /// Delete a fabric; the default one (id 1) stays.
