@@ -1,6 +1,14 @@
 //! `tags/`, `zones/` and `resourcepools/`.
 
-use super::*;
+use crate::{machines_json, no_content, ok_json, render, unknown_op, App, Req, Res};
+use axum::http::Method;
+use ingot_region::forms;
+use ingot_region::model::MachineFilter;
+use ingot_region::model::NamedKind;
+use ingot_region::model::User;
+use ingot_wire::Params;
+use serde_json::json;
+use serde_json::Value;
 
 /// What a tag request sends.
 pub(crate) fn tag_fields(p: &Params) -> ingot_region::catalog::TagFields<'_> {

@@ -1,6 +1,16 @@
 //! Errors on their way to becoming HTTP responses: the one place a status is chosen.
 
-use super::*;
+use axum::http::header;
+use axum::http::HeaderValue;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::Response;
+use ingot_core::actions::ActionError;
+use ingot_core::settings::SettingError;
+use ingot_core::storage::StorageError;
+use ingot_region::model::StoreError;
+use ingot_region::RegionError;
+use serde_json::json;
 
 // ------------------------------------------------------------------------------ errors
 

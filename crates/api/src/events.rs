@@ -1,6 +1,12 @@
 //! `events/?op=query`, with MAAS's paging links.
 
-use super::*;
+use crate::{machine_filter, ok_json, render, unknown_op, ApiError, App, Req, Res};
+use axum::http::Method;
+use ingot_region::forms;
+use ingot_region::model::User;
+use ingot_region::RegionError;
+use ingot_wire::Params;
+use serde_json::json;
 
 pub(crate) const LEVELS: &[&str] = &["DEBUG", "INFO", "WARNING", "ERROR"];
 

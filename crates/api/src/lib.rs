@@ -9,7 +9,6 @@ mod boot_resources;
 mod boot_sources;
 mod catalog;
 mod clone;
-pub mod describe;
 mod errors;
 mod events;
 mod machines;
@@ -17,6 +16,8 @@ mod metadata;
 mod network;
 pub mod rack;
 pub mod render;
+mod route_table;
+mod routes;
 mod scripts;
 mod settings;
 mod storage;
@@ -24,25 +25,19 @@ mod users;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use catalog::{named_coll, named_item, tag_item, tags};
 use errors::text;
 pub use errors::ApiError;
 use events::events;
-use ingot_core::actions::{Action, ActionError, ActionOptions};
-use ingot_core::settings::SettingError;
-use ingot_core::storage::StorageError;
-use ingot_core::Status;
-use ingot_region::model::{Machine, MachineFilter, NamedKind, StoreError, User};
-use ingot_region::{forms, Principal, Region, RegionError};
+use ingot_region::model::User;
+use ingot_region::{Principal, Region, RegionError};
 use ingot_wire::{FilePart, Params};
-use machines::{machine, machine_filter, machines, machines_json};
-use serde_json::{json, Value};
-use settings::config;
+use machines::{machine_filter, machines_json};
+use serde_json::Value;
 use std::sync::Arc;
-use users::{account, login, sshkeys, user_item, users};
+use users::login;
 
 /// Largest request body accepted (result uploads can be large).
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -176,7 +171,7 @@ fn req_head(parts: axum::http::request::Parts) -> Req {
         .and_then(|v| v.to_str().ok())
         .filter(|s| *s == "https" || *s == "http")
         .unwrap_or("http");
-    let (path, path_op) = match describe::path_op(parts.uri.path()) {
+    let (path, path_op) = match routes::path_op(parts.uri.path()) {
         Some((path, op)) => (path, Some(op)),
         None => (parts.uri.path().to_string(), None),
     };
@@ -372,112 +367,5 @@ async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
             "Machine credentials only give access to that machine's metadata.",
         ));
     }
-    match rest {
-        ["describe"] => return ok_json(describe::describe(&r.base)),
-        ["version"] => {
-            return ok_json(json!({
-                "version": "3.5.0",
-                "subversion": format!("ingot-{}", env!("CARGO_PKG_VERSION")),
-                "capabilities": ["networks-management", "static-ipaddresses", "ipv6-deployment-ubuntu", "devices-management", "storage-deployment-ubuntu", "network-deployment-ubuntu", "authenticate-api"],
-            }))
-        }
-        _ => {}
-    }
-    match rest {
-        ["machines"] => machines(app, r, &who).await,
-        ["machines", sid] => machine(app, r, need_user(&who)?, sid).await,
-        ["users"] => users(app, r, need_user(&who)?).await,
-        ["users", name] => user_item(app, r, need_user(&who)?, name).await,
-        ["account"] => account(app, r, need_user(&who)?).await,
-        ["account", "prefs", "sshkeys"] => sshkeys(app, r, need_user(&who)?, None).await,
-        ["account", "prefs", "sshkeys", id] => sshkeys(app, r, need_user(&who)?, Some(id)).await,
-        ["tags"] => tags(app, r, need_user(&who)?).await,
-        ["tags", name] => tag_item(app, r, need_user(&who)?, name).await,
-        ["zones"] => named_coll(app, r, need_user(&who)?, NamedKind::Zone).await,
-        ["zones", name] => named_item(app, r, need_user(&who)?, NamedKind::Zone, name).await,
-        ["resourcepools"] => named_coll(app, r, need_user(&who)?, NamedKind::Pool).await,
-        ["resourcepool", id] => named_item(app, r, need_user(&who)?, NamedKind::Pool, id).await,
-        ["events"] => events(app, r, need_user(&who)?).await,
-        ["maas"] => config(app, r, need_user(&who)?).await,
-        ["fabrics", rest @ ..] => network::fabrics(app, r, need_user(&who)?, rest).await,
-        ["subnets"] => network::subnets(app, r, need_user(&who)?, None).await,
-        ["subnets", id] => network::subnets(app, r, need_user(&who)?, Some(id)).await,
-        ["ipaddresses"] => network::ipaddresses(app, r, need_user(&who)?).await,
-        ["ipranges"] => network::ipranges(app, r, need_user(&who)?, None).await,
-        ["ipranges", id] => network::ipranges(app, r, need_user(&who)?, Some(id)).await,
-        ["static-routes"] => network::static_routes(app, r, need_user(&who)?, None).await,
-        ["static-routes", id] => network::static_routes(app, r, need_user(&who)?, Some(id)).await,
-        ["netboot-timeline"] => network::timeline(app, r, need_user(&who)?).await,
-        ["rackcontrollers"] => {
-            need_user(&who)?;
-            rack::rack_controllers(app, r).await
-        }
-        ["rackcontrollers", id] => rack::rack_controller(app, r, need_user(&who)?, id).await,
-        ["regioncontrollers"] => rack::region_controllers(app, r, need_user(&who)?, None).await,
-        ["regioncontrollers", id] => {
-            rack::region_controllers(app, r, need_user(&who)?, Some(id)).await
-        }
-        ["scripts"] => scripts::collection(app, r, need_user(&who)?).await,
-        ["scripts", name] => scripts::item(app, r, need_user(&who)?, name).await,
-        ["nodes", sid, "interfaces"] => {
-            network::interfaces(app, r, need_user(&who)?, sid, None).await
-        }
-        ["nodes", sid, "interfaces", id] => {
-            network::interfaces(app, r, need_user(&who)?, sid, Some(id)).await
-        }
-        ["nodes" | "machines", sid, "blockdevices"] => {
-            storage::block_devices(app, r, need_user(&who)?, sid, None).await
-        }
-        ["nodes" | "machines", sid, "blockdevices", id] => {
-            storage::block_devices(app, r, need_user(&who)?, sid, Some(id)).await
-        }
-        ["nodes" | "machines", sid, "blockdevices", disk, "partitions"] => {
-            storage::partitions(app, r, need_user(&who)?, sid, disk, None).await
-        }
-        ["nodes" | "machines", sid, "blockdevices", disk, "partition" | "partitions", id] => {
-            storage::partitions(app, r, need_user(&who)?, sid, disk, Some(id)).await
-        }
-        ["nodes" | "machines", sid, "volume-groups"] => {
-            storage::volume_groups(app, r, need_user(&who)?, sid, None).await
-        }
-        ["nodes" | "machines", sid, "volume-group" | "volume-groups", id] => {
-            storage::volume_groups(app, r, need_user(&who)?, sid, Some(id)).await
-        }
-        ["nodes" | "machines", sid, "bcache-cache-sets"] => {
-            storage::cache_sets(app, r, need_user(&who)?, sid, None).await
-        }
-        ["nodes" | "machines", sid, "bcache-cache-set" | "bcache-cache-sets", id] => {
-            storage::cache_sets(app, r, need_user(&who)?, sid, Some(id)).await
-        }
-        ["nodes" | "machines", sid, "bcaches"] => {
-            storage::bcaches(app, r, need_user(&who)?, sid, None).await
-        }
-        ["nodes" | "machines", sid, "bcache" | "bcaches", id] => {
-            storage::bcaches(app, r, need_user(&who)?, sid, Some(id)).await
-        }
-        ["nodes", sid, "results"] | ["machines", sid, "results"] => {
-            scripts::results(app, r, need_user(&who)?, sid, None).await
-        }
-        ["nodes", sid, "results", id] | ["machines", sid, "results", id] => {
-            scripts::results(app, r, need_user(&who)?, sid, Some(id)).await
-        }
-        ["boot-sources"] => boot_sources::collection(app, r, need_user(&who)?).await,
-        ["boot-sources", id] => boot_sources::item(app, r, need_user(&who)?, id).await,
-        ["boot-sources", id, "selections"] => {
-            boot_sources::selections(app, r, need_user(&who)?, id, None).await
-        }
-        ["boot-sources", id, "selections", sel] => {
-            boot_sources::selections(app, r, need_user(&who)?, id, Some(sel)).await
-        }
-        ["boot-resources"] => boot_resources::collection(app, r, need_user(&who)?).await,
-        ["boot-resources", id] => boot_resources::item(app, r, need_user(&who)?, id, None).await,
-        ["boot-resources", id, "upload", file] => {
-            boot_resources::item(app, r, need_user(&who)?, id, Some(file)).await
-        }
-        ["power-types"] => {
-            need_user(&who)?;
-            ok_json(ingot_region::power::power_types_json())
-        }
-        _ => Err(not_found(format!("Unknown API endpoint: {}", r.path))),
-    }
+    routes::serve(app, r, &who, rest).await
 }

@@ -1,6 +1,23 @@
 //! `machines/` and `machines/{system_id}/`: decoding MAAS's parameters, one region call, the machine JSON.
 
-use super::*;
+use crate::{
+    clone, need_admin, need_user, no_content, ok_json, render, unknown_op, ApiError, App, Req, Res,
+};
+use axum::http::header;
+use axum::http::Method;
+use axum::response::IntoResponse;
+use ingot_core::actions::Action;
+use ingot_core::actions::ActionOptions;
+use ingot_core::Status;
+use ingot_region::forms;
+use ingot_region::model::Machine;
+use ingot_region::model::MachineFilter;
+use ingot_region::model::User;
+use ingot_region::Principal;
+use ingot_region::RegionError;
+use ingot_wire::Params;
+use serde_json::json;
+use serde_json::Value;
 
 /// A list of machines as a JSON response, serialised without an intermediate tree.
 pub(crate) fn machines_json(ms: &[Machine]) -> Res {

@@ -50,74 +50,70 @@ fn range_json(r: &IpRange, subnets: &[Subnet], vlans: &[Vlan]) -> Value {
     })
 }
 
-pub(crate) async fn fabrics(app: &App, r: &Req, u: &User, rest: &[&str]) -> Res {
+pub(crate) async fn fabrics(app: &App, r: &Req, u: &User) -> Res {
+    let region = &app.region;
+    if r.method == Method::POST {
+        let p = r.params();
+        let f = region
+            .create_fabric(u, p.get("name"), p.get("class_type"))
+            .await?;
+        return ok_json(fabric_json(&f, &region.vlans(Some(f.id)).await?));
+    }
+    let vlans = region.vlans(None).await?;
+    ok_json(Value::Array(
+        region
+            .fabrics()
+            .await?
+            .iter()
+            .map(|f| fabric_json(f, &vlans))
+            .collect(),
+    ))
+}
+
+pub(crate) async fn fabric(app: &App, r: &Req, u: &User, id: &str) -> Res {
     let region = &app.region;
     let p = r.params();
-    match (rest, &r.method) {
-        ([], &Method::GET) => {
-            let vlans = region.vlans(None).await?;
-            ok_json(Value::Array(
-                region
-                    .fabrics()
-                    .await?
-                    .iter()
-                    .map(|f| fabric_json(f, &vlans))
-                    .collect(),
-            ))
+    let f = match r.method {
+        Method::PUT => {
+            region
+                .update_fabric(u, id, p.get("name"), p.get("class_type"))
+                .await?
         }
-        ([], &Method::POST) => {
-            let f = region
-                .create_fabric(u, p.get("name"), p.get("class_type"))
-                .await?;
-            ok_json(fabric_json(&f, &region.vlans(Some(f.id)).await?))
+        Method::DELETE => {
+            region.delete_fabric(u, id).await?;
+            return no_content();
         }
-        ([id], m) => {
-            let f = match *m {
-                Method::GET => region.fabric(id).await?,
-                Method::PUT => {
-                    region
-                        .update_fabric(u, id, p.get("name"), p.get("class_type"))
-                        .await?
-                }
-                Method::DELETE => {
-                    region.delete_fabric(u, id).await?;
-                    return no_content();
-                }
-                _ => {
-                    region.fabric(id).await?;
-                    return Err(unknown_op(r));
-                }
-            };
-            ok_json(fabric_json(&f, &region.vlans(Some(f.id)).await?))
+        _ => region.fabric(id).await?,
+    };
+    ok_json(fabric_json(&f, &region.vlans(Some(f.id)).await?))
+}
+
+pub(crate) async fn vlans(app: &App, r: &Req, u: &User, fid: &str) -> Res {
+    let region = &app.region;
+    let f = region.fabric(fid).await?;
+    if r.method == Method::POST {
+        return ok_json(vlan_json(&region.create_vlan(u, &f, &r.params()).await?));
+    }
+    ok_json(Value::Array(
+        region
+            .vlans(Some(f.id))
+            .await?
+            .iter()
+            .map(vlan_json)
+            .collect(),
+    ))
+}
+
+pub(crate) async fn vlan(app: &App, r: &Req, u: &User, fid: &str, vid: &str) -> Res {
+    let region = &app.region;
+    let v = region.vlan(fid, vid).await?;
+    match r.method {
+        Method::PUT => ok_json(vlan_json(&region.update_vlan(u, &v, &r.params()).await?)),
+        Method::DELETE => {
+            region.delete_vlan(u, &v).await?;
+            no_content()
         }
-        ([fid, "vlans"], m) => {
-            let f = region.fabric(fid).await?;
-            match *m {
-                Method::GET => ok_json(Value::Array(
-                    region
-                        .vlans(Some(f.id))
-                        .await?
-                        .iter()
-                        .map(vlan_json)
-                        .collect(),
-                )),
-                Method::POST => ok_json(vlan_json(&region.create_vlan(u, &f, &p).await?)),
-                _ => Err(unknown_op(r)),
-            }
-        }
-        ([fid, "vlans", vid], m) => {
-            let v = region.vlan(fid, vid).await?;
-            match *m {
-                Method::GET => ok_json(vlan_json(&v)),
-                Method::PUT => ok_json(vlan_json(&region.update_vlan(u, &v, &p).await?)),
-                Method::DELETE => {
-                    region.delete_vlan(u, &v).await?;
-                    no_content()
-                }
-                _ => Err(unknown_op(r)),
-            }
-        }
-        _ => Err(not_found(format!("Unknown API endpoint: {}", r.path))),
+        _ => ok_json(vlan_json(&v)),
     }
 }
 

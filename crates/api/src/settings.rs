@@ -1,6 +1,10 @@
 //! `maas/?op=get_config|set_config`.
 
-use super::*;
+use crate::{need_admin, ok_json, unknown_op, ApiError, App, Req, Res};
+use axum::http::Method;
+use ingot_region::model::User;
+use serde_json::json;
+use serde_json::Value;
 
 pub(crate) async fn config(app: &App, r: &Req, u: &User) -> Res {
     let p = r.params();

@@ -1,6 +1,10 @@
 //! `users/`, `account/` (API tokens), `account/prefs/sshkeys/`, and `/MAAS/accounts/authenticate/`.
 
-use super::*;
+use crate::{need_admin, no_content, ok_json, render, unknown_op, App, Req, Res};
+use axum::http::Method;
+use ingot_region::model::User;
+use serde_json::json;
+use serde_json::Value;
 
 pub(crate) async fn login(app: &App, r: &Req) -> Res {
     let p = r.params();

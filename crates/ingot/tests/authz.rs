@@ -198,6 +198,7 @@ async fn every_endpoint_for_every_kind_of_caller() {
         ("vid", "0".to_string()),
         ("device_id", "1".to_string()),
         ("boot_source_id", "1".to_string()),
+        ("file_id", "1".to_string()),
     ]
     .into_iter()
     .collect();
@@ -206,7 +207,10 @@ async fn every_endpoint_for_every_kind_of_caller() {
 
     let mut failures = Vec::new();
     let mut check = |who: &str, c: &Call, r: &Resp, ok: bool, want: &str| {
-        if r.status.is_server_error() || !ok {
+        // A described action always reaches its handler: the router serves exactly what
+        // describe/ lists, and no handler refuses one of its own actions as unknown.
+        let unserved = r.body.contains("Unrecognised signature");
+        if r.status.is_server_error() || !ok || unserved {
             failures.push(format!(
                 "{who}: {} → {} {:.160} (want {want})",
                 c.label(),

@@ -1,6 +1,20 @@
 //! Allocation: the SQL pre-filter, the core's match over candidates (closest fit), and the compare-and-swap that claims a machine; what matched.
 
-use super::*;
+use crate::{actor, facts, Region, RegionError, Result};
+use ingot_core::actions::plan;
+use ingot_core::actions::Action;
+use ingot_core::actions::ActionOptions;
+use ingot_core::constraints::Candidate;
+use ingot_core::constraints::Constraints;
+use ingot_core::constraints::Matched;
+use ingot_core::Status;
+use ingot_store::Change;
+use ingot_store::Machine;
+use ingot_store::MachineFilter;
+use ingot_store::Store;
+use ingot_store::StoreError;
+use ingot_store::User;
+use std::collections::HashMap;
 
 /// A machine's disks and interfaces as the `storage` / `interfaces` constraints see them.
 /// The network model as allocation constraints see a link's subnet.

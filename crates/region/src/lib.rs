@@ -55,17 +55,13 @@ pub mod model {
     }
 }
 
-use ingot_core::actions::{
-    plan, Action, ActionOptions, Actor, MachineFacts, OwnerChange, Plan, PowerOp,
-};
+use ingot_core::actions::{plan, Action, ActionOptions, Actor, MachineFacts, Plan, PowerOp};
 
-use ingot_core::constraints::{Candidate, Constraints, Matched};
-use ingot_core::signal::{self, Outcome, ResultSet, SignalContext, SignalStatus, StatusEvent};
+use ingot_core::signal::ResultSet;
 use ingot_core::transitions::{deadline_secs, previous_status_after};
-use ingot_core::{PowerState, Status};
+use ingot_core::Status;
 use ingot_store::{Change, Machine, MachineFilter, NewEvent, Store, StoreError, Token, User};
 use ingot_wire::Params;
-use std::collections::HashMap;
 
 pub type Result<T> = std::result::Result<T, RegionError>;
 

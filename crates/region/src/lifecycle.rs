@@ -1,6 +1,22 @@
 //! What machines report and what time does: `op=signal`, cloud-init status events, the outcomes they lead to, and the deadline reaper.
 
-use super::*;
+use crate::{clear_deployment, facts, power, Region, RegionError, Result};
+use ingot_core::actions::OwnerChange;
+use ingot_core::actions::PowerOp;
+use ingot_core::signal;
+use ingot_core::signal::Outcome;
+use ingot_core::signal::ResultSet;
+use ingot_core::signal::SignalContext;
+use ingot_core::signal::SignalStatus;
+use ingot_core::signal::StatusEvent;
+use ingot_core::transitions::deadline_secs;
+use ingot_core::transitions::previous_status_after;
+use ingot_core::Status;
+use ingot_store::Change;
+use ingot_store::Machine;
+use ingot_store::NewEvent;
+use ingot_store::StoreError;
+use ingot_wire::Params;
 
 /// Who an outcome was heard from: the machine itself (a heartbeat: its deadline moves out and
 /// `last_heard` is updated) or an observation of it (its BMC).

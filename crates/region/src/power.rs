@@ -4,8 +4,15 @@
 //! background, retried by the driver's policy, its failure the machine's failed status); the
 //! power monitor.
 
-use super::*;
+use crate::{facts, power, secrets, Heard, Region, RegionError, Result};
+use ingot_core::actions::Action;
+use ingot_core::signal;
+use ingot_core::signal::Outcome;
 use ingot_core::PowerOp;
+use ingot_core::PowerState;
+use ingot_core::Status;
+use ingot_store::Change;
+use ingot_store::User;
 use ingot_store::{Machine, NewEvent};
 
 /// Power work a committed transition leaves behind: switch this machine, which was then in

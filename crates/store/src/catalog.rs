@@ -1,6 +1,7 @@
 //! Zones, resource pools, domains and tags (`zones`, `pools`, `domains`, `tags`, `machine_tags`).
 
-use super::*;
+use crate::{map_unique, now_ms, Result, Store, StoreError};
+use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Named {

@@ -1,6 +1,8 @@
 //! Machine events (`events`).
 
-use super::*;
+use crate::{bind_all, now_ms, Machine, Result, Store, Val};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {

@@ -28,16 +28,14 @@ mod users;
 pub use catalog::{Named, NamedKind, Tag};
 pub(crate) use events::insert_event;
 pub use events::{Event, NewEvent};
-use ingot_core::scripts::ResultStatus;
 use ingot_core::Status;
 pub use machines::{Change, Interface, Machine, MachineFilter, NewMachine};
 pub use results::ScriptResult;
 pub(crate) use results::{result_from_row, result_statuses};
 pub use schema::MIGRATIONS;
 use serde_json::Value;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use users::{random_token, Token, TokenOwner, User};
 

@@ -1,6 +1,14 @@
 //! Machines and their interfaces (`machines`, `interfaces`): rows, filters, the compare-and-swap `apply`.
 
-use super::*;
+use crate::{
+    bind_all, commissioning, insert_event, json_of, map_unique, network, now_ms, status_of,
+    storage, Backend, NewEvent, Result, Store, StoreError, Val,
+};
+use ingot_core::Status;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Interface {

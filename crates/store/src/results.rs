@@ -1,6 +1,9 @@
 //! Script results (`script_results`).
 
-use super::*;
+use crate::{now_ms, Result, Store};
+use ingot_core::scripts::ResultStatus;
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 /// The numbers of the result statuses `which` selects, for an SQL `IN (…)` list.
 pub(crate) fn result_statuses(which: impl Fn(ResultStatus) -> bool) -> String {

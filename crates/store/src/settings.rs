@@ -1,6 +1,7 @@
 //! Settings: named values the region keeps (`settings` table).
 
-use super::*;
+use crate::{Result, Store};
+use sqlx::Row;
 
 impl Store {
     // ---------------------------------------------------------------- settings

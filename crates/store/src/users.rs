@@ -1,6 +1,8 @@
 //! Users, their SSH keys, and API and machine tokens (`users`, `sshkeys`, `tokens`).
 
-use super::*;
+use crate::{bind_all, map_unique, now_ms, Result, Store, StoreError, Val};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {

@@ -1,32 +1,36 @@
-//! The `describe/` document: every handler with its URI and actions, in MAAS's format, so
-//! python-libmaas and the `ingot` CLI build their calls from it.
+//! The one route table of API 2.0: every handler's path, what serves it, and its actions
+//! (method × `op`) with their documentation. The router dispatches from it and the
+//! `describe/` document is rendered from it (`routes.rs`), so the two cannot disagree: an
+//! action is served if and only if it is described.
 
-use serde_json::{json, Value};
-
-/// (name, method, op or None for restful CRUD, doc)
-type ActionDef = (
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-    &'static str,
-);
-
-pub struct HandlerDef {
-    pub name: &'static str,
-    pub path: &'static str,
-    pub params: &'static [&'static str],
-    pub doc: &'static str,
-    pub actions: &'static [ActionDef],
-}
+use crate::routes::{version, AnonDef, Call, HandlerDef, Serve};
+use crate::{
+    boot_resources, boot_sources, catalog, events, machines, network, ok_json, rack, scripts,
+    settings, storage, users, App, Req,
+};
+use ingot_region::model::NamedKind;
 
 macro_rules! ops {
     ($($name:literal $method:literal $op:expr, $doc:literal;)*) => { &[$(($name, $method, $op, $doc),)*] };
+}
+
+/// A handler's serving function: `|app, request, call| body`, where `call` holds the caller
+/// and the path's parameters in order.
+macro_rules! serve {
+    (|$app:ident, $r:ident, $c:ident| $body:expr) => {{
+        #[allow(unused_variables)]
+        fn serve<'a>($app: &'a App, $r: &'a Req, $c: &'a Call<'a>) -> crate::routes::Served<'a> {
+            Box::pin(async move { $body })
+        }
+        serve as Serve
+    }};
 }
 
 pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "VersionHandler",
         path: "/MAAS/api/2.0/version/",
+        serve: serve!(|app, r, c| ok_json(version())),
         params: &[],
         doc: "Information about this server's version and capabilities.",
         actions: ops!["read" "GET" None, "Read version and capabilities.";],
@@ -34,6 +38,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "MachinesHandler",
         path: "/MAAS/api/2.0/machines/",
+        serve: serve!(|app, r, c| machines::machines(app, r, c.who).await),
         params: &[],
         doc: "Manage the collection of all machines.",
         actions: ops![
@@ -52,6 +57,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "MachineHandler",
         path: "/MAAS/api/2.0/machines/{system_id}/",
+        serve: serve!(|app, r, c| machines::machine(app, r, c.user()?, c.arg(0)).await),
         params: &["system_id"],
         doc: "Manage an individual machine.",
         actions: ops![
@@ -87,6 +93,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "UsersHandler",
         path: "/MAAS/api/2.0/users/",
+        serve: serve!(|app, r, c| users::users(app, r, c.user()?).await),
         params: &[],
         doc: "Manage users.",
         actions: ops![
@@ -98,6 +105,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "UserHandler",
         path: "/MAAS/api/2.0/users/{username}/",
+        serve: serve!(|app, r, c| users::user_item(app, r, c.user()?, c.arg(0)).await),
         params: &["username"],
         doc: "Manage a user account.",
         actions: ops![
@@ -108,6 +116,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "AccountHandler",
         path: "/MAAS/api/2.0/account/",
+        serve: serve!(|app, r, c| users::account(app, r, c.user()?).await),
         params: &[],
         doc: "Manage the current user's account.",
         actions: ops![
@@ -119,6 +128,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "SSHKeysHandler",
         path: "/MAAS/api/2.0/account/prefs/sshkeys/",
+        serve: serve!(|app, r, c| users::sshkeys(app, r, c.user()?, None).await),
         params: &[],
         doc: "Manage your SSH keys.",
         actions: ops![
@@ -129,6 +139,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "SSHKeyHandler",
         path: "/MAAS/api/2.0/account/prefs/sshkeys/{id}/",
+        serve: serve!(|app, r, c| users::sshkeys(app, r, c.user()?, Some(c.arg(0))).await),
         params: &["id"],
         doc: "Manage an SSH key.",
         actions: ops![
@@ -139,6 +150,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "TagsHandler",
         path: "/MAAS/api/2.0/tags/",
+        serve: serve!(|app, r, c| catalog::tags(app, r, c.user()?).await),
         params: &[],
         doc: "Manage all tags.",
         actions: ops![
@@ -149,6 +161,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "TagHandler",
         path: "/MAAS/api/2.0/tags/{name}/",
+        serve: serve!(|app, r, c| catalog::tag_item(app, r, c.user()?, c.arg(0)).await),
         params: &["name"],
         doc: "Manage a tag.",
         actions: ops![
@@ -156,12 +169,14 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "update" "PUT" None, "Update a tag (admin): name, comment, kernel_opts.";
             "delete" "DELETE" None, "Delete a tag (admin).";
             "machines" "GET" Some("machines"), "Machines with this tag.";
+            "nodes" "GET" Some("nodes"), "Deprecated alias of machines.";
             "update_nodes" "POST" Some("update_nodes"), "Add / remove the tag: add=<system_id>, remove=<system_id> (repeated).";
         ],
     },
     HandlerDef {
         name: "ZonesHandler",
         path: "/MAAS/api/2.0/zones/",
+        serve: serve!(|app, r, c| catalog::named_coll(app, r, c.user()?, NamedKind::Zone).await),
         params: &[],
         doc: "Manage availability zones.",
         actions: ops![
@@ -172,6 +187,14 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "ZoneHandler",
         path: "/MAAS/api/2.0/zones/{name}/",
+        serve: serve!(|app, r, c| catalog::named_item(
+            app,
+            r,
+            c.user()?,
+            NamedKind::Zone,
+            c.arg(0)
+        )
+        .await),
         params: &["name"],
         doc: "Manage an availability zone.",
         actions: ops![
@@ -183,6 +206,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "ResourcePoolsHandler",
         path: "/MAAS/api/2.0/resourcepools/",
+        serve: serve!(|app, r, c| catalog::named_coll(app, r, c.user()?, NamedKind::Pool).await),
         params: &[],
         doc: "Manage resource pools.",
         actions: ops![
@@ -193,6 +217,14 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "ResourcePoolHandler",
         path: "/MAAS/api/2.0/resourcepool/{id}/",
+        serve: serve!(|app, r, c| catalog::named_item(
+            app,
+            r,
+            c.user()?,
+            NamedKind::Pool,
+            c.arg(0)
+        )
+        .await),
         params: &["id"],
         doc: "Manage a resource pool.",
         actions: ops![
@@ -204,6 +236,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "EventsHandler",
         path: "/MAAS/api/2.0/events/",
+        serve: serve!(|app, r, c| events::events(app, r, c.user()?).await),
         params: &[],
         doc: "Retrieve events, newest first.",
         actions: ops![
@@ -213,6 +246,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "MaasHandler",
         path: "/MAAS/api/2.0/maas/",
+        serve: serve!(|app, r, c| settings::config(app, r, c.user()?).await),
         params: &[],
         doc: "Manage the region's configuration.",
         actions: ops![
@@ -227,6 +261,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "PowerTypesHandler",
         path: "/MAAS/api/2.0/power-types/",
+        serve: serve!(|app, r, c| { c.user()?; ok_json(ingot_region::power::power_types_json()) }),
         params: &[],
         doc: "The power drivers and the parameters each takes.",
         actions: ops!["read" "GET" None, "List power types with their parameter schemas.";],
@@ -234,6 +269,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "FabricsHandler",
         path: "/MAAS/api/2.0/fabrics/",
+        serve: serve!(|app, r, c| network::fabrics(app, r, c.user()?).await),
         params: &[],
         doc: "Manage fabrics.",
         actions: ops!["read" "GET" None, "List fabrics with their VLANs."; "create" "POST" None, "Create a fabric (admin): name, class_type.";],
@@ -241,6 +277,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "FabricHandler",
         path: "/MAAS/api/2.0/fabrics/{id}/",
+        serve: serve!(|app, r, c| network::fabric(app, r, c.user()?, c.arg(0)).await),
         params: &["id"],
         doc: "Manage a fabric.",
         actions: ops!["read" "GET" None, "Read a fabric."; "update" "PUT" None, "Update a fabric (admin): name, class_type."; "delete" "DELETE" None, "Delete a fabric (admin).";],
@@ -248,6 +285,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "VlansHandler",
         path: "/MAAS/api/2.0/fabrics/{fabric_id}/vlans/",
+        serve: serve!(|app, r, c| network::vlans(app, r, c.user()?, c.arg(0)).await),
         params: &["fabric_id"],
         doc: "Manage the VLANs of a fabric.",
         actions: ops!["read" "GET" None, "List the fabric's VLANs."; "create" "POST" None, "Create a VLAN (admin): vid, name, mtu.";],
@@ -255,6 +293,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "VlanHandler",
         path: "/MAAS/api/2.0/fabrics/{fabric_id}/vlans/{vid}/",
+        serve: serve!(|app, r, c| network::vlan(app, r, c.user()?, c.arg(0), c.arg(1)).await),
         params: &["fabric_id", "vid"],
         doc: "Manage a VLAN.",
         actions: ops!["read" "GET" None, "Read a VLAN."; "update" "PUT" None, "Update a VLAN (admin): name, mtu, dhcp_on."; "delete" "DELETE" None, "Delete a VLAN (admin).";],
@@ -262,6 +301,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "SubnetsHandler",
         path: "/MAAS/api/2.0/subnets/",
+        serve: serve!(|app, r, c| network::subnets(app, r, c.user()?, None).await),
         params: &[],
         doc: "Manage subnets.",
         actions: ops!["read" "GET" None, "List subnets."; "create" "POST" None, "Create a subnet (admin): cidr, name, vlan (or fabric + vid), gateway_ip, dns_servers, managed.";],
@@ -269,6 +309,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "SubnetHandler",
         path: "/MAAS/api/2.0/subnets/{id}/",
+        serve: serve!(|app, r, c| network::subnets(app, r, c.user()?, Some(c.arg(0))).await),
         params: &["id"],
         doc: "Manage a subnet.",
         actions: ops!["read" "GET" None, "Read a subnet."; "update" "PUT" None, "Update a subnet (admin)."; "delete" "DELETE" None, "Delete a subnet (admin).";],
@@ -276,6 +317,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "IPRangesHandler",
         path: "/MAAS/api/2.0/ipranges/",
+        serve: serve!(|app, r, c| network::ipranges(app, r, c.user()?, None).await),
         params: &[],
         doc: "Manage IP ranges.",
         actions: ops!["read" "GET" None, "List IP ranges."; "create" "POST" None, "Create an IP range (admin): type (dynamic|reserved), start_ip, end_ip, subnet, comment.";],
@@ -283,6 +325,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "IPRangeHandler",
         path: "/MAAS/api/2.0/ipranges/{id}/",
+        serve: serve!(|app, r, c| network::ipranges(app, r, c.user()?, Some(c.arg(0))).await),
         params: &["id"],
         doc: "Manage an IP range.",
         actions: ops!["read" "GET" None, "Read an IP range."; "update" "PUT" None, "Update an IP range (admin)."; "delete" "DELETE" None, "Delete an IP range (admin).";],
@@ -290,6 +333,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "StaticRoutesHandler",
         path: "/MAAS/api/2.0/static-routes/",
+        serve: serve!(|app, r, c| network::static_routes(app, r, c.user()?, None).await),
         params: &[],
         doc: "Manage static routes.",
         actions: ops!["read" "GET" None, "List static routes."; "create" "POST" None, "Create a static route (admin): source and destination (subnet id, CIDR or name), gateway_ip (inside the source subnet), metric.";],
@@ -297,6 +341,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "StaticRouteHandler",
         path: "/MAAS/api/2.0/static-routes/{id}/",
+        serve: serve!(|app, r, c| network::static_routes(app, r, c.user()?, Some(c.arg(0))).await),
         params: &["id"],
         doc: "Manage a static route.",
         actions: ops!["read" "GET" None, "Read a static route."; "update" "PUT" None, "Update a static route (admin): source, destination, gateway_ip, metric."; "delete" "DELETE" None, "Delete a static route (admin).";],
@@ -304,6 +349,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "IPAddressesHandler",
         path: "/MAAS/api/2.0/ipaddresses/",
+        serve: serve!(|app, r, c| network::ipaddresses(app, r, c.user()?).await),
         params: &[],
         doc: "Manage static IP addresses reserved by users.",
         actions: ops!["read" "GET" None, "List the addresses you reserved (admins: all=true for everyone's)."; "reserve" "POST" Some("reserve"), "Reserve a static address: subnet (id or CIDR) and/or ip, mac (the rack's DHCP then always answers that MAC with it), hostname."; "release" "POST" Some("release"), "Release an address you reserved: ip.";],
@@ -311,6 +357,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "ScriptsHandler",
         path: "/MAAS/api/2.0/scripts/",
+        serve: serve!(|app, r, c| scripts::collection(app, r, c.user()?).await),
         params: &[],
         doc: "Manage commissioning and testing scripts (user scripts and the built-ins).",
         actions: ops!["read" "GET" None, "List scripts: type, hardware_type, filters (names or tags), include_script."; "create" "POST" None, "Upload a script (admin): script (file), name, title, description, tags, type, hardware_type, parallel, timeout, destructive, may_reboot, for_hardware; the script's metadata header supplies what the form does not.";],
@@ -318,6 +365,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "ScriptHandler",
         path: "/MAAS/api/2.0/scripts/{name}/",
+        serve: serve!(|app, r, c| scripts::item(app, r, c.user()?, c.arg(0)).await),
         params: &["name"],
         doc: "Manage a script.",
         actions: ops!["read" "GET" None, "Read a script (include_script=true for its text, base64)."; "download" "GET" Some("download"), "The script's text."; "update" "PUT" None, "Replace a user script's text and/or metadata (admin)."; "delete" "DELETE" None, "Delete a user script (admin); built-ins cannot be deleted.";],
@@ -325,6 +373,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "InterfacesHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/interfaces/",
+        serve: serve!(|app, r, c| network::interfaces(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's network interfaces.",
         actions: ops!["read" "GET" None, "List the interfaces with their links."; "create_bond" "POST" Some("create_bond"), "Create a bond: name, parents (physical interface ids), mac_address, bond_mode, bond_miimon, bond_downdelay, bond_updelay, bond_lacp_rate, bond_xmit_hash_policy, mtu."; "create_vlan" "POST" Some("create_vlan"), "Create a VLAN interface: parent (interface id), vlan (VLAN id), mtu."; "create_bridge" "POST" Some("create_bridge"), "Create a bridge: name, parent (interface id), mac_address, bridge_type, bridge_stp, bridge_fd, mtu.";],
@@ -332,6 +381,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "InterfaceHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/interfaces/{id}/",
+        serve: serve!(|app, r, c| network::interfaces(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
         params: &["system_id", "id"],
         doc: "One interface of a machine.",
         actions: ops!["read" "GET" None, "Read the interface."; "link_subnet" "POST" Some("link_subnet"), "Configure it on a subnet for deployment: mode (AUTO, DHCP, STATIC, LINK_UP), subnet, ip_address (STATIC), default_gateway."; "unlink_subnet" "POST" Some("unlink_subnet"), "Remove a link: id."; "update" "PUT" None, "Update name, mtu, bond_mode, bridge_stp, bridge_fd."; "delete" "DELETE" None, "Delete a bond, VLAN or bridge (nothing built on it).";],
@@ -339,6 +389,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "BlockDevicesHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/blockdevices/",
+        serve: serve!(|app, r, c| storage::block_devices(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's block devices: physical disks, logical volumes and bcaches.",
         actions: ops!["read" "GET" None, "List the block devices with their partitions and filesystems.";],
@@ -346,6 +397,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "BlockDeviceHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/blockdevices/{id}/",
+        serve: serve!(|app, r, c| storage::block_devices(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
         params: &["system_id", "id"],
         doc: "One block device of a machine.",
         actions: ops![
@@ -364,6 +416,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "PartitionsHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/blockdevices/{device_id}/partitions/",
+        serve: serve!(|app, r, c| storage::partitions(app, r, c.user()?, c.arg(0), c.arg(1), None).await),
         params: &["system_id", "device_id"],
         doc: "The partitions of a block device.",
         actions: ops!["read" "GET" None, "List the partitions."; "create" "POST" None, "Create a partition: size (bytes, or with K/M/G/T; default the rest), bootable.";],
@@ -371,6 +424,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "PartitionHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/blockdevices/{device_id}/partition/{id}",
+        serve: serve!(|app, r, c| storage::partitions(app, r, c.user()?, c.arg(0), c.arg(1), Some(c.arg(2))).await),
         params: &["system_id", "device_id", "id"],
         doc: "One partition.",
         actions: ops![
@@ -385,6 +439,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "VolumeGroupsHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/volume-groups/",
+        serve: serve!(|app, r, c| storage::volume_groups(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's LVM volume groups.",
         actions: ops!["read" "GET" None, "List the volume groups."; "create" "POST" None, "Create a volume group: name, block_devices, partitions (ids, repeated).";],
@@ -392,6 +447,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "VolumeGroupHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/volume-group/{id}/",
+        serve: serve!(|app, r, c| storage::volume_groups(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
         params: &["system_id", "id"],
         doc: "One LVM volume group.",
         actions: ops![
@@ -404,6 +460,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "BcacheCacheSetsHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/bcache-cache-sets/",
+        serve: serve!(|app, r, c| storage::cache_sets(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's bcache cache sets.",
         actions: ops!["read" "GET" None, "List the cache sets."; "create" "POST" None, "Create a cache set: cache_device or cache_partition.";],
@@ -411,6 +468,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "BcacheCacheSetHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/bcache-cache-set/{id}/",
+        serve: serve!(|app, r, c| storage::cache_sets(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
         params: &["system_id", "id"],
         doc: "One bcache cache set.",
         actions: ops!["read" "GET" None, "Read the cache set."; "delete" "DELETE" None, "Delete the cache set (no bcache may use it).";],
@@ -418,6 +476,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "BcachesHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/bcaches/",
+        serve: serve!(|app, r, c| storage::bcaches(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's bcache devices.",
         actions: ops!["read" "GET" None, "List the bcaches."; "create" "POST" None, "Create a bcache: name, backing_device or backing_partition, cache_set, cache_mode (writeback, writethrough, writearound).";],
@@ -425,6 +484,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "BcacheHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/bcache/{id}/",
+        serve: serve!(|app, r, c| storage::bcaches(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
         params: &["system_id", "id"],
         doc: "One bcache device.",
         actions: ops!["read" "GET" None, "Read the bcache."; "delete" "DELETE" None, "Delete the bcache (and its filesystem).";],
@@ -432,6 +492,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "NodeScriptResultsHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/results/",
+        serve: serve!(|app, r, c| scripts::results(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's script results, by set (commissioning, testing, installation, release).",
         actions: ops!["read" "GET" None, "List result sets: type, hardware_type, filters (script names), include_output (base64).";],
@@ -439,6 +500,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "NodeScriptResultHandler",
         path: "/MAAS/api/2.0/nodes/{system_id}/results/{id}/",
+        serve: serve!(|app, r, c| scripts::results(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
         params: &["system_id", "id"],
         doc: "One result set (id, or current-commissioning, current-testing, current-installation, current-release).",
         actions: ops!["read" "GET" None, "Read the set and its results."; "download" "GET" Some("download"), "Outputs as text: output=combined|stdout|stderr|result, filters.";],
@@ -446,6 +508,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "RackControllersHandler",
         path: "/MAAS/api/2.0/rackcontrollers/",
+        serve: serve!(|app, r, c| { c.user()?; rack::rack_controllers(app, r).await }),
         params: &[],
         doc: "The rack controllers that registered with this region (each configuration read is a heartbeat).",
         actions: ops!["read" "GET" None, "List rack controllers: hostname, address, version, first and last seen, rackd status, machine (the system id of the machine it runs on).";],
@@ -453,6 +516,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "RegionControllersHandler",
         path: "/MAAS/api/2.0/regioncontrollers/",
+        serve: serve!(|app, r, c| rack::region_controllers(app, r, c.user()?, None).await),
         params: &[],
         doc: "The machines this region runs on (each region records its host as a machine when it starts).",
         actions: ops!["read" "GET" None, "List region controllers (system ids are their machines').";],
@@ -460,6 +524,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "RegionControllerHandler",
         path: "/MAAS/api/2.0/regioncontrollers/{system_id}/",
+        serve: serve!(|app, r, c| rack::region_controllers(app, r, c.user()?, Some(c.arg(0))).await),
         params: &["system_id"],
         doc: "One region controller.",
         actions: ops!["read" "GET" None, "Read the region controller."; "delete" "DELETE" None, "Remove the region controller (admin): its machine loses the region role (unlocked and unannotated when no role is left; deleted when it has no BMC). A running region records itself again at its next start.";],
@@ -467,6 +532,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "RackControllerHandler",
         path: "/MAAS/api/2.0/rackcontrollers/{system_id}/",
+        serve: serve!(|app, r, c| rack::rack_controller(app, r, c.user()?, c.arg(0)).await),
         params: &["system_id"],
         doc: "One rack controller.",
         actions: ops!["read" "GET" None, "Read the rack controller."; "delete" "DELETE" None, "Remove the rack controller (admin): its machine is unlocked and loses its ingot_controller annotation, and is deleted when it has no BMC (power type empty or manual).";],
@@ -474,6 +540,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "NetbootTimelineHandler",
         path: "/MAAS/api/2.0/netboot-timeline/",
+        serve: serve!(|app, r, c| network::timeline(app, r, c.user()?).await),
         params: &[],
         doc: "Every recorded network-boot hop of a MAC address (DHCP, TFTP, HTTP, metadata), known machine or not.",
         actions: ops!["read" "GET" None, "The hops of one MAC, oldest first (admin): mac, limit.";],
@@ -481,6 +548,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "BootResourcesHandler",
         path: "/MAAS/api/2.0/boot-resources/",
+        serve: serve!(|app, r, c| boot_resources::collection(app, r, c.user()?).await),
         params: &[],
         doc: "Manage the boot resources (OS images machines are deployed with).",
         actions: ops![
@@ -495,6 +563,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "BootResourceHandler",
         path: "/MAAS/api/2.0/boot-resources/{id}/",
+        serve: serve!(|app, r, c| boot_resources::item(app, r, c.user()?, c.arg(0), None).await),
         params: &["id"],
         doc: "Manage a boot resource.",
         actions: ops![
@@ -503,8 +572,19 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         ],
     },
     HandlerDef {
+        name: "BootResourceFileUploadHandler",
+        path: "/MAAS/api/2.0/boot-resources/{id}/upload/{file_id}/",
+        serve: serve!(|app, r, c| boot_resources::item(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
+        params: &["id", "file_id"],
+        doc: "Upload a boot resource's file in chunks.",
+        actions: ops![
+            "update" "PUT" None, "Upload the next chunk of the file (the request body is the bytes; admin).";
+        ],
+    },
+    HandlerDef {
         name: "BootSourcesHandler",
         path: "/MAAS/api/2.0/boot-sources/",
+        serve: serve!(|app, r, c| boot_sources::collection(app, r, c.user()?).await),
         params: &[],
         doc: "Manage the boot sources: simplestreams mirrors images are imported from (admin).",
         actions: ops![
@@ -515,6 +595,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "BootSourceHandler",
         path: "/MAAS/api/2.0/boot-sources/{id}/",
+        serve: serve!(|app, r, c| boot_sources::item(app, r, c.user()?, c.arg(0)).await),
         params: &["id"],
         doc: "Manage a boot source (admin).",
         actions: ops![
@@ -526,6 +607,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "BootSourceSelectionsHandler",
         path: "/MAAS/api/2.0/boot-sources/{boot_source_id}/selections/",
+        serve: serve!(|app, r, c| boot_sources::selections(app, r, c.user()?, c.arg(0), None).await),
         params: &["boot_source_id"],
         doc: "Manage a boot source's selections: what the import fetches (admin).",
         actions: ops![
@@ -536,6 +618,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "BootSourceSelectionHandler",
         path: "/MAAS/api/2.0/boot-sources/{boot_source_id}/selections/{id}/",
+        serve: serve!(|app, r, c| boot_sources::selections(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
         params: &["boot_source_id", "id"],
         doc: "Manage a boot source selection (admin).",
         actions: ops![
@@ -546,123 +629,12 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     },
 ];
 
-pub const ANON_HANDLERS: &[HandlerDef] = &[HandlerDef {
+pub const ANON_HANDLERS: &[AnonDef] = &[AnonDef {
     name: "AnonMachinesHandler",
     path: "/MAAS/api/2.0/machines/",
-    params: &[],
     doc: "Anonymous machine enlistment.",
     actions: ops![
         "create" "POST" None, "Enlist a machine: architecture, mac_addresses, hostname, power_type, power_parameters (JSON), commission.";
         "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.";
     ],
 }];
-
-fn handler_json(h: &HandlerDef, base: &str) -> Value {
-    let actions: Vec<Value> = h
-        .actions
-        .iter()
-        .map(|(name, method, op, doc)| json!({"name": name, "method": method, "op": op, "restful": op.is_none(), "doc": doc}))
-        .collect();
-    json!({
-        "name": h.name,
-        "doc": h.doc,
-        "path": h.path,
-        "uri": format!("{base}{}", h.path),
-        "params": h.params,
-        "actions": actions,
-    })
-}
-
-/// The describe document with URIs rooted at `base` (scheme://host:port).
-pub fn describe(base: &str) -> Value {
-    let mut resources = Vec::new();
-    let mut handlers = Vec::new();
-    for h in AUTH_HANDLERS.iter().chain(MORE_HANDLERS) {
-        let anon = ANON_HANDLERS
-            .iter()
-            .find(|a| a.path == h.path)
-            .map(|a| handler_json(a, base));
-        let auth = handler_json(h, base);
-        handlers.push(auth.clone());
-        // Version is readable without credentials, as in MAAS.
-        let anon = if h.name == "VersionHandler" {
-            Some(auth.clone())
-        } else {
-            anon
-        };
-        resources.push(json!({"name": h.name, "anon": anon, "auth": auth}));
-    }
-    json!({"doc": "Ingot API (MAAS API 2.0 compatible).", "hash": env!("CARGO_PKG_VERSION"), "handlers": handlers, "resources": resources})
-}
-
-/// Whether `path` is the path of a handler in the table (`{param}` matches one segment).
-fn matches_handler(pattern: &str, path: &str) -> bool {
-    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
-    let got: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    pat.len() == got.len()
-        && pat
-            .iter()
-            .zip(&got)
-            .all(|(p, g)| (p.starts_with('{') && p.ends_with('}')) || p == g)
-}
-
-/// MAAS's `…/op-<name>/` URL form (`machines/op-allocate/` for `machines/?op=allocate`): when
-/// the last segment names an operation the handler of the rest of the path declares, the rest
-/// of the path and the operation. A name that merely starts with `op-` (a tag `op-night`) is
-/// not an operation and stays in the path.
-pub fn path_op(path: &str) -> Option<(String, String)> {
-    let (head, last) = path.trim_end_matches('/').rsplit_once('/')?;
-    let op = last.strip_prefix("op-").filter(|o| !o.is_empty())?;
-    let head = format!("{head}/");
-    AUTH_HANDLERS
-        .iter()
-        .chain(MORE_HANDLERS)
-        .chain(ANON_HANDLERS)
-        .filter(|h| matches_handler(h.path, &head))
-        .any(|h| h.actions.iter().any(|a| a.2 == Some(op)))
-        .then(|| (head, op.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::path_op;
-
-    #[test]
-    fn operations_in_the_path() {
-        let table: &[(&str, Option<(&str, &str)>)] = &[
-            (
-                "/MAAS/api/2.0/machines/op-allocate/",
-                Some(("/MAAS/api/2.0/machines/", "allocate")),
-            ),
-            (
-                "/MAAS/api/2.0/machines/op-allocate",
-                Some(("/MAAS/api/2.0/machines/", "allocate")),
-            ),
-            (
-                "/MAAS/api/2.0/machines/abc123/op-deploy/",
-                Some(("/MAAS/api/2.0/machines/abc123/", "deploy")),
-            ),
-            ("/MAAS/api/2.0/machines/op-nonsense/", None),
-            ("/MAAS/api/2.0/machines/op-/", None),
-            ("/MAAS/api/2.0/machines/", None),
-            ("/MAAS/api/2.0/tags/op-night/", None),
-            (
-                "/MAAS/api/2.0/tags/night/op-update_nodes/",
-                Some(("/MAAS/api/2.0/tags/night/", "update_nodes")),
-            ),
-            (
-                "/MAAS/api/2.0/maas/op-get_config/",
-                Some(("/MAAS/api/2.0/maas/", "get_config")),
-            ),
-            ("/MAAS/metadata/op-signal/", None),
-        ];
-        for (path, want) in table {
-            let got = path_op(path);
-            assert_eq!(
-                got.as_ref().map(|(p, o)| (p.as_str(), o.as_str())),
-                *want,
-                "{path}"
-            );
-        }
-    }
-}

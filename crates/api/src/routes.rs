@@ -1,0 +1,327 @@
+//! API 2.0 routing from the one route table (`route_table.rs`): a request's path finds its
+//! handler, its method and `op` must be one of the handler's described actions, and the
+//! handler's serving function answers it. The `describe/` document and MAAS's `…/op-<name>/`
+//! URL form come from the same table.
+
+use crate::route_table::{ANON_HANDLERS, AUTH_HANDLERS, MORE_HANDLERS};
+use crate::{bad, need_user, not_found, ApiError, App, Req, Res};
+use ingot_region::model::User;
+use ingot_region::Principal;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::Pin;
+
+/// (name, method, op or None for restful CRUD, doc)
+pub type ActionDef = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+);
+
+/// What a handler's serving function returns.
+pub type Served<'a> = Pin<Box<dyn Future<Output = Res> + Send + 'a>>;
+
+/// A handler's serving function (written with `serve!` in the table).
+pub type Serve = for<'a> fn(&'a App, &'a Req, &'a Call<'a>) -> Served<'a>;
+
+/// One handler: a path with `{param}` segments, what serves it, and its actions.
+pub struct HandlerDef {
+    pub name: &'static str,
+    pub path: &'static str,
+    pub serve: Serve,
+    pub params: &'static [&'static str],
+    pub doc: &'static str,
+    pub actions: &'static [ActionDef],
+}
+
+/// What callers without credentials may do at a handler's path (served by that handler).
+pub struct AnonDef {
+    pub name: &'static str,
+    pub path: &'static str,
+    pub doc: &'static str,
+    pub actions: &'static [ActionDef],
+}
+
+/// A routed request: who calls, and the path's `{param}` values in order.
+pub struct Call<'a> {
+    pub who: &'a Principal,
+    pub args: Vec<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    /// The calling user; anonymous callers are refused (401).
+    pub fn user(&self) -> Result<&'a User, ApiError> {
+        need_user(self.who)
+    }
+    /// The `i`th `{param}` of the path (the table's pattern guarantees it is there).
+    pub fn arg(&self, i: usize) -> &'a str {
+        self.args.get(i).copied().unwrap_or_default()
+    }
+}
+
+/// Segments that name the same thing as the table's: a node's sub-resources under
+/// `machines/` as under `nodes/`, and item paths in the plural as in MAAS's singular.
+const SAME_SEGMENT: &[(&str, &str)] = &[
+    ("nodes", "machines"),
+    ("partition", "partitions"),
+    ("volume-group", "volume-groups"),
+    ("bcache-cache-set", "bcache-cache-sets"),
+    ("bcache", "bcaches"),
+];
+
+fn segments(path: &str) -> Vec<&str> {
+    path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+/// The `{param}` values of `path` when it is a path of `pattern`, else None.
+fn match_path<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
+    let pat = segments(pattern);
+    let got = segments(path);
+    if pat.len() != got.len() {
+        return None;
+    }
+    let mut args = Vec::new();
+    for (p, g) in pat.iter().zip(&got) {
+        if p.starts_with('{') && p.ends_with('}') {
+            args.push(*g);
+        } else if p != g && !SAME_SEGMENT.contains(&(*p, *g)) {
+            return None;
+        }
+    }
+    Some(args)
+}
+
+fn handlers() -> impl Iterator<Item = &'static HandlerDef> {
+    AUTH_HANDLERS.iter().chain(MORE_HANDLERS)
+}
+
+/// The handler of `path` with the path's parameters.
+fn find(path: &str) -> Option<(&'static HandlerDef, Vec<&str>)> {
+    handlers().find_map(|h| match_path(h.path, path).map(|args| (h, args)))
+}
+
+/// Every action described at `h`'s path, for callers with credentials and without.
+fn actions_at(h: &HandlerDef) -> impl Iterator<Item = &'static ActionDef> + '_ {
+    h.actions.iter().chain(
+        ANON_HANDLERS
+            .iter()
+            .filter(move |a| a.path == h.path)
+            .flat_map(|a| a.actions.iter()),
+    )
+}
+
+/// Whether `method` with `op` is one of the actions described at `h`.
+fn described(h: &HandlerDef, method: &str, op: Option<&str>) -> bool {
+    actions_at(h).any(|(_, m, o, _)| *m == method && *o == op)
+}
+
+/// Serve an API 2.0 request (`rest` is the path after `/MAAS/api/2.0/`) for `who`.
+pub(crate) async fn serve(app: &App, r: &Req, who: &Principal, rest: &[&str]) -> Res {
+    if rest == ["describe"] {
+        return crate::ok_json(describe(&r.base));
+    }
+    let Some((h, args)) = find(&r.path) else {
+        return Err(not_found(format!("Unknown API endpoint: {}", r.path)));
+    };
+    if !described(h, r.method.as_str(), r.op()) {
+        return Err(bad(format!(
+            "Unrecognised signature: method={} op={}",
+            r.method,
+            r.op().unwrap_or("None")
+        )));
+    }
+    let _ = rest;
+    (h.serve)(app, r, &Call { who, args }).await
+}
+
+/// The `version/` document.
+pub(crate) fn version() -> Value {
+    json!({
+        "version": "3.5.0",
+        "subversion": format!("ingot-{}", env!("CARGO_PKG_VERSION")),
+        "capabilities": ["networks-management", "static-ipaddresses", "ipv6-deployment-ubuntu", "devices-management", "storage-deployment-ubuntu", "network-deployment-ubuntu", "authenticate-api"],
+    })
+}
+
+fn handler_json(
+    name: &str,
+    doc: &str,
+    path: &str,
+    params: &[&str],
+    actions: &[ActionDef],
+    base: &str,
+) -> Value {
+    let actions: Vec<Value> = actions
+        .iter()
+        .map(|(name, method, op, doc)| json!({"name": name, "method": method, "op": op, "restful": op.is_none(), "doc": doc}))
+        .collect();
+    json!({
+        "name": name,
+        "doc": doc,
+        "path": path,
+        "uri": format!("{base}{path}"),
+        "params": params,
+        "actions": actions,
+    })
+}
+
+/// The describe document with URIs rooted at `base` (scheme://host:port).
+pub fn describe(base: &str) -> Value {
+    let mut resources = Vec::new();
+    let mut all = Vec::new();
+    for h in handlers() {
+        let auth = handler_json(h.name, h.doc, h.path, h.params, h.actions, base);
+        let anon = ANON_HANDLERS
+            .iter()
+            .find(|a| a.path == h.path)
+            .map(|a| handler_json(a.name, a.doc, a.path, h.params, a.actions, base))
+            // Version is readable without credentials, as in MAAS.
+            .or_else(|| (h.name == "VersionHandler").then(|| auth.clone()));
+        all.push(auth.clone());
+        resources.push(json!({"name": h.name, "anon": anon, "auth": auth}));
+    }
+    json!({"doc": "Ingot API (MAAS API 2.0 compatible).", "hash": env!("CARGO_PKG_VERSION"), "handlers": all, "resources": resources})
+}
+
+/// MAAS's `…/op-<name>/` URL form (`machines/op-allocate/` for `machines/?op=allocate`): when
+/// the last segment names an operation the handler of the rest of the path declares, the rest
+/// of the path and the operation. A name that merely starts with `op-` (a tag `op-night`) is
+/// not an operation and stays in the path.
+pub fn path_op(path: &str) -> Option<(String, String)> {
+    let (head, last) = path.trim_end_matches('/').rsplit_once('/')?;
+    let op = last.strip_prefix("op-").filter(|o| !o.is_empty())?;
+    let head = format!("{head}/");
+    let (h, _) = find(&head)?;
+    actions_at(h)
+        .any(|a| a.2 == Some(op))
+        .then(|| (head, op.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_in_the_path() {
+        let table: &[(&str, Option<(&str, &str)>)] = &[
+            (
+                "/MAAS/api/2.0/machines/op-allocate/",
+                Some(("/MAAS/api/2.0/machines/", "allocate")),
+            ),
+            (
+                "/MAAS/api/2.0/machines/op-allocate",
+                Some(("/MAAS/api/2.0/machines/", "allocate")),
+            ),
+            (
+                "/MAAS/api/2.0/machines/abc123/op-deploy/",
+                Some(("/MAAS/api/2.0/machines/abc123/", "deploy")),
+            ),
+            ("/MAAS/api/2.0/machines/op-nonsense/", None),
+            ("/MAAS/api/2.0/machines/op-/", None),
+            ("/MAAS/api/2.0/machines/", None),
+            ("/MAAS/api/2.0/tags/op-night/", None),
+            (
+                "/MAAS/api/2.0/tags/night/op-update_nodes/",
+                Some(("/MAAS/api/2.0/tags/night/", "update_nodes")),
+            ),
+            (
+                "/MAAS/api/2.0/maas/op-get_config/",
+                Some(("/MAAS/api/2.0/maas/", "get_config")),
+            ),
+            ("/MAAS/metadata/op-signal/", None),
+        ];
+        for (path, want) in table {
+            let got = path_op(path);
+            assert_eq!(
+                got.as_ref().map(|(p, o)| (p.as_str(), o.as_str())),
+                *want,
+                "{path}"
+            );
+        }
+    }
+
+    /// Each path a client may use → the table's handler and the parameters it gets.
+    #[test]
+    fn paths_find_their_handler() {
+        type Want = Option<(&'static str, &'static [&'static str])>;
+        let table: &[(&str, Want)] = &[
+            ("/MAAS/api/2.0/machines/", Some(("MachinesHandler", &[]))),
+            (
+                "/MAAS/api/2.0/machines/abc/",
+                Some(("MachineHandler", &["abc"])),
+            ),
+            (
+                "/MAAS/api/2.0/machines/abc",
+                Some(("MachineHandler", &["abc"])),
+            ),
+            (
+                "/MAAS/api/2.0/nodes/abc/blockdevices/7/partition/3",
+                Some(("PartitionHandler", &["abc", "7", "3"])),
+            ),
+            (
+                "/MAAS/api/2.0/machines/abc/blockdevices/7/partitions/3/",
+                Some(("PartitionHandler", &["abc", "7", "3"])),
+            ),
+            (
+                "/MAAS/api/2.0/machines/abc/volume-groups/2/",
+                Some(("VolumeGroupHandler", &["abc", "2"])),
+            ),
+            (
+                "/MAAS/api/2.0/fabrics/1/vlans/0/",
+                Some(("VlanHandler", &["1", "0"])),
+            ),
+            (
+                "/MAAS/api/2.0/boot-resources/9/upload/9/",
+                Some(("BootResourceFileUploadHandler", &["9", "9"])),
+            ),
+            (
+                "/MAAS/api/2.0/resourcepool/2/",
+                Some(("ResourcePoolHandler", &["2"])),
+            ),
+            ("/MAAS/api/2.0/nothing/", None),
+            ("/MAAS/api/2.0/machines/abc/nothing/", None),
+        ];
+        for (path, want) in table {
+            let got = find(path);
+            assert_eq!(
+                got.as_ref().map(|(h, a)| (h.name, a.as_slice())),
+                want.map(|(n, a)| (n, a)),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_table_is_consistent() {
+        let mut names = std::collections::HashSet::new();
+        for h in handlers() {
+            assert!(names.insert(h.name), "{} twice", h.name);
+            assert!(h.path.starts_with("/MAAS/api/2.0/"), "{}", h.path);
+            let params: Vec<&str> = segments(h.path)
+                .into_iter()
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            assert_eq!(params, h.params, "{}: params", h.name);
+            // No path is shadowed by an earlier one.
+            let (first, _) = find(h.path).expect("its own path finds a handler");
+            assert_eq!(first.name, h.name, "{} is shadowed", h.path);
+            let mut sigs = std::collections::HashSet::new();
+            for (name, method, op, _) in h.actions {
+                assert!(
+                    ["GET", "POST", "PUT", "DELETE"].contains(method),
+                    "{}.{name}: {method}",
+                    h.name
+                );
+                assert!(sigs.insert((method, op)), "{}.{name} twice", h.name);
+            }
+        }
+        for a in ANON_HANDLERS {
+            assert!(
+                handlers().any(|h| h.path == a.path),
+                "{} has no handler",
+                a.name
+            );
+        }
+    }
+}
