@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use common::{mac, workload_machines, Client, Server};
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,10 @@ struct Bmc {
     garbage: AtomicBool,
     ons: AtomicUsize,
     offs: AtomicUsize,
+    /// Switch requests received (counted before the delay).
+    asked: AtomicUsize,
+    /// How long a switch takes before the BMC answers, in milliseconds.
+    slow_ms: AtomicU64,
     token: String,
 }
 
@@ -26,8 +30,10 @@ fn authorized(b: &Bmc, h: &HeaderMap) -> bool {
     h.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {}", b.token))
 }
 
-/// The BMC's on/off endpoints: switch the power and count it.
-fn switch(b: &Bmc, h: &HeaderMap, on: bool) -> StatusCode {
+/// The BMC's on/off endpoints: switch the power (after `slow_ms`) and count it.
+async fn switch(b: &Bmc, h: &HeaderMap, on: bool) -> StatusCode {
+    b.asked.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(b.slow_ms.load(Ordering::SeqCst))).await;
     if !authorized(b, h) {
         return StatusCode::UNAUTHORIZED;
     }
@@ -41,33 +47,38 @@ async fn start_bmc(token: &str) -> (Arc<Bmc>, String) {
         token: token.into(),
         ..Default::default()
     });
-    let app = axum::Router::new()
-        .route(
-            "/on",
-            post(|State(b): State<Arc<Bmc>>, h: HeaderMap| async move { switch(&b, &h, true) }),
-        )
-        .route(
-            "/off",
-            post(|State(b): State<Arc<Bmc>>, h: HeaderMap| async move { switch(&b, &h, false) }),
-        )
-        .route(
-            "/status",
-            get(|State(b): State<Arc<Bmc>>, h: HeaderMap| async move {
-                if !authorized(&b, &h) {
-                    return (StatusCode::UNAUTHORIZED, String::new());
-                }
-                if b.garbage.load(Ordering::SeqCst) {
-                    return (StatusCode::OK, "\u{1}<html>teapot".to_string());
-                }
-                let s = if b.on.load(Ordering::SeqCst) {
-                    "running"
-                } else {
-                    "stopped"
-                };
-                (StatusCode::OK, format!("{{\"status\": \"{s}\"}}"))
-            }),
-        )
-        .with_state(bmc.clone());
+    let app =
+        axum::Router::new()
+            .route(
+                "/on",
+                post(|State(b): State<Arc<Bmc>>, h: HeaderMap| async move {
+                    switch(&b, &h, true).await
+                }),
+            )
+            .route(
+                "/off",
+                post(|State(b): State<Arc<Bmc>>, h: HeaderMap| async move {
+                    switch(&b, &h, false).await
+                }),
+            )
+            .route(
+                "/status",
+                get(|State(b): State<Arc<Bmc>>, h: HeaderMap| async move {
+                    if !authorized(&b, &h) {
+                        return (StatusCode::UNAUTHORIZED, String::new());
+                    }
+                    if b.garbage.load(Ordering::SeqCst) {
+                        return (StatusCode::OK, "\u{1}<html>teapot".to_string());
+                    }
+                    let s = if b.on.load(Ordering::SeqCst) {
+                        "running"
+                    } else {
+                        "stopped"
+                    };
+                    (StatusCode::OK, format!("{{\"status\": \"{s}\"}}"))
+                }),
+            )
+            .with_state(bmc.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await });
@@ -561,5 +572,57 @@ async fn bmc_enlistment_matches_existing_machines() {
     assert_eq!(
         workload_machines(&c.get("/MAAS/api/2.0/machines/").await.ok().json()).len(),
         3
+    );
+}
+
+/// Power work that a committed transition left behind finishes before `ingot serve` exits on
+/// SIGTERM, even from a slow BMC: the machine is switched and the region records it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_work_under_way_finishes_before_the_region_stops() {
+    let (bmc, base) = start_bmc("t0k").await;
+    bmc.slow_ms.store(1500, Ordering::SeqCst);
+    let mut s = Server::start(&["--power-poll-interval", "3600"]).await;
+    let c = s.client();
+    // Created and commissioned at once: the region asks the BMC to switch it on.
+    let m = create_webhook_machine(&c, "slowbmc", 41, &base, "t0k").await;
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    let t0 = std::time::Instant::now();
+    while bmc.asked.load(Ordering::SeqCst) == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the BMC was never asked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        bmc.ons.load(Ordering::SeqCst),
+        0,
+        "the BMC answered too soon"
+    );
+    let pid = s.child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "serve did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "serve exited with {status}");
+    assert_eq!(
+        bmc.ons.load(Ordering::SeqCst),
+        1,
+        "the BMC was not switched"
+    );
+    let store = ingot_store::Store::open(&s.db).await.unwrap();
+    let row = store.machine(&sid).await.unwrap().unwrap();
+    assert_eq!(
+        row.power_state, "on",
+        "the region did not record the switch"
     );
 }

@@ -68,6 +68,9 @@ pub type Result<T> = std::result::Result<T, RegionError>;
 /// How many times an operation is retried when another writer changed the machine first.
 const CAS_RETRIES: usize = 16;
 
+/// How long a closing region waits for the power operations under way.
+pub const POWER_DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Who is calling.
 #[derive(Debug, Clone)]
 pub enum Principal {
@@ -141,6 +144,8 @@ pub struct Region {
     power: std::sync::Arc<ingot_power::PowerControl>,
     /// The power work committed transitions leave behind (`power.rs`), started on first use.
     power_jobs: std::sync::Arc<std::sync::OnceLock<power::PowerQueue>>,
+    /// The power operations under way, waited for (a while) when the region closes.
+    power_tasks: tokio_util::task::TaskTracker,
 }
 
 impl Region {
@@ -159,6 +164,7 @@ impl Region {
             secrets: None,
             power: Default::default(),
             power_jobs: Default::default(),
+            power_tasks: Default::default(),
             node_timeout_secs: None,
         }
     }
@@ -235,7 +241,19 @@ impl Region {
     }
 
     /// Close the database (at shutdown, after the last request).
+    /// Stop: the power operations under way finish first (up to [`POWER_DRAIN`]; a BMC that
+    /// takes longer leaves its machine to the transition's deadline), then the database closes.
     pub async fn close(&self) {
+        self.power_tasks.close();
+        if tokio::time::timeout(POWER_DRAIN, self.power_tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = self.power_tasks.len(),
+                "power operations still running at shutdown"
+            );
+        }
         self.store.close().await;
     }
 

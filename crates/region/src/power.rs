@@ -190,7 +190,7 @@ impl Region {
     async fn run_power_jobs(self, mut rx: tokio::sync::mpsc::UnboundedReceiver<PowerJob>) {
         while let Some(j) = rx.recv().await {
             let region = self.clone();
-            tokio::spawn(async move {
+            self.power_tasks.spawn(async move {
                 let id = j.machine_id;
                 if let Err(e) = region.drive_power(id, j.op, j.netboot, j.during).await {
                     tracing::warn!("power operation on machine {id}: {e}");
