@@ -45,6 +45,14 @@ pub(crate) fn text(status: StatusCode, msg: String) -> Response {
         .into_response()
 }
 
+/// 503 with `Retry-After`: trying again later may work.
+fn unavailable(msg: String) -> Response {
+    let mut r = text(StatusCode::SERVICE_UNAVAILABLE, msg);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self.0 {
@@ -62,11 +70,15 @@ impl IntoResponse for ApiError {
             RegionError::NotFound(m) => text(StatusCode::NOT_FOUND, m),
             RegionError::Conflict(m) => text(StatusCode::CONFLICT, m),
             RegionError::TooLarge(m) => text(StatusCode::PAYLOAD_TOO_LARGE, m),
-            RegionError::Unavailable(m) => {
-                let mut r = text(StatusCode::SERVICE_UNAVAILABLE, m);
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                r
+            RegionError::Unavailable(m) => unavailable(m),
+            RegionError::Power(e) if e.bad_parameters => {
+                text(StatusCode::BAD_REQUEST, e.to_string())
+            }
+            RegionError::Power(e) => unavailable(e.to_string()),
+            RegionError::CloneFailed(report) => {
+                let messages = report.failed.iter().map(|f| f.message()).collect();
+                let body = crate::clone::report_json(&report, Some(messages));
+                (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
             }
             RegionError::Action(e) => {
                 let status = match e {

@@ -101,7 +101,8 @@ const ADDRESS_RETRIES: usize = 5;
 impl Region {
     /// `POST machines/?op=clone`: `source`, `destinations` (repeated or comma-separated),
     /// `storage`, `interfaces`. Field errors (400) for the source and the flags; every
-    /// destination is then cloned or reported on its own.
+    /// destination is then cloned or reported on its own: when any is not,
+    /// `RegionError::CloneFailed` carries the whole report.
     pub async fn clone_machines(&self, user: &User, p: &Params) -> Result<CloneReport> {
         let mut fe = FieldErrors::default();
         let source_id = p
@@ -187,6 +188,9 @@ impl Region {
                     cause,
                 }),
             }
+        }
+        if !report.failed.is_empty() {
+            return Err(RegionError::CloneFailed(Box::new(report)));
         }
         Ok(report)
     }

@@ -39,6 +39,34 @@ pub enum RegionError {
     /// A setting's name or value was refused.
     #[error(transparent)]
     Setting(#[from] ingot_core::settings::SettingError),
+    /// A BMC did not do what was asked.
+    #[error(transparent)]
+    Power(#[from] PowerFailure),
+    /// Some destinations of a clone were left as they were (the report says which, and which
+    /// did change).
+    #[error("{} destination(s) not cloned", .0.failed.len())]
+    CloneFailed(Box<crate::clone::CloneReport>),
+}
+
+/// A BMC did not do what was asked: what was being done, and why it failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {cause}")]
+pub struct PowerFailure {
+    pub what: String,
+    pub cause: String,
+    /// The driver refused the machine's power parameters (the caller can correct them); else
+    /// the BMC failed or did not answer (trying again later may work).
+    pub bad_parameters: bool,
+}
+
+impl PowerFailure {
+    pub fn new(what: impl Into<String>, e: &ingot_power::PowerError) -> PowerFailure {
+        PowerFailure {
+            what: what.into(),
+            cause: e.to_string(),
+            bad_parameters: matches!(e, ingot_power::PowerError::BadParams(_)),
+        }
+    }
 }
 
 impl RegionError {

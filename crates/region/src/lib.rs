@@ -31,7 +31,7 @@ pub mod uploads;
 mod users;
 
 pub use allocation::{candidate, hardware_facts, NetFacts};
-pub use error::{FieldErrors, RegionError};
+pub use error::{FieldErrors, PowerFailure, RegionError};
 pub(crate) use lifecycle::Heard;
 pub use users::{hash_password, verify_password};
 

@@ -13,7 +13,7 @@
 //! `commissioning` result set (stdout: the capture as JSON), so `nodes/{id}/results/` shows where
 //! the data came from. A later commissioning replaces that result set.
 
-use crate::{Region, RegionError, Result};
+use crate::{PowerFailure, Region, RegionError, Result};
 use ingot_core::inventory::{self, BlockDevice, Interface, Inventory};
 use ingot_core::scripts::ResultStatus;
 use ingot_core::Status;
@@ -267,20 +267,18 @@ impl Region {
             .await;
         let capture = match read {
             Ok(Ok(c)) => c,
-            Ok(Err(ingot_power::PowerError::BadParams(e))) => {
-                return Err(RegionError::BadRequest(format!(
-                    "Could not read the hardware from the BMC: {e}"
-                )))
-            }
             Ok(Err(e)) => {
-                return Err(RegionError::Unavailable(format!(
-                    "Could not read the hardware from the BMC: {e}"
-                )))
+                return Err(
+                    PowerFailure::new("Could not read the hardware from the BMC", &e).into(),
+                )
             }
             Err(_) => {
-                return Err(RegionError::Unavailable(format!(
-                    "Could not read the hardware from the BMC: no complete answer within {READ_DEADLINE:?}"
-                )))
+                return Err(PowerFailure {
+                    what: "Could not read the hardware from the BMC".into(),
+                    cause: format!("no complete answer within {READ_DEADLINE:?}"),
+                    bad_parameters: false,
+                }
+                .into())
             }
         };
         let runtime = format!("0:00:{:02}", started.elapsed().as_secs().min(59));

@@ -4,7 +4,7 @@
 //! background, retried by the driver's policy, its failure the machine's failed status); the
 //! power monitor.
 
-use crate::{facts, power, secrets, Heard, Region, RegionError, Result};
+use crate::{facts, power, secrets, Heard, PowerFailure, Region, RegionError, Result};
 use ingot_core::actions::Action;
 use ingot_core::signal;
 use ingot_core::signal::Outcome;
@@ -132,10 +132,11 @@ impl Region {
         self.record_power(m.id, seen.clone()).await?;
         match seen {
             Ok(s) => Ok(s.as_str().to_string()),
-            Err(e) => Err(RegionError::Unavailable(format!(
-                "Failed to query the power state through {}: {e}",
-                m.power_type
-            ))),
+            Err(e) => Err(PowerFailure::new(
+                format!("Failed to query the power state through {}", m.power_type),
+                &e,
+            )
+            .into()),
         }
     }
 
