@@ -6,9 +6,7 @@
 //! checked is the region's (`ingot_region::uploads`). The ephemeral environment's own kernel
 //! and initrd (`ingot images build`) are listed too, as `Generated` resources.
 
-use crate::{
-    bad, forms_id, need_admin, no_content, not_found, ok_json, render, ApiError, App, Req, Res,
-};
+use crate::{bad, forms_id, no_content, not_found, ok_json, render, ApiError, App, Req, Res};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use ingot_region::model::BootResource;
@@ -118,9 +116,8 @@ pub(crate) async fn collection(app: &App, r: &Req, u: &User) -> Res {
         }
         (&Method::POST, None) => create(app, r, u).await,
         (&Method::POST, Some("import")) => {
-            need_admin(u)?;
             let dir = images_dir(app.images_dir.as_deref())?.to_path_buf();
-            let msg = if app.importer.start(app.region.clone(), dir) {
+            let msg = if app.region.start_import(u, dir)? {
                 "Import of boot resources started"
             } else {
                 "An import of boot resources is already running"
@@ -128,17 +125,16 @@ pub(crate) async fn collection(app: &App, r: &Req, u: &User) -> Res {
             Ok((StatusCode::OK, msg).into_response())
         }
         (&Method::POST, Some("stop_import")) => {
-            need_admin(u)?;
-            let msg = if app.importer.stop() {
+            let msg = if app.region.stop_import(u)? {
                 "Import of boot resources is being stopped"
             } else {
                 "No import is running."
             };
             Ok((StatusCode::OK, msg).into_response())
         }
-        (&Method::GET, Some("is_importing")) => ok_json(json!(app.importer.is_importing())),
+        (&Method::GET, Some("is_importing")) => ok_json(json!(app.region.is_importing())),
         (&Method::GET, Some("import_status")) => {
-            ok_json(serde_json::to_value(app.importer.state()).unwrap_or(Value::Null))
+            ok_json(serde_json::to_value(app.region.import_state()).unwrap_or(Value::Null))
         }
         _ => Err(crate::unknown_op(r)),
     }
@@ -263,8 +259,7 @@ pub(crate) async fn streamed_create(app: &App, req: axum::extract::Request) -> R
     let start = async {
         let who = app.region.authenticate(r.auth.as_deref()).await?;
         let u = crate::need_user(&who)?.clone();
-        need_admin(&u)?;
-        let dir = images_dir(app.images_dir.as_deref())?.to_path_buf();
+        let dir = ingot_region::uploads::upload_dir(&u, app.images_dir.as_deref())?.to_path_buf();
         let content_type = r
             .headers
             .get(axum::http::header::CONTENT_TYPE)

@@ -51,8 +51,6 @@ pub struct App {
     /// The `ingot-agent` executable served as `/MAAS/maas-run-scripts` (register-machine,
     /// report-results, hardware sync on running machines).
     pub agent_binary: std::path::PathBuf,
-    /// Imports images from the boot sources (one import at a time, in the background).
-    pub importer: Arc<ingot_region::images::Importer>,
 }
 
 /// `INGOT_AGENT_BINARY`, else `ingot-agent` next to this program.
@@ -79,7 +77,6 @@ pub fn router_with(region: Region, images_dir: Option<std::path::PathBuf>) -> Ro
         images_dir,
         ipxe_dir: std::path::PathBuf::from("/usr/lib/ipxe"),
         agent_binary: default_agent_binary(),
-        importer: Default::default(),
     });
     Router::new().fallback(dispatch).with_state(app)
 }
@@ -345,14 +342,6 @@ fn need_user(who: &Principal) -> Result<&User, ApiError> {
         Principal::Machine { .. } => Err(forbidden(
             "Machine credentials only give access to that machine's metadata.",
         )),
-    }
-}
-
-fn need_admin(u: &User) -> Result<(), ApiError> {
-    if u.is_admin {
-        Ok(())
-    } else {
-        Err(forbidden("This action needs administrator rights."))
     }
 }
 

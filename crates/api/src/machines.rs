@@ -1,8 +1,6 @@
 //! `machines/` and `machines/{system_id}/`: decoding MAAS's parameters, one region call, the machine JSON.
 
-use crate::{
-    clone, need_admin, need_user, no_content, ok_json, render, unknown_op, ApiError, App, Req, Res,
-};
+use crate::{clone, need_user, no_content, ok_json, render, unknown_op, ApiError, App, Req, Res};
 use axum::http::header;
 use axum::http::Method;
 use axum::response::IntoResponse;
@@ -130,24 +128,14 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                     machines_json(&ms)
                 }
                 (&Method::GET, Some("power_parameters")) => {
-                    need_admin(u)?;
-                    let ms = app
+                    let all = app
                         .region
-                        .list_machines(
-                            u,
-                            MachineFilter {
-                                system_ids: forms::list(&p, "id"),
-                                ..Default::default()
-                            },
-                        )
+                        .power_parameters_of(u, forms::list(&p, "id"))
                         .await?;
-                    let mut out = serde_json::Map::new();
-                    for m in ms {
-                        out.insert(
-                            m.system_id.clone(),
-                            Value::Object(app.region.open_power_params(&m)?),
-                        );
-                    }
+                    let out: serde_json::Map<String, Value> = all
+                        .into_iter()
+                        .map(|(sid, pp)| (sid, Value::Object(pp)))
+                        .collect();
                     ok_json(Value::Object(out))
                 }
                 (&Method::POST, Some("allocate")) => {
@@ -164,32 +152,9 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                 (&Method::POST, Some("release")) => bulk_release(app, u, &p).await,
                 (&Method::POST, Some("clone")) => clone::clone_machines(app, u, &p).await,
                 (&Method::POST, Some("accept")) | (&Method::POST, Some("accept_all")) => {
-                    need_admin(u)?;
-                    let ids = if r.op() == Some("accept_all") {
-                        app.region
-                            .list_machines(
-                                u,
-                                MachineFilter {
-                                    statuses: vec![Status::New],
-                                    ..Default::default()
-                                },
-                            )
-                            .await?
-                            .into_iter()
-                            .map(|m| m.system_id)
-                            .collect()
-                    } else {
-                        forms::list(&p, "machines")
-                    };
-                    let mut out = Vec::new();
-                    for id in ids {
-                        let m = app
-                            .region
-                            .act(u, &id, Action::Commission, &ActionOptions::default(), None)
-                            .await?;
-                        out.push(render::machine(&m));
-                    }
-                    ok_json(Value::Array(out))
+                    let ids = (r.op() == Some("accept")).then(|| forms::list(&p, "machines"));
+                    let ms = app.region.accept_machines(u, ids).await?;
+                    ok_json(Value::Array(ms.iter().map(render::machine).collect()))
                 }
                 _ => Err(unknown_op(r)),
             }
@@ -235,9 +200,7 @@ pub(crate) async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
             return ok_json(json!({"state": region.query_power_state(u, sid).await?}));
         }
         (&Method::GET, Some("power_parameters")) => {
-            need_admin(u)?;
-            let m = region.machine_for(u, sid).await?;
-            return ok_json(Value::Object(region.open_power_params(&m)?));
+            return ok_json(Value::Object(region.power_parameters(u, sid).await?));
         }
         (&Method::GET, Some("get_token")) => {
             return ok_json(

@@ -1,7 +1,7 @@
 //! `scripts/` (user and built-in commissioning/testing scripts) and a machine's script results
 //! in MAAS's `node-script-results` shape (`nodes/{id}/results/`, also under `machines/`).
 
-use crate::{bad, need_admin, no_content, not_found, ok_json, unknown_op, App, Req, Res};
+use crate::{bad, no_content, not_found, ok_json, unknown_op, App, Req, Res};
 use axum::http::{header, Method};
 use axum::response::IntoResponse;
 use base64::Engine as _;
@@ -93,8 +93,7 @@ pub(crate) async fn collection(app: &App, r: &Req, u: &User) -> Res {
             ok_json(Value::Array(out))
         }
         (&Method::POST, None) => {
-            need_admin(u)?;
-            let s = app.region.create_script(&p, &r.files).await?;
+            let s = app.region.create_script(u, &p, &r.files).await?;
             ok_json(script_json(&s, false))
         }
         _ => Err(unknown_op(r)),
@@ -121,13 +120,11 @@ pub(crate) async fn item(app: &App, r: &Req, u: &User, name: &str) -> Res {
             Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
         }
         (&Method::PUT, None) => {
-            need_admin(u)?;
-            let s = app.region.update_script(name, &p, &r.files).await?;
+            let s = app.region.update_script(u, name, &p, &r.files).await?;
             ok_json(script_json(&s, false))
         }
         (&Method::DELETE, None) => {
-            need_admin(u)?;
-            app.region.delete_script(name).await?;
+            app.region.delete_script(u, name).await?;
             no_content()
         }
         _ => Err(unknown_op(r)),

@@ -1,6 +1,6 @@
 //! `users/`, `account/` (API tokens), `account/prefs/sshkeys/`, and `/MAAS/accounts/authenticate/`.
 
-use crate::{need_admin, no_content, ok_json, render, unknown_op, App, Req, Res};
+use crate::{no_content, ok_json, render, unknown_op, App, Req, Res};
 use axum::http::Method;
 use ingot_region::model::User;
 use serde_json::json;
@@ -32,19 +32,7 @@ pub(crate) async fn users(app: &App, r: &Req, u: &User) -> Res {
         }
         (&Method::GET, Some("whoami")) => ok_json(render::user(u)),
         (&Method::POST, None) => {
-            need_admin(u)?;
-            let p = r.params();
-            let name = p.get("username").unwrap_or_default();
-            let admin = p.get_bool("is_superuser")?.unwrap_or(false);
-            let nu = app
-                .region
-                .create_user(
-                    name,
-                    p.get("password").unwrap_or_default(),
-                    p.get("email").unwrap_or_default(),
-                    admin,
-                )
-                .await?;
+            let nu = app.region.add_user(u, &r.params()).await?;
             ok_json(render::user(&nu))
         }
         _ => Err(unknown_op(r)),

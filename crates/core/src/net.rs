@@ -2,8 +2,11 @@
 
 use std::net::IpAddr;
 
-/// A parsed CIDR: network address (host bits cleared) and prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A parsed CIDR: network address (host bits cleared) and prefix length. The one CIDR type of
+/// the workspace: the region's subnets and the DHCP server's configuration (as a string in
+/// JSON) both use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Cidr {
     pub network: IpAddr,
     pub prefix: u8,
@@ -67,7 +70,8 @@ impl Cidr {
         })
     }
 
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub fn contains(&self, ip: impl Into<IpAddr>) -> bool {
+        let ip = ip.into();
         ip.is_ipv4() == self.network.is_ipv4()
             && to_u128(ip) & mask(self.prefix, bits(ip)) == to_u128(self.network)
     }
@@ -84,9 +88,39 @@ impl Cidr {
     }
 }
 
+impl Cidr {
+    /// The IPv4 netmask (`255.255.0.0` for a /16); None for an IPv6 network.
+    pub fn netmask_v4(&self) -> Option<std::net::Ipv4Addr> {
+        match self.network {
+            IpAddr::V4(_) => Some((mask(self.prefix, 32) as u32).into()),
+            IpAddr::V6(_) => None,
+        }
+    }
+}
+
 impl std::fmt::Display for Cidr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        Cidr::parse(s)
+    }
+}
+
+impl TryFrom<String> for Cidr {
+    type Error = String;
+    fn try_from(s: String) -> Result<Cidr, String> {
+        Cidr::parse(&s)
+    }
+}
+
+impl From<Cidr> for String {
+    fn from(c: Cidr) -> String {
+        c.to_string()
     }
 }
 

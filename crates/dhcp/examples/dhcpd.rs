@@ -62,7 +62,7 @@ fn parse_args() -> Result<Config, String> {
                         .map_err(|_| "bad --listen".to_string())?,
                 )
             }
-            "--subnet" => subnet = Some(val(&mut it, flag)?.parse().map_err(|e| format!("{e}"))?),
+            "--subnet" => subnet = Some(val(&mut it, flag)?.parse()?),
             "--range" => {
                 let v = val(&mut it, flag)?;
                 let (a, b) = v.split_once('-').ok_or("range is START-END")?;

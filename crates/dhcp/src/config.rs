@@ -1,10 +1,8 @@
 //! Server configuration (deserialisable from JSON).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,72 +29,9 @@ pub enum ConfigError {
     NoSubnet,
 }
 
-/// An IPv4 network in CIDR notation, e.g. `10.66.0.0/16`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Cidr {
-    pub network: Ipv4Addr,
-    pub prefix: u8,
-}
-
-impl Cidr {
-    pub fn new(addr: Ipv4Addr, prefix: u8) -> Result<Self, ConfigError> {
-        if prefix > 32 {
-            return Err(ConfigError::Cidr(format!("{addr}/{prefix}")));
-        }
-        let mask = Self::mask_bits(prefix);
-        Ok(Cidr {
-            network: Ipv4Addr::from(u32::from(addr) & mask),
-            prefix,
-        })
-    }
-    fn mask_bits(prefix: u8) -> u32 {
-        if prefix == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(prefix.min(32)))
-        }
-    }
-    pub fn netmask(&self) -> Ipv4Addr {
-        Ipv4Addr::from(Self::mask_bits(self.prefix))
-    }
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        u32::from(ip) & Self::mask_bits(self.prefix) == u32::from(self.network)
-    }
-    pub fn broadcast(&self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.network) | !Self::mask_bits(self.prefix))
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = ConfigError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || ConfigError::Cidr(s.to_string());
-        let (a, p) = s.split_once('/').ok_or_else(err)?;
-        let addr: Ipv4Addr = a.trim().parse().map_err(|_| err())?;
-        let prefix: u8 = p.trim().parse().map_err(|_| err())?;
-        Cidr::new(addr, prefix).map_err(|_| err())
-    }
-}
-
-impl TryFrom<String> for Cidr {
-    type Error = ConfigError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<Cidr> for String {
-    fn from(c: Cidr) -> String {
-        c.to_string()
-    }
-}
+/// A subnet the server answers for, in CIDR notation (`10.66.0.0/16`): the workspace's one
+/// CIDR type; the configuration accepts only IPv4 networks.
+pub use ingot_core::net::Cidr;
 
 /// An inclusive dynamic address range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,6 +201,9 @@ impl Config {
             return Err(ConfigError::NoSubnet);
         }
         for s in &self.subnets {
+            if s.cidr.netmask_v4().is_none() {
+                return Err(ConfigError::Cidr(s.cidr.to_string()));
+            }
             for r in &s.ranges {
                 if u32::from(r.start) > u32::from(r.end)
                     || !s.cidr.contains(r.start)
@@ -302,9 +240,11 @@ mod tests {
 
     #[test]
     fn cidr_parse_and_contains() {
-        let c: Cidr = "10.66.3.4/16".parse().unwrap();
+        let c: Cidr = "10.66.0.0/16".parse().unwrap();
         assert_eq!(c.network, Ipv4Addr::new(10, 66, 0, 0));
-        assert_eq!(c.netmask(), Ipv4Addr::new(255, 255, 0, 0));
+        assert_eq!(c.netmask_v4(), Some(Ipv4Addr::new(255, 255, 0, 0)));
+        // Host bits set is a mistake, as in the region's subnets.
+        assert!("10.66.3.4/16".parse::<Cidr>().is_err());
         assert!(c.contains(Ipv4Addr::new(10, 66, 255, 1)));
         assert!(!c.contains(Ipv4Addr::new(10, 67, 0, 1)));
         assert!("10.0.0.0/33".parse::<Cidr>().is_err());

@@ -588,7 +588,9 @@ impl Engine {
                 opts.insert(DhcpOption::Renewal(lt / 2));
                 opts.insert(DhcpOption::Rebinding(lt / 8 * 7));
             }
-            opts.insert(DhcpOption::SubnetMask(s.cidr.netmask()));
+            if let Some(mask) = s.cidr.netmask_v4() {
+                opts.insert(DhcpOption::SubnetMask(mask));
+            }
             if let Some(r) = s.router {
                 opts.insert(DhcpOption::Router(vec![r]));
             }

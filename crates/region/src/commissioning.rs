@@ -3,6 +3,7 @@
 //! script (with the inventory and boot-interface hooks), and scripts that overstay their
 //! timeout.
 
+use crate::settings::need_admin;
 use crate::{facts, FieldErrors, Region, RegionError, Result};
 use ingot_core::actions::{Action, ActionOptions};
 use ingot_core::inventory;
@@ -92,6 +93,38 @@ fn script_error(e: scripts::ScriptError) -> RegionError {
 }
 
 impl Region {
+    /// `machines/?op=accept` and `accept_all` (admin): commission the machines given (every
+    /// NEW machine when `system_ids` is None), in order; the first refusal stops.
+    pub async fn accept_machines(
+        &self,
+        u: &User,
+        system_ids: Option<Vec<String>>,
+    ) -> Result<Vec<Machine>> {
+        need_admin(u)?;
+        let ids = match system_ids {
+            Some(ids) => ids,
+            None => {
+                let f = ingot_store::MachineFilter {
+                    statuses: vec![Status::New],
+                    ..Default::default()
+                };
+                self.list_machines(u, f)
+                    .await?
+                    .into_iter()
+                    .map(|m| m.system_id)
+                    .collect()
+            }
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(
+                self.act(u, &id, Action::Commission, &ActionOptions::default(), None)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
     /// Built-ins first (name order), then user scripts (name order).
     pub async fn list_scripts(&self) -> Result<Vec<ScriptView>> {
         let mut out: Vec<ScriptView> = BUILTINS
@@ -153,7 +186,13 @@ impl Region {
 
     /// `POST scripts/` (admin): a `script` (file or field), with `name` and the other metadata
     /// from the form or the script's header.
-    pub async fn create_script(&self, p: &Params, files: &[FilePart]) -> Result<ScriptView> {
+    pub async fn create_script(
+        &self,
+        u: &User,
+        p: &Params,
+        files: &[FilePart],
+    ) -> Result<ScriptView> {
+        need_admin(u)?;
         let Some(text) = script_text(p, files) else {
             return Err(RegionError::field("script", "This field is required."));
         };
@@ -195,10 +234,12 @@ impl Region {
     /// `PUT scripts/{name}/` (admin): new text and/or metadata fields.
     pub async fn update_script(
         &self,
+        u: &User,
         name: &str,
         p: &Params,
         files: &[FilePart],
     ) -> Result<ScriptView> {
+        need_admin(u)?;
         let cur = self.get_script(name).await?;
         let Some(id) = cur.id else {
             return Err(RegionError::Forbidden(format!(
@@ -237,7 +278,9 @@ impl Region {
         self.get_script(&id.to_string()).await
     }
 
-    pub async fn delete_script(&self, name: &str) -> Result<()> {
+    /// `scripts/{name}/` delete (admin; built-in scripts cannot be deleted).
+    pub async fn delete_script(&self, u: &User, name: &str) -> Result<()> {
+        need_admin(u)?;
         let cur = self.get_script(name).await?;
         let Some(id) = cur.id else {
             return Err(RegionError::Forbidden(format!(

@@ -1,6 +1,8 @@
 //! Request forms: MAAS-shaped parameters in, validated changes out, with field errors shaped
 //! like MAAS's (`{"field": ["message"]}`).
 
+pub mod boot_sources;
+
 use crate::{DeployParams, FieldErrors, Principal, Region, RegionError, Result};
 use ingot_core::actions::{Action, ActionOptions};
 use ingot_core::constraints::Constraints;

@@ -12,6 +12,7 @@
 //! named in the import's errors; its resource is not kept. The product's root image becomes a
 //! `Synced` boot resource that deploys exactly like an uploaded one.
 
+use crate::settings::need_admin;
 use crate::{Region, RegionError};
 use base64::Engine;
 use futures::StreamExt;
@@ -19,6 +20,7 @@ use ingot_core::ids::hex;
 use ingot_core::streams::{self, Item, Planned, Selection};
 use ingot_store::deploy::BootResource;
 use ingot_store::sources::BootSource;
+use ingot_store::User;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -673,6 +675,28 @@ async fn fetch_doc(
 }
 
 impl Region {
+    /// `boot-resources/?op=import` (admin): import from the boot sources into `dir`, in the
+    /// background; false when an import is already running.
+    pub fn start_import(&self, u: &User, dir: PathBuf) -> crate::Result<bool> {
+        need_admin(u)?;
+        Ok(self.importer.start(self.clone(), dir))
+    }
+
+    /// `boot-resources/?op=stop_import` (admin): false when no import is running.
+    pub fn stop_import(&self, u: &User) -> crate::Result<bool> {
+        need_admin(u)?;
+        Ok(self.importer.stop())
+    }
+
+    pub fn is_importing(&self) -> bool {
+        self.importer.is_importing()
+    }
+
+    /// What the running or last import did.
+    pub fn import_state(&self) -> ImportState {
+        self.importer.state()
+    }
+
     /// A keyring given to a boot source must hold at least one key.
     pub fn check_keyring(bytes: &[u8]) -> crate::Result<()> {
         parse_keyring(bytes)

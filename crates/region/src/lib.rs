@@ -146,6 +146,8 @@ pub struct Region {
     power_jobs: std::sync::Arc<std::sync::OnceLock<power::PowerQueue>>,
     /// The power operations under way, waited for (a while) when the region closes.
     power_tasks: tokio_util::task::TaskTracker,
+    /// Imports images from the boot sources (one import at a time, in the background).
+    importer: std::sync::Arc<images::Importer>,
 }
 
 impl Region {
@@ -165,6 +167,7 @@ impl Region {
             power: Default::default(),
             power_jobs: Default::default(),
             power_tasks: Default::default(),
+            importer: Default::default(),
             node_timeout_secs: None,
         }
     }

@@ -1,6 +1,7 @@
 //! The network model's forms: fabrics, VLANs, subnets and IP ranges, validated before they
 //! reach the store (CIDR syntax, ranges inside their subnet and not overlapping, VLAN ids).
 
+use crate::settings::need_admin;
 use crate::{FieldErrors, Region, RegionError, Result};
 use ingot_core::net::{check_range, check_static_ip, first_free_ip, ranges_overlap, Cidr};
 use ingot_store::network::{
@@ -52,7 +53,9 @@ impl Region {
         Ok(found)
     }
 
-    pub async fn create_subnet(&self, p: &Params) -> Result<Subnet> {
+    /// `subnets/` create (admin).
+    pub async fn create_subnet(&self, u: &User, p: &Params) -> Result<Subnet> {
+        need_admin(u)?;
         let mut fe = FieldErrors::default();
         let cidr = match p.get("cidr").map(str::trim).filter(|c| !c.is_empty()) {
             Some(c) => match Cidr::parse(c) {
@@ -109,11 +112,13 @@ impl Region {
         })
     }
 
-    pub async fn update_subnet(&self, id: i64, p: &Params) -> Result<Subnet> {
+    /// `subnets/{id}/` update (admin; a subnet that does not exist is not found first).
+    pub async fn update_subnet(&self, u: &User, id: i64, p: &Params) -> Result<Subnet> {
         let mut s =
             self.store.subnet_by_id(id).await?.ok_or_else(|| {
                 RegionError::NotFound("No Subnet matches the given query.".into())
             })?;
+        need_admin(u)?;
         let mut fe = FieldErrors::default();
         if p.contains("cidr") && p.get("cidr") != Some(s.cidr.as_str()) {
             fe.add(
@@ -137,7 +142,9 @@ impl Region {
             };
             if let (Ok(c), Some(g)) = (
                 Cidr::parse(&s.cidr),
-                s.gateway_ip.as_deref().and_then(|g| g.parse().ok()),
+                s.gateway_ip
+                    .as_deref()
+                    .and_then(|g| g.parse::<std::net::IpAddr>().ok()),
             ) {
                 if !c.contains(g) {
                     fe.add("gateway_ip", format!("The gateway {g} is not inside {c}."));
@@ -204,7 +211,9 @@ impl Region {
         Ok(())
     }
 
-    pub async fn create_iprange(&self, p: &Params) -> Result<IpRange> {
+    /// `ipranges/` create (admin).
+    pub async fn create_iprange(&self, u: &User, p: &Params) -> Result<IpRange> {
+        need_admin(u)?;
         let mut fe = FieldErrors::default();
         let start = p.get("start_ip").unwrap_or_default().trim().to_string();
         let end = p.get("end_ip").unwrap_or_default().trim().to_string();
@@ -250,11 +259,13 @@ impl Region {
         Ok(self.store.create_iprange(&r).await?)
     }
 
-    pub async fn update_iprange(&self, id: i64, p: &Params) -> Result<IpRange> {
+    /// `ipranges/{id}/` update (admin; a range that does not exist is not found first).
+    pub async fn update_iprange(&self, u: &User, id: i64, p: &Params) -> Result<IpRange> {
         let mut r =
             self.store.iprange_by_id(id).await?.ok_or_else(|| {
                 RegionError::NotFound("No IPRange matches the given query.".into())
             })?;
+        need_admin(u)?;
         if let Some(v) = p.get("start_ip") {
             r.start_ip = v.trim().to_string();
         }

@@ -98,6 +98,37 @@ impl Region {
         }
     }
 
+    /// `machines/{id}/?op=power_parameters` (admin): the machine's power parameters, secrets
+    /// decrypted.
+    pub async fn power_parameters(
+        &self,
+        u: &User,
+        system_id: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        crate::settings::need_admin(u)?;
+        let m = self.machine_for(u, system_id).await?;
+        self.open_power_params(&m)
+    }
+
+    /// `machines/?op=power_parameters` (admin): those of the machines given by id (every
+    /// machine when none is given), by system_id.
+    pub async fn power_parameters_of(
+        &self,
+        u: &User,
+        system_ids: Vec<String>,
+    ) -> Result<Vec<(String, serde_json::Map<String, serde_json::Value>)>> {
+        crate::settings::need_admin(u)?;
+        let f = ingot_store::MachineFilter {
+            system_ids,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        for m in self.list_machines(u, f).await? {
+            out.push((m.system_id.clone(), self.open_power_params(&m)?));
+        }
+        Ok(out)
+    }
+
     /// A machine's power parameters with secrets decrypted (for drivers and admins only).
     pub fn open_power_params(
         &self,

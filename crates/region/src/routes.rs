@@ -2,11 +2,13 @@
 //! `ingot_core::net::check_static_route`, stored in `static_routes`, and rendered into the
 //! network configuration of every machine with an address on the source subnet.
 
+use crate::settings::need_admin;
 use crate::{FieldErrors, Region, RegionError, Result};
 use ingot_core::net::{check_static_route, Cidr};
 use ingot_store::network::Subnet;
 use ingot_store::routes::StaticRoute;
 use ingot_store::StoreError;
+use ingot_store::User;
 use ingot_wire::Params;
 
 /// A subnet named by id, CIDR or name (as MAAS's subnet specifiers).
@@ -30,7 +32,8 @@ impl Region {
     }
 
     /// `static-routes/` create (admin): `source`, `destination`, `gateway_ip`, `metric`.
-    pub async fn create_static_route(&self, p: &Params) -> Result<StaticRoute> {
+    pub async fn create_static_route(&self, u: &User, p: &Params) -> Result<StaticRoute> {
+        need_admin(u)?;
         let blank = StaticRoute {
             id: 0,
             source_id: 0,
@@ -43,7 +46,8 @@ impl Region {
     }
 
     /// `static-routes/{id}/` update (admin): the fields given replace the route's.
-    pub async fn update_static_route(&self, id: i64, p: &Params) -> Result<StaticRoute> {
+    pub async fn update_static_route(&self, u: &User, id: i64, p: &Params) -> Result<StaticRoute> {
+        need_admin(u)?;
         let old = self.static_route(id).await?;
         let r = self.route_form(old, p, false).await?;
         self.store
@@ -53,7 +57,9 @@ impl Region {
         self.static_route(id).await
     }
 
-    pub async fn delete_static_route(&self, id: i64) -> Result<()> {
+    /// `static-routes/{id}/` delete (admin).
+    pub async fn delete_static_route(&self, u: &User, id: i64) -> Result<()> {
+        need_admin(u)?;
         self.store
             .delete_static_route(id)
             .await

@@ -45,6 +45,13 @@ impl Content<'_> {
 }
 
 /// The images directory, which a region without a data directory does not have.
+/// Where an administrator's upload goes: refused before any of its bytes are read when `u` is
+/// not an administrator or the region has no images directory.
+pub fn upload_dir<'a>(u: &User, dir: Option<&'a Path>) -> Result<&'a Path> {
+    need_admin(u)?;
+    images_dir(dir)
+}
+
 pub fn images_dir(dir: Option<&Path>) -> Result<&Path> {
     dir.ok_or_else(|| {
         RegionError::Unavailable("This region has no data directory for images.".into())

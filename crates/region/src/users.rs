@@ -38,6 +38,19 @@ pub(crate) fn check_sshkey(key: &str) -> Result<String> {
 }
 
 impl Region {
+    /// `users/` create (admin): `username`, `password`, `email`, `is_superuser`.
+    pub async fn add_user(&self, u: &User, p: &ingot_wire::Params) -> Result<User> {
+        need_admin(u)?;
+        let admin = p.get_bool("is_superuser")?.unwrap_or(false);
+        self.create_user(
+            p.get("username").unwrap_or_default(),
+            p.get("password").unwrap_or_default(),
+            p.get("email").unwrap_or_default(),
+            admin,
+        )
+        .await
+    }
+
     pub async fn create_user(
         &self,
         username: &str,

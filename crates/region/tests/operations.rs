@@ -62,6 +62,7 @@ fn kind(e: &RegionError) -> String {
         RegionError::Setting(_) => "field value".into(),
         RegionError::Action(_) => "action".into(),
         RegionError::Storage(_) => "storage".into(),
+        RegionError::Unavailable(_) => "unavailable".into(),
         other => format!("{other:?}"),
     }
 }
@@ -427,19 +428,25 @@ async fn fabrics_vlans_and_the_rack_configuration() {
 
     // A managed subnet with a dynamic range on a VLAN with DHCP is what racks serve.
     l.region
-        .create_subnet(&params(&[
-            ("cidr", "10.20.0.0/24"),
-            ("vlan", &v.id.to_string()),
-            ("gateway_ip", "10.20.0.1"),
-        ]))
+        .create_subnet(
+            &l.admin,
+            &params(&[
+                ("cidr", "10.20.0.0/24"),
+                ("vlan", &v.id.to_string()),
+                ("gateway_ip", "10.20.0.1"),
+            ]),
+        )
         .await
         .unwrap();
     l.region
-        .create_iprange(&params(&[
-            ("type", "dynamic"),
-            ("start_ip", "10.20.0.100"),
-            ("end_ip", "10.20.0.150"),
-        ]))
+        .create_iprange(
+            &l.admin,
+            &params(&[
+                ("type", "dynamic"),
+                ("start_ip", "10.20.0.100"),
+                ("end_ip", "10.20.0.150"),
+            ]),
+        )
         .await
         .unwrap();
     l.region
@@ -541,4 +548,100 @@ async fn boot_answers_follow_the_settings() {
         ),
         "forbidden"
     );
+}
+
+/// Who may change the region's shared objects is the region's rule: each administrator's
+/// operation refuses a user (forbidden) before it looks at what was sent, and lets the
+/// administrator through to the form's checks.
+#[tokio::test]
+async fn administrators_operations_refuse_users() {
+    let l = lab().await;
+    let m = machine(&l, "52:54:00:aa:00:01").await;
+    let sid = m.system_id.clone();
+    let empty = Params::new();
+    // Each operation, run as `who`, gives the kind of its outcome.
+    let outcomes = |who: User| {
+        let r = &l.region;
+        let sid = sid.clone();
+        let empty = empty.clone();
+        async move {
+            let k = |x: Result<(), RegionError>| match x {
+                Ok(()) => "ok".to_string(),
+                Err(e) => kind(&e),
+            };
+            vec![
+                (
+                    "create_subnet",
+                    k(r.create_subnet(&who, &empty).await.map(|_| ())),
+                ),
+                (
+                    "create_iprange",
+                    k(r.create_iprange(&who, &empty).await.map(|_| ())),
+                ),
+                (
+                    "create_static_route",
+                    k(r.create_static_route(&who, &empty).await.map(|_| ())),
+                ),
+                (
+                    "update_static_route",
+                    k(r.update_static_route(&who, 999, &empty).await.map(|_| ())),
+                ),
+                (
+                    "delete_static_route",
+                    k(r.delete_static_route(&who, 999).await),
+                ),
+                (
+                    "create_script",
+                    k(r.create_script(&who, &empty, &[]).await.map(|_| ())),
+                ),
+                (
+                    "update_script",
+                    k(r.update_script(&who, "nope", &empty, &[]).await.map(|_| ())),
+                ),
+                ("delete_script", k(r.delete_script(&who, "nope").await)),
+                ("add_user", k(r.add_user(&who, &empty).await.map(|_| ()))),
+                (
+                    "power_parameters",
+                    k(r.power_parameters(&who, &sid).await.map(|_| ())),
+                ),
+                (
+                    "power_parameters_of",
+                    k(r.power_parameters_of(&who, vec![]).await.map(|_| ())),
+                ),
+                (
+                    "accept_machines",
+                    k(r.accept_machines(&who, Some(vec![])).await.map(|_| ())),
+                ),
+                ("stop_import", k(r.stop_import(&who).map(|_| ()))),
+                (
+                    "upload_dir",
+                    k(ingot_region::uploads::upload_dir(&who, None).map(|_| ())),
+                ),
+            ]
+        }
+    };
+    for (op, got) in outcomes(l.user.clone()).await {
+        assert_eq!(got, "forbidden", "{op} as a user");
+    }
+    let want_admin = [
+        ("create_subnet", "field cidr"),
+        ("create_iprange", "field end_ip,start_ip"),
+        ("create_static_route", "field destination,gateway_ip,source"),
+        ("update_static_route", "not found"),
+        ("delete_static_route", "not found"),
+        ("create_script", "field script"),
+        ("update_script", "not found"),
+        ("delete_script", "not found"),
+        ("add_user", "field password,username"),
+        ("power_parameters", "ok"),
+        ("power_parameters_of", "ok"),
+        ("accept_machines", "ok"),
+        ("stop_import", "ok"),
+        ("upload_dir", "unavailable"),
+    ];
+    let got = outcomes(l.admin.clone()).await;
+    for ((op, got), (want_op, want)) in got.iter().zip(want_admin) {
+        assert_eq!(*op, want_op);
+        assert_eq!(got, want, "{op} as an administrator");
+    }
 }
