@@ -88,7 +88,13 @@ fn ok_json(v: Value) -> Res {
 }
 
 fn no_content() -> Res {
-    Ok(StatusCode::NO_CONTENT.into_response())
+    // With a Content-Type, as MAAS (Django) sends it: the `maas` CLI reads the header of
+    // every answer and exits 2 after a delete without one.
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+    )
+        .into_response())
 }
 
 fn bad(msg: impl Into<String>) -> ApiError {
@@ -350,7 +356,13 @@ fn need_user(who: &Principal) -> Result<&User, ApiError> {
 async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
     // Credentials, when given, are checked even where none are needed: machine credentials
     // give nothing here, not even what anonymous callers get.
-    let who = app.region.authenticate(r.auth.as_deref()).await?;
+    let who = match app.region.authenticate(r.auth.as_deref()).await {
+        Ok(who) => who,
+        // As MAAS: `version/` answers even credentials that do not verify (Juju's client reads
+        // it first, then finds out whether its key is good from `users/?op=whoami`).
+        Err(RegionError::Unauthorized(_)) if rest == ["version"] => Principal::Anonymous,
+        Err(e) => return Err(e.into()),
+    };
     if let Principal::Machine { .. } = who {
         return Err(forbidden(
             "Machine credentials only give access to that machine's metadata.",

@@ -3,15 +3,27 @@
 //! `describe/` document is rendered from it (`routes.rs`), so the two cannot disagree: an
 //! action is served if and only if it is described.
 
-use crate::routes::{version, AnonDef, Call, HandlerDef, Serve};
+use crate::routes::{version, ActionDef, AnonDef, Call, HandlerDef, Serve};
 use crate::{
     boot_resources, boot_sources, catalog, events, machines, network, ok_json, rack, scripts,
     settings, storage, users, App, Req,
 };
 use ingot_region::model::NamedKind;
 
+/// Actions: `name method op, doc[, params];` where params are the names of the parameters the
+/// action takes, space-separated, `!` after a required one, `{key}` for free-form `key=value`.
 macro_rules! ops {
-    ($($name:literal $method:literal $op:expr, $doc:literal;)*) => { &[$(($name, $method, $op, $doc),)*] };
+    ($($name:literal $method:literal $op:expr, $doc:literal $(, $params:literal)?;)*) => {
+        &[$(ActionDef {
+            name: $name,
+            method: $method,
+            op: $op,
+            doc: $doc,
+            params: ops!(@params $($params)?),
+        },)*]
+    };
+    (@params) => { "" };
+    (@params $p:literal) => { $p };
 }
 
 /// A handler's serving function: `|app, request, call| body`, where `call` holds the caller
@@ -33,7 +45,9 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| ok_json(version())),
         params: &[],
         doc: "Information about this server's version and capabilities.",
-        actions: ops!["read" "GET" None, "Read version and capabilities.";],
+        actions: ops![
+            "read" "GET" None, "Read version and capabilities.";
+        ],
     },
     HandlerDef {
         name: "MachinesHandler",
@@ -42,15 +56,15 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         params: &[],
         doc: "Manage the collection of all machines.",
         actions: ops![
-            "read" "GET" None, "List machines, optionally filtered (hostname, mac_address, hardware_uuid, id, domain, zone, pool, status, arch, cpu_count, mem, agent_name).";
-            "create" "POST" None, "Create a machine (architecture, mac_addresses, hostname, power_type, power_parameters_*, commission, deployed, zone, pool, ...).";
-            "allocate" "POST" Some("allocate"), "Allocate a Ready machine matching constraints (name, system_id, arch, not_arch, cpu_count, mem, tags, not_tags, zone, not_in_zone, pool, not_in_pool, storage, interfaces, subnets, not_subnets, fabrics, not_fabrics, fabric_classes, not_fabric_classes, devices, agent_name, comment, dry_run).";
-            "release" "POST" Some("release"), "Release several machines: machines=<system_id> (repeated), comment, erase, quick_erase, secure_erase.";
-            "clone" "POST" Some("clone"), "Clone a machine's storage and/or interfaces onto other machines: source=<system_id>, destinations=<system_id> (repeated or comma-separated; each Ready or Failed testing, administered by you), storage=true|false, interfaces=true|false. Each destination changes whole or not at all; 400 names every destination not cloned and why.";
+            "read" "GET" None, "List machines, optionally filtered (hostname, mac_address, hardware_uuid, id, domain, zone, pool, status, arch, cpu_count, mem, agent_name).", "hostname mac_address hardware_uuid id domain zone pool status arch cpu_count mem agent_name";
+            "create" "POST" None, "Create a machine (architecture, mac_addresses, hostname, power_type, power_parameters_*, commission, deployed, zone, pool, ...).", "architecture mac_addresses hostname description power_type power_parameters power_parameters_* commission deployed zone pool domain min_hwe_kernel";
+            "allocate" "POST" Some("allocate"), "Allocate a Ready machine matching constraints (name, system_id, arch, not_arch, cpu_count, mem, tags, not_tags, zone, not_in_zone, pool, not_in_pool, storage, interfaces, subnets, not_subnets, fabrics, not_fabrics, fabric_classes, not_fabric_classes, devices, agent_name, comment, dry_run).", "name system_id arch not_arch cpu_count mem tags not_tags zone not_in_zone pool not_in_pool storage interfaces subnets not_subnets fabrics not_fabrics fabric_classes not_fabric_classes devices agent_name comment dry_run";
+            "release" "POST" Some("release"), "Release several machines: machines=<system_id> (repeated), comment, erase, quick_erase, secure_erase.", "machines! comment erase quick_erase secure_erase";
+            "clone" "POST" Some("clone"), "Clone a machine's storage and/or interfaces onto other machines: source=<system_id>, destinations=<system_id> (repeated or comma-separated; each Ready or Failed testing, administered by you), storage=true|false, interfaces=true|false. Each destination changes whole or not at all; 400 names every destination not cloned and why.", "source! destinations! storage interfaces";
             "list_allocated" "GET" Some("list_allocated"), "List the machines allocated to you.";
-            "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.";
-            "power_parameters" "GET" Some("power_parameters"), "Power parameters of several machines (admin): id (repeated).";
-            "accept" "POST" Some("accept"), "Accept declared machines (admin): machines (repeated).";
+            "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.", "mac_address!";
+            "power_parameters" "GET" Some("power_parameters"), "Power parameters of several machines (admin): id (repeated).", "id";
+            "accept" "POST" Some("accept"), "Accept declared machines (admin): machines (repeated).", "machines!";
             "accept_all" "POST" Some("accept_all"), "Accept all declared machines (admin).";
         ],
     },
@@ -62,31 +76,31 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage an individual machine.",
         actions: ops![
             "read" "GET" None, "Read a machine.";
-            "update" "PUT" None, "Update a machine (hostname, description, domain, architecture, power_type, power_parameters_*, zone, pool, cpu_count, memory, mac_addresses).";
+            "update" "PUT" None, "Update a machine (hostname, description, domain, architecture, power_type, power_parameters_*, zone, pool, cpu_count, memory, mac_addresses).", "hostname description domain architecture power_type power_parameters power_parameters_* zone pool cpu_count memory mac_addresses";
             "delete" "DELETE" None, "Delete a machine (admin).";
-            "commission" "POST" Some("commission"), "Commission a machine (admin): enable_ssh, skip_networking, skip_storage, commissioning_scripts, testing_scripts.";
-            "test" "POST" Some("test"), "Run tests on a machine (admin): testing_scripts.";
-            "abort" "POST" Some("abort"), "Abort the machine's current operation: comment.";
-            "deploy" "POST" Some("deploy"), "Deploy an uploaded image (boot-resources/): distro_series (custom/NAME, NAME or os/series; default: default_distro_series, else the only image), osystem, hwe_kernel, user_data (base64), agent_name, comment.";
-            "release" "POST" Some("release"), "Release the machine: comment, erase, quick_erase, secure_erase (erase defaults to enable_disk_erasing_on_release; erasing runs wipe-disks in DISK_ERASING).";
-            "mark_broken" "POST" Some("mark_broken"), "Mark the machine broken: comment.";
-            "mark_fixed" "POST" Some("mark_fixed"), "Mark a broken machine fixed (admin): comment.";
+            "commission" "POST" Some("commission"), "Commission a machine (admin): enable_ssh, skip_networking, skip_storage, commissioning_scripts, testing_scripts.", "enable_ssh skip_networking skip_storage commissioning_scripts testing_scripts";
+            "test" "POST" Some("test"), "Run tests on a machine (admin): testing_scripts.", "testing_scripts enable_ssh";
+            "abort" "POST" Some("abort"), "Abort the machine's current operation: comment.", "comment";
+            "deploy" "POST" Some("deploy"), "Deploy an uploaded image (boot-resources/): distro_series (custom/NAME, NAME or os/series; default: default_distro_series, else the only image), osystem, hwe_kernel, user_data (base64), agent_name, comment.", "distro_series osystem hwe_kernel user_data agent_name comment";
+            "release" "POST" Some("release"), "Release the machine: comment, erase, quick_erase, secure_erase (erase defaults to enable_disk_erasing_on_release; erasing runs wipe-disks in DISK_ERASING).", "comment erase quick_erase secure_erase";
+            "mark_broken" "POST" Some("mark_broken"), "Mark the machine broken: comment.", "comment";
+            "mark_fixed" "POST" Some("mark_fixed"), "Mark a broken machine fixed (admin): comment.", "comment";
             "rescue_mode" "POST" Some("rescue_mode"), "Boot the machine into rescue mode (admin).";
             "exit_rescue_mode" "POST" Some("exit_rescue_mode"), "Leave rescue mode (admin).";
-            "lock" "POST" Some("lock"), "Lock a deployed machine against changes: comment.";
-            "unlock" "POST" Some("unlock"), "Unlock a machine: comment.";
-            "power_on" "POST" Some("power_on"), "Power the machine on (never cycles a running machine): user_data, comment.";
-            "power_off" "POST" Some("power_off"), "Power the machine off: stop_mode, comment.";
+            "lock" "POST" Some("lock"), "Lock a deployed machine against changes: comment.", "comment";
+            "unlock" "POST" Some("unlock"), "Unlock a machine: comment.", "comment";
+            "power_on" "POST" Some("power_on"), "Power the machine on (never cycles a running machine): user_data, comment.", "user_data comment";
+            "power_off" "POST" Some("power_off"), "Power the machine off: stop_mode, comment.", "stop_mode comment";
             "query_power_state" "GET" Some("query_power_state"), "Query the machine's power state.";
             "power_parameters" "GET" Some("power_parameters"), "Read the machine's power parameters (admin).";
-            "override_failed_testing" "POST" Some("override_failed_testing"), "Ignore failed tests and make the machine usable (admin): comment.";
-            "set_workload_annotations" "POST" Some("set_workload_annotations"), "Set key=value workload annotations (empty value deletes).";
-            "set_owner_data" "POST" Some("set_owner_data"), "Deprecated alias of set_workload_annotations.";
+            "override_failed_testing" "POST" Some("override_failed_testing"), "Ignore failed tests and make the machine usable (admin): comment.", "comment";
+            "set_workload_annotations" "POST" Some("set_workload_annotations"), "Set key=value workload annotations (empty value deletes).", "{key}";
+            "set_owner_data" "POST" Some("set_owner_data"), "Deprecated alias of set_workload_annotations.", "{key}";
             "get_token" "GET" Some("get_token"), "The machine's own credentials (its owner only; an administrator only while it has no owner): they allow nothing but its metadata and results.";
             "regenerate_token" "POST" Some("regenerate_token"), "Replace the machine's credentials (its owner only): the old ones stop working at once.";
             "details" "GET" Some("details"), "Hardware details of the machine.";
             "read_bmc_inventory" "POST" Some("read_bmc_inventory"), "Read the hardware (CPUs, memory, drives, NICs) from the machine's Redfish BMC and record it as if commissioned (admin; power type redfish; not in a transient status).";
-            "set_storage_layout" "POST" Some("set_storage_layout"), "Replace the storage configuration by a layout (Ready or Allocated): storage_layout (flat, lvm, bcache, blank), boot_size, root_device, root_size, vg_name, lv_name, lv_size, cache_device, cache_mode, cache_size, cache_no_part.";
+            "set_storage_layout" "POST" Some("set_storage_layout"), "Replace the storage configuration by a layout (Ready or Allocated): storage_layout (flat, lvm, bcache, blank), boot_size, root_device, root_size, vg_name, lv_name, lv_size, cache_device, cache_mode, cache_size, cache_no_part.", "storage_layout! boot_size root_device root_size vg_name lv_name lv_size cache_device cache_mode cache_size cache_no_part";
             "restore_storage_configuration" "POST" Some("restore_storage_configuration"), "Reset the storage to the default layout (default_storage_layout; Ready or Allocated).";
         ],
     },
@@ -98,7 +112,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage users.",
         actions: ops![
             "read" "GET" None, "List users.";
-            "create" "POST" None, "Create a user (admin): username, email, password, is_superuser.";
+            "create" "POST" None, "Create a user (admin): username, email, password, is_superuser.", "username! email! password! is_superuser";
             "whoami" "GET" Some("whoami"), "The logged-in user.";
         ],
     },
@@ -120,8 +134,8 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         params: &[],
         doc: "Manage the current user's account.",
         actions: ops![
-            "create_authorisation_token" "POST" Some("create_authorisation_token"), "Create an API key: name.";
-            "delete_authorisation_token" "POST" Some("delete_authorisation_token"), "Delete an API key: token_key.";
+            "create_authorisation_token" "POST" Some("create_authorisation_token"), "Create an API key: name.", "name";
+            "delete_authorisation_token" "POST" Some("delete_authorisation_token"), "Delete an API key: token_key.", "token_key!";
             "list_authorisation_tokens" "GET" Some("list_authorisation_tokens"), "List your API keys.";
         ],
     },
@@ -133,7 +147,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage your SSH keys.",
         actions: ops![
             "read" "GET" None, "List your SSH keys.";
-            "create" "POST" None, "Add an SSH key: key.";
+            "create" "POST" None, "Add an SSH key: key.", "key!";
         ],
     },
     HandlerDef {
@@ -155,7 +169,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage all tags.",
         actions: ops![
             "read" "GET" None, "List tags.";
-            "create" "POST" None, "Create a tag (admin): name, comment, definition, kernel_opts.";
+            "create" "POST" None, "Create a tag (admin): name, comment, definition, kernel_opts.", "name! comment definition kernel_opts";
         ],
     },
     HandlerDef {
@@ -166,11 +180,11 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage a tag.",
         actions: ops![
             "read" "GET" None, "Read a tag.";
-            "update" "PUT" None, "Update a tag (admin): name, comment, kernel_opts.";
+            "update" "PUT" None, "Update a tag (admin): name, comment, kernel_opts.", "name comment kernel_opts";
             "delete" "DELETE" None, "Delete a tag (admin).";
             "machines" "GET" Some("machines"), "Machines with this tag.";
             "nodes" "GET" Some("nodes"), "Deprecated alias of machines.";
-            "update_nodes" "POST" Some("update_nodes"), "Add / remove the tag: add=<system_id>, remove=<system_id> (repeated).";
+            "update_nodes" "POST" Some("update_nodes"), "Add / remove the tag: add=<system_id>, remove=<system_id> (repeated).", "add remove";
         ],
     },
     HandlerDef {
@@ -181,7 +195,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage availability zones.",
         actions: ops![
             "read" "GET" None, "List zones.";
-            "create" "POST" None, "Create a zone (admin): name, description.";
+            "create" "POST" None, "Create a zone (admin): name, description.", "name! description";
         ],
     },
     HandlerDef {
@@ -199,7 +213,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage an availability zone.",
         actions: ops![
             "read" "GET" None, "Read a zone.";
-            "update" "PUT" None, "Update a zone (admin): name, description.";
+            "update" "PUT" None, "Update a zone (admin): name, description.", "name description";
             "delete" "DELETE" None, "Delete a zone (admin).";
         ],
     },
@@ -211,7 +225,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage resource pools.",
         actions: ops![
             "read" "GET" None, "List resource pools.";
-            "create" "POST" None, "Create a resource pool (admin): name, description.";
+            "create" "POST" None, "Create a resource pool (admin): name, description.", "name! description";
         ],
     },
     HandlerDef {
@@ -229,7 +243,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage a resource pool.",
         actions: ops![
             "read" "GET" None, "Read a resource pool.";
-            "update" "PUT" None, "Update a resource pool (admin): name, description.";
+            "update" "PUT" None, "Update a resource pool (admin): name, description.", "name description";
             "delete" "DELETE" None, "Delete a resource pool (admin).";
         ],
     },
@@ -240,7 +254,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         params: &[],
         doc: "Retrieve events, newest first.",
         actions: ops![
-            "query" "GET" Some("query"), "Query events: id (system_id, repeated), hostname, level (DEBUG, INFO, WARNING, ERROR, AUDIT: that level and above), limit (default 100, max 1000), before, after (event ids).";
+            "query" "GET" Some("query"), "Query events: id (system_id, repeated), hostname, level (DEBUG, INFO, WARNING, ERROR, AUDIT: that level and above), limit (default 100, max 1000), before, after (event ids).", "id hostname mac_address zone agent_name level limit before after";
         ],
     },
     HandlerDef {
@@ -250,8 +264,8 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         params: &[],
         doc: "Manage the region's configuration.",
         actions: ops![
-            "get_config" "GET" Some("get_config"), "Read a setting: name (node_timeout, default_distro_series, default_osystem).";
-            "set_config" "POST" Some("set_config"), "Change a setting (admin): name, value.";
+            "get_config" "GET" Some("get_config"), "Read a setting: name (node_timeout, default_distro_series, default_osystem).", "name!";
+            "set_config" "POST" Some("set_config"), "Change a setting (admin): name, value.", "name! value";
         ],
     },
 ];
@@ -264,7 +278,9 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| { c.user()?; ok_json(ingot_region::power::power_types_json()) }),
         params: &[],
         doc: "The power drivers and the parameters each takes.",
-        actions: ops!["read" "GET" None, "List power types with their parameter schemas.";],
+        actions: ops![
+            "read" "GET" None, "List power types with their parameter schemas.";
+        ],
     },
     HandlerDef {
         name: "FabricsHandler",
@@ -272,7 +288,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::fabrics(app, r, c.user()?).await),
         params: &[],
         doc: "Manage fabrics.",
-        actions: ops!["read" "GET" None, "List fabrics with their VLANs."; "create" "POST" None, "Create a fabric (admin): name, class_type.";],
+        actions: ops![
+            "read" "GET" None, "List fabrics with their VLANs.";
+            "create" "POST" None, "Create a fabric (admin): name, class_type.", "name class_type description";
+        ],
     },
     HandlerDef {
         name: "FabricHandler",
@@ -280,7 +299,11 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::fabric(app, r, c.user()?, c.arg(0)).await),
         params: &["id"],
         doc: "Manage a fabric.",
-        actions: ops!["read" "GET" None, "Read a fabric."; "update" "PUT" None, "Update a fabric (admin): name, class_type."; "delete" "DELETE" None, "Delete a fabric (admin).";],
+        actions: ops![
+            "read" "GET" None, "Read a fabric.";
+            "update" "PUT" None, "Update a fabric (admin): name, class_type.", "name class_type description";
+            "delete" "DELETE" None, "Delete a fabric (admin).";
+        ],
     },
     HandlerDef {
         name: "VlansHandler",
@@ -288,7 +311,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::vlans(app, r, c.user()?, c.arg(0)).await),
         params: &["fabric_id"],
         doc: "Manage the VLANs of a fabric.",
-        actions: ops!["read" "GET" None, "List the fabric's VLANs."; "create" "POST" None, "Create a VLAN (admin): vid, name, mtu.";],
+        actions: ops![
+            "read" "GET" None, "List the fabric's VLANs.";
+            "create" "POST" None, "Create a VLAN (admin): vid, name, mtu.", "vid! name mtu description";
+        ],
     },
     HandlerDef {
         name: "VlanHandler",
@@ -296,7 +322,11 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::vlan(app, r, c.user()?, c.arg(0), c.arg(1)).await),
         params: &["fabric_id", "vid"],
         doc: "Manage a VLAN.",
-        actions: ops!["read" "GET" None, "Read a VLAN."; "update" "PUT" None, "Update a VLAN (admin): name, mtu, dhcp_on."; "delete" "DELETE" None, "Delete a VLAN (admin).";],
+        actions: ops![
+            "read" "GET" None, "Read a VLAN.";
+            "update" "PUT" None, "Update a VLAN (admin): name, mtu, dhcp_on.", "name mtu dhcp_on description";
+            "delete" "DELETE" None, "Delete a VLAN (admin).";
+        ],
     },
     HandlerDef {
         name: "SubnetsHandler",
@@ -304,7 +334,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::subnets(app, r, c.user()?, None).await),
         params: &[],
         doc: "Manage subnets.",
-        actions: ops!["read" "GET" None, "List subnets."; "create" "POST" None, "Create a subnet (admin): cidr, name, vlan (or fabric + vid), gateway_ip, dns_servers, managed.";],
+        actions: ops![
+            "read" "GET" None, "List subnets.";
+            "create" "POST" None, "Create a subnet (admin): cidr, name, vlan (or fabric + vid), gateway_ip, dns_servers, managed.", "cidr! name vlan fabric vid gateway_ip dns_servers managed";
+        ],
     },
     HandlerDef {
         name: "SubnetHandler",
@@ -312,7 +345,11 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::subnets(app, r, c.user()?, Some(c.arg(0))).await),
         params: &["id"],
         doc: "Manage a subnet.",
-        actions: ops!["read" "GET" None, "Read a subnet."; "update" "PUT" None, "Update a subnet (admin)."; "delete" "DELETE" None, "Delete a subnet (admin).";],
+        actions: ops![
+            "read" "GET" None, "Read a subnet.";
+            "update" "PUT" None, "Update a subnet (admin).", "cidr name vlan fabric vid gateway_ip dns_servers managed";
+            "delete" "DELETE" None, "Delete a subnet (admin).";
+        ],
     },
     HandlerDef {
         name: "IPRangesHandler",
@@ -320,7 +357,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::ipranges(app, r, c.user()?, None).await),
         params: &[],
         doc: "Manage IP ranges.",
-        actions: ops!["read" "GET" None, "List IP ranges."; "create" "POST" None, "Create an IP range (admin): type (dynamic|reserved), start_ip, end_ip, subnet, comment.";],
+        actions: ops![
+            "read" "GET" None, "List IP ranges.";
+            "create" "POST" None, "Create an IP range (admin): type (dynamic|reserved), start_ip, end_ip, subnet, comment.", "type! start_ip! end_ip! subnet comment";
+        ],
     },
     HandlerDef {
         name: "IPRangeHandler",
@@ -328,7 +368,11 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::ipranges(app, r, c.user()?, Some(c.arg(0))).await),
         params: &["id"],
         doc: "Manage an IP range.",
-        actions: ops!["read" "GET" None, "Read an IP range."; "update" "PUT" None, "Update an IP range (admin)."; "delete" "DELETE" None, "Delete an IP range (admin).";],
+        actions: ops![
+            "read" "GET" None, "Read an IP range.";
+            "update" "PUT" None, "Update an IP range (admin).", "type start_ip end_ip comment";
+            "delete" "DELETE" None, "Delete an IP range (admin).";
+        ],
     },
     HandlerDef {
         name: "StaticRoutesHandler",
@@ -336,7 +380,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::static_routes(app, r, c.user()?, None).await),
         params: &[],
         doc: "Manage static routes.",
-        actions: ops!["read" "GET" None, "List static routes."; "create" "POST" None, "Create a static route (admin): source and destination (subnet id, CIDR or name), gateway_ip (inside the source subnet), metric.";],
+        actions: ops![
+            "read" "GET" None, "List static routes.";
+            "create" "POST" None, "Create a static route (admin): source and destination (subnet id, CIDR or name), gateway_ip (inside the source subnet), metric.", "source! destination! gateway_ip! metric";
+        ],
     },
     HandlerDef {
         name: "StaticRouteHandler",
@@ -344,7 +391,11 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::static_routes(app, r, c.user()?, Some(c.arg(0))).await),
         params: &["id"],
         doc: "Manage a static route.",
-        actions: ops!["read" "GET" None, "Read a static route."; "update" "PUT" None, "Update a static route (admin): source, destination, gateway_ip, metric."; "delete" "DELETE" None, "Delete a static route (admin).";],
+        actions: ops![
+            "read" "GET" None, "Read a static route.";
+            "update" "PUT" None, "Update a static route (admin): source, destination, gateway_ip, metric.", "source destination gateway_ip metric";
+            "delete" "DELETE" None, "Delete a static route (admin).";
+        ],
     },
     HandlerDef {
         name: "IPAddressesHandler",
@@ -352,7 +403,11 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::ipaddresses(app, r, c.user()?).await),
         params: &[],
         doc: "Manage static IP addresses reserved by users.",
-        actions: ops!["read" "GET" None, "List the addresses you reserved (admins: all=true for everyone's)."; "reserve" "POST" Some("reserve"), "Reserve a static address: subnet (id or CIDR) and/or ip, mac (the rack's DHCP then always answers that MAC with it), hostname."; "release" "POST" Some("release"), "Release an address you reserved: ip.";],
+        actions: ops![
+            "read" "GET" None, "List the addresses you reserved (admins: all=true for everyone's).", "all";
+            "reserve" "POST" Some("reserve"), "Reserve a static address: subnet (id or CIDR) and/or ip, mac (the rack's DHCP then always answers that MAC with it), hostname.", "subnet ip mac hostname";
+            "release" "POST" Some("release"), "Release an address you reserved: ip.", "ip!";
+        ],
     },
     HandlerDef {
         name: "ScriptsHandler",
@@ -360,7 +415,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| scripts::collection(app, r, c.user()?).await),
         params: &[],
         doc: "Manage commissioning and testing scripts (user scripts and the built-ins).",
-        actions: ops!["read" "GET" None, "List scripts: type, hardware_type, filters (names or tags), include_script."; "create" "POST" None, "Upload a script (admin): script (file), name, title, description, tags, type, hardware_type, parallel, timeout, destructive, may_reboot, for_hardware; the script's metadata header supplies what the form does not.";],
+        actions: ops![
+            "read" "GET" None, "List scripts: type, hardware_type, filters (names or tags), include_script.", "type hardware_type filters include_script";
+            "create" "POST" None, "Upload a script (admin): script (file), name, title, description, tags, type, hardware_type, parallel, timeout, destructive, may_reboot, for_hardware; the script's metadata header supplies what the form does not.", "script! name title description tags type hardware_type parallel timeout destructive may_reboot for_hardware";
+        ],
     },
     HandlerDef {
         name: "ScriptHandler",
@@ -368,7 +426,12 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| scripts::item(app, r, c.user()?, c.arg(0)).await),
         params: &["name"],
         doc: "Manage a script.",
-        actions: ops!["read" "GET" None, "Read a script (include_script=true for its text, base64)."; "download" "GET" Some("download"), "The script's text."; "update" "PUT" None, "Replace a user script's text and/or metadata (admin)."; "delete" "DELETE" None, "Delete a user script (admin); built-ins cannot be deleted.";],
+        actions: ops![
+            "read" "GET" None, "Read a script (include_script=true for its text, base64).", "include_script";
+            "download" "GET" Some("download"), "The script's text.";
+            "update" "PUT" None, "Replace a user script's text and/or metadata (admin).", "script name title description tags type hardware_type parallel timeout destructive may_reboot for_hardware";
+            "delete" "DELETE" None, "Delete a user script (admin); built-ins cannot be deleted.";
+        ],
     },
     HandlerDef {
         name: "InterfacesHandler",
@@ -376,7 +439,12 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::interfaces(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's network interfaces.",
-        actions: ops!["read" "GET" None, "List the interfaces with their links."; "create_bond" "POST" Some("create_bond"), "Create a bond: name, parents (physical interface ids), mac_address, bond_mode, bond_miimon, bond_downdelay, bond_updelay, bond_lacp_rate, bond_xmit_hash_policy, mtu."; "create_vlan" "POST" Some("create_vlan"), "Create a VLAN interface: parent (interface id), vlan (VLAN id), mtu."; "create_bridge" "POST" Some("create_bridge"), "Create a bridge: name, parent (interface id), mac_address, bridge_type, bridge_stp, bridge_fd, mtu.";],
+        actions: ops![
+            "read" "GET" None, "List the interfaces with their links.";
+            "create_bond" "POST" Some("create_bond"), "Create a bond: name, parents (physical interface ids), mac_address, bond_mode, bond_miimon, bond_downdelay, bond_updelay, bond_lacp_rate, bond_xmit_hash_policy, mtu.", "name! parents! mac_address bond_mode bond_miimon bond_downdelay bond_updelay bond_lacp_rate bond_xmit_hash_policy mtu";
+            "create_vlan" "POST" Some("create_vlan"), "Create a VLAN interface: parent (interface id), vlan (VLAN id), mtu.", "parent! vlan! mtu";
+            "create_bridge" "POST" Some("create_bridge"), "Create a bridge: name, parent (interface id), mac_address, bridge_type, bridge_stp, bridge_fd, mtu.", "name parent! mac_address bridge_type bridge_stp bridge_fd mtu";
+        ],
     },
     HandlerDef {
         name: "InterfaceHandler",
@@ -384,7 +452,13 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::interfaces(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
         params: &["system_id", "id"],
         doc: "One interface of a machine.",
-        actions: ops!["read" "GET" None, "Read the interface."; "link_subnet" "POST" Some("link_subnet"), "Configure it on a subnet for deployment: mode (AUTO, DHCP, STATIC, LINK_UP), subnet, ip_address (STATIC), default_gateway."; "unlink_subnet" "POST" Some("unlink_subnet"), "Remove a link: id."; "update" "PUT" None, "Update name, mtu, bond_mode, bridge_stp, bridge_fd."; "delete" "DELETE" None, "Delete a bond, VLAN or bridge (nothing built on it).";],
+        actions: ops![
+            "read" "GET" None, "Read the interface.";
+            "link_subnet" "POST" Some("link_subnet"), "Configure it on a subnet for deployment: mode (AUTO, DHCP, STATIC, LINK_UP), subnet, ip_address (STATIC), default_gateway.", "mode! subnet ip_address default_gateway";
+            "unlink_subnet" "POST" Some("unlink_subnet"), "Remove a link: id.", "id!";
+            "update" "PUT" None, "Update name, mtu, bond_mode, bridge_stp, bridge_fd.", "name mtu bond_mode bridge_stp bridge_fd";
+            "delete" "DELETE" None, "Delete a bond, VLAN or bridge (nothing built on it).";
+        ],
     },
     HandlerDef {
         name: "BlockDevicesHandler",
@@ -392,7 +466,9 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| storage::block_devices(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's block devices: physical disks, logical volumes and bcaches.",
-        actions: ops!["read" "GET" None, "List the block devices with their partitions and filesystems.";],
+        actions: ops![
+            "read" "GET" None, "List the block devices with their partitions and filesystems.";
+        ],
     },
     HandlerDef {
         name: "BlockDeviceHandler",
@@ -404,13 +480,13 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
             "read" "GET" None, "Read the block device.";
             "update" "PUT" None, "Accepted without fields only: what commissioning found is not edited by hand.";
             "delete" "DELETE" None, "Delete a logical volume or bcache (physical devices cannot be deleted).";
-            "format" "POST" Some("format"), "Format the whole device: fstype (ext4, ext2, vfat, xfs, swap), uuid, label.";
+            "format" "POST" Some("format"), "Format the whole device: fstype (ext4, ext2, vfat, xfs, swap), uuid, label.", "fstype! uuid label";
             "unformat" "POST" Some("unformat"), "Remove its (unmounted) filesystem.";
-            "mount" "POST" Some("mount"), "Mount its filesystem: mount_point (absolute; 'none' for swap), mount_options.";
+            "mount" "POST" Some("mount"), "Mount its filesystem: mount_point (absolute; 'none' for swap), mount_options.", "mount_point! mount_options";
             "unmount" "POST" Some("unmount"), "Unmount its filesystem.";
             "set_boot_disk" "POST" Some("set_boot_disk"), "Make this physical disk the boot disk.";
-            "add_tag" "POST" Some("add_tag"), "Add a tag to a physical disk: tag.";
-            "remove_tag" "POST" Some("remove_tag"), "Remove a tag from a physical disk: tag.";
+            "add_tag" "POST" Some("add_tag"), "Add a tag to a physical disk: tag.", "tag!";
+            "remove_tag" "POST" Some("remove_tag"), "Remove a tag from a physical disk: tag.", "tag!";
         ],
     },
     HandlerDef {
@@ -419,7 +495,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| storage::partitions(app, r, c.user()?, c.arg(0), c.arg(1), None).await),
         params: &["system_id", "device_id"],
         doc: "The partitions of a block device.",
-        actions: ops!["read" "GET" None, "List the partitions."; "create" "POST" None, "Create a partition: size (bytes, or with K/M/G/T; default the rest), bootable.";],
+        actions: ops![
+            "read" "GET" None, "List the partitions.";
+            "create" "POST" None, "Create a partition: size (bytes, or with K/M/G/T; default the rest), bootable.", "size bootable";
+        ],
     },
     HandlerDef {
         name: "PartitionHandler",
@@ -430,9 +509,9 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         actions: ops![
             "read" "GET" None, "Read the partition.";
             "delete" "DELETE" None, "Delete the partition (and its filesystem).";
-            "format" "POST" Some("format"), "Format it: fstype, uuid, label.";
+            "format" "POST" Some("format"), "Format it: fstype, uuid, label.", "fstype! uuid label";
             "unformat" "POST" Some("unformat"), "Remove its (unmounted) filesystem.";
-            "mount" "POST" Some("mount"), "Mount its filesystem: mount_point, mount_options.";
+            "mount" "POST" Some("mount"), "Mount its filesystem: mount_point, mount_options.", "mount_point! mount_options";
             "unmount" "POST" Some("unmount"), "Unmount its filesystem.";
         ],
     },
@@ -442,7 +521,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| storage::volume_groups(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's LVM volume groups.",
-        actions: ops!["read" "GET" None, "List the volume groups."; "create" "POST" None, "Create a volume group: name, block_devices, partitions (ids, repeated).";],
+        actions: ops![
+            "read" "GET" None, "List the volume groups.";
+            "create" "POST" None, "Create a volume group: name, block_devices, partitions (ids, repeated).", "name! block_devices partitions";
+        ],
     },
     HandlerDef {
         name: "VolumeGroupHandler",
@@ -453,8 +535,8 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         actions: ops![
             "read" "GET" None, "Read the volume group.";
             "delete" "DELETE" None, "Delete the volume group (it must have no logical volumes).";
-            "create_logical_volume" "POST" Some("create_logical_volume"), "Create a logical volume: name, size (default the rest).";
-            "delete_logical_volume" "POST" Some("delete_logical_volume"), "Delete a logical volume: id.";
+            "create_logical_volume" "POST" Some("create_logical_volume"), "Create a logical volume: name, size (default the rest).", "name! size";
+            "delete_logical_volume" "POST" Some("delete_logical_volume"), "Delete a logical volume: id.", "id!";
         ],
     },
     HandlerDef {
@@ -463,7 +545,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| storage::cache_sets(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's bcache cache sets.",
-        actions: ops!["read" "GET" None, "List the cache sets."; "create" "POST" None, "Create a cache set: cache_device or cache_partition.";],
+        actions: ops![
+            "read" "GET" None, "List the cache sets.";
+            "create" "POST" None, "Create a cache set: cache_device or cache_partition.", "cache_device cache_partition";
+        ],
     },
     HandlerDef {
         name: "BcacheCacheSetHandler",
@@ -471,7 +556,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| storage::cache_sets(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
         params: &["system_id", "id"],
         doc: "One bcache cache set.",
-        actions: ops!["read" "GET" None, "Read the cache set."; "delete" "DELETE" None, "Delete the cache set (no bcache may use it).";],
+        actions: ops![
+            "read" "GET" None, "Read the cache set.";
+            "delete" "DELETE" None, "Delete the cache set (no bcache may use it).";
+        ],
     },
     HandlerDef {
         name: "BcachesHandler",
@@ -479,7 +567,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| storage::bcaches(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's bcache devices.",
-        actions: ops!["read" "GET" None, "List the bcaches."; "create" "POST" None, "Create a bcache: name, backing_device or backing_partition, cache_set, cache_mode (writeback, writethrough, writearound).";],
+        actions: ops![
+            "read" "GET" None, "List the bcaches.";
+            "create" "POST" None, "Create a bcache: name, backing_device or backing_partition, cache_set, cache_mode (writeback, writethrough, writearound).", "name backing_device backing_partition cache_set! cache_mode!";
+        ],
     },
     HandlerDef {
         name: "BcacheHandler",
@@ -487,7 +578,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| storage::bcaches(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
         params: &["system_id", "id"],
         doc: "One bcache device.",
-        actions: ops!["read" "GET" None, "Read the bcache."; "delete" "DELETE" None, "Delete the bcache (and its filesystem).";],
+        actions: ops![
+            "read" "GET" None, "Read the bcache.";
+            "delete" "DELETE" None, "Delete the bcache (and its filesystem).";
+        ],
     },
     HandlerDef {
         name: "NodeScriptResultsHandler",
@@ -495,7 +589,9 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| scripts::results(app, r, c.user()?, c.arg(0), None).await),
         params: &["system_id"],
         doc: "A machine's script results, by set (commissioning, testing, installation, release).",
-        actions: ops!["read" "GET" None, "List result sets: type, hardware_type, filters (script names), include_output (base64).";],
+        actions: ops![
+            "read" "GET" None, "List result sets: type, hardware_type, filters (script names), include_output (base64).", "type hardware_type filters include_output";
+        ],
     },
     HandlerDef {
         name: "NodeScriptResultHandler",
@@ -503,7 +599,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| scripts::results(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
         params: &["system_id", "id"],
         doc: "One result set (id, or current-commissioning, current-testing, current-installation, current-release).",
-        actions: ops!["read" "GET" None, "Read the set and its results."; "download" "GET" Some("download"), "Outputs as text: output=combined|stdout|stderr|result, filters.";],
+        actions: ops![
+            "read" "GET" None, "Read the set and its results.", "hardware_type filters include_output";
+            "download" "GET" Some("download"), "Outputs as text: output=combined|stdout|stderr|result, filters.", "output filters";
+        ],
     },
     HandlerDef {
         name: "RackControllersHandler",
@@ -511,7 +610,9 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| { c.user()?; rack::rack_controllers(app, r).await }),
         params: &[],
         doc: "The rack controllers that registered with this region (each configuration read is a heartbeat).",
-        actions: ops!["read" "GET" None, "List rack controllers: hostname, address, version, first and last seen, rackd status, machine (the system id of the machine it runs on).";],
+        actions: ops![
+            "read" "GET" None, "List rack controllers: hostname, address, version, first and last seen, rackd status, machine (the system id of the machine it runs on).";
+        ],
     },
     HandlerDef {
         name: "RegionControllersHandler",
@@ -519,7 +620,9 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| rack::region_controllers(app, r, c.user()?, None).await),
         params: &[],
         doc: "The machines this region runs on (each region records its host as a machine when it starts).",
-        actions: ops!["read" "GET" None, "List region controllers (system ids are their machines').";],
+        actions: ops![
+            "read" "GET" None, "List region controllers (system ids are their machines').";
+        ],
     },
     HandlerDef {
         name: "RegionControllerHandler",
@@ -527,7 +630,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| rack::region_controllers(app, r, c.user()?, Some(c.arg(0))).await),
         params: &["system_id"],
         doc: "One region controller.",
-        actions: ops!["read" "GET" None, "Read the region controller."; "delete" "DELETE" None, "Remove the region controller (admin): its machine loses the region role (unlocked and unannotated when no role is left; deleted when it has no BMC). A running region records itself again at its next start.";],
+        actions: ops![
+            "read" "GET" None, "Read the region controller.";
+            "delete" "DELETE" None, "Remove the region controller (admin): its machine loses the region role (unlocked and unannotated when no role is left; deleted when it has no BMC). A running region records itself again at its next start.";
+        ],
     },
     HandlerDef {
         name: "RackControllerHandler",
@@ -535,7 +641,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| rack::rack_controller(app, r, c.user()?, c.arg(0)).await),
         params: &["system_id"],
         doc: "One rack controller.",
-        actions: ops!["read" "GET" None, "Read the rack controller."; "delete" "DELETE" None, "Remove the rack controller (admin): its machine is unlocked and loses its ingot_controller annotation, and is deleted when it has no BMC (power type empty or manual).";],
+        actions: ops![
+            "read" "GET" None, "Read the rack controller.";
+            "delete" "DELETE" None, "Remove the rack controller (admin): its machine is unlocked and loses its ingot_controller annotation, and is deleted when it has no BMC (power type empty or manual).";
+        ],
     },
     HandlerDef {
         name: "NetbootTimelineHandler",
@@ -543,7 +652,9 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         serve: serve!(|app, r, c| network::timeline(app, r, c.user()?).await),
         params: &[],
         doc: "Every recorded network-boot hop of a MAC address (DHCP, TFTP, HTTP, metadata), known machine or not.",
-        actions: ops!["read" "GET" None, "The hops of one MAC, oldest first (admin): mac, limit.";],
+        actions: ops![
+            "read" "GET" None, "The hops of one MAC, oldest first (admin): mac, limit.", "mac! limit";
+        ],
     },
     HandlerDef {
         name: "BootResourcesHandler",
@@ -552,8 +663,8 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         params: &[],
         doc: "Manage the boot resources (OS images machines are deployed with).",
         actions: ops![
-            "read" "GET" None, "List boot resources: type (uploaded, generated, synced).";
-            "create" "POST" None, "Upload an image (admin): name (custom/NAME or NAME), architecture (amd64/generic), filetype (tgz, ddraw), title, and content (file) or sha256 + size (then PUT the bytes in chunks to the file's upload_uri).";
+            "read" "GET" None, "List boot resources: type (uploaded, generated, synced).", "type";
+            "create" "POST" None, "Upload an image (admin): name (custom/NAME or NAME), architecture (amd64/generic), filetype (tgz, ddraw), title, and content (file) or sha256 + size (then PUT the bytes in chunks to the file's upload_uri).", "name! architecture! filetype title content sha256 size";
             "import" "POST" Some("import"), "Import the boot sources' selected images in the background (admin): signed index and product files checked against each source's keyring, each file's sha256 and size checked, interrupted downloads resumed.";
             "is_importing" "GET" Some("is_importing"), "Whether an import is running (true/false).";
             "import_status" "GET" Some("import_status"), "The running or last import: state, each file's progress (bytes done of size), and what was refused, naming the file.";
@@ -589,7 +700,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "Manage the boot sources: simplestreams mirrors images are imported from (admin).",
         actions: ops![
             "read" "GET" None, "List boot sources.";
-            "create" "POST" None, "Create a boot source: url (the mirror, e.g. http://host/path/ with streams/v1/ under it, or its index URL), keyring_filename (a keyring file on the region) or keyring_data (the keyring: a file, base64 or armored; binary or armored keyrings). With a keyring the signed .sjson files are fetched and checked, without one the plain .json files.";
+            "create" "POST" None, "Create a boot source: url (the mirror, e.g. http://host/path/ with streams/v1/ under it, or its index URL), keyring_filename (a keyring file on the region) or keyring_data (the keyring: a file, base64 or armored; binary or armored keyrings). With a keyring the signed .sjson files are fetched and checked, without one the plain .json files.", "url! keyring_filename keyring_data";
         ],
     },
     HandlerDef {
@@ -600,7 +711,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "Manage a boot source (admin).",
         actions: ops![
             "read" "GET" None, "Read a boot source.";
-            "update" "PUT" None, "Update a boot source: url, keyring_filename, keyring_data.";
+            "update" "PUT" None, "Update a boot source: url, keyring_filename, keyring_data.", "url keyring_filename keyring_data";
             "delete" "DELETE" None, "Delete a boot source and its selections (imported resources stay).";
         ],
     },
@@ -612,7 +723,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "Manage a boot source's selections: what the import fetches (admin).",
         actions: ops![
             "read" "GET" None, "List the boot source's selections.";
-            "create" "POST" None, "Create a selection: os, release, arches, subarches, labels (repeated or comma-separated; * for all, the default).";
+            "create" "POST" None, "Create a selection: os, release, arches, subarches, labels (repeated or comma-separated; * for all, the default).", "os! release! arches subarches labels";
         ],
     },
     HandlerDef {
@@ -623,7 +734,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "Manage a boot source selection (admin).",
         actions: ops![
             "read" "GET" None, "Read a selection.";
-            "update" "PUT" None, "Update a selection: os, release, arches, subarches, labels.";
+            "update" "PUT" None, "Update a selection: os, release, arches, subarches, labels.", "os release arches subarches labels";
             "delete" "DELETE" None, "Delete a selection.";
         ],
     },
@@ -634,7 +745,7 @@ pub const ANON_HANDLERS: &[AnonDef] = &[AnonDef {
     path: "/MAAS/api/2.0/machines/",
     doc: "Anonymous machine enlistment.",
     actions: ops![
-        "create" "POST" None, "Enlist a machine: architecture, mac_addresses, hostname, power_type, power_parameters (JSON), commission.";
-        "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.";
+        "create" "POST" None, "Enlist a machine: architecture, mac_addresses, hostname, power_type, power_parameters (JSON), commission.", "architecture mac_addresses hostname description power_type power_parameters commission domain";
+        "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.", "mac_address!";
     ],
 }];

@@ -11,13 +11,42 @@ use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::Pin;
 
-/// (name, method, op or None for restful CRUD, doc)
-pub type ActionDef = (
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-    &'static str,
-);
+/// One action of a handler: its method and `op` (None for restful CRUD), what it does, and
+/// the parameters it takes (see `ops!` in the table).
+pub struct ActionDef {
+    pub name: &'static str,
+    pub method: &'static str,
+    pub op: Option<&'static str>,
+    pub doc: &'static str,
+    pub params: &'static str,
+}
+
+impl ActionDef {
+    /// Each parameter: its name and whether it is required.
+    pub fn params(&self) -> impl Iterator<Item = (&'static str, bool)> {
+        self.params
+            .split_whitespace()
+            .map(|p| match p.strip_suffix('!') {
+                Some(name) => (name, true),
+                None => (p, false),
+            })
+    }
+
+    /// The doc as MAAS writes it, and as the `maas` CLI reads it: a title, a blank line, and
+    /// a `:param NAME:` / `:type NAME:` pair for each parameter (the CLI takes `key=value`
+    /// arguments only for an action whose doc has them).
+    pub fn maas_doc(&self) -> String {
+        let mut doc = self.doc.to_string();
+        let mut first = true;
+        for (name, required) in self.params() {
+            doc.push_str(if first { "\n\n" } else { "\n" });
+            first = false;
+            let need = if required { "Required" } else { "Optional" };
+            doc.push_str(&format!(":param {name}: {need}.\n:type {name}: String"));
+        }
+        doc
+    }
+}
 
 /// What a handler's serving function returns.
 pub type Served<'a> = Pin<Box<dyn Future<Output = Res> + Send + 'a>>;
@@ -64,6 +93,8 @@ impl<'a> Call<'a> {
 /// `machines/` as under `nodes/`, and item paths in the plural as in MAAS's singular.
 const SAME_SEGMENT: &[(&str, &str)] = &[
     ("nodes", "machines"),
+    // Juju's client library (gomaasapi 2.0) reads `pools/`.
+    ("resourcepools", "pools"),
     ("partition", "partitions"),
     ("volume-group", "volume-groups"),
     ("bcache-cache-set", "bcache-cache-sets"),
@@ -113,7 +144,7 @@ fn actions_at(h: &HandlerDef) -> impl Iterator<Item = &'static ActionDef> + '_ {
 
 /// Whether `method` with `op` is one of the actions described at `h`.
 fn described(h: &HandlerDef, method: &str, op: Option<&str>) -> bool {
-    actions_at(h).any(|(_, m, o, _)| *m == method && *o == op)
+    actions_at(h).any(|a| a.method == method && a.op == op)
 }
 
 /// Serve an API 2.0 request (`rest` is the path after `/MAAS/api/2.0/`) for `who`.
@@ -154,7 +185,7 @@ fn handler_json(
 ) -> Value {
     let actions: Vec<Value> = actions
         .iter()
-        .map(|(name, method, op, doc)| json!({"name": name, "method": method, "op": op, "restful": op.is_none(), "doc": doc}))
+        .map(|a| json!({"name": a.name, "method": a.method, "op": a.op, "restful": a.op.is_none(), "doc": a.maas_doc()}))
         .collect();
     json!({
         "name": name,
@@ -194,7 +225,7 @@ pub fn path_op(path: &str) -> Option<(String, String)> {
     let head = format!("{head}/");
     let (h, _) = find(&head)?;
     actions_at(h)
-        .any(|a| a.2 == Some(op))
+        .any(|a| a.op == Some(op))
         .then(|| (head, op.to_string()))
 }
 
@@ -307,13 +338,21 @@ mod tests {
             let (first, _) = find(h.path).expect("its own path finds a handler");
             assert_eq!(first.name, h.name, "{} is shadowed", h.path);
             let mut sigs = std::collections::HashSet::new();
-            for (name, method, op, _) in h.actions {
+            for a in h.actions {
                 assert!(
-                    ["GET", "POST", "PUT", "DELETE"].contains(method),
-                    "{}.{name}: {method}",
-                    h.name
+                    ["GET", "POST", "PUT", "DELETE"].contains(&a.method),
+                    "{}.{}: {}",
+                    h.name,
+                    a.name,
+                    a.method
                 );
-                assert!(sigs.insert((method, op)), "{}.{name} twice", h.name);
+                assert!(sigs.insert((a.method, a.op)), "{}.{} twice", h.name, a.name);
+                for (p, _) in a.params() {
+                    let ok = p.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || "_*{}".contains(c)
+                    });
+                    assert!(ok, "{}.{}: parameter {p:?}", h.name, a.name);
+                }
             }
         }
         for a in ANON_HANDLERS {
@@ -322,6 +361,200 @@ mod tests {
                 "{} has no handler",
                 a.name
             );
+        }
+    }
+
+    /// What the `maas` CLI (3.6 and later) reads: an action's doc is a title, a blank line,
+    /// then `:param NAME:` lines; it takes `key=value` arguments only for an action whose doc
+    /// body has one. Every parameter an action takes has its line, and an action that takes
+    /// none has none.
+    #[test]
+    fn docs_carry_a_param_line_for_each_parameter() {
+        let anon = ANON_HANDLERS.iter().map(|a| (a.name, a.actions));
+        for (handler, actions) in handlers().map(|h| (h.name, h.actions)).chain(anon) {
+            for a in actions {
+                let doc = a.maas_doc();
+                let (title, body) = doc.split_once("\n\n").unwrap_or((&doc, ""));
+                assert!(
+                    !title.is_empty() && !title.contains('\n'),
+                    "{handler}.{}",
+                    a.name
+                );
+                for (p, required) in a.params() {
+                    let need = if required { "Required." } else { "Optional." };
+                    let line = format!(":param {p}: {need}");
+                    assert!(
+                        body.lines().any(|l| l == line),
+                        "{handler}.{}: {line}",
+                        a.name
+                    );
+                }
+                assert_eq!(
+                    body.contains(":param "),
+                    a.params().next().is_some(),
+                    "{handler}.{}",
+                    a.name
+                );
+            }
+        }
+    }
+
+    /// Command lines of the MAAS documentation and the seeds: every `key=value` they pass
+    /// is a parameter of their action, so the `maas` CLI accepts it.
+    #[test]
+    fn the_maas_docs_command_lines_take_their_arguments() {
+        let table: &[(&str, &str, &[&str])] = &[
+            // maas admin machines create architecture=amd64 mac_addresses=… power_type=ipmi
+            //   power_parameters_power_address=… hostname=…
+            (
+                "MachinesHandler",
+                "create",
+                &[
+                    "architecture",
+                    "mac_addresses",
+                    "power_type",
+                    "power_parameters_power_address",
+                    "power_parameters_power_user",
+                    "hostname",
+                    "commission",
+                ],
+            ),
+            (
+                "MachinesHandler",
+                "allocate",
+                &[
+                    "zone",
+                    "tags",
+                    "cpu_count",
+                    "mem",
+                    "arch",
+                    "storage",
+                    "interfaces",
+                    "agent_name",
+                    "dry_run",
+                ],
+            ),
+            ("MachinesHandler", "read", &["hostname", "zone", "status"]),
+            (
+                "MachineHandler",
+                "deploy",
+                &["distro_series", "user_data", "hwe_kernel", "osystem"],
+            ),
+            (
+                "MachineHandler",
+                "commission",
+                &[
+                    "skip_storage",
+                    "commissioning_scripts",
+                    "testing_scripts",
+                    "enable_ssh",
+                ],
+            ),
+            (
+                "MachineHandler",
+                "release",
+                &["erase", "quick_erase", "secure_erase", "comment"],
+            ),
+            (
+                "MachineHandler",
+                "update",
+                &[
+                    "hostname",
+                    "power_type",
+                    "power_parameters_power_pass",
+                    "zone",
+                    "pool",
+                ],
+            ),
+            (
+                "MachineHandler",
+                "set_storage_layout",
+                &["storage_layout", "vg_name", "lv_size"],
+            ),
+            (
+                "MachineHandler",
+                "set_workload_annotations",
+                &["owner", "env"],
+            ),
+            ("MachineHandler", "power_off", &["stop_mode"]),
+            ("VlanHandler", "update", &["dhcp_on", "mtu", "name"]),
+            (
+                "SubnetsHandler",
+                "create",
+                &["cidr", "gateway_ip", "dns_servers", "vlan", "fabric", "vid"],
+            ),
+            (
+                "SubnetHandler",
+                "update",
+                &["gateway_ip", "dns_servers", "managed"],
+            ),
+            (
+                "IPRangesHandler",
+                "create",
+                &["type", "start_ip", "end_ip", "comment"],
+            ),
+            (
+                "TagsHandler",
+                "create",
+                &["name", "comment", "kernel_opts", "definition"],
+            ),
+            ("TagHandler", "update_nodes", &["add", "remove"]),
+            ("ZonesHandler", "create", &["name", "description"]),
+            ("SSHKeysHandler", "create", &["key"]),
+            (
+                "UsersHandler",
+                "create",
+                &["username", "email", "password", "is_superuser"],
+            ),
+            ("MaasHandler", "set_config", &["name", "value"]),
+            ("MaasHandler", "get_config", &["name"]),
+            (
+                "BootResourcesHandler",
+                "create",
+                &["name", "architecture", "filetype", "content", "title"],
+            ),
+            (
+                "BootSourcesHandler",
+                "create",
+                &["url", "keyring_filename", "keyring_data"],
+            ),
+            (
+                "BootSourceSelectionsHandler",
+                "create",
+                &["os", "release", "arches", "subarches", "labels"],
+            ),
+            (
+                "InterfaceHandler",
+                "link_subnet",
+                &["mode", "subnet", "ip_address", "default_gateway"],
+            ),
+            (
+                "InterfacesHandler",
+                "create_bond",
+                &["name", "parents", "bond_mode"],
+            ),
+            ("BlockDeviceHandler", "format", &["fstype"]),
+            ("BlockDeviceHandler", "mount", &["mount_point"]),
+            ("PartitionsHandler", "create", &["size"]),
+            ("AccountHandler", "create_authorisation_token", &["name"]),
+        ];
+        for (handler, action, keys) in table {
+            let h = handlers()
+                .find(|h| h.name == *handler)
+                .unwrap_or_else(|| panic!("no {handler}"));
+            let a = h
+                .actions
+                .iter()
+                .find(|a| a.name == *action)
+                .unwrap_or_else(|| panic!("no {handler}.{action}"));
+            for k in *keys {
+                let takes = a.params().any(|(p, _)| {
+                    p == *k
+                        || p == "{key}"
+                        || p.strip_suffix('*').is_some_and(|pre| k.starts_with(pre))
+                });
+                assert!(takes, "{handler}.{action} does not take {k}");
+            }
         }
     }
 }

@@ -202,11 +202,11 @@ async fn source_network(c: &Client, sid: &str, subnet_id: i64) -> String {
         .json();
     let bond_id = bond["id"].as_i64().unwrap();
     // VLAN 42 of the default fabric (made by the first source of the server).
-    let vlans = c.get(&format!("{API}/fabrics/1/vlans/")).await.ok().json();
+    let vlans = c.get(&format!("{API}/fabrics/0/vlans/")).await.ok().json();
     let vlan = match vlans.as_array().unwrap().iter().find(|v| v["vid"] == 42) {
         Some(v) => v.clone(),
         None => c
-            .post(&format!("{API}/fabrics/1/vlans/"), &[("vid", "42")])
+            .post(&format!("{API}/fabrics/0/vlans/"), &[("vid", "42")])
             .await
             .ok()
             .json(),

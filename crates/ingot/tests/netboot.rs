@@ -229,7 +229,7 @@ impl Lab {
         )
         .await
         .ok();
-        api.put("/MAAS/api/2.0/fabrics/1/vlans/0/", &[("dhcp_on", "true")])
+        api.put("/MAAS/api/2.0/fabrics/0/vlans/0/", &[("dhcp_on", "true")])
             .await
             .ok();
         tokio::time::sleep(Duration::from_secs(2)).await; // the rack picks the configuration up

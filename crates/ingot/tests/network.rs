@@ -10,8 +10,24 @@ async fn subnets_ranges_vlans() {
     let c = s.client();
     // The default fabric with its untagged VLAN exists.
     let fabrics = c.get("/MAAS/api/2.0/fabrics/").await.ok().json();
+    // As in MAAS: the default fabric is id 0, its VLAN is vid 0 named "untagged", and the
+    // MAAS docs' `maas admin vlan update 0 untagged …` addresses it.
     assert_eq!(fabrics[0]["name"], "fabric-0");
+    assert_eq!(fabrics[0]["id"], 0);
     assert_eq!(fabrics[0]["vlans"][0]["vid"], 0);
+    assert_eq!(fabrics[0]["vlans"][0]["name"], "untagged");
+    let v = c
+        .put(
+            "/MAAS/api/2.0/fabrics/0/vlans/untagged/",
+            &[("mtu", "1500")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(v["vid"], 0);
+    c.get("/MAAS/api/2.0/fabrics/0/vlans/nosuchname/")
+        .await
+        .expect(404);
     // A subnet on it.
     let sub = c
         .post(
@@ -147,12 +163,12 @@ async fn subnets_ranges_vlans() {
     .await
     .expect(400);
     let v0 = c
-        .put("/MAAS/api/2.0/fabrics/1/vlans/0/", &[("dhcp_on", "true")])
+        .put("/MAAS/api/2.0/fabrics/0/vlans/0/", &[("dhcp_on", "true")])
         .await
         .ok()
         .json();
     assert_eq!(v0["dhcp_on"], true);
-    c.delete("/MAAS/api/2.0/fabrics/1/").await.expect(400);
+    c.delete("/MAAS/api/2.0/fabrics/0/").await.expect(400);
     c.delete(&format!("/MAAS/api/2.0/fabrics/{fid}/"))
         .await
         .expect(204);

@@ -35,7 +35,7 @@ async fn rack_config_and_events() {
     )
     .await
     .ok();
-    c.put("/MAAS/api/2.0/fabrics/1/vlans/0/", &[("dhcp_on", "true")])
+    c.put("/MAAS/api/2.0/fabrics/0/vlans/0/", &[("dhcp_on", "true")])
         .await
         .ok();
     c.create("r1", &mac(95), &[("commission", "false")]).await;

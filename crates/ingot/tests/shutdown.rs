@@ -268,7 +268,7 @@ impl Lab {
         )
         .await
         .ok();
-        api.put("/MAAS/api/2.0/fabrics/1/vlans/0/", &[("dhcp_on", "true")])
+        api.put("/MAAS/api/2.0/fabrics/0/vlans/0/", &[("dhcp_on", "true")])
             .await
             .ok();
     }

@@ -25,6 +25,9 @@ fn mtu(p: &Params, default: i64) -> Result<i64> {
     ingot_core::net::check_mtu(mtu).map_err(|why| RegionError::field("mtu", why))
 }
 
+/// The default fabric's id: 0, as in MAAS (`maas admin vlan update 0 untagged …`).
+pub const DEFAULT_FABRIC: i64 = 0;
+
 impl Region {
     // ------------------------------------------------------------------------ fabrics
     pub async fn fabrics(&self) -> Result<Vec<Fabric>> {
@@ -89,11 +92,11 @@ impl Region {
         self.fabric_by_id(f.id).await
     }
 
-    /// Delete a fabric; the default one (id 1) stays.
+    /// Delete a fabric; the default one (id 0, as in MAAS) stays.
     pub async fn delete_fabric(&self, u: &User, id: &str) -> Result<()> {
         let f = self.fabric(id).await?;
         need_admin(u)?;
-        if f.id == 1 {
+        if f.id == DEFAULT_FABRIC {
             return Err(RegionError::BadRequest(
                 "The default fabric cannot be deleted.".into(),
             ));
@@ -122,13 +125,19 @@ impl Region {
     }
 
     /// A VLAN by the fabric and VLAN id in a path.
+    /// A fabric's VLAN by its tag (`0` is the untagged one) or, as MAAS allows, by its name
+    /// (`untagged`).
     pub async fn vlan(&self, fabric: &str, vid: &str) -> Result<Vlan> {
-        let (fid, vid) = (path_id(fabric)?, path_id(vid)?);
+        let fid = path_id(fabric)?;
+        let tag = vid.parse::<i64>().ok();
         self.store
             .vlans(Some(fid))
             .await?
             .into_iter()
-            .find(|v| v.vid == vid)
+            .find(|v| match tag {
+                Some(t) => v.vid == t,
+                None => v.name == vid,
+            })
             .ok_or_else(|| RegionError::NotFound("No VLAN matches the given query.".into()))
     }
 

@@ -413,7 +413,7 @@ async fn fabrics_vlans_and_the_rack_configuration() {
         "bad request"
     );
     assert_eq!(
-        kind(&l.region.delete_fabric(&l.admin, "1").await.unwrap_err()),
+        kind(&l.region.delete_fabric(&l.admin, "0").await.unwrap_err()),
         "bad request"
     );
     assert_eq!(

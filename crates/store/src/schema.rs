@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, V14, V14),
     (15, V15_SQLITE, V15_PG),
     (16, V16_SQLITE, V16_PG),
+    (17, V17, V17),
 ];
 
 macro_rules! v1 {
@@ -241,3 +242,73 @@ macro_rules! v16 {
 }
 const V16_SQLITE: &str = v16!("INTEGER PRIMARY KEY AUTOINCREMENT");
 const V16_PG: &str = v16!("BIGSERIAL PRIMARY KEY");
+
+/// The default fabric is id 0, as in MAAS (its docs and clients address `fabrics/0/` and
+/// `vlan update 0 untagged`): fabric 1 (created by version 2) becomes 0, its VLANs with it,
+/// under the same name.
+const V17: &str = concat!(
+    "INSERT INTO fabrics (id, name, class_type, created) SELECT 0, name || '.renumbered', class_type, created FROM fabrics WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM fabrics WHERE id = 0);\n",
+    "UPDATE vlans SET fabric_id = 0 WHERE fabric_id = 1 AND EXISTS (SELECT 1 FROM fabrics WHERE id = 0 AND name LIKE '%.renumbered');\n",
+    "DELETE FROM fabrics WHERE id = 1 AND EXISTS (SELECT 1 FROM fabrics WHERE id = 0 AND name LIKE '%.renumbered');\n",
+    "UPDATE fabrics SET name = substr(name, 1, length(name) - 11) WHERE id = 0 AND name LIKE '%.renumbered';\n",
+);
+
+#[cfg(test)]
+mod tests {
+    use crate::Store;
+
+    async fn run(s: &Store, sql: &str) {
+        sqlx::query(sql).execute(&s.pool).await.expect(sql);
+    }
+
+    /// A database from before version 17 (its default fabric is id 1, renamed, with a subnet
+    /// on its VLAN and a second VLAN) comes out with the default fabric as id 0, under the
+    /// same name, with the same VLANs and the subnet still on them.
+    #[tokio::test]
+    async fn the_default_fabric_becomes_id_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+        let s = Store::open(&url).await.unwrap();
+        // Back to the shape version 16 left, with an operator's changes.
+        run(
+            &s,
+            "INSERT INTO fabrics (id, name, created) VALUES (1, 'old', 0)",
+        )
+        .await;
+        run(&s, "UPDATE vlans SET fabric_id = 1 WHERE fabric_id = 0").await;
+        run(&s, "DELETE FROM fabrics WHERE id = 0").await;
+        run(&s, "UPDATE fabrics SET name = 'lab' WHERE id = 1").await;
+        run(
+            &s,
+            "INSERT INTO vlans (fabric_id, vid, name) VALUES (1, 42, 'v42')",
+        )
+        .await;
+        run(&s, "INSERT INTO subnets (name, cidr, vlan_id, created) SELECT 'n', '10.9.0.0/24', id, 0 FROM vlans WHERE vid = 0").await;
+        run(&s, "DELETE FROM schema_migrations WHERE version = 17").await;
+        s.migrate().await.unwrap();
+        let fabrics = s.fabrics().await.unwrap();
+        assert_eq!(fabrics.len(), 1);
+        assert_eq!((fabrics[0].id, fabrics[0].name.as_str()), (0, "lab"));
+        let mut vids: Vec<i64> = s
+            .vlans(Some(0))
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| v.vid)
+            .collect();
+        vids.sort();
+        assert_eq!(vids, [0, 42]);
+        let subnet = &s.subnets().await.unwrap()[0];
+        let untagged = s
+            .vlans(Some(0))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|v| v.vid == 0)
+            .unwrap();
+        assert_eq!(subnet.vlan_id, untagged.id);
+        // Applied once: opening again changes nothing.
+        s.migrate().await.unwrap();
+        assert_eq!(s.fabrics().await.unwrap()[0].id, 0);
+    }
+}

@@ -283,12 +283,19 @@ impl Client {
     async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
         let r = self.auth(rb).send().await.expect("request");
         let status = r.status();
+        let url = r.url().clone();
         let content_type = r
             .headers()
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        // The `maas` CLI reads every answer's Content-Type (and exits 2 without one, even
+        // after a delete that worked): every test's every API answer carries one.
+        assert!(
+            !content_type.is_empty() || !url.path().starts_with("/MAAS/api/"),
+            "{status} from {url} has no Content-Type"
+        );
         let body = r.text().await.unwrap_or_default();
         Resp {
             status,
