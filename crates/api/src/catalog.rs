@@ -59,7 +59,7 @@ pub(crate) async fn tag_item(app: &App, r: &Req, u: &User, name: &str) -> Res {
                 .list_machines(u, MachineFilter::default())
                 .await?;
             ms.retain(|m| m.tags.contains(&t.name));
-            machines_json(&ms)
+            machines_json(app, &ms).await
         }
         (&Method::POST, Some("update_nodes")) => {
             let (add, remove) = (forms::list(&p, "add"), forms::list(&p, "remove"));

@@ -1,5 +1,6 @@
 //! `machines/` and `machines/{system_id}/`: decoding MAAS's parameters, one region call, the machine JSON.
 
+use crate::render::Net;
 use crate::{clone, need_user, no_content, ok_json, render, unknown_op, ApiError, App, Req, Res};
 use axum::http::header;
 use axum::http::Method;
@@ -18,12 +19,19 @@ use serde_json::json;
 use serde_json::Value;
 
 /// A list of machines as a JSON response, serialised without an intermediate tree.
-pub(crate) fn machines_json(ms: &[Machine]) -> Res {
+pub(crate) async fn machines_json(app: &App, ms: &[Machine]) -> Res {
+    let net = Net::for_machines(&app.region, ms).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
-        render::machines_bytes(ms),
+        render::machines_bytes(ms, &net),
     )
         .into_response())
+}
+
+/// One machine as MAAS shows it.
+pub(crate) async fn machine_json(app: &App, m: &Machine) -> Res {
+    let net = Net::for_machines(&app.region, std::slice::from_ref(m)).await?;
+    ok_json(render::machine(m, &net))
 }
 
 /// Filters of `GET machines/`.
@@ -74,7 +82,7 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
         (&Method::POST, None) => {
             let c = forms::create_machine(&app.region, who, &p).await?;
             match who {
-                Principal::User(_) => ok_json(render::machine(&c.machine)),
+                Principal::User(_) => machine_json(app, &c.machine).await,
                 _ => ok_json(render::machine_anon(
                     &c.machine,
                     c.enlistment_token.as_ref(),
@@ -112,7 +120,7 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                             }))
                             && tags.iter().all(|t| m.tags.contains(t))
                     });
-                    machines_json(&ms)
+                    machines_json(app, &ms).await
                 }
                 (&Method::GET, Some("list_allocated")) => {
                     let ms = app
@@ -125,7 +133,7 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                             },
                         )
                         .await?;
-                    machines_json(&ms)
+                    machines_json(app, &ms).await
                 }
                 (&Method::GET, Some("power_parameters")) => {
                     let all = app
@@ -147,14 +155,18 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                         .await?;
                     // Which disks and interfaces satisfied the storage / interfaces constraints.
                     let matched = app.region.matched_hardware(&m, &c).await?;
-                    ok_json(render::allocated_machine(&m, &matched))
+                    let net = Net::for_machines(&app.region, std::slice::from_ref(&m)).await?;
+                    ok_json(render::allocated_machine(&m, &matched, &net))
                 }
                 (&Method::POST, Some("release")) => bulk_release(app, u, &p).await,
                 (&Method::POST, Some("clone")) => clone::clone_machines(app, u, &p).await,
                 (&Method::POST, Some("accept")) | (&Method::POST, Some("accept_all")) => {
                     let ids = (r.op() == Some("accept")).then(|| forms::list(&p, "machines"));
                     let ms = app.region.accept_machines(u, ids).await?;
-                    ok_json(Value::Array(ms.iter().map(render::machine).collect()))
+                    let net = Net::for_machines(&app.region, &ms).await?;
+                    ok_json(Value::Array(
+                        ms.iter().map(|m| render::machine(m, &net)).collect(),
+                    ))
                 }
                 _ => Err(unknown_op(r)),
             }
@@ -262,5 +274,5 @@ pub(crate) async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
         }
         _ => return Err(unknown_op(r)),
     };
-    ok_json(render::machine(&m))
+    machine_json(app, &m).await
 }

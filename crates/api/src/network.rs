@@ -1,6 +1,7 @@
 //! `fabrics/`, `fabrics/{id}/vlans/`, `subnets/`, `ipranges/` in MAAS's shape, and Ingot's
 //! `netboot-timeline/` (every network-boot hop, by MAC, known machine or not).
 
+use crate::render::{subnet_json, vlan_json, Net};
 use crate::{forms_id, no_content, not_found, ok_json, unknown_op, ApiError, App, Req, Res};
 use axum::http::Method;
 use ingot_region::model::network::{Fabric, IpRange, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED};
@@ -11,31 +12,11 @@ use serde_json::{json, Value};
 
 const API: &str = crate::render::API;
 
-pub fn vlan_json(v: &Vlan) -> Value {
-    json!({
-        "id": v.id, "vid": v.vid, "name": v.name, "mtu": v.mtu, "fabric": v.fabric, "fabric_id": v.fabric_id,
-        "dhcp_on": v.dhcp_on, "external_dhcp": null, "relay_vlan": null, "primary_rack": null,
-        "secondary_rack": null, "space": "undefined",
-        "resource_uri": format!("{API}/fabrics/{}/vlans/{}/", v.fabric_id, v.vid),
-    })
-}
-
 fn fabric_json(f: &Fabric, vlans: &[Vlan]) -> Value {
     json!({
         "id": f.id, "name": f.name, "class_type": f.class_type,
         "vlans": vlans.iter().filter(|v| v.fabric_id == f.id).map(vlan_json).collect::<Vec<_>>(),
         "resource_uri": format!("{API}/fabrics/{}/", f.id),
-    })
-}
-
-fn subnet_json(s: &Subnet, vlans: &[Vlan]) -> Value {
-    json!({
-        "id": s.id, "name": s.name, "cidr": s.cidr,
-        "vlan": vlans.iter().find(|v| v.id == s.vlan_id).map(vlan_json).unwrap_or(Value::Null),
-        "gateway_ip": s.gateway_ip, "dns_servers": s.dns_servers, "managed": s.managed,
-        "active_discovery": false, "allow_dns": true, "allow_proxy": true, "rdns_mode": 2,
-        "space": "undefined", "description": "",
-        "resource_uri": format!("{API}/subnets/{}/", s.id),
     })
 }
 
@@ -289,9 +270,15 @@ async fn one_interface(app: &App, u: &User, sid: &str, iid: i64) -> Res {
         .iter()
         .find(|i| i.id == iid)
         .ok_or_else(|| not_found(format!("No interface {iid} on {sid}.")))?;
+    let net = Net::for_machines(&app.region, std::slice::from_ref(&m)).await?;
     ok_json(
-        serde_json::to_value(crate::render::interface_out(&m.system_id, i, &m.interfaces))
-            .unwrap_or(Value::Null),
+        serde_json::to_value(crate::render::interface_out(
+            &m.system_id,
+            i,
+            &m.interfaces,
+            &net,
+        ))
+        .unwrap_or(Value::Null),
     )
 }
 
@@ -303,6 +290,7 @@ pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Opti
     match (&r.method, r.op(), iface_id) {
         (&Method::GET, None, None) => {
             let m = app.region.machine_for(u, sid).await?;
+            let net = Net::for_machines(&app.region, std::slice::from_ref(&m)).await?;
             let out: Vec<Value> = m
                 .interfaces
                 .iter()
@@ -311,6 +299,7 @@ pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Opti
                         &m.system_id,
                         i,
                         &m.interfaces,
+                        &net,
                     ))
                     .unwrap_or(Value::Null)
                 })

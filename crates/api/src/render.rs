@@ -133,7 +133,7 @@ pub(crate) struct InterfaceOut<'a> {
     kind: &'a str,
     mac_address: &'a str,
     enabled: bool,
-    vlan: Option<()>,
+    vlan: Option<Value>,
     links: Vec<Value>,
     params: Map<String, Value>,
     parents: Vec<&'a str>,
@@ -202,7 +202,7 @@ pub struct MachineOut<'a> {
     power_state: String,
     tag_names: &'a [String],
     address_ttl: Option<()>,
-    ip_addresses: [(); 0],
+    ip_addresses: Vec<&'a str>,
     interface_set: Vec<InterfaceOut<'a>>,
     zone: Link<'a>,
     pool: Link<'a>,
@@ -259,13 +259,26 @@ pub struct MachineOut<'a> {
     constraints_by_type: Option<Value>,
 }
 
-/// An interface link as MAAS shows it (`subnet` reduced to its id and CIDR).
-pub fn link_json(l: &ingot_region::model::network::InterfaceLink) -> Value {
-    json!({
-        "id": l.id, "mode": l.mode, "ip_address": l.ip,
-        "subnet": l.subnet_id.map(|id| json!({"id": id, "cidr": l.cidr, "resource_uri": format!("{API}/subnets/{id}/")})),
-        "default_gateway": l.default_gateway,
-    })
+/// An interface link as MAAS shows it: the whole subnet object (with its VLAN), and no
+/// `ip_address` or `subnet` key when there is none (Juju's client checks the shape strictly).
+pub fn link_json(l: &ingot_region::model::network::InterfaceLink, net: &Net) -> Value {
+    let mut o = Map::new();
+    o.insert("id".into(), json!(l.id));
+    o.insert("mode".into(), json!(l.mode));
+    if let Some(ip) = &l.ip {
+        o.insert("ip_address".into(), json!(ip));
+    }
+    if let Some(id) = l.subnet_id {
+        let s = match net.subnet(id) {
+            Some(s) => subnet_json(s, &net.vlans),
+            None => {
+                json!({"id": id, "cidr": l.cidr, "resource_uri": format!("{API}/subnets/{id}/")})
+            }
+        };
+        o.insert("subnet".into(), s);
+    }
+    o.insert("default_gateway".into(), json!(l.default_gateway));
+    Value::Object(o)
 }
 
 /// An interface as MAAS shows it; `all` (the machine's interfaces) names parents and children.
@@ -273,6 +286,7 @@ pub(crate) fn interface_out<'a>(
     sid: &'a str,
     i: &'a ingot_region::model::Interface,
     all: &'a [ingot_region::model::Interface],
+    net: &Net,
 ) -> InterfaceOut<'a> {
     let d = &i.details;
     let text = |k: &str| d.get(k).and_then(Value::as_str);
@@ -283,8 +297,8 @@ pub(crate) fn interface_out<'a>(
         kind: &i.kind,
         mac_address: &i.mac_address,
         enabled: i.enabled,
-        vlan: None,
-        links: i.links.iter().map(link_json).collect(),
+        vlan: net.vlan_of(i),
+        links: i.links.iter().map(|l| link_json(l, net)).collect(),
         params: i
             .params
             .as_object()
@@ -329,7 +343,7 @@ pub(crate) fn interface_out<'a>(
 }
 
 /// The typed machine object.
-pub fn machine_out(m: &Machine) -> MachineOut<'_> {
+pub fn machine_out<'a>(m: &'a Machine, net: &Net) -> MachineOut<'a> {
     let sid = m.system_id.as_str();
     let sm = crate::storage::model_of(m);
     let physical: Vec<Value> = sm
@@ -383,7 +397,7 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
             .iter()
             .find(|i| i.is_boot)
             .or(m.interfaces.first())
-            .map(|i| interface_out(sid, i, &m.interfaces)),
+            .map(|i| interface_out(sid, i, &m.interfaces, net)),
         architecture: m.architecture.as_deref(),
         min_hwe_kernel: &m.min_hwe_kernel,
         hwe_kernel: Some(m.hwe_kernel.as_str()).filter(|k| !k.is_empty()),
@@ -409,11 +423,16 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
         power_state: ingot_region::power::query(m),
         tag_names: &m.tags,
         address_ttl: None,
-        ip_addresses: [],
+        ip_addresses: m
+            .interfaces
+            .iter()
+            .flat_map(|i| &i.links)
+            .filter_map(|l| l.ip.as_deref())
+            .collect(),
         interface_set: m
             .interfaces
             .iter()
-            .map(|i| interface_out(sid, i, &m.interfaces))
+            .map(|i| interface_out(sid, i, &m.interfaces, net))
             .collect(),
         zone: Link {
             id: m.zone_id,
@@ -501,13 +520,17 @@ pub fn machine_out(m: &Machine) -> MachineOut<'_> {
 }
 
 /// The machine object as a JSON value.
-pub fn machine(m: &Machine) -> Value {
-    serde_json::to_value(machine_out(m)).unwrap_or(Value::Null)
+pub fn machine(m: &Machine, net: &Net) -> Value {
+    serde_json::to_value(machine_out(m, net)).unwrap_or(Value::Null)
 }
 
 /// The machine object as allocate returns it.
-pub fn allocated_machine(m: &Machine, matched: &ingot_core::constraints::Matched) -> Value {
-    let mut out = machine_out(m);
+pub fn allocated_machine(
+    m: &Machine,
+    matched: &ingot_core::constraints::Matched,
+    net: &Net,
+) -> Value {
+    let mut out = machine_out(m, net);
     let by_label = |pairs: &[(String, i64)]| {
         let mut o = Map::new();
         for (label, id) in pairs {
@@ -527,8 +550,8 @@ pub fn allocated_machine(m: &Machine, matched: &ingot_core::constraints::Matched
 }
 
 /// A JSON array of machines, serialised straight to bytes.
-pub fn machines_bytes(ms: &[Machine]) -> Vec<u8> {
-    let outs: Vec<MachineOut<'_>> = ms.iter().map(machine_out).collect();
+pub fn machines_bytes(ms: &[Machine], net: &Net) -> Vec<u8> {
+    let outs: Vec<MachineOut<'_>> = ms.iter().map(|m| machine_out(m, net)).collect();
     serde_json::to_vec(&outs).unwrap_or_else(|_| b"[]".to_vec())
 }
 
@@ -537,7 +560,7 @@ pub fn machines_bytes(ms: &[Machine]) -> Vec<u8> {
 /// (`enlistment_token`, `consumer_key:token_key:token_secret`, what `ingot.token=` carries
 /// on a commissioning boot).
 pub fn machine_anon(m: &Machine, token: Option<&ingot_region::model::Token>) -> Value {
-    let full = machine(m);
+    let full = machine(m, &Net::default());
     let keep = [
         "system_id",
         "hostname",
@@ -572,4 +595,67 @@ pub fn machine_anon(m: &Machine, token: Option<&ingot_region::model::Token>) -> 
         );
     }
     Value::Object(out)
+}
+
+// ------------------------------------------------------------------------------ network
+
+use ingot_region::model::network::{Subnet, Vlan};
+
+/// The subnets and VLANs that machines' interface links refer to, read once per answer (and
+/// not at all when no link is on a subnet).
+#[derive(Default)]
+pub struct Net {
+    subnets: Vec<Subnet>,
+    vlans: Vec<Vlan>,
+}
+
+impl Net {
+    /// What rendering `machines` needs.
+    pub async fn for_machines(
+        region: &ingot_region::Region,
+        machines: &[Machine],
+    ) -> Result<Net, crate::ApiError> {
+        let linked = machines
+            .iter()
+            .flat_map(|m| &m.interfaces)
+            .flat_map(|i| &i.links)
+            .any(|l| l.subnet_id.is_some());
+        if !linked {
+            return Ok(Net::default());
+        }
+        Ok(Net {
+            subnets: region.subnets().await?,
+            vlans: region.vlans(None).await?,
+        })
+    }
+
+    fn subnet(&self, id: i64) -> Option<&Subnet> {
+        self.subnets.iter().find(|s| s.id == id)
+    }
+
+    /// The VLAN an interface is on: that of its first link's subnet.
+    fn vlan_of(&self, i: &ingot_region::model::Interface) -> Option<Value> {
+        let s = i.links.iter().find_map(|l| self.subnet(l.subnet_id?))?;
+        self.vlans.iter().find(|v| v.id == s.vlan_id).map(vlan_json)
+    }
+}
+
+pub fn vlan_json(v: &Vlan) -> Value {
+    json!({
+        "id": v.id, "vid": v.vid, "name": v.name, "mtu": v.mtu, "fabric": v.fabric, "fabric_id": v.fabric_id,
+        "dhcp_on": v.dhcp_on, "external_dhcp": null, "relay_vlan": null, "primary_rack": null,
+        "secondary_rack": null, "space": "undefined",
+        "resource_uri": format!("{API}/fabrics/{}/vlans/{}/", v.fabric_id, v.vid),
+    })
+}
+
+pub fn subnet_json(s: &Subnet, vlans: &[Vlan]) -> Value {
+    json!({
+        "id": s.id, "name": s.name, "cidr": s.cidr,
+        "vlan": vlans.iter().find(|v| v.id == s.vlan_id).map(vlan_json).unwrap_or(Value::Null),
+        "gateway_ip": s.gateway_ip, "dns_servers": s.dns_servers, "managed": s.managed,
+        "active_discovery": false, "allow_dns": true, "allow_proxy": true, "rdns_mode": 2,
+        "space": "undefined", "description": "",
+        "resource_uri": format!("{API}/subnets/{}/", s.id),
+    })
 }

@@ -312,6 +312,33 @@ async fn interface_links_and_static_addresses() {
     assert_eq!(r["links"][0]["ip_address"], "10.88.0.3", "{r:#}");
     assert_eq!(r["links"][0]["mode"], "static");
     assert_eq!(r["links"][0]["default_gateway"], true);
+    // As MAAS (and as Juju's client checks): the link carries the whole subnet with its VLAN,
+    // the interface is on that VLAN, and the machine lists the address.
+    let sn = &r["links"][0]["subnet"];
+    assert_eq!(sn["cidr"], "10.88.0.0/24");
+    assert_eq!(sn["name"], "10.88.0.0/24");
+    assert_eq!(sn["space"], "undefined");
+    assert_eq!(sn["vlan"]["vid"], 0, "{sn:#}");
+    assert_eq!(sn["vlan"]["fabric"], "fabric-0");
+    assert!(sn["dns_servers"].is_array());
+    assert_eq!(r["vlan"]["name"], "untagged");
+    let m = c.machine(&sid).await;
+    assert_eq!(m["ip_addresses"], serde_json::json!(["10.88.0.3"]));
+    assert_eq!(
+        m["interface_set"][0]["links"][0]["subnet"]["vlan"]["vid"],
+        0
+    );
+    let listed = c.get("/MAAS/api/2.0/machines/").await.ok().json();
+    let mine = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["system_id"] == sid.as_str())
+        .unwrap();
+    assert_eq!(
+        mine["boot_interface"]["links"][0]["subnet"]["space"],
+        "undefined"
+    );
     let r = c
         .post(
             &link(&sid2, i2),
@@ -403,7 +430,9 @@ async fn interface_links_and_static_addresses() {
         .await
         .ok()
         .json();
-    assert_eq!(r["links"][0]["ip_address"], serde_json::Value::Null);
+    // No address, no subnet: the keys are left out, as MAAS does (Juju's client refuses null).
+    assert!(r["links"][0].get("ip_address").is_none(), "{r:#}");
+    assert!(r["links"][0].get("subnet").is_none(), "{r:#}");
     // The machine shows its links; the region's addresses list shows the STATIC ones.
     let m = c.machine(&sid).await;
     assert_eq!(m["interface_set"][0]["links"][0]["ip_address"], "10.88.0.3");
