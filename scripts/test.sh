@@ -109,7 +109,7 @@ echo "INGOT_SHARED_DIR=$INGOT_SHARED_DIR"
 # ---------------------------------------------------------------------------------------------
 section "Peers: ipmi_sim, ipmitool, pyghmi, sushy-emulator, QEMU, gpg"
 # Each installer is idempotent and prints the `export` lines its tests read.
-for peer in ipmi redfish qemu tftp images deploy debian-image cloudinit streams; do
+for peer in ipmi redfish qemu tftp images deploy debian-image cloudinit streams gomaasapi; do
   envs=$(bash "$REPO/scripts/peers/$peer.sh") || die "installing the $peer peers failed"
   eval "$envs"
   printf '%s\n' "$envs"

@@ -248,6 +248,32 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         ],
     },
     HandlerDef {
+        name: "DomainsHandler",
+        path: "/MAAS/api/2.0/domains/",
+        serve: serve!(|app, r, c| {
+            c.user()?;
+            catalog::domains(app, None).await
+        }),
+        params: &[],
+        doc: "Manage DNS domains.",
+        actions: ops![
+            "read" "GET" None, "List the DNS domains machines are named in (the default, maas, first).";
+        ],
+    },
+    HandlerDef {
+        name: "DomainHandler",
+        path: "/MAAS/api/2.0/domains/{id}/",
+        serve: serve!(|app, r, c| {
+            c.user()?;
+            catalog::domains(app, Some(c.arg(0))).await
+        }),
+        params: &["id"],
+        doc: "Manage a DNS domain.",
+        actions: ops![
+            "read" "GET" None, "Read a domain (by id or name).";
+        ],
+    },
+    HandlerDef {
         name: "EventsHandler",
         path: "/MAAS/api/2.0/events/",
         serve: serve!(|app, r, c| events::events(app, r, c.user()?).await),

@@ -4,7 +4,7 @@
 use crate::settings::need_admin;
 use crate::{Region, RegionError, Result};
 use ingot_core::ids::is_valid_name;
-use ingot_store::{Named, NamedKind, StoreError, Tag, User};
+use ingot_store::{Domain, Named, NamedKind, StoreError, Tag, User};
 
 /// A duplicate name is the `name` field's error.
 fn name_taken(e: StoreError) -> RegionError {
@@ -39,6 +39,20 @@ impl Region {
     // ------------------------------------------------------------------------ tags
     pub async fn list_tags(&self) -> Result<Vec<Tag>> {
         Ok(self.store.list_tags().await?)
+    }
+
+    /// The DNS domains (the default first).
+    pub async fn domains(&self) -> Result<Vec<Domain>> {
+        Ok(self.store.domains().await?)
+    }
+
+    /// A domain by id or name.
+    pub async fn domain(&self, key: &str) -> Result<Domain> {
+        self.domains()
+            .await?
+            .into_iter()
+            .find(|d| d.id.to_string() == key || d.name == key)
+            .ok_or_else(|| RegionError::NotFound("No Domain matches the given query.".into()))
     }
 
     pub async fn tag(&self, name: &str) -> Result<Tag> {

@@ -41,8 +41,8 @@ pub mod model {
     pub use ingot_store::deploy::BootResource;
     pub use ingot_store::sources::{BootSource, BootSourceSelection};
     pub use ingot_store::{
-        Event, Interface, Machine, MachineFilter, Named, NamedKind, ScriptResult, StoreError, Tag,
-        Token, User,
+        Domain, Event, Interface, Machine, MachineFilter, Named, NamedKind, ScriptResult,
+        StoreError, Tag, Token, User,
     };
     pub mod network {
         pub use ingot_store::network::{

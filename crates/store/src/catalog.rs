@@ -3,6 +3,17 @@
 use crate::{map_unique, now_ms, Result, Store, StoreError};
 use sqlx::Row;
 
+/// A DNS domain machines are named in (`maas`, the default, is the first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Domain {
+    pub id: i64,
+    pub name: String,
+    pub authoritative: bool,
+    pub ttl: Option<i64>,
+    /// How many machines have their name in it.
+    pub machines: i64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Named {
     pub id: i64,
@@ -170,6 +181,24 @@ impl Store {
         } else {
             StoreError::NotFound
         })
+    }
+
+    /// Every DNS domain with how many machines are named in it.
+    pub async fn domains(&self) -> Result<Vec<Domain>> {
+        let rows = sqlx::query("SELECT d.id, d.name, d.authoritative, d.ttl, (SELECT COUNT(*) FROM machines m WHERE m.domain_id = d.id) FROM domains d ORDER BY d.id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Domain {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    authoritative: r.try_get::<i64, _>(2)? != 0,
+                    ttl: r.try_get(3)?,
+                    machines: r.try_get(4)?,
+                })
+            })
+            .collect()
     }
 
     pub async fn domain_by_name(&self, name: &str) -> Result<Option<(i64, String)>> {

@@ -25,7 +25,7 @@ pub mod sources;
 pub mod storage;
 mod users;
 
-pub use catalog::{Named, NamedKind, Tag};
+pub use catalog::{Domain, Named, NamedKind, Tag};
 pub(crate) use events::insert_event;
 pub use events::{Event, NewEvent};
 use ingot_core::Status;
