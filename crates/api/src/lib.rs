@@ -11,6 +11,7 @@ mod catalog;
 mod clone;
 mod errors;
 mod events;
+mod files;
 mod machines;
 mod metadata;
 mod network;

@@ -5,8 +5,8 @@
 
 use crate::routes::{version, ActionDef, AnonDef, Call, HandlerDef, Serve};
 use crate::{
-    boot_resources, boot_sources, catalog, events, machines, network, ok_json, rack, scripts,
-    settings, storage, users, App, Req,
+    boot_resources, boot_sources, catalog, events, files, machines, network, ok_json, rack,
+    scripts, settings, storage, users, App, Req,
 };
 use ingot_region::model::NamedKind;
 
@@ -245,6 +245,31 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "read" "GET" None, "Read a resource pool.";
             "update" "PUT" None, "Update a resource pool (admin): name, description.", "name description";
             "delete" "DELETE" None, "Delete a resource pool (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "FilesHandler",
+        path: "/MAAS/api/2.0/files/",
+        serve: serve!(|app, r, c| files::collection(app, r, c.who).await),
+        params: &[],
+        doc: "Manage your stored files.",
+        actions: ops![
+            "read" "GET" None, "List your files (without their content).", "prefix";
+            "create" "POST" None, "Store a file (replacing one of that name): filename, and the file as the multipart part file.", "filename! file!";
+            "get" "GET" Some("get"), "A file's bytes.", "filename!";
+            "get_by_key" "GET" Some("get_by_key"), "A file's bytes by its key (no credentials needed).", "key!";
+            "delete" "POST" Some("delete"), "Delete a file.", "filename!";
+        ],
+    },
+    HandlerDef {
+        name: "FileHandler",
+        path: "/MAAS/api/2.0/files/{filename}/",
+        serve: serve!(|app, r, c| files::item(app, r, c.who, c.arg(0)).await),
+        params: &["filename"],
+        doc: "Manage a stored file.",
+        actions: ops![
+            "read" "GET" None, "Read the file, its content in base64.";
+            "delete" "DELETE" None, "Delete the file.";
         ],
     },
     HandlerDef {
@@ -766,12 +791,22 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     },
 ];
 
-pub const ANON_HANDLERS: &[AnonDef] = &[AnonDef {
-    name: "AnonMachinesHandler",
-    path: "/MAAS/api/2.0/machines/",
-    doc: "Anonymous machine enlistment.",
-    actions: ops![
-        "create" "POST" None, "Enlist a machine: architecture, mac_addresses, hostname, power_type, power_parameters (JSON), commission.", "architecture mac_addresses hostname description power_type power_parameters commission domain";
-        "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.", "mac_address!";
-    ],
-}];
+pub const ANON_HANDLERS: &[AnonDef] = &[
+    AnonDef {
+        name: "AnonFilesHandler",
+        path: "/MAAS/api/2.0/files/",
+        doc: "Read a stored file by its key.",
+        actions: ops![
+            "get_by_key" "GET" Some("get_by_key"), "A file's bytes by its key.", "key!";
+        ],
+    },
+    AnonDef {
+        name: "AnonMachinesHandler",
+        path: "/MAAS/api/2.0/machines/",
+        doc: "Anonymous machine enlistment.",
+        actions: ops![
+            "create" "POST" None, "Enlist a machine: architecture, mac_addresses, hostname, power_type, power_parameters (JSON), commission.", "architecture mac_addresses hostname description power_type power_parameters commission domain";
+            "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.", "mac_address!";
+        ],
+    },
+];

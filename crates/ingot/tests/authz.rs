@@ -55,6 +55,7 @@ fn anonymous_allowed(c: &Call) -> bool {
         ("VersionHandler", "GET", None)
             | ("MachinesHandler", "POST", None)
             | ("MachinesHandler", "GET", Some("is_registered"))
+            | ("FilesHandler", "GET", Some("get_by_key"))
     )
 }
 
@@ -73,6 +74,8 @@ fn admin_only(c: &Call) -> bool {
             | "SSHKeyHandler"
             | "MachinesHandler"
             | "IPAddressesHandler"
+            | "FilesHandler"
+            | "FileHandler"
     );
     if !c.is_read() {
         return !user_writes;
@@ -203,6 +206,7 @@ async fn every_endpoint_for_every_kind_of_caller() {
         ("device_id", "1".to_string()),
         ("boot_source_id", "1".to_string()),
         ("file_id", "1".to_string()),
+        ("filename", "nofile".to_string()),
     ]
     .into_iter()
     .collect();

@@ -15,6 +15,7 @@ pub mod controllers;
 pub mod deploy;
 mod error;
 pub mod fabrics;
+mod files;
 pub mod forms;
 pub mod images;
 mod lifecycle;
@@ -39,6 +40,7 @@ pub use users::{hash_password, verify_password};
 /// region's store; only the region reads or writes the store itself.
 pub mod model {
     pub use ingot_store::deploy::BootResource;
+    pub use ingot_store::files::StoredFile;
     pub use ingot_store::sources::{BootSource, BootSourceSelection};
     pub use ingot_store::{
         Domain, Event, Interface, Machine, MachineFilter, Named, NamedKind, ScriptResult,

@@ -15,6 +15,7 @@ pub mod commissioning;
 pub mod controllers;
 pub mod deploy;
 mod events;
+pub mod files;
 mod machines;
 pub mod network;
 mod results;

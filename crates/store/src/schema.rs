@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (15, V15_SQLITE, V15_PG),
     (16, V16_SQLITE, V16_PG),
     (17, V17, V17),
+    (18, V18_SQLITE, V18_PG),
 ];
 
 macro_rules! v1 {
@@ -252,6 +253,18 @@ const V17: &str = concat!(
     "DELETE FROM fabrics WHERE id = 1 AND EXISTS (SELECT 1 FROM fabrics WHERE id = 0 AND name LIKE '%.renumbered');\n",
     "UPDATE fabrics SET name = substr(name, 1, length(name) - 11) WHERE id = 0 AND name LIKE '%.renumbered';\n",
 );
+
+/// MAAS's file storage (`files/`; Juju keeps its provider state there): a user's files by
+/// name, each with a random key that reads it without credentials.
+macro_rules! v18 {
+    ($pk:literal, $blob:literal) => {
+        concat!(
+            "CREATE TABLE files (id ", $pk, ", owner_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE, filename TEXT NOT NULL, key TEXT NOT NULL UNIQUE, content ", $blob, " NOT NULL, created BIGINT NOT NULL, UNIQUE (owner_id, filename));\n",
+        )
+    };
+}
+const V18_SQLITE: &str = v18!("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB");
+const V18_PG: &str = v18!("BIGSERIAL PRIMARY KEY", "BYTEA");
 
 #[cfg(test)]
 mod tests {
