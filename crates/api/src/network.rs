@@ -4,7 +4,9 @@
 use crate::render::{subnet_json, vlan_json, Net};
 use crate::{forms_id, no_content, not_found, ok_json, unknown_op, ApiError, App, Req, Res};
 use axum::http::Method;
-use ingot_region::model::network::{Fabric, IpRange, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED};
+use ingot_region::model::network::{
+    Fabric, IpRange, Space, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED,
+};
 use ingot_region::model::routes::StaticRoute;
 use ingot_region::model::User;
 use ingot_region::network::VirtualKind;
@@ -350,5 +352,51 @@ pub(crate) async fn timeline(app: &App, r: &Req, u: &User) -> Res {
         evs.iter()
             .map(|e| json!({"id": e.id, "mac": e.mac, "hop": e.kind, "detail": e.detail, "created": crate::render::event_time(e.created)}))
             .collect(),
+    ))
+}
+
+/// A space as MAAS shows it: its VLANs and their subnets.
+fn space_json(sp: &Space, vlans: &[Vlan], subnets: &[Subnet]) -> Value {
+    let mine: Vec<&Vlan> = vlans.iter().filter(|v| v.space_id == Some(sp.id)).collect();
+    json!({
+        "id": sp.id, "name": sp.name, "description": sp.description,
+        "vlans": mine.iter().map(|v| vlan_json(v)).collect::<Vec<_>>(),
+        "subnets": subnets
+            .iter()
+            .filter(|s| mine.iter().any(|v| v.id == s.vlan_id))
+            .map(|s| subnet_json(s, vlans))
+            .collect::<Vec<_>>(),
+        "resource_uri": format!("{API}/spaces/{}/", sp.id),
+    })
+}
+
+/// `spaces/` and `spaces/{id}/`: list, create, read, update, delete.
+pub(crate) async fn spaces(app: &App, r: &Req, u: &User, id: Option<&str>) -> Res {
+    let region = &app.region;
+    let p = r.params();
+    let sp = match (id, &r.method) {
+        (None, &Method::GET) => {
+            let (vlans, subnets) = (region.vlans(None).await?, region.subnets().await?);
+            return ok_json(Value::Array(
+                region
+                    .spaces()
+                    .await?
+                    .iter()
+                    .map(|s| space_json(s, &vlans, &subnets))
+                    .collect(),
+            ));
+        }
+        (None, _) => region.create_space(u, &p).await?,
+        (Some(id), &Method::PUT) => region.update_space(u, id, &p).await?,
+        (Some(id), &Method::DELETE) => {
+            region.delete_space(u, id).await?;
+            return no_content();
+        }
+        (Some(id), _) => region.space(id).await?,
+    };
+    ok_json(space_json(
+        &sp,
+        &region.vlans(None).await?,
+        &region.subnets().await?,
     ))
 }

@@ -644,7 +644,8 @@ pub fn vlan_json(v: &Vlan) -> Value {
     json!({
         "id": v.id, "vid": v.vid, "name": v.name, "mtu": v.mtu, "fabric": v.fabric, "fabric_id": v.fabric_id,
         "dhcp_on": v.dhcp_on, "external_dhcp": null, "relay_vlan": null, "primary_rack": null,
-        "secondary_rack": null, "space": "undefined",
+        "secondary_rack": null,
+        "space": v.space.as_deref().unwrap_or(ingot_region::spaces::UNDEFINED),
         "resource_uri": format!("{API}/fabrics/{}/vlans/{}/", v.fabric_id, v.vid),
     })
 }
@@ -655,7 +656,8 @@ pub fn subnet_json(s: &Subnet, vlans: &[Vlan]) -> Value {
         "vlan": vlans.iter().find(|v| v.id == s.vlan_id).map(vlan_json).unwrap_or(Value::Null),
         "gateway_ip": s.gateway_ip, "dns_servers": s.dns_servers, "managed": s.managed,
         "active_discovery": false, "allow_dns": true, "allow_proxy": true, "rdns_mode": 2,
-        "space": "undefined", "description": "",
+        "space": vlans.iter().find(|v| v.id == s.vlan_id).and_then(|v| v.space.as_deref()).unwrap_or(ingot_region::spaces::UNDEFINED),
+        "description": "",
         "resource_uri": format!("{API}/subnets/{}/", s.id),
     })
 }

@@ -375,8 +375,31 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "Manage a VLAN.",
         actions: ops![
             "read" "GET" None, "Read a VLAN.";
-            "update" "PUT" None, "Update a VLAN (admin): name, mtu, dhcp_on.", "name mtu dhcp_on description";
+            "update" "PUT" None, "Update a VLAN (admin): name, mtu, dhcp_on.", "name mtu dhcp_on description space";
             "delete" "DELETE" None, "Delete a VLAN (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "SpacesHandler",
+        path: "/MAAS/api/2.0/spaces/",
+        serve: serve!(|app, r, c| network::spaces(app, r, c.user()?, None).await),
+        params: &[],
+        doc: "Manage spaces.",
+        actions: ops![
+            "read" "GET" None, "List spaces with their VLANs and subnets.";
+            "create" "POST" None, "Create a space (admin).", "name! description";
+        ],
+    },
+    HandlerDef {
+        name: "SpaceHandler",
+        path: "/MAAS/api/2.0/spaces/{id}/",
+        serve: serve!(|app, r, c| network::spaces(app, r, c.user()?, Some(c.arg(0))).await),
+        params: &["id"],
+        doc: "Manage a space.",
+        actions: ops![
+            "read" "GET" None, "Read a space (by id or name).";
+            "update" "PUT" None, "Update a space (admin).", "name description";
+            "delete" "DELETE" None, "Delete a space (admin); its VLANs are then in none.";
         ],
     },
     HandlerDef {
@@ -387,7 +410,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "Manage subnets.",
         actions: ops![
             "read" "GET" None, "List subnets.";
-            "create" "POST" None, "Create a subnet (admin): cidr, name, vlan (or fabric + vid), gateway_ip, dns_servers, managed.", "cidr! name vlan fabric vid gateway_ip dns_servers managed";
+            "create" "POST" None, "Create a subnet (admin): cidr, name, vlan (or fabric + vid), gateway_ip, dns_servers, managed.", "cidr! name vlan fabric vid gateway_ip dns_servers managed space";
         ],
     },
     HandlerDef {
@@ -398,7 +421,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "Manage a subnet.",
         actions: ops![
             "read" "GET" None, "Read a subnet.";
-            "update" "PUT" None, "Update a subnet (admin).", "cidr name vlan fabric vid gateway_ip dns_servers managed";
+            "update" "PUT" None, "Update a subnet (admin).", "cidr name vlan fabric vid gateway_ip dns_servers managed space";
             "delete" "DELETE" None, "Delete a subnet (admin).";
         ],
     },

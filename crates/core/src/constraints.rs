@@ -48,10 +48,12 @@ pub enum SubnetSpec {
     Vlan(String),
     /// A fabric by id or name.
     Fabric(String),
+    /// A space by id or name (the space of the subnet's VLAN; `undefined` for none).
+    Space(String),
 }
 
 /// Parse a subnet specifier: `<id>`, `<cidr>`, `cidr:`, `ip:`, `name:`, `vid:`, `vlan:`,
-/// `fabric:`. `space:` is refused: Ingot has no spaces yet.
+/// `fabric:`, `space:` (a space by id or name, `undefined` for subnets in none).
 pub fn parse_subnet_spec(s: &str) -> Result<SubnetSpec, String> {
     let s = s.trim();
     if let Ok(id) = s.parse::<i64>() {
@@ -67,7 +69,7 @@ pub fn parse_subnet_spec(s: &str) -> Result<SubnetSpec, String> {
         _ if s.contains('/') => ("cidr", s),
         _ => {
             return Err(format!(
-            "'{s}' is not a subnet specifier (id, CIDR, cidr:, ip:, name:, vid:, vlan:, fabric:)"
+            "'{s}' is not a subnet specifier (id, CIDR, cidr:, ip:, name:, vid:, vlan:, fabric:, space:)"
         ))
         }
     };
@@ -92,9 +94,7 @@ pub fn parse_subnet_spec(s: &str) -> Result<SubnetSpec, String> {
             .ok_or_else(|| format!("'{v}' is not a VLAN vid (0-4094)")),
         "vlan" => Ok(SubnetSpec::Vlan(v.to_string())),
         "fabric" => Ok(SubnetSpec::Fabric(v.to_string())),
-        _ => Err(format!(
-            "'{s}': spaces are not modelled in Ingot; name the subnet by id, CIDR, ip:, name:, vid:, vlan: or fabric:"
-        )),
+        _ => Ok(SubnetSpec::Space(v.to_string())),
     }
 }
 
@@ -110,6 +110,9 @@ pub struct SubnetFacts {
     pub fabric_id: i64,
     pub fabric: String,
     pub fabric_class: String,
+    /// The space of the subnet's VLAN (0 and `undefined` for none).
+    pub space_id: i64,
+    pub space: String,
 }
 
 impl SubnetFacts {
@@ -128,6 +131,14 @@ impl SubnetFacts {
             SubnetSpec::Vid(v) => *v == self.vid,
             SubnetSpec::Vlan(v) => id_or_name(v, self.vlan_id, &self.vlan_name),
             SubnetSpec::Fabric(f) => id_or_name(f, self.fabric_id, &self.fabric),
+            SubnetSpec::Space(sp) => {
+                let name = if self.space.is_empty() {
+                    "undefined"
+                } else {
+                    &self.space
+                };
+                id_or_name(sp, self.space_id, name)
+            }
         }
     }
 }
@@ -226,6 +237,7 @@ pub const IFACE_KEYS: &[&str] = &[
     "fabric_class",
     "vid",
     "vlan",
+    "space",
 ];
 
 /// A machine's block device, as constraints see it.
@@ -279,6 +291,10 @@ impl NicFacts {
                 .links
                 .iter()
                 .any(|l| l.subnet.matches(&SubnetSpec::Vlan(value.to_string()))),
+            "space" => self
+                .links
+                .iter()
+                .any(|l| l.subnet.matches(&SubnetSpec::Space(value.to_string()))),
             _ => false,
         }
     }
@@ -655,6 +671,7 @@ impl Constraints {
                     SubnetSpec::Vid(v) => format!("vid:{v}"),
                     SubnetSpec::Vlan(v) => format!("vlan:{v}"),
                     SubnetSpec::Fabric(f) => format!("fabric:{f}"),
+                    SubnetSpec::Space(sp) => format!("space:{sp}"),
                 })
                 .collect::<Vec<_>>()
                 .join(",")
@@ -715,6 +732,7 @@ mod tests {
             fabric_id: 1000 + id,
             fabric: fabric.into(),
             fabric_class: class.into(),
+            ..Default::default()
         }
     }
 
@@ -805,18 +823,35 @@ mod tests {
         // All of `subnets` must hold; any one of `not_subnets` excludes.
         assert!(!ok(subnets(&["5", "vid:30"])));
         assert!(!ok(not_subnets(&["5", "vid:30"])));
-        for bad in [
-            "space:dmz",
-            "banana",
-            "vid:5000",
-            "ip:10.0.0",
-            "cidr:10.0.0.1/33",
-        ] {
+        for bad in ["banana", "vid:5000", "ip:10.0.0", "cidr:10.0.0.1/33"] {
             assert!(parse_subnet_spec(bad).is_err(), "{bad}");
         }
-        assert!(parse_subnet_spec("space:dmz")
-            .unwrap_err()
-            .contains("spaces"));
+        // Spaces: the space of the subnet's VLAN, by name or id; `undefined` is none.
+        assert_eq!(
+            parse_subnet_spec("space:dmz"),
+            Ok(SubnetSpec::Space("dmz".into()))
+        );
+        let mut dmz = SubnetFacts {
+            space_id: 3,
+            space: "dmz".into(),
+            ..Default::default()
+        };
+        for (spec, want) in [
+            ("space:dmz", true),
+            ("space:3", true),
+            ("space:other", false),
+            ("space:undefined", false),
+        ] {
+            assert_eq!(
+                dmz.matches(&parse_subnet_spec(spec).unwrap()),
+                want,
+                "{spec}"
+            );
+        }
+        dmz.space.clear();
+        dmz.space_id = 0;
+        assert!(dmz.matches(&parse_subnet_spec("space:undefined").unwrap()));
+        assert!(!dmz.matches(&parse_subnet_spec("space:dmz").unwrap()));
         // Fabrics and classes: any-of; the not_ forms: none-of.
         let f =
             |fabrics: &[&str], not: &[&str], classes: &[&str], not_classes: &[&str]| Constraints {

@@ -160,6 +160,10 @@ async fn every_endpoint_for_every_kind_of_caller() {
         .await
         .ok();
     admin
+        .post("/MAAS/api/2.0/spaces/", &[("name", "authz-space")])
+        .await
+        .ok();
+    admin
         .post(
             "/MAAS/api/2.0/subnets/",
             &[("cidr", "10.55.0.0/24"), ("gateway_ip", "10.55.0.1")],

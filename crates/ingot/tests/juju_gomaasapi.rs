@@ -14,15 +14,6 @@ use std::collections::BTreeSet;
 
 /// Checks that fail today, and why.
 const NOT_YET: &[(&str, &str)] = &[
-    ("Spaces (with subnets)", "no spaces/ handler"),
-    (
-        "AllocateMachine dry_run interfaces (0:space=juju-space)",
-        "no spaces",
-    ),
-    (
-        "AllocateMachine dry_run NotSpace (not_subnets=space:juju-space)",
-        "no spaces",
-    ),
     (
         "[zone-node] Machine.CreateDevice (with subnet)",
         "no devices/ handler",
@@ -70,7 +61,7 @@ async fn juju_gomaasapi_drives_ingot_as_juju_does() {
         .collect();
     let now_passing: Vec<&&str> = not_yet.iter().filter(|n| passed.contains(**n)).collect();
     assert!(
-        passed.len() >= 35,
+        passed.len() >= 38,
         "only {} checks passed:\n{stdout}\n{}",
         passed.len(),
         String::from_utf8_lossy(&out.stderr)

@@ -199,6 +199,52 @@ async fn subnets_ranges_vlans() {
     bob.post("/MAAS/api/2.0/subnets/", &[("cidr", "10.80.0.0/24")])
         .await
         .expect(403);
+
+    // Spaces: a VLAN is in at most one, its subnets with it; a name that is no space is
+    // refused before anything changes; deleting the space leaves the VLAN in none.
+    bob.post("/MAAS/api/2.0/spaces/", &[("name", "dmz")])
+        .await
+        .expect(403);
+    c.post("/MAAS/api/2.0/spaces/", &[("name", "undefined")])
+        .await
+        .expect(400);
+    let dmz = c
+        .post("/MAAS/api/2.0/spaces/", &[("name", "dmz")])
+        .await
+        .ok()
+        .json();
+    c.put(
+        "/MAAS/api/2.0/fabrics/0/vlans/0/",
+        &[("space", "nosuch"), ("mtu", "9000")],
+    )
+    .await
+    .expect(400);
+    let v = c
+        .put("/MAAS/api/2.0/fabrics/0/vlans/0/", &[("space", "dmz")])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (v["space"].as_str(), v["mtu"].as_i64()),
+        (Some("dmz"), Some(1500))
+    );
+    assert_eq!(
+        c.get(&format!("/MAAS/api/2.0/subnets/{}/", sub["id"]))
+            .await
+            .ok()
+            .json()["space"],
+        "dmz"
+    );
+    let listed = c.get("/MAAS/api/2.0/spaces/").await.ok().json();
+    assert_eq!(
+        listed[0]["subnets"][0]["cidr"], "10.77.0.0/24",
+        "{listed:#}"
+    );
+    c.delete(&format!("/MAAS/api/2.0/spaces/{}/", dmz["id"]))
+        .await
+        .expect(204);
+    let v = c.get("/MAAS/api/2.0/fabrics/0/vlans/0/").await.ok().json();
+    assert_eq!(v["space"], "undefined");
 }
 
 #[tokio::test]

@@ -44,6 +44,8 @@ impl NetFacts {
                     fabric_id: f.map_or(0, |f| f.id),
                     fabric: f.map(|f| f.name.clone()).unwrap_or_default(),
                     fabric_class: f.and_then(|f| f.class_type.clone()).unwrap_or_default(),
+                    space_id: v.and_then(|v| v.space_id).unwrap_or(0),
+                    space: v.and_then(|v| v.space.clone()).unwrap_or_default(),
                 };
                 (s.id, facts)
             })

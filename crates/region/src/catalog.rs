@@ -15,7 +15,7 @@ fn name_taken(e: StoreError) -> RegionError {
 }
 
 /// A name by `ingot_core::ids::is_valid_name`; `what` starts the refusal ("Tag names", "Names").
-fn check_name(what: &str, name: &str) -> Result<()> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
     if is_valid_name(name) {
         Ok(())
     } else {

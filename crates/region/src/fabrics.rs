@@ -141,15 +141,23 @@ impl Region {
             .ok_or_else(|| RegionError::NotFound("No VLAN matches the given query.".into()))
     }
 
-    /// Change a VLAN's name, MTU and DHCP (turning DHCP on is checked by `set_vlan_dhcp`).
+    /// Change a VLAN's name, MTU, DHCP (turning DHCP on is checked by `set_vlan_dhcp`) and
+    /// space; every value is checked before anything changes.
     pub async fn update_vlan(&self, u: &User, v: &Vlan, p: &Params) -> Result<Vlan> {
         need_admin(u)?;
         let mtu = mtu(p, v.mtu)?;
         let dhcp_on = p.get_bool("dhcp_on")?.unwrap_or(v.dhcp_on);
+        let space = match p.contains("space") {
+            true => Some(self.space_param(p).await?),
+            false => None,
+        };
         self.set_vlan_dhcp(v, dhcp_on).await?;
         self.store
             .update_vlan(v.id, p.get("name").unwrap_or(&v.name), mtu, dhcp_on)
             .await?;
+        if let Some(space) = space {
+            self.store.set_vlan_space(v.id, space).await?;
+        }
         self.store
             .vlan_by_id(v.id)
             .await?

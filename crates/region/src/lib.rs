@@ -27,6 +27,7 @@ pub mod racks;
 pub mod routes;
 pub mod secrets;
 mod settings;
+pub mod spaces;
 pub mod storage;
 pub mod uploads;
 mod users;
@@ -48,7 +49,7 @@ pub mod model {
     };
     pub mod network {
         pub use ingot_store::network::{
-            Fabric, InterfaceLink, IpRange, NetbootEvent, Rack, StaticIp, Subnet, Vlan,
+            Fabric, InterfaceLink, IpRange, NetbootEvent, Rack, Space, StaticIp, Subnet, Vlan,
             ALLOC_USER_RESERVED,
         };
     }

@@ -20,6 +20,17 @@ pub struct Vlan {
     pub name: String,
     pub mtu: i64,
     pub dhcp_on: bool,
+    /// The space the VLAN (and its subnets) is in.
+    pub space_id: Option<i64>,
+    pub space: Option<String>,
+}
+
+/// A network space (MAAS): VLANs, and so their subnets, belong to at most one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Space {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +135,8 @@ fn vlan_from(r: &AnyRow) -> Result<Vlan> {
         name: r.try_get("name")?,
         mtu: r.try_get("mtu")?,
         dhcp_on: r.try_get::<i64, _>("dhcp_on")? != 0,
+        space_id: r.try_get("space_id")?,
+        space: r.try_get("space")?,
     })
 }
 
@@ -152,7 +165,7 @@ fn range_from(r: &AnyRow) -> Result<IpRange> {
 }
 
 const VLAN_SELECT: &str =
-    "SELECT v.*, f.name AS fabric FROM vlans v JOIN fabrics f ON f.id = v.fabric_id";
+    "SELECT v.*, f.name AS fabric, sp.name AS space FROM vlans v JOIN fabrics f ON f.id = v.fabric_id LEFT JOIN spaces sp ON sp.id = v.space_id";
 
 impl Store {
     // ---------------------------------------------------------------- fabrics
@@ -281,6 +294,68 @@ impl Store {
             .await?;
         Ok(())
     }
+    /// Put a VLAN (and so its subnets) in a space, or in none.
+    pub async fn set_vlan_space(&self, id: i64, space_id: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE vlans SET space_id = $1 WHERE id = $2")
+            .bind(space_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- spaces
+    pub async fn spaces(&self) -> Result<Vec<Space>> {
+        sqlx::query("SELECT id, name, description FROM spaces ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Space {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    description: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+    pub async fn create_space(&self, name: &str, description: &str) -> Result<i64> {
+        let r = sqlx::query(
+            "INSERT INTO spaces (name, description, created) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| map_unique(e, "A space with this name already exists."))?;
+        Ok(r.try_get(0)?)
+    }
+    pub async fn update_space(&self, id: i64, name: &str, description: &str) -> Result<()> {
+        sqlx::query("UPDATE spaces SET name = $1, description = $2 WHERE id = $3")
+            .bind(name)
+            .bind(description)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, "A space with this name already exists."))?;
+        Ok(())
+    }
+    /// Delete a space; its VLANs are then in none.
+    pub async fn delete_space(&self, id: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE vlans SET space_id = NULL WHERE space_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM spaces WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn delete_vlan(&self, id: i64) -> Result<()> {
         self.delete_unreferenced(
             "vlans",

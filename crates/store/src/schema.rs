@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (16, V16_SQLITE, V16_PG),
     (17, V17, V17),
     (18, V18_SQLITE, V18_PG),
+    (19, V19_SQLITE, V19_PG),
 ];
 
 macro_rules! v1 {
@@ -265,6 +266,18 @@ macro_rules! v18 {
 }
 const V18_SQLITE: &str = v18!("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB");
 const V18_PG: &str = v18!("BIGSERIAL PRIMARY KEY", "BYTEA");
+
+/// Spaces (MAAS ≥ 2.4: a VLAN is in at most one space; its subnets are in it too).
+macro_rules! v19 {
+    ($pk:literal) => {
+        concat!(
+            "CREATE TABLE spaces (id ", $pk, ", name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL);\n",
+            "ALTER TABLE vlans ADD COLUMN space_id BIGINT REFERENCES spaces(id);\n",
+        )
+    };
+}
+const V19_SQLITE: &str = v19!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const V19_PG: &str = v19!("BIGSERIAL PRIMARY KEY");
 
 #[cfg(test)]
 mod tests {
