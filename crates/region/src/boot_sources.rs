@@ -37,14 +37,7 @@ impl Region {
         keyring_file: Option<&[u8]>,
     ) -> Result<BootSource> {
         need_admin(u)?;
-        let mut s = BootSource {
-            id: 0,
-            url: String::new(),
-            keyring_filename: String::new(),
-            keyring_data: String::new(),
-            created: 0,
-            updated: 0,
-        };
+        let mut s = BootSource::default();
         forms::boot_sources::boot_source(p, keyring_file, &mut s, true)?;
         self.put_boot_source(&s).await
     }

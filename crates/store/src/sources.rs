@@ -5,7 +5,7 @@ use crate::{map_unique, now_ms, Result, Store};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct BootSource {
     pub id: i64,
     pub url: String,

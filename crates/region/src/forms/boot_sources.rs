@@ -153,14 +153,7 @@ mod tests {
             ),
         ];
         for (kv, creating, want) in table {
-            let mut s = BootSource {
-                id: 0,
-                url: String::new(),
-                keyring_filename: String::new(),
-                keyring_data: String::new(),
-                created: 0,
-                updated: 0,
-            };
+            let mut s = BootSource::default();
             assert_eq!(
                 fields(boot_source(&params(kv), None, &mut s, *creating)),
                 *want,
