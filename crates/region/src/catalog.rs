@@ -205,6 +205,7 @@ impl Region {
             .ok_or_else(|| RegionError::NotFound("gone".into()))
     }
 
+    /// Delete a zone or pool (admin; not the default one); its machines move to the default.
     pub async fn delete_named(&self, u: &User, kind: NamedKind, key: &str) -> Result<()> {
         let n = self.named(kind, key).await?;
         need_admin(u)?;

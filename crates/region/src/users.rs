@@ -250,6 +250,15 @@ impl Region {
     /// Add an SSH public key to the user's; returns its id and the key as stored.
     pub async fn add_sshkey(&self, u: &User, key: &str) -> Result<(i64, String)> {
         let key = check_sshkey(key)?;
+        // As MAAS: one key once per user (the comment does not make it another key).
+        let material = |k: &str| k.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        let have = self.store.sshkeys(u.id).await?;
+        if have.iter().any(|(_, k)| material(k) == material(&key)) {
+            return Err(RegionError::field(
+                "key",
+                "This key has already been added for this user.",
+            ));
+        }
         let id = self.store.add_sshkey(u.id, &key).await?;
         Ok((id, key))
     }

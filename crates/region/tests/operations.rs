@@ -260,6 +260,26 @@ async fn tags_zones_and_pools() {
         ),
         "bad request"
     );
+    // Deleting a zone that holds a machine moves the machine to the default zone (MAAS), as a
+    // change of the machine.
+    let before = l.region.machine_for(&l.admin, &m.system_id).await.unwrap();
+    let mut p = Params::new();
+    p.push("zone", b"rack-2".to_vec());
+    l.region
+        .update_machine(&l.admin, &m.system_id, &p)
+        .await
+        .unwrap();
+    l.region
+        .delete_named(&l.admin, NamedKind::Zone, "rack-2")
+        .await
+        .unwrap();
+    let after = l.region.machine_for(&l.admin, &m.system_id).await.unwrap();
+    assert_eq!(after.zone, "default");
+    assert!(after.version > before.version + 1);
+    assert_eq!(
+        kind(&l.region.named(NamedKind::Zone, "rack-2").await.unwrap_err()),
+        "not found"
+    );
     // A pool is found by id as well as by name.
     let p = l
         .region
@@ -290,6 +310,9 @@ async fn users_keys_and_tokens() {
         ),
         ("AAAAC3Nza", Err("field key")),
         ("rsa AAAA", Err("field key")),
+        // The same key again, with another comment or none: refused (MAAS).
+        ("ssh-ed25519 AAAAC3Nza alice@desktop", Err("field key")),
+        ("ssh-ed25519 AAAAC3Nza", Err("field key")),
     ];
     for (raw, want) in table {
         let got = l.region.add_sshkey(&l.user, raw).await;
@@ -300,6 +323,11 @@ async fn users_keys_and_tokens() {
     }
     let keys = l.region.sshkeys(&l.user).await.unwrap();
     assert_eq!(keys.len(), 2);
+    // Another user may add the same key.
+    l.region
+        .add_sshkey(&l.admin, "ssh-ed25519 AAAAC3Nza alice@laptop")
+        .await
+        .unwrap();
     // Another user's key id is simply not found.
     let id = keys[0].0.to_string();
     assert_eq!(

@@ -140,15 +140,32 @@ impl Store {
     }
 
     /// Delete a zone or pool; refused for the default one and while machines use it.
+    /// Delete a zone or pool; its machines move to the default one (as in MAAS), each a
+    /// change of the machine (its version goes up), in the same transaction.
     pub async fn delete_named(&self, kind: NamedKind, id: i64) -> Result<()> {
-        let referenced = match kind {
-            NamedKind::Zone => "SELECT 1 FROM machines WHERE zone_id = $1",
-            NamedKind::Pool => "SELECT 1 FROM machines WHERE pool_id = $1",
+        let (table, column) = match kind {
+            NamedKind::Zone => ("zones", "zone_id"),
+            NamedKind::Pool => ("pools", "pool_id"),
         };
-        self.delete_unreferenced(Self::named_table(kind), id, referenced, |n| {
-            format!("It still holds {n} machine(s).")
-        })
-        .await
+        let mut tx = self.begin_write().await?;
+        let moved = format!("UPDATE machines SET {column} = (SELECT id FROM {table} WHERE name = 'default'), version = version + 1, updated = $2 WHERE {column} = $1");
+        sqlx::query(&moved)
+            .bind(id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        let gone = sqlx::query(&format!(
+            "DELETE FROM {table} WHERE id = $1 AND name <> 'default'"
+        ))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if gone == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Delete row `id` of `table` unless `referenced` (a query over `$1` = id) finds rows, in
