@@ -114,14 +114,14 @@ async fn versioned(app: &App, r: &Req, rest: &[&str]) -> Res {
             "vendor-data" => plain("#cloud-config\n{}\n"),
             other => Err(not_found(format!("Unknown metadata attribute: {other}"))),
         },
-        ["user-data"] => match (&m.status, app.region.user_data(&m).await?) {
-            (ingot_core::Status::Deploying, Some(ud)) => Ok((
+        ["user-data"] => match app.region.user_data(&m).await? {
+            Some(ud) => Ok((
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/octet-stream")],
                 ud,
             )
                 .into_response()),
-            _ => Err(not_found("No user data for this machine.")),
+            None => Err(not_found("No user data for this machine.")),
         },
         _ => Err(not_found(format!("Unknown metadata path: {}", r.path))),
     }

@@ -137,6 +137,12 @@ impl Status {
         )
     }
 
+    /// Statuses in which the machine's user data is served to it: while it deploys and once
+    /// deployed (MAAS keeps serving it; cloud-init reads it again when its cache is cleared).
+    pub fn serves_user_data(self) -> bool {
+        matches!(self, Deploying | Deployed)
+    }
+
     /// The failed status a transient status falls to; `None` for statuses that are not transient.
     pub fn failed_status(self) -> Option<Status> {
         FAILURE_MAP

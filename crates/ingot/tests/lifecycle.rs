@@ -77,6 +77,13 @@ async fn full_lifecycle(c: &Client) {
     let m = c.machine(&sid).await;
     assert_eq!(m["status_name"], "Deployed");
     assert_eq!(m["netboot"], false);
+    // Deployed, the machine still reads its user data (MAAS keeps serving it).
+    let ud = c
+        .with_token(&t)
+        .get("/MAAS/metadata/latest/user-data")
+        .await
+        .ok();
+    assert_eq!(ud.body, "#!/bin/sh\necho hi");
 
     // Lock: everything that changes the machine is refused until unlock.
     c.op(&sid, "lock", &[]).await.ok();

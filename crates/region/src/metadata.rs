@@ -65,7 +65,12 @@ impl Region {
     }
 
     /// The user data the machine was deployed with.
+    /// The user data the machine's cloud-init reads, in the statuses that serve it
+    /// (`Status::serves_user_data`).
     pub async fn user_data(&self, m: &Machine) -> Result<Option<Vec<u8>>> {
+        if !m.status.serves_user_data() {
+            return Ok(None);
+        }
         Ok(self.store.user_data(m.id).await?)
     }
 }
