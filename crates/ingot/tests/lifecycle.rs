@@ -77,6 +77,20 @@ async fn full_lifecycle(c: &Client) {
     let m = c.machine(&sid).await;
     assert_eq!(m["status_name"], "Deployed");
     assert_eq!(m["netboot"], false);
+    // The metadata API's vendor-data is what the settings say (not an empty cloud-config).
+    c.post(
+        "/MAAS/api/2.0/maas/?op=set_config",
+        &[("name", "ntp_servers"), ("value", "ntp1.example.com")],
+    )
+    .await
+    .ok();
+    let vd = c
+        .with_token(&t)
+        .get("/MAAS/metadata/latest/meta-data/vendor-data")
+        .await
+        .ok();
+    assert!(vd.body.starts_with("#cloud-config"), "{}", vd.body);
+    assert!(vd.body.contains("ntp1.example.com"), "{}", vd.body);
     // Deployed, the machine still reads its user data (MAAS keeps serving it).
     let ud = c
         .with_token(&t)

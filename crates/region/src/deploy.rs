@@ -395,6 +395,14 @@ impl Region {
     /// (`GET /MAAS/metadata/latest/deploy-config`). `base` is the region's URL as the machine
     /// reaches it (`http://HOST:PORT/MAAS`, the `ingot.url` of the iPXE script). 409 unless
     /// the machine is DEPLOYING and admitted.
+    /// The vendor-data every machine's cloud-init reads, from the deploy configuration and
+    /// from the metadata API (`meta-data/vendor-data`): NTP servers, the proxy, the archive,
+    /// remote syslog, as the settings say.
+    pub async fn vendor_data(&self) -> Result<String> {
+        Ok(render_vendor_data(&self.vendor_settings().await?)
+            .unwrap_or_else(|| "#cloud-config\n{}\n".to_string()))
+    }
+
     /// The settings every installed OS receives as cloud-init vendor-data. Values were
     /// checked when they were set; one that no longer parses is left out, not sent.
     pub async fn vendor_settings(&self) -> Result<VendorSettings> {
