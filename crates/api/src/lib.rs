@@ -9,6 +9,7 @@ mod boot_resources;
 mod boot_sources;
 mod catalog;
 mod clone;
+mod devices;
 mod errors;
 mod events;
 mod files;

@@ -266,7 +266,7 @@ pub(crate) async fn ipaddresses(app: &App, r: &Req, u: &User) -> Res {
 
 /// One interface of a machine as MAAS shows it (read after any change to it).
 async fn one_interface(app: &App, u: &User, sid: &str, iid: i64) -> Res {
-    let m = app.region.machine_for(u, sid).await?;
+    let m = app.region.node_for(u, sid).await?;
     let i = m
         .interfaces
         .iter()
@@ -291,7 +291,7 @@ pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Opti
     let iface_id = id.map(forms_id).transpose()?;
     match (&r.method, r.op(), iface_id) {
         (&Method::GET, None, None) => {
-            let m = app.region.machine_for(u, sid).await?;
+            let m = app.region.node_for(u, sid).await?;
             let net = Net::for_machines(&app.region, std::slice::from_ref(&m)).await?;
             let out: Vec<Value> = m
                 .interfaces
@@ -316,6 +316,10 @@ pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Opti
                 _ => VirtualKind::Bridge,
             };
             let iid = app.region.create_interface(u, sid, kind, &p).await?;
+            one_interface(app, u, sid, iid).await
+        }
+        (&Method::POST, Some("create_physical"), None) => {
+            let iid = app.region.create_physical_interface(u, sid, &p).await?;
             one_interface(app, u, sid, iid).await
         }
         (&Method::PUT, None, Some(iid)) => {

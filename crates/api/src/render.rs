@@ -218,7 +218,7 @@ pub struct MachineOut<'a> {
     special_filesystems: [(); 0],
     node_type: i64,
     node_type_name: &'static str,
-    parent: Option<()>,
+    parent: Option<&'a str>,
     default_gateways: Gateways,
     current_commissioning_result_id: Option<()>,
     current_testing_result_id: Option<()>,
@@ -467,7 +467,7 @@ pub fn machine_out<'a>(m: &'a Machine, net: &Net) -> MachineOut<'a> {
         node_type_name: ingot_core::NodeType::from_i64(m.node_type)
             .map(|t| t.label())
             .unwrap_or("Machine"),
-        parent: None,
+        parent: m.parent.as_deref(),
         default_gateways: Gateways {
             ipv4: Gateway {
                 gateway_ip: None,
@@ -618,8 +618,7 @@ impl Net {
         let linked = machines
             .iter()
             .flat_map(|m| &m.interfaces)
-            .flat_map(|i| &i.links)
-            .any(|l| l.subnet_id.is_some());
+            .any(|i| i.vlan_id.is_some() || i.links.iter().any(|l| l.subnet_id.is_some()));
         if !linked {
             return Ok(Net::default());
         }
@@ -633,10 +632,18 @@ impl Net {
         self.subnets.iter().find(|s| s.id == id)
     }
 
-    /// The VLAN an interface is on: that of its first link's subnet.
+    /// The VLAN an interface is on: the one set on it, else that of its first link's subnet.
     fn vlan_of(&self, i: &ingot_region::model::Interface) -> Option<Value> {
-        let s = i.links.iter().find_map(|l| self.subnet(l.subnet_id?))?;
-        self.vlans.iter().find(|v| v.id == s.vlan_id).map(vlan_json)
+        let id = match i.vlan_id {
+            Some(id) => id,
+            None => {
+                i.links
+                    .iter()
+                    .find_map(|l| self.subnet(l.subnet_id?))?
+                    .vlan_id
+            }
+        };
+        self.vlans.iter().find(|v| v.id == id).map(vlan_json)
     }
 }
 

@@ -5,8 +5,8 @@
 
 use crate::routes::{version, ActionDef, AnonDef, Call, HandlerDef, Serve};
 use crate::{
-    boot_resources, boot_sources, catalog, events, files, machines, network, ok_json, rack,
-    scripts, settings, storage, users, App, Req,
+    boot_resources, boot_sources, catalog, devices, events, files, machines, network, ok_json,
+    rack, scripts, settings, storage, users, App, Req,
 };
 use ingot_region::model::NamedKind;
 
@@ -245,6 +245,28 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "read" "GET" None, "Read a resource pool.";
             "update" "PUT" None, "Update a resource pool (admin): name, description.", "name description";
             "delete" "DELETE" None, "Delete a resource pool (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "DevicesHandler",
+        path: "/MAAS/api/2.0/devices/",
+        serve: serve!(|app, r, c| devices::collection(app, r, c.user()?).await),
+        params: &[],
+        doc: "Manage devices: nodes Ingot does not provision (containers, VMs) with addresses.",
+        actions: ops![
+            "read" "GET" None, "List your devices (an administrator: all), filtered as machines are.", "hostname mac_address id domain zone";
+            "create" "POST" None, "Create a device: it is yours, deployed, and has one physical interface per MAC.", "mac_addresses! hostname domain parent description";
+        ],
+    },
+    HandlerDef {
+        name: "DeviceHandler",
+        path: "/MAAS/api/2.0/devices/{system_id}/",
+        serve: serve!(|app, r, c| devices::item(app, r, c.user()?, c.arg(0)).await),
+        params: &["system_id"],
+        doc: "Manage a device.",
+        actions: ops![
+            "read" "GET" None, "Read a device.";
+            "delete" "DELETE" None, "Delete a device with its interfaces and addresses.";
         ],
     },
     HandlerDef {
@@ -517,6 +539,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
             "read" "GET" None, "List the interfaces with their links.";
             "create_bond" "POST" Some("create_bond"), "Create a bond: name, parents (physical interface ids), mac_address, bond_mode, bond_miimon, bond_downdelay, bond_updelay, bond_lacp_rate, bond_xmit_hash_policy, mtu.", "name! parents! mac_address bond_mode bond_miimon bond_downdelay bond_updelay bond_lacp_rate bond_xmit_hash_policy mtu";
             "create_vlan" "POST" Some("create_vlan"), "Create a VLAN interface: parent (interface id), vlan (VLAN id), mtu.", "parent! vlan! mtu";
+            "create_physical" "POST" Some("create_physical"), "Add a physical interface to a device (a machine's come from commissioning).", "mac_address! name vlan";
             "create_bridge" "POST" Some("create_bridge"), "Create a bridge: name, parent (interface id), mac_address, bridge_type, bridge_stp, bridge_fd, mtu.", "name parent! mac_address bridge_type bridge_stp bridge_fd mtu";
         ],
     },
@@ -530,7 +553,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
             "read" "GET" None, "Read the interface.";
             "link_subnet" "POST" Some("link_subnet"), "Configure it on a subnet for deployment: mode (AUTO, DHCP, STATIC, LINK_UP), subnet, ip_address (STATIC), default_gateway.", "mode! subnet ip_address default_gateway";
             "unlink_subnet" "POST" Some("unlink_subnet"), "Remove a link: id.", "id!";
-            "update" "PUT" None, "Update name, mtu, bond_mode, bridge_stp, bridge_fd.", "name mtu bond_mode bridge_stp bridge_fd";
+            "update" "PUT" None, "Update name, mtu, bond_mode, bridge_stp, bridge_fd.", "name mtu bond_mode bridge_stp bridge_fd vlan";
             "delete" "DELETE" None, "Delete a bond, VLAN or bridge (nothing built on it).";
         ],
     },

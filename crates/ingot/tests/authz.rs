@@ -76,6 +76,8 @@ fn admin_only(c: &Call) -> bool {
             | "IPAddressesHandler"
             | "FilesHandler"
             | "FileHandler"
+            | "DevicesHandler"
+            | "DeviceHandler"
     );
     if !c.is_read() {
         return !user_writes;

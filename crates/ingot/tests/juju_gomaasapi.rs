@@ -4,29 +4,11 @@
 //! links, allocate with constraints, deploy with user data while it plays the machine's part,
 //! release, files, devices — and prints `PASS name` or `FAIL name: why` per check.
 //!
-//! [`NOT_YET`] names the checks that need handlers Ingot does not have yet (issue 14's
-//! remaining work). The test fails when any other check fails, and also when one of those
-//! starts passing, so the list shrinks as the handlers land and never hides a regression.
+//! Every check must pass; the program exits non-zero when one fails.
 
 mod common;
 use common::Server;
 use std::collections::BTreeSet;
-
-/// Checks that fail today, and why.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "[zone-node] Machine.CreateDevice (with subnet)",
-        "no devices/ handler",
-    ),
-    (
-        "[zone-node] Controller.CreateDevice (no subnet)",
-        "no devices/ handler",
-    ),
-    (
-        "[zone-node] Device.CreateInterface + LinkSubnet",
-        "no devices/ handler",
-    ),
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn juju_gomaasapi_drives_ingot_as_juju_does() {
@@ -54,24 +36,14 @@ async fn juju_gomaasapi_drives_ingot_as_juju_does() {
         .lines()
         .filter_map(|l| l.strip_prefix("FAIL "))
         .collect();
-    let not_yet: BTreeSet<&str> = NOT_YET.iter().map(|(n, _)| *n).collect();
-    let unexpected: Vec<&&str> = failed
-        .iter()
-        .filter(|l| !not_yet.iter().any(|n| l.starts_with(&format!("{n}:"))))
-        .collect();
-    let now_passing: Vec<&&str> = not_yet.iter().filter(|n| passed.contains(**n)).collect();
     assert!(
-        passed.len() >= 38,
+        failed.is_empty() && out.status.success(),
+        "gomaasapi checks failed: {failed:#?}\n\n{stdout}"
+    );
+    assert!(
+        passed.len() >= 42,
         "only {} checks passed:\n{stdout}\n{}",
         passed.len(),
         String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        unexpected.is_empty(),
-        "gomaasapi checks failed: {unexpected:#?}\n\n{stdout}"
-    );
-    assert!(
-        now_passing.is_empty(),
-        "these now pass: take them off NOT_YET: {now_passing:?}"
     );
 }

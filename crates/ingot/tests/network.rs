@@ -245,6 +245,68 @@ async fn subnets_ranges_vlans() {
         .expect(204);
     let v = c.get("/MAAS/api/2.0/fabrics/0/vlans/0/").await.ok().json();
     assert_eq!(v["space"], "undefined");
+
+    // Devices: a user's, never a machine; their interfaces are edited under nodes/.
+    let d = bob
+        .post(
+            "/MAAS/api/2.0/devices/",
+            &[("hostname", "ctr1"), ("mac_addresses", &mac(77))],
+        )
+        .await
+        .ok()
+        .json();
+    let dsid = d["system_id"].as_str().unwrap().to_string();
+    assert_eq!(d["node_type_name"], "Device");
+    assert_eq!(d["owner"], "bob");
+    assert_eq!(d["interface_set"].as_array().unwrap().len(), 1);
+    assert_eq!(d["resource_uri"], format!("/MAAS/api/2.0/devices/{dsid}/"));
+    bob.post("/MAAS/api/2.0/devices/", &[("hostname", "ctr2")])
+        .await
+        .expect(400);
+    let listed = c.get("/MAAS/api/2.0/machines/").await.ok().json();
+    assert!(!listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["system_id"] == dsid.as_str()));
+    c.get(&format!("/MAAS/api/2.0/machines/{dsid}/"))
+        .await
+        .expect(404);
+    assert_eq!(
+        bob.get("/MAAS/api/2.0/devices/").await.ok().json()[0]["hostname"],
+        "ctr1"
+    );
+    let other = s.user("carol").await;
+    assert_eq!(
+        other.get("/MAAS/api/2.0/devices/").await.ok().json(),
+        serde_json::json!([])
+    );
+    other
+        .delete(&format!("/MAAS/api/2.0/devices/{dsid}/"))
+        .await
+        .expect(404);
+    let i = bob
+        .post(
+            &format!("/MAAS/api/2.0/nodes/{dsid}/interfaces/?op=create_physical"),
+            &[
+                ("mac_address", &mac(78)),
+                ("name", "eth9"),
+                ("vlan", &v["id"].to_string()),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (i["name"].as_str(), i["vlan"]["vid"].as_i64()),
+        (Some("eth9"), Some(0))
+    );
+    bob.delete(&format!("/MAAS/api/2.0/devices/{dsid}/"))
+        .await
+        .expect(204);
+    bob.get(&format!("/MAAS/api/2.0/devices/{dsid}/"))
+        .await
+        .expect(404);
 }
 
 #[tokio::test]

@@ -110,6 +110,77 @@ async fn lookup_named(
 }
 
 /// Split and validate a hostname (possibly an FQDN); returns (hostname, domain id).
+/// `devices/` create: `mac_addresses` (one at least), `hostname` (a generated name when
+/// absent), `domain`, `parent` (a machine's system id), `description`. The device is the
+/// user's, in the default zone, and deployed (Ingot does not provision it).
+pub async fn create_device(region: &Region, user: &User, params: &Params) -> Result<Machine> {
+    let mut fe = FieldErrors::default();
+    let macs = macs(params, &mut fe);
+    if macs.is_empty() && !fe.0.contains_key("mac_addresses") {
+        fe.add("mac_addresses", "A device needs at least one MAC address.");
+    }
+    let parent_id = match text(params, "parent").filter(|p| !p.is_empty()) {
+        Some(p) => match region.machine_for(user, &p).await {
+            Ok(m) => Some(m.id),
+            Err(RegionError::NotFound(_)) | Err(RegionError::Forbidden(_)) => {
+                fe.add("parent", format!("No machine '{p}' that you can see."));
+                None
+            }
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let domain = text(params, "domain");
+    let host = match text(params, "hostname").filter(|h| !h.is_empty()) {
+        Some(h) => hostname_and_domain(region, &h, domain.clone(), &mut fe).await?,
+        None => match domain.filter(|d| !d.is_empty()) {
+            Some(d) => match region.store.domain_by_name(&d).await? {
+                Some((id, _)) => Some((String::new(), Some(id))),
+                None => {
+                    fe.add("domain", format!("Domain '{d}' does not exist."));
+                    None
+                }
+            },
+            None => Some((String::new(), None)),
+        },
+    };
+    let (mut hostname, domain_id) = host.unwrap_or_default();
+    fe.check()?;
+    if hostname.is_empty() {
+        hostname = free_petname(region).await?;
+    }
+    let (zone_id, pool_id, default_domain) = region.defaults().await?;
+    let nm = NewMachine {
+        hostname,
+        domain_id: domain_id.unwrap_or(default_domain),
+        description: text(params, "description").unwrap_or_default(),
+        status: Some(Status::Deployed),
+        owner_id: Some(user.id),
+        zone_id,
+        pool_id,
+        mac_addresses: macs,
+        node_type: ingot_store::DEVICE,
+        parent_id,
+        ..Default::default()
+    };
+    let ev = NewEvent::info(
+        "Device",
+        format!("Device created by {}", user.username),
+        &user.username,
+    );
+    region
+        .store
+        .insert_machine(&nm, &[ev])
+        .await
+        .map_err(|e| match e {
+            StoreError::Duplicate(msg) if msg.contains("MAC") => {
+                RegionError::field("mac_addresses", msg)
+            }
+            StoreError::Duplicate(msg) => RegionError::field("hostname", msg),
+            e => e.into(),
+        })
+}
+
 async fn hostname_and_domain(
     region: &Region,
     raw: &str,
@@ -366,6 +437,7 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         enlisting: anonymous && commission,
         mac_addresses: macs,
         hardware_uuid,
+        ..Default::default()
     };
     let how = if anonymous {
         "enlisted"

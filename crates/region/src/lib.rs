@@ -13,6 +13,7 @@ pub mod clone;
 pub mod commissioning;
 pub mod controllers;
 pub mod deploy;
+mod devices;
 mod error;
 pub mod fabrics;
 mod files;
@@ -199,8 +200,19 @@ impl Region {
     }
 
     // ------------------------------------------------------------------ machines: reads
-    /// A machine the user may see.
+    /// A machine the user may see (not a device: `machines/` never shows one).
     pub async fn machine_for(&self, user: &User, system_id: &str) -> Result<Machine> {
+        let m = self.node_for(user, system_id).await?;
+        if m.node_type == ingot_store::DEVICE {
+            return Err(RegionError::NotFound(
+                "No Machine matches the given query.".into(),
+            ));
+        }
+        Ok(m)
+    }
+
+    /// A machine or device the user may see (`nodes/{id}/…`: interfaces, storage).
+    pub async fn node_for(&self, user: &User, system_id: &str) -> Result<Machine> {
         let m = self.load(system_id).await?;
         if !ingot_core::actions::can_view(&facts(&m), actor(user)) {
             return Err(RegionError::Forbidden(
@@ -218,7 +230,32 @@ impl Region {
         system_id: &str,
         action: Action,
     ) -> Result<Machine> {
+        let m = self.load_node_for(user, system_id, action).await?;
+        if m.node_type == ingot_store::DEVICE {
+            return Err(RegionError::NotFound(
+                "No Machine matches the given query.".into(),
+            ));
+        }
+        Ok(m)
+    }
+
+    /// As [`Region::load_for`], for a machine or a device (a device's owner or an
+    /// administrator may change it in any status).
+    pub(crate) async fn load_node_for(
+        &self,
+        user: &User,
+        system_id: &str,
+        action: Action,
+    ) -> Result<Machine> {
         let m = self.load(system_id).await?;
+        if m.node_type == ingot_store::DEVICE {
+            if user.is_admin || m.owner_id == Some(user.id) {
+                return Ok(m);
+            }
+            return Err(RegionError::NotFound(
+                "No Device matches the given query.".into(),
+            ));
+        }
         plan(action, &facts(&m), actor(user), &ActionOptions::default())?;
         Ok(m)
     }

@@ -495,7 +495,7 @@ impl Region {
         p: &Params,
     ) -> Result<InterfaceLink> {
         let m = self
-            .load_for(user, system_id, ingot_core::actions::Action::Update)
+            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
             .await?;
         interfaces_editable(&m)?;
         let iface = m
@@ -613,7 +613,7 @@ impl Region {
         p: &Params,
     ) -> Result<()> {
         let m = self
-            .load_for(user, system_id, ingot_core::actions::Action::Update)
+            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
             .await?;
         interfaces_editable(&m)?;
         let id = p
@@ -663,9 +663,12 @@ impl Region {
     }
 }
 
-/// Whether a machine's interfaces may be reconfigured now.
+/// Whether a machine's interfaces may be reconfigured now (a device's always may).
 fn interfaces_editable(m: &ingot_store::Machine) -> Result<()> {
     use ingot_core::Status as S;
+    if m.node_type == ingot_store::DEVICE {
+        return Ok(());
+    }
     if matches!(
         m.status,
         S::New | S::Ready | S::Allocated | S::Broken | S::FailedTesting
@@ -740,7 +743,7 @@ impl Region {
         p: &Params,
     ) -> Result<i64> {
         let m = self
-            .load_for(user, system_id, ingot_core::actions::Action::Update)
+            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
             .await?;
         interfaces_editable(&m)?;
         let mut fe = FieldErrors::default();
@@ -971,7 +974,7 @@ impl Region {
         p: &Params,
     ) -> Result<()> {
         let m = self
-            .load_for(user, system_id, ingot_core::actions::Action::Update)
+            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
             .await?;
         interfaces_editable(&m)?;
         let iface = find_iface(&m, iface_id).ok_or_else(|| {
@@ -1025,11 +1028,70 @@ impl Region {
                 }
             }
         }
+        // `vlan` (a VLAN id): the VLAN the interface is on.
+        let vlan = match p.get("vlan").map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => match v.parse::<i64>().ok() {
+                Some(id) if self.store.vlan_by_id(id).await?.is_some() => Some(id),
+                _ => {
+                    fe.add("vlan", format!("No VLAN with id '{v}'."));
+                    None
+                }
+            },
+            None => None,
+        };
         fe.check()?;
         self.store
             .update_interface(iface_id, &name, &Value::Object(params))
             .await?;
+        if vlan.is_some() {
+            self.store.set_interface_vlan(iface_id, vlan).await?;
+        }
         Ok(())
+    }
+
+    /// `nodes/{id}/interfaces/?op=create_physical`: a physical interface added by hand —
+    /// devices only (a machine's physical interfaces come from commissioning): `mac_address`,
+    /// `name` (default ethN), `vlan`.
+    pub async fn create_physical_interface(
+        &self,
+        user: &User,
+        system_id: &str,
+        p: &Params,
+    ) -> Result<i64> {
+        let m = self
+            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
+            .await?;
+        if m.node_type != ingot_store::DEVICE {
+            return Err(RegionError::BadRequest(
+                "A machine's physical interfaces come from commissioning; only a device's are added by hand.".into(),
+            ));
+        }
+        let raw = p.get("mac_address").unwrap_or_default();
+        let mac = ingot_core::ids::normalize_mac(raw).ok_or_else(|| {
+            RegionError::field("mac_address", format!("'{raw}' is not a MAC address."))
+        })?;
+        let name = match p.get("name").map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => n.to_string(),
+            None => format!("eth{}", m.interfaces.len()),
+        };
+        if m.interfaces.iter().any(|i| i.name == name) {
+            return Err(RegionError::field(
+                "name",
+                format!("{system_id} already has an interface named {name}."),
+            ));
+        }
+        let id = self
+            .store
+            .add_physical_interface(m.id, &name, &mac)
+            .await
+            .map_err(|e| match e {
+                ingot_store::StoreError::Duplicate(msg) => RegionError::field("mac_address", msg),
+                e => e.into(),
+            })?;
+        let mut rest = p.clone();
+        rest.remove("name");
+        self.update_interface(user, system_id, id, &rest).await?;
+        Ok(id)
     }
 
     /// `DELETE nodes/{id}/interfaces/{iface}/`: a bond, VLAN or bridge nothing else is built
@@ -1042,7 +1104,7 @@ impl Region {
         iface_id: i64,
     ) -> Result<()> {
         let m = self
-            .load_for(user, system_id, ingot_core::actions::Action::Update)
+            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
             .await?;
         interfaces_editable(&m)?;
         let iface = find_iface(&m, iface_id).ok_or_else(|| {

@@ -63,6 +63,7 @@ async fn main() {
         enlisting: false,
         mac_addresses: vec![],
         hardware_uuid: None,
+        ..Default::default()
     };
     let machine = match store.insert_machine(&m, &[]).await {
         Ok(m) => m,

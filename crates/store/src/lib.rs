@@ -30,7 +30,7 @@ pub use catalog::{Domain, Named, NamedKind, Tag};
 pub(crate) use events::insert_event;
 pub use events::{Event, NewEvent};
 use ingot_core::Status;
-pub use machines::{Change, Interface, Machine, MachineFilter, NewMachine};
+pub use machines::{Change, Interface, Machine, MachineFilter, NewMachine, DEVICE};
 pub use results::ScriptResult;
 pub(crate) use results::{result_from_row, result_statuses};
 pub use schema::MIGRATIONS;

@@ -28,6 +28,8 @@ pub struct Interface {
     pub params: Value,
     /// Ids of the interfaces this one is built on (a bond's members, a VLAN's link).
     pub parents: Vec<i64>,
+    /// The VLAN the interface is on, when set (else that of its links' subnets).
+    pub vlan_id: Option<i64>,
 }
 
 impl Interface {
@@ -46,6 +48,8 @@ pub struct Machine {
     pub domain: String,
     pub description: String,
     pub node_type: i64,
+    /// A device's parent machine (its system id).
+    pub parent: Option<String>,
     pub status: Status,
     pub previous_status: Option<Status>,
     pub owner_id: Option<i64>,
@@ -118,7 +122,14 @@ pub struct NewMachine {
     pub enlisting: bool,
     pub mac_addresses: Vec<String>,
     pub hardware_uuid: Option<String>,
+    /// 0 for a machine, [`DEVICE`] for a device.
+    pub node_type: i64,
+    /// A device's parent machine.
+    pub parent_id: Option<i64>,
 }
+
+/// The node type of a device (MAAS `NODE_TYPE.DEVICE`).
+pub const DEVICE: i64 = ingot_core::NodeType::Device as i64;
 
 /// Column changes applied by [`Store::apply`]. `None` leaves a column alone.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -224,9 +235,11 @@ pub struct MachineFilter {
     pub domain: Option<String>,
     /// Non-admin visibility: unowned or owned by this user.
     pub visible_to: Option<i64>,
+    /// 0 (the default): machines; [`DEVICE`]: devices.
+    pub node_type: i64,
 }
 
-pub(crate) const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.skip_storage, m.commissioning_passed, m.status_expires, m.deploy_queued, m.last_heard, m.last_sync, m.sync_interval, m.workload_annotations, m.version, m.created, m.updated FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id";
+pub(crate) const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.skip_storage, m.commissioning_passed, m.status_expires, m.deploy_queued, m.last_heard, m.last_sync, m.sync_interval, m.workload_annotations, m.version, m.created, m.updated, pm.system_id AS parent FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id LEFT JOIN machines pm ON pm.id = m.parent_id";
 
 pub(crate) fn machine_from_row(r: &AnyRow) -> Result<Machine> {
     Ok(Machine {
@@ -237,6 +250,7 @@ pub(crate) fn machine_from_row(r: &AnyRow) -> Result<Machine> {
         domain: r.try_get("domain")?,
         description: r.try_get("description")?,
         node_type: r.try_get("node_type")?,
+        parent: r.try_get("parent")?,
         status: status_of(r.try_get("status")?)?,
         previous_status: r
             .try_get::<Option<i64>, _>("previous_status")?
@@ -376,6 +390,10 @@ pub(crate) fn filter_sql(f: &MachineFilter) -> (Vec<String>, Vec<Val>) {
             p(&mut vals, v.into())
         ));
     }
+    conds.push(format!(
+        "m.node_type = {}",
+        p(&mut vals, f.node_type.into())
+    ));
     (conds, vals)
 }
 
@@ -439,7 +457,7 @@ impl Store {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let status = m.status.unwrap_or(Status::New);
-        let r = sqlx::query("INSERT INTO machines (system_id, hostname, domain_id, description, status, owner_id, architecture, min_hwe_kernel, power_type, power_parameters, zone_id, pool_id, cpu_count, memory, enlisting, hardware_uuid, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id")
+        let r = sqlx::query("INSERT INTO machines (system_id, hostname, domain_id, description, status, owner_id, architecture, min_hwe_kernel, power_type, power_parameters, zone_id, pool_id, cpu_count, memory, enlisting, hardware_uuid, created, updated, node_type, parent_id, netboot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20) RETURNING id")
             .bind(system_id)
             .bind(&m.hostname)
             .bind(m.domain_id)
@@ -457,6 +475,9 @@ impl Store {
             .bind(m.enlisting as i64)
             .bind(m.hardware_uuid.as_deref())
             .bind(now)
+            .bind(m.node_type)
+            .bind(m.parent_id)
+            .bind((m.node_type != DEVICE) as i64)
             .fetch_one(&mut *tx)
             .await;
         let r = match r {
@@ -496,6 +517,7 @@ impl Store {
                     links: Vec::new(),
                     params: Value::Object(Default::default()),
                     parents: Vec::new(),
+                    vlan_id: None,
                 }),
                 Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
                     // The unique index is the check; name the holder for the message.
@@ -706,7 +728,7 @@ impl Store {
         if !hardware {
             return Ok(());
         }
-        let if_sql = format!("SELECT machine_id, id, name, type, mac_address, enabled, details, is_boot, params FROM interfaces {cond_i} ORDER BY id");
+        let if_sql = format!("SELECT machine_id, id, name, type, mac_address, enabled, details, is_boot, params, vlan_id FROM interfaces {cond_i} ORDER BY id");
         for r in bind_all(sqlx::query(&if_sql), &ids)
             .fetch_all(&self.pool)
             .await?
@@ -726,6 +748,7 @@ impl Store {
                     params: serde_json::from_str(&r.try_get::<String, _>(8)?)
                         .unwrap_or(Value::Null),
                     parents: Vec::new(),
+                    vlan_id: r.try_get(9)?,
                 });
             }
         }

@@ -651,6 +651,35 @@ impl Store {
     }
 
     /// Change an interface's name and parameters.
+    /// A physical interface added by hand (a device's); the MAC is unique region-wide.
+    pub async fn add_physical_interface(
+        &self,
+        machine_id: i64,
+        name: &str,
+        mac: &str,
+    ) -> Result<i64> {
+        let r = sqlx::query(
+            "INSERT INTO interfaces (machine_id, name, mac_address) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(machine_id)
+        .bind(name)
+        .bind(mac)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| map_unique(e, "This MAC address is already in use."))?;
+        Ok(r.try_get(0)?)
+    }
+
+    /// Put an interface on a VLAN (or on none).
+    pub async fn set_interface_vlan(&self, id: i64, vlan_id: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE interfaces SET vlan_id = $1 WHERE id = $2")
+            .bind(vlan_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn update_interface(
         &self,
         id: i64,

@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (17, V17, V17),
     (18, V18_SQLITE, V18_PG),
     (19, V19_SQLITE, V19_PG),
+    (20, V20, V20),
 ];
 
 macro_rules! v1 {
@@ -278,6 +279,13 @@ macro_rules! v19 {
 }
 const V19_SQLITE: &str = v19!("INTEGER PRIMARY KEY AUTOINCREMENT");
 const V19_PG: &str = v19!("BIGSERIAL PRIMARY KEY");
+
+/// Devices (MAAS `devices/`: nodes of type 1 that Ingot does not provision, such as the
+/// containers Juju gives addresses) with their parent machine, and the VLAN an interface is on.
+const V20: &str = concat!(
+    "ALTER TABLE machines ADD COLUMN parent_id BIGINT REFERENCES machines(id) ON DELETE CASCADE;\n",
+    "ALTER TABLE interfaces ADD COLUMN vlan_id BIGINT REFERENCES vlans(id) ON DELETE SET NULL;\n",
+);
 
 #[cfg(test)]
 mod tests {
