@@ -255,7 +255,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage devices: nodes Ingot does not provision (containers, VMs) with addresses.",
         actions: ops![
             "read" "GET" None, "List your devices (an administrator: all), filtered as machines are.", "hostname mac_address id domain zone";
-            "create" "POST" None, "Create a device: it is yours, deployed, and has one physical interface per MAC.", "mac_addresses! hostname domain parent description";
+            "create" "POST" None, "Create a device: it is yours, deployed, and has one physical interface per MAC.", "mac_addresses! hostname domain zone parent description";
         ],
     },
     HandlerDef {

@@ -74,7 +74,12 @@ pub const SETTINGS: &[Setting] = &[
     s("enable_http_proxy", Kind::Bool(true)),
     s("main_archive", Kind::Clearable),
     s("remote_syslog", Kind::Clearable),
+    s("maas_name", Kind::Text("maas")),
+    s("upstream_dns", Kind::Clearable),
 ];
+
+/// Older names MAAS still answers to, and the setting each one is.
+pub const ALIASES: &[(&str, &str)] = &[("ntp_server", "ntp_servers")];
 
 const fn s(name: &'static str, kind: Kind) -> Setting {
     Setting { name, kind }
@@ -93,6 +98,10 @@ pub const NAMES: [&str; SETTINGS.len()] = {
 
 /// The setting called `name`.
 pub fn find(name: &str) -> Result<&'static Setting, SettingError> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, real)| *real);
     SETTINGS
         .iter()
         .find(|s| s.name == name)
@@ -188,6 +197,12 @@ impl Setting {
                     "ntp_servers" => crate::deploy::parse_ntp_servers(value).map(|_| ()),
                     "http_proxy" | "main_archive" => crate::deploy::check_http_url(value),
                     "remote_syslog" => crate::deploy::check_remote_syslog(value),
+                    // Space- or comma-separated IP addresses (the DNS server's forwarders).
+                    "upstream_dns" => value
+                        .split(|c: char| c == ',' || c.is_whitespace())
+                        .filter(|a| !a.is_empty())
+                        .find(|a| a.parse::<std::net::IpAddr>().is_err())
+                        .map_or(Ok(()), |a| Err(format!("'{a}' is not an IP address."))),
                     _ => Ok(()),
                 };
                 checked
@@ -223,12 +238,16 @@ mod tests {
             ("http_proxy", Value::Text(String::new())),
             ("enable_http_proxy", Value::Bool(true)),
             ("main_archive", Value::Text(String::new())),
+            ("maas_name", Value::Text("maas".into())),
+            ("upstream_dns", Value::Text(String::new())),
             ("remote_syslog", Value::Text(String::new())),
         ];
         assert_eq!(table.len(), SETTINGS.len());
         for (name, want) in table {
             assert_eq!(&get(name).read(None), want, "{name}");
         }
+        // An older name MAAS still answers to is the setting it names.
+        assert_eq!(get("ntp_server").name, "ntp_servers");
     }
 
     #[test]
@@ -301,6 +320,17 @@ mod tests {
             ),
             ("default_osystem", "", Err("This field is required.")),
             ("kernel_opts", "  ", Ok("")),
+            (
+                "upstream_dns",
+                "8.8.8.8 2001:4860:4860::8888",
+                Ok("8.8.8.8 2001:4860:4860::8888"),
+            ),
+            (
+                "upstream_dns",
+                "8.8.8.8,dns.example",
+                Err("'dns.example' is not an IP address."),
+            ),
+            ("maas_name", "lab-a", Ok("lab-a")),
             ("http_proxy", "http://proxy:3128/", Ok("http://proxy:3128/")),
             (
                 "ntp_servers",
@@ -330,6 +360,6 @@ mod tests {
             e.starts_with("'nope' is not a known setting: node_timeout, "),
             "{e}"
         );
-        assert!(e.ends_with("remote_syslog."), "{e}");
+        assert!(e.ends_with("upstream_dns."), "{e}");
     }
 }

@@ -112,3 +112,75 @@ async fn libmaas_smoke_postgres() {
     };
     smoke(&s, &py, &script).await;
 }
+
+/// What python-libmaas users call beyond the smoke: the region's settings by their helpers,
+/// the default fabric, spaces, devices (create, list, delete) and files.
+const LIBMAAS_MODEL: &str = r#"
+import os
+from maas.client import connect
+c = connect(os.environ["MAAS_URL"], apikey=os.environ["MAAS_APIKEY"])
+c.maas.set_name("lab-a")
+print("name", c.maas.get_name())
+c.maas.set_ntp_server("ntp1.example.com")
+print("ntp", c.maas.get_ntp_server())
+c.maas.set_http_proxy("http://proxy.example:3128/")
+print("proxy", c.maas.get_http_proxy())
+c.maas.set_kernel_options("console=ttyS0")
+print("kopts", c.maas.get_kernel_options())
+c.maas.set_upstream_dns(["8.8.8.8", "1.1.1.1"])
+print("dns", c.maas.get_upstream_dns())
+f = c.fabrics.get_default()
+print("fabric", f.id, f.name)
+c.spaces.create(name="libmaas-space")
+print("spaces", [s.name for s in c.spaces.list()])
+d = c.devices.create(mac_addresses=["52:54:00:cc:00:01"], hostname="libdev")
+print("device", d.hostname, [i.mac_address for i in d.interfaces])
+print("devices", [x.hostname for x in c.devices.list()])
+d.delete()
+print("after", [x.hostname for x in c.devices.list()])
+print("files", [x.filename for x in c.files.list()])
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libmaas_reads_and_changes_the_model() {
+    let Some((py, _)) = libmaas_python() else {
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let url = format!("{}/MAAS/", s.base);
+    let key = s.key.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(py)
+            .args(["-c", LIBMAAS_MODEL])
+            .env("MAAS_URL", url)
+            .env("MAAS_APIKEY", key)
+            .output()
+            .expect("run python")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "name lab-a",
+        "ntp ntp1.example.com",
+        "proxy http://proxy.example:3128/",
+        "kopts console=ttyS0",
+        "dns ['8.8.8.8', '1.1.1.1']",
+        "fabric 0 fabric-0",
+        "spaces ['libmaas-space']",
+        "device libdev ['52:54:00:cc:00:01']",
+        "devices ['libdev']",
+        "after []",
+        "files []",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == want),
+            "{want:?} not in:\n{stdout}"
+        );
+    }
+}

@@ -130,6 +130,14 @@ pub async fn create_device(region: &Region, user: &User, params: &Params) -> Res
         },
         None => None,
     };
+    let zone = lookup_named(
+        region,
+        NamedKind::Zone,
+        "zone",
+        text(params, "zone"),
+        &mut fe,
+    )
+    .await?;
     let domain = text(params, "domain");
     let host = match text(params, "hostname").filter(|h| !h.is_empty()) {
         Some(h) => hostname_and_domain(region, &h, domain.clone(), &mut fe).await?,
@@ -149,7 +157,8 @@ pub async fn create_device(region: &Region, user: &User, params: &Params) -> Res
     if hostname.is_empty() {
         hostname = free_petname(region).await?;
     }
-    let (zone_id, pool_id, default_domain) = region.defaults().await?;
+    let (default_zone, pool_id, default_domain) = region.defaults().await?;
+    let zone_id = zone.unwrap_or(default_zone);
     let nm = NewMachine {
         hostname,
         domain_id: domain_id.unwrap_or(default_domain),

@@ -21,7 +21,7 @@ impl Region {
     /// The value of setting `name` in effect (its default when unset).
     pub async fn get_config(&self, name: &str) -> Result<Value> {
         let s = settings::find(name)?;
-        Ok(s.read(self.store.get_setting(name).await?.as_deref()))
+        Ok(s.read(self.store.get_setting(s.name).await?.as_deref()))
     }
 
     /// `set_config`: an administrator sets `name` to `raw` once it passes the setting's check.
@@ -29,8 +29,8 @@ impl Region {
         need_admin(u)?;
         let s = settings::find(name)?;
         let value = s.check(raw)?;
-        self.store.set_setting(name, &value).await?;
-        if name == "max_concurrent_deployments" {
+        self.store.set_setting(s.name, &value).await?;
+        if s.name == "max_concurrent_deployments" {
             // A higher limit frees slots at once.
             self.admit_deployments().await?;
         }
