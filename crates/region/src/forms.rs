@@ -872,6 +872,39 @@ pub async fn constraints(region: &Region, params: &Params) -> Result<Constraints
             fe.add(field, format!("No such {field}(s): {}.", bad.join(", ")));
         }
     }
+    // Spaces are named as zones are: a name that is no space is a mistake, not "no match".
+    let spaces = region.store.spaces().await?;
+    let known_space = |s: &str| {
+        s == crate::spaces::UNDEFINED || spaces.iter().any(|x| x.name == s || x.id.to_string() == s)
+    };
+    let space_of = |spec: &ingot_core::constraints::SubnetSpec| match spec {
+        ingot_core::constraints::SubnetSpec::Space(s) => Some(s.clone()),
+        _ => None,
+    };
+    for (field, named) in [
+        (
+            "subnets",
+            c.subnets.iter().filter_map(space_of).collect::<Vec<_>>(),
+        ),
+        (
+            "not_subnets",
+            c.not_subnets.iter().filter_map(space_of).collect(),
+        ),
+        (
+            "interfaces",
+            c.interfaces
+                .iter()
+                .flat_map(|r| &r.conds)
+                .filter(|(k, _)| k == "space")
+                .map(|(_, v)| v.clone())
+                .collect(),
+        ),
+    ] {
+        let bad: Vec<String> = named.into_iter().filter(|s| !known_space(s)).collect();
+        if !bad.is_empty() {
+            fe.add(field, format!("No such space(s): {}.", bad.join(", ")));
+        }
+    }
     fe.check()?;
     Ok(c)
 }
