@@ -872,8 +872,22 @@ pub async fn constraints(region: &Region, params: &Params) -> Result<Constraints
             fe.add(field, format!("No such {field}(s): {}.", bad.join(", ")));
         }
     }
-    // Spaces are named as zones are: a name that is no space is a mistake, not "no match".
-    let spaces = region.store.spaces().await?;
+    // Spaces are named as zones are: a name that is no space is a mistake, not "no match"
+    // (read only when a constraint names a space).
+    let names_a_space = c
+        .subnets
+        .iter()
+        .chain(&c.not_subnets)
+        .any(|s| matches!(s, ingot_core::constraints::SubnetSpec::Space(_)))
+        || c.interfaces
+            .iter()
+            .flat_map(|r| &r.conds)
+            .any(|(k, _)| k == "space");
+    let spaces = if names_a_space {
+        region.store.spaces().await?
+    } else {
+        Vec::new()
+    };
     let known_space = |s: &str| {
         s == crate::spaces::UNDEFINED || spaces.iter().any(|x| x.name == s || x.id.to_string() == s)
     };
