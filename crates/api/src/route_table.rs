@@ -135,6 +135,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage the current user's account.",
         actions: ops![
             "create_authorisation_token" "POST" Some("create_authorisation_token"), "Create an API key: name.", "name";
+            "update_token_name" "POST" Some("update_token_name"), "Rename an API key: token (its key, or the whole key), name.", "token! name!";
             "delete_authorisation_token" "POST" Some("delete_authorisation_token"), "Delete an API key: token_key.", "token_key!";
             "list_authorisation_tokens" "GET" Some("list_authorisation_tokens"), "List your API keys.";
         ],

@@ -65,6 +65,12 @@ pub(crate) async fn account(app: &App, r: &Req, u: &User) -> Res {
                 json!({"consumer_key": t.consumer_key, "token_key": t.token_key, "token_secret": t.token_secret, "name": t.name}),
             )
         }
+        (&Method::POST, Some("update_token_name")) => {
+            app.region
+                .update_token_name(u, p.get("token"), p.get("name"))
+                .await?;
+            no_content()
+        }
         (&Method::POST, Some("delete_authorisation_token")) => {
             app.region.delete_user_token(u, p.get("token_key")).await?;
             no_content()

@@ -219,6 +219,40 @@ impl Region {
     }
 
     /// Revoke one of the user's tokens.
+    /// `account/?op=update_token_name`: rename one of the user's API keys; `token` is its
+    /// key or the whole API key (`consumer:key:secret`), as MAAS accepts.
+    pub async fn update_token_name(
+        &self,
+        u: &User,
+        token: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<()> {
+        let mut fe = FieldErrors::default();
+        let token = token.map(str::trim).filter(|t| !t.is_empty());
+        let name = name.map(str::trim).filter(|n| !n.is_empty());
+        if token.is_none() {
+            fe.add("token", "This field is required.");
+        }
+        if name.is_none() {
+            fe.add("name", "This field is required.");
+        }
+        fe.check()?;
+        let (Some(token), Some(name)) = (token, name) else {
+            return Ok(());
+        };
+        let key = match token.split(':').collect::<Vec<_>>().as_slice() {
+            [_, key, _] => *key,
+            _ => token,
+        };
+        self.store
+            .rename_user_token(u.id, key, name)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => RegionError::NotFound("No such token.".into()),
+                e => e.into(),
+            })
+    }
+
     pub async fn delete_user_token(&self, u: &User, token_key: Option<&str>) -> Result<()> {
         let tk =
             token_key.ok_or_else(|| RegionError::field("token_key", "This field is required."))?;

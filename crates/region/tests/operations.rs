@@ -350,6 +350,27 @@ async fn users_keys_and_tokens() {
         .unwrap()
         .iter()
         .any(|x| x.token_key == t.token_key));
+    // Renamed by its key or by the whole API key; another user's, or none, is refused.
+    let whole = format!("{}:{}:{}", t.consumer_key, t.token_key, t.token_secret);
+    for (who, token, name, want) in [
+        (&l.user, Some(t.token_key.as_str()), Some("ci-2"), "ok"),
+        (&l.user, Some(whole.as_str()), Some("ci-3"), "ok"),
+        (&l.admin, Some(t.token_key.as_str()), Some("x"), "not found"),
+        (&l.user, None, Some("x"), "field token"),
+        (&l.user, Some(t.token_key.as_str()), Some(" "), "field name"),
+    ] {
+        let got = l.region.update_token_name(who, token, name).await;
+        let got = got.map_or_else(|e| kind(&e), |()| "ok".to_string());
+        assert_eq!(got, want, "{token:?} {name:?}");
+    }
+    let named = l.region.user_tokens(&l.user).await.unwrap();
+    assert_eq!(
+        named
+            .iter()
+            .find(|x| x.token_key == t.token_key)
+            .map(|x| x.name.as_str()),
+        Some("ci-3")
+    );
     let auth = format!(
         "OAuth oauth_consumer_key=\"{}\", oauth_token=\"{}\", oauth_signature_method=\"PLAINTEXT\", oauth_signature=\"&{}\"",
         t.consumer_key, t.token_key, t.token_secret

@@ -274,6 +274,23 @@ impl Store {
         rows.iter().map(token_from_row).collect()
     }
 
+    /// Rename one of the user's API keys.
+    pub async fn rename_user_token(&self, user_id: i64, token_key: &str, name: &str) -> Result<()> {
+        let n = sqlx::query(
+            "UPDATE tokens SET name = $1 WHERE kind = 'user' AND user_id = $2 AND token_key = $3",
+        )
+        .bind(name)
+        .bind(user_id)
+        .bind(token_key)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     pub async fn delete_user_token(&self, user_id: i64, token_key: &str) -> Result<()> {
         let n = sqlx::query(
             "DELETE FROM tokens WHERE kind = 'user' AND user_id = $1 AND token_key = $2",
