@@ -101,26 +101,32 @@ const SAME_SEGMENT: &[(&str, &str)] = &[
     ("bcache", "bcaches"),
 ];
 
-fn segments(path: &str) -> Vec<&str> {
-    path.split('/').filter(|s| !s.is_empty()).collect()
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|s| !s.is_empty())
 }
 
-/// The `{param}` values of `path` when it is a path of `pattern`, else None.
-fn match_path<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
-    let pat = segments(pattern);
-    let got = segments(path);
-    if pat.len() != got.len() {
-        return None;
-    }
-    let mut args = Vec::new();
-    for (p, g) in pat.iter().zip(&got) {
-        if p.starts_with('{') && p.ends_with('}') {
-            args.push(*g);
-        } else if p != g && !SAME_SEGMENT.contains(&(*p, *g)) {
+/// The `{param}` values of a request path (already split) when it is a path of `pattern`.
+/// Runs for each handler until one matches, on every request: it allocates only on a match.
+fn match_path<'p>(pattern: &str, got: &[&'p str]) -> Option<Vec<&'p str>> {
+    let mut n = 0;
+    for (i, p) in segments(pattern).enumerate() {
+        let g = got.get(i)?;
+        let param = p.starts_with('{') && p.ends_with('}');
+        if !param && p != *g && !SAME_SEGMENT.contains(&(p, *g)) {
             return None;
         }
+        n = i + 1;
     }
-    Some(args)
+    if n != got.len() {
+        return None;
+    }
+    Some(
+        segments(pattern)
+            .zip(got)
+            .filter(|(p, _)| p.starts_with('{'))
+            .map(|(_, g)| *g)
+            .collect(),
+    )
 }
 
 fn handlers() -> impl Iterator<Item = &'static HandlerDef> {
@@ -129,7 +135,8 @@ fn handlers() -> impl Iterator<Item = &'static HandlerDef> {
 
 /// The handler of `path` with the path's parameters.
 fn find(path: &str) -> Option<(&'static HandlerDef, Vec<&str>)> {
-    handlers().find_map(|h| match_path(h.path, path).map(|args| (h, args)))
+    let got: Vec<&str> = segments(path).collect();
+    handlers().find_map(|h| match_path(h.path, &got).map(|args| (h, args)))
 }
 
 /// Every action described at `h`'s path, for callers with credentials and without.
@@ -162,7 +169,6 @@ pub(crate) async fn serve(app: &App, r: &Req, who: &Principal, rest: &[&str]) ->
             r.op().unwrap_or("None")
         )));
     }
-    let _ = rest;
     (h.serve)(app, r, &Call { who, args }).await
 }
 
@@ -330,7 +336,6 @@ mod tests {
             assert!(names.insert(h.name), "{} twice", h.name);
             assert!(h.path.starts_with("/MAAS/api/2.0/"), "{}", h.path);
             let params: Vec<&str> = segments(h.path)
-                .into_iter()
                 .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
                 .collect();
             assert_eq!(params, h.params, "{}: params", h.name);
