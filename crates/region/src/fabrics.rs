@@ -147,17 +147,12 @@ impl Region {
         need_admin(u)?;
         let mtu = mtu(p, v.mtu)?;
         let dhcp_on = p.get_bool("dhcp_on")?.unwrap_or(v.dhcp_on);
-        let space = match p.contains("space") {
-            true => Some(self.space_param(p).await?),
-            false => None,
-        };
+        let space = self.space_param(p).await?;
         self.set_vlan_dhcp(v, dhcp_on).await?;
         self.store
             .update_vlan(v.id, p.get("name").unwrap_or(&v.name), mtu, dhcp_on)
             .await?;
-        if let Some(space) = space {
-            self.store.set_vlan_space(v.id, space).await?;
-        }
+        self.set_space(v.id, space).await?;
         self.store
             .vlan_by_id(v.id)
             .await?

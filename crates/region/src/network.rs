@@ -107,14 +107,12 @@ impl Region {
             managed,
         };
         // `space` (MAAS < 2.4 set it on the subnet): the space of the subnet's VLAN.
-        if p.contains("space") {
-            self.space_param(p).await?;
-        }
+        let space = self.space_param(p).await?;
         let created = self.store.create_subnet(&s).await.map_err(|e| match e {
             ingot_store::StoreError::Duplicate(m) => RegionError::field("cidr", m),
             e => e.into(),
         })?;
-        self.apply_space_param(&vlan, p).await?;
+        self.set_space(vlan.id, space).await?;
         Ok(created)
     }
 
@@ -170,16 +168,12 @@ impl Region {
             s.managed = m;
         }
         fe.check()?;
-        if p.contains("space") {
-            self.space_param(p).await?;
-        }
+        let space = self.space_param(p).await?;
         self.store.update_subnet(&s).await.map_err(|e| match e {
             ingot_store::StoreError::Duplicate(m) => RegionError::field("name", m),
             e => e.into(),
         })?;
-        if let Some(v) = self.store.vlan_by_id(s.vlan_id).await? {
-            self.apply_space_param(&v, p).await?;
-        }
+        self.set_space(s.vlan_id, space).await?;
         Ok(s)
     }
 

@@ -4,7 +4,7 @@
 use crate::catalog::check_name;
 use crate::settings::need_admin;
 use crate::{Region, RegionError, Result};
-use ingot_store::network::{Space, Vlan};
+use ingot_store::network::Space;
 use ingot_store::User;
 use ingot_wire::Params;
 
@@ -55,15 +55,18 @@ impl Region {
         Ok(self.store.delete_space(s.id).await?)
     }
 
-    /// The space a `space` parameter names (by id or name; empty or `undefined` for none),
-    /// checked before anything changes.
-    pub(crate) async fn space_param(&self, p: &Params) -> Result<Option<i64>> {
-        let key = p.get("space").map(str::trim).unwrap_or_default();
-        if key.is_empty() || key == UNDEFINED {
+    /// What a `space` parameter asks, checked before anything changes: None when absent,
+    /// `Some(None)` for no space (empty or `undefined`), `Some(Some(id))` for a space by id
+    /// or name.
+    pub(crate) async fn space_param(&self, p: &Params) -> Result<Option<Option<i64>>> {
+        let Some(key) = p.get("space").map(str::trim) else {
             return Ok(None);
+        };
+        if key.is_empty() || key == UNDEFINED {
+            return Ok(Some(None));
         }
         match self.space(key).await {
-            Ok(s) => Ok(Some(s.id)),
+            Ok(s) => Ok(Some(Some(s.id))),
             Err(RegionError::NotFound(_)) => Err(RegionError::field(
                 "space",
                 format!("No space named '{key}'."),
@@ -72,14 +75,12 @@ impl Region {
         }
     }
 
-    /// The `space` parameter of a VLAN or subnet change: put the VLAN in that space. Nothing
-    /// when the parameter is absent.
-    pub(crate) async fn apply_space_param(&self, v: &Vlan, p: &Params) -> Result<()> {
-        if !p.contains("space") {
-            return Ok(());
+    /// Put a VLAN (and so its subnets) in the space a checked `space` parameter asked for.
+    pub(crate) async fn set_space(&self, vlan_id: i64, asked: Option<Option<i64>>) -> Result<()> {
+        match asked {
+            Some(space) => Ok(self.store.set_vlan_space(vlan_id, space).await?),
+            None => Ok(()),
         }
-        let space = self.space_param(p).await?;
-        Ok(self.store.set_vlan_space(v.id, space).await?)
     }
 }
 
