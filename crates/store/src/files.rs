@@ -13,10 +13,14 @@ pub struct StoredFile {
     pub filename: String,
     /// Reads the file without credentials (`files/?op=get_by_key&key=…`).
     pub key: String,
+    /// Empty in a listing (`Store::files`).
     pub content: Vec<u8>,
 }
 
 const SELECT: &str = "SELECT f.id, f.owner_id, u.username, f.filename, f.key, f.content FROM files f JOIN users u ON u.id = f.owner_id";
+
+/// The same columns but the content (a listing names files, it does not carry them).
+const SELECT_NAMES: &str = "SELECT f.id, f.owner_id, u.username, f.filename, f.key FROM files f JOIN users u ON u.id = f.owner_id";
 
 fn file_from(r: &AnyRow) -> Result<StoredFile> {
     Ok(StoredFile {
@@ -25,7 +29,11 @@ fn file_from(r: &AnyRow) -> Result<StoredFile> {
         owner: r.try_get(2)?,
         filename: r.try_get(3)?,
         key: r.try_get(4)?,
-        content: r.try_get(5)?,
+        content: if r.len() > 5 {
+            r.try_get(5)?
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -87,21 +95,17 @@ impl Store {
             .transpose()
     }
 
-    /// The owner's files whose name starts with `prefix`, by name.
+    /// The owner's files whose name starts with `prefix`, by name, without their content.
     pub async fn files(&self, owner_id: i64, prefix: &str) -> Result<Vec<StoredFile>> {
-        let all: Vec<StoredFile> = sqlx::query(&format!(
-            "{SELECT} WHERE f.owner_id = $1 ORDER BY f.filename"
-        ))
-        .bind(owner_id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(file_from)
-        .collect::<Result<_>>()?;
-        Ok(all
-            .into_iter()
-            .filter(|f| f.filename.starts_with(prefix))
-            .collect())
+        let sql = format!("{SELECT_NAMES} WHERE f.owner_id = $1 AND substr(f.filename, 1, length($2)) = $2 ORDER BY f.filename");
+        sqlx::query(&sql)
+            .bind(owner_id)
+            .bind(prefix)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(file_from)
+            .collect()
     }
 
     /// Delete the owner's file; whether there was one.
