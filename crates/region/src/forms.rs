@@ -138,20 +138,7 @@ pub async fn create_device(region: &Region, user: &User, params: &Params) -> Res
         &mut fe,
     )
     .await?;
-    let domain = text(params, "domain");
-    let host = match text(params, "hostname").filter(|h| !h.is_empty()) {
-        Some(h) => hostname_and_domain(region, &h, domain.clone(), &mut fe).await?,
-        None => match domain.filter(|d| !d.is_empty()) {
-            Some(d) => match region.store.domain_by_name(&d).await? {
-                Some((id, _)) => Some((String::new(), Some(id))),
-                None => {
-                    fe.add("domain", format!("Domain '{d}' does not exist."));
-                    None
-                }
-            },
-            None => Some((String::new(), None)),
-        },
-    };
+    let host = host_param(region, params, &mut fe).await?;
     let (mut hostname, domain_id) = host.unwrap_or_default();
     fe.check()?;
     if hostname.is_empty() {
@@ -188,6 +175,29 @@ pub async fn create_device(region: &Region, user: &User, params: &Params) -> Res
             StoreError::Duplicate(msg) => RegionError::field("hostname", msg),
             e => e.into(),
         })
+}
+
+/// `hostname` (which may name its domain) and `domain`: the host name ("" when none was
+/// given) and the domain's id (None: the default); None with a field error when refused.
+async fn host_param(
+    region: &Region,
+    params: &Params,
+    fe: &mut FieldErrors,
+) -> Result<Option<(String, Option<i64>)>> {
+    let domain = text(params, "domain");
+    Ok(match text(params, "hostname").filter(|h| !h.is_empty()) {
+        Some(h) => hostname_and_domain(region, &h, domain, fe).await?,
+        None => match domain.filter(|d| !d.is_empty()) {
+            Some(d) => match region.store.domain_by_name(&d).await? {
+                Some((id, _)) => Some((String::new(), Some(id))),
+                None => {
+                    fe.add("domain", format!("Domain '{d}' does not exist."));
+                    None
+                }
+            },
+            None => Some((String::new(), None)),
+        },
+    })
 }
 
 async fn hostname_and_domain(
@@ -363,20 +373,7 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         &mut fe,
     )
     .await?;
-    let domain = text(params, "domain");
-    let host = match text(params, "hostname").filter(|h| !h.is_empty()) {
-        Some(h) => hostname_and_domain(region, &h, domain.clone(), &mut fe).await?,
-        None => match domain.filter(|d| !d.is_empty()) {
-            Some(d) => match region.store.domain_by_name(&d).await? {
-                Some((id, _)) => Some((String::new(), Some(id))),
-                None => {
-                    fe.add("domain", format!("Domain '{d}' does not exist."));
-                    None
-                }
-            },
-            None => Some((String::new(), None)),
-        },
-    };
+    let host = host_param(region, params, &mut fe).await?;
 
     // Anonymous enlistment updates the machine it already knows instead of duplicating it.
     if anonymous && fe.0.is_empty() {
