@@ -1,6 +1,6 @@
 //! Zones, resource pools, domains and tags (`zones`, `pools`, `domains`, `tags`, `machine_tags`).
 
-use crate::{map_unique, now_ms, Result, Store, StoreError};
+use crate::{found, map_unique, now_ms, Result, Store, StoreError};
 use sqlx::Row;
 
 /// A DNS domain machines are named in (`maas`, the default, is the first).
@@ -125,18 +125,16 @@ impl Store {
             "UPDATE {} SET name = $1, description = $2 WHERE id = $3",
             Self::named_table(kind)
         );
-        let n = sqlx::query(&sql)
-            .bind(name)
-            .bind(description)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| map_unique(e, &format!("'{name}' already exists.")))?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(
+            sqlx::query(&sql)
+                .bind(name)
+                .bind(description)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| map_unique(e, &format!("'{name}' already exists.")))?
+                .rows_affected(),
+        )
     }
 
     /// Delete a zone or pool; refused for the default one and while machines use it.

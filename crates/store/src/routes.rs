@@ -1,6 +1,6 @@
 //! `static_routes`: MAAS's static routes between subnets.
 
-use crate::{map_unique, Result, Store, StoreError};
+use crate::{found, map_unique, Result, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -70,14 +70,12 @@ impl Store {
         Ok(())
     }
     pub async fn delete_static_route(&self, id: i64) -> Result<()> {
-        let n = sqlx::query("DELETE FROM static_routes WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(
+            sqlx::query("DELETE FROM static_routes WHERE id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 }

@@ -1,6 +1,6 @@
 //! Users, their SSH keys, and API and machine tokens (`users`, `sshkeys`, `tokens`).
 
-use crate::{bind_all, map_unique, now_ms, Result, Store, StoreError, Val};
+use crate::{bind_all, found, map_unique, now_ms, Result, Store, StoreError, Val};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -202,16 +202,14 @@ impl Store {
     }
 
     pub async fn delete_sshkey(&self, user_id: i64, id: i64) -> Result<()> {
-        let n = sqlx::query("DELETE FROM sshkeys WHERE user_id = $1 AND id = $2")
-            .bind(user_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(
+            sqlx::query("DELETE FROM sshkeys WHERE user_id = $1 AND id = $2")
+                .bind(user_id)
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     // ---------------------------------------------------------------- tokens
@@ -276,7 +274,7 @@ impl Store {
 
     /// Rename one of the user's API keys.
     pub async fn rename_user_token(&self, user_id: i64, token_key: &str, name: &str) -> Result<()> {
-        let n = sqlx::query(
+        found(sqlx::query(
             "UPDATE tokens SET name = $1 WHERE kind = 'user' AND user_id = $2 AND token_key = $3",
         )
         .bind(name)
@@ -284,26 +282,20 @@ impl Store {
         .bind(token_key)
         .execute(&self.pool)
         .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        .rows_affected())
     }
 
     pub async fn delete_user_token(&self, user_id: i64, token_key: &str) -> Result<()> {
-        let n = sqlx::query(
-            "DELETE FROM tokens WHERE kind = 'user' AND user_id = $1 AND token_key = $2",
+        found(
+            sqlx::query(
+                "DELETE FROM tokens WHERE kind = 'user' AND user_id = $1 AND token_key = $2",
+            )
+            .bind(user_id)
+            .bind(token_key)
+            .execute(&self.pool)
+            .await?
+            .rows_affected(),
         )
-        .bind(user_id)
-        .bind(token_key)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
     }
 
     pub async fn machine_token(&self, machine_id: i64) -> Result<Option<Token>> {
