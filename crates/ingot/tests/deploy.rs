@@ -1140,24 +1140,7 @@ assert any(b.name == "custom/libmaas" for b in c.boot_resources.list())
 again = c.boot_resources.get(r.id)
 print("READ", again.name)
 "#;
-    let (url, key) = (format!("{}/MAAS/", s.base), s.key.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(py)
-            .arg("-c")
-            .arg(script)
-            .env("MAAS_URL", url)
-            .env("MAAS_APIKEY", key)
-            .output()
-            .expect("run python")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::run_libmaas(&py, &s, script, &[]).await;
     let data: Vec<u8> = (0..3 * 1024 * 1024 + 123u32)
         .map(|i| ((i * 7) % 256) as u8)
         .collect();

@@ -147,24 +147,7 @@ async fn libmaas_reads_and_changes_the_model() {
         return;
     };
     let s = Server::start(&[]).await;
-    let url = format!("{}/MAAS/", s.base);
-    let key = s.key.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(py)
-            .args(["-c", LIBMAAS_MODEL])
-            .env("MAAS_URL", url)
-            .env("MAAS_APIKEY", key)
-            .output()
-            .expect("run python")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::run_libmaas(&py, &s, LIBMAAS_MODEL, &[]).await;
     for want in [
         "name lab-a",
         "ntp ntp1.example.com",

@@ -299,26 +299,7 @@ async fn storage_from_python_libmaas() {
         .unwrap()
         .to_string();
     commission_with(&admin, &sid, Some("SAMPLE_LXD_RESOURCES.json")).await;
-    let url = format!("{}/MAAS/", s.base);
-    let key = s.key.clone();
-    let sid2 = sid.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(py)
-            .args(["-c", LIBMAAS_STORAGE])
-            .env("MAAS_URL", url)
-            .env("MAAS_APIKEY", key)
-            .env("SID", sid2)
-            .output()
-            .expect("run python")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::run_libmaas(&py, &s, LIBMAAS_STORAGE, &[("SID", &sid)]).await;
     assert!(stdout.contains("devices ['sda', 'sdb']"), "{stdout}");
     assert!(
         stdout.contains("boot sda [('/dev/disk/by-dname/sda-part1', 'ext4', '/')]"),

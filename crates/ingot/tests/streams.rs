@@ -697,31 +697,14 @@ print("SOURCES", [s.url for s in c.boot_sources.list()])
 c.boot_resources.start_import()
 print("IMPORT STARTED")
 "#;
-    let (url, apikey, mirror_url, keyring) = (
-        format!("{}/MAAS/", s.base),
-        s.key.clone(),
-        m.base.clone(),
-        kr.display().to_string(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(py)
-            .arg("-c")
-            .arg(script)
-            .env("MAAS_URL", url)
-            .env("MAAS_APIKEY", apikey)
-            .env("MIRROR", mirror_url)
-            .env("KEYRING", keyring)
-            .output()
-            .expect("run python")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let keyring = kr.display().to_string();
+    let stdout = common::run_libmaas(
+        &py,
+        &s,
+        script,
+        &[("MIRROR", &m.base), ("KEYRING", &keyring)],
+    )
+    .await;
     assert!(stdout.contains(&format!("SOURCE 1 {}", m.base)), "{stdout}");
     assert!(
         stdout.contains("SELECTION ubuntu jammy ['amd64']"),

@@ -65,6 +65,30 @@ pub async fn database(pg: bool) -> (String, std::sync::Arc<tempfile::TempDir>) {
 }
 
 /// The PostgreSQL server for tests. In CI it must be there: a missing one fails the test.
+/// Run a python-libmaas script with the interpreter `py` against the server `s` (MAAS_URL
+/// and MAAS_APIKEY set, and `env`); its standard output. Fails the test when the script fails,
+/// showing both outputs.
+pub async fn run_libmaas(py: &str, s: &Server, script: &str, env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(py);
+    cmd.arg("-c")
+        .arg(script)
+        .env("MAAS_URL", format!("{}/MAAS/", s.base))
+        .env("MAAS_APIKEY", &s.key);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run python"))
+        .await
+        .expect("python task");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 pub fn pg_url() -> Option<String> {
     match std::env::var("INGOT_TEST_PG_URL") {
         Ok(u) if !u.is_empty() => Some(u),
