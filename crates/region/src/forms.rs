@@ -164,9 +164,14 @@ pub async fn create_device(region: &Region, user: &User, params: &Params) -> Res
         format!("Device created by {}", user.username),
         &user.username,
     );
+    insert_node(region, &nm, ev).await
+}
+
+/// Insert a machine or device; a MAC or host name already in use is a field error naming it.
+async fn insert_node(region: &Region, nm: &NewMachine, ev: NewEvent) -> Result<Machine> {
     region
         .store
-        .insert_machine(&nm, &[ev])
+        .insert_machine(nm, &[ev])
         .await
         .map_err(|e| match e {
             StoreError::Duplicate(msg) if msg.contains("MAC") => {
@@ -464,17 +469,7 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
         ),
         &who_name,
     );
-    let m = region
-        .store
-        .insert_machine(&nm, &[ev])
-        .await
-        .map_err(|e| match e {
-            StoreError::Duplicate(msg) if msg.contains("MAC") => {
-                RegionError::field("mac_addresses", msg)
-            }
-            StoreError::Duplicate(msg) => RegionError::field("hostname", msg),
-            e => e.into(),
-        })?;
+    let m = insert_node(region, &nm, ev).await?;
     if deployed {
         region.store.ensure_machine_token(m.id).await?;
         return Ok(m.into());
