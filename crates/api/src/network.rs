@@ -4,6 +4,7 @@
 use crate::render::{subnet_json, vlan_json, Net};
 use crate::{forms_id, no_content, not_found, ok_json, unknown_op, ApiError, App, Req, Res};
 use axum::http::Method;
+use ingot_core::ip_usage::{percent, Span};
 use ingot_region::model::network::{
     Fabric, IpRange, Space, StaticIp, Subnet, Vlan, ALLOC_USER_RESERVED,
 };
@@ -17,7 +18,7 @@ const API: &str = crate::render::API;
 fn fabric_json(f: &Fabric, vlans: &[Vlan]) -> Value {
     json!({
         "id": f.id, "name": f.name, "class_type": f.class_type,
-        "vlans": vlans.iter().filter(|v| v.fabric_id == f.id).map(vlan_json).collect::<Vec<_>>(),
+        "vlans": vlans.iter().filter(|v| v.fabric_id == f.id).map(|v| vlan_json(v, vlans)).collect::<Vec<_>>(),
         "resource_uri": format!("{API}/fabrics/{}/", f.id),
     })
 }
@@ -38,7 +39,7 @@ pub(crate) async fn fabrics(app: &App, r: &Req, u: &User) -> Res {
         let f = region
             .create_fabric(u, p.get("name"), p.get("class_type"))
             .await?;
-        return ok_json(fabric_json(&f, &region.vlans(Some(f.id)).await?));
+        return ok_json(fabric_json(&f, &region.vlans(None).await?));
     }
     let vlans = region.vlans(None).await?;
     ok_json(Value::Array(
@@ -66,21 +67,21 @@ pub(crate) async fn fabric(app: &App, r: &Req, u: &User, id: &str) -> Res {
         }
         _ => region.fabric(id).await?,
     };
-    ok_json(fabric_json(&f, &region.vlans(Some(f.id)).await?))
+    ok_json(fabric_json(&f, &region.vlans(None).await?))
 }
 
 pub(crate) async fn vlans(app: &App, r: &Req, u: &User, fid: &str) -> Res {
     let region = &app.region;
     let f = region.fabric(fid).await?;
     if r.method == Method::POST {
-        return ok_json(vlan_json(&region.create_vlan(u, &f, &r.params()).await?));
+        let v = region.create_vlan(u, &f, &r.params()).await?;
+        return ok_json(vlan_json(&v, &region.vlans(None).await?));
     }
+    let all = region.vlans(None).await?;
     ok_json(Value::Array(
-        region
-            .vlans(Some(f.id))
-            .await?
-            .iter()
-            .map(vlan_json)
+        all.iter()
+            .filter(|v| v.fabric_id == f.id)
+            .map(|v| vlan_json(v, &all))
             .collect(),
     ))
 }
@@ -88,14 +89,15 @@ pub(crate) async fn vlans(app: &App, r: &Req, u: &User, fid: &str) -> Res {
 pub(crate) async fn vlan(app: &App, r: &Req, u: &User, fid: &str, vid: &str) -> Res {
     let region = &app.region;
     let v = region.vlan(fid, vid).await?;
-    match r.method {
-        Method::PUT => ok_json(vlan_json(&region.update_vlan(u, &v, &r.params()).await?)),
+    let v = match r.method {
+        Method::PUT => region.update_vlan(u, &v, &r.params()).await?,
         Method::DELETE => {
             region.delete_vlan(u, &v).await?;
-            no_content()
+            return no_content();
         }
-        _ => ok_json(vlan_json(&v)),
-    }
+        _ => v,
+    };
+    ok_json(vlan_json(&v, &region.vlans(None).await?))
 }
 
 pub(crate) async fn subnets(app: &App, r: &Req, u: &User, id: Option<&str>) -> Res {
@@ -114,7 +116,13 @@ pub(crate) async fn subnets(app: &App, r: &Req, u: &User, id: Option<&str>) -> R
             ));
         }
         (None, &Method::POST) => region.create_subnet(u, &p).await?,
-        (Some(id), &Method::GET) => region.subnet(id).await?,
+        (Some(id), &Method::GET) => {
+            let s = region.subnet(id).await?;
+            if let Some(op) = r.op() {
+                return subnet_op(app, r, &s, op).await;
+            }
+            s
+        }
         (Some(id), &Method::PUT) => {
             let s = region.subnet(id).await?;
             region.update_subnet(u, s.id, &p).await?
@@ -130,6 +138,105 @@ pub(crate) async fn subnets(app: &App, r: &Req, u: &User, id: Option<&str>) -> R
         _ => return Err(unknown_op(r)),
     };
     ok_json(subnet_json(&s, &region.vlans(None).await?))
+}
+
+/// A count of addresses as JSON: a number, however large (an IPv6 /48 has 2^80).
+fn count(n: u128) -> Value {
+    match u64::try_from(n) {
+        Ok(n) => json!(n),
+        Err(_) => json!(n as f64),
+    }
+}
+
+fn span_json(s: &Span, with_purpose: bool) -> Value {
+    let mut j = json!({"start": s.start, "end": s.end, "num_addresses": count(s.num_addresses)});
+    if with_purpose {
+        j["purpose"] = json!(s.purpose);
+    }
+    j
+}
+
+/// `subnets/{id}/?op=reserved_ip_ranges|unreserved_ip_ranges|statistics|ip_addresses`.
+async fn subnet_op(app: &App, r: &Req, s: &Subnet, op: &str) -> Res {
+    let region = &app.region;
+    let p = r.params();
+    let flag = |name: &str, default: bool| -> Result<bool, ApiError> {
+        Ok(p.get_bool(name)
+            .map_err(ingot_region::RegionError::from)?
+            .unwrap_or(default))
+    };
+    match op {
+        "reserved_ip_ranges" => ok_json(Value::Array(
+            region
+                .subnet_reserved_ranges(s)
+                .await?
+                .iter()
+                .map(|x| span_json(x, true))
+                .collect(),
+        )),
+        "unreserved_ip_ranges" => ok_json(Value::Array(
+            region
+                .subnet_unreserved_ranges(s)
+                .await?
+                .iter()
+                .map(|x| span_json(x, false))
+                .collect(),
+        )),
+        "statistics" => {
+            let st = region.subnet_statistics(s).await?;
+            let mut j = json!({
+                "num_available": count(st.num_available),
+                "largest_available": count(st.largest_available),
+                "num_unavailable": count(st.num_unavailable),
+                "total_addresses": count(st.total_addresses),
+                "usage": st.usage(),
+                "usage_string": percent(st.usage()),
+                "available_string": percent(st.available()),
+                "first_address": st.first_address,
+                "last_address": st.last_address,
+                "ip_version": st.ip_version,
+            });
+            if flag("include_ranges", false)? {
+                j["ranges"] = st.ranges.iter().map(|x| span_json(x, true)).collect();
+            }
+            if flag("include_suggestions", false)? {
+                j["suggested_gateway"] = json!(st.suggested_gateway);
+                j["suggested_dynamic_range"] = st
+                    .suggested_dynamic_range
+                    .as_ref()
+                    .map(|x| span_json(x, true))
+                    .unwrap_or(Value::Null);
+            }
+            ok_json(j)
+        }
+        "ip_addresses" => {
+            let (with_user, with_summary) =
+                (flag("with_username", true)?, flag("with_summary", true)?);
+            ok_json(Value::Array(
+                region
+                    .subnet_addresses(s)
+                    .await?
+                    .iter()
+                    .map(|a| {
+                        let t = crate::render::iso_time(a.created);
+                        let mut j = json!({"ip": a.ip, "alloc_type": a.alloc_type, "created": t, "updated": t});
+                        if with_user {
+                            j["user"] = json!(a.username);
+                        }
+                        if let (true, Some(n)) = (with_summary, &a.node) {
+                            j["node_summary"] = json!({
+                                "system_id": n.system_id, "hostname": n.hostname,
+                                "fqdn": format!("{}.{}", n.hostname, n.domain),
+                                "node_type": n.node_type, "is_container": false, "via": n.via,
+                            });
+                        }
+                        j
+                    })
+                    .collect(),
+            ))
+        }
+        _ => Err(unknown_op(r)),
+    }
 }
 
 pub(crate) async fn ipranges(app: &App, r: &Req, u: &User, id: Option<&str>) -> Res {
@@ -364,7 +471,7 @@ fn space_json(sp: &Space, vlans: &[Vlan], subnets: &[Subnet]) -> Value {
     let mine: Vec<&Vlan> = vlans.iter().filter(|v| v.space_id == Some(sp.id)).collect();
     json!({
         "id": sp.id, "name": sp.name, "description": sp.description,
-        "vlans": mine.iter().map(|v| vlan_json(v)).collect::<Vec<_>>(),
+        "vlans": mine.iter().map(|v| vlan_json(v, vlans)).collect::<Vec<_>>(),
         "subnets": subnets
             .iter()
             .filter(|s| mine.iter().any(|v| v.id == s.vlan_id))

@@ -32,8 +32,11 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
                 hardware_uuid: p.get("hardware_uuid"),
                 macs: p.get_all("mac"),
             };
-            app.region.rack_check_in(&c).await?;
-            let config = app.region.rack_config(&format!("{}/MAAS", r.base)).await?;
+            let rack = app.region.rack_check_in(&c).await?;
+            let config = app
+                .region
+                .rack_config(&format!("{}/MAAS", r.base), rack.as_deref())
+                .await?;
             crate::ok_json(json!(config))
         }
         (["events"], &Method::POST) => {

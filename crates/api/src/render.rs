@@ -643,15 +643,35 @@ impl Net {
                     .vlan_id
             }
         };
-        self.vlans.iter().find(|v| v.id == id).map(vlan_json)
+        self.vlans
+            .iter()
+            .find(|v| v.id == id)
+            .map(|v| vlan_json(v, &self.vlans))
     }
 }
 
-pub fn vlan_json(v: &Vlan) -> Value {
+/// A VLAN as MAAS shows it; `all` holds the VLAN it relays DHCP to, shown whole (its own relay
+/// by id).
+pub fn vlan_json(v: &Vlan, all: &[Vlan]) -> Value {
+    let relay = v
+        .relay_vlan_id
+        .and_then(|r| all.iter().find(|t| t.id == r))
+        .map(|t| {
+            let mut j = vlan_fields(t);
+            j["relay_vlan"] = json!(t.relay_vlan_id);
+            j
+        });
+    let mut j = vlan_fields(v);
+    j["relay_vlan"] = relay.unwrap_or(Value::Null);
+    j
+}
+
+fn vlan_fields(v: &Vlan) -> Value {
     json!({
         "id": v.id, "vid": v.vid, "name": v.name, "mtu": v.mtu, "fabric": v.fabric, "fabric_id": v.fabric_id,
-        "dhcp_on": v.dhcp_on, "external_dhcp": null, "relay_vlan": null, "primary_rack": null,
-        "secondary_rack": null,
+        "description": v.description,
+        "dhcp_on": v.dhcp_on, "external_dhcp": null, "relay_vlan": null,
+        "primary_rack": v.primary_rack, "secondary_rack": v.secondary_rack,
         "space": v.space.as_deref().unwrap_or(ingot_region::spaces::UNDEFINED),
         "resource_uri": format!("{API}/fabrics/{}/vlans/{}/", v.fabric_id, v.vid),
     })
@@ -660,11 +680,12 @@ pub fn vlan_json(v: &Vlan) -> Value {
 pub fn subnet_json(s: &Subnet, vlans: &[Vlan]) -> Value {
     json!({
         "id": s.id, "name": s.name, "cidr": s.cidr,
-        "vlan": vlans.iter().find(|v| v.id == s.vlan_id).map(vlan_json).unwrap_or(Value::Null),
+        "vlan": vlans.iter().find(|v| v.id == s.vlan_id).map(|v| vlan_json(v, vlans)).unwrap_or(Value::Null),
         "gateway_ip": s.gateway_ip, "dns_servers": s.dns_servers, "managed": s.managed,
-        "active_discovery": false, "allow_dns": true, "allow_proxy": true, "rdns_mode": 2,
+        "active_discovery": s.active_discovery, "allow_dns": s.allow_dns, "allow_proxy": s.allow_proxy,
+        "rdns_mode": s.rdns_mode,
         "space": vlans.iter().find(|v| v.id == s.vlan_id).and_then(|v| v.space.as_deref()).unwrap_or(ingot_region::spaces::UNDEFINED),
-        "description": "",
+        "description": s.description,
         "resource_uri": format!("{API}/subnets/{}/", s.id),
     })
 }

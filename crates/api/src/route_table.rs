@@ -387,7 +387,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "Manage the VLANs of a fabric.",
         actions: ops![
             "read" "GET" None, "List the fabric's VLANs.";
-            "create" "POST" None, "Create a VLAN (admin): vid, name, mtu.", "vid! name mtu description";
+            "create" "POST" None, "Create a VLAN (admin): vid, name, mtu.", "vid! name mtu description space";
         ],
     },
     HandlerDef {
@@ -398,7 +398,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "Manage a VLAN.",
         actions: ops![
             "read" "GET" None, "Read a VLAN.";
-            "update" "PUT" None, "Update a VLAN (admin): name, mtu, dhcp_on.", "name mtu dhcp_on description space";
+            "update" "PUT" None, "Update a VLAN (admin): name, description, mtu, dhcp_on, primary_rack and secondary_rack (rack controllers' system ids: only they serve its DHCP), relay_vlan (the id of the VLAN whose DHCP serves this one through a relay), space.", "name mtu dhcp_on description space primary_rack secondary_rack relay_vlan";
             "delete" "DELETE" None, "Delete a VLAN (admin).";
         ],
     },
@@ -433,7 +433,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "Manage subnets.",
         actions: ops![
             "read" "GET" None, "List subnets.";
-            "create" "POST" None, "Create a subnet (admin): cidr, name, vlan (or fabric + vid), gateway_ip, dns_servers, managed.", "cidr! name vlan fabric vid gateway_ip dns_servers managed space";
+            "create" "POST" None, "Create a subnet (admin): cidr, name, description, vlan (or fabric + vid), gateway_ip, dns_servers, managed, allow_dns, allow_proxy, rdns_mode (0 disabled, 1 enabled, 2 RFC 2317), active_discovery.", "cidr! name description vlan fabric vid gateway_ip dns_servers managed space allow_dns allow_proxy rdns_mode active_discovery";
         ],
     },
     HandlerDef {
@@ -441,10 +441,14 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         path: "/MAAS/api/2.0/subnets/{id}/",
         serve: serve!(|app, r, c| network::subnets(app, r, c.user()?, Some(c.arg(0))).await),
         params: &["id"],
-        doc: "Manage a subnet.",
+        doc: "Manage a subnet. It is named by its id, `name:NAME`, `cidr:CIDR`, `ip:ADDRESS` (the subnet holding it), or a bare name or percent-encoded CIDR.",
         actions: ops![
             "read" "GET" None, "Read a subnet.";
-            "update" "PUT" None, "Update a subnet (admin).", "cidr name vlan fabric vid gateway_ip dns_servers managed space";
+            "update" "PUT" None, "Update a subnet (admin).", "cidr name description vlan fabric vid gateway_ip dns_servers managed space allow_dns allow_proxy rdns_mode active_discovery";
+            "reserved_ip_ranges" "GET" Some("reserved_ip_ranges"), "The runs of addresses in use or reserved, each with its purposes (dynamic, reserved, assigned-ip, gateway-ip, dns-server) and size.";
+            "unreserved_ip_ranges" "GET" Some("unreserved_ip_ranges"), "The runs of free addresses, with their sizes.";
+            "statistics" "GET" Some("statistics"), "Address usage: available, unavailable, largest free run, usage; include_ranges adds every run, include_suggestions a gateway and dynamic range.", "include_ranges include_suggestions";
+            "ip_addresses" "GET" Some("ip_addresses"), "The addresses in use, each with its allocation type, user and the node and interface holding it.", "with_username with_summary";
             "delete" "DELETE" None, "Delete a subnet (admin).";
         ],
     },

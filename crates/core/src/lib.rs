@@ -7,6 +7,7 @@
 //! * [`constraints`]: allocation constraint matching and closest-fit ordering.
 //! * [`deploy`]: the deploy configuration the agent executes; cloud-init network-config.
 //! * [`ids`]: system ids, hostnames, MACs, architectures.
+//! * [`ip_usage`]: how a subnet's addresses are used (reserved, free, statistics).
 //! * [`inventory`]: machine-resources (LXD resources) JSON → hardware inventory (spec §6).
 //! * [`redfish`]: a Redfish BMC's inventory capture → an LXD resources object (out-of-band).
 //! * [`scripts`]: script metadata headers, result statuses and aggregation, the built-ins.
@@ -20,6 +21,7 @@ pub mod constraints;
 pub mod deploy;
 pub mod ids;
 pub mod inventory;
+pub mod ip_usage;
 pub mod net;
 pub mod rack;
 pub mod redfish;

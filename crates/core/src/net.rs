@@ -12,7 +12,7 @@ pub struct Cidr {
     pub prefix: u8,
 }
 
-fn to_u128(ip: IpAddr) -> u128 {
+pub(crate) fn to_u128(ip: IpAddr) -> u128 {
     match ip {
         IpAddr::V4(a) => u32::from(a) as u128,
         IpAddr::V6(a) => u128::from(a),
@@ -124,11 +124,36 @@ impl From<Cidr> for String {
     }
 }
 
-fn from_u128(n: u128, v4: bool) -> IpAddr {
+pub(crate) fn from_u128(n: u128, v4: bool) -> IpAddr {
     if v4 {
         IpAddr::V4((n as u32).into())
     } else {
         IpAddr::V6(n.into())
+    }
+}
+
+/// The DHCP settings of a VLAN taken together (MAAS's VLAN form): a secondary rack needs a
+/// primary one and differs from it; a VLAN serves DHCP itself or relays it, not both.
+pub fn check_vlan_dhcp(
+    dhcp_on: bool,
+    primary: Option<&str>,
+    secondary: Option<&str>,
+    relays: bool,
+) -> Result<(), (&'static str, String)> {
+    match (primary, secondary) {
+        (None, Some(_)) => Err((
+            "secondary_rack",
+            "A secondary rack controller needs a primary rack controller.".into(),
+        )),
+        (Some(a), Some(b)) if a == b => Err((
+            "secondary_rack",
+            "The primary and secondary rack controllers must be different.".into(),
+        )),
+        _ if dhcp_on && relays => Err((
+            "relay_vlan",
+            "A VLAN that serves DHCP cannot also relay it to another VLAN: turn dhcp_on off or clear relay_vlan.".into(),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -294,6 +319,27 @@ pub fn first_free_ip(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn vlan_dhcp_settings() {
+        use super::check_vlan_dhcp as c;
+        for (on, p, s, relay, err) in [
+            (true, None, None, false, None),
+            (true, Some("r1"), None, false, None),
+            (true, Some("r1"), Some("r2"), false, None),
+            (false, None, None, true, None),
+            (false, Some("r1"), Some("r2"), true, None),
+            (true, None, Some("r2"), false, Some("secondary_rack")),
+            (true, Some("r1"), Some("r1"), false, Some("secondary_rack")),
+            (true, Some("r1"), None, true, Some("relay_vlan")),
+        ] {
+            assert_eq!(
+                c(on, p, s, relay).err().map(|e| e.0),
+                err,
+                "{on} {p:?} {s:?} {relay}"
+            );
+        }
+    }
+
     #[test]
     fn mtus() {
         for (mtu, ok) in [

@@ -25,6 +25,22 @@ pub struct RackSubnet {
     pub reserved_ranges: Vec<(String, String)>,
 }
 
+/// Whether a rack (its system id; None for a rack that did not name itself) serves DHCP on a
+/// VLAN: the VLAN has DHCP on, and names no rack controllers (every rack on it serves) or
+/// names this one as its primary or secondary.
+pub fn serves_dhcp(
+    dhcp_on: bool,
+    primary: Option<&str>,
+    secondary: Option<&str>,
+    rack: Option<&str>,
+) -> bool {
+    dhcp_on
+        && match primary {
+            None => true,
+            Some(p) => rack.is_some_and(|r| r == p || secondary == Some(r)),
+        }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RackHost {
     pub mac: String,
@@ -42,4 +58,25 @@ pub struct RackEvent {
     pub mac: String,
     pub hop: String,
     pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn which_racks_serve_dhcp() {
+        use super::serves_dhcp as s;
+        for (on, p, sec, rack, want) in [
+            (false, None, None, Some("r1"), false),
+            (true, None, None, Some("r1"), true),
+            (true, None, None, None, true),
+            (true, Some("r1"), None, Some("r1"), true),
+            (true, Some("r1"), None, Some("r2"), false),
+            (true, Some("r1"), None, None, false),
+            (true, Some("r1"), Some("r2"), Some("r2"), true),
+            (true, Some("r1"), Some("r2"), Some("r3"), false),
+            (false, Some("r1"), None, Some("r1"), false),
+        ] {
+            assert_eq!(s(on, p, sec, rack), want, "{on} {p:?} {sec:?} {rack:?}");
+        }
+    }
 }

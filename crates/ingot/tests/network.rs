@@ -1028,3 +1028,129 @@ async fn static_routes() {
     let all = c.get("/MAAS/api/2.0/static-routes/").await.ok().json();
     assert_eq!(all, serde_json::json!([]));
 }
+
+/// Subnets as Terraform's `maas_subnet` and the MAAS UI use them: DNS/proxy/rDNS settings and a
+/// description that read back, addressing by CIDR or name, and the address-usage ops.
+#[tokio::test]
+async fn subnet_settings_and_usage_ops() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let sub = c
+        .post(
+            "/MAAS/api/2.0/subnets/",
+            &[
+                ("cidr", "10.90.0.0/24"),
+                ("name", "prov"),
+                ("gateway_ip", "10.90.0.1"),
+                ("allow_dns", "false"),
+                ("rdns_mode", "1"),
+                ("description", "provisioning"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (
+            &sub["allow_dns"],
+            &sub["allow_proxy"],
+            &sub["rdns_mode"],
+            &sub["description"]
+        ),
+        (
+            &serde_json::json!(false),
+            &serde_json::json!(true),
+            &serde_json::json!(1),
+            &serde_json::json!("provisioning")
+        )
+    );
+    let r = c
+        .put(
+            "/MAAS/api/2.0/subnets/cidr:10.90.0.0%2F24/",
+            &[("rdns_mode", "7")],
+        )
+        .await
+        .expect(400);
+    assert!(r.json()["rdns_mode"].is_array(), "{}", r.body);
+    let up = c
+        .put(
+            "/MAAS/api/2.0/subnets/name:prov/",
+            &[("allow_proxy", "false")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (&up["id"], &up["allow_proxy"]),
+        (&sub["id"], &serde_json::json!(false))
+    );
+    c.get("/MAAS/api/2.0/subnets/10.91.0.0%2F24/")
+        .await
+        .expect(404);
+    c.post(
+        "/MAAS/api/2.0/ipranges/",
+        &[
+            ("type", "reserved"),
+            ("start_ip", "10.90.0.200"),
+            ("end_ip", "10.90.0.209"),
+        ],
+    )
+    .await
+    .ok();
+    c.post(
+        "/MAAS/api/2.0/ipaddresses/?op=reserve",
+        &[("subnet", "prov"), ("ip", "10.90.0.50")],
+    )
+    .await
+    .ok();
+    let used = c
+        .get("/MAAS/api/2.0/subnets/prov/?op=reserved_ip_ranges")
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        used,
+        serde_json::json!([
+            {"start": "10.90.0.1", "end": "10.90.0.1", "num_addresses": 1, "purpose": ["gateway-ip"]},
+            {"start": "10.90.0.50", "end": "10.90.0.50", "num_addresses": 1, "purpose": ["assigned-ip"]},
+            {"start": "10.90.0.200", "end": "10.90.0.209", "num_addresses": 10, "purpose": ["reserved"]},
+        ])
+    );
+    let free = c
+        .get(&format!(
+            "/MAAS/api/2.0/subnets/{}/?op=unreserved_ip_ranges",
+            sub["id"]
+        ))
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        free[0],
+        serde_json::json!({"start": "10.90.0.2", "end": "10.90.0.49", "num_addresses": 48})
+    );
+    assert_eq!(free.as_array().map(Vec::len), Some(3));
+    let st = c
+        .get("/MAAS/api/2.0/subnets/prov/?op=statistics&include_suggestions=true&include_ranges=true")
+        .await
+        .ok()
+        .json();
+    assert_eq!(st["total_addresses"], 254);
+    assert_eq!(st["num_unavailable"], 12);
+    assert_eq!(st["num_available"], 242);
+    assert_eq!(st["usage_string"], "5%");
+    assert_eq!(st["suggested_gateway"], serde_json::Value::Null);
+    // In the largest free run, .51 to .199, at its top.
+    assert_eq!(st["suggested_dynamic_range"]["end"], "10.90.0.199");
+    assert_eq!(st["ranges"].as_array().map(Vec::len), Some(6));
+    let ips = c
+        .get("/MAAS/api/2.0/subnets/prov/?op=ip_addresses")
+        .await
+        .ok()
+        .json();
+    assert_eq!(ips[0]["ip"], "10.90.0.50");
+    assert_eq!(ips[0]["alloc_type"], 4);
+    assert_eq!(ips[0]["user"], "admin");
+    c.get("/MAAS/api/2.0/subnets/prov/?op=bogus")
+        .await
+        .expect(400);
+}

@@ -178,3 +178,117 @@ async fn racks_register_by_reading_their_configuration() {
         2
     );
 }
+
+/// Terraform's `maas_vlan_dhcp` flow: a VLAN's DHCP is served by the primary and secondary rack
+/// controllers set on it and by no other rack; a VLAN that relays DHCP is served by those racks
+/// too; the VLAN reads back what was set.
+#[tokio::test]
+async fn vlan_dhcp_is_served_by_the_racks_it_names() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let secret = std::fs::read_to_string(s.dir.path().join("rack.secret")).unwrap();
+    let http = reqwest::Client::new();
+    let config = |name: &'static str| {
+        let req = http
+            .get(format!("{}/MAAS/rack/config?name={name}", s.base))
+            .bearer_auth(secret.trim().to_string());
+        async move {
+            let cfg: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+            let on = |cidr: &str| {
+                cfg["subnets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["cidr"] == cidr && s["dhcp_on"] == true)
+            };
+            (on("10.80.0.0/24"), on("10.81.0.0/24"))
+        }
+    };
+    for name in ["rack-a", "rack-b", "rack-c"] {
+        config(name).await;
+    }
+    let racks = c.get("/MAAS/api/2.0/rackcontrollers/").await.ok().json();
+    let id = |name: &str| {
+        racks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["hostname"] == name)
+            .unwrap()["system_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (a, b) = (id("rack-a"), id("rack-b"));
+    let relayed = c
+        .post("/MAAS/api/2.0/fabrics/0/vlans/", &[("vid", "81")])
+        .await
+        .ok()
+        .json();
+    for (cidr, vlan) in [
+        ("10.80.0.0/24", None),
+        ("10.81.0.0/24", Some(relayed["id"].to_string())),
+    ] {
+        let mut p = vec![("cidr", cidr)];
+        if let Some(v) = &vlan {
+            p.push(("vlan", v.as_str()));
+        }
+        c.post("/MAAS/api/2.0/subnets/", &p).await.ok();
+    }
+    c.post(
+        "/MAAS/api/2.0/ipranges/",
+        &[
+            ("type", "dynamic"),
+            ("start_ip", "10.80.0.100"),
+            ("end_ip", "10.80.0.199"),
+        ],
+    )
+    .await
+    .ok();
+    let r = c
+        .put(
+            "/MAAS/api/2.0/fabrics/0/vlans/0/",
+            &[("dhcp_on", "true"), ("primary_rack", "nope")],
+        )
+        .await
+        .expect(400);
+    assert!(r.json()["primary_rack"].is_array(), "{}", r.body);
+    let v = c
+        .put(
+            "/MAAS/api/2.0/fabrics/0/vlans/0/",
+            &[
+                ("dhcp_on", "true"),
+                ("primary_rack", &a),
+                ("secondary_rack", &b),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (v["primary_rack"].as_str(), v["secondary_rack"].as_str()),
+        (Some(a.as_str()), Some(b.as_str()))
+    );
+    let untagged_id = v["id"].to_string();
+    let r = c
+        .put(
+            "/MAAS/api/2.0/fabrics/0/vlans/81/",
+            &[("relay_vlan", &untagged_id), ("description", "relayed")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["relay_vlan"]["id"], v["id"]);
+    assert_eq!(r["relay_vlan"]["primary_rack"], a.as_str());
+    assert_eq!(r["description"], "relayed");
+    assert_eq!(config("rack-a").await, (true, true));
+    assert_eq!(config("rack-b").await, (true, true));
+    assert_eq!(config("rack-c").await, (false, false));
+    // Serving DHCP on the relayed VLAN itself is refused while it relays.
+    c.put(
+        "/MAAS/api/2.0/fabrics/0/vlans/81/",
+        &[("dhcp_on", "true"), ("relay_vlan", &untagged_id)],
+    )
+    .await
+    .expect(400);
+}

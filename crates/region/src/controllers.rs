@@ -295,7 +295,7 @@ impl Region {
             self.remove_controller_role(id, Role::Rack, &user.username)
                 .await?;
         }
-        self.store.delete_rack(rack.id).await?;
+        self.store.delete_rack(rack.id, &rack.system_id).await?;
         Ok(())
     }
 }

@@ -118,10 +118,25 @@ impl Region {
             ));
         }
         let mtu = mtu(p, 1500)?;
-        self.store
+        let space = self.space_param(p).await?;
+        let mut v = self
+            .store
             .create_vlan(fabric.id, vid, p.get("name").unwrap_or_default(), mtu)
             .await
-            .map_err(dup("vid"))
+            .map_err(dup("vid"))?;
+        if let Some(d) = p.get("description") {
+            v.description = d.to_string();
+            self.store.update_vlan(&v).await?;
+        }
+        if space.is_some() {
+            self.set_space(v.id, space).await?;
+            return self
+                .store
+                .vlan_by_id(v.id)
+                .await?
+                .ok_or_else(|| RegionError::NotFound("No VLAN matches the given query.".into()));
+        }
+        Ok(v)
     }
 
     /// A VLAN by the fabric and VLAN id in a path.
@@ -141,22 +156,93 @@ impl Region {
             .ok_or_else(|| RegionError::NotFound("No VLAN matches the given query.".into()))
     }
 
-    /// Change a VLAN's name, MTU, DHCP (turning DHCP on is checked by `set_vlan_dhcp`) and
+    /// Change a VLAN's name, description, MTU, DHCP (turning DHCP on is checked by
+    /// `set_vlan_dhcp`), the racks that serve its DHCP, the VLAN it relays DHCP to, and its
     /// space; every value is checked before anything changes.
     pub async fn update_vlan(&self, u: &User, v: &Vlan, p: &Params) -> Result<Vlan> {
         need_admin(u)?;
-        let mtu = mtu(p, v.mtu)?;
-        let dhcp_on = p.get_bool("dhcp_on")?.unwrap_or(v.dhcp_on);
+        let mut new = v.clone();
+        new.mtu = mtu(p, v.mtu)?;
+        if let Some(n) = p.get("name") {
+            new.name = n.trim().to_string();
+        }
+        if let Some(d) = p.get("description") {
+            new.description = d.to_string();
+        }
+        new.dhcp_on = p.get_bool("dhcp_on")?.unwrap_or(v.dhcp_on);
+        let mut fe = crate::FieldErrors::default();
+        if p.contains("primary_rack") {
+            new.primary_rack = self.rack_param(p, "primary_rack", &mut fe).await?;
+        }
+        if p.contains("secondary_rack") {
+            new.secondary_rack = self.rack_param(p, "secondary_rack", &mut fe).await?;
+        }
+        if p.contains("relay_vlan") {
+            new.relay_vlan_id = match p.get("relay_vlan").map(str::trim).unwrap_or("") {
+                "" => None,
+                id => match id.parse::<i64>() {
+                    Ok(id) if id == v.id => {
+                        fe.add("relay_vlan", "A VLAN cannot relay DHCP to itself.");
+                        None
+                    }
+                    Ok(id) => match self.store.vlan_by_id(id).await? {
+                        Some(t) => Some(t.id),
+                        None => {
+                            fe.add("relay_vlan", format!("No VLAN with id {id}."));
+                            None
+                        }
+                    },
+                    Err(_) => {
+                        fe.add("relay_vlan", format!("'{id}' is not a VLAN id."));
+                        None
+                    }
+                },
+            };
+        } else if new.dhcp_on && !v.dhcp_on {
+            // Serving DHCP itself replaces relaying it (MAAS clears the relay).
+            new.relay_vlan_id = None;
+        }
+        if let Err((field, why)) = ingot_core::net::check_vlan_dhcp(
+            new.dhcp_on,
+            new.primary_rack.as_deref(),
+            new.secondary_rack.as_deref(),
+            new.relay_vlan_id.is_some(),
+        ) {
+            fe.add(field, why);
+        }
+        fe.check()?;
         let space = self.space_param(p).await?;
-        self.set_vlan_dhcp(v, dhcp_on).await?;
-        self.store
-            .update_vlan(v.id, p.get("name").unwrap_or(&v.name), mtu, dhcp_on)
-            .await?;
+        self.set_vlan_dhcp(v, new.dhcp_on).await?;
+        self.store.update_vlan(&new).await?;
         self.set_space(v.id, space).await?;
         self.store
             .vlan_by_id(v.id)
             .await?
-            .ok_or_else(|| RegionError::NotFound("gone".into()))
+            .ok_or_else(|| RegionError::NotFound("No VLAN matches the given query.".into()))
+    }
+
+    /// A `primary_rack`/`secondary_rack` parameter: a registered rack controller's system id
+    /// (or its name), or empty for none.
+    async fn rack_param(
+        &self,
+        p: &Params,
+        field: &str,
+        fe: &mut crate::FieldErrors,
+    ) -> Result<Option<String>> {
+        let key = p.get(field).map(str::trim).unwrap_or("");
+        if key.is_empty() {
+            return Ok(None);
+        }
+        let found = self
+            .store
+            .racks()
+            .await?
+            .into_iter()
+            .find(|k| k.system_id == key || k.name == key);
+        if found.is_none() {
+            fe.add(field, format!("No rack controller '{key}'."));
+        }
+        Ok(found.map(|k| k.system_id))
     }
 
     /// Delete a tagged VLAN (every fabric keeps its untagged one).
@@ -175,13 +261,55 @@ impl Region {
         Ok(self.store.subnets().await?)
     }
 
-    /// A subnet by the id in a path.
-    pub async fn subnet(&self, id: &str) -> Result<Subnet> {
-        let id = path_id(id)?;
-        self.store
-            .subnet_by_id(id)
+    /// A subnet as a path names it, the ways MAAS accepts: its id, `name:NAME`, `cidr:CIDR`,
+    /// `ip:ADDRESS` (the subnet holding it), or a bare CIDR or name (percent-encoded in a path).
+    pub async fn subnet(&self, key: &str) -> Result<Subnet> {
+        self.find_subnet(key)
             .await?
             .ok_or_else(|| RegionError::NotFound("No Subnet matches the given query.".into()))
+    }
+
+    /// A subnet as a path or a form's `subnet` field names it (see `subnet`), if there is one.
+    pub async fn find_subnet(&self, key: &str) -> Result<Option<Subnet>> {
+        let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+        let key = key.trim();
+        if let Ok(id) = key.parse::<i64>() {
+            return Ok(self.store.subnet_by_id(id).await?);
+        }
+        let subnets = self.store.subnets().await?;
+        Ok(match key.split_once(':') {
+            Some(("id", v)) => {
+                let Ok(id) = v.parse::<i64>() else {
+                    return Ok(None);
+                };
+                subnets.into_iter().find(|s| s.id == id)
+            }
+            Some(("name", v)) => subnets.into_iter().find(|s| s.name == v),
+            Some(("cidr", v)) => {
+                let c = ingot_core::net::Cidr::parse(v)
+                    .map_err(|e| RegionError::BadRequest(format!("Invalid CIDR: {e}")))?;
+                subnets.into_iter().find(|s| s.cidr == c.to_string())
+            }
+            Some(("ip", v)) => {
+                let a: std::net::IpAddr = v
+                    .parse()
+                    .map_err(|_| RegionError::BadRequest(format!("'{v}' is not an IP address.")))?;
+                // The most specific subnet holding the address.
+                subnets
+                    .into_iter()
+                    .filter_map(|s| {
+                        let c = ingot_core::net::Cidr::parse(&s.cidr).ok()?;
+                        c.contains(a).then_some((c.prefix, s))
+                    })
+                    .max_by_key(|(p, _)| *p)
+                    .map(|(_, s)| s)
+            }
+            _ if key.contains('/') => match ingot_core::net::Cidr::parse(key) {
+                Ok(c) => subnets.into_iter().find(|s| s.cidr == c.to_string()),
+                Err(_) => subnets.into_iter().find(|s| s.name == key),
+            },
+            _ => subnets.into_iter().find(|s| s.name == key),
+        })
     }
 
     pub async fn delete_subnet(&self, u: &User, id: &str) -> Result<()> {

@@ -30,6 +30,7 @@ pub mod secrets;
 mod settings;
 pub mod spaces;
 pub mod storage;
+mod subnet_usage;
 pub mod uploads;
 mod users;
 

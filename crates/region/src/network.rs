@@ -22,6 +22,33 @@ fn ip(fe: &mut FieldErrors, field: &str, v: &str) -> Option<IpAddr> {
     }
 }
 
+/// A subnet's `description`, `allow_dns`, `allow_proxy`, `rdns_mode` (0 disabled, 1 enabled,
+/// 2 RFC 2317) and `active_discovery`, as given.
+fn subnet_options(p: &Params, s: &mut Subnet, fe: &mut FieldErrors) -> Result<()> {
+    if let Some(d) = p.get("description") {
+        s.description = d.to_string();
+    }
+    for (name, field) in [
+        ("allow_dns", &mut s.allow_dns),
+        ("allow_proxy", &mut s.allow_proxy),
+        ("active_discovery", &mut s.active_discovery),
+    ] {
+        if let Some(b) = p.get_bool(name)? {
+            *field = b;
+        }
+    }
+    if let Some(m) = p.get("rdns_mode") {
+        match m.trim().parse::<i64>() {
+            Ok(n @ 0..=2) => s.rdns_mode = n,
+            _ => fe.add(
+                "rdns_mode",
+                format!("Select a valid choice. {m} is not one of the available choices (0 disabled, 1 enabled, 2 RFC 2317)."),
+            ),
+        }
+    }
+    Ok(())
+}
+
 impl Region {
     /// The VLAN a subnet form names: `vlan` (id), else `fabric` (id) + `vid`, else the
     /// untagged VLAN of the first fabric.
@@ -88,6 +115,13 @@ impl Region {
             ip(&mut fe, "dns_servers", d);
         }
         let managed = p.get_bool("managed")?.unwrap_or(true);
+        let mut opts = Subnet {
+            allow_dns: true,
+            allow_proxy: true,
+            rdns_mode: 2,
+            ..Subnet::default()
+        };
+        subnet_options(p, &mut opts, &mut fe)?;
         fe.check()?;
         let (Some(cidr), Some(vlan)) = (cidr, vlan) else {
             return Err(RegionError::BadRequest("invalid subnet".into()));
@@ -105,6 +139,7 @@ impl Region {
             gateway_ip: gateway.map(|g| g.to_string()),
             dns_servers: dns,
             managed,
+            ..opts
         };
         // `space` (MAAS < 2.4 set it on the subnet): the space of the subnet's VLAN.
         let space = self.space_param(p).await?;
@@ -167,6 +202,7 @@ impl Region {
         if let Some(m) = p.get_bool("managed")? {
             s.managed = m;
         }
+        subnet_options(p, &mut s, &mut fe)?;
         fe.check()?;
         let space = self.space_param(p).await?;
         self.store.update_subnet(&s).await.map_err(|e| match e {
@@ -229,8 +265,14 @@ impl Region {
             }
         }
         // The subnet: given, or the one that holds start_ip.
-        let subnet_id = match p.get_i64("subnet")? {
-            Some(id) => Some(id),
+        let subnet_id = match p.get("subnet").map(str::trim).filter(|s| !s.is_empty()) {
+            Some(v) => {
+                let found = self.find_subnet(v).await?.map(|s| s.id);
+                if found.is_none() {
+                    fe.add("subnet", format!("No subnet matches '{v}'."));
+                }
+                found
+            }
             None => {
                 let s: Option<IpAddr> = start.parse().ok();
                 let mut found = None;
@@ -316,9 +358,8 @@ impl Region {
         let subnets = self.store.subnets().await?;
         let subnet = match p.get("subnet").map(str::trim).filter(|s| !s.is_empty()) {
             Some(v) => {
-                let found = subnets.iter().find(|s| {
-                    v.parse::<i64>().is_ok_and(|id| id == s.id) || s.cidr == v || s.name == v
-                });
+                let key = self.find_subnet(v).await?.map(|s| s.id);
+                let found = subnets.iter().find(|s| Some(s.id) == key);
                 if found.is_none() {
                     fe.add("subnet", format!("No subnet matches '{v}'."));
                 }
@@ -512,14 +553,12 @@ impl Region {
         }
         let subnets = self.store.subnets().await?;
         let subnet = match p.get("subnet").map(str::trim).filter(|s| !s.is_empty()) {
-            Some(v) => Some(
-                subnets
-                    .iter()
-                    .find(|s| v.parse::<i64>().is_ok_and(|id| id == s.id) || s.cidr == v)
-                    .ok_or_else(|| {
-                        RegionError::field("subnet", format!("No subnet matches '{v}'."))
-                    })?,
-            ),
+            Some(v) => {
+                let key = self.find_subnet(v).await?.map(|s| s.id);
+                Some(subnets.iter().find(|s| Some(s.id) == key).ok_or_else(|| {
+                    RegionError::field("subnet", format!("No subnet matches '{v}'."))
+                })?)
+            }
             None if mode == "link_up" => None,
             None => return Err(RegionError::field("subnet", "This field is required.")),
         };

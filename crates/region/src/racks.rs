@@ -62,9 +62,10 @@ impl Region {
     /// later read is its heartbeat. The host it runs on is a machine (controllers as
     /// machines); a failure to record that is logged and tried again at the next read, as
     /// serving the rack its configuration matters more.
-    pub async fn rack_check_in(&self, c: &CheckIn<'_>) -> Result<()> {
+    /// Returns the rack's system id (None for a rack that did not name itself).
+    pub async fn rack_check_in(&self, c: &CheckIn<'_>) -> Result<Option<String>> {
         let Some(name) = rack_name(c.name)? else {
-            return Ok(());
+            return Ok(None);
         };
         let address = c.address.unwrap_or_default().trim();
         if !address.is_empty() && address.parse::<std::net::IpAddr>().is_err() {
@@ -73,7 +74,7 @@ impl Region {
             )));
         }
         let version: String = c.version.unwrap_or_default().chars().take(64).collect();
-        self.store.rack_seen(name, address, &version).await?;
+        let rack = self.store.rack_seen(name, address, &version).await?;
         let host = ControllerHost {
             hostname: name.to_string(),
             hardware_uuid: c
@@ -86,7 +87,7 @@ impl Region {
         if let Err(e) = self.register_rack(name, &host).await {
             tracing::warn!("rack {name}: could not record its host as a machine: {e}");
         }
-        Ok(())
+        Ok(Some(rack.system_id))
     }
 
     /// Record the netboot hops a rack saw; a rack that names itself serves these machines
@@ -120,8 +121,10 @@ impl Region {
         Ok(n)
     }
 
-    /// The configuration racks serve, from the network model and the machines.
-    pub async fn rack_config(&self, region_url: &str) -> Result<RackConfig> {
+    /// The configuration a rack serves, from the network model and the machines. `rack` is its
+    /// system id: DHCP on a VLAN that names its primary and secondary racks is served by those
+    /// only (`ingot_core::rack::serves_dhcp`).
+    pub async fn rack_config(&self, region_url: &str, rack: Option<&str>) -> Result<RackConfig> {
         let st = &self.store;
         let vlans = st.vlans(None).await?;
         let mut subnets = Vec::new();
@@ -130,6 +133,12 @@ impl Region {
                 continue;
             }
             let v = vlans.iter().find(|v| v.id == s.vlan_id);
+            // A VLAN that relays DHCP is served by the racks of the VLAN it relays to.
+            let serving = v.map(|v| {
+                v.relay_vlan_id
+                    .and_then(|r| vlans.iter().find(|t| t.id == r))
+                    .unwrap_or(v)
+            });
             let ranges = st.ipranges(Some(s.id)).await?;
             let pick = |kind: &str| {
                 ranges
@@ -143,7 +152,15 @@ impl Region {
                 gateway_ip: s.gateway_ip.clone(),
                 dns_servers: s.dns_servers.clone(),
                 vid: v.map(|v| v.vid).unwrap_or(0),
-                dhcp_on: v.is_some_and(|v| v.dhcp_on) && s.managed,
+                dhcp_on: s.managed
+                    && serving.is_some_and(|v| {
+                        ingot_core::rack::serves_dhcp(
+                            v.dhcp_on,
+                            v.primary_rack.as_deref(),
+                            v.secondary_rack.as_deref(),
+                            rack,
+                        )
+                    }),
                 dynamic_ranges: pick("dynamic"),
                 reserved_ranges: pick("reserved"),
             });

@@ -503,7 +503,11 @@ async fn fabrics_vlans_and_the_rack_configuration() {
         .await
         .unwrap();
     let m = machine(&l, "52:54:00:00:00:02").await;
-    let c = l.region.rack_config("http://region/MAAS").await.unwrap();
+    let c = l
+        .region
+        .rack_config("http://region/MAAS", None)
+        .await
+        .unwrap();
     let s = c
         .subnets
         .iter()
@@ -548,6 +552,257 @@ async fn fabrics_vlans_and_the_rack_configuration() {
     assert_eq!(racks.len(), 1);
     assert_eq!(racks[0].rack.address, "10.20.0.2");
     assert!(racks[0].alive);
+}
+
+/// Which racks serve a VLAN's DHCP (primary/secondary), a relayed VLAN served by the racks of
+/// the VLAN it relays to, the checks on those settings, and a rack that goes away.
+#[tokio::test]
+async fn vlan_dhcp_is_served_by_its_racks_and_relayed() {
+    let l = lab().await;
+    let mut racks = Vec::new();
+    for name in ["rack-a", "rack-b", "rack-c"] {
+        let id = l
+            .region
+            .rack_check_in(&CheckIn {
+                name: Some(name),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .expect("a named rack has a system id");
+        racks.push(id);
+    }
+    let f = l.region.fabric("0").await.unwrap();
+    let served = l.region.vlan("0", "0").await.unwrap();
+    let relayed = l
+        .region
+        .create_vlan(&l.admin, &f, &params(&[("vid", "20")]))
+        .await
+        .unwrap();
+    for (cidr, vlan, range) in [
+        (
+            "10.30.0.0/24",
+            &served,
+            Some(("10.30.0.100", "10.30.0.150")),
+        ),
+        ("10.31.0.0/24", &relayed, None),
+    ] {
+        l.region
+            .create_subnet(
+                &l.admin,
+                &params(&[("cidr", cidr), ("vlan", &vlan.id.to_string())]),
+            )
+            .await
+            .unwrap();
+        if let Some((a, b)) = range {
+            l.region
+                .create_iprange(
+                    &l.admin,
+                    &params(&[("type", "dynamic"), ("start_ip", a), ("end_ip", b)]),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let (a, b, c) = (&racks[0], &racks[1], &racks[2]);
+    // Refusals: unknown rack, secondary without primary, same rack twice, relay to itself,
+    // relay while serving DHCP.
+    let vid = relayed.id.to_string();
+    let own = served.id.to_string();
+    for (p, want) in [
+        (vec![("primary_rack", "nope")], "field primary_rack"),
+        (vec![("secondary_rack", b.as_str())], "field secondary_rack"),
+        (
+            vec![("primary_rack", a.as_str()), ("secondary_rack", a.as_str())],
+            "field secondary_rack",
+        ),
+        (vec![("relay_vlan", own.as_str())], "field relay_vlan"),
+        (
+            vec![("dhcp_on", "true"), ("relay_vlan", vid.as_str())],
+            "field relay_vlan",
+        ),
+        (vec![("relay_vlan", "99999")], "field relay_vlan"),
+    ] {
+        let got = l.region.update_vlan(&l.admin, &served, &params(&p)).await;
+        assert_eq!(kind(&got.unwrap_err()), want, "{p:?}");
+    }
+    let served = l
+        .region
+        .update_vlan(
+            &l.admin,
+            &served,
+            &params(&[
+                ("dhcp_on", "true"),
+                ("primary_rack", a),
+                ("secondary_rack", "rack-b"),
+                ("description", "PXE"),
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            served.primary_rack.as_ref(),
+            served.secondary_rack.as_ref(),
+            served.description.as_str()
+        ),
+        (Some(a), Some(b), "PXE")
+    );
+    let relayed = l
+        .region
+        .update_vlan(&l.admin, &relayed, &params(&[("relay_vlan", &own)]))
+        .await
+        .unwrap();
+    assert_eq!(relayed.relay_vlan_id, Some(served.id));
+    let region = &l.region;
+    let dhcp = |rack: Option<String>| async move {
+        let c = region
+            .rack_config("http://region/MAAS", rack.as_deref())
+            .await
+            .unwrap();
+        let on = |cidr: &str| c.subnets.iter().any(|s| s.cidr == cidr && s.dhcp_on);
+        (on("10.30.0.0/24"), on("10.31.0.0/24"))
+    };
+    assert_eq!(dhcp(Some(a.clone())).await, (true, true), "primary");
+    assert_eq!(dhcp(Some(b.clone())).await, (true, true), "secondary");
+    assert_eq!(
+        dhcp(Some(c.clone())).await,
+        (false, false),
+        "a rack the VLAN does not name"
+    );
+    assert_eq!(dhcp(None).await, (false, false), "a rack with no name");
+    // Rack a goes away: b becomes the primary, and there is no secondary.
+    l.region.delete_rack_controller(&l.admin, a).await.unwrap();
+    let v = l.region.vlan("0", "0").await.unwrap();
+    assert_eq!(
+        (v.primary_rack.as_ref(), v.secondary_rack.as_ref()),
+        (Some(b), None)
+    );
+    assert_eq!(dhcp(Some(b.clone())).await, (true, true));
+    // Clearing the racks: every rack serves again.
+    l.region
+        .update_vlan(&l.admin, &v, &params(&[("primary_rack", "")]))
+        .await
+        .unwrap();
+    assert_eq!(dhcp(Some(c.clone())).await, (true, true));
+}
+
+/// A subnet's DNS/proxy/rDNS settings are kept and checked; a subnet is found by id, name,
+/// CIDR or an address in it; its address usage counts ranges, gateway and static addresses.
+#[tokio::test]
+async fn subnet_settings_lookup_and_usage() {
+    let l = lab().await;
+    let bad = l
+        .region
+        .create_subnet(
+            &l.admin,
+            &params(&[("cidr", "10.40.0.0/24"), ("rdns_mode", "3")]),
+        )
+        .await;
+    assert_eq!(kind(&bad.unwrap_err()), "field rdns_mode");
+    let s = l
+        .region
+        .create_subnet(
+            &l.admin,
+            &params(&[
+                ("cidr", "10.40.0.0/24"),
+                ("name", "lab"),
+                ("gateway_ip", "10.40.0.1"),
+                ("dns_servers", "10.40.0.2 8.8.8.8"),
+                ("allow_dns", "false"),
+                ("rdns_mode", "0"),
+                ("description", "the lab"),
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            s.allow_dns,
+            s.allow_proxy,
+            s.rdns_mode,
+            s.description.as_str()
+        ),
+        (false, true, 0, "the lab")
+    );
+    let s = l
+        .region
+        .update_subnet(
+            &l.admin,
+            s.id,
+            &params(&[("allow_proxy", "0"), ("rdns_mode", "1")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!((s.allow_dns, s.allow_proxy, s.rdns_mode), (false, false, 1));
+    let id = s.id.to_string();
+    for key in [
+        id.as_str(),
+        "lab",
+        "name:lab",
+        "cidr:10.40.0.0/24",
+        "cidr:10.40.0.0%2F24",
+        "10.40.0.0%2f24",
+        "ip:10.40.0.77",
+        &format!("id:{id}"),
+    ] {
+        assert_eq!(l.region.subnet(key).await.unwrap().id, s.id, "{key}");
+    }
+    for key in ["name:other", "ip:10.41.0.1", "cidr:10.40.1.0/24", "99999"] {
+        assert_eq!(
+            kind(&l.region.subnet(key).await.unwrap_err()),
+            "not found",
+            "{key}"
+        );
+    }
+    l.region
+        .create_iprange(
+            &l.admin,
+            &params(&[
+                ("type", "dynamic"),
+                ("start_ip", "10.40.0.100"),
+                ("end_ip", "10.40.0.199"),
+            ]),
+        )
+        .await
+        .unwrap();
+    l.region
+        .reserve_ip(&params(&[("subnet", &id), ("ip", "10.40.0.10")]), &l.user)
+        .await
+        .unwrap();
+    let used: Vec<(String, String, Vec<&str>)> = l
+        .region
+        .subnet_reserved_ranges(&s)
+        .await
+        .unwrap()
+        .iter()
+        .map(|x| (x.start.to_string(), x.end.to_string(), x.purpose.clone()))
+        .collect();
+    assert_eq!(
+        used,
+        vec![
+            ("10.40.0.1".into(), "10.40.0.1".into(), vec!["gateway-ip"]),
+            ("10.40.0.2".into(), "10.40.0.2".into(), vec!["dns-server"]),
+            (
+                "10.40.0.10".into(),
+                "10.40.0.10".into(),
+                vec!["assigned-ip"]
+            ),
+            ("10.40.0.100".into(), "10.40.0.199".into(), vec!["dynamic"]),
+        ]
+    );
+    let st = l.region.subnet_statistics(&s).await.unwrap();
+    assert_eq!(
+        (st.total_addresses, st.num_unavailable, st.largest_available),
+        (254, 103, 89)
+    );
+    assert_eq!(st.suggested_dynamic_range, None);
+    let held = l.region.subnet_addresses(&s).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        (held[0].ip.as_str(), held[0].username.as_deref()),
+        ("10.40.0.10", Some("alice"))
+    );
 }
 
 #[tokio::test]

@@ -167,11 +167,23 @@ impl Store {
     }
 
     /// Forget a rack (it registers again, as new, if it reads its configuration later).
-    pub async fn delete_rack(&self, id: i64) -> Result<()> {
+    /// Delete a rack; the VLANs it served as primary fall to their secondary, and it serves
+    /// none as secondary (one transaction).
+    pub async fn delete_rack(&self, id: i64, system_id: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE vlans SET primary_rack = secondary_rack, secondary_rack = NULL WHERE primary_rack = $1")
+            .bind(system_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE vlans SET secondary_rack = NULL WHERE secondary_rack = $1")
+            .bind(system_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM racks WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -23,6 +23,12 @@ pub struct Vlan {
     /// The space the VLAN (and its subnets) is in.
     pub space_id: Option<i64>,
     pub space: Option<String>,
+    pub description: String,
+    /// The rack controllers (system ids) that serve DHCP on the VLAN; none: every rack on it.
+    pub primary_rack: Option<String>,
+    pub secondary_rack: Option<String>,
+    /// The VLAN whose DHCP serves this one's clients through a relay.
+    pub relay_vlan_id: Option<i64>,
 }
 
 /// A network space (MAAS): VLANs, and so their subnets, belong to at most one.
@@ -33,7 +39,7 @@ pub struct Space {
     pub description: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Subnet {
     pub id: i64,
     pub name: String,
@@ -42,6 +48,12 @@ pub struct Subnet {
     pub gateway_ip: Option<String>,
     pub dns_servers: Vec<String>,
     pub managed: bool,
+    pub description: String,
+    pub allow_dns: bool,
+    pub allow_proxy: bool,
+    /// MAAS's RDNS_MODE: 0 disabled, 1 enabled, 2 RFC 2317.
+    pub rdns_mode: i64,
+    pub active_discovery: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +89,26 @@ pub struct StaticIp {
     /// The machine interface this address is configured on (a STATIC link), if any.
     pub interface_id: Option<i64>,
     pub created: i64,
+}
+
+/// An address of a subnet and who holds it (`subnets/{id}/?op=ip_addresses`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddressHolder {
+    pub ip: String,
+    pub alloc_type: i64,
+    pub created: i64,
+    pub username: Option<String>,
+    pub node: Option<NodeSummary>,
+}
+
+/// The node an address is configured on, and through which interface.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSummary {
+    pub system_id: String,
+    pub hostname: String,
+    pub node_type: i64,
+    pub domain: String,
+    pub via: String,
 }
 
 /// A machine interface's link to a subnet.
@@ -137,6 +169,10 @@ fn vlan_from(r: &AnyRow) -> Result<Vlan> {
         dhcp_on: r.try_get::<i64, _>("dhcp_on")? != 0,
         space_id: r.try_get("space_id")?,
         space: r.try_get("space")?,
+        description: r.try_get("description")?,
+        primary_rack: r.try_get("primary_rack")?,
+        secondary_rack: r.try_get("secondary_rack")?,
+        relay_vlan_id: r.try_get("relay_vlan_id")?,
     })
 }
 
@@ -150,6 +186,11 @@ fn subnet_from(r: &AnyRow) -> Result<Subnet> {
         gateway_ip: r.try_get("gateway_ip")?,
         dns_servers: dns.split_whitespace().map(String::from).collect(),
         managed: r.try_get::<i64, _>("managed")? != 0,
+        description: r.try_get("description")?,
+        allow_dns: r.try_get::<i64, _>("allow_dns")? != 0,
+        allow_proxy: r.try_get::<i64, _>("allow_proxy")? != 0,
+        rdns_mode: r.try_get("rdns_mode")?,
+        active_discovery: r.try_get::<i64, _>("active_discovery")? != 0,
     })
 }
 
@@ -284,12 +325,17 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)
     }
-    pub async fn update_vlan(&self, id: i64, name: &str, mtu: i64, dhcp_on: bool) -> Result<()> {
-        sqlx::query("UPDATE vlans SET name = $1, mtu = $2, dhcp_on = $3 WHERE id = $4")
-            .bind(name)
-            .bind(mtu)
-            .bind(dhcp_on as i64)
-            .bind(id)
+    /// Write a VLAN's own fields (not its space: `set_vlan_space`).
+    pub async fn update_vlan(&self, v: &Vlan) -> Result<()> {
+        sqlx::query("UPDATE vlans SET name = $1, mtu = $2, dhcp_on = $3, description = $4, primary_rack = $5, secondary_rack = $6, relay_vlan_id = $7 WHERE id = $8")
+            .bind(&v.name)
+            .bind(v.mtu)
+            .bind(v.dhcp_on as i64)
+            .bind(&v.description)
+            .bind(v.primary_rack.as_deref())
+            .bind(v.secondary_rack.as_deref())
+            .bind(v.relay_vlan_id)
+            .bind(v.id)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -381,13 +427,18 @@ impl Store {
         r.as_ref().map(subnet_from).transpose()
     }
     pub async fn create_subnet(&self, s: &Subnet) -> Result<Subnet> {
-        let r = sqlx::query("INSERT INTO subnets (name, cidr, vlan_id, gateway_ip, dns_servers, managed, created) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+        let r = sqlx::query("INSERT INTO subnets (name, cidr, vlan_id, gateway_ip, dns_servers, managed, description, allow_dns, allow_proxy, rdns_mode, active_discovery, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id")
             .bind(&s.name)
             .bind(&s.cidr)
             .bind(s.vlan_id)
             .bind(s.gateway_ip.as_deref())
             .bind(s.dns_servers.join(" "))
             .bind(s.managed as i64)
+            .bind(&s.description)
+            .bind(s.allow_dns as i64)
+            .bind(s.allow_proxy as i64)
+            .bind(s.rdns_mode)
+            .bind(s.active_discovery as i64)
             .bind(now_ms())
             .fetch_one(&self.pool)
             .await
@@ -397,12 +448,17 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
     pub async fn update_subnet(&self, s: &Subnet) -> Result<()> {
-        sqlx::query("UPDATE subnets SET name = $1, vlan_id = $2, gateway_ip = $3, dns_servers = $4, managed = $5 WHERE id = $6")
+        sqlx::query("UPDATE subnets SET name = $1, vlan_id = $2, gateway_ip = $3, dns_servers = $4, managed = $5, description = $6, allow_dns = $7, allow_proxy = $8, rdns_mode = $9, active_discovery = $10 WHERE id = $11")
             .bind(&s.name)
             .bind(s.vlan_id)
             .bind(s.gateway_ip.as_deref())
             .bind(s.dns_servers.join(" "))
             .bind(s.managed as i64)
+            .bind(&s.description)
+            .bind(s.allow_dns as i64)
+            .bind(s.allow_proxy as i64)
+            .bind(s.rdns_mode)
+            .bind(s.active_discovery as i64)
             .bind(s.id)
             .execute(&self.pool)
             .await
@@ -489,6 +545,36 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(staticip_from).collect()
+    }
+
+    /// The addresses of a subnet with who holds each: the reserving user, and the node and
+    /// interface it is configured on.
+    pub async fn address_holders(&self, subnet_id: i64) -> Result<Vec<AddressHolder>> {
+        let rows = sqlx::query("SELECT s.ip, s.alloc_type, s.created, u.username, m.system_id, m.hostname, m.node_type, d.name AS domain, i.name AS via FROM staticips s LEFT JOIN users u ON u.id = s.user_id LEFT JOIN interfaces i ON i.id = s.interface_id LEFT JOIN machines m ON m.id = i.machine_id LEFT JOIN domains d ON d.id = m.domain_id WHERE s.subnet_id = $1 ORDER BY s.id")
+            .bind(subnet_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let node = match r.try_get::<Option<String>, _>("system_id")? {
+                    Some(system_id) => Some(NodeSummary {
+                        system_id,
+                        hostname: r.try_get("hostname")?,
+                        node_type: r.try_get("node_type")?,
+                        domain: r.try_get("domain")?,
+                        via: r.try_get("via")?,
+                    }),
+                    None => None,
+                };
+                Ok(AddressHolder {
+                    ip: r.try_get("ip")?,
+                    alloc_type: r.try_get("alloc_type")?,
+                    created: r.try_get("created")?,
+                    username: r.try_get("username")?,
+                    node,
+                })
+            })
+            .collect()
     }
 
     pub async fn static_ip(&self, ip: &str) -> Result<Option<StaticIp>> {

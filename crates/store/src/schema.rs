@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, V18_SQLITE, V18_PG),
     (19, V19_SQLITE, V19_PG),
     (20, V20, V20),
+    (21, V21, V21),
 ];
 
 macro_rules! v1 {
@@ -285,6 +286,22 @@ const V19_PG: &str = v19!("BIGSERIAL PRIMARY KEY");
 const V20: &str = concat!(
     "ALTER TABLE machines ADD COLUMN parent_id BIGINT REFERENCES machines(id) ON DELETE CASCADE;\n",
     "ALTER TABLE interfaces ADD COLUMN vlan_id BIGINT REFERENCES vlans(id) ON DELETE SET NULL;\n",
+);
+
+/// What MAAS keeps on a VLAN and a subnet beyond the basics: a VLAN's description, the rack
+/// controllers that serve its DHCP (by system id) and the VLAN it relays DHCP to; a subnet's
+/// description, whether machines on it are offered the region's DNS and proxy, its reverse-DNS
+/// mode (0 disabled, 1 enabled, 2 RFC 2317) and active discovery.
+const V21: &str = concat!(
+    "ALTER TABLE vlans ADD COLUMN description TEXT NOT NULL DEFAULT '';\n",
+    "ALTER TABLE vlans ADD COLUMN primary_rack TEXT;\n",
+    "ALTER TABLE vlans ADD COLUMN secondary_rack TEXT;\n",
+    "ALTER TABLE vlans ADD COLUMN relay_vlan_id BIGINT REFERENCES vlans(id) ON DELETE SET NULL;\n",
+    "ALTER TABLE subnets ADD COLUMN description TEXT NOT NULL DEFAULT '';\n",
+    "ALTER TABLE subnets ADD COLUMN allow_dns BIGINT NOT NULL DEFAULT 1;\n",
+    "ALTER TABLE subnets ADD COLUMN allow_proxy BIGINT NOT NULL DEFAULT 1;\n",
+    "ALTER TABLE subnets ADD COLUMN rdns_mode BIGINT NOT NULL DEFAULT 2;\n",
+    "ALTER TABLE subnets ADD COLUMN active_discovery BIGINT NOT NULL DEFAULT 0;\n",
 );
 
 #[cfg(test)]
