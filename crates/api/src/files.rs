@@ -44,7 +44,7 @@ fn bytes(f: StoredFile) -> Res {
         .into_response())
 }
 
-/// `files/`: list (`prefix`), create, `get`, `get_by_key` (no credentials needed), `delete`.
+/// `files/`: list (`prefix`), create, `get`, `get_by_key` (no credentials needed), delete (`DELETE files/?filename=`).
 pub(crate) async fn collection(app: &App, r: &Req, who: &Principal) -> Res {
     let p = r.params();
     if r.op() == Some("get_by_key") {
@@ -74,7 +74,7 @@ pub(crate) async fn collection(app: &App, r: &Req, who: &Principal) -> Res {
             let f = app.region.add_file(u, filename, &part.data).await?;
             Ok((StatusCode::CREATED, axum::Json(file_json(&f, false))).into_response())
         }
-        (&Method::POST, Some("delete")) => {
+        (&Method::DELETE, None) => {
             app.region
                 .delete_file(u, p.get("filename").unwrap_or_default())
                 .await?;

@@ -281,7 +281,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "create" "POST" None, "Store a file (replacing one of that name): filename, and the file as the multipart part file.", "filename! file!";
             "get" "GET" Some("get"), "A file's bytes.", "filename!";
             "get_by_key" "GET" Some("get_by_key"), "A file's bytes by its key (no credentials needed).", "key!";
-            "delete" "POST" Some("delete"), "Delete a file.", "filename!";
+            "delete" "DELETE" None, "Delete a file by its name.", "filename!";
         ],
     },
     HandlerDef {
@@ -511,7 +511,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         ],
     },
     HandlerDef {
-        name: "ScriptsHandler",
+        name: "NodeScriptsHandler",
         path: "/MAAS/api/2.0/scripts/",
         serve: serve!(|app, r, c| scripts::collection(app, r, c.user()?).await),
         params: &[],
@@ -522,8 +522,8 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         ],
     },
     HandlerDef {
-        name: "ScriptHandler",
-        path: "/MAAS/api/2.0/scripts/{name}/",
+        name: "NodeScriptHandler",
+        path: "/MAAS/api/2.0/scripts/{name}",
         serve: serve!(|app, r, c| scripts::item(app, r, c.user()?, c.arg(0)).await),
         params: &["name"],
         doc: "Manage a script.",

@@ -338,7 +338,7 @@ mod tests {
         assert_eq!(chunked_content(&c, &a, &args[..1]), None);
         let (c, a) = command("BootResourcesHandler", "import", Some("import"));
         assert_eq!(chunked_content(&c, &a, &args), None);
-        let (c, a) = command("ScriptsHandler", "create", None);
+        let (c, a) = command("NodeScriptsHandler", "create", None);
         assert_eq!(chunked_content(&c, &a, &args), None);
     }
 

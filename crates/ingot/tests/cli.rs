@@ -191,7 +191,7 @@ async fn commissioning_commands_from_the_readme() {
     std::fs::write(&f, "#!/bin/sh\n# --- Start MAAS 1.0 script metadata ---\n# script_type: commissioning\n# timeout: 30\n# --- End MAAS 1.0 script metadata ---\necho raid ok\n").unwrap();
     let sc = cli.json(&[
         "admin",
-        "scripts",
+        "node-scripts",
         "create",
         "name=check-raid",
         &format!("script@={}", f.display()),
