@@ -208,6 +208,27 @@ pub(crate) async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
         (&Method::POST, Some("restore_storage_configuration")) => {
             region.restore_storage_configuration(u, sid).await?
         }
+        (&Method::POST, Some("restore_networking_configuration")) => {
+            region.restore_networking_configuration(u, sid).await?
+        }
+        (&Method::POST, Some("restore_default_configuration")) => {
+            region.restore_networking_configuration(u, sid).await?;
+            region.restore_storage_configuration(u, sid).await?
+        }
+        (&Method::POST, Some("clear_default_gateways")) => {
+            region.clear_default_gateways(u, sid).await?
+        }
+        (&Method::GET, Some("get_curtin_config")) => {
+            // Ingot's equivalent of curtin's configuration: what the agent installs from, as
+            // JSON (which is YAML too), with the machine's secret left out.
+            let c = region
+                .installation_config(u, sid, &format!("{}/MAAS", r.base))
+                .await?;
+            let text = serde_json::to_string_pretty(&c).map_err(|e| crate::bad(e.to_string()))?;
+            return Ok(
+                ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
+            );
+        }
         (&Method::GET, Some("query_power_state")) => {
             return ok_json(json!({"state": region.query_power_state(u, sid).await?}));
         }

@@ -391,8 +391,9 @@ async fn one_interface(app: &App, u: &User, sid: &str, iid: i64) -> Res {
     )
 }
 
-/// `nodes/{id}/interfaces/` and `nodes/{id}/interfaces/{iface}/`: read, and `op=link_subnet` /
-/// `op=unlink_subnet` (how the interface is configured when the machine is deployed).
+/// `nodes/{id}/interfaces/` and `nodes/{id}/interfaces/{iface}/`: read, create, update and
+/// delete, the links (`link_subnet`, `unlink_subnet`, `disconnect`: how the interface is
+/// configured when the machine is deployed), the default gateway and tags.
 pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Option<&str>) -> Res {
     let p = r.params();
     let iface_id = id.map(forms_id).transpose()?;
@@ -437,11 +438,16 @@ pub(crate) async fn interfaces(app: &App, r: &Req, u: &User, sid: &str, id: Opti
             app.region.delete_interface(u, sid, iid).await?;
             no_content()
         }
-        (&Method::POST, Some(op @ ("link_subnet" | "unlink_subnet")), Some(iid)) => {
-            if op == "link_subnet" {
-                app.region.link_subnet(u, sid, iid, &p).await?;
-            } else {
-                app.region.unlink_subnet(u, sid, iid, &p).await?;
+        (&Method::POST, Some(op), Some(iid)) => {
+            let region = &app.region;
+            match op {
+                "link_subnet" => drop(region.link_subnet(u, sid, iid, &p).await?),
+                "unlink_subnet" => region.unlink_subnet(u, sid, iid, &p).await?,
+                "disconnect" => region.disconnect_interface(u, sid, iid).await?,
+                "set_default_gateway" => region.set_default_gateway(u, sid, iid, &p).await?,
+                "add_tag" => region.tag_interface(u, sid, iid, &p, true).await?,
+                "remove_tag" => region.tag_interface(u, sid, iid, &p, false).await?,
+                _ => return Err(unknown_op(r)),
             }
             one_interface(app, u, sid, iid).await
         }

@@ -138,7 +138,7 @@ pub(crate) struct InterfaceOut<'a> {
     params: Map<String, Value>,
     parents: Vec<&'a str>,
     children: Vec<&'a str>,
-    tags: Vec<&'a str>,
+    tags: Vec<String>,
     vendor: Option<&'a str>,
     product: Option<&'a str>,
     firmware_version: Option<&'a str>,
@@ -155,8 +155,8 @@ pub(crate) struct InterfaceOut<'a> {
 
 #[derive(Serialize)]
 struct Gateway {
-    gateway_ip: Option<()>,
-    link_id: Option<()>,
+    gateway_ip: Option<String>,
+    link_id: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -319,11 +319,7 @@ pub(crate) fn interface_out<'a>(
             .filter(|c| c.parents.contains(&i.id))
             .map(|c| c.name.as_str())
             .collect(),
-        tags: d
-            .get("tags")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default(),
+        tags: ingot_region::interface_tags(i),
         vendor: text("vendor"),
         product: text("product"),
         firmware_version: text("firmware_version"),
@@ -468,15 +464,16 @@ pub fn machine_out<'a>(m: &'a Machine, net: &Net) -> MachineOut<'a> {
             .map(|t| t.label())
             .unwrap_or("Machine"),
         parent: m.parent.as_deref(),
-        default_gateways: Gateways {
-            ipv4: Gateway {
-                gateway_ip: None,
-                link_id: None,
-            },
-            ipv6: Gateway {
-                gateway_ip: None,
-                link_id: None,
-            },
+        default_gateways: {
+            let [v4, v6] = ingot_region::network::default_gateways(m, &net.subnets);
+            let gw = |g: Option<(&ingot_region::model::network::InterfaceLink, String)>| Gateway {
+                link_id: g.as_ref().map(|(l, _)| l.id),
+                gateway_ip: g.map(|(_, ip)| ip),
+            };
+            Gateways {
+                ipv4: gw(v4),
+                ipv6: gw(v6),
+            }
         },
         current_commissioning_result_id: None,
         current_testing_result_id: None,

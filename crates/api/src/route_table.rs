@@ -102,6 +102,10 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "read_bmc_inventory" "POST" Some("read_bmc_inventory"), "Read the hardware (CPUs, memory, drives, NICs) from the machine's Redfish BMC and record it as if commissioned (admin; power type redfish; not in a transient status).";
             "set_storage_layout" "POST" Some("set_storage_layout"), "Replace the storage configuration by a layout (Ready or Allocated): storage_layout (flat, lvm, bcache, blank), boot_size, root_device, root_size, vg_name, lv_name, lv_size, cache_device, cache_mode, cache_size, cache_no_part.", "storage_layout! boot_size root_device root_size vg_name lv_name lv_size cache_device cache_mode cache_size cache_no_part";
             "restore_storage_configuration" "POST" Some("restore_storage_configuration"), "Reset the storage to the default layout (default_storage_layout; Ready or Allocated).";
+            "restore_networking_configuration" "POST" Some("restore_networking_configuration"), "Reset the network to what commissioning leaves: bonds, VLANs and bridges deleted, every link and address removed, the boot interface AUTO on the subnet of its VLAN (DHCP when unknown).";
+            "restore_default_configuration" "POST" Some("restore_default_configuration"), "restore_networking_configuration and restore_storage_configuration together.";
+            "clear_default_gateways" "POST" Some("clear_default_gateways"), "Forget the chosen default gateways: deployment then routes through the first addressed link on a subnet with a gateway.";
+            "get_curtin_config" "GET" Some("get_curtin_config"), "The configuration the machine installs from (image, storage steps, network configuration, vendor-data; its secret left out), while Deploying, Deployed or Failed deployment.";
         ],
     },
     HandlerDef {
@@ -559,7 +563,11 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
             "link_subnet" "POST" Some("link_subnet"), "Configure it on a subnet for deployment: mode (AUTO, DHCP, STATIC, LINK_UP), subnet, ip_address (STATIC), default_gateway.", "mode! subnet ip_address default_gateway";
             "unlink_subnet" "POST" Some("unlink_subnet"), "Remove a link: id.", "id!";
             "update" "PUT" None, "Update name, mtu, bond_mode, bridge_stp, bridge_fd.", "name mtu bond_mode bridge_stp bridge_fd vlan";
-            "delete" "DELETE" None, "Delete a bond, VLAN or bridge (nothing built on it).";
+            "delete" "DELETE" None, "Delete an interface nothing else is built on (a physical one comes back when the machine is commissioned again).";
+            "disconnect" "POST" Some("disconnect"), "Remove every link of the interface (and the addresses they held) and take it off its VLAN.";
+            "set_default_gateway" "POST" Some("set_default_gateway"), "Route the node's default traffic through this interface: its AUTO or STATIC link on a subnet with a gateway (link_id when it has several in one IP family).", "link_id";
+            "add_tag" "POST" Some("add_tag"), "Add a tag to the interface.", "tag!";
+            "remove_tag" "POST" Some("remove_tag"), "Remove a tag from the interface.", "tag!";
         ],
     },
     HandlerDef {

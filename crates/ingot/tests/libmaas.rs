@@ -139,6 +139,15 @@ print("devices", [x.hostname for x in c.devices.list()])
 d.delete()
 print("after", [x.hostname for x in c.devices.list()])
 print("files", [x.filename for x in c.files.list()])
+m = c.machines.get(system_id=os.environ["SID"])
+print("before", sorted(i.name for i in m.interfaces))
+m.restore_networking_configuration()
+m = c.machines.get(system_id=os.environ["SID"])
+print("restored", sorted(i.name for i in m.interfaces))
+m.restore_storage_configuration()
+m.restore_default_configuration()
+m.clear_default_gateways()
+print("status", m.status_name)
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,7 +156,32 @@ async fn libmaas_reads_and_changes_the_model() {
         return;
     };
     let s = Server::start(&[]).await;
-    let stdout = common::run_libmaas(&py, &s, LIBMAAS_MODEL, &[]).await;
+    // A Ready machine with a bond for restore_* to undo.
+    let c = s.client();
+    let sid = c
+        .ready_machine(
+            "libm",
+            &common::mac(61),
+            &[("mac_addresses", common::mac(62).as_str())],
+        )
+        .await;
+    let ids: Vec<String> = c.machine(&sid).await["interface_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].to_string())
+        .collect();
+    c.post(
+        &format!("/MAAS/api/2.0/nodes/{sid}/interfaces/?op=create_bond"),
+        &[
+            ("name", "bond0"),
+            ("parents", &ids[0]),
+            ("parents", &ids[1]),
+        ],
+    )
+    .await
+    .ok();
+    let stdout = common::run_libmaas(&py, &s, LIBMAAS_MODEL, &[("SID", &sid)]).await;
     for want in [
         "name lab-a",
         "ntp ntp1.example.com",
@@ -160,6 +194,9 @@ async fn libmaas_reads_and_changes_the_model() {
         "devices ['libdev']",
         "after []",
         "files []",
+        "before ['bond0', 'eth0', 'eth1']",
+        "restored ['eth0', 'eth1']",
+        "status Ready",
     ] {
         assert!(
             stdout.lines().any(|l| l == want),

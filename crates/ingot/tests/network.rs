@@ -796,10 +796,11 @@ async fn bonds_vlans_and_bridges() {
     };
     assert_eq!(by_name("bond0")["children"][0], "bond0.20");
     assert_eq!(by_name("bond0.20")["parents"][0], "bond0");
-    // Delete refuses what something is built on, and physical interfaces.
+    // Delete refuses what something is built on (a bond's member too).
     let r = c.delete(&format!("{ifaces}{bond_id}/")).await.expect(400);
     assert!(r.body.contains("used by bond0.20"), "{}", r.body);
-    c.delete(&format!("{ifaces}{}/", ids[0])).await.expect(400);
+    let r = c.delete(&format!("{ifaces}{}/", ids[0])).await.expect(400);
+    assert!(r.body.contains("used by bond0"), "{}", r.body);
     // Update: rename the bridge, change the bond's mode.
     let r = c
         .put(&format!("{ifaces}{br_id}/"), &[("name", "br-storage")])
@@ -1153,4 +1154,196 @@ async fn subnet_settings_and_usage_ops() {
     c.get("/MAAS/api/2.0/subnets/prov/?op=bogus")
         .await
         .expect(400);
+}
+
+/// The interface ops Juju, Terraform and the MAAS CLI use beyond links: the default gateway
+/// (chosen, shown in `default_gateways`, cleared), tags, disconnect, deleting a physical
+/// interface, and restoring the network commissioning leaves (with its event).
+#[tokio::test]
+async fn interface_gateway_tags_disconnect_and_restore() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    for (cidr, gw) in [("10.94.0.0/24", "10.94.0.1"), ("10.95.0.0/24", "10.95.0.1")] {
+        c.post(
+            "/MAAS/api/2.0/subnets/",
+            &[("cidr", cidr), ("gateway_ip", gw)],
+        )
+        .await
+        .ok();
+    }
+    let sid = c
+        .ready_machine("gw1", &mac(81), &[("mac_addresses", mac(82).as_str())])
+        .await;
+    let ifaces = format!("/MAAS/api/2.0/nodes/{sid}/interfaces/");
+    let m = c.machine(&sid).await;
+    let ids: Vec<i64> = m["interface_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    let (e0, e1) = (ids[0], ids[1]);
+    // No link yet: nothing to route through.
+    c.post(&format!("{ifaces}{e1}/?op=set_default_gateway"), &[])
+        .await
+        .expect(400);
+    let l0 = c
+        .post(
+            &format!("{ifaces}{e0}/?op=link_subnet"),
+            &[("mode", "auto"), ("subnet", "10.94.0.0/24")],
+        )
+        .await
+        .ok()
+        .json()["links"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let l1 = c
+        .post(
+            &format!("{ifaces}{e1}/?op=link_subnet"),
+            &[
+                ("mode", "static"),
+                ("subnet", "cidr:10.95.0.0/24"),
+                ("ip_address", "10.95.0.20"),
+            ],
+        )
+        .await
+        .ok()
+        .json()["links"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let gw = |m: &serde_json::Value| {
+        (
+            m["default_gateways"]["ipv4"]["link_id"].as_i64(),
+            m["default_gateways"]["ipv4"]["gateway_ip"].clone(),
+        )
+    };
+    assert_eq!(
+        gw(&c.machine(&sid).await),
+        (Some(l0), serde_json::json!("10.94.0.1")),
+        "the first addressed link"
+    );
+    c.post(
+        &format!("{ifaces}{e1}/?op=set_default_gateway"),
+        &[("link_id", "99999")],
+    )
+    .await
+    .expect(400);
+    let r = c
+        .post(&format!("{ifaces}{e1}/?op=set_default_gateway"), &[])
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["links"][0]["default_gateway"], true);
+    assert_eq!(
+        gw(&c.machine(&sid).await),
+        (Some(l1), serde_json::json!("10.95.0.1")),
+        "the chosen link"
+    );
+    let m = c
+        .post(
+            &format!("/MAAS/api/2.0/machines/{sid}/?op=clear_default_gateways"),
+            &[],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        gw(&m).0,
+        Some(l0),
+        "cleared: the first addressed link again"
+    );
+    // Tags: added once, removed; removing an absent tag is an error.
+    for _ in 0..2 {
+        c.post(&format!("{ifaces}{e0}/?op=add_tag"), &[("tag", "uplink")])
+            .await
+            .ok();
+    }
+    assert_eq!(
+        c.get(&format!("{ifaces}{e0}/")).await.ok().json()["tags"],
+        serde_json::json!(["uplink"])
+    );
+    c.post(&format!("{ifaces}{e0}/?op=add_tag"), &[])
+        .await
+        .expect(400);
+    c.post(
+        &format!("{ifaces}{e0}/?op=remove_tag"),
+        &[("tag", "uplink")],
+    )
+    .await
+    .ok();
+    c.post(
+        &format!("{ifaces}{e0}/?op=remove_tag"),
+        &[("tag", "uplink")],
+    )
+    .await
+    .expect(400);
+    // Disconnect: the links and the static address go, and the VLAN with them.
+    let r = c
+        .post(&format!("{ifaces}{e1}/?op=disconnect"), &[])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (r["links"].as_array().map(Vec::len), &r["vlan"]),
+        (Some(0), &serde_json::Value::Null)
+    );
+    let ips = c
+        .get("/MAAS/api/2.0/subnets/10.95.0.0%2F24/?op=ip_addresses")
+        .await
+        .ok()
+        .json();
+    assert_eq!(ips, serde_json::json!([]), "the static address was freed");
+    // Restore: the VLAN interface goes, the links go, the boot interface gets one link.
+    c.post(
+        &format!("{ifaces}?op=create_vlan"),
+        &[
+            ("parent", &e0.to_string()),
+            (
+                "vlan",
+                &c.get("/MAAS/api/2.0/fabrics/0/vlans/0/").await.ok().json()["id"].to_string(),
+            ),
+        ],
+    )
+    .await;
+    let m = c
+        .post(
+            &format!("/MAAS/api/2.0/machines/{sid}/?op=restore_networking_configuration"),
+            &[],
+        )
+        .await
+        .ok()
+        .json();
+    let set = m["interface_set"].as_array().unwrap();
+    assert_eq!(set.len(), 2, "{set:#?}");
+    let links: usize = set
+        .iter()
+        .map(|i| i["links"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(links, 1, "only the boot interface is configured: {set:#?}");
+    let evs = c
+        .get(&format!("/MAAS/api/2.0/events/?op=query&id={sid}"))
+        .await
+        .ok()
+        .json();
+    assert!(
+        evs.to_string()
+            .contains("Networking configuration restored"),
+        "{evs}"
+    );
+    // A physical interface can be deleted.
+    c.delete(&format!("{ifaces}{e1}/")).await.ok();
+    assert_eq!(
+        c.machine(&sid).await["interface_set"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // get_curtin_config: only for a machine that is (being) deployed.
+    let r = c
+        .get(&format!(
+            "/MAAS/api/2.0/machines/{sid}/?op=get_curtin_config"
+        ))
+        .await
+        .expect(400);
+    assert!(r.body.contains("not in a deployment state"), "{}", r.body);
 }

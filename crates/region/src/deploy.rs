@@ -440,6 +440,34 @@ impl Region {
                 "The deployment is waiting for a slot (max_concurrent_deployments).".into(),
             ));
         }
+        self.build_deploy_config(m, base).await
+    }
+
+    /// `machines/{id}/?op=get_curtin_config`: the configuration the machine installs (or
+    /// installed) from, for anyone who may see the machine, while it is Deploying, Deployed or
+    /// Failed deployment (as MAAS answers it); the machine's token secret is not shown.
+    pub async fn installation_config(
+        &self,
+        user: &User,
+        system_id: &str,
+        base: &str,
+    ) -> Result<DeployConfig> {
+        let m = self.machine_for(user, system_id).await?;
+        if !matches!(
+            m.status,
+            Status::Deploying | Status::Deployed | Status::FailedDeployment
+        ) {
+            return Err(RegionError::BadRequest(format!(
+                "Machine {} is not in a deployment state.",
+                m.hostname
+            )));
+        }
+        let mut c = self.build_deploy_config(m, base).await?;
+        c.reporting.token_secret = "(not shown)".into();
+        Ok(c)
+    }
+
+    async fn build_deploy_config(&self, m: Machine, base: &str) -> Result<DeployConfig> {
         let name = format!("{}/{}", m.osystem, m.distro_series);
         let arch = m
             .architecture

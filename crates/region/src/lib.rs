@@ -16,6 +16,8 @@ pub mod deploy;
 mod devices;
 mod error;
 pub mod fabrics;
+mod interface_ops;
+pub use interface_ops::interface_tags;
 mod files;
 pub mod forms;
 pub mod images;

@@ -697,7 +697,7 @@ impl Region {
 }
 
 /// Whether a machine's interfaces may be reconfigured now (a device's always may).
-fn interfaces_editable(m: &ingot_store::Machine) -> Result<()> {
+pub(crate) fn interfaces_editable(m: &ingot_store::Machine) -> Result<()> {
     use ingot_core::Status as S;
     if m.node_type == ingot_store::DEVICE {
         return Ok(());
@@ -1127,9 +1127,9 @@ impl Region {
         Ok(id)
     }
 
-    /// `DELETE nodes/{id}/interfaces/{iface}/`: a bond, VLAN or bridge nothing else is built
-    /// on (its links and their addresses go with it). Physical interfaces come from
-    /// commissioning and stay.
+    /// `DELETE nodes/{id}/interfaces/{iface}/`: an interface nothing else is built on (its
+    /// links and their addresses go with it). A physical one comes back when the machine is
+    /// commissioned again, as in MAAS.
     pub async fn delete_interface(
         &self,
         user: &User,
@@ -1143,12 +1143,6 @@ impl Region {
         let iface = find_iface(&m, iface_id).ok_or_else(|| {
             RegionError::NotFound(format!("No interface {iface_id} on {system_id}."))
         })?;
-        if iface.is_physical() {
-            return Err(RegionError::BadRequest(format!(
-                "{} is a physical interface; commissioning maintains those (only bonds, VLANs and bridges can be deleted).",
-                iface.name
-            )));
-        }
         if let Some(child) = m.interfaces.iter().find(|c| c.parents.contains(&iface_id)) {
             return Err(RegionError::BadRequest(format!(
                 "{} is used by {}; delete that first.",
@@ -1158,6 +1152,36 @@ impl Region {
         self.store.delete_interfaces(&[iface_id]).await?;
         Ok(())
     }
+}
+
+/// The links a deployed machine routes its default traffic through, IPv4 then IPv6, with the
+/// gateway of each: the link marked as default gateway, else the first AUTO or STATIC link
+/// on a subnet with a gateway (as MAAS picks it), among enabled interfaces.
+pub fn default_gateways<'m>(
+    m: &'m ingot_store::Machine,
+    subnets: &[Subnet],
+) -> [Option<(&'m InterfaceLink, String)>; 2] {
+    let gateway = |l: &InterfaceLink| -> Option<String> {
+        if !matches!(l.mode.as_str(), "auto" | "static") {
+            return None;
+        }
+        let s = subnets.iter().find(|s| Some(s.id) == l.subnet_id)?;
+        s.gateway_ip.clone()
+    };
+    let pick = |v6: bool| {
+        let candidates = || {
+            m.interfaces
+                .iter()
+                .filter(|i| i.enabled)
+                .flat_map(|i| i.links.iter())
+                .filter_map(|l| gateway(l).map(|g| (l, g)))
+                .filter(move |(_, g)| g.contains(':') == v6)
+        };
+        candidates()
+            .find(|(l, _)| l.default_gateway)
+            .or_else(|| candidates().next())
+    };
+    [pick(false), pick(true)]
 }
 
 /// The machine's interfaces as the network configuration needs them (enabled ones only):
@@ -1185,25 +1209,11 @@ pub fn net_ifaces(
             .collect()
     };
     let name_of = |id: i64| find_iface(m, id).map(|i| i.name.clone());
-    // The default route: the link marked as default gateway, else the first addressed link
-    // on a subnet with a gateway (as MAAS picks it).
-    let addressed = |l: &&InterfaceLink| {
-        matches!(l.mode.as_str(), "auto" | "static")
-            && l.subnet_id
-                .and_then(|id| subnets.iter().find(|s| s.id == id))
-                .is_some_and(|s| s.gateway_ip.is_some())
-    };
-    let all_links = || {
-        m.interfaces
-            .iter()
-            .filter(|i| i.enabled)
-            .flat_map(|i| i.links.iter())
-    };
-    let gateway_link = all_links()
-        .filter(addressed)
-        .find(|l| l.default_gateway)
-        .or_else(|| all_links().find(addressed))
-        .map(|l| l.id);
+    let gateway_links: Vec<i64> = default_gateways(m, subnets)
+        .into_iter()
+        .flatten()
+        .map(|(l, _)| l.id)
+        .collect();
     m.interfaces
         .iter()
         .filter(|i| i.enabled)
@@ -1252,7 +1262,7 @@ pub fn net_ifaces(
                             Some(NetLink::Static {
                                 address,
                                 prefix,
-                                gateway: if gateway_link == Some(l.id) {
+                                gateway: if gateway_links.contains(&l.id) {
                                     s.gateway_ip.clone()
                                 } else {
                                     None

@@ -783,6 +783,69 @@ impl Store {
 
     /// Delete interfaces with their links and the static addresses those held, in one
     /// transaction.
+    /// Remove every link of these interfaces (and the addresses they held) and take them off
+    /// their VLAN; the interfaces stay (one transaction).
+    pub async fn disconnect_interfaces(&self, ids: &[i64]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        teardown_interfaces(&mut tx, ids, false).await?;
+        for id in ids {
+            sqlx::query("UPDATE interfaces SET vlan_id = NULL WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Mark `set` as a default-gateway link and unmark `clear` (one transaction).
+    pub async fn set_gateway_links(&self, clear: &[i64], set: Option<i64>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for id in clear {
+            sqlx::query("UPDATE interface_links SET default_gateway = 0 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(id) = set {
+            sqlx::query("UPDATE interface_links SET default_gateway = 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A machine's network back to what commissioning leaves: `remove` (bonds, VLANs, bridges)
+    /// deleted, every other interface's links and addresses gone, then `link` added, with the
+    /// event that says so (one transaction).
+    pub async fn reset_network(
+        &self,
+        m: &crate::Machine,
+        remove: &[i64],
+        keep: &[i64],
+        link: Option<&InterfaceLink>,
+        ev: &crate::NewEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        crate::events::insert_event(&mut tx, Some(m.id), &m.system_id, &m.hostname, ev, now_ms())
+            .await?;
+        teardown_interfaces(&mut tx, remove, true).await?;
+        teardown_interfaces(&mut tx, keep, false).await?;
+        if let Some(l) = link {
+            sqlx::query("INSERT INTO interface_links (interface_id, mode, subnet_id, staticip_id, default_gateway, created) VALUES ($1, $2, $3, NULL, 0, $4)")
+                .bind(l.interface_id)
+                .bind(&l.mode)
+                .bind(l.subnet_id)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn delete_interfaces(&self, ids: &[i64]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
