@@ -30,7 +30,7 @@ const DEVICE_FIELDS: &[&str] = &[
     "node_type_name",
 ];
 
-fn device_json(d: &Machine, net: &Net) -> Value {
+pub(crate) fn device_json(d: &Machine, net: &Net) -> Value {
     let full = render::machine(d, net);
     let mut out = Map::new();
     for k in DEVICE_FIELDS {
@@ -63,13 +63,16 @@ pub(crate) async fn collection(app: &App, r: &Req, u: &User) -> Res {
     ok_json(devices_json(app, &ds).await?)
 }
 
-/// `devices/{system_id}/`: read and delete.
+/// `devices/{system_id}/`: read, update and delete.
 pub(crate) async fn item(app: &App, r: &Req, u: &User, sid: &str) -> Res {
-    if r.method == Method::DELETE {
-        app.region.delete_device(u, sid).await?;
-        return no_content();
-    }
-    let d = app.region.device(u, sid).await?;
+    let d = match r.method {
+        Method::DELETE => {
+            app.region.delete_device(u, sid).await?;
+            return no_content();
+        }
+        Method::PUT => app.region.update_device(u, sid, &r.params()).await?,
+        _ => app.region.device(u, sid).await?,
+    };
     let net = Net::for_machines(&app.region, std::slice::from_ref(&d)).await?;
     ok_json(device_json(&d, &net))
 }

@@ -16,6 +16,7 @@ mod files;
 mod machines;
 mod metadata;
 mod network;
+mod nodes;
 pub mod rack;
 pub mod render;
 mod route_table;

@@ -89,18 +89,7 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                 )),
             }
         }
-        (&Method::GET, Some("is_registered")) => {
-            let mac = p.get("mac_address").ok_or_else(|| {
-                ApiError(RegionError::field("mac_address", "This field is required."))
-            })?;
-            let mac = ingot_core::ids::normalize_mac(mac).ok_or_else(|| {
-                ApiError(RegionError::field(
-                    "mac_address",
-                    "Enter a valid MAC address.",
-                ))
-            })?;
-            ok_json(json!(app.region.is_registered(&mac).await?))
-        }
+        (&Method::GET, Some("is_registered")) => is_registered(app, &p).await,
         (&Method::POST, Some("accept")) if matches!(who, Principal::Anonymous) => Err(ApiError(
             RegionError::Unauthorized("Authentication required.".into()),
         )),
@@ -159,6 +148,7 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
                     ok_json(render::allocated_machine(&m, &matched, &net))
                 }
                 (&Method::POST, Some("release")) => bulk_release(app, u, &p).await,
+                (&Method::POST, Some("set_zone")) => set_zone(app, u, &p).await,
                 (&Method::POST, Some("clone")) => clone::clone_machines(app, u, &p).await,
                 (&Method::POST, Some("accept")) | (&Method::POST, Some("accept_all")) => {
                     let ids = (r.op() == Some("accept")).then(|| forms::list(&p, "machines"));
@@ -172,6 +162,26 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
             }
         }
     }
+}
+
+/// `?op=is_registered mac_address=`: whether any node has that MAC.
+pub(crate) async fn is_registered(app: &App, p: &Params) -> Res {
+    let mac = p
+        .get("mac_address")
+        .ok_or_else(|| ApiError(RegionError::field("mac_address", "This field is required.")))?;
+    let mac = ingot_core::ids::normalize_mac(mac).ok_or_else(|| {
+        ApiError(RegionError::field(
+            "mac_address",
+            "Enter a valid MAC address.",
+        ))
+    })?;
+    ok_json(json!(app.region.is_registered(&mac).await?))
+}
+
+/// `?op=set_zone zone= nodes=` (admin): the nodes moved, as they are now.
+pub(crate) async fn set_zone(app: &App, u: &User, p: &Params) -> Res {
+    let ns = app.region.set_zone(u, p).await?;
+    crate::nodes::nodes_json(app, &ns).await
 }
 
 /// Release several machines: all are checked before any is changed.

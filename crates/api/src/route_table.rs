@@ -5,8 +5,8 @@
 
 use crate::routes::{version, ActionDef, AnonDef, Call, HandlerDef, Serve};
 use crate::{
-    boot_resources, boot_sources, catalog, devices, events, files, machines, network, ok_json,
-    rack, scripts, settings, storage, users, App, Req,
+    boot_resources, boot_sources, catalog, devices, events, files, machines, network, nodes,
+    ok_json, rack, scripts, settings, storage, users, App, Req,
 };
 use ingot_region::model::NamedKind;
 
@@ -63,6 +63,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "clone" "POST" Some("clone"), "Clone a machine's storage and/or interfaces onto other machines: source=<system_id>, destinations=<system_id> (repeated or comma-separated; each Ready or Failed testing, administered by you), storage=true|false, interfaces=true|false. Each destination changes whole or not at all; 400 names every destination not cloned and why.", "source! destinations! storage interfaces";
             "list_allocated" "GET" Some("list_allocated"), "List the machines allocated to you.";
             "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.", "mac_address!";
+            "set_zone" "POST" Some("set_zone"), "Move machines to a zone (admin): zone, nodes (system ids, repeated).", "zone! nodes!";
             "power_parameters" "GET" Some("power_parameters"), "Power parameters of several machines (admin): id (repeated).", "id";
             "accept" "POST" Some("accept"), "Accept declared machines (admin): machines (repeated).", "machines!";
             "accept_all" "POST" Some("accept_all"), "Accept all declared machines (admin).";
@@ -271,7 +272,33 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage a device.",
         actions: ops![
             "read" "GET" None, "Read a device.";
+            "update" "PUT" None, "Update a device: hostname, description, domain; zone (admin).", "hostname description domain zone";
             "delete" "DELETE" None, "Delete a device with its interfaces and addresses.";
+        ],
+    },
+    HandlerDef {
+        name: "NodesHandler",
+        path: "/MAAS/api/2.0/nodes/",
+        serve: serve!(|app, r, c| nodes::collection(app, r, c.user()?).await),
+        params: &[],
+        doc: "Every node: machines, controllers and devices, each shown as its kind shows it.",
+        actions: ops![
+            "read" "GET" None, "List the nodes you may see, filtered as machines are.", "hostname mac_address id domain zone pool status agent_name";
+            "is_registered" "GET" Some("is_registered"), "Whether a MAC address belongs to a node: mac_address.", "mac_address!";
+            "set_zone" "POST" Some("set_zone"), "Move nodes to a zone (admin): zone, nodes (system ids, repeated); all are checked before any moves.", "zone! nodes!";
+        ],
+    },
+    HandlerDef {
+        name: "NodeHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/",
+        serve: serve!(|app, r, c| nodes::item(app, r, c.user()?, c.arg(0)).await),
+        params: &["system_id"],
+        doc: "One node of any kind.",
+        actions: ops![
+            "read" "GET" None, "Read a node.";
+            "delete" "DELETE" None, "Delete a node (a device by its owner or an administrator, a machine by an administrator).";
+            "details" "GET" Some("details"), "Hardware details of the node (BSON).";
+            "power_parameters" "GET" Some("power_parameters"), "The node's power parameters (admin).";
         ],
     },
     HandlerDef {

@@ -43,7 +43,8 @@ impl Call {
         self.method == "GET"
     }
     fn on_the_machine(&self) -> bool {
-        self.handler == "MachineHandler" || self.path.contains("/nodes/")
+        self.handler == "MachineHandler"
+            || (self.path.contains("/nodes/") && !self.path.ends_with("/nodes/"))
     }
 }
 

@@ -303,3 +303,109 @@ async fn region_restart_keeps_one_machine() {
         .collect::<Vec<_>>();
     assert_eq!(again, first);
 }
+
+/// `nodes/` (MAAS's NodesHandler): machines and devices together, each as its kind shows it;
+/// read, `is_registered`, `set_zone` (all checked before any moves), device update, and delete
+/// by kind.
+#[tokio::test]
+async fn nodes_of_every_kind() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let m = c
+        .create("n-machine", &mac(41), &[("commission", "false")])
+        .await;
+    let msid = m["system_id"].as_str().unwrap().to_string();
+    let d = c
+        .post(
+            "/MAAS/api/2.0/devices/",
+            &[("hostname", "n-device"), ("mac_addresses", &mac(42))],
+        )
+        .await
+        .ok()
+        .json();
+    let dsid = d["system_id"].as_str().unwrap().to_string();
+    let nodes = c.get("/MAAS/api/2.0/nodes/").await.ok().json();
+    let kind = |sid: &str| {
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["system_id"] == sid)
+            .map(|n| n["node_type_name"].clone())
+    };
+    assert_eq!(kind(&msid), Some(serde_json::json!("Machine")), "{nodes:#}");
+    assert_eq!(kind(&dsid), Some(serde_json::json!("Device")), "{nodes:#}");
+    let one = c
+        .get(&format!("/MAAS/api/2.0/nodes/{dsid}/"))
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        one["resource_uri"],
+        format!("/MAAS/api/2.0/devices/{dsid}/")
+    );
+    assert_eq!(
+        c.get(&format!(
+            "/MAAS/api/2.0/nodes/?op=is_registered&mac_address={}",
+            mac(42)
+        ))
+        .await
+        .ok()
+        .json(),
+        serde_json::json!(true)
+    );
+    // set_zone: an unknown node or zone moves nothing.
+    c.post("/MAAS/api/2.0/zones/", &[("name", "rack-7")])
+        .await
+        .ok();
+    let r = c
+        .post(
+            "/MAAS/api/2.0/nodes/?op=set_zone",
+            &[("zone", "rack-7"), ("nodes", &msid), ("nodes", "nosuch")],
+        )
+        .await
+        .expect(400);
+    assert!(r.body.contains("nosuch"), "{}", r.body);
+    c.post(
+        "/MAAS/api/2.0/nodes/?op=set_zone",
+        &[("zone", "nozone"), ("nodes", &msid)],
+    )
+    .await
+    .expect(400);
+    assert_eq!(c.machine(&msid).await["zone"]["name"], "default");
+    let moved = c
+        .post(
+            "/MAAS/api/2.0/nodes/?op=set_zone",
+            &[("zone", "rack-7"), ("nodes", &msid), ("nodes", &dsid)],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(moved.as_array().map(Vec::len), Some(2));
+    assert_eq!(c.machine(&msid).await["zone"]["name"], "rack-7");
+    let bob = s.user("bob").await;
+    bob.post(
+        "/MAAS/api/2.0/machines/?op=set_zone",
+        &[("zone", "default"), ("nodes", &msid)],
+    )
+    .await
+    .expect(403);
+    // A device's update; then each kind is deleted by its own rule.
+    let d = c
+        .put(
+            &format!("/MAAS/api/2.0/devices/{dsid}/"),
+            &[("hostname", "n-device-2"), ("description", "a container")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (d["hostname"].as_str(), d["zone"]["name"].as_str()),
+        (Some("n-device-2"), Some("rack-7"))
+    );
+    c.delete(&format!("/MAAS/api/2.0/nodes/{dsid}/")).await.ok();
+    c.delete(&format!("/MAAS/api/2.0/nodes/{msid}/")).await.ok();
+    c.get(&format!("/MAAS/api/2.0/nodes/{msid}/"))
+        .await
+        .expect(404);
+}

@@ -36,6 +36,35 @@ impl Region {
         Ok(d)
     }
 
+    /// `PUT devices/{id}/` (its owner or an administrator): `hostname`, `description`,
+    /// `domain`, and `zone` (administrators), checked as a machine's are.
+    pub async fn update_device(&self, u: &User, system_id: &str, p: &Params) -> Result<Machine> {
+        let mut given = Params::new();
+        for k in ["hostname", "description", "domain", "zone"] {
+            for v in p.get_all(k) {
+                given.push(k, v);
+            }
+        }
+        self.retrying(|| async {
+            let d = self.device(u, system_id).await?;
+            let change = forms::update_change(self, u, &d, &given).await?;
+            let ev = NewEvent::info(
+                "Device updated",
+                format!("update by {}", u.username),
+                &u.username,
+            );
+            self.store
+                .apply(&d, &change, &[ev])
+                .await
+                .map_err(|e| match e {
+                    ingot_store::StoreError::Duplicate(msg) => RegionError::field("hostname", msg),
+                    e => e.into(),
+                })?;
+            self.device(u, system_id).await
+        })
+        .await
+    }
+
     /// `devices/{id}/` delete (its owner or an administrator); its interfaces, links and
     /// addresses go with it.
     pub async fn delete_device(&self, u: &User, system_id: &str) -> Result<()> {

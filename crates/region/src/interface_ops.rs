@@ -76,25 +76,25 @@ impl Region {
                     ),
                 )
             })?,
-            None => {
-                match capable.as_slice() {
-                    [] => {
-                        return Err(RegionError::BadRequest(format!(
-                            "{} has no AUTO or STATIC link on a subnet with a gateway.",
-                            i.name
-                        )))
-                    }
-                    [only] => only,
-                    [first, rest @ ..] if rest.iter().all(|l| is_v6(l) != is_v6(first)) => first,
-                    _ => return Err(RegionError::field(
+            None => match capable.as_slice() {
+                [] => {
+                    return Err(RegionError::BadRequest(format!(
+                        "{} has no AUTO or STATIC link on a subnet with a gateway.",
+                        i.name
+                    )))
+                }
+                [only] => only,
+                [first, rest @ ..] if rest.iter().all(|l| is_v6(l) != is_v6(first)) => first,
+                _ => {
+                    return Err(RegionError::field(
                         "link_id",
                         format!(
                             "{} has several links with a gateway in one IP family: give link_id.",
                             i.name
                         ),
-                    )),
+                    ))
                 }
-            }
+            },
         };
         let clear: Vec<i64> = m
             .interfaces

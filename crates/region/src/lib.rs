@@ -24,6 +24,7 @@ pub mod images;
 mod lifecycle;
 mod metadata;
 pub mod network;
+mod nodes;
 pub mod oob;
 pub mod power;
 pub mod racks;
@@ -49,7 +50,7 @@ pub mod model {
     pub use ingot_store::sources::{BootSource, BootSourceSelection};
     pub use ingot_store::{
         Domain, Event, Interface, Machine, MachineFilter, Named, NamedKind, ScriptResult,
-        StoreError, Tag, Token, User,
+        StoreError, Tag, Token, User, DEVICE,
     };
     pub mod network {
         pub use ingot_store::network::{
