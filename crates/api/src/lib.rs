@@ -19,6 +19,7 @@ mod network;
 mod nodes;
 pub mod rack;
 pub mod render;
+mod repositories;
 mod route_table;
 mod routes;
 mod scripts;

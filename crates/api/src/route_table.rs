@@ -6,7 +6,7 @@
 use crate::routes::{version, ActionDef, AnonDef, Call, HandlerDef, Serve};
 use crate::{
     boot_resources, boot_sources, catalog, devices, events, files, machines, network, nodes,
-    ok_json, rack, scripts, settings, storage, users, App, Req,
+    ok_json, rack, repositories, scripts, settings, storage, users, App, Req,
 };
 use ingot_region::model::NamedKind;
 
@@ -274,6 +274,29 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "read" "GET" None, "Read a device.";
             "update" "PUT" None, "Update a device: hostname, description, domain; zone (admin).", "hostname description domain zone";
             "delete" "DELETE" None, "Delete a device with its interfaces and addresses.";
+        ],
+    },
+    HandlerDef {
+        name: "PackageRepositoriesHandler",
+        path: "/MAAS/api/2.0/package-repositories/",
+        serve: serve!(|app, r, c| repositories::collection(app, r, c.user()?).await),
+        params: &[],
+        doc: "The apt repositories deployed machines receive (the default Ubuntu archives are the mirrors of Ubuntu deployments; enabled custom ones are added to every deployment's sources).",
+        actions: ops![
+            "read" "GET" None, "List package repositories.";
+            "create" "POST" None, "Create a package repository (admin): name, url (or ppa:owner/name), distributions, components, arches, key, enabled, disable_sources, disabled_pockets.", "name! url! distributions disabled_pockets disabled_components disable_sources components arches key enabled";
+        ],
+    },
+    HandlerDef {
+        name: "PackageRepositoryHandler",
+        path: "/MAAS/api/2.0/package-repositories/{id}/",
+        serve: serve!(|app, r, c| repositories::item(app, r, c.user()?, c.arg(0)).await),
+        params: &["id"],
+        doc: "A package repository.",
+        actions: ops![
+            "read" "GET" None, "Read a package repository.";
+            "update" "PUT" None, "Update a package repository (admin); a default archive takes disabled_pockets and disabled_components and stays enabled.", "name url distributions disabled_pockets disabled_components disable_sources components arches key enabled";
+            "delete" "DELETE" None, "Delete a custom package repository (admin).";
         ],
     },
     HandlerDef {

@@ -381,6 +381,63 @@ pub struct VendorSettings {
     pub apt_mirror: Option<String>,
     /// `remote_syslog`: `host` or `host:port`, where the installed OS sends its syslog.
     pub remote_syslog: Option<String>,
+    /// The package repositories (`package-repositories/`) added to the installed OS's apt
+    /// sources.
+    pub apt_sources: Vec<AptSource>,
+    /// Pockets of the default archive that are turned off (`updates`, `security`,
+    /// `backports`), as cloud-init's `disable_suites`.
+    pub disable_suites: Vec<String>,
+}
+
+/// One apt source of a package repository: cloud-init's `apt: sources: NAME:` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AptSource {
+    pub name: String,
+    /// A `deb …` line (`$RELEASE` is the installed release).
+    pub source: String,
+    /// An ASCII-armoured signing key.
+    pub key: Option<String>,
+}
+
+/// The apt sources of a package repository: one `deb [arch=…] URL DIST COMPONENTS` line per
+/// distribution (`$RELEASE`, the installed release, when none is named), named NAME, NAME-2, …
+pub fn apt_sources_of(
+    name: &str,
+    url: &str,
+    distributions: &[String],
+    components: &[String],
+    arches: &[String],
+    key: Option<&str>,
+) -> Vec<AptSource> {
+    let release = ["$RELEASE".to_string()];
+    let dists = if distributions.is_empty() {
+        &release[..]
+    } else {
+        distributions
+    };
+    let arch = if arches.is_empty() {
+        String::new()
+    } else {
+        format!("[arch={}] ", arches.join(","))
+    };
+    let comps = if components.is_empty() {
+        "main".to_string()
+    } else {
+        components.join(" ")
+    };
+    dists
+        .iter()
+        .enumerate()
+        .map(|(i, d)| AptSource {
+            name: if i == 0 {
+                name.to_string()
+            } else {
+                format!("{name}-{}", i + 1)
+            },
+            source: format!("deb {arch}{url} {d} {comps}"),
+            key: key.map(str::to_string).filter(|k| !k.trim().is_empty()),
+        })
+        .collect()
 }
 
 /// `#cloud-config` vendor-data for these settings (JSON, which is YAML too); None when they
@@ -402,6 +459,21 @@ pub fn render_vendor_data(v: &VendorSettings) -> Option<String> {
             "primary".into(),
             json!([{ "arches": ["default"], "uri": m }]),
         );
+    }
+    if !v.disable_suites.is_empty() {
+        apt.insert("disable_suites".into(), json!(v.disable_suites));
+    }
+    if !v.apt_sources.is_empty() {
+        let mut sources = Map::new();
+        for a in &v.apt_sources {
+            let mut e = Map::new();
+            e.insert("source".into(), json!(a.source));
+            if let Some(k) = &a.key {
+                e.insert("key".into(), json!(k));
+            }
+            sources.insert(a.name.clone(), Value::Object(e));
+        }
+        apt.insert("sources".into(), Value::Object(sources));
     }
     if !apt.is_empty() {
         cc.insert("apt".into(), Value::Object(apt));
@@ -776,6 +848,53 @@ mod tests {
     }
 
     #[test]
+    fn package_repositories_as_apt_sources() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let srcs = apt_sources_of(
+            "ceph",
+            "http://mirror.example/ceph",
+            &s(&["bookworm", "trixie"]),
+            &s(&["main", "extra"]),
+            &s(&["amd64", "arm64"]),
+            Some("-----BEGIN PGP PUBLIC KEY BLOCK-----"),
+        );
+        assert_eq!(
+            srcs.iter()
+                .map(|a| (a.name.as_str(), a.source.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                (
+                    "ceph",
+                    "deb [arch=amd64,arm64] http://mirror.example/ceph bookworm main extra"
+                ),
+                (
+                    "ceph-2",
+                    "deb [arch=amd64,arm64] http://mirror.example/ceph trixie main extra"
+                ),
+            ]
+        );
+        let plain = apt_sources_of("x", "http://r/", &[], &[], &[], Some(" "));
+        assert_eq!(plain[0].source, "deb http://r/ $RELEASE main");
+        assert_eq!(plain[0].key, None);
+        let v = VendorSettings {
+            apt_sources: srcs,
+            disable_suites: s(&["backports"]),
+            ..Default::default()
+        };
+        let text = render_vendor_data(&v).unwrap();
+        let cc: Value = serde_json::from_str(text.split_once('\n').unwrap().1).unwrap();
+        assert_eq!(cc["apt"]["disable_suites"], json!(["backports"]));
+        assert_eq!(
+            cc["apt"]["sources"]["ceph-2"]["source"],
+            "deb [arch=amd64,arm64] http://mirror.example/ceph trixie main extra"
+        );
+        assert_eq!(
+            cc["apt"]["sources"]["ceph"]["key"],
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+        );
+    }
+
+    #[test]
     fn vendor_data_from_settings() {
         assert_eq!(render_vendor_data(&VendorSettings::default()), None);
         let v = VendorSettings {
@@ -783,6 +902,7 @@ mod tests {
             http_proxy: Some("http://proxy.example.com:3128/".into()),
             apt_mirror: Some("http://mirror.example.com/debian".into()),
             remote_syslog: Some("10.0.0.9:514".into()),
+            ..Default::default()
         };
         let text = render_vendor_data(&v).unwrap();
         let (first, body) = text.split_once('\n').unwrap();

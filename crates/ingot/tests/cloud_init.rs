@@ -190,6 +190,18 @@ async fn real_cloud_init_takes_the_deploy_configuration() {
     )
     .await;
     link(&br, &[("mode", "DHCP"), ("subnet", "10.91.0.0/24")]).await;
+    // A package repository, so that the apt sources of vendor-data meet the real schema.
+    c.post(
+        "/MAAS/api/2.0/package-repositories/",
+        &[
+            ("name", "extra"),
+            ("url", "http://10.91.0.1/extra"),
+            ("distributions", "bookworm"),
+            ("arches", "amd64"),
+        ],
+    )
+    .await
+    .ok();
     c.upload_image("custom/ci-net", b"image").await;
     c.post(
         "/MAAS/api/2.0/machines/?op=allocate",
@@ -229,6 +241,13 @@ async fn real_cloud_init_takes_the_deploy_configuration() {
     assert!(
         ok && out.contains("Valid cloud-config"),
         "vendor-data: {out}"
+    );
+    assert!(
+        cfg["vendor_data"]
+            .as_str()
+            .unwrap()
+            .contains("deb [arch=amd64] http://10.91.0.1/extra bookworm main"),
+        "{cfg:#}"
     );
     let ud = base64::engine::general_purpose::STANDARD
         .decode(cfg["user_data"].as_str().unwrap())

@@ -432,6 +432,76 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
         .ok()
         .json();
     assert_eq!(got, "http://10.77.0.1:3128/");
+    // Package repositories: custom ones reach every deployment's apt sources; the checks
+    // MAAS makes refuse the rest, naming the field.
+    let repos = "/MAAS/api/2.0/package-repositories/";
+    let defaults = c.get(repos).await.ok().json();
+    assert_eq!(defaults[0]["name"], "main_archive");
+    assert_eq!(defaults[1]["name"], "ports_archive");
+    for (form, field) in [
+        (vec![("url", "http://10.77.0.1/extra")], "name"),
+        (vec![("name", "x"), ("url", "mirror.example")], "url"),
+        (
+            vec![("name", "x"), ("url", "http://m/"), ("arches", "vax")],
+            "arches",
+        ),
+        (
+            vec![
+                ("name", "x"),
+                ("url", "http://m/"),
+                ("disabled_components", "universe"),
+            ],
+            "disabled_components",
+        ),
+        (
+            vec![
+                ("name", "x"),
+                ("url", "http://m/"),
+                ("disabled_pockets", "proposed"),
+            ],
+            "disabled_pockets",
+        ),
+    ] {
+        let r = c.post(repos, &form).await.expect(400);
+        assert!(r.json()[field].is_array(), "{form:?}: {}", r.body);
+    }
+    let extra = c
+        .post(
+            repos,
+            &[
+                ("name", "extra"),
+                ("url", "http://10.77.0.1/extra"),
+                ("distributions", "bookworm"),
+                ("components", "main,contrib"),
+                ("arches", "amd64"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    c.post(
+        repos,
+        &[
+            ("name", "off"),
+            ("url", "http://10.77.0.1/off"),
+            ("enabled", "false"),
+        ],
+    )
+    .await
+    .ok();
+    c.put(&format!("{repos}1/"), &[("enabled", "false")])
+        .await
+        .expect(400);
+    c.delete(&format!("{repos}1/")).await.expect(400);
+    let r = c
+        .put(
+            &format!("{repos}{}/", extra["id"]),
+            &[("key", "-----BEGIN PGP PUBLIC KEY BLOCK-----")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["components"], json!(["main", "contrib"]));
     let image = b"root file system tarball".to_vec();
     c.upload_image("custom/ingot-test", &image).await;
     c.post(
@@ -652,6 +722,11 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
     );
     assert_eq!(vd["apt"]["proxy"], "http://10.77.0.1:3128/");
     assert_eq!(vd["apt"]["primary"][0]["uri"], "http://10.77.0.1/debian");
+    assert_eq!(
+        vd["apt"]["sources"],
+        json!({"extra": {"source": "deb [arch=amd64] http://10.77.0.1/extra bookworm main contrib", "key": "-----BEGIN PGP PUBLIC KEY BLOCK-----"}}),
+        "the enabled custom repository, not the disabled one"
+    );
     assert_eq!(vd["rsyslog"]["remotes"]["maas"], "10.77.0.1:514");
     if let Some((_, name)) = &other {
         let a = net["ethernets"][name]["addresses"][0]

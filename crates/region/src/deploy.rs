@@ -398,16 +398,18 @@ impl Region {
     /// The vendor-data every machine's cloud-init reads, from the deploy configuration and
     /// from the metadata API (`meta-data/vendor-data`): NTP servers, the proxy, the archive,
     /// remote syslog, as the settings say.
-    pub async fn vendor_data(&self) -> Result<String> {
-        Ok(render_vendor_data(&self.vendor_settings().await?)
+    pub async fn vendor_data(&self, m: &Machine) -> Result<String> {
+        Ok(render_vendor_data(&self.vendor_settings(m).await?)
             .unwrap_or_else(|| "#cloud-config\n{}\n".to_string()))
     }
 
-    /// The settings every installed OS receives as cloud-init vendor-data. Values were
-    /// checked when they were set; one that no longer parses is left out, not sent.
-    pub async fn vendor_settings(&self) -> Result<VendorSettings> {
+    /// The settings `m`'s installed OS receives as cloud-init vendor-data, with the package
+    /// repositories. Values were checked when they were set; one that no longer parses is
+    /// left out, not sent.
+    pub async fn vendor_settings(&self, m: &Machine) -> Result<VendorSettings> {
         let get = |name: &'static str| self.text_setting(name);
         let proxy_on = self.bool_setting("enable_http_proxy").await?;
+        let (archive, disable_suites, apt_sources) = self.apt_from_repositories(&m.osystem).await?;
         Ok(VendorSettings {
             ntp_servers: get("ntp_servers")
                 .await?
@@ -418,10 +420,13 @@ impl Region {
                 .filter(|u| proxy_on && check_http_url(u).is_ok()),
             apt_mirror: get("main_archive")
                 .await?
-                .filter(|u| check_http_url(u).is_ok()),
+                .filter(|u| check_http_url(u).is_ok())
+                .or(archive),
             remote_syslog: get("remote_syslog")
                 .await?
                 .filter(|r| check_remote_syslog(r).is_ok()),
+            apt_sources,
+            disable_suites,
         })
     }
 
@@ -505,7 +510,7 @@ impl Region {
         });
         let ssh_keys = self.public_keys(&m).await?;
         let token = self.store.ensure_machine_token(m.id).await?;
-        let vendor_data = render_vendor_data(&self.vendor_settings().await?);
+        let vendor_data = render_vendor_data(&self.vendor_settings(&m).await?);
         let kernel_opts = self.kernel_opts(Some(&m)).await?;
         let kind = ImageKind::parse(&image.filetype).ok_or_else(|| {
             RegionError::field(

@@ -26,6 +26,7 @@ mod metadata;
 pub mod network;
 mod nodes;
 pub mod oob;
+mod package_repositories;
 pub mod power;
 pub mod racks;
 pub mod routes;
@@ -47,6 +48,7 @@ pub use users::{hash_password, verify_password};
 pub mod model {
     pub use ingot_store::deploy::BootResource;
     pub use ingot_store::files::StoredFile;
+    pub use ingot_store::repositories::PackageRepository;
     pub use ingot_store::sources::{BootSource, BootSourceSelection};
     pub use ingot_store::{
         Domain, Event, Interface, Machine, MachineFilter, Named, NamedKind, ScriptResult,

@@ -18,6 +18,7 @@ mod events;
 pub mod files;
 mod machines;
 pub mod network;
+pub mod repositories;
 mod results;
 pub mod routes;
 mod schema;

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (19, V19_SQLITE, V19_PG),
     (20, V20, V20),
     (21, V21, V21),
+    (22, V22_SQLITE, V22_PG),
 ];
 
 macro_rules! v1 {
@@ -303,6 +304,21 @@ const V21: &str = concat!(
     "ALTER TABLE subnets ADD COLUMN rdns_mode BIGINT NOT NULL DEFAULT 2;\n",
     "ALTER TABLE subnets ADD COLUMN active_discovery BIGINT NOT NULL DEFAULT 0;\n",
 );
+
+/// Package repositories (MAAS `package-repositories/`): the apt sources deployed machines
+/// receive. Lists are space-separated. The two default Ubuntu archives exist from the start,
+/// as in MAAS.
+macro_rules! v22 {
+    ($pk:literal) => {
+        concat!(
+            "CREATE TABLE package_repositories (id ", $pk, ", name TEXT NOT NULL UNIQUE, url TEXT NOT NULL, distributions TEXT NOT NULL DEFAULT '', disabled_pockets TEXT NOT NULL DEFAULT '', disabled_components TEXT NOT NULL DEFAULT '', disable_sources BIGINT NOT NULL DEFAULT 1, components TEXT NOT NULL DEFAULT '', arches TEXT NOT NULL DEFAULT '', key TEXT NOT NULL DEFAULT '', enabled BIGINT NOT NULL DEFAULT 1, is_default BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL);\n",
+            "INSERT INTO package_repositories (name, url, arches, is_default, created) VALUES ('main_archive', 'http://archive.ubuntu.com/ubuntu', 'amd64 i386', 1, 0);\n",
+            "INSERT INTO package_repositories (name, url, arches, is_default, created) VALUES ('ports_archive', 'http://ports.ubuntu.com/ubuntu-ports', 'armhf arm64 ppc64el riscv64 s390x', 1, 0);\n",
+        )
+    };
+}
+const V22_SQLITE: &str = v22!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const V22_PG: &str = v22!("BIGSERIAL PRIMARY KEY");
 
 #[cfg(test)]
 mod tests {
