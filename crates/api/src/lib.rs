@@ -20,6 +20,7 @@ mod nodes;
 pub mod rack;
 pub mod render;
 mod repositories;
+mod reserved_ips;
 mod route_table;
 mod routes;
 mod scripts;

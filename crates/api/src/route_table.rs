@@ -6,7 +6,7 @@
 use crate::routes::{version, ActionDef, AnonDef, Call, HandlerDef, Serve};
 use crate::{
     boot_resources, boot_sources, catalog, devices, events, files, machines, network, nodes,
-    ok_json, rack, repositories, scripts, settings, storage, users, App, Req,
+    ok_json, rack, repositories, reserved_ips, scripts, settings, storage, users, App, Req,
 };
 use ingot_region::model::NamedKind;
 
@@ -297,6 +297,29 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "read" "GET" None, "Read a package repository.";
             "update" "PUT" None, "Update a package repository (admin); a default archive takes disabled_pockets and disabled_components and stays enabled.", "name url distributions disabled_pockets disabled_components disable_sources components arches key enabled";
             "delete" "DELETE" None, "Delete a custom package repository (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "ReservedIpsHandler",
+        path: "/MAAS/api/2.0/reservedips/",
+        serve: serve!(|app, r, c| reserved_ips::collection(app, r, c.user()?).await),
+        params: &[],
+        doc: "DHCP reservations: an address of a subnet the racks' DHCP always gives one MAC.",
+        actions: ops![
+            "read" "GET" None, "List the reservations.";
+            "create" "POST" None, "Reserve an address for a MAC (admin): ip, subnet (else the one holding ip), mac_address, comment.", "ip! subnet mac_address! comment";
+        ],
+    },
+    HandlerDef {
+        name: "ReservedIpHandler",
+        path: "/MAAS/api/2.0/reservedips/{id}/",
+        serve: serve!(|app, r, c| reserved_ips::item(app, r, c.user()?, c.arg(0)).await),
+        params: &["id"],
+        doc: "A DHCP reservation.",
+        actions: ops![
+            "read" "GET" None, "Read a reservation.";
+            "update" "PUT" None, "Change its MAC or comment (admin).", "mac_address comment";
+            "delete" "DELETE" None, "Delete the reservation (admin).";
         ],
     },
     HandlerDef {

@@ -292,3 +292,98 @@ async fn vlan_dhcp_is_served_by_the_racks_it_names() {
     .await
     .expect(400);
 }
+
+/// `reservedips/` (MAAS 3.6+): a reservation is a host entry of the racks' DHCP; its checks
+/// name the field; it can be changed and deleted, and the racks follow.
+#[tokio::test]
+async fn reserved_ips_are_dhcp_host_reservations() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let secret = std::fs::read_to_string(s.dir.path().join("rack.secret")).unwrap();
+    let hosts = || async {
+        let cfg: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/MAAS/rack/config?name=rack-r", s.base))
+            .bearer_auth(secret.trim())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        cfg["hosts"].clone()
+    };
+    c.post(
+        "/MAAS/api/2.0/subnets/",
+        &[("cidr", "10.83.0.0/24"), ("name", "r83")],
+    )
+    .await
+    .ok();
+    for (form, field) in [
+        (vec![("ip", "10.83.0.40")], "mac_address"),
+        (vec![("mac_address", "52:54:00:83:00:01")], "ip"),
+        (
+            vec![("ip", "10.83.0.40"), ("mac_address", "zz")],
+            "mac_address",
+        ),
+        (
+            vec![("ip", "10.99.0.40"), ("mac_address", "52:54:00:83:00:01")],
+            "ip",
+        ),
+    ] {
+        let r = c
+            .post("/MAAS/api/2.0/reservedips/", &form)
+            .await
+            .expect(400);
+        assert!(r.json()[field].is_array(), "{form:?}: {}", r.body);
+    }
+    let r = c
+        .post(
+            "/MAAS/api/2.0/reservedips/",
+            &[
+                ("ip", "10.83.0.40"),
+                ("mac_address", "52-54-00-83-00-01"),
+                ("comment", "printer"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (r["mac_address"].as_str(), r["comment"].as_str()),
+        (Some("52:54:00:83:00:01"), Some("printer"))
+    );
+    assert_eq!(r["subnet"]["name"], "r83");
+    let id = r["id"].to_string();
+    let h = hosts().await;
+    assert!(
+        h.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["mac"] == "52:54:00:83:00:01" && x["ip"] == "10.83.0.40"),
+        "{h:#}"
+    );
+    let r = c
+        .put(
+            &format!("/MAAS/api/2.0/reservedips/{id}/"),
+            &[("mac_address", "52:54:00:83:00:02")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (r["mac_address"].as_str(), r["comment"].as_str()),
+        (Some("52:54:00:83:00:02"), Some("printer"))
+    );
+    assert!(hosts().await.to_string().contains("52:54:00:83:00:02"));
+    let bob = s.user("bob").await;
+    bob.delete(&format!("/MAAS/api/2.0/reservedips/{id}/"))
+        .await
+        .expect(403);
+    c.delete(&format!("/MAAS/api/2.0/reservedips/{id}/"))
+        .await
+        .ok();
+    assert!(!hosts().await.to_string().contains("10.83.0.40"));
+    c.get(&format!("/MAAS/api/2.0/reservedips/{id}/"))
+        .await
+        .expect(404);
+}

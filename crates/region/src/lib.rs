@@ -29,6 +29,7 @@ pub mod oob;
 mod package_repositories;
 pub mod power;
 pub mod racks;
+mod reserved_ips;
 pub mod routes;
 pub mod secrets;
 mod settings;

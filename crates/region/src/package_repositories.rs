@@ -89,6 +89,7 @@ impl Region {
         key: Option<&str>,
         p: &Params,
     ) -> Result<PackageRepository> {
+        need_admin(u)?;
         let mut r = match key {
             Some(k) => self.package_repository(k).await?,
             None => PackageRepository {
@@ -97,7 +98,6 @@ impl Region {
                 ..Default::default()
             },
         };
-        need_admin(u)?;
         let creating = key.is_none();
         let mut fe = FieldErrors::default();
         match p.get("name").map(str::trim) {
@@ -202,8 +202,8 @@ impl Region {
 
     /// Delete a custom repository (admin); the default archives stay.
     pub async fn delete_package_repository(&self, u: &User, key: &str) -> Result<()> {
-        let r = self.package_repository(key).await?;
         need_admin(u)?;
+        let r = self.package_repository(key).await?;
         if r.default {
             return Err(RegionError::BadRequest(format!(
                 "{} is a default repository and cannot be deleted.",

@@ -617,6 +617,32 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
 
+    /// The DHCP reservations (MAAS `reservedips/`): reserved addresses with a MAC, with their
+    /// comments.
+    pub async fn reserved_ips(&self) -> Result<Vec<(StaticIp, String)>> {
+        let rows = sqlx::query(
+            "SELECT * FROM staticips WHERE mac IS NOT NULL AND alloc_type = $1 ORDER BY id",
+        )
+        .bind(ALLOC_USER_RESERVED)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((staticip_from(r)?, r.try_get("comment")?)))
+            .collect()
+    }
+
+    /// Change a reserved address's MAC and comment.
+    pub async fn update_reserved_ip(&self, id: i64, mac: &str, comment: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE staticips SET mac = $1, comment = $2 WHERE id = $3")
+            .bind(mac)
+            .bind(comment)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, &format!("{mac} already has a reserved address.")))?;
+        crate::found(done.rows_affected())
+    }
+
     pub async fn delete_static_ip(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM staticips WHERE id = $1")
             .bind(id)

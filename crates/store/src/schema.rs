@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (20, V20, V20),
     (21, V21, V21),
     (22, V22_SQLITE, V22_PG),
+    (23, V23, V23),
 ];
 
 macro_rules! v1 {
@@ -319,6 +320,9 @@ macro_rules! v22 {
 }
 const V22_SQLITE: &str = v22!("INTEGER PRIMARY KEY AUTOINCREMENT");
 const V22_PG: &str = v22!("BIGSERIAL PRIMARY KEY");
+
+/// A comment on a reserved address (MAAS `reservedips/`).
+const V23: &str = "ALTER TABLE staticips ADD COLUMN comment TEXT NOT NULL DEFAULT '';\n";
 
 #[cfg(test)]
 mod tests {
