@@ -651,6 +651,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "A machine's block devices: physical disks, logical volumes and bcaches.",
         actions: ops![
             "read" "GET" None, "List the block devices with their partitions and filesystems.";
+            "create" "POST" None, "Add a physical disk commissioning did not report (admin; Ready or Allocated): name, model and serial or id_path, size, block_size.", "name! model serial id_path size! block_size";
         ],
     },
     HandlerDef {
@@ -661,8 +662,8 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "One block device of a machine.",
         actions: ops![
             "read" "GET" None, "Read the block device.";
-            "update" "PUT" None, "Accepted without fields only: what commissioning found is not edited by hand.";
-            "delete" "DELETE" None, "Delete a logical volume or bcache (physical devices cannot be deleted).";
+            "update" "PUT" None, "Update a physical disk (admin): name, model, serial, id_path, size (not while in use), block_size. A virtual device's fields are set when it is created.", "name model serial id_path size block_size";
+            "delete" "DELETE" None, "Delete a logical volume, a bcache, or a physical disk (admin; what is on it goes too).";
             "format" "POST" Some("format"), "Format the whole device: fstype (ext4, ext2, vfat, xfs, swap), uuid, label.", "fstype! uuid label";
             "unformat" "POST" Some("unformat"), "Remove its (unmounted) filesystem.";
             "mount" "POST" Some("mount"), "Mount its filesystem: mount_point (absolute; 'none' for swap), mount_options.", "mount_point! mount_options";
@@ -696,6 +697,8 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
             "unformat" "POST" Some("unformat"), "Remove its (unmounted) filesystem.";
             "mount" "POST" Some("mount"), "Mount its filesystem: mount_point, mount_options.", "mount_point! mount_options";
             "unmount" "POST" Some("unmount"), "Unmount its filesystem.";
+            "add_tag" "POST" Some("add_tag"), "Add a tag to the partition: tag.", "tag!";
+            "remove_tag" "POST" Some("remove_tag"), "Remove a tag from the partition: tag.", "tag!";
         ],
     },
     HandlerDef {
@@ -717,6 +720,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "One LVM volume group.",
         actions: ops![
             "read" "GET" None, "Read the volume group.";
+            "update" "PUT" None, "Rename it and add or remove physical volumes (block device and partition ids; removed ones must not be needed by its logical volumes).", "name add_block_devices remove_block_devices add_partitions remove_partitions";
             "delete" "DELETE" None, "Delete the volume group (it must have no logical volumes).";
             "create_logical_volume" "POST" Some("create_logical_volume"), "Create a logical volume: name, size (default the rest).", "name! size";
             "delete_logical_volume" "POST" Some("delete_logical_volume"), "Delete a logical volume: id.", "id!";

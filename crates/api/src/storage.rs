@@ -39,7 +39,7 @@ pub fn partition_json(model: &StorageModel, sid: &str, id: i64) -> Value {
     json!({
         "id": p.id, "uuid": p.uuid, "type": "partition", "name": name,
         "path": format!("/dev/disk/by-dname/{name}"), "size": p.size, "bootable": p.bootable,
-        "filesystem": fs_json(model, v), "used_for": model.used_for(v), "tags": [],
+        "filesystem": fs_json(model, v), "used_for": model.used_for(v), "tags": p.tags,
         "device_id": p.disk, "system_id": sid,
         "resource_uri": format!("{API}/nodes/{sid}/blockdevices/{}/partition/{}", p.disk, p.id),
     })
@@ -308,6 +308,11 @@ pub(crate) async fn block_devices(
 ) -> Res {
     let reg = &app.region;
     let Some(id) = id else {
+        if r.method == Method::POST && r.op().is_none() {
+            let did = reg.create_disk(u, sid, &r.params()).await?;
+            let m = reg.machine_for(u, sid).await?;
+            return ok_json(block_device_json(&model_of(&m), &m, Volume::Disk(did)));
+        }
         if r.method != Method::GET || r.op().is_some() {
             return Err(unknown_op(r));
         }
@@ -346,7 +351,8 @@ pub(crate) async fn block_devices(
                     reg.edit_storage(u, sid, "Deleted a bcache", |m, _, _| m.delete_bcache(b))
                         .await?;
                 }
-                _ => return Err(bad("Cannot delete a physical block device.")),
+                Volume::Disk(d) => reg.delete_disk(u, sid, d).await?,
+                _ => return Err(bad("Delete a partition through its partition/ resource.")),
             }
             return no_content();
         }
@@ -362,26 +368,20 @@ pub(crate) async fn block_devices(
             volume_op(app, r, u, sid, v, &name, op).await?;
         }
         (&Method::PUT, None) => {
-            // What commissioning found is not edited by hand here; an update that changes
-            // nothing (python-libmaas saving only tags) just reads the device.
             let p = r.params();
-            if let Some(f) = [
-                "name",
-                "model",
-                "serial",
-                "id_path",
-                "size",
-                "block_size",
-                "uuid",
-            ]
-            .into_iter()
-            .find(|f| p.contains(f))
-            {
-                return Err(RegionError::field(
-                    f,
-                    "Block device fields come from commissioning and cannot be changed here.",
-                )
-                .into());
+            match v {
+                Volume::Disk(d) => reg.update_disk(u, sid, d, &p).await?,
+                // A logical volume or bcache is changed through what makes it; an update that
+                // changes nothing (python-libmaas saving only tags) just reads it.
+                _ => {
+                    if let Some(f) = ["name", "uuid", "size"].into_iter().find(|f| p.contains(f)) {
+                        return Err(RegionError::field(
+                            f,
+                            "A virtual block device's name, UUID and size are set when it is created.",
+                        )
+                        .into());
+                    }
+                }
             }
         }
         (&Method::POST, Some(op @ ("add_tag" | "remove_tag"))) => {
@@ -460,6 +460,15 @@ pub(crate) async fn partitions(
                 &model.name_of(Volume::Partition(pid)),
                 op,
             )
+            .await?;
+        }
+        (&Method::POST, Some(op @ ("add_tag" | "remove_tag"))) => {
+            let p = r.params();
+            let tag = p.get("tag").unwrap_or_default().to_string();
+            let add = op == "add_tag";
+            reg.edit_storage(u, sid, &format!("Partition tag {op}: {tag}"), |m, _, _| {
+                m.tag_partition(pid, &tag, add)
+            })
             .await?;
         }
         _ => return Err(unknown_op(r)),
@@ -547,6 +556,17 @@ pub(crate) async fn volume_groups(
     }
     match (&r.method, r.op()) {
         (&Method::GET, None) => ok_json(vg_json(&model, &m, gid)),
+        (&Method::PUT, None) => {
+            let add = volumes(&model, &p, "add_block_devices", "add_partitions")?;
+            let remove = volumes(&model, &p, "remove_block_devices", "remove_partitions")?;
+            let name = p.get("name").map(String::from);
+            reg.edit_storage(u, sid, "Updated a volume group", |m, _, _| {
+                m.update_volume_group(gid, name.as_deref(), &add, &remove)
+            })
+            .await?;
+            let m = reg.machine_for(u, sid).await?;
+            ok_json(vg_json(&model_of(&m), &m, gid))
+        }
         (&Method::DELETE, None) => {
             reg.edit_storage(u, sid, "Deleted a volume group", |m, _, _| {
                 m.delete_volume_group(gid, false)

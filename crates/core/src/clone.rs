@@ -211,6 +211,7 @@ pub fn cloned_storage(
                 size: p.size,
                 bootable: p.bootable,
                 uuid: uuid(),
+                tags: p.tags.clone(),
             }),
             Object::VolumeGroup(g) => Object::VolumeGroup(VolumeGroup {
                 id,

@@ -80,6 +80,9 @@ pub struct Partition {
     pub size: u64,
     pub bootable: bool,
     pub uuid: String,
+    /// Tags set by hand (`partition/{id}/?op=add_tag`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -775,6 +778,7 @@ impl StorageModel {
             size,
             bootable,
             uuid: uuid(),
+            tags: Vec::new(),
         });
         Ok(id)
     }
@@ -1661,6 +1665,8 @@ pub fn deploy_steps(model: &StorageModel, uefi: bool) -> Result<Vec<StorageStep>
     }
     Ok(steps)
 }
+
+mod changes;
 
 #[cfg(test)]
 mod tests;

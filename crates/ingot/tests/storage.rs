@@ -635,15 +635,12 @@ async fn scenario(s: &Server) {
     let r = admin
         .put(
             &format!("{API}/nodes/{sid}/blockdevices/{sdb_id}/"),
-            &[("size", "1")],
+            &[("size", "0")],
         )
         .await
         .expect(400);
     assert!(
-        r.json()["size"][0]
-            .as_str()
-            .unwrap()
-            .contains("commissioning"),
+        r.json()["size"][0].as_str().unwrap().contains("not a size"),
         "{}",
         r.body
     );
@@ -1157,4 +1154,145 @@ async fn recommissioning_keeps_the_layout_with_skip_storage() {
         .await
         .expect(400);
     assert!(r.body.contains("skip_storage"), "{}", r.body);
+}
+
+/// Physical disks by hand (create, update, delete with what is on them), partition tags and a
+/// volume group's update, as MAAS clients (Terraform's `maas_block_device`, the CLI) use them.
+#[tokio::test]
+async fn disks_partition_tags_and_volume_group_updates() {
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let sid = admin.create("disks9", &mac(19), &[]).await["system_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    commission_with(&admin, &sid, Some("SAMPLE_LXD_RESOURCES.json")).await;
+    let bds = format!("{API}/nodes/{sid}/blockdevices/");
+    // Create: MAAS's required fields, named in the refusals.
+    for (form, field) in [
+        (vec![("size", "10G")], "name"),
+        (
+            vec![("name", "sdz"), ("model", "X"), ("serial", "1")],
+            "size",
+        ),
+        (vec![("name", "sdz"), ("size", "10G")], "id_path"),
+        (
+            vec![
+                ("name", "sdz"),
+                ("size", "lots"),
+                ("id_path", "/dev/disk/by-id/z"),
+            ],
+            "size",
+        ),
+        (
+            vec![
+                ("name", "sda"),
+                ("size", "10G"),
+                ("id_path", "/dev/disk/by-id/z"),
+            ],
+            "name",
+        ),
+    ] {
+        let r = admin.post(&bds, &form).await.expect(400);
+        assert!(r.json()[field].is_array(), "{form:?}: {}", r.body);
+    }
+    let bob = s.user("bob").await;
+    bob.post(&bds, &[("name", "sdz"), ("size", "10G"), ("id_path", "/x")])
+        .await
+        .expect(403);
+    let z = admin
+        .post(
+            &bds,
+            &[
+                ("name", "sdz"),
+                ("model", "QEMU"),
+                ("serial", "Z1"),
+                ("size", "20G"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (z["name"].as_str(), z["size"].as_i64()),
+        (Some("sdz"), Some(20_000_000_000))
+    );
+    let zid = z["id"].as_i64().unwrap();
+    let zu = format!("{bds}{zid}/");
+    let r = admin
+        .put(&zu, &[("serial", "Z2"), ("size", "30G")])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (r["serial"].as_str(), r["size"].as_i64()),
+        (Some("Z2"), Some(30_000_000_000))
+    );
+    // A partition with tags; then the disk cannot be resized.
+    let part = admin
+        .post(&format!("{zu}partitions/"), &[("size", "5G")])
+        .await
+        .ok()
+        .json();
+    let pu = format!("{zu}partition/{}", part["id"]);
+    admin
+        .post(&format!("{pu}?op=add_tag"), &[("tag", "journal")])
+        .await
+        .ok();
+    assert_eq!(admin.get(&pu).await.ok().json()["tags"], json!(["journal"]));
+    admin
+        .post(&format!("{pu}?op=add_tag"), &[("tag", "two words")])
+        .await
+        .expect(400);
+    admin
+        .post(&format!("{pu}?op=remove_tag"), &[("tag", "journal")])
+        .await
+        .ok();
+    assert_eq!(admin.get(&pu).await.ok().json()["tags"], json!([]));
+    let r = admin.put(&zu, &[("size", "40G")]).await.expect(400);
+    assert!(r.body.contains("in use"), "{}", r.body);
+    // A volume group on the partition; add the other data disk, rename, remove it again.
+    let vg = admin
+        .post(
+            &format!("{API}/nodes/{sid}/volume-groups/"),
+            &[("name", "vg0"), ("partitions", &part["id"].to_string())],
+        )
+        .await
+        .ok()
+        .json();
+    let vgu = format!("{API}/nodes/{sid}/volume-group/{}/", vg["id"]);
+    let m = admin.machine(&sid).await;
+    let sdb = m["physicalblockdevice_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "sdb")
+        .unwrap()["id"]
+        .to_string();
+    let r = admin
+        .put(&vgu, &[("name", "vg-data"), ("add_block_devices", &sdb)])
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["name"], "vg-data");
+    assert_eq!(r["devices"].as_array().map(Vec::len), Some(2), "{r:#}");
+    admin
+        .put(&vgu, &[("add_block_devices", &sdb)])
+        .await
+        .expect(400);
+    admin
+        .put(&vgu, &[("remove_block_devices", &sdb)])
+        .await
+        .ok();
+    // Deleting the disk takes its partition and the volume group on it.
+    admin.delete(&zu).await.ok();
+    let m = admin.machine(&sid).await;
+    assert!(!m.to_string().contains("\"sdz\""), "{m:#}");
+    assert_eq!(m["volume_groups"], json!([]), "{m:#}");
+    let evs = admin
+        .get(&format!("{API}/events/?op=query&id={sid}"))
+        .await
+        .ok()
+        .json();
+    assert!(evs.to_string().contains("Disk sdz deleted"), "{evs}");
 }

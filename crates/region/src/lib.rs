@@ -14,6 +14,7 @@ pub mod commissioning;
 pub mod controllers;
 pub mod deploy;
 mod devices;
+mod disks;
 mod error;
 pub mod fabrics;
 mod interface_ops;

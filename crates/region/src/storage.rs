@@ -106,7 +106,7 @@ pub fn size_param(p: &Params, name: &str) -> Result<Option<u64>> {
     }
 }
 
-fn wrong_status(s: Status) -> RegionError {
+pub(crate) fn wrong_status(s: Status) -> RegionError {
     RegionError::Conflict(format!(
         "Cannot change the storage of a machine that is {}: storage can be changed only while the machine is Ready or Allocated.",
         s.label()

@@ -14,6 +14,7 @@ pub mod clone;
 pub mod commissioning;
 pub mod controllers;
 pub mod deploy;
+pub mod disks;
 mod events;
 pub mod files;
 mod machines;

@@ -1,0 +1,224 @@
+//! Changes to parts of the storage model after they were made: a volume group's name and
+//! physical volumes, a partition's tags, and whether a physical disk's description may change.
+
+use super::{field, invalid, Result, StorageError, StorageModel, Volume, LVM_PV_OVERHEAD};
+
+/// A tag as MAAS takes one for disks and partitions: one word.
+pub fn check_tag(tag: &str) -> Result<&str> {
+    let tag = tag.trim();
+    if tag.is_empty() || tag.chars().any(char::is_whitespace) || tag.len() > 256 {
+        return Err(field(
+            "tag",
+            format!("'{tag}' is not a tag: one word, no spaces."),
+        ));
+    }
+    Ok(tag)
+}
+
+impl StorageModel {
+    /// `volume-group/{id}/` update: a new `name`, physical volumes added (free disks or
+    /// partitions) and removed (members whose space the logical volumes do not need).
+    pub fn update_volume_group(
+        &mut self,
+        id: i64,
+        name: Option<&str>,
+        add: &[Volume],
+        remove: &[Volume],
+    ) -> Result<()> {
+        let g = self
+            .vg(id)
+            .cloned()
+            .ok_or_else(|| StorageError::NotFound(format!("No volume group {id}.")))?;
+        let mut g2 = g.clone();
+        if let Some(n) = name.map(str::trim).filter(|n| *n != g.name) {
+            if n.is_empty()
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c))
+            {
+                return Err(field(
+                    "name",
+                    format!("'{n}' is not a valid volume group name."),
+                ));
+            }
+            if self.volume_groups.iter().any(|x| x.name == n) {
+                return Err(field(
+                    "name",
+                    format!("A volume group named '{n}' already exists."),
+                ));
+            }
+            g2.name = n.to_string();
+        }
+        for v in remove {
+            if !g.devices.contains(v) {
+                return Err(field(
+                    "remove_block_devices",
+                    format!(
+                        "{} is not a physical volume of {}.",
+                        self.name_of(*v),
+                        g.name
+                    ),
+                ));
+            }
+        }
+        g2.devices.retain(|d| !remove.contains(d));
+        for v in add {
+            if g2.devices.contains(v) {
+                return Err(field(
+                    "add_block_devices",
+                    format!("{} is already in {}.", self.name_of(*v), g.name),
+                ));
+            }
+            self.plain_device(*v, "an LVM physical volume")?;
+            g2.devices.push(*v);
+        }
+        if g2.devices.is_empty() {
+            return Err(invalid(format!(
+                "{} would have no physical volume left; delete it instead.",
+                g.name
+            )));
+        }
+        let size: u64 = g2
+            .devices
+            .iter()
+            .map(|d| super::align_down(self.size_of(*d).saturating_sub(LVM_PV_OVERHEAD)))
+            .sum();
+        let used: u64 = self.lvs_of(id).iter().map(|l| l.size).sum();
+        if used > size {
+            return Err(invalid(format!(
+                "{}'s logical volumes need {used} bytes; without those physical volumes it would hold {size}.",
+                g.name
+            )));
+        }
+        if let Some(x) = self.volume_groups.iter_mut().find(|x| x.id == id) {
+            *x = g2;
+        }
+        Ok(())
+    }
+
+    /// Add or remove a tag of a partition.
+    pub fn tag_partition(&mut self, id: i64, tag: &str, add: bool) -> Result<()> {
+        let tag = check_tag(tag)?.to_string();
+        let p = self
+            .partitions
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or_else(|| StorageError::NotFound(format!("No partition {id}.")))?;
+        p.tags.retain(|t| *t != tag);
+        if add {
+            p.tags.push(tag);
+        }
+        Ok(())
+    }
+
+    /// Whether a physical disk's size may become `size`: not while anything is on it, and
+    /// never zero.
+    pub fn check_disk_resize(&self, disk: i64, size: u64) -> Result<()> {
+        let d = self
+            .disk(disk)
+            .ok_or_else(|| StorageError::NotFound(format!("No disk {disk}.")))?;
+        if size == 0 {
+            return Err(field("size", "A disk has a size greater than 0."));
+        }
+        if size != d.size && self.usage(Volume::Disk(disk)).is_some() {
+            return Err(field(
+                "size",
+                format!(
+                    "{} is in use ({}); its size cannot change.",
+                    d.name,
+                    self.used_for(Volume::Disk(disk))
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Disk, StorageModel, Volume, GIB};
+
+    fn model() -> StorageModel {
+        let disk = |id: i64, name: &str| Disk {
+            id,
+            name: name.into(),
+            serial: String::new(),
+            id_path: String::new(),
+            size: 10 * GIB,
+            block_size: 512,
+            tags: vec![],
+            boot: id == 1,
+        };
+        StorageModel::from_parts(vec![disk(1, "sda"), disk(2, "sdb"), disk(3, "sdc")], vec![])
+            .unwrap()
+    }
+
+    fn gen() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("uuid-{n}")
+        }
+    }
+
+    #[test]
+    fn volume_group_changes() {
+        let mut m = model();
+        let mut g = gen();
+        let vg = m
+            .create_volume_group("data", &[Volume::Disk(2)], &mut g)
+            .unwrap();
+        m.create_logical_volume(vg, "lv0", Some(6 * GIB), &mut g)
+            .unwrap();
+        // Rename; adding a free disk; adding it twice; removing a non-member.
+        m.update_volume_group(vg, Some("bulk"), &[Volume::Disk(3)], &[])
+            .unwrap();
+        assert_eq!(m.vg(vg).unwrap().name, "bulk");
+        assert_eq!(
+            m.vg(vg).unwrap().devices,
+            vec![Volume::Disk(2), Volume::Disk(3)]
+        );
+        for (add, remove, want) in [
+            (vec![Volume::Disk(3)], vec![], "add_block_devices"),
+            (vec![], vec![Volume::Disk(1)], "remove_block_devices"),
+        ] {
+            let e = m.update_volume_group(vg, None, &add, &remove).unwrap_err();
+            assert!(
+                matches!(&e, super::StorageError::Field(f, _) if f == want),
+                "{e:?}"
+            );
+        }
+        // sdc can go (lv0 fits on sdb), then sdb cannot (nothing left), and a bigger LV pins.
+        m.update_volume_group(vg, None, &[], &[Volume::Disk(3)])
+            .unwrap();
+        assert!(m
+            .update_volume_group(vg, None, &[], &[Volume::Disk(2)])
+            .is_err());
+        m.update_volume_group(vg, None, &[Volume::Disk(3)], &[])
+            .unwrap();
+        m.create_logical_volume(vg, "lv1", Some(8 * GIB), &mut g)
+            .unwrap();
+        let e = m
+            .update_volume_group(vg, None, &[], &[Volume::Disk(3)])
+            .unwrap_err();
+        assert!(e.to_string().contains("logical volumes need"), "{e}");
+        // A disk in a volume group cannot be resized; a free one can.
+        assert!(m.check_disk_resize(2, 20 * GIB).is_err());
+        assert!(m.check_disk_resize(1, 20 * GIB).is_ok());
+        assert!(m.check_disk_resize(1, 0).is_err());
+    }
+
+    #[test]
+    fn partition_tags() {
+        let mut m = model();
+        let mut g = gen();
+        let p = m.add_partition(1, Some(GIB), false, false, &mut g).unwrap();
+        m.tag_partition(p, "fast", true).unwrap();
+        m.tag_partition(p, "fast", true).unwrap();
+        assert_eq!(m.partition(p).unwrap().tags, vec!["fast".to_string()]);
+        assert!(m.tag_partition(p, "two words", true).is_err());
+        m.tag_partition(p, "fast", false).unwrap();
+        assert!(m.partition(p).unwrap().tags.is_empty());
+        assert!(m.tag_partition(999, "x", true).is_err());
+    }
+}
