@@ -7,7 +7,7 @@ use crate::{bad, ApiError, App, Req, Res};
 use axum::http::Method;
 use ingot_core::rack::RackEvent;
 use ingot_region::model::{Machine, User};
-use ingot_region::racks::CheckIn;
+use ingot_region::racks::{CheckIn, RackController};
 use serde_json::json;
 
 async fn check_secret(app: &App, r: &Req) -> Result<(), ApiError> {
@@ -58,50 +58,96 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
     }
 }
 
-/// `GET /MAAS/api/2.0/rackcontrollers/`: the racks that registered, in MAAS's shape (the fields
-/// a rack controller has; `service_set` says whether it was heard from in the last minute).
-pub(crate) async fn rack_controllers(app: &App, r: &Req) -> Res {
-    if r.method != Method::GET || r.op().is_some() {
-        return Err(crate::unknown_op(r));
-    }
-    let racks = app.region.rack_controllers().await?;
-    crate::ok_json(serde_json::Value::Array(
-        racks
-            .iter()
-            .map(|c| {
-                let (k, alive) = (&c.rack, c.alive);
-                json!({
-                    "system_id": k.system_id, "hostname": k.name, "fqdn": k.name,
-                    "node_type": 2, "node_type_name": "Rack controller",
-                    "ip_addresses": if k.address.is_empty() { vec![] } else { vec![k.address.clone()] },
-                    "version": k.version,
-                    "first_seen": crate::render::iso_time(k.first_seen),
-                    "last_seen": crate::render::iso_time(k.last_seen),
-                    "service_set": [{"name": "rackd", "status": if alive { "running" } else { "dead" },
-                                     "status_info": if alive { String::new() } else { "not heard from in the last minute".to_string() }}],
-                    "resource_uri": format!("{}/rackcontrollers/{}/", crate::render::API, k.system_id),
-                    "machine": c.machine,
-                })
-            })
-            .collect(),
-    ))
+/// A rack controller in MAAS's shape (the fields a rack controller has; `service_set` says
+/// whether it was heard from in the last minute; `machine` is the system id of the machine it
+/// runs on).
+fn rack_json(c: &RackController) -> serde_json::Value {
+    let (k, alive) = (&c.rack, c.alive);
+    json!({
+        "system_id": k.system_id, "hostname": k.name, "fqdn": k.name,
+        "node_type": 2, "node_type_name": "Rack controller",
+        "ip_addresses": if k.address.is_empty() { vec![] } else { vec![k.address.clone()] },
+        "version": k.version,
+        "first_seen": crate::render::iso_time(k.first_seen),
+        "last_seen": crate::render::iso_time(k.last_seen),
+        "service_set": [{"name": "rackd", "status": if alive { "running" } else { "dead" },
+                         "status_info": if alive { String::new() } else { "not heard from in the last minute".to_string() }}],
+        "resource_uri": format!("{}/rackcontrollers/{}/", crate::render::API, k.system_id),
+        "machine": c.machine,
+    })
 }
 
-/// `DELETE /MAAS/api/2.0/rackcontrollers/{id}/` (admin): forget the rack; its machine loses the
-/// rack role (unlocked, or deleted when it has no BMC).
+/// `rackcontrollers/`: list, `describe_power_types`, `is_registered`.
+pub(crate) async fn rack_controllers(app: &App, r: &Req) -> Res {
+    match (&r.method, r.op()) {
+        (&Method::GET, None) => {
+            let racks = app.region.rack_controllers().await?;
+            crate::ok_json(serde_json::Value::Array(
+                racks.iter().map(rack_json).collect(),
+            ))
+        }
+        (&Method::GET, Some("describe_power_types")) => {
+            crate::ok_json(ingot_region::power::power_types_json())
+        }
+        (&Method::GET, Some("is_registered")) => {
+            crate::machines::is_registered(app, &r.params()).await
+        }
+        _ => Err(crate::unknown_op(r)),
+    }
+}
+
+/// Power and hardware ops of a controller act on the machine it runs on (controllers are
+/// machines).
+const HOST_MACHINE_OPS: &[&str] = &[
+    "power_on",
+    "power_off",
+    "query_power_state",
+    "power_parameters",
+    "details",
+    "test",
+    "abort",
+    "override_failed_testing",
+];
+
+/// `rackcontrollers/{id}/`: read (the fields the list has), delete (admin), `list_boot_images`,
+/// and the power and hardware ops of the machine it runs on.
 pub(crate) async fn rack_controller(app: &App, r: &Req, u: &User, system_id: &str) -> Res {
     match (&r.method, r.op()) {
         (&Method::DELETE, None) => {
             app.region.delete_rack_controller(u, system_id).await?;
             crate::no_content()
         }
+        (_, Some(op)) if HOST_MACHINE_OPS.contains(&op) => {
+            let write = r.method != Method::GET || op == "power_parameters";
+            let msid = app.region.rack_host_machine(u, system_id, write).await?;
+            crate::machines::machine(app, r, u, &msid).await
+        }
         (&Method::GET, None) => {
-            let k = app.region.rack_controller(system_id).await?;
-            crate::ok_json(
-                json!({"system_id": k.system_id, "hostname": k.name, "node_type": 2,
-                "node_type_name": "Rack controller", "version": k.version,
-                "resource_uri": format!("{}/rackcontrollers/{}/", crate::render::API, k.system_id)}),
-            )
+            crate::ok_json(rack_json(&app.region.rack_controller(system_id).await?))
+        }
+        (&Method::GET, Some("list_boot_images")) => {
+            let c = app.region.rack_controller(system_id).await?;
+            // A rack fetches every image from the region when it is first asked for it, so
+            // while the rack is heard from, every complete image is available through it.
+            let images: Vec<serde_json::Value> = app
+                .region
+                .boot_resources()
+                .await?
+                .iter()
+                .filter(|b| b.complete)
+                .map(|b| {
+                    let (arch, sub) = b
+                        .architecture
+                        .split_once('/')
+                        .unwrap_or((&b.architecture, "generic"));
+                    json!({"name": b.name, "architecture": arch, "subarches": [sub]})
+                })
+                .collect();
+            crate::ok_json(json!({
+                "connected": c.alive,
+                "status": if c.alive { "synced" } else { "unknown" },
+                "images": images,
+            }))
         }
         _ => Err(crate::unknown_op(r)),
     }
@@ -142,6 +188,17 @@ pub(crate) async fn region_controllers(
         (&Method::DELETE, None, Some(id)) => {
             app.region.delete_region_controller(u, id).await?;
             crate::no_content()
+        }
+        (&Method::GET, Some("is_registered"), None) => {
+            crate::machines::is_registered(app, &r.params()).await
+        }
+        (&Method::POST, Some("set_zone"), None) => {
+            crate::machines::set_zone(app, u, &r.params()).await
+        }
+        (_, Some(op), Some(id)) if HOST_MACHINE_OPS.contains(&op) => {
+            let write = r.method != Method::GET || op == "power_parameters";
+            let msid = app.region.region_host_machine(u, id, write).await?;
+            crate::machines::machine(app, r, u, &msid).await
         }
         _ => Err(crate::unknown_op(r)),
     }

@@ -799,6 +799,8 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "The rack controllers that registered with this region (each configuration read is a heartbeat).",
         actions: ops![
             "read" "GET" None, "List rack controllers: hostname, address, version, first and last seen, rackd status, machine (the system id of the machine it runs on).";
+            "describe_power_types" "GET" Some("describe_power_types"), "The power drivers and the parameters each takes (as power-types/).";
+            "is_registered" "GET" Some("is_registered"), "Whether a MAC address belongs to a node: mac_address.", "mac_address!";
         ],
     },
     HandlerDef {
@@ -809,6 +811,8 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "The machines this region runs on (each region records its host as a machine when it starts).",
         actions: ops![
             "read" "GET" None, "List region controllers (system ids are their machines').";
+            "is_registered" "GET" Some("is_registered"), "Whether a MAC address belongs to a node: mac_address.", "mac_address!";
+            "set_zone" "POST" Some("set_zone"), "Move nodes to a zone (admin): zone, nodes (system ids, repeated).", "zone! nodes!";
         ],
     },
     HandlerDef {
@@ -819,6 +823,8 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "One region controller.",
         actions: ops![
             "read" "GET" None, "Read the region controller.";
+            "details" "GET" Some("details"), "Hardware details of the machine it runs on (BSON).";
+            "power_parameters" "GET" Some("power_parameters"), "The power parameters of the machine it runs on (admin).";
             "delete" "DELETE" None, "Remove the region controller (admin): its machine loses the region role (unlocked and unannotated when no role is left; deleted when it has no BMC). A running region records itself again at its next start.";
         ],
     },
@@ -829,7 +835,16 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         params: &["system_id"],
         doc: "One rack controller.",
         actions: ops![
-            "read" "GET" None, "Read the rack controller.";
+            "read" "GET" None, "Read the rack controller (the fields the list has).";
+            "list_boot_images" "GET" Some("list_boot_images"), "The images the rack serves: every complete boot resource while the rack is heard from (it fetches each from the region on first use); connected, status (synced, or unknown when not heard from).";
+            "power_on" "POST" Some("power_on"), "Power on the machine the rack runs on (as machines/{id}/?op=power_on).", "user_data comment";
+            "power_off" "POST" Some("power_off"), "Power off the machine the rack runs on (refused while it is locked, as controllers are).", "stop_mode comment";
+            "query_power_state" "GET" Some("query_power_state"), "The power state of the machine the rack runs on.";
+            "power_parameters" "GET" Some("power_parameters"), "The power parameters of the machine the rack runs on (admin).";
+            "details" "GET" Some("details"), "Hardware details of the machine the rack runs on (BSON).";
+            "test" "POST" Some("test"), "Run tests on the machine the rack runs on (admin).", "testing_scripts enable_ssh";
+            "abort" "POST" Some("abort"), "Abort the current operation of the machine the rack runs on.", "comment";
+            "override_failed_testing" "POST" Some("override_failed_testing"), "Ignore failed tests of the machine the rack runs on (admin).", "comment";
             "delete" "DELETE" None, "Remove the rack controller (admin): its machine is unlocked and loses its ingot_controller annotation, and is deleted when it has no BMC (power type empty or manual).";
         ],
     },

@@ -43,7 +43,14 @@ impl Call {
         self.method == "GET"
     }
     fn on_the_machine(&self) -> bool {
+        // A controller's power and hardware ops act on the machine it runs on.
+        let controller_host_op = matches!(
+            self.handler.as_str(),
+            "RackControllerHandler" | "RegionControllerHandler"
+        ) && self.op.is_some()
+            && self.op.as_deref() != Some("list_boot_images");
         self.handler == "MachineHandler"
+            || controller_host_op
             || (self.path.contains("/nodes/") && !self.path.ends_with("/nodes/"))
     }
 }

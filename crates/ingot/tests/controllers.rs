@@ -173,6 +173,64 @@ async fn controllers_are_machines(s: Server) {
     // Removing it (admins only): no BMC, so the machine goes.
     let (r2_rack, k) = rack_id(&c, "rack2.example.com").await;
     assert_eq!(k["machine"], r2_sid.as_str());
+    // One rack read has the fields the list has.
+    let one = c
+        .get(&format!("/MAAS/api/2.0/rackcontrollers/{r2_rack}/"))
+        .await
+        .ok()
+        .json();
+    assert_eq!(one, k);
+    // The images it serves: every complete boot resource (it fetches them on first use).
+    c.upload_image("custom/rackimg", b"image").await;
+    let imgs = c
+        .get(&format!(
+            "/MAAS/api/2.0/rackcontrollers/{r2_rack}/?op=list_boot_images"
+        ))
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (&imgs["connected"], &imgs["status"]),
+        (&serde_json::json!(true), &serde_json::json!("synced"))
+    );
+    assert!(
+        imgs["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "custom/rackimg" && i["architecture"] == "amd64"),
+        "{imgs:#}"
+    );
+    // Power ops act on the machine it runs on: locked, so powering it off is refused.
+    let st = c
+        .get(&format!(
+            "/MAAS/api/2.0/rackcontrollers/{r2_rack}/?op=query_power_state"
+        ))
+        .await
+        .ok()
+        .json();
+    assert!(st["state"].is_string(), "{st}");
+    let r = c
+        .post(
+            &format!("/MAAS/api/2.0/rackcontrollers/{r2_rack}/?op=power_off"),
+            &[],
+        )
+        .await
+        .expect(403);
+    assert!(r.body.contains("locked"), "{}", r.body);
+    let types = c
+        .get("/MAAS/api/2.0/rackcontrollers/?op=describe_power_types")
+        .await
+        .ok()
+        .json();
+    assert!(
+        types
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "ipmi"),
+        "{types}"
+    );
     let bob = s.user("bob").await;
     bob.delete(&format!("/MAAS/api/2.0/rackcontrollers/{r2_rack}/"))
         .await

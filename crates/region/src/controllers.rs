@@ -338,6 +338,45 @@ fn with_roles_value(roles: &[&str]) -> Value {
     Value::Object(ann)
 }
 
+impl Region {
+    /// The machine a rack controller runs on, for a power or hardware op on the controller
+    /// (administrators only for one that changes something or reads power secrets, checked
+    /// first).
+    pub async fn rack_host_machine(&self, user: &User, rack: &str, write: bool) -> Result<String> {
+        if write && !user.is_admin {
+            return Err(RegionError::Forbidden(
+                "Acting on a rack controller needs administrator rights.".into(),
+            ));
+        }
+        let c = self.rack_controller(rack).await?;
+        c.machine.ok_or_else(|| {
+            RegionError::BadRequest(format!(
+                "Rack controller {} has no machine record (it did not report its host).",
+                c.rack.name
+            ))
+        })
+    }
+
+    /// The machine of a region controller (its system id is the machine's), for a power or
+    /// hardware op on the controller (administrators only for one that changes something or
+    /// reads power secrets).
+    pub async fn region_host_machine(&self, user: &User, id: &str, write: bool) -> Result<String> {
+        if write && !user.is_admin {
+            return Err(RegionError::Forbidden(
+                "Acting on a region controller needs administrator rights.".into(),
+            ));
+        }
+        self.region_controllers()
+            .await?
+            .into_iter()
+            .find(|m| m.system_id == id)
+            .map(|m| m.system_id)
+            .ok_or_else(|| {
+                RegionError::NotFound("No region controller matches the given query.".into())
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -219,12 +219,12 @@ impl Region {
         Ok(out)
     }
 
-    /// One rack controller by its system id.
-    pub async fn rack_controller(&self, system_id: &str) -> Result<Rack> {
-        self.store
-            .rack_with_machine(system_id)
+    /// One rack controller by its system id, as the list shows it.
+    pub async fn rack_controller(&self, system_id: &str) -> Result<RackController> {
+        self.rack_controllers()
             .await?
-            .map(|(k, _)| k)
+            .into_iter()
+            .find(|c| c.rack.system_id == system_id)
             .ok_or_else(|| {
                 RegionError::NotFound("No rack controller matches the given query.".into())
             })
