@@ -1103,7 +1103,11 @@ impl Executor {
         };
         if !self.cfg.image.kind.is_disk() {
             let entries = self.fstab_entries();
-            write("etc/fstab", seed::fstab(&entries).as_bytes(), 0o644)?;
+            write(
+                "etc/fstab",
+                seed::fstab(&entries, &self.cfg.special_mounts).as_bytes(),
+                0o644,
+            )?;
         }
         let user_data = match &self.cfg.user_data {
             Some(b64) => {

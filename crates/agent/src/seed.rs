@@ -5,7 +5,7 @@
 //! The YAML documents are written as JSON (JSON is YAML), which both cloud-init and the test
 //! OS's `ingot-agent firstboot` read.
 
-use ingot_core::deploy::{DeployConfig, FsType, Reporting};
+use ingot_core::deploy::{DeployConfig, FsType, Reporting, SpecialMount};
 use serde_json::json;
 
 /// Where the seed goes under the target root.
@@ -25,8 +25,9 @@ pub struct FstabEntry {
 }
 
 /// `/etc/fstab`: by UUID, in mount-path order (the root first), swap last; `/` is checked first (pass 1),
-/// others after (pass 2), swap and vfat never.
-pub fn fstab(entries: &[FstabEntry]) -> String {
+/// others after (pass 2), swap and vfat never; then the special filesystems (`tmpfs`, `ramfs`),
+/// never checked.
+pub fn fstab(entries: &[FstabEntry], specials: &[SpecialMount]) -> String {
     let mut v: Vec<&FstabEntry> = entries.iter().collect();
     v.sort_by(|a, b| {
         (a.fstype == FsType::Swap)
@@ -55,6 +56,17 @@ pub fn fstab(entries: &[FstabEntry]) -> String {
             e.fstype.as_str(),
             opts,
             pass
+        ));
+    }
+    let mut sp: Vec<&SpecialMount> = specials.iter().collect();
+    sp.sort_by(|a, b| mount_order(&a.path, &b.path));
+    for x in sp {
+        s.push_str(&format!(
+            "{} {} {} {} 0 0\n",
+            x.fstype,
+            x.path,
+            x.fstype,
+            x.options.as_deref().unwrap_or("defaults")
         ));
     }
     s
@@ -192,6 +204,7 @@ mod tests {
             },
             vendor_data: None,
             kernel_opts: String::new(),
+            special_mounts: vec![],
         }
     }
 
@@ -203,12 +216,24 @@ mod tests {
             fstype,
             options: None,
         };
-        let t = fstab(&[
-            e("3", "/boot/efi", FsType::Vfat),
-            e("2", "/boot", FsType::Ext2),
-            e("4", "none", FsType::Swap),
-            e("1", "/", FsType::Ext4),
-        ]);
+        let tmp = |path: &str, options: Option<&str>| SpecialMount {
+            fstype: "tmpfs".into(),
+            path: path.into(),
+            options: options.map(String::from),
+        };
+        let specials = [
+            tmp("/var/tmp", None),
+            tmp("/scratch", Some("size=1G,mode=1777")),
+        ];
+        let t = fstab(
+            &[
+                e("3", "/boot/efi", FsType::Vfat),
+                e("2", "/boot", FsType::Ext2),
+                e("4", "none", FsType::Swap),
+                e("1", "/", FsType::Ext4),
+            ],
+            &specials,
+        );
         let lines: Vec<&str> = t.lines().skip(1).collect();
         assert_eq!(
             lines,
@@ -217,6 +242,8 @@ mod tests {
                 "UUID=2 /boot ext2 defaults 0 2",
                 "UUID=3 /boot/efi vfat defaults 0 0",
                 "UUID=4 none swap sw 0 0",
+                "tmpfs /scratch tmpfs size=1G,mode=1777 0 0",
+                "tmpfs /var/tmp tmpfs defaults 0 0",
             ]
         );
     }

@@ -225,6 +225,24 @@ pub(crate) async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
             region.restore_networking_configuration(u, sid).await?;
             region.restore_storage_configuration(u, sid).await?
         }
+        (&Method::POST, Some(op @ ("mount_special" | "unmount_special"))) => {
+            let (fstype, mp, opts) = (
+                p.get("fstype").unwrap_or_default().to_string(),
+                p.get("mount_point").unwrap_or_default().to_string(),
+                p.get("mount_options").map(String::from),
+            );
+            let what = format!("{op} {mp}");
+            region
+                .edit_storage(u, sid, &what, |m, _, _| {
+                    if op == "mount_special" {
+                        m.mount_special(&fstype, &mp, opts.as_deref()).map(drop)
+                    } else {
+                        m.unmount_special(&mp)
+                    }
+                })
+                .await?;
+            region.machine_for(u, sid).await?
+        }
         (&Method::POST, Some("clear_default_gateways")) => {
             region.clear_default_gateways(u, sid).await?
         }

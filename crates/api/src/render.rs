@@ -215,7 +215,7 @@ pub struct MachineOut<'a> {
     cache_sets: Value,
     bcaches: Value,
     raids: [(); 0],
-    special_filesystems: [(); 0],
+    special_filesystems: Value,
     node_type: i64,
     node_type_name: &'static str,
     parent: Option<&'a str>,
@@ -458,7 +458,14 @@ pub fn machine_out<'a>(m: &'a Machine, net: &Net) -> MachineOut<'a> {
         cache_sets,
         bcaches,
         raids: [],
-        special_filesystems: [],
+        special_filesystems: sm
+            .specials
+            .iter()
+            .map(|x| {
+                json!({"fstype": x.fstype, "label": null, "uuid": null,
+                       "mount_point": x.mount_point, "mount_options": x.mount_options})
+            })
+            .collect(),
         node_type: m.node_type,
         node_type_name: ingot_core::NodeType::from_i64(m.node_type)
             .map(|t| t.label())

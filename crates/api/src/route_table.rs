@@ -105,6 +105,8 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "restore_storage_configuration" "POST" Some("restore_storage_configuration"), "Reset the storage to the default layout (default_storage_layout; Ready or Allocated).";
             "restore_networking_configuration" "POST" Some("restore_networking_configuration"), "Reset the network to what commissioning leaves: bonds, VLANs and bridges deleted, every link and address removed, the boot interface AUTO on the subnet of its VLAN (DHCP when unknown).";
             "restore_default_configuration" "POST" Some("restore_default_configuration"), "restore_networking_configuration and restore_storage_configuration together.";
+            "mount_special" "POST" Some("mount_special"), "Mount a filesystem without a device in the installed OS (Ready or Allocated): fstype (tmpfs or ramfs), mount_point (absolute, free), mount_options.", "fstype! mount_point! mount_options";
+            "unmount_special" "POST" Some("unmount_special"), "Remove the special filesystem at mount_point.", "mount_point!";
             "clear_default_gateways" "POST" Some("clear_default_gateways"), "Forget the chosen default gateways: deployment then routes through the first addressed link on a subnet with a gateway.";
             "get_curtin_config" "GET" Some("get_curtin_config"), "The configuration the machine installs from (image, storage steps, network configuration, vendor-data; its secret left out), while Deploying, Deployed or Failed deployment.";
         ],

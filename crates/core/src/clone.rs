@@ -4,8 +4,8 @@
 //! loads the facts, the store applies the result in one transaction per destination.
 
 use crate::storage::{
-    Bcache, CacheSet, Filesystem, LogicalVolume, Object, PartTable, Partition, StorageModel,
-    UuidGen, Volume, VolumeGroup,
+    Bcache, CacheSet, Filesystem, LogicalVolume, Object, PartTable, Partition, SpecialFs,
+    StorageModel, UuidGen, Volume, VolumeGroup,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -256,6 +256,7 @@ pub fn cloned_storage(
                 mount_point: f.mount_point.clone(),
                 mount_options: f.mount_options.clone(),
             }),
+            Object::Special(x) => Object::Special(SpecialFs { id, ..x.clone() }),
         };
         objects.push(copy);
     }

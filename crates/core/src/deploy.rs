@@ -42,6 +42,18 @@ pub struct DeployConfig {
     /// global setting, then the machine's tags'), written into its boot loader's settings.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kernel_opts: String,
+    /// Filesystems without a device (`tmpfs`, `ramfs`) the installed OS mounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub special_mounts: Vec<SpecialMount>,
+}
+
+/// A `tmpfs` or `ramfs` mount of the installed OS (an fstab line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecialMount {
+    pub fstype: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<String>,
 }
 
 /// The OS image to write.
@@ -839,6 +851,11 @@ mod tests {
             },
             vendor_data: Some("#cloud-config\n{}\n".into()),
             kernel_opts: "nomodeset quiet".into(),
+            special_mounts: vec![SpecialMount {
+                fstype: "tmpfs".into(),
+                path: "/scratch".into(),
+                options: Some("size=1G".into()),
+            }],
         };
         let text = serde_json::to_string(&c).unwrap();
         assert!(text.contains(r#""type":"partition""#), "{text}");

@@ -131,6 +131,17 @@ pub struct Bcache {
     pub cache_mode: CacheMode,
 }
 
+/// A filesystem with no device (MAAS's special filesystems: `tmpfs`, `ramfs`), mounted in
+/// the installed OS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecialFs {
+    pub id: i64,
+    /// `tmpfs` or `ramfs`.
+    pub fstype: String,
+    pub mount_point: String,
+    pub mount_options: Option<String>,
+}
+
 /// Every stored (non-disk) object, as the store keeps them (one row each).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -142,6 +153,7 @@ pub enum Object {
     LogicalVolume(LogicalVolume),
     CacheSet(CacheSet),
     Bcache(Bcache),
+    Special(SpecialFs),
 }
 
 impl Object {
@@ -154,6 +166,7 @@ impl Object {
             Object::LogicalVolume(o) => o.id,
             Object::CacheSet(o) => o.id,
             Object::Bcache(o) => o.id,
+            Object::Special(o) => o.id,
         }
     }
 
@@ -166,6 +179,7 @@ impl Object {
             Object::LogicalVolume(_) => "logical_volume",
             Object::CacheSet(_) => "cache_set",
             Object::Bcache(_) => "bcache",
+            Object::Special(_) => "special_filesystem",
         }
     }
 }
@@ -318,6 +332,7 @@ pub struct StorageModel {
     pub logical_volumes: Vec<LogicalVolume>,
     pub cache_sets: Vec<CacheSet>,
     pub bcaches: Vec<Bcache>,
+    pub specials: Vec<SpecialFs>,
     /// The last temporary id handed out (negative).
     pub temp: i64,
 }
@@ -365,6 +380,7 @@ impl StorageModel {
             Object::LogicalVolume(l) => self.vg(l.vg).is_some(),
             Object::CacheSet(c) => self.exists(c.device),
             Object::Bcache(b) => self.exists(b.backing) && self.cache_set(b.cache_set).is_some(),
+            Object::Special(_) => true,
         }
     }
 
@@ -377,6 +393,7 @@ impl StorageModel {
             Object::LogicalVolume(o) => self.logical_volumes.push(o),
             Object::CacheSet(o) => self.cache_sets.push(o),
             Object::Bcache(o) => self.bcaches.push(o),
+            Object::Special(o) => self.specials.push(o),
         }
     }
 
@@ -395,6 +412,7 @@ impl StorageModel {
         v.extend(self.cache_sets.iter().cloned().map(Object::CacheSet));
         v.extend(self.bcaches.iter().cloned().map(Object::Bcache));
         v.extend(self.filesystems.iter().cloned().map(Object::Filesystem));
+        v.extend(self.specials.iter().cloned().map(Object::Special));
         v
     }
 
@@ -456,6 +474,9 @@ impl StorageModel {
             id(&mut b.id);
             id(&mut b.cache_set);
             vol(&mut b.backing);
+        }
+        for x in &mut self.specials {
+            id(&mut x.id);
         }
     }
 
@@ -913,6 +934,12 @@ impl StorageModel {
                 return Err(field(
                     "mount_point",
                     format!("{what} ({} is).", self.name_of(other.volume)),
+                ));
+            }
+            if let Some(x) = self.specials.iter().find(|x| x.mount_point == mp) {
+                return Err(field(
+                    "mount_point",
+                    format!("A {} filesystem is already mounted at {mp}.", x.fstype),
                 ));
             }
         }

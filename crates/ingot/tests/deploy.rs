@@ -621,6 +621,41 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
     )
     .await
     .ok();
+    // A special filesystem (MAAS mount_special), and one refused for a mount point in use.
+    let m = c
+        .op(
+            &sid,
+            "mount_special",
+            &[
+                ("fstype", "tmpfs"),
+                ("mount_point", "/scratch"),
+                ("mount_options", "size=512M"),
+            ],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        m["special_filesystems"][0]["mount_point"], "/scratch",
+        "{m:#}"
+    );
+    c.op(
+        &sid,
+        "mount_special",
+        &[("fstype", "ramfs"), ("mount_point", "/")],
+    )
+    .await
+    .expect(400);
+    c.op(
+        &sid,
+        "mount_special",
+        &[("fstype", "ramfs"), ("mount_point", "/tmp/r")],
+    )
+    .await
+    .ok();
+    c.op(&sid, "unmount_special", &[("mount_point", "/tmp/r")])
+        .await
+        .ok();
     let user_data = "#cloud-config\nruncmd: [touch /ingot-deployed]\n";
     let ud64 = base64::engine::general_purpose::STANDARD.encode(user_data);
     let d = c
@@ -649,6 +684,10 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
         .ok()
         .json();
     assert_eq!(cfg["system_id"], sid.as_str());
+    assert_eq!(
+        cfg["special_mounts"],
+        json!([{"fstype": "tmpfs", "path": "/scratch", "options": "size=512M"}])
+    );
     assert_eq!(cfg["hostname"], "web1");
     assert_eq!(cfg["fqdn"], "web1.maas");
     assert_eq!(cfg["image"]["name"], "custom/ingot-test");

@@ -512,6 +512,7 @@ impl Region {
         let token = self.store.ensure_machine_token(m.id).await?;
         let vendor_data = render_vendor_data(&self.vendor_settings(&m).await?);
         let kernel_opts = self.kernel_opts(Some(&m)).await?;
+        let special_mounts = self.store.storage_model(m.id).await?.special_mounts();
         let kind = ImageKind::parse(&image.filetype).ok_or_else(|| {
             RegionError::field(
                 "distro_series",
@@ -544,6 +545,7 @@ impl Region {
             },
             vendor_data,
             kernel_opts,
+            special_mounts,
         })
     }
 }

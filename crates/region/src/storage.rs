@@ -205,7 +205,7 @@ impl Region {
             )
             .await?
         {
-            Edit::Done(v, model, ids) => Ok((v, model, ids)),
+            Edit::Done(v, model, ids) => Ok((v, *model, ids)),
             Edit::Refused(e) => Err(e.into()),
             Edit::WrongStatus(s) => Err(wrong_status(s)),
         }

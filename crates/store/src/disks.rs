@@ -105,7 +105,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Edit::Done(id, after, Default::default()))
+        Ok(Edit::Done(id, Box::new(after), Default::default()))
     }
 
     /// A machine's storage model as the transaction sees it (objects on vanished disks

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 pub enum Edit<T> {
     /// Applied and stored; the model as stored now (real ids), and the real id of every
     /// temporary one the edit handed out.
-    Done(T, StorageModel, HashMap<i64, i64>),
+    Done(T, Box<StorageModel>, HashMap<i64, i64>),
     /// The model refused the edit; nothing was written.
     Refused(StorageError),
     /// The machine is not in a status the edit allows; nothing was written.
@@ -171,7 +171,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Edit::Done(out, model, map))
+        Ok(Edit::Done(out, Box::new(model), map))
     }
 }
 

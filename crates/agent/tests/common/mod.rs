@@ -253,6 +253,7 @@ pub fn config(storage: Vec<StorageStep>, image: ImageSource, reporting: &str) ->
         },
         vendor_data: None,
         kernel_opts: String::new(),
+        special_mounts: vec![],
     }
 }
 

@@ -1,7 +1,12 @@
 //! Changes to parts of the storage model after they were made: a volume group's name and
 //! physical volumes, a partition's tags, and whether a physical disk's description may change.
 
-use super::{field, invalid, Result, StorageError, StorageModel, Volume, LVM_PV_OVERHEAD};
+use super::{
+    field, invalid, Result, SpecialFs, StorageError, StorageModel, Volume, LVM_PV_OVERHEAD,
+};
+
+/// The filesystems MAAS mounts without a device.
+pub const SPECIAL_FSTYPES: &[&str] = &["tmpfs", "ramfs"];
 
 /// A tag as MAAS takes one for disks and partitions: one word.
 pub fn check_tag(tag: &str) -> Result<&str> {
@@ -16,6 +21,84 @@ pub fn check_tag(tag: &str) -> Result<&str> {
 }
 
 impl StorageModel {
+    /// `machines/{id}/?op=mount_special`: a `tmpfs` or `ramfs` at an absolute mount point no
+    /// other filesystem uses (not `/`).
+    pub fn mount_special(
+        &mut self,
+        fstype: &str,
+        mount_point: &str,
+        options: Option<&str>,
+    ) -> Result<i64> {
+        let fstype = fstype.trim();
+        if !SPECIAL_FSTYPES.contains(&fstype) {
+            return Err(field(
+                "fstype",
+                format!(
+                    "'{fstype}' is not a special filesystem: {}.",
+                    SPECIAL_FSTYPES.join(", ")
+                ),
+            ));
+        }
+        let mp = mount_point.trim().trim_end_matches('/');
+        if !mount_point.trim().starts_with('/') || mp.is_empty() {
+            return Err(field(
+                "mount_point",
+                format!(
+                    "'{}' is not an absolute path other than /.",
+                    mount_point.trim()
+                ),
+            ));
+        }
+        if self
+            .filesystems
+            .iter()
+            .any(|f| f.mount_point.as_deref() == Some(mp))
+            || self.specials.iter().any(|x| x.mount_point == mp)
+        {
+            return Err(field(
+                "mount_point",
+                format!("Another filesystem is already mounted at {mp}."),
+            ));
+        }
+        let id = self.new_id();
+        self.specials.push(SpecialFs {
+            id,
+            fstype: fstype.to_string(),
+            mount_point: mp.to_string(),
+            mount_options: options
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(String::from),
+        });
+        Ok(id)
+    }
+
+    /// The special filesystems as the installed OS mounts them (fstab lines).
+    pub fn special_mounts(&self) -> Vec<crate::deploy::SpecialMount> {
+        self.specials
+            .iter()
+            .map(|x| crate::deploy::SpecialMount {
+                fstype: x.fstype.clone(),
+                path: x.mount_point.clone(),
+                options: x.mount_options.clone(),
+            })
+            .collect()
+    }
+
+    /// `machines/{id}/?op=unmount_special`: the special filesystem at `mount_point` goes.
+    pub fn unmount_special(&mut self, mount_point: &str) -> Result<()> {
+        let mp = mount_point.trim().trim_end_matches('/');
+        let before = self.specials.len();
+        self.specials.retain(|x| x.mount_point != mp);
+        if self.specials.len() == before {
+            return Err(field(
+                "mount_point",
+                format!("No special filesystem is mounted at {mp}."),
+            ));
+        }
+        Ok(())
+    }
+
     /// `volume-group/{id}/` update: a new `name`, physical volumes added (free disks or
     /// partitions) and removed (members whose space the logical volumes do not need).
     pub fn update_volume_group(
@@ -206,6 +289,41 @@ mod tests {
         assert!(m.check_disk_resize(2, 20 * GIB).is_err());
         assert!(m.check_disk_resize(1, 20 * GIB).is_ok());
         assert!(m.check_disk_resize(1, 0).is_err());
+    }
+
+    #[test]
+    fn special_filesystems() {
+        let mut m = model();
+        let mut g = gen();
+        m.mount_special("tmpfs", "/run/scratch/", Some("size=1G"))
+            .unwrap();
+        for (fstype, mp, field) in [
+            ("ext4", "/x", "fstype"),
+            ("tmpfs", "relative", "mount_point"),
+            ("tmpfs", "/", "mount_point"),
+            ("ramfs", "/run/scratch", "mount_point"),
+        ] {
+            let e = m.mount_special(fstype, mp, None).unwrap_err();
+            assert!(
+                matches!(&e, super::StorageError::Field(f, _) if f == field),
+                "{fstype} {mp}: {e:?}"
+            );
+        }
+        // A block filesystem cannot take its mount point either.
+        let p = m.add_partition(1, Some(GIB), false, false, &mut g).unwrap();
+        m.format(
+            Volume::Partition(p),
+            super::super::FsType::Ext4,
+            None,
+            None,
+            &mut g,
+        )
+        .unwrap();
+        assert!(m.mount(Volume::Partition(p), "/run/scratch", None).is_err());
+        assert_eq!(m.specials[0].mount_options.as_deref(), Some("size=1G"));
+        m.unmount_special("/run/scratch").unwrap();
+        assert!(m.unmount_special("/run/scratch").is_err());
+        assert!(m.specials.is_empty());
     }
 
     #[test]
