@@ -468,7 +468,7 @@ pub fn check_http_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn is_host(s: &str) -> bool {
+pub(crate) fn is_host(s: &str) -> bool {
     s.parse::<std::net::IpAddr>().is_ok()
         || (!s.is_empty()
             && s.len() <= 253
