@@ -214,6 +214,98 @@ async fn settings_are_checked_and_read_back_with_their_defaults() {
     assert_eq!(l.region.node_timeout_min().await.unwrap(), 12);
 }
 
+/// The settings that change what Ingot does: NTP in the vendor-data, the archive only once
+/// set, enlistment's commissioning, new machines' minimum kernel.
+#[tokio::test]
+async fn settings_take_effect() {
+    let l = lab().await;
+    let base = "http://10.9.0.1:5240/MAAS";
+    let set = |name: &'static str, value: &'static str| {
+        let r = &l.region;
+        let a = &l.admin;
+        async move { r.set_config(a, name, value).await.expect(name) }
+    };
+    let ntp = || {
+        let r = &l.region;
+        async move { r.vendor_settings(base).await.unwrap().ntp_servers }
+    };
+    // (ntp_servers, ntp_external_only) -> the servers machines get.
+    assert_eq!(ntp().await, ["ntp.ubuntu.com"], "MAAS's default");
+    assert_eq!(
+        l.region.vendor_settings(base).await.unwrap().apt_mirror,
+        None
+    );
+    for (servers, only, want) in [
+        ("", "false", vec!["10.9.0.1"]),
+        ("", "true", vec![]),
+        ("ntp1.example", "false", vec!["ntp1.example"]),
+        (
+            "ntp1.example 10.0.0.1",
+            "true",
+            vec!["ntp1.example", "10.0.0.1"],
+        ),
+    ] {
+        set("ntp_servers", servers).await;
+        set("ntp_external_only", only).await;
+        assert_eq!(
+            ntp().await,
+            want,
+            "ntp_servers={servers:?} external_only={only}"
+        );
+    }
+    set("main_archive", "http://mirror.example/debian").await;
+    set("http_proxy", "http://proxy.example:3128/").await;
+    set("use_peer_proxy", "true").await;
+    let v = l.region.vendor_settings(base).await.unwrap();
+    assert_eq!(
+        v.apt_mirror.as_deref(),
+        Some("http://mirror.example/debian")
+    );
+    assert_eq!(v.http_proxy.as_deref(), Some("http://proxy.example:3128/"));
+    set("enable_http_proxy", "false").await;
+    assert_eq!(
+        l.region.vendor_settings(base).await.unwrap().http_proxy,
+        None
+    );
+
+    // Enlistment runs the built-in commissioning scripts only while enlist_commissioning.
+    let enlist = |mac: &'static str| {
+        let r = &l.region;
+        async move {
+            let p = params(&[
+                ("architecture", "amd64/generic"),
+                ("mac_addresses", mac),
+                ("commission", "true"),
+            ]);
+            forms::create_machine(r, &Principal::Anonymous, &p)
+                .await
+                .expect("enlist")
+        }
+    };
+    assert!(enlist("52:54:00:e1:00:01").await.enlistment_token.is_some());
+    set("enlist_commissioning", "false").await;
+    let quiet = enlist("52:54:00:e1:00:02").await;
+    assert!(quiet.enlistment_token.is_none());
+    assert_eq!(quiet.machine.status.label(), "New");
+
+    // A new machine without min_hwe_kernel gets default_min_hwe_kernel; one given keeps it.
+    set("default_min_hwe_kernel", "hwe-22.04").await;
+    let m = machine(&l, "52:54:00:e1:00:03").await;
+    assert_eq!(m.min_hwe_kernel, "hwe-22.04");
+    let who = Principal::User(l.admin.clone());
+    let p = params(&[
+        ("architecture", "amd64/generic"),
+        ("mac_addresses", "52:54:00:e1:00:04"),
+        ("power_type", "manual"),
+        ("min_hwe_kernel", "ga-24.04"),
+    ]);
+    let m = forms::create_machine(&l.region, &who, &p)
+        .await
+        .unwrap()
+        .machine;
+    assert_eq!(m.min_hwe_kernel, "ga-24.04");
+}
+
 #[tokio::test]
 async fn tags_zones_and_pools() {
     let l = lab().await;
