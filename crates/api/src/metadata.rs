@@ -111,7 +111,7 @@ async fn versioned(app: &App, r: &Req, rest: &[&str]) -> Res {
                 let keys = app.region.public_keys(&m).await?;
                 plain(keys.join("\n"))
             }
-            "vendor-data" => plain(app.region.vendor_data(&m).await?),
+            "vendor-data" => plain(app.region.vendor_data(&m, &r.base).await?),
             other => Err(not_found(format!("Unknown metadata attribute: {other}"))),
         },
         ["user-data"] => match app.region.user_data(&m).await? {

@@ -2,6 +2,7 @@
 
 use crate::{ok_json, unknown_op, App, Req, Res};
 use axum::http::Method;
+use ingot_core::settings::Value as Setting;
 use ingot_region::model::User;
 use serde_json::json;
 use serde_json::Value;
@@ -11,9 +12,11 @@ pub(crate) async fn config(app: &App, r: &Req, u: &User) -> Res {
     let name = p.get("name").unwrap_or_default();
     match (&r.method, r.op()) {
         (&Method::GET, Some("get_config")) => ok_json(match app.region.get_config(name).await? {
-            ingot_core::settings::Value::Int(v) => json!(v),
-            ingot_core::settings::Value::Bool(v) => json!(v),
-            ingot_core::settings::Value::Text(v) => json!(v),
+            Setting::Null => Value::Null,
+            Setting::Int(v) => json!(v),
+            Setting::Bool(v) => json!(v),
+            Setting::Text(v) => json!(v),
+            Setting::List(v) => json!(v),
         }),
         (&Method::POST, Some("set_config")) => {
             app.region

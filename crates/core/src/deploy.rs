@@ -500,6 +500,33 @@ pub fn render_vendor_data(v: &VendorSettings) -> Option<String> {
     Some(format!("#cloud-config\n{body}\n"))
 }
 
+/// The NTP servers a machine is given (MAAS's `ntp_external_only`): with external-only, the
+/// `ntp_servers` alone; otherwise those, or, when there are none, the region or rack the
+/// machine reaches Ingot through (`via_host`).
+pub fn machine_ntp_servers(
+    ntp_servers: Vec<String>,
+    external_only: bool,
+    via_host: Option<&str>,
+) -> Vec<String> {
+    if external_only || !ntp_servers.is_empty() {
+        ntp_servers
+    } else {
+        via_host.map(str::to_string).into_iter().collect()
+    }
+}
+
+/// The host of an `http(s)://[user@]host[:port]/...` URL (an IPv6 address without brackets).
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    Some(host).filter(|h| is_host(h))
+}
+
 /// `ntp_servers` as MAAS takes it: names or addresses separated by spaces or commas.
 pub fn parse_ntp_servers(text: &str) -> Result<Vec<String>, String> {
     let servers: Vec<String> = text
@@ -552,7 +579,7 @@ pub fn check_http_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn is_host(s: &str) -> bool {
+pub(crate) fn is_host(s: &str) -> bool {
     s.parse::<std::net::IpAddr>().is_ok()
         || (!s.is_empty()
             && s.len() <= 253
@@ -948,6 +975,45 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cc, json!({"apt": {"proxy": "http://p:8000/"}}));
+    }
+
+    #[test]
+    fn ntp_servers_a_machine_gets() {
+        // (ntp_servers, ntp_external_only, region/rack host) -> servers
+        type Case<'a> = (&'a [&'a str], bool, Option<&'a str>, &'a [&'a str]);
+        let table: &[Case] = &[
+            (
+                &["ntp.example.com"],
+                false,
+                Some("10.0.0.1"),
+                &["ntp.example.com"],
+            ),
+            (
+                &["ntp.example.com"],
+                true,
+                Some("10.0.0.1"),
+                &["ntp.example.com"],
+            ),
+            (&[], false, Some("10.0.0.1"), &["10.0.0.1"]),
+            (&[], true, Some("10.0.0.1"), &[]),
+            (&[], false, None, &[]),
+        ];
+        for (servers, only, via, want) in table {
+            let given = servers.iter().map(|s| s.to_string()).collect();
+            assert_eq!(
+                machine_ntp_servers(given, *only, *via),
+                *want,
+                "{servers:?} {only} {via:?}"
+            );
+        }
+        for (url, want) in [
+            ("http://10.0.0.1:5240/MAAS", Some("10.0.0.1")),
+            ("http://[fe80::1]:5240", Some("fe80::1")),
+            ("https://region.example/MAAS", Some("region.example")),
+            ("http://:5240/", None),
+        ] {
+            assert_eq!(url_host(url), want, "{url}");
+        }
     }
 
     #[test]

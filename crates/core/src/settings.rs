@@ -1,27 +1,46 @@
 //! The region's settings (MAAS's `get_config` / `set_config` names): each one's kind, default
-//! and check, written once. The region stores what [`check`] returns and reads back through
-//! [`read`]; nothing else knows a setting's default.
+//! and check, written once in [`SETTINGS`] (`settings/table.rs`). The region stores what
+//! [`Setting::check`] returns and reads back through [`Setting::read`]; nothing else knows a
+//! setting's default.
+
+mod forms;
+mod table;
+
+pub use forms::Form;
+pub use table::{ALIASES, IPMI_WORKAROUND_FLAGS, SETTINGS, UNKNOWN_MACHINES};
 
 use crate::storage::Layout;
 
 /// What a setting holds, with its default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// A whole number of minutes greater than 0.
-    Minutes(i64),
-    /// A whole number, 0 or more (0: no limit).
-    Count(i64),
+    /// A whole number from `min` up to `max` (no upper bound when None).
+    Int {
+        default: i64,
+        min: i64,
+        max: Option<i64>,
+    },
+    /// A TCP/UDP port MAAS's services may bind (1024-65535, not MAAS's own 5240-5270): the
+    /// default, and a port of that range still allowed.
+    Port(i64, Option<i64>),
+    /// One of the listed whole numbers, and the default.
+    IntChoice(&'static [i64], i64),
     /// `true` / `false`.
     Bool(bool),
     /// One of the storage layouts.
     StorageLayout(Layout),
-    /// One of the listed words: the words, the default, and what the choice means (for the
-    /// refusal).
+    /// One of the listed words (the empty word only when listed): the words, the default, and
+    /// what the choice means (for the refusal).
     OneOf(&'static [&'static str], &'static str, &'static str),
-    /// Free text with a default; may not be cleared.
+    /// Text with a default; may not be cleared.
     Text(&'static str),
-    /// Free text, a list or a URL checked by [`Setting::check`]; may be cleared (empty).
-    Clearable,
+    /// Text in a [`Form`] that may be cleared; its default (None: null).
+    Opt {
+        default: Option<&'static str>,
+        form: Form,
+    },
+    /// Any of the listed words, as a list (null until set).
+    Flags(&'static [&'static str]),
 }
 
 /// One setting.
@@ -31,12 +50,14 @@ pub struct Setting {
     pub kind: Kind,
 }
 
-/// A setting's value as `get_config` answers it.
+/// A setting's value as `get_config` answers it (MAAS's JSON types).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
+    Null,
     Int(i64),
     Bool(bool),
     Text(String),
+    List(Vec<String>),
 }
 
 /// Why a value was refused (the message is for the `value` field).
@@ -46,43 +67,6 @@ pub enum SettingError {
     Unknown { name: String },
     #[error("{0}")]
     Invalid(String),
-}
-
-pub const UNKNOWN_MACHINES: &[&str] = &["enlist", "ignore"];
-
-/// Every setting, in the order `set_config` lists them in its error.
-pub const SETTINGS: &[Setting] = &[
-    s("node_timeout", Kind::Minutes(30)),
-    s("default_distro_series", Kind::Text("jammy")),
-    s("default_osystem", Kind::Text("ubuntu")),
-    s(
-        "unknown_machines",
-        Kind::OneOf(
-            UNKNOWN_MACHINES,
-            "enlist",
-            "'enlist' (network-booting strangers enlist) or 'ignore'",
-        ),
-    ),
-    s("max_concurrent_deployments", Kind::Count(0)),
-    s("enable_disk_erasing_on_release", Kind::Bool(false)),
-    s("disk_erase_with_secure_erase", Kind::Bool(false)),
-    s("disk_erase_with_quick_erase", Kind::Bool(false)),
-    s("default_storage_layout", Kind::StorageLayout(Layout::Flat)),
-    s("kernel_opts", Kind::Clearable),
-    s("ntp_servers", Kind::Clearable),
-    s("http_proxy", Kind::Clearable),
-    s("enable_http_proxy", Kind::Bool(true)),
-    s("main_archive", Kind::Clearable),
-    s("remote_syslog", Kind::Clearable),
-    s("maas_name", Kind::Text("maas")),
-    s("upstream_dns", Kind::Clearable),
-];
-
-/// Older names MAAS still answers to, and the setting each one is.
-pub const ALIASES: &[(&str, &str)] = &[("ntp_server", "ntp_servers")];
-
-const fn s(name: &'static str, kind: Kind) -> Setting {
-    Setting { name, kind }
 }
 
 /// The names, in table order.
@@ -117,24 +101,45 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// MAAS's port rule: why `port` may not be bound, if it may not.
+fn port_refusal(port: i64, allowed: Option<i64>) -> Option<&'static str> {
+    if Some(port) == allowed {
+        return None;
+    }
+    if !(1..=65535).contains(&port) {
+        Some("Unable to change port number. Port number is not between 0 - 65535.")
+    } else if port <= 1023 {
+        Some("Unable to change port number. Port number is reserved for system services.")
+    } else if (5240..=5270).contains(&port) {
+        Some("Unable to change port number. Port number is reserved for MAAS services.")
+    } else {
+        None
+    }
+}
+
+/// A list setting's stored words.
+fn words(stored: &str) -> Vec<String> {
+    stored.split_whitespace().map(str::to_string).collect()
+}
+
 impl Setting {
     /// The value in effect: what is stored when it still reads as this setting's kind, else
     /// the default.
     pub fn read(&self, stored: Option<&str>) -> Value {
         let stored = stored.map(str::trim);
+        let int = stored.and_then(|v| v.parse::<i64>().ok());
         match self.kind {
-            Kind::Minutes(d) => Value::Int(
-                stored
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .filter(|v| *v > 0)
+            Kind::Int { default, min, max } => Value::Int(
+                int.filter(|v| *v >= min && max.is_none_or(|m| *v <= m))
+                    .unwrap_or(default),
+            ),
+            Kind::Port(d, allowed) => Value::Int(
+                int.filter(|p| port_refusal(*p, allowed).is_none())
                     .unwrap_or(d),
             ),
-            Kind::Count(d) => Value::Int(
-                stored
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .filter(|v| *v >= 0)
-                    .unwrap_or(d),
-            ),
+            Kind::IntChoice(choices, d) => {
+                Value::Int(int.filter(|v| choices.contains(v)).unwrap_or(d))
+            }
             Kind::Bool(d) => Value::Bool(stored.map_or(d, |v| v == "true")),
             Kind::StorageLayout(d) => Value::Text(
                 stored
@@ -143,38 +148,73 @@ impl Setting {
                     .as_str()
                     .to_string(),
             ),
-            Kind::OneOf(_, d, _) | Kind::Text(d) => {
-                Value::Text(stored.map_or_else(|| d.to_string(), str::to_string))
+            Kind::OneOf(choices, d, _) => Value::Text(
+                stored
+                    .filter(|v| choices.contains(v))
+                    .unwrap_or(d)
+                    .to_string(),
+            ),
+            Kind::Text(d) => Value::Text(stored.filter(|v| !v.is_empty()).unwrap_or(d).to_string()),
+            Kind::Opt { default, form } => match stored {
+                Some("") if form == Form::Syslog => Value::Null,
+                Some(v) => Value::Text(v.to_string()),
+                None => default.map_or(Value::Null, |d| Value::Text(d.to_string())),
+            },
+            Kind::Flags(_) => stored.map_or(Value::Null, |v| Value::List(words(v))),
+        }
+    }
+
+    /// The default as it would be stored (None for a null default).
+    pub fn default_text(&self) -> Option<String> {
+        match self.kind {
+            Kind::Int { default: d, .. } | Kind::Port(d, _) | Kind::IntChoice(_, d) => {
+                Some(d.to_string())
             }
-            Kind::Clearable => Value::Text(stored.unwrap_or_default().to_string()),
+            Kind::Bool(d) => Some(d.to_string()),
+            Kind::StorageLayout(d) => Some(d.as_str().to_string()),
+            Kind::OneOf(_, d, _) | Kind::Text(d) => Some(d.to_string()),
+            Kind::Opt { default, .. } => default.map(str::to_string),
+            Kind::Flags(_) => None,
         }
     }
 
     /// The text to store for `raw`, or why it is refused.
     pub fn check(&self, raw: &str) -> Result<String, SettingError> {
         let value = raw.trim();
+        let name = self.name;
         let bad = |m: String| Err(SettingError::Invalid(m));
-        if let Kind::Minutes(_) = self.kind {
-            if !value.parse::<i64>().is_ok_and(|v| v > 0) {
-                return bad(format!(
-                    "{} is a whole number of minutes greater than 0.",
-                    self.name
-                ));
-            }
-        }
-        // Free text, lists and URLs may be cleared; every other setting needs a value.
-        if value.is_empty() {
-            return match self.kind {
-                Kind::Clearable => Ok(String::new()),
-                _ => bad("This field is required.".into()),
-            };
+        // Only cleared text and lists, and a choice that lists the empty word, may be empty.
+        let may_be_empty = match self.kind {
+            Kind::Opt { .. } | Kind::Flags(_) => true,
+            Kind::OneOf(choices, _, _) => choices.contains(&""),
+            _ => false,
+        };
+        if value.is_empty() && !may_be_empty {
+            return bad("This field is required.".into());
         }
         match self.kind {
-            Kind::Minutes(_) | Kind::Text(_) => Ok(value.to_string()),
-            Kind::Count(_) => match value.parse::<i64>() {
-                Ok(v) if v >= 0 => Ok(value.to_string()),
-                _ => bad(format!("{} is a whole number (0: no limit).", self.name)),
+            Kind::Int { min, max, .. } => match value.parse::<i64>() {
+                Ok(v) if v >= min && max.is_none_or(|m| v <= m) => Ok(v.to_string()),
+                _ => bad(match max {
+                    Some(max) => format!("{name} is a whole number from {min} to {max}."),
+                    None => format!("{name} is a whole number, {min} or more."),
+                }),
             },
+            Kind::Port(_, allowed) => match value.parse::<i64>() {
+                Ok(p) => match port_refusal(p, allowed) {
+                    None => Ok(p.to_string()),
+                    Some(why) => bad(why.into()),
+                },
+                Err(_) => bad(format!("{name} is a port number.")),
+            },
+            Kind::IntChoice(choices, _) => match value.parse::<i64>() {
+                Ok(v) if choices.contains(&v) => Ok(v.to_string()),
+                _ => {
+                    let list: Vec<String> = choices.iter().map(i64::to_string).collect();
+                    bad(format!("{name} is one of {}.", list.join(", ")))
+                }
+            },
+            Kind::Text(_) => Ok(value.to_string()),
             Kind::Bool(_) => match parse_bool(value) {
                 Some(b) => Ok(b.to_string()),
                 None => bad(format!("{value:?} is not a boolean")),
@@ -185,29 +225,26 @@ impl Setting {
                     "'{value}' is not a storage layout: flat, lvm, bcache or blank."
                 )),
             },
-            Kind::OneOf(words, _, means) => {
-                if words.contains(&value) {
+            Kind::OneOf(choices, _, means) => {
+                if choices.contains(&value) {
                     Ok(value.to_string())
                 } else {
-                    bad(format!("{} is {means}.", self.name))
+                    bad(format!("{name} is {means}."))
                 }
             }
-            Kind::Clearable => {
-                let checked = match self.name {
-                    "ntp_servers" => crate::deploy::parse_ntp_servers(value).map(|_| ()),
-                    "http_proxy" | "main_archive" => crate::deploy::check_http_url(value),
-                    "remote_syslog" => crate::deploy::check_remote_syslog(value),
-                    // Space- or comma-separated IP addresses (the DNS server's forwarders).
-                    "upstream_dns" => value
-                        .split(|c: char| c == ',' || c.is_whitespace())
-                        .filter(|a| !a.is_empty())
-                        .find(|a| a.parse::<std::net::IpAddr>().is_err())
-                        .map_or(Ok(()), |a| Err(format!("'{a}' is not an IP address."))),
-                    _ => Ok(()),
-                };
-                checked
-                    .map(|_| value.to_string())
-                    .map_err(SettingError::Invalid)
+            Kind::Opt { form, .. } => form.check(value).map_err(SettingError::Invalid),
+            Kind::Flags(choices) => {
+                let given: Vec<&str> = value
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                match given.iter().find(|w| !choices.contains(w)) {
+                    None => Ok(given.join(" ")),
+                    Some(w) => bad(format!(
+                        "'{w}' is not one of the choices: {}.",
+                        choices.join(", ")
+                    )),
+                }
             }
         }
     }
@@ -221,28 +258,68 @@ mod tests {
         find(name).unwrap()
     }
 
+    fn text(t: &str) -> Value {
+        Value::Text(t.into())
+    }
+
     #[test]
-    fn defaults() {
+    fn defaults_are_maas_defaults() {
         let table: &[(&str, Value)] = &[
             ("node_timeout", Value::Int(30)),
-            ("default_distro_series", Value::Text("jammy".into())),
-            ("default_osystem", Value::Text("ubuntu".into())),
-            ("unknown_machines", Value::Text("enlist".into())),
+            ("default_distro_series", text("jammy")),
+            ("default_osystem", text("ubuntu")),
+            ("unknown_machines", text("enlist")),
             ("max_concurrent_deployments", Value::Int(0)),
             ("enable_disk_erasing_on_release", Value::Bool(false)),
-            ("disk_erase_with_secure_erase", Value::Bool(false)),
+            ("disk_erase_with_secure_erase", Value::Bool(true)),
             ("disk_erase_with_quick_erase", Value::Bool(false)),
-            ("default_storage_layout", Value::Text("flat".into())),
-            ("kernel_opts", Value::Text(String::new())),
-            ("ntp_servers", Value::Text(String::new())),
-            ("http_proxy", Value::Text(String::new())),
+            ("default_storage_layout", text("flat")),
+            ("kernel_opts", Value::Null),
+            ("ntp_servers", text("ntp.ubuntu.com")),
+            ("ntp_external_only", Value::Bool(false)),
+            ("http_proxy", Value::Null),
             ("enable_http_proxy", Value::Bool(true)),
-            ("main_archive", Value::Text(String::new())),
-            ("maas_name", Value::Text("maas".into())),
-            ("upstream_dns", Value::Text(String::new())),
-            ("remote_syslog", Value::Text(String::new())),
+            ("use_peer_proxy", Value::Bool(false)),
+            ("maas_proxy_port", Value::Int(8000)),
+            ("main_archive", text("http://archive.ubuntu.com/ubuntu")),
+            (
+                "ports_archive",
+                text("http://ports.ubuntu.com/ubuntu-ports"),
+            ),
+            ("maas_name", text("maas")),
+            ("upstream_dns", Value::Null),
+            ("remote_syslog", Value::Null),
+            ("maas_syslog_port", Value::Int(5247)),
+            ("default_dns_ttl", Value::Int(30)),
+            ("dnssec_validation", text("auto")),
+            ("maas_internal_domain", text("maas-internal")),
+            ("dns_trusted_acl", Value::Null),
+            ("active_discovery_interval", Value::Int(10_800)),
+            ("network_discovery", text("enabled")),
+            ("default_boot_interface_link_type", text("auto")),
+            ("default_min_hwe_kernel", text("")),
+            ("commissioning_distro_series", text("jammy")),
+            ("enable_third_party_drivers", Value::Bool(true)),
+            ("curtin_verbose", Value::Bool(true)),
+            ("enable_kernel_crash_dump", Value::Bool(false)),
+            ("completed_intro", Value::Bool(false)),
+            ("max_node_installation_results", Value::Int(3)),
+            ("maas_auto_ipmi_user", text("maas")),
+            ("maas_auto_ipmi_user_privilege_level", text("ADMIN")),
+            ("maas_auto_ipmi_k_g_bmc_key", text("")),
+            ("maas_auto_ipmi_cipher_suite_id", text("3")),
+            ("maas_auto_ipmi_workaround_flags", Value::Null),
+            ("hardware_sync_interval", text("15m")),
+            ("windows_kms_host", Value::Null),
+            ("vcenter_server", text("")),
+            ("prometheus_push_gateway", Value::Null),
+            ("prometheus_push_interval", Value::Int(60)),
+            ("promtail_port", Value::Int(5238)),
+            ("session_length", Value::Int(1_209_600)),
+            ("tls_cert_expiration_notification_interval", Value::Int(30)),
+            ("theme", text("")),
+            ("auto_vlan_creation", Value::Bool(true)),
         ];
-        assert_eq!(table.len(), SETTINGS.len());
         for (name, want) in table {
             assert_eq!(&get(name).read(None), want, "{name}");
         }
@@ -258,16 +335,29 @@ mod tests {
             ("node_timeout", "x", Value::Int(30)),
             ("max_concurrent_deployments", "3", Value::Int(3)),
             ("max_concurrent_deployments", "-1", Value::Int(0)),
+            ("session_length", "5", Value::Int(1_209_600)),
+            ("maas_proxy_port", "3128", Value::Int(3128)),
+            ("maas_proxy_port", "5250", Value::Int(8000)),
+            ("active_discovery_interval", "600", Value::Int(600)),
+            ("active_discovery_interval", "601", Value::Int(10_800)),
             ("enable_http_proxy", "false", Value::Bool(false)),
             ("enable_disk_erasing_on_release", "true", Value::Bool(true)),
-            ("default_storage_layout", "LVM", Value::Text("lvm".into())),
-            ("default_storage_layout", "zfs", Value::Text("flat".into())),
-            ("kernel_opts", "quiet", Value::Text("quiet".into())),
+            ("default_storage_layout", "LVM", text("lvm")),
+            ("default_storage_layout", "zfs", text("flat")),
+            ("dnssec_validation", "no", text("no")),
+            ("dnssec_validation", "maybe", text("auto")),
+            ("maas_auto_ipmi_cipher_suite_id", "", text("")),
+            ("kernel_opts", "quiet", text("quiet")),
+            ("kernel_opts", "", text("")),
+            ("remote_syslog", "", Value::Null),
+            ("ntp_servers", "", text("")),
+            ("default_distro_series", "bookworm", text("bookworm")),
             (
-                "default_distro_series",
-                "bookworm",
-                Value::Text("bookworm".into()),
+                "maas_auto_ipmi_workaround_flags",
+                "opensesspriv authcap",
+                Value::List(vec!["opensesspriv".into(), "authcap".into()]),
             ),
+            ("maas_auto_ipmi_workaround_flags", "", Value::List(vec![])),
         ];
         for (name, stored, want) in table {
             assert_eq!(&get(name).read(Some(stored)), want, "{name}={stored}");
@@ -278,31 +368,66 @@ mod tests {
     fn checks() {
         let table: &[(&str, &str, Result<&str, &str>)] = &[
             ("node_timeout", " 20 ", Ok("20")),
-            (
-                "node_timeout",
-                "",
-                Err("node_timeout is a whole number of minutes greater than 0."),
-            ),
+            ("node_timeout", "", Err("This field is required.")),
             (
                 "node_timeout",
                 "0",
-                Err("node_timeout is a whole number of minutes greater than 0."),
+                Err("node_timeout is a whole number, 1 or more."),
             ),
             ("max_concurrent_deployments", "0", Ok("0")),
             (
                 "max_concurrent_deployments",
                 "-2",
-                Err("max_concurrent_deployments is a whole number (0: no limit)."),
+                Err("max_concurrent_deployments is a whole number, 0 or more."),
+            ),
+            ("session_length", "10", Ok("10")),
+            (
+                "session_length",
+                "1209601",
+                Err("session_length is a whole number from 10 to 1209600."),
             ),
             (
-                "max_concurrent_deployments",
-                "",
-                Err("This field is required."),
+                "tls_cert_expiration_notification_interval",
+                "91",
+                Err("tls_cert_expiration_notification_interval is a whole number from 1 to 90."),
+            ),
+            (
+                "max_node_testing_results",
+                "ten",
+                Err("max_node_testing_results is a whole number, 1 or more."),
+            ),
+            ("maas_proxy_port", "3128", Ok("3128")),
+            (
+                "maas_proxy_port",
+                "80",
+                Err("Unable to change port number. Port number is reserved for system services."),
+            ),
+            (
+                "maas_proxy_port",
+                "5248",
+                Err("Unable to change port number. Port number is reserved for MAAS services."),
+            ),
+            (
+                "maas_proxy_port",
+                "70000",
+                Err("Unable to change port number. Port number is not between 0 - 65535."),
+            ),
+            ("maas_syslog_port", "5247", Ok("5247")),
+            (
+                "maas_syslog_port",
+                "5248",
+                Err("Unable to change port number. Port number is reserved for MAAS services."),
+            ),
+            ("active_discovery_interval", "3600", Ok("3600")),
+            (
+                "active_discovery_interval",
+                "3601",
+                Err("active_discovery_interval is one of 0, 604800, 86400, 43200, 21600, 10800, 3600, 1800, 600."),
             ),
             ("enable_http_proxy", "Yes", Ok("true")),
-            ("enable_http_proxy", "off", Ok("false")),
+            ("ntp_external_only", "off", Ok("false")),
             (
-                "enable_http_proxy",
+                "curtin_verbose",
                 "maybe",
                 Err("\"maybe\" is not a boolean"),
             ),
@@ -318,24 +443,76 @@ mod tests {
                 "drop",
                 Err("unknown_machines is 'enlist' (network-booting strangers enlist) or 'ignore'."),
             ),
+            ("dnssec_validation", "yes", Ok("yes")),
+            ("dnssec_validation", "", Err("This field is required.")),
+            (
+                "default_boot_interface_link_type",
+                "manual",
+                Err("default_boot_interface_link_type is 'auto', 'dhcp', 'static' or 'link_up'."),
+            ),
+            ("maas_auto_ipmi_cipher_suite_id", "", Ok("")),
+            ("maas_auto_ipmi_cipher_suite_id", "17", Ok("17")),
+            (
+                "maas_auto_ipmi_user_privilege_level",
+                "root",
+                Err("maas_auto_ipmi_user_privilege_level is 'USER', 'OPERATOR' or 'ADMIN'."),
+            ),
+            (
+                "maas_auto_ipmi_workaround_flags",
+                "opensesspriv, authcap",
+                Ok("opensesspriv authcap"),
+            ),
+            ("maas_auto_ipmi_workaround_flags", "", Ok("")),
+            (
+                "maas_auto_ipmi_workaround_flags",
+                "magic",
+                Err("'magic' is not one of the choices: opensesspriv, authcap, idzero, unexpectedauth, forcepermsg, endianseq, intel20, supermicro20, sun20, nochecksumcheck, integritycheckvalue, ipmiping."),
+            ),
+            (
+                "maas_auto_ipmi_user",
+                "a-very-long-ipmi-user-name",
+                Err("Ensure this value has at most 20 characters (it has 26)."),
+            ),
             ("default_osystem", "", Err("This field is required.")),
             ("kernel_opts", "  ", Ok("")),
             (
                 "upstream_dns",
-                "8.8.8.8 2001:4860:4860::8888",
+                "8.8.8.8, 2001:4860:4860::8888",
                 Ok("8.8.8.8 2001:4860:4860::8888"),
             ),
             (
                 "upstream_dns",
                 "8.8.8.8,dns.example",
-                Err("'dns.example' is not an IP address."),
+                Err("Invalid IP address: dns.example; provide a list of space-separated IP addresses."),
+            ),
+            (
+                "dns_trusted_acl",
+                "10.0.0.0/8,172.16.0.1",
+                Ok("10.0.0.0/8 172.16.0.1"),
             ),
             ("maas_name", "lab-a", Ok("lab-a")),
+            ("maas_name", "", Err("This field is required.")),
             ("http_proxy", "http://proxy:3128/", Ok("http://proxy:3128/")),
             (
+                "http_proxy",
+                "ftp://proxy/",
+                Err("'ftp://proxy/' is not an http:// or https:// URL."),
+            ),
+            ("ports_archive", "http://ports.example/", Ok("http://ports.example/")),
+            ("remote_syslog", "10.0.0.5", Ok("10.0.0.5:514")),
+            (
                 "ntp_servers",
-                "ntp.example.com 10.0.0.1",
+                "ntp.example.com, 10.0.0.1",
                 Ok("ntp.example.com 10.0.0.1"),
+            ),
+            ("ntp_server", "10.0.0.1", Ok("10.0.0.1")),
+            ("hardware_sync_interval", "1h", Ok("1h")),
+            ("default_min_hwe_kernel", "hwe-22.04", Ok("hwe-22.04")),
+            ("default_min_hwe_kernel", "", Ok("")),
+            (
+                "maas_internal_domain",
+                "bad domain",
+                Err("Invalid domain name: bad domain."),
             ),
         ];
         for (name, raw, want) in table {
@@ -349,8 +526,28 @@ mod tests {
                 ),
             }
         }
-        assert!(get("http_proxy").check("not a url").is_err());
         assert!(get("remote_syslog").check("::::").is_err());
+    }
+
+    #[test]
+    fn checked_values_read_back_as_maas_types() {
+        let table: &[(&str, &str, Value)] = &[
+            ("promtail_port", "9080", Value::Int(9080)),
+            ("prometheus_enabled", "1", Value::Bool(true)),
+            ("remote_syslog", "", Value::Null),
+            ("remote_syslog", "logs", text("logs:514")),
+            ("upstream_dns", "1.1.1.1,8.8.8.8", text("1.1.1.1 8.8.8.8")),
+            (
+                "maas_auto_ipmi_workaround_flags",
+                "idzero",
+                Value::List(vec!["idzero".into()]),
+            ),
+        ];
+        for (name, raw, want) in table {
+            let s = get(name);
+            let stored = s.check(raw).unwrap();
+            assert_eq!(&s.read(Some(&stored)), want, "{name}={raw:?}");
+        }
     }
 
     #[test]
@@ -360,6 +557,6 @@ mod tests {
             e.starts_with("'nope' is not a known setting: node_timeout, "),
             "{e}"
         );
-        assert!(e.ends_with("upstream_dns."), "{e}");
+        assert!(e.contains(", ntp_external_only, "), "{e}");
     }
 }

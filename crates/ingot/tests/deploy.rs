@@ -862,7 +862,9 @@ async fn deploy_install_report_release_with_erase(s: &Server) {
     assert_eq!(rel.len(), 1, "{idx:#}");
     assert_eq!(rel[0]["name"], "wipe-disks");
     assert_eq!(rel[0]["parameters"]["quick_erase"]["value"], true);
-    assert_eq!(rel[0]["parameters"]["secure_erase"]["value"], false);
+    // disk_erase_with_secure_erase is on by default (as in MAAS): secure erase where the disk
+    // supports it, the quick erase elsewhere.
+    assert_eq!(rel[0]["parameters"]["secure_erase"]["value"], true);
     assert!(idx["testing_scripts"].as_array().unwrap().is_empty());
     assert!(idx["commissioning_scripts"].as_array().unwrap().is_empty());
     let rid = rel[0]["script_result_id"].as_i64().unwrap().to_string();

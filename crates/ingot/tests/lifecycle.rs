@@ -2,7 +2,7 @@
 
 mod common;
 use common::{is_controller, mac, workload_machines, Client, Server};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 async fn full_lifecycle(c: &Client) {
     c.upload_image("ubuntu/jammy", b"a root file system").await;
@@ -199,6 +199,75 @@ async fn full_lifecycle_postgres() {
         return;
     };
     full_lifecycle(&s.client()).await;
+}
+
+/// MAAS's settings beyond Ingot's first ones round-trip through `maas/?op=set_config` and
+/// `get_config` with MAAS's JSON types; a bad value is a 400 naming the field.
+#[tokio::test]
+async fn settings_round_trip_over_http() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let get = |name: &'static str| {
+        let c = &c;
+        async move {
+            c.get(&format!("/MAAS/api/2.0/maas/?op=get_config&name={name}"))
+                .await
+                .ok()
+                .json()
+        }
+    };
+    // Defaults as MAAS answers them.
+    assert_eq!(get("ntp_external_only").await, json!(false));
+    assert_eq!(get("maas_proxy_port").await, json!(8000));
+    assert_eq!(get("windows_kms_host").await, Value::Null);
+    assert_eq!(get("ntp_server").await, json!("ntp.ubuntu.com"));
+    // (name, value sent, value read back)
+    for (name, value, want) in [
+        ("ntp_external_only", "true", json!(true)),
+        ("maas_proxy_port", "3128", json!(3128)),
+        ("dnssec_validation", "no", json!("no")),
+        ("upstream_dns", "8.8.8.8,1.1.1.1", json!("8.8.8.8 1.1.1.1")),
+        ("remote_syslog", "logs.example", json!("logs.example:514")),
+        (
+            "maas_auto_ipmi_workaround_flags",
+            "opensesspriv idzero",
+            json!(["opensesspriv", "idzero"]),
+        ),
+        ("windows_kms_host", "kms.example", json!("kms.example")),
+    ] {
+        c.post(
+            "/MAAS/api/2.0/maas/?op=set_config",
+            &[("name", name), ("value", value)],
+        )
+        .await
+        .ok();
+        assert_eq!(get(name).await, want, "{name}={value}");
+    }
+    for (name, value, why) in [
+        ("maas_proxy_port", "5240", "reserved for MAAS services"),
+        ("session_length", "5", "from 10 to 1209600"),
+        ("hardware_sync_interval", "soon", "not a valid interval"),
+    ] {
+        let r = c
+            .post(
+                "/MAAS/api/2.0/maas/?op=set_config",
+                &[("name", name), ("value", value)],
+            )
+            .await
+            .expect(400);
+        let body = r.json();
+        let msg = body["value"][0].as_str().unwrap_or_default();
+        assert!(msg.contains(why), "{name}={value}: {body}");
+    }
+    assert_eq!(get("maas_proxy_port").await, json!(3128), "unchanged");
+    let r = c
+        .post(
+            "/MAAS/api/2.0/maas/?op=set_config",
+            &[("name", "no_such_setting"), ("value", "1")],
+        )
+        .await
+        .expect(400);
+    assert!(r.json()["name"][0].is_string(), "{}", r.body);
 }
 
 #[tokio::test]

@@ -8,8 +8,9 @@
 use crate::{actor, facts, forms, DeployParams, Region, RegionError, Result};
 use ingot_core::actions::{plan, Action, ActionOptions};
 use ingot_core::deploy::{
-    check_http_url, check_remote_syslog, parse_ntp_servers, render_network_config,
-    render_vendor_data, DeployConfig, ImageKind, ImageSource, Reporting, VendorSettings,
+    check_http_url, check_remote_syslog, machine_ntp_servers, parse_ntp_servers,
+    render_network_config, render_vendor_data, url_host, DeployConfig, ImageKind, ImageSource,
+    Reporting, VendorSettings,
 };
 use ingot_core::scripts::{self, HardwareType, WIPE_DISKS_SCRIPT};
 use ingot_core::signal::ResultSet;
@@ -391,34 +392,40 @@ impl Region {
     }
 
     // -------------------------------------------------------------------------- config
-    /// The deploy configuration the ephemeral environment fetches
-    /// (`GET /MAAS/metadata/latest/deploy-config`). `base` is the region's URL as the machine
-    /// reaches it (`http://HOST:PORT/MAAS`, the `ingot.url` of the iPXE script). 409 unless
-    /// the machine is DEPLOYING and admitted.
     /// The vendor-data every machine's cloud-init reads, from the deploy configuration and
     /// from the metadata API (`meta-data/vendor-data`): NTP servers, the proxy, the archive,
-    /// remote syslog, as the settings say.
-    pub async fn vendor_data(&self, m: &Machine) -> Result<String> {
-        Ok(render_vendor_data(&self.vendor_settings(m).await?)
+    /// remote syslog, the package repositories, as the settings say. `base` is the region's
+    /// URL as the machine reaches it (its host is the machine's NTP server when no external
+    /// one is set).
+    pub async fn vendor_data(&self, m: &Machine, base: &str) -> Result<String> {
+        Ok(render_vendor_data(&self.vendor_settings(m, base).await?)
             .unwrap_or_else(|| "#cloud-config\n{}\n".to_string()))
     }
 
     /// The settings `m`'s installed OS receives as cloud-init vendor-data, with the package
     /// repositories. Values were checked when they were set; one that no longer parses is
     /// left out, not sent.
-    pub async fn vendor_settings(&self, m: &Machine) -> Result<VendorSettings> {
+    /// NTP: `ntp_servers`, or, unless `ntp_external_only`, the host the machine reaches Ingot
+    /// through when there are none. The proxy: `http_proxy` while `enable_http_proxy` (Ingot
+    /// has no built-in proxy, so `use_peer_proxy` changes nothing). The archive: a
+    /// `main_archive` an administrator set, else (Ubuntu deployments only) the default
+    /// `main_archive` package repository.
+    pub async fn vendor_settings(&self, m: &Machine, base: &str) -> Result<VendorSettings> {
         let get = |name: &'static str| self.text_setting(name);
         let proxy_on = self.bool_setting("enable_http_proxy").await?;
         let (archive, disable_suites, apt_sources) = self.apt_from_repositories(&m.osystem).await?;
+        let ntp = get("ntp_servers")
+            .await?
+            .and_then(|t| parse_ntp_servers(&t).ok())
+            .unwrap_or_default();
+        let external_only = self.bool_setting("ntp_external_only").await?;
         Ok(VendorSettings {
-            ntp_servers: get("ntp_servers")
-                .await?
-                .and_then(|t| parse_ntp_servers(&t).ok())
-                .unwrap_or_default(),
+            ntp_servers: machine_ntp_servers(ntp, external_only, url_host(base)),
             http_proxy: get("http_proxy")
                 .await?
                 .filter(|u| proxy_on && check_http_url(u).is_ok()),
-            apt_mirror: get("main_archive")
+            apt_mirror: self
+                .set_text_setting("main_archive")
                 .await?
                 .filter(|u| check_http_url(u).is_ok())
                 .or(archive),
@@ -430,6 +437,10 @@ impl Region {
         })
     }
 
+    /// The deploy configuration the ephemeral environment fetches
+    /// (`GET /MAAS/metadata/latest/deploy-config`). `base` is the region's URL as the machine
+    /// reaches it (`http://HOST:PORT/MAAS`, the `ingot.url` of the iPXE script). 409 unless
+    /// the machine is DEPLOYING and admitted.
     pub async fn deploy_config(&self, machine_id: i64, base: &str) -> Result<DeployConfig> {
         let m = self.store.machine_by_id(machine_id).await?.ok_or_else(|| {
             RegionError::NotFound("The machine of this token no longer exists.".into())
@@ -510,7 +521,7 @@ impl Region {
         });
         let ssh_keys = self.public_keys(&m).await?;
         let token = self.store.ensure_machine_token(m.id).await?;
-        let vendor_data = render_vendor_data(&self.vendor_settings(&m).await?);
+        let vendor_data = render_vendor_data(&self.vendor_settings(&m, base).await?);
         let kernel_opts = self.kernel_opts(Some(&m)).await?;
         let special_mounts = self.store.storage_model(m.id).await?.special_mounts();
         let kind = ImageKind::parse(&image.filetype).ok_or_else(|| {

@@ -314,7 +314,14 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
             None
         }
     };
-    let min_hwe_kernel = text(params, "min_hwe_kernel").unwrap_or_default();
+    // A new machine without one gets `default_min_hwe_kernel` (as MAAS's node form does).
+    let min_hwe_kernel = match text(params, "min_hwe_kernel").filter(|k| !k.is_empty()) {
+        Some(k) => k,
+        None => region
+            .text_setting("default_min_hwe_kernel")
+            .await?
+            .unwrap_or_default(),
+    };
     if !min_hwe_kernel_ok(&min_hwe_kernel) {
         fe.add(
             "min_hwe_kernel",
@@ -325,7 +332,11 @@ pub async fn create_machine(region: &Region, who: &Principal, params: &Params) -
     let power_type = text(params, "power_type").unwrap_or_default();
     let pparams = power_parameters(params, &mut fe).unwrap_or_default();
     let pparams = checked_power_params(region, &power_type, pparams, &mut fe)?;
+    // An enlisting machine runs the built-in commissioning scripts only while
+    // `enlist_commissioning` is on (MAAS's enlistment asks for them when it is).
     let commission = params.get_bool("commission")?.unwrap_or(!anonymous);
+    let commission =
+        commission && (!anonymous || region.bool_setting("enlist_commissioning").await?);
     let deployed = params.get_bool("deployed")?.unwrap_or(false);
     if deployed && !is_admin {
         fe.add("deployed", "Only administrators can add deployed machines.");

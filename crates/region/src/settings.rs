@@ -60,6 +60,18 @@ impl Region {
         })
     }
 
+    /// A text setting as an administrator set it, `None` while it is unset (its default) or
+    /// cleared.
+    pub(crate) async fn set_text_setting(&self, name: &str) -> Result<Option<String>> {
+        let s = settings::find(name)?;
+        Ok(self
+            .store
+            .get_setting(s.name)
+            .await?
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty()))
+    }
+
     /// `node_timeout` in minutes.
     pub async fn node_timeout_min(&self) -> Result<i64> {
         self.int_setting("node_timeout").await

@@ -89,7 +89,14 @@ async fn settings_are_checked_and_read_back_with_their_defaults() {
         ("enable_http_proxy", Value::Bool(true)),
         ("default_storage_layout", Value::Text("flat".into())),
         ("unknown_machines", Value::Text("enlist".into())),
-        ("kernel_opts", Value::Text(String::new())),
+        ("kernel_opts", Value::Null),
+        ("ntp_servers", Value::Text("ntp.ubuntu.com".into())),
+        ("ntp_external_only", Value::Bool(false)),
+        ("maas_proxy_port", Value::Int(8000)),
+        ("active_discovery_interval", Value::Int(10_800)),
+        ("maas_auto_ipmi_workaround_flags", Value::Null),
+        ("remote_syslog", Value::Null),
+        ("disk_erase_with_secure_erase", Value::Bool(true)),
     ] {
         assert_eq!(l.region.get_config(name).await.unwrap(), want, "{name}");
     }
@@ -121,6 +128,66 @@ async fn settings_are_checked_and_read_back_with_their_defaults() {
         ),
         (true, "kernel_opts", "", Ok(Value::Text(String::new()))),
         (true, "http_proxy", "ftp://nope", Err("field value")),
+        // The kinds beyond Ingot's first ones: ports, number choices, ranges, lists, flags,
+        // choices that allow the empty word, intervals; an alias.
+        (true, "maas_proxy_port", "3128", Ok(Value::Int(3128))),
+        (true, "maas_proxy_port", "5240", Err("field value")),
+        (
+            true,
+            "active_discovery_interval",
+            "600",
+            Ok(Value::Int(600)),
+        ),
+        (true, "active_discovery_interval", "601", Err("field value")),
+        (true, "session_length", "9", Err("field value")),
+        (true, "session_length", "3600", Ok(Value::Int(3600))),
+        (
+            true,
+            "dns_trusted_acl",
+            "10.0.0.0/8, trusted.example",
+            Ok(Value::Text("10.0.0.0/8 trusted.example".into())),
+        ),
+        (true, "dns_trusted_acl", "10.0.0.0/40", Err("field value")),
+        (
+            true,
+            "maas_auto_ipmi_workaround_flags",
+            "opensesspriv,idzero",
+            Ok(Value::List(vec!["opensesspriv".into(), "idzero".into()])),
+        ),
+        (
+            true,
+            "maas_auto_ipmi_workaround_flags",
+            "x",
+            Err("field value"),
+        ),
+        (
+            true,
+            "maas_auto_ipmi_cipher_suite_id",
+            "",
+            Ok(Value::Text(String::new())),
+        ),
+        (
+            true,
+            "hardware_sync_interval",
+            "1h 30m",
+            Ok(Value::Text("1h 30m".into())),
+        ),
+        (true, "hardware_sync_interval", "soon", Err("field value")),
+        (
+            true,
+            "remote_syslog",
+            "logs.example",
+            Ok(Value::Text("logs.example:514".into())),
+        ),
+        (true, "remote_syslog", "", Ok(Value::Null)),
+        (
+            true,
+            "ntp_server",
+            "10.0.0.1, ntp.example",
+            Ok(Value::Text("10.0.0.1 ntp.example".into())),
+        ),
+        (true, "ntp_external_only", "yes", Ok(Value::Bool(true))),
+        (false, "theme", "dark", Err("forbidden")),
         (true, "no_such_setting", "1", Err("field name")),
         (false, "node_timeout", "5", Err("forbidden")),
     ];
@@ -145,6 +212,100 @@ async fn settings_are_checked_and_read_back_with_their_defaults() {
         Value::Int(12)
     );
     assert_eq!(l.region.node_timeout_min().await.unwrap(), 12);
+}
+
+/// The settings that change what Ingot does: NTP in the vendor-data, the archive only once
+/// set, enlistment's commissioning, new machines' minimum kernel.
+#[tokio::test]
+async fn settings_take_effect() {
+    let l = lab().await;
+    let base = "http://10.9.0.1:5240/MAAS";
+    let m = machine(&l, "52:54:00:00:09:01").await;
+    let mm = &m;
+    let set = |name: &'static str, value: &'static str| {
+        let r = &l.region;
+        let a = &l.admin;
+        async move { r.set_config(a, name, value).await.expect(name) }
+    };
+    let ntp = || {
+        let r = &l.region;
+        async move { r.vendor_settings(mm, base).await.unwrap().ntp_servers }
+    };
+    // (ntp_servers, ntp_external_only) -> the servers machines get.
+    assert_eq!(ntp().await, ["ntp.ubuntu.com"], "MAAS's default");
+    assert_eq!(
+        l.region.vendor_settings(mm, base).await.unwrap().apt_mirror,
+        None
+    );
+    for (servers, only, want) in [
+        ("", "false", vec!["10.9.0.1"]),
+        ("", "true", vec![]),
+        ("ntp1.example", "false", vec!["ntp1.example"]),
+        (
+            "ntp1.example 10.0.0.1",
+            "true",
+            vec!["ntp1.example", "10.0.0.1"],
+        ),
+    ] {
+        set("ntp_servers", servers).await;
+        set("ntp_external_only", only).await;
+        assert_eq!(
+            ntp().await,
+            want,
+            "ntp_servers={servers:?} external_only={only}"
+        );
+    }
+    set("main_archive", "http://mirror.example/debian").await;
+    set("http_proxy", "http://proxy.example:3128/").await;
+    set("use_peer_proxy", "true").await;
+    let v = l.region.vendor_settings(mm, base).await.unwrap();
+    assert_eq!(
+        v.apt_mirror.as_deref(),
+        Some("http://mirror.example/debian")
+    );
+    assert_eq!(v.http_proxy.as_deref(), Some("http://proxy.example:3128/"));
+    set("enable_http_proxy", "false").await;
+    assert_eq!(
+        l.region.vendor_settings(mm, base).await.unwrap().http_proxy,
+        None
+    );
+
+    // Enlistment runs the built-in commissioning scripts only while enlist_commissioning.
+    let enlist = |mac: &'static str| {
+        let r = &l.region;
+        async move {
+            let p = params(&[
+                ("architecture", "amd64/generic"),
+                ("mac_addresses", mac),
+                ("commission", "true"),
+            ]);
+            forms::create_machine(r, &Principal::Anonymous, &p)
+                .await
+                .expect("enlist")
+        }
+    };
+    assert!(enlist("52:54:00:e1:00:01").await.enlistment_token.is_some());
+    set("enlist_commissioning", "false").await;
+    let quiet = enlist("52:54:00:e1:00:02").await;
+    assert!(quiet.enlistment_token.is_none());
+    assert_eq!(quiet.machine.status.label(), "New");
+
+    // A new machine without min_hwe_kernel gets default_min_hwe_kernel; one given keeps it.
+    set("default_min_hwe_kernel", "hwe-22.04").await;
+    let m = machine(&l, "52:54:00:e1:00:03").await;
+    assert_eq!(m.min_hwe_kernel, "hwe-22.04");
+    let who = Principal::User(l.admin.clone());
+    let p = params(&[
+        ("architecture", "amd64/generic"),
+        ("mac_addresses", "52:54:00:e1:00:04"),
+        ("power_type", "manual"),
+        ("min_hwe_kernel", "ga-24.04"),
+    ]);
+    let m = forms::create_machine(&l.region, &who, &p)
+        .await
+        .unwrap()
+        .machine;
+    assert_eq!(m.min_hwe_kernel, "ga-24.04");
 }
 
 #[tokio::test]
