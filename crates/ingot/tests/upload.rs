@@ -310,7 +310,7 @@ async fn refused_uploads_show_the_servers_answer() {
         .unwrap();
     let (code, _, err) = cli.run(&[
         "admin",
-        "scripts",
+        "node-scripts",
         "create",
         "name=huge",
         "script_type=testing",
