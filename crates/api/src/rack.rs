@@ -66,25 +66,25 @@ pub(crate) async fn rack_controllers(app: &App, r: &Req) -> Res {
     }
     let racks = app.region.rack_controllers().await?;
     crate::ok_json(serde_json::Value::Array(
-        racks
-            .iter()
-            .map(|c| {
-                let (k, alive) = (&c.rack, c.alive);
-                json!({
-                    "system_id": k.system_id, "hostname": k.name, "fqdn": k.name,
-                    "node_type": 2, "node_type_name": "Rack controller",
-                    "ip_addresses": if k.address.is_empty() { vec![] } else { vec![k.address.clone()] },
-                    "version": k.version,
-                    "first_seen": crate::render::iso_time(k.first_seen),
-                    "last_seen": crate::render::iso_time(k.last_seen),
-                    "service_set": [{"name": "rackd", "status": if alive { "running" } else { "dead" },
-                                     "status_info": if alive { String::new() } else { "not heard from in the last minute".to_string() }}],
-                    "resource_uri": format!("{}/rackcontrollers/{}/", crate::render::API, k.system_id),
-                    "machine": c.machine,
-                })
-            })
-            .collect(),
+        racks.iter().map(rack_json).collect(),
     ))
+}
+
+/// A rack controller in MAAS's shape.
+pub(crate) fn rack_json(c: &ingot_region::racks::RackController) -> serde_json::Value {
+    let (k, alive) = (&c.rack, c.alive);
+    json!({
+        "system_id": k.system_id, "hostname": k.name, "fqdn": k.name,
+        "node_type": 2, "node_type_name": "Rack controller",
+        "ip_addresses": if k.address.is_empty() { vec![] } else { vec![k.address.clone()] },
+        "version": k.version,
+        "first_seen": crate::render::iso_time(k.first_seen),
+        "last_seen": crate::render::iso_time(k.last_seen),
+        "service_set": [{"name": "rackd", "status": if alive { "running" } else { "dead" },
+                         "status_info": if alive { String::new() } else { "not heard from in the last minute".to_string() }}],
+        "resource_uri": format!("{}/rackcontrollers/{}/", crate::render::API, k.system_id),
+        "machine": c.machine,
+    })
 }
 
 /// `DELETE /MAAS/api/2.0/rackcontrollers/{id}/` (admin): forget the rack; its machine loses the
@@ -107,7 +107,7 @@ pub(crate) async fn rack_controller(app: &App, r: &Req, u: &User, system_id: &st
     }
 }
 
-fn region_json(m: &Machine) -> serde_json::Value {
+pub(crate) fn region_json(m: &Machine) -> serde_json::Value {
     json!({
         "system_id": m.system_id, "hostname": m.hostname, "fqdn": format!("{}.{}", m.hostname, m.domain),
         "node_type": 3, "node_type_name": "Region controller",
