@@ -363,7 +363,8 @@ mod tests {
     #[test]
     fn details_are_bson_binaries_or_nulls() {
         let xml = "<?xml version=\"1.0\"?><list><node id=\"x\"/></list>".as_bytes();
-        let table: &[(&[(&str, Option<&[u8]>)], &[u8])] = &[
+        type Fields<'a> = &'a [(&'a str, Option<&'a [u8]>)];
+        let table: &[(Fields, &[u8])] = &[
             (
                 &[("lshw", None), ("lldp", None)],
                 b"\x11\x00\x00\x00\x0alshw\x00\x0alldp\x00\x00",

@@ -1148,7 +1148,7 @@ async fn tags_with_definitions_follow_the_hardware() {
     // A defined tag is not applied by hand; a manual one is, and rebuild leaves it alone.
     let e = l
         .region
-        .tag_update_nodes(&l.admin, "big", &[a.system_id.clone()], &[])
+        .tag_update_nodes(&l.admin, "big", std::slice::from_ref(&a.system_id), &[])
         .await
         .unwrap_err();
     assert_eq!(kind(&e), "bad request");
@@ -1163,7 +1163,7 @@ async fn tags_with_definitions_follow_the_hardware() {
         .await
         .unwrap();
     l.region
-        .tag_update_nodes(&l.admin, "manual", &[b.system_id.clone()], &[])
+        .tag_update_nodes(&l.admin, "manual", std::slice::from_ref(&b.system_id), &[])
         .await
         .unwrap();
     assert_eq!(
@@ -1191,7 +1191,13 @@ async fn tags_with_definitions_follow_the_hardware() {
     // The machine's events say which tags its definitions gave and took.
     let evs = l
         .region
-        .events(&[b.system_id.clone()], &["INFO"], None, None, 100)
+        .events(
+            std::slice::from_ref(&b.system_id),
+            &["INFO"],
+            None,
+            None,
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1213,7 +1219,7 @@ async fn tags_with_definitions_follow_the_hardware() {
         .unwrap();
     assert_eq!(tagged(&l, "crucial").await, ab);
     l.region
-        .tag_update_nodes(&l.admin, "crucial", &[], &[a.system_id.clone()])
+        .tag_update_nodes(&l.admin, "crucial", &[], std::slice::from_ref(&a.system_id))
         .await
         .unwrap();
     assert_eq!(tagged(&l, "crucial").await, vec![b.system_id.clone()]);
