@@ -61,6 +61,40 @@ pub(crate) async fn tag_item(app: &App, r: &Req, u: &User, name: &str) -> Res {
             ms.retain(|m| m.tags.contains(&t.name));
             machines_json(app, &ms).await
         }
+        (&Method::GET, Some("devices")) => {
+            let t = app.region.tag(name).await?;
+            let mut ds = app.region.devices(u, MachineFilter::default()).await?;
+            ds.retain(|d| d.tags.contains(&t.name));
+            ok_json(crate::devices::devices_json(app, &ds).await?)
+        }
+        (&Method::GET, Some("region_controllers")) => {
+            let t = app.region.tag(name).await?;
+            let mut ms = app.region.region_controllers().await?;
+            ms.retain(|m| m.tags.contains(&t.name));
+            ok_json(Value::Array(
+                ms.iter().map(crate::rack::region_json).collect(),
+            ))
+        }
+        (&Method::GET, Some("rack_controllers")) => {
+            let t = app.region.tag(name).await?;
+            let tagged: std::collections::BTreeSet<String> = app
+                .region
+                .list_machines(u, MachineFilter::default())
+                .await?
+                .into_iter()
+                .filter(|m| m.tags.contains(&t.name))
+                .map(|m| m.system_id)
+                .collect();
+            let mut racks = app.region.rack_controllers().await?;
+            racks.retain(|c| c.machine.as_ref().is_some_and(|m| tagged.contains(m)));
+            ok_json(Value::Array(
+                racks.iter().map(crate::rack::rack_json).collect(),
+            ))
+        }
+        (&Method::POST, Some("rebuild")) => {
+            let rebuilt = app.region.rebuild_tag(u, name).await?;
+            ok_json(json!({ "rebuilding": rebuilt }))
+        }
         (&Method::POST, Some("update_nodes")) => {
             let (add, remove) = (forms::list(&p, "add"), forms::list(&p, "remove"));
             let (added, removed) = app.region.tag_update_nodes(u, name, &add, &remove).await?;

@@ -43,7 +43,7 @@ pub(crate) fn device_json(d: &Machine, net: &Net) -> Value {
     Value::Object(out)
 }
 
-async fn devices_json(app: &App, ds: &[Machine]) -> Result<Value, crate::ApiError> {
+pub(crate) async fn devices_json(app: &App, ds: &[Machine]) -> Result<Value, crate::ApiError> {
     let net = Net::for_machines(&app.region, ds).await?;
     Ok(Value::Array(
         ds.iter().map(|d| device_json(d, &net)).collect(),

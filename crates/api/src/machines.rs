@@ -190,19 +190,43 @@ pub(crate) async fn bulk_release(app: &App, u: &User, p: &Params) -> Res {
     ok_json(json!(app.region.release_machines(u, &ids, p).await?))
 }
 
-/// BSON document with the given keys set to null (no lshw/lldp data is gathered yet).
-pub(crate) fn bson_nulls(keys: &[&str]) -> Vec<u8> {
+/// A BSON document of binary (subtype 0, generic) or null elements, in order: what MAAS's
+/// `op=details` answers (`{"lshw": …, "lldp": …}`).
+pub(crate) fn bson_binaries(fields: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
     let mut body = Vec::new();
-    for k in keys {
-        body.push(0x0A);
-        body.extend_from_slice(k.as_bytes());
-        body.push(0);
+    for (k, v) in fields {
+        match v {
+            Some(bytes) => {
+                body.push(0x05);
+                body.extend_from_slice(k.as_bytes());
+                body.push(0);
+                body.extend_from_slice(&(bytes.len() as i32).to_le_bytes());
+                body.push(0x00);
+                body.extend_from_slice(bytes);
+            }
+            None => {
+                body.push(0x0A);
+                body.extend_from_slice(k.as_bytes());
+                body.push(0);
+            }
+        }
     }
     let total = (4 + body.len() + 1) as i32;
     let mut out = total.to_le_bytes().to_vec();
     out.extend(body);
     out.push(0);
     out
+}
+
+/// `op=details` of a node the caller may see: lshw (rendered from its inventory) and LLDP
+/// (its capture) as BSON binaries, null when it has none.
+pub(crate) async fn details(app: &App, node_id: i64) -> Res {
+    let d = app.region.hardware_details(node_id).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/bson")],
+        bson_binaries(&[("lshw", d.lshw.as_deref()), ("lldp", d.lldp.as_deref())]),
+    )
+        .into_response())
 }
 
 pub(crate) async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
@@ -282,12 +306,8 @@ pub(crate) async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
             );
         }
         (&Method::GET, Some("details")) => {
-            region.machine_for(u, sid).await?;
-            return Ok((
-                [(header::CONTENT_TYPE, "application/bson")],
-                bson_nulls(&["lshw", "lldp"]),
-            )
-                .into_response());
+            let m = region.machine_for(u, sid).await?;
+            return details(app, m.id).await;
         }
         (&Method::POST, Some("read_bmc_inventory")) => region.read_bmc_inventory(u, sid).await?,
         (&Method::PUT, None) => region.update_machine(u, sid, &p).await?,
@@ -324,4 +344,74 @@ pub(crate) async fn machine(app: &App, r: &Req, u: &User, sid: &str) -> Res {
         _ => return Err(unknown_op(r)),
     };
     machine_json(app, &m).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bson_binaries;
+
+    /// Decode a flat BSON document of binary and null elements (what a BSON reader such as
+    /// python's `bson.BSON.decode` reads): `(key, Some(bytes) | None)` in order.
+    fn decode(doc: &[u8]) -> Vec<(String, Option<Vec<u8>>)> {
+        let total = i32::from_le_bytes(doc[0..4].try_into().unwrap()) as usize;
+        assert_eq!(total, doc.len(), "the length prefix is the document's");
+        assert_eq!(doc[total - 1], 0, "a document ends with NUL");
+        let mut out = Vec::new();
+        let mut i = 4;
+        while doc[i] != 0 {
+            let kind = doc[i];
+            let end = i + 1 + doc[i + 1..].iter().position(|b| *b == 0).unwrap();
+            let key = String::from_utf8(doc[i + 1..end].to_vec()).unwrap();
+            i = end + 1;
+            match kind {
+                0x0A => out.push((key, None)),
+                0x05 => {
+                    let n = i32::from_le_bytes(doc[i..i + 4].try_into().unwrap()) as usize;
+                    assert_eq!(doc[i + 4], 0, "generic binary subtype");
+                    out.push((key, Some(doc[i + 5..i + 5 + n].to_vec())));
+                    i += 5 + n;
+                }
+                k => panic!("unexpected element type {k:#x}"),
+            }
+        }
+        assert_eq!(i, total - 1);
+        out
+    }
+
+    #[test]
+    fn details_are_bson_binaries_or_nulls() {
+        let xml = "<?xml version=\"1.0\"?><list><node id=\"x\"/></list>".as_bytes();
+        type Fields<'a> = &'a [(&'a str, Option<&'a [u8]>)];
+        let table: &[(Fields, &[u8])] = &[
+            (
+                &[("lshw", None), ("lldp", None)],
+                b"\x11\x00\x00\x00\x0alshw\x00\x0alldp\x00\x00",
+            ),
+            (
+                &[("lshw", Some(b"ab")), ("lldp", None)],
+                b"\x18\x00\x00\x00\x05lshw\x00\x02\x00\x00\x00\x00ab\x0alldp\x00\x00",
+            ),
+            (
+                &[("lshw", Some(b""))],
+                b"\x10\x00\x00\x00\x05lshw\x00\x00\x00\x00\x00\x00\x00",
+            ),
+        ];
+        for (fields, want) in table {
+            let got = bson_binaries(fields);
+            assert_eq!(&got[..], *want, "{fields:?}");
+            let back: Vec<(String, Option<Vec<u8>>)> = fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(<[u8]>::to_vec)))
+                .collect();
+            assert_eq!(decode(&got), back);
+        }
+        let doc = bson_binaries(&[("lshw", Some(xml)), ("lldp", Some(b"<lldp/>"))]);
+        assert_eq!(
+            decode(&doc),
+            vec![
+                ("lshw".to_string(), Some(xml.to_vec())),
+                ("lldp".to_string(), Some(b"<lldp/>".to_vec()))
+            ]
+        );
+    }
 }

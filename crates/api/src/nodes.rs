@@ -2,11 +2,10 @@
 //! its own kind shows it (`machines/`, `devices/`).
 
 use crate::devices::device_json;
-use crate::machines::{bson_nulls, is_registered, machine_filter, set_zone};
+use crate::machines::{details, is_registered, machine_filter, set_zone};
 use crate::render::{self, Net};
 use crate::{no_content, ok_json, unknown_op, App, Req, Res};
-use axum::http::{header, Method};
-use axum::response::IntoResponse;
+use axum::http::Method;
 use ingot_region::model::{Machine, User};
 use serde_json::Value;
 
@@ -54,12 +53,8 @@ pub(crate) async fn item(app: &App, r: &Req, u: &User, sid: &str) -> Res {
             no_content()
         }
         (&Method::GET, Some("details")) => {
-            app.region.node_for(u, sid).await?;
-            Ok((
-                [(header::CONTENT_TYPE, "application/bson")],
-                bson_nulls(&["lshw", "lldp"]),
-            )
-                .into_response())
+            let n = app.region.node_for(u, sid).await?;
+            details(app, n.id).await
         }
         (&Method::GET, Some("power_parameters")) => Ok(ok_json(Value::Object(
             app.region.power_parameters(u, sid).await?,

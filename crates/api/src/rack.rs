@@ -61,7 +61,7 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
 /// A rack controller in MAAS's shape (the fields a rack controller has; `service_set` says
 /// whether it was heard from in the last minute; `machine` is the system id of the machine it
 /// runs on).
-fn rack_json(c: &RackController) -> serde_json::Value {
+pub(crate) fn rack_json(c: &RackController) -> serde_json::Value {
     let (k, alive) = (&c.rack, c.alive);
     json!({
         "system_id": k.system_id, "hostname": k.name, "fqdn": k.name,
@@ -153,7 +153,7 @@ pub(crate) async fn rack_controller(app: &App, r: &Req, u: &User, system_id: &st
     }
 }
 
-fn region_json(m: &Machine) -> serde_json::Value {
+pub(crate) fn region_json(m: &Machine) -> serde_json::Value {
     json!({
         "system_id": m.system_id, "hostname": m.hostname, "fqdn": format!("{}.{}", m.hostname, m.domain),
         "node_type": 3, "node_type_name": "Region controller",

@@ -99,7 +99,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "set_owner_data" "POST" Some("set_owner_data"), "Deprecated alias of set_workload_annotations.", "{key}";
             "get_token" "GET" Some("get_token"), "The machine's own credentials (its owner only; an administrator only while it has no owner): they allow nothing but its metadata and results.";
             "regenerate_token" "POST" Some("regenerate_token"), "Replace the machine's credentials (its owner only): the old ones stop working at once.";
-            "details" "GET" Some("details"), "Hardware details of the machine.";
+            "details" "GET" Some("details"), "Hardware details of the machine (BSON: lshw, the lshw-shaped document made from its commissioning inventory, and lldp, its LLDP capture; null when it has none).";
             "read_bmc_inventory" "POST" Some("read_bmc_inventory"), "Read the hardware (CPUs, memory, drives, NICs) from the machine's Redfish BMC and record it as if commissioned (admin; power type redfish; not in a transient status).";
             "set_storage_layout" "POST" Some("set_storage_layout"), "Replace the storage configuration by a layout (Ready or Allocated): storage_layout (flat, lvm, bcache, blank), boot_size, root_device, root_size, vg_name, lv_name, lv_size, cache_device, cache_mode, cache_size, cache_no_part.", "storage_layout! boot_size root_device root_size vg_name lv_name lv_size cache_device cache_mode cache_size cache_no_part";
             "restore_storage_configuration" "POST" Some("restore_storage_configuration"), "Reset the storage to the default layout (default_storage_layout; Ready or Allocated).";
@@ -177,7 +177,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage all tags.",
         actions: ops![
             "read" "GET" None, "List tags.";
-            "create" "POST" None, "Create a tag (admin): name, comment, definition, kernel_opts.", "name! comment definition kernel_opts";
+            "create" "POST" None, "Create a tag (admin): name, comment, kernel_opts, and definition (an XPath 1.0 expression over the nodes' hardware details, the lshw document of op=details; the nodes it is true for get the tag, evaluated now and whenever a node is commissioned; empty for a manual tag).", "name! comment definition kernel_opts";
         ],
     },
     HandlerDef {
@@ -188,11 +188,15 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage a tag.",
         actions: ops![
             "read" "GET" None, "Read a tag.";
-            "update" "PUT" None, "Update a tag (admin): name, comment, kernel_opts.", "name comment kernel_opts";
+            "update" "PUT" None, "Update a tag (admin): name, comment, kernel_opts, definition (a changed definition is evaluated over every node again; an empty one makes the tag manual, its nodes kept).", "name comment definition kernel_opts";
             "delete" "DELETE" None, "Delete a tag (admin).";
             "machines" "GET" Some("machines"), "Machines with this tag.";
             "nodes" "GET" Some("nodes"), "Deprecated alias of machines.";
-            "update_nodes" "POST" Some("update_nodes"), "Add / remove the tag: add=<system_id>, remove=<system_id> (repeated).", "add remove";
+            "devices" "GET" Some("devices"), "Devices with this tag.";
+            "rack_controllers" "GET" Some("rack_controllers"), "Rack controllers whose machine has this tag.";
+            "region_controllers" "GET" Some("region_controllers"), "Region controllers with this tag.";
+            "rebuild" "POST" Some("rebuild"), "Evaluate the tag's definition over every node again (admin); a manual tag is left as it is. Answers {\"rebuilding\": name}.";
+            "update_nodes" "POST" Some("update_nodes"), "Add / remove a manual tag (admin): add=<system_id>, remove=<system_id> (repeated). A tag with a definition is refused: its nodes are those its definition matches.", "add remove";
         ],
     },
     HandlerDef {

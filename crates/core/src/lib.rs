@@ -9,10 +9,12 @@
 //! * [`ids`]: system ids, hostnames, MACs, architectures.
 //! * [`ip_usage`]: how a subnet's addresses are used (reserved, free, statistics).
 //! * [`inventory`]: machine-resources (LXD resources) JSON → hardware inventory (spec §6).
+//! * [`lshw`]: the stored inventory as an `lshw -xml`-shaped document (MAAS's hardware details).
 //! * [`redfish`]: a Redfish BMC's inventory capture → an LXD resources object (out-of-band).
 //! * [`scripts`]: script metadata headers, result statuses and aggregation, the built-ins.
 //! * [`storage`]: the storage model (partitions, filesystems, LVM, bcache), layouts, deploy steps.
 //! * [`streams`]: simplestreams index and product files, selections → the files to import.
+//! * [`tags`]: tag definitions, XPath 1.0 over the hardware details.
 
 pub mod actions;
 pub mod boot;
@@ -22,6 +24,7 @@ pub mod deploy;
 pub mod ids;
 pub mod inventory;
 pub mod ip_usage;
+pub mod lshw;
 pub mod net;
 pub mod rack;
 pub mod redfish;
@@ -31,6 +34,7 @@ pub mod signal;
 pub mod status;
 pub mod storage;
 pub mod streams;
+pub mod tags;
 pub mod transitions;
 
 pub use actions::{

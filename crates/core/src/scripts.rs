@@ -677,6 +677,8 @@ pub struct Builtin {
 pub const RESOURCES_SCRIPT: &str = "50-maas-01-commissioning";
 /// The name of the built-in whose stdout is the kernel command line (boot interface).
 pub const CMDLINE_SCRIPT: &str = "maas-kernel-cmdline";
+/// The built-in whose stdout is the LLDP capture (lldpctl's XML), served as `op=details`' lldp.
+pub const LLDP_SCRIPT: &str = "maas-capture-lldpd";
 
 #[allow(clippy::too_many_arguments)] // one row of the BUILTINS table
 const fn b(

@@ -90,7 +90,14 @@ fn core_and_wire_do_no_io() {
     let pure = [
         (
             "ingot-core",
-            &["serde", "serde_json", "thiserror", "yaml-rust2"][..],
+            &[
+                "serde",
+                "serde_json",
+                "sxd-document",
+                "sxd-xpath",
+                "thiserror",
+                "yaml-rust2",
+            ][..],
         ),
         (
             "ingot-wire",

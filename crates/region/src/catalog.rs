@@ -1,9 +1,11 @@
-//! The catalog machines are sorted by: tags (with their kernel options), zones and resource
-//! pools. Names are checked by `ingot_core::ids::is_valid_name`.
+//! The catalog machines are sorted by: tags (with their kernel options; manual, or decided by
+//! a definition: `details.rs`), zones and resource pools. Names are checked by `ingot_core::ids::is_valid_name`.
 
+use crate::details::checked_definition;
 use crate::settings::need_admin;
 use crate::{Region, RegionError, Result};
 use ingot_core::ids::is_valid_name;
+use ingot_core::tags::is_defined;
 use ingot_store::{Domain, Named, NamedKind, StoreError, Tag, User};
 
 /// A duplicate name is the `name` field's error.
@@ -62,41 +64,63 @@ impl Region {
             .ok_or_else(|| RegionError::NotFound("No Tag matches the given query.".into()))
     }
 
-    /// An administrator creates a manual tag (definitions are not evaluated yet, so a tag with
-    /// one is refused rather than left empty).
+    /// An administrator creates a tag: a manual one, or one with a definition (XPath 1.0 over
+    /// the hardware details, checked here: the `definition` field's error when invalid), which
+    /// is then evaluated over every node.
     pub async fn create_tag(&self, u: &User, f: &TagFields<'_>) -> Result<Tag> {
         need_admin(u)?;
         let name = f.name.unwrap_or_default();
         check_name("Tag names", name)?;
-        if !f.definition.unwrap_or_default().trim().is_empty() {
-            return Err(RegionError::field("definition", "Tag definitions (XPath over hardware details) are not supported yet: create a manual tag and use update_nodes."));
-        }
-        self.store
+        let definition = checked_definition(f.definition.unwrap_or_default())?;
+        let t = self
+            .store
             .create_tag(
                 name,
                 f.comment.unwrap_or_default(),
-                "",
+                &definition,
                 f.kernel_opts.unwrap_or_default(),
             )
             .await
-            .map_err(name_taken)
+            .map_err(name_taken)?;
+        self.populate_tag(&t, &u.username).await?;
+        Ok(t)
     }
 
+    /// Change a tag (admin). A changed definition is checked and evaluated over every node
+    /// again; a tag whose definition is removed keeps its nodes and becomes manual.
     pub async fn update_tag(&self, u: &User, name: &str, f: &TagFields<'_>) -> Result<Tag> {
         let t = self.tag(name).await?;
         need_admin(u)?;
         let new_name = f.name.unwrap_or(&t.name);
         check_name("Tag names", new_name)?;
+        let definition = match f.definition {
+            Some(d) => checked_definition(d)?,
+            None => t.definition.clone(),
+        };
         self.store
             .update_tag(
                 t.id,
                 new_name,
                 f.comment.unwrap_or(&t.comment),
+                &definition,
                 f.kernel_opts.unwrap_or(&t.kernel_opts),
             )
             .await
             .map_err(name_taken)?;
-        self.tag(new_name).await
+        let t2 = self.tag(new_name).await?;
+        if t2.definition != t.definition {
+            self.populate_tag(&t2, &u.username).await?;
+        }
+        Ok(t2)
+    }
+
+    /// `tags/{name}/?op=rebuild` (admin): evaluate a defined tag over every node again (a
+    /// manual tag is left as it is). Returns the tag's name.
+    pub async fn rebuild_tag(&self, u: &User, name: &str) -> Result<String> {
+        let t = self.tag(name).await?;
+        need_admin(u)?;
+        self.populate_tag(&t, &u.username).await?;
+        Ok(t.name)
     }
 
     pub async fn delete_tag(&self, u: &User, name: &str) -> Result<()> {
@@ -116,6 +140,12 @@ impl Region {
     ) -> Result<(usize, usize)> {
         let t = self.tag(name).await?;
         need_admin(u)?;
+        if is_defined(&t.definition) {
+            return Err(RegionError::BadRequest(format!(
+                "Tag '{}' has a definition and cannot be applied manually: its nodes are those its definition matches (change the definition, or use op=rebuild).",
+                t.name
+            )));
+        }
         let mut ids = (Vec::new(), Vec::new());
         let mut unknown = Vec::new();
         for (list, out) in [(add, &mut ids.0), (remove, &mut ids.1)] {

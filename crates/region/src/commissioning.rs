@@ -9,7 +9,7 @@ use ingot_core::actions::{Action, ActionOptions};
 use ingot_core::inventory;
 use ingot_core::scripts::{
     self, finished_status, ResultStatus, ScriptMeta, ScriptType, BUILTINS, CMDLINE_SCRIPT,
-    RESOURCES_SCRIPT,
+    LLDP_SCRIPT, RESOURCES_SCRIPT,
 };
 use ingot_core::signal::{self, ResultSet, SignalContext, SignalStatus};
 use ingot_core::status::Status;
@@ -521,6 +521,17 @@ impl Region {
         self.store
             .result_finished(r.id, st.number(), Some(exit), runtime, files)
             .await?;
+        self.result_stored(m, &r.name, st == ResultStatus::Passed)
+            .await
+    }
+
+    /// A script's result was stored: a passed inventory or LLDP capture changes the node's
+    /// hardware details, so the tags decided by definitions are evaluated again for it (after
+    /// the result is stored, as the details are read from the stored results).
+    pub(crate) async fn result_stored(&self, m: &Machine, name: &str, passed: bool) -> Result<()> {
+        if passed && (name == RESOURCES_SCRIPT || name == LLDP_SCRIPT) {
+            self.retag_node(m.id).await?;
+        }
         Ok(())
     }
 

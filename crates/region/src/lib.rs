@@ -13,6 +13,7 @@ pub mod clone;
 pub mod commissioning;
 pub mod controllers;
 pub mod deploy;
+pub mod details;
 mod devices;
 mod disks;
 mod error;

@@ -199,6 +199,7 @@ impl Region {
                     files,
                 )
                 .await?;
+            self.result_stored(m, &name, st == 2).await?;
         }
         Ok(())
     }

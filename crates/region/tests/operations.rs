@@ -324,7 +324,7 @@ async fn tags_zones_and_pools() {
             true,
             TagFields {
                 name: Some("xpath"),
-                definition: Some("//node"),
+                definition: Some("//node["),
                 ..Default::default()
             },
             Err("field definition"),
@@ -1109,4 +1109,290 @@ async fn administrators_operations_refuse_users() {
         assert_eq!(*op, want_op);
         assert_eq!(got, want, "{op} as an administrator");
     }
+}
+
+/// A machine-resources document around a real LXD capture (`<shared>/fixtures/lxd/`).
+fn resources_doc(fixture: &str) -> Vec<u8> {
+    let shared = std::env::var_os("INGOT_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+        });
+    let res: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(shared.join("fixtures/lxd").join(fixture)).expect("fixture"),
+    )
+    .expect("fixture JSON");
+    serde_json::to_vec(&serde_json::json!({
+        "api_version": "1.0",
+        "api_extensions": ["resources", "resources_v2", "api_os", "resources_system", "resources_usb_pci"],
+        "environment": {"kernel": "Linux", "kernel_architecture": "x86_64", "kernel_version": "6.1.0",
+                        "os_name": "ubuntu", "os_version": "22.04", "server": "maas-machine-resources",
+                        "server_name": "lab", "server_version": "5.0"},
+        "resources": res,
+    }))
+    .expect("JSON")
+}
+
+/// Commission `m` with the region alone: the commission action, then the inventory script's
+/// output (and an LLDP capture) signalled by name.
+async fn commission_with(l: &Lab, m: &Machine, fixture: &str, lldp: Option<&str>) {
+    use ingot_core::actions::{Action, ActionOptions};
+    let now = l.region.machine_for(&l.admin, &m.system_id).await.unwrap();
+    if now.status != ingot_core::Status::Commissioning {
+        l.region
+            .act(
+                &l.admin,
+                &m.system_id,
+                Action::Commission,
+                &ActionOptions::default(),
+                None,
+            )
+            .await
+            .expect("commission");
+    }
+    let mut uploads = vec![("50-maas-01-commissioning", resources_doc(fixture))];
+    if let Some(x) = lldp {
+        uploads.push(("maas-capture-lldpd", x.as_bytes().to_vec()));
+    }
+    for (name, out) in uploads {
+        let files = vec![ingot_wire::FilePart {
+            name: format!("{name}.out"),
+            filename: Some(format!("{name}.out")),
+            content_type: None,
+            data: out,
+        }];
+        let p = params(&[("status", "WORKING"), ("name", name), ("exit_status", "0")]);
+        l.region.signal(m.id, &p, &files).await.expect("signal");
+    }
+}
+
+async fn version(l: &Lab, m: &Machine) -> i64 {
+    l.region
+        .machine_for(&l.admin, &m.system_id)
+        .await
+        .unwrap()
+        .version
+}
+
+async fn tagged(l: &Lab, tag: &str) -> Vec<String> {
+    let mut ms: Vec<String> = l
+        .region
+        .list_machines(&l.admin, Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.tags.iter().any(|t| t == tag))
+        .map(|m| m.system_id)
+        .collect();
+    ms.sort();
+    ms
+}
+
+#[tokio::test]
+async fn tags_with_definitions_follow_the_hardware() {
+    let l = lab().await;
+    let (a, b) = (
+        machine(&l, "52:54:00:aa:00:01").await,
+        machine(&l, "52:54:00:aa:00:02").await,
+    );
+    let bare = machine(&l, "52:54:00:aa:00:03").await;
+    // A defined tag before any machine has details: nobody has it.
+    let def = |name: &'static str, definition: &'static str| TagFields {
+        name: Some(name),
+        definition: Some(definition),
+        ..Default::default()
+    };
+    l.region
+        .create_tag(
+            &l.admin,
+            &def(
+                "crucial",
+                r#"//node[@class="disk"]/product = "Crucial_CT512M55""#,
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(tagged(&l, "crucial").await.is_empty());
+
+    let lldp = r#"<?xml version="1.0" encoding="UTF-8"?>
+<lldp label="LLDP neighbors"><interface label="Interface" name="eth0" via="LLDP"><chassis label="Chassis"><name label="SysName">tor-1</name></chassis></interface></lldp>"#;
+    commission_with(&l, &a, "SAMPLE_LXD_RESOURCES.json", Some(lldp)).await;
+    commission_with(&l, &b, "SAMPLE_LXD_RESOURCES_LP1906834.json", None).await;
+    // Commissioning evaluated the existing definition for each machine.
+    assert_eq!(tagged(&l, "crucial").await, vec![a.system_id.clone()]);
+
+    // (tag, definition) -> the machines that have it once it is created.
+    let mut ab = vec![a.system_id.clone(), b.system_id.clone()];
+    ab.sort();
+    let table: Vec<(&'static str, &'static str, Vec<String>)> = vec![
+        (
+            "big",
+            r#"//node[@id="memory"]/size > 8000000000"#,
+            ab.clone(),
+        ),
+        (
+            "huge",
+            r#"//node[@id="memory"]/size > 1000000000000"#,
+            vec![],
+        ),
+        (
+            "intel-nic",
+            r#"//node[@class="network"]/vendor[contains(., "Intel")]"#,
+            vec![a.system_id.clone()],
+        ),
+        (
+            "lenovo",
+            r#"/list/node/vendor = "Lenovo""#,
+            vec![b.system_id.clone()],
+        ),
+        (
+            "tor1",
+            r#"//lldp:chassis/lldp:name = "tor-1""#,
+            vec![a.system_id.clone()],
+        ),
+        ("bare", r#"not(//node)"#, vec![bare.system_id.clone()]),
+    ];
+    for (name, definition, want) in &table {
+        let t = l
+            .region
+            .create_tag(&l.admin, &def(name, definition))
+            .await
+            .unwrap();
+        assert_eq!(t.definition, *definition);
+        assert_eq!(tagged(&l, name).await, *want, "{name}");
+    }
+
+    // An invalid definition is the definition field's error, on create and update, and
+    // changes nothing.
+    for bad in ["//node[", "foo:bar", "unknown()"] {
+        let e = l
+            .region
+            .create_tag(&l.admin, &def("broken", bad))
+            .await
+            .unwrap_err();
+        assert_eq!(kind(&e), "field definition", "{bad}");
+        let e = l
+            .region
+            .update_tag(
+                &l.admin,
+                "big",
+                &TagFields {
+                    definition: Some(bad),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(kind(&e), "field definition", "{bad}");
+    }
+    assert_eq!(tagged(&l, "big").await, ab);
+
+    // A changed definition moves the tag (and bumps the versions of the machines it moved).
+    let before = (version(&l, &a).await, version(&l, &b).await);
+    let t = l
+        .region
+        .update_tag(
+            &l.admin,
+            "big",
+            &TagFields {
+                definition: Some(r#"//node[@id="memory"]/size > 100000000000"#),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.name, "big");
+    assert_eq!(tagged(&l, "big").await, vec![b.system_id.clone()]);
+    assert_eq!(version(&l, &b).await, before.1, "b kept the tag: unchanged");
+    assert!(version(&l, &a).await > before.0, "a lost the tag");
+
+    // A defined tag is not applied by hand; a manual one is, and rebuild leaves it alone.
+    let e = l
+        .region
+        .tag_update_nodes(&l.admin, "big", std::slice::from_ref(&a.system_id), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(kind(&e), "bad request");
+    l.region
+        .create_tag(
+            &l.admin,
+            &TagFields {
+                name: Some("manual"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    l.region
+        .tag_update_nodes(&l.admin, "manual", std::slice::from_ref(&b.system_id), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        l.region.rebuild_tag(&l.admin, "manual").await.unwrap(),
+        "manual"
+    );
+    assert_eq!(tagged(&l, "manual").await, vec![b.system_id.clone()]);
+
+    // Rebuild evaluates again (the same answer here); only administrators.
+    assert_eq!(
+        kind(&l.region.rebuild_tag(&l.user, "big").await.unwrap_err()),
+        "forbidden"
+    );
+    assert_eq!(
+        kind(&l.region.rebuild_tag(&l.admin, "nope").await.unwrap_err()),
+        "not found"
+    );
+    assert_eq!(l.region.rebuild_tag(&l.admin, "big").await.unwrap(), "big");
+    assert_eq!(tagged(&l, "big").await, vec![b.system_id.clone()]);
+
+    // Commissioning again with other hardware re-evaluates every definition for that machine.
+    commission_with(&l, &b, "SAMPLE_LXD_RESOURCES.json", None).await;
+    assert_eq!(tagged(&l, "lenovo").await, Vec::<String>::new());
+    assert_eq!(tagged(&l, "crucial").await, ab);
+    // The machine's events say which tags its definitions gave and took.
+    let evs = l
+        .region
+        .events(
+            std::slice::from_ref(&b.system_id),
+            &["INFO"],
+            None,
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        evs[0].description,
+        "Tags by definition: added crucial, intel-nic; removed big, lenovo"
+    );
+
+    // Removing the definition makes the tag manual: its machines stay.
+    l.region
+        .update_tag(
+            &l.admin,
+            "crucial",
+            &TagFields {
+                definition: Some(""),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(tagged(&l, "crucial").await, ab);
+    l.region
+        .tag_update_nodes(&l.admin, "crucial", &[], std::slice::from_ref(&a.system_id))
+        .await
+        .unwrap();
+    assert_eq!(tagged(&l, "crucial").await, vec![b.system_id.clone()]);
+
+    // The details: lshw from the inventory, the LLDP capture as sent; none for a bare machine.
+    let d = l.region.hardware_details(a.id).await.unwrap();
+    let lshw = String::from_utf8(d.lshw.unwrap()).unwrap();
+    assert!(
+        lshw.contains("<product>Crucial_CT512M55</product>"),
+        "{lshw}"
+    );
+    assert_eq!(d.lldp.as_deref(), Some(lldp.as_bytes()));
+    let d = l.region.hardware_details(bare.id).await.unwrap();
+    assert_eq!((d.lshw, d.lldp), (None, None));
 }

@@ -275,13 +275,15 @@ impl Store {
         id: i64,
         name: &str,
         comment: &str,
+        definition: &str,
         kernel_opts: &str,
     ) -> Result<()> {
-        sqlx::query("UPDATE tags SET name = $1, comment = $2, kernel_opts = $3 WHERE id = $4")
+        sqlx::query("UPDATE tags SET name = $1, comment = $2, kernel_opts = $3, definition = $5 WHERE id = $4")
             .bind(name)
             .bind(comment)
             .bind(kernel_opts)
             .bind(id)
+            .bind(definition)
             .execute(&self.pool)
             .await
             .map_err(|e| map_unique(e, &format!("Tag with this name '{name}' already exists.")))?;
@@ -326,5 +328,83 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The ids of every node (machines, controllers and devices), in id order.
+    pub async fn node_ids(&self) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT id FROM machines ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Tag membership decided by tag definitions, in one transaction: each `(machine id, tag
+    /// id, has the tag)` that changes a membership is applied; each machine changed gets a new
+    /// version once and one event naming the tags it gained and lost. Returns how many
+    /// memberships changed.
+    pub async fn set_defined_tags(
+        &self,
+        decisions: &[(i64, i64, bool)],
+        username: &str,
+    ) -> Result<usize> {
+        use std::collections::BTreeMap;
+        let mut tx = self.begin_write().await?;
+        let names: BTreeMap<i64, String> = sqlx::query("SELECT id, name FROM tags")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_>>()?;
+        // machine id -> (tags added, tags removed)
+        let mut changed: BTreeMap<i64, (Vec<String>, Vec<String>)> = BTreeMap::new();
+        let mut n = 0;
+        for &(machine, tag, has) in decisions {
+            let sql = if has {
+                "INSERT INTO machine_tags (machine_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            } else {
+                "DELETE FROM machine_tags WHERE machine_id = $1 AND tag_id = $2"
+            };
+            let done = sqlx::query(sql)
+                .bind(machine)
+                .bind(tag)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done > 0 {
+                n += 1;
+                let name = names.get(&tag).cloned().unwrap_or_default();
+                let e = changed.entry(machine).or_default();
+                if has {
+                    e.0.push(name);
+                } else {
+                    e.1.push(name);
+                }
+            }
+        }
+        let now = now_ms();
+        for (machine, (added, removed)) in changed {
+            let r = sqlx::query("UPDATE machines SET version = version + 1 WHERE id = $1 RETURNING system_id, hostname")
+                .bind(machine)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(r) = r else { continue };
+            let (system_id, hostname): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            let mut parts = Vec::new();
+            if !added.is_empty() {
+                parts.push(format!("added {}", added.join(", ")));
+            }
+            if !removed.is_empty() {
+                parts.push(format!("removed {}", removed.join(", ")));
+            }
+            let ev = crate::NewEvent::info(
+                "Tags",
+                format!("Tags by definition: {}", parts.join("; ")),
+                username,
+            );
+            crate::events::insert_event(&mut tx, Some(machine), &system_id, &hostname, &ev, now)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 }

@@ -131,6 +131,21 @@ impl Store {
         rows.iter().map(result_from_row).collect()
     }
 
+    /// The stdout of the machine's latest passed result of the script `name` (in any set).
+    pub async fn latest_passed_stdout(
+        &self,
+        machine_id: i64,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        let r = sqlx::query("SELECT stdout FROM script_results WHERE machine_id = $1 AND name = $2 AND status = $3 AND stdout IS NOT NULL ORDER BY updated DESC, id DESC LIMIT 1")
+            .bind(machine_id)
+            .bind(name)
+            .bind(ResultStatus::Passed.number())
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| Ok(r.try_get(0)?)).transpose()
+    }
+
     /// Mark pending and running results as aborted.
     pub async fn abort_results(&self, machine_id: i64) -> Result<()> {
         let sql = format!(
