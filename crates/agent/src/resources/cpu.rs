@@ -35,6 +35,10 @@ pub struct CpuSocket {
     pub frequency_minimum: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub frequency_turbo: u64,
+    /// The CPU's feature flags (`/proc/cpuinfo` `flags`, `Features` on Arm): the hardware
+    /// details' capabilities that tags match (`//capability[@id="vmx"]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -194,6 +198,10 @@ pub(crate) fn cpu(ctx: &Ctx) -> Cpu {
                     frequency: 0,
                     frequency_minimum: freq("cpuinfo_min_freq", "scaling_min_freq"),
                     frequency_turbo: freq("cpuinfo_max_freq", "scaling_max_freq"),
+                    flags: get("flags")
+                        .or_else(|| get("Features"))
+                        .map(|f| f.split_whitespace().map(String::from).collect())
+                        .unwrap_or_default(),
                 },
                 BTreeMap::new(),
             )

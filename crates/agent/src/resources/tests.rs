@@ -725,6 +725,7 @@ fn cpu_topology_names_and_frequencies() {
                 "frequency": 3099,
                 "frequency_minimum": 800,
                 "frequency_turbo": 3400,
+                "flags": ["fpu", "vme", "de", "pse", "tsc"],
             }],
             "total": 4,
         })
