@@ -90,6 +90,10 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
             }
         }
         (&Method::GET, Some("is_registered")) => is_registered(app, &p).await,
+        (&Method::GET, Some("is_action_in_progress")) => match anon_node_op(app, r).await {
+            Some(answer) => answer,
+            None => Err(unknown_op(r)),
+        },
         (&Method::POST, Some("accept")) if matches!(who, Principal::Anonymous) => Err(ApiError(
             RegionError::Unauthorized("Authentication required.".into()),
         )),
@@ -164,18 +168,39 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
     }
 }
 
-/// `?op=is_registered mac_address=`: whether any node has that MAC.
-pub(crate) async fn is_registered(app: &App, p: &Params) -> Res {
+/// The `mac_address` parameter, required and normalised.
+fn mac_param(p: &Params) -> Result<String, ApiError> {
     let mac = p
         .get("mac_address")
         .ok_or_else(|| ApiError(RegionError::field("mac_address", "This field is required.")))?;
-    let mac = ingot_core::ids::normalize_mac(mac).ok_or_else(|| {
+    ingot_core::ids::normalize_mac(mac).ok_or_else(|| {
         ApiError(RegionError::field(
             "mac_address",
             "Enter a valid MAC address.",
         ))
-    })?;
+    })
+}
+
+/// `?op=is_registered mac_address=`: whether any node has that MAC.
+pub(crate) async fn is_registered(app: &App, p: &Params) -> Res {
+    let mac = mac_param(p)?;
     ok_json(json!(app.region.is_registered(&mac).await?))
+}
+
+/// `GET …?op=is_action_in_progress mac_address=` on every node collection, for any caller
+/// (MAAS's anonymous node handlers): whether the node with that MAC is commissioning or
+/// deploying. None for any other request.
+pub(crate) async fn anon_node_op(app: &App, r: &Req) -> Option<Res> {
+    if r.method != Method::GET || r.op() != Some("is_action_in_progress") {
+        return None;
+    }
+    Some(
+        async {
+            let mac = mac_param(&r.params())?;
+            ok_json(json!(app.region.action_in_progress(&mac).await?))
+        }
+        .await,
+    )
 }
 
 /// `?op=set_zone zone= nodes=` (admin): the nodes moved, as they are now.

@@ -262,7 +262,10 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "DevicesHandler",
         path: "/MAAS/api/2.0/devices/",
-        serve: serve!(|app, r, c| devices::collection(app, r, c.user()?).await),
+        serve: serve!(|app, r, c| match machines::anon_node_op(app, r).await {
+            Some(answer) => answer,
+            None => devices::collection(app, r, c.user()?).await,
+        }),
         params: &[],
         doc: "Manage devices: nodes Ingot does not provision (containers, VMs) with addresses.",
         actions: ops![
@@ -331,7 +334,10 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "NodesHandler",
         path: "/MAAS/api/2.0/nodes/",
-        serve: serve!(|app, r, c| nodes::collection(app, r, c.user()?).await),
+        serve: serve!(|app, r, c| match machines::anon_node_op(app, r).await {
+            Some(answer) => answer,
+            None => nodes::collection(app, r, c.user()?).await,
+        }),
         params: &[],
         doc: "Every node: machines, controllers and devices, each shown as its kind shows it.",
         actions: ops![
@@ -800,7 +806,13 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "RackControllersHandler",
         path: "/MAAS/api/2.0/rackcontrollers/",
-        serve: serve!(|app, r, c| { c.user()?; rack::rack_controllers(app, r).await }),
+        serve: serve!(|app, r, c| match machines::anon_node_op(app, r).await {
+            Some(answer) => answer,
+            None => {
+                c.user()?;
+                rack::rack_controllers(app, r).await
+            }
+        }),
         params: &[],
         doc: "The rack controllers that registered with this region (each configuration read is a heartbeat).",
         actions: ops![
@@ -812,7 +824,10 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "RegionControllersHandler",
         path: "/MAAS/api/2.0/regioncontrollers/",
-        serve: serve!(|app, r, c| rack::region_controllers(app, r, c.user()?, None).await),
+        serve: serve!(|app, r, c| match machines::anon_node_op(app, r).await {
+            Some(answer) => answer,
+            None => rack::region_controllers(app, r, c.user()?, None).await,
+        }),
         params: &[],
         doc: "The machines this region runs on (each region records its host as a machine when it starts).",
         actions: ops![
@@ -964,6 +979,39 @@ pub const ANON_HANDLERS: &[AnonDef] = &[
         actions: ops![
             "create" "POST" None, "Enlist a machine: architecture, mac_addresses, hostname, power_type, power_parameters (JSON), commission.", "architecture mac_addresses hostname description power_type power_parameters commission domain";
             "is_registered" "GET" Some("is_registered"), "Whether a MAC address is registered: mac_address.", "mac_address!";
+            "is_action_in_progress" "GET" Some("is_action_in_progress"), "Whether the node with this MAC is commissioning or deploying (asked by a booting machine without credentials).", "mac_address!";
+        ],
+    },
+    AnonDef {
+        name: "AnonNodesHandler",
+        path: "/MAAS/api/2.0/nodes/",
+        doc: "Anonymous access to nodes.",
+        actions: ops![
+            "is_action_in_progress" "GET" Some("is_action_in_progress"), "Whether the node with this MAC is commissioning or deploying (asked by a booting machine without credentials).", "mac_address!";
+        ],
+    },
+    AnonDef {
+        name: "AnonDevicesHandler",
+        path: "/MAAS/api/2.0/devices/",
+        doc: "Anonymous access to devices.",
+        actions: ops![
+            "is_action_in_progress" "GET" Some("is_action_in_progress"), "Whether the node with this MAC is commissioning or deploying (asked by a booting machine without credentials).", "mac_address!";
+        ],
+    },
+    AnonDef {
+        name: "AnonRackControllersHandler",
+        path: "/MAAS/api/2.0/rackcontrollers/",
+        doc: "Anonymous access to rack controllers.",
+        actions: ops![
+            "is_action_in_progress" "GET" Some("is_action_in_progress"), "Whether the node with this MAC is commissioning or deploying (asked by a booting machine without credentials).", "mac_address!";
+        ],
+    },
+    AnonDef {
+        name: "AnonRegionControllersHandler",
+        path: "/MAAS/api/2.0/regioncontrollers/",
+        doc: "Anonymous access to region controllers.",
+        actions: ops![
+            "is_action_in_progress" "GET" Some("is_action_in_progress"), "Whether the node with this MAC is commissioning or deploying (asked by a booting machine without credentials).", "mac_address!";
         ],
     },
 ];

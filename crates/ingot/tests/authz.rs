@@ -64,6 +64,7 @@ fn anonymous_allowed(c: &Call) -> bool {
             | ("MachinesHandler", "POST", None)
             | ("MachinesHandler", "GET", Some("is_registered"))
             | ("FilesHandler", "GET", Some("get_by_key"))
+            | (_, "GET", Some("is_action_in_progress"))
     )
 }
 

@@ -412,6 +412,34 @@ async fn nodes_of_every_kind() {
         .json(),
         serde_json::json!(true)
     );
+    // is_action_in_progress (anonymous, on every node collection): only while commissioning
+    // or deploying.
+    let anon = s.anon();
+    let in_progress = |path: &'static str| {
+        let url = format!(
+            "/MAAS/api/2.0/{path}?op=is_action_in_progress&mac_address={}",
+            mac(41)
+        );
+        let anon = anon.clone();
+        async move { anon.get(&url).await.ok().json() }
+    };
+    assert_eq!(in_progress("nodes/").await, serde_json::json!(false));
+    c.op(&msid, "commission", &[("testing_scripts", "none")])
+        .await
+        .ok();
+    for path in [
+        "nodes/",
+        "machines/",
+        "devices/",
+        "rackcontrollers/",
+        "regioncontrollers/",
+    ] {
+        assert_eq!(in_progress(path).await, serde_json::json!(true), "{path}");
+    }
+    anon.get("/MAAS/api/2.0/nodes/?op=is_action_in_progress")
+        .await
+        .expect(400);
+    c.op(&msid, "abort", &[]).await.ok();
     // set_zone: an unknown node or zone moves nothing.
     c.post("/MAAS/api/2.0/zones/", &[("name", "rack-7")])
         .await

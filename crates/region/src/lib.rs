@@ -314,6 +314,16 @@ impl Region {
         Ok(self.store.machine_by_mac(mac).await?.is_some())
     }
 
+    /// Whether the node with this MAC is commissioning or deploying (MAAS's anonymous
+    /// `is_action_in_progress`).
+    pub async fn action_in_progress(&self, mac: &str) -> Result<bool> {
+        Ok(self
+            .store
+            .machine_by_mac(mac)
+            .await?
+            .is_some_and(|m| matches!(m.status, Status::Commissioning | Status::Deploying)))
+    }
+
     pub async fn list_machines(&self, user: &User, mut f: MachineFilter) -> Result<Vec<Machine>> {
         if !user.is_admin {
             f.visible_to = Some(user.id);
