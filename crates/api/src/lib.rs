@@ -4,6 +4,7 @@
 //! (query strings, urlencoded, multipart with base64 parts); every error is mapped to one
 //! HTTP status here and nowhere else.
 
+mod absent;
 mod boot;
 mod boot_resources;
 mod boot_sources;

@@ -5,10 +5,11 @@
 
 use crate::routes::{version, ActionDef, AnonDef, Call, HandlerDef, Serve};
 use crate::{
-    boot_resources, boot_sources, catalog, devices, events, files, machines, network, nodes,
-    ok_json, rack, repositories, reserved_ips, scripts, settings, storage, users, App, Req,
+    absent, boot_resources, boot_sources, catalog, devices, events, files, machines, network,
+    nodes, ok_json, rack, repositories, reserved_ips, scripts, settings, storage, users, App, Req,
 };
 use ingot_region::model::NamedKind;
+use ingot_region::Absent;
 
 /// Actions: `name method op, doc[, params];` where params are the names of the parameters the
 /// action takes, space-separated, `!` after a required one, `{key}` for free-form `key=value`.
@@ -329,6 +330,177 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "read" "GET" None, "Read a reservation.";
             "update" "PUT" None, "Change its MAC or comment (admin).", "mac_address comment";
             "delete" "DELETE" None, "Delete the reservation (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "VmHostsHandler",
+        path: "/MAAS/api/2.0/vm-hosts/",
+        serve: serve!(|app, r, c| absent::collection(app, r, c.user()?, Absent::VmHosts).await),
+        params: &[],
+        doc: "Ingot manages no VM hosts (LXD, virsh): answered as MAAS with none configured.",
+        actions: ops![
+            "read" "GET" None, "List VM hosts: none.";
+            "create" "POST" None, "Refused (admin): Ingot manages no VM hosts.", "type power_address";
+        ],
+    },
+    HandlerDef {
+        name: "VmHostHandler",
+        path: "/MAAS/api/2.0/vm-hosts/{id}/",
+        serve: serve!(|app, r, c| absent::item(app, r, c.user()?, Absent::VmHosts).await),
+        params: &["id"],
+        doc: "Ingot manages no VM hosts (LXD, virsh): answered as MAAS with none configured.",
+        actions: ops![
+            "read" "GET" None, "Not found: there are none.";
+            "update" "PUT" None, "Not found (admin).", "name";
+            "delete" "DELETE" None, "Not found (admin).";
+            "add_tag" "POST" Some("add_tag"), "Not found (admin).", "tag";
+            "compose" "POST" Some("compose"), "Not found (admin).";
+            "parameters" "GET" Some("parameters"), "Not found.";
+            "refresh" "POST" Some("refresh"), "Not found (admin).";
+            "remove_tag" "POST" Some("remove_tag"), "Not found (admin).", "tag";
+        ],
+    },
+    HandlerDef {
+        name: "PodsHandler",
+        path: "/MAAS/api/2.0/pods/",
+        serve: serve!(|app, r, c| absent::collection(app, r, c.user()?, Absent::VmHosts).await),
+        params: &[],
+        doc: "Ingot manages no VM hosts (LXD, virsh): answered as MAAS with none configured. (pods/ is MAAS's older name of vm-hosts/)",
+        actions: ops![
+            "read" "GET" None, "List VM hosts: none.";
+            "create" "POST" None, "Refused (admin): Ingot manages no VM hosts.", "type power_address";
+        ],
+    },
+    HandlerDef {
+        name: "PodHandler",
+        path: "/MAAS/api/2.0/pods/{id}/",
+        serve: serve!(|app, r, c| absent::item(app, r, c.user()?, Absent::VmHosts).await),
+        params: &["id"],
+        doc: "Ingot manages no VM hosts (LXD, virsh): answered as MAAS with none configured.",
+        actions: ops![
+            "read" "GET" None, "Not found: there are none.";
+            "update" "PUT" None, "Not found (admin).", "name";
+            "delete" "DELETE" None, "Not found (admin).";
+            "add_tag" "POST" Some("add_tag"), "Not found (admin).", "tag";
+            "compose" "POST" Some("compose"), "Not found (admin).";
+            "parameters" "GET" Some("parameters"), "Not found.";
+            "refresh" "POST" Some("refresh"), "Not found (admin).";
+            "remove_tag" "POST" Some("remove_tag"), "Not found (admin).", "tag";
+        ],
+    },
+    HandlerDef {
+        name: "VirtualMachinesHandler",
+        path: "/MAAS/api/2.0/virtual-machines/",
+        serve: serve!(|app, r, c| absent::collection(app, r, c.user()?, Absent::VirtualMachines).await),
+        params: &[],
+        doc: "Ingot manages no VM hosts (LXD, virsh): answered as MAAS with none configured.",
+        actions: ops![
+            "read" "GET" None, "List VM hosts' virtual machines: none.";
+            "create" "POST" None, "Refused (admin): Ingot manages no VM hosts.";
+        ],
+    },
+    HandlerDef {
+        name: "VirtualMachineHandler",
+        path: "/MAAS/api/2.0/virtual-machines/{id}",
+        serve: serve!(|app, r, c| absent::item(app, r, c.user()?, Absent::VirtualMachines).await),
+        params: &["id"],
+        doc: "Ingot manages no VM hosts (LXD, virsh): answered as MAAS with none configured.",
+        actions: ops![
+            "read" "GET" None, "Not found: there are none.";
+        ],
+    },
+    HandlerDef {
+        name: "VmClustersHandler",
+        path: "/MAAS/api/2.0/vm-clusters/",
+        serve: serve!(|app, r, c| absent::collection(app, r, c.user()?, Absent::VmClusters).await),
+        params: &[],
+        doc: "Ingot manages no VM hosts (LXD, virsh): answered as MAAS with none configured.",
+        actions: ops![
+            "read" "GET" None, "List VM clusters: none.";
+        ],
+    },
+    HandlerDef {
+        name: "VmClusterHandler",
+        path: "/MAAS/api/2.0/vm-clusters/{id}",
+        serve: serve!(|app, r, c| absent::item(app, r, c.user()?, Absent::VmClusters).await),
+        params: &["id"],
+        doc: "Ingot manages no VM hosts (LXD, virsh): answered as MAAS with none configured.",
+        actions: ops![
+            "read" "GET" None, "Not found: there are none.";
+            "update" "PUT" None, "Not found (admin).", "name";
+            "delete" "DELETE" None, "Not found (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "LicenseKeysHandler",
+        path: "/MAAS/api/2.0/license-keys/",
+        serve: serve!(|app, r, c| absent::collection(app, r, c.user()?, Absent::LicenseKeys).await),
+        params: &[],
+        doc: "Ingot deploys no Windows images: answered as MAAS with no licence keys.",
+        actions: ops![
+            "read" "GET" None, "List licence keys: none.";
+            "create" "POST" None, "Refused (admin): Ingot deploys no Windows images.", "osystem distro_series license_key";
+        ],
+    },
+    HandlerDef {
+        name: "LicenseKeyHandler",
+        path: "/MAAS/api/2.0/license-key/{osystem}/{distro_series}",
+        serve: serve!(|app, r, c| absent::item(app, r, c.user()?, Absent::LicenseKeys).await),
+        params: &["osystem", "distro_series"],
+        doc: "Ingot deploys no Windows images: answered as MAAS with no licence keys.",
+        actions: ops![
+            "read" "GET" None, "Not found: there are none.";
+            "update" "PUT" None, "Not found (admin).", "license_key";
+            "delete" "DELETE" None, "Not found (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "DiscoveriesHandler",
+        path: "/MAAS/api/2.0/discovery/",
+        serve: serve!(|app, r, c| absent::collection(app, r, c.user()?, Absent::Discovery).await),
+        params: &[],
+        doc: "Ingot does no network discovery (its netboot timeline records every MAC that boots): answered as MAAS with nothing discovered.",
+        actions: ops![
+            "read" "GET" None, "List discovered devices: none.";
+            "by_unknown_ip" "GET" Some("by_unknown_ip"), "Discovered devices with an unknown IP: none.";
+            "by_unknown_ip_and_mac" "GET" Some("by_unknown_ip_and_mac"), "Discovered devices with an unknown IP and MAC: none.";
+            "by_unknown_mac" "GET" Some("by_unknown_mac"), "Discovered devices with an unknown MAC: none.";
+            "clear" "POST" Some("clear"), "Clear the discoveries (admin): there are none.", "mdns neighbours all";
+            "clear_by_mac_and_ip" "POST" Some("clear_by_mac_and_ip"), "Clear one discovery (admin): there are none.", "mac ip";
+            "scan" "POST" Some("scan"), "Refused (admin): Ingot does not scan its networks.", "cidr force threads timeout always_use_ping slow";
+        ],
+    },
+    HandlerDef {
+        name: "DiscoveryHandler",
+        path: "/MAAS/api/2.0/discovery/{discovery_id}/",
+        serve: serve!(|app, r, c| absent::item(app, r, c.user()?, Absent::Discovery).await),
+        params: &["discovery_id"],
+        doc: "Ingot does no network discovery.",
+        actions: ops![
+            "read" "GET" None, "Not found: there are none.";
+        ],
+    },
+    HandlerDef {
+        name: "VmfsDatastoresHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/vmfs-datastores/",
+        serve: serve!(|app, r, c| absent::of_node(app, r, c.user()?, c.arg(0), false).await),
+        params: &["system_id"],
+        doc: "Ingot deploys no VMware ESXi images: a machine has no VMFS datastores.",
+        actions: ops![
+            "read" "GET" None, "List the machine's VMFS datastores: none.";
+            "create" "POST" None, "Refused (admin): Ingot deploys no VMware ESXi images.", "name block_devices partitions";
+        ],
+    },
+    HandlerDef {
+        name: "VmfsDatastoreHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/vmfs-datastore/{id}/",
+        serve: serve!(|app, r, c| absent::of_node(app, r, c.user()?, c.arg(0), true).await),
+        params: &["system_id", "id"],
+        doc: "Ingot deploys no VMware ESXi images: a machine has no VMFS datastores.",
+        actions: ops![
+            "read" "GET" None, "Not found: there are none.";
+            "update" "PUT" None, "Not found (admin).", "name";
+            "delete" "DELETE" None, "Not found (admin).";
         ],
     },
     HandlerDef {

@@ -222,6 +222,9 @@ async fn every_endpoint_for_every_kind_of_caller() {
         ("boot_source_id", "1".to_string()),
         ("file_id", "1".to_string()),
         ("filename", "nofile".to_string()),
+        ("osystem", "windows".to_string()),
+        ("distro_series", "win2012".to_string()),
+        ("discovery_id", "1".to_string()),
     ]
     .into_iter()
     .collect();

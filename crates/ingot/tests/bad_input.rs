@@ -1179,3 +1179,70 @@ async fn bad_input_is_refused_and_changes_nothing() {
     assert!(changed.is_empty(), "the database changed:\n{changed:#?}");
     assert!(cases.len() > 100);
 }
+
+/// What MAAS has and Ingot does not (VM hosts, licence keys, network discovery, VMFS
+/// datastores) is answered as MAAS answers with none configured: empty lists, 404 for an id,
+/// a 400 that says why for an administrator's create, 403 for a user's.
+#[tokio::test]
+async fn what_ingot_does_not_have_is_answered_as_maas_with_none() {
+    let s = Server::start(&[]).await;
+    let c = s.client();
+    let bob = s.user("bob").await;
+    for path in [
+        "vm-hosts/",
+        "pods/",
+        "virtual-machines/",
+        "vm-clusters/",
+        "license-keys/",
+        "discovery/",
+        "discovery/?op=by_unknown_mac",
+    ] {
+        assert_eq!(
+            bob.get(&format!("/MAAS/api/2.0/{path}")).await.ok().json(),
+            serde_json::json!([]),
+            "{path}"
+        );
+    }
+    for path in [
+        "vm-hosts/1/",
+        "pods/1/",
+        "virtual-machines/1",
+        "license-key/windows/win2012",
+        "discovery/1/",
+    ] {
+        c.get(&format!("/MAAS/api/2.0/{path}")).await.expect(404);
+    }
+    let r = c
+        .post("/MAAS/api/2.0/vm-hosts/", &[("type", "lxd")])
+        .await
+        .expect(400);
+    assert!(r.body.contains("no VM hosts"), "{}", r.body);
+    bob.post("/MAAS/api/2.0/vm-hosts/", &[("type", "lxd")])
+        .await
+        .expect(403);
+    bob.delete("/MAAS/api/2.0/vm-hosts/1/").await.expect(403);
+    c.post("/MAAS/api/2.0/discovery/?op=clear", &[])
+        .await
+        .expect(204);
+    let r = c
+        .post("/MAAS/api/2.0/discovery/?op=scan", &[])
+        .await
+        .expect(400);
+    assert!(r.body.contains("network discovery"), "{}", r.body);
+    let sid = c
+        .create("vmfs1", &common::mac(77), &[("commission", "false")])
+        .await["system_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        c.get(&format!("/MAAS/api/2.0/nodes/{sid}/vmfs-datastores/"))
+            .await
+            .ok()
+            .json(),
+        serde_json::json!([])
+    );
+    c.get("/MAAS/api/2.0/nodes/nosuch/vmfs-datastores/")
+        .await
+        .expect(404);
+}

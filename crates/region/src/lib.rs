@@ -5,7 +5,9 @@
 //! retrying when another region process got there first. This file holds the handle, machine
 //! reads and the actions (`act`).
 
+mod absent;
 mod allocation;
+pub use absent::Absent;
 pub mod boot;
 pub mod boot_sources;
 pub mod catalog;
