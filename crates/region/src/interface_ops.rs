@@ -59,13 +59,11 @@ impl Region {
         let m = self.editable_node(user, system_id).await?;
         let i = iface(&m, iface_id)?;
         let subnets = self.store.subnets().await?;
-        let gateway_capable = |l: &&InterfaceLink| {
-            matches!(l.mode.as_str(), "auto" | "static")
-                && l.subnet_id
-                    .and_then(|id| subnets.iter().find(|s| s.id == id))
-                    .is_some_and(|s| s.gateway_ip.is_some())
-        };
-        let capable: Vec<&InterfaceLink> = i.links.iter().filter(gateway_capable).collect();
+        let capable: Vec<&InterfaceLink> = i
+            .links
+            .iter()
+            .filter(|l| crate::network::link_gateway(l, &subnets).is_some())
+            .collect();
         let chosen = match p.get_i64("link_id")? {
             Some(id) => *capable.iter().find(|l| l.id == id).ok_or_else(|| {
                 RegionError::field(

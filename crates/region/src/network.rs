@@ -1154,6 +1154,16 @@ impl Region {
     }
 }
 
+/// The gateway a link can route a machine's default traffic through: an AUTO or STATIC link's
+/// subnet's gateway.
+pub(crate) fn link_gateway(l: &InterfaceLink, subnets: &[Subnet]) -> Option<String> {
+    if !matches!(l.mode.as_str(), "auto" | "static") {
+        return None;
+    }
+    let s = subnets.iter().find(|s| Some(s.id) == l.subnet_id)?;
+    s.gateway_ip.clone()
+}
+
 /// The links a deployed machine routes its default traffic through, IPv4 then IPv6, with the
 /// gateway of each: the link marked as default gateway, else the first AUTO or STATIC link
 /// on a subnet with a gateway (as MAAS picks it), among enabled interfaces.
@@ -1161,13 +1171,7 @@ pub fn default_gateways<'m>(
     m: &'m ingot_store::Machine,
     subnets: &[Subnet],
 ) -> [Option<(&'m InterfaceLink, String)>; 2] {
-    let gateway = |l: &InterfaceLink| -> Option<String> {
-        if !matches!(l.mode.as_str(), "auto" | "static") {
-            return None;
-        }
-        let s = subnets.iter().find(|s| Some(s.id) == l.subnet_id)?;
-        s.gateway_ip.clone()
-    };
+    let gateway = |l: &InterfaceLink| link_gateway(l, subnets);
     let pick = |v6: bool| {
         let candidates = || {
             m.interfaces

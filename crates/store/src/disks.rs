@@ -2,7 +2,7 @@
 //! physical device): one transaction that checks the machine's status and the storage rule
 //! given, writes the disk, drops storage objects left on a deleted disk, and records the event.
 
-use crate::commissioning::{bd_from, BlockDeviceRow};
+use crate::commissioning::BlockDeviceRow;
 use crate::storage::{disk_of, Edit};
 use crate::{insert_event, now_ms, NewEvent, Result, Store};
 use ingot_core::storage::{StorageError, StorageModel};
@@ -115,23 +115,7 @@ impl Store {
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         machine_id: i64,
     ) -> Result<StorageModel> {
-        let disks: Vec<BlockDeviceRow> =
-            sqlx::query("SELECT * FROM block_devices WHERE machine_id = $1 ORDER BY id")
-                .bind(machine_id)
-                .fetch_all(&mut **tx)
-                .await?
-                .iter()
-                .map(bd_from)
-                .collect::<Result<_>>()?;
-        let rows =
-            sqlx::query("SELECT id, data FROM storage_objects WHERE machine_id = $1 ORDER BY id")
-                .bind(machine_id)
-                .fetch_all(&mut **tx)
-                .await?;
-        let objects = rows
-            .iter()
-            .map(crate::storage::object_from)
-            .collect::<Result<Vec<_>>>()?;
+        let (disks, objects) = crate::storage::storage_rows_in(tx, machine_id).await?;
         Ok(StorageModel::from_parts_pruned(
             disks.iter().map(disk_of).collect(),
             objects,

@@ -71,35 +71,31 @@ impl Store {
                 &format!("A package repository named '{}' already exists.", r.name),
             )
         };
-        let id = if r.id == 0 {
-            let row = sqlx::query("INSERT INTO package_repositories (name, url, distributions, disabled_pockets, disabled_components, disable_sources, components, arches, key, enabled, is_default, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) RETURNING id")
-                .bind(&r.name)
-                .bind(&r.url)
+        type Q = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>>;
+        // The fields both statements write, as $1 to $10.
+        let fields = |q: Q| {
+            q.bind(r.name.clone())
+                .bind(r.url.clone())
                 .bind(r.distributions.join(" "))
                 .bind(r.disabled_pockets.join(" "))
                 .bind(r.disabled_components.join(" "))
                 .bind(r.disable_sources as i64)
                 .bind(r.components.join(" "))
                 .bind(r.arches.join(" "))
-                .bind(&r.key)
+                .bind(r.key.clone())
                 .bind(r.enabled as i64)
+        };
+        let id = if r.id == 0 {
+            let q = sqlx::query("INSERT INTO package_repositories (name, url, distributions, disabled_pockets, disabled_components, disable_sources, components, arches, key, enabled, is_default, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) RETURNING id");
+            let row = fields(q)
                 .bind(now_ms())
                 .fetch_one(&self.pool)
                 .await
                 .map_err(dup)?;
             row.try_get(0)?
         } else {
-            let done = sqlx::query("UPDATE package_repositories SET name = $1, url = $2, distributions = $3, disabled_pockets = $4, disabled_components = $5, disable_sources = $6, components = $7, arches = $8, key = $9, enabled = $10 WHERE id = $11")
-                .bind(&r.name)
-                .bind(&r.url)
-                .bind(r.distributions.join(" "))
-                .bind(r.disabled_pockets.join(" "))
-                .bind(r.disabled_components.join(" "))
-                .bind(r.disable_sources as i64)
-                .bind(r.components.join(" "))
-                .bind(r.arches.join(" "))
-                .bind(&r.key)
-                .bind(r.enabled as i64)
+            let q = sqlx::query("UPDATE package_repositories SET name = $1, url = $2, distributions = $3, disabled_pockets = $4, disabled_components = $5, disable_sources = $6, components = $7, arches = $8, key = $9, enabled = $10 WHERE id = $11");
+            let done = fields(q)
                 .bind(r.id)
                 .execute(&self.pool)
                 .await

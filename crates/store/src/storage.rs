@@ -90,20 +90,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(Edit::WrongStatus(status));
         }
-        let disks: Vec<BlockDeviceRow> =
-            sqlx::query("SELECT * FROM block_devices WHERE machine_id = $1 ORDER BY id")
-                .bind(machine_id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(bd_from)
-                .collect::<Result<_>>()?;
-        let rows =
-            sqlx::query("SELECT id, data FROM storage_objects WHERE machine_id = $1 ORDER BY id")
-                .bind(machine_id)
-                .fetch_all(&mut *tx)
-                .await?;
-        let stored: Vec<Object> = rows.iter().map(object_from).collect::<Result<_>>()?;
+        let (disks, stored) = storage_rows_in(&mut tx, machine_id).await?;
         let mut model =
             StorageModel::from_parts_pruned(disks.iter().map(disk_of).collect(), stored.clone());
         let out = match edit(&mut model) {
@@ -173,6 +160,28 @@ impl Store {
         tx.commit().await?;
         Ok(Edit::Done(out, Box::new(model), map))
     }
+}
+
+/// A machine's disks and storage objects as the transaction sees them.
+pub(crate) async fn storage_rows_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    machine_id: i64,
+) -> Result<(Vec<BlockDeviceRow>, Vec<Object>)> {
+    let disks: Vec<BlockDeviceRow> =
+        sqlx::query("SELECT * FROM block_devices WHERE machine_id = $1 ORDER BY id")
+            .bind(machine_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(bd_from)
+            .collect::<Result<_>>()?;
+    let rows =
+        sqlx::query("SELECT id, data FROM storage_objects WHERE machine_id = $1 ORDER BY id")
+            .bind(machine_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    let objects = rows.iter().map(object_from).collect::<Result<_>>()?;
+    Ok((disks, objects))
 }
 
 impl Store {
