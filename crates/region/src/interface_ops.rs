@@ -2,6 +2,7 @@
 //! interface, choosing and clearing the default gateway, interface tags, and restoring the
 //! network configuration commissioning leaves.
 
+use crate::network::iface_of;
 use crate::{Region, RegionError, Result};
 use ingot_core::actions::Action;
 use ingot_store::network::InterfaceLink;
@@ -9,29 +10,12 @@ use ingot_store::{Interface, Machine, User};
 use ingot_wire::Params;
 use serde_json::Value;
 
-/// The interface `iface_id` of `m`.
-fn iface(m: &Machine, iface_id: i64) -> Result<&Interface> {
-    m.interfaces
-        .iter()
-        .find(|i| i.id == iface_id)
-        .ok_or_else(|| {
-            RegionError::NotFound(format!("No interface {iface_id} on {}.", m.system_id))
-        })
-}
-
 /// Whether a link's address is IPv6 (by its subnet's CIDR).
 fn is_v6(l: &InterfaceLink) -> bool {
     l.cidr.as_deref().is_some_and(|c| c.contains(':'))
 }
 
 impl Region {
-    /// A node whose interfaces `user` may change now.
-    async fn editable_node(&self, user: &User, system_id: &str) -> Result<Machine> {
-        let m = self.load_node_for(user, system_id, Action::Update).await?;
-        crate::network::interfaces_editable(&m)?;
-        Ok(m)
-    }
-
     /// `?op=disconnect`: every link of the interface removed (with its addresses), and the
     /// interface on no VLAN.
     pub async fn disconnect_interface(
@@ -41,7 +25,7 @@ impl Region {
         iface_id: i64,
     ) -> Result<()> {
         let m = self.editable_node(user, system_id).await?;
-        let i = iface(&m, iface_id)?;
+        let i = iface_of(&m, iface_id)?;
         Ok(self.store.disconnect_interfaces(&[i.id]).await?)
     }
 
@@ -57,7 +41,7 @@ impl Region {
         p: &Params,
     ) -> Result<()> {
         let m = self.editable_node(user, system_id).await?;
-        let i = iface(&m, iface_id)?;
+        let i = iface_of(&m, iface_id)?;
         let subnets = self.store.subnets().await?;
         let capable: Vec<&InterfaceLink> = i
             .links
@@ -133,7 +117,7 @@ impl Region {
         add: bool,
     ) -> Result<()> {
         let m = self.load_node_for(user, system_id, Action::Update).await?;
-        let i = iface(&m, iface_id)?;
+        let i = iface_of(&m, iface_id)?;
         let tag = p.get("tag").map(str::trim).unwrap_or("");
         if tag.is_empty() {
             return Err(RegionError::field("tag", "This field is required."));

@@ -529,17 +529,8 @@ impl Region {
         iface_id: i64,
         p: &Params,
     ) -> Result<InterfaceLink> {
-        let m = self
-            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
-            .await?;
-        interfaces_editable(&m)?;
-        let iface = m
-            .interfaces
-            .iter()
-            .find(|i| i.id == iface_id)
-            .ok_or_else(|| {
-                RegionError::NotFound(format!("No interface {iface_id} on {system_id}."))
-            })?;
+        let m = self.editable_node(user, system_id).await?;
+        let iface = iface_of(&m, iface_id)?;
         let mode = p
             .get("mode")
             .unwrap_or_default()
@@ -645,10 +636,7 @@ impl Region {
         iface_id: i64,
         p: &Params,
     ) -> Result<()> {
-        let m = self
-            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
-            .await?;
-        interfaces_editable(&m)?;
+        let m = self.editable_node(user, system_id).await?;
         let id = p
             .get_i64("id")?
             .ok_or_else(|| RegionError::field("id", "This field is required."))?;
@@ -748,6 +736,28 @@ fn find_iface(m: &ingot_store::Machine, id: i64) -> Option<&ingot_store::Interfa
     m.interfaces.iter().find(|i| i.id == id)
 }
 
+/// The interface `id` of `m`, or 404 naming both.
+pub(crate) fn iface_of(m: &ingot_store::Machine, id: i64) -> Result<&ingot_store::Interface> {
+    find_iface(m, id)
+        .ok_or_else(|| RegionError::NotFound(format!("No interface {id} on {}.", m.system_id)))
+}
+
+impl Region {
+    /// A node whose interfaces `user` may change now (edit permission, and a status in which
+    /// interfaces are edited).
+    pub(crate) async fn editable_node(
+        &self,
+        user: &User,
+        system_id: &str,
+    ) -> Result<ingot_store::Machine> {
+        let m = self
+            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
+            .await?;
+        interfaces_editable(&m)?;
+        Ok(m)
+    }
+}
+
 /// The interface (bond or bridge) that already uses `id` as a member, if any.
 fn member_of(m: &ingot_store::Machine, id: i64) -> Option<&ingot_store::Interface> {
     m.interfaces
@@ -775,10 +785,7 @@ impl Region {
         kind: VirtualKind,
         p: &Params,
     ) -> Result<i64> {
-        let m = self
-            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
-            .await?;
-        interfaces_editable(&m)?;
+        let m = self.editable_node(user, system_id).await?;
         let mut fe = FieldErrors::default();
         let mut params = serde_json::Map::new();
         if let Some(mtu) = mtu_param(p, &mut fe)? {
@@ -1006,13 +1013,8 @@ impl Region {
         iface_id: i64,
         p: &Params,
     ) -> Result<()> {
-        let m = self
-            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
-            .await?;
-        interfaces_editable(&m)?;
-        let iface = find_iface(&m, iface_id).ok_or_else(|| {
-            RegionError::NotFound(format!("No interface {iface_id} on {system_id}."))
-        })?;
+        let m = self.editable_node(user, system_id).await?;
+        let iface = iface_of(&m, iface_id)?;
         let mut fe = FieldErrors::default();
         let mut params = iface.params.as_object().cloned().unwrap_or_default();
         if let Some(mtu) = mtu_param(p, &mut fe)? {
@@ -1136,13 +1138,8 @@ impl Region {
         system_id: &str,
         iface_id: i64,
     ) -> Result<()> {
-        let m = self
-            .load_node_for(user, system_id, ingot_core::actions::Action::Update)
-            .await?;
-        interfaces_editable(&m)?;
-        let iface = find_iface(&m, iface_id).ok_or_else(|| {
-            RegionError::NotFound(format!("No interface {iface_id} on {system_id}."))
-        })?;
+        let m = self.editable_node(user, system_id).await?;
+        let iface = iface_of(&m, iface_id)?;
         if let Some(child) = m.interfaces.iter().find(|c| c.parents.contains(&iface_id)) {
             return Err(RegionError::BadRequest(format!(
                 "{} is used by {}; delete that first.",

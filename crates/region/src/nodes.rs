@@ -39,10 +39,12 @@ impl Region {
             .await
             .map_err(|_| RegionError::field("zone", format!("No zone named '{zone}'.")))?;
         let ids = crate::forms::list(p, "nodes");
+        let mut found = Vec::new();
         let mut unknown = Vec::new();
         for sid in &ids {
-            if self.store.machine(sid).await?.is_none() {
-                unknown.push(sid.as_str());
+            match self.store.machine(sid).await? {
+                Some(n) => found.push(n),
+                None => unknown.push(sid.as_str()),
             }
         }
         if !unknown.is_empty() {
@@ -54,11 +56,11 @@ impl Region {
         let mut zp = Params::new();
         zp.push("zone", zone);
         let mut out = Vec::new();
-        for sid in &ids {
-            let n = self.store.machine(sid).await?;
-            out.push(match n {
-                Some(n) if n.node_type == DEVICE => self.update_device(user, sid, &zp).await?,
-                _ => self.update_machine(user, sid, &zp).await?,
+        for n in &found {
+            out.push(if n.node_type == DEVICE {
+                self.update_device(user, &n.system_id, &zp).await?
+            } else {
+                self.update_machine(user, &n.system_id, &zp).await?
             });
         }
         Ok(out)

@@ -277,11 +277,7 @@ impl Store {
         }
 
         insert_event(&mut tx, Some(machine_id), &system_id, &hostname, event, now).await?;
-        sqlx::query("UPDATE machines SET version = version + 1, updated = $1 WHERE id = $2")
-            .bind(now)
-            .bind(machine_id)
-            .execute(&mut *tx)
-            .await?;
+        crate::bump_version(&mut tx, machine_id, now).await?;
         tx.commit().await?;
         Ok(CloneApplied::Done)
     }

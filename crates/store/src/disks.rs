@@ -99,11 +99,7 @@ impl Store {
             now,
         )
         .await?;
-        sqlx::query("UPDATE machines SET version = version + 1, updated = $1 WHERE id = $2")
-            .bind(now)
-            .bind(machine_id)
-            .execute(&mut *tx)
-            .await?;
+        crate::bump_version(&mut tx, machine_id, now).await?;
         tx.commit().await?;
         Ok(Edit::Done(id, Box::new(after), Default::default()))
     }

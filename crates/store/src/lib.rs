@@ -320,3 +320,18 @@ impl Store {
         self.pool.close().await;
     }
 }
+
+/// Move a machine's version (and `updated`) inside `tx`, so that caches and compare-and-swap
+/// writers see a change made to its parts (storage, interfaces by clone).
+pub(crate) async fn bump_version(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    machine_id: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE machines SET version = version + 1, updated = $1 WHERE id = $2")
+        .bind(now)
+        .bind(machine_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -152,11 +152,7 @@ impl Store {
             insert_event(&mut tx, Some(machine_id), &system_id, &hostname, &ev, now).await?;
         }
         // The machine's version moves so that caches and CAS writers see the change.
-        sqlx::query("UPDATE machines SET version = version + 1, updated = $1 WHERE id = $2")
-            .bind(now)
-            .bind(machine_id)
-            .execute(&mut *tx)
-            .await?;
+        crate::bump_version(&mut tx, machine_id, now).await?;
         tx.commit().await?;
         Ok(Edit::Done(out, Box::new(model), map))
     }
@@ -213,11 +209,7 @@ impl Store {
         let (sid, host): (String, String) = (r.try_get(0)?, r.try_get(1)?);
         let now = now_ms();
         insert_event(&mut tx, Some(machine_id), &sid, &host, event, now).await?;
-        sqlx::query("UPDATE machines SET version = version + 1, updated = $1 WHERE id = $2")
-            .bind(now)
-            .bind(machine_id)
-            .execute(&mut *tx)
-            .await?;
+        crate::bump_version(&mut tx, machine_id, now).await?;
         tx.commit().await?;
         Ok(true)
     }
