@@ -9,7 +9,7 @@
 //! records as the deployment's error.
 //!
 //! Tools it runs (found on `PATH`; the ephemeral initramfs carries them): `mke2fs`,
-//! `mkfs.fat`, `mkswap`, `lvm`, `make-bcache`, `extlinux` (GRUB's `grub-install` and
+//! `mkfs.fat`, `mkswap`, `lvm`, `make-bcache`, `mdadm` ([`crate::raid`]), `extlinux` (GRUB's `grub-install` and
 //! `grub-mkconfig` are the image's own, run with `chroot(2)`); the MBR boot code comes from
 //! `$INGOT_SYSLINUX_DIR` (default `/usr/lib/syslinux`)`/mbr/{mbr,gptmbr}.bin`; with a vfat
 //! `/boot/efi`, syslinux.efi (`$INGOT_SYSLINUX_EFI`) goes on the ESP for UEFI firmware.
@@ -96,13 +96,15 @@ pub struct Executor {
     cfg: DeployConfig,
     env: Env,
     disks: HashMap<String, DiskInfo>,
-    /// Block device of every volume id (disk, partition, logical volume, bcache).
+    /// Block device of every volume id (disk, partition, logical volume, bcache, RAID).
     volumes: HashMap<String, PathBuf>,
     formats: HashMap<String, FsInfo>,
     /// Mounted under the target, in mount order.
     mounted: Vec<PathBuf>,
     /// Volume groups made (deactivated on teardown).
     vgs: Vec<String>,
+    /// RAID arrays made (written to the installed mdadm.conf, stopped on teardown).
+    arrays: Vec<crate::raid::Array>,
 }
 
 fn err(step: DeployStep, reason: impl Into<String>) -> StepError {
@@ -150,7 +152,7 @@ pub fn boot_plan(storage: &[StorageStep]) -> BootPlan {
 }
 
 /// Runs a tool; its output when it succeeds, else what it said.
-fn tool(prog: &str, args: &[&str]) -> Result<String, String> {
+pub(crate) fn tool(prog: &str, args: &[&str]) -> Result<String, String> {
     tracing::info!("running {prog} {}", args.join(" "));
     let out = Command::new(prog)
         .args(args)
@@ -282,7 +284,7 @@ fn disk_bytes(sys: &Path, name: &str) -> Option<u64> {
 }
 
 /// Makes `dev/NAME` from sysfs when devtmpfs has not (yet).
-fn ensure_node(env: &Env, name: &str) -> Result<PathBuf, String> {
+pub(crate) fn ensure_node(env: &Env, name: &str) -> Result<PathBuf, String> {
     let node = env.dev.join(name);
     if node.exists() {
         return Ok(node);
@@ -467,6 +469,7 @@ impl Executor {
             formats: HashMap::new(),
             mounted: Vec::new(),
             vgs: Vec::new(),
+            arrays: Vec::new(),
         }
     }
 
@@ -578,6 +581,32 @@ impl Executor {
                             "partition {id} is on a disk without a partition table"
                         ));
                     }
+                }
+                StorageStep::Raid {
+                    id,
+                    name,
+                    level,
+                    devices,
+                    spares,
+                } => {
+                    let devs = self.devices_of(devices)?;
+                    let spare = self.devices_of(spares)?;
+                    let a = crate::raid::create(
+                        &self.env,
+                        name,
+                        &self.cfg.hostname,
+                        *level,
+                        &devs,
+                        &spare,
+                    )?;
+                    println!(
+                        "ingot-deploy: RAID {name} ({}) is {} on {}",
+                        level.as_str(),
+                        a.node.display(),
+                        devs.join(" ")
+                    );
+                    self.volumes.insert(id.clone(), a.node.clone());
+                    self.arrays.push(a);
                 }
                 StorageStep::VolumeGroup { id, name, devices } => {
                     let devs = self.devices_of(devices)?;
@@ -1101,6 +1130,21 @@ impl Executor {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
                 .map_err(|e| format!("chmod {}: {e}", p.display()))
         };
+        if !self.arrays.is_empty() {
+            if !crate::raid::target_has_mdadm(&t) {
+                return Err(format!(
+                    "the image has no mdadm, so the installed system cannot assemble RAID {}; deploy an image that carries mdadm (Ubuntu's and MAAS's do)",
+                    self.arrays[0].name
+                ));
+            }
+            let conf = "etc/mdadm/mdadm.conf";
+            let existing = std::fs::read_to_string(t.join(conf)).unwrap_or_default();
+            write(
+                conf,
+                crate::raid::mdadm_conf(&existing, &self.arrays).as_bytes(),
+                0o644,
+            )?;
+        }
         if !self.cfg.image.kind.is_disk() {
             let entries = self.fstab_entries();
             write(
@@ -1499,6 +1543,11 @@ impl Executor {
         }
         for vg in std::mem::take(&mut self.vgs) {
             if let Err(e) = lvm(&["vgchange", "-an", &vg]) {
+                problems.push(e);
+            }
+        }
+        while let Some(a) = self.arrays.pop() {
+            if let Err(e) = crate::raid::stop(&a) {
                 problems.push(e);
             }
         }

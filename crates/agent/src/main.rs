@@ -22,6 +22,7 @@ mod hardware;
 mod inventory;
 mod metadata;
 mod ptable;
+mod raid;
 mod resources;
 mod runner;
 mod seed;

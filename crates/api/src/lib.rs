@@ -19,6 +19,7 @@ mod metadata;
 mod network;
 mod nodes;
 pub mod rack;
+mod raids;
 pub mod render;
 mod repositories;
 mod reserved_ips;

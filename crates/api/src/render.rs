@@ -214,7 +214,7 @@ pub struct MachineOut<'a> {
     volume_groups: Value,
     cache_sets: Value,
     bcaches: Value,
-    raids: [(); 0],
+    raids: Value,
     special_filesystems: Value,
     node_type: i64,
     node_type_name: &'static str,
@@ -351,7 +351,7 @@ pub fn machine_out<'a>(m: &'a Machine, net: &Net) -> MachineOut<'a> {
         .into_iter()
         .map(|v| crate::storage::block_device_json(&sm, m, v))
         .collect();
-    let (vgs, cache_sets, bcaches) = crate::storage::machine_extras(&sm, m);
+    let (vgs, cache_sets, bcaches, raids) = crate::storage::machine_extras(&sm, m);
     let agg = |set: &str, hw: Option<i64>| {
         ingot_core::scripts::aggregate(
             m.result_statuses
@@ -457,7 +457,7 @@ pub fn machine_out<'a>(m: &'a Machine, net: &Net) -> MachineOut<'a> {
         volume_groups: vgs,
         cache_sets,
         bcaches,
-        raids: [],
+        raids,
         special_filesystems: sm
             .specials
             .iter()

@@ -6,7 +6,8 @@
 use crate::routes::{version, ActionDef, AnonDef, Call, HandlerDef, Serve};
 use crate::{
     absent, boot_resources, boot_sources, catalog, devices, events, files, machines, network,
-    nodes, ok_json, rack, repositories, reserved_ips, scripts, settings, storage, users, App, Req,
+    nodes, ok_json, rack, raids, repositories, reserved_ips, scripts, settings, storage, users,
+    App, Req,
 };
 use ingot_region::model::NamedKind;
 use ingot_region::Absent;
@@ -272,6 +273,8 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         actions: ops![
             "read" "GET" None, "List your devices (an administrator: all), filtered as machines are.", "hostname mac_address id domain zone";
             "create" "POST" None, "Create a device: it is yours, deployed, and has one physical interface per MAC.", "mac_addresses! hostname domain zone parent description";
+            "is_registered" "GET" Some("is_registered"), "Whether a node has this MAC address: mac_address.", "mac_address!";
+            "set_zone" "POST" Some("set_zone"), "Move nodes to a zone (admin): zone, nodes (system ids, repeated).", "zone! nodes";
         ],
     },
     HandlerDef {
@@ -284,6 +287,12 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
             "read" "GET" None, "Read a device.";
             "update" "PUT" None, "Update a device: hostname, description, domain; zone (admin).", "hostname description domain zone";
             "delete" "DELETE" None, "Delete a device with its interfaces and addresses.";
+            "details" "GET" Some("details"), "The device's lshw and LLDP data as BSON (null for a device: nothing commissions it).";
+            "power_parameters" "GET" Some("power_parameters"), "Its power parameters (admin; a device has none).";
+            "restore_networking_configuration" "POST" Some("restore_networking_configuration"), "Reset its network: bonds, VLANs and bridges deleted, every link and address removed, the boot interface AUTO on the subnet of its VLAN.";
+            "restore_default_configuration" "POST" Some("restore_default_configuration"), "The same as restore_networking_configuration (a device has no storage).";
+            "set_workload_annotations" "POST" Some("set_workload_annotations"), "Set key=value workload annotations (empty value deletes).", "{key}";
+            "set_owner_data" "POST" Some("set_owner_data"), "Deprecated alias of set_workload_annotations.", "{key}";
         ],
     },
     HandlerDef {
@@ -929,6 +938,7 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "One bcache cache set.",
         actions: ops![
             "read" "GET" None, "Read the cache set.";
+            "update" "PUT" None, "Move the cache set to another free device: cache_device or cache_partition.", "cache_device cache_partition";
             "delete" "DELETE" None, "Delete the cache set (no bcache may use it).";
         ],
     },
@@ -951,7 +961,31 @@ pub const MORE_HANDLERS: &[HandlerDef] = &[
         doc: "One bcache device.",
         actions: ops![
             "read" "GET" None, "Read the bcache.";
+            "update" "PUT" None, "Change the bcache: name, uuid, cache_set, backing_device or backing_partition (a free device), cache_mode (writeback, writethrough, writearound).", "name uuid cache_set backing_device backing_partition cache_mode";
             "delete" "DELETE" None, "Delete the bcache (and its filesystem).";
+        ],
+    },
+    HandlerDef {
+        name: "RaidsHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/raids/",
+        serve: serve!(|app, r, c| raids::raids(app, r, c.user()?, c.arg(0), None).await),
+        params: &["system_id"],
+        doc: "A machine's RAID arrays (md, assembled by mdadm at deployment).",
+        actions: ops![
+            "read" "GET" None, "List the RAIDs.";
+            "create" "POST" None, "Create a RAID: level (raid-0, raid-1, raid-5, raid-6, raid-10), block_devices and partitions (active members), spare_devices and spare_partitions, name (default mdN), uuid.", "level! name uuid block_devices partitions spare_devices spare_partitions";
+        ],
+    },
+    HandlerDef {
+        name: "RaidHandler",
+        path: "/MAAS/api/2.0/nodes/{system_id}/raid/{id}/",
+        serve: serve!(|app, r, c| raids::raids(app, r, c.user()?, c.arg(0), Some(c.arg(1))).await),
+        params: &["system_id", "id"],
+        doc: "One RAID array.",
+        actions: ops![
+            "read" "GET" None, "Read the RAID.";
+            "update" "PUT" None, "Rename it, give it a UUID, add or remove active members and spares (block device and partition ids); the level's member count must still hold.", "name uuid add_block_devices remove_block_devices add_partitions remove_partitions add_spare_devices remove_spare_devices add_spare_partitions remove_spare_partitions";
+            "delete" "DELETE" None, "Delete the RAID (and its filesystem); its members become unused.";
         ],
     },
     HandlerDef {

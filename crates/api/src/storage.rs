@@ -1,11 +1,12 @@
 //! Storage in MAAS 2.0's shape: `nodes/{id}/blockdevices/` (physical disks, logical volumes,
 //! bcaches), `…/blockdevices/{id}/partitions/`, `…/volume-groups/`, `…/bcache-cache-sets/`,
 //! `…/bcaches/` (collections plural, items singular as MAAS has them; both accepted), and the
-//! block-device JSON the machine object embeds.
+//! block-device JSON the machine object embeds. RAIDs: [`crate::raids`].
 
 use crate::{bad, forms_id, no_content, not_found, ok_json, unknown_op, App, Req, Res};
 use axum::http::Method;
 use ingot_core::deploy::{CacheMode, FsType, PartitionTable};
+use ingot_core::storage::changes::BcacheChange;
 use ingot_core::storage::{StorageError, StorageModel, Volume};
 use ingot_region::model::{Machine, User};
 use ingot_region::storage::{id_param, parse_cache_mode, size_param};
@@ -45,7 +46,7 @@ pub fn partition_json(model: &StorageModel, sid: &str, id: i64) -> Value {
     })
 }
 
-/// A block device (physical disk, logical volume or bcache) in MAAS's shape.
+/// A block device (physical disk, logical volume, bcache or RAID) in MAAS's shape.
 pub fn block_device_json(model: &StorageModel, m: &Machine, v: Volume) -> Value {
     let sid = m.system_id.as_str();
     let size = model.size_of(v);
@@ -97,6 +98,18 @@ pub fn block_device_json(model: &StorageModel, m: &Machine, v: Volume) -> Value 
                 }),
             )
         }
+        Volume::Raid(id) => {
+            let r = model.raid(id);
+            (
+                id,
+                json!({
+                    "type": "virtual", "path": format!("/dev/disk/by-dname/{name}"),
+                    "id_path": null, "model": "", "serial": "", "block_size": 4096, "tags": [],
+                    "uuid": r.map(|r| r.uuid.as_str()), "partition_table_type": null, "partitions": [],
+                    "parent": r.map(|r| json!({"id": r.id, "uuid": r.uuid, "type": r.level.as_str()})),
+                }),
+            )
+        }
         Volume::Partition(id) => return partition_json(model, sid, id),
     };
     if let Some(obj) = o.as_object_mut() {
@@ -121,13 +134,15 @@ pub fn block_device_json(model: &StorageModel, m: &Machine, v: Volume) -> Value 
     o
 }
 
-/// Physical disks first, then logical volumes and bcaches.
+/// The virtual block devices: RAIDs, logical volumes, bcaches.
 pub fn virtual_devices(model: &StorageModel) -> Vec<Volume> {
-    let mut v: Vec<Volume> = model
-        .logical_volumes
-        .iter()
-        .map(|l| Volume::LogicalVolume(l.id))
-        .collect();
+    let mut v: Vec<Volume> = model.raids.iter().map(|r| Volume::Raid(r.id)).collect();
+    v.extend(
+        model
+            .logical_volumes
+            .iter()
+            .map(|l| Volume::LogicalVolume(l.id)),
+    );
     v.extend(model.bcaches.iter().map(|b| Volume::Bcache(b.id)));
     v
 }
@@ -184,7 +199,7 @@ fn cache_mode_str(c: CacheMode) -> &'static str {
     }
 }
 
-fn human(n: u64) -> String {
+pub(crate) fn human(n: u64) -> String {
     let units = ["bytes", "kB", "MB", "GB", "TB", "PB"];
     let mut v = n as f64;
     let mut i = 0;
@@ -199,8 +214,8 @@ fn human(n: u64) -> String {
     }
 }
 
-/// `volume_groups` / `cache_sets` / `bcaches` as the machine object shows them.
-pub fn machine_extras(model: &StorageModel, m: &Machine) -> (Value, Value, Value) {
+/// `volume_groups` / `cache_sets` / `bcaches` / `raids` as the machine object shows them.
+pub fn machine_extras(model: &StorageModel, m: &Machine) -> (Value, Value, Value, Value) {
     (
         Value::Array(
             model
@@ -221,6 +236,13 @@ pub fn machine_extras(model: &StorageModel, m: &Machine) -> (Value, Value, Value
                 .bcaches
                 .iter()
                 .map(|b| bcache_json(model, m, b.id))
+                .collect(),
+        ),
+        Value::Array(
+            model
+                .raids
+                .iter()
+                .map(|r| crate::raids::raid_json(model, m, r.id))
                 .collect(),
         ),
     )
@@ -351,6 +373,10 @@ pub(crate) async fn block_devices(
                     reg.edit_storage(u, sid, "Deleted a bcache", |m, _, _| m.delete_bcache(b))
                         .await?;
                 }
+                Volume::Raid(x) => {
+                    reg.edit_storage(u, sid, "Deleted a RAID", |m, _, _| m.delete_raid(x))
+                        .await?;
+                }
                 Volume::Disk(d) => reg.delete_disk(u, sid, d).await?,
                 _ => return Err(bad("Delete a partition through its partition/ resource.")),
             }
@@ -478,7 +504,7 @@ pub(crate) async fn partitions(
 }
 
 /// Block device and partition ids of a form (`block_devices`, `partitions`), as volumes.
-fn volumes(
+pub(crate) fn volumes(
     model: &StorageModel,
     p: &Params,
     bd: &str,
@@ -614,6 +640,19 @@ pub(crate) async fn volume_groups(
     }
 }
 
+/// At most one device of a form: `NAME_device` (a block device) or `NAME_partition`.
+fn maybe_volume(
+    model: &StorageModel,
+    p: &Params,
+    bd: &str,
+    part: &str,
+) -> Result<Option<Volume>, RegionError> {
+    if forms::list(p, bd).is_empty() && forms::list(p, part).is_empty() {
+        return Ok(None);
+    }
+    one_volume(model, p, bd, part).map(Some)
+}
+
 /// One device of a form: `NAME_device` (a block device) or `NAME_partition`.
 fn one_volume(
     model: &StorageModel,
@@ -669,6 +708,16 @@ pub(crate) async fn cache_sets(app: &App, r: &Req, u: &User, sid: &str, id: Opti
     }
     match (&r.method, r.op()) {
         (&Method::GET, None) => ok_json(cache_set_json(&model, &m, cid)),
+        (&Method::PUT, None) => {
+            if let Some(dev) = maybe_volume(&model, &p, "cache_device", "cache_partition")? {
+                reg.edit_storage(u, sid, "Updated a bcache cache set", |m, _, _| {
+                    m.update_cache_set(cid, dev)
+                })
+                .await?;
+            }
+            let m = reg.machine_for(u, sid).await?;
+            ok_json(cache_set_json(&model_of(&m), &m, cid))
+        }
         (&Method::DELETE, None) => {
             reg.edit_storage(u, sid, "Deleted a bcache cache set", |m, _, _| {
                 m.delete_cache_set(cid)
@@ -725,6 +774,23 @@ pub(crate) async fn bcaches(app: &App, r: &Req, u: &User, sid: &str, id: Option<
     }
     match (&r.method, r.op()) {
         (&Method::GET, None) => ok_json(bcache_json(&model, &m, bid)),
+        (&Method::PUT, None) => {
+            let change = BcacheChange {
+                name: opt(&p, "name"),
+                uuid: opt(&p, "uuid"),
+                cache_set: id_param(&p, "cache_set")?,
+                backing: maybe_volume(&model, &p, "backing_device", "backing_partition")?,
+                cache_mode: opt(&p, "cache_mode")
+                    .map(|v| parse_cache_mode("cache_mode", &v))
+                    .transpose()?,
+            };
+            reg.edit_storage(u, sid, "Updated a bcache", |m, _, _| {
+                m.update_bcache(bid, &change)
+            })
+            .await?;
+            let m = reg.machine_for(u, sid).await?;
+            ok_json(bcache_json(&model_of(&m), &m, bid))
+        }
         (&Method::DELETE, None) => {
             reg.edit_storage(u, sid, "Deleted a bcache", |m, _, _| m.delete_bcache(bid))
                 .await?;

@@ -4,7 +4,7 @@
 //! loads the facts, the store applies the result in one transaction per destination.
 
 use crate::storage::{
-    Bcache, CacheSet, Filesystem, LogicalVolume, Object, PartTable, Partition, SpecialFs,
+    Bcache, CacheSet, Filesystem, LogicalVolume, Object, PartTable, Partition, Raid, SpecialFs,
     StorageModel, UuidGen, Volume, VolumeGroup,
 };
 use serde_json::Value;
@@ -167,7 +167,7 @@ pub fn storage_mapping(
 }
 
 /// The destination's storage model: its disks, and the source's objects (partition tables,
-/// partitions, volume groups, logical volumes, cache sets, bcaches, filesystems) re-created on
+/// partitions, RAIDs, volume groups, logical volumes, cache sets, bcaches, filesystems) re-created on
 /// the mapped disks with new (temporary) ids and new UUIDs. Whatever the destination had is
 /// gone. Sizes are the source's: every mapped destination disk is at least as large.
 pub fn cloned_storage(
@@ -191,6 +191,7 @@ pub fn cloned_storage(
                 Volume::LogicalVolume(*ids.get(&l).ok_or_else(|| missing("logical volume", l))?)
             }
             Volume::Bcache(b) => Volume::Bcache(*ids.get(&b).ok_or_else(|| missing("bcache", b))?),
+            Volume::Raid(r) => Volume::Raid(*ids.get(&r).ok_or_else(|| missing("RAID", r))?),
         })
     };
     let mut objects = Vec::new();
@@ -257,6 +258,22 @@ pub fn cloned_storage(
                 mount_options: f.mount_options.clone(),
             }),
             Object::Special(x) => Object::Special(SpecialFs { id, ..x.clone() }),
+            Object::Raid(r) => Object::Raid(Raid {
+                id,
+                name: r.name.clone(),
+                uuid: uuid(),
+                level: r.level,
+                devices: r
+                    .devices
+                    .iter()
+                    .map(|d| vol(*d, &ids))
+                    .collect::<Result<_, _>>()?,
+                spares: r
+                    .spares
+                    .iter()
+                    .map(|d| vol(*d, &ids))
+                    .collect::<Result<_, _>>()?,
+            }),
         };
         objects.push(copy);
     }

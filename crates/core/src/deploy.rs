@@ -261,7 +261,17 @@ pub enum StorageStep {
         cache: String,
         cache_mode: CacheMode,
     },
-    /// A filesystem made on a volume (disk, partition, logical volume or bcache).
+    /// An md RAID array (mdadm, metadata 1.2) of disks and partitions, named `name` in the
+    /// installed system (`/dev/md/NAME`).
+    Raid {
+        id: String,
+        name: String,
+        level: RaidLevel,
+        devices: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        spares: Vec<String>,
+    },
+    /// A filesystem made on a volume (disk, partition, logical volume, bcache or RAID).
     Format {
         id: String,
         volume: String,
@@ -287,6 +297,7 @@ impl StorageStep {
             | StorageStep::VolumeGroup { id, .. }
             | StorageStep::LogicalVolume { id, .. }
             | StorageStep::Bcache { id, .. }
+            | StorageStep::Raid { id, .. }
             | StorageStep::Format { id, .. }
             | StorageStep::Mount { id, .. } => id,
         }
@@ -319,6 +330,54 @@ pub enum CacheMode {
     Writeback,
     Writethrough,
     Writearound,
+}
+
+/// A RAID level, as MAAS names it (`raid-0`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RaidLevel {
+    #[serde(rename = "raid-0")]
+    Raid0,
+    #[serde(rename = "raid-1")]
+    Raid1,
+    #[serde(rename = "raid-5")]
+    Raid5,
+    #[serde(rename = "raid-6")]
+    Raid6,
+    #[serde(rename = "raid-10")]
+    Raid10,
+}
+
+impl RaidLevel {
+    pub const ALL: [RaidLevel; 5] = [
+        RaidLevel::Raid0,
+        RaidLevel::Raid1,
+        RaidLevel::Raid5,
+        RaidLevel::Raid6,
+        RaidLevel::Raid10,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RaidLevel::Raid0 => "raid-0",
+            RaidLevel::Raid1 => "raid-1",
+            RaidLevel::Raid5 => "raid-5",
+            RaidLevel::Raid6 => "raid-6",
+            RaidLevel::Raid10 => "raid-10",
+        }
+    }
+
+    /// `mdadm --level=`.
+    pub fn mdadm(self) -> &'static str {
+        &self.as_str()[5..]
+    }
+
+    /// MAAS's name (`raid-1`) or a bare level (`1`).
+    pub fn parse(s: &str) -> Option<RaidLevel> {
+        let s = s.trim();
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s || l.mdadm() == s)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

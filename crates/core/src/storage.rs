@@ -1,11 +1,12 @@
 //! A machine's storage model in MAAS's shape (physical disks, partition tables, partitions,
-//! filesystems, LVM volume groups and logical volumes, bcache cache sets and devices), the
+//! filesystems, LVM volume groups and logical volumes, bcache cache sets and devices, RAID
+//! arrays: [`raid`]), the
 //! layouts of `set_storage_layout` (flat, lvm, bcache, blank), the manual-edit rules, and the
 //! model as the ordered [`StorageStep`]s the agent applies at deployment. No IO: UUIDs come
 //! from the caller's generator; new objects get negative (temporary) ids until the store
 //! gives them real ones ([`StorageModel::remap_ids`]).
 
-use crate::deploy::{CacheMode, FsType, PartitionFlag, PartitionTable, StorageStep};
+use crate::deploy::{CacheMode, FsType, PartitionFlag, PartitionTable, RaidLevel, StorageStep};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -43,6 +44,7 @@ pub enum Volume {
     Partition(i64),
     LogicalVolume(i64),
     Bcache(i64),
+    Raid(i64),
 }
 
 /// A physical disk as commissioning found it.
@@ -131,6 +133,19 @@ pub struct Bcache {
     pub cache_mode: CacheMode,
 }
 
+/// An md RAID array of disks and partitions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Raid {
+    pub id: i64,
+    pub name: String,
+    pub uuid: String,
+    pub level: RaidLevel,
+    /// Active members.
+    pub devices: Vec<Volume>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spares: Vec<Volume>,
+}
+
 /// A filesystem with no device (MAAS's special filesystems: `tmpfs`, `ramfs`), mounted in
 /// the installed OS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +169,7 @@ pub enum Object {
     CacheSet(CacheSet),
     Bcache(Bcache),
     Special(SpecialFs),
+    Raid(Raid),
 }
 
 impl Object {
@@ -167,6 +183,7 @@ impl Object {
             Object::CacheSet(o) => o.id,
             Object::Bcache(o) => o.id,
             Object::Special(o) => o.id,
+            Object::Raid(o) => o.id,
         }
     }
 
@@ -180,6 +197,7 @@ impl Object {
             Object::CacheSet(_) => "cache_set",
             Object::Bcache(_) => "bcache",
             Object::Special(_) => "special_filesystem",
+            Object::Raid(_) => "raid",
         }
     }
 }
@@ -192,6 +210,10 @@ pub enum Use {
     VolumeGroup(i64),
     CacheSet(i64),
     Backing(i64),
+    /// An active member of a RAID.
+    Raid(i64),
+    /// A spare of a RAID.
+    RaidSpare(i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -333,6 +355,7 @@ pub struct StorageModel {
     pub cache_sets: Vec<CacheSet>,
     pub bcaches: Vec<Bcache>,
     pub specials: Vec<SpecialFs>,
+    pub raids: Vec<Raid>,
     /// The last temporary id handed out (negative).
     pub temp: i64,
 }
@@ -381,6 +404,7 @@ impl StorageModel {
             Object::CacheSet(c) => self.exists(c.device),
             Object::Bcache(b) => self.exists(b.backing) && self.cache_set(b.cache_set).is_some(),
             Object::Special(_) => true,
+            Object::Raid(r) => r.devices.iter().chain(&r.spares).all(|d| self.exists(*d)),
         }
     }
 
@@ -394,6 +418,7 @@ impl StorageModel {
             Object::CacheSet(o) => self.cache_sets.push(o),
             Object::Bcache(o) => self.bcaches.push(o),
             Object::Special(o) => self.specials.push(o),
+            Object::Raid(o) => self.raids.push(o),
         }
     }
 
@@ -402,6 +427,7 @@ impl StorageModel {
         let mut v: Vec<Object> = Vec::new();
         v.extend(self.tables.iter().cloned().map(Object::Table));
         v.extend(self.partitions.iter().cloned().map(Object::Partition));
+        v.extend(self.raids.iter().cloned().map(Object::Raid));
         v.extend(self.volume_groups.iter().cloned().map(Object::VolumeGroup));
         v.extend(
             self.logical_volumes
@@ -442,7 +468,10 @@ impl StorageModel {
         };
         let vol = |v: &mut Volume| match v {
             Volume::Disk(_) => {}
-            Volume::Partition(i) | Volume::LogicalVolume(i) | Volume::Bcache(i) => {
+            Volume::Partition(i)
+            | Volume::LogicalVolume(i)
+            | Volume::Bcache(i)
+            | Volume::Raid(i) => {
                 if let Some(n) = map.get(i) {
                     *i = *n;
                 }
@@ -478,6 +507,11 @@ impl StorageModel {
         for x in &mut self.specials {
             id(&mut x.id);
         }
+        for r in &mut self.raids {
+            id(&mut r.id);
+            r.devices.iter_mut().for_each(vol);
+            r.spares.iter_mut().for_each(vol);
+        }
     }
 
     // ------------------------------------------------------------------ lookups
@@ -501,6 +535,9 @@ impl StorageModel {
     }
     pub fn bcache(&self, id: i64) -> Option<&Bcache> {
         self.bcaches.iter().find(|b| b.id == id)
+    }
+    pub fn raid(&self, id: i64) -> Option<&Raid> {
+        self.raids.iter().find(|r| r.id == id)
     }
     pub fn filesystem_on(&self, v: Volume) -> Option<&Filesystem> {
         self.filesystems.iter().find(|f| f.volume == v)
@@ -528,15 +565,18 @@ impl StorageModel {
             Volume::Partition(i) => self.partition(i).is_some(),
             Volume::LogicalVolume(i) => self.lv(i).is_some(),
             Volume::Bcache(i) => self.bcache(i).is_some(),
+            Volume::Raid(i) => self.raid(i).is_some(),
         }
     }
 
-    /// A block device id (physical disk, logical volume or bcache; one id space) as a volume.
+    /// A block device id (physical disk, logical volume, bcache or RAID; one id space) as a
+    /// volume.
     pub fn block_device(&self, id: i64) -> Option<Volume> {
         [
             Volume::Disk(id),
             Volume::LogicalVolume(id),
             Volume::Bcache(id),
+            Volume::Raid(id),
         ]
         .into_iter()
         .find(|v| self.exists(*v))
@@ -548,6 +588,7 @@ impl StorageModel {
             Volume::Partition(i) => self.partition(i).map(|p| p.size).unwrap_or(0),
             Volume::LogicalVolume(i) => self.lv(i).map(|l| l.size).unwrap_or(0),
             Volume::Bcache(i) => self.bcache(i).map(|b| self.size_of(b.backing)).unwrap_or(0),
+            Volume::Raid(i) => self.raid_size(i),
         }
     }
 
@@ -570,6 +611,7 @@ impl StorageModel {
                 })
                 .unwrap_or_default(),
             Volume::Bcache(i) => self.bcache(i).map(|b| b.name.clone()).unwrap_or_default(),
+            Volume::Raid(i) => self.raid(i).map(|r| r.name.clone()).unwrap_or_default(),
         }
     }
 
@@ -590,6 +632,12 @@ impl StorageModel {
         }
         if let Some(b) = self.bcaches.iter().find(|b| b.backing == v) {
             return Some(Use::Backing(b.id));
+        }
+        if let Some(r) = self.raids.iter().find(|r| r.devices.contains(&v)) {
+            return Some(Use::Raid(r.id));
+        }
+        if let Some(r) = self.raids.iter().find(|r| r.spares.contains(&v)) {
+            return Some(Use::RaidSpare(r.id));
         }
         None
     }
@@ -637,6 +685,8 @@ impl StorageModel {
                 "Backing device for ({})",
                 self.bcache(b).map(|b| b.name.as_str()).unwrap_or("?")
             ),
+            Some(Use::Raid(r)) => self.raid_member_text(r, "Active"),
+            Some(Use::RaidSpare(r)) => self.raid_member_text(r, "Spare"),
         }
     }
 
@@ -965,14 +1015,14 @@ impl StorageModel {
         Ok(())
     }
 
-    /// Disks and partitions only can be physical volumes, cache devices and backing devices
-    /// (and bcaches too as backing? no: MAAS allows disks and partitions).
+    /// Disks, partitions and RAIDs only can be physical volumes, cache devices and backing
+    /// devices.
     fn plain_device(&self, v: Volume, what: &str) -> Result<()> {
         match v {
-            Volume::Disk(_) | Volume::Partition(_) => {}
+            Volume::Disk(_) | Volume::Partition(_) | Volume::Raid(_) => {}
             _ => {
                 return Err(invalid(format!(
-                    "{} cannot be {what}: only disks and partitions can.",
+                    "{} cannot be {what}: only disks, partitions and RAIDs can.",
                     self.name_of(v)
                 )))
             }
@@ -1505,6 +1555,15 @@ impl StorageModel {
         if self.root_count() == 0 {
             return Some("the machine has no root filesystem (nothing mounted at /); set a storage layout (op=set_storage_layout) or mount a filesystem at /".into());
         }
+        if let Some(d) = self.boot_disk() {
+            if let Some(Use::Raid(r) | Use::RaidSpare(r)) = self.usage(Volume::Disk(d.id)) {
+                return Some(format!(
+                    "the boot disk {} is a member of RAID {} as a whole; the boot loader needs a partition table on it (make the RAID of its partitions, or choose another boot disk)",
+                    d.name,
+                    self.raid(r).map(|r| r.name.as_str()).unwrap_or("?")
+                ));
+            }
+        }
         None
     }
 }
@@ -1539,6 +1598,7 @@ fn step_id(v: Volume) -> String {
         Volume::Partition(i) => format!("part-{i}"),
         Volume::LogicalVolume(i) => format!("lv-{i}"),
         Volume::Bcache(i) => format!("bcache-{i}"),
+        Volume::Raid(i) => format!("raid-{i}"),
     }
 }
 
@@ -1631,6 +1691,15 @@ pub fn deploy_steps(model: &StorageModel, uefi: bool) -> Result<Vec<StorageStep>
             });
         }
     }
+    for r in &model.raids {
+        steps.push(StorageStep::Raid {
+            id: step_id(Volume::Raid(r.id)),
+            name: r.name.clone(),
+            level: r.level,
+            devices: r.devices.iter().map(|d| step_id(*d)).collect(),
+            spares: r.spares.iter().map(|d| step_id(*d)).collect(),
+        });
+    }
     for g in &model.volume_groups {
         steps.push(StorageStep::VolumeGroup {
             id: format!("vg-{}", g.id),
@@ -1693,7 +1762,8 @@ pub fn deploy_steps(model: &StorageModel, uefi: bool) -> Result<Vec<StorageStep>
     Ok(steps)
 }
 
-mod changes;
+pub mod changes;
+pub mod raid;
 
 #[cfg(test)]
 mod tests;

@@ -50,6 +50,9 @@ pub const PACKAGES: &[&str] = &[
     "grub2-common",
     // A root on LVM (MAAS's `lvm` layout): the initramfs activates the volume group.
     "lvm2",
+    // RAID arrays made at deployment are assembled at boot (udev's incremental assembly;
+    // the initramfs for a root on RAID), as in Ubuntu's cloud images.
+    "mdadm",
 ];
 /// dpkg filters (documentation and translations, as Debian's minimal images leave out).
 pub const DPKG_OPTIONS: &[&str] = &[

@@ -76,7 +76,7 @@ pub const MODULES: &[&str] = &[
     "nvme-core",
     "nvme",
     // Deployment: ext4 (crc32c for metadata checksums), vfat, device-mapper (LVM), bcache,
-    // loop.
+    // md RAID 0/1/10 and 4/5/6 (with the XOR and RAID-6 syndrome libraries it needs), loop.
     "crc16",
     "mbcache",
     "jbd2",
@@ -89,6 +89,19 @@ pub const MODULES: &[&str] = &[
     "nls_utf8",
     "dm-mod",
     "bcache",
+    "md-mod",
+    "raid0",
+    "raid1",
+    "raid10",
+    "xor",
+    "async_tx",
+    "async_memcpy",
+    "async_xor",
+    "raid6_pq",
+    "async_pq",
+    "async_raid6_recov",
+    "libcrc32c",
+    "raid456",
     "loop",
 ];
 

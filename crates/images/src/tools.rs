@@ -1,6 +1,7 @@
 //! The deployment tools of the ephemeral environment, from Debian packages fetched like the
 //! kernel: `mke2fs` (e2fsprogs), `mkfs.fat` (dosfstools), `extlinux` + syslinux's MBR boot
-//! code (extlinux, syslinux-common), syslinux.efi for UEFI (syslinux-efi), `lvm` (lvm2) and `make-bcache` (bcache-tools), with the
+//! code (extlinux, syslinux-common), syslinux.efi for UEFI (syslinux-efi), `lvm` (lvm2),
+//! `make-bcache` (bcache-tools) and `mdadm` (mdadm), with the
 //! shared libraries they need (resolved with `ldd`, the unpacked packages' libraries first).
 //! `mkswap` and `blkdiscard` are busybox applets.
 
@@ -42,10 +43,18 @@ pub const TOOL_PACKAGES: &[&str] = &[
     "liblzma5",
     "libzstd1",
     "bcache-tools",
+    "mdadm",
 ];
 
 /// The executables, by file name.
-pub const TOOL_BINARIES: &[&str] = &["mke2fs", "mkfs.fat", "extlinux", "lvm", "make-bcache"];
+pub const TOOL_BINARIES: &[&str] = &[
+    "mke2fs",
+    "mkfs.fat",
+    "extlinux",
+    "lvm",
+    "make-bcache",
+    "mdadm",
+];
 
 /// Data files, by path in the packages (and in the initramfs).
 pub const TOOL_DATA: &[&str] = &[

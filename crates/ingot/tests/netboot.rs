@@ -1989,6 +1989,22 @@ async fn debian_12_e2e(uefi: bool) {
         "-device".into(),
         "virtio-blk-pci,drive=d0,serial=INGOT-DEBIAN-D0,bootindex=2".into(),
     ];
+    if !uefi {
+        // Two more disks for a RAID 1 made through the API and assembled by mdadm.
+        for n in 1..=2 {
+            let f = lab.dir.path().join(format!("raid{n}.raw"));
+            std::fs::File::create(&f)
+                .unwrap()
+                .set_len(512 << 20)
+                .unwrap();
+            extra.extend([
+                "-drive".to_string(),
+                format!("file={},if=none,id=r{n},format=raw", f.display()),
+                "-device".into(),
+                format!("virtio-blk-pci,drive=r{n},serial=INGOT-RAID-{n}"),
+            ]);
+        }
+    }
     if uefi {
         let vars = lab.dir.path().join("OVMF_VARS.fd");
         std::fs::copy(ovmf[1], &vars).unwrap();
@@ -2031,6 +2047,38 @@ async fn debian_12_e2e(uefi: bool) {
         // MAAS's LVM layout: the ESP, then the root on vgroot/lvroot (GRUB reads LVM; the
         // image's initramfs activates it).
         api.op(&sid, "set_storage_layout", &[("storage_layout", "lvm")])
+            .await
+            .ok();
+    } else {
+        // A RAID 1 of the two small disks, ext4 at /srv/mirror.
+        let disk_id = |serial: &str| {
+            m["blockdevice_set"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["serial"] == serial)
+                .unwrap_or_else(|| panic!("no disk {serial}: {:#}", m["blockdevice_set"]))["id"]
+                .to_string()
+        };
+        let (r1, r2) = (disk_id("INGOT-RAID-1"), disk_id("INGOT-RAID-2"));
+        let raid = api
+            .post(
+                &format!("/MAAS/api/2.0/nodes/{sid}/raids/"),
+                &[
+                    ("name", "mirror"),
+                    ("level", "raid-1"),
+                    ("block_devices", &r1),
+                    ("block_devices", &r2),
+                ],
+            )
+            .await
+            .ok()
+            .json();
+        let bd = format!("/MAAS/api/2.0/nodes/{sid}/blockdevices/{}/", raid["id"]);
+        api.post(&format!("{bd}?op=format"), &[("fstype", "ext4")])
+            .await
+            .ok();
+        api.post(&format!("{bd}?op=mount"), &[("mount_point", "/srv/mirror")])
             .await
             .ok();
     }
@@ -2178,7 +2226,9 @@ async fn debian_12_e2e(uefi: bool) {
     let state = "ip -4 -o addr show; ip route show default; cat /etc/resolv.conf; \
                  cat /etc/apt/apt.conf.d/90cloud-init-aptproxy; \
                  cat /etc/systemd/timesyncd.conf.d/cloud-init.conf; cloud-init status; \
-                 cat /proc/cmdline; echo root on $(findmnt -no SOURCE /)";
+                 cat /proc/cmdline; echo root on $(findmnt -no SOURCE /); \
+                 cat /proc/mdstat; echo mirror on $(findmnt -no FSTYPE,SOURCE /srv/mirror); \
+                 grep ^ARRAY /etc/mdadm/mdadm.conf || echo no arrays";
     let applied = |out: &str| {
         for want in [
             "inet 10.77.0.43/24",
@@ -2203,6 +2253,20 @@ async fn debian_12_e2e(uefi: bool) {
                 out.contains(want),
                 "the installed system lacks {want:?}:\n{out}"
             );
+        }
+        // BIOS: the RAID 1 made through the API, assembled by the installed system's mdadm
+        // under the name it was given, mounted from its fstab.
+        if !uefi {
+            for want in [
+                "active raid1 ",
+                "mirror on ext4 /dev/md",
+                "ARRAY /dev/md/mirror metadata=1.2 name=debianvm:mirror UUID=",
+            ] {
+                assert!(
+                    out.contains(want),
+                    "the installed system lacks {want:?}:\n{out}"
+                );
+            }
         }
     };
     applied(&tokio::task::block_in_place(|| {

@@ -301,6 +301,80 @@ async fn subnets_ranges_vlans() {
         (i["name"].as_str(), i["vlan"]["vid"].as_i64()),
         (Some("eth9"), Some(0))
     );
+    // The device ops MAAS has: annotations, details, power parameters (admin), registered
+    // MACs, zones, and the network reset.
+    let du = format!("/MAAS/api/2.0/devices/{dsid}/");
+    let r = bob
+        .post(
+            &format!("{du}?op=set_workload_annotations"),
+            &[("app", "web")],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["workload_annotations"]["app"], "web", "{r:#}");
+    let r = bob
+        .post(&format!("{du}?op=set_owner_data"), &[("app", "")])
+        .await
+        .ok()
+        .json();
+    assert_eq!(r["workload_annotations"], serde_json::json!({}), "{r:#}");
+    let r = bob.get(&format!("{du}?op=details")).await.ok();
+    assert_eq!(r.content_type, "application/bson");
+    bob.get(&format!("{du}?op=power_parameters"))
+        .await
+        .expect(403);
+    assert_eq!(
+        c.get(&format!("{du}?op=power_parameters"))
+            .await
+            .ok()
+            .json(),
+        serde_json::json!({})
+    );
+    other.get(&format!("{du}?op=details")).await.expect(404);
+    let reg = |m: String| {
+        let c = c.clone();
+        async move {
+            c.get(&format!(
+                "/MAAS/api/2.0/devices/?op=is_registered&mac_address={m}"
+            ))
+            .await
+            .ok()
+            .json()
+        }
+    };
+    assert_eq!(reg(mac(77)).await, serde_json::json!(true));
+    assert_eq!(reg(mac(79)).await, serde_json::json!(false));
+    c.post("/MAAS/api/2.0/zones/", &[("name", "lab")])
+        .await
+        .ok();
+    let moved = c
+        .post(
+            "/MAAS/api/2.0/devices/?op=set_zone",
+            &[("zone", "lab"), ("nodes", &dsid)],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(moved[0]["zone"]["name"], "lab", "{moved:#}");
+    bob.post(
+        "/MAAS/api/2.0/devices/?op=set_zone",
+        &[("zone", "default"), ("nodes", &dsid)],
+    )
+    .await
+    .expect(403);
+    let r = bob
+        .post(&format!("{du}?op=restore_networking_configuration"), &[])
+        .await
+        .ok()
+        .json();
+    let names: Vec<&str> = r["interface_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names.len(), 2, "physical interfaces stay: {r:#}");
     bob.delete(&format!("/MAAS/api/2.0/devices/{dsid}/"))
         .await
         .expect(204);

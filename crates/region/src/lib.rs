@@ -629,8 +629,9 @@ impl Region {
         params: &Params,
     ) -> Result<Machine> {
         self.retrying(|| async {
+            // A machine's or a device's (its owner or an administrator).
             let m = self
-                .load_for(user, system_id, Action::SetWorkloadAnnotations)
+                .load_node_for(user, system_id, Action::SetWorkloadAnnotations)
                 .await?;
             let mut ann = match &m.workload_annotations {
                 serde_json::Value::Object(o) => o.clone(),

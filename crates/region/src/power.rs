@@ -106,7 +106,8 @@ impl Region {
         system_id: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>> {
         crate::settings::need_admin(u)?;
-        let m = self.machine_for(u, system_id).await?;
+        // Any node: a device has none (MAAS answers `{}`).
+        let m = self.node_for(u, system_id).await?;
         self.open_power_params(&m)
     }
 

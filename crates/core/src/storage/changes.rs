@@ -1,9 +1,21 @@
 //! Changes to parts of the storage model after they were made: a volume group's name and
-//! physical volumes, a partition's tags, and whether a physical disk's description may change.
+//! physical volumes, a bcache's settings and devices, a cache set's device, a partition's tags,
+//! and whether a physical disk's description may change.
 
 use super::{
-    field, invalid, Result, SpecialFs, StorageError, StorageModel, Volume, LVM_PV_OVERHEAD,
+    field, invalid, is_uuid, Result, SpecialFs, StorageError, StorageModel, Volume, LVM_PV_OVERHEAD,
 };
+use crate::deploy::CacheMode;
+
+/// A change of `bcache/{id}` PUT (what is None stays).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BcacheChange {
+    pub name: Option<String>,
+    pub uuid: Option<String>,
+    pub cache_set: Option<i64>,
+    pub backing: Option<Volume>,
+    pub cache_mode: Option<CacheMode>,
+}
 
 /// The filesystems MAAS mounts without a device.
 pub const SPECIAL_FSTYPES: &[&str] = &["tmpfs", "ramfs"];
@@ -179,6 +191,87 @@ impl StorageModel {
         Ok(())
     }
 
+    /// Whether every volume group still holds its logical volumes (after a change of what
+    /// its physical volumes are made of).
+    pub(super) fn lvs_fit(&self) -> Result<()> {
+        for g in &self.volume_groups {
+            let used: u64 = self.lvs_of(g.id).iter().map(|l| l.size).sum();
+            let size = self.vg_size(g.id);
+            if used > size {
+                return Err(invalid(format!(
+                    "Volume group {} would hold {size} bytes, too little for its logical volumes ({used} bytes).",
+                    g.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `bcache/{id}` PUT: a new name, UUID, cache set, backing device or cache mode. A new
+    /// backing device must be free; a volume group on the bcache must still fit.
+    pub fn update_bcache(&mut self, id: i64, c: &BcacheChange) -> Result<()> {
+        let mut b = self
+            .bcache(id)
+            .cloned()
+            .ok_or_else(|| StorageError::NotFound(format!("No bcache {id}.")))?;
+        if let Some(n) = c.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            if self.bcaches.iter().any(|x| x.id != id && x.name == n) {
+                return Err(field(
+                    "name",
+                    format!("A bcache named '{n}' already exists."),
+                ));
+            }
+            b.name = n.to_string();
+        }
+        if let Some(u) = c.uuid.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            if !is_uuid(u) {
+                return Err(field("uuid", format!("'{u}' is not a UUID.")));
+            }
+            b.uuid = u.to_string();
+        }
+        if let Some(cs) = c.cache_set {
+            if self.cache_set(cs).is_none() {
+                return Err(field("cache_set", format!("No cache set {cs}.")));
+            }
+            b.cache_set = cs;
+        }
+        if let Some(v) = c.backing.filter(|v| *v != b.backing) {
+            if v == Volume::Bcache(id) {
+                return Err(field("backing_device", "A bcache cannot back itself."));
+            }
+            self.plain_device(v, "a bcache backing device")?;
+            b.backing = v;
+        }
+        if let Some(m) = c.cache_mode {
+            b.cache_mode = m;
+        }
+        let before = self.clone();
+        if let Some(x) = self.bcaches.iter_mut().find(|x| x.id == id) {
+            *x = b;
+        }
+        if let Err(e) = self.lvs_fit() {
+            *self = before;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// `bcache-cache-set/{id}` PUT: the cache set moves to another free device.
+    pub fn update_cache_set(&mut self, id: i64, device: Volume) -> Result<()> {
+        let c = self
+            .cache_set(id)
+            .cloned()
+            .ok_or_else(|| StorageError::NotFound(format!("No cache set {id}.")))?;
+        if device == c.device {
+            return Ok(());
+        }
+        self.plain_device(device, "a cache device")?;
+        if let Some(x) = self.cache_sets.iter_mut().find(|x| x.id == id) {
+            x.device = device;
+        }
+        Ok(())
+    }
+
     /// Add or remove a tag of a partition.
     pub fn tag_partition(&mut self, id: i64, tag: &str, add: bool) -> Result<()> {
         let tag = check_tag(tag)?.to_string();
@@ -242,6 +335,88 @@ mod tests {
             n += 1;
             format!("uuid-{n}")
         }
+    }
+
+    #[test]
+    fn bcache_and_cache_set_changes() {
+        use super::BcacheChange;
+        use crate::deploy::CacheMode;
+        let mut m = StorageModel::from_parts(
+            (1..=4)
+                .map(|id| Disk {
+                    id,
+                    name: format!("sd{}", (b'a' + id as u8 - 1) as char),
+                    serial: String::new(),
+                    id_path: String::new(),
+                    size: 10 * GIB,
+                    block_size: 512,
+                    tags: vec![],
+                    boot: id == 1,
+                })
+                .collect(),
+            vec![],
+        )
+        .unwrap();
+        let mut g = gen();
+        let cs = m.create_cache_set(Volume::Disk(2)).unwrap();
+        let b = m
+            .create_bcache(None, Volume::Disk(3), cs, CacheMode::Writeback, &mut g)
+            .unwrap();
+        // The cache set moves to a free disk; not to one in use.
+        m.update_cache_set(cs, Volume::Disk(4)).unwrap();
+        assert_eq!(m.cache_set(cs).unwrap().device, Volume::Disk(4));
+        assert!(m.update_cache_set(cs, Volume::Disk(3)).is_err());
+        // Name, mode, backing device; a bad UUID and an unknown cache set are refused.
+        m.update_bcache(
+            b,
+            &BcacheChange {
+                name: Some("fast".into()),
+                cache_mode: Some(CacheMode::Writethrough),
+                backing: Some(Volume::Disk(2)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let x = m.bcache(b).unwrap();
+        assert_eq!(
+            (x.name.as_str(), x.cache_mode, x.backing),
+            ("fast", CacheMode::Writethrough, Volume::Disk(2))
+        );
+        assert_eq!(
+            m.usage(Volume::Disk(3)),
+            None,
+            "the old backing disk is free"
+        );
+        for (c, f) in [
+            (
+                BcacheChange {
+                    uuid: Some("x".into()),
+                    ..Default::default()
+                },
+                "uuid",
+            ),
+            (
+                BcacheChange {
+                    cache_set: Some(99),
+                    ..Default::default()
+                },
+                "cache_set",
+            ),
+        ] {
+            match m.update_bcache(b, &c) {
+                Err(super::StorageError::Field(got, _)) => assert_eq!(got, f),
+                other => panic!("{c:?}: {other:?}"),
+            }
+        }
+        // A backing device in use (the cache set's) is refused, and nothing changes.
+        let before = m.clone();
+        let used = BcacheChange {
+            backing: Some(Volume::Disk(4)),
+            name: Some("other".into()),
+            ..Default::default()
+        };
+        assert!(m.update_bcache(b, &used).is_err());
+        assert_eq!(m, before);
     }
 
     #[test]

@@ -804,6 +804,9 @@ fn deploy_steps_shapes() {
             StorageStep::VolumeGroup { devices, .. } => devices.iter().collect(),
             StorageStep::LogicalVolume { volume_group, .. } => vec![volume_group],
             StorageStep::Bcache { backing, cache, .. } => vec![backing, cache],
+            StorageStep::Raid {
+                devices, spares, ..
+            } => devices.iter().chain(spares).collect(),
             StorageStep::Format { volume, .. } => vec![volume],
             StorageStep::Mount { format, .. } => vec![format],
             StorageStep::Disk { .. } => vec![],
