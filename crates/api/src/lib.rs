@@ -28,6 +28,7 @@ mod routes;
 mod scripts;
 mod settings;
 mod storage;
+mod ui;
 mod users;
 
 use axum::body::Bytes;
@@ -35,7 +36,6 @@ use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use errors::text;
 pub use errors::ApiError;
 use events::events;
 use ingot_region::model::User;
@@ -311,6 +311,8 @@ async fn route(app: &App, r: &Req) -> Res {
         ["MAAS", "api", "2.0", rest @ ..] => api(app, r, rest).await,
         ["MAAS", "metadata", rest @ ..] => metadata::handle(app, r, rest).await,
         ["MAAS", "accounts", "authenticate"] if r.method == Method::POST => login(app, r).await,
+        ["MAAS", "accounts", what @ ("login" | "logout")] => ui::accounts(app, r, what).await,
+        ["MAAS", "r", rest @ ..] => ui::pages(app, r, rest).await,
         ["MAAS", "boot", "ipxe"] if r.method == Method::GET => boot::script(app, r).await,
         ["MAAS", "rack", rest @ ..] => rack::handle(app, r, rest).await,
         // HEAD too: UEFI HTTP boot (EDK2's HttpBootDxe) asks for a file's size with HEAD
@@ -324,10 +326,8 @@ async fn route(app: &App, r: &Req) -> Res {
         ["MAAS", "maas-run-scripts"] if r.method == Method::GET => {
             boot::run_scripts_program(app, &r.headers).await
         }
-        ["MAAS"] | [] => Ok(text(
-            StatusCode::OK,
-            "Ingot region: API at /MAAS/api/2.0/\n".into(),
-        )),
+        // The web UI (the API is at /MAAS/api/2.0/).
+        ["MAAS"] | [] if r.method == Method::GET || r.method == Method::HEAD => Ok(ui::to_ui()),
         _ => Err(not_found(format!("Nothing at {}", r.path))),
     }
 }
@@ -363,7 +363,17 @@ fn need_user(who: &Principal) -> Result<&User, ApiError> {
 async fn api(app: &App, r: &Req, rest: &[&str]) -> Res {
     // Credentials, when given, are checked even where none are needed: machine credentials
     // give nothing here, not even what anonymous callers get.
-    let who = match app.region.authenticate(r.auth.as_deref()).await {
+    // Without an Authorization header, a UI session's cookie (with its CSRF token for a
+    // change) may say who calls.
+    let session = match r.auth {
+        None => ui::api_principal(app, r).await?,
+        Some(_) => None,
+    };
+    let who = match session {
+        Some(who) => Ok(who),
+        None => app.region.authenticate(r.auth.as_deref()).await,
+    };
+    let who = match who {
         Ok(who) => who,
         // As MAAS: `version/` answers even credentials that do not verify (Juju's client reads
         // it first, then finds out whether its key is good from `users/?op=whoami`).

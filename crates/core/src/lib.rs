@@ -25,6 +25,7 @@ pub mod ids;
 pub mod inventory;
 pub mod ip_usage;
 pub mod lshw;
+pub mod markup;
 pub mod net;
 pub mod rack;
 pub mod redfish;

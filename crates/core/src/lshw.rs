@@ -152,24 +152,7 @@ impl Node {
     }
 }
 
-/// Text for an XML attribute or element: markup characters escaped, characters XML 1.0 does
-/// not allow (control characters other than tab and line ends, U+FFFE, U+FFFF) left out.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::markup::escape;
 
 /// What lshw writes next to the CPU flags it knows.
 fn flag_description(flag: &str) -> &'static str {

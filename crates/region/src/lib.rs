@@ -36,6 +36,7 @@ pub mod racks;
 mod reserved_ips;
 pub mod routes;
 pub mod secrets;
+pub mod sessions;
 mod settings;
 pub mod spaces;
 pub mod storage;

@@ -38,7 +38,7 @@ impl Region {
     }
 
     /// A whole-number setting.
-    async fn int_setting(&self, name: &str) -> Result<i64> {
+    pub(crate) async fn int_setting(&self, name: &str) -> Result<i64> {
         match self.get_config(name).await? {
             Value::Int(v) => Ok(v),
             v => Err(RegionError::BadRequest(format!(

@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (21, V21, V21),
     (22, V22_SQLITE, V22_PG),
     (23, V23, V23),
+    (24, V24, V24),
 ];
 
 macro_rules! v1 {
@@ -323,6 +324,13 @@ const V22_PG: &str = v22!("BIGSERIAL PRIMARY KEY");
 
 /// A comment on a reserved address (MAAS `reservedips/`).
 const V23: &str = "ALTER TABLE staticips ADD COLUMN comment TEXT NOT NULL DEFAULT '';\n";
+
+/// Web UI sessions: the SHA-256 of the cookie's token (never the token), its user, the CSRF
+/// token the pages send back, and when it ends.
+const V24: &str = concat!(
+    "CREATE TABLE ui_sessions (id TEXT PRIMARY KEY, user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE, csrf TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL);\n",
+    "CREATE INDEX ui_sessions_expires ON ui_sessions(expires);\n",
+);
 
 #[cfg(test)]
 mod tests {

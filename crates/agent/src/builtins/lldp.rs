@@ -125,22 +125,6 @@ pub fn decode(interface: &str, frame: &[u8]) -> Option<Neighbour> {
     (have_chassis && have_port).then_some(n)
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c if c.is_control() && c != '\n' && c != '\t' => {}
-            c => o.push(c),
-        }
-    }
-    o
-}
-
 /// lldpctl's `-f xml` layout.
 pub fn to_xml(neighbours: &[Neighbour]) -> String {
     let mut x = String::from(
@@ -149,32 +133,32 @@ pub fn to_xml(neighbours: &[Neighbour]) -> String {
     for (i, n) in neighbours.iter().enumerate() {
         x.push_str(&format!(
             " <interface label=\"Interface\" name=\"{}\" via=\"LLDP\" rid=\"{}\">\n  <chassis label=\"Chassis\">\n   <id label=\"ChassisID\" type=\"{}\">{}</id>\n",
-            xml_escape(&n.interface),
+            ingot_core::markup::escape(&n.interface),
             i + 1,
-            xml_escape(&n.chassis_id_type),
-            xml_escape(&n.chassis_id)
+            ingot_core::markup::escape(&n.chassis_id_type),
+            ingot_core::markup::escape(&n.chassis_id)
         ));
         if let Some(s) = &n.system_name {
             x.push_str(&format!(
                 "   <name label=\"SysName\">{}</name>\n",
-                xml_escape(s)
+                ingot_core::markup::escape(s)
             ));
         }
         if let Some(s) = &n.system_descr {
             x.push_str(&format!(
                 "   <descr label=\"SysDescr\">{}</descr>\n",
-                xml_escape(s)
+                ingot_core::markup::escape(s)
             ));
         }
         x.push_str(&format!(
             "  </chassis>\n  <port label=\"Port\">\n   <id label=\"PortID\" type=\"{}\">{}</id>\n",
-            xml_escape(&n.port_id_type),
-            xml_escape(&n.port_id)
+            ingot_core::markup::escape(&n.port_id_type),
+            ingot_core::markup::escape(&n.port_id)
         ));
         if let Some(s) = &n.port_descr {
             x.push_str(&format!(
                 "   <descr label=\"PortDescr\">{}</descr>\n",
-                xml_escape(s)
+                ingot_core::markup::escape(s)
             ));
         }
         if let Some(t) = n.ttl {
