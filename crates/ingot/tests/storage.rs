@@ -276,6 +276,17 @@ sdb.tags.remove("removable")
 sdb.save()
 m.refresh()
 print("tags", [b.tags for b in m.block_devices if b.name == "sdb"][0])
+from maas.client.enum import RaidLevel
+p3 = o.Partitions.create(sdb, 5 * 1000 ** 3)
+p4 = o.Partitions.create(sdb, 5 * 1000 ** 3)
+p5 = o.Partitions.create(sdb, 5 * 1000 ** 3)
+r = o.Raids.create(m, RaidLevel.RAID_1, [p3, p4], name="mdlib", spare_devices=[p5])
+print("raid", r.name, r.level.value, len(r.devices), len(r.spare_devices), r.size > 4 * 1000 ** 3)
+m.refresh()
+print("raids", [(x.name, x.virtual_device.name) for x in m.raids])
+r.delete()
+m.refresh()
+print("raids after delete", [x.name for x in m.raids])
 "#;
 
 /// python-libmaas 0.6.8, unmodified, reads and edits storage.
@@ -315,6 +326,9 @@ async fn storage_from_python_libmaas() {
         stdout.contains("tags ['rotary', '5400rpm', 'fast']"),
         "{stdout}"
     );
+    assert!(stdout.contains("raid mdlib raid-1 2 1 True"), "{stdout}");
+    assert!(stdout.contains("raids [('mdlib', 'mdlib')]"), "{stdout}");
+    assert!(stdout.contains("raids after delete []"), "{stdout}");
     let m = admin.machine(&sid).await;
     assert_eq!(
         mounts(&m),
