@@ -14,6 +14,7 @@ mod devices;
 mod errors;
 mod events;
 mod files;
+mod live;
 mod machines;
 mod metadata;
 mod network;
@@ -29,6 +30,7 @@ mod scripts;
 mod settings;
 mod storage;
 mod ui;
+mod ui_machines;
 mod users;
 
 use axum::body::Bytes;
@@ -58,6 +60,8 @@ pub struct App {
     /// The `ingot-agent` executable served as `/MAAS/maas-run-scripts` (register-machine,
     /// report-results, hardware sync on running machines).
     pub agent_binary: std::path::PathBuf,
+    /// The UI's live stream, started by its first listener ([`live`]).
+    pub feed: std::sync::OnceLock<tokio::sync::broadcast::Sender<live::Touch>>,
 }
 
 /// `INGOT_AGENT_BINARY`, else `ingot-agent` next to this program.
@@ -84,6 +88,7 @@ pub fn router_with(region: Region, images_dir: Option<std::path::PathBuf>) -> Ro
         images_dir,
         ipxe_dir: std::path::PathBuf::from("/usr/lib/ipxe"),
         agent_binary: default_agent_binary(),
+        feed: std::sync::OnceLock::new(),
     });
     Router::new().fallback(dispatch).with_state(app)
 }

@@ -12,7 +12,6 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ingot_region::model::User;
 use ingot_region::{Principal, RegionError};
-use serde_json::Value;
 
 pub(crate) const SESSION_COOKIE: &str = "ingot_session";
 pub(crate) const CSRF_COOKIE: &str = "ingot_csrf";
@@ -207,103 +206,8 @@ pub(crate) async fn accounts(app: &App, r: &Req, what: &str) -> Res {
     }
 }
 
-/// One `key:value` filter of the machine list, or free text (the host name contains it).
-fn matches(m: &Value, term: &str) -> bool {
-    let text = |v: &Value| v.as_str().unwrap_or("").to_lowercase();
-    let term = term.to_lowercase();
-    match term.split_once(':') {
-        Some(("status", v)) => text(&m["status_name"]).replace(' ', "") == v.replace(' ', ""),
-        Some(("owner", v)) => text(&m["owner"]) == v,
-        Some(("pool", v)) => text(&m["pool"]["name"]) == v,
-        Some(("zone", v)) => text(&m["zone"]["name"]) == v,
-        Some(("arch", v)) => text(&m["architecture"]).starts_with(v),
-        Some(("tag", v)) => m["tag_names"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|x| text(x) == v)),
-        _ => text(&m["hostname"]).contains(&term),
-    }
-}
-
-fn gib(bytes_mib: &Value) -> String {
-    match bytes_mib.as_f64() {
-        Some(mib) => format!("{:.1} GiB", mib / 1024.0),
-        None => String::new(),
-    }
-}
-
-/// `/MAAS/r/`: the machine list of the signed-in user, grouped by status with counts.
-async fn machines_page(app: &App, r: &Req, u: &User, csrf: &str) -> Res {
-    let q = r.query.get("q").unwrap_or_default().to_string();
-    let ms = app
-        .region
-        .list_machines(u, ingot_region::model::MachineFilter::default())
-        .await?;
-    let net = crate::render::Net::for_machines(&app.region, &ms).await?;
-    let mut rows: Vec<Value> = ms
-        .iter()
-        .map(|m| crate::render::machine(m, &net))
-        .filter(|m| q.split_whitespace().all(|t| matches(m, t)))
-        .collect();
-    rows.sort_by(|a, b| {
-        (a["status_name"].as_str(), a["hostname"].as_str())
-            .cmp(&(b["status_name"].as_str(), b["hostname"].as_str()))
-    });
-    let mut body = format!(
-        "<header><h1>Machines</h1><p>Signed in as {}</p>\
-         <form method=\"post\" action=\"/MAAS/accounts/logout/\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Sign out</button></form>\
-         </header><form method=\"get\" action=\"/MAAS/r/\" class=\"search\">\
-         <input name=\"q\" value=\"{}\" placeholder=\"hostname, status:ready owner:… pool:… zone:… tag:… arch:…\">\
-         <button type=\"submit\">Filter</button></form>\
-         <p class=\"count\">{} machine{}</p>",
-        esc(&u.username),
-        esc(csrf),
-        esc(&q),
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" }
-    );
-    let mut i = 0;
-    while i < rows.len() {
-        let status = rows[i]["status_name"].as_str().unwrap_or("").to_string();
-        let n = rows[i..]
-            .iter()
-            .take_while(|m| m["status_name"].as_str() == Some(status.as_str()))
-            .count();
-        body.push_str(&format!(
-            "<section><h2>{} <span class=\"n\">{n}</span></h2><table><thead><tr>\
-             <th>Hostname</th><th>Status</th><th>Power</th><th>Owner</th><th>Architecture</th>\
-             <th>Cores</th><th>Memory</th><th>Pool</th><th>Zone</th><th>Tags</th></tr></thead><tbody>",
-            esc(&status)
-        ));
-        for m in &rows[i..i + n] {
-            let s = |k: &str| esc(m[k].as_str().unwrap_or(""));
-            let tags: Vec<String> = m["tag_names"]
-                .as_array()
-                .map(|t| t.iter().filter_map(|x| x.as_str()).map(esc).collect())
-                .unwrap_or_default();
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                s("hostname"),
-                s("status_name"),
-                s("status_message"),
-                s("power_state"),
-                s("owner"),
-                s("architecture"),
-                m["cpu_count"],
-                gib(&m["memory"]),
-                esc(m["pool"]["name"].as_str().unwrap_or("")),
-                esc(m["zone"]["name"].as_str().unwrap_or("")),
-                tags.join(", ")
-            ));
-        }
-        body.push_str("</tbody></table></section>");
-        i += n;
-    }
-    Ok(page(StatusCode::OK, "Machines", &body, &[]))
-}
-
-const CSS: &str = include_str!("ui.css");
+const CSS: &str = include_str!("../assets/ui.css");
+const APP_JS: &str = include_str!("../assets/app.js");
 
 /// `/MAAS/r/…`: the pages; without a live session, the sign-in form.
 pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
@@ -311,26 +215,56 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
         return Err(crate::bad("The UI's pages are read with GET."));
     }
     match rest {
-        ["ui.css"] => {
-            let mut resp = CSS.into_response();
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            );
-            secure_headers(resp.headers_mut());
-            Ok(resp)
-        }
-        [] | ["machines"] => {
+        ["ui.css"] => Ok(asset(CSS, "text/css; charset=utf-8")),
+        ["app.js"] => Ok(asset(APP_JS, "text/javascript; charset=utf-8")),
+        ["events"] => crate::live::events(app, r).await,
+        [] | ["machines"] | ["list"] => {
             let session = match cookie(r, SESSION_COOKIE) {
                 Some(t) => app.region.ui_session(t).await?,
                 None => None,
             };
-            match session {
-                Some((u, csrf)) => machines_page(app, r, &u, &csrf).await,
-                None => Ok(redirect("/MAAS/accounts/login/", &[])),
+            let Some((u, csrf)) = session else {
+                return Ok(redirect("/MAAS/accounts/login/", &[]));
+            };
+            let list = crate::ui_machines::list(app, r, &u).await?;
+            if rest == ["list"] {
+                return Ok(fragment(&list));
             }
+            Ok(page(
+                StatusCode::OK,
+                "Machines",
+                &crate::ui_machines::shell(r, &u, &csrf, &list),
+                &[],
+            ))
         }
         _ => Err(crate::not_found(format!("Nothing at {}", r.path))),
+    }
+}
+
+fn asset(text: &'static str, content_type: &'static str) -> Response {
+    let mut resp = text.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    secure_headers(resp.headers_mut());
+    resp
+}
+
+/// A part of a page (what the live list fetches), with the page's headers.
+fn fragment(html: &str) -> Response {
+    let mut resp = html.to_string().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure_headers(resp.headers_mut());
+    resp
+}
+
+/// The user of a live session (for reads).
+pub(crate) async fn session_user(app: &App, r: &Req) -> Result<Option<User>, RegionError> {
+    match cookie(r, SESSION_COOKIE) {
+        Some(t) => Ok(app.region.ui_session(t).await?.map(|(u, _)| u)),
+        None => Ok(None),
     }
 }
 
@@ -349,28 +283,5 @@ mod tests {
             esc("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
-    }
-
-    #[test]
-    fn filters_of_the_machine_list() {
-        let m = serde_json::json!({
-            "hostname": "web-01", "status_name": "Failed commissioning", "owner": "Alice",
-            "pool": {"name": "prod"}, "zone": {"name": "z1"}, "architecture": "amd64/generic",
-            "tag_names": ["ssd", "gpu"],
-        });
-        for (term, want) in [
-            ("web", true),
-            ("db", false),
-            ("status:failedcommissioning", true),
-            ("status:ready", false),
-            ("owner:alice", true),
-            ("pool:prod", true),
-            ("zone:z2", false),
-            ("arch:amd64", true),
-            ("tag:gpu", true),
-            ("tag:nvme", false),
-        ] {
-            assert_eq!(matches(&m, term), want, "{term}");
-        }
     }
 }

@@ -274,7 +274,13 @@ pub enum ActionError {
 
 /// Whether `actor` may see the machine at all.
 pub fn can_view(facts: &MachineFacts, actor: Actor) -> bool {
-    actor.is_admin || facts.owner_id.is_none() || facts.owner_id == Some(actor.user_id)
+    owner_lets_view(facts.owner_id, actor)
+}
+
+/// Whether a machine with this owner is visible to `actor`: administrators see every
+/// machine, users the unowned ones and their own.
+pub fn owner_lets_view(owner_id: Option<i64>, actor: Actor) -> bool {
+    actor.is_admin || owner_id.is_none() || owner_id == Some(actor.user_id)
 }
 
 /// Check `perm` for `actor` on the machine.

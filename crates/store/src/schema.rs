@@ -326,10 +326,12 @@ const V22_PG: &str = v22!("BIGSERIAL PRIMARY KEY");
 const V23: &str = "ALTER TABLE staticips ADD COLUMN comment TEXT NOT NULL DEFAULT '';\n";
 
 /// Web UI sessions: the SHA-256 of the cookie's token (never the token), its user, the CSRF
-/// token the pages send back, and when it ends.
+/// token the pages send back, and when it ends; machines by last change (the live stream).
 const V24: &str = concat!(
     "CREATE TABLE ui_sessions (id TEXT PRIMARY KEY, user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE, csrf TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL);\n",
     "CREATE INDEX ui_sessions_expires ON ui_sessions(expires);\n",
+    // The UI's live stream asks which machines changed lately.
+    "CREATE INDEX machines_updated ON machines(updated);\n",
 );
 
 #[cfg(test)]

@@ -1,0 +1,378 @@
+//! The web UI in a real browser: Debian's Chromium, headless, driven through its chromedriver
+//! (W3C WebDriver over HTTP on loopback) against the real binary. A user signs in with the
+//! form, sees the machine list grouped by status, watches a change made through the API
+//! appear without a reload, runs an action on two machines and reads what happened to each,
+//! filters through the URL, opens ten more tabs and still loads the next page (the tabs share
+//! one live stream), and signs out.
+
+mod common;
+use common::{mac, Server};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver() -> Option<String> {
+    let p = std::env::var("INGOT_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    std::path::Path::new(&p).exists().then_some(p)
+}
+
+async fn start_driver(bin: &str) -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let d = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for _ in 0..100 {
+        if let Ok(r) = http.get(format!("{}/status", d.url)).send().await {
+            if r.status().is_success() {
+                return d;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+}
+
+impl Browser {
+    async fn new(d: &Driver) -> Browser {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            "timeouts": {"pageLoad": 15000, "script": 10000},
+            "goog:chromeOptions": {"args": [
+                "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--no-proxy-server",
+            ]},
+        }}});
+        let v: Value = http
+            .post(format!("{}/session", d.url))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
+        Browser {
+            http,
+            session: format!("{}/session/{id}", d.url),
+        }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut rq = self.http.request(method, format!("{}{path}", self.session));
+        if let Some(b) = body {
+            rq = rq.json(&b);
+        }
+        let v: Value = rq.send().await.unwrap().json().await.unwrap();
+        if let Some(e) = v["value"]["error"].as_str() {
+            panic!("WebDriver {path}: {e}: {}", v["value"]["message"]);
+        }
+        v["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT].as_str().unwrap().to_string()
+    }
+
+    async fn type_in(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Wait (polling every 50 ms) until the script returns true; how long it took.
+    async fn until(&self, what: &str, script: &str, max: Duration) -> Duration {
+        let t = Instant::now();
+        loop {
+            if self.js(script).await == json!(true) {
+                return t.elapsed();
+            }
+            if t.elapsed() > max {
+                let body = self.js("return document.body.innerText").await;
+                panic!("{what}: not after {max:?}; the page says:\n{body}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn new_tab(&self) {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/window/new",
+                Some(json!({"type": "tab"})),
+            )
+            .await;
+        let h = v["handle"].as_str().unwrap().to_string();
+        self.cmd(reqwest::Method::POST, "/window", Some(json!({"handle": h})))
+            .await;
+    }
+}
+
+fn status_of(host: &str) -> String {
+    format!(
+        "const td = document.querySelector('tr[data-hostname=\"{host}\"] td.status'); return td ? td.textContent : ''"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_machine_list_in_chromium() {
+    let Some(bin) = chromedriver() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide chromedriver (scripts/peers/chromium.sh)"
+        );
+        eprintln!("SKIP: no chromedriver (scripts/peers/chromium.sh installs it)");
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let mut ids = std::collections::HashMap::new();
+    for (i, name) in ["web-01", "web-02", "db-01"].iter().enumerate() {
+        ids.insert(
+            *name,
+            admin.ready_machine(name, &mac(50 + i as u32), &[]).await,
+        );
+    }
+    let driver = start_driver(&bin).await;
+    let b = Browser::new(&driver).await;
+    let base = s.base.clone();
+
+    // Sign in through the form.
+    b.goto(&format!("{base}/MAAS/r/")).await;
+    assert!(b
+        .js("return location.pathname")
+        .await
+        .as_str()
+        .unwrap()
+        .starts_with("/MAAS/accounts/login"));
+    b.type_in("input[name=username]", "admin").await;
+    b.type_in("input[name=password]", "pw").await;
+    b.click("button[type=submit]").await;
+    b.until(
+        "the machine list",
+        "return document.body.innerText.includes('Signed in as admin') && !!document.querySelector('tr[data-hostname=\"web-01\"]')",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.until(
+        "the live stream",
+        "return document.getElementById('live').textContent === 'live'",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.querySelector('section h2').textContent")
+            .await,
+        json!("Deployed 1"),
+        "the region's own host comes first (controllers are machines)"
+    );
+
+    // A change made elsewhere appears without a reload.
+    b.js("window.ingotMarker = 42; return true").await;
+    let t = Instant::now();
+    admin
+        .op(&ids["web-01"], "mark_broken", &[("comment", "disk noise")])
+        .await
+        .ok();
+    let took = b
+        .until(
+            "web-01 shown broken",
+            &format!(
+                "return ({})().startsWith('Broken')",
+                format_args!("() => {{ {} }}", status_of("web-01"))
+            ),
+            Duration::from_secs(5),
+        )
+        .await;
+    eprintln!(
+        "API change visible in the page after {took:?} ({:?} with the request)",
+        t.elapsed()
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(
+        b.js("return window.ingotMarker").await,
+        json!(42),
+        "no reload"
+    );
+
+    // An action on two machines: what happened to each.
+    for h in ["web-01", "web-02"] {
+        b.click(&format!("tr[data-hostname=\"{h}\"] input.pick"))
+            .await;
+    }
+    b.js("document.getElementById('action').value = 'mark_fixed'; return true")
+        .await;
+    b.click("#run").await;
+    b.until(
+        "two results",
+        "return document.querySelectorAll('#results li').length === 2",
+        Duration::from_secs(10),
+    )
+    .await;
+    let lines = b
+        .js("return Array.from(document.querySelectorAll('#results li')).map(li => li.className + ' ' + li.textContent)")
+        .await;
+    let lines: Vec<String> = lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    eprintln!("results: {lines:?}");
+    assert!(
+        lines.contains(&"ok web-01: Mark fixed: done".to_string()),
+        "{lines:?}"
+    );
+    let refused = lines
+        .iter()
+        .find(|l| l.starts_with("refused web-02: Mark fixed: "))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(
+        refused.contains("Ready"),
+        "the reason names the status: {refused}"
+    );
+    b.until(
+        "web-01 ready again",
+        &format!(
+            "return ({})().startsWith('Ready')",
+            format_args!("() => {{ {} }}", status_of("web-01"))
+        ),
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // Filters in the URL.
+    b.goto(&format!("{base}/MAAS/r/?q=web")).await;
+    assert_eq!(
+        b.js("return Array.from(document.querySelectorAll('tr[data-hostname]')).map(t => t.dataset.hostname)")
+            .await,
+        json!(["web-01", "web-02"])
+    );
+    assert_eq!(
+        b.js("return document.querySelector('input[name=q]').value")
+            .await,
+        json!("web")
+    );
+
+    // Ten more tabs with the list open; the next page still loads, and is live.
+    for _ in 0..10 {
+        b.new_tab().await;
+        b.goto(&format!("{base}/MAAS/r/")).await;
+    }
+    b.new_tab().await;
+    let t = Instant::now();
+    b.goto(&format!("{base}/MAAS/r/?q=db")).await;
+    eprintln!("the 12th tab loaded in {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(10));
+    b.until(
+        "db-01 in the 12th tab",
+        "return !!document.querySelector('tr[data-hostname=\"db-01\"]')",
+        Duration::from_secs(5),
+    )
+    .await;
+    b.until(
+        "the shared stream",
+        "return document.getElementById('live').textContent === 'live'",
+        Duration::from_secs(10),
+    )
+    .await;
+    admin
+        .op(&ids["db-01"], "mark_broken", &[("comment", "fan")])
+        .await
+        .ok();
+    b.until(
+        "db-01 shown broken in the 12th tab",
+        &format!(
+            "return ({})().startsWith('Broken')",
+            format_args!("() => {{ {} }}", status_of("db-01"))
+        ),
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // Sign out.
+    b.click("header form button[type=submit]").await;
+    b.until(
+        "the sign-in form",
+        "return location.pathname.startsWith('/MAAS/accounts/login') && !!document.querySelector('input[name=password]')",
+        Duration::from_secs(10),
+    )
+    .await;
+    drop(driver);
+}
