@@ -30,6 +30,7 @@ mod scripts;
 mod settings;
 mod storage;
 mod ui;
+mod ui_add;
 mod ui_machines;
 mod users;
 

@@ -208,6 +208,7 @@ pub(crate) async fn accounts(app: &App, r: &Req, what: &str) -> Res {
 
 const CSS: &str = include_str!("../assets/ui.css");
 const APP_JS: &str = include_str!("../assets/app.js");
+const ADD_JS: &str = include_str!("../assets/add.js");
 
 /// `/MAAS/r/…`: the pages; without a live session, the sign-in form.
 pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
@@ -217,7 +218,17 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
     match rest {
         ["ui.css"] => Ok(asset(CSS, "text/css; charset=utf-8")),
         ["app.js"] => Ok(asset(APP_JS, "text/javascript; charset=utf-8")),
+        ["add.js"] => Ok(asset(ADD_JS, "text/javascript; charset=utf-8")),
         ["events"] => crate::live::events(app, r).await,
+        ["add"] => match session_user(app, r).await? {
+            Some(u) => Ok(page(
+                StatusCode::OK,
+                "Add machine",
+                &crate::ui_add::page(app, r, &u).await?,
+                &[],
+            )),
+            None => Ok(redirect("/MAAS/accounts/login/", &[])),
+        },
         [] | ["machines"] | ["list"] => {
             let session = match cookie(r, SESSION_COOKIE) {
                 Some(t) => app.region.ui_session(t).await?,

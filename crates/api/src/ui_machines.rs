@@ -187,6 +187,7 @@ pub(crate) fn shell(r: &Req, u: &User, csrf: &str, list: &str) -> String {
         .collect();
     format!(
         "<header><h1>Machines</h1><p>Signed in as {}</p><p id=\"live\" class=\"live\">static</p>\
+         <a href=\"/MAAS/r/add\">Add machine</a>\
          <form method=\"post\" action=\"/MAAS/accounts/logout/\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Sign out</button></form>\
          </header><form method=\"get\" action=\"/MAAS/r/\" class=\"search\">\

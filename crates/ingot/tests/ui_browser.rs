@@ -3,7 +3,8 @@
 //! form, sees the machine list grouped by status, watches a change made through the API
 //! appear without a reload, runs an action on two machines and reads what happened to each,
 //! filters through the URL, opens ten more tabs and still loads the next page (the tabs share
-//! one live stream), and signs out.
+//! one live stream), adds machines with the form (field errors from the API next to their
+//! fields), and signs out.
 
 mod common;
 use common::{mac, Server};
@@ -366,7 +367,78 @@ async fn the_machine_list_in_chromium() {
     )
     .await;
 
+    // Add a machine with the form: the IPMI driver's own fields; the API's field errors next
+    // to their fields; then a deployed machine (the seed's: no commissioning).
+    b.goto(&format!("{base}/MAAS/r/add")).await;
+    b.js("const s = document.querySelector('select[name=power_type]'); s.value = 'ipmi'; s.dispatchEvent(new Event('change')); return true").await;
+    assert_eq!(
+        b.js("return Array.from(document.querySelectorAll('fieldset.power')).filter(f => f.offsetParent !== null).map(f => f.dataset.power)").await,
+        json!(["ipmi"])
+    );
+    assert_eq!(
+        b.js("return !!document.querySelector('fieldset[data-power=ipmi] input[name=power_parameters_power_address]')").await,
+        json!(true)
+    );
+    b.type_in("input[name=hostname]", "bad name!").await;
+    b.type_in("textarea[name=mac_addresses]", "zz:zz").await;
+    b.click("form#add button[type=submit]").await;
+    b.until(
+        "field errors",
+        "return !document.getElementById('err-hostname').hidden && !document.getElementById('err-mac_addresses').hidden",
+        Duration::from_secs(10),
+    )
+    .await;
+    let errs = b
+        .js("return ['hostname', 'mac_addresses', 'power_parameters_power_address'].map(f => { const e = document.getElementById('err-' + f); return e.hidden ? '' : e.textContent })")
+        .await;
+    eprintln!("field errors: {errs}");
+    for e in errs.as_array().unwrap() {
+        assert!(!e.as_str().unwrap().is_empty(), "{errs}");
+    }
+    b.js("const f = document.getElementById('add'); f.elements.hostname.value = ''; f.elements.mac_addresses.value = ''; return true").await;
+    b.type_in("input[name=hostname]", "new-01").await;
+    b.type_in("textarea[name=mac_addresses]", "52:54:00:aa:bb:01")
+        .await;
+    for (name, value) in [
+        ("power_address", "127.0.0.1"),
+        ("power_user", "admin"),
+        ("power_pass", "secret"),
+    ] {
+        b.type_in(
+            &format!("fieldset[data-power=ipmi] input[name=power_parameters_{name}]"),
+            value,
+        )
+        .await;
+    }
+    b.click("input[name=commission]").await;
+    b.click("input[name=deployed]").await;
+    b.click("form#add button[type=submit]").await;
+    b.until(
+        "the added machine",
+        "return !document.getElementById('added').hidden",
+        Duration::from_secs(10),
+    )
+    .await;
+    let added = b
+        .js("return document.getElementById('added').textContent")
+        .await;
+    assert!(
+        added.as_str().unwrap().starts_with("Added new-01 (")
+            && added.as_str().unwrap().ends_with("): Deployed."),
+        "{added}"
+    );
+    let all = admin.get("/MAAS/api/2.0/machines/").await.ok().json();
+    let m = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["hostname"] == "new-01")
+        .expect("new-01 made");
+    assert_eq!(m["status_name"], "Deployed");
+    assert_eq!(m["power_type"], "ipmi");
+
     // Sign out.
+    b.goto(&format!("{base}/MAAS/r/")).await;
     b.click("header form button[type=submit]").await;
     b.until(
         "the sign-in form",

@@ -1,0 +1,85 @@
+// Ingot's "Add machine" form: shows the chosen power type's parameters only, sends the form
+// to the API as the API takes it (POST /MAAS/api/2.0/machines/ with the session's CSRF
+// token), and puts each field error the API answers next to its field.
+"use strict";
+
+(() => {
+  const form = document.getElementById("add");
+  const csrf = () => {
+    const c = document.cookie.split("; ").find((x) => x.startsWith("ingot_csrf="));
+    return c ? decodeURIComponent(c.slice("ingot_csrf=".length)) : "";
+  };
+
+  const showPower = () => {
+    const chosen = form.elements.power_type.value;
+    for (const fs of form.querySelectorAll("fieldset.power")) {
+      const on = fs.dataset.power === chosen;
+      fs.hidden = !on;
+      fs.disabled = !on;
+    }
+  };
+  form.elements.power_type.addEventListener("change", showPower);
+  showPower();
+
+  const clearErrors = () => {
+    for (const p of form.querySelectorAll("p.error")) {
+      p.hidden = true;
+      p.textContent = "";
+    }
+  };
+  const showError = (field, messages) => {
+    const slot = document.getElementById(`err-${field}`) || document.getElementById("err-__all__");
+    const text = (Array.isArray(messages) ? messages : [String(messages)]).join(" ");
+    slot.textContent = slot.id === "err-__all__" && field !== "__all__" ? `${field}: ${text}` : text;
+    slot.hidden = false;
+  };
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors();
+    const body = new URLSearchParams();
+    const el = form.elements;
+    if (el.hostname.value.trim()) body.append("hostname", el.hostname.value.trim());
+    body.append("architecture", el.architecture.value);
+    for (const m of el.mac_addresses.value.split(/[\s,]+/)) if (m) body.append("mac_addresses", m);
+    if (el.power_type.value) {
+      body.append("power_type", el.power_type.value);
+      const fs = form.querySelector(`fieldset.power[data-power="${CSS.escape(el.power_type.value)}"]`);
+      for (const input of fs ? fs.querySelectorAll("input, select") : []) {
+        if (input.value !== "") body.append(input.name, input.value);
+      }
+    }
+    body.append("zone", el.zone.value);
+    body.append("pool", el.pool.value);
+    body.append("commission", el.commission.checked ? "true" : "false");
+    body.append("deployed", el.deployed.checked ? "true" : "false");
+    const resp = await fetch("/MAAS/api/2.0/machines/", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf() },
+      body,
+    });
+    const text = await resp.text();
+    if (resp.ok) {
+      const m = JSON.parse(text);
+      const done = document.getElementById("added");
+      done.textContent = `Added ${m.hostname} (${m.system_id}): ${m.status_name}.`;
+      done.dataset.systemId = m.system_id;
+      done.hidden = false;
+      form.reset();
+      showPower();
+      return;
+    }
+    let errors = null;
+    try {
+      errors = JSON.parse(text);
+    } catch (_) {
+      errors = null;
+    }
+    if (errors && typeof errors === "object" && !Array.isArray(errors)) {
+      for (const [field, messages] of Object.entries(errors)) showError(field, messages);
+    } else {
+      showError("__all__", text.trim() || `HTTP ${resp.status}`);
+    }
+  });
+})();
