@@ -39,13 +39,19 @@
   };
 
   async function refresh() {
-    const keep = new Set(picked());
     const resp = await fetch("/MAAS/r/list" + location.search, { credentials: "same-origin" });
     if (resp.status !== 200) {
       if (resp.redirected || resp.status === 401) location.reload();
       return;
     }
-    byId("machines").innerHTML = await resp.text();
+    const fresh = document.createElement("template");
+    fresh.innerHTML = await resp.text();
+    const list = byId("machines");
+    // Nothing changed in what is shown: keep the rows (and whatever the user is clicking).
+    if (fresh.innerHTML === list.innerHTML) return;
+    // The selection as it is now (not when the fetch began: a click meanwhile counts).
+    const keep = new Set(picked());
+    list.replaceChildren(fresh.content);
     for (const b of document.querySelectorAll("input.pick")) b.checked = keep.has(b.value);
     showPicked();
   }
@@ -129,15 +135,58 @@
     if (e.target.classList && e.target.classList.contains("pick")) showPicked();
   });
 
+  // What the chosen action takes, from its inputs (shown only for that action).
+  const showParams = () => {
+    const op = byId("action").value;
+    for (const d of document.querySelectorAll("#act .params")) d.hidden = d.dataset.for !== op;
+  };
+  byId("action").addEventListener("change", showParams);
+  showParams();
+
+  const utf8Base64 = (text) => {
+    const bytes = new TextEncoder().encode(text);
+    let bin = "";
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin);
+  };
+
+  // The request for one machine: [method, url, body].
+  function request(op, id) {
+    const f = byId("act").elements;
+    const machine = `/MAAS/api/2.0/machines/${encodeURIComponent(id)}/`;
+    const body = new URLSearchParams();
+    switch (op) {
+      case "delete":
+        return ["DELETE", machine, null];
+      case "set_zone":
+        body.append("zone", f.zone.value);
+        return ["PUT", machine, body];
+      case "set_pool":
+        body.append("pool", f.pool.value);
+        return ["PUT", machine, body];
+      case "tag":
+        body.append("add", id);
+        return ["POST", `/MAAS/api/2.0/tags/${encodeURIComponent(f.tag.value.trim())}/?op=update_nodes`, body];
+      case "deploy":
+        if (f.distro_series.value) body.append("distro_series", f.distro_series.value);
+        if (f.user_data.value) body.append("user_data", utf8Base64(f.user_data.value));
+        break;
+      case "release":
+        for (const k of ["erase", "secure_erase", "quick_erase"]) {
+          if (f[k].checked) body.append(k, "true");
+        }
+        break;
+    }
+    return ["POST", `${machine}?op=${encodeURIComponent(op)}`, body];
+  }
+
   async function act(op, id) {
-    const url =
-      op === "delete"
-        ? `/MAAS/api/2.0/machines/${encodeURIComponent(id)}/`
-        : `/MAAS/api/2.0/machines/${encodeURIComponent(id)}/?op=${encodeURIComponent(op)}`;
+    const [method, url, body] = request(op, id);
     const resp = await fetch(url, {
-      method: op === "delete" ? "DELETE" : "POST",
+      method,
       credentials: "same-origin",
       headers: { "X-CSRFToken": csrf() },
+      body,
     });
     if (resp.ok) return { ok: true, text: "done" };
     const text = (await resp.text()).trim();

@@ -244,7 +244,7 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
             Ok(page(
                 StatusCode::OK,
                 "Machines",
-                &crate::ui_machines::shell(r, &u, &csrf, &list),
+                &crate::ui_machines::shell(app, r, &u, &csrf, &list).await?,
                 &[],
             ))
         }

@@ -25,7 +25,8 @@ const COLUMNS: &[(&str, &str)] = &[
     ("tags", "Tags"),
 ];
 
-/// The machine actions of the action bar: (op, label). `delete` is a DELETE; the rest are
+/// The machine actions of the action bar: (op, label). `delete` is a DELETE, `set_zone` and
+/// `set_pool` an update (PUT), `tag` the tag's `update_nodes`; the rest are
 /// `POST machines/{id}/?op=…` as in the API.
 pub(crate) const ACTIONS: &[(&str, &str)] = &[
     ("commission", "Commission"),
@@ -41,6 +42,9 @@ pub(crate) const ACTIONS: &[(&str, &str)] = &[
     ("exit_rescue_mode", "Exit rescue mode"),
     ("power_on", "Power on"),
     ("power_off", "Power off"),
+    ("tag", "Tag"),
+    ("set_zone", "Set zone"),
+    ("set_pool", "Set pool"),
     ("delete", "Delete"),
 ];
 
@@ -177,15 +181,69 @@ fn row(m: &Value) -> String {
     )
 }
 
-/// The page around the list: who is signed in, sign-out, the filter form, the action bar,
-/// the results of the last action, and the script.
-pub(crate) fn shell(r: &Req, u: &User, csrf: &str, list: &str) -> String {
+/// What some actions take, as the API names it: deploy's image and user data, release's
+/// erase options, the tag, zone or pool to set.
+async fn action_params(app: &App) -> Result<String, crate::ApiError> {
+    let opts = |v: Vec<String>| -> String {
+        v.iter()
+            .map(|n| format!("<option value=\"{0}\">{0}</option>", esc(n)))
+            .collect()
+    };
+    let mut images: Vec<String> = app
+        .region
+        .boot_resources()
+        .await?
+        .into_iter()
+        .filter(|b| b.complete)
+        .map(|b| b.name)
+        .collect();
+    images.sort();
+    images.dedup();
+    let names = |k| async move {
+        Ok::<_, crate::ApiError>(
+            app.region
+                .list_named(k)
+                .await?
+                .into_iter()
+                .map(|n| n.name)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let zones = names(ingot_region::model::NamedKind::Zone).await?;
+    let pools = names(ingot_region::model::NamedKind::Pool).await?;
+    Ok(format!(
+        "<div class=\"params\" data-for=\"deploy\" hidden><label>Image <select name=\"distro_series\">\
+         <option value=\"\">(the default)</option>{}</select></label>\
+         <label>User data <textarea name=\"user_data\" rows=\"3\" placeholder=\"#cloud-config or a script\"></textarea></label></div>\
+         <div class=\"params\" data-for=\"release\" hidden>\
+         <label class=\"check\"><input type=\"checkbox\" name=\"erase\"> Erase disks</label>\
+         <label class=\"check\"><input type=\"checkbox\" name=\"secure_erase\"> Secure erase</label>\
+         <label class=\"check\"><input type=\"checkbox\" name=\"quick_erase\"> Quick erase</label></div>\
+         <div class=\"params\" data-for=\"tag\" hidden><label>Tag <input name=\"tag\"></label></div>\
+         <div class=\"params\" data-for=\"set_zone\" hidden><label>Zone <select name=\"zone\">{}</select></label></div>\
+         <div class=\"params\" data-for=\"set_pool\" hidden><label>Pool <select name=\"pool\">{}</select></label></div>",
+        opts(images),
+        opts(zones),
+        opts(pools),
+    ))
+}
+
+/// The page around the list: who is signed in, sign-out, the filter form, the action bar
+/// with what the chosen action takes, the results of the last action, and the script.
+pub(crate) async fn shell(
+    app: &App,
+    r: &Req,
+    u: &User,
+    csrf: &str,
+    list: &str,
+) -> Result<String, crate::ApiError> {
     let q = r.query.get("q").unwrap_or_default();
     let actions: String = ACTIONS
         .iter()
         .map(|(op, label)| format!("<option value=\"{op}\">{label}</option>"))
         .collect();
-    format!(
+    let params = action_params(app).await?;
+    Ok(format!(
         "<header><h1>Machines</h1><p>Signed in as {}</p><p id=\"live\" class=\"live\">static</p>\
          <a href=\"/MAAS/r/add\">Add machine</a>\
          <form method=\"post\" action=\"/MAAS/accounts/logout/\">\
@@ -193,14 +251,14 @@ pub(crate) fn shell(r: &Req, u: &User, csrf: &str, list: &str) -> String {
          </header><form method=\"get\" action=\"/MAAS/r/\" class=\"search\">\
          <input name=\"q\" value=\"{}\" placeholder=\"hostname, status:ready owner:… pool:… zone:… tag:… arch:…\">\
          <button type=\"submit\">Filter</button></form>\
-         <div class=\"actions\"><label>Action <select id=\"action\">{actions}</select></label>\
-         <button type=\"button\" id=\"run\">Run on selected</button> <span id=\"picked\"></span></div>\
+         <form class=\"actions\" id=\"act\"><label>Action <select id=\"action\">{actions}</select></label>{params}\
+         <button type=\"button\" id=\"run\">Run on selected</button> <span id=\"picked\"></span></form>\
          <ul id=\"results\" aria-live=\"polite\"></ul>\
          <div id=\"machines\">{list}</div><script src=\"/MAAS/r/app.js\" defer></script>",
         esc(&u.username),
         esc(csrf),
         esc(q),
-    )
+    ))
 }
 
 #[cfg(test)]

@@ -62,10 +62,11 @@ async fn start_driver(bin: &str) -> Driver {
 struct Browser {
     http: reqwest::Client,
     session: String,
+    base: String,
 }
 
 impl Browser {
-    async fn new(d: &Driver) -> Browser {
+    async fn new(d: &Driver, base: &str) -> Browser {
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(60))
@@ -96,6 +97,7 @@ impl Browser {
         Browser {
             http,
             session: format!("{}/session/{id}", d.url),
+            base: base.to_string(),
         }
     }
 
@@ -211,8 +213,8 @@ async fn the_machine_list_in_chromium() {
         );
     }
     let driver = start_driver(&bin).await;
-    let b = Browser::new(&driver).await;
     let base = s.base.clone();
+    let b = Browser::new(&driver, &base).await;
 
     // Sign in through the form.
     b.goto(&format!("{base}/MAAS/r/")).await;
@@ -330,6 +332,107 @@ async fn the_machine_list_in_chromium() {
             .await,
         json!("web")
     );
+
+    // Actions that take something: a zone for two machines, a tag (one that exists, one that
+    // does not), deploy with an image and UTF-8 user data.
+    admin
+        .post("/MAAS/api/2.0/zones/", &[("name", "lab")])
+        .await
+        .ok();
+    admin
+        .post("/MAAS/api/2.0/tags/", &[("name", "gpu")])
+        .await
+        .ok();
+    admin.upload_image("custom/ui-img", b"an image").await;
+    admin
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("system_id", &ids["web-02"])],
+        )
+        .await
+        .ok();
+    let run = |op: &'static str, hosts: &'static [&'static str], setup: &'static str| {
+        let b = &b;
+        async move {
+            b.goto(&format!("{}/MAAS/r/", b.base)).await;
+            for h in hosts {
+                b.click(&format!("tr[data-hostname=\"{h}\"] input.pick"))
+                    .await;
+            }
+            b.js(&format!(
+                "const a = document.getElementById('action'); a.value = '{op}'; a.dispatchEvent(new Event('change')); {setup}; return true"
+            ))
+            .await;
+            b.click("#run").await;
+            b.until(
+                op,
+                &format!(
+                    "return document.querySelectorAll('#results li').length === {}",
+                    hosts.len()
+                ),
+                Duration::from_secs(10),
+            )
+            .await;
+            let v = b
+                .js("return Array.from(document.querySelectorAll('#results li')).map(li => li.className + ' ' + li.textContent)")
+                .await;
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_string())
+                .collect::<Vec<String>>()
+        }
+    };
+    let out = run(
+        "set_zone",
+        &["web-01", "db-01"],
+        "document.querySelector('#act select[name=zone]').value = 'lab'",
+    )
+    .await;
+    assert!(out.iter().all(|l| l.starts_with("ok ")), "{out:?}");
+    let m = admin.machine(&ids["db-01"]).await;
+    assert_eq!(m["zone"]["name"], "lab");
+    let out = run(
+        "tag",
+        &["web-01"],
+        "document.querySelector('#act input[name=tag]').value = 'gpu'",
+    )
+    .await;
+    assert_eq!(out, vec!["ok web-01: Tag: done".to_string()]);
+    assert_eq!(
+        admin.machine(&ids["web-01"]).await["tag_names"],
+        json!(["gpu"])
+    );
+    let out = run(
+        "tag",
+        &["web-01"],
+        "document.querySelector('#act input[name=tag]').value = 'nope'",
+    )
+    .await;
+    assert!(out[0].starts_with("refused web-01: Tag: "), "{out:?}");
+    let ud = "#!/bin/sh\necho h\u{e9}llo \u{2713}\n";
+    b.goto(&format!("{base}/MAAS/r/")).await;
+    let out = run(
+        "deploy",
+        &["web-02"],
+        "document.querySelector('#act select[name=distro_series]').value = 'custom/ui-img'; document.querySelector('#act textarea[name=user_data]').value = '#!/bin/sh\\necho h\u{e9}llo \u{2713}\\n'",
+    )
+    .await;
+    assert_eq!(out, vec!["ok web-02: Deploy: done".to_string()], "{out:?}");
+    let cfg = admin
+        .get(&format!(
+            "/MAAS/api/2.0/machines/{}/?op=get_curtin_config",
+            ids["web-02"]
+        ))
+        .await
+        .ok()
+        .json();
+    use base64::Engine as _;
+    let got = base64::engine::general_purpose::STANDARD
+        .decode(cfg["user_data"].as_str().unwrap_or_else(|| panic!("{cfg}")))
+        .unwrap();
+    assert_eq!(String::from_utf8(got).unwrap(), ud);
+    assert_eq!(cfg["image"]["name"], "custom/ui-img", "{cfg}");
 
     // Ten more tabs with the list open; the next page still loads, and is live.
     for _ in 0..10 {
