@@ -39,14 +39,17 @@
   };
 
   async function refresh() {
-    const resp = await fetch("/MAAS/r/list" + location.search, { credentials: "same-origin" });
+    const list = byId("machines");
+    const url = list.dataset.refresh || "/MAAS/r/list" + location.search;
+    const resp = await fetch(url + (list.dataset.refresh ? location.search : ""), {
+      credentials: "same-origin",
+    });
     if (resp.status !== 200) {
       if (resp.redirected || resp.status === 401) location.reload();
       return;
     }
     const fresh = document.createElement("template");
     fresh.innerHTML = await resp.text();
-    const list = byId("machines");
     // Nothing changed in what is shown: keep the rows (and whatever the user is clicking).
     if (fresh.innerHTML === list.innerHTML) return;
     // The selection as it is now (not when the fetch began: a click meanwhile counts).
@@ -56,7 +59,11 @@
     showPicked();
   }
 
-  const changed = () => {
+  // A change of a machine (its system id, or "*" for one this user may not see or one that
+  // vanished): the list refreshes on any; a machine page on its own or "*".
+  const changed = (id) => {
+    const only = byId("machines").dataset.machine;
+    if (only && id !== only && id !== "*") return;
     clearTimeout(timer);
     timer = setTimeout(refresh, 100);
   };
@@ -70,7 +77,7 @@
     });
     source.addEventListener("machine", (e) => {
       if (channel) channel.postMessage({ kind: "machine", id: e.data });
-      changed();
+      changed(e.data);
     });
     // EventSource reconnects by itself after an error; say so meanwhile.
     source.addEventListener("error", () => setLive("reconnecting"));
@@ -113,7 +120,7 @@
   if (channel) {
     channel.onmessage = (e) => {
       const m = e.data || {};
-      if (m.kind === "machine") changed();
+      if (m.kind === "machine") changed(m.id);
       if (m.kind === "ready") setLive("live");
       if (m.kind === "hello" && source && source.readyState === EventSource.OPEN) {
         channel.postMessage({ kind: "ready" });
@@ -206,10 +213,7 @@
       return;
     }
     const names = new Map(
-      Array.from(document.querySelectorAll("tr[data-id]")).map((tr) => [
-        tr.dataset.id,
-        tr.dataset.hostname,
-      ]),
+      Array.from(document.querySelectorAll("input.pick")).map((b) => [b.value, b.dataset.hostname]),
     );
     const results = await Promise.all(ids.map((id) => act(op, id).then((r) => [id, r])));
     for (const [id, r] of results) {

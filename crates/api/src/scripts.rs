@@ -151,7 +151,7 @@ fn ms_time(ms: Option<i64>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn runtime(r: &ScriptResult) -> String {
+pub(crate) fn runtime(r: &ScriptResult) -> String {
     match (r.started, r.ended) {
         (Some(a), Some(b)) if b >= a => {
             let s = (b - a) / 1000;

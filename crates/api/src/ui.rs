@@ -229,6 +229,20 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
             )),
             None => Ok(redirect("/MAAS/accounts/login/", &[])),
         },
+        ["machine", sid] | ["machine", sid, "part"] => {
+            let session = match cookie(r, SESSION_COOKIE) {
+                Some(t) => app.region.ui_session(t).await?,
+                None => None,
+            };
+            let Some((u, csrf)) = session else {
+                return Ok(redirect("/MAAS/accounts/login/", &[]));
+            };
+            if rest.len() == 3 {
+                return Ok(fragment(&crate::ui_machine::part(app, r, &u, sid).await?));
+            }
+            let (host, body) = crate::ui_machine::page(app, r, &u, &csrf, sid).await?;
+            Ok(page(StatusCode::OK, &host, &body, &[]))
+        }
         [] | ["machines"] | ["list"] => {
             let session = match cookie(r, SESSION_COOKIE) {
                 Some(t) => app.region.ui_session(t).await?,

@@ -38,6 +38,7 @@ pub(crate) const ACTIONS: &[(&str, &str)] = &[
     ("unlock", "Unlock"),
     ("mark_broken", "Mark broken"),
     ("mark_fixed", "Mark fixed"),
+    ("override_failed_testing", "Override failed testing"),
     ("rescue_mode", "Rescue mode"),
     ("exit_rescue_mode", "Exit rescue mode"),
     ("power_on", "Power on"),
@@ -163,8 +164,8 @@ fn row(m: &Value) -> String {
         ""
     };
     format!(
-        "<tr data-id=\"{sid}\" data-hostname=\"{host}\"><td><input type=\"checkbox\" class=\"pick\" value=\"{sid}\" aria-label=\"select {host}\"></td>\
-         <td>{host}</td><td class=\"status\">{}{lock}<br><small>{}</small></td><td class=\"power\">{}</td><td>{}</td><td>{}</td>\
+        "<tr data-id=\"{sid}\" data-hostname=\"{host}\"><td><input type=\"checkbox\" class=\"pick\" value=\"{sid}\" data-hostname=\"{host}\" aria-label=\"select {host}\"></td>\
+         <td><a href=\"/MAAS/r/machine/{sid}\">{host}</a></td><td class=\"status\">{}{lock}<br><small>{}</small></td><td class=\"power\">{}</td><td>{}</td><td>{}</td>\
          <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         s("status_name"),
         s("status_message"),
@@ -183,7 +184,7 @@ fn row(m: &Value) -> String {
 
 /// What some actions take, as the API names it: deploy's image and user data, release's
 /// erase options, the tag, zone or pool to set.
-async fn action_params(app: &App) -> Result<String, crate::ApiError> {
+pub(crate) async fn action_params(app: &App) -> Result<String, crate::ApiError> {
     let opts = |v: Vec<String>| -> String {
         v.iter()
             .map(|n| format!("<option value=\"{0}\">{0}</option>", esc(n)))

@@ -123,9 +123,64 @@ pub fn decide(f: &BootFacts) -> BootDecision {
     }
 }
 
+/// Whether a hop of a MAC's netboot timeline (as the racks and the region record them) is
+/// where the boot went wrong: DHCP that answered nothing or refused (NAK, decline, unknown
+/// MAC, another server's offer, no free address), a TFTP transfer refused or abandoned, an
+/// iPXE script that boots nothing.
+pub fn hop_failed(hop: &str, detail: &str) -> bool {
+    match hop {
+        "dhcp" => ["Naked", "Declined", "Ignored", "PoolExhausted"]
+            .iter()
+            .any(|k| detail.contains(k)),
+        "tftp" => detail.contains("Refused") || detail.contains("Failed"),
+        "http" => detail.contains("-> nothing"),
+        _ => detail.contains("failed") || detail.contains("error"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_hops() {
+        for (hop, detail, failed) in [
+            ("dhcp", "DISCOVER -> Offered 10.0.0.5, arch Some(7)", false),
+            ("dhcp", "REQUEST -> Acked 10.0.0.5", false),
+            ("dhcp", "DISCOVER -> IgnoredUnknown", true),
+            ("dhcp", "REQUEST -> Naked", true),
+            ("dhcp", "DISCOVER -> PoolExhausted", true),
+            (
+                "tftp",
+                "ipxe.efi Started { size: Some(1), blksize: 1468, windowsize: 1 }",
+                false,
+            ),
+            ("tftp", "ipxe.efi Finished { bytes: 1 }", false),
+            (
+                "tftp",
+                "x.efi Refused { code: FileNotFound, reason: \"no such file\" }",
+                true,
+            ),
+            (
+                "tftp",
+                "ipxe.efi Failed { bytes: 0, reason: \"timeout\" }",
+                true,
+            ),
+            (
+                "http",
+                "GET /MAAS/boot/ipxe (amd64, Bios) -> local disk",
+                false,
+            ),
+            (
+                "http",
+                "GET /MAAS/boot/ipxe (amd64, Bios) -> nothing: no image",
+                true,
+            ),
+            ("metadata", "commissioning scripts fetched", false),
+        ] {
+            assert_eq!(hop_failed(hop, detail), failed, "{hop} {detail}");
+        }
+    }
 
     /// Expected decision per status, for (netboot on, netboot off), with an image available.
     /// E = ephemeral purpose, L = local disk, N = nothing.

@@ -94,11 +94,19 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no session: {v}"))
             .to_string();
-        Browser {
+        let b = Browser {
             http,
             session: format!("{}/session/{id}", d.url),
             base: base.to_string(),
-        }
+        };
+        // A laptop's screen (the UI must work at 1280×800).
+        b.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": 1280, "height": 800})),
+        )
+        .await;
+        b
     }
 
     async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -128,14 +136,109 @@ impl Browser {
     }
 
     async fn find(&self, css: &str) -> String {
+        self.find_by("css selector", css).await
+    }
+
+    async fn find_by(&self, using: &str, value: &str) -> String {
         let v = self
             .cmd(
                 reqwest::Method::POST,
                 "/element",
-                Some(json!({"using": "css selector", "value": css})),
+                Some(json!({"using": using, "value": value})),
             )
             .await;
         v[ELEMENT].as_str().unwrap().to_string()
+    }
+
+    /// As a person finds things: the button with this text.
+    async fn press(&self, text: &str) {
+        let e = self
+            .find_by("xpath", &format!("//button[normalize-space(.)='{text}']"))
+            .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// The input, select or text area of the visible label that starts with `label`.
+    async fn labelled(&self, label: &str) -> String {
+        self.find_by(
+            "xpath",
+            &format!("//label[starts-with(normalize-space(.), '{label}')][not(ancestor-or-self::*[@hidden])]//*[self::input or self::select or self::textarea]"),
+        )
+        .await
+    }
+
+    async fn fill(&self, label: &str, text: &str) {
+        let e = self.labelled(label).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/clear"),
+            Some(json!({})),
+        )
+        .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    /// Choose the option whose visible text starts with `option` in the select labelled
+    /// `label`.
+    async fn choose(&self, label: &str, option: &str) {
+        let sel = self.labelled(label).await;
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                &format!("/element/{sel}/element"),
+                Some(json!({"using": "xpath", "value": format!(".//option[starts-with(normalize-space(.), '{option}')]")})),
+            )
+            .await;
+        let opt = v[ELEMENT].as_str().unwrap().to_string();
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{opt}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Save what the page looks like (a test artefact under target/ui-screenshots/).
+    async fn shot(&self, name: &str) {
+        use base64::Engine as _;
+        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or_default())
+            .unwrap_or_default();
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+    }
+
+    async fn sign_in(&self, user: &str, password: &str) {
+        self.goto(&format!("{}/MAAS/r/", self.base)).await;
+        self.until(
+            "the sign-in form",
+            "return !!document.querySelector('input[name=password]')",
+            Duration::from_secs(10),
+        )
+        .await;
+        self.shot(&format!("sign-in-{user}")).await;
+        self.fill("Username", user).await;
+        self.fill("Password", password).await;
+        self.press("Sign in").await;
+        self.until(
+            "signed in",
+            &format!("return document.body.innerText.includes('Signed in as {user}')"),
+            Duration::from_secs(10),
+        )
+        .await;
     }
 
     async fn type_in(&self, css: &str, text: &str) {
@@ -224,15 +327,14 @@ async fn the_machine_list_in_chromium() {
         .as_str()
         .unwrap()
         .starts_with("/MAAS/accounts/login"));
-    b.type_in("input[name=username]", "admin").await;
-    b.type_in("input[name=password]", "pw").await;
-    b.click("button[type=submit]").await;
+    b.sign_in("admin", "pw").await;
     b.until(
         "the machine list",
-        "return document.body.innerText.includes('Signed in as admin') && !!document.querySelector('tr[data-hostname=\"web-01\"]')",
+        "return !!document.querySelector('tr[data-hostname=\"web-01\"]')",
         Duration::from_secs(10),
     )
     .await;
+    b.shot("machines").await;
     b.until(
         "the live stream",
         "return document.getElementById('live').textContent === 'live'",
@@ -276,12 +378,10 @@ async fn the_machine_list_in_chromium() {
 
     // An action on two machines: what happened to each.
     for h in ["web-01", "web-02"] {
-        b.click(&format!("tr[data-hostname=\"{h}\"] input.pick"))
-            .await;
+        b.click(&format!("input[aria-label=\"select {h}\"]")).await;
     }
-    b.js("document.getElementById('action').value = 'mark_fixed'; return true")
-        .await;
-    b.click("#run").await;
+    b.choose("Action", "Mark fixed").await;
+    b.press("Run on selected").await;
     b.until(
         "two results",
         "return document.querySelectorAll('#results li').length === 2",
@@ -473,6 +573,7 @@ async fn the_machine_list_in_chromium() {
     // Add a machine with the form: the IPMI driver's own fields; the API's field errors next
     // to their fields; then a deployed machine (the seed's: no commissioning).
     b.goto(&format!("{base}/MAAS/r/add")).await;
+    b.shot("add-machine").await;
     b.js("const s = document.querySelector('select[name=power_type]'); s.value = 'ipmi'; s.dispatchEvent(new Event('change')); return true").await;
     assert_eq!(
         b.js("return Array.from(document.querySelectorAll('fieldset.power')).filter(f => f.offsetParent !== null).map(f => f.dataset.power)").await,
@@ -542,12 +643,224 @@ async fn the_machine_list_in_chromium() {
 
     // Sign out.
     b.goto(&format!("{base}/MAAS/r/")).await;
-    b.click("header form button[type=submit]").await;
+    b.press("Sign out").await;
     b.until(
         "the sign-in form",
         "return location.pathname.startsWith('/MAAS/accounts/login') && !!document.querySelector('input[name=password]')",
         Duration::from_secs(10),
     )
     .await;
+    drop(driver);
+}
+
+/// Play a commissioning machine's agent: every script passes but the first, which fails with
+/// `output`; then the failure is signalled.
+async fn commission_failing(admin: &common::Client, sid: &str, output: &[u8]) {
+    const META: &str = "/MAAS/metadata/2012-03-01/";
+    let t = admin.token(sid).await;
+    let m = admin.with_token(&t);
+    let idx = m.get(&format!("{META}maas-scripts/")).await.ok().json();
+    for (i, e) in idx["commissioning_scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let name = e["name"].as_str().unwrap().to_string();
+        let rid = e["script_result_id"].as_i64().unwrap().to_string();
+        let (exit, out): (&[u8], &[u8]) = if i == 0 {
+            (b"1", output)
+        } else {
+            (b"0", b"ok\n")
+        };
+        let out_name = format!("{name}.out");
+        m.post_files(
+            &format!("{META}?op=signal"),
+            &[
+                ("status", b"WORKING"),
+                ("script_result_id", rid.as_bytes()),
+                ("exit_status", exit),
+                ("runtime", b"0.5"),
+                (name.as_str(), out),
+                (out_name.as_str(), out),
+            ],
+        )
+        .await
+        .ok();
+    }
+    m.post_multipart(
+        &format!("{META}?op=signal"),
+        &[("status", b"FAILED"), ("error", b"a script failed")],
+    )
+    .await
+    .ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_machine_page_in_chromium() {
+    let Some(bin) = chromedriver() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide chromedriver (scripts/peers/chromium.sh)"
+        );
+        eprintln!("SKIP: no chromedriver (scripts/peers/chromium.sh installs it)");
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let m = admin.create("fail-01", &mac(60), &[]).await;
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    // Its first network boot finds no ephemeral image: a failed hop.
+    s.anon()
+        .get(&format!(
+            "/MAAS/boot/ipxe?mac={}&arch=amd64&firmware=bios",
+            mac(60)
+        ))
+        .await
+        .ok();
+    commission_failing(&admin, &sid, b"<b>SMART: 12 sectors pending</b>\n").await;
+    assert_eq!(
+        admin.machine(&sid).await["status_name"],
+        "Failed commissioning"
+    );
+    admin
+        .put(
+            &format!("/MAAS/api/2.0/machines/{sid}/"),
+            &[("description", "<script>alert('x')</script> rack 3")],
+        )
+        .await
+        .ok();
+    // Another machine, allocated to the administrator: not bob's to see.
+    let other = admin.ready_machine("admins-01", &mac(61), &[]).await;
+    admin
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("system_id", &other)],
+        )
+        .await
+        .ok();
+    let bob = s.user("bob").await;
+
+    let driver = start_driver(&bin).await;
+    let base = s.base.clone();
+    let b = Browser::new(&driver, &base).await;
+    b.sign_in("admin", "pw").await;
+    b.goto(&format!("{base}/MAAS/r/machine/{sid}")).await;
+    b.until(
+        "the machine page",
+        "return !!document.getElementById('h-results')",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.shot("machine-failed-commissioning").await;
+    let text = b.js("return document.body.innerText").await;
+    let text = text.as_str().unwrap().to_string();
+    // What a user supplied is text, never markup.
+    assert!(
+        text.contains("<script>alert('x')</script> rack 3"),
+        "{text}"
+    );
+    assert_eq!(
+        b.js("return document.querySelectorAll('#machines script').length")
+            .await,
+        json!(0)
+    );
+    // The failed script, marked, with its output as text.
+    let failed = b
+        .js("const r = document.querySelector('tr.failed'); r.querySelector('details').open = true; return r.innerText")
+        .await;
+    let failed = failed.as_str().unwrap();
+    assert!(failed.contains("Failed"), "{failed}");
+    assert!(
+        failed.contains("<b>SMART: 12 sectors pending</b>"),
+        "{failed}"
+    );
+    // The netboot timeline marks the failing hop.
+    let hop = b
+        .js("const li = document.querySelector('ol.timeline li.failed'); return li ? li.innerText : ''")
+        .await;
+    assert!(
+        hop.as_str().unwrap().starts_with("✗ failed:") && hop.as_str().unwrap().contains("nothing"),
+        "{hop}"
+    );
+    // Actions: what the status allows; the others disabled with the reason.
+    let deploy = b
+        .js("const o = document.querySelector('#action option[value=deploy]'); return [o.disabled, o.textContent]")
+        .await;
+    assert_eq!(deploy[0], json!(true), "{deploy}");
+    assert!(deploy[1].as_str().unwrap().contains("not now:"), "{deploy}");
+    assert_eq!(
+        b.js("return document.querySelector('#action option[value=commission]').disabled")
+            .await,
+        json!(false)
+    );
+    // Live: a change made through the API shows without a reload.
+    b.until(
+        "the live stream",
+        "return document.getElementById('live').textContent === 'live'",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.js("window.ingotMarker = 7; return true").await;
+    admin
+        .put(
+            &format!("/MAAS/api/2.0/machines/{sid}/"),
+            &[("description", "replaced disk")],
+        )
+        .await
+        .ok();
+    b.until(
+        "the new description",
+        "return document.getElementById('h-summary').parentElement.innerText.includes('replaced disk')",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(b.js("return window.ingotMarker").await, json!(7));
+    // Power parameters are for administrators.
+    assert!(b
+        .js("return document.getElementById('h-power').parentElement.innerText")
+        .await
+        .as_str()
+        .unwrap()
+        .contains("Type"));
+    b.press("Sign out").await;
+
+    // A user sees what the API lets them see.
+    b.sign_in("bob", "pw").await;
+    b.shot("machines-bob").await;
+    let hosts = b
+        .js("return Array.from(document.querySelectorAll('tr[data-hostname]')).map(t => t.dataset.hostname)")
+        .await;
+    let hosts: Vec<&str> = hosts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert!(hosts.contains(&"fail-01"), "{hosts:?}");
+    assert!(!hosts.contains(&"admins-01"), "{hosts:?}");
+    let api_view = bob.get("/MAAS/api/2.0/machines/").await.ok().json();
+    let api_hosts: Vec<&str> = api_view
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["hostname"].as_str().unwrap())
+        .collect();
+    let mut a = api_hosts.clone();
+    let mut u = hosts.clone();
+    a.sort();
+    u.sort();
+    assert_eq!(u, a, "the UI shows what the API shows bob");
+    b.goto(&format!("{base}/MAAS/r/machine/{other}")).await;
+    let body = b.js("return document.body.innerText").await;
+    assert!(!body.as_str().unwrap().contains("admins-01 "), "{body}");
+    b.goto(&format!("{base}/MAAS/r/machine/{sid}")).await;
+    b.shot("machine-as-bob").await;
+    assert!(b
+        .js("return document.getElementById('h-power').parentElement.innerText")
+        .await
+        .as_str()
+        .unwrap()
+        .contains("administrators only"));
     drop(driver);
 }

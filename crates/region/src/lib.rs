@@ -116,6 +116,38 @@ fn actor(u: &User) -> Actor {
 }
 
 /// Hash a password with argon2id.
+/// The machine actions a page offers, each with why it is not allowed now (None: allowed), as
+/// the core plans them for this user — the same check the API makes.
+pub fn machine_actions(u: &User, m: &Machine) -> Vec<(Action, Option<String>)> {
+    use Action as A;
+    let f = facts(m);
+    [
+        A::Commission,
+        A::Test,
+        A::Deploy,
+        A::Release,
+        A::Abort,
+        A::Lock,
+        A::Unlock,
+        A::MarkBroken,
+        A::MarkFixed,
+        A::OverrideFailedTesting,
+        A::RescueMode,
+        A::ExitRescueMode,
+        A::PowerOn,
+        A::PowerOff,
+        A::Delete,
+    ]
+    .into_iter()
+    .map(|a| {
+        let why = plan(a, &f, actor(u), &ActionOptions::default())
+            .err()
+            .map(|e| e.to_string());
+        (a, why)
+    })
+    .collect()
+}
+
 /// Facts the core needs about a machine.
 pub fn facts(m: &Machine) -> MachineFacts {
     MachineFacts {
