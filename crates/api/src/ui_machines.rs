@@ -49,20 +49,49 @@ pub(crate) const ACTIONS: &[(&str, &str)] = &[
     ("delete", "Delete"),
 ];
 
+/// What the filters and sorting of the list read of a machine.
+struct Facts<'a> {
+    hostname: &'a str,
+    status: &'static str,
+    owner: &'a str,
+    pool: &'a str,
+    zone: &'a str,
+    arch: &'a str,
+    power: &'a str,
+    tags: &'a [String],
+    cores: i64,
+    memory: i64,
+}
+
+impl<'a> Facts<'a> {
+    fn of(m: &'a ingot_region::model::Machine) -> Facts<'a> {
+        Facts {
+            hostname: &m.hostname,
+            status: m.status.label(),
+            owner: m.owner.as_deref().unwrap_or(""),
+            pool: &m.pool,
+            zone: &m.zone,
+            arch: m.architecture.as_deref().unwrap_or(""),
+            power: &m.power_state,
+            tags: &m.tags,
+            cores: m.cpu_count,
+            memory: m.memory,
+        }
+    }
+}
+
 /// One `key:value` filter of the machine list, or free text (the host name contains it).
-fn matches(m: &Value, term: &str) -> bool {
-    let text = |v: &Value| v.as_str().unwrap_or("").to_lowercase();
+fn matches(m: &Facts, term: &str) -> bool {
+    let low = |s: &str| s.to_lowercase();
     let term = term.to_lowercase();
     match term.split_once(':') {
-        Some(("status", v)) => text(&m["status_name"]).replace(' ', "") == v.replace(' ', ""),
-        Some(("owner", v)) => text(&m["owner"]) == v,
-        Some(("pool", v)) => text(&m["pool"]["name"]) == v,
-        Some(("zone", v)) => text(&m["zone"]["name"]) == v,
-        Some(("arch", v)) => text(&m["architecture"]).starts_with(v),
-        Some(("tag", v)) => m["tag_names"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|x| text(x) == v)),
-        _ => text(&m["hostname"]).contains(&term),
+        Some(("status", v)) => low(m.status).replace(' ', "") == v.replace(' ', ""),
+        Some(("owner", v)) => low(m.owner) == v,
+        Some(("pool", v)) => low(m.pool) == v,
+        Some(("zone", v)) => low(m.zone) == v,
+        Some(("arch", v)) => low(m.arch).starts_with(v),
+        Some(("tag", v)) => m.tags.iter().any(|t| low(t) == v),
+        _ => low(m.hostname).contains(&term),
     }
 }
 
@@ -73,18 +102,18 @@ fn gib(bytes_mib: &Value) -> String {
     }
 }
 
-fn sort_key(m: &Value, key: &str) -> (String, f64) {
-    let s = |v: &Value| v.as_str().unwrap_or("").to_lowercase();
+fn sort_key(m: &Facts, key: &str) -> (String, i64) {
+    let low = |s: &str| s.to_lowercase();
     match key {
-        "status" => (s(&m["status_name"]), 0.0),
-        "power" => (s(&m["power_state"]), 0.0),
-        "owner" => (s(&m["owner"]), 0.0),
-        "arch" => (s(&m["architecture"]), 0.0),
-        "cores" => (String::new(), m["cpu_count"].as_f64().unwrap_or(0.0)),
-        "memory" => (String::new(), m["memory"].as_f64().unwrap_or(0.0)),
-        "pool" => (s(&m["pool"]["name"]), 0.0),
-        "zone" => (s(&m["zone"]["name"]), 0.0),
-        _ => (s(&m["hostname"]), 0.0),
+        "status" => (low(m.status), 0),
+        "power" => (low(m.power), 0),
+        "owner" => (low(m.owner), 0),
+        "arch" => (low(m.arch), 0),
+        "cores" => (String::new(), m.cores),
+        "memory" => (String::new(), m.memory),
+        "pool" => (low(m.pool), 0),
+        "zone" => (low(m.zone), 0),
+        _ => (low(m.hostname), 0),
     }
 }
 
@@ -92,35 +121,82 @@ fn enc(s: &str) -> String {
     utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
 }
 
-/// The list: a section per status (sorted by status name), rows sorted as asked.
+/// Rows on one page of the list: a fleet of thousands is paged, never sent whole.
+pub(crate) const PAGE_ROWS: usize = 200;
+
+/// The list: a section per status (sorted by status name) with the count of all the machines
+/// the filters let through in that status, the rows of one page (`?page=`, from 0) sorted as
+/// asked, and links to the pages around it. Filters and sorting read the machines as
+/// loaded; only the page's rows are rendered as the API renders a machine.
 pub(crate) async fn list(app: &App, r: &Req, u: &User) -> Result<String, crate::ApiError> {
     let q = r.query.get("q").unwrap_or_default().to_string();
     let sort = r.query.get("sort").unwrap_or("hostname").to_string();
     let desc = r.query.get("dir") == Some("desc");
+    let page: usize = r
+        .query
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     let ms = app
         .region
         .list_machines(u, ingot_region::model::MachineFilter::default())
         .await?;
-    let net = crate::render::Net::for_machines(&app.region, &ms).await?;
-    let mut rows: Vec<Value> = ms
+    let mut rows: Vec<(Facts, &ingot_region::model::Machine)> = ms
         .iter()
-        .map(|m| crate::render::machine(m, &net))
-        .filter(|m| q.split_whitespace().all(|t| matches(m, t)))
+        .map(|m| (Facts::of(m), m))
+        .filter(|(f, _)| q.split_whitespace().all(|t| matches(f, t)))
         .collect();
-    rows.sort_by(|a, b| {
-        let by = sort_key(a, &sort)
-            .partial_cmp(&sort_key(b, &sort))
-            .unwrap_or(std::cmp::Ordering::Equal);
+    rows.sort_by(|(a, _), (b, _)| {
+        let by = sort_key(a, &sort).cmp(&sort_key(b, &sort));
         let by = if desc { by.reverse() } else { by };
-        a["status_name"]
-            .as_str()
-            .cmp(&b["status_name"].as_str())
-            .then(by)
+        a.status.cmp(b.status).then(by)
     });
+    let total = rows.len();
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for (f, _) in &rows {
+        match counts.last_mut() {
+            Some((s, n)) if *s == f.status => *n += 1,
+            _ => counts.push((f.status, 1)),
+        }
+    }
+    let pages = total.div_ceil(PAGE_ROWS).max(1);
+    let page = page.min(pages - 1);
+    let shown: Vec<ingot_region::model::Machine> = rows
+        .iter()
+        .skip(page * PAGE_ROWS)
+        .take(PAGE_ROWS)
+        .map(|(_, m)| (*m).clone())
+        .collect();
+    let net = crate::render::Net::for_machines(&app.region, &shown).await?;
+    let link = |p: usize, text: &str| {
+        format!(
+            "<a href=\"/MAAS/r/?q={}&amp;sort={}&amp;dir={}&amp;page={p}\">{text}</a>",
+            enc(&q),
+            enc(&sort),
+            if desc { "desc" } else { "asc" }
+        )
+    };
+    let pager = if pages > 1 {
+        format!(
+            "<nav class=\"pager\" aria-label=\"pages\">{} Page {} of {pages} {}</nav>",
+            if page > 0 {
+                link(page - 1, "Previous page")
+            } else {
+                String::new()
+            },
+            page + 1,
+            if page + 1 < pages {
+                link(page + 1, "Next page")
+            } else {
+                String::new()
+            },
+        )
+    } else {
+        String::new()
+    };
     let mut out = format!(
-        "<p class=\"count\">{} machine{}</p>",
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" }
+        "<p class=\"count\">{total} machine{}</p>{pager}",
+        if total == 1 { "" } else { "s" }
     );
     let heads: String = COLUMNS
         .iter()
@@ -133,22 +209,28 @@ pub(crate) async fn list(app: &App, r: &Req, u: &User) -> Result<String, crate::
         })
         .collect();
     let mut i = 0;
-    while i < rows.len() {
-        let status = rows[i]["status_name"].as_str().unwrap_or("").to_string();
-        let n = rows[i..]
+    while i < shown.len() {
+        let status = shown[i].status.label();
+        let n = shown[i..]
             .iter()
-            .take_while(|m| m["status_name"].as_str() == Some(status.as_str()))
+            .take_while(|m| m.status.label() == status)
             .count();
+        let all = counts
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, n)| *n)
+            .unwrap_or(n);
         out.push_str(&format!(
-            "<section><h2>{} <span class=\"n\">{n}</span></h2><table><thead><tr><th></th>{heads}</tr></thead><tbody>",
-            esc(&status)
+            "<section><h2>{} <span class=\"n\">{all}</span></h2><table><thead><tr><th></th>{heads}</tr></thead><tbody>",
+            esc(status)
         ));
-        for m in &rows[i..i + n] {
-            out.push_str(&row(m));
+        for m in &shown[i..i + n] {
+            out.push_str(&row(&crate::render::machine(m, &net)));
         }
         out.push_str("</tbody></table></section>");
         i += n;
     }
+    out.push_str(&pager);
     Ok(out)
 }
 
@@ -266,13 +348,25 @@ pub(crate) async fn shell(
 mod tests {
     use super::*;
 
+    fn facts<'a>(tags: &'a [String]) -> Facts<'a> {
+        Facts {
+            hostname: "web-01",
+            status: "Failed commissioning",
+            owner: "Alice",
+            pool: "prod",
+            zone: "z1",
+            arch: "amd64/generic",
+            power: "on",
+            tags,
+            cores: 8,
+            memory: 2048,
+        }
+    }
+
     #[test]
     fn filters_of_the_machine_list() {
-        let m = serde_json::json!({
-            "hostname": "web-01", "status_name": "Failed commissioning", "owner": "Alice",
-            "pool": {"name": "prod"}, "zone": {"name": "z1"}, "architecture": "amd64/generic",
-            "tag_names": ["ssd", "gpu"],
-        });
+        let tags = vec!["ssd".to_string(), "gpu".to_string()];
+        let m = facts(&tags);
         for (term, want) in [
             ("web", true),
             ("db", false),
@@ -291,9 +385,10 @@ mod tests {
 
     #[test]
     fn sorting_keys() {
-        let m = serde_json::json!({"hostname": "B", "cpu_count": 8, "memory": 2048});
-        assert_eq!(sort_key(&m, "hostname"), ("b".into(), 0.0));
-        assert_eq!(sort_key(&m, "cores"), (String::new(), 8.0));
+        let tags = vec![];
+        let m = facts(&tags);
+        assert_eq!(sort_key(&m, "hostname"), ("web-01".into(), 0));
+        assert_eq!(sort_key(&m, "cores"), (String::new(), 8));
         assert_eq!(enc("status:ready web"), "status%3Aready%20web");
     }
 }

@@ -278,3 +278,43 @@ async fn sign_in_session_csrf_and_sign_out() {
     tokio::time::sleep(Duration::from_secs(11)).await;
     assert_eq!(whoami().await, StatusCode::UNAUTHORIZED);
 }
+
+/// A fleet is paged: 200 rows a page, the counts of all the machines per status on every page.
+#[tokio::test]
+async fn the_machine_list_is_paged() {
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    for i in 0..205 {
+        admin
+            .create(&format!("p-{i:03}"), &mac(1000 + i), &[])
+            .await;
+    }
+    let b = browser();
+    let (token, _) = login(&b, &s.base, "admin", "pw").await;
+    let page = |n: usize| {
+        let (b, base, token) = (b.clone(), s.base.clone(), token.clone());
+        async move {
+            b.get(format!("{base}/MAAS/r/?page={n}"))
+                .header(COOKIE, format!("ingot_session={token}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let first = page(0).await;
+    let rows = |p: &str| p.matches("<tr data-id=").count();
+    assert_eq!(rows(&first), 200);
+    assert!(first.contains("206 machines"), "the host too");
+    assert!(first.contains("Commissioning <span class=\"n\">205</span>"));
+    assert!(first.contains("Page 1 of 2") && first.contains("Next page"));
+    assert!(first.contains("p-000") && !first.contains("p-204"));
+    let second = page(1).await;
+    assert_eq!(rows(&second), 6);
+    assert!(second.contains("Commissioning <span class=\"n\">205</span>"));
+    assert!(second.contains("p-204") && second.contains("Previous page"));
+    // Past the end: the last page.
+    assert_eq!(rows(&page(9).await), 6);
+}
