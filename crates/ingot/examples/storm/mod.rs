@@ -1,5 +1,6 @@
 //! What the storm examples share: running `ingot` subcommands, an OAuth API client, and the
 //! peak memory of a process.
+#![allow(dead_code)]
 
 use std::process::Command;
 
@@ -49,6 +50,18 @@ impl Api {
             .send()
             .await?;
         Ok((r.status().as_u16(), r.text().await?))
+    }
+    pub async fn put_form(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let r = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .header("Authorization", self.auth())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(ingot_wire::encode_urlencoded(form))
+            .send()
+            .await
+            .expect("PUT");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
     }
     /// Multipart with fields and files (filename = name), as the agent sends results.
     pub async fn post_files(

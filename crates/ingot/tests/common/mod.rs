@@ -3,6 +3,7 @@
 
 pub mod host;
 pub mod mirror;
+pub mod webdriver;
 
 use reqwest::StatusCode;
 use serde_json::Value;
