@@ -220,6 +220,15 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["app.js"] => Ok(asset(APP_JS, "text/javascript; charset=utf-8")),
         ["add.js"] => Ok(asset(ADD_JS, "text/javascript; charset=utf-8")),
         ["events"] => crate::live::events(app, r).await,
+        ["controllers"] => match session_user(app, r).await? {
+            Some(u) => Ok(page(
+                StatusCode::OK,
+                "Controllers",
+                &crate::ui_controllers::page(app, &u).await?,
+                &[],
+            )),
+            None => Ok(redirect("/MAAS/accounts/login/", &[])),
+        },
         ["add"] => match session_user(app, r).await? {
             Some(u) => Ok(page(
                 StatusCode::OK,

@@ -328,7 +328,7 @@ pub(crate) async fn shell(
     let params = action_params(app).await?;
     Ok(format!(
         "<header><h1>Machines</h1><p>Signed in as {}</p><p id=\"live\" class=\"live\">static</p>\
-         <a href=\"/MAAS/r/add\">Add machine</a>\
+         <a href=\"/MAAS/r/add\">Add machine</a> <a href=\"/MAAS/r/controllers\">Controllers</a>\
          <form method=\"post\" action=\"/MAAS/accounts/logout/\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Sign out</button></form>\
          </header><form method=\"get\" action=\"/MAAS/r/\" class=\"search\">\

@@ -197,6 +197,20 @@ async fn sign_in_session_csrf_and_sign_out() {
     );
     assert!(!page.contains("<script>"), "{page}");
 
+    // The controllers: the region's host, recorded as a machine.
+    let r = get(format!("{base}/MAAS/r/controllers")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    secure_page(r.headers());
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Region controllers") && page.contains("/MAAS/r/machine/"),
+        "{page}"
+    );
+    assert!(
+        page.contains("No rack controller has registered."),
+        "{page}"
+    );
+
     // The API with the session: reads as the user; a change needs the CSRF token.
     let r = get(format!("{base}/MAAS/api/2.0/users/?op=whoami")).await;
     assert_eq!(r.status(), StatusCode::OK);
