@@ -216,60 +216,36 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
         return Err(crate::bad("The UI's pages are read with GET."));
     }
     match rest {
-        ["ui.css"] => Ok(asset(CSS, "text/css; charset=utf-8")),
-        ["app.js"] => Ok(asset(APP_JS, "text/javascript; charset=utf-8")),
-        ["add.js"] => Ok(asset(ADD_JS, "text/javascript; charset=utf-8")),
-        ["events"] => crate::live::events(app, r).await,
-        ["controllers"] => match session_user(app, r).await? {
-            Some(u) => Ok(page(
-                StatusCode::OK,
-                "Controllers",
-                &crate::ui_controllers::page(app, &u).await?,
-                &[],
-            )),
-            None => Ok(redirect("/MAAS/accounts/login/", &[])),
-        },
-        ["add"] => match session_user(app, r).await? {
-            Some(u) => Ok(page(
-                StatusCode::OK,
-                "Add machine",
-                &crate::ui_add::page(app, r, &u).await?,
-                &[],
-            )),
-            None => Ok(redirect("/MAAS/accounts/login/", &[])),
-        },
-        ["machine", sid] | ["machine", sid, "part"] => {
-            let session = match cookie(r, SESSION_COOKIE) {
-                Some(t) => app.region.ui_session(t).await?,
-                None => None,
-            };
-            let Some((u, csrf)) = session else {
-                return Ok(redirect("/MAAS/accounts/login/", &[]));
-            };
-            if rest.len() == 3 {
-                return Ok(fragment(&crate::ui_machine::part(app, r, &u, sid).await?));
-            }
+        ["ui.css"] => return Ok(asset(CSS, "text/css; charset=utf-8")),
+        ["app.js"] => return Ok(asset(APP_JS, "text/javascript; charset=utf-8")),
+        ["add.js"] => return Ok(asset(ADD_JS, "text/javascript; charset=utf-8")),
+        ["events"] => return crate::live::events(app, r).await,
+        _ => {}
+    }
+    // Every page is for a signed-in user; without a live session, the sign-in form.
+    let session = match cookie(r, SESSION_COOKIE) {
+        Some(t) => app.region.ui_session(t).await?,
+        None => None,
+    };
+    let Some((u, csrf)) = session else {
+        return Ok(redirect("/MAAS/accounts/login/", &[]));
+    };
+    let ok = |title: &str, body: &str| Ok(page(StatusCode::OK, title, body, &[]));
+    match rest {
+        ["controllers"] => ok("Controllers", &crate::ui_controllers::page(app, &u).await?),
+        ["add"] => ok("Add machine", &crate::ui_add::page(app, r, &u).await?),
+        ["machine", sid, "part"] => Ok(fragment(&crate::ui_machine::part(app, r, &u, sid).await?)),
+        ["machine", sid] => {
             let (host, body) = crate::ui_machine::page(app, r, &u, &csrf, sid).await?;
-            Ok(page(StatusCode::OK, &host, &body, &[]))
+            ok(&host, &body)
         }
-        [] | ["machines"] | ["list"] => {
-            let session = match cookie(r, SESSION_COOKIE) {
-                Some(t) => app.region.ui_session(t).await?,
-                None => None,
-            };
-            let Some((u, csrf)) = session else {
-                return Ok(redirect("/MAAS/accounts/login/", &[]));
-            };
+        ["list"] => Ok(fragment(&crate::ui_machines::list(app, r, &u).await?)),
+        [] | ["machines"] => {
             let list = crate::ui_machines::list(app, r, &u).await?;
-            if rest == ["list"] {
-                return Ok(fragment(&list));
-            }
-            Ok(page(
-                StatusCode::OK,
+            ok(
                 "Machines",
                 &crate::ui_machines::shell(app, r, &u, &csrf, &list).await?,
-                &[],
-            ))
+            )
         }
         _ => Err(crate::not_found(format!("Nothing at {}", r.path))),
     }
