@@ -137,6 +137,51 @@
   lead();
   if (channel) channel.postMessage({ kind: "hello" });
 
+  // ---------------------------------------------------------------- forms
+  // A form with data-api is sent to that API path (data-method, POST by default) with the
+  // session's CSRF token; the API's field errors go next to their fields (data-error-for),
+  // anything else to the form's result line.
+  document.addEventListener("submit", async (e) => {
+    const f = e.target;
+    if (!f.dataset || !f.dataset.api) return;
+    e.preventDefault();
+    for (const p of f.querySelectorAll("[data-error-for]")) {
+      p.hidden = true;
+      p.textContent = "";
+    }
+    const result = f.querySelector(".form-result");
+    const resp = await fetch(f.dataset.api, {
+      method: f.dataset.method || "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf() },
+      body: new URLSearchParams(new FormData(f)),
+    });
+    const text = await resp.text();
+    if (resp.ok) {
+      if (result) result.textContent = "Saved.";
+      refresh();
+      return;
+    }
+    let errors = null;
+    try {
+      errors = JSON.parse(text);
+    } catch (_) {
+      errors = null;
+    }
+    const rest = [];
+    if (errors && typeof errors === "object" && !Array.isArray(errors)) {
+      for (const [field, messages] of Object.entries(errors)) {
+        const slot = f.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
+        const msg = Array.isArray(messages) ? messages.join(" ") : String(messages);
+        if (slot) {
+          slot.textContent = msg;
+          slot.hidden = false;
+        } else rest.push(`${field}: ${msg}`);
+      }
+    } else rest.push(text.trim() || `HTTP ${resp.status}`);
+    if (result) result.textContent = rest.length ? rest.join(" ") : "Not saved.";
+  });
+
   // ---------------------------------------------------------------- actions
   document.addEventListener("change", (e) => {
     if (e.target.classList && e.target.classList.contains("pick")) showPicked();

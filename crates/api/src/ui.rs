@@ -143,7 +143,7 @@ fn login_page(status: StatusCode, error: Option<&str>, username: &str) -> Respon
         &format!(
             "<main class=\"login\"><h1>Ingot</h1>{err}\
              <form method=\"post\" action=\"/MAAS/accounts/login/\">\
-             <label>Username <input name=\"username\" autocomplete=\"username\" required value=\"{}\"></label>\
+             <label>Username <input name=\"username\" autocomplete=\"username\" autofocus required value=\"{}\"></label>\
              <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
              <button type=\"submit\">Sign in</button></form></main>",
             esc(username)

@@ -339,6 +339,50 @@ pub(crate) async fn part(
     ))
 }
 
+/// Description, zone and pool, changed as `PUT machines/{id}/` changes them (`data-api`: the
+/// page's script sends the form to the API and shows its answer).
+async fn edit_form(app: &App, m: &ingot_region::model::Machine) -> Result<String, crate::ApiError> {
+    let opts = |names: Vec<String>, current: &str| -> String {
+        names
+            .iter()
+            .map(|n| {
+                format!(
+                    "<option value=\"{0}\"{1}>{0}</option>",
+                    esc(n),
+                    if n == current { " selected" } else { "" }
+                )
+            })
+            .collect()
+    };
+    let zones: Vec<String> = app
+        .region
+        .list_named(ingot_region::model::NamedKind::Zone)
+        .await?
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    let pools: Vec<String> = app
+        .region
+        .list_named(ingot_region::model::NamedKind::Pool)
+        .await?
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    Ok(format!(
+        "<details class=\"edit\"><summary>Edit description, zone and pool</summary>\
+         <form data-api=\"/MAAS/api/2.0/machines/{sid}/\" data-method=\"PUT\">\
+         <label>Description <textarea name=\"description\" rows=\"2\">{desc}</textarea></label>\
+         <p class=\"error\" data-error-for=\"description\" hidden></p>\
+         <label>Zone <select name=\"zone\">{zones}</select></label><p class=\"error\" data-error-for=\"zone\" hidden></p>\
+         <label>Pool <select name=\"pool\">{pools}</select></label><p class=\"error\" data-error-for=\"pool\" hidden></p>\
+         <button type=\"submit\">Save</button> <span class=\"form-result\" role=\"status\"></span></form></details>",
+        sid = esc(&m.system_id),
+        desc = esc(&m.description),
+        zones = opts(zones, &m.zone),
+        pools = opts(pools, &m.pool),
+    ))
+}
+
 /// The whole page: header, action bar (allowed actions; the others disabled with why), the
 /// sections.
 pub(crate) async fn page(
@@ -373,6 +417,7 @@ pub(crate) async fn page(
         options.push_str(&format!("<option value=\"{op}\">{}</option>", label(op)));
     }
     let params = crate::ui_machines::action_params(app).await?;
+    let edit = edit_form(app, &mach).await?;
     let body = format!(
         "<header><h1>{host}</h1><p>Signed in as {}</p><p id=\"live\" class=\"live\">static</p>\
          <a href=\"/MAAS/r/\">Machines</a>\
@@ -381,7 +426,7 @@ pub(crate) async fn page(
          <form class=\"actions\" id=\"act\"><input type=\"checkbox\" class=\"pick\" value=\"{sid}\" data-hostname=\"{host}\" checked hidden>\
          <label>Action <select id=\"action\">{options}</select></label>{params}\
          <button type=\"button\" id=\"run\">Run</button> <span id=\"picked\"></span></form>\
-         <ul id=\"results\" aria-live=\"polite\"></ul>\
+         <ul id=\"results\" aria-live=\"polite\"></ul>{edit}\
          <div id=\"machines\" data-refresh=\"/MAAS/r/machine/{sid}/part\" data-machine=\"{sid}\">{sections}</div>\
          <script src=\"/MAAS/r/app.js\" defer></script>",
         esc(&u.username),

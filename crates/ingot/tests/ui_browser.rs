@@ -452,6 +452,10 @@ async fn the_machine_page_in_chromium() {
         )
         .await
         .ok();
+    admin
+        .post("/MAAS/api/2.0/zones/", &[("name", "rack-b")])
+        .await
+        .ok();
     // Another machine, allocated to the administrator: not bob's to see.
     let other = admin.ready_machine("admins-01", &mac(61), &[]).await;
     admin
@@ -538,6 +542,23 @@ async fn the_machine_page_in_chromium() {
     )
     .await;
     assert_eq!(b.js("return window.ingotMarker").await, json!(7));
+    // Description and zone through the page's form.
+    b.click_text("summary", "Edit description, zone and pool")
+        .await;
+    b.fill("Description", "moved to rack B").await;
+    b.choose("Zone", "rack-b").await;
+    b.press("Save").await;
+    b.until(
+        "saved",
+        "return document.querySelector('form[data-api] .form-result').textContent === 'Saved.'",
+        Duration::from_secs(10),
+    )
+    .await;
+    let m = admin.machine(&sid).await;
+    assert_eq!(
+        (m["description"].as_str(), m["zone"]["name"].as_str()),
+        (Some("moved to rack B"), Some("rack-b"))
+    );
     // Power parameters are for administrators.
     assert!(b
         .js("return document.getElementById('h-power').parentElement.innerText")
@@ -547,8 +568,21 @@ async fn the_machine_page_in_chromium() {
         .contains("Type"));
     b.press("Sign out").await;
 
-    // A user sees what the API lets them see.
-    b.sign_in("bob", "pw").await;
+    // A user sees what the API lets them see; he signs in with the keyboard alone.
+    b.goto(&format!("{base}/MAAS/r/")).await;
+    b.until(
+        "the sign-in form, focused",
+        "return document.activeElement && document.activeElement.name === 'username'",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.keys("bob\u{E004}pw\u{E007}").await;
+    b.until(
+        "signed in by keyboard",
+        "return document.body.innerText.includes('Signed in as bob')",
+        Duration::from_secs(10),
+    )
+    .await;
     b.shot("machines-bob").await;
     let hosts = b
         .js("return Array.from(document.querySelectorAll('tr[data-hostname]')).map(t => t.dataset.hostname)")

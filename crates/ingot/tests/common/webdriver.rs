@@ -159,6 +159,19 @@ impl Browser {
         .await;
     }
 
+    /// Click the element of this tag whose text is `text` (a `summary`, a link).
+    pub async fn click_text(&self, tag: &str, text: &str) {
+        let e = self
+            .find_by("xpath", &format!("//{tag}[normalize-space(.)='{text}']"))
+            .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
     /// The input, select or text area of the visible label that starts with `label`.
     pub async fn labelled(&self, label: &str) -> String {
         self.find_by(
@@ -200,6 +213,26 @@ impl Browser {
             reqwest::Method::POST,
             &format!("/element/{opt}/click"),
             Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Type on the keyboard, into whatever has the focus (`\u{E004}` is Tab, `\u{E007}`
+    /// Enter, as WebDriver names the keys).
+    pub async fn keys(&self, text: &str) {
+        let acts: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({"type": "keyDown", "value": c.to_string()}),
+                    json!({"type": "keyUp", "value": c.to_string()}),
+                ]
+            })
+            .collect();
+        self.cmd(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": acts}]})),
         )
         .await;
     }
