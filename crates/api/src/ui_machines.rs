@@ -137,9 +137,10 @@ pub(crate) async fn list(app: &App, r: &Req, u: &User) -> Result<String, crate::
         .get("page")
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
+    // The list shows no hardware: machines with their tags only.
     let ms = app
         .region
-        .list_machines(u, ingot_region::model::MachineFilter::default())
+        .list_machines_brief(u, ingot_region::model::MachineFilter::default())
         .await?;
     let mut rows: Vec<(Facts, &ingot_region::model::Machine)> = ms
         .iter()

@@ -116,6 +116,14 @@ fn actor(u: &User) -> Actor {
 }
 
 /// Hash a password with argon2id.
+/// A filter narrowed to the machines `user` may see.
+fn visible(user: &User, mut f: MachineFilter) -> MachineFilter {
+    if !user.is_admin {
+        f.visible_to = Some(user.id);
+    }
+    f
+}
+
 /// The machine actions a page offers, each with why it is not allowed now (None: allowed), as
 /// the core plans them for this user — the same check the API makes.
 pub fn machine_actions(u: &User, m: &Machine) -> Vec<(Action, Option<String>)> {
@@ -359,11 +367,14 @@ impl Region {
             .is_some_and(|m| matches!(m.status, Status::Commissioning | Status::Deploying)))
     }
 
-    pub async fn list_machines(&self, user: &User, mut f: MachineFilter) -> Result<Vec<Machine>> {
-        if !user.is_admin {
-            f.visible_to = Some(user.id);
-        }
-        Ok(self.store.list_machines(&f).await?)
+    pub async fn list_machines(&self, user: &User, f: MachineFilter) -> Result<Vec<Machine>> {
+        Ok(self.store.list_machines(&visible(user, f)).await?)
+    }
+
+    /// As [`Region::list_machines`], with tags but no interfaces, disks or storage (the web
+    /// UI's list, which shows none).
+    pub async fn list_machines_brief(&self, user: &User, f: MachineFilter) -> Result<Vec<Machine>> {
+        Ok(self.store.list_machines_brief(&visible(user, f)).await?)
     }
 
     // ------------------------------------------------------------------ machines: actions

@@ -882,8 +882,18 @@ impl Store {
         Ok(ms)
     }
 
+    /// List machines matching `f`, ordered by id, with their tags but without interfaces,
+    /// disks or storage (what a list that shows no hardware needs: the web UI's).
+    pub async fn list_machines_brief(&self, f: &MachineFilter) -> Result<Vec<Machine>> {
+        self.list_filtered(f, false).await
+    }
+
     /// List machines matching `f`, ordered by id.
     pub async fn list_machines(&self, f: &MachineFilter) -> Result<Vec<Machine>> {
+        self.list_filtered(f, true).await
+    }
+
+    async fn list_filtered(&self, f: &MachineFilter, hardware: bool) -> Result<Vec<Machine>> {
         let (conds, vals) = filter_sql(f);
         let sql = if conds.is_empty() {
             format!("{MACHINE_SELECT} ORDER BY m.id")
@@ -897,7 +907,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let mut ms: Vec<Machine> = rows.iter().map(machine_from_row).collect::<Result<_>>()?;
-        self.load_related(&mut ms).await?;
+        self.load_related_opt(&mut ms, true, hardware).await?;
         Ok(ms)
     }
 
