@@ -12,6 +12,19 @@ use common::{mac, Server};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
+/// chromedriver, or None (the test skips) when it is not installed; in CI that fails.
+fn chromedriver_or_skip() -> Option<String> {
+    let bin = chromedriver();
+    if bin.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide chromedriver (scripts/peers/chromium.sh)"
+        );
+        eprintln!("SKIP: no chromedriver (scripts/peers/chromium.sh installs it)");
+    }
+    bin
+}
+
 fn status_of(host: &str) -> String {
     format!(
         "const td = document.querySelector('tr[data-hostname=\"{host}\"] td.status'); return td ? td.textContent : ''"
@@ -20,12 +33,7 @@ fn status_of(host: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_machine_list_in_chromium() {
-    let Some(bin) = chromedriver() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must provide chromedriver (scripts/peers/chromium.sh)"
-        );
-        eprintln!("SKIP: no chromedriver (scripts/peers/chromium.sh installs it)");
+    let Some(bin) = chromedriver_or_skip() else {
         return;
     };
     let s = Server::start(&[]).await;
@@ -420,12 +428,7 @@ async fn commission_failing(admin: &common::Client, sid: &str, output: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_machine_page_in_chromium() {
-    let Some(bin) = chromedriver() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must provide chromedriver (scripts/peers/chromium.sh)"
-        );
-        eprintln!("SKIP: no chromedriver (scripts/peers/chromium.sh installs it)");
+    let Some(bin) = chromedriver_or_skip() else {
         return;
     };
     let s = Server::start(&[]).await;
