@@ -333,7 +333,7 @@ pub(crate) async fn shell(
          <form method=\"post\" action=\"/MAAS/accounts/logout/\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Sign out</button></form>\
          </header><form method=\"get\" action=\"/MAAS/r/\" class=\"search\">\
-         <input name=\"q\" value=\"{}\" placeholder=\"hostname, status:ready owner:… pool:… zone:… tag:… arch:…\">\
+         <input name=\"q\" aria-label=\"Filter machines\" value=\"{}\" placeholder=\"hostname, status:ready owner:… pool:… zone:… tag:… arch:…\">\
          <button type=\"submit\">Filter</button></form>\
          <form class=\"actions\" id=\"act\"><label>Action <select id=\"action\">{actions}</select></label>{params}\
          <button type=\"button\" id=\"run\">Run on selected</button> <span id=\"picked\"></span></form>\
