@@ -570,6 +570,12 @@ async fn the_machine_page_in_chromium() {
         .unwrap()
         .contains("Type"));
     b.press("Sign out").await;
+    b.until(
+        "signed out",
+        "return location.pathname.startsWith('/MAAS/accounts/login')",
+        Duration::from_secs(10),
+    )
+    .await;
 
     // A user sees what the API lets them see; he signs in with the keyboard alone.
     b.goto(&format!("{base}/MAAS/r/")).await;
