@@ -1,14 +1,10 @@
 // Ingot's "Add machine" form: shows the chosen power type's parameters only, sends the form
 // to the API as the API takes it (POST /MAAS/api/2.0/machines/ with the session's CSRF
-// token), and puts each field error the API answers next to its field.
+// token, through common.js), and puts each field error the API answers next to its field.
 "use strict";
 
 (() => {
   const form = document.getElementById("add");
-  const csrf = () => {
-    const c = document.cookie.split("; ").find((x) => x.startsWith("ingot_csrf="));
-    return c ? decodeURIComponent(c.slice("ingot_csrf=".length)) : "";
-  };
 
   const showPower = () => {
     const chosen = form.elements.power_type.value;
@@ -29,7 +25,7 @@
   };
   const showError = (field, messages) => {
     const slot = document.getElementById(`err-${field}`) || document.getElementById("err-__all__");
-    const text = (Array.isArray(messages) ? messages : [String(messages)]).join(" ");
+    const text = ingot.messages(messages);
     slot.textContent = slot.id === "err-__all__" && field !== "__all__" ? `${field}: ${text}` : text;
     slot.hidden = false;
   };
@@ -53,15 +49,9 @@
     body.append("pool", el.pool.value);
     body.append("commission", el.commission.checked ? "true" : "false");
     body.append("deployed", el.deployed.checked ? "true" : "false");
-    const resp = await fetch("/MAAS/api/2.0/machines/", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf() },
-      body,
-    });
-    const text = await resp.text();
-    if (resp.ok) {
-      const m = JSON.parse(text);
+    const r = await ingot.api("POST", "/MAAS/api/2.0/machines/", body);
+    if (r.ok) {
+      const m = JSON.parse(r.text);
       const done = document.getElementById("added");
       done.textContent = `Added ${m.hostname} (${m.system_id}): ${m.status_name}.`;
       done.dataset.systemId = m.system_id;
@@ -70,16 +60,10 @@
       showPower();
       return;
     }
-    let errors = null;
-    try {
-      errors = JSON.parse(text);
-    } catch (_) {
-      errors = null;
-    }
-    if (errors && typeof errors === "object" && !Array.isArray(errors)) {
-      for (const [field, messages] of Object.entries(errors)) showError(field, messages);
+    if (r.fields) {
+      for (const [field, messages] of Object.entries(r.fields)) showError(field, messages);
     } else {
-      showError("__all__", text.trim() || `HTTP ${resp.status}`);
+      showError("__all__", ingot.refusal(r));
     }
   });
 })();

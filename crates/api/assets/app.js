@@ -9,15 +9,12 @@
 // (/MAAS/r/list), which renders it as it renders the page.
 //
 // Actions: the selected machines, one API request each (the same API the CLI uses, with the
-// session's CSRF token), and one line per machine saying what happened.
+// session's CSRF token: `window.ingot` from common.js), and one line per machine saying what
+// happened.
 "use strict";
 
 (() => {
   const byId = (id) => document.getElementById(id);
-  const csrf = () => {
-    const c = document.cookie.split("; ").find((x) => x.startsWith("ingot_csrf="));
-    return c ? decodeURIComponent(c.slice("ingot_csrf=".length)) : "";
-  };
   const channel = "BroadcastChannel" in window ? new BroadcastChannel("ingot-live") : null;
   let source = null;
   let releaseLock = null;
@@ -150,35 +147,25 @@
       p.textContent = "";
     }
     const result = f.querySelector(".form-result");
-    const resp = await fetch(f.dataset.api, {
-      method: f.dataset.method || "POST",
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf() },
-      body: new URLSearchParams(new FormData(f)),
-    });
-    const text = await resp.text();
-    if (resp.ok) {
+    const r = await ingot.api(
+      f.dataset.method || "POST",
+      f.dataset.api,
+      new URLSearchParams(new FormData(f)),
+    );
+    if (r.ok) {
       if (result) result.textContent = "Saved.";
       refresh();
       return;
     }
-    let errors = null;
-    try {
-      errors = JSON.parse(text);
-    } catch (_) {
-      errors = null;
-    }
     const rest = [];
-    if (errors && typeof errors === "object" && !Array.isArray(errors)) {
-      for (const [field, messages] of Object.entries(errors)) {
-        const slot = f.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
-        const msg = Array.isArray(messages) ? messages.join(" ") : String(messages);
-        if (slot) {
-          slot.textContent = msg;
-          slot.hidden = false;
-        } else rest.push(`${field}: ${msg}`);
-      }
-    } else rest.push(text.trim() || `HTTP ${resp.status}`);
+    for (const [field, m] of Object.entries(r.fields || {})) {
+      const slot = f.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
+      if (slot) {
+        slot.textContent = ingot.messages(m);
+        slot.hidden = false;
+      } else rest.push(`${field}: ${ingot.messages(m)}`);
+    }
+    if (!r.fields) rest.push(ingot.refusal(r));
     if (result) result.textContent = rest.length ? rest.join(" ") : "Not saved.";
   });
 
@@ -233,16 +220,8 @@
   }
 
   async function act(op, id) {
-    const [method, url, body] = request(op, id);
-    const resp = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf() },
-      body,
-    });
-    if (resp.ok) return { ok: true, text: "done" };
-    const text = (await resp.text()).trim();
-    return { ok: false, text: text || `HTTP ${resp.status}` };
+    const r = await ingot.api(...request(op, id));
+    return r.ok ? { ok: true, text: "done" } : { ok: false, text: ingot.refusal(r) };
   }
 
   byId("run").addEventListener("click", async () => {

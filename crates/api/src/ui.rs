@@ -209,6 +209,7 @@ pub(crate) async fn accounts(app: &App, r: &Req, what: &str) -> Res {
 const CSS: &str = include_str!("../assets/ui.css");
 const APP_JS: &str = include_str!("../assets/app.js");
 const ADD_JS: &str = include_str!("../assets/add.js");
+const COMMON_JS: &str = include_str!("../assets/common.js");
 
 /// `/MAAS/r/…`: the pages; without a live session, the sign-in form.
 pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
@@ -219,6 +220,7 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["ui.css"] => return Ok(asset(CSS, "text/css; charset=utf-8")),
         ["app.js"] => return Ok(asset(APP_JS, "text/javascript; charset=utf-8")),
         ["add.js"] => return Ok(asset(ADD_JS, "text/javascript; charset=utf-8")),
+        ["common.js"] => return Ok(asset(COMMON_JS, "text/javascript; charset=utf-8")),
         ["events"] => return crate::live::events(app, r).await,
         _ => {}
     }
@@ -268,6 +270,46 @@ fn fragment(html: &str) -> Response {
     );
     secure_headers(resp.headers_mut());
     resp
+}
+
+/// `<option>`s of (value, label) pairs, `selected` chosen.
+pub(crate) fn options<'a>(
+    items: impl IntoIterator<Item = (&'a str, &'a str)>,
+    selected: &str,
+) -> String {
+    items
+        .into_iter()
+        .map(|(v, l)| {
+            format!(
+                "<option value=\"{}\"{}>{}</option>",
+                esc(v),
+                if v == selected { " selected" } else { "" },
+                esc(l)
+            )
+        })
+        .collect()
+}
+
+/// `<option>`s of names (each its own label), `selected` chosen.
+pub(crate) fn name_options(names: &[String], selected: &str) -> String {
+    options(names.iter().map(|n| (n.as_str(), n.as_str())), selected)
+}
+
+/// The zones' and pools' names, for the pages' selects.
+pub(crate) async fn zones_and_pools(app: &App) -> Result<(Vec<String>, Vec<String>), RegionError> {
+    let names = |v: Vec<ingot_region::model::Named>| v.into_iter().map(|n| n.name).collect();
+    Ok((
+        names(
+            app.region
+                .list_named(ingot_region::model::NamedKind::Zone)
+                .await?,
+        ),
+        names(
+            app.region
+                .list_named(ingot_region::model::NamedKind::Pool)
+                .await?,
+        ),
+    ))
 }
 
 /// The user of a live session (for reads).

@@ -5,27 +5,13 @@
 //! `assets/add.js` sends it to `POST machines/` as the API takes it and puts each field
 //! error the API answers next to its field.
 
-use crate::ui::esc;
+use crate::ui::{esc, name_options, options};
 use crate::{App, Req};
-use ingot_region::model::{NamedKind, User};
+use ingot_region::model::User;
 use serde_json::Value;
 
 fn error_slot(field: &str) -> String {
     format!("<p class=\"error\" id=\"err-{}\" hidden></p>", esc(field))
-}
-
-fn options<'a>(items: impl IntoIterator<Item = (&'a str, &'a str)>, selected: &str) -> String {
-    items
-        .into_iter()
-        .map(|(v, l)| {
-            format!(
-                "<option value=\"{}\"{}>{}</option>",
-                esc(v),
-                if v == selected { " selected" } else { "" },
-                esc(l)
-            )
-        })
-        .collect()
 }
 
 /// One driver's parameters as a fieldset (shown when that power type is chosen).
@@ -79,8 +65,7 @@ fn driver_fieldset(d: &Value) -> String {
 
 /// The form's page body.
 pub(crate) async fn page(app: &App, _r: &Req, u: &User) -> Result<String, crate::ApiError> {
-    let zones = app.region.list_named(NamedKind::Zone).await?;
-    let pools = app.region.list_named(NamedKind::Pool).await?;
+    let (zones, pools) = crate::ui::zones_and_pools(app).await?;
     let types = ingot_region::power::power_types_json();
     let drivers = types.as_array().cloned().unwrap_or_default();
     let arches: Vec<String> = ingot_core::ids::ARCHITECTURES
@@ -95,10 +80,6 @@ pub(crate) async fn page(app: &App, _r: &Req, u: &User) -> Result<String, crate:
             )
         }))
         .collect();
-    let names = |v: &[ingot_region::model::Named]| -> Vec<(String, String)> {
-        v.iter().map(|n| (n.name.clone(), n.name.clone())).collect()
-    };
-    let (zs, ps) = (names(&zones), names(&pools));
     Ok(format!(
         "<header><h1>Add machine</h1><p>Signed in as {}</p><a href=\"/MAAS/r/\">Machines</a></header>\
          <main class=\"add\"><form id=\"add\" novalidate>{}\
@@ -113,7 +94,7 @@ pub(crate) async fn page(app: &App, _r: &Req, u: &User) -> Result<String, crate:
          <label class=\"check\"><input type=\"checkbox\" name=\"deployed\"> Deployed: it already runs a workload (not commissioned; a MAC is optional)</label>{}\
          <button type=\"submit\">Save machine</button></form>\
          <p id=\"added\" class=\"ok\" hidden></p></main>\
-         <script src=\"/MAAS/r/add.js\" defer></script>",
+         <script src=\"/MAAS/r/common.js\" defer></script><script src=\"/MAAS/r/add.js\" defer></script>",
         esc(&u.username),
         error_slot("__all__"),
         error_slot("hostname"),
@@ -123,9 +104,9 @@ pub(crate) async fn page(app: &App, _r: &Req, u: &User) -> Result<String, crate:
         options(power_choices, ""),
         error_slot("power_type"),
         drivers.iter().map(driver_fieldset).collect::<String>(),
-        options(zs.iter().map(|(a, b)| (a.as_str(), b.as_str())), "default"),
+        name_options(&zones, "default"),
         error_slot("zone"),
-        options(ps.iter().map(|(a, b)| (a.as_str(), b.as_str())), "default"),
+        name_options(&pools, "default"),
         error_slot("pool"),
         error_slot("deployed"),
     ))

@@ -7,7 +7,7 @@
 //! from the region operations and JSON the API uses; `…/part` is the page without its
 //! header, which the page fetches again when the live stream says the machine changed.
 
-use crate::ui::esc;
+use crate::ui::{esc, name_options};
 use crate::{App, Req};
 use ingot_core::scripts::ResultStatus;
 use ingot_region::model::User;
@@ -324,8 +324,19 @@ pub(crate) async fn part(
     sid: &str,
 ) -> Result<String, crate::ApiError> {
     let mach = app.region.machine_for(u, sid).await?;
-    let net = crate::render::Net::for_machines(&app.region, std::slice::from_ref(&mach)).await?;
-    let m = crate::render::machine(&mach, &net);
+    sections(app, r, u, &mach).await
+}
+
+/// The sections of a machine already read.
+async fn sections(
+    app: &App,
+    r: &Req,
+    u: &User,
+    mach: &ingot_region::model::Machine,
+) -> Result<String, crate::ApiError> {
+    let sid = mach.system_id.as_str();
+    let net = crate::render::Net::for_machines(&app.region, std::slice::from_ref(mach)).await?;
+    let m = crate::render::machine(mach, &net);
     Ok(format!(
         "{}{}{}{}{}{}{}{}",
         summary(&m),
@@ -341,34 +352,8 @@ pub(crate) async fn part(
 
 /// Description, zone and pool, changed as `PUT machines/{id}/` changes them (`data-api`: the
 /// page's script sends the form to the API and shows its answer).
-async fn edit_form(app: &App, m: &ingot_region::model::Machine) -> Result<String, crate::ApiError> {
-    let opts = |names: Vec<String>, current: &str| -> String {
-        names
-            .iter()
-            .map(|n| {
-                format!(
-                    "<option value=\"{0}\"{1}>{0}</option>",
-                    esc(n),
-                    if n == current { " selected" } else { "" }
-                )
-            })
-            .collect()
-    };
-    let zones: Vec<String> = app
-        .region
-        .list_named(ingot_region::model::NamedKind::Zone)
-        .await?
-        .into_iter()
-        .map(|n| n.name)
-        .collect();
-    let pools: Vec<String> = app
-        .region
-        .list_named(ingot_region::model::NamedKind::Pool)
-        .await?
-        .into_iter()
-        .map(|n| n.name)
-        .collect();
-    Ok(format!(
+fn edit_form(m: &ingot_region::model::Machine, zones: &[String], pools: &[String]) -> String {
+    format!(
         "<details class=\"edit\"><summary>Edit description, zone and pool</summary>\
          <form data-api=\"/MAAS/api/2.0/machines/{sid}/\" data-method=\"PUT\">\
          <label>Description <textarea name=\"description\" rows=\"2\">{desc}</textarea></label>\
@@ -378,9 +363,9 @@ async fn edit_form(app: &App, m: &ingot_region::model::Machine) -> Result<String
          <button type=\"submit\">Save</button> <span class=\"form-result\" role=\"status\"></span></form></details>",
         sid = esc(&m.system_id),
         desc = esc(&m.description),
-        zones = opts(zones, &m.zone),
-        pools = opts(pools, &m.pool),
-    ))
+        zones = name_options(zones, &m.zone),
+        pools = name_options(pools, &m.pool),
+    )
 }
 
 /// The whole page: header, action bar (allowed actions; the others disabled with why), the
@@ -393,7 +378,7 @@ pub(crate) async fn page(
     sid: &str,
 ) -> Result<(String, String), crate::ApiError> {
     let mach = app.region.machine_for(u, sid).await?;
-    let sections = part(app, r, u, sid).await?;
+    let sections = sections(app, r, u, &mach).await?;
     let label = |op: &'static str| -> &'static str {
         crate::ui_machines::ACTIONS
             .iter()
@@ -416,8 +401,9 @@ pub(crate) async fn page(
     for op in ["tag", "set_zone", "set_pool"] {
         options.push_str(&format!("<option value=\"{op}\">{}</option>", label(op)));
     }
-    let params = crate::ui_machines::action_params(app).await?;
-    let edit = edit_form(app, &mach).await?;
+    let (zones, pools) = crate::ui::zones_and_pools(app).await?;
+    let params = crate::ui_machines::action_params(app, &zones, &pools).await?;
+    let edit = edit_form(&mach, &zones, &pools);
     let body = format!(
         "<header><h1>{host}</h1><p>Signed in as {}</p><p id=\"live\" class=\"live\">static</p>\
          <a href=\"/MAAS/r/\">Machines</a>\
@@ -428,7 +414,7 @@ pub(crate) async fn page(
          <button type=\"button\" id=\"run\">Run</button> <span id=\"picked\"></span></form>\
          <ul id=\"results\" aria-live=\"polite\"></ul>{edit}\
          <div id=\"machines\" data-refresh=\"/MAAS/r/machine/{sid}/part\" data-machine=\"{sid}\">{sections}</div>\
-         <script src=\"/MAAS/r/app.js\" defer></script>",
+         <script src=\"/MAAS/r/common.js\" defer></script><script src=\"/MAAS/r/app.js\" defer></script>",
         esc(&u.username),
         esc(csrf),
         host = esc(&mach.hostname),

@@ -5,7 +5,7 @@
 //! machine and the action bar that `assets/app.js` runs against the API. `/MAAS/r/list` is the
 //! list alone, which the page fetches again when the live stream says something changed.
 
-use crate::ui::esc;
+use crate::ui::{esc, name_options};
 use crate::{App, Req};
 use ingot_region::model::User;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -267,12 +267,11 @@ fn row(m: &Value) -> String {
 
 /// What some actions take, as the API names it: deploy's image and user data, release's
 /// erase options, the tag, zone or pool to set.
-pub(crate) async fn action_params(app: &App) -> Result<String, crate::ApiError> {
-    let opts = |v: Vec<String>| -> String {
-        v.iter()
-            .map(|n| format!("<option value=\"{0}\">{0}</option>", esc(n)))
-            .collect()
-    };
+pub(crate) async fn action_params(
+    app: &App,
+    zones: &[String],
+    pools: &[String],
+) -> Result<String, crate::ApiError> {
     let mut images: Vec<String> = app
         .region
         .boot_resources()
@@ -283,18 +282,6 @@ pub(crate) async fn action_params(app: &App) -> Result<String, crate::ApiError> 
         .collect();
     images.sort();
     images.dedup();
-    let names = |k| async move {
-        Ok::<_, crate::ApiError>(
-            app.region
-                .list_named(k)
-                .await?
-                .into_iter()
-                .map(|n| n.name)
-                .collect::<Vec<_>>(),
-        )
-    };
-    let zones = names(ingot_region::model::NamedKind::Zone).await?;
-    let pools = names(ingot_region::model::NamedKind::Pool).await?;
     Ok(format!(
         "<div class=\"params\" data-for=\"deploy\" hidden><label>Image <select name=\"distro_series\">\
          <option value=\"\">(the default)</option>{}</select></label>\
@@ -306,9 +293,9 @@ pub(crate) async fn action_params(app: &App) -> Result<String, crate::ApiError> 
          <div class=\"params\" data-for=\"tag\" hidden><label>Tag <input name=\"tag\"></label></div>\
          <div class=\"params\" data-for=\"set_zone\" hidden><label>Zone <select name=\"zone\">{}</select></label></div>\
          <div class=\"params\" data-for=\"set_pool\" hidden><label>Pool <select name=\"pool\">{}</select></label></div>",
-        opts(images),
-        opts(zones),
-        opts(pools),
+        name_options(&images, ""),
+        name_options(zones, ""),
+        name_options(pools, ""),
     ))
 }
 
@@ -326,7 +313,8 @@ pub(crate) async fn shell(
         .iter()
         .map(|(op, label)| format!("<option value=\"{op}\">{label}</option>"))
         .collect();
-    let params = action_params(app).await?;
+    let (zones, pools) = crate::ui::zones_and_pools(app).await?;
+    let params = action_params(app, &zones, &pools).await?;
     Ok(format!(
         "<header><h1>Machines</h1><p>Signed in as {}</p><p id=\"live\" class=\"live\">static</p>\
          <a href=\"/MAAS/r/add\">Add machine</a> <a href=\"/MAAS/r/controllers\">Controllers</a>\
@@ -338,7 +326,7 @@ pub(crate) async fn shell(
          <form class=\"actions\" id=\"act\"><label>Action <select id=\"action\">{actions}</select></label>{params}\
          <button type=\"button\" id=\"run\">Run on selected</button> <span id=\"picked\"></span></form>\
          <ul id=\"results\" aria-live=\"polite\"></ul>\
-         <div id=\"machines\">{list}</div><script src=\"/MAAS/r/app.js\" defer></script>",
+         <div id=\"machines\">{list}</div><script src=\"/MAAS/r/common.js\" defer></script><script src=\"/MAAS/r/app.js\" defer></script>",
         esc(&u.username),
         esc(csrf),
         esc(q),
