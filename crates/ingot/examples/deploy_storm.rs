@@ -18,7 +18,6 @@
 //! cargo run --release -p ingot --example deploy_storm -- target/release/ingot ../shared/fixtures/lxd [machines] [limit] [image MiB]
 //! ```
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,7 +27,7 @@ use sha2::Digest;
 
 #[path = "storm/mod.rs"]
 mod storm;
-use storm::{peak_rss_kib, run, Api, Guard};
+use storm::{peak_rss_kib, run, Api};
 
 const META: &str = "/MAAS/metadata/2012-03-01/";
 
@@ -226,22 +225,8 @@ async fn main() {
     let limit: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(10);
     let image_mib: usize = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(48);
     let doc = machine_resources(doc_path);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("ingot.sqlite").display());
-    let data = dir.path().to_string_lossy().to_string();
-    run(
-        bin,
-        &[
-            "createadmin",
-            "--database",
-            &db,
-            "--username",
-            "admin",
-            "--password",
-            "pw",
-        ],
-    );
-    let key = run(bin, &["apikey", "--database", &db, "--username", "admin"]);
+    let prepared = storm::prepare(bin);
+    let data = prepared.data.clone();
     // The ephemeral environment, so that the boot decision can send machines to it.
     let agent = std::path::Path::new(bin).with_file_name("ingot-agent");
     let t = Instant::now();
@@ -260,40 +245,8 @@ async fn main() {
         "ephemeral image built in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let port = 20000 + rand::random::<u16>() % 20000;
-    let listen = format!("127.0.0.1:{port}");
-    let server = Command::new(bin)
-        .args([
-            "serve",
-            "--database",
-            &db,
-            "--data-dir",
-            &data,
-            "--listen",
-            &listen,
-        ])
-        .env("INGOT_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start ingot serve");
-    let server = Guard(server);
-    let parts: Vec<String> = key.split(':').map(String::from).collect();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .expect("http client");
-    let base = format!("http://{listen}");
-    let admin = Api {
-        http: http.clone(),
-        base: base.clone(),
-        key: (parts[0].clone(), parts[1].clone(), parts[2].clone()),
-    };
-    for _ in 0..100 {
-        if admin.get("/MAAS/api/2.0/version/").await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (server, admin) = storm::serve(bin, &prepared, 256).await;
+    let (http, base) = (admin.http.clone(), admin.base.clone());
     let rss_idle = peak_rss_kib(server.0.id());
     let (st, body) = admin
         .post(

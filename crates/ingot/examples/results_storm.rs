@@ -12,14 +12,13 @@
 //! cargo run --release -p ingot --example results_storm -- target/release/ingot /tmp/big.json [machines]
 //! ```
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
 #[path = "storm/mod.rs"]
 mod storm;
-use storm::{peak_rss_kib, run, Api, Guard};
+use storm::{peak_rss_kib, Api};
 
 #[tokio::main]
 async fn main() {
@@ -30,54 +29,8 @@ async fn main() {
     };
     let n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let doc = std::fs::read_to_string(doc_path).expect("read the document");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("ingot.sqlite").display());
-    run(
-        bin,
-        &[
-            "createadmin",
-            "--database",
-            &db,
-            "--username",
-            "admin",
-            "--password",
-            "pw",
-        ],
-    );
-    let key = run(bin, &["apikey", "--database", &db, "--username", "admin"]);
-    let port = 20000 + rand::random::<u16>() % 20000;
-    let listen = format!("127.0.0.1:{port}");
-    let data = dir.path().to_string_lossy().to_string();
-    let server = Command::new(bin)
-        .args([
-            "serve",
-            "--database",
-            &db,
-            "--data-dir",
-            &data,
-            "--listen",
-            &listen,
-        ])
-        .env("INGOT_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start ingot serve");
-    let server = Guard(server);
-    let parts: Vec<String> = key.split(':').map(String::from).collect();
-    let admin = Api {
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(2048)
-            .build()
-            .unwrap(),
-        base: format!("http://{listen}"),
-        key: (parts[0].clone(), parts[1].clone(), parts[2].clone()),
-    };
-    for _ in 0..100 {
-        if admin.get("/MAAS/api/2.0/version/").await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let prepared = storm::prepare(bin);
+    let (server, admin) = storm::serve(bin, &prepared, 2048).await;
     let rss_idle = peak_rss_kib(server.0.id());
 
     // N machines, commissioning (manual power), and their tokens.

@@ -10,14 +10,13 @@
 //! ```
 //! Needs chromium and chromium-driver (`scripts/peers/chromium.sh`). Prints one JSON object.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 #[path = "storm/mod.rs"]
 mod storm;
-use storm::{peak_rss_kib, run, Api, Guard};
+use storm::{peak_rss_kib, Api};
 
 #[path = "../tests/common/webdriver.rs"]
 mod webdriver;
@@ -50,55 +49,8 @@ async fn main() {
         eprintln!("no chromedriver: run scripts/peers/chromium.sh");
         std::process::exit(2);
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("ingot.sqlite").display());
-    run(
-        bin,
-        &[
-            "createadmin",
-            "--database",
-            &db,
-            "--username",
-            "admin",
-            "--password",
-            "pw",
-        ],
-    );
-    let key = run(bin, &["apikey", "--database", &db, "--username", "admin"]);
-    let port = 20000 + rand::random::<u16>() % 20000;
-    let listen = format!("127.0.0.1:{port}");
-    let data = dir.path().to_string_lossy().to_string();
-    let server = Guard(
-        Command::new(bin)
-            .args([
-                "serve",
-                "--database",
-                &db,
-                "--data-dir",
-                &data,
-                "--listen",
-                &listen,
-            ])
-            .env("INGOT_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start ingot serve"),
-    );
-    let parts: Vec<String> = key.split(':').map(String::from).collect();
-    let admin = Api {
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()
-            .unwrap(),
-        base: format!("http://{listen}"),
-        key: (parts[0].clone(), parts[1].clone(), parts[2].clone()),
-    };
-    for _ in 0..100 {
-        if admin.get("/MAAS/api/2.0/version/").await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let prepared = storm::prepare(bin);
+    let (server, admin) = storm::serve(bin, &prepared, 64).await;
 
     // The fleet: NEW machines (not commissioned), made by 16 clients at once.
     let t = Instant::now();

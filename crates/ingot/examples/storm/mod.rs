@@ -124,3 +124,70 @@ impl Drop for Guard {
         let _ = self.0.wait();
     }
 }
+
+/// A fresh SQLite database with an administrator (`admin`, password `pw`) in a temporary data
+/// directory (removed when dropped).
+pub struct Prepared {
+    pub dir: tempfile::TempDir,
+    pub db: String,
+    pub data: String,
+    pub key: String,
+}
+
+pub fn prepare(bin: &str) -> Prepared {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("ingot.sqlite").display());
+    let data = dir.path().to_string_lossy().to_string();
+    run(
+        bin,
+        &[
+            "createadmin",
+            "--database",
+            &db,
+            "--username",
+            "admin",
+            "--password",
+            "pw",
+        ],
+    );
+    let key = run(bin, &["apikey", "--database", &db, "--username", "admin"]);
+    Prepared { dir, db, data, key }
+}
+
+/// `ingot serve` on the prepared database, on a random loopback port, answering `version/`;
+/// the administrator's client keeps up to `pool` idle connections.
+pub async fn serve(bin: &str, p: &Prepared, pool: usize) -> (Guard, Api) {
+    let listen = format!("127.0.0.1:{}", 20000 + rand::random::<u16>() % 20000);
+    let server = Guard(
+        Command::new(bin)
+            .args([
+                "serve",
+                "--database",
+                &p.db,
+                "--data-dir",
+                &p.data,
+                "--listen",
+                &listen,
+            ])
+            .env("INGOT_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start ingot serve"),
+    );
+    let parts: Vec<String> = p.key.split(':').map(String::from).collect();
+    let admin = Api {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(pool)
+            .build()
+            .expect("http client"),
+        base: format!("http://{listen}"),
+        key: (parts[0].clone(), parts[1].clone(), parts[2].clone()),
+    };
+    for _ in 0..100 {
+        if admin.get("/MAAS/api/2.0/version/").await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    (server, admin)
+}
