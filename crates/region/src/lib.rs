@@ -22,6 +22,7 @@ mod error;
 pub mod fabrics;
 mod interface_ops;
 pub use interface_ops::interface_tags;
+mod feed;
 mod files;
 pub mod forms;
 pub mod images;

@@ -1,7 +1,7 @@
 //! Web UI sign-in: a session per sign-in, named by a random token the browser keeps in an
 //! HttpOnly cookie (the store keeps its SHA-256 only), with a CSRF token that every
 //! state-changing request of its pages must send back, ending after `session_length`
-//! seconds (MAAS's setting) or at sign-out. And what the UI's live stream polls.
+//! seconds (MAAS's setting) or at sign-out.
 
 use crate::model::User;
 use crate::{Region, RegionError, Result};
@@ -85,20 +85,6 @@ impl Region {
                 "CSRF check failed: the request did not carry this session's token.".into(),
             )),
         }
-    }
-}
-
-impl Region {
-    /// The machines changed after `since_ms` (for the UI's live stream), and how many machines
-    /// there are now.
-    pub async fn machines_touched_since(
-        &self,
-        since_ms: i64,
-    ) -> Result<(Vec<ingot_store::MachineTouch>, i64)> {
-        Ok((
-            self.store.machines_touched_since(since_ms).await?,
-            self.store.machine_count().await?,
-        ))
     }
 }
 
