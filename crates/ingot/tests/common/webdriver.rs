@@ -148,15 +148,7 @@ impl Browser {
 
     /// As a person finds things: the button with this text.
     pub async fn press(&self, text: &str) {
-        let e = self
-            .find_by("xpath", &format!("//button[normalize-space(.)='{text}']"))
-            .await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{e}/click"),
-            Some(json!({})),
-        )
-        .await;
+        self.click_text("button", text).await;
     }
 
     /// Click the element of this tag whose text is `text` (a `summary`, a link).
@@ -305,7 +297,8 @@ impl Browser {
         }
     }
 
-    pub async fn new_tab(&self) {
+    /// Open a tab and switch to it; its handle.
+    pub async fn new_tab(&self) -> String {
         let v = self
             .cmd(
                 reqwest::Method::POST,
@@ -314,7 +307,22 @@ impl Browser {
             )
             .await;
         let h = v["handle"].as_str().unwrap().to_string();
-        self.cmd(reqwest::Method::POST, "/window", Some(json!({"handle": h})))
-            .await;
+        self.switch_to(&h).await;
+        h
+    }
+
+    /// The current tab's handle.
+    pub async fn tab(&self) -> String {
+        let v = self.cmd(reqwest::Method::GET, "/window", None).await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    pub async fn switch_to(&self, handle: &str) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window",
+            Some(json!({"handle": handle})),
+        )
+        .await;
     }
 }
