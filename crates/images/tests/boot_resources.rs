@@ -226,6 +226,12 @@ fn boots_without_network_and_reports_the_hardware() {
     }
     let vm_command = |accel: &str| {
         let mut cmd = Command::new(&qemu);
+        // One host thread for all vCPUs under TCG (see TCG_SMP in crates/ingot/tests/netboot.rs).
+        let accel = if accel == "tcg" {
+            "tcg,thread=single"
+        } else {
+            accel
+        };
         cmd.args(["-accel", accel])
             .args(["-m", &spec().mem_mib.to_string()])
             .args(["-smp", &spec().cpus.to_string()])
