@@ -31,6 +31,7 @@ mod settings;
 mod storage;
 mod ui;
 mod ui_add;
+mod ui_clone;
 mod ui_controllers;
 mod ui_machine;
 mod ui_machines;

@@ -210,6 +210,7 @@ const CSS: &str = include_str!("../assets/ui.css");
 const APP_JS: &str = include_str!("../assets/app.js");
 const ADD_JS: &str = include_str!("../assets/add.js");
 const COMMON_JS: &str = include_str!("../assets/common.js");
+const CLONE_JS: &str = include_str!("../assets/clone.js");
 
 /// `/MAAS/r/…`: the pages; without a live session, the sign-in form.
 pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
@@ -221,6 +222,7 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["app.js"] => return Ok(asset(APP_JS, "text/javascript; charset=utf-8")),
         ["add.js"] => return Ok(asset(ADD_JS, "text/javascript; charset=utf-8")),
         ["common.js"] => return Ok(asset(COMMON_JS, "text/javascript; charset=utf-8")),
+        ["clone.js"] => return Ok(asset(CLONE_JS, "text/javascript; charset=utf-8")),
         ["events"] => return crate::live::events(app, r).await,
         _ => {}
     }
@@ -232,25 +234,74 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
     let Some((u, csrf)) = session else {
         return Ok(redirect("/MAAS/accounts/login/", &[]));
     };
-    let ok = |title: &str, body: &str| Ok(page(StatusCode::OK, title, body, &[]));
+    // A page: the header every page has, then its own content.
+    let ok = |title: &str, live: bool, body: &str| {
+        Ok(page(
+            StatusCode::OK,
+            title,
+            &format!("{}{body}", header(title, &u, &csrf, live)),
+            &[],
+        ))
+    };
     match rest {
-        ["controllers"] => ok("Controllers", &crate::ui_controllers::page(app, &u).await?),
-        ["add"] => ok("Add machine", &crate::ui_add::page(app, r, &u).await?),
+        ["controllers"] => ok(
+            "Controllers",
+            false,
+            &crate::ui_controllers::page(app).await?,
+        ),
+        ["add"] => ok("Add machine", false, &crate::ui_add::page(app).await?),
+        ["clone"] => ok("Clone", false, &crate::ui_clone::page(app, r, &u).await?),
         ["machine", sid, "part"] => Ok(fragment(&crate::ui_machine::part(app, r, &u, sid).await?)),
         ["machine", sid] => {
-            let (host, body) = crate::ui_machine::page(app, r, &u, &csrf, sid).await?;
-            ok(&host, &body)
+            let (host, body) = crate::ui_machine::page(app, r, &u, sid).await?;
+            ok(&host, true, &body)
         }
         ["list"] => Ok(fragment(&crate::ui_machines::list(app, r, &u).await?)),
         [] | ["machines"] => {
             let list = crate::ui_machines::list(app, r, &u).await?;
             ok(
                 "Machines",
-                &crate::ui_machines::shell(app, r, &u, &csrf, &list).await?,
+                true,
+                &crate::ui_machines::shell(app, r, &list).await?,
             )
         }
         _ => Err(crate::not_found(format!("Nothing at {}", r.path))),
     }
+}
+
+/// The pages' links, in the order of the navigation bar: (path under `/MAAS/r/`, name).
+const NAV: &[(&str, &str)] = &[
+    ("", "Machines"),
+    ("add", "Add machine"),
+    ("clone", "Clone"),
+    ("controllers", "Controllers"),
+];
+
+/// The top of every page: its title, the navigation (the current page marked for assistive
+/// technology), who is signed in and the sign-out button; `live` adds the live stream's state.
+fn header(title: &str, u: &User, csrf: &str, live: bool) -> String {
+    let links: String = NAV
+        .iter()
+        .map(|(path, name)| {
+            format!(
+                "<a href=\"/MAAS/r/{path}\"{}>{name}</a>",
+                if *name == title {
+                    " aria-current=\"page\""
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect();
+    format!(
+        "<header><h1>{}</h1><nav aria-label=\"Main\">{links}</nav><p>Signed in as {}</p>{}\
+         <form method=\"post\" action=\"/MAAS/accounts/logout/\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Sign out</button></form></header>",
+        esc(title),
+        esc(&u.username),
+        if live { "<p id=\"live\" class=\"live\">static</p>" } else { "" },
+        esc(csrf),
+    )
 }
 
 fn asset(text: &'static str, content_type: &'static str) -> Response {

@@ -6,8 +6,7 @@
 //! error the API answers next to its field.
 
 use crate::ui::{esc, name_options, options};
-use crate::{App, Req};
-use ingot_region::model::User;
+use crate::App;
 use serde_json::Value;
 
 fn error_slot(field: &str) -> String {
@@ -64,7 +63,7 @@ fn driver_fieldset(d: &Value) -> String {
 }
 
 /// The form's page body.
-pub(crate) async fn page(app: &App, _r: &Req, u: &User) -> Result<String, crate::ApiError> {
+pub(crate) async fn page(app: &App) -> Result<String, crate::ApiError> {
     let (zones, pools) = crate::ui::zones_and_pools(app).await?;
     let types = ingot_region::power::power_types_json();
     let drivers = types.as_array().cloned().unwrap_or_default();
@@ -81,8 +80,7 @@ pub(crate) async fn page(app: &App, _r: &Req, u: &User) -> Result<String, crate:
         }))
         .collect();
     Ok(format!(
-        "<header><h1>Add machine</h1><p>Signed in as {}</p><a href=\"/MAAS/r/\">Machines</a></header>\
-         <main class=\"add\"><form id=\"add\" novalidate>{}\
+        "<main class=\"add\"><form id=\"add\" novalidate>{}\
          <label>Hostname <input name=\"hostname\" placeholder=\"(generated when empty)\"></label>{}\
          <label>Architecture * <select name=\"architecture\">{}</select></label>{}\
          <label>MAC addresses <textarea name=\"mac_addresses\" rows=\"2\" placeholder=\"one per line\"></textarea></label>{}\
@@ -95,7 +93,6 @@ pub(crate) async fn page(app: &App, _r: &Req, u: &User) -> Result<String, crate:
          <button type=\"submit\">Save machine</button></form>\
          <p id=\"added\" class=\"ok\" hidden></p></main>\
          <script src=\"/MAAS/r/common.js\" defer></script><script src=\"/MAAS/r/add.js\" defer></script>",
-        esc(&u.username),
         error_slot("__all__"),
         error_slot("hostname"),
         options(arches.iter().map(|a| (a.as_str(), a.as_str())), "amd64/generic"),

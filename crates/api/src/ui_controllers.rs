@@ -7,7 +7,6 @@
 use crate::rack::{rack_json, region_json};
 use crate::ui::esc;
 use crate::App;
-use ingot_region::model::User;
 use serde_json::Value;
 
 fn cell(v: &Value) -> String {
@@ -26,7 +25,7 @@ fn machine_link(v: &Value) -> String {
     }
 }
 
-pub(crate) async fn page(app: &App, u: &User) -> Result<String, crate::ApiError> {
+pub(crate) async fn page(app: &App) -> Result<String, crate::ApiError> {
     let regions = app.region.region_controllers().await?;
     let racks = app.region.rack_controllers().await?;
     let region_rows: String = regions
@@ -66,12 +65,10 @@ pub(crate) async fn page(app: &App, u: &User) -> Result<String, crate::ApiError>
         })
         .collect();
     Ok(format!(
-        "<header><h1>Controllers</h1><p>Signed in as {}</p><a href=\"/MAAS/r/\">Machines</a></header>\
-         <section aria-labelledby=\"h-regions\"><h2 id=\"h-regions\">Region controllers</h2>\
+        "<section aria-labelledby=\"h-regions\"><h2 id=\"h-regions\">Region controllers</h2>\
          <table><thead><tr><th>Host</th><th>FQDN</th><th>Machine</th></tr></thead><tbody>{}</tbody></table></section>\
          <section aria-labelledby=\"h-racks\"><h2 id=\"h-racks\">Rack controllers</h2>\
          <table><thead><tr><th>Host</th><th>Address</th><th>Version</th><th>First seen</th><th>Last seen</th><th>Services</th><th>Machine</th></tr></thead><tbody>{}</tbody></table></section>",
-        esc(&u.username),
         if region_rows.is_empty() { "<tr><td colspan=\"3\">None recorded.</td></tr>".to_string() } else { region_rows },
         if rack_rows.is_empty() { "<tr><td colspan=\"7\">No rack controller has registered.</td></tr>".to_string() } else { rack_rows },
     ))

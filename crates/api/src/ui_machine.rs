@@ -374,7 +374,6 @@ pub(crate) async fn page(
     app: &App,
     r: &Req,
     u: &User,
-    csrf: &str,
     sid: &str,
 ) -> Result<(String, String), crate::ApiError> {
     let mach = app.region.machine_for(u, sid).await?;
@@ -405,18 +404,13 @@ pub(crate) async fn page(
     let params = crate::ui_machines::action_params(app, &zones, &pools).await?;
     let edit = edit_form(&mach, &zones, &pools);
     let body = format!(
-        "<header><h1>{host}</h1><p>Signed in as {}</p><p id=\"live\" class=\"live\">static</p>\
-         <a href=\"/MAAS/r/\">Machines</a>\
-         <form method=\"post\" action=\"/MAAS/accounts/logout/\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-         <button type=\"submit\">Sign out</button></form></header>\
-         <form class=\"actions\" id=\"act\"><input type=\"checkbox\" class=\"pick\" value=\"{sid}\" data-hostname=\"{host}\" checked hidden>\
+        "<form class=\"actions\" id=\"act\"><input type=\"checkbox\" class=\"pick\" value=\"{sid}\" data-hostname=\"{host}\" checked hidden>\
          <label>Action <select id=\"action\">{options}</select></label>{params}\
          <button type=\"button\" id=\"run\">Run</button> <span id=\"picked\"></span></form>\
-         <ul id=\"results\" aria-live=\"polite\"></ul>{edit}\
+         <ul id=\"results\" aria-live=\"polite\"></ul>\
+         <p><a href=\"/MAAS/r/clone?source={sid}\">Clone onto other machines</a></p>{edit}\
          <div id=\"machines\" data-refresh=\"/MAAS/r/machine/{sid}/part\" data-machine=\"{sid}\">{sections}</div>\
          <script src=\"/MAAS/r/common.js\" defer></script><script src=\"/MAAS/r/app.js\" defer></script>",
-        esc(&u.username),
-        esc(csrf),
         host = esc(&mach.hostname),
         sid = esc(sid),
     );

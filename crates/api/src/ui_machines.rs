@@ -301,13 +301,7 @@ pub(crate) async fn action_params(
 
 /// The page around the list: who is signed in, sign-out, the filter form, the action bar
 /// with what the chosen action takes, the results of the last action, and the script.
-pub(crate) async fn shell(
-    app: &App,
-    r: &Req,
-    u: &User,
-    csrf: &str,
-    list: &str,
-) -> Result<String, crate::ApiError> {
+pub(crate) async fn shell(app: &App, r: &Req, list: &str) -> Result<String, crate::ApiError> {
     let q = r.query.get("q").unwrap_or_default();
     let actions: String = ACTIONS
         .iter()
@@ -316,19 +310,13 @@ pub(crate) async fn shell(
     let (zones, pools) = crate::ui::zones_and_pools(app).await?;
     let params = action_params(app, &zones, &pools).await?;
     Ok(format!(
-        "<header><h1>Machines</h1><p>Signed in as {}</p><p id=\"live\" class=\"live\">static</p>\
-         <a href=\"/MAAS/r/add\">Add machine</a> <a href=\"/MAAS/r/controllers\">Controllers</a>\
-         <form method=\"post\" action=\"/MAAS/accounts/logout/\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Sign out</button></form>\
-         </header><form method=\"get\" action=\"/MAAS/r/\" class=\"search\">\
+        "<form method=\"get\" action=\"/MAAS/r/\" class=\"search\">\
          <input name=\"q\" aria-label=\"Filter machines\" value=\"{}\" placeholder=\"hostname, status:ready owner:… pool:… zone:… tag:… arch:…\">\
          <button type=\"submit\">Filter</button></form>\
          <form class=\"actions\" id=\"act\"><label>Action <select id=\"action\">{actions}</select></label>{params}\
          <button type=\"button\" id=\"run\">Run on selected</button> <span id=\"picked\"></span></form>\
          <ul id=\"results\" aria-live=\"polite\"></ul>\
          <div id=\"machines\">{list}</div><script src=\"/MAAS/r/common.js\" defer></script><script src=\"/MAAS/r/app.js\" defer></script>",
-        esc(&u.username),
-        esc(csrf),
         esc(q),
     ))
 }

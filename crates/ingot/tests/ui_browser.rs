@@ -675,3 +675,175 @@ async fn the_machine_page_in_chromium() {
         .contains("administrators only"));
     drop(driver);
 }
+
+/// A READY machine commissioned with these disks (name, bytes, rpm) and NICs eth0..eth{n-1}.
+async fn commissioned(
+    admin: &common::Client,
+    host: &str,
+    n: u32,
+    disks: &[(&str, u64, u64)],
+) -> String {
+    let macs: Vec<String> = (0..2).map(|i| mac(n * 16 + i)).collect();
+    let m = admin.create(host, &macs[0], &[]).await;
+    let sid = m["system_id"].as_str().unwrap().to_string();
+    let nics = [("eth0", macs[0].as_str()), ("eth1", macs[1].as_str())];
+    let inv = common::inventory_with(&admin.machine(&sid).await, "x86_64", disks, &nics);
+    admin.commission_ok_with(&sid, Some(&inv)).await;
+    sid
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clone_flow_in_chromium() {
+    let Some(bin) = chromedriver_or_skip() else {
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    const GB: u64 = 1_000_000_000;
+    let two = [("sda", 100 * GB, 7200), ("sdb", 50 * GB, 0)];
+    let src = commissioned(&admin, "src-01", 70, &two).await;
+    let good = commissioned(&admin, "good-01", 71, &two).await;
+    let racer = commissioned(&admin, "racer-01", 72, &two).await;
+    let small = commissioned(&admin, "small-01", 73, &[("sda", 20 * GB, 0)]).await;
+    // The source's layout is LVM: what the destinations get.
+    admin
+        .post(
+            &format!("/MAAS/api/2.0/machines/{src}/?op=set_storage_layout"),
+            &[("storage_layout", "lvm")],
+        )
+        .await
+        .ok();
+    assert!(admin.machine(&good).await["volume_groups"]
+        .as_array()
+        .is_none_or(|v| v.is_empty()));
+
+    let driver = start_driver(&bin).await;
+    let base = s.base.clone();
+    let b = Browser::new(&driver, &base).await;
+    b.sign_in("admin", "pw").await;
+    b.click_text("a", "Clone").await;
+    b.until(
+        "the clone form",
+        "return document.title.startsWith('Clone')",
+        Duration::from_secs(10),
+    )
+    .await;
+    // The source is checked to exist.
+    b.fill("Source machine", "no-such-host").await;
+    b.press("Show destinations").await;
+    b.until(
+        "the source refused",
+        "const e = document.getElementById('err-source'); return !!e && !e.hidden && e.textContent.includes('no-such-host')",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.shot("clone-unknown-source").await;
+    b.fill("Source machine", "src-01").await;
+    b.press("Show destinations").await;
+    b.until(
+        "the destinations",
+        "return !!document.getElementById('clone')",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.shot("clone-destinations").await;
+    let text = b.js("return document.body.innerText").await;
+    let text = text.as_str().unwrap().to_string();
+    assert!(!text.contains(&format!("src-01 {src}\t")), "{text}");
+    // The ineligible machine says why and cannot be chosen.
+    let small_row = b
+        .js(&format!(
+            "return [...document.querySelectorAll('tr')].find(t => t.innerText.includes('{small}')).innerText"
+        ))
+        .await;
+    let small_row = small_row.as_str().unwrap();
+    assert!(small_row.contains("Not eligible: storage:"), "{small_row}");
+    assert_eq!(
+        b.js("return document.querySelector(\"input[aria-label='small-01 cannot be cloned onto']\").disabled")
+            .await,
+        json!(true)
+    );
+    // Choosing shows which machines will change.
+    b.click("input[aria-label='clone onto good-01']").await;
+    b.click("input[aria-label='clone onto racer-01']").await;
+    let changing = b
+        .js("return document.getElementById('changing').innerText")
+        .await;
+    let changing = changing.as_str().unwrap();
+    assert!(
+        changing.contains(&format!("good-01 ({good})"))
+            && changing.contains(&format!("racer-01 ({racer})"))
+            && !changing.contains("small-01"),
+        "{changing}"
+    );
+    // Meanwhile one of them is allocated: the clone refuses it, and says so.
+    admin
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("system_id", &racer)],
+        )
+        .await
+        .ok();
+    b.press("Clone onto the chosen machines").await;
+    let ask = b
+        .js("return document.getElementById('confirm-text').innerText")
+        .await;
+    let ask = ask.as_str().unwrap();
+    assert!(
+        ask.contains(&format!("good-01 ({good})"))
+            && ask.contains(&format!("racer-01 ({racer})"))
+            && ask.contains(&format!("src-01 ({src})")),
+        "{ask}"
+    );
+    b.shot("clone-confirm").await;
+    b.press("Confirm clone").await;
+    b.until(
+        "the result",
+        "return !document.getElementById('clone-result').hidden",
+        Duration::from_secs(20),
+    )
+    .await;
+    b.shot("clone-result").await;
+    let cloned = b
+        .js("return document.getElementById('cloned').innerText")
+        .await;
+    assert_eq!(cloned.as_str().unwrap().trim(), format!("good-01 ({good})"));
+    let failed = b
+        .js("return document.getElementById('not-cloned').innerText")
+        .await;
+    assert_eq!(
+        failed.as_str().unwrap().trim(),
+        format!(
+            "racer-01 ({racer}): it is Allocated; only Ready or Failed testing machines can be cloned onto."
+        )
+    );
+    // The destination changed; the refused one did not.
+    let vgs = |m: serde_json::Value| m["volume_groups"].as_array().map_or(0, |v| v.len());
+    assert_eq!(vgs(admin.machine(&good).await), 1);
+    assert_eq!(vgs(admin.machine(&racer).await), 0);
+    b.press("Clear the result").await;
+    assert_eq!(
+        b.js("return document.getElementById('clone-result').hidden")
+            .await,
+        json!(true)
+    );
+    // The machine page leads to the form with its machine as the source.
+    b.goto(&format!("{base}/MAAS/r/machine/{good}")).await;
+    b.click_text("a", "Clone onto other machines").await;
+    b.until(
+        "the form from the machine page",
+        "return !!document.getElementById('clone')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let intro = b
+        .js("return document.querySelector('#clone p').innerText")
+        .await;
+    assert!(
+        intro
+            .as_str()
+            .unwrap()
+            .contains(&format!("good-01 ({good}")),
+        "{intro}"
+    );
+}

@@ -158,14 +158,7 @@ impl Region {
         let Some(machine) = source else {
             return Err(RegionError::field("source", "This field is required."));
         };
-        let uefi = self.machine_boots_uefi(&machine).await?;
-        let model = self.store.storage_model(machine.id).await?;
-        let src = Source {
-            facts: storage_facts(&machine, uefi, &model),
-            ifaces: clone_ifaces(&machine),
-            model,
-            machine,
-        };
+        let src = self.clone_source(machine).await?;
         let pools = if interfaces {
             self.address_pools().await?
         } else {
@@ -234,37 +227,13 @@ impl Region {
             return Ok(Err((None, "no machine has this system_id.".into())));
         };
         let fail = |cause: String| Ok(Err((Some(m.hostname.clone()), cause)));
-        if m.id == src.machine.id {
-            return fail(format!(
-                "the source machine {} cannot be a destination machine.",
-                src.machine.hostname
-            ));
+        if let Some(cause) = self
+            .destination_refusal(user, src, &m, storage, interfaces)
+            .await?
+        {
+            return fail(cause);
         }
-        if let Err(e) = check_permission(&facts(&m), actor(user), Permission::Admin) {
-            return fail(format!("you cannot administer this machine: {e}"));
-        }
-        if !DESTINATION_STATUSES.contains(&m.status) {
-            return fail(format!(
-                "it is {}; only Ready or Failed testing machines can be cloned onto.",
-                m.status.label()
-            ));
-        }
-        let mut causes = Vec::new();
         let dest_uefi = self.machine_boots_uefi(&m).await?;
-        if storage {
-            let model = self.store.storage_model(m.id).await?;
-            if let Err(e) = storage_mapping(&src.facts, &storage_facts(&m, dest_uefi, &model)) {
-                causes.push(format!("storage: {e}"));
-            }
-        }
-        if interfaces {
-            if let Err(e) = interface_mapping(&src.ifaces, &clone_ifaces(&m)) {
-                causes.push(format!("interfaces: {e}"));
-            }
-        }
-        if !causes.is_empty() {
-            return fail(format!("{}.", causes.join("; ")));
-        }
         let what = match (storage, interfaces) {
             (true, true) => "Storage and interfaces",
             (true, false) => "Storage",
@@ -334,6 +303,147 @@ impl Region {
             }
         }
         fail("the subnet's addresses kept being taken by other requests; try again.".into())
+    }
+}
+
+/// A machine the clone form offers as a destination, and why it cannot be one (None: it can).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloneCandidate {
+    pub system_id: String,
+    pub hostname: String,
+    pub status: Status,
+    pub refusal: Option<String>,
+}
+
+/// What the clone form shows: the source, the machines matching the filter (at most `limit`,
+/// by host name) each with its refusal, and how many matched in all.
+#[derive(Debug, Clone)]
+pub struct CloneCandidates {
+    pub source: Machine,
+    pub candidates: Vec<CloneCandidate>,
+    pub matched: usize,
+}
+
+impl Region {
+    /// The source as the clone rules need it, loaded once.
+    async fn clone_source(&self, machine: Machine) -> Result<Source> {
+        let uefi = self.machine_boots_uefi(&machine).await?;
+        let model = self.store.storage_model(machine.id).await?;
+        Ok(Source {
+            facts: storage_facts(&machine, uefi, &model),
+            ifaces: clone_ifaces(&machine),
+            model,
+            machine,
+        })
+    }
+
+    /// Why `m` cannot receive the source's configuration, or None: the checks `op=clone` makes
+    /// before it changes a destination.
+    async fn destination_refusal(
+        &self,
+        user: &User,
+        src: &Source,
+        m: &Machine,
+        storage: bool,
+        interfaces: bool,
+    ) -> Result<Option<String>> {
+        if m.id == src.machine.id {
+            return Ok(Some(format!(
+                "the source machine {} cannot be a destination machine.",
+                src.machine.hostname
+            )));
+        }
+        if let Err(e) = check_permission(&facts(m), actor(user), Permission::Admin) {
+            return Ok(Some(format!("you cannot administer this machine: {e}")));
+        }
+        if !DESTINATION_STATUSES.contains(&m.status) {
+            return Ok(Some(format!(
+                "it is {}; only Ready or Failed testing machines can be cloned onto.",
+                m.status.label()
+            )));
+        }
+        let mut causes = Vec::new();
+        if storage {
+            let uefi = self.machine_boots_uefi(m).await?;
+            let model = self.store.storage_model(m.id).await?;
+            if let Err(e) = storage_mapping(&src.facts, &storage_facts(m, uefi, &model)) {
+                causes.push(format!("storage: {e}"));
+            }
+        }
+        if interfaces {
+            if let Err(e) = interface_mapping(&src.ifaces, &clone_ifaces(m)) {
+                causes.push(format!("interfaces: {e}"));
+            }
+        }
+        Ok((!causes.is_empty()).then(|| format!("{}.", causes.join("; "))))
+    }
+
+    /// The clone form's destinations: every machine `user` sees, but the source, whose host
+    /// name or system id contains `filter`, by host name, the first `limit` of them checked as
+    /// `op=clone` would check them. The source is a system id or a host name; 400 names it
+    /// when no machine the user sees has it.
+    pub async fn clone_candidates(
+        &self,
+        user: &User,
+        source: &str,
+        filter: &str,
+        storage: bool,
+        interfaces: bool,
+        limit: usize,
+    ) -> Result<CloneCandidates> {
+        let source = source.trim();
+        let mut visible = self
+            .list_machines_brief(user, crate::model::MachineFilter::default())
+            .await?;
+        let Some(found) = visible
+            .iter()
+            .find(|m| m.system_id == source)
+            .or_else(|| visible.iter().find(|m| m.hostname == source))
+            .map(|m| m.system_id.clone())
+        else {
+            return Err(RegionError::field(
+                "source",
+                format!("No machine you can see has the system_id or host name '{source}'."),
+            ));
+        };
+        let Some(machine) = self.store.machine(&found).await? else {
+            return Err(RegionError::field(
+                "source",
+                format!("No machine you can see has the system_id or host name '{source}'."),
+            ));
+        };
+        let src = self.clone_source(machine).await?;
+        let filter = filter.trim().to_lowercase();
+        visible.retain(|m| {
+            m.id != src.machine.id
+                && (m.hostname.to_lowercase().contains(&filter)
+                    || m.system_id.to_lowercase().contains(&filter))
+        });
+        visible.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+        let matched = visible.len();
+        let mut candidates = Vec::new();
+        for brief in visible.into_iter().take(limit) {
+            let Some(m) = self.store.machine(&brief.system_id).await? else {
+                continue;
+            };
+            let refusal = if storage || interfaces {
+                self.destination_refusal(user, &src, &m, storage, interfaces)
+                    .await?
+            } else {
+                Some("choose storage, interfaces or both.".to_string())
+            };
+            candidates.push(CloneCandidate {
+                system_id: m.system_id,
+                hostname: m.hostname,
+                status: m.status,
+                refusal,
+            });
+        }
+        Ok(CloneCandidates {
+            source: src.machine,
+            candidates,
+            matched,
+        })
     }
 }
 
