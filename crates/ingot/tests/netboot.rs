@@ -2288,7 +2288,10 @@ async fn debian_12_e2e(uefi: bool) {
         tokio::time::sleep(Duration::from_secs(20)).await;
         let out = tokio::task::block_in_place(|| {
             ssh(
-                &format!("hostname; {state}; cloud-init status --long"),
+                // SSH answers before cloud-init's second boot has finished: wait for it.
+                &format!(
+                    "hostname; cloud-init status --wait > /dev/null; {state}; cloud-init status --long"
+                ),
                 Duration::from_secs(600),
             )
         });
