@@ -64,7 +64,7 @@ struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
-    fn of(m: &'a ingot_region::model::Machine) -> Facts<'a> {
+    fn of(m: &'a ingot_region::model::MachineFacts) -> Facts<'a> {
         Facts {
             hostname: &m.hostname,
             status: m.status.label(),
@@ -137,12 +137,13 @@ pub(crate) async fn list(app: &App, r: &Req, u: &User) -> Result<String, crate::
         .get("page")
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
-    // The list shows no hardware: machines with their tags only.
+    // Filters, counts and sorting read a few facts of every machine; only the page's rows
+    // are loaded whole (with their tags; the list shows no hardware).
     let ms = app
         .region
-        .list_machines_brief(u, ingot_region::model::MachineFilter::default())
+        .machine_facts(u, ingot_region::model::MachineFilter::default())
         .await?;
-    let mut rows: Vec<(Facts, &ingot_region::model::Machine)> = ms
+    let mut rows: Vec<(Facts, &ingot_region::model::MachineFacts)> = ms
         .iter()
         .map(|m| (Facts::of(m), m))
         .filter(|(f, _)| q.split_whitespace().all(|t| matches(f, t)))
@@ -162,12 +163,33 @@ pub(crate) async fn list(app: &App, r: &Req, u: &User) -> Result<String, crate::
     }
     let pages = total.div_ceil(PAGE_ROWS).max(1);
     let page = page.min(pages - 1);
-    let shown: Vec<ingot_region::model::Machine> = rows
+    let ids: Vec<String> = rows
         .iter()
         .skip(page * PAGE_ROWS)
         .take(PAGE_ROWS)
-        .map(|(_, m)| (*m).clone())
+        .map(|(_, m)| m.system_id.clone())
         .collect();
+    let mut loaded = if ids.is_empty() {
+        Vec::new()
+    } else {
+        app.region
+            .list_machines_brief(
+                u,
+                ingot_region::model::MachineFilter {
+                    system_ids: ids.clone(),
+                    ..Default::default()
+                },
+            )
+            .await?
+    };
+    // In the page's order; a machine deleted meanwhile is left out.
+    let order: std::collections::HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    loaded.sort_by_key(|m| order.get(m.system_id.as_str()).copied());
+    let shown = loaded;
     let net = crate::render::Net::for_machines(&app.region, &shown).await?;
     let link = |p: usize, text: &str| {
         format!(

@@ -58,8 +58,8 @@ pub mod model {
     pub use ingot_store::repositories::PackageRepository;
     pub use ingot_store::sources::{BootSource, BootSourceSelection};
     pub use ingot_store::{
-        Domain, Event, Interface, Machine, MachineFilter, Named, NamedKind, ScriptResult,
-        StoreError, Tag, Token, User, DEVICE,
+        Domain, Event, Interface, Machine, MachineFacts, MachineFilter, Named, NamedKind,
+        ScriptResult, StoreError, Tag, Token, User, DEVICE,
     };
     pub mod network {
         pub use ingot_store::network::{
@@ -376,6 +376,15 @@ impl Region {
     /// UI's list, which shows none).
     pub async fn list_machines_brief(&self, user: &User, f: MachineFilter) -> Result<Vec<Machine>> {
         Ok(self.store.list_machines_brief(&visible(user, f)).await?)
+    }
+
+    /// What the machine list filters, counts and sorts by, of the machines `user` sees.
+    pub async fn machine_facts(
+        &self,
+        user: &User,
+        f: MachineFilter,
+    ) -> Result<Vec<ingot_store::MachineFacts>> {
+        Ok(self.store.machine_facts(&visible(user, f)).await?)
     }
 
     // ------------------------------------------------------------------ machines: actions

@@ -18,6 +18,7 @@ pub mod disks;
 mod events;
 mod feed;
 pub mod files;
+mod machine_facts;
 mod machines;
 pub mod network;
 pub mod repositories;
@@ -35,6 +36,7 @@ pub(crate) use events::insert_event;
 pub use events::{Event, NewEvent};
 pub use feed::MachineTouch;
 use ingot_core::Status;
+pub use machine_facts::MachineFacts;
 pub use machines::{Change, Interface, Machine, MachineFilter, NewMachine, DEVICE};
 pub use results::ScriptResult;
 pub(crate) use results::{result_from_row, result_statuses};
@@ -170,7 +172,7 @@ pub(crate) struct LockedMachine {
     pub owner_id: Option<i64>,
 }
 
-fn status_of(n: i64) -> Result<Status> {
+pub(crate) fn status_of(n: i64) -> Result<Status> {
     Status::from_i64(n).ok_or_else(|| StoreError::Corrupt(format!("status {n}")))
 }
 
