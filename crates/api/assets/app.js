@@ -134,40 +134,8 @@
   lead();
   if (channel) channel.postMessage({ kind: "hello" });
 
-  // ---------------------------------------------------------------- forms
-  // A form with data-api is sent to that API path (data-method, POST by default) with the
-  // session's CSRF token; the API's field errors go next to their fields (data-error-for),
-  // anything else to the form's result line.
-  document.addEventListener("submit", async (e) => {
-    const f = e.target;
-    if (!f.dataset || !f.dataset.api) return;
-    e.preventDefault();
-    for (const p of f.querySelectorAll("[data-error-for]")) {
-      p.hidden = true;
-      p.textContent = "";
-    }
-    const result = f.querySelector(".form-result");
-    const r = await ingot.api(
-      f.dataset.method || "POST",
-      f.dataset.api,
-      new URLSearchParams(new FormData(f)),
-    );
-    if (r.ok) {
-      if (result) result.textContent = "Saved.";
-      refresh();
-      return;
-    }
-    const rest = [];
-    for (const [field, m] of Object.entries(r.fields || {})) {
-      const slot = f.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
-      if (slot) {
-        slot.textContent = ingot.messages(m);
-        slot.hidden = false;
-      } else rest.push(`${field}: ${ingot.messages(m)}`);
-    }
-    if (!r.fields) rest.push(ingot.refusal(r));
-    if (result) result.textContent = rest.length ? rest.join(" ") : "Not saved.";
-  });
+  // A form with data-api saved (common.js): the page's sections again.
+  ingot.saved = () => refresh();
 
   // ---------------------------------------------------------------- actions
   document.addEventListener("change", (e) => {

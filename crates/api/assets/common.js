@@ -42,5 +42,62 @@ window.ingot = (() => {
           .join("; ")
       : r.text.trim() || `HTTP ${r.status}`;
 
-  return { csrf, api, messages, refusal };
+  const self = { csrf, api, messages, refusal, saved: null };
+
+  // A form with data-api is sent to that API path (data-method, POST by default) with the
+  // session's CSRF token; the API's field errors go next to their fields (data-error-for),
+  // anything else to the form's result line. Once saved, the page's `ingot.saved` runs, or
+  // the page is loaded again.
+  document.addEventListener("submit", async (e) => {
+    const f = e.target;
+    if (!f.dataset || !f.dataset.api) return;
+    e.preventDefault();
+    for (const p of f.querySelectorAll("[data-error-for]")) {
+      p.hidden = true;
+      p.textContent = "";
+    }
+    const result = f.querySelector(".form-result");
+    const method = f.dataset.method || "POST";
+    const r = await api(method, f.dataset.api, method === "DELETE" ? null : new URLSearchParams(new FormData(f)));
+    if (r.ok) {
+      if (result) {
+        result.textContent = "Saved.";
+        result.classList.remove("error");
+      }
+      if (typeof self.saved === "function") self.saved(f, r);
+      else location.reload();
+      return;
+    }
+    const rest = [];
+    for (const [field, m] of Object.entries(r.fields || {})) {
+      const slot = f.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
+      if (slot) {
+        slot.textContent = messages(m);
+        slot.hidden = false;
+      } else rest.push(field === "__all__" ? messages(m) : `${field}: ${messages(m)}`);
+    }
+    if (!r.fields) rest.push(refusal(r));
+    if (result) {
+      result.textContent = rest.length ? rest.join(" ") : "Not saved.";
+      result.classList.add("error");
+    }
+  });
+
+  // A button with data-copy puts the text of the element it names on the clipboard (or, where
+  // the browser does not allow that, selects it for the user to copy).
+  document.addEventListener("click", async (e) => {
+    const b = e.target.closest ? e.target.closest("button[data-copy]") : null;
+    if (!b) return;
+    const el = document.getElementById(b.dataset.copy);
+    if (!el) return;
+    try {
+      await navigator.clipboard.writeText(el.textContent);
+      b.textContent = "Copied";
+    } catch (_) {
+      getSelection().selectAllChildren(el);
+      b.textContent = "Selected: copy it";
+    }
+  });
+
+  return self;
 })();

@@ -30,11 +30,15 @@ mod scripts;
 mod settings;
 mod storage;
 mod ui;
+mod ui_account;
 mod ui_add;
+mod ui_catalog;
 mod ui_clone;
 mod ui_controllers;
+mod ui_forms;
 mod ui_machine;
 mod ui_machines;
+mod ui_settings;
 mod users;
 
 use axum::body::Bytes;

@@ -251,6 +251,24 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
         ),
         ["add"] => ok("Add machine", false, &crate::ui_add::page(app).await?),
         ["clone"] => ok("Clone", false, &crate::ui_clone::page(app, r, &u).await?),
+        ["zones"] => ok(
+            "Zones",
+            false,
+            &crate::ui_catalog::named(app, &u, ingot_region::model::NamedKind::Zone).await?,
+        ),
+        ["pools"] => ok(
+            "Resource pools",
+            false,
+            &crate::ui_catalog::named(app, &u, ingot_region::model::NamedKind::Pool).await?,
+        ),
+        ["tags"] => ok("Tags", false, &crate::ui_catalog::tags(app, &u).await?),
+        ["account"] => ok(
+            "Account",
+            false,
+            &crate::ui_account::account(app, &u).await?,
+        ),
+        ["users"] => ok("Users", false, &crate::ui_account::users(app, &u).await?),
+        ["settings"] => ok("Settings", false, &crate::ui_settings::page(app, &u).await?),
         ["machine", sid, "part"] => Ok(fragment(&crate::ui_machine::part(app, r, &u, sid).await?)),
         ["machine", sid] => {
             let (host, body) = crate::ui_machine::page(app, r, &u, sid).await?;
@@ -275,6 +293,12 @@ const NAV: &[(&str, &str)] = &[
     ("add", "Add machine"),
     ("clone", "Clone"),
     ("controllers", "Controllers"),
+    ("zones", "Zones"),
+    ("pools", "Resource pools"),
+    ("tags", "Tags"),
+    ("settings", "Settings"),
+    ("users", "Users"),
+    ("account", "Account"),
 ];
 
 /// The top of every page: its title, the navigation (the current page marked for assistive

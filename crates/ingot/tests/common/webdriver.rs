@@ -175,6 +175,70 @@ impl Browser {
 
     pub async fn fill(&self, label: &str, text: &str) {
         let e = self.labelled(label).await;
+        self.fill_element(&e, text).await;
+    }
+
+    /// The section whose heading is `heading`, as an XPath prefix.
+    fn section(heading: &str) -> String {
+        format!("//section[h2[normalize-space(.)='{heading}']]")
+    }
+
+    /// The first of the elements the XPath finds that is displayed (a form inside a closed
+    /// `<details>` is not).
+    async fn visible(&self, xpath: &str) -> String {
+        let all = self
+            .cmd(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({"using": "xpath", "value": xpath})),
+            )
+            .await;
+        for e in all.as_array().cloned().unwrap_or_default() {
+            let id = e[ELEMENT].as_str().unwrap_or_default().to_string();
+            let shown = self
+                .cmd(
+                    reqwest::Method::GET,
+                    &format!("/element/{id}/displayed"),
+                    None,
+                )
+                .await;
+            if shown == json!(true) {
+                return id;
+            }
+        }
+        panic!("nothing displayed matches {xpath}");
+    }
+
+    /// Fill the field labelled `label` in the section headed `heading`.
+    pub async fn fill_in(&self, heading: &str, label: &str, text: &str) {
+        let e = self
+            .visible(
+                &format!(
+                    "{}//label[starts-with(normalize-space(.), '{label}')]//*[self::input or self::textarea]",
+                    Self::section(heading)
+                ),
+            )
+            .await;
+        self.fill_element(&e, text).await;
+    }
+
+    /// Press the button `text` in the section headed `heading`.
+    pub async fn press_in(&self, heading: &str, text: &str) {
+        let e = self
+            .visible(&format!(
+                "{}//button[normalize-space(.)='{text}']",
+                Self::section(heading)
+            ))
+            .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn fill_element(&self, e: &str, text: &str) {
         self.cmd(
             reqwest::Method::POST,
             &format!("/element/{e}/clear"),

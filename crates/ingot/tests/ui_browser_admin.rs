@@ -1,0 +1,303 @@
+//! The web UI's administration pages in a real browser (Debian's Chromium through
+//! chromedriver) against the real binary: zones, resource pools, tags, settings, users and
+//! the account's API and SSH keys. Each change is made with the page's form, the API's
+//! refusal is read next to its field, and the result is checked through the API. A user who
+//! is not an administrator sees the lists without the forms, and not the users.
+
+mod common;
+use common::webdriver::{chromedriver, start_driver, Browser};
+use common::Server;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn chromedriver_or_skip() -> Option<String> {
+    let bin = chromedriver();
+    if bin.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide chromedriver (scripts/peers/chromium.sh)"
+        );
+        eprintln!("SKIP: no chromedriver (scripts/peers/chromium.sh installs it)");
+    }
+    bin
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The page's text.
+async fn text(b: &Browser) -> String {
+    b.js("return document.body.innerText")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Go to a page of the UI by its link in the navigation, and wait for its title.
+async fn open(b: &Browser, link: &str) {
+    b.js(&format!(
+        "[...document.querySelectorAll('nav a')].find(a => a.textContent === '{link}').click(); return true"
+    ))
+    .await;
+    b.until(
+        &format!("the {link} page"),
+        &format!(
+            "return document.title.startsWith('{link} |') && document.readyState === 'complete'"
+        ),
+        WAIT,
+    )
+    .await;
+}
+
+/// Wait until the page (reloaded after a save) says `want`.
+async fn says(b: &Browser, what: &str, want: &str) {
+    b.until(
+        what,
+        &format!(
+            "return document.readyState === 'complete' && document.body.innerText.includes({})",
+            json!(want)
+        ),
+        WAIT,
+    )
+    .await;
+}
+
+/// Open the disclosure `summary` of the table row that says `row`.
+async fn open_in_row(b: &Browser, row: &str, summary: &str) {
+    let done = b
+        .js(&format!(
+            "const t = [...document.querySelectorAll('tr')].find(t => t.innerText.includes({})); \
+             const s = t && [...t.querySelectorAll('summary')].find(s => s.textContent === {}); \
+             if (s) s.click(); return !!s",
+            json!(row),
+            json!(summary)
+        ))
+        .await;
+    assert_eq!(done, json!(true), "no {summary:?} in the row of {row:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administration_pages_in_chromium() {
+    let Some(bin) = chromedriver_or_skip() else {
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let bob = s.user("bob").await;
+    let driver = start_driver(&bin).await;
+    let base = s.base.clone();
+    let b = Browser::new(&driver, &base).await;
+    b.sign_in("admin", "pw").await;
+
+    // Zones: add one; the same name again is refused next to the field; edit; delete.
+    open(&b, "Zones").await;
+    b.fill_in("Add a zone", "Name", "rack-c").await;
+    b.fill_in("Add a zone", "Description", "third <row>").await;
+    b.press_in("Add a zone", "Add zone").await;
+    says(&b, "the new zone", "third <row>").await;
+    b.shot("admin-zones").await;
+    assert_eq!(
+        admin.get("/MAAS/api/2.0/zones/rack-c/").await.ok().json()["description"],
+        "third <row>"
+    );
+    b.fill_in("Add a zone", "Name", "rack-c").await;
+    b.press_in("Add a zone", "Add zone").await;
+    b.until(
+        "the refusal next to the name",
+        "const e = document.querySelector('section[aria-labelledby=h-add] [data-error-for=name]'); return !!e && !e.hidden && e.textContent.length > 0",
+        WAIT,
+    )
+    .await;
+    let refusal = b
+        .js("return document.querySelector('section[aria-labelledby=h-add] [data-error-for=name]').textContent")
+        .await;
+    let api = admin
+        .post("/MAAS/api/2.0/zones/", &[("name", "rack-c")])
+        .await;
+    assert_eq!(api.status, 400);
+    assert_eq!(
+        refusal,
+        json!(api.json()["name"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(" ")),
+        "the page says what the API says"
+    );
+    b.click_text("summary", "Edit rack-c").await;
+    b.fill_in("Zones", "Description", "row three").await;
+    b.press_in("Zones", "Save").await;
+    says(&b, "the edited zone", "row three").await;
+    open_in_row(&b, "row three", "Delete…").await;
+    b.press_in("Zones", "Delete zone rack-c").await;
+    b.until(
+        "the zone gone",
+        "return document.readyState === 'complete' && !document.body.innerText.includes('row three')",
+        WAIT,
+    )
+    .await;
+    assert_eq!(admin.get("/MAAS/api/2.0/zones/rack-c/").await.status, 404);
+
+    // Resource pools.
+    open(&b, "Resource pools").await;
+    b.fill_in("Add a resource pool", "Name", "gpu-pool").await;
+    b.press_in("Add a resource pool", "Add resource pool").await;
+    says(&b, "the new pool", "gpu-pool").await;
+    let pools = admin.get("/MAAS/api/2.0/resourcepools/").await.ok().json();
+    assert!(
+        pools
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "gpu-pool"),
+        "{pools}"
+    );
+
+    // Tags: a definition that is not XPath is refused next to it; a manual tag is made.
+    open(&b, "Tags").await;
+    b.fill_in("Add a tag", "Name", "bad").await;
+    b.fill_in("Add a tag", "Definition", "//node[").await;
+    b.press_in("Add a tag", "Add tag").await;
+    b.until(
+        "the definition refused",
+        "const e = document.querySelector('section[aria-labelledby=h-add] [data-error-for=definition]'); return !!e && !e.hidden",
+        WAIT,
+    )
+    .await;
+    b.shot("admin-tags-refused").await;
+    assert_eq!(admin.get("/MAAS/api/2.0/tags/bad/").await.status, 404);
+    b.fill_in("Add a tag", "Name", "fast").await;
+    b.fill_in("Add a tag", "Definition", "").await;
+    b.fill_in("Add a tag", "Comment", "NVMe only").await;
+    b.press_in("Add a tag", "Add tag").await;
+    says(&b, "the new tag", "NVMe only").await;
+
+    // Settings: a refused value, then one that is kept.
+    open(&b, "Settings").await;
+    b.fill("New value of max_concurrent_deployments", "-1")
+        .await;
+    b.press("Set max_concurrent_deployments").await;
+    b.until(
+        "the value refused",
+        "const p = [...document.querySelectorAll('form')].find(f => f.querySelector('input[name=name][value=max_concurrent_deployments]')); const e = p.querySelector('[data-error-for=value]'); return !e.hidden && e.textContent.length > 0",
+        WAIT,
+    )
+    .await;
+    b.shot("admin-settings-refused").await;
+    b.fill("New value of max_concurrent_deployments", "5").await;
+    b.press("Set max_concurrent_deployments").await;
+    b.until(
+        "the value kept",
+        "return document.readyState === 'complete' && [...document.querySelectorAll('form')].find(f => f.querySelector('input[name=name][value=max_concurrent_deployments]')).querySelector('input[name=value]').value === '5'",
+        WAIT,
+    )
+    .await;
+    let v = admin
+        .get("/MAAS/api/2.0/maas/?op=get_config&name=max_concurrent_deployments")
+        .await
+        .ok()
+        .json();
+    assert_eq!(v, json!(5));
+
+    // Users: add one (not an administrator); it can sign in to the API; then delete it.
+    open(&b, "Users").await;
+    b.fill_in("Add a user", "Username", "carol").await;
+    b.fill_in("Add a user", "Email", "carol@example.com").await;
+    b.fill_in("Add a user", "Password", "s3cret-pw").await;
+    b.press_in("Add a user", "Add user").await;
+    says(&b, "the new user", "carol@example.com").await;
+    b.shot("admin-users").await;
+    let carol = admin.get("/MAAS/api/2.0/users/carol/").await.ok().json();
+    assert_eq!(carol["is_superuser"], false, "{carol}");
+    let login = s
+        .anon()
+        .post(
+            "/MAAS/accounts/authenticate/",
+            &[("username", "carol"), ("password", "s3cret-pw")],
+        )
+        .await;
+    assert_eq!(login.status, 200, "carol signs in with the password set");
+    open_in_row(&b, "carol@", "Delete…").await;
+    b.press_in("Users", "Delete user carol").await;
+    b.until(
+        "carol gone",
+        "return document.readyState === 'complete' && !document.body.innerText.includes('carol@')",
+        WAIT,
+    )
+    .await;
+    assert_eq!(admin.get("/MAAS/api/2.0/users/carol/").await.status, 404);
+
+    // Account: an API key made, shown whole, working; then deleted. An SSH key refused.
+    open(&b, "Account").await;
+    b.fill_in("API keys", "Name of the new key", "runbook")
+        .await;
+    b.press_in("API keys", "Create API key").await;
+    says(&b, "the new key", "runbook").await;
+    let key = b
+        .js("return [...document.querySelectorAll('tr')].find(t => t.innerText.includes('runbook')).querySelector('code').textContent")
+        .await;
+    let parts: Vec<String> = key
+        .as_str()
+        .unwrap()
+        .split(':')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(parts.len(), 3, "{key}");
+    let runbook = common::Client::new(&s.base, key.as_str().unwrap());
+    assert_eq!(
+        runbook
+            .get("/MAAS/api/2.0/users/?op=whoami")
+            .await
+            .ok()
+            .json()["username"],
+        "admin"
+    );
+    b.press("Delete the key runbook").await;
+    b.until(
+        "the key gone",
+        "return document.readyState === 'complete' && !document.body.innerText.includes('runbook')",
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        runbook.get("/MAAS/api/2.0/users/?op=whoami").await.status,
+        401
+    );
+    b.fill_in("SSH keys", "Public key", "not a key").await;
+    b.press_in("SSH keys", "Add SSH key").await;
+    b.until(
+        "the SSH key refused",
+        "const r = document.querySelector('section[aria-labelledby=h-ssh] .form-result'); const e = document.querySelector('section[aria-labelledby=h-ssh] [data-error-for=key]'); return (!!e && !e.hidden) || (!!r && r.textContent.length > 0 && r.textContent !== 'Saved.')",
+        WAIT,
+    )
+    .await;
+    b.shot("admin-account").await;
+    let keys: Value = admin
+        .get("/MAAS/api/2.0/account/prefs/sshkeys/")
+        .await
+        .ok()
+        .json();
+    assert_eq!(keys, json!([]));
+
+    // Bob is not an administrator: lists without forms, and no users.
+    b.press("Sign out").await;
+    b.sign_in("bob", "pw").await;
+    open(&b, "Zones").await;
+    let t = text(&b).await;
+    assert!(t.contains("default") && !t.contains("Add a zone"), "{t}");
+    open(&b, "Users").await;
+    let t = text(&b).await;
+    assert!(
+        t.contains("Only administrators manage users.") && !t.contains("carol"),
+        "{t}"
+    );
+    open(&b, "Settings").await;
+    let t = text(&b).await;
+    assert!(
+        t.contains("max_concurrent_deployments") && !t.contains("Set max_concurrent_deployments"),
+        "{t}"
+    );
+    drop(bob);
+}
