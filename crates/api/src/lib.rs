@@ -38,6 +38,7 @@ mod ui_controllers;
 mod ui_forms;
 mod ui_machine;
 mod ui_machines;
+mod ui_network;
 mod ui_settings;
 mod users;
 

@@ -262,6 +262,11 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
             &crate::ui_catalog::named(app, &u, ingot_region::model::NamedKind::Pool).await?,
         ),
         ["tags"] => ok("Tags", false, &crate::ui_catalog::tags(app, &u).await?),
+        ["network"] => ok("Network", false, &crate::ui_network::page(app, &u).await?),
+        ["subnet", id] => {
+            let (title, body) = crate::ui_network::subnet_page(app, r, &u, id).await?;
+            ok(&title, false, &body)
+        }
         ["account"] => ok(
             "Account",
             false,
@@ -293,6 +298,7 @@ const NAV: &[(&str, &str)] = &[
     ("add", "Add machine"),
     ("clone", "Clone"),
     ("controllers", "Controllers"),
+    ("network", "Network"),
     ("zones", "Zones"),
     ("pools", "Resource pools"),
     ("tags", "Tags"),
@@ -392,6 +398,14 @@ pub(crate) async fn session_user(app: &App, r: &Req) -> Result<Option<User>, Reg
     match cookie(r, SESSION_COOKIE) {
         Some(t) => Ok(app.region.ui_session(t).await?.map(|(u, _)| u)),
         None => Ok(None),
+    }
+}
+
+/// A refusal as a person reads it: field errors' messages, else the error's text.
+pub(crate) fn refusal(e: &RegionError) -> String {
+    match e {
+        RegionError::Fields(f) => f.values().flatten().cloned().collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
     }
 }
 

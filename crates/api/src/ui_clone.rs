@@ -61,8 +61,8 @@ pub(crate) async fn page(app: &App, r: &Req, u: &User) -> Result<String, crate::
         .await
     {
         Ok(c) => c,
-        Err(RegionError::Fields(f)) => {
-            let msg = f.values().flatten().cloned().collect::<Vec<_>>().join(" ");
+        Err(e @ RegionError::Fields(_)) => {
+            let msg = crate::ui::refusal(&e);
             return Ok(format!(
                 "<main class=\"clone\">{}</main>",
                 find_form(&source, storage, interfaces, &q, &msg)

@@ -292,28 +292,37 @@ async fn netboot(app: &App, u: &User, m: &Value) -> String {
         .collect();
     for mac in macs {
         out.push_str(&format!("<h3>{}</h3>", esc(&mac)));
-        match app.region.netboot_timeline(u, Some(&mac), Some(50)).await {
-            Ok(hops) if hops.is_empty() => out.push_str("<p>No netboot seen.</p>"),
-            Ok(hops) => {
-                out.push_str("<ol class=\"timeline\">");
-                for h in hops {
-                    let failed = ingot_core::boot::hop_failed(&h.kind, &h.detail);
-                    out.push_str(&format!(
-                        "<li class=\"{}\">{}{} <b>{}</b> {}</li>",
-                        if failed { "failed" } else { "" },
-                        if failed { "✗ failed: " } else { "" },
-                        esc(&crate::render::event_time(h.created)),
-                        esc(&h.kind),
-                        esc(&h.detail)
-                    ));
-                }
-                out.push_str("</ol>");
-            }
-            Err(e) => out.push_str(&format!("<p>{}</p>", esc(&e.to_string()))),
-        }
+        out.push_str(&timeline(app, u, &mac).await);
     }
     out.push_str("</section>");
     out
+}
+
+/// The last 50 hops of a MAC's network boots, oldest first, the failing ones marked.
+pub(crate) async fn timeline(app: &App, u: &User, mac: &str) -> String {
+    match app.region.netboot_timeline(u, Some(mac), Some(50)).await {
+        Ok(hops) if hops.is_empty() => "<p>No netboot seen.</p>".to_string(),
+        Ok(hops) => {
+            let mut out = String::from("<ol class=\"timeline\">");
+            for h in hops {
+                let failed = ingot_core::boot::hop_failed(&h.kind, &h.detail);
+                out.push_str(&format!(
+                    "<li class=\"{}\">{}{} <b>{}</b> {}</li>",
+                    if failed { "failed" } else { "" },
+                    if failed { "✗ failed: " } else { "" },
+                    esc(&crate::render::event_time(h.created)),
+                    esc(&h.kind),
+                    esc(&h.detail)
+                ));
+            }
+            out.push_str("</ol>");
+            out
+        }
+        Err(e) => format!(
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            esc(&crate::ui::refusal(&e))
+        ),
+    }
 }
 
 /// The page's sections (what the live page fetches again).

@@ -301,3 +301,127 @@ async fn the_administration_pages_in_chromium() {
     );
     drop(bob);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_pages_in_chromium() {
+    let Some(bin) = chromedriver_or_skip() else {
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let driver = start_driver(&bin).await;
+    let base = s.base.clone();
+    let b = Browser::new(&driver, &base).await;
+    b.sign_in("admin", "pw").await;
+    open(&b, "Network").await;
+
+    // A subnet: a CIDR that is not one is refused next to it; then one is made.
+    b.fill_in("Add a subnet", "CIDR", "10.9.0.0/33").await;
+    b.press_in("Add a subnet", "Add subnet").await;
+    b.until(
+        "the CIDR refused",
+        "const e = document.querySelector('section[aria-labelledby=h-add-subnet] [data-error-for=cidr]'); return !!e && !e.hidden && e.textContent.length > 0",
+        WAIT,
+    )
+    .await;
+    b.fill_in("Add a subnet", "CIDR", "10.9.0.0/24").await;
+    b.fill_in("Add a subnet", "Name", "lab-net").await;
+    b.fill_in("Add a subnet", "Gateway", "10.9.0.1").await;
+    b.press_in("Add a subnet", "Add subnet").await;
+    says(&b, "the new subnet", "lab-net").await;
+    let subnet = admin
+        .get("/MAAS/api/2.0/subnets/cidr:10.9.0.0%2F24/")
+        .await
+        .ok()
+        .json();
+    assert_eq!(subnet["gateway_ip"], "10.9.0.1", "{subnet}");
+
+    // A dynamic range; one overlapping it is refused with the API's reason.
+    b.choose("Subnet", "10.9.0.0/24").await;
+    b.fill_in("Add an IP range", "Start address", "10.9.0.100")
+        .await;
+    b.fill_in("Add an IP range", "End address", "10.9.0.150")
+        .await;
+    b.press_in("Add an IP range", "Add IP range").await;
+    says(&b, "the new range", "10.9.0.150").await;
+    b.choose("Subnet", "10.9.0.0/24").await;
+    b.fill_in("Add an IP range", "Start address", "10.9.0.140")
+        .await;
+    b.fill_in("Add an IP range", "End address", "10.9.0.160")
+        .await;
+    b.press_in("Add an IP range", "Add IP range").await;
+    b.until(
+        "the overlap refused",
+        "const f = document.querySelector('section[aria-labelledby=h-add-range] form'); return [...f.querySelectorAll('.error, .form-result')].some(e => !e.hidden && e.textContent.length > 8)",
+        WAIT,
+    )
+    .await;
+    b.shot("network-range-refused").await;
+    let ranges = admin.get("/MAAS/api/2.0/ipranges/").await.ok().json();
+    assert_eq!(ranges.as_array().unwrap().len(), 1, "{ranges}");
+
+    // DHCP on the untagged VLAN of the default fabric.
+    let vlan = admin
+        .get("/MAAS/api/2.0/fabrics/0/vlans/0/")
+        .await
+        .ok()
+        .json();
+    assert_eq!(vlan["dhcp_on"], false);
+    let button = b
+        .js("return [...document.querySelectorAll('button')].map(b => b.textContent).find(t => t.startsWith('Turn DHCP on on ')) || ''")
+        .await;
+    let button = button.as_str().unwrap().to_string();
+    assert!(!button.is_empty(), "no DHCP switch");
+    b.press(&button).await;
+    b.until(
+        "DHCP on",
+        "return document.readyState === 'complete' && [...document.querySelectorAll('button')].some(b => b.textContent.startsWith('Turn DHCP off on '))",
+        WAIT,
+    )
+    .await;
+    b.shot("network").await;
+    let vlan = admin
+        .get("/MAAS/api/2.0/fabrics/0/vlans/0/")
+        .await
+        .ok()
+        .json();
+    assert_eq!(vlan["dhcp_on"], true, "{vlan}");
+
+    // The subnet's page: the addresses in use, and a MAC's netboot timeline.
+    b.click_text("a", "10.9.0.0/24").await;
+    b.until(
+        "the subnet page",
+        "return document.title.startsWith('Subnet 10.9.0.0/24')",
+        WAIT,
+    )
+    .await;
+    let t = text(&b).await;
+    assert!(t.contains("10.9.0.100\t10.9.0.150\t51\tdynamic"), "{t}");
+    assert!(t.contains("10.9.0.1\t10.9.0.1\t1\tgateway-ip"), "{t}");
+    b.fill("MAC address", "not-a-mac").await;
+    b.press("Show timeline").await;
+    says(&b, "the MAC refused", "is not a MAC address").await;
+    let mac = "52:54:00:aa:bb:01";
+    s.anon()
+        .get(&format!(
+            "/MAAS/boot/ipxe?mac={mac}&arch=amd64&firmware=bios"
+        ))
+        .await
+        .ok();
+    b.fill("MAC address", mac).await;
+    b.press("Show timeline").await;
+    b.until(
+        "the timeline",
+        "return !!document.querySelector('ol.timeline li')",
+        WAIT,
+    )
+    .await;
+    b.shot("subnet-timeline").await;
+    let failed = b
+        .js("return [...document.querySelectorAll('ol.timeline li.failed')].map(l => l.innerText).join('\\n')")
+        .await;
+    assert!(
+        failed.as_str().unwrap().contains("✗ failed:"),
+        "a failed hop is marked: {failed}"
+    );
+}
