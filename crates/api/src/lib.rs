@@ -36,6 +36,7 @@ mod ui_catalog;
 mod ui_clone;
 mod ui_controllers;
 mod ui_forms;
+mod ui_images;
 mod ui_machine;
 mod ui_machines;
 mod ui_network;

@@ -211,6 +211,7 @@ const APP_JS: &str = include_str!("../assets/app.js");
 const ADD_JS: &str = include_str!("../assets/add.js");
 const COMMON_JS: &str = include_str!("../assets/common.js");
 const CLONE_JS: &str = include_str!("../assets/clone.js");
+const IMAGES_JS: &str = include_str!("../assets/images.js");
 
 /// `/MAAS/r/…`: the pages; without a live session, the sign-in form.
 pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
@@ -223,6 +224,7 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["add.js"] => return Ok(asset(ADD_JS, "text/javascript; charset=utf-8")),
         ["common.js"] => return Ok(asset(COMMON_JS, "text/javascript; charset=utf-8")),
         ["clone.js"] => return Ok(asset(CLONE_JS, "text/javascript; charset=utf-8")),
+        ["images.js"] => return Ok(asset(IMAGES_JS, "text/javascript; charset=utf-8")),
         ["events"] => return crate::live::events(app, r).await,
         _ => {}
     }
@@ -263,6 +265,7 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
         ),
         ["tags"] => ok("Tags", false, &crate::ui_catalog::tags(app, &u).await?),
         ["network"] => ok("Network", false, &crate::ui_network::page(app, &u).await?),
+        ["images"] => ok("Images", false, &crate::ui_images::page(app, &u).await?),
         ["subnet", id] => {
             let (title, body) = crate::ui_network::subnet_page(app, r, &u, id).await?;
             ok(&title, false, &body)
@@ -299,6 +302,7 @@ const NAV: &[(&str, &str)] = &[
     ("clone", "Clone"),
     ("controllers", "Controllers"),
     ("network", "Network"),
+    ("images", "Images"),
     ("zones", "Zones"),
     ("pools", "Resource pools"),
     ("tags", "Tags"),

@@ -425,3 +425,91 @@ async fn the_network_pages_in_chromium() {
         "a failed hop is marked: {failed}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_images_page_uploads_in_chunks_in_chromium() {
+    let Some(bin) = chromedriver_or_skip() else {
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    // An image of 9 MiB and a bit (three chunks, the last one short), random bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("disk.img");
+    let bytes: Vec<u8> = (0..9 * 1024 * 1024 + 12345)
+        .map(|_| rand::random::<u8>())
+        .collect();
+    std::fs::write(&path, &bytes).unwrap();
+    let want = {
+        use sha2::Digest as _;
+        format!("{:x}", sha2::Sha256::digest(&bytes))
+    };
+
+    let driver = start_driver(&bin).await;
+    let base = s.base.clone();
+    let b = Browser::new(&driver, &base).await;
+    b.sign_in("admin", "pw").await;
+    open(&b, "Images").await;
+    b.shot("images").await;
+    // No name: the API's refusal next to the field, nothing made.
+    let input = b.labelled("Image file").await;
+    b.cmd(
+        reqwest::Method::POST,
+        &format!("/element/{input}/value"),
+        Some(json!({"text": path.display().to_string()})),
+    )
+    .await;
+    b.choose("File type", "ddraw").await;
+    b.press("Upload").await;
+    b.until(
+        "the name refused",
+        "const e = document.querySelector('#upload [data-error-for=name]'); return !!e && !e.hidden && e.textContent.length > 0",
+        Duration::from_secs(30),
+    )
+    .await;
+    let none: Value = admin
+        .get("/MAAS/api/2.0/boot-resources/?type=uploaded")
+        .await
+        .ok()
+        .json();
+    assert_eq!(none, json!([]));
+    b.fill("Name (custom/NAME)", "custom/browser-disk").await;
+    b.fill("Title", "Uploaded from the browser").await;
+    b.press("Upload").await;
+    b.until(
+        "the upload done",
+        "return (document.getElementById('upload-state') || {textContent: ''}).textContent.startsWith('Uploaded ') || document.body.innerText.includes('Uploaded from the browser')",
+        Duration::from_secs(120),
+    )
+    .await;
+    b.shot("images-uploaded").await;
+    let list: Value = admin
+        .get("/MAAS/api/2.0/boot-resources/?type=uploaded")
+        .await
+        .ok()
+        .json();
+    let id = list[0]["id"].as_i64().expect("the uploaded image");
+    let one: Value = admin
+        .get(&format!("/MAAS/api/2.0/boot-resources/{id}/"))
+        .await
+        .ok()
+        .json();
+    let set = one["sets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    let file = set["files"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(file["sha256"], want, "{one}");
+    assert_eq!(file["size"], bytes.len(), "{one}");
+    assert_eq!(file["complete"], true, "{one}");
+    says(&b, "the image listed", "Uploaded from the browser").await;
+}
