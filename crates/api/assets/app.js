@@ -137,6 +137,28 @@
   // A form with data-api saved (common.js): the page's sections again.
   ingot.saved = () => refresh();
 
+  // The machine's own credentials (its owner's page): shown, or replaced.
+  document.addEventListener("click", async (e) => {
+    const b = e.target.closest ? e.target.closest("button[data-token]") : null;
+    if (!b) return;
+    const box = byId("credentials");
+    const out = byId("token");
+    const url = `/MAAS/api/2.0/machines/${encodeURIComponent(box.dataset.machine)}/?op=`;
+    const r =
+      b.dataset.token === "get"
+        ? await ingot.api("GET", `${url}get_token`)
+        : await ingot.api("POST", `${url}regenerate_token`);
+    if (!r.ok) {
+      out.textContent = ingot.refusal(r);
+      return;
+    }
+    const t = JSON.parse(r.text);
+    out.textContent = t
+      ? `consumer_key: ${t.consumer_key}\ntoken_key: ${t.token_key}\ntoken_secret: ${t.token_secret}` +
+        (b.dataset.token === "get" ? "" : "\n(new: the old credentials no longer work)")
+      : "The machine has no credentials yet: regenerate them to make them.";
+  });
+
   // ---------------------------------------------------------------- actions
   document.addEventListener("change", (e) => {
     if (e.target.classList && e.target.classList.contains("pick")) showPicked();

@@ -58,7 +58,14 @@ window.ingot = (() => {
     }
     const result = f.querySelector(".form-result");
     const method = f.dataset.method || "POST";
-    const r = await api(method, f.dataset.api, method === "DELETE" ? null : new URLSearchParams(new FormData(f)));
+    // A {field} in the path is that field's value (the interface a link is made on).
+    const data = new URLSearchParams(new FormData(f));
+    const url = f.dataset.api.replace(/\{(\w+)\}/g, (_, k) => {
+      const v = data.get(k) || "";
+      data.delete(k);
+      return encodeURIComponent(v);
+    });
+    const r = await api(method, url, method === "DELETE" ? null : data);
     if (r.ok) {
       if (result) {
         result.textContent = "Saved.";

@@ -38,6 +38,7 @@ mod ui_controllers;
 mod ui_forms;
 mod ui_images;
 mod ui_machine;
+mod ui_machine_change;
 mod ui_machines;
 mod ui_network;
 mod ui_settings;

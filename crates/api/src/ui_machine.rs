@@ -411,7 +411,8 @@ pub(crate) async fn page(
     }
     let (zones, pools) = crate::ui::zones_and_pools(app).await?;
     let params = crate::ui_machines::action_params(app, &zones, &pools).await?;
-    let edit = edit_form(&mach, &zones, &pools);
+    let edit =
+        edit_form(&mach, &zones, &pools) + &crate::ui_machine_change::forms(app, u, &mach).await?;
     let body = format!(
         "<form class=\"actions\" id=\"act\"><input type=\"checkbox\" class=\"pick\" value=\"{sid}\" data-hostname=\"{host}\" checked hidden>\
          <label>Action <select id=\"action\">{options}</select></label>{params}\

@@ -847,3 +847,129 @@ async fn the_clone_flow_in_chromium() {
         "{intro}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_machine_page_changes_storage_network_and_credentials_in_chromium() {
+    let Some(bin) = chromedriver_or_skip() else {
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let sid = admin.ready_machine("store-01", &mac(80), &[]).await;
+    admin
+        .post(
+            "/MAAS/api/2.0/machines/?op=allocate",
+            &[("system_id", &sid)],
+        )
+        .await
+        .ok();
+    admin
+        .post(
+            "/MAAS/api/2.0/subnets/",
+            &[("cidr", "10.20.0.0/24"), ("name", "store-net")],
+        )
+        .await
+        .ok();
+    let driver = start_driver(&bin).await;
+    let base = s.base.clone();
+    let b = Browser::new(&driver, &base).await;
+    b.sign_in("admin", "pw").await;
+    b.goto(&format!("{base}/MAAS/r/machine/{sid}")).await;
+    b.until(
+        "the machine page",
+        "return !!document.getElementById('h-storage')",
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // The storage layout: LVM, shown in the storage section without a reload.
+    b.click_text("summary", "Change the storage layout").await;
+    b.choose("Layout", "lvm").await;
+    b.press("Apply the layout").await;
+    b.until(
+        "the volume group",
+        "return document.querySelector('section[aria-labelledby=h-storage]').innerText.includes('vgroot')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let vgs = admin.machine(&sid).await["volume_groups"].clone();
+    assert_eq!(vgs[0]["name"], "vgroot", "{vgs}");
+
+    // A static address: one outside the subnet is refused with the API's reason; then linked.
+    b.click_text("summary", "Link a subnet").await;
+    b.choose("Subnet", "10.20.0.0/24").await;
+    b.choose("Mode", "STATIC").await;
+    b.fill("IP address", "10.20.1.30").await;
+    b.press("Link the subnet").await;
+    b.until(
+        "the address refused",
+        "const f = [...document.querySelectorAll('form')].find(f => (f.dataset.api || '').includes('link_subnet')); return [...f.querySelectorAll('.error, .form-result')].some(e => !e.hidden && e.textContent.length > 8)",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.shot("machine-link-refused").await;
+    b.fill("IP address", "10.20.0.30").await;
+    b.press("Link the subnet").await;
+    b.until(
+        "the link shown",
+        "return document.querySelector('section[aria-labelledby=h-net]').innerText.includes('10.20.0.30')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let m = admin.machine(&sid).await;
+    assert_eq!(
+        m["interface_set"][0]["links"][0]["ip_address"], "10.20.0.30",
+        "{m:#}"
+    );
+
+    // The owner's machine credentials: made, shown, replaced.
+    b.click_text("summary", "Machine credentials").await;
+    let token_key = |text: serde_json::Value| -> String {
+        let t = text.as_str().unwrap_or_default().to_string();
+        t.lines()
+            .find_map(|l| l.strip_prefix("token_key: "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut seen = Vec::new();
+    for round in 0..2 {
+        b.js("document.getElementById('token').textContent = ''; return true")
+            .await;
+        b.press("Regenerate the credentials").await;
+        b.until(
+            "new credentials",
+            "return document.getElementById('token').textContent.includes('(new:')",
+            Duration::from_secs(10),
+        )
+        .await;
+        let shown = token_key(
+            b.js("return document.getElementById('token').textContent")
+                .await,
+        );
+        let api: serde_json::Value = admin
+            .get(&format!("/MAAS/api/2.0/machines/{sid}/?op=get_token"))
+            .await
+            .ok()
+            .json();
+        assert_eq!(api["token_key"], shown.as_str(), "round {round}");
+        b.js("document.getElementById('token').textContent = ''; return true")
+            .await;
+        b.press("Show the credentials").await;
+        b.until(
+            "the credentials",
+            "return document.getElementById('token').textContent.includes('token_key: ')",
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(
+            token_key(
+                b.js("return document.getElementById('token').textContent")
+                    .await
+            ),
+            shown
+        );
+        seen.push(shown);
+    }
+    b.shot("machine-credentials").await;
+    assert_ne!(seen[0], seen[1], "regenerated credentials are new");
+}
