@@ -60,6 +60,9 @@ window.ingot = (() => {
     const method = f.dataset.method || "POST";
     // A {field} in the path is that field's value (the interface a link is made on).
     const data = new URLSearchParams(new FormData(f));
+    // data-omit-empty: a field left empty is not sent (the API's default, or the script's
+    // own header, applies).
+    if ("omitEmpty" in f.dataset) for (const [k, v] of [...data]) if (v === "") data.delete(k);
     const url = f.dataset.api.replace(/\{(\w+)\}/g, (_, k) => {
       const v = data.get(k) || "";
       data.delete(k);

@@ -41,6 +41,7 @@ mod ui_machine;
 mod ui_machine_change;
 mod ui_machines;
 mod ui_network;
+mod ui_scripts;
 mod ui_settings;
 mod users;
 

@@ -266,6 +266,7 @@ pub(crate) async fn pages(app: &App, r: &Req, rest: &[&str]) -> Res {
         ["tags"] => ok("Tags", false, &crate::ui_catalog::tags(app, &u).await?),
         ["network"] => ok("Network", false, &crate::ui_network::page(app, &u).await?),
         ["images"] => ok("Images", false, &crate::ui_images::page(app, &u).await?),
+        ["scripts"] => ok("Scripts", false, &crate::ui_scripts::page(app, &u).await?),
         ["subnet", id] => {
             let (title, body) = crate::ui_network::subnet_page(app, r, &u, id).await?;
             ok(&title, false, &body)
@@ -303,6 +304,7 @@ const NAV: &[(&str, &str)] = &[
     ("controllers", "Controllers"),
     ("network", "Network"),
     ("images", "Images"),
+    ("scripts", "Scripts"),
     ("zones", "Zones"),
     ("pools", "Resource pools"),
     ("tags", "Tags"),

@@ -190,7 +190,7 @@ async fn the_administration_pages_in_chromium() {
     b.press("Set max_concurrent_deployments").await;
     b.until(
         "the value kept",
-        "return document.readyState === 'complete' && [...document.querySelectorAll('form')].find(f => f.querySelector('input[name=name][value=max_concurrent_deployments]')).querySelector('input[name=value]').value === '5'",
+        "return document.readyState === 'complete' && [...document.querySelectorAll('tr')].find(t => t.cells[0].innerText === 'max_concurrent_deployments').cells[1].innerText === '5'",
         WAIT,
     )
     .await;
@@ -280,6 +280,50 @@ async fn the_administration_pages_in_chromium() {
         .ok()
         .json();
     assert_eq!(keys, json!([]));
+
+    // Scripts: one without its text is refused next to the field; one is uploaded, read
+    // back through the API, and deleted. A built-in script has no delete.
+    open(&b, "Scripts").await;
+    b.fill_in("Upload a script", "Name", "ui-check").await;
+    b.press_in("Upload a script", "Upload script").await;
+    b.until(
+        "the script refused",
+        "const e = document.querySelector('section[aria-labelledby=h-add] [data-error-for=script]'); return !!e && !e.hidden && e.textContent.length > 0",
+        WAIT,
+    )
+    .await;
+    b.fill_in(
+        "Upload a script",
+        "Script",
+        "#!/bin/sh\necho ui-check-ran\n",
+    )
+    .await;
+    b.fill_in("Upload a script", "Tags", "ui").await;
+    b.press_in("Upload a script", "Upload script").await;
+    says(&b, "the new script", "ui-check").await;
+    b.shot("admin-scripts").await;
+    let body = admin
+        .get("/MAAS/api/2.0/scripts/ui-check?op=download")
+        .await
+        .ok()
+        .body;
+    assert!(body.contains("echo ui-check-ran"), "{body}");
+    let builtin_delete = b
+        .js("const t = [...document.querySelectorAll('tr')].find(t => t.innerText.startsWith('smartctl-validate')); return !!t && !!t.querySelector('details.danger')")
+        .await;
+    assert_eq!(builtin_delete, json!(false), "built-ins cannot be deleted");
+    open_in_row(&b, "ui-check", "Delete…").await;
+    b.press_in("Scripts", "Delete script ui-check").await;
+    b.until(
+        "the script gone",
+        "return document.readyState === 'complete' && !document.body.innerText.includes('ui-check')",
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        admin.get("/MAAS/api/2.0/scripts/ui-check").await.status,
+        404
+    );
 
     // Bob is not an administrator: lists without forms, and no users.
     b.press("Sign out").await;
