@@ -25,6 +25,9 @@ const COLUMNS: &[(&str, &str)] = &[
     ("tags", "Tags"),
 ];
 
+/// Columns shown after those, not sortable (they are read from the page's rows only).
+const MORE_COLUMNS: &[&str] = &["Storage", "IP / MAC"];
+
 /// The machine actions of the action bar: (op, label). `delete` is a DELETE, `set_zone` and
 /// `set_pool` an update (PUT), `tag` the tag's `update_nodes`; the rest are
 /// `POST machines/{id}/?op=…` as in the API.
@@ -173,7 +176,7 @@ pub(crate) async fn list(app: &App, r: &Req, u: &User) -> Result<String, crate::
         Vec::new()
     } else {
         app.region
-            .list_machines_brief(
+            .list_machines(
                 u,
                 ingot_region::model::MachineFilter {
                     system_ids: ids.clone(),
@@ -230,6 +233,7 @@ pub(crate) async fn list(app: &App, r: &Req, u: &User) -> Result<String, crate::
                 enc(&q)
             )
         })
+        .chain(MORE_COLUMNS.iter().map(|h| format!("<th>{h}</th>")))
         .collect();
     let mut i = 0;
     while i < shown.len() {
@@ -257,6 +261,18 @@ pub(crate) async fn list(app: &App, r: &Req, u: &User) -> Result<String, crate::
     Ok(out)
 }
 
+/// The first address the machine holds, else its boot interface's MAC.
+fn first_ip_or_mac(m: &Value) -> String {
+    m["ip_addresses"]
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|v| v.as_str())
+        .or_else(|| m["boot_interface"]["mac_address"].as_str())
+        .or_else(|| m["interface_set"][0]["mac_address"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
 fn row(m: &Value) -> String {
     let s = |k: &str| esc(m[k].as_str().unwrap_or(""));
     let tags: Vec<String> = m["tag_names"]
@@ -271,7 +287,7 @@ fn row(m: &Value) -> String {
     format!(
         "<tr data-id=\"{sid}\" data-hostname=\"{host}\"><td><input type=\"checkbox\" class=\"pick\" value=\"{sid}\" data-hostname=\"{host}\" aria-label=\"select {host}\"></td>\
          <td><a href=\"/MAAS/r/machine/{sid}\">{host}</a></td><td class=\"status\">{}{lock}<br><small>{}</small></td><td class=\"power\">{}</td><td>{}</td><td>{}</td>\
-         <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+         <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         s("status_name"),
         s("status_message"),
         s("power_state"),
@@ -282,6 +298,11 @@ fn row(m: &Value) -> String {
         esc(m["pool"]["name"].as_str().unwrap_or("")),
         esc(m["zone"]["name"].as_str().unwrap_or("")),
         tags.join(", "),
+        match m["storage"].as_f64() {
+            Some(mb) if mb > 0.0 => format!("{:.1} GB", mb / 1000.0),
+            _ => String::new(),
+        },
+        esc(&first_ip_or_mac(m)),
         sid = s("system_id"),
         host = s("hostname"),
     )

@@ -65,6 +65,12 @@ async fn the_machine_list_in_chromium() {
     )
     .await;
     b.shot("machines").await;
+    // Its storage and its MAC (it holds no address yet) are in its row.
+    let web01 = b
+        .js("return document.querySelector('tr[data-hostname=\"web-01\"]').innerText")
+        .await;
+    let web01 = web01.as_str().unwrap();
+    assert!(web01.contains(&mac(50)) && web01.contains(" GB"), "{web01}");
     b.until(
         "the live stream",
         "return document.getElementById('live').textContent === 'live'",
