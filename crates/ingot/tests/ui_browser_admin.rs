@@ -557,3 +557,121 @@ async fn the_images_page_uploads_in_chunks_in_chromium() {
     assert_eq!(file["complete"], true, "{one}");
     says(&b, "the image listed", "Uploaded from the browser").await;
 }
+
+/// Every control of the page that has no accessible name (label, aria-label or
+/// aria-labelledby, its own text, or a title), as `tag name=…` lines; and a positive tabindex
+/// (which breaks the keyboard order) counts as a fault too.
+const UNNAMED: &str = "return [...document.querySelectorAll('a, button, input, select, textarea, summary')]
+  .filter(e => e.type !== 'hidden' && !e.closest('[hidden]'))
+  .filter(e => !((e.labels && e.labels.length) || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')
+                 || (e.textContent || '').trim() || e.title) || e.tabIndex > 0)
+  .map(e => `${e.tagName.toLowerCase()} name=${e.name || ''} ${e.outerHTML.slice(0, 80)}`)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_by_keyboard_and_at_a_phones_width() {
+    let Some(bin) = chromedriver_or_skip() else {
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let admin = s.client();
+    let sid = admin.ready_machine("kb-01", &common::mac(90), &[]).await;
+    let subnet = admin
+        .post("/MAAS/api/2.0/subnets/", &[("cidr", "10.30.0.0/24")])
+        .await
+        .ok()
+        .json();
+    let driver = start_driver(&bin).await;
+    let base = s.base.clone();
+    let b = Browser::new(&driver, &base).await;
+
+    // Sign in with the keyboard alone: the username field has the focus.
+    b.goto(&format!("{base}/MAAS/r/")).await;
+    b.until(
+        "the sign-in form",
+        "return document.activeElement && document.activeElement.name === 'username'",
+        WAIT,
+    )
+    .await;
+    b.keys("admin\u{E004}pw\u{E007}").await;
+    says(&b, "signed in", "Signed in as admin").await;
+
+    // A zone added with the keyboard: Tab from the top of the page to the form's first field,
+    // type, Tab, type, Enter.
+    open(&b, "Zones").await;
+    // From the first control of the page (the first link of the navigation), Tab until the
+    // form's Name field has the focus.
+    b.js("document.querySelector('a, button, input, select, textarea, summary').focus(); return true")
+        .await;
+    let is_name = "return document.activeElement === document.querySelector('section[aria-labelledby=h-add] input[name=name]')";
+    let mut tabs = 0;
+    while b.js(is_name).await != json!(true) {
+        tabs += 1;
+        assert!(tabs < 60, "Tab never reaches the form's Name field");
+        b.keys("\u{E004}").await;
+    }
+    b.keys("keyboard-zone\u{E004}made by keys\u{E007}").await;
+    says(&b, "the zone made by keys", "made by keys").await;
+    let z = admin
+        .get("/MAAS/api/2.0/zones/keyboard-zone/")
+        .await
+        .ok()
+        .json();
+    assert_eq!(z["description"], "made by keys");
+    // A disclosure opens with Enter: the zone's edit form.
+    b.js("[...document.querySelectorAll('summary')].find(s => s.textContent === 'Edit keyboard-zone').focus(); return true")
+        .await;
+    b.keys("\u{E007}").await;
+    assert_eq!(
+        b.js("return [...document.querySelectorAll('details')].find(d => d.querySelector('summary').textContent === 'Edit keyboard-zone').open")
+            .await,
+        json!(true)
+    );
+
+    // Every page: every control has an accessible name; at a phone's width nothing but the
+    // tables (which scroll inside themselves) is wider than the screen.
+    let pages = [
+        "/MAAS/r/".to_string(),
+        "/MAAS/r/add".into(),
+        "/MAAS/r/clone".into(),
+        format!("/MAAS/r/clone?source={sid}"),
+        format!("/MAAS/r/machine/{sid}"),
+        "/MAAS/r/controllers".into(),
+        "/MAAS/r/network".into(),
+        format!("/MAAS/r/subnet/{}", subnet["id"]),
+        "/MAAS/r/images".into(),
+        "/MAAS/r/scripts".into(),
+        "/MAAS/r/zones".into(),
+        "/MAAS/r/pools".into(),
+        "/MAAS/r/tags".into(),
+        "/MAAS/r/settings".into(),
+        "/MAAS/r/users".into(),
+        "/MAAS/r/account".into(),
+    ];
+    for (width, height) in [(1280, 800), (390, 844)] {
+        b.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+        for p in &pages {
+            b.goto(&format!("{base}{p}")).await;
+            b.until(
+                "the page",
+                "return document.readyState === 'complete'",
+                WAIT,
+            )
+            .await;
+            let unnamed = b.js(UNNAMED).await;
+            assert_eq!(unnamed, json!([]), "{p}: controls without a name");
+            let wide = b
+                .js("return [...document.body.querySelectorAll('*')].filter(e => !e.closest('table') && e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).map(e => e.tagName + ' ' + (e.id || e.className || e.textContent.slice(0, 30)))")
+                .await;
+            assert_eq!(wide, json!([]), "{p} at {width}px: wider than the screen");
+            if width < 500 {
+                let name = p.trim_matches('/').replace(['/', '?', '='], "-");
+                b.shot(&format!("phone-{name}")).await;
+            }
+        }
+    }
+}
