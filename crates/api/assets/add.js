@@ -53,7 +53,12 @@
     if (r.ok) {
       const m = JSON.parse(r.text);
       const done = document.getElementById("added");
-      done.textContent = `Added ${m.hostname} (${m.system_id}): ${m.status_name}.`;
+      // Commissioning needs a way to power the machine on: without a power type it stays New.
+      const why =
+        m.status_name === "New" && el.commission.checked && !el.power_type.value
+          ? " It stays New: without a power type Ingot cannot power it on to commission it. Set its power type, then commission it (or power it on by hand)."
+          : "";
+      done.textContent = `Added ${m.hostname} (${m.system_id}): ${m.status_name}.${why}`;
       done.dataset.systemId = m.system_id;
       done.hidden = false;
       form.reset();

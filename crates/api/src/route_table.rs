@@ -133,6 +133,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         doc: "Manage a user account.",
         actions: ops![
             "read" "GET" None, "Read a user.";
+            "update" "PUT" None, "Make a user an administrator or not (admin; Ingot's, as MAAS's UI does it): is_superuser. You cannot take your own rights away.", "is_superuser!";
             "delete" "DELETE" None, "Delete a user (admin).";
         ],
     },

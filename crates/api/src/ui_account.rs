@@ -117,7 +117,20 @@ pub(crate) async fn users(app: &App, u: &User) -> Result<String, crate::ApiError
                 if x.id == u.id {
                     "<small>you</small>".to_string()
                 } else {
-                    delete(&item, &format!("user {}", x.username))
+                    api_form(
+                        &item,
+                        "PUT",
+                        "inline",
+                        &format!(
+                            "<input type=\"hidden\" name=\"is_superuser\" value=\"{}\">",
+                            !x.is_admin
+                        ),
+                        &if x.is_admin {
+                            format!("Make {} a user", x.username)
+                        } else {
+                            format!("Make {} an administrator", x.username)
+                        },
+                    ) + &delete(&item, &format!("user {}", x.username))
                 },
             ]
         })

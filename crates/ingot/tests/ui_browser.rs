@@ -377,6 +377,26 @@ async fn the_machine_list_in_chromium() {
     assert_eq!(m["status_name"], "Deployed");
     assert_eq!(m["power_type"], "ipmi");
 
+    // Without a power type, commissioning cannot start: the page says why it stays New.
+    b.fill("Hostname", "no-power-01").await;
+    b.fill("MAC addresses", "52:54:00:aa:bb:0f").await;
+    b.press("Save machine").await;
+    b.until(
+        "the machine without a power type",
+        "return document.getElementById('added').textContent.startsWith('Added no-power-01 (')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let said = b
+        .js("return document.getElementById('added').textContent")
+        .await;
+    assert!(
+        said.as_str()
+            .unwrap()
+            .contains(": New. It stays New: without a power type"),
+        "{said}"
+    );
+
     // A machine added normally goes to Commissioning, and a list open in another tab shows it
     // there without a reload.
     let add_tab = b.tab().await;

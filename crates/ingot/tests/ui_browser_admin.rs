@@ -219,6 +219,33 @@ async fn the_administration_pages_in_chromium() {
         )
         .await;
     assert_eq!(login.status, 200, "carol signs in with the password set");
+    // Made an administrator, and back; nobody takes their own rights away.
+    b.press("Make carol an administrator").await;
+    b.until(
+        "carol an administrator",
+        "return document.readyState === 'complete' && [...document.querySelectorAll('button')].some(b => b.textContent === 'Make carol a user')",
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        admin.get("/MAAS/api/2.0/users/carol/").await.ok().json()["is_superuser"],
+        true
+    );
+    b.press("Make carol a user").await;
+    b.until(
+        "carol a user again",
+        "return document.readyState === 'complete' && [...document.querySelectorAll('button')].some(b => b.textContent === 'Make carol an administrator')",
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        admin.get("/MAAS/api/2.0/users/carol/").await.ok().json()["is_superuser"],
+        false
+    );
+    let own = admin
+        .put("/MAAS/api/2.0/users/admin/", &[("is_superuser", "false")])
+        .await;
+    assert_eq!(own.status, 400, "{}", own.body);
     open_in_row(&b, "carol@", "Delete…").await;
     b.press_in("Users", "Delete user carol").await;
     b.until(

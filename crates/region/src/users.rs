@@ -208,6 +208,23 @@ impl Region {
         Ok(self.store.delete_user(target.id).await?)
     }
 
+    /// An administrator makes another account an administrator, or takes that away (MAAS does
+    /// this in its UI; Ingot's UI calls this, and so may the API). Nobody demotes themselves:
+    /// the region always keeps the administrator who is acting.
+    pub async fn set_user_admin(&self, u: &User, name: &str, is_admin: bool) -> Result<User> {
+        let target = self.user_named(name).await?;
+        need_admin(u)?;
+        if target.id == u.id && !is_admin {
+            return Err(RegionError::BadRequest(
+                "You cannot take away your own administrator rights.".into(),
+            ));
+        }
+        self.store
+            .update_user(target.id, None, None, Some(is_admin))
+            .await?;
+        self.user_named(name).await
+    }
+
     /// A new API token for the user.
     pub async fn create_user_token(&self, u: &User, name: &str) -> Result<Token> {
         Ok(self.store.create_user_token(u.id, name).await?)
