@@ -7,23 +7,10 @@
 //! fields), and signs out.
 
 mod common;
-use common::webdriver::{chromedriver, start_driver, Browser};
+use common::webdriver::{chromedriver_or_skip, start_driver, Browser};
 use common::{mac, Server};
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-/// chromedriver, or None (the test skips) when it is not installed; in CI that fails.
-fn chromedriver_or_skip() -> Option<String> {
-    let bin = chromedriver();
-    if bin.is_none() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must provide chromedriver (scripts/peers/chromium.sh)"
-        );
-        eprintln!("SKIP: no chromedriver (scripts/peers/chromium.sh installs it)");
-    }
-    bin
-}
 
 fn status_of(host: &str) -> String {
     format!(

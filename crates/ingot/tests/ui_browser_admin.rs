@@ -5,22 +5,10 @@
 //! is not an administrator sees the lists without the forms, and not the users.
 
 mod common;
-use common::webdriver::{chromedriver, start_driver, Browser};
+use common::webdriver::{chromedriver_or_skip, start_driver, Browser};
 use common::Server;
 use serde_json::{json, Value};
 use std::time::Duration;
-
-fn chromedriver_or_skip() -> Option<String> {
-    let bin = chromedriver();
-    if bin.is_none() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must provide chromedriver (scripts/peers/chromium.sh)"
-        );
-        eprintln!("SKIP: no chromedriver (scripts/peers/chromium.sh installs it)");
-    }
-    bin
-}
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -22,6 +22,19 @@ impl Drop for Driver {
 }
 
 /// chromedriver's path (`INGOT_CHROMEDRIVER`, else Debian's), if it is installed.
+/// chromedriver, or None (the test skips) when it is not installed; in CI that fails.
+pub fn chromedriver_or_skip() -> Option<String> {
+    let bin = chromedriver();
+    if bin.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide chromedriver (scripts/peers/chromium.sh)"
+        );
+        eprintln!("SKIP: no chromedriver (scripts/peers/chromium.sh installs it)");
+    }
+    bin
+}
+
 pub fn chromedriver() -> Option<String> {
     let p = std::env::var("INGOT_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     std::path::Path::new(&p).exists().then_some(p)
@@ -146,6 +159,16 @@ impl Browser {
         v[ELEMENT].as_str().unwrap().to_string()
     }
 
+    /// Click an element found before.
+    pub async fn click_element(&self, e: &str) {
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
     /// As a person finds things: the button with this text.
     pub async fn press(&self, text: &str) {
         self.click_text("button", text).await;
@@ -156,12 +179,7 @@ impl Browser {
         let e = self
             .find_by("xpath", &format!("//{tag}[normalize-space(.)='{text}']"))
             .await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{e}/click"),
-            Some(json!({})),
-        )
-        .await;
+        self.click_element(&e).await;
     }
 
     /// The input, select or text area of the visible label that starts with `label`.
@@ -230,12 +248,7 @@ impl Browser {
                 Self::section(heading)
             ))
             .await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{e}/click"),
-            Some(json!({})),
-        )
-        .await;
+        self.click_element(&e).await;
     }
 
     async fn fill_element(&self, e: &str, text: &str) {
@@ -265,12 +278,7 @@ impl Browser {
             )
             .await;
         let opt = v[ELEMENT].as_str().unwrap().to_string();
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{opt}/click"),
-            Some(json!({})),
-        )
-        .await;
+        self.click_element(&opt).await;
     }
 
     /// Type on the keyboard, into whatever has the focus (`\u{E004}` is Tab, `\u{E007}`
@@ -338,12 +346,7 @@ impl Browser {
 
     pub async fn click(&self, css: &str) {
         let e = self.find(css).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{e}/click"),
-            Some(json!({})),
-        )
-        .await;
+        self.click_element(&e).await;
     }
 
     /// Wait (polling every 50 ms) until the script returns true; how long it took.
