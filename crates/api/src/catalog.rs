@@ -3,9 +3,9 @@
 use crate::{machines_json, no_content, ok_json, render, unknown_op, App, Req, Res};
 use axum::http::Method;
 use ingot_region::forms;
+use ingot_region::model::MachineFilter;
 use ingot_region::model::NamedKind;
 use ingot_region::model::User;
-use ingot_region::model::{Domain, MachineFilter};
 use ingot_wire::Params;
 use serde_json::json;
 use serde_json::Value;
@@ -160,29 +160,5 @@ pub(crate) async fn named_item(app: &App, r: &Req, u: &User, kind: NamedKind, ke
             app.region.named(kind, key).await?;
             Err(unknown_op(r))
         }
-    }
-}
-
-/// A DNS domain as MAAS shows it.
-pub(crate) fn domain_json(d: &Domain) -> Value {
-    json!({
-        "id": d.id, "name": d.name, "authoritative": d.authoritative, "ttl": d.ttl,
-        "is_default": d.id == 1, "resource_record_count": d.machines,
-        "resource_uri": format!("{}/domains/{}/", render::API, d.id),
-    })
-}
-
-/// `domains/` and `domains/{id}/`: read (the DNS issue adds the rest).
-pub(crate) async fn domains(app: &App, id: Option<&str>) -> Res {
-    match id {
-        None => ok_json(Value::Array(
-            app.region
-                .domains()
-                .await?
-                .iter()
-                .map(domain_json)
-                .collect(),
-        )),
-        Some(id) => ok_json(domain_json(&app.region.domain(id).await?)),
     }
 }

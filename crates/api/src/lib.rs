@@ -11,6 +11,7 @@ mod boot_sources;
 mod catalog;
 mod clone;
 mod devices;
+mod dns;
 mod errors;
 mod events;
 mod files;

@@ -5,7 +5,7 @@
 
 use crate::routes::{version, ActionDef, AnonDef, Call, HandlerDef, Serve};
 use crate::{
-    absent, boot_resources, boot_sources, catalog, devices, events, files, machines, network,
+    absent, boot_resources, boot_sources, catalog, devices, dns, events, files, machines, network,
     nodes, ok_json, rack, raids, repositories, reserved_ips, scripts, settings, storage, users,
     App, Req,
 };
@@ -569,27 +569,71 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
     HandlerDef {
         name: "DomainsHandler",
         path: "/MAAS/api/2.0/domains/",
-        serve: serve!(|app, r, c| {
-            c.user()?;
-            catalog::domains(app, None).await
-        }),
+        serve: serve!(|app, r, c| dns::domains(app, r, c.user()?, None).await),
         params: &[],
         doc: "Manage DNS domains.",
         actions: ops![
-            "read" "GET" None, "List the DNS domains machines are named in (the default, maas, first).";
+            "read" "GET" None, "List the DNS domains (the default, maas, is id 0).";
+            "create" "POST" None, "Create a domain (admin): name, authoritative (default true), ttl (seconds). A name taken is a 409.", "name! authoritative ttl";
         ],
     },
     HandlerDef {
         name: "DomainHandler",
         path: "/MAAS/api/2.0/domains/{id}/",
-        serve: serve!(|app, r, c| {
-            c.user()?;
-            catalog::domains(app, Some(c.arg(0))).await
-        }),
+        serve: serve!(|app, r, c| dns::domains(app, r, c.user()?, Some(c.arg(0))).await),
         params: &["id"],
         doc: "Manage a DNS domain.",
         actions: ops![
             "read" "GET" None, "Read a domain (by id or name).";
+            "update" "PUT" None, "Update a domain (admin): name, authoritative, ttl.", "name authoritative ttl";
+            "delete" "DELETE" None, "Delete a domain (admin) with its names and records: not the default one, nor one machines are named in.";
+            "set_default" "POST" Some("set_default"), "Make it the default domain (admin): machines added without a domain are named in it.";
+        ],
+    },
+    HandlerDef {
+        name: "DNSResourcesHandler",
+        path: "/MAAS/api/2.0/dnsresources/",
+        serve: serve!(|app, r, c| dns::dnsresources(app, r, c.user()?, None).await),
+        params: &[],
+        doc: "Manage names in the DNS domains and their addresses.",
+        actions: ops![
+            "read" "GET" None, "List names: domain, name, rrtype filter them.", "domain name rrtype all";
+            "create" "POST" None, "Create a name (admin): fqdn, or name and domain (default: the default domain); address_ttl; ip_addresses (space-separated). A machine's name is its own (409).", "fqdn name domain address_ttl ip_addresses";
+        ],
+    },
+    HandlerDef {
+        name: "DNSResourceHandler",
+        path: "/MAAS/api/2.0/dnsresources/{id}/",
+        serve: serve!(|app, r, c| dns::dnsresources(app, r, c.user()?, Some(c.arg(0))).await),
+        params: &["id"],
+        doc: "Manage a name in a DNS domain.",
+        actions: ops![
+            "read" "GET" None, "Read a name with its addresses and records.";
+            "update" "PUT" None, "Update a name (admin): fqdn or name/domain, address_ttl, ip_addresses (all of them).", "fqdn name domain address_ttl ip_addresses";
+            "delete" "DELETE" None, "Delete a name with its addresses and records (admin).";
+        ],
+    },
+    HandlerDef {
+        name: "DNSResourceRecordsHandler",
+        path: "/MAAS/api/2.0/dnsresourcerecords/",
+        serve: serve!(|app, r, c| dns::dnsresourcerecords(app, r, c.user()?, None).await),
+        params: &[],
+        doc: "Manage DNS records other than addresses.",
+        actions: ops![
+            "read" "GET" None, "List records: domain, name, rrtype filter them.", "domain name rrtype";
+            "create" "POST" None, "Create a record (admin): fqdn, or name and domain; rrtype (CNAME, MX, NS, SRV, SSHFP, TXT; addresses are dnsresources' ip_addresses), rrdata as the type wants it, ttl. A CNAME stands alone at its name.", "fqdn name domain rrtype! rrdata! ttl";
+        ],
+    },
+    HandlerDef {
+        name: "DNSResourceRecordHandler",
+        path: "/MAAS/api/2.0/dnsresourcerecords/{id}/",
+        serve: serve!(|app, r, c| dns::dnsresourcerecords(app, r, c.user()?, Some(c.arg(0))).await),
+        params: &["id"],
+        doc: "Manage a DNS record.",
+        actions: ops![
+            "read" "GET" None, "Read a record.";
+            "update" "PUT" None, "Update a record (admin): rrdata, ttl (its type stays).", "rrdata ttl";
+            "delete" "DELETE" None, "Delete a record (admin); a name left with nothing goes too.";
         ],
     },
     HandlerDef {

@@ -6,6 +6,7 @@
 //! * [`signal`]: what a machine's own reports (metadata signals, status events, timeouts) do.
 //! * [`constraints`]: allocation constraint matching and closest-fit ordering.
 //! * [`deploy`]: the deploy configuration the agent executes; cloud-init network-config.
+//! * [`dns`]: DNS names, FQDNs and record data as the DNS API takes them.
 //! * [`ids`]: system ids, hostnames, MACs, architectures.
 //! * [`ip_usage`]: how a subnet's addresses are used (reserved, free, statistics).
 //! * [`inventory`]: machine-resources (LXD resources) JSON → hardware inventory (spec §6).
@@ -21,6 +22,7 @@ pub mod boot;
 pub mod clone;
 pub mod constraints;
 pub mod deploy;
+pub mod dns;
 pub mod ids;
 pub mod inventory;
 pub mod ip_usage;

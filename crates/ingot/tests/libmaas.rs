@@ -114,7 +114,8 @@ async fn libmaas_smoke_postgres() {
 }
 
 /// What python-libmaas users call beyond the smoke: the region's settings by their helpers,
-/// the default fabric, spaces, devices (create, list, delete) and files.
+/// the default fabric, spaces, devices (create, list, delete), files and domains (create,
+/// change, list, delete).
 const LIBMAAS_MODEL: &str = r#"
 import os
 from maas.client import connect
@@ -139,6 +140,14 @@ print("devices", [x.hostname for x in c.devices.list()])
 d.delete()
 print("after", [x.hostname for x in c.devices.list()])
 print("files", [x.filename for x in c.files.list()])
+dm = c.domains.create(name="lab.example", ttl=300)
+print("domain", dm.name, dm.authoritative, dm.ttl)
+dm.ttl = 600
+dm.save()
+print("domain ttl", c.domains.get(dm.id).ttl)
+print("domains", sorted(d.name for d in c.domains.list()))
+dm.delete()
+print("domains after", sorted(d.name for d in c.domains.list()))
 m = c.machines.get(system_id=os.environ["SID"])
 print("before", sorted(i.name for i in m.interfaces))
 m.restore_networking_configuration()
@@ -194,6 +203,10 @@ async fn libmaas_reads_and_changes_the_model() {
         "devices ['libdev']",
         "after []",
         "files []",
+        "domain lab.example True 300",
+        "domain ttl 600",
+        "domains ['lab.example', 'maas']",
+        "domains after ['maas']",
         "before ['bond0', 'eth0', 'eth1']",
         "restored ['eth0', 'eth1']",
         "status Ready",

@@ -18,6 +18,7 @@ pub mod deploy;
 pub mod details;
 mod devices;
 mod disks;
+pub mod dns;
 mod error;
 pub mod fabrics;
 mod interface_ops;
@@ -61,6 +62,9 @@ pub mod model {
         Domain, Event, Interface, Machine, MachineFacts, MachineFilter, Named, NamedKind,
         ScriptResult, StoreError, Tag, Token, User, DEVICE,
     };
+    pub mod dns {
+        pub use ingot_store::dns::{DnsRecord, DnsResource};
+    }
     pub mod network {
         pub use ingot_store::network::{
             Fabric, InterfaceLink, IpRange, NetbootEvent, Rack, Space, StaticIp, Subnet, Vlan,
@@ -209,11 +213,14 @@ pub struct Region {
 
 impl Region {
     /// Ids of the default zone, pool and domain.
+    /// The default zone, pool (kept once read) and domain (read each time: `set_default`
+    /// changes it).
     pub async fn defaults(&self) -> Result<(i64, i64, i64)> {
-        Ok(*self
+        let (zone, pool, _) = *self
             .defaults
             .get_or_try_init(|| self.store.defaults())
-            .await?)
+            .await?;
+        Ok((zone, pool, self.store.default_domain_id().await?))
     }
 
     pub fn new(store: Store) -> Region {

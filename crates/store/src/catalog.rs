@@ -12,6 +12,10 @@ pub struct Domain {
     pub ttl: Option<i64>,
     /// How many machines have their name in it.
     pub machines: i64,
+    /// Where machines are named when no domain is given (one domain is).
+    pub is_default: bool,
+    /// Its names' addresses and records.
+    pub records: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +43,7 @@ pub enum NamedKind {
 impl Store {
     /// Ids of the default zone, pool and domain, in one query.
     pub async fn defaults(&self) -> Result<(i64, i64, i64)> {
-        let r = sqlx::query("SELECT (SELECT id FROM zones WHERE name = 'default'), (SELECT id FROM pools WHERE name = 'default'), (SELECT MIN(id) FROM domains)")
+        let r = sqlx::query("SELECT (SELECT id FROM zones WHERE name = 'default'), (SELECT id FROM pools WHERE name = 'default'), (SELECT MIN(id) FROM domains WHERE is_default = 1)")
             .fetch_one(&self.pool)
             .await?;
         let get = |i: usize| -> Result<i64> {
@@ -200,7 +204,10 @@ impl Store {
 
     /// Every DNS domain with how many machines are named in it.
     pub async fn domains(&self) -> Result<Vec<Domain>> {
-        let rows = sqlx::query("SELECT d.id, d.name, d.authoritative, d.ttl, (SELECT COUNT(*) FROM machines m WHERE m.domain_id = d.id) FROM domains d ORDER BY d.id")
+        let rows = sqlx::query("SELECT d.id, d.name, d.authoritative, d.ttl, (SELECT COUNT(*) FROM machines m WHERE m.domain_id = d.id), d.is_default, \
+             (SELECT COUNT(*) FROM dnsdata x JOIN dnsresources r ON r.id = x.dnsresource_id WHERE r.domain_id = d.id) \
+             + (SELECT COUNT(*) FROM dnsresource_addresses a JOIN dnsresources r ON r.id = a.dnsresource_id WHERE r.domain_id = d.id) \
+             FROM domains d ORDER BY d.id")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -211,6 +218,8 @@ impl Store {
                     authoritative: r.try_get::<i64, _>(2)? != 0,
                     ttl: r.try_get(3)?,
                     machines: r.try_get(4)?,
+                    is_default: r.try_get::<i64, _>(5)? != 0,
+                    records: r.try_get(6)?,
                 })
             })
             .collect()

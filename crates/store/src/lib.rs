@@ -15,6 +15,7 @@ pub mod commissioning;
 pub mod controllers;
 pub mod deploy;
 pub mod disks;
+pub mod dns;
 mod events;
 mod feed;
 pub mod files;

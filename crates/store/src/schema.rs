@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (22, V22_SQLITE, V22_PG),
     (23, V23, V23),
     (24, V24, V24),
+    (25, V25_SQLITE, V25_PG),
 ];
 
 macro_rules! v1 {
@@ -333,6 +334,28 @@ const V24: &str = concat!(
     // The UI's live stream asks which machines changed lately.
     "CREATE INDEX machines_updated ON machines(updated);\n",
 );
+
+/// DNS (MAAS `domains/`, `dnsresources/`, `dnsresourcerecords/`): the default domain is id 0,
+/// as in MAAS (domain 1, made by version 1, becomes 0 with its machines), and which domain is
+/// the default is kept on the domain; a name in a domain with its addresses and TTL; the
+/// other records of a name (type, data, TTL).
+macro_rules! v25 {
+    ($pk:literal) => {
+        concat!(
+            "INSERT INTO domains (id, name, authoritative, ttl) SELECT 0, name || '.renumbered', authoritative, ttl FROM domains WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM domains WHERE id = 0);\n",
+            "UPDATE machines SET domain_id = 0 WHERE domain_id = 1 AND EXISTS (SELECT 1 FROM domains WHERE id = 0 AND name LIKE '%.renumbered');\n",
+            "DELETE FROM domains WHERE id = 1 AND EXISTS (SELECT 1 FROM domains WHERE id = 0 AND name LIKE '%.renumbered');\n",
+            "UPDATE domains SET name = substr(name, 1, length(name) - 11) WHERE id = 0 AND name LIKE '%.renumbered';\n",
+            "ALTER TABLE domains ADD COLUMN is_default BIGINT NOT NULL DEFAULT 0;\n",
+            "UPDATE domains SET is_default = 1 WHERE id = (SELECT MIN(id) FROM domains);\n",
+            "CREATE TABLE dnsresources (id ", $pk, ", name TEXT NOT NULL, domain_id BIGINT NOT NULL REFERENCES domains(id) ON DELETE CASCADE, address_ttl BIGINT, UNIQUE (name, domain_id));\n",
+            "CREATE TABLE dnsresource_addresses (dnsresource_id BIGINT NOT NULL REFERENCES dnsresources(id) ON DELETE CASCADE, ip TEXT NOT NULL, UNIQUE (dnsresource_id, ip));\n",
+            "CREATE TABLE dnsdata (id ", $pk, ", dnsresource_id BIGINT NOT NULL REFERENCES dnsresources(id) ON DELETE CASCADE, rrtype TEXT NOT NULL, rrdata TEXT NOT NULL, ttl BIGINT);\n",
+        )
+    };
+}
+const V25_SQLITE: &str = v25!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const V25_PG: &str = v25!("BIGSERIAL PRIMARY KEY");
 
 #[cfg(test)]
 mod tests {
