@@ -415,4 +415,44 @@ mod tests {
         s.migrate().await.unwrap();
         assert_eq!(s.fabrics().await.unwrap()[0].id, 0);
     }
+
+    /// A database from before version 25 (its default domain is id 1, renamed) comes out with
+    /// it as id 0, the default, under the same name, and the DNS tables in place.
+    #[tokio::test]
+    async fn the_default_domain_becomes_id_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+        let s = Store::open(&url).await.unwrap();
+        // Back to the shape version 24 left.
+        run(&s, "DROP TABLE dnsdata").await;
+        run(&s, "DROP TABLE dnsresource_addresses").await;
+        run(&s, "DROP TABLE dnsresources").await;
+        run(&s, "ALTER TABLE domains DROP COLUMN is_default").await;
+        run(
+            &s,
+            "INSERT INTO domains (id, name, authoritative) VALUES (1, 'lab', 1)",
+        )
+        .await;
+        run(&s, "UPDATE machines SET domain_id = 1 WHERE domain_id = 0").await;
+        run(&s, "DELETE FROM domains WHERE id = 0").await;
+        run(
+            &s,
+            "INSERT INTO domains (name, authoritative) VALUES ('other.example', 1)",
+        )
+        .await;
+        run(&s, "DELETE FROM schema_migrations WHERE version = 25").await;
+        s.migrate().await.unwrap();
+        let domains = s.domains().await.unwrap();
+        let lab = domains.iter().find(|d| d.name == "lab").unwrap();
+        assert_eq!((lab.id, lab.is_default), (0, true), "{domains:?}");
+        assert_eq!(domains.iter().filter(|d| d.is_default).count(), 1);
+        assert_eq!(s.default_domain_id().await.unwrap(), 0);
+        let id = s
+            .create_dnsresource("www", 0, None, &["10.0.0.1".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(s.dnsresources().await.unwrap()[0].id, id);
+        s.migrate().await.unwrap();
+        assert_eq!(s.default_domain_id().await.unwrap(), 0);
+    }
 }
