@@ -7,6 +7,7 @@
 //! * [`constraints`]: allocation constraint matching and closest-fit ordering.
 //! * [`deploy`]: the deploy configuration the agent executes; cloud-init network-config.
 //! * [`dns`]: DNS names, FQDNs and record data as the DNS API takes them.
+//! * [`dns_zone`]: the zones a rack serves, built from the region's data (forward, reverse, SOA).
 //! * [`ids`]: system ids, hostnames, MACs, architectures.
 //! * [`ip_usage`]: how a subnet's addresses are used (reserved, free, statistics).
 //! * [`inventory`]: machine-resources (LXD resources) JSON → hardware inventory (spec §6).
@@ -23,6 +24,7 @@ pub mod clone;
 pub mod constraints;
 pub mod deploy;
 pub mod dns;
+pub mod dns_zone;
 pub mod ids;
 pub mod inventory;
 pub mod ip_usage;
