@@ -8,6 +8,10 @@ use crate::error::FieldErrors;
 use crate::settings::need_admin;
 use crate::{Region, RegionError, Result};
 use ingot_core::dns::{self, RrType};
+use ingot_core::dns_zone::{
+    self, Built, NamedAddresses, Record, ReverseSubnet, ZoneDomain, ZoneInput,
+};
+use ingot_core::net::Cidr;
 use ingot_store::dns::{DnsRecord, DnsResource, DomainChange};
 use ingot_store::{Domain, User};
 use ingot_wire::Params;
@@ -427,5 +431,88 @@ impl Region {
         let r = self.dns_record(id).await?;
         need_admin(u)?;
         Ok(self.store.delete_dns_record(r.id).await?)
+    }
+
+    /// The zones the racks serve now (`core::dns_zone::build` over the domains, every node's
+    /// addresses, the DNS resources and records, and the subnets with reverse DNS on), with
+    /// `serial` as every zone's SOA serial and `ns_host` as their name server.
+    pub async fn dns_zones(&self, serial: u32, ns_host: &str) -> Result<Built> {
+        let domains = self
+            .domains()
+            .await?
+            .into_iter()
+            .map(|d| ZoneDomain {
+                name: d.name,
+                authoritative: d.authoritative,
+                ttl: d.ttl.and_then(|t| u32::try_from(t).ok()),
+            })
+            .collect();
+        let mut names: Vec<NamedAddresses> = Vec::new();
+        for (sid, host, domain, ip) in self.store.node_addresses().await? {
+            let Ok(ip) = ip.parse::<IpAddr>() else {
+                continue;
+            };
+            match names
+                .iter_mut()
+                .find(|n| n.machine.as_deref() == Some(sid.as_str()))
+            {
+                Some(n) => n.addresses.push(ip),
+                None => names.push(NamedAddresses {
+                    name: host,
+                    domain,
+                    ttl: None,
+                    addresses: vec![ip],
+                    machine: Some(sid),
+                }),
+            }
+        }
+        for r in self.dnsresources().await? {
+            names.push(NamedAddresses {
+                name: r.name,
+                domain: r.domain,
+                ttl: r.address_ttl.and_then(|t| u32::try_from(t).ok()),
+                addresses: r.ips.iter().filter_map(|ip| ip.parse().ok()).collect(),
+                machine: None,
+            });
+        }
+        let records = self
+            .dns_records()
+            .await?
+            .into_iter()
+            .filter_map(|x| {
+                Some(Record {
+                    rrtype: RrType::parse(&x.rrtype)?,
+                    name: x.name,
+                    domain: x.domain,
+                    rrdata: x.rrdata,
+                    ttl: x.ttl.and_then(|t| u32::try_from(t).ok()),
+                })
+            })
+            .collect();
+        let subnets = self
+            .store
+            .subnets()
+            .await?
+            .into_iter()
+            .filter_map(|s| {
+                Some(ReverseSubnet {
+                    cidr: Cidr::parse(&s.cidr).ok()?,
+                    rdns_mode: s.rdns_mode,
+                })
+            })
+            .collect();
+        let default_ttl = match self.get_config("default_dns_ttl").await? {
+            ingot_core::settings::Value::Int(n) => u32::try_from(n).unwrap_or(30),
+            _ => 30,
+        };
+        Ok(dns_zone::build(&ZoneInput {
+            domains,
+            names,
+            records,
+            subnets,
+            default_ttl,
+            serial,
+            ns_host: ns_host.to_string(),
+        }))
     }
 }

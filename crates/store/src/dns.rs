@@ -246,6 +246,17 @@ impl Store {
         Ok(())
     }
 
+    /// Every address configured on a node's interface (static and auto links that hold one):
+    /// (system_id, host name, domain, address), by node.
+    pub async fn node_addresses(&self) -> Result<Vec<(String, String, String, String)>> {
+        let rows = sqlx::query("SELECT m.system_id, m.hostname, d.name, s.ip FROM staticips s JOIN interfaces i ON i.id = s.interface_id JOIN machines m ON m.id = i.machine_id JOIN domains d ON d.id = m.domain_id ORDER BY m.id, s.id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect()
+    }
+
     /// Every record other than addresses, by domain, name and type.
     pub async fn dns_records(&self) -> Result<Vec<DnsRecord>> {
         let rows = sqlx::query("SELECT x.id, x.dnsresource_id, r.name, r.domain_id, d.name, x.rrtype, x.rrdata, x.ttl FROM dnsdata x JOIN dnsresources r ON r.id = x.dnsresource_id JOIN domains d ON d.id = r.domain_id ORDER BY d.name, r.name, x.rrtype, x.id")

@@ -1,0 +1,128 @@
+//! The zones the racks will serve, built by the region from what it holds: a machine's static
+//! address in its domain and under its subnet's reverse zone, DNS resources and records in
+//! theirs, a subnet without reverse DNS left out, and a name clash reported.
+
+mod common;
+use common::{lab, params};
+use ingot_core::dns_zone::{RData, Rr};
+
+#[tokio::test]
+async fn zones_from_machines_resources_and_records() {
+    let l = lab().await;
+    let r = &l.region;
+    let subnet = r
+        .create_subnet(
+            &l.admin,
+            &params(&[("cidr", "10.60.0.0/24"), ("rdns_mode", "1")]),
+        )
+        .await
+        .unwrap();
+    r.create_subnet(
+        &l.admin,
+        &params(&[("cidr", "10.61.0.0/24"), ("rdns_mode", "0")]),
+    )
+    .await
+    .unwrap();
+    // A New machine (not commissioning: its interfaces may be linked).
+    let m = ingot_region::forms::create_machine(
+        r,
+        &ingot_region::Principal::User(l.admin.clone()),
+        &params(&[
+            ("architecture", "amd64/generic"),
+            ("mac_addresses", "52:54:00:60:00:01"),
+            ("commission", "false"),
+        ]),
+    )
+    .await
+    .unwrap()
+    .machine;
+    let iface = m.interfaces[0].id;
+    r.link_subnet(
+        &l.admin,
+        &m.system_id,
+        iface,
+        &params(&[
+            ("mode", "static"),
+            ("subnet", &subnet.id.to_string()),
+            ("ip_address", "10.60.0.10"),
+        ]),
+    )
+    .await
+    .unwrap();
+    r.create_domain(&l.admin, &params(&[("name", "example.com"), ("ttl", "90")]))
+        .await
+        .unwrap();
+    r.create_dnsresource(
+        &l.admin,
+        &params(&[
+            ("fqdn", "www.example.com"),
+            ("ip_addresses", "10.60.0.80 10.61.0.5"),
+        ]),
+    )
+    .await
+    .unwrap();
+    r.create_dns_record(
+        &l.admin,
+        &params(&[
+            ("fqdn", "example.com"),
+            ("rrtype", "MX"),
+            ("rrdata", "10 www.example.com"),
+        ]),
+    )
+    .await
+    .unwrap();
+
+    let built = r.dns_zones(42, "region.maas").await.unwrap();
+    let zone = |o: &str| {
+        built
+            .zones
+            .iter()
+            .find(|z| z.origin == o)
+            .unwrap_or_else(|| panic!("no zone {o}: {built:#?}"))
+    };
+    let host = format!("{}.maas", m.hostname);
+    let maas = zone("maas");
+    assert!(
+        matches!(maas.records[0].data, RData::Soa { serial: 42, .. }),
+        "{maas:?}"
+    );
+    assert!(maas.records.contains(&Rr {
+        owner: host.clone(),
+        ttl: 30,
+        data: RData::A("10.60.0.10".parse().unwrap()),
+    }));
+    let ex = zone("example.com");
+    assert!(ex.records.contains(&Rr {
+        owner: "www.example.com".into(),
+        ttl: 90,
+        data: RData::A("10.61.0.5".parse().unwrap()),
+    }));
+    assert!(ex.records.contains(&Rr {
+        owner: "example.com".into(),
+        ttl: 90,
+        data: RData::Mx(10, "www.example.com".into()),
+    }));
+    let rev = zone("0.60.10.in-addr.arpa");
+    assert!(rev.records.contains(&Rr {
+        owner: "10.0.60.10.in-addr.arpa".into(),
+        ttl: 30,
+        data: RData::Ptr(host.clone()),
+    }));
+    assert!(rev.records.contains(&Rr {
+        owner: "80.0.60.10.in-addr.arpa".into(),
+        ttl: 90,
+        data: RData::Ptr("www.example.com".into()),
+    }));
+    assert!(!built
+        .zones
+        .iter()
+        .any(|z| z.origin == "0.61.10.in-addr.arpa"));
+    assert!(built.problems.is_empty(), "{:?}", built.problems);
+    // The default TTL is the setting's.
+    r.set_config(&l.admin, "default_dns_ttl", "300")
+        .await
+        .unwrap();
+    let built = r.dns_zones(43, "region.maas").await.unwrap();
+    let maas = built.zones.iter().find(|z| z.origin == "maas").unwrap();
+    assert!(maas.records.iter().any(|x| x.owner == host && x.ttl == 300));
+}
