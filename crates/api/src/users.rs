@@ -46,27 +46,9 @@ pub(crate) async fn user_item(app: &App, r: &Req, u: &User, name: &str) -> Res {
             app.region.delete_user(u, name).await?;
             no_content()
         }
-        (&Method::PUT, None) => {
-            let p = r.params();
-            let admin = match p.get_bool("is_superuser") {
-                Ok(Some(v)) => v,
-                Ok(None) => {
-                    return Err(crate::ApiError(ingot_region::RegionError::field(
-                        "is_superuser",
-                        "This field is required.",
-                    )))
-                }
-                Err(e) => {
-                    return Err(crate::ApiError(ingot_region::RegionError::field(
-                        "is_superuser",
-                        e.to_string(),
-                    )))
-                }
-            };
-            ok_json(render::user(
-                &app.region.set_user_admin(u, name, admin).await?,
-            ))
-        }
+        (&Method::PUT, None) => ok_json(render::user(
+            &app.region.set_user_admin(u, name, &r.params()).await?,
+        )),
         _ => {
             app.region.user_named(name).await?;
             Err(unknown_op(r))

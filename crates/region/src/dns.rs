@@ -83,8 +83,8 @@ impl Region {
 
     /// `PUT domains/{id}/` (admin): name, authoritative, ttl.
     pub async fn update_domain(&self, u: &User, key: &str, p: &Params) -> Result<Domain> {
-        let d = self.domain_for(key).await?;
         need_admin(u)?;
+        let d = self.domain_for(key).await?;
         let mut fe = FieldErrors::default();
         let mut c = DomainChange::default();
         if let Some(n) = p.get("name") {
@@ -101,8 +101,8 @@ impl Region {
 
     /// `DELETE domains/{id}/` (admin): not the default domain, nor one machines are named in.
     pub async fn delete_domain(&self, u: &User, key: &str) -> Result<()> {
-        let d = self.domain_for(key).await?;
         need_admin(u)?;
+        let d = self.domain_for(key).await?;
         if d.is_default {
             return Err(RegionError::BadRequest(format!(
                 "{} is the default domain and cannot be deleted: make another domain the default first.",
@@ -120,8 +120,8 @@ impl Region {
 
     /// `POST domains/{id}/?op=set_default` (admin).
     pub async fn set_default_domain(&self, u: &User, key: &str) -> Result<Domain> {
-        let d = self.domain_for(key).await?;
         need_admin(u)?;
+        let d = self.domain_for(key).await?;
         self.store.set_default_domain(d.id).await?;
         self.domain_for(&d.id.to_string()).await
     }
@@ -231,8 +231,8 @@ impl Region {
 
     /// `PUT dnsresources/{id}/` (admin): fqdn or name/domain, address_ttl, ip_addresses.
     pub async fn update_dnsresource(&self, u: &User, id: &str, p: &Params) -> Result<DnsResource> {
-        let r = self.dnsresource(id).await?;
         need_admin(u)?;
+        let r = self.dnsresource(id).await?;
         let mut fe = FieldErrors::default();
         let moved = if p.contains("fqdn") || p.contains("name") || p.contains("domain") {
             let mut q = p.clone();
@@ -271,8 +271,8 @@ impl Region {
     }
 
     pub async fn delete_dnsresource(&self, u: &User, id: &str) -> Result<()> {
-        let r = self.dnsresource(id).await?;
         need_admin(u)?;
+        let r = self.dnsresource(id).await?;
         Ok(self.store.delete_dnsresource(r.id).await?)
     }
 
@@ -396,8 +396,8 @@ impl Region {
 
     /// `PUT dnsresourcerecords/{id}/` (admin): rrdata, ttl (the type stays).
     pub async fn update_dns_record(&self, u: &User, id: &str, p: &Params) -> Result<DnsRecord> {
-        let r = self.dns_record(id).await?;
         need_admin(u)?;
+        let r = self.dns_record(id).await?;
         let mut fe = FieldErrors::default();
         let data = match p.get("rrdata") {
             Some(d) => RrType::parse(&r.rrtype).and_then(|t| {
@@ -428,8 +428,8 @@ impl Region {
     }
 
     pub async fn delete_dns_record(&self, u: &User, id: &str) -> Result<()> {
-        let r = self.dns_record(id).await?;
         need_admin(u)?;
+        let r = self.dns_record(id).await?;
         Ok(self.store.delete_dns_record(r.id).await?)
     }
 

@@ -211,9 +211,25 @@ impl Region {
     /// An administrator makes another account an administrator, or takes that away (MAAS does
     /// this in its UI; Ingot's UI calls this, and so may the API). Nobody demotes themselves:
     /// the region always keeps the administrator who is acting.
-    pub async fn set_user_admin(&self, u: &User, name: &str, is_admin: bool) -> Result<User> {
-        let target = self.user_named(name).await?;
+    /// `is_superuser` is the form's field.
+    pub async fn set_user_admin(
+        &self,
+        u: &User,
+        name: &str,
+        p: &ingot_wire::Params,
+    ) -> Result<User> {
         need_admin(u)?;
+        let target = self.user_named(name).await?;
+        let is_admin = match p.get_bool("is_superuser") {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                return Err(RegionError::field(
+                    "is_superuser",
+                    "This field is required.",
+                ))
+            }
+            Err(e) => return Err(RegionError::field("is_superuser", e.to_string())),
+        };
         if target.id == u.id && !is_admin {
             return Err(RegionError::BadRequest(
                 "You cannot take away your own administrator rights.".into(),
