@@ -34,10 +34,15 @@ fn resource_json(r: &DnsResource, records: &[DnsRecord]) -> Value {
     })
 }
 
-/// The `domain`, `name` and `rrtype` filters of the DNS lists: `types` are the record types
-/// the name has.
-fn wanted(r: &Req, domain: &str, domain_id: i64, name: &str, types: &[&str]) -> bool {
-    let q = r.params();
+/// The `domain`, `name` and `rrtype` filters of the DNS lists (`q`, the request's parameters,
+/// read once per list): `types` are the record types the name has.
+fn wanted(
+    q: &ingot_wire::Params,
+    domain: &str,
+    domain_id: i64,
+    name: &str,
+    types: &[&str],
+) -> bool {
     q.get("domain")
         .is_none_or(|d| d == domain || d == domain_id.to_string())
         && q.get("name").is_none_or(|n| n == name)
@@ -104,7 +109,7 @@ pub(crate) async fn dnsresources(app: &App, r: &Req, u: &User, id: Option<&str>)
                                     }
                                 }))
                                 .collect();
-                        wanted(r, &x.domain, x.domain_id, &x.name, &types)
+                        wanted(&p, &x.domain, x.domain_id, &x.name, &types)
                     })
                     .map(|x| resource_json(x, &recs))
                     .collect(),
@@ -139,7 +144,7 @@ pub(crate) async fn dnsresourcerecords(app: &App, r: &Req, u: &User, id: Option<
                 .dns_records()
                 .await?
                 .iter()
-                .filter(|x| wanted(r, &x.domain, x.domain_id, &x.name, &[x.rrtype.as_str()]))
+                .filter(|x| wanted(&p, &x.domain, x.domain_id, &x.name, &[x.rrtype.as_str()]))
                 .map(record_json)
                 .collect(),
         )),

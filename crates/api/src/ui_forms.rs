@@ -55,8 +55,21 @@ pub(crate) fn check(label: &str, name: &str, on: bool) -> String {
 
 /// A form sent to the API: its fields, the button, the result line.
 pub(crate) fn api_form(api: &str, method: &str, class: &str, fields: &str, button: &str) -> String {
+    api_form_with(api, method, class, "", fields, button)
+}
+
+/// [`api_form`] with more attributes on the form (`data-omit-empty`: fields left empty are
+/// not sent).
+pub(crate) fn api_form_with(
+    api: &str,
+    method: &str,
+    class: &str,
+    attrs: &str,
+    fields: &str,
+    button: &str,
+) -> String {
     format!(
-        "<form class=\"{class}\" data-api=\"{}\" data-method=\"{method}\">{fields}\
+        "<form class=\"{class}\" data-api=\"{}\" data-method=\"{method}\"{attrs}>{fields}\
          <p class=\"error\" data-error-for=\"__all__\" role=\"alert\" hidden></p>\
          <button type=\"submit\">{}</button> <span class=\"form-result\" role=\"status\"></span></form>",
         esc(api),

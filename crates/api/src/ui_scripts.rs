@@ -5,7 +5,7 @@
 //! ones users uploaded (built-ins cannot be).
 
 use crate::ui::{esc, options};
-use crate::ui_forms::{api_form, delete, field, section, segment, table, SCRIPTS};
+use crate::ui_forms::{api_form_with, delete, field, section, segment, table, SCRIPTS};
 use crate::App;
 use ingot_region::model::User;
 
@@ -59,10 +59,12 @@ pub(crate) async fn page(app: &App, u: &User) -> Result<String, crate::ApiError>
         out.push_str(&section(
             "add",
             "Upload a script",
-            &api_form(
+            // Fields left empty are not sent: the script's metadata header says them.
+            &api_form_with(
                 "/MAAS/api/2.0/scripts/",
                 "POST",
                 "stacked",
+                " data-omit-empty",
                 &(field("Name", "name", "", "text")
                     + &format!(
                         "<label>Type <select name=\"type\">{}</select></label>\
@@ -82,9 +84,7 @@ pub(crate) async fn page(app: &App, u: &User) -> Result<String, crate::ApiError>
                         "textarea",
                     )),
                 "Upload script",
-            )
-            // Fields left empty are not sent: the script's metadata header says them.
-            .replacen("<form ", "<form data-omit-empty ", 1),
+            ),
         ));
     }
     Ok(format!("<main class=\"admin\">{out}</main>{SCRIPTS}"))

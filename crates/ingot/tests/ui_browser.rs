@@ -763,6 +763,12 @@ async fn the_clone_flow_in_chromium() {
     let text = b.js("return document.body.innerText").await;
     let text = text.as_str().unwrap().to_string();
     assert!(!text.contains(&format!("src-01 {src}\t")), "{text}");
+    // The source is not among the destinations at all (no box, enabled or not, names it).
+    assert_eq!(
+        b.js("return [...document.querySelectorAll('#clone tbody tr')].filter(t => t.innerText.includes('src-01')).length")
+            .await,
+        json!(0)
+    );
     // The ineligible machine says why and cannot be chosen.
     let small_row = b
         .js(&format!(

@@ -62,11 +62,6 @@ fn addresses(p: &Params, fe: &mut FieldErrors) -> Option<Vec<String>> {
 }
 
 impl Region {
-    /// A domain by id or name (404 otherwise).
-    async fn domain_for(&self, key: &str) -> Result<Domain> {
-        self.domain(key).await
-    }
-
     /// `POST domains/` (admin): name, authoritative (default true), ttl.
     pub async fn create_domain(&self, u: &User, p: &Params) -> Result<Domain> {
         need_admin(u)?;
@@ -84,7 +79,7 @@ impl Region {
     /// `PUT domains/{id}/` (admin): name, authoritative, ttl.
     pub async fn update_domain(&self, u: &User, key: &str, p: &Params) -> Result<Domain> {
         need_admin(u)?;
-        let d = self.domain_for(key).await?;
+        let d = self.domain(key).await?;
         let mut fe = FieldErrors::default();
         let mut c = DomainChange::default();
         if let Some(n) = p.get("name") {
@@ -96,13 +91,13 @@ impl Region {
         c.ttl = ttl_field(p, "ttl", &mut fe);
         fe.check()?;
         self.store.update_domain(d.id, &c).await?;
-        self.domain_for(&d.id.to_string()).await
+        self.domain(&d.id.to_string()).await
     }
 
     /// `DELETE domains/{id}/` (admin): not the default domain, nor one machines are named in.
     pub async fn delete_domain(&self, u: &User, key: &str) -> Result<()> {
         need_admin(u)?;
-        let d = self.domain_for(key).await?;
+        let d = self.domain(key).await?;
         if d.is_default {
             return Err(RegionError::BadRequest(format!(
                 "{} is the default domain and cannot be deleted: make another domain the default first.",
@@ -121,9 +116,9 @@ impl Region {
     /// `POST domains/{id}/?op=set_default` (admin).
     pub async fn set_default_domain(&self, u: &User, key: &str) -> Result<Domain> {
         need_admin(u)?;
-        let d = self.domain_for(key).await?;
+        let d = self.domain(key).await?;
         self.store.set_default_domain(d.id).await?;
-        self.domain_for(&d.id.to_string()).await
+        self.domain(&d.id.to_string()).await
     }
 
     /// The name and domain a form gives: `fqdn`, or `name` and `domain` (id or name; the
@@ -199,15 +194,16 @@ impl Region {
     }
 
     pub async fn dnsresources(&self) -> Result<Vec<DnsResource>> {
-        Ok(self.store.dnsresources().await?)
+        Ok(self.store.dnsresources(None).await?)
     }
 
+    /// One name by its id (one query for it and its addresses, not the whole table).
     pub async fn dnsresource(&self, id: &str) -> Result<DnsResource> {
-        self.dnsresources()
-            .await?
-            .into_iter()
-            .find(|r| r.id.to_string() == id)
-            .ok_or_else(|| RegionError::NotFound("No DNSResource matches the given query.".into()))
+        let found = match id.trim().parse::<i64>() {
+            Ok(n) => self.store.dnsresources(Some(n)).await?.pop(),
+            Err(_) => None,
+        };
+        found.ok_or_else(|| RegionError::NotFound("No DNSResource matches the given query.".into()))
     }
 
     /// `POST dnsresources/` (admin): fqdn or name + domain, address_ttl, ip_addresses.
@@ -280,7 +276,7 @@ impl Region {
     async fn no_cname_beside(&self, r: &DnsResource, field: &str) -> Result<()> {
         let has_cname = self
             .store
-            .dns_records()
+            .dns_records(None)
             .await?
             .iter()
             .any(|x| x.dnsresource_id == r.id && x.rrtype == "CNAME");
@@ -297,15 +293,16 @@ impl Region {
     }
 
     pub async fn dns_records(&self) -> Result<Vec<DnsRecord>> {
-        Ok(self.store.dns_records().await?)
+        Ok(self.store.dns_records(None).await?)
     }
 
+    /// One record by its id.
     pub async fn dns_record(&self, id: &str) -> Result<DnsRecord> {
-        self.dns_records()
-            .await?
-            .into_iter()
-            .find(|r| r.id.to_string() == id)
-            .ok_or_else(|| RegionError::NotFound("No DNSData matches the given query.".into()))
+        let found = match id.trim().parse::<i64>() {
+            Ok(n) => self.store.dns_records(Some(n)).await?.pop(),
+            Err(_) => None,
+        };
+        found.ok_or_else(|| RegionError::NotFound("No DNSData matches the given query.".into()))
     }
 
     /// `POST dnsresourcerecords/` (admin): fqdn or name + domain, rrtype, rrdata, ttl.
@@ -351,7 +348,7 @@ impl Region {
         let here = existing
             .iter()
             .find(|r| r.name == name && r.domain_id == domain.id);
-        let records = self.store.dns_records().await?;
+        let records = self.store.dns_records(None).await?;
         let at_name: Vec<&DnsRecord> = records
             .iter()
             .filter(|x| x.name == name && x.domain_id == domain.id)
@@ -447,17 +444,16 @@ impl Region {
                 ttl: d.ttl.and_then(|t| u32::try_from(t).ok()),
             })
             .collect();
+        // One name per node: the rows come ordered by node, so a node's addresses are
+        // consecutive.
         let mut names: Vec<NamedAddresses> = Vec::new();
         for (sid, host, domain, ip) in self.store.node_addresses().await? {
             let Ok(ip) = ip.parse::<IpAddr>() else {
                 continue;
             };
-            match names
-                .iter_mut()
-                .find(|n| n.machine.as_deref() == Some(sid.as_str()))
-            {
-                Some(n) => n.addresses.push(ip),
-                None => names.push(NamedAddresses {
+            match names.last_mut() {
+                Some(n) if n.machine.as_deref() == Some(sid.as_str()) => n.addresses.push(ip),
+                _ => names.push(NamedAddresses {
                     name: host,
                     domain,
                     ttl: None,

@@ -136,9 +136,13 @@ impl Store {
         Ok(())
     }
 
-    /// Every name of every domain with its addresses, by domain and name.
-    pub async fn dnsresources(&self) -> Result<Vec<DnsResource>> {
-        let rows = sqlx::query("SELECT r.id, r.name, r.domain_id, d.name, r.address_ttl FROM dnsresources r JOIN domains d ON d.id = r.domain_id ORDER BY d.name, r.name")
+    /// Every name of every domain with its addresses, by domain and name (only `id`'s when
+    /// given).
+    pub async fn dnsresources(&self, id: Option<i64>) -> Result<Vec<DnsResource>> {
+        // The id (a number) is written into the query: no parameter whose type PostgreSQL
+        // would have to guess from `IS NULL`.
+        let only = |col: &str| id.map_or(String::new(), |n| format!("WHERE {col} = {n}"));
+        let rows = sqlx::query(&format!("SELECT r.id, r.name, r.domain_id, d.name, r.address_ttl FROM dnsresources r JOIN domains d ON d.id = r.domain_id {} ORDER BY d.name, r.name", only("r.id")))
             .fetch_all(&self.pool)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -153,9 +157,12 @@ impl Store {
             });
         }
         let index: HashMap<i64, usize> = out.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-        for r in sqlx::query("SELECT dnsresource_id, ip FROM dnsresource_addresses ORDER BY ip")
-            .fetch_all(&self.pool)
-            .await?
+        for r in sqlx::query(&format!(
+            "SELECT dnsresource_id, ip FROM dnsresource_addresses {} ORDER BY ip",
+            only("dnsresource_id")
+        ))
+        .fetch_all(&self.pool)
+        .await?
         {
             let id: i64 = r.try_get(0)?;
             if let Some(&i) = index.get(&id) {
@@ -257,9 +264,10 @@ impl Store {
             .collect()
     }
 
-    /// Every record other than addresses, by domain, name and type.
-    pub async fn dns_records(&self) -> Result<Vec<DnsRecord>> {
-        let rows = sqlx::query("SELECT x.id, x.dnsresource_id, r.name, r.domain_id, d.name, x.rrtype, x.rrdata, x.ttl FROM dnsdata x JOIN dnsresources r ON r.id = x.dnsresource_id JOIN domains d ON d.id = r.domain_id ORDER BY d.name, r.name, x.rrtype, x.id")
+    /// Every record other than addresses, by domain, name and type (only `id` when given).
+    pub async fn dns_records(&self, id: Option<i64>) -> Result<Vec<DnsRecord>> {
+        let only = id.map_or(String::new(), |n| format!("WHERE x.id = {n}"));
+        let rows = sqlx::query(&format!("SELECT x.id, x.dnsresource_id, r.name, r.domain_id, d.name, x.rrtype, x.rrdata, x.ttl FROM dnsdata x JOIN dnsresources r ON r.id = x.dnsresource_id JOIN domains d ON d.id = r.domain_id {only} ORDER BY d.name, r.name, x.rrtype, x.id"))
             .fetch_all(&self.pool)
             .await?;
         rows.iter()

@@ -451,7 +451,7 @@ mod tests {
             .create_dnsresource("www", 0, None, &["10.0.0.1".to_string()])
             .await
             .unwrap();
-        assert_eq!(s.dnsresources().await.unwrap()[0].id, id);
+        assert_eq!(s.dnsresources(Some(id)).await.unwrap()[0].id, id);
         s.migrate().await.unwrap();
         assert_eq!(s.default_domain_id().await.unwrap(), 0);
     }
