@@ -24,7 +24,20 @@ fn field_error(body: &str, field: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn domains_in_maas_shape() {
-    let s = Server::start(&[]).await;
+    domains(&Server::start(&[]).await).await;
+}
+
+/// The same on PostgreSQL (the v25 renumbering, `set_default`'s one statement, the lookups).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_on_postgres() {
+    let Some(s) = Server::start_pg(&[]).await else {
+        return;
+    };
+    domains(&s).await;
+    names(&s).await;
+}
+
+async fn domains(s: &Server) {
     let c = s.client();
     let list = c.get(&format!("{API}/domains/")).await.ok().json();
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
@@ -155,7 +168,10 @@ async fn domains_in_maas_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_and_records() {
-    let s = Server::start(&[]).await;
+    names(&Server::start(&[]).await).await;
+}
+
+async fn names(s: &Server) {
     let c = s.client();
     c.post(&format!("{API}/domains/"), &[("name", "example.com")])
         .await
