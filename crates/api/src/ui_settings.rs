@@ -7,7 +7,7 @@
 use crate::ui::{esc, options};
 use crate::ui_forms::{api_form, section, table, SCRIPTS};
 use crate::App;
-use ingot_core::settings::{Kind, Value, SETTINGS};
+use ingot_core::settings::{Kind, Value};
 use ingot_region::model::User;
 
 /// How many of the table's first settings are the common ones.
@@ -49,8 +49,8 @@ fn input(name: &str, kind: Kind, value: &str) -> String {
 
 pub(crate) async fn page(app: &App, u: &User) -> Result<String, crate::ApiError> {
     let mut rows = Vec::new();
-    for s in SETTINGS {
-        let value = shown(&app.region.get_config(s.name).await?);
+    for (s, value) in app.region.all_configs().await? {
+        let value = shown(&value);
         let mut row = vec![format!("<code>{}</code>", s.name), esc(&value)];
         if u.is_admin {
             row.push(api_form(

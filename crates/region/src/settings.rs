@@ -24,6 +24,16 @@ impl Region {
         Ok(s.read(self.store.get_setting(s.name).await?.as_deref()))
     }
 
+    /// Every setting of the core's table with its value in effect, in the table's order, read
+    /// in one query.
+    pub async fn all_configs(&self) -> Result<Vec<(&'static settings::Setting, Value)>> {
+        let stored = self.store.all_settings().await?;
+        Ok(settings::SETTINGS
+            .iter()
+            .map(|s| (s, s.read(stored.get(s.name).map(String::as_str))))
+            .collect())
+    }
+
     /// `set_config`: an administrator sets `name` to `raw` once it passes the setting's check.
     pub async fn set_config(&self, u: &User, name: &str, raw: &str) -> Result<()> {
         need_admin(u)?;

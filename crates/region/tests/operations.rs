@@ -145,6 +145,10 @@ async fn settings_are_checked_and_read_back_with_their_defaults() {
         Value::Int(12)
     );
     assert_eq!(l.region.node_timeout_min().await.unwrap(), 12);
+    // Every setting read at once (the settings page) is what reading it alone gives.
+    for (s, v) in l.region.all_configs().await.unwrap() {
+        assert_eq!(v, l.region.get_config(s.name).await.unwrap(), "{}", s.name);
+    }
 }
 
 /// The settings that change what Ingot does: NTP in the vendor-data, the archive only once

@@ -13,6 +13,16 @@ impl Store {
         Ok(r.map(|r| r.try_get::<String, _>(0)).transpose()?)
     }
 
+    /// Every stored setting, by name (one query, for pages that show them all).
+    pub async fn all_settings(&self) -> Result<std::collections::HashMap<String, String>> {
+        let rows = sqlx::query("SELECT name, value FROM settings")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     pub async fn set_setting(&self, name: &str, value: &str) -> Result<()> {
         sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
             .bind(name)
