@@ -227,13 +227,14 @@ impl Region {
             return Ok(Err((None, "no machine has this system_id.".into())));
         };
         let fail = |cause: String| Ok(Err((Some(m.hostname.clone()), cause)));
+        // How the destination boots matters to its storage only: read once, when cloned.
+        let dest_uefi = storage && self.machine_boots_uefi(&m).await?;
         if let Some(cause) = self
-            .destination_refusal(user, src, &m, storage, interfaces)
+            .destination_refusal(user, src, &m, dest_uefi, storage, interfaces)
             .await?
         {
             return fail(cause);
         }
-        let dest_uefi = self.machine_boots_uefi(&m).await?;
         let what = match (storage, interfaces) {
             (true, true) => "Storage and interfaces",
             (true, false) => "Storage",
@@ -338,12 +339,13 @@ impl Region {
     }
 
     /// Why `m` cannot receive the source's configuration, or None: the checks `op=clone` makes
-    /// before it changes a destination.
+    /// before it changes a destination. `uefi`: whether `m` boots UEFI (read when `storage`).
     async fn destination_refusal(
         &self,
         user: &User,
         src: &Source,
         m: &Machine,
+        uefi: bool,
         storage: bool,
         interfaces: bool,
     ) -> Result<Option<String>> {
@@ -364,7 +366,6 @@ impl Region {
         }
         let mut causes = Vec::new();
         if storage {
-            let uefi = self.machine_boots_uefi(m).await?;
             let model = self.store.storage_model(m.id).await?;
             if let Err(e) = storage_mapping(&src.facts, &storage_facts(m, uefi, &model)) {
                 causes.push(format!("storage: {e}"));
@@ -427,7 +428,8 @@ impl Region {
                 continue;
             };
             let refusal = if storage || interfaces {
-                self.destination_refusal(user, &src, &m, storage, interfaces)
+                let uefi = storage && self.machine_boots_uefi(&m).await?;
+                self.destination_refusal(user, &src, &m, uefi, storage, interfaces)
                     .await?
             } else {
                 Some("choose storage, interfaces or both.".to_string())
