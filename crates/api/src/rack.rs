@@ -39,6 +39,20 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
                 .await?;
             crate::ok_json(json!(config))
         }
+        // What the rack's DNS serves; 204 when `serial` (the one the rack has) is current.
+        (["dns"], &Method::GET) => {
+            let known = match r.params().get("serial") {
+                Some(v) => Some(
+                    v.parse::<i64>()
+                        .map_err(|_| bad(format!("serial: '{v}' is not a number.")))?,
+                ),
+                None => None,
+            };
+            match app.region.rack_dns(known).await? {
+                Some(dns) => crate::ok_json(json!(*dns)),
+                None => crate::no_content(),
+            }
+        }
         (["events"], &Method::POST) => {
             let evs: Vec<RackEvent> = serde_json::from_slice(&r.raw).map_err(|e| {
                 bad(format!(

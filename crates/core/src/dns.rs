@@ -222,8 +222,55 @@ pub fn check_ttl(s: &str) -> Result<Option<i64>, String> {
     }
 }
 
+/// The networks whose clients may recurse and transfer zones, as BIND's `trusted` ACL in
+/// MAAS: the items of `dns_trusted_acl` (an address is its own /32 or /128; `any`,
+/// `localhost`, `localnets` as BIND reads them, `localnets` being the managed subnets here;
+/// other names match nobody), the managed subnets, and the host itself.
+pub fn trusted_networks(acl: &str, managed_subnets: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = vec!["127.0.0.0/8".into(), "::1/128".into()];
+    out.extend(managed_subnets.iter().cloned());
+    for item in acl
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+    {
+        match item {
+            "any" => out.extend(["0.0.0.0/0".to_string(), "::/0".to_string()]),
+            "localhost" | "localnets" | "none" => {}
+            _ if item.contains('/') => out.push(item.to_string()),
+            _ => match item.parse::<std::net::IpAddr>() {
+                Ok(std::net::IpAddr::V4(a)) => out.push(format!("{a}/32")),
+                Ok(std::net::IpAddr::V6(a)) => out.push(format!("{a}/128")),
+                Err(_) => {}
+            },
+        }
+    }
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn trusted_networks_are_the_acl_the_subnets_and_the_host() {
+        let subnets = vec!["10.77.0.0/24".to_string()];
+        assert_eq!(
+            trusted_networks(
+                "192.0.2.7, 198.51.100.0/24 2001:db8::1 localnets acl-name",
+                &subnets
+            ),
+            [
+                "127.0.0.0/8",
+                "::1/128",
+                "10.77.0.0/24",
+                "192.0.2.7/32",
+                "198.51.100.0/24",
+                "2001:db8::1/128"
+            ]
+        );
+        assert!(trusted_networks("any", &[]).contains(&"0.0.0.0/0".to_string()));
+        assert_eq!(trusted_networks("", &[]).len(), 2);
+    }
+
     use super::*;
 
     #[test]

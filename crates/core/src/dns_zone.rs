@@ -8,6 +8,7 @@
 
 use crate::dns::{fqdn, RrType};
 use crate::net::Cidr;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -62,7 +63,7 @@ pub struct ZoneInput {
     pub ns_host: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RData {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
@@ -85,14 +86,14 @@ pub enum RData {
 }
 
 /// One resource record: its owner name (absolute, lower case, no trailing dot).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rr {
     pub owner: String,
     pub ttl: u32,
     pub data: RData,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Zone {
     pub origin: String,
     pub records: Vec<Rr>,

@@ -80,3 +80,22 @@ mod tests {
         }
     }
 }
+
+/// What a rack's DNS server serves (`GET /MAAS/rack/dns`): the zones at one serial, where
+/// names outside them are forwarded, who may ask for that and for zone transfers, and which
+/// secondaries are sent a NOTIFY when the serial changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RackDns {
+    /// The region's DNS serial (every zone's SOA serial is its low 32 bits).
+    pub serial: i64,
+    pub zones: Vec<crate::dns_zone::Zone>,
+    /// `upstream_dns`: `address` or `address:port` (IPv6 as `[address]:port`).
+    pub forwarders: Vec<String>,
+    /// Networks (`address/prefix`) whose clients may recurse and transfer zones: the trusted
+    /// ACL and the subnets the region manages. Everyone else gets authoritative answers only.
+    pub trusted: Vec<String>,
+    /// `dns_notify`: secondaries told of each new serial.
+    pub notify: Vec<String>,
+    /// What could not be served as asked, one sentence each.
+    pub problems: Vec<String>,
+}

@@ -70,6 +70,8 @@ enum Command {
         /// Seconds between the rack's configuration reads.
         #[arg(long, default_value_t = 10)]
         rack_poll_secs: u64,
+        #[command(flatten)]
+        rack_dns: DnsArgs,
         /// Request worker threads. 1 (the default) serves from one thread: with SQLite every
         /// query already runs on the database's own threads, and fewer thread hops make each
         /// request faster (see BENCHMARKS.md). Raise it for PostgreSQL on a large host.
@@ -116,6 +118,8 @@ enum Command {
         /// Interface DHCP answers on (default: all).
         #[arg(long)]
         interface: Option<String>,
+        #[command(flatten)]
+        dns: DnsArgs,
         /// Directory for leases and the TFTP root.
         #[arg(long, env = "INGOT_DATA_DIR")]
         data_dir: Option<PathBuf>,
@@ -197,6 +201,28 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Where the rack's DNS server answers.
+#[derive(clap::Args, Debug, Clone)]
+struct DnsArgs {
+    /// Address (and port) the rack's DNS answers on, UDP and TCP; repeat for several
+    /// (default: the rack's address, port 53).
+    #[arg(long = "dns-listen")]
+    dns_listen: Vec<SocketAddr>,
+    /// Serve no DNS.
+    #[arg(long)]
+    no_dns: bool,
+}
+
+impl DnsArgs {
+    fn apply(&self, opts: &mut ingot_rack::RackOptions) {
+        if self.no_dns {
+            opts.dns_listen.clear();
+        } else if !self.dns_listen.is_empty() {
+            opts.dns_listen = self.dns_listen.clone();
+        }
+    }
+}
+
 /// Options of `ingot serve` beyond the database.
 struct ServeOpts {
     listen: SocketAddr,
@@ -208,6 +234,7 @@ struct ServeOpts {
     power_retry_secs: u64,
     rack: Option<(std::net::Ipv4Addr, Option<String>)>,
     rack_poll_secs: u64,
+    rack_dns: DnsArgs,
 }
 
 async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
@@ -292,6 +319,7 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         // The region's own rack serves its images from where the region stores them.
         opts.image_cache = Some(data_dir.join("images"));
         opts.poll = Duration::from_secs(o.rack_poll_secs.max(1));
+        o.rack_dns.apply(&mut opts);
         std::fs::create_dir_all(&opts.data_dir)?;
         let stop = rack_stop.clone();
         rack_task = Some(tokio::spawn(async move {
@@ -429,6 +457,7 @@ async fn async_main(cli: Cli) -> Result<()> {
             rack_address,
             rack_interface,
             rack_poll_secs,
+            rack_dns,
             ..
         } => {
             let opts = ServeOpts {
@@ -441,6 +470,7 @@ async fn async_main(cli: Cli) -> Result<()> {
                 power_retry_secs,
                 rack: rack_address.map(|a| (a, rack_interface)),
                 rack_poll_secs,
+                rack_dns,
             };
             serve(db, opts).await
         }
@@ -544,6 +574,7 @@ async fn async_main(cli: Cli) -> Result<()> {
             address,
             interface,
             data_dir,
+            dns,
         } => {
             let dir = data_dir.unwrap_or_else(default_data_dir).join("rack");
             std::fs::create_dir_all(&dir)
@@ -555,6 +586,7 @@ async fn async_main(cli: Cli) -> Result<()> {
             );
             let mut opts = ingot_rack::RackOptions::new(address, dir);
             opts.interface = interface;
+            dns.apply(&mut opts);
             tracing::info!("rack for {region} on {address}");
             let stop = ingot_rack::CancellationToken::new();
             let on_signal = stop.clone();

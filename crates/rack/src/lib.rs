@@ -1,13 +1,14 @@
-//! Rack services: DHCP and TFTP for network boot, configured from the region (whose database
+//! Rack services: DHCP and TFTP for network boot, and DNS (`dns.rs`), configured from the region (whose database
 //! is the one source of truth) and reporting every hop back into the per-MAC netboot timeline.
 //! `ingot rack --region URL --secret S` runs this against a remote region; `ingot serve` runs the
 //! same code against itself over loopback, so both modes take the same path.
 
+pub mod dns;
 pub mod host;
 pub mod images;
 
 use async_trait::async_trait;
-use ingot_core::rack::{RackConfig, RackEvent};
+use ingot_core::rack::{RackConfig, RackDns, RackEvent};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ pub enum RackError {
     Dhcp(String),
     #[error("TFTP: {0}")]
     Tftp(String),
+    #[error("DNS: {0}")]
+    Dns(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -32,6 +35,8 @@ pub enum RackError {
 pub trait RegionLink: Send + Sync {
     async fn config(&self) -> Result<RackConfig, RackError>;
     async fn report(&self, events: &[RackEvent]) -> Result<(), RackError>;
+    /// What DNS serves, unless `serial` is already the region's (`None`).
+    async fn dns(&self, serial: Option<i64>) -> Result<Option<RackDns>, RackError>;
     /// The region's URL (`http://…/MAAS`) images are fetched from by content address into the
     /// rack's cache; `None` serves no images.
     fn region_url(&self) -> Option<String> {
@@ -128,6 +133,29 @@ impl RegionLink for HttpLink {
             .await
             .map_err(|e| RackError::Region(format!("rack/config: {e}")))
     }
+    async fn dns(&self, serial: Option<i64>) -> Result<Option<RackDns>, RackError> {
+        let url = match serial {
+            Some(n) => format!("{}/rack/dns?serial={n}", self.base),
+            None => format!("{}/rack/dns", self.base),
+        };
+        let r = self
+            .http
+            .get(url)
+            .bearer_auth(&self.secret)
+            .send()
+            .await
+            .map_err(|e| RackError::Region(e.to_string()))?;
+        if r.status() == reqwest::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        if !r.status().is_success() {
+            return Err(RackError::Region(format!("GET rack/dns: {}", r.status())));
+        }
+        r.json()
+            .await
+            .map(Some)
+            .map_err(|e| RackError::Region(format!("rack/dns: {e}")))
+    }
     async fn report(&self, events: &[RackEvent]) -> Result<(), RackError> {
         let r = self
             .http
@@ -158,6 +186,8 @@ pub struct RackOptions {
     pub data_dir: PathBuf,
     pub dhcp_listen: SocketAddr,
     pub tftp_listen: SocketAddr,
+    /// Where DNS answers (UDP and TCP on each); empty: no DNS.
+    pub dns_listen: Vec<SocketAddr>,
     /// How often the configuration is fetched again.
     pub poll: Duration,
     /// Where Debian's iPXE binaries are (copied into the TFTP root).
@@ -175,6 +205,7 @@ impl RackOptions {
             data_dir,
             dhcp_listen: SocketAddr::from(([0, 0, 0, 0], 67)),
             tftp_listen: SocketAddr::new(IpAddr::V4(address), 69),
+            dns_listen: vec![SocketAddr::new(IpAddr::V4(address), 53)],
             poll: Duration::from_secs(10),
             ipxe_dir: PathBuf::from("/usr/lib/ipxe"),
             image_cache: None,
@@ -382,6 +413,16 @@ pub async fn run(
             _ = tftp_stop.cancelled() => {}
         }
     });
+    // DNS: a rack that cannot bind its DNS ports still boots machines; it says why.
+    let dns_task = (!opts.dns_listen.is_empty()).then(|| {
+        let (l, listen, st) = (link.clone(), opts.dns_listen.clone(), stop.clone());
+        let from = Some(IpAddr::V4(opts.address));
+        tokio::spawn(async move {
+            if let Err(e) = dns::serve(l, listen, from, st).await {
+                tracing::error!("DNS is not served: {e}");
+            }
+        })
+    });
     // Reporter: stopped only after DHCP and TFTP, so that their last hops are sent too.
     let report_stop = CancellationToken::new();
     let (l2, h3, rs) = (link.clone(), hops.clone(), report_stop.clone());
@@ -483,6 +524,9 @@ pub async fn run(
         let _ = task.await;
     }
     let _ = tftp_task.await;
+    if let Some(t) = dns_task {
+        let _ = t.await;
+    }
     report_stop.cancel();
     let _ = reporter.await;
     tracing::info!("rack stopped");

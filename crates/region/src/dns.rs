@@ -434,6 +434,16 @@ impl Region {
     /// addresses, the DNS resources and records, and the subnets with reverse DNS on), with
     /// `serial` as every zone's SOA serial and `ns_host` as their name server.
     pub async fn dns_zones(&self, serial: u32, ns_host: &str) -> Result<Built> {
+        self.build_zones(serial, ns_host, Vec::new()).await
+    }
+
+    /// As [`Region::dns_zones`], with `extra` names (the name servers' own addresses).
+    pub(crate) async fn build_zones(
+        &self,
+        serial: u32,
+        ns_host: &str,
+        extra: Vec<NamedAddresses>,
+    ) -> Result<Built> {
         let domains = self
             .domains()
             .await?
@@ -460,6 +470,14 @@ impl Region {
                     addresses: vec![ip],
                     machine: Some(sid),
                 }),
+            }
+        }
+        for x in extra {
+            if !names
+                .iter()
+                .any(|n| n.name == x.name && n.domain == x.domain)
+            {
+                names.push(x);
             }
         }
         for r in self.dnsresources().await? {

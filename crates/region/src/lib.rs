@@ -34,6 +34,7 @@ mod nodes;
 pub mod oob;
 mod package_repositories;
 pub mod power;
+mod rack_dns;
 pub mod racks;
 mod reserved_ips;
 pub mod routes;
@@ -209,6 +210,9 @@ pub struct Region {
     power_tasks: tokio_util::task::TaskTracker,
     /// Imports images from the boot sources (one import at a time, in the background).
     importer: std::sync::Arc<images::Importer>,
+    /// The racks' DNS at the last serial asked for (`rack_dns.rs`).
+    dns_cache:
+        std::sync::Arc<tokio::sync::Mutex<Option<std::sync::Arc<ingot_core::rack::RackDns>>>>,
 }
 
 impl Region {
@@ -232,6 +236,7 @@ impl Region {
             power_jobs: Default::default(),
             power_tasks: Default::default(),
             importer: Default::default(),
+            dns_cache: Default::default(),
             node_timeout_secs: None,
         }
     }

@@ -253,6 +253,15 @@ impl Store {
         Ok(())
     }
 
+    /// The DNS serial: increased by the database itself (schema v26's triggers) in the
+    /// transaction of every change to what the zones are made of.
+    pub async fn dns_serial(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT serial FROM dns_serial WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// Every address configured on a node's interface (static and auto links that hold one):
     /// (system_id, host name, domain, address), by node.
     pub async fn node_addresses(&self) -> Result<Vec<(String, String, String, String)>> {

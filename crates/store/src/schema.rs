@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (23, V23, V23),
     (24, V24, V24),
     (25, V25_SQLITE, V25_PG),
+    (26, V26_SQLITE, V26_PG),
 ];
 
 macro_rules! v1 {
@@ -357,12 +358,175 @@ macro_rules! v25 {
 const V25_SQLITE: &str = v25!("INTEGER PRIMARY KEY AUTOINCREMENT");
 const V25_PG: &str = v25!("BIGSERIAL PRIMARY KEY");
 
+/// The DNS serial: one counter that every change to what the zones are made of increases in
+/// the same transaction (triggers, so that no write path can forget it, and two regions
+/// share it). It starts at the time of the migration in seconds, so that a zone's SOA serial
+/// never goes back even for a secondary that knew a region built afresh.
+macro_rules! v26_sqlite_bump {
+    ($name:literal, $event:literal, $table:literal, $($when:tt)+) => {
+        concat!(
+            "CREATE TRIGGER dns_bump_", $name, " AFTER ", $event, " ON ", $table, " ", $($when)+,
+            " BEGIN UPDATE dns_serial SET serial = serial + 1; END;\n"
+        )
+    };
+}
+macro_rules! v26_pg_bump {
+    ($name:literal, $event:literal, $table:literal, $($each:tt)+) => {
+        concat!(
+            "CREATE TRIGGER dns_bump_", $name, " AFTER ", $event, " ON ", $table, " ", $($each)+,
+            " EXECUTE FUNCTION dns_serial_bump();\n"
+        )
+    };
+}
+/// The settings the rack's DNS is configured from.
+macro_rules! dns_settings {
+    () => {
+        "('default_dns_ttl', 'upstream_dns', 'dns_trusted_acl', 'dns_notify')"
+    };
+}
+const V26_SQLITE: &str = concat!(
+    "CREATE TABLE dns_serial (id INTEGER PRIMARY KEY, serial BIGINT NOT NULL);\n",
+    "INSERT INTO dns_serial (id, serial) VALUES (1, CAST(strftime('%s', 'now') AS INTEGER));\n",
+    v26_sqlite_bump!("domains_i", "INSERT", "domains", ""),
+    v26_sqlite_bump!("domains_u", "UPDATE", "domains", ""),
+    v26_sqlite_bump!("domains_d", "DELETE", "domains", ""),
+    v26_sqlite_bump!(
+        "machines_u",
+        "UPDATE",
+        "machines",
+        "WHEN OLD.hostname IS NOT NEW.hostname OR OLD.domain_id IS NOT NEW.domain_id"
+    ),
+    v26_sqlite_bump!("machines_d", "DELETE", "machines", ""),
+    v26_sqlite_bump!("staticips_i", "INSERT", "staticips", ""),
+    v26_sqlite_bump!(
+        "staticips_u",
+        "UPDATE",
+        "staticips",
+        "WHEN OLD.ip IS NOT NEW.ip OR OLD.interface_id IS NOT NEW.interface_id"
+    ),
+    v26_sqlite_bump!("staticips_d", "DELETE", "staticips", ""),
+    v26_sqlite_bump!("dnsresources_i", "INSERT", "dnsresources", ""),
+    v26_sqlite_bump!("dnsresources_u", "UPDATE", "dnsresources", ""),
+    v26_sqlite_bump!("dnsresources_d", "DELETE", "dnsresources", ""),
+    v26_sqlite_bump!("dnsaddr_i", "INSERT", "dnsresource_addresses", ""),
+    v26_sqlite_bump!("dnsaddr_d", "DELETE", "dnsresource_addresses", ""),
+    v26_sqlite_bump!("dnsdata_i", "INSERT", "dnsdata", ""),
+    v26_sqlite_bump!("dnsdata_u", "UPDATE", "dnsdata", ""),
+    v26_sqlite_bump!("dnsdata_d", "DELETE", "dnsdata", ""),
+    v26_sqlite_bump!("subnets_i", "INSERT", "subnets", ""),
+    v26_sqlite_bump!(
+        "subnets_u",
+        "UPDATE",
+        "subnets",
+        "WHEN OLD.cidr IS NOT NEW.cidr OR OLD.rdns_mode IS NOT NEW.rdns_mode"
+    ),
+    v26_sqlite_bump!("subnets_d", "DELETE", "subnets", ""),
+    v26_sqlite_bump!("racks_i", "INSERT", "racks", ""),
+    v26_sqlite_bump!(
+        "racks_u",
+        "UPDATE",
+        "racks",
+        "WHEN OLD.name IS NOT NEW.name OR OLD.address IS NOT NEW.address"
+    ),
+    v26_sqlite_bump!("racks_d", "DELETE", "racks", ""),
+    v26_sqlite_bump!(
+        "settings_i",
+        "INSERT",
+        "settings",
+        concat!("WHEN NEW.name IN ", dns_settings!())
+    ),
+    v26_sqlite_bump!(
+        "settings_u",
+        "UPDATE",
+        "settings",
+        concat!(
+            "WHEN NEW.name IN ",
+            dns_settings!(),
+            " AND OLD.value IS NOT NEW.value"
+        )
+    ),
+    v26_sqlite_bump!(
+        "settings_d",
+        "DELETE",
+        "settings",
+        concat!("WHEN OLD.name IN ", dns_settings!())
+    ),
+);
+const V26_PG: &str = concat!(
+    "CREATE TABLE dns_serial (id BIGINT PRIMARY KEY, serial BIGINT NOT NULL);\n",
+    "INSERT INTO dns_serial (id, serial) VALUES (1, CAST(extract(epoch FROM now()) AS BIGINT));\n",
+    "CREATE FUNCTION dns_serial_bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE dns_serial SET serial = serial + 1; RETURN NULL; END $$;\n",
+    v26_pg_bump!("domains", "INSERT OR UPDATE OR DELETE", "domains", "FOR EACH STATEMENT"),
+    v26_pg_bump!("machines_u", "UPDATE", "machines", "FOR EACH ROW WHEN (OLD.hostname IS DISTINCT FROM NEW.hostname OR OLD.domain_id IS DISTINCT FROM NEW.domain_id)"),
+    v26_pg_bump!("machines_d", "DELETE", "machines", "FOR EACH STATEMENT"),
+    v26_pg_bump!("staticips", "INSERT OR DELETE", "staticips", "FOR EACH STATEMENT"),
+    v26_pg_bump!("staticips_u", "UPDATE", "staticips", "FOR EACH ROW WHEN (OLD.ip IS DISTINCT FROM NEW.ip OR OLD.interface_id IS DISTINCT FROM NEW.interface_id)"),
+    v26_pg_bump!("dnsresources", "INSERT OR UPDATE OR DELETE", "dnsresources", "FOR EACH STATEMENT"),
+    v26_pg_bump!("dnsaddr", "INSERT OR DELETE", "dnsresource_addresses", "FOR EACH STATEMENT"),
+    v26_pg_bump!("dnsdata", "INSERT OR UPDATE OR DELETE", "dnsdata", "FOR EACH STATEMENT"),
+    v26_pg_bump!("subnets", "INSERT OR DELETE", "subnets", "FOR EACH STATEMENT"),
+    v26_pg_bump!("subnets_u", "UPDATE", "subnets", "FOR EACH ROW WHEN (OLD.cidr IS DISTINCT FROM NEW.cidr OR OLD.rdns_mode IS DISTINCT FROM NEW.rdns_mode)"),
+    v26_pg_bump!("racks", "INSERT OR DELETE", "racks", "FOR EACH STATEMENT"),
+    v26_pg_bump!("racks_u", "UPDATE", "racks", "FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.address IS DISTINCT FROM NEW.address)"),
+    v26_pg_bump!("settings_i", "INSERT", "settings", concat!("FOR EACH ROW WHEN (NEW.name IN ", dns_settings!(), ")")),
+    v26_pg_bump!("settings_u", "UPDATE", "settings", concat!("FOR EACH ROW WHEN (NEW.name IN ", dns_settings!(), " AND OLD.value IS DISTINCT FROM NEW.value)")),
+    v26_pg_bump!("settings_d", "DELETE", "settings", concat!("FOR EACH ROW WHEN (OLD.name IN ", dns_settings!(), ")")),
+);
+
 #[cfg(test)]
 mod tests {
     use crate::Store;
 
     async fn run(s: &Store, sql: &str) {
         sqlx::query(sql).execute(&s.pool).await.expect(sql);
+    }
+
+    /// The DNS serial rises with a change the zones are made of, in its transaction, and not
+    /// with other changes to the same rows.
+    #[tokio::test]
+    async fn the_dns_serial_follows_what_the_zones_are_made_of() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+        let s = Store::open(&url).await.unwrap();
+        let start = s.dns_serial().await.unwrap();
+        assert!(start > 1_700_000_000, "starts at the time: {start}");
+        run(&s, "INSERT INTO machines (system_id, hostname, domain_id, status, zone_id, pool_id, created, updated) VALUES ('abc', 'one', 0, 0, 1, 1, 0, 0)").await;
+        assert_eq!(
+            s.dns_serial().await.unwrap(),
+            start,
+            "a new machine has no address"
+        );
+        run(&s, "UPDATE machines SET status = 4 WHERE system_id = 'abc'").await;
+        assert_eq!(
+            s.dns_serial().await.unwrap(),
+            start,
+            "a status is not in a zone"
+        );
+        run(
+            &s,
+            "UPDATE machines SET hostname = 'two' WHERE system_id = 'abc'",
+        )
+        .await;
+        assert_eq!(s.dns_serial().await.unwrap(), start + 1, "a rename is");
+        s.set_setting("default_dns_ttl", "60").await.unwrap();
+        assert_eq!(s.dns_serial().await.unwrap(), start + 2, "the TTL is");
+        s.set_setting("default_dns_ttl", "60").await.unwrap();
+        s.set_setting("kernel_opts", "quiet").await.unwrap();
+        assert_eq!(
+            s.dns_serial().await.unwrap(),
+            start + 2,
+            "no change, other settings"
+        );
+        let d = s.create_domain("lab", true, None).await.unwrap();
+        assert_eq!(s.dns_serial().await.unwrap(), start + 3);
+        let r = s
+            .create_dns_record("www", d.id, "TXT", "hello", None)
+            .await
+            .unwrap();
+        assert!(s.dns_serial().await.unwrap() > start + 3);
+        let before = s.dns_serial().await.unwrap();
+        run(&s, &format!("DELETE FROM dnsdata WHERE id = {r}")).await;
+        assert!(s.dns_serial().await.unwrap() > before);
     }
 
     /// A database from before version 17 (its default fabric is id 1, renamed, with a subnet

@@ -15,6 +15,8 @@ pub enum Form {
     HttpUrl,
     /// IP addresses separated by spaces or commas; kept space-separated.
     IpList,
+    /// DNS servers: IP addresses, or `address:port` (`[address]:port` for IPv6), likewise.
+    ServerList,
     /// Host names or IP addresses, likewise.
     HostList,
     /// Networks (`address/prefix`), IP addresses or names (BIND ACL names), likewise.
@@ -74,6 +76,7 @@ impl Form {
                     )
                 })
             }),
+            Form::ServerList => list(value, server),
             Form::HostList => list(value, |h| match h.parse::<IpAddr>() {
                 Ok(ip) => Ok(ip.to_string()),
                 Err(_) if is_host(h) && !h.contains(':') => Ok(h.to_string()),
@@ -151,6 +154,19 @@ fn acl_item(item: &str) -> Result<String, String> {
     }
 }
 
+/// A DNS server: an IP address, or a socket address whose port is not 0.
+fn server(a: &str) -> Result<String, String> {
+    if let Ok(ip) = a.parse::<IpAddr>() {
+        return Ok(ip.to_string());
+    }
+    match a.parse::<std::net::SocketAddr>() {
+        Ok(sa) if sa.port() != 0 => Ok(sa.to_string()),
+        _ => Err(format!(
+            "Invalid IP address: {a}; provide a list of space-separated IP addresses."
+        )),
+    }
+}
+
 /// `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address, as `host:port`.
 fn syslog(value: &str) -> Result<String, String> {
     check_remote_syslog(value)?;
@@ -218,6 +234,16 @@ mod tests {
             ),
             (Form::IpList, "8.8.8.8, 1.1.1.1", Ok("8.8.8.8 1.1.1.1")),
             (Form::IpList, "2001:DB8::1", Ok("2001:db8::1")),
+            (
+                Form::ServerList,
+                "10.0.0.1 127.0.0.1:5353,[2001:DB8::1]:53 ::1",
+                Ok("10.0.0.1 127.0.0.1:5353 [2001:db8::1]:53 ::1"),
+            ),
+            (
+                Form::ServerList,
+                "10.0.0.1:0",
+                Err("Invalid IP address: 10.0.0.1:0; provide a list of space-separated IP addresses."),
+            ),
             (
                 Form::IpList,
                 "8.8.8.8 dns.example",

@@ -2,8 +2,8 @@
 //! MAAS's names, defaults and checks come from MAAS 3.7's `CONFIG_ITEMS`
 //! (`maasserver/forms/settings.py`), its `get_default_config` (`maasserver/models/config.py`,
 //! the defaults `get_config` answers) and the two archive names its API keeps
-//! (`main_archive`, `ports_archive`). `unknown_machines` and `max_concurrent_deployments` are
-//! Ingot's own.
+//! (`main_archive`, `ports_archive`). `unknown_machines`, `max_concurrent_deployments` and
+//! `dns_notify` are Ingot's own; `upstream_dns` also takes a port (`address:port`).
 
 use super::{Form, Kind, Setting};
 use crate::storage::Layout;
@@ -75,7 +75,7 @@ pub const SETTINGS: &[Setting] = &[
     ),
     s("remote_syslog", text(None, Form::Syslog)),
     s("maas_name", Kind::Text("maas")),
-    s("upstream_dns", text(None, Form::IpList)),
+    s("upstream_dns", text(None, Form::ServerList)),
     // Proxy.
     s(
         "ports_archive",
@@ -99,6 +99,8 @@ pub const SETTINGS: &[Setting] = &[
         text(Some("maas-internal"), Form::Domain),
     ),
     s("dns_trusted_acl", text(None, Form::AclList)),
+    // Ingot's own: the secondaries the racks send a NOTIFY to when a zone changes.
+    s("dns_notify", text(None, Form::ServerList)),
     s("windows_kms_host", text(None, Form::Any)),
     // Networks.
     s(
@@ -267,13 +269,20 @@ mod tests {
                 a.name
             );
         }
-        // Beyond MAAS's: Ingot's own two.
+        // Beyond MAAS's: Ingot's own three.
         let own: Vec<&str> = SETTINGS
             .iter()
             .map(|s| s.name)
             .filter(|n| !MAAS_NAMES.contains(n))
             .collect();
-        assert_eq!(own, ["unknown_machines", "max_concurrent_deployments"]);
+        assert_eq!(
+            own,
+            [
+                "unknown_machines",
+                "max_concurrent_deployments",
+                "dns_notify"
+            ]
+        );
         for (alias, real) in ALIASES {
             assert!(SETTINGS.iter().any(|s| s.name == *real), "{alias}");
         }

@@ -29,7 +29,7 @@ impl Drop for Server {
     }
 }
 
-fn run(args: &[&str]) -> String {
+pub fn run(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().expect("run ingot");
     assert!(
         out.status.success(),

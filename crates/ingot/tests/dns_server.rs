@@ -1,0 +1,636 @@
+//! The rack's DNS server against real DNS programs (Debian's `dig` and BIND 9), in network
+//! namespaces the test makes:
+//!
+//! - namespace `lab` runs `ingot serve` (region + rack, DNS on port 53), a BIND that is the
+//!   upstream forwarder (authoritative for `example.test`) and a BIND that is a secondary of
+//!   the rack's `maas` zone;
+//! - namespace `cli` is a machine on the managed boot network (trusted: it may recurse);
+//! - the test's own namespace reaches the lab over a link outside every managed subnet and
+//!   outside the trusted ACL (authoritative answers only, no recursion, no zone transfer).
+//!
+//! It checks that `dig` gets the A/AAAA/PTR/CNAME/MX/SRV/TXT answers the API describes, that
+//! a rename, a move to another domain, an address freed and a record added change the answers
+//! with the SOA serial increased, that the secondary follows a change after NOTIFY (its SOA
+//! refresh is ten minutes, so only the NOTIFY explains it), that forwarding works for the
+//! trusted and is refused to others, and that garbage, truncated and oversized queries get no
+//! crash and no amplification.
+
+mod common;
+use common::{mac, Client};
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const API: &str = "/MAAS/api/2.0";
+
+fn sh(args: &[&str]) -> std::process::Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("run")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = sh(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The namespaces and links; removed on drop (after the processes in them).
+struct Lab {
+    lab: String,
+    cli: String,
+    host_if: String,
+    /// The third octet of 10.80.N.0/30 (test ↔ lab) and 10.81.N.0/24 (the boot network).
+    n: u8,
+    dir: tempfile::TempDir,
+    procs: Vec<Proc>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.procs.clear();
+        let _ = sh(&["ip", "netns", "del", &self.lab]);
+        let _ = sh(&["ip", "netns", "del", &self.cli]);
+        let _ = sh(&["ip", "link", "del", &self.host_if]);
+    }
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let id = format!("{:05}", rand::random::<u32>() % 100_000);
+        let n = rand::random::<u8>();
+        let lab = Lab {
+            lab: format!("idl{id}"),
+            cli: format!("idc{id}"),
+            host_if: format!("dh{id}"),
+            n,
+            dir: tempfile::tempdir().unwrap(),
+            procs: Vec::new(),
+        };
+        let (l, c) = (lab.lab.as_str(), lab.cli.as_str());
+        let (lab_if, boot_if, cli_if) = (format!("dl{id}"), format!("db{id}"), format!("dc{id}"));
+        ok(&["ip", "netns", "add", l]);
+        ok(&["ip", "netns", "add", c]);
+        for ns in [l, c] {
+            ok(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        // The secondary and the upstream listen on their own loopback addresses in the lab.
+        ok(&["ip", "-n", l, "addr", "add", "127.0.0.2/32", "dev", "lo"]);
+        ok(&["ip", "-n", l, "addr", "add", "127.0.0.3/32", "dev", "lo"]);
+        ok(&[
+            "ip",
+            "link",
+            "add",
+            &lab.host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &lab_if,
+            "netns",
+            l,
+        ]);
+        ok(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("10.80.{n}.2/30"),
+            "dev",
+            &lab.host_if,
+        ]);
+        ok(&["ip", "link", "set", &lab.host_if, "up"]);
+        ok(&[
+            "ip",
+            "-n",
+            l,
+            "addr",
+            "add",
+            &format!("10.80.{n}.1/30"),
+            "dev",
+            &lab_if,
+        ]);
+        ok(&["ip", "-n", l, "link", "set", &lab_if, "up"]);
+        ok(&[
+            "ip", "-n", l, "link", "add", &boot_if, "type", "veth", "peer", "name", &cli_if,
+            "netns", c,
+        ]);
+        ok(&[
+            "ip",
+            "-n",
+            l,
+            "addr",
+            "add",
+            &format!("10.81.{n}.1/24"),
+            "dev",
+            &boot_if,
+        ]);
+        ok(&["ip", "-n", l, "link", "set", &boot_if, "up"]);
+        ok(&[
+            "ip",
+            "-n",
+            c,
+            "addr",
+            "add",
+            &format!("10.81.{n}.50/24"),
+            "dev",
+            &cli_if,
+        ]);
+        ok(&["ip", "-n", c, "link", "set", &cli_if, "up"]);
+        lab
+    }
+
+    fn rack(&self) -> String {
+        format!("10.81.{}.1", self.n)
+    }
+
+    /// The lab's address as the test's namespace sees it.
+    fn outside(&self) -> String {
+        format!("10.80.{}.1", self.n)
+    }
+
+    fn spawn_in_lab(&mut self, args: &[&str], log: &str) {
+        let out = std::fs::File::create(self.dir.path().join(log)).unwrap();
+        let mut all = vec!["netns", "exec", &self.lab];
+        all.extend_from_slice(args);
+        let child = Command::new("ip")
+            .args(&all)
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("spawn in the lab");
+        self.procs.push(Proc(child));
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+
+    /// A BIND 9 in the lab on `addr`: `zones` is its zone statements.
+    fn named(&mut self, tag: &str, addr: &str, zones: &str) {
+        let d = self.dir.path().join(tag);
+        std::fs::create_dir_all(&d).unwrap();
+        let conf = format!(
+            "options {{ directory \"{d}\"; pid-file \"{d}/named.pid\"; session-keyfile \"{d}/session.key\"; managed-keys-directory \"{d}\"; listen-on port 53 {{ {addr}; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; notify no; allow-query {{ any; }}; }};\ncontrols {{ }};\n{zones}\n",
+            d = d.display()
+        );
+        let path = d.join("named.conf");
+        std::fs::write(&path, conf).unwrap();
+        let path = path.to_string_lossy().to_string();
+        self.spawn_in_lab(&["named", "-g", "-4", "-c", &path], &format!("{tag}.log"));
+    }
+
+    fn dig_in(&self, ns: Option<&str>, args: &[&str]) -> String {
+        let mut all: Vec<&str> = Vec::new();
+        if let Some(ns) = ns {
+            all.extend(["ip", "netns", "exec", ns]);
+        }
+        all.extend(["dig", "+time=2", "+tries=1"]);
+        all.extend_from_slice(args);
+        String::from_utf8_lossy(&sh(&all).stdout).into_owned()
+    }
+
+    /// `dig +short` from the trusted client.
+    fn short(&self, name: &str, t: &str) -> Vec<String> {
+        let at = format!("@{}", self.rack());
+        let mut v: Vec<String> = self
+            .dig_in(Some(&self.cli), &[&at, "+short", name, t])
+            .lines()
+            .map(str::to_string)
+            .filter(|l| !l.starts_with(";;"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn status(&self, ns: Option<&str>, server: &str, args: &[&str]) -> String {
+        let at = format!("@{server}");
+        let mut a = vec![at.as_str()];
+        a.extend_from_slice(args);
+        let out = self.dig_in(ns, &a);
+        out.lines()
+            .find_map(|l| l.split("status: ").nth(1))
+            .map(|s| s.split(',').next().unwrap_or("").to_string())
+            .unwrap_or_else(|| format!("no answer: {out}"))
+    }
+
+    fn serial(&self, server: &str, ns: Option<&str>, zone: &str) -> Option<u32> {
+        let at = format!("@{server}");
+        self.dig_in(ns, &[&at, "+short", zone, "SOA"])
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+    }
+}
+
+/// Wait (up to `secs`) for `f` to hold; the time it took.
+fn until(secs: u64, what: &str, mut f: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "not within {secs} s: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dig_and_bind_against_the_racks_dns() {
+    let mut lab = Lab::new();
+    let n = lab.n;
+    let db = format!("sqlite://{}", lab.dir.path().join("ingot.sqlite").display());
+    common::run(&[
+        "createadmin",
+        "--database",
+        &db,
+        "--username",
+        "admin",
+        "--password",
+        "pw",
+        "--email",
+        "a@example.com",
+    ]);
+    let key = common::run(&["apikey", "--database", &db, "--username", "admin"]);
+    let data = lab.dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (data, rack) = (data.to_string_lossy().to_string(), lab.rack());
+    // DNS on the boot network and on the link to the outside (the lab's loopback addresses
+    // are the two BINDs').
+    let (on_boot, on_outside) = (format!("{rack}:53"), format!("{}:53", lab.outside()));
+    lab.spawn_in_lab(
+        &[
+            common::BIN,
+            "serve",
+            "--database",
+            &db,
+            "--data-dir",
+            &data,
+            "--listen",
+            "0.0.0.0:5240",
+            "--rack-address",
+            &rack,
+            "--rack-poll-secs",
+            "1",
+            "--dns-listen",
+            &on_boot,
+            "--dns-listen",
+            &on_outside,
+        ],
+        "ingot.log",
+    );
+    let c = Client::new(&format!("http://{}:5240", lab.outside()), &key);
+    let version = c.url(&format!("{API}/version/"));
+    for i in 0..200 {
+        if reqwest::get(&version).await.is_ok() {
+            break;
+        }
+        assert!(
+            i < 199,
+            "the region did not start: {}",
+            lab.log("ingot.log")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The boot network is a managed subnet: its clients are trusted.
+    c.post(
+        &format!("{API}/subnets/"),
+        &[("cidr", &format!("10.81.{n}.0/24")), ("gateway_ip", &rack)],
+    )
+    .await
+    .ok();
+
+    // A machine with a static address, a name with two addresses, and records.
+    let sid = c.ready_machine("web-01", &mac(1), &[]).await;
+    let m = c.machine(&sid).await;
+    let iface = m["interface_set"][0]["id"].as_i64().unwrap();
+    let ip = format!("10.81.{n}.20");
+    c.post(
+        &format!("{API}/nodes/{sid}/interfaces/{iface}/?op=link_subnet"),
+        &[
+            ("mode", "STATIC"),
+            ("subnet", &format!("10.81.{n}.0/24")),
+            ("ip_address", &ip),
+        ],
+    )
+    .await
+    .ok();
+    c.post(
+        &format!("{API}/dnsresources/"),
+        &[
+            ("fqdn", "db.maas"),
+            ("ip_addresses", &format!("10.81.{n}.30 2001:db8::30")),
+        ],
+    )
+    .await
+    .ok();
+    for (fqdn, t, d) in [
+        ("www.maas", "CNAME", "web-01.maas"),
+        ("maas", "MX", "10 web-01.maas"),
+        ("_http._tcp.maas", "SRV", "0 5 80 web-01.maas"),
+        ("maas", "TXT", "v=spf1 mx -all"),
+    ] {
+        c.post(
+            &format!("{API}/dnsresourcerecords/"),
+            &[("fqdn", fqdn), ("rrtype", t), ("rrdata", d)],
+        )
+        .await
+        .ok();
+    }
+    let api_serial_wait = until(15, "web-01.maas resolves", || {
+        lab.short("web-01.maas", "A") == [ip.clone()]
+    });
+    eprintln!("first answer after {api_serial_wait:?}");
+
+    // What dig gets is what the API holds.
+    let res: serde_json::Value = c
+        .get(&format!("{API}/dnsresources/?domain=maas"))
+        .await
+        .ok()
+        .json();
+    let db_res = res
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["fqdn"] == "db.maas")
+        .unwrap_or_else(|| panic!("{res:#}"));
+    let mut want: Vec<String> = db_res["ip_addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["ip"].as_str().unwrap().to_string())
+        .collect();
+    want.sort();
+    let mut got = lab.short("db.maas", "A");
+    got.extend(lab.short("db.maas", "AAAA"));
+    got.sort();
+    assert_eq!(got, want);
+    let recs: serde_json::Value = c
+        .get(&format!("{API}/dnsresourcerecords/?domain=maas"))
+        .await
+        .ok()
+        .json();
+    for r in recs.as_array().unwrap() {
+        let (fqdn, t) = (r["fqdn"].as_str().unwrap(), r["rrtype"].as_str().unwrap());
+        let data = r["rrdata"].as_str().unwrap();
+        // dig writes names absolute and TXT quoted.
+        let want = match t {
+            "TXT" => format!("\"{data}\""),
+            _ => format!("{data}."),
+        };
+        assert!(
+            lab.short(fqdn, t).contains(&want),
+            "{fqdn} {t}: {:?}, want {want}",
+            lab.short(fqdn, t)
+        );
+    }
+    assert_eq!(
+        lab.short(&format!("20.{n}.81.10.in-addr.arpa"), "PTR"),
+        ["web-01.maas."]
+    );
+    assert_eq!(
+        lab.short(&format!("30.{n}.81.10.in-addr.arpa"), "PTR"),
+        ["db.maas."]
+    );
+    // TCP and EDNS answer the same.
+    let at = format!("@{rack}");
+    let tcp = lab.dig_in(Some(&lab.cli), &[&at, "+tcp", "+short", "web-01.maas"]);
+    assert_eq!(tcp.trim(), ip);
+    let edns = lab.dig_in(
+        Some(&lab.cli),
+        &[&at, "+edns=0", "+bufsize=4096", "web-01.maas"],
+    );
+    assert!(edns.contains("EDNS: version: 0"), "{edns}");
+    assert!(edns.contains("flags: qr aa"), "authoritative: {edns}");
+
+    // The secondary: BIND transfers the zone from the rack and is told of changes.
+    c.post(
+        &format!("{API}/maas/?op=set_config"),
+        &[("name", "dns_notify"), ("value", "127.0.0.3")],
+    )
+    .await
+    .ok();
+    lab.named(
+        "secondary",
+        "127.0.0.3",
+        &format!("zone \"maas\" {{ type secondary; primaries {{ {rack}; }}; file \"maas.db\"; }};"),
+    );
+    until(20, "the secondary has the zone", || {
+        lab.dig_in(Some(&lab.lab), &["@127.0.0.3", "+short", "web-01.maas"])
+            .trim()
+            == ip
+    });
+    assert!(
+        lab.log("secondary.log")
+            .contains("Transfer status: success"),
+        "{}",
+        lab.log("secondary.log")
+    );
+
+    // Changes: each shows within a second or two, with the serial up.
+    let before = lab.serial(&rack, Some(&lab.cli), "maas").expect("a serial");
+    c.put(&format!("{API}/machines/{sid}/"), &[("hostname", "web-02")])
+        .await
+        .ok();
+    let took = until(5, "the rename shows", || {
+        lab.short("web-02.maas", "A") == [ip.clone()] && lab.short("web-01.maas", "A").is_empty()
+    });
+    eprintln!("rename shown after {took:?}");
+    let after = lab.serial(&rack, Some(&lab.cli), "maas").expect("a serial");
+    assert!(after > before, "serial {before} → {after}");
+    assert_eq!(
+        lab.short(&format!("20.{n}.81.10.in-addr.arpa"), "PTR"),
+        ["web-02.maas."]
+    );
+    // The secondary follows through NOTIFY (its refresh is 600 s).
+    let took = until(10, "the secondary follows the rename", || {
+        lab.dig_in(Some(&lab.lab), &["@127.0.0.3", "+short", "web-02.maas"])
+            .trim()
+            == ip
+    });
+    eprintln!("secondary updated after {took:?}");
+    assert!(
+        lab.log("secondary.log").contains("notify from"),
+        "{}",
+        lab.log("secondary.log")
+    );
+
+    // Moved to another domain: the name follows, the old one is gone.
+    c.post(&format!("{API}/domains/"), &[("name", "lab.example")])
+        .await
+        .ok();
+    c.put(
+        &format!("{API}/machines/{sid}/"),
+        &[("domain", "lab.example")],
+    )
+    .await
+    .ok();
+    until(5, "the move shows", || {
+        lab.short("web-02.lab.example", "A") == [ip.clone()]
+            && lab.short("web-02.maas", "A").is_empty()
+    });
+    // A record added.
+    c.post(
+        &format!("{API}/dnsresourcerecords/"),
+        &[
+            ("fqdn", "info.maas"),
+            ("rrtype", "TXT"),
+            ("rrdata", "added"),
+        ],
+    )
+    .await
+    .ok();
+    until(5, "the new record shows", || {
+        lab.short("info.maas", "TXT") == ["\"added\""]
+    });
+    // The address freed: the name has nothing left.
+    let m = c.machine(&sid).await;
+    let link = m["interface_set"][0]["links"][0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    c.post(
+        &format!("{API}/nodes/{sid}/interfaces/{iface}/?op=unlink_subnet"),
+        &[("id", &link)],
+    )
+    .await
+    .ok();
+    until(5, "the freed address is gone", || {
+        lab.short("web-02.lab.example", "A").is_empty()
+            && lab
+                .short(&format!("20.{n}.81.10.in-addr.arpa"), "PTR")
+                .is_empty()
+    });
+
+    // Forwarding: an upstream BIND answers example.test; the trusted client gets it through
+    // the rack, the outside is refused, and it cannot transfer the zone either.
+    let zone = lab.dir.path().join("upstream");
+    std::fs::create_dir_all(&zone).unwrap();
+    std::fs::write(
+        zone.join("example.test.zone"),
+        "$TTL 60\n@ IN SOA ns.example.test. root.example.test. 1 600 60 600 60\n@ IN NS ns.example.test.\nns IN A 192.0.2.53\nwww IN A 192.0.2.80\n",
+    )
+    .unwrap();
+    lab.named(
+        "upstream",
+        "127.0.0.2",
+        "zone \"example.test\" { type primary; file \"example.test.zone\"; };",
+    );
+    until(10, "the upstream answers", || {
+        lab.dig_in(
+            Some(&lab.lab),
+            &["@127.0.0.2", "+short", "www.example.test"],
+        )
+        .trim()
+            == "192.0.2.80"
+    });
+    c.post(
+        &format!("{API}/maas/?op=set_config"),
+        &[("name", "upstream_dns"), ("value", "127.0.0.2")],
+    )
+    .await
+    .ok();
+    until(5, "the trusted client is forwarded", || {
+        lab.short("www.example.test", "A") == ["192.0.2.80"]
+    });
+    let outside = lab.outside();
+    assert_eq!(
+        lab.status(None, &outside, &["www.example.test"]),
+        "REFUSED",
+        "an untrusted client gets no recursion"
+    );
+    // …but authoritative answers, which is what the fleet's names are for.
+    assert_eq!(lab.status(None, &outside, &["db.maas"]), "NOERROR");
+    let axfr = lab.dig_in(None, &[&format!("@{outside}"), "maas", "AXFR"]);
+    assert!(
+        !axfr.contains("db.maas.") && axfr.contains("Transfer failed"),
+        "{axfr}"
+    );
+    let axfr = lab.dig_in(Some(&lab.cli), &[&at, "maas", "AXFR"]);
+    assert!(axfr.contains("db.maas."), "{axfr}");
+    // The trusted ACL lets the outside in.
+    c.post(
+        &format!("{API}/maas/?op=set_config"),
+        &[
+            ("name", "dns_trusted_acl"),
+            ("value", &format!("10.80.{n}.0/30")),
+        ],
+    )
+    .await
+    .ok();
+    until(5, "the ACL lets the outside recurse", || {
+        lab.status(None, &outside, &["www.example.test"]) == "NOERROR"
+    });
+
+    // Garbage, truncated and oversized queries: no crash, no amplification.
+    let sock = UdpSocket::bind(format!("10.80.{n}.2:0")).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let good = query_bytes("db.maas");
+    let mut sent = 0usize;
+    let mut received = 0usize;
+    let mut buf = [0u8; 65535];
+    let mut cases: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0xff; 3],
+        good[..good.len() - 3].to_vec(),
+        vec![0u8; 12],
+        vec![0xab; 4000],
+    ];
+    let mut big = good.clone();
+    big.extend(vec![0u8; 3000]);
+    cases.push(big);
+    for i in 0..200u32 {
+        let len = 1 + (i as usize * 37) % 600;
+        cases.push(
+            (0..len)
+                .map(|j| (i as usize * 131 + j * 17) as u8)
+                .collect(),
+        );
+    }
+    for p in &cases {
+        sock.send_to(p, format!("{outside}:53")).unwrap();
+        sent += p.len();
+    }
+    // Whatever comes back: never more than a minimal answer each.
+    while let Ok((k, _)) = sock.recv_from(&mut buf) {
+        received += k;
+        assert!(k <= 512, "an answer of {k} bytes to garbage");
+    }
+    eprintln!("garbage: {sent} bytes sent, {received} bytes answered");
+    assert!(
+        received <= sent,
+        "amplification: {received} bytes for {sent}"
+    );
+    assert_eq!(
+        lab.status(None, &outside, &["db.maas"]),
+        "NOERROR",
+        "still serving"
+    );
+    let log = lab.log("ingot.log");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// A DNS query for `name` A, as the wire has it.
+fn query_bytes(name: &str) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend(label.as_bytes());
+    }
+    q.extend([0, 0, 1, 0, 1]);
+    q
+}

@@ -1,0 +1,89 @@
+//! What the racks' DNS servers serve (`GET /MAAS/rack/dns`): the zones at the database's DNS
+//! serial, the forwarders, the trusted networks and the secondaries to notify. The serial is
+//! the database's own (schema v26's triggers raise it with every change to what the zones
+//! are made of), so a rack that asks with the serial it has gets nothing when nothing
+//! changed, at the cost of one query; the zones of a serial are built once and shared by
+//! every rack that asks.
+
+use crate::{Region, Result};
+use ingot_core::dns::trusted_networks;
+use ingot_core::dns_zone::NamedAddresses;
+use ingot_core::rack::RackDns;
+use ingot_core::settings::Value;
+use std::sync::Arc;
+
+/// A list setting's items (space-separated text), none when unset.
+fn items(v: Value) -> Vec<String> {
+    match v {
+        Value::Text(t) => t.split_whitespace().map(str::to_string).collect(),
+        Value::List(l) => l,
+        _ => Vec::new(),
+    }
+}
+
+impl Region {
+    /// The DNS the racks serve, unless `known` is already the current serial.
+    pub async fn rack_dns(&self, known: Option<i64>) -> Result<Option<Arc<RackDns>>> {
+        let serial = self.store.dns_serial().await?;
+        if known == Some(serial) {
+            return Ok(None);
+        }
+        // Held while building, so that racks asking at once wait for one build.
+        let mut cache = self.dns_cache.lock().await;
+        if let Some(c) = cache.as_ref().filter(|c| c.serial == serial) {
+            return Ok(Some(c.clone()));
+        }
+        let default_id = self.store.default_domain_id().await?;
+        let domain = self
+            .store
+            .domain_by_id(default_id)
+            .await?
+            .map_or_else(|| "maas".to_string(), |d| d.name);
+        // The name server is the first rack, named in the default domain with its address;
+        // without a rack, the region's name.
+        let racks = self.store.racks().await?;
+        let (ns_host, glue) = match racks
+            .iter()
+            .find(|r| r.address.parse::<std::net::IpAddr>().is_ok())
+        {
+            Some(r) => {
+                let label = r.name.split('.').next().unwrap_or("rack").to_string();
+                let glue = NamedAddresses {
+                    name: label.clone(),
+                    domain: domain.clone(),
+                    ttl: None,
+                    addresses: r.address.parse().into_iter().collect(),
+                    machine: None,
+                };
+                (format!("{label}.{domain}"), vec![glue])
+            }
+            None => {
+                let name = match self.get_config("maas_name").await? {
+                    Value::Text(t) if !t.is_empty() => t,
+                    _ => "maas".to_string(),
+                };
+                (format!("{name}.{domain}"), Vec::new())
+            }
+        };
+        let built = self.build_zones(serial as u32, &ns_host, glue).await?;
+        let managed: Vec<String> = self
+            .store
+            .subnets()
+            .await?
+            .into_iter()
+            .filter(|s| s.managed)
+            .map(|s| s.cidr)
+            .collect();
+        let acl = items(self.get_config("dns_trusted_acl").await?).join(" ");
+        let dns = Arc::new(RackDns {
+            serial,
+            zones: built.zones,
+            forwarders: items(self.get_config("upstream_dns").await?),
+            trusted: trusted_networks(&acl, &managed),
+            notify: items(self.get_config("dns_notify").await?),
+            problems: built.problems,
+        });
+        *cache = Some(dns.clone());
+        Ok(Some(dns))
+    }
+}
