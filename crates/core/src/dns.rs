@@ -222,6 +222,34 @@ pub fn check_ttl(s: &str) -> Result<Option<i64>, String> {
     }
 }
 
+/// The DNS servers a machine on subnet `cidr` is told of (the network configuration written
+/// at deployment): with `allow_dns`, the racks' addresses first — those inside the subnet, or
+/// every rack when none is — then the subnet's own servers, each once.
+pub fn resolvers(cidr: &str, allow_dns: bool, own: &[String], racks: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if allow_dns {
+        let net = crate::net::Cidr::parse(cidr).ok();
+        let inside: Vec<&String> = racks
+            .iter()
+            .filter(|r| {
+                r.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| net.as_ref().is_some_and(|n| n.contains(ip)))
+            })
+            .collect();
+        if inside.is_empty() {
+            out.extend(racks.iter().cloned());
+        } else {
+            out.extend(inside.into_iter().cloned());
+        }
+    }
+    for s in own {
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
 /// The networks whose clients may recurse and transfer zones, as BIND's `trusted` ACL in
 /// MAAS: the items of `dns_trusted_acl` (an address is its own /32 or /128; `any`,
 /// `localhost`, `localnets` as BIND reads them, `localnets` being the managed subnets here;
@@ -250,6 +278,22 @@ pub fn trusted_networks(acl: &str, managed_subnets: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn machines_are_told_of_the_racks_then_the_subnets_servers() {
+        let racks = vec!["10.0.0.2".to_string(), "10.1.0.2".to_string()];
+        let own = vec!["192.0.2.53".to_string(), "10.0.0.2".to_string()];
+        assert_eq!(
+            resolvers("10.0.0.0/24", true, &own, &racks),
+            ["10.0.0.2", "192.0.2.53"]
+        );
+        assert_eq!(
+            resolvers("10.9.0.0/24", true, &[], &racks),
+            ["10.0.0.2", "10.1.0.2"],
+            "no rack inside: every rack"
+        );
+        assert_eq!(resolvers("10.0.0.0/24", false, &own, &racks), own);
+    }
+
     #[test]
     fn trusted_networks_are_the_acl_the_subnets_and_the_host() {
         let subnets = vec!["10.77.0.0/24".to_string()];

@@ -12,6 +12,9 @@ pub struct RackConfig {
     pub unknown_machines: String,
     /// The region URL machines fetch their iPXE script and images from.
     pub region_url: String,
+    /// The default domain: DHCP's domain name (option 15) on subnets that use the rack's DNS.
+    #[serde(default)]
+    pub domain: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -19,10 +22,17 @@ pub struct RackSubnet {
     pub cidr: String,
     pub gateway_ip: Option<String>,
     pub dns_servers: Vec<String>,
+    /// Machines on it use the rack's DNS (MAAS's `allow_dns`): DHCP names the rack first.
+    #[serde(default = "yes")]
+    pub allow_dns: bool,
     pub vid: i64,
     pub dhcp_on: bool,
     pub dynamic_ranges: Vec<(String, String)>,
     pub reserved_ranges: Vec<(String, String)>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Whether a rack (its system id; None for a rack that did not name itself) serves DHCP on a

@@ -117,6 +117,7 @@ fn parse_args() -> Result<Config, String> {
             dns,
             lease_time,
             next_server: None,
+            domain_name: None,
         },
     );
     cfg.interface = iface;

@@ -50,6 +50,9 @@ pub struct SubnetConfig {
     pub router: Option<Ipv4Addr>,
     #[serde(default)]
     pub dns: Vec<Ipv4Addr>,
+    /// The domain name (option 15).
+    #[serde(default)]
+    pub domain_name: Option<String>,
     /// Lease time in seconds.
     #[serde(default = "default_lease_time")]
     pub lease_time: u32,

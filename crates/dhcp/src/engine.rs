@@ -597,6 +597,9 @@ impl Engine {
             if !s.dns.is_empty() {
                 opts.insert(DhcpOption::DomainNameServer(s.dns.clone()));
             }
+            if let Some(d) = &s.domain_name {
+                opts.insert(DhcpOption::DomainName(d.clone()));
+            }
             if req.netboot {
                 if let Some(b) = &self.cfg.boot {
                     if let Some(ans) = boot_reply(req.arch, req.is_ipxe, &req.mac, b, s.next_server)

@@ -22,6 +22,7 @@ fn engine(mode: Mode) -> Engine {
             dns: vec![Ipv4Addr::new(10, 0, 0, 53)],
             lease_time: 600,
             next_server: None,
+            domain_name: None,
         },
     );
     c.mode = mode;

@@ -33,6 +33,7 @@ fn base_config(lease_file: Option<std::path::PathBuf>) -> Config {
             dns: vec![Ipv4Addr::new(127, 0, 0, 53)],
             lease_time: 600,
             next_server: None,
+            domain_name: None,
         },
     );
     c.listen = "127.0.0.1:0".parse().unwrap();

@@ -437,10 +437,15 @@ fn main() -> Result<()> {
 }
 
 async fn async_main(cli: Cli) -> Result<()> {
+    // hickory-server logs every DNS request at info: kept to warnings unless asked for.
+    let mut filter = std::env::var("INGOT_LOG").unwrap_or_else(|_| "info".into());
+    if !filter.contains("hickory") {
+        filter.push_str(",hickory_server=warn");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("INGOT_LOG")
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_new(&filter)
+                .unwrap_or_else(|_| "info,hickory_server=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -268,6 +268,7 @@ async fn dig_and_bind_against_the_racks_dns() {
     let data = lab.dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let (data, rack) = (data.to_string_lossy().to_string(), lab.rack());
+    let boot_if = format!("db{}", &lab.cli[3..]);
     // DNS on the boot network and on the link to the outside (the lab's loopback addresses
     // are the two BINDs').
     let (on_boot, on_outside) = (format!("{rack}:53"), format!("{}:53", lab.outside()));
@@ -283,6 +284,8 @@ async fn dig_and_bind_against_the_racks_dns() {
             "0.0.0.0:5240",
             "--rack-address",
             &rack,
+            "--rack-interface",
+            &boot_if,
             "--rack-poll-secs",
             "1",
             "--dns-listen",
@@ -620,6 +623,74 @@ async fn dig_and_bind_against_the_racks_dns() {
         "NOERROR",
         "still serving"
     );
+
+    // Machines are told: DHCP on the boot network names the rack as DNS server (option 6)
+    // and the domain (option 15), as a real client (busybox udhcpc) reads them.
+    c.post(
+        &format!("{API}/ipranges/"),
+        &[
+            ("type", "dynamic"),
+            ("start_ip", &format!("10.81.{n}.100")),
+            ("end_ip", &format!("10.81.{n}.150")),
+        ],
+    )
+    .await
+    .ok();
+    c.put(&format!("{API}/fabrics/0/vlans/0/"), &[("dhcp_on", "true")])
+        .await
+        .ok();
+    let script = lab.dir.path().join("udhcpc.sh");
+    let seen = lab.dir.path().join("udhcpc.env");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 dns=$dns domain=$domain\" >> {}\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    ok(&["chmod", "+x", &script.to_string_lossy()]);
+    let iface = format!("dc{}", &lab.cli[3..]);
+    let mut tries = String::new();
+    let told = (0..20)
+        .find_map(|_| {
+            let o = sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &lab.cli,
+                "udhcpc",
+                "-i",
+                &iface,
+                "-n",
+                "-q",
+                "-f",
+                "-t",
+                "2",
+                "-T",
+                "1",
+                "-s",
+                &script.to_string_lossy(),
+            ]);
+            tries = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let text = std::fs::read_to_string(&seen).unwrap_or_default();
+            let line = text.lines().find(|l| l.starts_with("bound"))?.to_string();
+            Some(line)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no lease: {tries} {}",
+                std::fs::read_to_string(&seen).unwrap_or_default()
+            )
+        });
+    assert_eq!(told, format!("bound dns={rack} domain=maas"));
+    // …and that server answers for the domain it named.
+    assert_eq!(lab.short("db.maas", "A"), [format!("10.81.{n}.30")]);
+
     let log = lab.log("ingot.log");
     assert!(!log.contains("panicked"), "{log}");
 }

@@ -235,15 +235,27 @@ pub fn dhcp_config(
             .iter()
             .map(|(a, b)| serde_json::json!({"start": a, "end": b}))
             .collect();
-        let dns: Vec<&String> = s
+        // DNS servers (option 6): this rack first when the subnet uses the rack's DNS and the
+        // rack serves it, then the subnet's own; the domain (option 15) with the rack's DNS.
+        let ours = s.allow_dns && !opts.dns_listen.is_empty();
+        let mut dns: Vec<Ipv4Addr> = Vec::new();
+        if ours {
+            dns.push(opts.address);
+        }
+        for d in s
             .dns_servers
             .iter()
-            .filter(|d| d.parse::<Ipv4Addr>().is_ok())
-            .collect();
+            .filter_map(|d| d.parse::<Ipv4Addr>().ok())
+        {
+            if !dns.contains(&d) {
+                dns.push(d);
+            }
+        }
         subnets.push(serde_json::json!({
             "cidr": cidr.to_string(), "ranges": ranges,
             "router": s.gateway_ip.as_ref().filter(|g| g.parse::<Ipv4Addr>().is_ok()),
             "dns": dns,
+            "domain_name": (ours && !cfg.domain.is_empty()).then_some(&cfg.domain),
         }));
     }
     if subnets.is_empty() {
@@ -547,6 +559,7 @@ mod tests {
                 cidr: "10.77.0.0/24".into(),
                 gateway_ip: Some("10.77.0.1".into()),
                 dns_servers: vec!["10.77.0.1".into(), "fd00::1".into()],
+                allow_dns: true,
                 vid: 0,
                 dhcp_on,
                 dynamic_ranges: vec![("10.77.0.100".into(), "10.77.0.199".into())],
@@ -555,6 +568,7 @@ mod tests {
             hosts: vec![],
             unknown_machines: "enlist".into(),
             region_url: "http://10.77.0.1:5240/MAAS".into(),
+            domain: "maas".into(),
         }
     }
 
@@ -572,7 +586,36 @@ mod tests {
         assert_eq!(
             c.subnets[0].dns,
             vec!["10.77.0.1".parse::<Ipv4Addr>().unwrap()],
-            "IPv6 DNS left out of DHCPv4"
+            "IPv6 DNS left out of DHCPv4; the rack named once"
+        );
+        assert_eq!(c.subnets[0].domain_name.as_deref(), Some("maas"));
+        // A subnet that does not use the rack's DNS gets its own servers and no domain; a
+        // rack without DNS names only those too.
+        let mut own = cfg(true);
+        own.subnets[0].allow_dns = false;
+        own.subnets[0].dns_servers = vec!["192.0.2.53".into()];
+        let c2 = dhcp_config(&own, &opts).unwrap().expect("config");
+        assert_eq!(
+            c2.subnets[0].dns,
+            vec!["192.0.2.53".parse::<Ipv4Addr>().unwrap()]
+        );
+        assert_eq!(c2.subnets[0].domain_name, None);
+        let mut no_dns = opts.clone();
+        no_dns.dns_listen.clear();
+        let mut both = cfg(true);
+        both.subnets[0].dns_servers = vec!["192.0.2.53".into()];
+        let c3 = dhcp_config(&both, &no_dns).unwrap().expect("config");
+        assert_eq!(
+            c3.subnets[0].dns,
+            vec!["192.0.2.53".parse::<Ipv4Addr>().unwrap()]
+        );
+        let c4 = dhcp_config(&both, &opts).unwrap().expect("config");
+        assert_eq!(
+            c4.subnets[0].dns,
+            vec![
+                "10.77.0.1".parse::<Ipv4Addr>().unwrap(),
+                "192.0.2.53".parse::<Ipv4Addr>().unwrap()
+            ]
         );
         let boot = c.boot.clone().expect("boot");
         assert_eq!(

@@ -513,8 +513,16 @@ impl Region {
             })?;
         let subnets = self.store.subnets().await?;
         let routes = self.store.static_routes().await?;
+        let racks: Vec<String> = self
+            .store
+            .racks()
+            .await?
+            .into_iter()
+            .map(|r| r.address)
+            .filter(|a| !a.is_empty())
+            .collect();
         let network_config =
-            render_network_config(&crate::network::net_ifaces(&m, &subnets, &routes));
+            render_network_config(&crate::network::net_ifaces(&m, &subnets, &routes, &racks));
         let user_data = self.store.user_data(m.id).await?.map(|ud| {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.encode(ud)

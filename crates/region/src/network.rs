@@ -1187,11 +1187,13 @@ pub fn default_gateways<'m>(
 
 /// The machine's interfaces as the network configuration needs them (enabled ones only):
 /// kinds and parents resolved to names, links to addresses. `subnets` gives prefixes,
-/// gateways and DNS servers.
+/// gateways and DNS servers (the racks' addresses, `racks`, first where the subnet uses
+/// the racks' DNS).
 pub fn net_ifaces(
     m: &ingot_store::Machine,
     subnets: &[Subnet],
     static_routes: &[ingot_store::routes::StaticRoute],
+    racks: &[String],
 ) -> Vec<ingot_core::deploy::NetIface> {
     use ingot_core::deploy::{NetIface, NetKind, NetLink, Route};
     // The static routes of the subnet a link is on.
@@ -1268,7 +1270,12 @@ pub fn net_ifaces(
                                 } else {
                                     None
                                 },
-                                dns: s.dns_servers.clone(),
+                                dns: ingot_core::dns::resolvers(
+                                    &s.cidr,
+                                    s.allow_dns,
+                                    &s.dns_servers,
+                                    racks,
+                                ),
                                 search: vec![m.domain.clone()],
                                 routes: routes_from(s.id),
                             })

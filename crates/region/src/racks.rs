@@ -151,6 +151,7 @@ impl Region {
                 cidr: s.cidr.clone(),
                 gateway_ip: s.gateway_ip.clone(),
                 dns_servers: s.dns_servers.clone(),
+                allow_dns: s.allow_dns,
                 vid: v.map(|v| v.vid).unwrap_or(0),
                 dhcp_on: s.managed
                     && serving.is_some_and(|v| {
@@ -193,11 +194,17 @@ impl Region {
             ingot_core::settings::Value::Text(t) => t,
             _ => "enlist".into(),
         };
+        let domain = st
+            .domain_by_id(st.default_domain_id().await?)
+            .await?
+            .map(|d| d.name)
+            .unwrap_or_default();
         Ok(RackConfig {
             subnets,
             hosts,
             unknown_machines,
             region_url: region_url.to_string(),
+            domain,
         })
     }
 
