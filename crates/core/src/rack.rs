@@ -68,6 +68,17 @@ pub struct RackEvent {
     pub mac: String,
     pub hop: String,
     pub detail: String,
+    /// A DHCP lease given (ACK) or given back (RELEASE, `seconds` 0): the address a machine
+    /// that has only a lease is named by in DNS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<RackLease>,
+}
+
+/// An address leased to the event's MAC for `seconds` (0: released).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RackLease {
+    pub ip: String,
+    pub seconds: u32,
 }
 
 #[cfg(test)]

@@ -61,8 +61,11 @@ pub struct SubnetConfig {
     pub next_server: Option<Ipv4Addr>,
 }
 
+/// Lease time when a subnet sets none, in seconds.
+pub const DEFAULT_LEASE_TIME: u32 = 3600;
+
 fn default_lease_time() -> u32 {
-    3600
+    DEFAULT_LEASE_TIME
 }
 
 /// A host reservation: a known machine always gets this address.

@@ -235,6 +235,74 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// Ask for a lease with busybox udhcpc from the client namespace (and give it back with
+    /// `release`): the words its script saw on "bound": state, `dns=…`, `domain=…`, `ip=…`.
+    /// The script puts the address on the interface (udhcpc sends its RELEASE from it).
+    fn udhcpc(&self, release: bool) -> Vec<String> {
+        let script = self.dir.path().join("udhcpc.sh");
+        let seen = self.dir.path().join("udhcpc.env");
+        let _ = std::fs::remove_file(&seen);
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"$1 dns=$dns domain=$domain ip=$ip\" >> {}\n[ \"$1\" = bound ] && ip addr replace \"$ip/$mask\" dev \"$interface\"\nexit 0\n",
+                seen.display()
+            ),
+        )
+        .unwrap();
+        ok(&["chmod", "+x", &script.to_string_lossy()]);
+        let iface = format!("dc{}", &self.cli[3..]);
+        let script = script.to_string_lossy().to_string();
+        let mut args = vec![
+            "ip", "netns", "exec", &self.cli, "udhcpc", "-i", &iface, "-f", "-t", "2", "-T", "1",
+            "-s", &script,
+        ];
+        let bound = || -> Option<Vec<String>> {
+            let text = std::fs::read_to_string(&seen).unwrap_or_default();
+            let l = text.lines().find(|l| l.starts_with("bound"))?;
+            Some(l.split_whitespace().map(str::to_string).collect())
+        };
+        if release {
+            // A running udhcpc gives its lease back on SIGUSR2 (with -q it would not: it
+            // quits before it counts itself bound).
+            let mut child = Command::new(args[0])
+                .args(&args[1..])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("udhcpc");
+            let pid = child.id().to_string();
+            let got = (0..200).find_map(|_| {
+                std::thread::sleep(Duration::from_millis(100));
+                bound()
+            });
+            let _ = sh(&["kill", "-USR2", &pid]);
+            std::thread::sleep(Duration::from_millis(500));
+            let _ = child.kill();
+            let _ = child.wait();
+            return got.expect("udhcpc got no lease to release");
+        }
+        args.extend(["-n", "-q"]);
+        let mut tries = String::new();
+        for _ in 0..20 {
+            let o = sh(&args);
+            tries = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            if let Some(words) = bound() {
+                return words;
+            }
+        }
+        panic!(
+            "no lease: {tries} {}",
+            std::fs::read_to_string(&seen).unwrap_or_default()
+        )
+    }
+}
+
 /// Wait (up to `secs`) for `f` to hold; the time it took.
 fn until(secs: u64, what: &str, mut f: impl FnMut() -> bool) -> Duration {
     let t = Instant::now();
@@ -639,55 +707,58 @@ async fn dig_and_bind_against_the_racks_dns() {
     c.put(&format!("{API}/fabrics/0/vlans/0/"), &[("dhcp_on", "true")])
         .await
         .ok();
-    let script = lab.dir.path().join("udhcpc.sh");
-    let seen = lab.dir.path().join("udhcpc.env");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$1 dns=$dns domain=$domain\" >> {}\n",
-            seen.display()
-        ),
-    )
-    .unwrap();
-    ok(&["chmod", "+x", &script.to_string_lossy()]);
-    let iface = format!("dc{}", &lab.cli[3..]);
-    let mut tries = String::new();
-    let told = (0..20)
-        .find_map(|_| {
-            let o = sh(&[
-                "ip",
-                "netns",
-                "exec",
-                &lab.cli,
-                "udhcpc",
-                "-i",
-                &iface,
-                "-n",
-                "-q",
-                "-f",
-                "-t",
-                "2",
-                "-T",
-                "1",
-                "-s",
-                &script.to_string_lossy(),
-            ]);
-            tries = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            let text = std::fs::read_to_string(&seen).unwrap_or_default();
-            let line = text.lines().find(|l| l.starts_with("bound"))?.to_string();
-            Some(line)
-        })
-        .unwrap_or_else(|| {
+    // The client is a machine the region knows, with no configured address: named by its
+    // lease while it holds one.
+    let link = ok(&[
+        "ip",
+        "-n",
+        &lab.cli,
+        "-o",
+        "link",
+        "show",
+        &format!("dc{}", &lab.cli[3..]),
+    ]);
+    let cli_mac = link
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .expect("the client's MAC")
+        .to_string();
+    c.create("leased", &cli_mac, &[]).await;
+    let told = lab.udhcpc(false);
+    let (state, dns, domain, leased) = (&told[0], &told[1], &told[2], &told[3]);
+    assert_eq!(state, "bound");
+    assert_eq!(dns, &format!("dns={rack}"));
+    assert_eq!(domain, "domain=maas");
+    let leased = leased.trim_start_matches("ip=").to_string();
+    until(5, "the leased machine resolves", || {
+        lab.short("leased.maas", "A") == [leased.clone()]
+    });
+    // Given back (a RELEASE): the name goes.
+    lab.udhcpc(true);
+    let t = Instant::now();
+    while !lab.short("leased.maas", "A").is_empty() {
+        if t.elapsed() > Duration::from_secs(5) {
+            let tl = c
+                .get(&format!("{API}/netboot-timeline/?mac={cli_mac}"))
+                .await
+                .ok()
+                .body;
+            let addrs = ok(&["ip", "-n", &lab.cli, "addr"]);
+            let dhcp: Vec<String> = lab
+                .log("ingot.log")
+                .lines()
+                .filter(|l| l.contains("dhcp"))
+                .map(str::to_string)
+                .collect();
             panic!(
-                "no lease: {tries} {}",
-                std::fs::read_to_string(&seen).unwrap_or_default()
-            )
-        });
-    assert_eq!(told, format!("bound dns={rack} domain=maas"));
+                "the released lease is still in DNS; the DHCP hops: {tl}\n{addrs}\n{}",
+                dhcp.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // …and that server answers for the domain it named.
     assert_eq!(lab.short("db.maas", "A"), [format!("10.81.{n}.30")]);
 

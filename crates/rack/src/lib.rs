@@ -8,7 +8,7 @@ pub mod host;
 pub mod images;
 
 use async_trait::async_trait;
-use ingot_core::rack::{RackConfig, RackDns, RackEvent};
+use ingot_core::rack::{RackConfig, RackDns, RackEvent, RackLease};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -350,6 +350,17 @@ fn dhcp_hop(h: &Mutex<Hops>, e: ingot_dhcp::DhcpEvent) {
     if let Some(f) = &e.boot_file {
         detail.push_str(&format!(", next: {f}"));
     }
+    let lease = match (e.kind, e.ip) {
+        (ingot_dhcp::EventKind::Acked, Some(ip)) => Some(RackLease {
+            ip: ip.to_string(),
+            seconds: ingot_dhcp::config::DEFAULT_LEASE_TIME,
+        }),
+        (ingot_dhcp::EventKind::Released, Some(ip)) => Some(RackLease {
+            ip: ip.to_string(),
+            seconds: 0,
+        }),
+        _ => None,
+    };
     let mut h = h.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(ip) = e.ip {
         h.ip_to_mac.insert(ip, mac.clone());
@@ -358,6 +369,7 @@ fn dhcp_hop(h: &Mutex<Hops>, e: ingot_dhcp::DhcpEvent) {
         mac,
         hop: "dhcp".into(),
         detail,
+        lease,
     });
 }
 
@@ -373,6 +385,7 @@ fn tftp_hop(h: &Mutex<Hops>, e: &ingot_tftp::TftpEvent) {
         mac,
         hop: "tftp".into(),
         detail: format!("{} {:?}", e.path, e.kind),
+        lease: None,
     });
 }
 

@@ -457,7 +457,11 @@ impl Region {
         // One name per node: the rows come ordered by node, so a node's addresses are
         // consecutive.
         let mut names: Vec<NamedAddresses> = Vec::new();
-        for (sid, host, domain, ip) in self.store.node_addresses().await? {
+        // Configured addresses, then the leases of nodes that have none (each node's rows are
+        // consecutive, and a node is in one list only).
+        let mut rows = self.store.node_addresses().await?;
+        rows.extend(self.store.lease_addresses().await?);
+        for (sid, host, domain, ip) in rows {
             let Ok(ip) = ip.parse::<IpAddr>() else {
                 continue;
             };

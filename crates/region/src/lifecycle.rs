@@ -387,6 +387,10 @@ impl Region {
     pub async fn reap_deadlines(&self) -> Result<usize> {
         let timeout = self.node_timeout_secs().await?;
         let mut n = self.reap_overdue_scripts().await?;
+        // Ended DHCP leases leave DNS (the delete raises the serial).
+        self.store
+            .delete_expired_leases(ingot_store::now_ms())
+            .await?;
         // Slots freed by finished or failed deployments go to the queue.
         self.admit_deployments().await?;
         for m in self.store.expired_machines(ingot_store::now_ms()).await? {

@@ -109,6 +109,18 @@ impl Region {
                 let hop: String = e.hop.chars().take(32).collect();
                 let detail: String = e.detail.chars().take(1000).collect();
                 self.store.record_netboot(&mac, &hop, &detail).await?;
+                if let Some(l) = e
+                    .lease
+                    .as_ref()
+                    .filter(|l| l.ip.parse::<std::net::IpAddr>().is_ok())
+                {
+                    if l.seconds == 0 {
+                        self.store.release_dhcp_lease(&mac, &l.ip).await?;
+                    } else {
+                        let until = ingot_store::now_ms() + i64::from(l.seconds) * 1000;
+                        self.store.set_dhcp_lease(&mac, &l.ip, until).await?;
+                    }
+                }
                 if !macs.contains(&mac) {
                     macs.push(mac);
                 }

@@ -262,6 +262,54 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
+    /// A DHCP lease of `ip` to `mac` until `expires` (ms): the address leaves any other MAC.
+    pub async fn set_dhcp_lease(&self, mac: &str, ip: &str, expires: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM dhcp_leases WHERE ip = $1 AND mac <> $2")
+            .bind(ip)
+            .bind(mac)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO dhcp_leases (mac, ip, expires) VALUES ($1, $2, $3) ON CONFLICT (mac) DO UPDATE SET ip = excluded.ip, expires = excluded.expires")
+            .bind(mac)
+            .bind(ip)
+            .bind(expires)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `mac` gave `ip` back.
+    pub async fn release_dhcp_lease(&self, mac: &str, ip: &str) -> Result<()> {
+        sqlx::query("DELETE FROM dhcp_leases WHERE mac = $1 AND ip = $2")
+            .bind(mac)
+            .bind(ip)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forget the leases that ended before `now` (ms); how many.
+    pub async fn delete_expired_leases(&self, now: i64) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM dhcp_leases WHERE expires < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// The leased addresses of nodes that hold no configured address: (system_id, host name,
+    /// domain, address), by node.
+    pub async fn lease_addresses(&self) -> Result<Vec<(String, String, String, String)>> {
+        let rows = sqlx::query("SELECT m.system_id, m.hostname, d.name, l.ip FROM dhcp_leases l JOIN interfaces i ON i.mac_address = l.mac JOIN machines m ON m.id = i.machine_id JOIN domains d ON d.id = m.domain_id WHERE NOT EXISTS (SELECT 1 FROM staticips s JOIN interfaces i2 ON i2.id = s.interface_id WHERE i2.machine_id = m.id) ORDER BY m.id, l.ip")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect()
+    }
+
     /// Every address configured on a node's interface (static and auto links that hold one):
     /// (system_id, host name, domain, address), by node.
     pub async fn node_addresses(&self) -> Result<Vec<(String, String, String, String)>> {

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (24, V24, V24),
     (25, V25_SQLITE, V25_PG),
     (26, V26_SQLITE, V26_PG),
+    (27, V27_SQLITE, V27_PG),
 ];
 
 macro_rules! v1 {
@@ -471,6 +472,31 @@ const V26_PG: &str = concat!(
     v26_pg_bump!("settings_i", "INSERT", "settings", concat!("FOR EACH ROW WHEN (NEW.name IN ", dns_settings!(), ")")),
     v26_pg_bump!("settings_u", "UPDATE", "settings", concat!("FOR EACH ROW WHEN (NEW.name IN ", dns_settings!(), " AND OLD.value IS DISTINCT FROM NEW.value)")),
     v26_pg_bump!("settings_d", "DELETE", "settings", concat!("FOR EACH ROW WHEN (OLD.name IN ", dns_settings!(), ")")),
+);
+
+/// DHCP leases the racks report (an ACK, a RELEASE), by MAC: a machine that has only a lease
+/// is named by its address in DNS; the DNS serial follows a lease's address.
+const V27_SQLITE: &str =
+    concat!(
+    "CREATE TABLE dhcp_leases (mac TEXT PRIMARY KEY, ip TEXT NOT NULL, expires BIGINT NOT NULL);\n",
+    v26_sqlite_bump!("leases_i", "INSERT", "dhcp_leases", ""),
+    v26_sqlite_bump!("leases_u", "UPDATE", "dhcp_leases", "WHEN OLD.ip IS NOT NEW.ip"),
+    v26_sqlite_bump!("leases_d", "DELETE", "dhcp_leases", ""),
+);
+const V27_PG: &str = concat!(
+    "CREATE TABLE dhcp_leases (mac TEXT PRIMARY KEY, ip TEXT NOT NULL, expires BIGINT NOT NULL);\n",
+    v26_pg_bump!(
+        "leases",
+        "INSERT OR DELETE",
+        "dhcp_leases",
+        "FOR EACH STATEMENT"
+    ),
+    v26_pg_bump!(
+        "leases_u",
+        "UPDATE",
+        "dhcp_leases",
+        "FOR EACH ROW WHEN (OLD.ip IS DISTINCT FROM NEW.ip)"
+    ),
 );
 
 #[cfg(test)]
