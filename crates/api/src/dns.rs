@@ -73,6 +73,12 @@ pub(crate) async fn domains(app: &App, r: &Req, u: &User, id: Option<&str>) -> R
             app.region.delete_domain(u, id).await?;
             no_content()
         }
+        (None, &Method::POST, Some("set_serial")) => {
+            app.region
+                .set_dns_serial(u, p.get("serial").unwrap_or_default())
+                .await?;
+            ok_json(Value::Null)
+        }
         (Some(id), &Method::POST, Some("set_default")) => {
             ok_json(domain_json(&app.region.set_default_domain(u, id).await?))
         }

@@ -575,6 +575,7 @@ pub const AUTH_HANDLERS: &[HandlerDef] = &[
         actions: ops![
             "read" "GET" None, "List the DNS domains (the default, maas, is id 0).";
             "create" "POST" None, "Create a domain (admin): name, authoritative (default true), ttl (seconds). A name taken is a 409.", "name! authoritative ttl";
+            "set_serial" "POST" Some("set_serial"), "Set the SOA serial of every zone (admin), 1 to 4294967295; later changes count up from it.", "serial!";
         ],
     },
     HandlerDef {

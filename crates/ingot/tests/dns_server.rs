@@ -539,6 +539,28 @@ async fn dig_and_bind_against_the_racks_dns() {
         lab.log("secondary.log")
     );
 
+    // domains/?op=set_serial: checked, then every zone counts from it.
+    for (bad, says) in [
+        ("0", "1 to 4294967295"),
+        ("4294967296", "1 to 4294967295"),
+        ("soon", "Invalid serial number"),
+    ] {
+        let r = c
+            .post(&format!("{API}/domains/?op=set_serial"), &[("serial", bad)])
+            .await
+            .expect(400);
+        assert!(r.body.contains(says), "{bad}: {}", r.body);
+    }
+    c.post(
+        &format!("{API}/domains/?op=set_serial"),
+        &[("serial", "4000000000")],
+    )
+    .await
+    .ok();
+    until(5, "the serial set shows", || {
+        lab.serial(&rack, Some(&lab.cli), "maas") == Some(4_000_000_000)
+    });
+
     // Moved to another domain: the name follows, the old one is gone.
     c.post(&format!("{API}/domains/"), &[("name", "lab.example")])
         .await

@@ -114,6 +114,29 @@ impl Region {
     }
 
     /// `POST domains/{id}/?op=set_default` (admin).
+    /// `domains/?op=set_serial`: every zone's SOA serial from now on (1 to 4294967295, as in
+    /// MAAS); later changes count up from it. A serial lower than a secondary's makes it
+    /// ignore the zone until the serial passes its own, as with any DNS server.
+    pub async fn set_dns_serial(&self, u: &User, serial: &str) -> Result<()> {
+        need_admin(u)?;
+        let n: i64 = match serial.trim() {
+            "" => {
+                return Err(RegionError::BadRequest(
+                    "serial: This field is required.".into(),
+                ))
+            }
+            s => s
+                .parse()
+                .map_err(|_| RegionError::BadRequest(format!("Invalid serial number: '{s}'.")))?,
+        };
+        if !(1..=i64::from(u32::MAX)).contains(&n) {
+            return Err(RegionError::BadRequest(
+                "Serial number must be 1 to 4294967295.".into(),
+            ));
+        }
+        Ok(self.store.set_dns_serial(n).await?)
+    }
+
     pub async fn set_default_domain(&self, u: &User, key: &str) -> Result<Domain> {
         need_admin(u)?;
         let d = self.domain(key).await?;

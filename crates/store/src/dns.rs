@@ -262,6 +262,15 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
+    /// Set the DNS serial (`domains/?op=set_serial`).
+    pub async fn set_dns_serial(&self, serial: i64) -> Result<()> {
+        sqlx::query("UPDATE dns_serial SET serial = $1 WHERE id = 1")
+            .bind(serial)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// A DHCP lease of `ip` to `mac` until `expires` (ms): the address leaves any other MAC.
     pub async fn set_dhcp_lease(&self, mac: &str, ip: &str, expires: i64) -> Result<()> {
         let mut tx = self.begin_write().await?;
