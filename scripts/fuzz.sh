@@ -13,7 +13,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO/fuzz"
 TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}/fuzz
 SECS=${2:-${FUZZ_SECONDS:-20}}
-ALL=(dhcp_packet dhcp_lease_log tftp_packet wire_params)
+ALL=(dhcp_packet dhcp_lease_log tftp_packet wire_params dns_query)
 if [ $# -ge 1 ]; then TARGETS=("$1"); else TARGETS=("${ALL[@]}"); fi
 
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \

@@ -1,0 +1,505 @@
+//! The rack's DNS (hickory-server): authoritative for the zones the region builds (`GET
+//! /MAAS/rack/dns`), over UDP and TCP with EDNS; names outside them forwarded to `upstream_dns`
+//! for trusted clients only (the trusted ACL, the managed subnets, the host) and refused to
+//! everyone else, so a rack is never an open resolver; zone transfers (AXFR) for trusted
+//! clients only; NOTIFY to secondaries. [`Dns`] holds what is served and swaps it whole when
+//! the region's serial moves; `ingot-rack` (`rack/src/dns.rs`) follows the region and binds
+//! the sockets. [`Dns::answer`] answers one datagram without a socket: the fuzz target and the
+//! unit tests use it.
+
+use async_trait::async_trait;
+use hickory_server::net::runtime::{Time, TokioTime};
+use hickory_server::net::xfer::Protocol;
+use hickory_server::net::NetError;
+use hickory_server::proto::op::{
+    Header, HeaderCounts, Message, MessageType, Metadata, OpCode, Query, ResponseCode,
+};
+use hickory_server::proto::rr::rdata::{sshfp, A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, SSHFP, TXT};
+use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
+use hickory_server::proto::serialize::binary::BinEncoder;
+#[cfg(feature = "forward")]
+use hickory_server::resolver::config::{NameServerConfig, ResolverOpts};
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+#[cfg(feature = "forward")]
+use hickory_server::store::forwarder::{ForwardConfig, ForwardZoneHandler};
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::MessageResponse;
+use hickory_server::zone_handler::{
+    AxfrPolicy, Catalog, MessageResponseBuilder, ZoneHandler, ZoneType,
+};
+use ingot_core::dns_zone::{self, Rr, Zone};
+use ingot_core::rack::RackDns;
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// What is served now.
+struct State {
+    serial: Option<i64>,
+    /// The zones alone: what untrusted clients are answered from (REFUSED outside them).
+    zones: Catalog,
+    /// The zones and the forwarder at the root: for trusted clients.
+    with_forwarder: Catalog,
+    trusted: Vec<IpNet>,
+}
+
+impl State {
+    fn empty() -> State {
+        State {
+            serial: None,
+            zones: Catalog::new(),
+            with_forwarder: Catalog::new(),
+            trusted: Vec::new(),
+        }
+    }
+}
+
+/// The request handler: picks the catalog by the client's address.
+#[derive(Clone)]
+pub struct Handler(Arc<RwLock<Arc<State>>>);
+
+impl Handler {
+    fn now(&self) -> Arc<State> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let state = self.now();
+        let ip = request.src().ip().to_canonical();
+        let trusted = state.trusted.iter().any(|n| n.contains(&ip));
+        let transfer = request
+            .request_info()
+            .is_ok_and(|i| matches!(i.query.query_type(), RecordType::AXFR | RecordType::IXFR));
+        if transfer && !trusted {
+            let response = MessageResponseBuilder::new(&request.queries, None)
+                .error_msg(&request.metadata, ResponseCode::Refused);
+            return match response_handle.send_response(response).await {
+                Ok(info) => info,
+                Err(e) => {
+                    tracing::debug!("DNS: cannot answer {}: {e}", request.src());
+                    let mut metadata = Metadata::new(
+                        request.metadata.id,
+                        MessageType::Response,
+                        request.metadata.op_code,
+                    );
+                    metadata.response_code = ResponseCode::ServFail;
+                    ResponseInfo::from(Header {
+                        metadata,
+                        counts: HeaderCounts::default(),
+                    })
+                }
+            };
+        }
+        if trusted {
+            state
+                .with_forwarder
+                .handle_request::<R, T>(request, response_handle)
+                .await
+        } else {
+            state
+                .zones
+                .handle_request::<R, T>(request, response_handle)
+                .await
+        }
+    }
+}
+
+fn name(s: &str) -> Result<Name, String> {
+    let abs = if s.ends_with('.') {
+        s.to_string()
+    } else {
+        format!("{s}.")
+    };
+    Name::from_str(&abs).map_err(|e| format!("'{s}' is not a DNS name: {e}"))
+}
+
+/// One record on the wire.
+fn record(rr: &Rr) -> Result<Record, String> {
+    use dns_zone::RData as D;
+    let data = match &rr.data {
+        D::A(a) => RData::A(A(*a)),
+        D::Aaaa(a) => RData::AAAA(AAAA(*a)),
+        D::Cname(t) => RData::CNAME(CNAME(name(t)?)),
+        D::Ns(t) => RData::NS(NS(name(t)?)),
+        D::Ptr(t) => RData::PTR(PTR(name(t)?)),
+        D::Mx(p, t) => RData::MX(MX::new(*p, name(t)?)),
+        D::Srv(p, w, port, t) => RData::SRV(SRV::new(*p, *w, *port, name(t)?)),
+        D::Sshfp(alg, fp, hex) => RData::SSHFP(SSHFP::new(
+            sshfp::Algorithm::from(*alg),
+            sshfp::FingerprintType::from(*fp),
+            decode_hex(hex).ok_or_else(|| format!("SSHFP fingerprint '{hex}' is not hex"))?,
+        )),
+        D::Txt(t) => RData::TXT(TXT::new(vec![t.clone()])),
+        D::Soa {
+            mname,
+            rname,
+            serial,
+            refresh,
+            retry,
+            expire,
+            minimum,
+        } => RData::SOA(SOA::new(
+            name(mname)?,
+            name(rname)?,
+            *serial,
+            i32::try_from(*refresh).unwrap_or(i32::MAX),
+            i32::try_from(*retry).unwrap_or(i32::MAX),
+            i32::try_from(*expire).unwrap_or(i32::MAX),
+            *minimum,
+        )),
+    };
+    Ok(Record::from_rdata(name(&rr.owner)?, rr.ttl, data))
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// One zone as an in-memory authority; transfers are allowed there, and refused by the
+/// handler to untrusted clients.
+fn zone_handler(z: &Zone, serial: u32) -> Result<InMemoryZoneHandler, String> {
+    let origin = name(&z.origin)?;
+    let mut sets: BTreeMap<RrKey, RecordSet> = BTreeMap::new();
+    for rr in &z.records {
+        let r = record(rr)?;
+        let key = RrKey::new(LowerName::new(&r.name), r.record_type());
+        sets.entry(key)
+            .or_insert_with(|| RecordSet::new(r.name.clone(), r.record_type(), serial))
+            .insert(r, serial);
+    }
+    InMemoryZoneHandler::new(origin, sets, ZoneType::Primary, AxfrPolicy::AllowAll)
+}
+
+/// `address` or `address:port` (`[v6]:port`) as a forwarder.
+#[cfg(feature = "forward")]
+fn forwarder(s: &str) -> Option<NameServerConfig> {
+    let (ip, port) = match s.parse::<SocketAddr>() {
+        Ok(sa) => (sa.ip(), sa.port()),
+        Err(_) => (s.parse::<IpAddr>().ok()?, 53),
+    };
+    let mut ns = NameServerConfig::udp_and_tcp(ip);
+    for c in &mut ns.connections {
+        c.port = port;
+    }
+    Some(ns)
+}
+
+/// What the region sent, ready to serve. A zone that cannot be built is left out and said.
+fn state(dns: &RackDns) -> State {
+    let serial = dns.serial as u32;
+    let mut zones = Catalog::new();
+    let mut with_forwarder = Catalog::new();
+    for z in &dns.zones {
+        match zone_handler(z, serial) {
+            Ok(h) => {
+                let origin = LowerName::new(h.origin());
+                let h: Arc<dyn ZoneHandler> = Arc::new(h);
+                zones.upsert(origin.clone(), vec![h.clone()]);
+                with_forwarder.upsert(origin, vec![h]);
+            }
+            Err(e) => tracing::error!("DNS zone {} is not served: {e}", z.origin),
+        }
+    }
+    #[cfg(feature = "forward")]
+    add_forwarder(&mut with_forwarder, &dns.forwarders);
+    State {
+        serial: Some(dns.serial),
+        zones,
+        with_forwarder,
+        trusted: dns
+            .trusted
+            .iter()
+            .filter_map(|n| n.parse::<IpNet>().ok())
+            .collect(),
+    }
+}
+
+/// The forwarder at the root of `catalog`, when there are upstream servers.
+#[cfg(feature = "forward")]
+fn add_forwarder(catalog: &mut Catalog, forwarders: &[String]) {
+    let servers: Vec<NameServerConfig> = forwarders.iter().filter_map(|f| forwarder(f)).collect();
+    if !servers.is_empty() {
+        let mut opts = ResolverOpts::default();
+        opts.timeout = Duration::from_secs(2);
+        opts.attempts = 2;
+        let config = ForwardConfig {
+            name_servers: servers,
+            options: Some(opts),
+        };
+        match ForwardZoneHandler::builder_tokio(config).build() {
+            Ok(f) => catalog.upsert(LowerName::new(&Name::root()), vec![Arc::new(f)]),
+            Err(e) => tracing::error!("DNS forwarding is off: {e}"),
+        }
+    }
+}
+
+/// Tell a secondary that `zone` changed (RFC 1996): a NOTIFY over UDP from `from` (the rack's
+/// address, which a secondary knows as its primary; else whatever the route picks), sent
+/// again up to three times until it is answered.
+pub async fn notify(secondary: SocketAddr, zone: &str, from: Option<IpAddr>) -> Result<(), String> {
+    let mut msg = Message::new(rand_id(), MessageType::Query, OpCode::Notify);
+    msg.metadata.authoritative = true;
+    msg.add_query(Query::query(name(zone)?, RecordType::SOA));
+    let bytes = msg.to_vec().map_err(|e| e.to_string())?;
+    let bind: SocketAddr = match from {
+        Some(ip) if ip.is_ipv4() == secondary.is_ipv4() => SocketAddr::new(ip, 0),
+        _ if secondary.is_ipv4() => ([0, 0, 0, 0], 0).into(),
+        _ => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let sock = tokio::net::UdpSocket::bind(bind)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 512];
+    for _ in 0..4 {
+        sock.send_to(&bytes, secondary)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Ok(Ok((n, from))) =
+            tokio::time::timeout(Duration::from_secs(1), sock.recv_from(&mut buf)).await
+        {
+            if from == secondary {
+                if let Ok(reply) = Message::from_vec(&buf[..n]) {
+                    if reply.metadata.id == msg.metadata.id {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+    Err(format!("{secondary} did not answer the NOTIFY for {zone}"))
+}
+
+fn rand_id() -> u16 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (t ^ (t >> 16)) as u16
+}
+
+/// A secondary as `dns_notify` names it (port 53 when not given).
+pub fn secondary(s: &str) -> Option<SocketAddr> {
+    s.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
+/// What a rack's DNS serves, shared by its sockets; cheap to clone.
+#[derive(Clone)]
+pub struct Dns(Handler);
+
+impl Default for Dns {
+    fn default() -> Self {
+        Dns(Handler(Arc::new(RwLock::new(Arc::new(State::empty())))))
+    }
+}
+
+impl Dns {
+    /// The serial served (`None` before the first zones).
+    pub fn serial(&self) -> Option<i64> {
+        self.0.now().serial
+    }
+
+    /// Serve `dns` from now on (requests under way finish with what they started with).
+    pub fn load(&self, dns: &RackDns) {
+        let next = Arc::new(state(dns));
+        *self.0 .0.write().unwrap_or_else(|p| p.into_inner()) = next;
+    }
+
+    /// A server answering on `listen` (UDP and TCP on each).
+    pub async fn bind(
+        &self,
+        listen: &[SocketAddr],
+    ) -> Result<hickory_server::Server<Handler>, String> {
+        let mut server = hickory_server::Server::new(self.0.clone());
+        for a in listen {
+            let udp = tokio::net::UdpSocket::bind(a)
+                .await
+                .map_err(|e| format!("UDP {a}: {e}"))?;
+            let tcp = tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| format!("TCP {a}: {e}"))?;
+            server.register_socket(udp);
+            server.register_listener(tcp, Duration::from_secs(5), 64);
+        }
+        Ok(server)
+    }
+
+    /// The answer to one UDP datagram from `src`, as the server would send it (none for what
+    /// cannot be read as a DNS message).
+    pub async fn answer(&self, packet: &[u8], src: SocketAddr) -> Vec<Vec<u8>> {
+        let Ok(request) = Request::from_bytes(packet.to_vec(), src, Protocol::Udp) else {
+            return Vec::new();
+        };
+        let out = Capture::default();
+        self.0
+            .handle_request::<Capture, TokioTime>(&request, out.clone())
+            .await;
+        let got = std::mem::take(&mut *out.0.lock().unwrap_or_else(|p| p.into_inner()));
+        got
+    }
+}
+
+/// A response handler that keeps the encoded answers (as the UDP path encodes them: the
+/// client's EDNS size, else 512 bytes).
+#[derive(Clone, Default)]
+struct Capture(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+#[async_trait]
+impl ResponseHandler for Capture {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let mut bytes = Vec::with_capacity(512);
+        let mut encoder = BinEncoder::new(&mut bytes);
+        encoder.set_max_size(response.edns().map_or(512, |e| e.max_payload()));
+        let info = response
+            .destructive_emit(&mut encoder)
+            .map_err(|e| NetError::from(e.to_string()))?;
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(bytes);
+        Ok(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ingot_core::dns_zone::RData as D;
+
+    fn rr(owner: &str, data: D) -> Rr {
+        Rr {
+            owner: owner.into(),
+            ttl: 30,
+            data,
+        }
+    }
+
+    #[test]
+    fn every_record_type_goes_on_the_wire() {
+        let z = Zone {
+            origin: "maas".into(),
+            records: vec![
+                rr(
+                    "maas",
+                    D::Soa {
+                        mname: "rack.maas".into(),
+                        rname: "nomail.maas".into(),
+                        serial: 7,
+                        refresh: 600,
+                        retry: 1800,
+                        expire: 604_800,
+                        minimum: 30,
+                    },
+                ),
+                rr("maas", D::Ns("rack.maas".into())),
+                rr("a.maas", D::A("10.0.0.5".parse().unwrap())),
+                rr("a.maas", D::Aaaa("2001:db8::5".parse().unwrap())),
+                rr("c.maas", D::Cname("a.maas".into())),
+                rr("maas", D::Mx(10, "a.maas".into())),
+                rr("_x._tcp.maas", D::Srv(1, 2, 80, "a.maas".into())),
+                rr("a.maas", D::Sshfp(1, 2, "ab01".into())),
+                rr("a.maas", D::Txt("hello world".into())),
+            ],
+        };
+        let h = zone_handler(&z, 7).unwrap();
+        assert_eq!(h.origin().to_string(), "maas.");
+        assert!(record(&rr("x.maas", D::Sshfp(1, 1, "zz".into()))).is_err());
+        assert_eq!(decode_hex("0aff"), Some(vec![10, 255]));
+    }
+
+    #[cfg(feature = "forward")]
+    #[test]
+    fn forwarders_and_secondaries_take_a_port() {
+        let f = forwarder("127.0.0.1:5353").unwrap();
+        assert!(f.connections.iter().all(|c| c.port == 5353));
+        let f = forwarder("192.0.2.1").unwrap();
+        assert!(f.connections.iter().all(|c| c.port == 53));
+        assert!(forwarder("dns.example").is_none());
+    }
+
+    #[test]
+    fn secondaries_take_a_port() {
+        assert_eq!(secondary("[::1]:54"), Some("[::1]:54".parse().unwrap()));
+        assert_eq!(secondary("10.0.0.1"), Some("10.0.0.1:53".parse().unwrap()));
+    }
+
+    fn query(name: &str, t: RecordType) -> Vec<u8> {
+        let mut m = Message::new(7, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(Name::from_str(name).unwrap(), t));
+        m.to_vec().unwrap()
+    }
+
+    /// Answers as the sockets give them: the zone's data to anyone, zone transfers and names
+    /// outside the zones refused to untrusted clients, nothing for garbage.
+    #[tokio::test]
+    async fn answers_by_zone_and_by_client() {
+        let dns = Dns::default();
+        assert_eq!(dns.serial(), None);
+        dns.load(&RackDns {
+            serial: 9,
+            zones: vec![Zone {
+                origin: "maas".into(),
+                records: vec![
+                    rr(
+                        "maas",
+                        D::Soa {
+                            mname: "rack.maas".into(),
+                            rname: "nomail.maas".into(),
+                            serial: 9,
+                            refresh: 600,
+                            retry: 1800,
+                            expire: 604_800,
+                            minimum: 30,
+                        },
+                    ),
+                    rr("maas", D::Ns("rack.maas".into())),
+                    rr("a.maas", D::A("10.0.0.5".parse().unwrap())),
+                ],
+            }],
+            trusted: vec!["10.0.0.0/24".into()],
+            ..Default::default()
+        });
+        assert_eq!(dns.serial(), Some(9));
+        let inside: SocketAddr = "10.0.0.9:5000".parse().unwrap();
+        let outside: SocketAddr = "192.0.2.9:5000".parse().unwrap();
+        let one = |got: Vec<Vec<u8>>| Message::from_vec(&got[0]).unwrap();
+        let a = one(dns.answer(&query("a.maas.", RecordType::A), outside).await);
+        assert_eq!(a.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(a.answers.len(), 1);
+        assert!(a.metadata.authoritative);
+        let x = one(dns.answer(&query("maas.", RecordType::AXFR), outside).await);
+        assert_eq!(x.metadata.response_code, ResponseCode::Refused);
+        let x = dns.answer(&query("maas.", RecordType::AXFR), inside).await;
+        assert!(!x.is_empty());
+        assert_eq!(one(x).metadata.response_code, ResponseCode::NoError);
+        let f = one(dns
+            .answer(&query("example.com.", RecordType::A), outside)
+            .await);
+        assert_eq!(f.metadata.response_code, ResponseCode::Refused);
+        assert!(dns.answer(&[0xff, 0x00, 0x01], outside).await.is_empty());
+    }
+}
