@@ -116,7 +116,7 @@ impl Region {
                 {
                     if l.seconds == 0 {
                         self.store.release_dhcp_lease(&mac, &l.ip).await?;
-                    } else {
+                    } else if !self.leaving(&mac).await? {
                         let until = ingot_store::now_ms() + i64::from(l.seconds) * 1000;
                         self.store.set_dhcp_lease(&mac, &l.ip, until).await?;
                     }
@@ -131,6 +131,21 @@ impl Region {
             self.store.set_boot_rack(&macs, name).await?;
         }
         Ok(n)
+    }
+
+    /// Whether `mac` is a machine's that is being released or erased: its leases do not name
+    /// it (a released machine's name leaves DNS; `release_machine_network` forgets them).
+    async fn leaving(&self, mac: &str) -> Result<bool> {
+        use ingot_core::status::Status;
+        Ok(self.store.machine_by_mac(mac).await?.is_some_and(|m| {
+            matches!(
+                m.status,
+                Status::Releasing
+                    | Status::FailedReleasing
+                    | Status::DiskErasing
+                    | Status::FailedDiskErasing
+            )
+        }))
     }
 
     /// The configuration a rack serves, from the network model and the machines. `rack` is its

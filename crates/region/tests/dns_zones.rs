@@ -126,3 +126,53 @@ async fn zones_from_machines_resources_and_records() {
     let maas = built.zones.iter().find(|z| z.origin == "maas").unwrap();
     assert!(maas.records.iter().any(|x| x.owner == host && x.ttl == 300));
 }
+
+/// A machine that has only a DHCP lease is named by it (from the rack's ACK) until the rack
+/// reports its RELEASE; a machine with a configured address is named by that alone.
+#[tokio::test]
+async fn leases_name_machines_without_an_address() {
+    use ingot_core::rack::{RackEvent, RackLease};
+    let l = lab().await;
+    let r = &l.region;
+    let m = common::machine(&l, "52:54:00:61:00:01").await;
+    let lease = |seconds: u32| RackEvent {
+        mac: "52:54:00:61:00:01".into(),
+        hop: "dhcp".into(),
+        detail: "REQUEST -> Acked 10.62.0.100".into(),
+        lease: Some(RackLease {
+            ip: "10.62.0.100".into(),
+            seconds,
+        }),
+    };
+    let a_records = |built: &ingot_core::dns_zone::Built| -> Vec<(String, String)> {
+        built
+            .zones
+            .iter()
+            .flat_map(|z| z.records.iter())
+            .filter_map(|rr| match &rr.data {
+                RData::A(ip) => Some((rr.owner.clone(), ip.to_string())),
+                _ => None,
+            })
+            .collect()
+    };
+    let before = r.rack_dns(None).await.unwrap().unwrap().serial;
+    r.record_rack_events(vec![lease(3600)], None).await.unwrap();
+    let built = r.dns_zones(1, "rack.maas").await.unwrap();
+    let name = format!("{}.maas", m.hostname);
+    assert_eq!(
+        a_records(&built),
+        [(name.clone(), "10.62.0.100".to_string())]
+    );
+    let after = r
+        .rack_dns(Some(before))
+        .await
+        .unwrap()
+        .expect("the serial moved");
+    assert!(after.serial > before);
+    // A renewal (same address) changes nothing the racks need.
+    r.record_rack_events(vec![lease(3600)], None).await.unwrap();
+    assert!(r.rack_dns(Some(after.serial)).await.unwrap().is_none());
+    // Given back: gone.
+    r.record_rack_events(vec![lease(0)], None).await.unwrap();
+    assert!(a_records(&r.dns_zones(1, "rack.maas").await.unwrap()).is_empty());
+}

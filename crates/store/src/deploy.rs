@@ -201,6 +201,11 @@ impl Store {
                 .map(|r| Ok(r.try_get(0)?))
                 .collect::<Result<_>>()?;
         crate::network::teardown_interfaces(&mut tx, &virt, true).await?;
+        // Its DHCP leases no longer name it in DNS.
+        sqlx::query("DELETE FROM dhcp_leases WHERE mac IN (SELECT mac_address FROM interfaces WHERE machine_id = $1)")
+            .bind(machine_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok((auto.len() as u64, virt.len() as u64))
     }
