@@ -104,6 +104,8 @@ pub struct Built {
     pub zones: Vec<Zone>,
     /// What could not be served as asked, one sentence each.
     pub problems: Vec<String>,
+    /// The problems that concern a machine: (system id, sentence), for its events.
+    pub machine_problems: Vec<(String, String)>,
 }
 
 /// A record's canonical data as the wire wants it (None: malformed, reported).
@@ -245,10 +247,14 @@ pub fn build(i: &ZoneInput) -> Built {
     }
     for (owner, who) in &holders {
         if who.len() > 1 {
-            out.problems.push(format!(
+            let p = format!(
                 "{owner} is claimed by {}: its addresses are all served.",
                 who.join(" and ")
-            ));
+            );
+            for sid in who.iter().filter_map(|w| w.strip_prefix("machine ")) {
+                out.machine_problems.push((sid.to_string(), p.clone()));
+            }
+            out.problems.push(p);
         }
     }
     for r in &i.records {
@@ -524,5 +530,7 @@ mod tests {
         });
         let b = build(&i);
         assert!(b.problems.iter().any(|p| p == "web-01.maas is claimed by machine abc123 and a DNS resource: its addresses are all served."), "{:?}", b.problems);
+        assert_eq!(b.machine_problems.len(), 1);
+        assert_eq!(b.machine_problems[0].0, "abc123");
     }
 }

@@ -22,6 +22,22 @@ fn items(v: Value) -> Vec<String> {
 }
 
 impl Region {
+    /// A DNS problem that concerns a machine goes into its events (once: the zones are rebuilt
+    /// with every change).
+    async fn report_dns_problems(&self, problems: &[(String, String)]) -> Result<()> {
+        for (sid, text) in problems {
+            let Ok(m) = self.load(sid).await else {
+                continue;
+            };
+            let text = format!("DNS: {text}");
+            if !self.store.has_event(m.id, &text).await? {
+                let ev = ingot_store::NewEvent::error("DNS problem", text, "");
+                self.store.record_event(&m, &ev).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The DNS the racks serve, unless `known` is already the current serial.
     pub async fn rack_dns(&self, known: Option<i64>) -> Result<Option<Arc<RackDns>>> {
         let serial = self.store.dns_serial().await?;
@@ -66,6 +82,7 @@ impl Region {
             }
         };
         let built = self.build_zones(serial as u32, &ns_host, glue).await?;
+        self.report_dns_problems(&built.machine_problems).await?;
         let managed: Vec<String> = self
             .store
             .subnets()

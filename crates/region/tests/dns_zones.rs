@@ -176,3 +176,79 @@ async fn leases_name_machines_without_an_address() {
     r.record_rack_events(vec![lease(0)], None).await.unwrap();
     assert!(a_records(&r.dns_zones(1, "rack.maas").await.unwrap()).is_empty());
 }
+
+/// A machine renamed onto a DNS resource's name: both are served, and the machine's events say
+/// so, once however often the zones are rebuilt.
+#[tokio::test]
+async fn a_clash_is_in_the_machines_events() {
+    let l = lab().await;
+    let r = &l.region;
+    let subnet = r
+        .create_subnet(&l.admin, &params(&[("cidr", "10.63.0.0/24")]))
+        .await
+        .unwrap();
+    let m = ingot_region::forms::create_machine(
+        r,
+        &ingot_region::Principal::User(l.admin.clone()),
+        &params(&[
+            ("architecture", "amd64/generic"),
+            ("mac_addresses", "52:54:00:63:00:01"),
+            ("commission", "false"),
+        ]),
+    )
+    .await
+    .unwrap()
+    .machine;
+    r.link_subnet(
+        &l.admin,
+        &m.system_id,
+        m.interfaces[0].id,
+        &params(&[
+            ("mode", "static"),
+            ("subnet", &subnet.id.to_string()),
+            ("ip_address", "10.63.0.10"),
+        ]),
+    )
+    .await
+    .unwrap();
+    r.create_dnsresource(
+        &l.admin,
+        &params(&[("fqdn", "taken.maas"), ("ip_addresses", "10.63.0.20")]),
+    )
+    .await
+    .unwrap();
+    r.update_machine(&l.admin, &m.system_id, &params(&[("hostname", "taken")]))
+        .await
+        .unwrap();
+    let dns = r.rack_dns(None).await.unwrap().unwrap();
+    assert!(
+        dns.problems
+            .iter()
+            .any(|p| p.contains("taken.maas is claimed by machine")),
+        "{:?}",
+        dns.problems
+    );
+    // Another change, another build: still one event.
+    r.create_dnsresource(
+        &l.admin,
+        &params(&[("fqdn", "other.maas"), ("ip_addresses", "10.63.0.21")]),
+    )
+    .await
+    .unwrap();
+    r.rack_dns(Some(dns.serial))
+        .await
+        .unwrap()
+        .expect("a new serial");
+    let evs = r
+        .events(&[m.system_id.clone()], &["ERROR"], None, None, 100)
+        .await
+        .unwrap();
+    let dns_events: Vec<_> = evs
+        .iter()
+        .filter(|e| {
+            e.description
+                .starts_with("DNS: taken.maas is claimed by machine")
+        })
+        .collect();
+    assert_eq!(dns_events.len(), 1, "{evs:?}");
+}

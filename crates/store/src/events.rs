@@ -146,6 +146,18 @@ impl Store {
     }
 
     /// Record an event not tied to a status change (e.g. a power query, a heartbeat).
+    /// Whether the machine already has an event with this description (a problem reported
+    /// once, not at every rebuild).
+    pub async fn has_event(&self, machine_id: i64, description: &str) -> Result<bool> {
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM events WHERE machine_id = $1 AND description = $2")
+                .bind(machine_id)
+                .bind(description)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
     pub async fn record_event(&self, m: &Machine, ev: &NewEvent) -> Result<()> {
         let mut tx = self.begin_write().await?;
         insert_event(&mut tx, Some(m.id), &m.system_id, &m.hostname, ev, now_ms()).await?;
