@@ -107,9 +107,9 @@ echo "INGOT_LIBMAAS_PYTHON=$INGOT_LIBMAAS_PYTHON"
 echo "INGOT_SHARED_DIR=$INGOT_SHARED_DIR"
 
 # ---------------------------------------------------------------------------------------------
-section "Peers: ipmi_sim, ipmitool, pyghmi, sushy-emulator, QEMU, BIND, gpg, Chromium"
+section "Peers: ipmi_sim, ipmitool, pyghmi, sushy-emulator, QEMU, BIND, promtool, gpg, Chromium"
 # Each installer is idempotent and prints the `export` lines its tests read.
-for peer in ipmi redfish qemu tftp dns images deploy debian-image cloudinit streams gomaasapi chromium; do
+for peer in ipmi redfish qemu tftp dns metrics images deploy debian-image cloudinit streams gomaasapi chromium; do
   envs=$(bash "$REPO/scripts/peers/$peer.sh") || die "installing the $peer peers failed"
   eval "$envs"
   printf '%s\n' "$envs"

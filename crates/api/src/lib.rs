@@ -18,6 +18,7 @@ mod files;
 mod live;
 mod machines;
 mod metadata;
+pub mod metrics;
 mod network;
 mod nodes;
 pub mod rack;
@@ -75,6 +76,10 @@ pub struct App {
     pub agent_binary: std::path::PathBuf,
     /// The UI's live stream, started by its first listener ([`live`]).
     pub feed: std::sync::OnceLock<tokio::sync::broadcast::Sender<live::Touch>>,
+    /// Request durations by handler ([`metrics`]).
+    pub http: metrics::Http,
+    /// More of `/MAAS/metrics` in the text format (the binary adds its rack's counters).
+    pub extra_metrics: Option<metrics::Extra>,
 }
 
 /// `INGOT_AGENT_BINARY`, else `ingot-agent` next to this program.
@@ -96,12 +101,23 @@ pub fn router(region: Region) -> Router {
 
 /// The router, serving boot images from `images_dir`.
 pub fn router_with(region: Region, images_dir: Option<std::path::PathBuf>) -> Router {
+    router_serving(region, images_dir, None)
+}
+
+/// The router, with `extra` appended to `/MAAS/metrics`.
+pub fn router_serving(
+    region: Region,
+    images_dir: Option<std::path::PathBuf>,
+    extra: Option<metrics::Extra>,
+) -> Router {
     let app = Arc::new(App {
         region,
         images_dir,
         ipxe_dir: std::path::PathBuf::from("/usr/lib/ipxe"),
         agent_binary: default_agent_binary(),
         feed: std::sync::OnceLock::new(),
+        http: metrics::Http::default(),
+        extra_metrics: extra,
     });
     Router::new().fallback(dispatch).with_state(app)
 }
@@ -309,6 +325,7 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
 async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
     let res = if boot_resources::is_streamed_upload(&req) {
         boot_resources::streamed_create(&app, req).await
     } else {
@@ -319,6 +336,8 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let resp = res.unwrap_or_else(|e| e.into_response());
     tracing::debug!(%method, %path, status = resp.status().as_u16(), "request");
+    app.http
+        .observe(&path, &method, resp.status(), started.elapsed());
     resp
 }
 
@@ -333,6 +352,9 @@ async fn route(app: &App, r: &Req) -> Res {
         ["MAAS", "r", rest @ ..] => ui::pages(app, r, rest).await,
         ["MAAS", "boot", "ipxe"] if r.method == Method::GET => boot::script(app, r).await,
         ["MAAS", "rack", rest @ ..] => rack::handle(app, r, rest).await,
+        ["MAAS", "metrics"] if r.method == Method::GET => metrics::serve(app).await,
+        ["MAAS", "healthz"] if r.method == Method::GET => metrics::healthz(),
+        ["MAAS", "readyz"] if r.method == Method::GET => metrics::readyz(app).await,
         // HEAD too: UEFI HTTP boot (EDK2's HttpBootDxe) asks for a file's size with HEAD
         // before it fetches it.
         ["MAAS", "boot", "images", sha] if r.method == Method::GET || r.method == Method::HEAD => {

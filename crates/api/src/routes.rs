@@ -133,6 +133,11 @@ fn handlers() -> impl Iterator<Item = &'static HandlerDef> {
     AUTH_HANDLERS.iter().chain(MORE_HANDLERS)
 }
 
+/// The name of the API handler that serves `path` (the metrics' label).
+pub(crate) fn handler_name(path: &str) -> Option<&'static str> {
+    find(path).map(|(h, _)| h.name)
+}
+
 /// The handler of `path` with the path's parameters.
 fn find(path: &str) -> Option<(&'static HandlerDef, Vec<&str>)> {
     let got: Vec<&str> = segments(path).collect();

@@ -356,7 +356,11 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         .join("images");
     axum::serve(
         listener,
-        ingot_api::router_with(region.clone(), Some(images_dir)),
+        ingot_api::router_serving(
+            region.clone(),
+            Some(images_dir),
+            Some(std::sync::Arc::new(ingot_rack::metrics::text)),
+        ),
     )
     .with_graceful_shutdown(async move {
         signalled.await;
@@ -442,13 +446,21 @@ async fn async_main(cli: Cli) -> Result<()> {
     if !filter.contains("hickory") {
         filter.push_str(",hickory_server=warn");
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&filter)
-                .unwrap_or_else(|_| "info,hickory_server=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let env_filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| "info,hickory_server=warn".into());
+    // INGOT_LOG_FORMAT=json: one JSON object per line, for log collectors.
+    if std::env::var("INGOT_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(env_filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(env_filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match cli.command {
         Command::Serve {
             db,

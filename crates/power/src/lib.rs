@@ -156,6 +156,8 @@ impl Default for RetryPolicy {
 pub struct PowerControl {
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub policy: RetryPolicy,
+    /// Operations finished, (driver, operation, "ok" or "error") → count (for the metrics).
+    counts: std::sync::Mutex<std::collections::BTreeMap<(String, &'static str, &'static str), u64>>,
 }
 
 impl PowerControl {
@@ -163,7 +165,29 @@ impl PowerControl {
         PowerControl {
             locks: Default::default(),
             policy,
+            counts: Default::default(),
         }
+    }
+
+    /// Operations finished: ((driver, operation, outcome), count).
+    pub fn counts(&self) -> Vec<((String, &'static str, &'static str), u64)> {
+        let c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        c.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    fn count(&self, key: &str, op: Op, ok: bool) {
+        let driver = key.split(':').next().unwrap_or(key).to_string();
+        let op = match op {
+            Op::On => "on",
+            Op::Off => "off",
+            Op::Soft => "soft_off",
+            Op::Cycle => "cycle",
+            Op::Query => "query",
+            Op::Boot(_) => "boot_device",
+        };
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        *c.entry((driver, op, if ok { "ok" } else { "error" }))
+            .or_default() += 1;
     }
 
     fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -231,7 +255,10 @@ impl PowerControl {
                     tokio::time::sleep(wait).await;
                     backoff = (backoff * 2).min(self.policy.max_backoff);
                 }
-                other => return other,
+                other => {
+                    self.count(key, op, other.is_ok());
+                    return other;
+                }
             }
         }
     }

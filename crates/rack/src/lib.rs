@@ -6,6 +6,7 @@
 pub mod dns;
 pub mod host;
 pub mod images;
+pub mod metrics;
 
 use async_trait::async_trait;
 use ingot_core::rack::{RackConfig, RackDns, RackEvent, RackLease};
@@ -350,6 +351,7 @@ fn dhcp_hop(h: &Mutex<Hops>, e: ingot_dhcp::DhcpEvent) {
     if let Some(f) = &e.boot_file {
         detail.push_str(&format!(", next: {f}"));
     }
+    metrics::dhcp(e.kind);
     let lease = match (e.kind, e.ip) {
         (ingot_dhcp::EventKind::Acked, Some(ip)) => Some(RackLease {
             ip: ip.to_string(),
@@ -374,6 +376,7 @@ fn dhcp_hop(h: &Mutex<Hops>, e: ingot_dhcp::DhcpEvent) {
 }
 
 fn tftp_hop(h: &Mutex<Hops>, e: &ingot_tftp::TftpEvent) {
+    metrics::tftp(&e.kind);
     let mut h = h.lock().unwrap_or_else(|p| p.into_inner());
     let IpAddr::V4(ip) = e.client.ip() else {
         return;

@@ -29,6 +29,7 @@ pub mod forms;
 pub mod images;
 mod lifecycle;
 mod metadata;
+pub mod metrics;
 pub mod network;
 mod nodes;
 pub mod oob;
@@ -210,6 +211,8 @@ pub struct Region {
     power_tasks: tokio_util::task::TaskTracker,
     /// Imports images from the boot sources (one import at a time, in the background).
     importer: std::sync::Arc<images::Importer>,
+    /// Machines this process failed because their deadline passed (`metrics.rs`).
+    deadline_expiries: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The racks' DNS at the last serial asked for (`rack_dns.rs`).
     dns_cache:
         std::sync::Arc<tokio::sync::Mutex<Option<std::sync::Arc<ingot_core::rack::RackDns>>>>,
@@ -237,6 +240,7 @@ impl Region {
             power_tasks: Default::default(),
             importer: Default::default(),
             dns_cache: Default::default(),
+            deadline_expiries: Default::default(),
             node_timeout_secs: None,
         }
     }

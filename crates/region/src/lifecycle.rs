@@ -426,6 +426,8 @@ impl Region {
             match self.store.apply(&m, &c, &[ev]).await {
                 Ok(_) => {
                     self.store.abort_results(m.id).await?;
+                    self.deadline_expiries
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     n += 1;
                 }
                 Err(StoreError::Conflict) => {} // it moved on its own, or another region reaped it

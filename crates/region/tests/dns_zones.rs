@@ -240,7 +240,13 @@ async fn a_clash_is_in_the_machines_events() {
         .unwrap()
         .expect("a new serial");
     let evs = r
-        .events(std::slice::from_ref(&m.system_id), &["ERROR"], None, None, 100)
+        .events(
+            std::slice::from_ref(&m.system_id),
+            &["ERROR"],
+            None,
+            None,
+            100,
+        )
         .await
         .unwrap();
     let dns_events: Vec<_> = evs

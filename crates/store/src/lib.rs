@@ -186,6 +186,9 @@ fn json_of(s: &str) -> Value {
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
+    /// Status changes committed by this process, (from, to) → count (for the metrics).
+    transitions:
+        std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<(Status, Status), u64>>>,
 }
 
 impl Store {
@@ -274,7 +277,11 @@ impl Store {
                     .await?
             }
         };
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            transitions: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }

@@ -974,7 +974,43 @@ impl Store {
             }
         }
         tx.commit().await?;
+        if let Some(to) = change.status.filter(|to| *to != m.status) {
+            let mut t = self.transitions.lock().unwrap_or_else(|p| p.into_inner());
+            *t.entry((m.status, to)).or_default() += 1;
+        }
         Ok(m.version + 1)
+    }
+
+    /// The status changes this process committed: ((from, to), count).
+    pub fn transition_counts(&self) -> Vec<((Status, Status), u64)> {
+        let t = self.transitions.lock().unwrap_or_else(|p| p.into_inner());
+        t.iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
+    /// Machines by status, and how many deployments wait for a slot.
+    pub async fn status_counts(&self) -> Result<(Vec<(i64, i64)>, i64)> {
+        let rows = sqlx::query("SELECT status, COUNT(*) FROM machines WHERE node_type = 0 GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        let by: Vec<(i64, i64)> = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_>>()?;
+        let q = sqlx::query("SELECT COUNT(*) FROM machines WHERE deploy_queued IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((by, q.try_get(0)?))
+    }
+
+    /// The connection pool: (connections open, of them idle).
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
+    /// Whether the database answers (`SELECT 1`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
     }
 
     /// Delete a machine (its interfaces, tags, tokens and results go with it); the event stays.
