@@ -109,6 +109,16 @@ impl IntoResponse for ApiError {
                 "The object was changed concurrently; try again.".into(),
             ),
             RegionError::Store(StoreError::Duplicate(m)) => text(StatusCode::CONFLICT, m),
+            RegionError::Store(e) if e.unavailable().is_some() => {
+                tracing::warn!("database unavailable: {e}");
+                let mut r = text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.unavailable().unwrap_or_default().to_string(),
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                r
+            }
             RegionError::Store(e) => {
                 tracing::error!("internal error: {e}");
                 text(

@@ -139,7 +139,8 @@ async fn metrics_in_prometheus_format_follow_the_api() {
     assert_eq!(sample(&again, miss), Some(1.0), "{again}");
 }
 
-/// The database gone: readiness says so with 503 and `Retry-After`, liveness still answers.
+/// The database gone (PostgreSQL refusing connections): readiness and the API say so with 503
+/// and `Retry-After`, liveness still answers, and all is back by itself when it returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_follows_the_database() {
     let Some(s) = Server::start_pg(&[]).await else {
@@ -182,6 +183,24 @@ async fn readiness_follows_the_database() {
         Some("5")
     );
     assert_eq!(anon.get("/MAAS/healthz").await.status, 200);
+    // The API says so too, quickly and with a hint when to try again: never a hang, never a
+    // 500.
+    let t = std::time::Instant::now();
+    let list = reqwest::Client::new()
+        .get(format!("{}/MAAS/api/2.0/machines/", s.base))
+        .header("Authorization", s.client().auth_header().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 503, "{:?}", list.text().await);
+    assert!(t.elapsed() < std::time::Duration::from_secs(12));
+    assert_eq!(
+        list.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    assert!(list.text().await.unwrap().contains("try again"));
     // Back: ready again, by itself.
     sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
         .execute(&mut conn)
@@ -196,4 +215,5 @@ async fn readiness_follows_the_database() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert!(back, "ready again once the database is back");
+    s.client().get("/MAAS/api/2.0/machines/").await.ok();
 }

@@ -67,6 +67,38 @@ pub enum StoreError {
     BadUrl(String),
 }
 
+impl StoreError {
+    /// Why the database cannot serve now, when that is the trouble (it is away, restarting,
+    /// refusing connections, busy, or its disk is full): the request may be tried again
+    /// later. `None` for every other error.
+    pub fn unavailable(&self) -> Option<&'static str> {
+        let StoreError::Db(e) = self else {
+            return None;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Some("The database is not reachable; try again shortly.")
+            }
+            sqlx::Error::Database(d) => match d.code().as_deref() {
+                // PostgreSQL: connection exceptions (class 08), shutting down or starting up
+                // (57P01-57P03), a database not accepting connections (55000 as PostgreSQL
+                // raises it then), too many connections (53300).
+                Some(c) if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
+                    Some("The database is not available; try again shortly.")
+                }
+                Some("55000") if d.message().contains("not currently accepting connections") => {
+                    Some("The database is not accepting connections; try again shortly.")
+                }
+                // SQLite: busy or locked past the busy timeout; the disk full.
+                Some("5" | "6" | "261" | "517") => Some("The database is busy; try again shortly."),
+                Some("13") => Some("The database's disk is full; free space and try again."),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Milliseconds since the Unix epoch.
@@ -248,7 +280,7 @@ impl Store {
                 };
                 AnyPoolOptions::new()
                     .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(30))
+                    .acquire_timeout(Duration::from_secs(10))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             sqlx::query("PRAGMA journal_mode=WAL")
@@ -272,7 +304,7 @@ impl Store {
             Backend::Postgres => {
                 AnyPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(30))
+                    .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await?
             }
