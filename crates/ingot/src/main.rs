@@ -1,5 +1,7 @@
 //! `ingot`: the region server, its administration commands, and the MAAS-style client.
 
+mod backup;
+
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use ingot_region::Region;
@@ -123,6 +125,24 @@ enum Command {
         /// Directory for leases and the TFTP root.
         #[arg(long, env = "INGOT_DATA_DIR")]
         data_dir: Option<PathBuf>,
+    },
+    /// Copy a region (running or not) into a new directory: the database (consistent), the
+    /// secret key and the images.
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The directory to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new database (a SQLite file that does not exist, or an empty
+    /// PostgreSQL database) and data directory.
+    Restore {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The backup's directory.
+        #[arg(long)]
+        from: PathBuf,
     },
     /// Client commands: login, logout, list, refresh, or PROFILE HANDLER ACTION [args].
     #[command(external_subcommand)]
@@ -518,6 +538,23 @@ async fn async_main(cli: Cli) -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", t.api_key());
             region.close().await;
+            Ok(())
+        }
+        Command::Backup { db, out } => {
+            let url = database_url(&db)?;
+            let dir = db.data_dir.clone().unwrap_or_else(default_data_dir);
+            let m = backup::backup(&url, &dir, &out).await?;
+            println!("{}", serde_json::to_string_pretty(&m)?);
+            Ok(())
+        }
+        Command::Restore { db, from } => {
+            let dir = db.data_dir.clone().unwrap_or_else(default_data_dir);
+            let url = match &db.database {
+                Some(u) => u.clone(),
+                None => format!("sqlite://{}", dir.join("ingot.sqlite").display()),
+            };
+            let m = backup::restore(&from, &url, &dir).await?;
+            println!("{}", serde_json::to_string_pretty(&m)?);
             Ok(())
         }
         Command::Images { cmd } => match cmd {

@@ -322,6 +322,35 @@ impl Store {
         self.backend
     }
 
+    /// A consistent copy of a live SQLite database into a new file (`VACUUM INTO`: one read
+    /// transaction, writers go on). PostgreSQL is copied with its own tools (`pg_dump`).
+    pub async fn snapshot_sqlite_into(&self, path: &std::path::Path) -> Result<()> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::BadUrl(
+                "a PostgreSQL database is copied with pg_dump".into(),
+            ));
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(path.to_string_lossy().to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest schema version applied, and how many machines there are (a backup's
+    /// manifest, and a restore's check).
+    pub async fn summary(&self) -> Result<(i64, i64)> {
+        let v = sqlx::query("SELECT MAX(version) FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get::<i64, _>(0)?;
+        let n = sqlx::query("SELECT COUNT(*) FROM machines")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get::<i64, _>(0)?;
+        Ok((v, n))
+    }
+
     pub(crate) async fn migrate(&self) -> Result<()> {
         let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
