@@ -1559,14 +1559,14 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
             .all(|i| i["type"] == "physical"),
         "{m:#}"
     );
-    // Then Ingot deploys it, like any machine it commissioned.
+    // Then Ingot deploys it, like any machine it commissioned, with an AUTO address (given at
+    // deployment, taken back at release).
     let iface = m["interface_set"][0]["id"].as_i64().unwrap();
     api.post(
         &format!("/MAAS/api/2.0/nodes/{sid}/interfaces/{iface}/?op=link_subnet"),
         &[
-            ("mode", "STATIC"),
+            ("mode", "AUTO"),
             ("subnet", "10.77.0.0/24"),
-            ("ip_address", "10.77.0.42"),
             ("default_gateway", "true"),
         ],
     )
@@ -1591,6 +1591,26 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
     assert!(
         console.matches("ingot-firstboot: hostname brownvm").count() >= 1,
         "the redeployed OS took the machine's name"
+    );
+    // The rack's DNS names it, from the lab: its AUTO address, and the PTR back.
+    let m = api.machine(&sid).await;
+    let auto = m["ip_addresses"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(auto.starts_with("10.77.0."), "{m:#}");
+    let dig = |q: &[&str]| -> String {
+        let mut a = vec!["dig", "@10.77.0.1", "+short", "+time=2", "+tries=2"];
+        a.extend_from_slice(q);
+        String::from_utf8_lossy(&in_ns(&lab.lab, &a).stdout)
+            .trim()
+            .to_string()
+    };
+    assert_eq!(dig(&["brownvm.maas", "A"]), auto);
+    let last = auto.rsplit('.').next().unwrap_or_default().to_string();
+    assert_eq!(
+        dig(&[&format!("{last}.0.77.10.in-addr.arpa"), "PTR"]),
+        "brownvm.maas."
     );
 
     // Rescue mode on the deployed VM, and back to its disk.
@@ -1628,6 +1648,14 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
     let t = std::time::Instant::now();
     wait_status(&api, &sid, "Ready", 900, &serial).await;
     eprintln!("released with quick erase in {:?}", t.elapsed());
+    // Released: its AUTO address is given back, and its name leaves DNS (within the rack's
+    // quarter-second poll).
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        dig(&["brownvm.maas", "A"]),
+        "",
+        "a released machine's name is gone"
+    );
     if read_at(0, 2 * mib as usize).iter().any(|&b| b != 0) {
         let res = api
             .get(&format!(
