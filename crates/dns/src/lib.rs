@@ -30,7 +30,7 @@ use hickory_server::zone_handler::{
 use ingot_core::dns_zone::{self, Rr, Zone};
 use ingot_core::rack::RackDns;
 use ipnet::IpNet;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
@@ -44,6 +44,9 @@ struct State {
     /// The zones and the forwarder at the root: for trusted clients.
     with_forwarder: Catalog,
     trusted: Vec<IpNet>,
+    /// Each zone's records, its SOA first, for zone transfers: hickory answers an AXFR in one
+    /// message (its issue #351), which a zone of a few thousand names does not fit in.
+    transfers: HashMap<LowerName, Arc<Vec<Record>>>,
 }
 
 impl State {
@@ -53,8 +56,55 @@ impl State {
             zones: Catalog::new(),
             with_forwarder: Catalog::new(),
             trusted: Vec::new(),
+            transfers: HashMap::new(),
         }
     }
+}
+
+/// Records per message of a zone transfer: well under 64 KiB with name compression.
+const AXFR_CHUNK: usize = 400;
+
+/// An AXFR answered as RFC 5936 has it: the SOA, every record, the SOA again, over as many
+/// messages as it takes.
+async fn send_transfer<R: ResponseHandler>(
+    request: &Request,
+    records: &[Record],
+    mut response_handle: R,
+) -> Result<ResponseInfo, NetError> {
+    let Some((soa, body)) = records.split_first() else {
+        return Err(NetError::from("an empty zone"));
+    };
+    let mut chunks: Vec<&[Record]> = body.chunks(AXFR_CHUNK).collect();
+    if chunks.is_empty() {
+        chunks.push(&[]);
+    }
+    let last = chunks.len() - 1;
+    let mut info = None;
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        metadata.authoritative = true;
+        metadata.response_code = ResponseCode::NoError;
+        let first: &[Record] = if i == 0 {
+            std::slice::from_ref(soa)
+        } else {
+            &[]
+        };
+        let end: &[Record] = if i == last {
+            std::slice::from_ref(soa)
+        } else {
+            &[]
+        };
+        let answers = first.iter().chain(chunk.iter()).chain(end.iter());
+        let response = MessageResponseBuilder::new(&request.queries, None).build(
+            metadata,
+            answers,
+            std::iter::empty(),
+            std::iter::empty(),
+            std::iter::empty(),
+        );
+        info = Some(response_handle.send_response(response).await?);
+    }
+    info.ok_or_else(|| NetError::from("nothing sent"))
 }
 
 /// The response codes counted apart; anything else is "other".
@@ -115,7 +165,35 @@ impl RequestHandler for Handler {
         let transfer = request
             .request_info()
             .is_ok_and(|i| matches!(i.query.query_type(), RecordType::AXFR | RecordType::IXFR));
-        let info = if transfer && !trusted {
+        let axfr = trusted
+            && request.protocol() == Protocol::Tcp
+            && request.request_info().is_ok_and(|i| {
+                i.query.query_type() == RecordType::AXFR
+                    && state.transfers.contains_key(i.query.name())
+            });
+        let info = if axfr {
+            let records = request
+                .request_info()
+                .ok()
+                .and_then(|i| state.transfers.get(i.query.name()).cloned())
+                .unwrap_or_default();
+            match send_transfer(request, &records, response_handle).await {
+                Ok(info) => info,
+                Err(e) => {
+                    tracing::warn!("DNS: zone transfer to {} failed: {e}", request.src());
+                    let mut metadata = Metadata::new(
+                        request.metadata.id,
+                        MessageType::Response,
+                        request.metadata.op_code,
+                    );
+                    metadata.response_code = ResponseCode::ServFail;
+                    ResponseInfo::from(Header {
+                        metadata,
+                        counts: HeaderCounts::default(),
+                    })
+                }
+            }
+        } else if transfer && !trusted {
             let response = MessageResponseBuilder::new(&request.queries, None)
                 .error_msg(&request.metadata, ResponseCode::Refused);
             match response_handle.send_response(response).await {
@@ -209,17 +287,22 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 
 /// One zone as an in-memory authority; transfers are allowed there, and refused by the
 /// handler to untrusted clients.
-fn zone_handler(z: &Zone, serial: u32) -> Result<InMemoryZoneHandler, String> {
+fn zone_handler(z: &Zone, serial: u32) -> Result<(InMemoryZoneHandler, Vec<Record>), String> {
     let origin = name(&z.origin)?;
+    let records = z
+        .records
+        .iter()
+        .map(record)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut sets: BTreeMap<RrKey, RecordSet> = BTreeMap::new();
-    for rr in &z.records {
-        let r = record(rr)?;
+    for r in &records {
         let key = RrKey::new(LowerName::new(&r.name), r.record_type());
         sets.entry(key)
             .or_insert_with(|| RecordSet::new(r.name.clone(), r.record_type(), serial))
-            .insert(r, serial);
+            .insert(r.clone(), serial);
     }
-    InMemoryZoneHandler::new(origin, sets, ZoneType::Primary, AxfrPolicy::AllowAll)
+    let h = InMemoryZoneHandler::new(origin, sets, ZoneType::Primary, AxfrPolicy::AllowAll)?;
+    Ok((h, records))
 }
 
 /// `address` or `address:port` (`[v6]:port`) as a forwarder.
@@ -241,10 +324,12 @@ fn state(dns: &RackDns) -> State {
     let serial = dns.serial as u32;
     let mut zones = Catalog::new();
     let mut with_forwarder = Catalog::new();
+    let mut transfers = HashMap::new();
     for z in &dns.zones {
         match zone_handler(z, serial) {
-            Ok(h) => {
+            Ok((h, records)) => {
                 let origin = LowerName::new(h.origin());
+                transfers.insert(origin.clone(), Arc::new(records));
                 let h: Arc<dyn ZoneHandler> = Arc::new(h);
                 zones.upsert(origin.clone(), vec![h.clone()]);
                 with_forwarder.upsert(origin, vec![h]);
@@ -263,6 +348,7 @@ fn state(dns: &RackDns) -> State {
             .iter()
             .filter_map(|n| n.parse::<IpNet>().ok())
             .collect(),
+        transfers,
     }
 }
 
@@ -461,7 +547,8 @@ mod tests {
                 rr("a.maas", D::Txt("hello world".into())),
             ],
         };
-        let h = zone_handler(&z, 7).unwrap();
+        let (h, records) = zone_handler(&z, 7).unwrap();
+        assert_eq!(records.len(), z.records.len());
         assert_eq!(h.origin().to_string(), "maas.");
         assert!(record(&rr("x.maas", D::Sshfp(1, 1, "zz".into()))).is_err());
         assert_eq!(decode_hex("0aff"), Some(vec![10, 255]));
@@ -481,6 +568,81 @@ mod tests {
     fn secondaries_take_a_port() {
         assert_eq!(secondary("[::1]:54"), Some("[::1]:54".parse().unwrap()));
         assert_eq!(secondary("10.0.0.1"), Some("10.0.0.1:53".parse().unwrap()));
+    }
+
+    /// A zone of thousands of names goes out whole to a real client (dig) over TCP: the SOA,
+    /// every record, the SOA again, over several messages (one message cannot hold them).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_large_zone_transfers_whole() {
+        if std::process::Command::new("dig")
+            .arg("-v")
+            .output()
+            .is_err()
+        {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "dig (bind9-dnsutils) is missing"
+            );
+            return;
+        }
+        let mut records = vec![
+            rr(
+                "big.test",
+                D::Soa {
+                    mname: "rack.big.test".into(),
+                    rname: "nomail.big.test".into(),
+                    serial: 5,
+                    refresh: 600,
+                    retry: 1800,
+                    expire: 604_800,
+                    minimum: 30,
+                },
+            ),
+            rr("big.test", D::Ns("rack.big.test".into())),
+        ];
+        for i in 0..5000u32 {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+            records.push(rr(&format!("host-{i:05}.big.test"), D::A(ip)));
+        }
+        let dns = Dns::default();
+        dns.load(&RackDns {
+            serial: 5,
+            zones: vec![Zone {
+                origin: "big.test".into(),
+                records,
+            }],
+            trusted: vec!["127.0.0.0/8".into()],
+            ..Default::default()
+        });
+        let port = 20_000 + (std::process::id() % 20_000) as u16;
+        let at: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut server = dns.bind(&[at]).await.expect("bind");
+        let out = tokio::process::Command::new("dig")
+            .args([
+                "@127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "big.test",
+                "AXFR",
+                "+nocmd",
+            ])
+            .output()
+            .await
+            .expect("dig");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            5000 + 3,
+            "{}",
+            &text[text.len().saturating_sub(500)..]
+        );
+        assert!(lines[0].contains("SOA") && lines[lines.len() - 1].contains("SOA"));
+        assert!(text.contains("host-04999.big.test."));
+        let _ = server.shutdown_gracefully().await;
     }
 
     fn query(name: &str, t: RecordType) -> Vec<u8> {
