@@ -31,6 +31,8 @@ use ingot_core::dns_zone::{self, Rr, Zone};
 use ingot_core::rack::RackDns;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashMap};
+
+mod udp;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
@@ -44,6 +46,8 @@ struct State {
     /// The zones and the forwarder at the root: for trusted clients.
     with_forwarder: Catalog,
     trusted: Vec<IpNet>,
+    /// Authoritative UDP answers already given at this state, by query (`udp.rs`).
+    answers: udp::AnswerCache,
     /// Each zone's records, its SOA first, for zone transfers: hickory answers an AXFR in one
     /// message (its issue #351), which a zone of a few thousand names does not fit in.
     transfers: HashMap<LowerName, Arc<Vec<Record>>>,
@@ -56,6 +60,7 @@ impl State {
             zones: Catalog::new(),
             with_forwarder: Catalog::new(),
             trusted: Vec::new(),
+            answers: Default::default(),
             transfers: HashMap::new(),
         }
     }
@@ -150,6 +155,20 @@ impl Handler {
     fn now(&self) -> Arc<State> {
         self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
+}
+
+/// The answers to one UDP datagram from `src` at `state`, as the server sends them (none for
+/// what cannot be read as a DNS message).
+async fn answer_at(state: Arc<State>, packet: &[u8], src: SocketAddr) -> Vec<Vec<u8>> {
+    let Ok(request) = Request::from_bytes(packet.to_vec(), src, Protocol::Udp) else {
+        return Vec::new();
+    };
+    let out = Capture::default();
+    Handler(Arc::new(RwLock::new(state)))
+        .handle_request::<Capture, TokioTime>(&request, out.clone())
+        .await;
+    let got = std::mem::take(&mut *out.0.lock().unwrap_or_else(|p| p.into_inner()));
+    got
 }
 
 #[async_trait]
@@ -348,6 +367,7 @@ fn state(dns: &RackDns) -> State {
             .iter()
             .filter_map(|n| n.parse::<IpNet>().ok())
             .collect(),
+        answers: Default::default(),
         transfers,
     }
 }
@@ -444,37 +464,44 @@ impl Dns {
         *self.0 .0.write().unwrap_or_else(|p| p.into_inner()) = next;
     }
 
-    /// A server answering on `listen` (UDP and TCP on each).
-    pub async fn bind(
-        &self,
-        listen: &[SocketAddr],
-    ) -> Result<hickory_server::Server<Handler>, String> {
+    /// Serve on `listen`: UDP through Ingot's loop with its answer cache (`udp.rs`), TCP
+    /// through hickory's server.
+    pub async fn bind(&self, listen: &[SocketAddr]) -> Result<Serving, String> {
         let mut server = hickory_server::Server::new(self.0.clone());
+        let mut udp = Vec::new();
         for a in listen {
-            let udp = tokio::net::UdpSocket::bind(a)
+            let sock = tokio::net::UdpSocket::bind(a)
                 .await
                 .map_err(|e| format!("UDP {a}: {e}"))?;
             let tcp = tokio::net::TcpListener::bind(a)
                 .await
                 .map_err(|e| format!("TCP {a}: {e}"))?;
-            server.register_socket(udp);
+            udp.push(tokio::spawn(udp::serve(self.clone(), Arc::new(sock))));
             server.register_listener(tcp, Duration::from_secs(5), 64);
         }
-        Ok(server)
+        Ok(Serving { server, udp })
     }
 
     /// The answer to one UDP datagram from `src`, as the server would send it (none for what
     /// cannot be read as a DNS message).
     pub async fn answer(&self, packet: &[u8], src: SocketAddr) -> Vec<Vec<u8>> {
-        let Ok(request) = Request::from_bytes(packet.to_vec(), src, Protocol::Udp) else {
-            return Vec::new();
-        };
-        let out = Capture::default();
-        self.0
-            .handle_request::<Capture, TokioTime>(&request, out.clone())
-            .await;
-        let got = std::mem::take(&mut *out.0.lock().unwrap_or_else(|p| p.into_inner()));
-        got
+        udp::answer(&self.0.now(), packet, src).await
+    }
+}
+
+/// The sockets a [`Dns`] answers on.
+pub struct Serving {
+    server: hickory_server::Server<Handler>,
+    udp: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Serving {
+    /// Stop taking queries (TCP connections under way finish).
+    pub async fn shutdown(mut self) {
+        for t in &self.udp {
+            t.abort();
+        }
+        let _ = self.server.shutdown_gracefully().await;
     }
 }
 
@@ -616,7 +643,7 @@ mod tests {
         });
         let port = 20_000 + (std::process::id() % 20_000) as u16;
         let at: SocketAddr = ([127, 0, 0, 1], port).into();
-        let mut server = dns.bind(&[at]).await.expect("bind");
+        let server = dns.bind(&[at]).await.expect("bind");
         let out = tokio::process::Command::new("dig")
             .args([
                 "@127.0.0.1",
@@ -642,7 +669,7 @@ mod tests {
         );
         assert!(lines[0].contains("SOA") && lines[lines.len() - 1].contains("SOA"));
         assert!(text.contains("host-04999.big.test."));
-        let _ = server.shutdown_gracefully().await;
+        server.shutdown().await;
     }
 
     fn query(name: &str, t: RecordType) -> Vec<u8> {
@@ -699,5 +726,42 @@ mod tests {
             .await);
         assert_eq!(f.metadata.response_code, ResponseCode::Refused);
         assert!(dns.answer(&[0xff, 0x00, 0x01], outside).await.is_empty());
+        // Asked again (another ID): the same answer, from the cache, with the new ID.
+        let mut q = query("a.maas.", RecordType::A);
+        let first = dns.answer(&q, outside).await.remove(0);
+        q[0] = 0x55;
+        q[1] = 0xaa;
+        let again = dns.answer(&q, outside).await.remove(0);
+        assert_eq!(&again[..2], &[0x55, 0xaa]);
+        assert_eq!(&again[2..], &first[2..]);
+        assert!(!dns.0.now().answers.0.read().unwrap().is_empty(), "kept");
+        // New zones: the old answers go with the old state.
+        dns.load(&RackDns {
+            serial: 10,
+            zones: vec![Zone {
+                origin: "maas".into(),
+                records: vec![
+                    rr(
+                        "maas",
+                        D::Soa {
+                            mname: "rack.maas".into(),
+                            rname: "nomail.maas".into(),
+                            serial: 10,
+                            refresh: 600,
+                            retry: 1800,
+                            expire: 604_800,
+                            minimum: 30,
+                        },
+                    ),
+                    rr("a.maas", D::A("10.0.0.6".parse().unwrap())),
+                ],
+            }],
+            ..Default::default()
+        });
+        let moved = Message::from_vec(&dns.answer(&q, outside).await.remove(0)).unwrap();
+        assert_eq!(
+            moved.answers[0].data,
+            RData::A(A("10.0.0.6".parse().unwrap()))
+        );
     }
 }

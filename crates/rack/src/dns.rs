@@ -21,7 +21,7 @@ pub async fn serve(
     stop: CancellationToken,
 ) -> Result<(), RackError> {
     let dns = Dns::default();
-    let mut server = dns.bind(&listen).await.map_err(RackError::Dns)?;
+    let serving = dns.bind(&listen).await.map_err(RackError::Dns)?;
     for a in &listen {
         tracing::info!("DNS serving on {a}");
     }
@@ -61,6 +61,6 @@ pub async fn serve(
             _ = stop.cancelled() => break,
         }
     }
-    let _ = server.shutdown_gracefully().await;
+    serving.shutdown().await;
     Ok(())
 }

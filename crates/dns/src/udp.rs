@@ -1,0 +1,155 @@
+//! The UDP path: Ingot's own receive loop in front of hickory. An authoritative answer (AA,
+//! not truncated, NOERROR or NXDOMAIN, one question that is not a transfer) is kept by the
+//! query's bytes after its ID, and the same query is answered again from there with the
+//! client's ID — no parsing, no lookup, no encoding. The cache belongs to one state of the
+//! zones and goes with it when the region's serial moves, so it never answers from old
+//! zones. Forwarded answers (not AA) and refusals are never kept. BENCHMARKS.md has why: with
+//! hickory alone an answer cost about twice BIND's CPU.
+
+use crate::{answer_at, State};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+/// At most this many answers are kept per state (a few MiB).
+const MAX_KEPT: usize = 200_000;
+
+/// Wire bytes (a query after its ID, or an answer).
+type Bytes = Box<[u8]>;
+
+/// Answers by the query's bytes after its ID.
+#[derive(Default)]
+pub(crate) struct AnswerCache(pub(crate) RwLock<HashMap<Bytes, Bytes>>);
+
+impl AnswerCache {
+    fn get(&self, query: &[u8]) -> Option<Vec<u8>> {
+        let m = self.0.read().unwrap_or_else(|p| p.into_inner());
+        m.get(query.get(2..)?).map(|a| a.to_vec())
+    }
+
+    fn keep(&self, query: &[u8], answer: &[u8]) {
+        if !(cacheable_query(query) && cacheable_answer(answer)) {
+            return;
+        }
+        let mut m = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if m.len() < MAX_KEPT {
+            m.insert(query[2..].into(), answer.into());
+        }
+    }
+}
+
+/// A standard query with one question whose name is not compressed, not a zone transfer or
+/// ANY.
+fn cacheable_query(q: &[u8]) -> bool {
+    if q.len() < 12 || q[2] & 0x80 != 0 || (q[2] >> 3) & 0x0f != 0 || q[4..6] != [0, 1] {
+        return false;
+    }
+    let mut i = 12;
+    loop {
+        let Some(&len) = q.get(i) else {
+            return false;
+        };
+        if len == 0 {
+            i += 1;
+            break;
+        }
+        if len & 0xc0 != 0 {
+            return false;
+        }
+        i += 1 + usize::from(len);
+    }
+    match q.get(i..i + 2) {
+        Some(t) => !matches!(u16::from_be_bytes([t[0], t[1]]), 251..=255),
+        None => false,
+    }
+}
+
+/// An authoritative, whole answer: NOERROR or NXDOMAIN, AA set, TC clear.
+fn cacheable_answer(a: &[u8]) -> bool {
+    a.len() >= 12
+        && a[2] & 0x80 != 0
+        && a[2] & 0x04 != 0
+        && a[2] & 0x02 == 0
+        && matches!(a[3] & 0x0f, 0 | 3)
+}
+
+/// The answers to `packet` from `src` at `state`: from its cache, else from hickory (kept
+/// when it may be).
+pub(crate) async fn answer(state: &Arc<State>, packet: &[u8], src: SocketAddr) -> Vec<Vec<u8>> {
+    if packet.len() >= 12 {
+        if let Some(mut a) = state.answers.get(packet) {
+            a[0] = packet[0];
+            a[1] = packet[1];
+            return vec![a];
+        }
+    }
+    let got = answer_at(state.clone(), packet, src).await;
+    if let [one] = got.as_slice() {
+        state.answers.keep(packet, one);
+    }
+    got
+}
+
+/// Answer on `sock` until the task is aborted: cached answers in the loop, the rest in a
+/// task each (a forwarded query may wait for its upstream).
+pub(crate) async fn serve(dns: crate::Dns, sock: Arc<tokio::net::UdpSocket>) {
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let (n, src) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::debug!("DNS: UDP receive: {e}");
+                continue;
+            }
+        };
+        // Nobody to answer (hickory's rule too).
+        if src.port() == 0 || n < 12 {
+            continue;
+        }
+        let state = dns.0.now();
+        if let Some(mut a) = state.answers.get(&buf[..n]) {
+            a[0] = buf[0];
+            a[1] = buf[1];
+            let _ = sock.send_to(&a, src).await;
+            continue;
+        }
+        let packet = buf[..n].to_vec();
+        let sock = sock.clone();
+        tokio::spawn(async move {
+            for a in answer(&state, &packet, src).await {
+                let _ = sock.send_to(&a, src).await;
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_may_be_kept() {
+        // A query for a.b A: header, 1 question.
+        let q = [
+            0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 1, b'b', 0, 0, 1, 0, 1,
+        ];
+        assert!(cacheable_query(&q));
+        let mut axfr = q;
+        axfr[18] = 252;
+        assert!(!cacheable_query(&axfr));
+        let mut notify = q;
+        notify[2] = 0x20; // opcode 4
+        assert!(!cacheable_query(&notify));
+        assert!(!cacheable_query(&q[..15]));
+        let mut aa = [0u8; 12];
+        aa[2] = 0x84; // QR, AA
+        assert!(cacheable_answer(&aa));
+        aa[3] = 5; // REFUSED
+        assert!(!cacheable_answer(&aa));
+        aa[3] = 0;
+        aa[2] = 0x80; // not authoritative: forwarded
+        assert!(!cacheable_answer(&aa));
+        aa[2] = 0x86; // truncated
+        assert!(!cacheable_answer(&aa));
+    }
+}
