@@ -468,18 +468,21 @@ impl Dns {
     /// through hickory's server.
     pub async fn bind(&self, listen: &[SocketAddr]) -> Result<Serving, String> {
         let mut server = hickory_server::Server::new(self.0.clone());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut udp = Vec::new();
         for a in listen {
-            let sock = tokio::net::UdpSocket::bind(a)
-                .await
-                .map_err(|e| format!("UDP {a}: {e}"))?;
+            let sock = std::net::UdpSocket::bind(a).map_err(|e| format!("UDP {a}: {e}"))?;
             let tcp = tokio::net::TcpListener::bind(a)
                 .await
                 .map_err(|e| format!("TCP {a}: {e}"))?;
-            udp.push(tokio::spawn(udp::serve(self.clone(), Arc::new(sock))));
+            let rt = tokio::runtime::Handle::current();
+            udp.push(
+                udp::serve(self.clone(), sock, rt, stop.clone())
+                    .map_err(|e| format!("UDP {a}: {e}"))?,
+            );
             server.register_listener(tcp, Duration::from_secs(5), 64);
         }
-        Ok(Serving { server, udp })
+        Ok(Serving { server, udp, stop })
     }
 
     /// The answer to one UDP datagram from `src`, as the server would send it (none for what
@@ -492,16 +495,23 @@ impl Dns {
 /// The sockets a [`Dns`] answers on.
 pub struct Serving {
     server: hickory_server::Server<Handler>,
-    udp: Vec<tokio::task::JoinHandle<()>>,
+    udp: Vec<std::thread::JoinHandle<()>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Serving {
-    /// Stop taking queries (TCP connections under way finish).
+    /// Stop taking queries (TCP connections under way finish; the UDP threads notice within
+    /// their 200 ms receive timeout).
     pub async fn shutdown(mut self) {
-        for t in &self.udp {
-            t.abort();
-        }
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.server.shutdown_gracefully().await;
+        let threads = std::mem::take(&mut self.udp);
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
     }
 }
 

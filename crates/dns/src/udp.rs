@@ -90,37 +90,58 @@ pub(crate) async fn answer(state: &Arc<State>, packet: &[u8], src: SocketAddr) -
     got
 }
 
-/// Answer on `sock` until the task is aborted: cached answers in the loop, the rest in a
-/// task each (a forwarded query may wait for its upstream).
-pub(crate) async fn serve(dns: crate::Dns, sock: Arc<tokio::net::UdpSocket>) {
-    let mut buf = vec![0u8; 65_535];
-    loop {
-        let (n, src) = match sock.recv_from(&mut buf).await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!("DNS: UDP receive: {e}");
-                continue;
+/// Answer on `sock` until `stop`: a thread of its own with plain blocking calls answers from
+/// the cache (no wake-ups, no task per query); the rest goes to a task each on `rt` (a
+/// forwarded query may wait for its upstream).
+pub(crate) fn serve(
+    dns: crate::Dns,
+    sock: std::net::UdpSocket,
+    rt: tokio::runtime::Handle,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    // Woken now and then to look at `stop`.
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(200)))?;
+    let sock = Arc::new(sock);
+    std::thread::Builder::new()
+        .name("dns-udp".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 65_535];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (n, src) = match sock.recv_from(&mut buf) {
+                    Ok(x) => x,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        continue
+                    }
+                    Err(e) => {
+                        tracing::debug!("DNS: UDP receive: {e}");
+                        continue;
+                    }
+                };
+                // Nobody to answer (hickory's rule too).
+                if src.port() == 0 || n < 12 {
+                    continue;
+                }
+                let state = dns.0.now();
+                if let Some(mut a) = state.answers.get(&buf[..n]) {
+                    a[0] = buf[0];
+                    a[1] = buf[1];
+                    let _ = sock.send_to(&a, src);
+                    continue;
+                }
+                let packet = buf[..n].to_vec();
+                let sock = sock.clone();
+                rt.spawn(async move {
+                    for a in answer(&state, &packet, src).await {
+                        let _ = sock.send_to(&a, src);
+                    }
+                });
             }
-        };
-        // Nobody to answer (hickory's rule too).
-        if src.port() == 0 || n < 12 {
-            continue;
-        }
-        let state = dns.0.now();
-        if let Some(mut a) = state.answers.get(&buf[..n]) {
-            a[0] = buf[0];
-            a[1] = buf[1];
-            let _ = sock.send_to(&a, src).await;
-            continue;
-        }
-        let packet = buf[..n].to_vec();
-        let sock = sock.clone();
-        tokio::spawn(async move {
-            for a in answer(&state, &packet, src).await {
-                let _ = sock.send_to(&a, src).await;
-            }
-        });
-    }
+        })
 }
 
 #[cfg(test)]
