@@ -147,6 +147,20 @@ fn count(trusted: bool, info: &ResponseInfo) {
     ANSWERS[usize::from(trusted)][j].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// What a request that could not be answered counts as.
+fn serve_failed(request: &Request) -> ResponseInfo {
+    let mut metadata = Metadata::new(
+        request.metadata.id,
+        MessageType::Response,
+        request.metadata.op_code,
+    );
+    metadata.response_code = ResponseCode::ServFail;
+    ResponseInfo::from(Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    })
+}
+
 /// The request handler: picks the catalog by the client's address.
 #[derive(Clone)]
 pub struct Handler(Arc<RwLock<Arc<State>>>);
@@ -200,16 +214,7 @@ impl RequestHandler for Handler {
                 Ok(info) => info,
                 Err(e) => {
                     tracing::warn!("DNS: zone transfer to {} failed: {e}", request.src());
-                    let mut metadata = Metadata::new(
-                        request.metadata.id,
-                        MessageType::Response,
-                        request.metadata.op_code,
-                    );
-                    metadata.response_code = ResponseCode::ServFail;
-                    ResponseInfo::from(Header {
-                        metadata,
-                        counts: HeaderCounts::default(),
-                    })
+                    serve_failed(request)
                 }
             }
         } else if transfer && !trusted {
@@ -219,16 +224,7 @@ impl RequestHandler for Handler {
                 Ok(info) => info,
                 Err(e) => {
                     tracing::debug!("DNS: cannot answer {}: {e}", request.src());
-                    let mut metadata = Metadata::new(
-                        request.metadata.id,
-                        MessageType::Response,
-                        request.metadata.op_code,
-                    );
-                    metadata.response_code = ResponseCode::ServFail;
-                    ResponseInfo::from(Header {
-                        metadata,
-                        counts: HeaderCounts::default(),
-                    })
+                    serve_failed(request)
                 }
             }
         } else if trusted {

@@ -4,9 +4,10 @@
 //! the lab. Nothing leaves the namespaces.
 
 mod common;
+use common::{ok, sh, Proc};
 use common::{Client, BIN};
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// TCG for the VMs with more than one vCPU: one host thread runs them all. With a thread per
@@ -15,35 +16,10 @@ use std::time::Duration;
 /// became ready) had already removed, while the others reported soft lockups for ten minutes.
 const TCG_SMP: &str = "tcg,thread=single";
 
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("run")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 fn in_ns(ns: &str, cmd: &[&str]) -> std::process::Output {
     let mut args = vec!["ip", "netns", "exec", ns];
     args.extend_from_slice(cmd);
     sh(&args)
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A lab: namespace `lab` with bridge br0 (10.77.0.1/24, the boot network), a client namespace,

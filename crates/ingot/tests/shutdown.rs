@@ -7,6 +7,7 @@
 //! signalled or killed, by their PIDs.
 
 mod common;
+use common::{ok, sh};
 use common::{Client, BIN};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -14,23 +15,6 @@ use std::time::{Duration, Instant};
 
 /// How long a signalled process may take to exit.
 const STOP_WITHIN: Duration = Duration::from_secs(5);
-
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("run")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn have(b: &str) -> bool {
     Command::new("sh")

@@ -39,6 +39,34 @@ pub fn run(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Run a program; its output, whatever its exit status.
+pub fn sh(args: &[&str]) -> std::process::Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("run")
+}
+
+/// Run a program that must succeed; its standard output.
+pub fn ok(args: &[&str]) -> String {
+    let o = sh(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A process the test started, killed (by its own PID) and reaped when dropped.
+pub struct Proc(pub Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A database for one test: SQLite in a temp dir, or a fresh PostgreSQL database.
 pub async fn database(pg: bool) -> (String, std::sync::Arc<tempfile::TempDir>) {
     let dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
