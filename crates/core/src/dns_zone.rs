@@ -165,7 +165,9 @@ fn ptr_owner(ip: IpAddr, zone: &str) -> String {
     match ip {
         IpAddr::V4(a) => {
             let o = a.octets();
-            if zone.contains('-') {
+            // An RFC 2317 zone (`FIRST-PREFIX.c.b.a.in-addr.arpa`) holds the last octet
+            // under itself; any other zone gets the whole reversed address.
+            if zone.split('.').next().is_some_and(|l| l.contains('-')) {
                 format!("{}.{zone}", o[3])
             } else {
                 format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
@@ -471,6 +473,24 @@ mod tests {
         );
         // A domain that is not authoritative has no zone.
         assert!(!b.zones.iter().any(|z| z.origin == "elsewhere.org"));
+    }
+
+    /// An IPv4 subnet wider than /24 has its zone at the enclosing octet, and each PTR owner
+    /// is the whole reversed address (not the last octet under the zone).
+    #[test]
+    fn ptr_owners_in_a_slash_16() {
+        assert_eq!(
+            ptr_owner("10.90.1.5".parse().unwrap(), "90.10.in-addr.arpa"),
+            "5.1.90.10.in-addr.arpa"
+        );
+        assert_eq!(
+            ptr_owner("10.90.1.5".parse().unwrap(), "1.90.10.in-addr.arpa"),
+            "5.1.90.10.in-addr.arpa"
+        );
+        assert_eq!(
+            ptr_owner("192.0.2.9".parse().unwrap(), "0-26.2.0.192.in-addr.arpa"),
+            "9.0-26.2.0.192.in-addr.arpa"
+        );
     }
 
     #[test]
