@@ -46,6 +46,9 @@ struct State {
     /// The zones and the forwarder at the root: for trusted clients.
     with_forwarder: Catalog,
     trusted: Vec<IpNet>,
+    /// The forwarder and the upstream servers it was made for: kept from one state to the
+    /// next while they stay the same, so that its cache survives the zones' changes.
+    forwarder: Option<(Vec<String>, Arc<dyn ZoneHandler>)>,
     /// Authoritative UDP answers already given at this state, by query (`udp.rs`).
     answers: udp::AnswerCache,
     /// Each zone's records, its SOA first, for zone transfers: hickory answers an AXFR in one
@@ -60,6 +63,7 @@ impl State {
             zones: Catalog::new(),
             with_forwarder: Catalog::new(),
             trusted: Vec::new(),
+            forwarder: None,
             answers: Default::default(),
             transfers: HashMap::new(),
         }
@@ -335,7 +339,7 @@ fn forwarder(s: &str) -> Option<NameServerConfig> {
 }
 
 /// What the region sent, ready to serve. A zone that cannot be built is left out and said.
-fn state(dns: &RackDns) -> State {
+fn state(dns: &RackDns, previous: &State) -> State {
     let serial = dns.serial as u32;
     let mut zones = Catalog::new();
     let mut with_forwarder = Catalog::new();
@@ -352,12 +356,18 @@ fn state(dns: &RackDns) -> State {
             Err(e) => tracing::error!("DNS zone {} is not served: {e}", z.origin),
         }
     }
-    #[cfg(feature = "forward")]
-    add_forwarder(&mut with_forwarder, &dns.forwarders);
+    let forwarder = match &previous.forwarder {
+        Some((servers, f)) if *servers == dns.forwarders => Some((servers.clone(), f.clone())),
+        _ => new_forwarder(&dns.forwarders).map(|f| (dns.forwarders.clone(), f)),
+    };
+    if let Some((_, f)) = &forwarder {
+        with_forwarder.upsert(LowerName::new(&Name::root()), vec![f.clone()]);
+    }
     State {
         serial: Some(dns.serial),
         zones,
         with_forwarder,
+        forwarder,
         trusted: dns
             .trusted
             .iter()
@@ -368,23 +378,34 @@ fn state(dns: &RackDns) -> State {
     }
 }
 
-/// The forwarder at the root of `catalog`, when there are upstream servers.
+/// A forwarder to the upstream servers, when there are any. Its cache holds 64k answers
+/// (hickory's default, 8k, is fewer names than a fleet's clients ask for).
 #[cfg(feature = "forward")]
-fn add_forwarder(catalog: &mut Catalog, forwarders: &[String]) {
+fn new_forwarder(forwarders: &[String]) -> Option<Arc<dyn ZoneHandler>> {
     let servers: Vec<NameServerConfig> = forwarders.iter().filter_map(|f| forwarder(f)).collect();
-    if !servers.is_empty() {
-        let mut opts = ResolverOpts::default();
-        opts.timeout = Duration::from_secs(2);
-        opts.attempts = 2;
-        let config = ForwardConfig {
-            name_servers: servers,
-            options: Some(opts),
-        };
-        match ForwardZoneHandler::builder_tokio(config).build() {
-            Ok(f) => catalog.upsert(LowerName::new(&Name::root()), vec![Arc::new(f)]),
-            Err(e) => tracing::error!("DNS forwarding is off: {e}"),
+    if servers.is_empty() {
+        return None;
+    }
+    let mut opts = ResolverOpts::default();
+    opts.timeout = Duration::from_secs(2);
+    opts.attempts = 2;
+    opts.cache_size = 65_536;
+    let config = ForwardConfig {
+        name_servers: servers,
+        options: Some(opts),
+    };
+    match ForwardZoneHandler::builder_tokio(config).build() {
+        Ok(f) => Some(Arc::new(f)),
+        Err(e) => {
+            tracing::error!("DNS forwarding is off: {e}");
+            None
         }
     }
+}
+
+#[cfg(not(feature = "forward"))]
+fn new_forwarder(_: &[String]) -> Option<Arc<dyn ZoneHandler>> {
+    None
 }
 
 /// Tell a secondary that `zone` changed (RFC 1996): a NOTIFY over UDP from `from` (the rack's
@@ -455,8 +476,9 @@ impl Dns {
     }
 
     /// Serve `dns` from now on (requests under way finish with what they started with).
+    /// Builds the new zones where it is called: callers on a runtime use `spawn_blocking`.
     pub fn load(&self, dns: &RackDns) {
-        let next = Arc::new(state(dns));
+        let next = Arc::new(state(dns, &self.0.now()));
         *self.0 .0.write().unwrap_or_else(|p| p.into_inner()) = next;
     }
 

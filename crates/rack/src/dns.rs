@@ -33,7 +33,13 @@ pub async fn serve(
         };
         match got {
             Ok(Some(next)) => {
-                dns.load(&next);
+                // Built off the runtime: with one worker thread, building the zones of a large
+                // fleet there would hold up the answers that miss the cache.
+                let next = Arc::new(next);
+                let (d, n) = (dns.clone(), next.clone());
+                if let Err(e) = tokio::task::spawn_blocking(move || d.load(&n)).await {
+                    tracing::error!("DNS zones not loaded: {e}");
+                }
                 tracing::info!(
                     "DNS at serial {}: {} zone(s)",
                     next.serial as u32,
