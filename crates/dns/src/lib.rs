@@ -412,7 +412,9 @@ fn new_forwarder(_: &[String]) -> Option<Arc<dyn ZoneHandler>> {
 /// address, which a secondary knows as its primary; else whatever the route picks), sent
 /// again up to three times until it is answered.
 pub async fn notify(secondary: SocketAddr, zone: &str, from: Option<IpAddr>) -> Result<(), String> {
-    let mut msg = Message::new(rand_id(), MessageType::Query, OpCode::Notify);
+    // A random ID (hickory's), so that a stray answer is not taken for this one's.
+    let mut msg = Message::query();
+    msg.metadata.op_code = OpCode::Notify;
     msg.metadata.authoritative = true;
     msg.add_query(Query::query(name(zone)?, RecordType::SOA));
     let bytes = msg.to_vec().map_err(|e| e.to_string())?;
@@ -442,14 +444,6 @@ pub async fn notify(secondary: SocketAddr, zone: &str, from: Option<IpAddr>) -> 
         }
     }
     Err(format!("{secondary} did not answer the NOTIFY for {zone}"))
-}
-
-fn rand_id() -> u16 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (t ^ (t >> 16)) as u16
 }
 
 /// A secondary as `dns_notify` names it (port 53 when not given).

@@ -46,13 +46,7 @@ fn copy_images(from: &Path, to: &Path) -> Result<Vec<String>> {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
+    crate::write_private(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `ingot backup`: the region at `url` with its `data_dir` into the new directory `out`.
@@ -99,7 +93,7 @@ pub async fn backup(url: &str, data_dir: &Path, out: &Path) -> Result<serde_json
     let manifest = json!({
         "format": 1,
         "ingot": env!("CARGO_PKG_VERSION"),
-        "created": chrono_now(),
+        "created": unix_now(),
         "database": kind,
         "schema_version": schema,
         "machines": machines,
@@ -110,7 +104,7 @@ pub async fn backup(url: &str, data_dir: &Path, out: &Path) -> Result<serde_json
     Ok(manifest)
 }
 
-fn chrono_now() -> u64 {
+fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

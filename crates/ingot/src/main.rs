@@ -549,10 +549,7 @@ async fn async_main(cli: Cli) -> Result<()> {
         }
         Command::Restore { db, from } => {
             let dir = db.data_dir.clone().unwrap_or_else(default_data_dir);
-            let url = match &db.database {
-                Some(u) => u.clone(),
-                None => format!("sqlite://{}", dir.join("ingot.sqlite").display()),
-            };
+            let url = database_url(&db)?;
             let m = backup::restore(&from, &url, &dir).await?;
             println!("{}", serde_json::to_string_pretty(&m)?);
             Ok(())
