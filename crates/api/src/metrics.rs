@@ -120,15 +120,11 @@ async fn region_families(app: &App) -> Result<Vec<prometheus::proto::MetricFamil
             tr.with_label_values(&[from, to]).inc_by(*n);
         }
         r.register(Box::new(tr))?;
-        let exp = IntCounterVec::new(
-            Opts::new(
-                "ingot_deadline_expiries_total",
-                "Machines failed by this process because a deadline passed.",
-            ),
-            &[],
+        let exp = prometheus::IntCounter::new(
+            "ingot_deadline_expiries_total",
+            "Machines failed by this process because a deadline passed.",
         )?;
-        exp.with_label_values(&[] as &[&str])
-            .inc_by(m.deadline_expiries);
+        exp.inc_by(m.deadline_expiries);
         r.register(Box::new(exp))?;
         let power = IntCounterVec::new(
             Opts::new(

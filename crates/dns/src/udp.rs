@@ -22,9 +22,12 @@ type Bytes = Box<[u8]>;
 pub(crate) struct AnswerCache(pub(crate) RwLock<HashMap<Bytes, Bytes>>);
 
 impl AnswerCache {
-    fn get(&self, query: &[u8]) -> Option<Vec<u8>> {
+    /// The kept answer to `query`, with its ID.
+    fn answer(&self, query: &[u8]) -> Option<Vec<u8>> {
         let m = self.0.read().unwrap_or_else(|p| p.into_inner());
-        m.get(query.get(2..)?).map(|a| a.to_vec())
+        let mut a = m.get(query.get(2..)?)?.to_vec();
+        a[..2].copy_from_slice(&query[..2]);
+        Some(a)
     }
 
     fn keep(&self, query: &[u8], answer: &[u8]) {
@@ -76,12 +79,8 @@ fn cacheable_answer(a: &[u8]) -> bool {
 /// The answers to `packet` from `src` at `state`: from its cache, else from hickory (kept
 /// when it may be).
 pub(crate) async fn answer(state: &Arc<State>, packet: &[u8], src: SocketAddr) -> Vec<Vec<u8>> {
-    if packet.len() >= 12 {
-        if let Some(mut a) = state.answers.get(packet) {
-            a[0] = packet[0];
-            a[1] = packet[1];
-            return vec![a];
-        }
+    if let Some(a) = state.answers.answer(packet) {
+        return vec![a];
     }
     let got = answer_at(state.clone(), packet, src).await;
     if let [one] = got.as_slice() {
@@ -127,9 +126,7 @@ pub(crate) fn serve(
                     continue;
                 }
                 let state = dns.0.now();
-                if let Some(mut a) = state.answers.get(&buf[..n]) {
-                    a[0] = buf[0];
-                    a[1] = buf[1];
+                if let Some(a) = state.answers.answer(&buf[..n]) {
                     let _ = sock.send_to(&a, src);
                     continue;
                 }

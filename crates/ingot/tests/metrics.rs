@@ -124,7 +124,7 @@ async fn metrics_in_prometheus_format_follow_the_api() {
     assert!(lists >= 1.0);
     c.get("/MAAS/api/2.0/machines/").await.ok();
     c.get("/MAAS/api/2.0/machines/nosuch/").await.expect(404);
-    // Manual power: no BMC was asked anything; the pool is open.
+    // The database pool is open.
     assert!(sample(&m.body, "ingot_db_pool_connections").is_some_and(|n| n >= 1.0));
     assert!(
         m.body.contains("ingot_rack_dns_answers_total"),

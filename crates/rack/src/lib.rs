@@ -152,8 +152,14 @@ impl RegionLink for HttpLink {
         if !r.status().is_success() {
             return Err(RackError::Region(format!("GET rack/dns: {}", r.status())));
         }
-        r.json()
+        // A fleet's zones are megabytes of JSON: read off the runtime threads.
+        let body = r
+            .bytes()
             .await
+            .map_err(|e| RackError::Region(format!("rack/dns: {e}")))?;
+        tokio::task::spawn_blocking(move || serde_json::from_slice::<RackDns>(&body))
+            .await
+            .map_err(|e| RackError::Region(format!("rack/dns: {e}")))?
             .map(Some)
             .map_err(|e| RackError::Region(format!("rack/dns: {e}")))
     }

@@ -546,7 +546,7 @@ impl Region {
             ingot_core::settings::Value::Int(n) => u32::try_from(n).unwrap_or(30),
             _ => 30,
         };
-        Ok(dns_zone::build(&ZoneInput {
+        let input = ZoneInput {
             domains,
             names,
             records,
@@ -554,6 +554,10 @@ impl Region {
             default_ttl,
             serial,
             ns_host: ns_host.to_string(),
-        }))
+        };
+        // A fleet's zones take tens of milliseconds to build: not on a request thread.
+        tokio::task::spawn_blocking(move || dns_zone::build(&input))
+            .await
+            .map_err(|e| RegionError::Unavailable(format!("building the DNS zones: {e}")))
     }
 }
