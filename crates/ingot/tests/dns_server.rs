@@ -297,18 +297,7 @@ async fn dig_and_bind_against_the_racks_dns() {
     let mut lab = Lab::new();
     let n = lab.n;
     let db = format!("sqlite://{}", lab.dir.path().join("ingot.sqlite").display());
-    common::run(&[
-        "createadmin",
-        "--database",
-        &db,
-        "--username",
-        "admin",
-        "--password",
-        "pw",
-        "--email",
-        "a@example.com",
-    ]);
-    let key = common::run(&["apikey", "--database", &db, "--username", "admin"]);
+    let key = common::admin_key(&db);
     let data = lab.dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let (data, rack) = (data.to_string_lossy().to_string(), lab.rack());

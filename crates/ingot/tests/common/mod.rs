@@ -67,6 +67,22 @@ impl Drop for Proc {
     }
 }
 
+/// Make (or reset) the administrator `admin` (password "pw") in `db`; its API key.
+pub fn admin_key(db: &str) -> String {
+    run(&[
+        "createadmin",
+        "--database",
+        db,
+        "--username",
+        "admin",
+        "--password",
+        "pw",
+        "--email",
+        "a@example.com",
+    ]);
+    run(&["apikey", "--database", db, "--username", "admin"])
+}
+
 /// A database for one test: SQLite in a temp dir, or a fresh PostgreSQL database.
 pub async fn database(pg: bool) -> (String, std::sync::Arc<tempfile::TempDir>) {
     let dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
@@ -146,18 +162,7 @@ impl Server {
 
     /// Start a server on an existing database (several servers may share one PostgreSQL).
     pub fn start_on(db: &str, dir: std::sync::Arc<tempfile::TempDir>, extra: &[&str]) -> Server {
-        run(&[
-            "createadmin",
-            "--database",
-            db,
-            "--username",
-            "admin",
-            "--password",
-            "pw",
-            "--email",
-            "a@example.com",
-        ]);
-        let key = run(&["apikey", "--database", db, "--username", "admin"]);
+        let key = admin_key(db);
         let data_dir = dir.path().to_string_lossy().to_string();
         let mut args = vec![
             "serve",
