@@ -141,6 +141,12 @@ async fn region_families(app: &App) -> Result<Vec<prometheus::proto::MetricFamil
         r.register(Box::new(power))?;
         gauge(
             &r,
+            "ingot_power_queue_depth",
+            "Power operations queued or under way (paced power-ons wait here).",
+            m.power_queue,
+        )?;
+        gauge(
+            &r,
             "ingot_db_pool_connections",
             "Database connections open.",
             i64::from(m.db_pool.0),

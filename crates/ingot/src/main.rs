@@ -62,6 +62,15 @@ enum Command {
         /// Power queries in flight at once during monitoring.
         #[arg(long, default_value_t = 64)]
         power_parallel: usize,
+        /// Power-ons (and cycles) started per second at most: a bulk commission or
+        /// deployment of hundreds of machines is a paced boot storm. 0: no pacing.
+        #[arg(long, default_value_t = 20.0, env = "INGOT_POWER_ON_RATE")]
+        power_on_rate: f64,
+        /// Seconds a region holds its share of the background work (reaper, power monitor)
+        /// without renewing it: regions sharing a database take a dead one's share over
+        /// within about this long.
+        #[arg(long, default_value_t = 10, env = "INGOT_WORK_LEASE_SECS")]
+        work_lease_secs: u64,
         /// Run the rack services (DHCP, TFTP) too, with this address on the boot network
         /// (all-in-one region + rack).
         #[arg(long)]
@@ -252,6 +261,8 @@ struct ServeOpts {
     power_poll_interval: u64,
     power_parallel: usize,
     power_retry_secs: u64,
+    power_on_rate: f64,
+    work_lease_secs: u64,
     rack: Option<(std::net::Ipv4Addr, Option<String>)>,
     rack_poll_secs: u64,
     rack_dns: DnsArgs,
@@ -278,7 +289,8 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         .await?
         .with_node_timeout_secs(o.node_timeout_secs)
         .with_secrets(secrets)
-        .with_power_policy(policy);
+        .with_power_policy(policy)
+        .with_power_on_rate(o.power_on_rate);
     // Racks authenticate with this secret; it is written to the data directory for `ingot rack`.
     let rack_secret = region
         .rack_secret()
@@ -307,12 +319,27 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         Ok(m) => tracing::info!("this region controller is machine {}", m.system_id),
         Err(e) => tracing::warn!("could not record this region controller as a machine: {e}"),
     }
+    let listener = tokio::net::TcpListener::bind(o.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", o.listen))?;
+    // The reaper and the power monitor run where this region holds their work leases (one
+    // region at a time for the whole set sharing the database; `region/src/work.rs`). A
+    // region is its host and address: started again after a crash, it is the same holder and
+    // takes its leases back at once.
+    let share = ingot_region::work::WorkShare::new(
+        &format!("{}:{}", ingot_rack::host_name(), listener.local_addr()?),
+        Duration::from_secs(o.work_lease_secs.max(2)),
+    );
+    let sharer = region.clone();
+    let s2 = share.clone();
+    tokio::spawn(async move { sharer.share_work_forever(s2).await });
     let monitor = region.clone();
     let (interval, parallel) = (
         Duration::from_secs(o.power_poll_interval.max(1)),
         o.power_parallel,
     );
-    tokio::spawn(async move { monitor.monitor_power(interval, parallel).await });
+    let s2 = share.clone();
+    tokio::spawn(async move { monitor.monitor_power(interval, parallel, s2).await });
     let (listen, reap_interval) = (o.listen, o.reap_interval);
     // The in-process rack stops first on SIGTERM/SIGINT (its DHCP commits its pending leases,
     // its last hops are reported to this region), then the HTTP server.
@@ -349,10 +376,14 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         }));
     }
     let reaper = region.clone();
+    let s2 = share.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(reap_interval.max(1)));
         loop {
             tick.tick().await;
+            if !s2.holds(ingot_region::work::REAPER) {
+                continue;
+            }
             match reaper.reap_deadlines().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!("{n} machine(s) passed their deadline and were failed"),
@@ -360,9 +391,6 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
             }
         }
     });
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(
         "Ingot region listening on http://{addr}/MAAS/ ({})",
@@ -398,6 +426,10 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         }
     })
     .await?;
+    // The other regions take this one's work over at once.
+    if let Err(e) = region.leave_work(&share).await {
+        tracing::warn!("could not give back this region's work leases: {e}");
+    }
     region.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -491,6 +523,8 @@ async fn async_main(cli: Cli) -> Result<()> {
             power_poll_interval,
             power_parallel,
             power_retry_secs,
+            power_on_rate,
+            work_lease_secs,
             rack_address,
             rack_interface,
             rack_poll_secs,
@@ -505,6 +539,8 @@ async fn async_main(cli: Cli) -> Result<()> {
                 power_poll_interval,
                 power_parallel,
                 power_retry_secs,
+                power_on_rate,
+                work_lease_secs,
                 rack: rack_address.map(|a| (a, rack_interface)),
                 rack_poll_secs,
                 rack_dns,

@@ -252,7 +252,11 @@ impl Region {
                     interface_id: Some(iface.id),
                     created: 0,
                 };
-                let ip = match self.allocate_static(sn, None, "subnet", template).await {
+                // The link holds the address from the insert's own transaction on.
+                let ip = match self
+                    .allocate_static(sn, None, "subnet", template, Some(l.id))
+                    .await
+                {
                     Ok(ip) => ip,
                     Err(e) => {
                         self.free_auto(&done).await?;
@@ -267,11 +271,6 @@ impl Region {
                         });
                     }
                 };
-                if let Err(e) = self.store.set_link_staticip(l.id, Some(ip.id)).await {
-                    self.store.delete_static_ip(ip.id).await?;
-                    self.free_auto(&done).await?;
-                    return Err(e.into());
-                }
                 done.push((l.id, ip.id));
             }
         }
@@ -280,8 +279,7 @@ impl Region {
 
     async fn free_auto(&self, given: &[(i64, i64)]) -> Result<()> {
         for (link, ip) in given {
-            self.store.set_link_staticip(*link, None).await?;
-            self.store.delete_static_ip(*ip).await?;
+            self.store.free_link_staticip(*link, *ip).await?;
         }
         Ok(())
     }
@@ -383,12 +381,6 @@ impl Region {
             "quick_erase": {"type": "boolean", "value": opts.quick_erase.unwrap_or(false)},
             "secure_erase": {"type": "boolean", "value": opts.secure_erase.unwrap_or(false)},
         })
-    }
-
-    /// What a release takes back: AUTO addresses and the interfaces that are not physical.
-    pub(crate) async fn release_network(&self, machine_id: i64) -> Result<()> {
-        self.store.release_machine_network(machine_id).await?;
-        Ok(())
     }
 
     // -------------------------------------------------------------------------- config

@@ -47,6 +47,7 @@ pub mod storage;
 mod subnet_usage;
 pub mod uploads;
 mod users;
+pub mod work;
 
 pub use allocation::{candidate, hardware_facts, NetFacts};
 pub use error::{FieldErrors, PowerFailure, RegionError};
@@ -216,6 +217,11 @@ pub struct Region {
     /// The racks' DNS at the last serial asked for (`rack_dns.rs`).
     dns_cache:
         std::sync::Arc<tokio::sync::Mutex<Option<std::sync::Arc<ingot_core::rack::RackDns>>>>,
+    /// Power-ons (and cycles) start at most this often (a bulk commission or deployment is a
+    /// paced boot storm, `power.rs`); `None`: as fast as they come.
+    power_on_gap: Option<std::time::Duration>,
+    /// Power operations queued and not finished (`metrics.rs`).
+    power_pending: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Region {
@@ -242,7 +248,16 @@ impl Region {
             dns_cache: Default::default(),
             deadline_expiries: Default::default(),
             node_timeout_secs: None,
+            power_on_gap: None,
+            power_pending: Default::default(),
         }
+    }
+
+    /// Start at most `per_second` power-ons (and cycles) a second; 0: no pacing.
+    pub fn with_power_on_rate(mut self, per_second: f64) -> Region {
+        self.power_on_gap =
+            (per_second > 0.0).then(|| std::time::Duration::from_secs_f64(1.0 / per_second));
+        self
     }
 
     pub fn with_secrets(mut self, secrets: secrets::SecretBox) -> Region {
@@ -480,6 +495,9 @@ impl Region {
                     }
                     extra.user_data = Some(d.user_data.clone());
                 }
+                // A release gives back what the deployment took (AUTO addresses, interfaces
+                // that are not physical) with the status change, in one transaction.
+                extra.release_network = action == Action::Release;
                 if action == Action::Commission {
                     extra.commissioning_passed = Some(false);
                     extra.skip_storage = Some(opts.skip_storage);
@@ -498,9 +516,6 @@ impl Region {
             return self.after_change(res.id).await;
         }
         if action == Action::Release {
-            // A release gives back what the deployment took: AUTO addresses, interfaces that
-            // are not physical.
-            self.release_network(res.id).await?;
             // A machine registered while running (the seed: it "gets configured like a
             // machine that has been commissioned") has disks but no layout that deploys (what
             // its running OS had is not ours to reuse). One Ingot deployed always has one.

@@ -19,6 +19,8 @@ pub struct RegionMetrics {
     pub power: Vec<((String, &'static str, &'static str), u64)>,
     /// Database connections open, and of them idle.
     pub db_pool: (u32, usize),
+    /// Power operations queued or under way (paced power-ons wait here).
+    pub power_queue: i64,
 }
 
 impl Region {
@@ -48,6 +50,7 @@ impl Region {
             deadline_expiries: self.deadline_expiries.load(Ordering::Relaxed),
             power: self.power.counts(),
             db_pool: self.store.pool_stats(),
+            power_queue: self.power_pending.load(Ordering::Relaxed),
         })
     }
 

@@ -411,7 +411,8 @@ impl Region {
             interface_id: None,
             created: 0,
         };
-        self.allocate_static(subnet, want, "ip", template).await
+        self.allocate_static(subnet, want, "ip", template, None)
+            .await
     }
 
     /// Give out one static address of `subnet` as `template` describes: `want` if it may be
@@ -425,6 +426,7 @@ impl Region {
         want: Option<IpAddr>,
         field: &str,
         template: StaticIp,
+        link: Option<i64>,
     ) -> Result<StaticIp> {
         let cidr = Cidr::parse(&subnet.cidr).map_err(|e| {
             RegionError::field("subnet", format!("The subnet's CIDR is invalid: {e}"))
@@ -449,7 +451,7 @@ impl Region {
                 .map_err(|e| RegionError::field(field, e))?;
             return self
                 .store
-                .insert_static_ip(&row(a))
+                .insert_static_ip(&row(a), link)
                 .await
                 .map_err(|e| match e {
                     StoreError::Duplicate(m) => RegionError::Conflict(m),
@@ -475,7 +477,7 @@ impl Region {
                     subnet.cidr
                 )));
             };
-            match self.store.insert_static_ip(&row(a)).await {
+            match self.store.insert_static_ip(&row(a), link).await {
                 Err(StoreError::Duplicate(_)) => continue,
                 r => return Ok(r?),
             }
@@ -600,6 +602,7 @@ impl Region {
                         interface_id: Some(iface.id),
                         created: 0,
                     },
+                    None,
                 )
                 .await?,
             ),

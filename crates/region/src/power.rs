@@ -14,6 +14,7 @@ use ingot_core::Status;
 use ingot_store::Change;
 use ingot_store::User;
 use ingot_store::{Machine, NewEvent};
+use std::sync::atomic::Ordering;
 
 /// Power work a committed transition leaves behind: switch this machine, which was then in
 /// `during`, and set its boot device to the network (`netboot`) first.
@@ -213,21 +214,39 @@ impl Region {
             netboot,
             during,
         };
+        self.power_pending.fetch_add(1, Ordering::Relaxed);
         if queue.0.send(job).is_err() {
+            self.power_pending.fetch_sub(1, Ordering::Relaxed);
             tracing::warn!("power queue closed: machine {} not switched", m.id);
         }
     }
 
     /// The power worker: each job runs on its own task (the driver layer serialises the
-    /// operations of one BMC and retries transient failures).
+    /// operations of one BMC and retries transient failures). Power-ons and cycles are paced:
+    /// each starts its gap after the one before (a bulk commission of hundreds of machines
+    /// does not draw their power at once, nor flood the rack's DHCP); other operations start
+    /// at once.
     async fn run_power_jobs(self, mut rx: tokio::sync::mpsc::UnboundedReceiver<PowerJob>) {
+        let mut next_on = tokio::time::Instant::now();
         while let Some(j) = rx.recv().await {
+            let start = match (self.power_on_gap, j.op) {
+                (Some(gap), PowerOp::On | PowerOp::Cycle) => {
+                    let at = next_on.max(tokio::time::Instant::now());
+                    next_on = at + gap;
+                    Some(at)
+                }
+                _ => None,
+            };
             let region = self.clone();
             self.power_tasks.spawn(async move {
+                if let Some(at) = start {
+                    tokio::time::sleep_until(at).await;
+                }
                 let id = j.machine_id;
                 if let Err(e) = region.drive_power(id, j.op, j.netboot, j.during).await {
                     tracing::warn!("power operation on machine {id}: {e}");
                 }
+                region.power_pending.fetch_sub(1, Ordering::Relaxed);
             });
         }
     }
@@ -370,7 +389,12 @@ impl Region {
 
     /// Query every machine with a queryable driver once per `interval`, spread evenly over it,
     /// with at most `parallel` queries in flight. Runs until the task is dropped.
-    pub async fn monitor_power(&self, interval: std::time::Duration, parallel: usize) {
+    pub async fn monitor_power(
+        &self,
+        interval: std::time::Duration,
+        parallel: usize,
+        share: crate::work::WorkShare,
+    ) {
         let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
         let types: Vec<&str> = power::power_types()
             .filter(|t| power::controllable(t))
@@ -387,7 +411,14 @@ impl Region {
             let gap = interval
                 .checked_div(ids.len().max(1) as u32)
                 .unwrap_or(interval);
+            // Every region walks every machine at the same pace and queries those of the
+            // shards it holds when it gets to them: a shard taken over is queried from the
+            // next machine on, not from the next round.
             for id in ids {
+                if !share.monitors(id) {
+                    tokio::time::sleep(gap).await;
+                    continue;
+                }
                 let Ok(permit) = sem.clone().acquire_owned().await else {
                     return;
                 };

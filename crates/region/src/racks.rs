@@ -134,7 +134,7 @@ impl Region {
     }
 
     /// Whether `mac` is a machine's that is being released or erased: its leases do not name
-    /// it (a released machine's name leaves DNS; `release_machine_network` forgets them).
+    /// it (a released machine's name leaves DNS; `Change::release_network` forgets them).
     async fn leaving(&self, mac: &str) -> Result<bool> {
         use ingot_core::status::Status;
         Ok(self.store.machine_by_mac(mac).await?.is_some_and(|m| {

@@ -158,56 +158,19 @@ impl Store {
     }
 
     // ---------------------------------------------------------------- deploy-time addresses
-    /// Bind (or unbind, with None) an AUTO link's address.
-    pub async fn set_link_staticip(&self, link_id: i64, staticip_id: Option<i64>) -> Result<()> {
-        sqlx::query("UPDATE interface_links SET staticip_id = $1 WHERE id = $2")
-            .bind(staticip_id)
-            .bind(link_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// What a release takes back from a machine's network, in one transaction: the addresses
-    /// its AUTO links got at deploy time, and the interfaces that are not physical (bonds,
-    /// VLANs, bridges made for the deployment). Returns (addresses freed, interfaces removed).
-    pub async fn release_machine_network(&self, machine_id: i64) -> Result<(u64, u64)> {
+    /// Give back an AUTO link's address (a refused deployment's), in one transaction.
+    pub async fn free_link_staticip(&self, link_id: i64, staticip_id: i64) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let auto: Vec<(i64, i64)> = sqlx::query("SELECT l.id, l.staticip_id FROM interface_links l JOIN interfaces i ON i.id = l.interface_id WHERE i.machine_id = $1 AND l.mode = 'auto' AND l.staticip_id IS NOT NULL")
-            .bind(machine_id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_>>()?;
-        for (link, ip) in &auto {
-            sqlx::query("UPDATE interface_links SET staticip_id = NULL WHERE id = $1")
-                .bind(link)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM staticips WHERE id = $1")
-                .bind(ip)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // Links of the removed interfaces go with them (ON DELETE CASCADE is not relied on:
-        // SQLite enforces it only with foreign keys on), and so do their addresses.
-        let virt: Vec<i64> =
-            sqlx::query("SELECT id FROM interfaces WHERE machine_id = $1 AND type <> 'physical'")
-                .bind(machine_id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Ok(r.try_get(0)?))
-                .collect::<Result<_>>()?;
-        crate::network::teardown_interfaces(&mut tx, &virt, true).await?;
-        // Its DHCP leases no longer name it in DNS.
-        sqlx::query("DELETE FROM dhcp_leases WHERE mac IN (SELECT mac_address FROM interfaces WHERE machine_id = $1)")
-            .bind(machine_id)
+        sqlx::query("UPDATE interface_links SET staticip_id = NULL WHERE id = $1")
+            .bind(link_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM staticips WHERE id = $1")
+            .bind(staticip_id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok((auto.len() as u64, virt.len() as u64))
+        Ok(())
     }
 
     // ---------------------------------------------------------------- script parameters
@@ -241,4 +204,47 @@ impl Store {
         };
         serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("parameters: {e}")))
     }
+}
+
+/// What a release takes back from a machine's network, in the release's own transaction
+/// (`Change::release_network`): the addresses its AUTO links got at deploy time, and the
+/// interfaces that are not physical (bonds, VLANs, bridges made for the deployment).
+pub(crate) async fn release_machine_network(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    machine_id: i64,
+) -> Result<()> {
+    let auto: Vec<(i64, i64)> = sqlx::query("SELECT l.id, l.staticip_id FROM interface_links l JOIN interfaces i ON i.id = l.interface_id WHERE i.machine_id = $1 AND l.mode = 'auto' AND l.staticip_id IS NOT NULL")
+            .bind(machine_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_>>()?;
+    for (link, ip) in &auto {
+        sqlx::query("UPDATE interface_links SET staticip_id = NULL WHERE id = $1")
+            .bind(link)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM staticips WHERE id = $1")
+            .bind(ip)
+            .execute(&mut **tx)
+            .await?;
+    }
+    // Links of the removed interfaces go with them (ON DELETE CASCADE is not relied on:
+    // SQLite enforces it only with foreign keys on), and so do their addresses.
+    let virt: Vec<i64> =
+        sqlx::query("SELECT id FROM interfaces WHERE machine_id = $1 AND type <> 'physical'")
+            .bind(machine_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect::<Result<_>>()?;
+    crate::network::teardown_interfaces(tx, &virt, true).await?;
+    // Its DHCP leases no longer name it in DNS.
+    sqlx::query("DELETE FROM dhcp_leases WHERE mac IN (SELECT mac_address FROM interfaces WHERE machine_id = $1)")
+            .bind(machine_id)
+            .execute(&mut **tx)
+            .await?;
+    Ok(())
 }

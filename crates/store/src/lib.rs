@@ -31,6 +31,7 @@ mod settings;
 pub mod sources;
 pub mod storage;
 mod users;
+pub mod work;
 
 pub use catalog::{Domain, Named, NamedKind, Tag};
 pub(crate) use events::insert_event;

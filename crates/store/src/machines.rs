@@ -167,6 +167,9 @@ pub struct Change {
     pub workload_annotations: Option<Value>,
     /// Replace the machine's interfaces by these MACs (same transaction as the rest).
     pub mac_addresses: Option<Vec<String>>,
+    /// Take back what the deployment took from the machine's network (a release: AUTO
+    /// addresses, interfaces that are not physical, its leases), in the same transaction.
+    pub release_network: bool,
 }
 
 impl Change {
@@ -963,6 +966,9 @@ impl Store {
                 .await
                 .map_err(|e| map_unique(e, &format!("MAC address {mac} already in use.")))?;
             }
+        }
+        if change.release_network {
+            crate::deploy::release_machine_network(&mut tx, m.id).await?;
         }
         // An owner change invalidates the machine's metadata credentials (MAAS NodeKey rule).
         if let Some(owner) = change.owner_id {

@@ -587,7 +587,10 @@ impl Store {
 
     /// Insert a static address. The unique index on `ip` is what makes the choice safe against
     /// a concurrent insert (in this region or another): the loser gets `Duplicate` and picks again.
-    pub async fn insert_static_ip(&self, s: &StaticIp) -> Result<StaticIp> {
+    /// Record a static address; given `link` (an AUTO link's id), the link holds it from the
+    /// same transaction on, so that no crash leaves an address nobody holds.
+    pub async fn insert_static_ip(&self, s: &StaticIp, link: Option<i64>) -> Result<StaticIp> {
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query("INSERT INTO staticips (subnet_id, ip, alloc_type, mac, hostname, user_id, interface_id, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
             .bind(s.subnet_id)
             .bind(&s.ip)
@@ -597,7 +600,7 @@ impl Store {
             .bind(s.user_id)
             .bind(s.interface_id)
             .bind(now_ms())
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(|e| {
                 let what = match &s.mac {
@@ -607,10 +610,18 @@ impl Store {
                 map_unique(e, &what)
             })?;
         let id: i64 = r.try_get(0)?;
+        if let Some(link) = link {
+            sqlx::query("UPDATE interface_links SET staticip_id = $1 WHERE id = $2")
+                .bind(id)
+                .bind(link)
+                .execute(&mut *tx)
+                .await?;
+        }
         let rows = sqlx::query("SELECT * FROM staticips WHERE id = $1")
             .bind(id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
+        tx.commit().await?;
         rows.first()
             .map(staticip_from)
             .transpose()?

@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (25, V25_SQLITE, V25_PG),
     (26, V26_SQLITE, V26_PG),
     (27, V27_SQLITE, V27_PG),
+    (28, V28, V28),
 ];
 
 macro_rules! v1 {
@@ -498,6 +499,11 @@ const V27_PG: &str = concat!(
         "FOR EACH ROW WHEN (OLD.ip IS DISTINCT FROM NEW.ip)"
     ),
 );
+
+/// Work leases: the background work the regions of one database share (the deadline reaper,
+/// the power monitor's shards) and each region's own membership, each held by one region
+/// until `expires` (ms); `token` rises whenever a lease changes hands (a fencing token).
+const V28: &str = "CREATE TABLE work_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires BIGINT NOT NULL);\n";
 
 #[cfg(test)]
 mod tests {

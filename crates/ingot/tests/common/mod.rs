@@ -1,6 +1,7 @@
 //! Test harness: starts the real `ingot` binary and talks to it over HTTP like a MAAS client.
 #![allow(dead_code)]
 
+pub mod bmc_farm;
 pub mod host;
 pub mod mirror;
 pub mod webdriver;
@@ -243,6 +244,7 @@ impl Server {
             base: self.base.clone(),
             key: None,
             http: http(),
+            lenient: false,
         }
     }
 }
@@ -261,7 +263,13 @@ pub struct Client {
     pub base: String,
     pub key: Option<(String, String, String)>,
     pub http: reqwest::Client,
+    /// A request that gets no answer (the server died) gives a `Resp` with status
+    /// `NETWORK_ERROR` instead of failing the test (the fault-injection harness).
+    pub lenient: bool,
 }
+
+/// The status of a `lenient` client's request that got no answer.
+pub const NETWORK_ERROR: u16 = 599;
 
 #[derive(Debug)]
 pub struct Resp {
@@ -297,6 +305,7 @@ impl Client {
             base: base.to_string(),
             key: Some((k.consumer_key, k.token_key, k.token_secret)),
             http: http(),
+            lenient: false,
         }
     }
 
@@ -306,6 +315,7 @@ impl Client {
             base: self.base.clone(),
             key: Some((s("consumer_key"), s("token_key"), s("token_secret"))),
             http: self.http.clone(),
+            lenient: self.lenient,
         }
     }
 
@@ -339,7 +349,17 @@ impl Client {
     }
 
     async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
-        let r = self.auth(rb).send().await.expect("request");
+        let r = match self.auth(rb).send().await {
+            Ok(r) => r,
+            Err(e) if self.lenient => {
+                return Resp {
+                    status: StatusCode::from_u16(NETWORK_ERROR).expect("status"),
+                    body: e.to_string(),
+                    content_type: String::new(),
+                }
+            }
+            Err(e) => panic!("request: {e}"),
+        };
         let status = r.status();
         let url = r.url().clone();
         let content_type = r
@@ -364,6 +384,20 @@ impl Client {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// This client, answering requests that get no answer with `NETWORK_ERROR`.
+    /// New connections for every request, so that a restarted server is not first met on
+    /// connections to the process that died.
+    pub fn lenient(mut self) -> Client {
+        self.lenient = true;
+        self.http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(0)
+            .no_proxy()
+            .build()
+            .expect("client");
+        self
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -462,6 +496,27 @@ impl Client {
                 .put(self.url(path))
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .body(body),
+        )
+        .await
+    }
+    /// PUT raw bytes (a chunk of an upload, as python-libmaas sends it).
+    pub async fn put_raw(&self, path: &str, body: Vec<u8>) -> Resp {
+        self.send(
+            self.http
+                .put(self.url(path))
+                .header("Content-Type", "application/octet-stream")
+                .body(body),
+        )
+        .await
+    }
+    /// POST JSON with `Authorization: Bearer <secret>` (a rack's requests).
+    pub async fn post_json_bearer(&self, path: &str, v: &Value, secret: &str) -> Resp {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("Content-Type", "application/json")
+                .header("Authorization", format!("Bearer {secret}"))
+                .body(v.to_string()),
         )
         .await
     }
