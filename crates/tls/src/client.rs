@@ -24,9 +24,14 @@ use crate::{read_certs, Fingerprint, TlsError};
 /// The command-line options of every client of the region (`ingot rack`, `maas-run-scripts`).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct TrustArgs {
-    /// PEM file of the CA(s) (or the certificate itself) the region's certificate must verify
-    /// against, instead of the built-in web roots.
-    #[arg(long, env = "INGOT_CA_FILE", conflicts_with = "pin_sha256", global = true)]
+    /// PEM file of the CA(s) the region's certificate must be signed by (and name the URL's
+    /// host), instead of the built-in web roots. A self-signed certificate: --pin-sha256.
+    #[arg(
+        long,
+        env = "INGOT_CA_FILE",
+        conflicts_with = "pin_sha256",
+        global = true
+    )]
     pub ca_file: Option<PathBuf>,
     /// The SHA-256 fingerprint of the region's certificate (64 hex digits, colons allowed, as
     /// `openssl x509 -noout -fingerprint -sha256` prints it and `ingot serve` logs it): only
@@ -236,7 +241,7 @@ impl ServerCertVerifier for CaVerifier {
                     rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
                         "it is not signed by a CA of that file".to_string()
                     }
-                    rustls::Error::InvalidCertificate(c) => c.to_string(),
+                    rustls::Error::InvalidCertificate(c) => reason(c),
                     other => other.to_string(),
                 };
                 let cas: Vec<String> = self.cas.iter().map(ToString::to_string).collect();
@@ -269,20 +274,24 @@ impl ServerCertVerifier for CaVerifier {
     }
 }
 
-/// The rustls error somewhere in `e`'s chain. TLS errors travel inside `std::io::Error`, whose
-/// `source()` skips the error it wraps, so each level's wrapped error is looked at too.
+/// The rustls error somewhere in `e`'s chain. TLS errors travel inside `std::io::Error`s
+/// (reqwest's connector wraps tokio-rustls's in another), whose `source()` skips the error they
+/// wrap, so each one is opened too.
 fn rustls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
     let mut next = Some(e);
     while let Some(e) = next {
-        if let Some(r) = e.downcast_ref::<rustls::Error>() {
-            return Some(r);
-        }
-        if let Some(r) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(r);
+        let mut inner = e;
+        loop {
+            if let Some(r) = inner.downcast_ref::<rustls::Error>() {
+                return Some(r);
+            }
+            match inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(wrapped) => inner = wrapped,
+                None => break,
+            }
         }
         next = e.source();
     }
@@ -293,17 +302,32 @@ fn rustls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error
 /// anything holding one) is: ours (a CA file or a pin: what was trusted, what was seen), or
 /// rustls's against the web roots. `None` for every other error.
 pub fn certificate_refusal(e: &(dyn StdError + 'static)) -> Option<String> {
-    match rustls_error(e)? {
-        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
-            match inner.downcast_ref::<Refused>() {
-                Some(r) => Some(r.to_string()),
-                None => Some(format!("the region's certificate is refused: {inner}")),
-            }
+    let rustls::Error::InvalidCertificate(c) = rustls_error(e)? else {
+        return None;
+    };
+    if let CertificateError::Other(OtherError(inner)) = c {
+        if let Some(r) = inner.downcast_ref::<Refused>() {
+            return Some(r.to_string());
         }
-        rustls::Error::InvalidCertificate(c) => Some(format!(
-            "the region's certificate is refused ({c}): give the CA that signed it (--ca-file) or its fingerprint (--pin-sha256)"
-        )),
-        _ => None,
+    }
+    Some(format!(
+        "the region's certificate is refused ({}): give the CA that signed it (--ca-file) or its fingerprint (--pin-sha256)",
+        reason(c)
+    ))
+}
+
+/// webpki's refusal in words (its own are Debug names, some wrapped in `Other`).
+fn reason(c: &CertificateError) -> String {
+    match c {
+        CertificateError::UnknownIssuer => "not signed by a trusted CA".into(),
+        CertificateError::Other(OtherError(inner)) => match inner.to_string().as_str() {
+            "CaUsedAsEndEntity" => {
+                "it is a CA certificate, as self-signed ones often are: pin it with --pin-sha256"
+                    .into()
+            }
+            other => other.into(),
+        },
+        other => other.to_string(),
     }
 }
 

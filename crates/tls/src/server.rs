@@ -22,11 +22,10 @@ impl ServerTls {
     /// or SEC1). Refused when the key is not the certificate's.
     pub fn load(cert: &Path, key: &Path) -> Result<ServerTls, TlsError> {
         let chain = read_certs(cert)?;
-        let key_der =
-            PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|e| TlsError::Pem {
-                path: key.to_path_buf(),
-                what: format!("no private key in it: {e}"),
-            })?;
+        let key_der = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|e| TlsError::Pem {
+            path: key.to_path_buf(),
+            what: format!("no private key in it: {e}"),
+        })?;
         let fingerprint = Fingerprint::of(&chain[0]);
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
