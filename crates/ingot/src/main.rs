@@ -349,6 +349,11 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         // address machines on the boot network reach it by; over TLS it trusts exactly this
         // region's certificate.
         let url = format!("{scheme}://{address}:{}/MAAS", listen.port());
+        if tls.is_some() {
+            tracing::warn!(
+                "with TLS, machines are sent to {url} to network-boot: Debian's iPXE has no HTTPS, so they cannot boot through this region"
+            );
+        }
         let trust = match &tls {
             Some(t) => ingot_tls::Trust::Pin(t.fingerprint),
             None => ingot_tls::Trust::WebRoots,

@@ -270,19 +270,19 @@ fn rack(s: &Server, address: &str, trust: &[&str], log: &Path) -> Proc {
     )
 }
 
-/// Waits (up to 30 s) until `done` holds, else fails with `what`.
+/// Waits (up to 30 s) until `done` holds, else fails with `what` (made then).
 async fn wait_for<F: std::future::Future<Output = bool>>(
-    what: &str,
+    what: impl Fn() -> String,
     mut done: impl FnMut() -> F,
-) -> Duration {
+) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
         if done().await {
-            return start.elapsed();
+            return;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    panic!("{what}");
+    panic!("{}", what());
 }
 
 async fn rack_listed(s: &Server, address: &str) -> bool {
@@ -334,10 +334,13 @@ async fn a_rack_checks_the_regions_certificate() {
     for (address, trust, says) in &refusals {
         let log = logs.path().join(format!("{address}.log"));
         let r = rack(&s, address, trust, &log);
-        wait_for(&format!("rack {trust:?} never said {says:?}"), || {
-            let text = read(&log);
-            async move { text.contains("cannot read the rack configuration") }
-        })
+        wait_for(
+            || format!("rack {trust:?} never said {says:?}"),
+            || {
+                let text = read(&log);
+                async move { text.contains("cannot read the rack configuration") }
+            },
+        )
         .await;
         let text = read(&log);
         assert!(text.contains(says), "{trust:?}: {text}");
@@ -358,12 +361,92 @@ async fn a_rack_checks_the_regions_certificate() {
         let log = logs.path().join(format!("{address}.log"));
         let _r = rack(&s, address, &trust, &log);
         wait_for(
-            &format!("rack {trust:?} not listed: {}", read(&log)),
+            || format!("rack {trust:?} not listed: {}", read(&log)),
             || rack_listed(&s, address),
         )
         .await;
         assert!(!read(&log).contains("cannot read"), "{}", read(&log));
     }
+}
+
+/// `ingot serve --rack-address` with TLS: its own rack reaches it over HTTPS and trusts
+/// exactly its certificate (pinned), whatever names the certificate holds (this one names
+/// 127.0.0.1, not the rack address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_all_in_one_rack_trusts_its_own_region() {
+    if skip_unless_root() {
+        return;
+    }
+    let pki = Pki::new();
+    let (db, dir) = common::database(false).await;
+    let key = common::admin_key(&db);
+    let address = "127.71.1.1";
+    // The rack reaches the region at its listening port: a fixed one, found free.
+    let port = std::net::TcpListener::bind((address, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("{address}:{port}");
+    let log = dir.path().join("serve.log");
+    let mut serve = Proc(
+        Command::new(BIN)
+            .args(["serve", "--database", &db, "--data-dir"])
+            .arg(dir.path())
+            .args(["--listen", &listen, "--rack-address", address, "--no-dns"])
+            .args(["--tls-cert", &pki.path("region.pem")])
+            .args(["--tls-key", &pki.path("region.key")])
+            .env("INGOT_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn ingot serve"),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.0.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(
+        line.trim(),
+        format!("ingot: listening on https://{listen}/MAAS/"),
+        "{}",
+        read(&log)
+    );
+    // The region's own clients check its name: the certificate's "localhost", at the address.
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(pki.path("ca.pem")).unwrap()).unwrap(),
+        )
+        .resolve(
+            "localhost",
+            std::net::SocketAddr::from(([127, 71, 1, 1], port)),
+        )
+        .build()
+        .unwrap();
+    let c = common::Client {
+        http,
+        ..common::Client::new(&format!("https://localhost:{port}"), &key)
+    };
+    wait_for(
+        || format!("the region's own rack is not listed: {}", read(&log)),
+        || {
+            let c = c.clone();
+            async move {
+                let r = c.get("/MAAS/api/2.0/rackcontrollers/").await;
+                r.status.is_success() && r.body.contains(&format!("\"{address}\""))
+            }
+        },
+    )
+    .await;
+    let text = read(&log);
+    assert!(
+        !text.contains("cannot read the rack configuration"),
+        "{text}"
+    );
 }
 
 /// Runs the agent as `maas-run-scripts` with `args`; (success, stdout + stderr, how long).
