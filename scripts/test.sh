@@ -54,6 +54,8 @@ PY=python3
 command -v python3.11 >/dev/null 2>&1 && PY=python3.11
 missing=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# tests/tls.rs makes its certificates with the openssl command.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   # The interpreter on PATH cannot make venvs: fall back to Debian's python3 + python3-venv.
   PY=/usr/bin/python3

@@ -160,11 +160,12 @@ struct Api {
 }
 
 impl Api {
-    fn new(root: &str, key: &str) -> anyhow::Result<Api> {
+    fn new(root: &str, key: &str, trust: &ingot_tls::Trust) -> anyhow::Result<Api> {
         let key = Token::parse(key).context(
             "the API key is not consumer_key:token_key:token_secret (see `ingot apikey` or the MAAS UI)",
         )?;
-        let http = reqwest::Client::builder()
+        let http = trust
+            .client_builder()?
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!(
@@ -199,7 +200,7 @@ impl Api {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .with_context(|| format!("{url}: no answer"))?;
+            .map_err(|e| anyhow::anyhow!("{}", ingot_tls::describe(&e)))?;
         let status = resp.status();
         let body = resp.text().await.unwrap_or_default();
         if status == reqwest::StatusCode::NOT_FOUND && post.is_none() {
@@ -313,9 +314,10 @@ pub async fn register_machine(
     base_dir: &Path,
     roots: &Roots,
     builtin_command: &[std::ffi::OsString],
+    trust: &ingot_tls::Trust,
 ) -> anyhow::Result<Registered> {
     let root = maas_url.trim_end_matches('/');
-    let api = Api::new(root, api_key)?;
+    let api = Api::new(root, api_key, trust)?;
     let hostname = match hostname {
         Some(h) if !h.is_empty() => h.to_string(),
         _ => short_hostname(&roots.proc),
@@ -372,7 +374,7 @@ pub async fn register_machine(
     write_private(&creds_file, creds.to_yaml().as_bytes())
         .with_context(|| format!("writing {}", creds_file.display()))?;
     println!("Credentials written to {}", creds_file.display());
-    let client = metadata::Client::new(root, creds.token(), 5, Duration::from_secs(1))
+    let client = metadata::Client::new(root, creds.token(), 5, Duration::from_secs(1), trust)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let n = report(&client, &inv, builtin_command, None).await?;
     println!("Hardware information uploaded ({n} results)");
@@ -404,8 +406,9 @@ pub async fn get_machine_token(
     api_key: &str,
     system_id: &str,
     out: &Path,
+    trust: &ingot_tls::Trust,
 ) -> anyhow::Result<()> {
-    let api = Api::new(maas_url, api_key)?;
+    let api = Api::new(maas_url, api_key, trust)?;
     let creds = api
         .machine_creds(system_id)
         .await
@@ -504,20 +507,39 @@ async fn run_builtin(
     Ok(form)
 }
 
-/// `report-results`: the credentials from `--config` (or `--machine-token`), the region from
-/// `--metadata-url` or the credentials' endpoint.
+/// The region of `report-results` and `hardware-sync`: the credentials from `--config` (or
+/// `--machine-token`), its URL from `--metadata-url` or the credentials' endpoint, its
+/// certificate trusted as `--ca-file`/`--pin-sha256` say.
+pub struct MachineRegion<'a> {
+    pub creds: &'a Creds,
+    pub metadata_url: Option<&'a str>,
+    pub trust: &'a ingot_tls::Trust,
+}
+
+impl MachineRegion<'_> {
+    fn client(&self, attempts: u32, first_delay: Duration) -> anyhow::Result<metadata::Client> {
+        let url = self.metadata_url.unwrap_or(&self.creds.endpoint);
+        if url.is_empty() {
+            bail!("no region: give --metadata-url, or a credentials file with an endpoint");
+        }
+        metadata::Client::new(
+            &maas_root(url)?,
+            self.creds.token(),
+            attempts,
+            first_delay,
+            self.trust,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+/// `report-results`: the inventory and the `deploy-info` built-ins, uploaded once.
 pub async fn report_results(
-    creds: &Creds,
-    metadata_url: Option<&str>,
+    region: &MachineRegion<'_>,
     roots: &Roots,
     builtin_command: &[std::ffi::OsString],
 ) -> anyhow::Result<usize> {
-    let url = metadata_url.unwrap_or(&creds.endpoint);
-    if url.is_empty() {
-        bail!("no region: give --metadata-url, or a credentials file with an endpoint");
-    }
-    let client = metadata::Client::new(&maas_root(url)?, creds.token(), 5, Duration::from_secs(1))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client = region.client(5, Duration::from_secs(1))?;
     let inv = inventory(roots)?;
     report(&client, &inv, builtin_command, None).await
 }
@@ -567,20 +589,14 @@ pub async fn sync_round(
 /// `hardware-sync`: rounds every `interval` until an error that retrying cannot fix (the
 /// credentials refused); a region that cannot be reached is tried again next round.
 pub async fn hardware_sync(
-    creds: &Creds,
-    metadata_url: Option<&str>,
+    region: &MachineRegion<'_>,
     state_file: &Path,
     interval: Duration,
     once: bool,
     roots: &Roots,
     builtin_command: &[std::ffi::OsString],
 ) -> anyhow::Result<()> {
-    let url = metadata_url.unwrap_or(&creds.endpoint);
-    if url.is_empty() {
-        bail!("no region: give --metadata-url, or a credentials file with an endpoint");
-    }
-    let client = metadata::Client::new(&maas_root(url)?, creds.token(), 3, Duration::from_secs(2))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client = region.client(3, Duration::from_secs(2))?;
     loop {
         match sync_round(&client, state_file, interval, roots, builtin_command).await {
             Ok(SyncRound::Uploaded(n)) => {

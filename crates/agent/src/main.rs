@@ -102,6 +102,9 @@ struct Args {
     /// available memory).
     #[arg(long, env = "INGOT_MEMTESTER_MIB")]
     memtester_mib: Option<u64>,
+    /// How the region's certificate is trusted when its URL is https://.
+    #[command(flatten)]
+    trust: ingot_tls::TrustArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,6 +355,7 @@ fn brownfield_command(args: &Args) -> Option<ExitCode> {
                 base_dir,
                 &roots,
                 &cmd,
+                &args.trust.trust()?,
             )
             .await
             .map(|_| ())
@@ -361,9 +365,10 @@ fn brownfield_command(args: &Args) -> Option<ExitCode> {
             api_key,
             system_id,
             token_file,
-        } => run(Box::pin(brownfield::get_machine_token(
-            maas_url, api_key, system_id, token_file,
-        ))),
+        } => run(Box::pin(async {
+            let trust = args.trust.trust()?;
+            brownfield::get_machine_token(maas_url, api_key, system_id, token_file, &trust).await
+        })),
         Command::ReportResults {
             config,
             machine_token,
@@ -371,7 +376,13 @@ fn brownfield_command(args: &Args) -> Option<ExitCode> {
         } => run(Box::pin(async {
             let c = creds(config, machine_token)?;
             let cmd = builtins()?;
-            let n = brownfield::report_results(&c, metadata_url.as_deref(), &roots, &cmd).await?;
+            let trust = args.trust.trust()?;
+            let region = brownfield::MachineRegion {
+                creds: &c,
+                metadata_url: metadata_url.as_deref(),
+                trust: &trust,
+            };
+            let n = brownfield::report_results(&region, &roots, &cmd).await?;
             println!("Hardware information uploaded ({n} results)");
             Ok(())
         })),
@@ -396,16 +407,13 @@ fn brownfield_command(args: &Args) -> Option<ExitCode> {
                     (None, Some(c)) => c.with_extension("state"),
                     (None, None) => anyhow::bail!("give --state FILE with --machine-token"),
                 };
-                brownfield::hardware_sync(
-                    &c,
-                    metadata_url.as_deref(),
-                    &state,
-                    *interval,
-                    *once,
-                    &roots,
-                    &cmd,
-                )
-                .await
+                let trust = args.trust.trust()?;
+                let region = brownfield::MachineRegion {
+                    creds: &c,
+                    metadata_url: metadata_url.as_deref(),
+                    trust: &trust,
+                };
+                brownfield::hardware_sync(&region, &state, *interval, *once, &roots, &cmd).await
             }))
         }
         _ => return None,
@@ -469,8 +477,14 @@ fn region_client(args: &Args, params: &cmdline::KernelParams) -> anyhow::Result<
         .context("no ingot.token= on the kernel command line")?;
     let token = metadata::Token::parse(token)
         .context("ingot.token= is not consumer_key:token_key:token_secret")?;
-    metadata::Client::new(url, token, args.attempts, Duration::from_secs(1))
-        .map_err(|e| anyhow::anyhow!("{e}"))
+    metadata::Client::new(
+        url,
+        token,
+        args.attempts,
+        Duration::from_secs(1),
+        &args.trust.trust()?,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 async fn run(args: &Args) -> anyhow::Result<deploy::After> {
@@ -620,8 +634,14 @@ async fn run_scripts(
     let token = metadata::Token::parse(token)
         .context("ingot.token= is not consumer_key:token_key:token_secret")?;
     tracing::info!(system_id = ?params.system_id, %purpose, "fetching the scripts to run");
-    let client = metadata::Client::new(url, token, args.attempts, Duration::from_secs(1))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client = metadata::Client::new(
+        url,
+        token,
+        args.attempts,
+        Duration::from_secs(1),
+        &args.trust.trust()?,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let index = client
         .scripts()
         .await

@@ -51,6 +51,9 @@ pub enum MetadataError {
     Status(u16, String),
     /// Still no answer (or a 5xx) after every attempt.
     Unreachable(String),
+    /// The region's certificate is not the one trusted (not retried): what was trusted and
+    /// what was seen.
+    Certificate(String),
     /// The answer could not be read.
     BadResponse(String),
 }
@@ -60,6 +63,7 @@ impl std::fmt::Display for MetadataError {
         match self {
             MetadataError::Status(s, body) => write!(f, "region answered {s}: {body}"),
             MetadataError::Unreachable(e) => write!(f, "region unreachable: {e}"),
+            MetadataError::Certificate(e) => write!(f, "region refused: {e}"),
             MetadataError::BadResponse(e) => write!(f, "unreadable answer from the region: {e}"),
         }
     }
@@ -210,14 +214,18 @@ pub struct Client {
 }
 
 impl Client {
-    /// `url` is the region's MAAS root (`http://host:5240/MAAS`).
+    /// `url` is the region's MAAS root (`http://host:5240/MAAS`, or `https://…` with its
+    /// certificate checked as `trust` says).
     pub fn new(
         url: &str,
         token: Token,
         attempts: u32,
         first_delay: Duration,
+        trust: &ingot_tls::Trust,
     ) -> Result<Client, MetadataError> {
-        let http = reqwest::Client::builder()
+        let http = trust
+            .client_builder()
+            .map_err(|e| MetadataError::Certificate(e.to_string()))?
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .user_agent(concat!("ingot-agent/", env!("CARGO_PKG_VERSION")))
@@ -271,7 +279,16 @@ impl Client {
                     }
                     last = format!("{status}: {text}");
                 }
-                Err(e) => last = format!("{e:#}"),
+                Err(e) => {
+                    // A certificate that is not the trusted one does not change by waiting.
+                    if let Some(why) = ingot_tls::certificate_refusal(&e) {
+                        return Err(MetadataError::Certificate(format!(
+                            "{}: {why}",
+                            e.url().map(|u| u.as_str()).unwrap_or_default()
+                        )));
+                    }
+                    last = ingot_tls::describe(&e)
+                }
             }
             if attempt < self.attempts {
                 tracing::warn!(attempt, error = %last, retry_in = ?delay, "{what} failed");
@@ -499,7 +516,14 @@ mod tests {
             ),
             (400, r#"{"status": ["Unknown status"]}"#),
         ]);
-        let c = Client::new(&url, token(), 3, Duration::from_millis(10)).unwrap();
+        let c = Client::new(
+            &url,
+            token(),
+            3,
+            Duration::from_millis(10),
+            &ingot_tls::Trust::WebRoots,
+        )
+        .unwrap();
         assert_eq!(c.scripts().await.unwrap(), ScriptIndex::default());
         match c.signal(&Form::new("BOGUS")).await {
             Err(MetadataError::Status(400, body)) => assert!(body.contains("Unknown status")),
@@ -539,6 +563,7 @@ mod tests {
             token(),
             2,
             Duration::from_millis(10),
+            &ingot_tls::Trust::WebRoots,
         )
         .unwrap();
         assert!(matches!(

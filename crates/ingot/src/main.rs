@@ -1,6 +1,7 @@
 //! `ingot`: the region server, its administration commands, and the MAAS-style client.
 
 mod backup;
+mod tls;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -88,6 +89,14 @@ enum Command {
         /// request faster (see BENCHMARKS.md). Raise it for PostgreSQL on a large host.
         #[arg(long, default_value_t = 1, env = "INGOT_WORKERS")]
         workers: usize,
+        /// Serve HTTPS with this certificate (PEM: the certificate, then any intermediates):
+        /// the API, the web UI and the metadata API. Racks and maas-run-scripts trust it with
+        /// --ca-file or --pin-sha256 (its fingerprint is logged at start).
+        #[arg(long, env = "INGOT_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, env = "INGOT_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Create (or reset the password of) an administrator.
     Createadmin {
@@ -117,9 +126,12 @@ enum Command {
     },
     /// Run rack services (DHCP, TFTP) for a region over HTTP.
     Rack {
-        /// The region's URL, e.g. http://10.0.0.1:5240/MAAS
+        /// The region's URL, e.g. http://10.0.0.1:5240/MAAS (https://… when it serves TLS).
         #[arg(long)]
         region: String,
+        /// How the region's certificate is trusted (with https://).
+        #[command(flatten)]
+        trust: ingot_tls::TrustArgs,
         /// The rack secret (DATA_DIR/rack.secret on the region).
         #[arg(long, env = "INGOT_RACK_SECRET")]
         secret: String,
@@ -266,10 +278,17 @@ struct ServeOpts {
     rack: Option<(std::net::Ipv4Addr, Option<String>)>,
     rack_poll_secs: u64,
     rack_dns: DnsArgs,
+    /// `--tls-cert` and `--tls-key`.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
     let signalled = shutdown_signal();
+    let tls = match &o.tls {
+        Some((cert, key)) => Some(ingot_tls::ServerTls::load(cert, key)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let key_file = match &o.secret_key_file {
         Some(f) => f.clone(),
         None => {
@@ -354,10 +373,20 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
             listen.port()
         );
         // The all-in-one rack takes the same path as a remote one: HTTP to this region, at the
-        // address machines on the boot network reach it by.
-        let url = format!("http://{address}:{}/MAAS", listen.port());
+        // address machines on the boot network reach it by; over TLS it trusts exactly this
+        // region's certificate.
+        let url = format!("{scheme}://{address}:{}/MAAS", listen.port());
+        if tls.is_some() {
+            tracing::warn!(
+                "with TLS, machines are sent to {url} to network-boot: Debian's iPXE has no HTTPS, so they cannot boot through this region"
+            );
+        }
+        let trust = match &tls {
+            Some(t) => ingot_tls::Trust::Pin(t.fingerprint),
+            None => ingot_tls::Trust::WebRoots,
+        };
         let link: std::sync::Arc<dyn ingot_rack::RegionLink> = std::sync::Arc::new(
-            ingot_rack::HttpLink::new(&url, &rack_secret)?
+            ingot_rack::HttpLink::new(&url, &rack_secret, &trust)?
                 .with_identity(&ingot_rack::host_name(), &address.to_string())
                 .with_host(&ingot_rack::host::host_identity()),
         );
@@ -393,24 +422,27 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
     });
     let addr = listener.local_addr()?;
     tracing::info!(
-        "Ingot region listening on http://{addr}/MAAS/ ({})",
+        "Ingot region listening on {scheme}://{addr}/MAAS/ ({})",
         redact(&database_url(&db)?)
     );
-    println!("ingot: listening on http://{addr}/MAAS/");
+    if let Some(t) = &tls {
+        tracing::info!(
+            "TLS certificate SHA-256 fingerprint {} (for racks' and maas-run-scripts' --pin-sha256)",
+            t.fingerprint
+        );
+    }
+    println!("ingot: listening on {scheme}://{addr}/MAAS/");
     let images_dir = db
         .data_dir
         .clone()
         .unwrap_or_else(default_data_dir)
         .join("images");
-    axum::serve(
-        listener,
-        ingot_api::router_serving(
-            region.clone(),
-            Some(images_dir),
-            Some(std::sync::Arc::new(ingot_rack::metrics::text)),
-        ),
-    )
-    .with_graceful_shutdown(async move {
+    let app = ingot_api::router_serving(
+        region.clone(),
+        Some(images_dir),
+        Some(std::sync::Arc::new(ingot_rack::metrics::text)),
+    );
+    let stopped = async move {
         signalled.await;
         tracing::info!("stopping");
         rack_stop.cancel();
@@ -424,8 +456,20 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
                 tracing::warn!("the rack services did not stop in time");
             }
         }
-    })
-    .await?;
+    };
+    match tls {
+        Some(t) => {
+            let app = app.layer(axum::middleware::map_request(tls::over_tls));
+            axum::serve(tls::TlsListener::new(listener, t.config)?, app)
+                .with_graceful_shutdown(stopped)
+                .await?
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await?
+        }
+    }
     // The other regions take this one's work over at once.
     if let Err(e) = region.leave_work(&share).await {
         tracing::warn!("could not give back this region's work leases: {e}");
@@ -529,6 +573,8 @@ async fn async_main(cli: Cli) -> Result<()> {
             rack_interface,
             rack_poll_secs,
             rack_dns,
+            tls_cert,
+            tls_key,
             ..
         } => {
             let opts = ServeOpts {
@@ -544,6 +590,7 @@ async fn async_main(cli: Cli) -> Result<()> {
                 rack: rack_address.map(|a| (a, rack_interface)),
                 rack_poll_secs,
                 rack_dns,
+                tls: tls_cert.zip(tls_key),
             };
             serve(db, opts).await
         }
@@ -657,6 +704,7 @@ async fn async_main(cli: Cli) -> Result<()> {
         },
         Command::Rack {
             region,
+            trust,
             secret,
             address,
             interface,
@@ -667,7 +715,7 @@ async fn async_main(cli: Cli) -> Result<()> {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             let link: std::sync::Arc<dyn ingot_rack::RegionLink> = std::sync::Arc::new(
-                ingot_rack::HttpLink::new(&region, &secret)?
+                ingot_rack::HttpLink::new(&region, &secret, &trust.trust()?)?
                     .with_identity(&ingot_rack::host_name(), &address.to_string())
                     .with_host(&ingot_rack::host::host_identity()),
             );

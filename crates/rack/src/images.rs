@@ -31,9 +31,15 @@ pub struct ImageCache {
 }
 
 impl ImageCache {
-    pub fn new(dir: PathBuf, region: &str) -> Result<ImageCache, RackError> {
+    pub fn new(
+        dir: PathBuf,
+        region: &str,
+        trust: &ingot_tls::Trust,
+    ) -> Result<ImageCache, RackError> {
         std::fs::create_dir_all(&dir)?;
-        let http = reqwest::Client::builder()
+        let http = trust
+            .client_builder()
+            .map_err(|e| RackError::Region(e.to_string()))?
             .connect_timeout(Duration::from_secs(15))
             .no_proxy()
             .build()
@@ -93,7 +99,7 @@ impl ImageCache {
             .get(url)
             .send()
             .await
-            .map_err(|e| RackError::Region(format!("{url}: {e}")))?;
+            .map_err(|e| RackError::Region(format!("{url}: {}", ingot_tls::describe(&e))))?;
         if !resp.status().is_success() {
             return Err(RackError::Region(format!(
                 "{url}: HTTP {}",
@@ -210,7 +216,14 @@ mod tests {
         let bad_sha = hex(&Sha256::digest(b"what the region should have"));
         let (base, hits) = region(good.clone(), bad_sha.clone(), b"something else".to_vec()).await;
         let dir = tempfile::tempdir().unwrap();
-        let cache = Arc::new(ImageCache::new(dir.path().join("image-cache"), &base).unwrap());
+        let cache = Arc::new(
+            ImageCache::new(
+                dir.path().join("image-cache"),
+                &base,
+                &ingot_tls::Trust::WebRoots,
+            )
+            .unwrap(),
+        );
         let p = cache.get(&good_sha).await.unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), good);
         assert_eq!(hits.load(Ordering::SeqCst), 1);

@@ -43,6 +43,10 @@ pub trait RegionLink: Send + Sync {
     fn region_url(&self) -> Option<String> {
         None
     }
+    /// How the region's certificate is trusted, for the image cache's fetches too.
+    fn trust(&self) -> ingot_tls::Trust {
+        ingot_tls::Trust::WebRoots
+    }
 }
 
 /// The region over HTTP, with the rack secret.
@@ -50,14 +54,22 @@ pub struct HttpLink {
     base: String,
     secret: String,
     http: reqwest::Client,
+    trust: ingot_tls::Trust,
     /// `name=…&address=…&version=…`: how this rack registers (sent with each config read).
     identity: String,
 }
 
 impl HttpLink {
-    /// `region` is the region's URL, e.g. `http://10.0.0.1:5240/MAAS`.
-    pub fn new(region: &str, secret: &str) -> Result<HttpLink, RackError> {
-        let http = reqwest::Client::builder()
+    /// `region` is the region's URL, e.g. `http://10.0.0.1:5240/MAAS` (or `https://…`, its
+    /// certificate checked as `trust` says).
+    pub fn new(
+        region: &str,
+        secret: &str,
+        trust: &ingot_tls::Trust,
+    ) -> Result<HttpLink, RackError> {
+        let http = trust
+            .client_builder()
+            .map_err(|e| RackError::Region(e.to_string()))?
             .timeout(Duration::from_secs(15))
             .no_proxy()
             .build()
@@ -66,6 +78,7 @@ impl HttpLink {
             base: region.trim_end_matches('/').to_string(),
             secret: secret.trim().to_string(),
             http,
+            trust: trust.clone(),
             identity: String::new(),
         })
     }
@@ -116,6 +129,9 @@ impl RegionLink for HttpLink {
     fn region_url(&self) -> Option<String> {
         Some(self.base.clone())
     }
+    fn trust(&self) -> ingot_tls::Trust {
+        self.trust.clone()
+    }
     async fn config(&self) -> Result<RackConfig, RackError> {
         let r = self
             .http
@@ -123,7 +139,7 @@ impl RegionLink for HttpLink {
             .bearer_auth(&self.secret)
             .send()
             .await
-            .map_err(|e| RackError::Region(e.to_string()))?;
+            .map_err(|e| RackError::Region(ingot_tls::describe(&e)))?;
         if !r.status().is_success() {
             return Err(RackError::Region(format!(
                 "GET rack/config: {}",
@@ -145,7 +161,7 @@ impl RegionLink for HttpLink {
             .bearer_auth(&self.secret)
             .send()
             .await
-            .map_err(|e| RackError::Region(e.to_string()))?;
+            .map_err(|e| RackError::Region(ingot_tls::describe(&e)))?;
         if r.status() == reqwest::StatusCode::NO_CONTENT {
             return Ok(None);
         }
@@ -171,7 +187,7 @@ impl RegionLink for HttpLink {
             .json(events)
             .send()
             .await
-            .map_err(|e| RackError::Region(e.to_string()))?;
+            .map_err(|e| RackError::Region(ingot_tls::describe(&e)))?;
         if !r.status().is_success() {
             return Err(RackError::Region(format!(
                 "POST rack/events: {}",
@@ -430,6 +446,7 @@ pub async fn run(
                         .clone()
                         .unwrap_or_else(|| opts.data_dir.join("image-cache")),
                     &region,
+                    &link.trust(),
                 )?),
             };
             ingot_tftp::TftpServer::bind(opts.tftp_listen, source, Default::default()).await

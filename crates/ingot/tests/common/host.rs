@@ -47,6 +47,7 @@ fn find_or_build_agent() -> PathBuf {
         "crates/agent/Cargo.toml",
         "crates/core/src",
         "crates/wire/src",
+        "crates/tls/src",
         "Cargo.lock",
         "Cargo.toml",
         "scripts/build-agent.sh",

@@ -21,6 +21,8 @@ pub struct Server {
     pub key: String,
     pub db: String,
     pub dir: std::sync::Arc<tempfile::TempDir>,
+    /// What its clients use (trusting its certificate when it serves TLS).
+    pub http: reqwest::Client,
 }
 
 impl Drop for Server {
@@ -163,6 +165,25 @@ impl Server {
 
     /// Start a server on an existing database (several servers may share one PostgreSQL).
     pub fn start_on(db: &str, dir: std::sync::Arc<tempfile::TempDir>, extra: &[&str]) -> Server {
+        Server::spawn(db, dir, extra, None)
+    }
+
+    /// Start a server serving HTTPS with `cert` and `key` (PEM files); its clients trust the
+    /// CA `ca` (PEM) and nothing else.
+    pub async fn start_tls(cert: &str, key: &str, ca: &[u8], extra: &[&str]) -> Server {
+        let (db, dir) = database(false).await;
+        let mut args = vec!["--tls-cert", cert, "--tls-key", key];
+        args.extend_from_slice(extra);
+        let ca = reqwest::Certificate::from_pem(ca).expect("CA PEM");
+        Server::spawn(&db, dir, &args, Some(ca))
+    }
+
+    fn spawn(
+        db: &str,
+        dir: std::sync::Arc<tempfile::TempDir>,
+        extra: &[&str],
+        ca: Option<reqwest::Certificate>,
+    ) -> Server {
         let key = admin_key(db);
         let data_dir = dir.path().to_string_lossy().to_string();
         let mut args = vec![
@@ -200,16 +221,28 @@ impl Server {
             .trim_end_matches('/')
             .to_string();
         let base = url.trim_end_matches("/MAAS").to_string();
+        let scheme = if ca.is_some() { "https" } else { "http" };
         assert!(
-            base.starts_with("http://127.0.0.1:"),
+            base.starts_with(&format!("{scheme}://127.0.0.1:")),
             "unexpected listen line {line:?}"
         );
+        let http = match ca {
+            Some(ca) => reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .no_proxy()
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(ca)
+                .build()
+                .expect("client"),
+            None => http(),
+        };
         Server {
             child,
             base,
             key,
             db: db.to_string(),
             dir,
+            http,
         }
     }
 
@@ -236,14 +269,17 @@ impl Server {
     }
 
     pub fn client(&self) -> Client {
-        Client::new(&self.base, &self.key)
+        Client {
+            http: self.http.clone(),
+            ..Client::new(&self.base, &self.key)
+        }
     }
 
     pub fn anon(&self) -> Client {
         Client {
             base: self.base.clone(),
             key: None,
-            http: http(),
+            http: self.http.clone(),
             lenient: false,
         }
     }
