@@ -87,6 +87,9 @@ impl StoreError {
                 Some(c) if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
                     Some("The database is not available; try again shortly.")
                 }
+                // PostgreSQL: its disk full (53100), out of memory (53200).
+                Some("53100") => Some("The database's disk is full; free space and try again."),
+                Some("53200") => Some("The database is out of memory; try again shortly."),
                 Some("55000") if d.message().contains("not currently accepting connections") => {
                     Some("The database is not accepting connections; try again shortly.")
                 }
@@ -110,6 +113,14 @@ pub(crate) fn found(rows_affected: u64) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// Whether a pooled connection may be handed out: not one still inside a transaction. A
+/// COMMIT that fails because the disk is full leaves SQLite's transaction rolled back but
+/// sqlx's count of it at one, so the ROLLBACK that follows fails too and every later `BEGIN`
+/// on that connection would; the pool closes it and opens another.
+fn usable(conn: &sqlx::AnyConnection) -> bool {
+    !sqlx::Connection::is_in_transaction(conn)
 }
 
 pub fn now_ms() -> i64 {
@@ -299,6 +310,7 @@ impl Store {
                             Ok(())
                         })
                     })
+                    .before_acquire(|conn, _| Box::pin(async move { Ok(usable(conn)) }))
                     .connect(&url)
                     .await?
             }
@@ -306,6 +318,7 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    .before_acquire(|conn, _| Box::pin(async move { Ok(usable(conn)) }))
                     .connect(url)
                     .await?
             }
