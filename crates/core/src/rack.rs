@@ -51,6 +51,43 @@ pub fn serves_dhcp(
         }
 }
 
+/// The part of a dynamic range (`start`, `end`) a rack hands out. A VLAN with a primary and a
+/// secondary rack splits each range between them — the primary the lower half (the middle
+/// address too), the secondary the upper half — so that the two never offer one address to
+/// two machines, and either answers alone when the other is gone (it keeps its own half:
+/// leases of the other half are refused at renewal and the machine gets a new address).
+/// Any other rack serving the VLAN hands out the whole range. `None` when this rack's half is
+/// empty (a one-address range on the secondary) or the range is not two addresses of one kind.
+pub fn dynamic_share(
+    start: &str,
+    end: &str,
+    primary: Option<&str>,
+    secondary: Option<&str>,
+    rack: Option<&str>,
+) -> Option<(String, String)> {
+    use crate::net::{from_u128, to_u128};
+    let (a, b): (std::net::IpAddr, std::net::IpAddr) = (start.parse().ok()?, end.parse().ok()?);
+    if a.is_ipv4() != b.is_ipv4() || to_u128(a) > to_u128(b) {
+        return None;
+    }
+    let (Some(p), Some(sec), Some(me)) = (primary, secondary, rack) else {
+        return Some((start.to_string(), end.to_string()));
+    };
+    let (lo, hi) = (to_u128(a), to_u128(b));
+    // The primary's last address: the middle (the lower half, rounded up).
+    let mid = lo + (hi - lo) / 2;
+    let v4 = a.is_ipv4();
+    if me == p {
+        Some((start.to_string(), from_u128(mid, v4).to_string()))
+    } else if me == sec && mid < hi {
+        Some((from_u128(mid + 1, v4).to_string(), end.to_string()))
+    } else if me == sec {
+        None
+    } else {
+        Some((start.to_string(), end.to_string()))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RackHost {
     pub mac: String,
@@ -83,6 +120,114 @@ pub struct RackLease {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn two_racks_split_each_dynamic_range() {
+        use super::dynamic_share as share;
+        let r = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+        for (start, end, p, s, me, want) in [
+            // No racks named, or only a primary: the whole range.
+            (
+                "10.0.0.100",
+                "10.0.0.199",
+                None,
+                None,
+                Some("r1"),
+                r("10.0.0.100", "10.0.0.199"),
+            ),
+            (
+                "10.0.0.100",
+                "10.0.0.199",
+                Some("r1"),
+                None,
+                Some("r1"),
+                r("10.0.0.100", "10.0.0.199"),
+            ),
+            // Primary and secondary: halves, never overlapping, covering the range.
+            (
+                "10.0.0.100",
+                "10.0.0.199",
+                Some("r1"),
+                Some("r2"),
+                Some("r1"),
+                r("10.0.0.100", "10.0.0.149"),
+            ),
+            (
+                "10.0.0.100",
+                "10.0.0.199",
+                Some("r1"),
+                Some("r2"),
+                Some("r2"),
+                r("10.0.0.150", "10.0.0.199"),
+            ),
+            // An odd count: the primary takes the middle.
+            (
+                "10.0.0.1",
+                "10.0.0.5",
+                Some("r1"),
+                Some("r2"),
+                Some("r1"),
+                r("10.0.0.1", "10.0.0.3"),
+            ),
+            (
+                "10.0.0.1",
+                "10.0.0.5",
+                Some("r1"),
+                Some("r2"),
+                Some("r2"),
+                r("10.0.0.4", "10.0.0.5"),
+            ),
+            // Across an octet; one address; IPv6.
+            (
+                "10.0.0.250",
+                "10.0.1.5",
+                Some("r1"),
+                Some("r2"),
+                Some("r2"),
+                r("10.0.1.0", "10.0.1.5"),
+            ),
+            (
+                "10.0.0.7",
+                "10.0.0.7",
+                Some("r1"),
+                Some("r2"),
+                Some("r1"),
+                r("10.0.0.7", "10.0.0.7"),
+            ),
+            (
+                "10.0.0.7",
+                "10.0.0.7",
+                Some("r1"),
+                Some("r2"),
+                Some("r2"),
+                None,
+            ),
+            (
+                "fd00::10",
+                "fd00::1f",
+                Some("r1"),
+                Some("r2"),
+                Some("r2"),
+                r("fd00::18", "fd00::1f"),
+            ),
+            // Garbage, or backwards: nothing.
+            (
+                "10.0.0.9",
+                "10.0.0.1",
+                Some("r1"),
+                Some("r2"),
+                Some("r1"),
+                None,
+            ),
+            ("10.0.0.1", "fd00::1", None, None, None, None),
+        ] {
+            assert_eq!(
+                share(start, end, p, s, me),
+                want,
+                "{start}-{end} {p:?}/{s:?} as {me:?}"
+            );
+        }
+    }
+
     #[test]
     fn which_racks_serve_dhcp() {
         use super::serves_dhcp as s;

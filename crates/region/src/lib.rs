@@ -465,6 +465,10 @@ impl Region {
             .retrying(|| async {
                 let m = self.load(system_id).await?;
                 let mut p = plan(action, &facts(&m), actor(user), opts)?;
+                // A machine no healthy rack can boot is not powered on to fail.
+                if matches!(action, Action::Commission | Action::Deploy) {
+                    self.check_boot_rack(&m).await?;
+                }
                 // The result sets exist before the machine can boot and ask for them.
                 let erasing = p.steps.last() == Some(&Status::DiskErasing);
                 for (set, rows) in sets.iter().flatten() {

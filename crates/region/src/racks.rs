@@ -7,6 +7,11 @@ use crate::{Region, RegionError, Result};
 use ingot_core::net::Cidr;
 use ingot_core::rack::{RackConfig, RackEvent, RackHost, RackSubnet};
 use ingot_store::network::Rack;
+use ingot_store::Machine;
+
+/// A rack that read its configuration within this long is healthy (racks read it every
+/// `--rack-poll-secs`, 10 s by default).
+pub const RACK_HEALTHY_SECS: i64 = 90;
 
 /// Comparison that takes the same time wherever the first difference is.
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
@@ -148,6 +153,73 @@ impl Region {
         }))
     }
 
+    /// Whether machine `m` can network-boot: when the VLAN its boot interface is on (or the
+    /// one that VLAN relays DHCP to) serves DHCP through named racks, one of them must be
+    /// healthy. Commissioning and deployment are refused otherwise, naming the racks and when
+    /// they were last seen, rather than powering on a machine that cannot boot. A VLAN whose
+    /// DHCP names no rack, or is off (DHCP from elsewhere), is not checked.
+    pub(crate) async fn check_boot_rack(&self, m: &Machine) -> Result<()> {
+        let Some(iface) = m
+            .interfaces
+            .iter()
+            .find(|i| i.is_boot)
+            .or(m.interfaces.first())
+        else {
+            return Ok(());
+        };
+        let subnets = self.store.subnets().await?;
+        let vlan_id = iface.vlan_id.or_else(|| {
+            iface
+                .links
+                .iter()
+                .filter_map(|l| l.subnet_id)
+                .find_map(|id| subnets.iter().find(|s| s.id == id).map(|s| s.vlan_id))
+        });
+        let Some(vlan_id) = vlan_id else {
+            return Ok(());
+        };
+        let vlans = self.store.vlans(None).await?;
+        let Some(v) = vlans.iter().find(|v| v.id == vlan_id) else {
+            return Ok(());
+        };
+        let serving = v
+            .relay_vlan_id
+            .and_then(|r| vlans.iter().find(|t| t.id == r))
+            .unwrap_or(v);
+        let Some(primary) = serving.primary_rack.as_deref().filter(|_| serving.dhcp_on) else {
+            return Ok(());
+        };
+        let racks = self.store.racks().await?;
+        let now = ingot_store::now_ms();
+        let seen = |sid: &str| racks.iter().find(|r| r.system_id == sid);
+        let healthy =
+            |sid: &str| seen(sid).is_some_and(|r| now - r.last_seen <= RACK_HEALTHY_SECS * 1000);
+        let named: Vec<&str> = [Some(primary), serving.secondary_rack.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if named.iter().any(|r| healthy(r)) {
+            return Ok(());
+        }
+        let state: Vec<String> = named
+            .iter()
+            .map(|sid| match seen(sid) {
+                Some(r) => format!(
+                    "{} last seen {} s ago",
+                    r.name,
+                    (now - r.last_seen).max(0) / 1000
+                ),
+                None => format!("{sid} never seen"),
+            })
+            .collect();
+        Err(RegionError::Conflict(format!(
+            "No healthy rack controller serves DHCP on VLAN {} that {} boots from ({}): it could not network-boot. Start a rack, or change the VLAN's primary_rack / secondary_rack.",
+            serving.vid,
+            m.hostname,
+            state.join(", ")
+        )))
+    }
+
     /// The configuration a rack serves, from the network model and the machines. `rack` is its
     /// system id: DHCP on a VLAN that names its primary and secondary racks is served by those
     /// only (`ingot_core::rack::serves_dhcp`).
@@ -189,7 +261,19 @@ impl Region {
                             rack,
                         )
                     }),
-                dynamic_ranges: pick("dynamic"),
+                // Two racks on one VLAN split its dynamic ranges (`dynamic_share`).
+                dynamic_ranges: pick("dynamic")
+                    .iter()
+                    .filter_map(|(a, b)| {
+                        ingot_core::rack::dynamic_share(
+                            a,
+                            b,
+                            serving.and_then(|v| v.primary_rack.as_deref()),
+                            serving.and_then(|v| v.secondary_rack.as_deref()),
+                            rack,
+                        )
+                    })
+                    .collect(),
                 reserved_ranges: pick("reserved"),
             });
         }

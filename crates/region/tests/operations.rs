@@ -769,6 +769,28 @@ async fn vlan_dhcp_is_served_by_its_racks_and_relayed() {
         "a rack the VLAN does not name"
     );
     assert_eq!(dhcp(None).await, (false, false), "a rack with no name");
+    // The primary and the secondary split the dynamic range: no address offered by both.
+    let range = |rack: String| async move {
+        let c = region
+            .rack_config("http://region/MAAS", Some(&rack))
+            .await
+            .unwrap();
+        let s = c.subnets.iter().find(|s| s.cidr == "10.30.0.0/24").unwrap();
+        s.dynamic_ranges
+            .iter()
+            .map(|(a, b)| format!("{a}-{b}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        range(a.clone()).await,
+        ["10.30.0.100-10.30.0.125"],
+        "primary"
+    );
+    assert_eq!(
+        range(b.clone()).await,
+        ["10.30.0.126-10.30.0.150"],
+        "secondary"
+    );
     // Rack a goes away: b becomes the primary, and there is no secondary.
     l.region.delete_rack_controller(&l.admin, a).await.unwrap();
     let v = l.region.vlan("0", "0").await.unwrap();
@@ -777,12 +799,132 @@ async fn vlan_dhcp_is_served_by_its_racks_and_relayed() {
         (Some(b), None)
     );
     assert_eq!(dhcp(Some(b.clone())).await, (true, true));
+    assert_eq!(
+        range(b.clone()).await,
+        ["10.30.0.100-10.30.0.150"],
+        "alone: the whole range"
+    );
     // Clearing the racks: every rack serves again.
     l.region
         .update_vlan(&l.admin, &v, &params(&[("primary_rack", "")]))
         .await
         .unwrap();
     assert_eq!(dhcp(Some(c.clone())).await, (true, true));
+}
+
+/// Commissioning (and deployment, the same check) is refused, naming the racks, when the
+/// VLAN the machine boots from serves DHCP through racks none of which is healthy; a rack
+/// that reads its configuration again makes it possible again.
+#[tokio::test]
+async fn commissioning_needs_a_healthy_rack_on_the_boot_vlan() {
+    use ingot_core::actions::{Action, ActionOptions};
+    let l = lab().await;
+    let check_in = || async {
+        l.region
+            .rack_check_in(&CheckIn {
+                name: Some("rack-a"),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let rack = check_in().await;
+    let vlan = l.region.vlan("0", "0").await.unwrap();
+    let subnet = l
+        .region
+        .create_subnet(&l.admin, &params(&[("cidr", "10.33.0.0/24")]))
+        .await
+        .unwrap();
+    l.region
+        .create_iprange(
+            &l.admin,
+            &params(&[
+                ("type", "dynamic"),
+                ("start_ip", "10.33.0.100"),
+                ("end_ip", "10.33.0.150"),
+            ]),
+        )
+        .await
+        .unwrap();
+    l.region
+        .update_vlan(
+            &l.admin,
+            &vlan,
+            &params(&[("dhcp_on", "true"), ("primary_rack", &rack)]),
+        )
+        .await
+        .unwrap();
+    let who = Principal::User(l.admin.clone());
+    let m = forms::create_machine(
+        &l.region,
+        &who,
+        &params(&[
+            ("architecture", "amd64/generic"),
+            ("mac_addresses", "52:54:00:33:00:01"),
+            ("power_type", "manual"),
+            ("commission", "false"),
+        ]),
+    )
+    .await
+    .unwrap()
+    .machine;
+    l.region
+        .link_subnet(
+            &l.admin,
+            &m.system_id,
+            m.interfaces[0].id,
+            &params(&[("mode", "dhcp"), ("subnet", &subnet.id.to_string())]),
+        )
+        .await
+        .unwrap();
+    let commission = || async {
+        l.region
+            .act(
+                &l.admin,
+                &m.system_id,
+                Action::Commission,
+                &ActionOptions::default(),
+                None,
+            )
+            .await
+    };
+    let abort = || async {
+        l.region
+            .act(
+                &l.admin,
+                &m.system_id,
+                Action::Abort,
+                &ActionOptions::default(),
+                None,
+            )
+            .await
+            .unwrap()
+    };
+    // The rack is fresh: commissioning starts.
+    commission().await.unwrap();
+    abort().await;
+    // The rack has not been heard from for two minutes: refused, saying why.
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", l.dir.path().join("region.sqlite").display());
+    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    let two_min_ago = ingot_store::now_ms() - 120_000;
+    sqlx::query(&format!("UPDATE racks SET last_seen = {two_min_ago}"))
+        .execute(&db)
+        .await
+        .unwrap();
+    let e = commission().await.unwrap_err();
+    assert_eq!(kind(&e), "conflict", "{e}");
+    let why = e.to_string();
+    assert!(
+        why.contains("No healthy rack controller") && why.contains("rack-a last seen 120 s ago"),
+        "{why}"
+    );
+    let now = l.region.machine_for(&l.admin, &m.system_id).await.unwrap();
+    assert_eq!(now.status, ingot_core::Status::New, "nothing changed");
+    // The rack reads its configuration again: commissioning starts.
+    check_in().await;
+    commission().await.unwrap();
 }
 
 /// A subnet's DNS/proxy/rDNS settings are kept and checked; a subnet is found by id, name,

@@ -12,7 +12,8 @@ pub struct Lab {
     pub region: Region,
     pub admin: User,
     pub user: User,
-    _dir: tempfile::TempDir,
+    /// Where the region's SQLite file is (`region.sqlite`).
+    pub dir: tempfile::TempDir,
 }
 
 pub async fn lab() -> Lab {
@@ -31,7 +32,7 @@ pub async fn lab() -> Lab {
         region,
         admin,
         user,
-        _dir: dir,
+        dir,
     }
 }
 
