@@ -75,22 +75,23 @@ impl Trust {
 
     /// A reqwest client builder that trusts this (add timeouts and build).
     pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, TlsError> {
-        let verifier: Arc<dyn ServerCertVerifier> = match self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let check = match self {
             Trust::WebRoots => return Ok(reqwest::Client::builder()),
-            Trust::Ca { file, certs } => Arc::new(CaVerifier::new(file, certs)?),
-            Trust::Pin(pin) => Arc::new(PinVerifier { pin: *pin }),
+            Trust::Ca { file, certs } => Check::ca(file, certs, &provider)?,
+            Trust::Pin(pin) => Check::Pin(*pin),
         };
-        let config = rustls::ClientConfig::builder_with_provider(provider())
+        let verifier = Arc::new(RegionVerifier {
+            check,
+            provider: provider.clone(),
+        });
+        let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
         Ok(reqwest::Client::builder().use_preconfigured_tls(config))
     }
-}
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Why the region's certificate was refused: what was trusted and what was presented.
@@ -118,95 +119,25 @@ fn refuse(message: String) -> rustls::Error {
     )))))
 }
 
-fn verify_signature_12(
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-) -> Result<HandshakeSignatureValid, rustls::Error> {
-    rustls::crypto::verify_tls12_signature(
-        message,
-        cert,
-        dss,
-        &provider().signature_verification_algorithms,
-    )
-}
-
-fn verify_signature_13(
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-) -> Result<HandshakeSignatureValid, rustls::Error> {
-    rustls::crypto::verify_tls13_signature(
-        message,
-        cert,
-        dss,
-        &provider().signature_verification_algorithms,
-    )
-}
-
-fn schemes() -> Vec<SignatureScheme> {
-    provider()
-        .signature_verification_algorithms
-        .supported_schemes()
-}
-
-/// Accepts the one certificate whose DER encoding has the pinned SHA-256.
+/// How the region's certificate is checked: it is the pinned one, or it verifies (webpki)
+/// against the CA file's certificates only; a refusal restated as what was trusted and what
+/// was presented. The handshake's signature is checked the same way for both.
 #[derive(Debug)]
-struct PinVerifier {
-    pin: Fingerprint,
+enum Check {
+    Pin(Fingerprint),
+    Ca {
+        inner: Arc<WebPkiServerVerifier>,
+        file: PathBuf,
+        cas: Vec<Fingerprint>,
+    },
 }
 
-impl ServerCertVerifier for PinVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let seen = Fingerprint::of(end_entity);
-        if seen == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(refuse(format!(
-                "the region's certificate has SHA-256 fingerprint {seen}, not the pinned {}",
-                self.pin
-            )))
-        }
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_signature_12(message, cert, dss)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_signature_13(message, cert, dss)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        schemes()
-    }
-}
-
-/// webpki's verification against the CA file's certificates only, with its refusal restated
-/// as what was trusted and what was presented.
-#[derive(Debug)]
-struct CaVerifier {
-    inner: Arc<WebPkiServerVerifier>,
-    file: PathBuf,
-    cas: Vec<Fingerprint>,
-}
-
-impl CaVerifier {
-    fn new(file: &Path, certs: &[CertificateDer<'static>]) -> Result<CaVerifier, TlsError> {
+impl Check {
+    fn ca(
+        file: &Path,
+        certs: &[CertificateDer<'static>],
+        provider: &Arc<CryptoProvider>,
+    ) -> Result<Check, TlsError> {
         let mut roots = RootCertStore::empty();
         for c in certs {
             roots.add(c.clone()).map_err(|e| TlsError::Pem {
@@ -214,10 +145,10 @@ impl CaVerifier {
                 what: format!("not a usable CA certificate: {e}"),
             })?;
         }
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| TlsError::Client(e.to_string()))?;
-        Ok(CaVerifier {
+        Ok(Check::Ca {
             inner,
             file: file.to_path_buf(),
             cas: certs.iter().map(|c| Fingerprint::of(c)).collect(),
@@ -225,7 +156,13 @@ impl CaVerifier {
     }
 }
 
-impl ServerCertVerifier for CaVerifier {
+#[derive(Debug)]
+struct RegionVerifier {
+    check: Check,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for RegionVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -234,24 +171,30 @@ impl ServerCertVerifier for CaVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            .map_err(|e| {
-                let why = match &e {
-                    rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-                        "it is not signed by a CA of that file".to_string()
-                    }
-                    rustls::Error::InvalidCertificate(c) => reason(c),
-                    other => other.to_string(),
-                };
-                let cas: Vec<String> = self.cas.iter().map(ToString::to_string).collect();
-                refuse(format!(
-                    "the region's certificate (SHA-256 {}) does not verify against the CA file {} (SHA-256 {}): {why}",
-                    Fingerprint::of(end_entity),
-                    self.file.display(),
-                    cas.join(", ")
-                ))
-            })
+        let seen = Fingerprint::of(end_entity);
+        match &self.check {
+            Check::Pin(pin) if seen == *pin => Ok(ServerCertVerified::assertion()),
+            Check::Pin(pin) => Err(refuse(format!(
+                "the region's certificate has SHA-256 fingerprint {seen}, not the pinned {pin}"
+            ))),
+            Check::Ca { inner, file, cas } => inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .map_err(|e| {
+                    let why = match &e {
+                        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+                            "it is not signed by a CA of that file".to_string()
+                        }
+                        rustls::Error::InvalidCertificate(c) => reason(c),
+                        other => other.to_string(),
+                    };
+                    let cas: Vec<String> = cas.iter().map(ToString::to_string).collect();
+                    refuse(format!(
+                        "the region's certificate (SHA-256 {seen}) does not verify against the CA file {} (SHA-256 {}): {why}",
+                        file.display(),
+                        cas.join(", ")
+                    ))
+                }),
+        }
     }
     fn verify_tls12_signature(
         &self,
@@ -259,7 +202,8 @@ impl ServerCertVerifier for CaVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_signature_12(message, cert, dss)
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
     }
     fn verify_tls13_signature(
         &self,
@@ -267,10 +211,13 @@ impl ServerCertVerifier for CaVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_signature_13(message, cert, dss)
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
