@@ -54,14 +54,6 @@ fn elf_linking(b: &[u8]) -> Linking {
     l
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 /// Run `cmd` chrooted into `root`, in a mount namespace of its own where the host's /proc,
 /// /sys and /dev are bind-mounted into `root` (gone with the namespace).
 fn in_empty_root(root: &Path, cmd: &[&str]) -> std::process::Output {
@@ -91,18 +83,6 @@ fn empty_root(agent: &[u8], name: &str, extra_dirs: &[&str]) -> tempfile::TempDi
     root
 }
 
-fn skip_unless_root() -> bool {
-    if is_root() {
-        return false;
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "CI runs as root: this test must run"
-    );
-    eprintln!("SKIP: needs root (unshare --mount, chroot)");
-    true
-}
-
 #[test]
 fn the_agent_is_statically_linked_and_a_few_megabytes() {
     let agent = agent_binary();
@@ -125,7 +105,7 @@ fn the_agent_is_statically_linked_and_a_few_megabytes() {
 
 #[test]
 fn the_agent_runs_in_an_empty_root() {
-    if skip_unless_root() {
+    if common::skip_unless_root("unshare --mount, chroot") {
         return;
     }
     let root = empty_root(&std::fs::read(agent_binary()).unwrap(), "ingot-agent", &[]);
@@ -167,7 +147,7 @@ fn the_agent_runs_in_an_empty_root() {
 /// it, /proc, /sys, /dev and an empty /tmp (where it runs the built-ins) registers the host.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_maas_run_scripts_registers_from_an_empty_root() {
-    if skip_unless_root() {
+    if common::skip_unless_root("unshare --mount, chroot") {
         return;
     }
     let agent = std::fs::read(agent_binary()).unwrap();
@@ -192,20 +172,7 @@ async fn served_maas_run_scripts_registers_from_an_empty_root() {
     // This host runs the region, so it is a machine already (the controller's), which
     // register-machine would find again: that role is taken away first, so the host is new.
     let c = s.client();
-    let list = c.get("/MAAS/api/2.0/machines/").await.ok().json();
-    for m in list
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| common::is_controller(m))
-    {
-        c.delete(&format!(
-            "/MAAS/api/2.0/regioncontrollers/{}/",
-            m["system_id"].as_str().unwrap()
-        ))
-        .await
-        .ok();
-    }
+    common::forget_region_controllers(&c).await;
     let root = empty_root(&body, "maas-run-scripts", &["tmp"]);
     let maas = format!("{}/MAAS", s.base);
     let out = tokio::task::spawn_blocking({

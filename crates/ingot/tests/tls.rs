@@ -223,23 +223,6 @@ async fn the_api_and_the_ui_are_served_over_https() {
     assert!(status.success(), "{status:?}");
 }
 
-fn is_root() -> bool {
-    ok(&["id", "-u"]).trim() == "0"
-}
-
-/// The rack binds TFTP on its address's port 69: a privileged port.
-fn skip_unless_root() -> bool {
-    if is_root() {
-        return false;
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "CI runs as root: this test must run"
-    );
-    eprintln!("SKIP: needs root (the rack's TFTP port)");
-    true
-}
-
 /// An `ingot rack` for the region `s`, on its own loopback address (its TFTP binds
 /// `address:69`; no DNS), trusting as `trust` says; its log (stderr) in `log`.
 fn rack(s: &Server, address: &str, trust: &[&str], log: &Path) -> Proc {
@@ -304,7 +287,7 @@ fn read(p: &Path) -> String {
 /// region's certificate change) — and checks in with the right CA or the right pin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rack_checks_the_regions_certificate() {
-    if skip_unless_root() {
+    if common::skip_unless_root("the rack's TFTP port, port 69") {
         return;
     }
     let pki = Pki::new();
@@ -374,7 +357,7 @@ async fn a_rack_checks_the_regions_certificate() {
 /// 127.0.0.1, not the rack address).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_all_in_one_rack_trusts_its_own_region() {
-    if skip_unless_root() {
+    if common::skip_unless_root("the rack's TFTP port, port 69") {
         return;
     }
     let pki = Pki::new();
@@ -477,7 +460,7 @@ fn strings(a: &[&str]) -> Vec<String> {
 /// retrying) and work with the right CA or pin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maas_run_scripts_checks_the_regions_certificate() {
-    if skip_unless_root() {
+    if common::skip_unless_root("the rack's TFTP port, port 69") {
         return;
     }
     let pki = Pki::new();
@@ -485,20 +468,7 @@ async fn maas_run_scripts_checks_the_regions_certificate() {
     let c = s.client();
     // This host is the region's machine already: that role is taken away first, so that
     // register-machine creates the machine (as maas_run_scripts.rs does).
-    let list = c.get("/MAAS/api/2.0/machines/").await.ok().json();
-    for m in list
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| common::is_controller(m))
-    {
-        c.delete(&format!(
-            "/MAAS/api/2.0/regioncontrollers/{}/",
-            m["system_id"].as_str().unwrap()
-        ))
-        .await
-        .ok();
-    }
+    common::forget_region_controllers(&c).await;
     let work = tempfile::tempdir().unwrap();
     let base_dir = work.path().to_string_lossy().into_owned();
     let maas = format!("{}/MAAS", s.base);

@@ -11,7 +11,7 @@ use ingot_region::{Principal, RegionError};
 use ingot_wire::Params;
 
 mod common;
-use common::{kind, lab, machine, params, Lab};
+use common::{act, kind, lab, machine, params, Lab};
 
 #[tokio::test]
 async fn settings_are_checked_and_read_back_with_their_defaults() {
@@ -817,7 +817,7 @@ async fn vlan_dhcp_is_served_by_its_racks_and_relayed() {
 /// that reads its configuration again makes it possible again.
 #[tokio::test]
 async fn commissioning_needs_a_healthy_rack_on_the_boot_vlan() {
-    use ingot_core::actions::{Action, ActionOptions};
+    use ingot_core::actions::Action;
     let l = lab().await;
     let check_in = || async {
         l.region
@@ -878,29 +878,8 @@ async fn commissioning_needs_a_healthy_rack_on_the_boot_vlan() {
         )
         .await
         .unwrap();
-    let commission = || async {
-        l.region
-            .act(
-                &l.admin,
-                &m.system_id,
-                Action::Commission,
-                &ActionOptions::default(),
-                None,
-            )
-            .await
-    };
-    let abort = || async {
-        l.region
-            .act(
-                &l.admin,
-                &m.system_id,
-                Action::Abort,
-                &ActionOptions::default(),
-                None,
-            )
-            .await
-            .unwrap()
-    };
+    let commission = || act(&l, &m.system_id, Action::Commission);
+    let abort = || async { act(&l, &m.system_id, Action::Abort).await.unwrap() };
     // The rack is fresh: commissioning starts.
     commission().await.unwrap();
     abort().await;
@@ -1215,17 +1194,10 @@ fn resources_doc(fixture: &str) -> Vec<u8> {
 /// Commission `m` with the region alone: the commission action, then the inventory script's
 /// output (and an LLDP capture) signalled by name.
 async fn commission_with(l: &Lab, m: &Machine, fixture: &str, lldp: Option<&str>) {
-    use ingot_core::actions::{Action, ActionOptions};
+    use ingot_core::actions::Action;
     let now = l.region.machine_for(&l.admin, &m.system_id).await.unwrap();
     if now.status != ingot_core::Status::Commissioning {
-        l.region
-            .act(
-                &l.admin,
-                &m.system_id,
-                Action::Commission,
-                &ActionOptions::default(),
-                None,
-            )
+        act(l, &m.system_id, Action::Commission)
             .await
             .expect("commission");
     }

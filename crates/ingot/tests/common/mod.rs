@@ -61,6 +61,20 @@ pub fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Whether a test that needs root (`why`) must be skipped: not root here. CI runs as root,
+/// so there it fails instead.
+pub fn skip_unless_root(why: &str) -> bool {
+    if ok(&["id", "-u"]).trim() == "0" {
+        return false;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "CI runs as root: this test must run ({why})"
+    );
+    eprintln!("SKIP: needs root ({why})");
+    true
+}
+
 /// A process the test started, killed (by its own PID) and reaped when dropped.
 pub struct Proc(pub Child);
 impl Drop for Proc {
@@ -884,6 +898,20 @@ pub fn inventory_with(
 
 /// A controller's machine (the host running this `ingot serve`, or a registered rack): it is
 /// in every machine list since controllers are machines.
+/// This host runs the region, so it is a machine already (the region controller's): take that
+/// role away, so that the host registers as a new machine (`maas-run-scripts register-machine`).
+pub async fn forget_region_controllers(c: &Client) {
+    let list = c.get("/MAAS/api/2.0/machines/").await.ok().json();
+    for m in list.as_array().unwrap().iter().filter(|m| is_controller(m)) {
+        c.delete(&format!(
+            "/MAAS/api/2.0/regioncontrollers/{}/",
+            m["system_id"].as_str().unwrap()
+        ))
+        .await
+        .ok();
+    }
+}
+
 pub fn is_controller(m: &Value) -> bool {
     m["workload_annotations"]["ingot_controller"].is_string()
 }

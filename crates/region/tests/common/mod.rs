@@ -77,3 +77,20 @@ pub async fn machine(l: &Lab, mac: &str) -> Machine {
         .expect("create a machine")
         .machine
 }
+
+/// `action` on machine `system_id` as the administrator, with the default options.
+pub async fn act(
+    l: &Lab,
+    system_id: &str,
+    action: ingot_core::actions::Action,
+) -> Result<Machine, RegionError> {
+    l.region
+        .act(
+            &l.admin,
+            system_id,
+            action,
+            &ingot_core::actions::ActionOptions::default(),
+            None,
+        )
+        .await
+}
