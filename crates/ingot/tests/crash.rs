@@ -148,7 +148,7 @@ async fn crash_storm(pg: bool) {
         tokio::spawn(async move { storm::run(shared, ops, workers).await })
     };
     let mut performed = 0;
-    let mut db_conn = checks::Db::connect(&region.db).await;
+    let db_conn = checks::Db::connect(&region.db).await;
     for k in 0..kills {
         // Kill at a random moment of the k-th part of the storm.
         let target = ops * (k + 1) / (kills + 1);
@@ -170,12 +170,12 @@ async fn crash_storm(pg: bool) {
         // The reaper runs every second: a deadline that passed while the region was down
         // must be acted on within a couple of its rounds.
         tokio::time::sleep(Duration::from_secs(3)).await;
-        checks::all(&shared, &mut db_conn, region.dir.path(), which).await;
+        checks::all(&shared, &db_conn, region.dir.path(), which).await;
         drop(hold);
     }
     storm.await.expect("the storm's task");
     let hold = shared.gate.write().await;
-    checks::all(&shared, &mut db_conn, region.dir.path(), which).await;
+    checks::all(&shared, &db_conn, region.dir.path(), which).await;
     drop(hold);
     let secs = t0.elapsed().as_secs_f64();
     let summary = shared.summary(performed, secs, which);

@@ -167,16 +167,22 @@ impl Region {
         else {
             return Ok(());
         };
-        let subnets = self.store.subnets().await?;
-        let vlan_id = iface.vlan_id.or_else(|| {
-            iface
-                .links
-                .iter()
-                .filter_map(|l| l.subnet_id)
-                .find_map(|id| subnets.iter().find(|s| s.id == id).map(|s| s.vlan_id))
-        });
-        let Some(vlan_id) = vlan_id else {
-            return Ok(());
+        let vlan_id = match iface.vlan_id {
+            Some(v) => v,
+            None => {
+                let linked: Vec<i64> = iface.links.iter().filter_map(|l| l.subnet_id).collect();
+                if linked.is_empty() {
+                    return Ok(());
+                }
+                let subnets = self.store.subnets().await?;
+                let Some(v) = linked
+                    .iter()
+                    .find_map(|id| subnets.iter().find(|s| s.id == *id).map(|s| s.vlan_id))
+                else {
+                    return Ok(());
+                };
+                v
+            }
         };
         let vlans = self.store.vlans(None).await?;
         let Some(v) = vlans.iter().find(|v| v.id == vlan_id) else {

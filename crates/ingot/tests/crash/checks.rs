@@ -69,7 +69,7 @@ pub async fn history(db: &Db, sid: &str) -> String {
 }
 
 /// Every invariant; each failure is recorded as a violation naming what broke.
-pub async fn all(s: &Shared, db: &mut Db, data_dir: &Path, which: &str) {
+pub async fn all(s: &Shared, db: &Db, data_dir: &Path, which: &str) {
     let n = s.checks_run.fetch_add(1, Ordering::Relaxed) + 1;
     let before = s.violations().len();
     machines_are_there(s, which).await;
