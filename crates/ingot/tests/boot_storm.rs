@@ -9,8 +9,18 @@ use std::time::{Duration, Instant};
 
 const MACHINES: u32 = 30;
 
-/// Commission `MACHINES` machines at once on a region with `rate`; the power-on times.
-async fn bulk_commission(rate: &str) -> Vec<Instant> {
+/// `ingot_power_queue_depth` as `/MAAS/metrics` shows it.
+async fn queue_depth(s: &Server) -> i64 {
+    let text = s.anon().get("/MAAS/metrics").await.ok().body;
+    text.lines()
+        .find_map(|l| l.strip_prefix("ingot_power_queue_depth "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ingot_power_queue_depth in /MAAS/metrics"))
+}
+
+/// Commission `MACHINES` machines at once on a region with `rate`; the power-on times, and
+/// the power queue's depth the metrics showed just after the commissions were asked for.
+async fn bulk_commission(rate: &str) -> (Vec<Instant>, i64) {
     let (bmcs, bmc) = bmc_farm::start().await;
     let s = Server::start(&["--power-on-rate", rate]).await;
     let c = s.client();
@@ -23,6 +33,7 @@ async fn bulk_commission(rate: &str) -> Vec<Instant> {
         async move { c.op(sid, "commission", &[]).await.ok() }
     }))
     .await;
+    let waiting = queue_depth(&s).await;
     let t = Instant::now();
     loop {
         let n = bmcs.ons.lock().unwrap().len();
@@ -35,14 +46,28 @@ async fn bulk_commission(rate: &str) -> Vec<Instant> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Once every machine is on, the queue is empty again.
+    let t = Instant::now();
+    while queue_depth(&s).await != 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the power queue did not empty"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut ons = bmcs.ons.lock().unwrap().clone();
     ons.sort();
-    ons
+    (ons, waiting)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_commission_is_paced() {
-    let ons = bulk_commission("10").await;
+    let (ons, waiting) = bulk_commission("10").await;
+    // Paced, most of the storm waits in the queue, and the metrics show it.
+    assert!(
+        waiting >= 10,
+        "ingot_power_queue_depth was {waiting} right after 30 commissions at 10/s"
+    );
     let span = *ons.last().unwrap() - ons[0];
     // 30 power-ons at 10 a second: 29 gaps of 100 ms.
     assert!(
@@ -61,7 +86,7 @@ async fn a_bulk_commission_is_paced() {
         );
     }
     // The same storm unpaced: together.
-    let ons = bulk_commission("0").await;
+    let (ons, _) = bulk_commission("0").await;
     let span = *ons.last().unwrap() - ons[0];
     assert!(
         span < Duration::from_millis(1_500),

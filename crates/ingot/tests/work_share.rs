@@ -167,4 +167,10 @@ async fn two_regions_share_the_work_and_survive_one_killed() {
             .await;
         assert_ne!(m["error_description"], "", "the reason is given: {m}");
     }
+    // Stopped cleanly (SIGTERM), a region gives its leases back at once.
+    let mut last = regions[1 - victim].take().unwrap();
+    common::ok(&["kill", "-TERM", &last.child.id().to_string()]);
+    let status = last.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(holders(&db).await, [], "leases still held after SIGTERM");
 }
