@@ -99,7 +99,7 @@ pub struct Machine {
     /// Summary of the inventory for the API (hardware_info keys, cpu_model, NUMA nodes,
     /// storage); `null` before commissioning.
     pub hw_info: Value,
-    /// (result set, hardware type, status) of every current script result.
+    /// The distinct (result set, hardware type, status) among the current script results.
     pub result_statuses: Vec<(String, i64, i64)>,
 }
 
@@ -243,6 +243,18 @@ pub struct MachineFilter {
 }
 
 pub(crate) const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.skip_storage, m.commissioning_passed, m.status_expires, m.deploy_queued, m.last_heard, m.last_sync, m.sync_interval, m.workload_annotations, m.version, m.created, m.updated, pm.system_id AS parent FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id LEFT JOIN machines pm ON pm.id = m.parent_id";
+
+/// "set:hardware_type:status …" (what the list's query aggregates) as (set, type, status).
+fn parse_result_statuses(all: &str) -> Vec<(String, i64, i64)> {
+    all.split(' ')
+        .filter_map(|one| {
+            let mut it = one.rsplitn(3, ':');
+            let status = it.next()?.parse().ok()?;
+            let hw = it.next()?.parse().ok()?;
+            Some((it.next()?.to_string(), hw, status))
+        })
+        .collect()
+}
 
 pub(crate) fn machine_from_row(r: &AnyRow) -> Result<Machine> {
     Ok(Machine {
@@ -700,7 +712,20 @@ impl Store {
         if machines.is_empty() {
             return Ok(());
         }
-        let (cond_t, cond_i, ids): (String, String, Vec<Val>) = if machines.len() <= 512 {
+        let (lo, hi) = machines.iter().fold((i64::MAX, i64::MIN), |(lo, hi), m| {
+            (lo.min(m.id), hi.max(m.id))
+        });
+        // A page of a list is (nearly) a run of ids: a range reads the same rows as a list of
+        // hundreds of parameters, without binding them; the rows of other machines in the
+        // range are skipped below.
+        let dense = machines.len() > 8 && (hi - lo) < 2 * machines.len() as i64;
+        let (cond_t, cond_i, ids): (String, String, Vec<Val>) = if dense {
+            (
+                "WHERE mt.machine_id BETWEEN $1 AND $2".into(),
+                "WHERE machine_id BETWEEN $1 AND $2".into(),
+                vec![Val::from(lo), Val::from(hi)],
+            )
+        } else if machines.len() <= 512 {
             let ph: Vec<String> = (1..=machines.len()).map(|i| format!("${i}")).collect();
             let list = ph.join(", ");
             (
@@ -832,8 +857,15 @@ impl Store {
                     serde_json::from_str(&r.try_get::<String, _>(1)?).unwrap_or(Value::Null);
             }
         }
+        // Only which statuses occur matters (`scripts::aggregate` asks "is any …"), so each
+        // distinct one is read once, not once per script (11 a commissioned machine), all of a
+        // machine's in one row ("set:hardware_type:status …"), from the index alone.
+        let concat = match self.backend {
+            Backend::Sqlite => "group_concat",
+            Backend::Postgres => "string_agg",
+        };
         let rs_sql = format!(
-            "SELECT machine_id, result_set, hardware_type, status FROM script_results {cond_i}"
+            "SELECT machine_id, {concat}(result_set || ':' || hardware_type || ':' || status, ' ') FROM (SELECT DISTINCT machine_id, result_set, hardware_type, status FROM script_results {cond_i}) s GROUP BY machine_id"
         );
         for r in bind_all(sqlx::query(&rs_sql), &ids)
             .fetch_all(&self.pool)
@@ -841,9 +873,8 @@ impl Store {
         {
             let mid: i64 = r.try_get(0)?;
             if let Some(&i) = index.get(&mid) {
-                machines[i]
-                    .result_statuses
-                    .push((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
+                let all: String = r.try_get(1)?;
+                machines[i].result_statuses = parse_result_statuses(&all);
             }
         }
         Ok(())
@@ -888,21 +919,45 @@ impl Store {
     /// List machines matching `f`, ordered by id, with their tags but without interfaces,
     /// disks or storage (what a list that shows no hardware needs: the web UI's).
     pub async fn list_machines_brief(&self, f: &MachineFilter) -> Result<Vec<Machine>> {
-        self.list_filtered(f, false).await
+        self.list_filtered(f, false, None).await
     }
 
     /// List machines matching `f`, ordered by id.
     pub async fn list_machines(&self, f: &MachineFilter) -> Result<Vec<Machine>> {
-        self.list_filtered(f, true).await
+        self.list_filtered(f, true, None).await
     }
 
-    async fn list_filtered(&self, f: &MachineFilter, hardware: bool) -> Result<Vec<Machine>> {
-        let (conds, vals) = filter_sql(f);
+    /// One page of [`Store::list_machines`]: at most `limit` machines whose id is above
+    /// `after` (keyset paging: a machine added or removed meanwhile shifts nothing).
+    pub async fn list_machines_page(
+        &self,
+        f: &MachineFilter,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Machine>> {
+        self.list_filtered(f, true, Some((after.unwrap_or(i64::MIN), limit)))
+            .await
+    }
+
+    async fn list_filtered(
+        &self,
+        f: &MachineFilter,
+        hardware: bool,
+        page: Option<(i64, i64)>,
+    ) -> Result<Vec<Machine>> {
+        let (mut conds, mut vals) = filter_sql(f);
+        let mut limit = String::new();
+        if let Some((after, n)) = page {
+            vals.push(after.into());
+            conds.push(format!("m.id > ${}", vals.len()));
+            vals.push(n.into());
+            limit = format!(" LIMIT ${}", vals.len());
+        }
         let sql = if conds.is_empty() {
-            format!("{MACHINE_SELECT} ORDER BY m.id")
+            format!("{MACHINE_SELECT} ORDER BY m.id{limit}")
         } else {
             format!(
-                "{MACHINE_SELECT} WHERE {} ORDER BY m.id",
+                "{MACHINE_SELECT} WHERE {} ORDER BY m.id{limit}",
                 conds.join(" AND ")
             )
         };
@@ -1113,5 +1168,26 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(r.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn result_statuses_read_back_from_their_aggregate() {
+        assert_eq!(
+            super::parse_result_statuses("commissioning:0:2 testing:1:3 testing:3:2"),
+            vec![
+                ("commissioning".to_string(), 0, 2),
+                ("testing".to_string(), 1, 3),
+                ("testing".to_string(), 3, 2),
+            ]
+        );
+        assert!(super::parse_result_statuses("").is_empty());
+        // Something unreadable is left out, not guessed.
+        assert_eq!(
+            super::parse_result_statuses("testing:x:2 testing:1:2"),
+            vec![("testing".to_string(), 1, 2)]
+        );
     }
 }

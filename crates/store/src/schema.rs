@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (26, V26_SQLITE, V26_PG),
     (27, V27_SQLITE, V27_PG),
     (28, V28, V28),
+    (29, V29, V29),
 ];
 
 macro_rules! v1 {
@@ -504,6 +505,15 @@ const V27_PG: &str = concat!(
 /// the power monitor's shards) and each region's own membership, each held by one region
 /// until `expires` (ms); `token` rises whenever a lease changes hands (a fencing token).
 const V28: &str = "CREATE TABLE work_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires BIGINT NOT NULL);\n";
+
+/// Indexes for a large region: allocation walks READY machines in closest-fit order
+/// (status, node type, then CPUs, memory, id) without sorting them all; a list reads which
+/// result statuses a machine has from the index alone, never from rows that hold the output.
+const V29: &str = concat!(
+    "CREATE INDEX machines_fit ON machines(status, node_type, cpu_count, memory, id);\n",
+    "CREATE INDEX script_results_status ON script_results(machine_id, result_set, hardware_type, status);\n",
+    "DROP INDEX script_results_machine;\n",
+);
 
 #[cfg(test)]
 mod tests {
