@@ -16,6 +16,7 @@ mod errors;
 mod events;
 mod files;
 mod live;
+mod machine_list;
 mod machines;
 mod metadata;
 pub mod metrics;

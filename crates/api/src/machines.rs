@@ -1,5 +1,6 @@
 //! `machines/` and `machines/{system_id}/`: decoding MAAS's parameters, one region call, the machine JSON.
 
+use crate::machine_list::{self, ListQuery};
 use crate::render::Net;
 use crate::{clone, need_user, no_content, ok_json, render, unknown_op, ApiError, App, Req, Res};
 use axum::http::header;
@@ -101,32 +102,20 @@ pub(crate) async fn machines(app: &App, r: &Req, who: &Principal) -> Res {
             let u = need_user(who)?;
             match (&r.method, r.op()) {
                 (&Method::GET, None) => {
-                    let (f, arch, tags) = machine_filter(&p)?;
-                    let mut ms = app.region.list_machines(u, f).await?;
-                    ms.retain(|m| {
-                        (arch.is_empty()
-                            || arch.iter().any(|a| {
-                                ingot_core::constraints::arch_matches(
-                                    a,
-                                    m.architecture.as_deref().unwrap_or(""),
-                                )
-                            }))
-                            && tags.iter().all(|t| m.tags.contains(t))
-                    });
-                    machines_json(app, &ms).await
+                    let (filter, arch, tags) = machine_filter(&p)?;
+                    let q = ListQuery { filter, arch, tags };
+                    machine_list::stream(app, u, q).await
                 }
                 (&Method::GET, Some("list_allocated")) => {
-                    let ms = app
-                        .region
-                        .list_machines(
-                            u,
-                            MachineFilter {
-                                owner_id: Some(u.id),
-                                ..Default::default()
-                            },
-                        )
-                        .await?;
-                    machines_json(app, &ms).await
+                    let q = ListQuery {
+                        filter: MachineFilter {
+                            owner_id: Some(u.id),
+                            ..Default::default()
+                        },
+                        arch: Vec::new(),
+                        tags: Vec::new(),
+                    };
+                    machine_list::stream(app, u, q).await
                 }
                 (&Method::GET, Some("power_parameters")) => {
                     let all = app

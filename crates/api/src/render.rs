@@ -626,6 +626,11 @@ impl Net {
         if !linked {
             return Ok(Net::default());
         }
+        Net::load(region).await
+    }
+
+    /// Every subnet and VLAN (for machines not known yet, such as a streamed list's).
+    pub async fn load(region: &ingot_region::Region) -> Result<Net, crate::ApiError> {
         Ok(Net {
             subnets: region.subnets().await?,
             vlans: region.vlans(None).await?,

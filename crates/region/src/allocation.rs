@@ -240,7 +240,9 @@ impl Region {
     }
 
     /// Try to allocate the candidates in order; contending callers spread over the best
-    /// candidates instead of all racing for the first. `None` when every one was taken.
+    /// candidates instead of all racing for the first: a candidate another request of this
+    /// process is allocating is skipped, and after a lost compare-and-swap (another region)
+    /// the next try is a random one of the next few. `None` when every one was taken.
     pub(crate) async fn allocate_first(
         &self,
         user: &User,
@@ -250,38 +252,70 @@ impl Region {
     ) -> Result<Option<Machine>> {
         let mut order: Vec<usize> = (0..cands.len()).collect();
         let mut lost = 0usize;
-        let mut i = 0usize;
-        while i < order.len() {
-            let m = cands[order[i]].2;
-            let opts = ActionOptions {
-                comment: comment.map(String::from),
-                ..Default::default()
-            };
-            let p = match plan(Action::Allocate, &facts(m), actor(user), &opts) {
-                Ok(p) => p,
-                Err(_) => {
-                    i += 1;
-                    continue;
-                }
-            };
-            let mut extra = Change::default();
-            if let Some(a) = agent_name {
-                extra.agent_name = Some(a.to_string());
-            }
-            match self.apply_plan(m, &p, extra, &user.username, comment).await {
-                Ok(()) => return Ok(Some(self.after_change(m.id).await?)),
-                Err(RegionError::Store(StoreError::Conflict)) => {
-                    lost += 1;
-                    let rest = order.len() - i - 1;
-                    if lost == 1 && rest > 1 {
-                        let j = i + 1 + (rand::random::<usize>() % rest.min(32));
-                        order.swap(i + 1, j);
+        // Candidates held by another request are tried once more at the end: that request
+        // may fail, and a machine it gives back is not passed over.
+        let mut held = Vec::new();
+        for pass in 0..2 {
+            let mut i = 0usize;
+            while i < order.len() {
+                let m = cands[order[i]].2;
+                i += 1;
+                let Some(_claim) = Claim::take(&self.allocating, m.id) else {
+                    if pass == 0 {
+                        held.push(order[i - 1]);
                     }
-                    i += 1;
+                    continue;
+                };
+                let opts = ActionOptions {
+                    comment: comment.map(String::from),
+                    ..Default::default()
+                };
+                let Ok(p) = plan(Action::Allocate, &facts(m), actor(user), &opts) else {
+                    continue;
+                };
+                let mut extra = Change::default();
+                if let Some(a) = agent_name {
+                    extra.agent_name = Some(a.to_string());
                 }
-                Err(e) => return Err(e),
+                match self.apply_plan(m, &p, extra, &user.username, comment).await {
+                    Ok(()) => return Ok(Some(self.after_change(m.id).await?)),
+                    Err(RegionError::Store(StoreError::Conflict)) => {
+                        // Another region took it: jump to a random one of the next few.
+                        lost += 1;
+                        let rest = order.len() - i;
+                        if lost == 1 && rest > 1 {
+                            let j = i + (rand::random::<usize>() % rest.min(32));
+                            order.swap(i, j);
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
             }
+            order = std::mem::take(&mut held);
         }
         Ok(None)
+    }
+}
+
+/// A machine this process is allocating: held while its compare-and-swap runs, given back on
+/// drop (whatever the outcome).
+struct Claim<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<i64>>,
+    id: i64,
+}
+
+impl<'a> Claim<'a> {
+    /// `None` when another request of this process holds `id`.
+    fn take(set: &'a std::sync::Mutex<std::collections::HashSet<i64>>, id: i64) -> Option<Self> {
+        let newly = set.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        // (Not `then_some`: it would build, and drop, a claim on `id` held by another.)
+        newly.then(|| Claim { set, id })
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut held = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        held.remove(&self.id);
     }
 }

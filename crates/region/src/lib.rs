@@ -222,6 +222,9 @@ pub struct Region {
     power_on_gap: Option<std::time::Duration>,
     /// Power operations queued and not finished (`metrics.rs`).
     power_pending: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// Machines this process is allocating right now (`allocation.rs`): concurrent callers
+    /// try other candidates instead of losing a compare-and-swap on the same one.
+    allocating: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
 }
 
 impl Region {
@@ -250,6 +253,7 @@ impl Region {
             node_timeout_secs: None,
             power_on_gap: None,
             power_pending: Default::default(),
+            allocating: Default::default(),
         }
     }
 
@@ -401,6 +405,21 @@ impl Region {
 
     pub async fn list_machines(&self, user: &User, f: MachineFilter) -> Result<Vec<Machine>> {
         Ok(self.store.list_machines(&visible(user, f)).await?)
+    }
+
+    /// One page of [`Region::list_machines`]: at most `limit` machines with an id above
+    /// `after`, in id order (the next page starts after the last id of this one).
+    pub async fn list_machines_page(
+        &self,
+        user: &User,
+        f: MachineFilter,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Machine>> {
+        Ok(self
+            .store
+            .list_machines_page(&visible(user, f), after, limit)
+            .await?)
     }
 
     /// As [`Region::list_machines`], with tags but no interfaces, disks or storage (the web
