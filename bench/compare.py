@@ -90,7 +90,7 @@ if n_big is not None:
     same = i_list_n == n_big_n
     rows.append((f"list all {n_big_n} machines, full detail (median)", f(n_big * 1e3, "{:.1f} ms"),
                  f(i_list * 1e3, "{:.0f} ms") if same else f"not measured (FULL=1)",
-                 ratio("list_full", i_list, n_big) if same else "n/a", "< 1 s"))
+                 ratio("list_full", i_list, n_big) if same else "n/a", f"< {n_big_n * 0.025:.0f} ms"))
 n_r99, i_r99 = g(ig, "read", "p99_ms"), g(ix, "read", "p99_ms")
 rows.append(("read one machine, p99 (2000 GETs, keep-alive)", f(n_r99, "{:.3f} ms"), f(i_r99, "{:.2f} ms"),
              ratio("read_p99", i_r99, n_r99), "< 5 ms"))
@@ -100,8 +100,19 @@ rows.append(("read one machine, p50", f(n_r50, "{:.3f} ms"), f(i_r50, "{:.2f} ms
 e = g(ig, "allocate")
 if e:
     rows.append((f"allocate out of {g(ig, 'list', 'machines')} Ready, {e['clients']} concurrent clients",
-                 f"{e['rate_per_s']:.0f}/s, p99 {e['p99_ms']:.1f} ms", "not measured", "n/a", ""))
+                 f"{e['rate_per_s']:.0f}/s, p99 {e['p99_ms']:.1f} ms", "not measured", "n/a", ">= 1000/s"))
     rows.append(("double allocations", f"{e['double_allocations']} in {e['ok']}", "", "", "0"))
+if ig and "filter" in ig:
+    fl = ig["filter"]
+    rows.append(("filtered list: one hostname, p50 / p99",
+                 f"{fl['hostname']['p50_ms']:.2f} / {fl['hostname']['p99_ms']:.2f} ms", "", "", ""))
+    rows.append(("filtered list: five ids, p50 / p99",
+                 f"{fl['ids5']['p50_ms']:.2f} / {fl['ids5']['p99_ms']:.2f} ms", "", "", ""))
+if ig and "memory_mb" in ig:
+    peak = max(v["peak"] for v in ig["memory_mb"].values())
+    phases = ", ".join(f"{k} {v['rss']}" for k, v in ig["memory_mb"].items())
+    rows.append(("region memory: peak resident (resident after each phase)",
+                 f"{peak} MB ({phases} MB)", "", "", "< 1024 MB"))
 if ig and "make_ready" in ig:
     mr = ig["make_ready"]
     rows.append((f"commission {mr['n']} to Ready (create/commission + get_token + signal, "
@@ -116,11 +127,15 @@ verdicts = {}
 if "create_rate" in ratios:
     verdicts["create_rate_20x_ironic"] = ratios["create_rate"] >= 20
 if n_big is not None:
-    verdicts["list_full_under_1s"] = n_big < 1.0
+    # The issue: the full list of 10,000 under 250 ms, i.e. 25 us a machine.
+    verdicts["list_full_under_25us_per_machine"] = n_big < 25e-6 * n_big_n
 if n_r99 is not None:
     verdicts["read_p99_under_5ms"] = n_r99 < 5.0
 if e:
     verdicts["zero_double_allocations"] = e["double_allocations"] == 0 and e["status10_matches"]
+    verdicts["allocate_1000_per_s"] = e["rate_per_s"] >= 1000
+if ig and "memory_mb" in ig:
+    verdicts["memory_under_1GiB"] = max(v["peak"] for v in ig["memory_mb"].values()) < 1024
 md.append("")
 md += [f"- {k}: {'MET' if v else 'MISSED'}" for k, v in verdicts.items()]
 

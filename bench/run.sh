@@ -11,7 +11,11 @@
 #      (default ../shared), IRONIC_VENV (/tmp/peers/venv-ironic, installed when missing),
 #      INGOT_BIN (skip the cargo build and use this binary), N_CREATE (1000), N_TOTAL (10000),
 #      N_STATES (100, Ironic manage/provide/deploy sample), ALLOC_CLIENTS (32), N_ALLOC (2000),
-#      ALLOC_SECONDS (300: no new allocation starts after that; the figures stay valid).
+#      ALLOC_SECONDS (300: no new allocation starts after that; the figures stay valid),
+#      READY_THREADS (4: clients making machines Ready), INGOT_PG (a postgres:// URL: Ingot runs
+#      on that PostgreSQL database instead of SQLite; it must be empty or Ingot's own),
+#      DEADLINE (1700 s: the whole Ingot client run; raise it with N_TOTAL=100000).
+#   N_TOTAL=100000 N_ALLOC=5000 DEADLINE=5400 ONLY=ingot bench/run.sh   # the 100,000-machine run
 # Writes into OUT: ironic-bench.txt, ironic-extra.{txt,json}, ingot.{txt,json},
 #      comparison.{md,json}, and the servers' logs. Exit status: non-zero if a step failed or a
 #      target was missed.
@@ -29,6 +33,9 @@ N_STATES=${N_STATES:-100}
 ALLOC_CLIENTS=${ALLOC_CLIENTS:-32}
 N_ALLOC=${N_ALLOC:-2000}
 ALLOC_SECONDS=${ALLOC_SECONDS:-300}
+READY_THREADS=${READY_THREADS:-4}
+DEADLINE=${DEADLINE:-1700}
+INGOT_PG=${INGOT_PG:-}
 IRONIC_VENV=${IRONIC_VENV:-/tmp/peers/venv-ironic}
 OUT=${OUT:-$BENCH/out/run-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
@@ -112,14 +119,19 @@ if [ "$ONLY" != ironic ]; then
   unset INGOT_DATABASE INGOT_DATA_DIR INGOT_LISTEN  # the bench uses SQLite in its own data dir
   DATA=$OUT/ingot/data
   rm -rf "$DATA"; mkdir -p "$DATA"
-  timeout 60 "$INGOT_BIN" createadmin --data-dir "$DATA" --username admin --password pw --email a@b.c \
+  DBARGS=()
+  if [ -n "$INGOT_PG" ]; then
+    DBARGS=(--database "$INGOT_PG")
+    echo "ingot database: PostgreSQL ($INGOT_PG)" | tee -a "$OUT/env.txt"
+  fi
+  timeout 60 "$INGOT_BIN" createadmin --data-dir "$DATA" "${DBARGS[@]}" --username admin --password pw --email a@b.c \
     > "$OUT/ingot/createadmin.log" 2>&1 || { cat "$OUT/ingot/createadmin.log" >&2; die "ingot createadmin failed"; }
   keyre='^[^:[:space:]]+:[^:[:space:]]+:[^:[:space:]]+$'
-  KEY=$(timeout 60 "$INGOT_BIN" apikey --data-dir "$DATA" --username admin 2>>"$OUT/ingot/apikey.log" | grep -E "$keyre" | tail -n 1 || true)
-  [ -n "$KEY" ] || KEY=$(timeout 60 "$INGOT_BIN" apikey --data-dir "$DATA" --username admin --generate 2>>"$OUT/ingot/apikey.log" | grep -E "$keyre" | tail -n 1 || true)
+  KEY=$(timeout 60 "$INGOT_BIN" apikey --data-dir "$DATA" "${DBARGS[@]}" --username admin 2>>"$OUT/ingot/apikey.log" | grep -E "$keyre" | tail -n 1 || true)
+  [ -n "$KEY" ] || KEY=$(timeout 60 "$INGOT_BIN" apikey --data-dir "$DATA" "${DBARGS[@]}" --username admin --generate 2>>"$OUT/ingot/apikey.log" | grep -E "$keyre" | tail -n 1 || true)
   [ -n "$KEY" ] || { cat "$OUT/ingot/apikey.log" >&2; die "ingot apikey printed no consumer_key:token_key:token_secret"; }
   INGOT_PORT=$(free_port 5240)
-  RUST_LOG=${RUST_LOG:-warn} "$INGOT_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$INGOT_PORT" \
+  RUST_LOG=${RUST_LOG:-warn} "$INGOT_BIN" serve --data-dir "$DATA" "${DBARGS[@]}" --listen "127.0.0.1:$INGOT_PORT" \
     > "$OUT/ingot/serve.log" 2>&1 &
   INGOT_PID=$!
   INGOT=http://127.0.0.1:$INGOT_PORT/MAAS
@@ -135,9 +147,10 @@ if [ "$ONLY" != ironic ]; then
 
   section "Ingot: bench/ingot-bench.py"
   set +e
-  timeout 1800 "$PY" "$BENCH/ingot-bench.py" --url "$INGOT" --apikey "$KEY" --n-create "$N_CREATE" \
+  timeout $((DEADLINE + 100)) "$PY" "$BENCH/ingot-bench.py" --url "$INGOT" --apikey "$KEY" --n-create "$N_CREATE" \
     --n-total "$N_TOTAL" --alloc-clients "$ALLOC_CLIENTS" --n-alloc "$N_ALLOC" \
-    --alloc-seconds "$ALLOC_SECONDS" --deadline 1700 \
+    --alloc-seconds "$ALLOC_SECONDS" --deadline "$DEADLINE" --ready-threads "$READY_THREADS" \
+    --server-pid "$INGOT_PID" \
     --json "$OUT/ingot.json" 2>&1 | tee "$OUT/ingot.txt"
   brc=${PIPESTATUS[0]}
   set -e
