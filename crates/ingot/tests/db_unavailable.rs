@@ -95,17 +95,37 @@ async fn a_request_caught_by_the_outage_answers_within_one_wait() {
     };
     let db = pg.create_database("ingot").await;
     let s = Server::start_on(&db, std::sync::Arc::new(tempfile::tempdir().unwrap()), &[]);
-    on_event_inserts(&s.db, "Machine created%", "PERFORM pg_sleep(3)").await;
+    on_event_inserts(&s.db, "Machine created%", "PERFORM pg_sleep(60)").await;
     let c = s.client();
-    let t = Instant::now();
     let req = tokio::spawn(async move { create(&c, "caught", &mac(3)).await });
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Stopped once the request is held in the trigger.
+    let mut watch = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg.url("postgres"))
+        .await
+        .expect("connect");
+    let held = "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'";
+    let t = Instant::now();
+    loop {
+        let n: i64 = sqlx::Row::get(&sqlx::query(held).fetch_one(&mut watch).await.unwrap(), 0);
+        if n == 1 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the request never got to the trigger"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(watch);
+    let t = Instant::now();
     tokio::task::block_in_place(|| pg.stop("immediate"));
     let r = req.await.expect("the request's task");
     let took = t.elapsed();
     maybe_done(&r);
-    // Without stopping at the first failure: 1 s, then 10 s waiting for a connection.
-    assert!(took < Duration::from_secs(6), "answered after {took:?}");
+    // Without stopping at the first failure: another 10 s waiting for a connection.
+    assert!(
+        took < Duration::from_secs(5),
+        "answered {took:?} after the stop"
+    );
     tokio::task::block_in_place(|| pg.start());
     assert_eq!(named(&s, "caught").await, 1, "it was made");
 }
