@@ -8,6 +8,7 @@ use axum::response::Response;
 use ingot_core::actions::ActionError;
 use ingot_core::settings::SettingError;
 use ingot_core::storage::StorageError;
+use ingot_region::model::witness;
 use ingot_region::model::StoreError;
 use ingot_region::RegionError;
 use serde_json::json;
@@ -44,6 +45,9 @@ pub(crate) fn text(status: StatusCode, msg: String) -> Response {
     )
         .into_response()
 }
+
+/// The answer when the database went away after the request may have changed something.
+pub const MAYBE_DONE: &str = "The database went away after this request may have made its change: read it back before repeating the request.";
 
 /// 503 with `Retry-After`: trying again later may work.
 fn unavailable(msg: String) -> Response {
@@ -109,6 +113,13 @@ impl IntoResponse for ApiError {
                 "The object was changed concurrently; try again.".into(),
             ),
             RegionError::Store(StoreError::Duplicate(m)) => text(StatusCode::CONFLICT, m),
+            // The request may have changed something before the database went away (its
+            // COMMIT went out): no `Retry-After`, which clients take as "not done, repeat it"
+            // (Juju's gomaasapi repeats any request so answered, an allocation too).
+            RegionError::Store(e) if e.unavailable().is_some() && witness::may_have_written() => {
+                tracing::warn!("database unavailable after a change may have been made: {e}");
+                text(StatusCode::SERVICE_UNAVAILABLE, MAYBE_DONE.into())
+            }
             RegionError::Store(e) if e.unavailable().is_some() => {
                 tracing::warn!("database unavailable: {e}");
                 let mut r = text(

@@ -323,7 +323,13 @@ async fn read_req(req: Request) -> Result<Req, ApiError> {
     Ok(r)
 }
 
+/// One request, noting whether it may have changed the database (its answer when the
+/// database goes away depends on it: `errors.rs`).
 async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
+    ingot_region::model::witness::watching_writes(serve_one(app, req)).await
+}
+
+async fn serve_one(app: Arc<App>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let started = std::time::Instant::now();

@@ -21,107 +21,15 @@
 #[path = "crash/checks.rs"]
 mod checks;
 mod common;
+#[path = "crash/region.rs"]
+mod region;
 #[path = "crash/storm.rs"]
 mod storm;
 
-use common::{admin_key, database, pg_url, Client, BIN};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use common::{admin_key, database, pg_url, Client};
+use region::{knob, Region};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// The region under test: one `ingot serve` on a fixed port, killed and started again.
-pub struct Region {
-    child: Option<Child>,
-    pub db: String,
-    pub dir: Arc<tempfile::TempDir>,
-    pub port: u16,
-}
-
-/// Deadline of transient statuses for the run (seconds): short, so that some fire during it.
-pub const NODE_TIMEOUT_SECS: i64 = 20;
-
-impl Region {
-    fn start(&mut self) {
-        let data_dir = self.dir.path().to_string_lossy().to_string();
-        let listen = format!("127.0.0.1:{}", self.port);
-        let timeout = NODE_TIMEOUT_SECS.to_string();
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--database",
-                &self.db,
-                "--data-dir",
-                &data_dir,
-                "--listen",
-                &listen,
-                "--reap-interval",
-                "1",
-                "--node-timeout-secs",
-                &timeout,
-                "--power-poll-interval",
-                "3600",
-            ])
-            .env("INGOT_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn ingot serve");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        out.read_line(&mut line).expect("read the listen line");
-        // Whatever else it prints is read (and shown), so the pipe never fills or breaks.
-        std::thread::spawn(move || {
-            for l in out.lines().map_while(Result::ok) {
-                eprintln!("ingot serve: {l}");
-            }
-        });
-        assert!(
-            line.contains(&listen),
-            "ingot serve did not come up on {listen}: {line:?}"
-        );
-        self.child = Some(child);
-    }
-
-    /// Whether the region is still running (it must never end by itself).
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
-    }
-
-    /// SIGKILL, then reap (the process is the test's own child).
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Region {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 async fn crash_storm(pg: bool) {
     let which = if pg { "PostgreSQL" } else { "SQLite" };
@@ -132,12 +40,7 @@ async fn crash_storm(pg: bool) {
 
     let (db, dir) = database(pg).await;
     let key = admin_key(&db);
-    let mut region = Region {
-        child: None,
-        db,
-        dir,
-        port: free_port(),
-    };
+    let mut region = Region::new(db, dir);
     region.start();
     let admin = Client::new(&region.base(), &key).lenient();
     let shared = Arc::new(storm::Shared::setup(admin, region.dir.path(), machines).await);
@@ -178,24 +81,12 @@ async fn crash_storm(pg: bool) {
     checks::all(&shared, &db_conn, region.dir.path(), which).await;
     drop(hold);
     let secs = t0.elapsed().as_secs_f64();
-    let summary = shared.summary(performed, secs, which);
-    println!("{summary}");
-    let violations = shared.violations();
-    for v in &violations {
-        let sid = v.split([' ', ':']).next().unwrap_or("");
-        if sid.len() == 6 {
-            eprintln!(
-                "{v}\n  events of {sid}:\n    {}",
-                checks::history(&db_conn, sid).await
-            );
-        }
-    }
-    assert!(
-        violations.is_empty(),
-        "{summary}\n{} violation(s):\n{}",
-        violations.len(),
-        violations.join("\n")
+    let summary = shared.summary(
+        &format!("crash storm on {which}: {performed} SIGKILLs"),
+        secs,
     );
+    println!("{summary}");
+    checks::assert_none(&shared, &db_conn, &summary).await;
     assert_eq!(
         performed, kills,
         "{summary}: the storm ended before every kill"

@@ -61,6 +61,7 @@ pub mod model {
     pub use ingot_store::files::StoredFile;
     pub use ingot_store::repositories::PackageRepository;
     pub use ingot_store::sources::{BootSource, BootSourceSelection};
+    pub use ingot_store::witness;
     pub use ingot_store::{
         Domain, Event, Interface, Machine, MachineFacts, MachineFilter, Named, NamedKind,
         ScriptResult, StoreError, Tag, Token, User, DEVICE,

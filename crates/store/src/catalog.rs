@@ -108,7 +108,7 @@ impl Store {
             .bind(name)
             .bind(description)
             .bind(now_ms())
-            .fetch_one(&self.pool)
+            .fetch_one(self.writes()?)
             .await
             .map_err(|e| map_unique(e, &format!("'{name}' already exists.")))?;
         Ok(Named {
@@ -134,7 +134,7 @@ impl Store {
                 .bind(name)
                 .bind(description)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(self.writes()?)
                 .await
                 .map_err(|e| map_unique(e, &format!("'{name}' already exists.")))?
                 .rows_affected(),
@@ -166,7 +166,7 @@ impl Store {
         if gone == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -183,7 +183,7 @@ impl Store {
         let sql = format!("DELETE FROM {table} WHERE id = $1 AND NOT EXISTS ({referenced})");
         if sqlx::query(&sql)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?
             .rows_affected()
             > 0
@@ -267,7 +267,7 @@ impl Store {
             .bind(comment)
             .bind(definition)
             .bind(kernel_opts)
-            .fetch_one(&self.pool)
+            .fetch_one(self.writes()?)
             .await
             .map_err(|e| map_unique(e, &format!("Tag with this name '{name}' already exists.")))?;
         Ok(Tag {
@@ -293,7 +293,7 @@ impl Store {
             .bind(kernel_opts)
             .bind(id)
             .bind(definition)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await
             .map_err(|e| map_unique(e, &format!("Tag with this name '{name}' already exists.")))?;
         Ok(())
@@ -302,7 +302,7 @@ impl Store {
     pub async fn delete_tag(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM tags WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -335,7 +335,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -413,7 +413,7 @@ impl Store {
             crate::events::insert_event(&mut tx, Some(machine), &system_id, &hostname, &ev, now)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(n)
     }
 }

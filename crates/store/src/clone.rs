@@ -278,7 +278,7 @@ impl Store {
 
         insert_event(&mut tx, Some(machine_id), &system_id, &hostname, event, now).await?;
         crate::bump_version(&mut tx, machine_id, now).await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(CloneApplied::Done)
     }
 }

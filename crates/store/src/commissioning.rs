@@ -172,7 +172,7 @@ impl Store {
         let mut vals = script_vals(s);
         vals.push(now_ms().into());
         let r = bind_all(sqlx::query("INSERT INTO scripts (name, title, description, tags, script_type, hardware_type, parallel, timeout, destructive, may_reboot, meta, body, version, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13) RETURNING id"), &vals)
-            .fetch_one(&self.pool)
+            .fetch_one(self.writes()?)
             .await
             .map_err(|e| map_unique(e, &format!("A script named '{}' already exists.", s.name)))?;
         self.script_by_id(r.try_get(0)?)
@@ -185,7 +185,7 @@ impl Store {
         let mut vals = script_vals(s);
         vals.extend([now_ms().into(), s.id.into()]);
         bind_all(sqlx::query("UPDATE scripts SET name = $1, title = $2, description = $3, tags = $4, script_type = $5, hardware_type = $6, parallel = $7, timeout = $8, destructive = $9, may_reboot = $10, meta = $11, body = $12, version = version + 1, updated = $13 WHERE id = $14"), &vals)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await
             .map_err(|e| map_unique(e, &format!("A script named '{}' already exists.", s.name)))?;
         Ok(())
@@ -194,7 +194,7 @@ impl Store {
     pub async fn delete_script(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM scripts WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -228,7 +228,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -251,7 +251,7 @@ impl Store {
             .bind(now)
             .bind(id)
             .bind(ResultStatus::Running.number())
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?
             .rows_affected();
         Ok(n > 0)
@@ -279,7 +279,7 @@ impl Store {
             .bind(result.as_deref())
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -575,7 +575,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -599,7 +599,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(n > 0)
     }
 }

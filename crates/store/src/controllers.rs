@@ -131,7 +131,7 @@ impl Store {
             }
         }
         insert_event(&mut tx, Some(id), system_id, &m.hostname, event, now).await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(id)
     }
 
@@ -140,7 +140,7 @@ impl Store {
         sqlx::query("UPDATE racks SET machine_id = $1 WHERE name = $2")
             .bind(machine_id)
             .bind(rack_name)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -183,7 +183,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 }

@@ -121,7 +121,7 @@ impl Store {
             .bind(&b.architecture)
             .fetch_one(&mut *tx)
             .await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         resource_from(&r)
     }
 
@@ -140,7 +140,7 @@ impl Store {
             .bind(now_ms())
             .bind(id)
             .bind(sha256)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?
             .rows_affected();
         if n == 0 {
@@ -152,7 +152,7 @@ impl Store {
     pub async fn delete_boot_resource(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM boot_resources WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -169,7 +169,7 @@ impl Store {
             .bind(staticip_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -187,7 +187,7 @@ impl Store {
             .bind(machine_id)
             .bind(result_set)
             .bind(name)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }

@@ -100,7 +100,7 @@ impl Store {
         )
         .await?;
         crate::bump_version(&mut tx, machine_id, now).await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(Edit::Done(id, Box::new(after), Default::default()))
     }
 

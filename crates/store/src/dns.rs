@@ -67,7 +67,7 @@ impl Store {
         .bind(name)
         .bind(authoritative as i64)
         .bind(ttl)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writes()?)
         .await
         .map_err(|e| map_unique(e, TAKEN))?;
         let id: i64 = r.try_get(0)?;
@@ -103,7 +103,7 @@ impl Store {
             vals.len()
         );
         crate::bind_all(sqlx::query(&sql), &vals)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await
             .map_err(|e| map_unique(e, TAKEN))?;
         Ok(())
@@ -121,7 +121,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -132,7 +132,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -196,7 +196,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(id)
     }
 
@@ -235,7 +235,7 @@ impl Store {
                 .await?;
             }
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -249,7 +249,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -266,7 +266,7 @@ impl Store {
     pub async fn set_dns_serial(&self, serial: i64) -> Result<()> {
         sqlx::query("UPDATE dns_serial SET serial = $1 WHERE id = 1")
             .bind(serial)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -285,7 +285,7 @@ impl Store {
             .bind(expires)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -294,7 +294,7 @@ impl Store {
         sqlx::query("DELETE FROM dhcp_leases WHERE mac = $1 AND ip = $2")
             .bind(mac)
             .bind(ip)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -303,7 +303,7 @@ impl Store {
     pub async fn delete_expired_leases(&self, now: i64) -> Result<u64> {
         let r = sqlx::query("DELETE FROM dhcp_leases WHERE expires < $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(r.rows_affected())
     }
@@ -386,7 +386,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(id)
     }
 
@@ -395,7 +395,7 @@ impl Store {
             .bind(rrdata)
             .bind(ttl)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -419,7 +419,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 }

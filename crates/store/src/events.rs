@@ -161,7 +161,7 @@ impl Store {
     pub async fn record_event(&self, m: &Machine, ev: &NewEvent) -> Result<()> {
         let mut tx = self.begin_write().await?;
         insert_event(&mut tx, Some(m.id), &m.system_id, &m.hostname, ev, now_ms()).await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 }

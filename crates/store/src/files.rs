@@ -66,7 +66,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         self.file(owner_id, filename)
             .await?
             .ok_or(crate::StoreError::NotFound)
@@ -113,7 +113,7 @@ impl Store {
         let n = sqlx::query("DELETE FROM files WHERE owner_id = $1 AND filename = $2")
             .bind(owner_id)
             .bind(filename)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?
             .rows_affected();
         Ok(n > 0)

@@ -31,6 +31,7 @@ mod settings;
 pub mod sources;
 pub mod storage;
 mod users;
+pub mod witness;
 pub mod work;
 
 pub use catalog::{Domain, Named, NamedKind, Tag};
@@ -53,7 +54,10 @@ pub use users::{random_token, Token, TokenOwner, User};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(#[source] sqlx::Error),
+    /// The database could not be reached earlier in this request: not tried again.
+    #[error("the database could not be reached earlier in this request")]
+    Away,
     #[error("not found")]
     NotFound,
     /// The row changed under us (compare-and-swap lost).
@@ -68,13 +72,36 @@ pub enum StoreError {
     BadUrl(String),
 }
 
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if unreachable(&e) {
+            witness::away();
+        }
+        StoreError::Db(e)
+    }
+}
+
+/// Whether `e` says the database cannot be reached (away, restarting, refusing, or no
+/// connection to it came in time), rather than that it is busy or full.
+fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 impl StoreError {
     /// Why the database cannot serve now, when that is the trouble (it is away, restarting,
     /// refusing connections, busy, or its disk is full): the request may be tried again
     /// later. `None` for every other error.
     pub fn unavailable(&self) -> Option<&'static str> {
-        let StoreError::Db(e) = self else {
-            return None;
+        let e = match self {
+            StoreError::Db(e) => e,
+            StoreError::Away => return Some("The database is not reachable; try again shortly."),
+            _ => return None,
         };
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
@@ -113,6 +140,14 @@ pub(crate) fn found(rows_affected: u64) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// Commit `tx`, noting first that the request may have changed the database: a COMMIT whose
+/// answer is lost may have been made.
+pub(crate) async fn commit(tx: sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
+    witness::wrote();
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Whether a pooled connection may be handed out: not one still inside a transaction. A
@@ -205,7 +240,7 @@ pub(crate) fn map_unique(e: sqlx::Error, what: &str) -> StoreError {
             return StoreError::Duplicate(what.to_string());
         }
     }
-    StoreError::Db(e)
+    e.into()
 }
 
 /// What [`Store::lock_machine`] reads.
@@ -266,7 +301,21 @@ impl Store {
         })
     }
 
+    /// The pool, for a statement that commits by itself and may change something (noted for
+    /// the request: [`witness`]).
+    /// Once the request found the database unreachable, it does not wait for it again.
+    pub(crate) fn writes(&self) -> Result<&AnyPool> {
+        if witness::found_away() {
+            return Err(StoreError::Away);
+        }
+        witness::wrote();
+        Ok(&self.pool)
+    }
+
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        if witness::found_away() {
+            return Err(StoreError::Away);
+        }
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
@@ -346,7 +395,7 @@ impl Store {
         }
         sqlx::query("VACUUM INTO $1")
             .bind(path.to_string_lossy().to_string())
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -400,7 +449,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 

@@ -433,7 +433,7 @@ impl Store {
             .bind(now_ms())
             .bind(interval_secs)
             .bind(machine_id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -554,7 +554,7 @@ impl Store {
         for ev in events {
             insert_event(&mut tx, Some(id), system_id, &m.hostname, ev, now).await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok((id, interfaces))
     }
 
@@ -626,7 +626,7 @@ impl Store {
             "",
         );
         insert_event(&mut tx, Some(id), &sid, &host, &ev, now).await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(Some(id))
     }
 
@@ -1034,7 +1034,7 @@ impl Store {
                     .await?;
             }
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         if let Some(to) = change.status.filter(|to| *to != m.status) {
             let mut t = self.transitions.lock().unwrap_or_else(|p| p.into_inner());
             *t.entry((m.status, to)).or_default() += 1;
@@ -1088,7 +1088,7 @@ impl Store {
             return Err(StoreError::Conflict);
         }
         insert_event(&mut tx, None, &m.system_id, &m.hostname, event, now_ms()).await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -1115,7 +1115,7 @@ impl Store {
             let mut vals = vec![Val::from(rack.to_string())];
             vals.extend(chunk.iter().map(|m| Val::from(m.clone())));
             n += bind_all(sqlx::query(&sql), &vals)
-                .execute(&self.pool)
+                .execute(self.writes()?)
                 .await?
                 .rows_affected();
         }

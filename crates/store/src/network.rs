@@ -246,7 +246,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(Fabric {
             id,
             name: name.into(),
@@ -258,7 +258,7 @@ impl Store {
             .bind(name)
             .bind(class_type)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await
             .map_err(|e| {
                 map_unique(
@@ -318,7 +318,7 @@ impl Store {
         .bind(vid)
         .bind(name)
         .bind(mtu)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writes()?)
         .await
         .map_err(|e| map_unique(e, &format!("VLAN {vid} already exists on this fabric.")))?;
         self.vlan_by_id(r.try_get(0)?)
@@ -336,7 +336,7 @@ impl Store {
             .bind(v.secondary_rack.as_deref())
             .bind(v.relay_vlan_id)
             .bind(v.id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -345,7 +345,7 @@ impl Store {
         sqlx::query("UPDATE vlans SET space_id = $1 WHERE id = $2")
             .bind(space_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -372,7 +372,7 @@ impl Store {
         .bind(name)
         .bind(description)
         .bind(now_ms())
-        .fetch_one(&self.pool)
+        .fetch_one(self.writes()?)
         .await
         .map_err(|e| map_unique(e, "A space with this name already exists."))?;
         Ok(r.try_get(0)?)
@@ -382,7 +382,7 @@ impl Store {
             .bind(name)
             .bind(description)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await
             .map_err(|e| map_unique(e, "A space with this name already exists."))?;
         Ok(())
@@ -398,7 +398,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -440,7 +440,7 @@ impl Store {
             .bind(s.rdns_mode)
             .bind(s.active_discovery as i64)
             .bind(now_ms())
-            .fetch_one(&self.pool)
+            .fetch_one(self.writes()?)
             .await
             .map_err(|e| map_unique(e, &format!("A subnet named '{}' or with CIDR {} already exists.", s.name, s.cidr)))?;
         self.subnet_by_id(r.try_get(0)?)
@@ -460,7 +460,7 @@ impl Store {
             .bind(s.rdns_mode)
             .bind(s.active_discovery as i64)
             .bind(s.id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await
             .map_err(|e| map_unique(e, &format!("A subnet named '{}' already exists.", s.name)))?;
         Ok(())
@@ -505,7 +505,7 @@ impl Store {
             .bind(&r.end_ip)
             .bind(&r.comment)
             .bind(now_ms())
-            .fetch_one(&self.pool)
+            .fetch_one(self.writes()?)
             .await?;
         self.iprange_by_id(row.try_get(0)?)
             .await?
@@ -520,14 +520,14 @@ impl Store {
         .bind(&r.end_ip)
         .bind(&r.comment)
         .bind(r.id)
-        .execute(&self.pool)
+        .execute(self.writes()?)
         .await?;
         Ok(())
     }
     pub async fn delete_iprange(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM ipranges WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -621,7 +621,7 @@ impl Store {
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         rows.first()
             .map(staticip_from)
             .transpose()?
@@ -648,7 +648,7 @@ impl Store {
             .bind(mac)
             .bind(comment)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await
             .map_err(|e| map_unique(e, &format!("{mac} already has a reserved address.")))?;
         crate::found(done.rows_affected())
@@ -657,7 +657,7 @@ impl Store {
     pub async fn delete_static_ip(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM staticips WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -698,7 +698,7 @@ impl Store {
             .bind(l.staticip_id)
             .bind(l.default_gateway as i64)
             .bind(now_ms())
-            .fetch_one(&self.pool)
+            .fetch_one(self.writes()?)
             .await?;
         Ok(r.try_get(0)?)
     }
@@ -716,7 +716,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -769,7 +769,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(id)
     }
 
@@ -787,7 +787,7 @@ impl Store {
         .bind(machine_id)
         .bind(name)
         .bind(mac)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writes()?)
         .await
         .map_err(|e| map_unique(e, "This MAC address is already in use."))?;
         Ok(r.try_get(0)?)
@@ -798,7 +798,7 @@ impl Store {
         sqlx::query("UPDATE interfaces SET vlan_id = $1 WHERE id = $2")
             .bind(vlan_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -813,7 +813,7 @@ impl Store {
             .bind(name)
             .bind(params.to_string())
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -831,7 +831,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -850,7 +850,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -879,7 +879,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -889,7 +889,7 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         teardown_interfaces(&mut tx, ids, true).await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -905,7 +905,7 @@ impl Store {
         .bind(version)
         .bind(now)
         .bind(name)
-        .execute(&self.pool)
+        .execute(self.writes()?)
         .await?
         .rows_affected();
         if n == 0 {
@@ -916,7 +916,7 @@ impl Store {
                 .bind(address)
                 .bind(version)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(self.writes()?)
                 .await;
             match r {
                 Ok(_) => {}
@@ -927,7 +927,7 @@ impl Store {
                         .bind(version)
                         .bind(now)
                         .bind(name)
-                        .execute(&self.pool)
+                        .execute(self.writes()?)
                         .await?;
                 }
                 Err(e) => return Err(e.into()),
@@ -969,7 +969,7 @@ impl Store {
         .bind(kind)
         .bind(detail)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(self.writes()?)
         .await?;
         Ok(())
     }

@@ -89,7 +89,7 @@ impl Store {
             let q = sqlx::query("INSERT INTO package_repositories (name, url, distributions, disabled_pockets, disabled_components, disable_sources, components, arches, key, enabled, is_default, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) RETURNING id");
             let row = fields(q)
                 .bind(now_ms())
-                .fetch_one(&self.pool)
+                .fetch_one(self.writes()?)
                 .await
                 .map_err(dup)?;
             row.try_get(0)?
@@ -97,7 +97,7 @@ impl Store {
             let q = sqlx::query("UPDATE package_repositories SET name = $1, url = $2, distributions = $3, disabled_pockets = $4, disabled_components = $5, disable_sources = $6, components = $7, arches = $8, key = $9, enabled = $10 WHERE id = $11");
             let done = fields(q)
                 .bind(r.id)
-                .execute(&self.pool)
+                .execute(self.writes()?)
                 .await
                 .map_err(dup)?;
             found(done.rows_affected())?;
@@ -111,7 +111,7 @@ impl Store {
     pub async fn delete_package_repository(&self, id: i64) -> Result<()> {
         let done = sqlx::query("DELETE FROM package_repositories WHERE id = $1 AND is_default = 0")
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         found(done.rows_affected())
     }

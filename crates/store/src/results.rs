@@ -115,7 +115,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -156,7 +156,7 @@ impl Store {
             .bind(now_ms())
             .bind(machine_id)
             .bind(ResultStatus::Aborted.number())
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }

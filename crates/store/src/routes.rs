@@ -50,7 +50,7 @@ impl Store {
             .bind(r.destination_id)
             .bind(&r.gateway_ip)
             .bind(r.metric)
-            .fetch_one(&self.pool)
+            .fetch_one(self.writes()?)
             .await
             .map_err(|e| map_unique(e, DUPLICATE))?;
         self.static_route(row.try_get(0)?)
@@ -64,7 +64,7 @@ impl Store {
             .bind(&r.gateway_ip)
             .bind(r.metric)
             .bind(r.id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await
             .map_err(|e| map_unique(e, DUPLICATE))?;
         Ok(())
@@ -73,7 +73,7 @@ impl Store {
         found(
             sqlx::query("DELETE FROM static_routes WHERE id = $1")
                 .bind(id)
-                .execute(&self.pool)
+                .execute(self.writes()?)
                 .await?
                 .rows_affected(),
         )

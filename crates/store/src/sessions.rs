@@ -23,7 +23,7 @@ impl Store {
     ) -> Result<()> {
         sqlx::query("DELETE FROM ui_sessions WHERE expires <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         sqlx::query(
             "INSERT INTO ui_sessions (id, user_id, csrf, created, expires) VALUES ($1, $2, $3, $4, $5)",
@@ -33,7 +33,7 @@ impl Store {
         .bind(csrf)
         .bind(now)
         .bind(expires)
-        .execute(&self.pool)
+        .execute(self.writes()?)
         .await?;
         Ok(())
     }
@@ -60,7 +60,7 @@ impl Store {
     pub async fn delete_ui_session(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM ui_sessions WHERE id = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }

@@ -27,7 +27,7 @@ impl Store {
         sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
             .bind(name)
             .bind(value)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -39,7 +39,7 @@ impl Store {
         )
         .bind(name)
         .bind(value)
-        .execute(&self.pool)
+        .execute(self.writes()?)
         .await?;
         Ok(())
     }

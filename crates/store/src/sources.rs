@@ -86,7 +86,7 @@ impl Store {
                 .bind(&s.keyring_filename)
                 .bind(&s.keyring_data)
                 .bind(now)
-                .fetch_one(&self.pool)
+                .fetch_one(self.writes()?)
                 .await
                 .map_err(|e| map_unique(e, &what))?
                 .try_get::<i64, _>(0)?
@@ -97,7 +97,7 @@ impl Store {
                 .bind(&s.keyring_data)
                 .bind(now)
                 .bind(s.id)
-                .execute(&self.pool)
+                .execute(self.writes()?)
                 .await
                 .map_err(|e| map_unique(e, &what))?;
             s.id
@@ -118,7 +118,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(())
     }
 
@@ -165,7 +165,7 @@ impl Store {
                 .bind(json_list(&s.subarches))
                 .bind(json_list(&s.labels))
                 .bind(now_ms())
-                .fetch_one(&self.pool)
+                .fetch_one(self.writes()?)
                 .await
                 .map_err(|e| map_unique(e, &what))?
                 .try_get::<i64, _>(0)?
@@ -178,7 +178,7 @@ impl Store {
                 .bind(json_list(&s.labels))
                 .bind(s.id)
                 .bind(s.boot_source_id)
-                .execute(&self.pool)
+                .execute(self.writes()?)
                 .await
                 .map_err(|e| map_unique(e, &what))?;
             s.id
@@ -192,7 +192,7 @@ impl Store {
         sqlx::query("DELETE FROM boot_source_selections WHERE boot_source_id = $1 AND id = $2")
             .bind(source)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }

@@ -153,7 +153,7 @@ impl Store {
         }
         // The machine's version moves so that caches and CAS writers see the change.
         crate::bump_version(&mut tx, machine_id, now).await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(Edit::Done(out, Box::new(model), map))
     }
 }
@@ -210,7 +210,7 @@ impl Store {
         let now = now_ms();
         insert_event(&mut tx, Some(machine_id), &sid, &host, event, now).await?;
         crate::bump_version(&mut tx, machine_id, now).await?;
-        tx.commit().await?;
+        crate::commit(tx).await?;
         Ok(true)
     }
 }

@@ -99,7 +99,7 @@ impl Store {
             .bind(password_hash)
             .bind(is_admin as i64)
             .bind(now_ms())
-            .fetch_one(&self.pool)
+            .fetch_one(self.writes()?)
             .await
             .map_err(|e| map_unique(e, &format!("A user with the username '{username}' already exists.")))?;
         let id: i64 = r.try_get(0)?;
@@ -139,7 +139,7 @@ impl Store {
         let mut vals: Vec<Val> = cols.into_iter().map(|(_, v)| v).collect();
         vals.push(id.into());
         bind_all(sqlx::query(&sql), &vals)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }
@@ -186,7 +186,7 @@ impl Store {
         .bind(user_id)
         .bind(key)
         .bind(now_ms())
-        .fetch_one(&self.pool)
+        .fetch_one(self.writes()?)
         .await?;
         Ok(r.try_get(0)?)
     }
@@ -206,7 +206,7 @@ impl Store {
             sqlx::query("DELETE FROM sshkeys WHERE user_id = $1 AND id = $2")
                 .bind(user_id)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(self.writes()?)
                 .await?
                 .rows_affected(),
         )
@@ -237,7 +237,7 @@ impl Store {
             .bind(&tk)
             .bind(&ts)
             .bind(now_ms())
-            .fetch_one(&self.pool)
+            .fetch_one(self.writes()?)
             .await?;
         let id: i64 = r.try_get(0)?;
         let owner = match machine_id {
@@ -280,7 +280,7 @@ impl Store {
         .bind(name)
         .bind(user_id)
         .bind(token_key)
-        .execute(&self.pool)
+        .execute(self.writes()?)
         .await?
         .rows_affected())
     }
@@ -292,7 +292,7 @@ impl Store {
             )
             .bind(user_id)
             .bind(token_key)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?
             .rows_affected(),
         )
@@ -319,7 +319,7 @@ impl Store {
     pub async fn regenerate_machine_token(&self, machine_id: i64) -> Result<Token> {
         sqlx::query("DELETE FROM tokens WHERE kind = 'machine' AND machine_id = $1")
             .bind(machine_id)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         self.insert_token("machine", None, Some(machine_id), "machine")
             .await

@@ -34,7 +34,7 @@ impl Store {
                 .bind(name)
                 .bind(holder)
                 .bind(until)
-                .execute(&self.pool)
+                .execute(self.writes()?)
                 .await?
                 .rows_affected();
             return Ok((n == 1).then_some(1));
@@ -56,7 +56,7 @@ impl Store {
             .bind(name)
             .bind(token)
             .bind(&who)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?
             .rows_affected();
         Ok((n == 1).then_some(next))
@@ -67,7 +67,7 @@ impl Store {
         sqlx::query("UPDATE work_leases SET expires = 0 WHERE name = $1 AND holder = $2")
             .bind(name)
             .bind(holder)
-            .execute(&self.pool)
+            .execute(self.writes()?)
             .await?;
         Ok(())
     }

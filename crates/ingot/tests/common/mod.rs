@@ -4,6 +4,7 @@
 pub mod bmc_farm;
 pub mod host;
 pub mod mirror;
+pub mod pg_cluster;
 pub mod webdriver;
 
 use reqwest::StatusCode;
@@ -73,6 +74,14 @@ pub fn skip_unless_root(why: &str) -> bool {
     );
     eprintln!("SKIP: needs root ({why})");
     true
+}
+
+/// A port of 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// A process the test started, killed (by its own PID) and reaped when dropped.
@@ -326,6 +335,10 @@ pub struct Resp {
     pub status: StatusCode,
     pub body: String,
     pub content_type: String,
+    /// Its `Retry-After` header, when it has one.
+    pub retry_after: Option<String>,
+    /// From sending the request to the end of the answer (or to the network error).
+    pub elapsed: Duration,
 }
 
 impl Resp {
@@ -399,6 +412,7 @@ impl Client {
     }
 
     async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
+        let sent = std::time::Instant::now();
         let r = match self.auth(rb).send().await {
             Ok(r) => r,
             Err(e) if self.lenient => {
@@ -406,6 +420,8 @@ impl Client {
                     status: StatusCode::from_u16(NETWORK_ERROR).expect("status"),
                     body: e.to_string(),
                     content_type: String::new(),
+                    retry_after: None,
+                    elapsed: sent.elapsed(),
                 }
             }
             Err(e) => panic!("request: {e}"),
@@ -418,6 +434,11 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         // The `maas` CLI reads every answer's Content-Type (and exits 2 without one, even
         // after a delete that worked): every test's every API answer carries one.
         assert!(
@@ -429,6 +450,8 @@ impl Client {
             status,
             body,
             content_type,
+            retry_after,
+            elapsed: sent.elapsed(),
         }
     }
 

@@ -68,11 +68,29 @@ pub async fn history(db: &Db, sid: &str) -> String {
     db.strings(&sql).await.join("\n    ")
 }
 
+/// Fail with every violation recorded (a machine's events shown with what names it).
+pub async fn assert_none(s: &Shared, db: &Db, summary: &str) {
+    let violations = s.violations();
+    for v in &violations {
+        let sid = v.split([' ', ':']).next().unwrap_or("");
+        if sid.len() == 6 {
+            eprintln!("{v}\n  events of {sid}:\n    {}", history(db, sid).await);
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "{summary}\n{} violation(s):\n{}",
+        violations.len(),
+        violations.join("\n")
+    );
+}
+
 /// Every invariant; each failure is recorded as a violation naming what broke.
 pub async fn all(s: &Shared, db: &Db, data_dir: &Path, which: &str) {
     let n = s.checks_run.fetch_add(1, Ordering::Relaxed) + 1;
     let before = s.violations().len();
     machines_are_there(s, which).await;
+    refused_creations_left_nothing(s, db).await;
     transitions_are_edges(s, db).await;
     deadlines_hold(s, db).await;
     allocations_hold(s, db).await;
@@ -110,6 +128,24 @@ async fn machines_are_there(s: &Shared, which: &str) {
     for k in known {
         if !listed.contains(&k.system_id) {
             s.violation(format!("machine {} ({}) was lost", k.system_id, k.mac));
+        }
+    }
+}
+
+/// No machine whose creation was answered with a refusal or a 503 exists: an answer that
+/// says "not done" was not done (a 503 after the commit would have a client create it twice).
+async fn refused_creations_left_nothing(s: &Shared, db: &Db) {
+    let macs: HashSet<String> = db
+        .strings("SELECT LOWER(mac_address) FROM interfaces")
+        .await
+        .into_iter()
+        .collect();
+    let refused = s.not_created.lock().expect("not created").clone();
+    for mac in refused {
+        if macs.contains(&mac.to_lowercase()) {
+            s.violation(format!(
+                "machine {mac}: its creation was answered with a refusal or 503, yet it exists"
+            ));
         }
     }
 }
@@ -171,7 +207,15 @@ async fn transitions_are_edges(s: &Shared, db: &Db) {
 
 /// Transient statuses have a deadline, and none is past it (beyond the reaper's round).
 async fn deadlines_hold(s: &Shared, db: &Db) {
+    for v in overdue(db, REAPER_SLACK_MS).await {
+        s.violation(v);
+    }
+}
+
+/// Machines in a transient status without a deadline, or more than `slack_ms` past it.
+pub async fn overdue(db: &Db, slack_ms: i64) -> Vec<String> {
     let now = now_ms();
+    let mut late = Vec::new();
     for r in db
         .rows("SELECT system_id, status, status_expires, deploy_queued FROM machines")
         .await
@@ -187,14 +231,15 @@ async fn deadlines_hold(s: &Shared, db: &Db) {
         }
         match expires {
             None if queued.is_some() => {}
-            None => s.violation(format!("{sid}: {st} without a deadline")),
-            Some(e) if e < now - REAPER_SLACK_MS => s.violation(format!(
+            None => late.push(format!("{sid}: {st} without a deadline")),
+            Some(e) if e < now - slack_ms => late.push(format!(
                 "{sid}: still {st} {} ms after its deadline",
                 now - e
             )),
             Some(_) => {}
         }
     }
+    late
 }
 
 /// Every allocation answered is what the database holds: the user it was answered to owns

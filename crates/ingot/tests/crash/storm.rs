@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const API: &str = "/MAAS/api/2.0";
 const META: &str = "/MAAS/metadata/2012-03-01/";
@@ -35,6 +36,20 @@ pub enum LeaseState {
     Unknown,
 }
 
+/// One answer the storm got: when, to what, how long it took (judged by `pg_restart.rs`;
+/// `crash.rs` kills the region, whose clients then wait for nothing).
+#[allow(dead_code)]
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub what: &'static str,
+    pub code: u16,
+    /// When the request was sent, and how long until its answer (or its network error).
+    pub sent: Instant,
+    pub elapsed: Duration,
+    /// The start of the body of an answer that is not a success.
+    pub body: String,
+}
+
 /// A chunked upload in progress (python-libmaas' way: create with sha256 and size, then PUT).
 struct Upload {
     uri: String,
@@ -48,6 +63,8 @@ pub struct Tally {
     pub ok: usize,
     pub refused: usize,
     pub unavailable: usize,
+    /// 503 without `Retry-After`: the change may have been made.
+    pub maybe_done: usize,
     pub lost: usize,
 }
 
@@ -57,6 +74,8 @@ pub struct Shared {
     anon: Client,
     rack_secret: String,
     pub machines: Mutex<Vec<Known>>,
+    /// MACs of machines whose creation was answered with a refusal or a 503: not there.
+    pub not_created: Mutex<Vec<String>>,
     busy: Mutex<HashSet<String>>,
     /// Allocated machines and who was answered with them.
     held: Mutex<HashMap<String, String>>,
@@ -67,6 +86,7 @@ pub struct Shared {
     pub leases: Mutex<BTreeMap<String, LeaseState>>,
     uploads: tokio::sync::Mutex<Vec<Upload>>,
     tally: Mutex<BTreeMap<&'static str, Tally>>,
+    answers: Mutex<Vec<Answer>>,
     violations: Mutex<Vec<String>>,
     started: AtomicUsize,
     finished: AtomicUsize,
@@ -81,7 +101,7 @@ pub struct Shared {
 
 /// How an answer counts.
 #[derive(PartialEq)]
-enum Outcome {
+pub enum Outcome {
     Ok,
     Refused,
     Lost,
@@ -125,12 +145,14 @@ impl Shared {
             anon,
             rack_secret,
             machines: Mutex::default(),
+            not_created: Mutex::default(),
             busy: Mutex::default(),
             held: Mutex::default(),
             alloc_gate: tokio::sync::RwLock::new(()),
             leases: Mutex::default(),
             uploads: tokio::sync::Mutex::default(),
             tally: Mutex::default(),
+            answers: Mutex::default(),
             violations: Mutex::default(),
             started: AtomicUsize::new(0),
             lost: AtomicUsize::new(0),
@@ -158,9 +180,43 @@ impl Shared {
         self.violations.lock().expect("violations").clone()
     }
 
-    /// Count an answer; a 5xx other than 503 (or anything unexpected) is a violation.
-    fn note(&self, what: &'static str, r: &Resp) -> Outcome {
+    /// Every answer so far, in the order they came.
+    #[allow(dead_code)]
+    pub fn answers(&self) -> Vec<Answer> {
+        self.answers.lock().expect("answers").clone()
+    }
+
+    /// Count an answer; a 5xx other than 503 (or anything unexpected) is a violation, and so
+    /// is a 503 that does not say when to try again or does not say why in a line of text.
+    pub fn note(&self, what: &'static str, r: &Resp) -> Outcome {
         let code = r.status.as_u16();
+        self.answers.lock().expect("answers").push(Answer {
+            what,
+            code,
+            sent: Instant::now() - r.elapsed,
+            elapsed: r.elapsed,
+            body: match code {
+                200..=299 => String::new(),
+                _ => r.body.chars().take(200).collect(),
+            },
+        });
+        // A 503 says why in a line of text. With `Retry-After` it says "not done, try again";
+        // without, that the change may have been made (the database went away after its
+        // COMMIT went out): then either may be true.
+        let maybe_done =
+            code == 503 && r.retry_after.is_none() && r.body.contains("may have made its change");
+        if code == 503 {
+            let plain = r.content_type.starts_with("text/plain")
+                && !r.body.is_empty()
+                && r.body.len() < 200
+                && !r.body.contains('\n');
+            if !plain || (r.retry_after.is_none() && !maybe_done) {
+                self.violation(format!(
+                    "{what}: 503 with Retry-After {:?}, {}: {:?}",
+                    r.retry_after, r.content_type, r.body
+                ));
+            }
+        }
         let mut t = self.tally.lock().expect("tally");
         let e = t.entry(what).or_default();
         match code {
@@ -171,6 +227,10 @@ impl Shared {
             400 | 403 | 404 | 409 => {
                 e.refused += 1;
                 Outcome::Refused
+            }
+            503 if maybe_done => {
+                e.maybe_done += 1;
+                Outcome::Lost
             }
             503 => {
                 e.unavailable += 1;
@@ -218,15 +278,19 @@ impl Shared {
             (&self.admin, "add by hand")
         };
         let r = client.post(&format!("{API}/machines/"), &p).await;
-        if self.note(what, &r) == Outcome::Ok {
-            let sid = r.json()["system_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            self.machines.lock().expect("machines").push(Known {
-                system_id: sid,
-                mac,
-            });
+        match self.note(what, &r) {
+            Outcome::Ok => {
+                let sid = r.json()["system_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                self.machines.lock().expect("machines").push(Known {
+                    system_id: sid,
+                    mac,
+                });
+            }
+            Outcome::Refused => self.not_created.lock().expect("not created").push(mac),
+            Outcome::Lost => {}
         }
     }
 
@@ -261,16 +325,15 @@ impl Shared {
         h.iter().map(|(a, b)| (a.clone(), b.clone())).collect()
     }
 
-    /// Forget who holds `sid` before anything that may give it back.
-    fn let_go(&self, sid: &str) {
-        self.held.lock().expect("held").remove(sid);
-    }
-
-    /// Release `sid` (no allocation is between its commit and its record meanwhile).
+    /// Release `sid` (no allocation is between its commit and its record meanwhile). A
+    /// release refused (or answered 503) gave nothing back: whoever held it still does.
     async fn release(&self, sid: &str, what: &'static str, params: &[(&str, &str)]) {
         let _g = self.alloc_gate.write().await;
-        self.let_go(sid);
-        self.action(sid, what, "release", params).await
+        let holder = self.held.lock().expect("held").remove(sid);
+        let r = self.admin.op(sid, "release", params).await;
+        if let (Outcome::Refused, Some(who)) = (self.note(what, &r), holder) {
+            self.held.lock().expect("held").insert(sid.to_string(), who);
+        }
     }
 
     /// A rack reports a DHCP lease given or given back for a device's MAC.
@@ -606,22 +669,24 @@ impl Shared {
     }
 
     // ------------------------------------------------------------------ report
-    pub fn summary(&self, kills: usize, secs: f64, which: &str) -> String {
+    /// The run's figures under a `title` (what was done to the region, and where).
+    pub fn summary(&self, title: &str, secs: f64) -> String {
         let t = self.tally.lock().expect("tally");
-        let (mut ok, mut refused, mut unavailable, mut lost) = (0, 0, 0, 0);
+        let (mut ok, mut refused, mut unavailable, mut maybe, mut lost) = (0, 0, 0, 0, 0);
         let mut lines = Vec::new();
         for (what, x) in t.iter() {
             ok += x.ok;
             refused += x.refused;
             unavailable += x.unavailable;
+            maybe += x.maybe_done;
             lost += x.lost;
             lines.push(format!(
-                "  {what:<24} ok {:>5}  refused {:>4}  503 {:>3}  no answer {:>3}",
-                x.ok, x.refused, x.unavailable, x.lost
+                "  {what:<24} ok {:>5}  refused {:>4}  503 {:>3}  503 maybe done {:>2}  no answer {:>3}",
+                x.ok, x.refused, x.unavailable, x.maybe_done, x.lost
             ));
         }
         format!(
-            "crash storm on {which}: {kills} SIGKILLs, {} operations ({ok} requests answered, {refused} refused as the rules say, {unavailable} 503, {lost} without answer) in {secs:.1} s; {} machines; {} invariant checks; {} violations\n{}",
+            "{title}: {} operations ({ok} requests succeeded, {refused} refused as the rules say, {unavailable} 503 not done, {maybe} 503 maybe done, {lost} without answer) in {secs:.1} s; {} machines; {} invariant checks; {} violations\n{}",
             self.done(),
             self.machines.lock().expect("machines").len(),
             self.checks_run.load(Ordering::Relaxed),
