@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (26, V26_SQLITE, V26_PG),
     (27, V27_SQLITE, V27_PG),
     (28, V28, V28),
+    (29, V29, V29),
 ];
 
 macro_rules! v1 {
@@ -504,6 +505,10 @@ const V27_PG: &str = concat!(
 /// the power monitor's shards) and each region's own membership, each held by one region
 /// until `expires` (ms); `token` rises whenever a lease changes hands (a fencing token).
 const V28: &str = "CREATE TABLE work_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires BIGINT NOT NULL);\n";
+
+/// What a rack said of its DHCP service at its last check-in: the subnets (CIDRs, space
+/// separated) its DHCP server was answering for; NULL when it did not say.
+const V29: &str = "ALTER TABLE racks ADD COLUMN dhcp TEXT;\n";
 
 #[cfg(test)]
 mod tests {
