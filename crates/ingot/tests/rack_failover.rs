@@ -492,6 +492,23 @@ async fn two_racks_split_a_vlan_and_boot_machines_when_one_or_the_region_dies() 
         slowest = slowest.max(back);
     }
     let first_answer = first_answer.expect("answers after the kill");
+    // Who answered before the kill, and the exchanges the kill cut into (started before it,
+    // ended after): how long those took.
+    let mut before = [0, 0];
+    let mut cut: Vec<Duration> = Vec::new();
+    for (t0, t1, l) in asked.iter().flatten() {
+        if *t1 <= killed {
+            if let Some(l) = l {
+                before[lab.rack_of(l)] += 1;
+            }
+        } else if *t0 <= killed {
+            cut.push(*t1 - *t0);
+        }
+    }
+    eprintln!(
+        "failover: before the kill {} answers from rack-a, {} from rack-b (both answer every DISCOVER; a client takes the first offer); exchanges the kill cut into took {cut:?}",
+        before[0], before[1]
+    );
     eprintln!(
         "failover: rack-a killed -> first DHCP answer (from rack-b) after {first_answer:?}; every one of {CLIENTS} clients bound again within {slowest:?} (udhcpc, 1 s retry timeout)"
     );
@@ -548,6 +565,21 @@ async fn two_racks_split_a_vlan_and_boot_machines_when_one_or_the_region_dies() 
     eprintln!(
         "region back: a reservation made then was handed out {took:?} later ({:?} after the region started)",
         back.elapsed()
+    );
+    // The hops the rack reported for that client since (how the client got there).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let tl = api
+        .get(&format!("{API}/netboot-timeline/?mac={mac}"))
+        .await
+        .ok()
+        .json();
+    let hops: Vec<&str> = tl
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["detail"].as_str()).collect())
+        .unwrap_or_default();
+    eprintln!(
+        "its last DHCP hops: {:?}",
+        &hops[hops.len().saturating_sub(6)..]
     );
     let log = lab.rack(1).log();
     assert!(!log.contains("panicked"), "{log}");
