@@ -31,6 +31,13 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
                 version: p.get("version"),
                 hardware_uuid: p.get("hardware_uuid"),
                 macs: p.get_all("mac"),
+                // The subnets its DHCP answers for (one empty value: none); absent: not said.
+                dhcp: p.contains("dhcp").then(|| {
+                    p.get_all("dhcp")
+                        .into_iter()
+                        .filter(|c| !c.is_empty())
+                        .collect()
+                }),
             };
             let rack = app.region.rack_check_in(&c).await?;
             let config = app
@@ -73,7 +80,7 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
 }
 
 /// A rack controller in MAAS's shape (the fields a rack controller has; `service_set` says
-/// whether it was heard from in the last minute; `machine` is the system id of the machine it
+/// whether it was heard from in the last minute and whether its DHCP runs; `machine` is the system id of the machine it
 /// runs on).
 pub(crate) fn rack_json(c: &RackController) -> serde_json::Value {
     let (k, alive) = (&c.rack, c.alive);
@@ -85,10 +92,22 @@ pub(crate) fn rack_json(c: &RackController) -> serde_json::Value {
         "first_seen": crate::render::iso_time(k.first_seen),
         "last_seen": crate::render::iso_time(k.last_seen),
         "service_set": [{"name": "rackd", "status": if alive { "running" } else { "dead" },
-                         "status_info": if alive { String::new() } else { "not heard from in the last minute".to_string() }}],
+                         "status_info": if alive { String::new() } else { "not heard from in the last minute".to_string() }},
+                        dhcpd_json(c)],
         "resource_uri": format!("{}/rackcontrollers/{}/", crate::render::API, k.system_id),
         "machine": c.machine,
     })
+}
+
+/// MAAS's `dhcpd` service of a rack: running (with the subnets it answers for) or off, as the
+/// rack said at its last check-in; unknown when it did not say or is not heard from.
+fn dhcpd_json(c: &RackController) -> serde_json::Value {
+    let (status, info) = match (&c.rack.dhcp, c.alive) {
+        (Some(s), true) if !s.is_empty() => ("running", s.join(", ")),
+        (Some(_), true) => ("off", String::new()),
+        _ => ("unknown", String::new()),
+    };
+    json!({"name": "dhcpd", "status": status, "status_info": info})
 }
 
 /// `rackcontrollers/`: list, `describe_power_types`, `is_registered`.

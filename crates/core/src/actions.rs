@@ -236,6 +236,14 @@ impl Plan {
         }
     }
 
+    /// Whether carrying the plan out powers the machine on to boot from the network (so a
+    /// rack must be answering DHCP where it boots): a power-on or cycle, with netboot as the
+    /// plan sets it, else as the machine has it (`machine_netboot`).
+    pub fn boots_from_network(&self, machine_netboot: bool) -> bool {
+        matches!(self.power, Some(PowerOp::On | PowerOp::Cycle))
+            && self.netboot.unwrap_or(machine_netboot)
+    }
+
     /// The status the machine ends in, given where it starts.
     pub fn final_status(&self, from: Status) -> Status {
         self.steps.last().copied().unwrap_or(from)

@@ -432,3 +432,36 @@ fn credentials_are_for_the_owner_only() {
     assert!(plan(Action::GetToken, &f, ADMIN, &ActionOptions::default()).is_ok());
     assert!(plan(Action::GetToken, &f, other, &ActionOptions::default()).is_err());
 }
+
+/// Which plans power a machine on to boot from the network (the region checks that a rack
+/// answers DHCP where it boots before any of them): (action, status, the machine's netboot
+/// flag, release with erase, boots from the network).
+#[test]
+fn plans_that_boot_from_the_network() {
+    for (action, s, netboot, erase, want) in [
+        (Action::Commission, New, false, false, true),
+        (Action::Commission, Ready, false, false, true),
+        (Action::Test, Ready, false, false, true),
+        (Action::Deploy, Allocated, false, false, true),
+        (Action::RescueMode, Deployed, false, false, true),
+        (Action::Release, Deployed, false, true, true),
+        (Action::Release, Deployed, true, false, false),
+        (Action::PowerOn, Allocated, true, false, true),
+        (Action::PowerOn, Deployed, false, false, false),
+        (Action::PowerOff, Allocated, true, false, false),
+        (Action::Abort, Commissioning, true, false, false),
+        (Action::ExitRescueMode, RescueMode, true, false, false),
+    ] {
+        let opts = ActionOptions {
+            erase,
+            ..Default::default()
+        };
+        let p = plan(action, &facts(s), ADMIN, &opts)
+            .unwrap_or_else(|e| panic!("{action:?} from {s:?}: {e:?}"));
+        assert_eq!(
+            p.boots_from_network(netboot),
+            want,
+            "{action:?} from {s:?} (netboot {netboot}, erase {erase}): {p:?}"
+        );
+    }
+}

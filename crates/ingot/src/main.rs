@@ -138,12 +138,19 @@ enum Command {
         /// This rack's address on the boot network.
         #[arg(long)]
         address: std::net::Ipv4Addr,
+        /// The name this rack registers under (default: this host's name). Two racks on one
+        /// host (or in network namespaces of one host) need names of their own.
+        #[arg(long)]
+        name: Option<String>,
         /// Interface DHCP answers on (default: all).
         #[arg(long)]
         interface: Option<String>,
+        /// Seconds between the configuration reads (each is also the rack's heartbeat).
+        #[arg(long, default_value_t = 10)]
+        poll_secs: u64,
         #[command(flatten)]
         dns: DnsArgs,
-        /// Directory for leases and the TFTP root.
+        /// Directory for leases, the TFTP root and the last configuration read.
         #[arg(long, env = "INGOT_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
@@ -707,7 +714,9 @@ async fn async_main(cli: Cli) -> Result<()> {
             trust,
             secret,
             address,
+            name,
             interface,
+            poll_secs,
             data_dir,
             dns,
         } => {
@@ -716,11 +725,15 @@ async fn async_main(cli: Cli) -> Result<()> {
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             let link: std::sync::Arc<dyn ingot_rack::RegionLink> = std::sync::Arc::new(
                 ingot_rack::HttpLink::new(&region, &secret, &trust.trust()?)?
-                    .with_identity(&ingot_rack::host_name(), &address.to_string())
+                    .with_identity(
+                        &name.unwrap_or_else(ingot_rack::host_name),
+                        &address.to_string(),
+                    )
                     .with_host(&ingot_rack::host::host_identity()),
             );
             let mut opts = ingot_rack::RackOptions::new(address, dir);
             opts.interface = interface;
+            opts.poll = Duration::from_secs(poll_secs.max(1));
             dns.apply(&mut opts);
             tracing::info!("rack for {region} on {address}");
             let stop = ingot_rack::CancellationToken::new();

@@ -16,8 +16,9 @@
 //! crash and no amplification.
 
 mod common;
+use common::netns::{Netns, NsProc, Uplink};
 use common::{mac, Client};
-use common::{ok, sh, Proc};
+use common::{ok, sh};
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,106 +27,40 @@ const API: &str = "/MAAS/api/2.0";
 
 /// The namespaces and links; removed on drop (after the processes in them).
 struct Lab {
-    lab: String,
-    cli: String,
-    host_if: String,
+    procs: Vec<NsProc>,
+    _uplink: Uplink,
+    lab: Netns,
+    cli: Netns,
+    /// The lab's end of the boot network, and the client's.
+    boot_if: String,
+    cli_if: String,
     /// The third octet of 10.80.N.0/30 (test ↔ lab) and 10.81.N.0/24 (the boot network).
     n: u8,
     dir: tempfile::TempDir,
-    procs: Vec<Proc>,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.procs.clear();
-        let _ = sh(&["ip", "netns", "del", &self.lab]);
-        let _ = sh(&["ip", "netns", "del", &self.cli]);
-        let _ = sh(&["ip", "link", "del", &self.host_if]);
-    }
 }
 
 impl Lab {
     fn new() -> Lab {
-        let id = format!("{:05}", rand::random::<u32>() % 100_000);
         let n = rand::random::<u8>();
-        let lab = Lab {
-            lab: format!("idl{id}"),
-            cli: format!("idc{id}"),
-            host_if: format!("dh{id}"),
+        let (lab, cli) = (Netns::new("idl"), Netns::new("idc"));
+        // The secondary and the upstream listen on their own loopback addresses in the lab.
+        lab.ip(&["addr", "add", "127.0.0.2/32", "dev", "lo"]);
+        lab.ip(&["addr", "add", "127.0.0.3/32", "dev", "lo"]);
+        let uplink = Uplink::new(&lab, &format!("10.80.{n}.2/30"), &format!("10.80.{n}.1/30"));
+        let (boot_if, cli_if) = (common::netns::unique("db"), common::netns::unique("dc"));
+        lab.link(&boot_if, &cli, &cli_if);
+        lab.ip(&["addr", "add", &format!("10.81.{n}.1/24"), "dev", &boot_if]);
+        cli.ip(&["addr", "add", &format!("10.81.{n}.50/24"), "dev", &cli_if]);
+        Lab {
+            procs: Vec::new(),
+            _uplink: uplink,
+            lab,
+            cli,
+            boot_if,
+            cli_if,
             n,
             dir: tempfile::tempdir().unwrap(),
-            procs: Vec::new(),
-        };
-        let (l, c) = (lab.lab.as_str(), lab.cli.as_str());
-        let (lab_if, boot_if, cli_if) = (format!("dl{id}"), format!("db{id}"), format!("dc{id}"));
-        ok(&["ip", "netns", "add", l]);
-        ok(&["ip", "netns", "add", c]);
-        for ns in [l, c] {
-            ok(&["ip", "-n", ns, "link", "set", "lo", "up"]);
         }
-        // The secondary and the upstream listen on their own loopback addresses in the lab.
-        ok(&["ip", "-n", l, "addr", "add", "127.0.0.2/32", "dev", "lo"]);
-        ok(&["ip", "-n", l, "addr", "add", "127.0.0.3/32", "dev", "lo"]);
-        ok(&[
-            "ip",
-            "link",
-            "add",
-            &lab.host_if,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &lab_if,
-            "netns",
-            l,
-        ]);
-        ok(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("10.80.{n}.2/30"),
-            "dev",
-            &lab.host_if,
-        ]);
-        ok(&["ip", "link", "set", &lab.host_if, "up"]);
-        ok(&[
-            "ip",
-            "-n",
-            l,
-            "addr",
-            "add",
-            &format!("10.80.{n}.1/30"),
-            "dev",
-            &lab_if,
-        ]);
-        ok(&["ip", "-n", l, "link", "set", &lab_if, "up"]);
-        ok(&[
-            "ip", "-n", l, "link", "add", &boot_if, "type", "veth", "peer", "name", &cli_if,
-            "netns", c,
-        ]);
-        ok(&[
-            "ip",
-            "-n",
-            l,
-            "addr",
-            "add",
-            &format!("10.81.{n}.1/24"),
-            "dev",
-            &boot_if,
-        ]);
-        ok(&["ip", "-n", l, "link", "set", &boot_if, "up"]);
-        ok(&[
-            "ip",
-            "-n",
-            c,
-            "addr",
-            "add",
-            &format!("10.81.{n}.50/24"),
-            "dev",
-            &cli_if,
-        ]);
-        ok(&["ip", "-n", c, "link", "set", &cli_if, "up"]);
-        lab
     }
 
     fn rack(&self) -> String {
@@ -138,16 +73,9 @@ impl Lab {
     }
 
     fn spawn_in_lab(&mut self, args: &[&str], log: &str) {
-        let out = std::fs::File::create(self.dir.path().join(log)).unwrap();
-        let mut all = vec!["netns", "exec", &self.lab];
-        all.extend_from_slice(args);
-        let child = Command::new("ip")
-            .args(&all)
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .expect("spawn in the lab");
-        self.procs.push(Proc(child));
+        let log = self.dir.path().join(log);
+        self.procs
+            .push(NsProc::start(&self.lab.name, args, &[], log));
     }
 
     fn log(&self, name: &str) -> String {
@@ -182,7 +110,7 @@ impl Lab {
     fn short(&self, name: &str, t: &str) -> Vec<String> {
         let at = format!("@{}", self.rack());
         let mut v: Vec<String> = self
-            .dig_in(Some(&self.cli), &[&at, "+short", name, t])
+            .dig_in(Some(&self.cli.name), &[&at, "+short", name, t])
             .lines()
             .map(str::to_string)
             .filter(|l| !l.starts_with(";;"))
@@ -213,9 +141,24 @@ impl Lab {
 
 impl Lab {
     /// Ask for a lease with busybox udhcpc from the client namespace (and give it back with
-    /// `release`): the words its script saw on "bound": state, `dns=…`, `domain=…`, `ip=…`.
-    /// The script puts the address on the interface (udhcpc sends its RELEASE from it).
+    /// `release`): what its script saw on "bound": state, `dns=…`, `domain=…`, `ip=…`. The
+    /// address goes on the interface (udhcpc sends its RELEASE from it).
     fn udhcpc(&self, release: bool) -> Vec<String> {
+        let words = |l: &common::netns::Lease| -> Vec<String> {
+            ["dns", "domain", "ip"]
+                .iter()
+                .map(|k| format!("{k}={}", l.get(k)))
+                .fold(vec!["bound".to_string()], |mut v, w| {
+                    v.push(w);
+                    v
+                })
+        };
+        if !release {
+            let got = (0..20).find_map(|_| {
+                common::netns::udhcpc(&self.cli, &self.cli_if, self.dir.path(), 2, false)
+            });
+            return words(&got.expect("no lease"));
+        }
         let script = self.dir.path().join("udhcpc.sh");
         let seen = self.dir.path().join("udhcpc.env");
         let _ = std::fs::remove_file(&seen);
@@ -228,54 +171,45 @@ impl Lab {
         )
         .unwrap();
         ok(&["chmod", "+x", &script.to_string_lossy()]);
-        let iface = format!("dc{}", &self.cli[3..]);
         let script = script.to_string_lossy().to_string();
-        let mut args = vec![
-            "ip", "netns", "exec", &self.cli, "udhcpc", "-i", &iface, "-f", "-t", "2", "-T", "1",
-            "-s", &script,
+        let args = [
+            "netns",
+            "exec",
+            &self.cli.name,
+            "udhcpc",
+            "-i",
+            &self.cli_if,
+            "-f",
+            "-t",
+            "2",
+            "-T",
+            "1",
+            "-s",
+            &script,
         ];
         let bound = || -> Option<Vec<String>> {
             let text = std::fs::read_to_string(&seen).unwrap_or_default();
             let l = text.lines().find(|l| l.starts_with("bound"))?;
             Some(l.split_whitespace().map(str::to_string).collect())
         };
-        if release {
-            // A running udhcpc gives its lease back on SIGUSR2 (with -q it would not: it
-            // quits before it counts itself bound).
-            let mut child = Command::new(args[0])
-                .args(&args[1..])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("udhcpc");
-            let pid = child.id().to_string();
-            let got = (0..200).find_map(|_| {
-                std::thread::sleep(Duration::from_millis(100));
-                bound()
-            });
-            let _ = sh(&["kill", "-USR2", &pid]);
-            std::thread::sleep(Duration::from_millis(500));
-            let _ = child.kill();
-            let _ = child.wait();
-            return got.expect("udhcpc got no lease to release");
-        }
-        args.extend(["-n", "-q"]);
-        let mut tries = String::new();
-        for _ in 0..20 {
-            let o = sh(&args);
-            tries = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            if let Some(words) = bound() {
-                return words;
-            }
-        }
-        panic!(
-            "no lease: {tries} {}",
-            std::fs::read_to_string(&seen).unwrap_or_default()
-        )
+        // A running udhcpc gives its lease back on SIGUSR2 (with -q it would not: it quits
+        // before it counts itself bound).
+        let mut child = Command::new("ip")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("udhcpc");
+        let pid = child.id().to_string();
+        let got = (0..200).find_map(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            bound()
+        });
+        let _ = sh(&["kill", "-USR2", &pid]);
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = child.kill();
+        let _ = child.wait();
+        got.expect("udhcpc got no lease to release")
     }
 }
 
@@ -301,7 +235,7 @@ async fn dig_and_bind_against_the_racks_dns() {
     let data = lab.dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let (data, rack) = (data.to_string_lossy().to_string(), lab.rack());
-    let boot_if = format!("db{}", &lab.cli[3..]);
+    let boot_if = lab.boot_if.clone();
     // DNS on the boot network and on the link to the outside (the lab's loopback addresses
     // are the two BINDs').
     let (on_boot, on_outside) = (format!("{rack}:53"), format!("{}:53", lab.outside()));
@@ -443,10 +377,10 @@ async fn dig_and_bind_against_the_racks_dns() {
     );
     // TCP and EDNS answer the same.
     let at = format!("@{rack}");
-    let tcp = lab.dig_in(Some(&lab.cli), &[&at, "+tcp", "+short", "web-01.maas"]);
+    let tcp = lab.dig_in(Some(&lab.cli.name), &[&at, "+tcp", "+short", "web-01.maas"]);
     assert_eq!(tcp.trim(), ip);
     let edns = lab.dig_in(
-        Some(&lab.cli),
+        Some(&lab.cli.name),
         &[&at, "+edns=0", "+bufsize=4096", "web-01.maas"],
     );
     assert!(edns.contains("EDNS: version: 0"), "{edns}");
@@ -465,8 +399,11 @@ async fn dig_and_bind_against_the_racks_dns() {
         &format!("zone \"maas\" {{ type secondary; primaries {{ {rack}; }}; file \"maas.db\"; }};"),
     );
     until(20, "the secondary has the zone", || {
-        lab.dig_in(Some(&lab.lab), &["@127.0.0.3", "+short", "web-01.maas"])
-            .trim()
+        lab.dig_in(
+            Some(&lab.lab.name),
+            &["@127.0.0.3", "+short", "web-01.maas"],
+        )
+        .trim()
             == ip
     });
     assert!(
@@ -477,7 +414,9 @@ async fn dig_and_bind_against_the_racks_dns() {
     );
 
     // Changes: each shows within a second or two, with the serial up.
-    let before = lab.serial(&rack, Some(&lab.cli), "maas").expect("a serial");
+    let before = lab
+        .serial(&rack, Some(&lab.cli.name), "maas")
+        .expect("a serial");
     c.put(&format!("{API}/machines/{sid}/"), &[("hostname", "web-02")])
         .await
         .ok();
@@ -485,7 +424,9 @@ async fn dig_and_bind_against_the_racks_dns() {
         lab.short("web-02.maas", "A") == [ip.clone()] && lab.short("web-01.maas", "A").is_empty()
     });
     eprintln!("rename shown after {took:?}");
-    let after = lab.serial(&rack, Some(&lab.cli), "maas").expect("a serial");
+    let after = lab
+        .serial(&rack, Some(&lab.cli.name), "maas")
+        .expect("a serial");
     assert!(after > before, "serial {before} → {after}");
     assert_eq!(
         lab.short(&format!("20.{n}.81.10.in-addr.arpa"), "PTR"),
@@ -493,8 +434,11 @@ async fn dig_and_bind_against_the_racks_dns() {
     );
     // The secondary follows through NOTIFY (its refresh is 600 s).
     let took = until(10, "the secondary follows the rename", || {
-        lab.dig_in(Some(&lab.lab), &["@127.0.0.3", "+short", "web-02.maas"])
-            .trim()
+        lab.dig_in(
+            Some(&lab.lab.name),
+            &["@127.0.0.3", "+short", "web-02.maas"],
+        )
+        .trim()
             == ip
     });
     eprintln!("secondary updated after {took:?}");
@@ -523,7 +467,7 @@ async fn dig_and_bind_against_the_racks_dns() {
     .await
     .ok();
     until(5, "the serial set shows", || {
-        lab.serial(&rack, Some(&lab.cli), "maas") == Some(4_000_000_000)
+        lab.serial(&rack, Some(&lab.cli.name), "maas") == Some(4_000_000_000)
     });
 
     // Moved to another domain: the name follows, the old one is gone.
@@ -589,7 +533,7 @@ async fn dig_and_bind_against_the_racks_dns() {
     );
     until(10, "the upstream answers", || {
         lab.dig_in(
-            Some(&lab.lab),
+            Some(&lab.lab.name),
             &["@127.0.0.2", "+short", "www.example.test"],
         )
         .trim()
@@ -617,7 +561,7 @@ async fn dig_and_bind_against_the_racks_dns() {
         !axfr.contains("db.maas.") && axfr.contains("Transfer failed"),
         "{axfr}"
     );
-    let axfr = lab.dig_in(Some(&lab.cli), &[&at, "maas", "AXFR"]);
+    let axfr = lab.dig_in(Some(&lab.cli.name), &[&at, "maas", "AXFR"]);
     assert!(axfr.contains("db.maas."), "{axfr}");
     // The trusted ACL lets the outside in.
     c.post(
@@ -696,21 +640,7 @@ async fn dig_and_bind_against_the_racks_dns() {
         .ok();
     // The client is a machine the region knows, with no configured address: named by its
     // lease while it holds one.
-    let link = ok(&[
-        "ip",
-        "-n",
-        &lab.cli,
-        "-o",
-        "link",
-        "show",
-        &format!("dc{}", &lab.cli[3..]),
-    ]);
-    let cli_mac = link
-        .split_whitespace()
-        .skip_while(|w| *w != "link/ether")
-        .nth(1)
-        .expect("the client's MAC")
-        .to_string();
+    let cli_mac = lab.cli.mac(&lab.cli_if);
     c.create("leased", &cli_mac, &[]).await;
     let told = lab.udhcpc(false);
     let (state, dns, domain, leased) = (&told[0], &told[1], &told[2], &told[3]);
@@ -731,7 +661,7 @@ async fn dig_and_bind_against_the_racks_dns() {
                 .await
                 .ok()
                 .body;
-            let addrs = ok(&["ip", "-n", &lab.cli, "addr"]);
+            let addrs = lab.cli.ip(&["addr"]);
             let dhcp: Vec<String> = lab
                 .log("ingot.log")
                 .lines()

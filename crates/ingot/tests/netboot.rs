@@ -4,6 +4,7 @@
 //! the lab. Nothing leaves the namespaces.
 
 mod common;
+use common::netns::have;
 use common::{ok, sh, Proc};
 use common::{Client, BIN};
 use serde_json::Value;
@@ -239,15 +240,6 @@ async fn hops(api: &Client, mac: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn have(b: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {b}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
 }
 
 fn tools_present() -> bool {

@@ -7,194 +7,70 @@
 //! signalled or killed, by their PIDs.
 
 mod common;
-use common::{ok, sh};
+use common::netns::{have, Netns, NsProc, Switch, Uplink};
+use common::ok;
 use common::{Client, BIN};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a signalled process may take to exit.
 const STOP_WITHIN: Duration = Duration::from_secs(5);
 
-fn have(b: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {b}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 fn tools_present() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    root && have("ip") && have("udhcpc")
+    ok(&["id", "-u"]).trim() == "0" && have("ip") && have("udhcpc")
 }
 
-/// A process this test started, with its stderr in a file; killed (by PID) if still running
-/// when dropped.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    /// `ingot ARGS` inside namespace `ns`.
-    fn start(ns: &str, args: &[&str], log: PathBuf) -> Proc {
-        let err = std::fs::File::create(&log).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, BIN])
-            .args(args)
-            .env("INGOT_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .expect("start ingot");
-        Proc { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Send `signal` (by PID: `ip netns exec` execs the program, so the PID is ingot's) and
-    /// wait up to [`STOP_WITHIN`]; the exit status and how long it took, or `None` if it is
-    /// still running then.
-    fn signal_and_wait(&mut self, signal: &str) -> Option<(ExitStatus, Duration)> {
-        let pid = self.child.id().to_string();
-        ok(&["kill", "-s", signal, &pid]);
-        let t0 = Instant::now();
-        while t0.elapsed() < STOP_WITHIN {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return Some((st, t0.elapsed()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+/// Signal `p` and insist that it exits in time with status 0.
+fn stop_cleanly(p: &mut NsProc, signal: &str, what: &str) -> Duration {
+    match p.signal_and_wait(signal, STOP_WITHIN) {
+        Some((st, took)) => {
+            assert!(
+                st.success(),
+                "{what} exited with {st} after {signal} (not a clean exit); its log:\n{}",
+                p.log()
+            );
+            eprintln!("{what}: exited cleanly {took:?} after {signal}");
+            took
         }
-        None
-    }
-
-    /// Signal it and insist that it exits in time with status 0.
-    fn stop_cleanly(&mut self, signal: &str, what: &str) -> Duration {
-        match self.signal_and_wait(signal) {
-            Some((st, took)) => {
-                assert!(
-                    st.success(),
-                    "{what} exited with {st} after {signal} (not a clean exit); its log:\n{}",
-                    self.log()
-                );
-                eprintln!("{what}: exited cleanly {took:?} after {signal}");
-                took
-            }
-            None => panic!(
-                "{what} still running {STOP_WITHIN:?} after {signal}; its log:\n{}",
-                self.log()
-            ),
-        }
-    }
-
-    /// Wait until its log says `what`.
-    async fn wait_log(&mut self, what: &str) {
-        for _ in 0..200 {
-            if self.log().contains(what) {
-                return;
-            }
-            if let Some(st) = self.child.try_wait().unwrap() {
-                panic!("ingot exited ({st}) before '{what}':\n{}", self.log());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no '{what}' in the log after 10 s:\n{}", self.log());
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        None => panic!(
+            "{what} still running {STOP_WITHIN:?} after {signal}; its log:\n{}",
+            p.log()
+        ),
     }
 }
 
 /// The namespaces and links of one test; removed on drop.
 struct Lab {
-    lab: String,
-    cli: String,
-    host_if: String,
+    /// The client: a veth `vcli` on the bridge.
+    cli: Netns,
+    _uplink: Uplink,
+    /// The lab: bridge br0 on 10.77.0.1/24, the boot network.
+    lab: Switch,
     api_ip: String,
     dir: tempfile::TempDir,
     db: String,
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = sh(&["ip", "netns", "del", &self.lab]);
-        let _ = sh(&["ip", "netns", "del", &self.cli]);
-        let _ = sh(&["ip", "link", "del", &self.host_if]);
-    }
-}
-
 impl Lab {
     fn new(client_mac: &str) -> Lab {
-        let id = format!("{:05}", rand::random::<u32>() % 100_000);
-        let (l, c) = (format!("isl{id}"), format!("isc{id}"));
-        let (host_if, lab_if) = (format!("sh{id}"), format!("sl{id}"));
+        let lab = Switch::new("10.77.0.1/24");
         // A /30 inside a /24 picked at random (another suite may run on this host).
         let net = rand::random::<u8>();
         let (api_ip, host_ip) = (format!("10.78.{net}.1"), format!("10.78.{net}.2"));
+        let uplink = Uplink::new(&lab.ns, &format!("{host_ip}/30"), &format!("{api_ip}/30"));
+        let cli = Netns::new("isc");
+        lab.plug(&cli, "vcli", None);
+        cli.ip(&["link", "set", "vcli", "address", client_mac]);
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}", dir.path().join("ingot.sqlite").display());
-        let lab = Lab {
-            lab: l.clone(),
-            cli: c.clone(),
-            host_if: host_if.clone(),
-            api_ip: api_ip.clone(),
+        Lab {
+            cli,
+            _uplink: uplink,
+            lab,
+            api_ip,
             dir,
             db,
-        };
-        ok(&["ip", "netns", "add", &l]);
-        ok(&["ip", "netns", "add", &c]);
-        ok(&["ip", "-n", &l, "link", "set", "lo", "up"]);
-        ok(&["ip", "-n", &c, "link", "set", "lo", "up"]);
-        ok(&["ip", "-n", &l, "link", "add", "br0", "type", "bridge"]);
-        ok(&["ip", "-n", &l, "addr", "add", "10.77.0.1/24", "dev", "br0"]);
-        ok(&["ip", "-n", &l, "link", "set", "br0", "up"]);
-        ok(&[
-            "ip", "link", "add", &host_if, "type", "veth", "peer", "name", &lab_if, "netns", &l,
-        ]);
-        ok(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{host_ip}/30"),
-            "dev",
-            &host_if,
-        ]);
-        ok(&["ip", "link", "set", &host_if, "up"]);
-        ok(&[
-            "ip",
-            "-n",
-            &l,
-            "addr",
-            "add",
-            &format!("{api_ip}/30"),
-            "dev",
-            &lab_if,
-        ]);
-        ok(&["ip", "-n", &l, "link", "set", &lab_if, "up"]);
-        // The client: a veth on the bridge.
-        ok(&[
-            "ip", "-n", &l, "link", "add", "vsrv", "type", "veth", "peer", "name", "vcli", "netns",
-            &c,
-        ]);
-        ok(&["ip", "-n", &l, "link", "set", "vsrv", "master", "br0"]);
-        ok(&["ip", "-n", &l, "link", "set", "vsrv", "up"]);
-        ok(&["ip", "-n", &c, "link", "set", "vcli", "address", client_mac]);
-        ok(&["ip", "-n", &c, "link", "set", "vcli", "up"]);
-        lab
+        }
     }
 
     fn path(&self, p: &str) -> PathBuf {
@@ -202,7 +78,7 @@ impl Lab {
     }
 
     /// `ingot serve` in the lab (with its rack on br0 when `rack`), once its API answers.
-    async fn serve(&self, rack: bool, log: &str) -> (Proc, Client) {
+    async fn serve(&self, rack: bool, log: &str) -> (NsProc, Client) {
         let data = self.dir.path().to_str().unwrap().to_string();
         let mut args = vec![
             "serve",
@@ -223,7 +99,7 @@ impl Lab {
                 "1",
             ]);
         }
-        let mut p = Proc::start(&self.lab, &args, self.path(log));
+        let mut p = NsProc::ingot(&self.lab.ns.name, &args, self.path(log));
         p.wait_log("listening on").await;
         let key = ok(&[BIN, "apikey", "--database", &self.db, "--username", "admin"])
             .trim()
@@ -257,34 +133,11 @@ impl Lab {
             .ok();
     }
 
-    /// The address busybox udhcpc gets on the client's veth, or "" after 10 s of trying.
+    /// The address busybox udhcpc gets on the client's veth, or "" after 10 tries.
     async fn lease(&self) -> String {
         for _ in 0..10 {
-            let o = sh(&[
-                "ip",
-                "netns",
-                "exec",
-                &self.cli,
-                "udhcpc",
-                "-i",
-                "vcli",
-                "-n",
-                "-q",
-                "-f",
-                "-t",
-                "3",
-                "-T",
-                "1",
-                "-s",
-                "/bin/true",
-            ]);
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            if let Some(ip) = text.split_whitespace().skip_while(|w| *w != "lease").nth(2) {
-                return ip.to_string();
+            if let Some(l) = common::netns::udhcpc(&self.cli, "vcli", self.dir.path(), 3, false) {
+                return l.get("ip").to_string();
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -345,7 +198,11 @@ async fn serve_with_its_rack_stops_on_sigterm_and_sigint() {
             "no lease from the rack's DHCP (got '{ip}'):\n{}",
             region.log()
         );
-        let took = region.stop_cleanly(signal, &format!("ingot serve with its rack ({signal})"));
+        let took = stop_cleanly(
+            &mut region,
+            signal,
+            &format!("ingot serve with its rack ({signal})"),
+        );
         let log = region.log();
         assert!(log.contains("DHCP server stopped"), "{log}");
         assert!(log.contains("rack stopped"), "{log}");
@@ -383,8 +240,8 @@ async fn rack_stops_on_sigterm_and_sigint() {
     let rack_dir = lab.path("rackhost");
     let leases = rack_dir.join("rack/dhcp.leases");
     for signal in ["TERM", "INT"] {
-        let mut rack = Proc::start(
-            &lab.lab,
+        let mut rack = NsProc::ingot(
+            &lab.lab.ns.name,
             &[
                 "rack",
                 "--region",
@@ -407,7 +264,7 @@ async fn rack_stops_on_sigterm_and_sigint() {
             "no lease from ingot rack (got '{ip}'):\n{}",
             rack.log()
         );
-        rack.stop_cleanly(signal, &format!("ingot rack ({signal})"));
+        stop_cleanly(&mut rack, signal, &format!("ingot rack ({signal})"));
         let log = rack.log();
         assert!(log.contains("DHCP server stopped"), "{log}");
         assert!(log.contains("rack stopped"), "{log}");
@@ -417,5 +274,5 @@ async fn rack_stops_on_sigterm_and_sigint() {
             leases.display()
         );
     }
-    region.stop_cleanly("TERM", "ingot serve (no rack)");
+    stop_cleanly(&mut region, "TERM", "ingot serve (no rack)");
 }

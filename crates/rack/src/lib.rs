@@ -1,8 +1,12 @@
-//! Rack services: DHCP and TFTP for network boot, and DNS (`dns.rs`), configured from the region (whose database
-//! is the one source of truth) and reporting every hop back into the per-MAC netboot timeline.
+//! Rack services: DHCP (`dhcp_service.rs`) and TFTP for network boot, and DNS (`dns.rs`),
+//! configured from the region (whose database is the one source of truth; the last
+//! configuration read is kept on disk, `cache.rs`) and reporting every hop back into the
+//! per-MAC netboot timeline.
 //! `ingot rack --region URL --secret S` runs this against a remote region; `ingot serve` runs the
 //! same code against itself over loopback, so both modes take the same path.
 
+pub mod cache;
+pub mod dhcp_service;
 pub mod dns;
 pub mod host;
 pub mod images;
@@ -27,6 +31,8 @@ pub enum RackError {
     Tftp(String),
     #[error("DNS: {0}")]
     Dns(String),
+    #[error("configuration cache: {0}")]
+    Cache(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -34,7 +40,9 @@ pub enum RackError {
 /// How the rack talks to its region.
 #[async_trait]
 pub trait RegionLink: Send + Sync {
-    async fn config(&self) -> Result<RackConfig, RackError>;
+    /// The rack's configuration; `dhcp` is what the rack reports with it: the subnets (CIDRs)
+    /// its DHCP server is answering for right now.
+    async fn config(&self, dhcp: &[String]) -> Result<RackConfig, RackError>;
     async fn report(&self, events: &[RackEvent]) -> Result<(), RackError>;
     /// What DNS serves, unless `serial` is already the region's (`None`).
     async fn dns(&self, serial: Option<i64>) -> Result<Option<RackDns>, RackError>;
@@ -132,10 +140,22 @@ impl RegionLink for HttpLink {
     fn trust(&self) -> ingot_tls::Trust {
         self.trust.clone()
     }
-    async fn config(&self) -> Result<RackConfig, RackError> {
+    async fn config(&self, dhcp: &[String]) -> Result<RackConfig, RackError> {
+        let query = {
+            let mut q = form_urlencoded::Serializer::new(self.identity.clone());
+            // Always sent (empty when DHCP serves nothing): the region tells "not running"
+            // from a rack that does not report.
+            if dhcp.is_empty() {
+                q.append_pair("dhcp", "");
+            }
+            for cidr in dhcp {
+                q.append_pair("dhcp", cidr);
+            }
+            q.finish()
+        };
         let r = self
             .http
-            .get(format!("{}/rack/config?{}", self.base, self.identity))
+            .get(format!("{}/rack/config?{query}", self.base))
             .bearer_auth(&self.secret)
             .send()
             .await
@@ -414,11 +434,15 @@ fn tftp_hop(h: &Mutex<Hops>, e: &ingot_tftp::TftpEvent) {
     });
 }
 
-/// Run the rack until `stop` is cancelled: fetch the configuration, serve TFTP, serve DHCP
-/// (restarted when its configuration changes), report hops every second. Every task of the rack
-/// observes `stop`: the configuration loop ends, the DHCP thread commits what it still holds
-/// to the lease log and ends, TFTP stops taking requests, and the hops not yet reported are
-/// sent once more (for at most [`FINAL_REPORT`]). Returns when all of that is done.
+/// Run the rack until `stop` is cancelled: fetch the configuration (reporting with each read
+/// the subnets DHCP is answering for), serve TFTP, serve DHCP (restarted when its
+/// configuration changes or it stopped), report hops every second. The last configuration
+/// read is kept on disk ([`cache`]): a rack started while its region is unreachable serves
+/// it until the region answers; one that loses its region keeps serving what it has. Every
+/// task of the rack observes `stop`: the configuration loop ends, the DHCP thread commits
+/// what it still holds to the lease log and ends, TFTP stops taking requests, and the hops
+/// not yet reported are sent once more (for at most [`FINAL_REPORT`]). Returns when all of
+/// that is done.
 pub async fn run(
     link: Arc<dyn RegionLink>,
     opts: RackOptions,
@@ -513,67 +537,63 @@ pub async fn run(
             }
         }
     });
-    let mut current: Option<(
-        String,
-        tokio::task::JoinHandle<()>,
-        tokio::sync::oneshot::Sender<()>,
-    )> = None;
+    let mut dhcp = dhcp_service::DhcpService::default();
+    let h4 = hops.clone();
+    let hook: ingot_dhcp::EventHook = Arc::new(move |e| dhcp_hop(&h4, e));
+    // The configuration last kept on disk (written when what the region sends changes).
+    let mut kept: Option<RackConfig> = None;
+    let mut configured = false;
+    // A read right after DHCP started reports it running at once (not a poll later).
+    let mut report_now = false;
     loop {
-        let cfg = tokio::select! {
-            c = link.config() => c,
+        let serving = dhcp.serving();
+        let read = tokio::select! {
+            c = link.config(&serving) => c,
             _ = stop.cancelled() => break,
         };
-        match cfg {
-            Ok(cfg) => match dhcp_config(&cfg, &opts) {
-                Ok(next) => {
-                    let key = next.as_ref().map(|c| format!("{c:?}")).unwrap_or_default();
-                    if current.as_ref().map(|c| &c.0) != Some(&key) {
-                        if let Some((_, task, stop)) = current.take() {
-                            let _ = stop.send(());
-                            let _ = task.await;
-                        }
-                        if let Some(c) = next {
-                            let h4 = hops.clone();
-                            let hook: ingot_dhcp::EventHook = Arc::new(move |e| dhcp_hop(&h4, e));
-                            match ingot_dhcp::DhcpServer::bind(c) {
-                                Ok(server) => {
-                                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-                                    let server = server.with_event_hook(hook);
-                                    let task = tokio::spawn(async move {
-                                        if let Err(e) = server
-                                            .run(async move {
-                                                let _ = rx.await;
-                                            })
-                                            .await
-                                        {
-                                            tracing::error!("DHCP server stopped: {e}");
-                                        }
-                                    });
-                                    tracing::info!("DHCP serving on {}", opts.dhcp_listen);
-                                    current = Some((key, task, tx));
-                                }
-                                Err(e) => tracing::error!("cannot start DHCP: {e}"),
-                            }
-                        } else {
-                            tracing::info!("no subnet has DHCP on: DHCP is not served");
-                        }
+        let cfg = match read {
+            Ok(cfg) => {
+                if kept.as_ref() != Some(&cfg) {
+                    match cache::save(&opts.data_dir, &cfg) {
+                        Ok(()) => kept = Some(cfg.clone()),
+                        Err(e) => tracing::warn!("cannot keep the configuration on disk: {e}"),
                     }
                 }
+                Some(cfg)
+            }
+            Err(e) => {
+                tracing::warn!("cannot read the rack configuration: {e}");
+                // Started while the region is away: serve what was last read, until it answers.
+                if configured {
+                    None
+                } else {
+                    cached_config(&opts.data_dir)
+                }
+            }
+        };
+        let mut started = false;
+        if let Some(cfg) = cfg {
+            configured = true;
+            match dhcp_config(&cfg, &opts) {
+                Ok(next) => {
+                    started = dhcp.apply(next, hook.clone()).await == dhcp_service::Applied::Started
+                }
                 Err(e) => tracing::warn!("rack configuration refused: {e}"),
-            },
-            Err(e) => tracing::warn!("cannot read the rack configuration: {e}"),
+            }
         }
+        if started && !report_now {
+            report_now = true;
+            continue;
+        }
+        report_now = false;
         tokio::select! {
             _ = tokio::time::sleep(opts.poll) => {}
             _ = stop.cancelled() => break,
         }
     }
     tracing::info!("rack stopping");
-    if let Some((_, task, dhcp_stop)) = current.take() {
-        // The DHCP thread commits its pending lease records before it ends.
-        let _ = dhcp_stop.send(());
-        let _ = task.await;
-    }
+    // The DHCP thread commits its pending lease records before it ends.
+    dhcp.stop().await;
     let _ = tftp_task.await;
     if let Some(t) = dns_task {
         let _ = t.await;
@@ -582,6 +602,24 @@ pub async fn run(
     let _ = reporter.await;
     tracing::info!("rack stopped");
     Ok(())
+}
+
+/// The configuration kept on disk, for a rack that starts while its region is unreachable.
+fn cached_config(dir: &Path) -> Option<RackConfig> {
+    match cache::load(dir) {
+        Ok(Some(cfg)) => {
+            tracing::warn!(
+                "the region is unreachable: serving the configuration last read from it ({})",
+                dir.join(cache::FILE).display()
+            );
+            Some(cfg)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!("the configuration kept on disk cannot be used: {e}");
+            None
+        }
+    }
 }
 
 /// How long a stopping rack tries to report its last netboot hops.

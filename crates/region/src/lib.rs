@@ -485,8 +485,9 @@ impl Region {
             .retrying(|| async {
                 let m = self.load(system_id).await?;
                 let mut p = plan(action, &facts(&m), actor(user), opts)?;
-                // A machine no healthy rack can boot is not powered on to fail.
-                if matches!(action, Action::Commission | Action::Deploy) {
+                // A machine is not powered on to boot from the network before a rack answers
+                // DHCP where it boots (it would fail to boot).
+                if p.boots_from_network(m.netboot) {
                     self.check_boot_rack(&m).await?;
                 }
                 // The result sets exist before the machine can boot and ask for them.

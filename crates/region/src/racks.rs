@@ -36,6 +36,57 @@ pub struct CheckIn<'a> {
     pub version: Option<&'a str>,
     pub hardware_uuid: Option<&'a str>,
     pub macs: Vec<&'a str>,
+    /// The subnets (CIDRs) its DHCP server is answering for; `None` when it does not say.
+    pub dhcp: Option<Vec<&'a str>>,
+}
+
+/// The CIDRs a rack says its DHCP answers for, written the one way (`Cidr`'s display).
+fn dhcp_subnets(given: Option<&[&str]>) -> Result<Option<Vec<String>>> {
+    let Some(given) = given else { return Ok(None) };
+    if given.len() > 4096 {
+        return Err(RegionError::BadRequest("dhcp: at most 4096 subnets".into()));
+    }
+    given
+        .iter()
+        .map(|c| {
+            Cidr::parse(c.trim())
+                .map(|c| c.to_string())
+                .map_err(|_| RegionError::BadRequest(format!("dhcp: '{c}' is not a CIDR")))
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// Whether rack `r` can network-boot a machine on a VLAN with subnets `cidrs`, at `now` (ms):
+/// heard from within `RACK_HEALTHY_SECS`, and at that check-in its DHCP server answered for
+/// one of those subnets. Otherwise why not, naming the rack.
+pub fn boot_rack_ready(r: &Rack, now: i64, cidrs: &[Cidr]) -> std::result::Result<(), String> {
+    let ago = (now - r.last_seen).max(0) / 1000;
+    if now - r.last_seen > RACK_HEALTHY_SECS * 1000 {
+        return Err(format!("{} last seen {ago} s ago", r.name));
+    }
+    let Some(serving) = &r.dhcp else {
+        return Err(format!(
+            "{} seen {ago} s ago does not report its DHCP service",
+            r.name
+        ));
+    };
+    if cidrs.is_empty() {
+        return Err(format!("{}: the VLAN has no subnet to serve", r.name));
+    }
+    if serving
+        .iter()
+        .filter_map(|c| Cidr::parse(c).ok())
+        .any(|c| cidrs.contains(&c))
+    {
+        return Ok(());
+    }
+    let want: Vec<String> = cidrs.iter().map(Cidr::to_string).collect();
+    Err(format!(
+        "{} seen {ago} s ago, its DHCP not running for {}",
+        r.name,
+        want.join(", ")
+    ))
 }
 
 /// A rack controller as the region knows it, with the system id of its host's machine.
@@ -79,7 +130,11 @@ impl Region {
             )));
         }
         let version: String = c.version.unwrap_or_default().chars().take(64).collect();
-        let rack = self.store.rack_seen(name, address, &version).await?;
+        let dhcp = dhcp_subnets(c.dhcp.as_deref())?;
+        let rack = self
+            .store
+            .rack_seen(name, address, &version, dhcp.as_deref())
+            .await?;
         let host = ControllerHost {
             hostname: name.to_string(),
             hardware_uuid: c
@@ -155,9 +210,11 @@ impl Region {
 
     /// Whether machine `m` can network-boot: when the VLAN its boot interface is on (or the
     /// one that VLAN relays DHCP to) serves DHCP through named racks, one of them must be
-    /// healthy. Commissioning and deployment are refused otherwise, naming the racks and when
-    /// they were last seen, rather than powering on a machine that cannot boot. A VLAN whose
-    /// DHCP names no rack, or is off (DHCP from elsewhere), is not checked.
+    /// ready (`boot_rack_ready`): heard from within `RACK_HEALTHY_SECS`, saying at that
+    /// check-in that its DHCP server answers for a subnet of the machine's VLAN. Whatever
+    /// powers a machine on to boot from the network is refused otherwise (409), naming each
+    /// rack and why it is not ready, rather than powering on a machine that cannot boot. A
+    /// VLAN whose DHCP names no rack, or is off (DHCP from elsewhere), is not checked.
     pub(crate) async fn check_boot_rack(&self, m: &Machine) -> Result<()> {
         let Some(iface) = m
             .interfaces
@@ -167,6 +224,7 @@ impl Region {
         else {
             return Ok(());
         };
+        let mut subnets = None;
         let vlan_id = match iface.vlan_id {
             Some(v) => v,
             None => {
@@ -174,10 +232,10 @@ impl Region {
                 if linked.is_empty() {
                     return Ok(());
                 }
-                let subnets = self.store.subnets().await?;
+                let all = subnets.insert(self.store.subnets().await?);
                 let Some(v) = linked
                     .iter()
-                    .find_map(|id| subnets.iter().find(|s| s.id == *id).map(|s| s.vlan_id))
+                    .find_map(|id| all.iter().find(|s| s.id == *id).map(|s| s.vlan_id))
                 else {
                     return Ok(());
                 };
@@ -195,34 +253,36 @@ impl Region {
         let Some(primary) = serving.primary_rack.as_deref().filter(|_| serving.dhcp_on) else {
             return Ok(());
         };
+        let subnets = match subnets {
+            Some(s) => s,
+            None => self.store.subnets().await?,
+        };
+        // The machine asks for DHCP on its own VLAN: a rack must answer for one of its subnets.
+        let cidrs: Vec<Cidr> = subnets
+            .iter()
+            .filter(|s| s.vlan_id == v.id)
+            .filter_map(|s| Cidr::parse(&s.cidr).ok())
+            .collect();
         let racks = self.store.racks().await?;
         let now = ingot_store::now_ms();
-        let seen = |sid: &str| racks.iter().find(|r| r.system_id == sid);
-        let healthy =
-            |sid: &str| seen(sid).is_some_and(|r| now - r.last_seen <= RACK_HEALTHY_SECS * 1000);
-        let named: Vec<&str> = [Some(primary), serving.secondary_rack.as_deref()]
+        let mut why = Vec::new();
+        for sid in [Some(primary), serving.secondary_rack.as_deref()]
             .into_iter()
             .flatten()
-            .collect();
-        if named.iter().any(|r| healthy(r)) {
-            return Ok(());
+        {
+            match racks.iter().find(|r| r.system_id == sid) {
+                None => why.push(format!("{sid} never seen")),
+                Some(r) => match boot_rack_ready(r, now, &cidrs) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => why.push(e),
+                },
+            }
         }
-        let state: Vec<String> = named
-            .iter()
-            .map(|sid| match seen(sid) {
-                Some(r) => format!(
-                    "{} last seen {} s ago",
-                    r.name,
-                    (now - r.last_seen).max(0) / 1000
-                ),
-                None => format!("{sid} never seen"),
-            })
-            .collect();
         Err(RegionError::Conflict(format!(
-            "No healthy rack controller serves DHCP on VLAN {} that {} boots from ({}): it could not network-boot. Start a rack, or change the VLAN's primary_rack / secondary_rack.",
+            "No healthy rack controller serves DHCP on VLAN {} that {} boots from ({}): it could not network-boot. Start a rack (and wait for its DHCP to start), or change the VLAN's primary_rack / secondary_rack.",
             serving.vid,
             m.hostname,
-            state.join(", ")
+            why.join("; ")
         )))
     }
 
@@ -367,6 +427,75 @@ mod tests {
         assert_eq!(rack_name(Some(" rack-1 ")).unwrap(), Some("rack-1"));
         assert!(rack_name(Some(&long)).is_err());
         assert!(rack_name(Some("a\u{7}b")).is_err());
+    }
+
+    /// A rack is ready to boot a VLAN's machines when heard from lately with its DHCP
+    /// answering for one of the VLAN's subnets: (seconds since seen, what it said of its
+    /// DHCP, the VLAN's subnets, the reason it is not ready; "" for ready).
+    #[test]
+    fn a_boot_rack_is_ready_when_its_dhcp_is_up_for_the_vlan() {
+        let now = 1_000_000_000;
+        for (ago, dhcp, vlan, want) in [
+            (5, Some("10.1.0.0/24"), "10.1.0.0/24", ""),
+            (
+                90,
+                Some("10.2.0.0/24 10.1.0.0/24"),
+                "10.1.0.0/24 10.3.0.0/24",
+                "",
+            ),
+            (
+                91,
+                Some("10.1.0.0/24"),
+                "10.1.0.0/24",
+                "r1 last seen 91 s ago",
+            ),
+            (
+                5,
+                Some(""),
+                "10.1.0.0/24",
+                "r1 seen 5 s ago, its DHCP not running for 10.1.0.0/24",
+            ),
+            (
+                5,
+                Some("10.2.0.0/24"),
+                "10.1.0.0/24",
+                "its DHCP not running for 10.1.0.0/24",
+            ),
+            (
+                5,
+                None,
+                "10.1.0.0/24",
+                "r1 seen 5 s ago does not report its DHCP service",
+            ),
+            (
+                5,
+                Some("10.1.0.0/24"),
+                "",
+                "r1: the VLAN has no subnet to serve",
+            ),
+        ] {
+            let r = Rack {
+                id: 1,
+                system_id: "abc".into(),
+                name: "r1".into(),
+                address: String::new(),
+                version: String::new(),
+                first_seen: 0,
+                last_seen: now - ago * 1000,
+                dhcp: dhcp.map(|d| d.split_whitespace().map(str::to_string).collect()),
+            };
+            let cidrs: Vec<Cidr> = vlan
+                .split_whitespace()
+                .map(|c| Cidr::parse(c).unwrap())
+                .collect();
+            match boot_rack_ready(&r, now, &cidrs) {
+                Ok(()) => assert_eq!(want, "", "{ago} {dhcp:?} {vlan}"),
+                Err(why) => assert!(
+                    !want.is_empty() && why.contains(want),
+                    "{ago} {dhcp:?} {vlan}: {why}"
+                ),
+            }
+        }
     }
 
     #[test]

@@ -812,24 +812,30 @@ async fn vlan_dhcp_is_served_by_its_racks_and_relayed() {
     assert_eq!(dhcp(Some(c.clone())).await, (true, true));
 }
 
-/// Commissioning (and deployment, the same check) is refused, naming the racks, when the
-/// VLAN the machine boots from serves DHCP through racks none of which is healthy; a rack
-/// that reads its configuration again makes it possible again.
+/// Commissioning (and whatever else powers a machine on to boot from the network: the same
+/// check) is refused, naming the racks and why, when the VLAN the machine boots from serves
+/// DHCP through racks none of which is ready: heard from lately and saying its DHCP server
+/// answers for a subnet of that VLAN. A rack that reads its configuration again with its DHCP
+/// running makes it possible again.
 #[tokio::test]
-async fn commissioning_needs_a_healthy_rack_on_the_boot_vlan() {
+async fn commissioning_needs_a_rack_whose_dhcp_is_up_on_the_boot_vlan() {
     use ingot_core::actions::Action;
     let l = lab().await;
-    let check_in = || async {
-        l.region
-            .rack_check_in(&CheckIn {
-                name: Some("rack-a"),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .unwrap()
+    let check_in = |dhcp: Option<Vec<&'static str>>| {
+        let region = &l.region;
+        async move {
+            region
+                .rack_check_in(&CheckIn {
+                    name: Some("rack-a"),
+                    dhcp,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .unwrap()
+        }
     };
-    let rack = check_in().await;
+    let rack = check_in(Some(vec![])).await;
     let vlan = l.region.vlan("0", "0").await.unwrap();
     let subnet = l
         .region
@@ -880,7 +886,31 @@ async fn commissioning_needs_a_healthy_rack_on_the_boot_vlan() {
         .unwrap();
     let commission = || act(&l, &m.system_id, Action::Commission);
     let abort = || async { act(&l, &m.system_id, Action::Abort).await.unwrap() };
-    // The rack is fresh: commissioning starts.
+    let refused = |want: &'static str| {
+        let (l, sid) = (&l, &m.system_id);
+        async move {
+            let e = act(l, sid, Action::Commission).await.unwrap_err();
+            assert_eq!(kind(&e), "conflict", "{e}");
+            let why = e.to_string();
+            assert!(
+                why.contains("No healthy rack controller serves DHCP on VLAN 0")
+                    && why.contains(want),
+                "want '{want}': {why}"
+            );
+            let now = l.region.machine_for(&l.admin, sid).await.unwrap();
+            assert_eq!(now.status, ingot_core::Status::New, "nothing changed");
+        }
+    };
+    // The rack is fresh but its DHCP serves nothing (it has not started yet): refused.
+    refused("rack-a seen 0 s ago, its DHCP not running for 10.33.0.0/24").await;
+    // Serving another subnet only: refused too.
+    check_in(Some(vec!["10.99.0.0/24"])).await;
+    refused("its DHCP not running for 10.33.0.0/24").await;
+    // A rack that does not say: refused (its DHCP cannot be known to be up).
+    check_in(None).await;
+    refused("rack-a seen 0 s ago does not report its DHCP service").await;
+    // Its DHCP answers for the machine's subnet: commissioning starts.
+    check_in(Some(vec!["10.33.0.0/24"])).await;
     commission().await.unwrap();
     abort().await;
     // The rack has not been heard from for two minutes: refused, saying why.
@@ -892,18 +922,20 @@ async fn commissioning_needs_a_healthy_rack_on_the_boot_vlan() {
         .execute(&db)
         .await
         .unwrap();
-    let e = commission().await.unwrap_err();
-    assert_eq!(kind(&e), "conflict", "{e}");
-    let why = e.to_string();
-    assert!(
-        why.contains("No healthy rack controller") && why.contains("rack-a last seen 120 s ago"),
-        "{why}"
-    );
-    let now = l.region.machine_for(&l.admin, &m.system_id).await.unwrap();
-    assert_eq!(now.status, ingot_core::Status::New, "nothing changed");
-    // The rack reads its configuration again: commissioning starts.
-    check_in().await;
+    refused("rack-a last seen 120 s ago").await;
+    // The rack reads its configuration again, its DHCP up: commissioning starts.
+    check_in(Some(vec!["10.33.0.0/24"])).await;
     commission().await.unwrap();
+    // What a rack says of its DHCP is checked.
+    let bad = l
+        .region
+        .rack_check_in(&CheckIn {
+            name: Some("rack-a"),
+            dhcp: Some(vec!["10.33.0.0/33"]),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(bad.err().as_ref().map(kind).as_deref(), Some("bad request"));
 }
 
 /// A subnet's DNS/proxy/rDNS settings are kept and checked; a subnet is found by id, name,

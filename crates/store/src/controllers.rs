@@ -153,15 +153,7 @@ impl Store {
             .await?;
         let Some(r) = r else { return Ok(None) };
         Ok(Some((
-            Rack {
-                id: r.try_get("id")?,
-                system_id: r.try_get("system_id")?,
-                name: r.try_get("name")?,
-                address: r.try_get("address")?,
-                version: r.try_get("version")?,
-                first_seen: r.try_get("first_seen")?,
-                last_seen: r.try_get("last_seen")?,
-            },
+            crate::network::rack_from(&r)?,
             r.try_get("machine_id")?,
         )))
     }

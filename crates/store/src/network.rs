@@ -137,6 +137,23 @@ pub struct Rack {
     pub version: String,
     pub first_seen: i64,
     pub last_seen: i64,
+    /// The subnets (CIDRs) its DHCP server was answering for at its last check-in; `None`
+    /// when it did not say.
+    pub dhcp: Option<Vec<String>>,
+}
+
+pub(crate) fn rack_from(r: &AnyRow) -> Result<Rack> {
+    let dhcp: Option<String> = r.try_get("dhcp")?;
+    Ok(Rack {
+        id: r.try_get("id")?,
+        system_id: r.try_get("system_id")?,
+        name: r.try_get("name")?,
+        address: r.try_get("address")?,
+        version: r.try_get("version")?,
+        first_seen: r.try_get("first_seen")?,
+        last_seen: r.try_get("last_seen")?,
+        dhcp: dhcp.map(|d| d.split_whitespace().map(str::to_string).collect()),
+    })
 }
 
 /// MAAS's IPADDRESS_TYPE values used here: a user's reservation, and a machine interface's
@@ -895,40 +912,44 @@ impl Store {
 
     // ---------------------------------------------------------------- rack controllers
     /// A rack controller read its configuration: create its row (with a new system id) the
-    /// first time, refresh address, version and last-seen time after.
-    pub async fn rack_seen(&self, name: &str, address: &str, version: &str) -> Result<Rack> {
+    /// first time, refresh address, version, last-seen time and what it said of its DHCP
+    /// service (`dhcp`: the subnets it answers for; `None` when it did not say) after.
+    pub async fn rack_seen(
+        &self,
+        name: &str,
+        address: &str,
+        version: &str,
+        dhcp: Option<&[String]>,
+    ) -> Result<Rack> {
         let now = now_ms();
-        let n = sqlx::query(
-            "UPDATE racks SET address = $1, version = $2, last_seen = $3 WHERE name = $4",
-        )
-        .bind(address)
-        .bind(version)
-        .bind(now)
-        .bind(name)
-        .execute(self.writes()?)
-        .await?
-        .rows_affected();
+        let dhcp = dhcp.map(|d| d.join(" "));
+        let pool = self.writes()?;
+        let refresh = || {
+            sqlx::query("UPDATE racks SET address = $1, version = $2, last_seen = $3, dhcp = $4 WHERE name = $5")
+                .bind(address)
+                .bind(version)
+                .bind(now)
+                .bind(dhcp.clone())
+                .bind(name)
+                .execute(pool)
+        };
+        let n = refresh().await?.rows_affected();
         if n == 0 {
             let sid = ingot_core::ids::system_id_from_random(rand::random());
-            let r = sqlx::query("INSERT INTO racks (system_id, name, address, version, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $5)")
+            let r = sqlx::query("INSERT INTO racks (system_id, name, address, version, first_seen, last_seen, dhcp) VALUES ($1, $2, $3, $4, $5, $5, $6)")
                 .bind(&sid)
                 .bind(name)
                 .bind(address)
                 .bind(version)
                 .bind(now)
+                .bind(dhcp.clone())
                 .execute(self.writes()?)
                 .await;
             match r {
                 Ok(_) => {}
                 // Registered concurrently by another request: refresh instead.
                 Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-                    sqlx::query("UPDATE racks SET address = $1, version = $2, last_seen = $3 WHERE name = $4")
-                        .bind(address)
-                        .bind(version)
-                        .bind(now)
-                        .bind(name)
-                        .execute(self.writes()?)
-                        .await?;
+                    refresh().await?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -944,19 +965,7 @@ impl Store {
         let rows = sqlx::query("SELECT * FROM racks ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Rack {
-                    id: r.try_get("id")?,
-                    system_id: r.try_get("system_id")?,
-                    name: r.try_get("name")?,
-                    address: r.try_get("address")?,
-                    version: r.try_get("version")?,
-                    first_seen: r.try_get("first_seen")?,
-                    last_seen: r.try_get("last_seen")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rack_from).collect()
     }
 
     // ---------------------------------------------------------------- netboot timeline

@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (27, V27_SQLITE, V27_PG),
     (28, V28, V28),
     (29, V29, V29),
+    (30, V30, V30),
 ];
 
 macro_rules! v1 {
@@ -506,10 +507,14 @@ const V27_PG: &str = concat!(
 /// until `expires` (ms); `token` rises whenever a lease changes hands (a fencing token).
 const V28: &str = "CREATE TABLE work_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires BIGINT NOT NULL);\n";
 
+/// What a rack said of its DHCP service at its last check-in: the subnets (CIDRs, space
+/// separated) its DHCP server was answering for; NULL when it did not say.
+const V29: &str = "ALTER TABLE racks ADD COLUMN dhcp TEXT;\n";
+
 /// Indexes for a large region: allocation walks READY machines in closest-fit order
 /// (status, node type, then CPUs, memory, id) without sorting them all; a list reads which
 /// result statuses a machine has from the index alone, never from rows that hold the output.
-const V29: &str = concat!(
+const V30: &str = concat!(
     "CREATE INDEX machines_fit ON machines(status, node_type, cpu_count, memory, id);\n",
     "CREATE INDEX script_results_status ON script_results(machine_id, result_set, hardware_type, status);\n",
     "DROP INDEX script_results_machine;\n",

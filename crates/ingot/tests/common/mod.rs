@@ -4,6 +4,7 @@
 pub mod bmc_farm;
 pub mod host;
 pub mod mirror;
+pub mod netns;
 pub mod pg_cluster;
 pub mod webdriver;
 
