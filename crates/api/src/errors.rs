@@ -46,8 +46,10 @@ pub(crate) fn text(status: StatusCode, msg: String) -> Response {
         .into_response()
 }
 
-/// The answer when the database went away after the request may have changed something.
-pub const MAYBE_DONE: &str = "The database went away after this request may have made its change: read it back before repeating the request.";
+/// What the answer adds to the database's trouble when the request may have changed
+/// something before it (a COMMIT went out).
+pub const MAYBE_DONE: &str =
+    "This request may have made its change before that: read it back before repeating it.";
 
 /// 503 with `Retry-After`: trying again later may work.
 fn unavailable(msg: String) -> Response {
@@ -118,7 +120,11 @@ impl IntoResponse for ApiError {
             // (Juju's gomaasapi repeats any request so answered, an allocation too).
             RegionError::Store(e) if e.unavailable().is_some() && witness::may_have_written() => {
                 tracing::warn!("database unavailable after a change may have been made: {e}");
-                text(StatusCode::SERVICE_UNAVAILABLE, MAYBE_DONE.into())
+                let why = e.unavailable().unwrap_or_default();
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{why} {MAYBE_DONE}"),
+                )
             }
             RegionError::Store(e) if e.unavailable().is_some() => {
                 tracing::warn!("database unavailable: {e}");

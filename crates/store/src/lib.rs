@@ -142,12 +142,22 @@ pub(crate) fn found(rows_affected: u64) -> Result<()> {
     }
 }
 
-/// Commit `tx`, noting first that the request may have changed the database: a COMMIT whose
-/// answer is lost may have been made.
+/// Commit `tx`, noting that the request changed the database when it did, or may have: a
+/// COMMIT whose answer was lost (the connection went) may have been made. One the database
+/// refused (its disk full, busy) was not.
 pub(crate) async fn commit(tx: sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
-    witness::wrote();
-    tx.commit().await?;
-    Ok(())
+    match tx.commit().await {
+        Ok(()) => {
+            witness::wrote();
+            Ok(())
+        }
+        Err(e) => {
+            if unreachable(&e) {
+                witness::wrote();
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Whether a pooled connection may be handed out: not one still inside a transaction. A
