@@ -82,6 +82,16 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 fn connection_error(url: &str, e: &reqwest::Error) -> CliError {
     let mut message = error_chain(e);
+    match ingot_tls::refusal(e) {
+        Some(ingot_tls::Refusal::Trusted(why)) => message = why,
+        Some(ingot_tls::Refusal::WebRoots(why)) => {
+            message = format!(
+                "the server's certificate is refused ({why}): log in again with \
+                 '--cacerts FILE', the CA that signed it, or with '-k' to skip the check"
+            )
+        }
+        None => {}
+    }
     if e.is_timeout() {
         message = format!("timed out ({message})");
     }
@@ -92,10 +102,12 @@ fn connection_error(url: &str, e: &reqwest::Error) -> CliError {
 }
 
 impl Client {
-    /// A client for requests to `server` (proxies from the environment are
-    /// used, except for loopback servers).
-    pub fn for_server(server: &Url) -> Result<Client> {
-        let mut builder = reqwest::Client::builder()
+    /// A client for requests to `server` that trusts its certificate as `trust` says (proxies
+    /// from the environment are used, except for loopback servers).
+    pub fn for_server(server: &Url, trust: &ingot_tls::Trust) -> Result<Client> {
+        let mut builder = trust
+            .client_builder()
+            .map_err(|e| CliError::Client(e.to_string()))?
             .connect_timeout(Duration::from_secs(30))
             .user_agent(concat!("ingot-cli/", env!("CARGO_PKG_VERSION")));
         if is_loopback(server) {

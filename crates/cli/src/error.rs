@@ -117,6 +117,10 @@ pub enum CliError {
     #[error("cannot read the API key from standard input: {0}")]
     Stdin(String),
 
+    /// `login --cacerts FILE` names a file that gives no usable CA certificate.
+    #[error("--cacerts: {0}")]
+    CaCerts(String),
+
     /// The HTTP client could not be created.
     #[error("cannot create the HTTP client: {0}")]
     Client(String),

@@ -68,7 +68,7 @@ pub fn top_usage(profiles: &[String]) -> String {
 
 /// `ingot login --help`.
 pub fn login_usage() -> String {
-    "usage: ingot login [-h] PROFILE URL [APIKEY]\n\n\
+    "usage: ingot login [-h] [--cacerts CACERTS] [-k] PROFILE URL [APIKEY]\n\n\
      Log in to a remote API, and remember its description and credentials.\n\n\
      positional arguments:\n  \
        PROFILE   The name with which you will later refer to this remote server and credentials\n            \
@@ -78,7 +78,11 @@ pub fn login_usage() -> String {
        APIKEY    The credentials, also known as the API key, for the remote server, in the form\n            \
                  consumer_key:token_key:token_secret. These can be found in the user preferences\n            \
                  page in the web UI. Pass an empty string for anonymous access, or '-' (or omit it)\n            \
-                 to read the key from standard input.\n"
+                 to read the key from standard input.\n\n\
+     options:\n  \
+       --cacerts CACERTS  Certificate CA file in PEM format: the server's certificate must be\n                     \
+                          signed by one of its CAs (a copy is kept with the profile).\n  \
+       -k, --insecure     Disable SSL certificate check.\n"
         .to_string()
 }
 

@@ -253,10 +253,11 @@ async fn login(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32> {
-    if check_options(args, help::login_usage, err)? {
+    let (opts, args) = LoginOptions::parse(args)?;
+    if check_options(&args, help::login_usage, err)? {
         return Ok(0);
     }
-    let (name, url, key) = match args {
+    let (name, url, key) = match args.as_slice() {
         [name, url] => (name, url, None),
         [name, url, key] => (name, url, Some(key)),
         _ => {
@@ -274,7 +275,18 @@ async fn login(
     };
     let credentials = Credentials::parse(&key)?;
 
-    let client = Client::for_server(&api)?;
+    let (trust, cacerts) = match &opts.cacerts {
+        Some(file) => {
+            let pem = std::fs::read(file)
+                .map_err(|e| CliError::CaCerts(format!("cannot read {}: {e}", file.display())))?;
+            let trust =
+                ingot_tls::Trust::ca_file(file).map_err(|e| CliError::CaCerts(e.to_string()))?;
+            (trust, Some(pem))
+        }
+        None if opts.insecure => (ingot_tls::Trust::Any, None),
+        None => (ingot_tls::Trust::WebRoots, None),
+    };
+    let client = Client::for_server(&api, &trust)?;
     let description = fetch_description(&client, &api).await?;
     if let Some(creds) = &credentials {
         let whoami = join(&api, "users/?op=whoami")?;
@@ -291,11 +303,22 @@ async fn login(
     }
 
     let mut store = ProfileStore::load(config_dir)?;
+    let cacerts = match cacerts {
+        Some(pem) => Some(store.save_cacerts(name, &pem)?),
+        None => None,
+    };
+    if let Some(old) = store.get(name).and_then(|p| p.cacerts.clone()) {
+        if cacerts.as_ref() != Some(&old) {
+            let _ = std::fs::remove_file(old);
+        }
+    }
     store.insert(Profile {
         name: name.clone(),
         url: api.to_string(),
         credentials,
         description,
+        cacerts,
+        insecure: opts.insecure,
     });
     store.save()?;
     writeln!(
@@ -304,6 +327,45 @@ async fn login(
          For help with the available commands, try:\n\n  ingot {name} --help\n"
     )?;
     Ok(0)
+}
+
+/// `login`'s options, as the `maas` CLI's: `--cacerts FILE` (the CA file the server's
+/// certificate must chain to; a copy is kept with the profile) and `-k`/`--insecure` (no check
+/// of the server's certificate).
+#[derive(Debug, Default, PartialEq)]
+struct LoginOptions {
+    cacerts: Option<PathBuf>,
+    insecure: bool,
+}
+
+impl LoginOptions {
+    /// The options, and the other words in their order.
+    fn parse(args: &[String]) -> Result<(LoginOptions, Vec<String>)> {
+        let mut opts = LoginOptions::default();
+        let mut rest = Vec::new();
+        let mut words = args.iter();
+        while let Some(word) = words.next() {
+            match word.as_str() {
+                "-k" | "--insecure" => opts.insecure = true,
+                "--cacerts" => {
+                    let file = words.next().ok_or_else(|| {
+                        CliError::Usage(format!("--cacerts needs a FILE\n{}", help::login_usage()))
+                    })?;
+                    opts.cacerts = Some(PathBuf::from(file));
+                }
+                w if w.starts_with("--cacerts=") => {
+                    opts.cacerts = Some(PathBuf::from(&w["--cacerts=".len()..]));
+                }
+                _ => rest.push(word.clone()),
+            }
+        }
+        if opts.insecure && opts.cacerts.is_some() {
+            return Err(CliError::Usage(
+                "give --cacerts FILE or -k/--insecure, not both".into(),
+            ));
+        }
+        Ok((opts, rest))
+    }
 }
 
 fn unknown_profile(store: &ProfileStore, name: &str) -> CliError {
@@ -380,7 +442,7 @@ async fn refresh(args: &[String], config_dir: &Path, err: &mut dyn Write) -> Res
     for profile in store.profiles_mut() {
         let result = async {
             let api = normalise_api_url(&profile.url)?;
-            let client = Client::for_server(&api)?;
+            let client = Client::for_server(&api, &profile.trust()?)?;
             fetch_description(&client, &api).await
         }
         .await;
@@ -459,7 +521,7 @@ async fn profile_command(
         url: profile.url.clone(),
         reason: e.to_string(),
     })?;
-    let client = Client::for_server(&server)?;
+    let client = Client::for_server(&server, &profile.trust()?)?;
     let response = match client.send(&request, profile.credentials.as_ref()).await {
         // The server's answer is read when it comes while the body is still being sent; a
         // connection that broke anyway gets the likely reason.
@@ -514,6 +576,26 @@ mod tests {
 
     fn os(s: &str) -> Option<OsString> {
         Some(OsString::from(s))
+    }
+
+    #[test]
+    fn login_options() {
+        let w = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (o, rest) = LoginOptions::parse(&w(&["p", "--cacerts", "ca.pem", "u", "k"])).unwrap();
+        assert_eq!(o.cacerts, Some(PathBuf::from("ca.pem")));
+        assert!(!o.insecure);
+        assert_eq!(rest, w(&["p", "u", "k"]));
+        let (o, rest) = LoginOptions::parse(&w(&["--cacerts=a b.pem", "p", "u", "-"])).unwrap();
+        assert_eq!(o.cacerts, Some(PathBuf::from("a b.pem")));
+        assert_eq!(rest, w(&["p", "u", "-"]));
+        let (o, rest) = LoginOptions::parse(&w(&["-k", "p", "u"])).unwrap();
+        assert!(o.insecure && o.cacerts.is_none());
+        assert_eq!(rest, w(&["p", "u"]));
+        assert!(LoginOptions::parse(&w(&["p", "u", "--cacerts"])).is_err());
+        assert!(LoginOptions::parse(&w(&["--insecure", "--cacerts", "x", "p", "u"])).is_err());
+        // Other options are left for the usage check.
+        let (_, rest) = LoginOptions::parse(&w(&["--bogus", "p", "u"])).unwrap();
+        assert_eq!(rest, w(&["--bogus", "p", "u"]));
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //! }
 //! ```
 //! `credentials` is `null` for an anonymous profile; `description` is the
-//! server's `describe/` document as fetched at login / refresh.
+//! server's `describe/` document as fetched at login / refresh. A profile logged in with
+//! `--cacerts FILE` also has `"cacerts": "CONFIG_DIR/certs/PROFILE.pem"` (a copy of the file,
+//! so the original may move), one logged in with `-k` has `"insecure": true`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -29,6 +31,9 @@ use crate::oauth::Credentials;
 /// Name of the profile file inside the config directory.
 pub const PROFILE_FILE: &str = "profiles.json";
 
+/// The directory, inside the config directory, of the profiles' CA files.
+pub const CERTS_DIR: &str = "certs";
+
 /// One logged-in server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
@@ -41,6 +46,26 @@ pub struct Profile {
     /// The `describe/` document.
     #[serde(default)]
     pub description: serde_json::Value,
+    /// The CA certificates the server's must chain to (`login --cacerts`); `None`: the
+    /// built-in web roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cacerts: Option<PathBuf>,
+    /// `login -k`: the server's certificate is not checked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+}
+
+impl Profile {
+    /// What this profile trusts for the server's certificate.
+    pub fn trust(&self) -> Result<ingot_tls::Trust> {
+        match (&self.cacerts, self.insecure) {
+            (_, true) => Ok(ingot_tls::Trust::Any),
+            (Some(file), false) => {
+                ingot_tls::Trust::ca_file(file).map_err(|e| CliError::CaCerts(e.to_string()))
+            }
+            (None, false) => Ok(ingot_tls::Trust::WebRoots),
+        }
+    }
 }
 
 fn current_version() -> u32 {
@@ -139,8 +164,32 @@ impl ProfileStore {
         self.profiles.insert(profile.name.clone(), profile);
     }
 
+    /// Remove a profile, and its copy of a CA file.
     pub fn remove(&mut self, name: &str) -> Option<Profile> {
-        self.profiles.remove(name)
+        let profile = self.profiles.remove(name)?;
+        if let Some(copy) = &profile.cacerts {
+            if copy.starts_with(self.dir.join(CERTS_DIR)) {
+                let _ = fs::remove_file(copy);
+            }
+        }
+        Some(profile)
+    }
+
+    /// Keep a copy of a profile's CA file, `CERTS_DIR/NAME.pem` (mode 0600), and return its path.
+    pub fn save_cacerts(&self, name: &str, pem: &[u8]) -> Result<PathBuf> {
+        let dir = self.dir.join(CERTS_DIR);
+        let path = dir.join(format!("{name}.pem"));
+        let io = |action: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CliError::ConfigIo {
+                action,
+                path,
+                source,
+            }
+        };
+        create_private_dir(&dir).map_err(io("create directory", &dir))?;
+        write_private_file(&path, pem).map_err(io("write", &path))?;
+        Ok(path)
     }
 
     /// Profile names, sorted.
@@ -231,6 +280,8 @@ pub(crate) mod tests {
                 token_secret: "ts".into(),
             }),
             description: serde_json::json!({"doc": "d", "resources": []}),
+            cacerts: None,
+            insecure: false,
         }
     }
 

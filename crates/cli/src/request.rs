@@ -314,6 +314,8 @@ mod tests {
                         {"name": "read", "method": "get", "op": null, "restful": true, "doc": ""}]}}
                 ]
             }),
+            cacerts: None,
+            insecure: false,
         }
     }
 

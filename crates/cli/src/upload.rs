@@ -210,7 +210,7 @@ pub async fn create_and_upload(
         url: profile.url.clone(),
         reason: e.to_string(),
     })?;
-    let client = Client::for_server(&server)?;
+    let client = Client::for_server(&server, &profile.trust()?)?;
     let creds = profile.credentials.as_ref();
     let response = client.send(&request, creds).await?;
     if !response.is_success() {

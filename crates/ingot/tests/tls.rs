@@ -626,3 +626,107 @@ async fn python_libmaas_over_https() {
     assert!(!o.status.success(), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
 }
+
+/// `ingot login --cacerts FILE` and `-k`, as `maas login` has them: without either, the CLI
+/// refuses a region whose certificate the web roots do not know and says what to give; with
+/// the wrong CA it names what it trusted and what it saw; a file with no certificate is refused
+/// before any connection; with the right CA it logs in and keeps a copy of the file, so the
+/// profile goes on working after the original is gone; `-k` logs in without a check; logging
+/// out removes the copy.
+#[tokio::test]
+async fn the_cli_logs_in_with_cacerts_or_insecure() {
+    let pki = Pki::new();
+    let s = pki.serve().await;
+    let cfg = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| -> (i32, String, String) {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("INGOT_CONFIG_DIR", cfg.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let url = format!("{}/MAAS/", s.base);
+    assert!(url.starts_with("https://"), "{url}");
+
+    let (code, _, err) = cli(&["login", "admin", &url, &s.key]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("certificate is refused") && err.contains("--cacerts FILE"),
+        "{err}"
+    );
+
+    let (code, _, err) = cli(&[
+        "login",
+        "admin",
+        &url,
+        &s.key,
+        "--cacerts",
+        &pki.path("other-ca.pem"),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    let other = pki.fingerprint("other-ca.pem");
+    let other = other.rsplit_once('=').unwrap().1;
+    assert!(
+        err.contains("does not verify against the CA file") && err.contains(other),
+        "{err}"
+    );
+
+    let (code, _, err) = cli(&[
+        "login",
+        "admin",
+        &url,
+        &s.key,
+        &format!("--cacerts={}", pki.path("region.key")),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--cacerts:") && err.contains("region.key"),
+        "{err}"
+    );
+    assert!(!cfg.path().join("profiles.json").exists());
+
+    // The right CA, from a file that is then removed.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let ca = elsewhere.path().join("ca.pem");
+    std::fs::copy(pki.path("ca.pem"), &ca).unwrap();
+    let (code, out, err) = cli(&[
+        "login",
+        "--cacerts",
+        ca.to_str().unwrap(),
+        "admin",
+        &url,
+        &s.key,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    drop(elsewhere);
+    let (code, out, err) = cli(&["admin", "users", "whoami"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("admin"), "{out}");
+    let (code, out, err) = cli(&["admin", "machines", "read"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(serde_json::from_str::<serde_json::Value>(&out)
+        .unwrap()
+        .is_array());
+    let copy = cfg.path().join("certs").join("admin.pem");
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(pki.path("ca.pem")).unwrap()
+    );
+    let (code, _, err) = cli(&["refresh"]);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = cli(&["login", "quick", &url, &s.key, "-k"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = cli(&["quick", "users", "whoami"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let (code, _, err) = cli(&["logout", "admin"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!copy.exists(), "logout left {}", copy.display());
+}

@@ -8,6 +8,8 @@
 //!   of its DER encoding); no chain, name or validity period is checked — the pin says which
 //!   certificate, as for a self-signed one — but the handshake's signature still has to be
 //!   made with its key.
+//! - [`Trust::Any`]: any certificate (the CLI's `-k`/`--insecure`, as `maas login -k`): the
+//!   connection is encrypted but the server is not authenticated.
 
 use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
@@ -62,6 +64,8 @@ pub enum Trust {
         certs: Vec<CertificateDer<'static>>,
     },
     Pin(Fingerprint),
+    /// No check of the certificate at all (only the handshake's own consistency).
+    Any,
 }
 
 impl Trust {
@@ -80,6 +84,7 @@ impl Trust {
             Trust::WebRoots => return Ok(reqwest::Client::builder()),
             Trust::Ca { file, certs } => Check::ca(file, certs, &provider)?,
             Trust::Pin(pin) => Check::Pin(*pin),
+            Trust::Any => Check::Any,
         };
         let verifier = Arc::new(RegionVerifier {
             check,
@@ -124,6 +129,7 @@ fn refuse(message: String) -> rustls::Error {
 /// was presented. The handshake's signature is checked the same way for both.
 #[derive(Debug)]
 enum Check {
+    Any,
     Pin(Fingerprint),
     Ca {
         inner: Arc<WebPkiServerVerifier>,
@@ -173,6 +179,7 @@ impl ServerCertVerifier for RegionVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         let seen = Fingerprint::of(end_entity);
         match &self.check {
+            Check::Any => Ok(ServerCertVerified::assertion()),
             Check::Pin(pin) if seen == *pin => Ok(ServerCertVerified::assertion()),
             Check::Pin(pin) => Err(refuse(format!(
                 "the region's certificate has SHA-256 fingerprint {seen}, not the pinned {pin}"
@@ -245,22 +252,38 @@ fn rustls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error
     None
 }
 
-/// Why the region's certificate was refused, when that is what `e` (a reqwest error, or
-/// anything holding one) is: ours (a CA file or a pin: what was trusted, what was seen), or
-/// rustls's against the web roots. `None` for every other error.
-pub fn certificate_refusal(e: &(dyn StdError + 'static)) -> Option<String> {
+/// Why a server's certificate was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// By a CA file or a pin: what was trusted and what was seen, in words.
+    Trusted(String),
+    /// By the built-in web roots: webpki's reason, in words.
+    WebRoots(String),
+}
+
+/// Why the server's certificate was refused, when that is what `e` (a reqwest error, or
+/// anything holding one) is. `None` for every other error.
+pub fn refusal(e: &(dyn StdError + 'static)) -> Option<Refusal> {
     let rustls::Error::InvalidCertificate(c) = rustls_error(e)? else {
         return None;
     };
     if let CertificateError::Other(OtherError(inner)) = c {
         if let Some(r) = inner.downcast_ref::<Refused>() {
-            return Some(r.to_string());
+            return Some(Refusal::Trusted(r.to_string()));
         }
     }
-    Some(format!(
-        "the region's certificate is refused ({}): give the CA that signed it (--ca-file) or its fingerprint (--pin-sha256)",
-        reason(c)
-    ))
+    Some(Refusal::WebRoots(reason(c)))
+}
+
+/// [`refusal`] in words for a rack or `maas-run-scripts`, whose options are `--ca-file` and
+/// `--pin-sha256`.
+pub fn certificate_refusal(e: &(dyn StdError + 'static)) -> Option<String> {
+    Some(match refusal(e)? {
+        Refusal::Trusted(why) => why,
+        Refusal::WebRoots(why) => format!(
+            "the region's certificate is refused ({why}): give the CA that signed it (--ca-file) or its fingerprint (--pin-sha256)"
+        ),
+    })
 }
 
 /// webpki's refusal in words (its own are Debug names, some wrapped in `Other`).
@@ -268,10 +291,7 @@ fn reason(c: &CertificateError) -> String {
     match c {
         CertificateError::UnknownIssuer => "not signed by a trusted CA".into(),
         CertificateError::Other(OtherError(inner)) => match inner.to_string().as_str() {
-            "CaUsedAsEndEntity" => {
-                "it is a CA certificate, as self-signed ones often are: pin it with --pin-sha256"
-                    .into()
-            }
+            "CaUsedAsEndEntity" => "it is a CA certificate, as self-signed ones often are".into(),
             other => other.into(),
         },
         other => other.to_string(),

@@ -14,7 +14,7 @@ pub mod server;
 
 use std::path::{Path, PathBuf};
 
-pub use client::{certificate_refusal, describe, Trust, TrustArgs};
+pub use client::{certificate_refusal, describe, refusal, Refusal, Trust, TrustArgs};
 pub use server::ServerTls;
 
 use rustls::pki_types::pem::PemObject;
