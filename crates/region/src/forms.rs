@@ -817,13 +817,19 @@ pub async fn constraints(region: &Region, params: &Params) -> Result<Constraints
             fe.add("arch", format!("Architecture not recognised: {a}"));
         }
     }
-    let known: Vec<String> = region
-        .store
-        .list_tags()
-        .await?
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
+    // Tags, zones and pools are read only when the constraints name some (an allocation
+    // without them reads none: each statement costs the allocation path).
+    let known: Vec<String> = if c.tags.is_empty() && c.not_tags.is_empty() {
+        Vec::new()
+    } else {
+        region
+            .store
+            .list_tags()
+            .await?
+            .into_iter()
+            .map(|t| t.name)
+            .collect()
+    };
     let unknown: Vec<&String> = c
         .tags
         .iter()
@@ -863,6 +869,9 @@ pub async fn constraints(region: &Region, params: &Params) -> Result<Constraints
                 .collect::<Vec<_>>(),
         ),
     ] {
+        if names.is_empty() {
+            continue;
+        }
         let all: Vec<String> = region
             .store
             .list_named(kind)
