@@ -138,6 +138,8 @@ PGDATA_DIR=$PGTMP/data
 PG_STARTED=0
 stop_pg() {
   local rc=$?
+  # The background fuzz run, if the suite stops before waiting for it.
+  if [ -n "${FUZZ_PID:-}" ]; then kill "$FUZZ_PID" 2>/dev/null || true; fi
   if [ "$PG_STARTED" = 1 ]; then
     as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 30 stop >/dev/null 2>&1 \
       || echo "test.sh: warning: pg_ctl stop failed for $PGDATA_DIR" >&2
@@ -195,10 +197,16 @@ if [ "${INGOT_SKIP_LINT:-0}" != 1 ]; then
 fi
 
 # The fuzz targets (fuzz/): a short coverage-guided run of each parser of network input, with
-# the regression seeds; INGOT_FUZZ_SECONDS=0 skips it.
+# the regression seeds; INGOT_FUZZ_SECONDS=0 skips it. It builds in a target directory of its
+# own (target/fuzz), so it runs in the background beside the doc tests' and the agent's builds
+# (its fuzzing is one process: the other core would idle), and the suite waits for it, and
+# stops on a crash it found, before the tests start.
+FUZZ_PID=
 if [ "${INGOT_FUZZ_SECONDS:-10}" != 0 ]; then
-  section "fuzz targets, ${INGOT_FUZZ_SECONDS:-10}s each"
-  FUZZ_SECONDS=${INGOT_FUZZ_SECONDS:-10} bash "$REPO/scripts/fuzz.sh"
+  section "fuzz targets, ${INGOT_FUZZ_SECONDS:-10}s each (in the background)"
+  FUZZ_LOG=$(mktemp /tmp/ingot-fuzz.XXXXXX)
+  FUZZ_SECONDS=${INGOT_FUZZ_SECONDS:-10} bash "$REPO/scripts/fuzz.sh" >"$FUZZ_LOG" 2>&1 &
+  FUZZ_PID=$!
 fi
 
 # Doc tests first, so the main runner's summary is what the output ends with.
@@ -211,6 +219,14 @@ section "static ingot-agent (scripts/build-agent.sh)"
 INGOT_AGENT_BIN=$(bash "$REPO/scripts/build-agent.sh")
 export INGOT_AGENT_BIN
 ls -l "$INGOT_AGENT_BIN"
+
+if [ -n "$FUZZ_PID" ]; then
+  section "fuzz targets: waiting for the background run"
+  fuzz_rc=0; wait "$FUZZ_PID" || fuzz_rc=$?
+  FUZZ_PID=
+  cat "$FUZZ_LOG"; rm -f "$FUZZ_LOG"
+  [ "$fuzz_rc" = 0 ] || die "the fuzz targets failed (exit $fuzz_rc; output above)"
+fi
 
 if [ -n "$DEBIAN_LOG" ]; then
   echo "the background Debian 12 image build so far:"; cat "$DEBIAN_LOG" || true
