@@ -162,14 +162,20 @@ impl Region {
             visible_to: if user.is_admin { None } else { Some(user.id) },
             ..Default::default()
         };
-        // Pages of candidates in closest-fit order; the first page almost always decides.
-        const PAGE: i64 = 64;
+        // Pages of candidates in closest-fit order. The first is small: it almost always
+        // decides, and every row read costs (a page of 64 full rows made allocation half as
+        // fast as a page of 8, measured with 32 clients); each next page is four times larger,
+        // up to 512, for constraints that only the core can check (few candidates match).
+        let mut page_size: i64 = 8;
         let mut after = None;
         let mut net: Option<NetFacts> = None;
+        // The candidates' tags only when the constraints look at them: the machine handed out
+        // is read whole once it is claimed.
+        let with_tags = !c.tags.is_empty() || !c.not_tags.is_empty();
         loop {
             let mut page = self
                 .store
-                .allocation_candidates(&filter, after, PAGE)
+                .allocation_candidates(&filter, after, page_size, with_tags)
                 .await?;
             // Disks, interfaces and devices only when the constraints look at them.
             let networked = !c.interfaces.is_empty()
@@ -193,7 +199,8 @@ impl Region {
                 let ids: Vec<i64> = page.iter().map(|m| m.id).collect();
                 self.store.machine_devices(&ids).await?
             };
-            let exhausted = (page.len() as i64) < PAGE;
+            let exhausted = (page.len() as i64) < page_size;
+            page_size = (page_size * 4).min(512);
             after = page.last().map(|m| (m.cpu_count, m.memory, m.id));
             let mut cands: Vec<(i64, i64, &Machine)> = page
                 .iter()
@@ -211,7 +218,7 @@ impl Region {
             cands.sort_by_key(|(a, b, m)| (*a, *b, m.id));
             if dry_run {
                 if let Some((_, _, m)) = cands.first() {
-                    return Ok((*m).clone());
+                    return self.after_change(m.id).await;
                 }
             } else if let Some(m) = self
                 .allocate_first(user, &cands, agent_name, comment)

@@ -684,6 +684,10 @@ impl Region {
     }
 
     pub(crate) async fn deadline_for(&self, s: Status) -> Result<Option<i64>> {
+        // A status with no deadline reads no setting (allocation is one such change).
+        if !s.is_transient() {
+            return Ok(None);
+        }
         let timeout = self.node_timeout_secs().await?;
         Ok(deadline_secs(s, timeout).map(|secs| ingot_store::now_ms() + secs * 1000))
     }

@@ -887,6 +887,7 @@ impl Store {
         f: &MachineFilter,
         after: Option<(i64, i64, i64)>,
         limit: i64,
+        with_tags: bool,
     ) -> Result<Vec<Machine>> {
         let (mut conds, mut vals) = filter_sql(f);
         // Keyset paging: rows taken by others meanwhile drop out without shifting the rest.
@@ -912,7 +913,9 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let mut ms: Vec<Machine> = rows.iter().map(machine_from_row).collect::<Result<_>>()?;
-        self.load_related_opt(&mut ms, true, false).await?;
+        if with_tags {
+            self.load_related_opt(&mut ms, true, false).await?;
+        }
         Ok(ms)
     }
 
