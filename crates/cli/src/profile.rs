@@ -123,14 +123,6 @@ impl ProfileStore {
     /// Write the file atomically (temporary file + rename), mode 0600,
     /// creating the directory (mode 0700) if needed.
     pub fn save(&self) -> Result<()> {
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| CliError::ConfigIo {
-                action,
-                path,
-                source,
-            }
-        };
         create_private_dir(&self.dir).map_err(io("create directory", &self.dir))?;
         let file = ProfileFile {
             version: current_version(),
@@ -179,14 +171,6 @@ impl ProfileStore {
     pub fn save_cacerts(&self, name: &str, pem: &[u8]) -> Result<PathBuf> {
         let dir = self.dir.join(CERTS_DIR);
         let path = dir.join(format!("{name}.pem"));
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| CliError::ConfigIo {
-                action,
-                path,
-                source,
-            }
-        };
         create_private_dir(&dir).map_err(io("create directory", &dir))?;
         write_private_file(&path, pem).map_err(io("write", &path))?;
         Ok(path)
@@ -207,6 +191,16 @@ impl ProfileStore {
 
     pub fn is_empty(&self) -> bool {
         self.profiles.is_empty()
+    }
+}
+
+/// The error of an `action` on `path` in the config directory.
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CliError {
+    let path = path.to_path_buf();
+    move |source| CliError::ConfigIo {
+        action,
+        path,
+        source,
     }
 }
 
