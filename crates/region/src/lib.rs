@@ -684,8 +684,9 @@ impl Region {
     }
 
     pub(crate) async fn deadline_for(&self, s: Status) -> Result<Option<i64>> {
-        // A status with no deadline reads no setting (allocation is one such change).
-        if !s.is_transient() {
+        // A status with no deadline (the core's rule, whatever the timeout) reads no setting:
+        // allocation is one such change.
+        if deadline_secs(s, 1).is_none() {
             return Ok(None);
         }
         let timeout = self.node_timeout_secs().await?;
