@@ -49,25 +49,11 @@ pub fn load(dir: &Path) -> Result<Option<RackConfig>, RackError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ingot_core::rack::RackSubnet;
 
     fn cfg(range_end: &str) -> RackConfig {
-        RackConfig {
-            subnets: vec![RackSubnet {
-                cidr: "10.77.0.0/24".into(),
-                gateway_ip: None,
-                dns_servers: vec![],
-                allow_dns: true,
-                vid: 0,
-                dhcp_on: true,
-                dynamic_ranges: vec![("10.77.0.100".into(), range_end.into())],
-                reserved_ranges: vec![],
-            }],
-            hosts: vec![],
-            unknown_machines: "enlist".into(),
-            region_url: "http://10.77.0.1:5240/MAAS".into(),
-            domain: "maas".into(),
-        }
+        let mut c = crate::sample_config(true);
+        c.subnets[0].dynamic_ranges = vec![("10.77.0.100".into(), range_end.into())];
+        c
     }
 
     #[test]

@@ -625,39 +625,42 @@ fn cached_config(dir: &Path) -> Option<RackConfig> {
 /// How long a stopping rack tries to report its last netboot hops.
 pub const FINAL_REPORT: Duration = Duration::from_secs(2);
 
+/// A rack configuration for the tests: one /24 with a dynamic range, `dhcp_on` as given.
+#[cfg(test)]
+pub(crate) fn sample_config(dhcp_on: bool) -> RackConfig {
+    RackConfig {
+        subnets: vec![ingot_core::rack::RackSubnet {
+            cidr: "10.77.0.0/24".into(),
+            gateway_ip: Some("10.77.0.1".into()),
+            dns_servers: vec!["10.77.0.1".into(), "fd00::1".into()],
+            allow_dns: true,
+            vid: 0,
+            dhcp_on,
+            dynamic_ranges: vec![("10.77.0.100".into(), "10.77.0.199".into())],
+            reserved_ranges: vec![],
+        }],
+        hosts: vec![],
+        unknown_machines: "enlist".into(),
+        region_url: "http://10.77.0.1:5240/MAAS".into(),
+        domain: "maas".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ingot_core::rack::RackSubnet;
-
-    fn cfg(dhcp_on: bool) -> RackConfig {
-        RackConfig {
-            subnets: vec![RackSubnet {
-                cidr: "10.77.0.0/24".into(),
-                gateway_ip: Some("10.77.0.1".into()),
-                dns_servers: vec!["10.77.0.1".into(), "fd00::1".into()],
-                allow_dns: true,
-                vid: 0,
-                dhcp_on,
-                dynamic_ranges: vec![("10.77.0.100".into(), "10.77.0.199".into())],
-                reserved_ranges: vec![],
-            }],
-            hosts: vec![],
-            unknown_machines: "enlist".into(),
-            region_url: "http://10.77.0.1:5240/MAAS".into(),
-            domain: "maas".into(),
-        }
-    }
 
     #[test]
     fn dhcp_config_from_rack_config() {
         let d = tempfile::tempdir().unwrap();
         let opts = RackOptions::new("10.77.0.1".parse().unwrap(), d.path().into());
         assert!(
-            dhcp_config(&cfg(false), &opts).unwrap().is_none(),
+            dhcp_config(&sample_config(false), &opts).unwrap().is_none(),
             "DHCP off: nothing served"
         );
-        let c = dhcp_config(&cfg(true), &opts).unwrap().expect("config");
+        let c = dhcp_config(&sample_config(true), &opts)
+            .unwrap()
+            .expect("config");
         assert_eq!(c.server_ip, "10.77.0.1".parse::<Ipv4Addr>().unwrap());
         assert_eq!(c.subnets.len(), 1);
         assert_eq!(
@@ -668,7 +671,7 @@ mod tests {
         assert_eq!(c.subnets[0].domain_name.as_deref(), Some("maas"));
         // A subnet that does not use the rack's DNS gets its own servers and no domain; a
         // rack without DNS names only those too.
-        let mut own = cfg(true);
+        let mut own = sample_config(true);
         own.subnets[0].allow_dns = false;
         own.subnets[0].dns_servers = vec!["192.0.2.53".into()];
         let c2 = dhcp_config(&own, &opts).unwrap().expect("config");
@@ -679,7 +682,7 @@ mod tests {
         assert_eq!(c2.subnets[0].domain_name, None);
         let mut no_dns = opts.clone();
         no_dns.dns_listen.clear();
-        let mut both = cfg(true);
+        let mut both = sample_config(true);
         both.subnets[0].dns_servers = vec!["192.0.2.53".into()];
         let c3 = dhcp_config(&both, &no_dns).unwrap().expect("config");
         assert_eq!(
@@ -702,7 +705,7 @@ mod tests {
         assert!(c.validate().is_ok());
         assert_eq!(c.mode, ingot_dhcp::config::Mode::AllowEnlistment);
         // Enlistment off: known-only, the region's machines listed.
-        let mut off = cfg(true);
+        let mut off = sample_config(true);
         off.unknown_machines = "ignore".into();
         off.hosts.push(ingot_core::rack::RackHost {
             mac: "52:54:00:00:00:01".into(),
@@ -720,7 +723,7 @@ mod tests {
     fn host_reservations_inside_served_subnets_only() {
         let d = tempfile::tempdir().unwrap();
         let opts = RackOptions::new("10.77.0.1".parse().unwrap(), d.path().into());
-        let mut c = cfg(true);
+        let mut c = sample_config(true);
         for (mac, ip) in [
             ("52:54:00:00:00:01", Some("10.77.0.50")),
             ("52:54:00:00:00:02", Some("10.99.0.50")), // a subnet this rack does not serve
