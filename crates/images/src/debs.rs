@@ -93,21 +93,32 @@ pub(crate) fn download(dir: &Path, pkg: &str) -> Result<PathBuf, ImageError> {
         return Ok(p);
     }
     tracing::info!(pkg, dir = %dir.display(), "apt-get download");
+    // apt-get writes into its working directory in place, so two builds sharing the cache (tests
+    // run side by side) could see each other's half-written or removed file: each download
+    // goes to its own directory and the finished .deb is renamed into the cache in one step.
+    let scratch = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempdir_in(dir)
+        .map_err(|e| ImageError::io(dir, e))?;
     let get = || {
         run(Command::new("apt-get")
             .args(["download", "-q", pkg])
-            .current_dir(dir))
+            .current_dir(scratch.path()))
     };
     if get().is_err() {
         apt_update()?;
         get()?;
     }
-    cached(dir, pkg).ok_or_else(|| {
+    let fetched = cached(scratch.path(), pkg).ok_or_else(|| {
         ImageError::Missing(format!(
             "apt-get download {pkg} left no .deb in {}",
-            dir.display()
+            scratch.path().display()
         ))
-    })
+    })?;
+    let name = fetched.file_name().map(PathBuf::from).unwrap_or_default();
+    let kept = dir.join(name);
+    fs::rename(&fetched, &kept).map_err(|e| ImageError::io(&kept, e))?;
+    Ok(kept)
 }
 
 /// Downloads (with `apt-get download`) the kernel and `busybox-static` packages into `dir`,
@@ -163,6 +174,37 @@ mod tests {
             Some("linux-image-6.1.0-9-amd64")
         );
         assert_eq!(parse_depends("linux-image-amd64\n", "amd64"), None);
+    }
+
+    /// Builds running side by side share one cache: each must end with the whole .deb (CI once
+    /// failed with "apt-get download dosfstools left no .deb" when two wrote into it at once).
+    #[test]
+    fn side_by_side_downloads_into_one_cache_both_get_the_deb() {
+        let d = tempfile::tempdir().unwrap();
+        let got: Vec<PathBuf> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..3)
+                .map(|_| s.spawn(|| download(d.path(), "dosfstools")))
+                .collect();
+            runs.into_iter()
+                .map(|h| h.join().unwrap().unwrap())
+                .collect()
+        });
+        for deb in &got {
+            let out = Command::new("dpkg-deb")
+                .arg("--field")
+                .arg(deb)
+                .arg("Package")
+                .output();
+            let out = out.unwrap();
+            assert!(out.status.success(), "{}: {out:?}", deb.display());
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dosfstools");
+        }
+        let left: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "only the .deb stays in the cache: {left:?}");
     }
 
     #[test]

@@ -320,8 +320,11 @@ async fn dig_and_bind_against_the_racks_dns() {
         .await
         .ok();
     }
-    let api_serial_wait = until(15, "web-01.maas resolves", || {
+    // The rack polls every second, so it may pick up a zone between two of the writes above:
+    // wait for the last write (the TXT record), which comes with every write before it.
+    let api_serial_wait = until(15, "web-01.maas and the last record resolve", || {
         lab.short("web-01.maas", "A") == [ip.clone()]
+            && lab.short("maas", "TXT") == ["\"v=spf1 mx -all\""]
     });
     eprintln!("first answer after {api_serial_wait:?}");
 
