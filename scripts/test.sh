@@ -28,7 +28,31 @@ LIBMAAS_VERSION=0.6.8
 export DEBIAN_FRONTEND=noninteractive PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 T0=$SECONDS
-section() { printf '\n==== %s  [%ds] ====\n' "$*" $((SECONDS - T0)); }
+# Each stage's start, printed again as a table when the script ends (pass or fail), so the end
+# of a CI log says where the time went.
+STAGES=()
+section() {
+  STAGES+=("$(printf '%6ds  %s' $((SECONDS - T0)) "$*")")
+  printf '\n==== %s  [%ds] ====\n' "$*" $((SECONDS - T0))
+}
+stage_times() {
+  printf '\n==== where the time went (start of each stage, seconds) ====\n'
+  printf '%s\n' "${STAGES[@]}"
+  printf '%6ds  end\n' $((SECONDS - T0))
+  # The slowest tests, from nextest's JUnit report (.config/nextest.toml writes it).
+  local junit=${CARGO_TARGET_DIR:-$REPO/target}/nextest/ci/junit.xml
+  if [ -f "$junit" ] && [ "$junit" -nt "$PGTMP" ]; then
+    printf '==== the 15 slowest tests (seconds) ====\n'
+    "$PY" - "$junit" <<'PYEOF' || true
+import sys, xml.etree.ElementTree as ET
+cases = [(float(c.get("time", 0)), c.get("classname", ""), c.get("name", ""))
+         for c in ET.parse(sys.argv[1]).iter("testcase")]
+for t, cls, name in sorted(cases, reverse=True)[:15]:
+    print(f"{t:8.1f}  {cls} {name}")
+print(f"{sum(t for t, _, _ in cases):8.1f}  all {len(cases)} tests, added up")
+PYEOF
+  fi
+}
 die() { printf 'test.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 
 WITH_ENV=0
@@ -112,7 +136,9 @@ echo "INGOT_SHARED_DIR=$INGOT_SHARED_DIR"
 section "Peers: ipmi_sim, ipmitool, pyghmi, sushy-emulator, QEMU, BIND, promtool, gpg, Chromium"
 # Each installer is idempotent and prints the `export` lines its tests read.
 for peer in ipmi redfish qemu tftp dns metrics images deploy debian-image cloudinit streams gomaasapi chromium; do
+  t_peer=$SECONDS
   envs=$(bash "$REPO/scripts/peers/$peer.sh") || die "installing the $peer peers failed"
+  STAGES+=("$(printf '%6ds    (peer %s took %ds)' $((t_peer - T0)) "$peer" $((SECONDS - t_peer)))")
   eval "$envs"
   printf '%s\n' "$envs"
 done
@@ -138,6 +164,7 @@ PGDATA_DIR=$PGTMP/data
 PG_STARTED=0
 stop_pg() {
   local rc=$?
+  stage_times
   # The background fuzz run, if the suite stops before waiting for it.
   if [ -n "${FUZZ_PID:-}" ]; then kill "$FUZZ_PID" 2>/dev/null || true; fi
   if [ "$PG_STARTED" = 1 ]; then
