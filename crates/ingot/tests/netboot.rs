@@ -1962,6 +1962,14 @@ async fn debian_12_e2e(uefi: bool) {
         (series, Some(dir))
     };
     eprintln!("{series}: ready in {:?}", t.elapsed());
+    // A neighbour the deployed system must find by its short name (the search domain from the
+    // network configuration) through the rack's DNS, and by its address (the PTR).
+    api.post(
+        "/MAAS/api/2.0/dnsresources/",
+        &[("fqdn", "neighbour.maas"), ("ip_addresses", "10.77.0.99")],
+    )
+    .await
+    .ok();
 
     // The owner's SSH key.
     let key = lab.dir.path().join("id_ed25519");
@@ -2230,7 +2238,8 @@ async fn debian_12_e2e(uefi: bool) {
                  cat /etc/systemd/timesyncd.conf.d/cloud-init.conf; cloud-init status; \
                  cat /proc/cmdline; echo root on $(findmnt -no SOURCE /); \
                  cat /proc/mdstat; echo mirror on $(findmnt -no FSTYPE,SOURCE /srv/mirror); \
-                 grep ^ARRAY /etc/mdadm/mdadm.conf || echo no arrays";
+                 grep ^ARRAY /etc/mdadm/mdadm.conf || echo no arrays; \
+                 echo by name $(getent hosts neighbour); echo by address $(getent hosts 10.77.0.99)";
     let applied = |out: &str| {
         for want in [
             "inet 10.77.0.43/24",
@@ -2245,6 +2254,9 @@ async fn debian_12_e2e(uefi: bool) {
                 "status: done"
             },
             " sysrq_always_enabled",
+            // The rack's DNS, as the installed system's resolver asks it.
+            "by name 10.77.0.99 neighbour.maas",
+            "by address 10.77.0.99 neighbour.maas",
             if uefi {
                 "root on /dev/mapper/vgroot-lvroot"
             } else {
