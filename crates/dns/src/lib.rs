@@ -32,6 +32,7 @@ use ingot_core::rack::RackDns;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashMap};
 
+mod forwarded;
 mod udp;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -51,12 +52,20 @@ struct State {
     forwarder: Option<(Vec<String>, Arc<dyn ZoneHandler>)>,
     /// Authoritative UDP answers already given at this state, by query (`udp.rs`).
     answers: udp::AnswerCache,
+    /// Forwarded UDP answers for trusted clients, until their TTLs run out (`forwarded.rs`).
+    forwarded: forwarded::ForwardedCache,
     /// Each zone's records, its SOA first, for zone transfers: hickory answers an AXFR in one
     /// message (its issue #351), which a zone of a few thousand names does not fit in.
     transfers: HashMap<LowerName, Arc<Vec<Record>>>,
 }
 
 impl State {
+    /// Whether `ip` may have names outside the zones answered and zones transferred.
+    fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted.iter().any(|n| n.contains(&ip))
+    }
+
     fn empty() -> State {
         State {
             serial: None,
@@ -65,6 +74,7 @@ impl State {
             trusted: Vec::new(),
             forwarder: None,
             answers: Default::default(),
+            forwarded: Default::default(),
             transfers: HashMap::new(),
         }
     }
@@ -197,8 +207,7 @@ impl RequestHandler for Handler {
         mut response_handle: R,
     ) -> ResponseInfo {
         let state = self.now();
-        let ip = request.src().ip().to_canonical();
-        let trusted = state.trusted.iter().any(|n| n.contains(&ip));
+        let trusted = state.trusts(request.src().ip());
         let transfer = request
             .request_info()
             .is_ok_and(|i| matches!(i.query.query_type(), RecordType::AXFR | RecordType::IXFR));
@@ -374,6 +383,7 @@ fn state(dns: &RackDns, previous: &State) -> State {
             .filter_map(|n| n.parse::<IpNet>().ok())
             .collect(),
         answers: Default::default(),
+        forwarded: Default::default(),
         transfers,
     }
 }

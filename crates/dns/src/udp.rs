@@ -3,8 +3,9 @@
 //! query's bytes after its ID, and the same query is answered again from there with the
 //! client's ID — no parsing, no lookup, no encoding. The cache belongs to one state of the
 //! zones and goes with it when the region's serial moves, so it never answers from old
-//! zones. Forwarded answers (not AA) and refusals are never kept. BENCHMARKS.md has why: with
-//! hickory alone an answer cost about twice BIND's CPU.
+//! zones. Refusals are never kept; forwarded answers (not AA) are kept apart, for trusted
+//! clients only and for their TTL (`forwarded.rs`). BENCHMARKS.md has why: with hickory alone
+//! an answer cost about twice BIND's CPU.
 
 use crate::{answer_at, State};
 use std::collections::HashMap;
@@ -43,7 +44,7 @@ impl AnswerCache {
 
 /// A standard query with one question whose name is not compressed, not a zone transfer or
 /// ANY.
-fn cacheable_query(q: &[u8]) -> bool {
+pub(crate) fn cacheable_query(q: &[u8]) -> bool {
     if q.len() < 12 || q[2] & 0x80 != 0 || (q[2] >> 3) & 0x0f != 0 || q[4..6] != [0, 1] {
         return false;
     }
@@ -76,22 +77,38 @@ fn cacheable_answer(a: &[u8]) -> bool {
         && matches!(a[3] & 0x0f, 0 | 3)
 }
 
-/// The answers to `packet` from `src` at `state`: from its cache, else from hickory (kept
-/// when it may be).
+/// The kept answer to `packet` from `src` at `state`: an authoritative one, or for a trusted
+/// client a forwarded one.
+fn kept(state: &State, packet: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
+    state.answers.answer(packet).or_else(|| {
+        state
+            .trusts(src.ip())
+            .then(|| state.forwarded.answer(packet))
+            .flatten()
+    })
+}
+
+/// The answers to `packet` from `src` at `state`: from its caches, else from hickory (kept
+/// when they may be).
 pub(crate) async fn answer(state: &Arc<State>, packet: &[u8], src: SocketAddr) -> Vec<Vec<u8>> {
-    if let Some(a) = state.answers.answer(packet) {
+    if let Some(a) = kept(state, packet, src) {
         return vec![a];
     }
     let got = answer_at(state.clone(), packet, src).await;
     if let [one] = got.as_slice() {
-        state.answers.keep(packet, one);
+        if cacheable_answer(one) {
+            state.answers.keep(packet, one);
+        } else if state.trusts(src.ip()) {
+            state.forwarded.keep(packet, one);
+        }
     }
     got
 }
 
 /// Answer on `sock` until `stop`: a thread of its own with plain blocking calls answers from
-/// the cache (no wake-ups, no task per query); the rest goes to a task each on `rt` (a
-/// forwarded query may wait for its upstream).
+/// the caches (no wake-ups, no task per query); the rest goes to a task each on `rt` (a
+/// forwarded query may wait for its upstream). `recvmmsg`/`sendmmsg` were tried here: about
+/// 23 datagrams per call under dnsperf, and no less CPU per answer (BENCHMARKS.md).
 pub(crate) fn serve(
     dns: crate::Dns,
     sock: std::net::UdpSocket,
@@ -126,7 +143,7 @@ pub(crate) fn serve(
                     continue;
                 }
                 let state = dns.0.now();
-                if let Some(a) = state.answers.answer(&buf[..n]) {
+                if let Some(a) = kept(&state, &buf[..n], src) {
                     let _ = sock.send_to(&a, src);
                     continue;
                 }

@@ -551,6 +551,23 @@ async fn dig_and_bind_against_the_racks_dns() {
     until(5, "the trusted client is forwarded", || {
         lab.short("www.example.test", "A") == ["192.0.2.80"]
     });
+    // Asked again, the forwarded answer comes with its TTL counted down, as a resolver's does.
+    let ttl = || -> u32 {
+        let out = lab.dig_in(
+            Some(&lab.cli.name),
+            &[&at, "+noall", "+answer", "www.example.test", "A"],
+        );
+        let fields: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(fields.get(4), Some(&"192.0.2.80"), "{out}");
+        fields[1].parse().unwrap_or_else(|_| panic!("{out}"))
+    };
+    let first = ttl();
+    std::thread::sleep(Duration::from_millis(2100));
+    let again = ttl();
+    assert!(
+        first <= 60 && again + 2 <= first && again > 0,
+        "TTL {first} then {again} two seconds later"
+    );
     let outside = lab.outside();
     assert_eq!(
         lab.status(None, &outside, &["www.example.test"]),
@@ -579,6 +596,28 @@ async fn dig_and_bind_against_the_racks_dns() {
     until(5, "the ACL lets the outside recurse", || {
         lab.status(None, &outside, &["www.example.test"]) == "NOERROR"
     });
+    // A name forwarded a moment ago (TTL 60) that the region starts to serve itself: the new
+    // answer comes within the usual second, not when the forwarded one would expire.
+    c.post(
+        &format!("{API}/domains/"),
+        &[("name", "example.test"), ("authoritative", "true")],
+    )
+    .await
+    .ok();
+    c.post(
+        &format!("{API}/dnsresources/"),
+        &[
+            ("fqdn", "www.example.test"),
+            ("ip_addresses", &format!("10.81.{n}.77")),
+        ],
+    )
+    .await
+    .ok();
+    until(
+        5,
+        "the region's www.example.test replaces the forwarded one",
+        || lab.short("www.example.test", "A") == [format!("10.81.{n}.77")],
+    );
 
     // Garbage, truncated and oversized queries: no crash, no amplification.
     let sock = UdpSocket::bind(format!("10.80.{n}.2:0")).unwrap();
