@@ -81,6 +81,9 @@ pub struct App {
     pub http: metrics::Http,
     /// More of `/MAAS/metrics` in the text format (the binary adds its rack's counters).
     pub extra_metrics: Option<metrics::Extra>,
+    /// A region serving TLS that also serves plain HTTP on this port, for machines (their
+    /// firmware's iPXE has no HTTPS): what racks are told to send machines to.
+    pub machine_port: Option<u16>,
 }
 
 /// `INGOT_AGENT_BINARY`, else `ingot-agent` next to this program.
@@ -102,14 +105,16 @@ pub fn router(region: Region) -> Router {
 
 /// The router, serving boot images from `images_dir`.
 pub fn router_with(region: Region, images_dir: Option<std::path::PathBuf>) -> Router {
-    router_serving(region, images_dir, None)
+    router_serving(region, images_dir, None, None)
 }
 
-/// The router, with `extra` appended to `/MAAS/metrics`.
+/// The router, with `extra` appended to `/MAAS/metrics`, and with `machine_port` when the
+/// region serves TLS and plain HTTP for machines on that port (`App::machine_port`).
 pub fn router_serving(
     region: Region,
     images_dir: Option<std::path::PathBuf>,
     extra: Option<metrics::Extra>,
+    machine_port: Option<u16>,
 ) -> Router {
     let app = Arc::new(App {
         region,
@@ -119,6 +124,7 @@ pub fn router_serving(
         feed: std::sync::OnceLock::new(),
         http: metrics::Http::default(),
         extra_metrics: extra,
+        machine_port,
     });
     Router::new().fallback(dispatch).with_state(app)
 }

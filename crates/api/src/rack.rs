@@ -20,6 +20,17 @@ async fn check_secret(app: &App, r: &Req) -> Result<(), ApiError> {
     Ok(app.region.check_rack_secret(given).await?)
 }
 
+/// Where machines reach this region: where the rack did, or over TLS the same host on the
+/// plain-HTTP port for machines (as MAAS keeps 5240 beside 5443: iPXE has no HTTPS).
+fn machines_url(app: &App, r: &Req) -> String {
+    let plain = app.machine_port.and_then(|port| {
+        let host = r.base.split_once("://")?.1;
+        let host = host.parse::<axum::http::uri::Authority>().ok()?;
+        Some(format!("http://{}:{port}/MAAS", host.host()))
+    });
+    plain.unwrap_or_else(|| format!("{}/MAAS", r.base))
+}
+
 pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
     check_secret(app, r).await?;
     match (rest, &r.method) {
@@ -42,7 +53,7 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
             let rack = app.region.rack_check_in(&c).await?;
             let config = app
                 .region
-                .rack_config(&format!("{}/MAAS", r.base), rack.as_deref())
+                .rack_config(&machines_url(app, r), rack.as_deref())
                 .await?;
             crate::ok_json(json!(config))
         }

@@ -97,6 +97,11 @@ enum Command {
         /// The certificate's private key (PEM).
         #[arg(long, env = "INGOT_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// With TLS: also serve plain HTTP here, e.g. 0.0.0.0:5240 beside --listen
+        /// 0.0.0.0:5443 as MAAS does, for machines (the iPXE in their firmware and in Debian
+        /// has no HTTPS): racks send network-booting machines to this port.
+        #[arg(long, env = "INGOT_HTTP_LISTEN", requires = "tls_cert")]
+        http_listen: Option<SocketAddr>,
     },
     /// Create (or reset the password of) an administrator.
     Createadmin {
@@ -287,6 +292,8 @@ struct ServeOpts {
     rack_dns: DnsArgs,
     /// `--tls-cert` and `--tls-key`.
     tls: Option<(PathBuf, PathBuf)>,
+    /// `--http-listen`: plain HTTP for machines beside TLS.
+    http_listen: Option<SocketAddr>,
 }
 
 async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
@@ -348,6 +355,18 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(o.listen)
         .await
         .with_context(|| format!("cannot listen on {}", o.listen))?;
+    let plain = match o.http_listen {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .with_context(|| format!("cannot listen on {a} (--http-listen)"))?,
+        ),
+        None => None,
+    };
+    let machine_port = plain
+        .as_ref()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .transpose()?;
     // The reaper and the power monitor run where this region holds their work leases (one
     // region at a time for the whole set sharing the database; `region/src/work.rs`). A
     // region is its host and address: started again after a crash, it is the same holder and
@@ -383,9 +402,16 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         // address machines on the boot network reach it by; over TLS it trusts exactly this
         // region's certificate.
         let url = format!("{scheme}://{address}:{}/MAAS", listen.port());
-        if tls.is_some() {
+        if let Some(a) = o.http_listen {
+            anyhow::ensure!(
+                a.ip().is_unspecified() || a.ip() == std::net::IpAddr::V4(address),
+                "--rack-address {address} needs --http-listen on it, for machines: use 0.0.0.0:{} or {address}:{}",
+                a.port(),
+                a.port()
+            );
+        } else if tls.is_some() {
             tracing::warn!(
-                "with TLS, machines are sent to {url} to network-boot: Debian's iPXE has no HTTPS, so they cannot boot through this region"
+                "with TLS, machines are sent to {url} to network-boot: Debian's iPXE has no HTTPS, so they cannot boot through this region (add --http-listen 0.0.0.0:5240)"
             );
         }
         let trust = match &tls {
@@ -439,6 +465,11 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         );
     }
     println!("ingot: listening on {scheme}://{addr}/MAAS/");
+    if let Some(l) = &plain {
+        let a = l.local_addr()?;
+        // Logged only: the first stdout line is the one scripts read (and may stop reading).
+        tracing::info!("Ingot region also listening on http://{a}/MAAS/ for machines");
+    }
     let images_dir = db
         .data_dir
         .clone()
@@ -448,6 +479,7 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         region.clone(),
         Some(images_dir),
         Some(std::sync::Arc::new(ingot_rack::metrics::text)),
+        machine_port,
     );
     let stopped = async move {
         signalled.await;
@@ -464,12 +496,26 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
             }
         }
     };
+    // The plain-HTTP listener for machines stops when the main one has.
+    let plain_stop = ingot_rack::CancellationToken::new();
+    let plain_task = plain.map(|l| {
+        let (app, stop) = (app.clone(), plain_stop.clone());
+        tokio::spawn(async move {
+            axum::serve(l, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        })
+    });
     match tls {
         Some(t) => {
             let app = app.layer(axum::middleware::map_request(tls::over_tls));
             axum::serve(tls::TlsListener::new(listener, t.config)?, app)
                 .with_graceful_shutdown(stopped)
-                .await?
+                .await?;
+            plain_stop.cancel();
+            if let Some(task) = plain_task {
+                task.await??;
+            }
         }
         None => {
             axum::serve(listener, app)
@@ -582,6 +628,7 @@ async fn async_main(cli: Cli) -> Result<()> {
             rack_dns,
             tls_cert,
             tls_key,
+            http_listen,
             ..
         } => {
             let opts = ServeOpts {
@@ -598,6 +645,7 @@ async fn async_main(cli: Cli) -> Result<()> {
                 rack_poll_secs,
                 rack_dns,
                 tls: tls_cert.zip(tls_key),
+                http_listen,
             };
             serve(db, opts).await
         }

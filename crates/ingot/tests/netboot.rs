@@ -133,6 +133,12 @@ impl Lab {
 
     /// Start the region with its rack services on br0, DHCP on for 10.77.0.0/24.
     async fn start_region(&mut self) -> Client {
+        self.start_region_serving(false).await
+    }
+
+    /// As `start_region`, with `tls` the region serving HTTPS on 5443 (a self-signed
+    /// certificate made by openssl, pinned by its rack) and plain HTTP for machines on 5240.
+    async fn start_region_serving(&mut self, tls: bool) -> Client {
         ok(&[
             BIN,
             "createadmin",
@@ -147,6 +153,43 @@ impl Lab {
             .trim()
             .to_string();
         let data = self.data();
+        let listen: Vec<String> = if tls {
+            let (cert, key) = (format!("{data}/region.pem"), format!("{data}/region.key"));
+            ok(&[
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &cert,
+                "-days",
+                "2",
+                "-subj",
+                "/CN=ingot-lab",
+                "-addext",
+                "subjectAltName=IP:10.77.0.1",
+            ]);
+            [
+                "--listen",
+                "0.0.0.0:5443",
+                "--tls-cert",
+                &cert,
+                "--tls-key",
+                &key,
+            ]
+            .iter()
+            .chain(&["--http-listen", "0.0.0.0:5240"])
+            .map(|a| a.to_string())
+            .collect()
+        } else {
+            vec!["--listen".into(), "0.0.0.0:5240".into()]
+        };
         let child = Command::new("ip")
             .args([
                 "netns",
@@ -158,9 +201,8 @@ impl Lab {
                 &self.db,
                 "--data-dir",
                 &data,
-                "--listen",
-                "0.0.0.0:5240",
             ])
+            .args(&listen)
             .args([
                 "--rack-address",
                 "10.77.0.1",
@@ -175,8 +217,20 @@ impl Lab {
             .spawn()
             .expect("start ingot serve in the lab namespace");
         self.server = Some(Proc(child));
-        let base = format!("http://{}:5240", self.api_ip);
-        let api = Client::new(&base, &key);
+        let base = match tls {
+            true => format!("https://{}:5443", self.api_ip),
+            false => format!("http://{}:5240", self.api_ip),
+        };
+        let mut api = Client::new(&base, &key);
+        if tls {
+            // The test's own client: the lab's certificate names the boot network only.
+            api.http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .no_proxy()
+                .danger_accept_invalid_certs(true)
+                .build()
+                .expect("client");
+        }
         let mut up = false;
         for _ in 0..100 {
             if api
@@ -1153,7 +1207,8 @@ async fn qemu_vm_commissions_to_exactly_its_hardware() {
 
 /// The same enlistment with UEFI firmware (OVMF): the NIC's UEFI iPXE asks as x86-64 UEFI
 /// (option 93 = 7) and gets the iPXE script; the Debian kernel boots through its EFI stub, the
-/// agent enlists the VM. The timeline shows the UEFI DHCP exchange.
+/// agent enlists the VM. The timeline shows the UEFI DHCP exchange. The region serves TLS,
+/// and plain HTTP for machines beside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qemu_uefi_vm_pxe_boots_and_enlists() {
     let code = std::path::Path::new("/usr/share/OVMF/OVMF_CODE.fd");
@@ -1167,7 +1222,11 @@ async fn qemu_uefi_vm_pxe_boots_and_enlists() {
     ) else {
         return;
     };
-    let api = lab.start_region().await;
+    // Through a region serving TLS (the API on https://…:5443, as the test talks to it): the
+    // firmware's iPXE has no HTTPS, so its rack sends the machine to the region's plain-HTTP
+    // port for machines (5240), where the agent enlists too.
+    let api = lab.start_region_serving(true).await;
+    assert!(api.base.starts_with("https://"), "{}", api.base);
     api.post(
         "/MAAS/api/2.0/maas/?op=set_config",
         &[("name", "kernel_opts"), ("value", "INGOT_LLDP_SECONDS=2")],

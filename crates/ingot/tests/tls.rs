@@ -730,3 +730,77 @@ async fn the_cli_logs_in_with_cacerts_or_insecure() {
     assert_eq!(code, 0, "{err}");
     assert!(!copy.exists(), "logout left {}", copy.display());
 }
+
+/// A region serving TLS with `--http-listen` sends machines (whose iPXE has no HTTPS) to its
+/// plain-HTTP port: the rack configuration names it, and there the iPXE script's URLs are
+/// `http://`. `--http-listen` without TLS is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_region_sends_machines_to_its_plain_http_port() {
+    let pki = Pki::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let plain = format!("127.0.0.1:{port}");
+    let ca = std::fs::read(pki.path("ca.pem")).unwrap();
+    let s = Server::start_tls(
+        &pki.path("region.pem"),
+        &pki.path("region.key"),
+        &ca,
+        &["--http-listen", &plain],
+    )
+    .await;
+    let secret = std::fs::read_to_string(s.dir.path().join("rack.secret")).unwrap();
+    let config: serde_json::Value = s
+        .http
+        .get(format!("{}/MAAS/rack/config?name=r1", s.base))
+        .bearer_auth(secret.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        config["region_url"],
+        format!("http://{plain}/MAAS"),
+        "{config}"
+    );
+    // The plain port serves the same API, its URLs `http://` (the VM test in netboot.rs boots
+    // a machine through it).
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let d: serde_json::Value = http
+        .get(format!("http://{plain}/MAAS/api/2.0/describe/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = d.to_string();
+    assert!(
+        text.contains(&format!("http://{plain}/MAAS/api/2.0/")) && !text.contains("https://"),
+        "{text}"
+    );
+    // The nothing-to-boot script for a stranger when the region has no image: answered there.
+    let script = http
+        .get(format!(
+            "http://{plain}/MAAS/boot/ipxe?mac=52:54:00:12:34:56&arch=amd64&firmware=ipxe"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(script.starts_with("#!ipxe"), "{script}");
+    // Without TLS there is nothing to keep a plain port beside.
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--http-listen", &plain])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tls-cert"), "{err}");
+}
