@@ -9,9 +9,10 @@ use ingot_core::rack::{RackConfig, RackEvent, RackHost, RackSubnet};
 use ingot_store::network::Rack;
 use ingot_store::Machine;
 
-/// A rack that read its configuration within this long is healthy (racks read it every
-/// `--rack-poll-secs`, 10 s by default).
-pub const RACK_HEALTHY_SECS: i64 = 90;
+/// A rack that read its configuration within this long is alive and healthy: six missed reads
+/// at `--rack-poll-secs`' default of 10 s. The one rule for `rackcontrollers/` and for
+/// refusing a network boot no rack can serve.
+pub const RACK_HEALTHY_SECS: i64 = 60;
 
 /// Comparison that takes the same time wherever the first difference is.
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
@@ -395,7 +396,7 @@ impl Region {
                 _ => None,
             };
             out.push(RackController {
-                alive: now - k.last_seen < 60_000,
+                alive: now - k.last_seen <= RACK_HEALTHY_SECS * 1000,
                 rack: k,
                 machine,
             });
@@ -438,16 +439,16 @@ mod tests {
         for (ago, dhcp, vlan, want) in [
             (5, Some("10.1.0.0/24"), "10.1.0.0/24", ""),
             (
-                90,
+                60,
                 Some("10.2.0.0/24 10.1.0.0/24"),
                 "10.1.0.0/24 10.3.0.0/24",
                 "",
             ),
             (
-                91,
+                61,
                 Some("10.1.0.0/24"),
                 "10.1.0.0/24",
-                "r1 last seen 91 s ago",
+                "r1 last seen 61 s ago",
             ),
             (
                 5,
