@@ -22,8 +22,10 @@ fn items(v: Value) -> Vec<String> {
 }
 
 impl Region {
-    /// A DNS problem that concerns a machine goes into its events (once: the zones are rebuilt
-    /// with every change).
+    /// A DNS problem that concerns a machine goes into its events and onto the netboot
+    /// timeline of the MAC it boots from, where someone following its boot looks (once: the
+    /// zones are rebuilt with every change). The hop first: a crash between the two records it
+    /// again with the event, rather than never.
     async fn report_dns_problems(&self, problems: &[(String, String)]) -> Result<()> {
         for (sid, text) in problems {
             let Ok(m) = self.load(sid).await else {
@@ -31,6 +33,9 @@ impl Region {
             };
             let text = format!("DNS: {text}");
             if !self.store.has_event(m.id, &text).await? {
+                if let Some(mac) = self.store.boot_mac(m.id).await? {
+                    self.store.record_netboot(&mac, "dns", &text).await?;
+                }
                 let ev = ingot_store::NewEvent::error("DNS problem", text, "");
                 self.store.record_event(&m, &ev).await?;
             }

@@ -257,4 +257,17 @@ async fn a_clash_is_in_the_machines_events() {
         })
         .collect();
     assert_eq!(dns_events.len(), 1, "{evs:?}");
+    // …and once on the netboot timeline of the MAC it boots from.
+    let hops = r
+        .netboot_timeline(&l.admin, Some("52:54:00:63:00:01"), None)
+        .await
+        .unwrap();
+    let dns_hops: Vec<_> = hops.iter().filter(|h| h.kind == "dns").collect();
+    assert_eq!(dns_hops.len(), 1, "{hops:?}");
+    assert!(
+        dns_hops[0]
+            .detail
+            .starts_with("DNS: taken.maas is claimed by machine"),
+        "{hops:?}"
+    );
 }
