@@ -53,7 +53,7 @@ impl ForwardedCache {
     }
 
     fn keep_at(&self, query: &[u8], answer: &[u8], now: Instant) {
-        if !(crate::udp::cacheable_query(query) && forwarded_answer(answer)) {
+        if !(crate::udp::cacheable_query(query) && crate::udp::whole_answer(answer)) {
             return;
         }
         let Some(ttls) = ttl_fields(answer) else {
@@ -79,11 +79,6 @@ impl ForwardedCache {
             },
         );
     }
-}
-
-/// A whole answer that may be kept: a response, NOERROR or NXDOMAIN, not truncated.
-fn forwarded_answer(a: &[u8]) -> bool {
-    a.len() >= 12 && a[2] & 0x80 != 0 && a[2] & 0x02 == 0 && matches!(a[3] & 0x0f, 0 | 3)
 }
 
 /// The end of the name starting at `i` (labels, ending in a root label or a pointer).

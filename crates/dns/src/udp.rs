@@ -68,13 +68,15 @@ pub(crate) fn cacheable_query(q: &[u8]) -> bool {
     }
 }
 
-/// An authoritative, whole answer: NOERROR or NXDOMAIN, AA set, TC clear.
+/// A whole answer that may be kept: a response, NOERROR or NXDOMAIN, TC clear (authoritative
+/// or forwarded).
+pub(crate) fn whole_answer(a: &[u8]) -> bool {
+    a.len() >= 12 && a[2] & 0x80 != 0 && a[2] & 0x02 == 0 && matches!(a[3] & 0x0f, 0 | 3)
+}
+
+/// An authoritative, whole answer: AA set besides.
 fn cacheable_answer(a: &[u8]) -> bool {
-    a.len() >= 12
-        && a[2] & 0x80 != 0
-        && a[2] & 0x04 != 0
-        && a[2] & 0x02 == 0
-        && matches!(a[3] & 0x0f, 0 | 3)
+    whole_answer(a) && a[2] & 0x04 != 0
 }
 
 /// The kept answer to `packet` from `src` at `state`: an authoritative one, or for a trusted
