@@ -296,6 +296,16 @@ struct ServeOpts {
     http_listen: Option<SocketAddr>,
 }
 
+/// The rack address must reach what `flag` listens on: the same address, or all of them.
+fn listens_at(listen: SocketAddr, address: std::net::Ipv4Addr, flag: &str) -> Result<()> {
+    let port = listen.port();
+    anyhow::ensure!(
+        listen.ip().is_unspecified() || listen.ip() == std::net::IpAddr::V4(address),
+        "--rack-address {address} needs {flag} on it: use {flag} 0.0.0.0:{port} or {address}:{port}"
+    );
+    Ok(())
+}
+
 async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
     let signalled = shutdown_signal();
     let tls = match &o.tls {
@@ -392,23 +402,13 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
     let mut rack_task: Option<tokio::task::JoinHandle<()>> = None;
     if let Some((address, interface)) = o.rack.clone() {
         // Machines (and the in-process rack) reach the region at the rack address.
-        anyhow::ensure!(
-            listen.ip().is_unspecified() || listen.ip() == std::net::IpAddr::V4(address),
-            "--rack-address {address} needs the region listening on it: use --listen 0.0.0.0:{} or {address}:{}",
-            listen.port(),
-            listen.port()
-        );
+        listens_at(listen, address, "--listen")?;
         // The all-in-one rack takes the same path as a remote one: HTTP to this region, at the
         // address machines on the boot network reach it by; over TLS it trusts exactly this
         // region's certificate.
         let url = format!("{scheme}://{address}:{}/MAAS", listen.port());
         if let Some(a) = o.http_listen {
-            anyhow::ensure!(
-                a.ip().is_unspecified() || a.ip() == std::net::IpAddr::V4(address),
-                "--rack-address {address} needs --http-listen on it, for machines: use 0.0.0.0:{} or {address}:{}",
-                a.port(),
-                a.port()
-            );
+            listens_at(a, address, "--http-listen")?;
         } else if tls.is_some() {
             tracing::warn!(
                 "with TLS, machines are sent to {url} to network-boot: Debian's iPXE has no HTTPS, so they cannot boot through this region (add --http-listen 0.0.0.0:5240)"
