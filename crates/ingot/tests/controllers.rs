@@ -64,19 +64,11 @@ fn macs_of(m: &Value) -> Vec<String> {
 
 /// Register a rack as `ingot rack` does (its configuration read names it).
 async fn register_rack(s: &Server, name: &str, macs: &[&str]) {
-    let secret = std::fs::read_to_string(s.dir.path().join("rack.secret")).unwrap();
     let mut q: Vec<(&str, &str)> = vec![("name", name), ("address", "10.99.0.2"), ("version", "t")];
     for m in macs {
         q.push(("mac", m));
     }
-    let r = reqwest::Client::new()
-        .get(format!("{}/MAAS/rack/config", s.base))
-        .query(&q)
-        .bearer_auth(secret.trim())
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    s.rack_config(&q).await;
 }
 
 async fn rack_id(c: &Client, name: &str) -> (String, Value) {

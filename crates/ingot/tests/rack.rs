@@ -299,19 +299,7 @@ async fn vlan_dhcp_is_served_by_the_racks_it_names() {
 async fn reserved_ips_are_dhcp_host_reservations() {
     let s = Server::start(&[]).await;
     let c = s.client();
-    let secret = std::fs::read_to_string(s.dir.path().join("rack.secret")).unwrap();
-    let hosts = || async {
-        let cfg: serde_json::Value = reqwest::Client::new()
-            .get(format!("{}/MAAS/rack/config?name=rack-r", s.base))
-            .bearer_auth(secret.trim())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        cfg["hosts"].clone()
-    };
+    let hosts = || async { s.rack_config(&[("name", "rack-r")]).await["hosts"].clone() };
     c.post(
         "/MAAS/api/2.0/subnets/",
         &[("cidr", "10.83.0.0/24"), ("name", "r83")],

@@ -751,17 +751,7 @@ async fn a_tls_region_sends_machines_to_its_plain_http_port() {
         &["--http-listen", &plain],
     )
     .await;
-    let secret = std::fs::read_to_string(s.dir.path().join("rack.secret")).unwrap();
-    let config: serde_json::Value = s
-        .http
-        .get(format!("{}/MAAS/rack/config?name=r1", s.base))
-        .bearer_auth(secret.trim())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = s.rack_config(&[("name", "r1")]).await;
     assert_eq!(
         config["region_url"],
         format!("http://{plain}/MAAS"),

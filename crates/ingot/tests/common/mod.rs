@@ -176,6 +176,24 @@ pub fn pg_url() -> Option<String> {
 }
 
 impl Server {
+    /// `GET /MAAS/rack/config` as a rack reads it (the rack secret, `query` such as its name):
+    /// the configuration, after asserting the request succeeded.
+    pub async fn rack_config(&self, query: &[(&str, &str)]) -> Value {
+        let secret = std::fs::read_to_string(self.dir.path().join("rack.secret")).unwrap();
+        let r = self
+            .http
+            .get(format!("{}/MAAS/rack/config", self.base))
+            .query(query)
+            .bearer_auth(secret.trim())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert!(status.is_success(), "rack config: {status} {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("rack config ({e}): {body}"))
+    }
+
     pub async fn start(extra: &[&str]) -> Server {
         let (db, dir) = database(false).await;
         Server::start_on(&db, dir, extra)
