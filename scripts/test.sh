@@ -9,11 +9,14 @@
 #
 # What it does:
 #   1. Debian packages: postgresql (server) and python3-venv when missing (apt-get update only then).
+#      The peers the tests run against (scripts/peers/*.sh) install in the background from here
+#      on, beside the lint and the builds; the suite waits for them before the tests.
 #   2. A Python venv at ${INGOT_VENV:-$REPO/.venv} with python-libmaas==0.6.8 + setuptools.
 #   3. A throwaway PostgreSQL server on 127.0.0.1:<free port>, data in a temp dir, run as the
 #      `postgres` user, stopped (by its own data dir) on exit. Exports
 #      INGOT_TEST_PG_URL=postgres://ingot:ingot@127.0.0.1:PORT/ingot_test (role has CREATEDB).
-#   4. cargo fmt --check, cargo clippy -D warnings, doc tests, then cargo nextest (or cargo test).
+#   4. cargo fmt --check, the build linted by clippy (-D warnings), doc tests, then cargo nextest
+#      (or cargo test).
 #      Exported for the tests: INGOT_TEST_PG_URL, INGOT_LIBMAAS_PYTHON, INGOT_SHARED_DIR, and
 #      INGOT_AGENT_BIN (the static agent scripts/build-agent.sh builds, before the tests).
 #
@@ -133,29 +136,51 @@ echo "INGOT_LIBMAAS_PYTHON=$INGOT_LIBMAAS_PYTHON"
 echo "INGOT_SHARED_DIR=$INGOT_SHARED_DIR"
 
 # ---------------------------------------------------------------------------------------------
-section "Peers: ipmi_sim, ipmitool, pyghmi, sushy-emulator, QEMU, BIND, promtool, gpg, Chromium"
-# Each installer is idempotent and prints the `export` lines its tests read.
-for peer in ipmi redfish qemu tftp dns metrics images deploy debian-image cloudinit streams gomaasapi chromium; do
-  t_peer=$SECONDS
-  envs=$(bash "$REPO/scripts/peers/$peer.sh") || die "installing the $peer peers failed"
-  STAGES+=("$(printf '%6ds    (peer %s took %ds)' $((t_peer - T0)) "$peer" $((SECONDS - t_peer)))")
-  eval "$envs"
-  printf '%s\n' "$envs"
-done
-
+section "Peers: ipmi_sim, ipmitool, pyghmi, sushy-emulator, QEMU, BIND, promtool, gpg, Chromium (in the background)"
+# Each installer is idempotent and prints the `export` lines its tests read. On a fresh machine
+# they mostly wait on downloads and dpkg, so they run in the background beside the lint and the
+# builds (which mostly wait on the two cores); nothing before the tests needs them. Their output,
+# their times and their exports go to $PEERS_DIR; the suite waits for them before the tests (and
+# before the command of --with-env), and stops there if one failed.
+#
 # The Debian 12 image the end-to-end tests deploy (mmdebstrap, about 7 min with a cold cache,
-# as in CI): built in the background from here on, beside the lint and the builds, instead of
-# inside the first test that needs it. Tests wait on the same cache lock, and build it
-# themselves if this failed (its log is printed before the tests).
+# as in CI) is built in the background as soon as mmdebstrap is installed (its installer comes
+# first), instead of inside the first test that needs it. Tests wait on the same cache lock,
+# and build it themselves if this failed (its log is printed before the tests).
+PEERS_DIR=$(mktemp -d /tmp/ingot-peers.XXXXXX)
 DEBIAN_LOG=
-if [ "$WITH_ENV" = 0 ] && [ "$(id -u)" = 0 ] && [ -n "${INGOT_DEBIAN_IMAGE_CACHE:-}" ] \
-    && command -v mmdebstrap >/dev/null 2>&1; then
-  DEBIAN_LOG=$(mktemp /tmp/ingot-debian-image.XXXXXX)
-  ( cargo build -q -p ingot-images --example debian_image \
-      && "${CARGO_TARGET_DIR:-$REPO/target}/debug/examples/debian_image" "$INGOT_DEBIAN_IMAGE_CACHE" ) \
-    >"$DEBIAN_LOG" 2>&1 &
-  echo "building the Debian 12 image in the background (log $DEBIAN_LOG)"
-fi
+if [ "$WITH_ENV" = 0 ] && [ "$(id -u)" = 0 ]; then DEBIAN_LOG=$PEERS_DIR/debian-image.log; fi
+(
+  set -euo pipefail
+  for peer in debian-image ipmi redfish qemu tftp dns metrics images deploy cloudinit streams gomaasapi chromium; do
+    t_peer=$SECONDS
+    envs=$(bash "$REPO/scripts/peers/$peer.sh") || { echo "installing the $peer peers failed"; exit 1; }
+    printf '%6ds    (peer %s took %ds)\n' $((t_peer - T0)) "$peer" $((SECONDS - t_peer)) >>"$PEERS_DIR/times"
+    eval "$envs"
+    printf '%s\n' "$envs" | tee -a "$PEERS_DIR/env"
+    if [ "$peer" = debian-image ] && [ -n "$DEBIAN_LOG" ] && [ -n "${INGOT_DEBIAN_IMAGE_CACHE:-}" ] \
+        && command -v mmdebstrap >/dev/null 2>&1; then
+      ( cargo build -q -p ingot-images --example debian_image \
+          && "${CARGO_TARGET_DIR:-$REPO/target}/debug/examples/debian_image" "$INGOT_DEBIAN_IMAGE_CACHE" ) \
+        >"$DEBIAN_LOG" 2>&1 &
+      echo "building the Debian 12 image in the background (log $DEBIAN_LOG)"
+    fi
+  done
+) >"$PEERS_DIR/log" 2>&1 &
+PEERS_PID=$!
+echo "installing the peers in the background (log $PEERS_DIR/log)"
+# Waits for the peers' installers, prints what they said, and takes their exports and times.
+wait_peers() {
+  [ -n "${PEERS_PID:-}" ] || return 0
+  section "Peers: waiting for the background installers"
+  local rc=0
+  wait "$PEERS_PID" || rc=$?
+  PEERS_PID=
+  cat "$PEERS_DIR/log"
+  if [ -f "$PEERS_DIR/times" ]; then mapfile -t -O "${#STAGES[@]}" STAGES <"$PEERS_DIR/times"; fi
+  [ "$rc" = 0 ] || die "installing the peers failed (exit $rc; output above)"
+  eval "$(cat "$PEERS_DIR/env")"
+}
 
 # ---------------------------------------------------------------------------------------------
 section "Throwaway PostgreSQL on 127.0.0.1"
@@ -172,6 +197,12 @@ stop_pg() {
       || echo "test.sh: warning: pg_ctl stop failed for $PGDATA_DIR" >&2
   fi
   rm -rf "$PGTMP"
+  # Installers are left to finish (killing apt-get or dpkg midway breaks the next run).
+  if [ -n "${PEERS_PID:-}" ]; then
+    echo "test.sh: the peers' installers are still running (pid $PEERS_PID, log $PEERS_DIR/log)" >&2
+  else
+    rm -rf "$PEERS_DIR"
+  fi
   return $rc
 }
 trap stop_pg EXIT
@@ -209,6 +240,7 @@ echo "PostgreSQL $PGPORT up, data $PGDATA_DIR"
 echo "INGOT_TEST_PG_URL=$INGOT_TEST_PG_URL"
 
 if [ "$WITH_ENV" = 1 ]; then
+  wait_peers
   section "Running: $*"
   set +e; "$@"; rc=$?; set -e
   exit $rc
@@ -216,12 +248,28 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH"
+# Clippy lints the build itself: clippy-driver compiles the workspace's crates (as `cargo clippy`
+# has it check them) while the dependencies are built once, for the tests. A separate
+# `cargo clippy` checked every dependency again first: about 6 of CI's minutes on two cores.
+# `build` runs cargo with the same settings for the build, the doc tests and the test run, so
+# the tests reuse what the linted build made.
+LINT_ENV=()
 if [ "${INGOT_SKIP_LINT:-0}" != 1 ]; then
   section "cargo fmt --all -- --check"
   cargo fmt --all -- --check
-  section "cargo clippy --workspace --all-targets -- -D warnings"
-  cargo clippy --workspace --all-targets -- -D warnings
+  CLIPPY_DRIVER=$(command -v clippy-driver || true)
+  [ -n "$CLIPPY_DRIVER" ] || CLIPPY_DRIVER=$(rustc --print sysroot)/bin/clippy-driver
+  [ -x "$CLIPPY_DRIVER" ] || die "no clippy-driver (rustup component add clippy)"
+  # CLIPPY_ARGS is how cargo-clippy hands `-- -D warnings` to the driver.
+  LINT_ENV=(RUSTC_WORKSPACE_WRAPPER="$CLIPPY_DRIVER" CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__")
 fi
+build() { env "${LINT_ENV[@]}" cargo "$@"; }
+if [ ${#LINT_ENV[@]} -gt 0 ]; then
+  section "cargo build --workspace --all-targets, linted by clippy (-D warnings)"
+else
+  section "cargo build --workspace --all-targets"
+fi
+build build --workspace --all-targets
 
 # The fuzz targets (fuzz/): a short coverage-guided run of each parser of network input, with
 # the regression seeds; INGOT_FUZZ_SECONDS=0 skips it. It builds in a target directory of its
@@ -238,7 +286,7 @@ fi
 
 # Doc tests first, so the main runner's summary is what the output ends with.
 section "cargo test --workspace --doc"
-cargo test --workspace --doc
+build test --workspace --doc
 
 # The agent as machines get it (maas-run-scripts, the initramfs): statically linked, built once
 # here rather than inside the first test that needs it (tests/common/host.rs reads the path).
@@ -255,14 +303,15 @@ if [ -n "$FUZZ_PID" ]; then
   [ "$fuzz_rc" = 0 ] || die "the fuzz targets failed (exit $fuzz_rc; output above)"
 fi
 
-if [ -n "$DEBIAN_LOG" ]; then
+wait_peers
+if [ -n "$DEBIAN_LOG" ] && [ -f "$DEBIAN_LOG" ]; then
   echo "the background Debian 12 image build so far:"; cat "$DEBIAN_LOG" || true
 fi
 
 if cargo nextest --version >/dev/null 2>&1; then
   section "cargo nextest run --workspace --profile ci"
-  cargo nextest run --workspace --profile ci --no-tests=warn "$@"
+  build nextest run --workspace --profile ci --no-tests=warn "$@"
 else
   section "cargo test --workspace"
-  cargo test --workspace "$@"
+  build test --workspace "$@"
 fi
