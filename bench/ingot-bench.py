@@ -25,6 +25,7 @@ import http.client
 import json
 import random
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -176,6 +177,8 @@ def main():
     ap.add_argument("--n-read", type=int, default=2000)
     ap.add_argument("--alloc-clients", type=int, default=32)
     ap.add_argument("--n-alloc", type=int, default=2000)
+    ap.add_argument("--alloc-client", help="the compiled allocation clients "
+                    "(crates/ingot/examples/alloc_load.rs) instead of Python threads")
     ap.add_argument("--alloc-seconds", type=float, default=300,
                     help="stop starting allocations after this long (the figures stay valid)")
     ap.add_argument("--timeout", type=float, default=60, help="per request, seconds")
@@ -410,20 +413,35 @@ def main():
                     violations.append(f"{m['system_id']} for {form}: {', '.join(bad)}")
 
     t0 = time.perf_counter()
-    with cf.ThreadPoolExecutor(a.alloc_clients) as ex:
-        futs = [ex.submit(allocator, k) for k in range(a.alloc_clients)]
-        try:
-            pending = set(futs)
-            while pending:
-                done, pending = cf.wait(pending, timeout=15, return_when=cf.FIRST_EXCEPTION)
-                for f in done:
-                    closes += f.result()
-                if pending:
-                    print(f"    ... {state['ok']} allocations after {time.perf_counter() - t0:.0f}s", flush=True)
-        except BaseException:
-            stop.set()
-            raise
-    wall = time.perf_counter() - t0
+    rust = None
+    if a.alloc_client:
+        # The compiled clients (crates/ingot/examples/alloc_load.rs): the same requests and
+        # checks, without the GIL; their figures replace the threads' below.
+        out = subprocess.run([a.alloc_client, a.url, a.apikey, str(a.alloc_clients), str(a.n_alloc),
+                              str(int(a.alloc_seconds)), str(a.seed)],
+                             capture_output=True, text=True, timeout=a.alloc_seconds + 120)
+        if out.returncode != 0:
+            raise BenchError(f"{a.alloc_client} failed ({out.returncode}): {out.stdout[-2000:]} {out.stderr[-2000:]}")
+        rust = json.loads(out.stdout)
+        allocated = rust["allocated"]
+        violations = rust["violations"] + [""] * (rust["constraint_violations"] - len(rust["violations"]))
+        state.update(ok=rust["ok"], conflicts=rust["conflicts_409"], exhausted=rust["exhausted"],
+                     time_bounded=rust["time_bounded"])
+    else:
+        with cf.ThreadPoolExecutor(a.alloc_clients) as ex:
+            futs = [ex.submit(allocator, k) for k in range(a.alloc_clients)]
+            try:
+                pending = set(futs)
+                while pending:
+                    done, pending = cf.wait(pending, timeout=15, return_when=cf.FIRST_EXCEPTION)
+                    for f in done:
+                        closes += f.result()
+                    if pending:
+                        print(f"    ... {state['ok']} allocations after {time.perf_counter() - t0:.0f}s", flush=True)
+            except BaseException:
+                stop.set()
+                raise
+    wall = rust["wall_s"] if rust else time.perf_counter() - t0
     seen, doubles = set(), []
     for sid in allocated:
         if sid in seen:
@@ -436,7 +454,10 @@ def main():
                        "conflicts_409": state["conflicts"], "exhausted": state["exhausted"],
                        "time_bounded": state["time_bounded"],
                        "wall_s": wall, "rate_per_s": state["ok"] / wall if wall else 0,
-                       **lat_summary(alloc_lat), "double_allocations": len(doubles),
+                       **({k: rust[k] for k in ("n", "p50_ms", "p99_ms", "max_ms", "mean_ms")} if rust
+                          else lat_summary(alloc_lat)),
+                       "client": rust["client"] if rust else "Python threads",
+                       "double_allocations": len(doubles),
                        "constraint_violations": len(violations),
                        "status10_after": len(in_10), "status_counts_after": counts,
                        "status10_matches": in_10 == seen and len(in_10) == state["ok"]}

@@ -11,6 +11,8 @@
 #      (default ../shared), IRONIC_VENV (/tmp/peers/venv-ironic, installed when missing),
 #      INGOT_BIN (skip the cargo build and use this binary), N_CREATE (1000), N_TOTAL (10000),
 #      N_STATES (100, Ironic manage/provide/deploy sample), ALLOC_CLIENTS (32), N_ALLOC (2000),
+#      ALLOC_CLIENT (rust: the compiled clients of crates/ingot/examples/alloc_load.rs, built here;
+#      python: the benchmark's own threads, GIL-bound, as in the figures before 2026-12-07 16:30),
 #      ALLOC_SECONDS (300: no new allocation starts after that; the figures stay valid),
 #      READY_THREADS (4: clients making machines Ready), INGOT_PG (a postgres:// URL: Ingot runs
 #      on that PostgreSQL database instead of SQLite; it must be empty or Ingot's own),
@@ -114,6 +116,18 @@ if [ "$ONLY" != ironic ]; then
     INGOT_BIN=$REPO/target/release/ingot
   fi
   [ -x "$INGOT_BIN" ] || die "no ingot binary at $INGOT_BIN"
+  # Phase (e)'s 32 allocation clients: compiled (crates/ingot/examples/alloc_load.rs) unless
+  # ALLOC_CLIENT=python (the GIL-bound threads of the earlier figures) or a path is given.
+  ALLOC_ARGS=()
+  case "${ALLOC_CLIENT:=rust}" in
+    python) ;;
+    rust)
+      section "cargo build --release -p ingot --example alloc_load"
+      (cd "$REPO" && timeout 2400 cargo build --release -p ingot --example alloc_load)
+      ALLOC_ARGS=(--alloc-client "${CARGO_TARGET_DIR:-$REPO/target}/release/examples/alloc_load") ;;
+    *) [ -x "$ALLOC_CLIENT" ] || die "ALLOC_CLIENT=$ALLOC_CLIENT is not an executable"
+       ALLOC_ARGS=(--alloc-client "$ALLOC_CLIENT") ;;
+  esac
 
   section "Ingot: fresh data dir, admin, API key, serve"
   unset INGOT_DATABASE INGOT_DATA_DIR INGOT_LISTEN  # the bench uses SQLite in its own data dir
@@ -150,7 +164,7 @@ if [ "$ONLY" != ironic ]; then
   timeout $((DEADLINE + 100)) "$PY" "$BENCH/ingot-bench.py" --url "$INGOT" --apikey "$KEY" --n-create "$N_CREATE" \
     --n-total "$N_TOTAL" --alloc-clients "$ALLOC_CLIENTS" --n-alloc "$N_ALLOC" \
     --alloc-seconds "$ALLOC_SECONDS" --deadline "$DEADLINE" --ready-threads "$READY_THREADS" \
-    --server-pid "$INGOT_PID" \
+    --server-pid "$INGOT_PID" "${ALLOC_ARGS[@]}" \
     --json "$OUT/ingot.json" 2>&1 | tee "$OUT/ingot.txt"
   brc=${PIPESTATUS[0]}
   set -e
