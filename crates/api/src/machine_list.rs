@@ -11,6 +11,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use ingot_region::model::{Machine, MachineFilter, User};
 use ingot_region::Region;
+use std::sync::Arc;
 
 /// Machines read, rendered and sent at a time (about 2 MB of JSON).
 const PAGE: i64 = 500;
@@ -40,11 +41,11 @@ pub(crate) async fn stream(app: &App, u: &User, q: ListQuery) -> Res {
     let first = region
         .list_machines_page(u, q.filter.clone(), None, PAGE)
         .await?;
-    let net = Net::load(&region).await?;
+    let net = Arc::new(Net::load(&region).await?);
     let pages = Pages {
         region,
         user: u.clone(),
-        q,
+        q: Arc::new(q),
         net,
         next: Some(first),
         after: None,
@@ -66,11 +67,11 @@ pub(crate) async fn stream(app: &App, u: &User, q: ListQuery) -> Res {
 struct Pages {
     region: Region,
     user: User,
-    q: ListQuery,
-    net: Net,
-    /// A page already read (the first one).
+    q: Arc<ListQuery>,
+    net: Arc<Net>,
+    /// The page to send next, already read.
     next: Option<Vec<Machine>>,
-    /// The last id sent.
+    /// The last id read.
     after: Option<i64>,
     /// Whether the opening bracket has been sent.
     started: bool,
@@ -78,39 +79,48 @@ struct Pages {
 }
 
 impl Pages {
-    /// The JSON of the next page, or `None` after the closing bracket.
+    /// The JSON of the next page, or `None` after the closing bracket. The page is rendered on
+    /// a blocking thread while this one reads the page after it: reading (the rows' conversion)
+    /// and rendering each take about half of a list's time, and a region has more than one core.
     async fn next_chunk(&mut self) -> Option<Result<Bytes, std::io::Error>> {
         if self.done {
             return None;
         }
         let page = match self.next.take() {
             Some(p) => p,
-            None => {
-                let read = self
-                    .region
-                    .list_machines_page(&self.user, self.q.filter.clone(), self.after, PAGE)
-                    .await;
-                match read {
-                    Ok(p) => p,
-                    Err(e) => {
-                        self.done = true;
-                        tracing::warn!(error = %e, "machine list cut short");
-                        return Some(Err(std::io::Error::other(e.to_string())));
-                    }
-                }
-            }
+            None => match self.read_page().await {
+                Ok(p) => p,
+                Err(e) => return Some(Err(e)),
+            },
         };
         let last_page = (page.len() as i64) < PAGE;
         self.after = page.last().map(|m| m.id).or(self.after);
-        let mut out = Vec::with_capacity(page.len() * 4096 + 2);
-        for m in page.iter().filter(|m| self.q.keeps(m)) {
-            out.push(if self.started { b',' } else { b'[' });
-            self.started = true;
-            if let Err(e) = serde_json::to_writer(&mut out, &render::machine_out(m, &self.net)) {
+        let opening = !self.started;
+        let (q, net) = (self.q.clone(), self.net.clone());
+        let render = tokio::task::spawn_blocking(move || render_page(&page, &q, &net, opening));
+        if !last_page {
+            // Read ahead while the page renders; an error here is reported after its chunk.
+            match self.read_page().await {
+                Ok(p) => self.next = Some(p),
+                Err(e) => {
+                    self.done = true;
+                    let _ = render.await;
+                    return Some(Err(e));
+                }
+            }
+        }
+        let (mut out, any) = match render.await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
                 self.done = true;
                 return Some(Err(std::io::Error::other(e)));
             }
-        }
+            Err(e) => {
+                self.done = true;
+                return Some(Err(std::io::Error::other(e)));
+            }
+        };
+        self.started |= any;
         if last_page {
             self.done = true;
             if !self.started {
@@ -120,4 +130,37 @@ impl Pages {
         }
         Some(Ok(Bytes::from(out)))
     }
+
+    /// The page after the last id read; an error ends the list.
+    async fn read_page(&mut self) -> Result<Vec<Machine>, std::io::Error> {
+        let read = self
+            .region
+            .list_machines_page(&self.user, self.q.filter.clone(), self.after, PAGE)
+            .await;
+        read.map_err(|e| {
+            self.done = true;
+            tracing::warn!(error = %e, "machine list cut short");
+            std::io::Error::other(e.to_string())
+        })
+    }
+}
+
+/// A page's machines as JSON, each after a comma, or after the opening bracket for the first
+/// one of the list (`opening`: none was sent yet). Also whether it wrote any machine.
+fn render_page(
+    page: &[Machine],
+    q: &ListQuery,
+    net: &Net,
+    opening: bool,
+) -> Result<(Vec<u8>, bool), serde_json::Error> {
+    let mut out = Vec::with_capacity(page.len() * 4096 + 2);
+    let mut first = opening;
+    let mut any = false;
+    for m in page.iter().filter(|m| q.keeps(m)) {
+        out.push(if first { b'[' } else { b',' });
+        first = false;
+        any = true;
+        serde_json::to_writer(&mut out, &render::machine_out(m, net))?;
+    }
+    Ok((out, any))
 }

@@ -19,6 +19,7 @@ pub mod dns;
 mod events;
 mod feed;
 pub mod files;
+mod json_rows;
 mod machine_facts;
 mod machines;
 pub mod network;

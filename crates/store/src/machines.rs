@@ -1,12 +1,11 @@
 //! Machines and their interfaces (`machines`, `interfaces`): rows, filters, the compare-and-swap `apply`.
 
 use crate::{
-    bind_all, commissioning, insert_event, json_of, map_unique, network, now_ms, status_of,
-    storage, Backend, NewEvent, Result, Store, StoreError, Val,
+    bind_all, commissioning, insert_event, json_of, json_rows, map_unique, network, now_ms,
+    status_of, storage, Backend, NewEvent, Result, Store, StoreError, Val,
 };
 use ingot_core::Status;
 use serde_json::Value;
-use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -242,7 +241,165 @@ pub struct MachineFilter {
     pub node_type: i64,
 }
 
-pub(crate) const MACHINE_SELECT: &str = "SELECT m.id, m.system_id, m.hostname, m.domain_id, d.name AS domain, m.description, m.node_type, m.status, m.previous_status, m.owner_id, u.username AS owner, m.locked, m.architecture, m.min_hwe_kernel, m.hwe_kernel, m.osystem, m.distro_series, m.agent_name, m.power_type, m.power_parameters, m.power_state, m.zone_id, z.name AS zone, m.pool_id, p.name AS pool, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.error_description, m.netboot, m.enlisting, m.skip_storage, m.commissioning_passed, m.status_expires, m.deploy_queued, m.last_heard, m.last_sync, m.sync_interval, m.workload_annotations, m.version, m.created, m.updated, pm.system_id AS parent FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id LEFT JOIN machines pm ON pm.id = m.parent_id";
+/// A machine's own columns, as (expression, name), read as JSON ([`json_rows`]).
+const MACHINE_COLUMNS: &[(&str, &str)] = &[
+    ("m.id", "id"),
+    ("m.system_id", "system_id"),
+    ("m.hostname", "hostname"),
+    ("m.domain_id", "domain_id"),
+    ("d.name", "domain"),
+    ("m.description", "description"),
+    ("m.node_type", "node_type"),
+    ("m.status", "status"),
+    ("m.previous_status", "previous_status"),
+    ("m.owner_id", "owner_id"),
+    ("u.username", "owner"),
+    ("m.locked", "locked"),
+    ("m.architecture", "architecture"),
+    ("m.min_hwe_kernel", "min_hwe_kernel"),
+    ("m.hwe_kernel", "hwe_kernel"),
+    ("m.osystem", "osystem"),
+    ("m.distro_series", "distro_series"),
+    ("m.agent_name", "agent_name"),
+    ("m.power_type", "power_type"),
+    ("m.power_parameters", "power_parameters"),
+    ("m.power_state", "power_state"),
+    ("m.zone_id", "zone_id"),
+    ("z.name", "zone"),
+    ("m.pool_id", "pool_id"),
+    ("p.name", "pool"),
+    ("m.cpu_count", "cpu_count"),
+    ("m.cpu_speed", "cpu_speed"),
+    ("m.memory", "memory"),
+    ("m.hardware_uuid", "hardware_uuid"),
+    ("m.error_description", "error_description"),
+    ("m.netboot", "netboot"),
+    ("m.enlisting", "enlisting"),
+    ("m.skip_storage", "skip_storage"),
+    ("m.commissioning_passed", "commissioning_passed"),
+    ("m.status_expires", "status_expires"),
+    ("m.deploy_queued", "deploy_queued"),
+    ("m.last_heard", "last_heard"),
+    ("m.last_sync", "last_sync"),
+    ("m.sync_interval", "sync_interval"),
+    ("m.workload_annotations", "workload_annotations"),
+    ("m.version", "version"),
+    ("m.created", "created"),
+    ("m.updated", "updated"),
+    ("pm.system_id", "parent"),
+];
+
+const MACHINE_FROM: &str = "FROM machines m JOIN domains d ON d.id = m.domain_id JOIN zones z ON z.id = m.zone_id JOIN pools p ON p.id = m.pool_id LEFT JOIN users u ON u.id = m.owner_id LEFT JOIN machines pm ON pm.id = m.parent_id";
+
+impl Store {
+    /// The machines of `rest` (`WHERE … ORDER BY … LIMIT …` over [`MACHINE_FROM`]'s aliases:
+    /// `m.id`, `m.cpu_count`, …), in its order, with their own columns only (no tags,
+    /// interfaces, disks or results yet).
+    pub(crate) async fn machine_rows(&self, rest: &str, vals: &[Val]) -> Result<Vec<Machine>> {
+        let sql = json_rows::select_sql(
+            self.backend,
+            MACHINE_COLUMNS,
+            &format!("{MACHINE_FROM} {rest}"),
+        );
+        self.json_rows::<MachineRow>(&sql, vals)
+            .await?
+            .into_iter()
+            .map(Machine::try_from)
+            .collect()
+    }
+}
+
+/// A machine row as [`MACHINE_COLUMNS`] names its fields.
+#[derive(serde::Deserialize)]
+struct MachineRow {
+    id: i64,
+    system_id: String,
+    hostname: String,
+    domain_id: i64,
+    domain: String,
+    description: String,
+    node_type: i64,
+    status: i64,
+    previous_status: Option<i64>,
+    owner_id: Option<i64>,
+    owner: Option<String>,
+    locked: i64,
+    architecture: Option<String>,
+    min_hwe_kernel: String,
+    hwe_kernel: String,
+    osystem: String,
+    distro_series: String,
+    agent_name: String,
+    power_type: String,
+    power_parameters: String,
+    power_state: String,
+    zone_id: i64,
+    zone: String,
+    pool_id: i64,
+    pool: String,
+    cpu_count: i64,
+    cpu_speed: i64,
+    memory: i64,
+    hardware_uuid: Option<String>,
+    error_description: String,
+    netboot: i64,
+    enlisting: i64,
+    skip_storage: i64,
+    commissioning_passed: i64,
+    status_expires: Option<i64>,
+    deploy_queued: Option<i64>,
+    last_heard: String,
+    last_sync: Option<i64>,
+    sync_interval: Option<i64>,
+    workload_annotations: String,
+    version: i64,
+    created: i64,
+    updated: i64,
+    parent: Option<String>,
+}
+
+/// An interface's columns, as (expression, name), read as JSON ([`json_rows`]).
+const INTERFACE_COLUMNS: &[(&str, &str)] = &[
+    ("machine_id", "machine_id"),
+    ("id", "id"),
+    ("name", "name"),
+    ("type", "kind"),
+    ("mac_address", "mac_address"),
+    ("enabled", "enabled"),
+    ("details", "details"),
+    ("is_boot", "is_boot"),
+    ("params", "params"),
+    ("vlan_id", "vlan_id"),
+];
+
+/// An interface row as [`INTERFACE_COLUMNS`] names its fields.
+#[derive(serde::Deserialize)]
+struct InterfaceRow {
+    machine_id: i64,
+    id: i64,
+    name: String,
+    kind: String,
+    mac_address: String,
+    enabled: i64,
+    details: String,
+    is_boot: i64,
+    params: String,
+    vlan_id: Option<i64>,
+}
+
+/// A machine's tag.
+#[derive(serde::Deserialize)]
+struct TagRow {
+    m: i64,
+    t: String,
+}
+
+/// A machine's distinct script result statuses ("set:hardware_type:status …").
+#[derive(serde::Deserialize)]
+struct StatusesRow {
+    m: i64,
+    s: String,
+}
 
 /// "set:hardware_type:status …" (what the list's query aggregates) as (set, type, status).
 fn parse_result_statuses(all: &str) -> Vec<(String, i64, i64)> {
@@ -256,62 +413,63 @@ fn parse_result_statuses(all: &str) -> Vec<(String, i64, i64)> {
         .collect()
 }
 
-pub(crate) fn machine_from_row(r: &AnyRow) -> Result<Machine> {
-    Ok(Machine {
-        id: r.try_get("id")?,
-        system_id: r.try_get("system_id")?,
-        hostname: r.try_get("hostname")?,
-        domain_id: r.try_get("domain_id")?,
-        domain: r.try_get("domain")?,
-        description: r.try_get("description")?,
-        node_type: r.try_get("node_type")?,
-        parent: r.try_get("parent")?,
-        status: status_of(r.try_get("status")?)?,
-        previous_status: r
-            .try_get::<Option<i64>, _>("previous_status")?
-            .map(status_of)
-            .transpose()?,
-        owner_id: r.try_get("owner_id")?,
-        owner: r.try_get("owner")?,
-        locked: r.try_get::<i64, _>("locked")? != 0,
-        architecture: r.try_get("architecture")?,
-        min_hwe_kernel: r.try_get("min_hwe_kernel")?,
-        hwe_kernel: r.try_get("hwe_kernel")?,
-        osystem: r.try_get("osystem")?,
-        distro_series: r.try_get("distro_series")?,
-        agent_name: r.try_get("agent_name")?,
-        power_type: r.try_get("power_type")?,
-        power_parameters: json_of(&r.try_get::<String, _>("power_parameters")?),
-        power_state: r.try_get("power_state")?,
-        zone_id: r.try_get("zone_id")?,
-        zone: r.try_get("zone")?,
-        pool_id: r.try_get("pool_id")?,
-        pool: r.try_get("pool")?,
-        cpu_count: r.try_get("cpu_count")?,
-        cpu_speed: r.try_get("cpu_speed")?,
-        memory: r.try_get("memory")?,
-        hardware_uuid: r.try_get("hardware_uuid")?,
-        error_description: r.try_get("error_description")?,
-        netboot: r.try_get::<i64, _>("netboot")? != 0,
-        enlisting: r.try_get::<i64, _>("enlisting")? != 0,
-        skip_storage: r.try_get::<i64, _>("skip_storage")? != 0,
-        commissioning_passed: r.try_get::<i64, _>("commissioning_passed")? != 0,
-        status_expires: r.try_get("status_expires")?,
-        deploy_queued: r.try_get("deploy_queued")?,
-        last_heard: r.try_get("last_heard")?,
-        last_sync: r.try_get("last_sync")?,
-        sync_interval: r.try_get("sync_interval")?,
-        workload_annotations: json_of(&r.try_get::<String, _>("workload_annotations")?),
-        version: r.try_get("version")?,
-        created: r.try_get("created")?,
-        updated: r.try_get("updated")?,
-        tags: Vec::new(),
-        interfaces: Vec::new(),
-        block_devices: Vec::new(),
-        storage_objects: Vec::new(),
-        hw_info: Value::Null,
-        result_statuses: Vec::new(),
-    })
+impl TryFrom<MachineRow> for Machine {
+    type Error = StoreError;
+
+    fn try_from(r: MachineRow) -> Result<Machine> {
+        Ok(Machine {
+            id: r.id,
+            system_id: r.system_id,
+            hostname: r.hostname,
+            domain_id: r.domain_id,
+            domain: r.domain,
+            description: r.description,
+            node_type: r.node_type,
+            parent: r.parent,
+            status: status_of(r.status)?,
+            previous_status: r.previous_status.map(status_of).transpose()?,
+            owner_id: r.owner_id,
+            owner: r.owner,
+            locked: r.locked != 0,
+            architecture: r.architecture,
+            min_hwe_kernel: r.min_hwe_kernel,
+            hwe_kernel: r.hwe_kernel,
+            osystem: r.osystem,
+            distro_series: r.distro_series,
+            agent_name: r.agent_name,
+            power_type: r.power_type,
+            power_parameters: json_of(&r.power_parameters),
+            power_state: r.power_state,
+            zone_id: r.zone_id,
+            zone: r.zone,
+            pool_id: r.pool_id,
+            pool: r.pool,
+            cpu_count: r.cpu_count,
+            cpu_speed: r.cpu_speed,
+            memory: r.memory,
+            hardware_uuid: r.hardware_uuid,
+            error_description: r.error_description,
+            netboot: r.netboot != 0,
+            enlisting: r.enlisting != 0,
+            skip_storage: r.skip_storage != 0,
+            commissioning_passed: r.commissioning_passed != 0,
+            status_expires: r.status_expires,
+            deploy_queued: r.deploy_queued,
+            last_heard: r.last_heard,
+            last_sync: r.last_sync,
+            sync_interval: r.sync_interval,
+            workload_annotations: json_of(&r.workload_annotations),
+            version: r.version,
+            created: r.created,
+            updated: r.updated,
+            tags: Vec::new(),
+            interfaces: Vec::new(),
+            block_devices: Vec::new(),
+            storage_objects: Vec::new(),
+            hw_info: Value::Null,
+            result_statuses: Vec::new(),
+        })
+    }
 }
 
 /// WHERE conditions and bound values for a machine filter.
@@ -449,9 +607,13 @@ impl Store {
                 Ok((id, interfaces)) => {
                     // A new machine has no tags, and its interfaces are the ones just inserted:
                     // one query reads it back.
-                    let sql = format!("{MACHINE_SELECT} WHERE m.id = $1");
-                    let r = sqlx::query(&sql).bind(id).fetch_one(&self.pool).await?;
-                    let mut machine = machine_from_row(&r)?;
+                    let mut machine = self
+                        .machine_rows("WHERE m.id = $1", &[id.into()])
+                        .await?
+                        .pop()
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!("machine {id} not read back"))
+                        })?;
                     machine.interfaces = interfaces;
                     return Ok(machine);
                 }
@@ -633,15 +795,10 @@ impl Store {
     /// A machine's own row only (no tags, interfaces, block devices or results): what the
     /// metadata API's per-request work needs.
     pub async fn machine_core(&self, id: i64) -> Result<Option<Machine>> {
-        let sql = format!("{MACHINE_SELECT} WHERE m.id = $1");
-        match sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
+        Ok(self
+            .machine_rows("WHERE m.id = $1", &[id.into()])
             .await?
-        {
-            Some(r) => Ok(Some(machine_from_row(&r)?)),
-            None => Ok(None),
-        }
+            .pop())
     }
 
     /// The MAC a machine boots from (its boot interface, else its first).
@@ -662,14 +819,9 @@ impl Store {
 
     /// One machine, with its tags and interfaces, by a unique column.
     pub(crate) async fn machine_where(&self, column: &str, value: Val) -> Result<Option<Machine>> {
-        let sql = format!("{MACHINE_SELECT} WHERE {column} = $1");
-        let vals = [value];
-        match bind_all(sqlx::query(&sql), &vals)
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            Some(r) => {
-                let mut m = machine_from_row(&r)?;
+        let rest = format!("WHERE {column} = $1");
+        match self.machine_rows(&rest, &[value]).await?.pop() {
+            Some(mut m) => {
                 self.load_related(std::slice::from_mut(&mut m)).await?;
                 Ok(Some(m))
             }
@@ -736,47 +888,54 @@ impl Store {
         } else {
             (String::new(), String::new(), vec![])
         };
-        let tag_sql = format!("SELECT mt.machine_id, t.name FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id {cond_t} ORDER BY t.name");
+        let tag_from = format!(
+            "FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id {cond_t} ORDER BY t.name"
+        );
         let index: HashMap<i64, usize> = machines
             .iter()
             .enumerate()
             .map(|(i, m)| (m.id, i))
             .collect();
         if tags {
-            for r in bind_all(sqlx::query(&tag_sql), &ids)
-                .fetch_all(&self.pool)
-                .await?
-            {
-                let mid: i64 = r.try_get(0)?;
-                if let Some(&i) = index.get(&mid) {
-                    machines[i].tags.push(r.try_get(1)?);
+            let sql = json_rows::select_sql(
+                self.backend,
+                &[("mt.machine_id", "m"), ("t.name", "t")],
+                &tag_from,
+            );
+            for TagRow { m, t } in self.json_rows(&sql, &ids).await? {
+                if let Some(&i) = index.get(&m) {
+                    machines[i].tags.push(t);
                 }
+            }
+            // In name order, whatever order the aggregate kept.
+            for m in machines.iter_mut() {
+                m.tags.sort();
             }
         }
         if !hardware {
             return Ok(());
         }
-        let if_sql = format!("SELECT machine_id, id, name, type, mac_address, enabled, details, is_boot, params, vlan_id FROM interfaces {cond_i} ORDER BY id");
-        for r in bind_all(sqlx::query(&if_sql), &ids)
-            .fetch_all(&self.pool)
-            .await?
-        {
-            let mid: i64 = r.try_get(0)?;
-            if let Some(&i) = index.get(&mid) {
+        let if_sql = json_rows::select_sql(
+            self.backend,
+            INTERFACE_COLUMNS,
+            &format!("FROM interfaces {cond_i} ORDER BY id"),
+        );
+        let mut rows: Vec<InterfaceRow> = self.json_rows(&if_sql, &ids).await?;
+        rows.sort_by_key(|r| r.id);
+        for r in rows {
+            if let Some(&i) = index.get(&r.machine_id) {
                 machines[i].interfaces.push(Interface {
-                    id: r.try_get(1)?,
-                    name: r.try_get(2)?,
-                    kind: r.try_get(3)?,
-                    mac_address: r.try_get(4)?,
-                    enabled: r.try_get::<i64, _>(5)? != 0,
-                    details: serde_json::from_str(&r.try_get::<String, _>(6)?)
-                        .unwrap_or(Value::Null),
-                    is_boot: r.try_get::<i64, _>(7)? != 0,
+                    id: r.id,
+                    name: r.name,
+                    kind: r.kind,
+                    mac_address: r.mac_address,
+                    enabled: r.enabled != 0,
+                    details: serde_json::from_str(&r.details).unwrap_or(Value::Null),
+                    is_boot: r.is_boot != 0,
                     links: Vec::new(),
-                    params: serde_json::from_str(&r.try_get::<String, _>(8)?)
-                        .unwrap_or(Value::Null),
+                    params: serde_json::from_str(&r.params).unwrap_or(Value::Null),
                     parents: Vec::new(),
-                    vlan_id: r.try_get(9)?,
+                    vlan_id: r.vlan_id,
                 });
             }
         }
@@ -864,17 +1023,16 @@ impl Store {
             Backend::Sqlite => "group_concat",
             Backend::Postgres => "string_agg",
         };
-        let rs_sql = format!(
-            "SELECT machine_id, {concat}(result_set || ':' || hardware_type || ':' || status, ' ') FROM (SELECT DISTINCT machine_id, result_set, hardware_type, status FROM script_results {cond_i}) s GROUP BY machine_id"
+        let rs_sql = json_rows::select_sql(
+            self.backend,
+            &[("machine_id", "m"), ("statuses", "s")],
+            &format!(
+                "FROM (SELECT machine_id, {concat}(result_set || ':' || hardware_type || ':' || status, ' ') AS statuses FROM (SELECT DISTINCT machine_id, result_set, hardware_type, status FROM script_results {cond_i}) s GROUP BY machine_id) r"
+            ),
         );
-        for r in bind_all(sqlx::query(&rs_sql), &ids)
-            .fetch_all(&self.pool)
-            .await?
-        {
-            let mid: i64 = r.try_get(0)?;
-            if let Some(&i) = index.get(&mid) {
-                let all: String = r.try_get(1)?;
-                machines[i].result_statuses = parse_result_statuses(&all);
+        for StatusesRow { m, s } in self.json_rows(&rs_sql, &ids).await? {
+            if let Some(&i) = index.get(&m) {
+                machines[i].result_statuses = parse_result_statuses(&s);
             }
         }
         Ok(())
@@ -907,12 +1065,10 @@ impl Store {
         };
         vals.push(limit.into());
         let lim = vals.len();
-        let sql =
-            format!("{MACHINE_SELECT} {wh} ORDER BY m.cpu_count, m.memory, m.id LIMIT ${lim}");
-        let rows = bind_all(sqlx::query(&sql), &vals)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut ms: Vec<Machine> = rows.iter().map(machine_from_row).collect::<Result<_>>()?;
+        let rest = format!("{wh} ORDER BY m.cpu_count, m.memory, m.id LIMIT ${lim}");
+        let mut ms = self.machine_rows(&rest, &vals).await?;
+        // The order keyset paging continues from, whatever order the aggregate kept.
+        ms.sort_by_key(|m| (m.cpu_count, m.memory, m.id));
         if with_tags {
             self.load_related_opt(&mut ms, true, false).await?;
         }
@@ -956,18 +1112,14 @@ impl Store {
             vals.push(n.into());
             limit = format!(" LIMIT ${}", vals.len());
         }
-        let sql = if conds.is_empty() {
-            format!("{MACHINE_SELECT} ORDER BY m.id{limit}")
+        let rest = if conds.is_empty() {
+            format!("ORDER BY m.id{limit}")
         } else {
-            format!(
-                "{MACHINE_SELECT} WHERE {} ORDER BY m.id{limit}",
-                conds.join(" AND ")
-            )
+            format!("WHERE {} ORDER BY m.id{limit}", conds.join(" AND "))
         };
-        let rows = bind_all(sqlx::query(&sql), &vals)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut ms: Vec<Machine> = rows.iter().map(machine_from_row).collect::<Result<_>>()?;
+        let mut ms = self.machine_rows(&rest, &vals).await?;
+        // The order keyset paging continues from, whatever order the aggregate kept.
+        ms.sort_by_key(|m| m.id);
         self.load_related_opt(&mut ms, true, hardware).await?;
         Ok(ms)
     }
@@ -1160,9 +1312,15 @@ impl Store {
 
     /// Machines whose deadline has passed.
     pub async fn expired_machines(&self, now: i64) -> Result<Vec<Machine>> {
-        let sql = format!("{MACHINE_SELECT} WHERE m.status_expires IS NOT NULL AND m.status_expires <= $1 ORDER BY m.status_expires");
-        let rows = sqlx::query(&sql).bind(now).fetch_all(&self.pool).await?;
-        rows.iter().map(machine_from_row).collect()
+        self.machine_rows(
+            "WHERE m.status_expires IS NOT NULL AND m.status_expires <= $1 ORDER BY m.status_expires",
+            &[now.into()],
+        )
+        .await
+        .map(|mut ms| {
+            ms.sort_by_key(|m| m.status_expires);
+            ms
+        })
     }
 
     pub async fn hostname_taken(&self, hostname: &str) -> Result<bool> {
