@@ -12,6 +12,7 @@
 
 use crate::{bind_all, Backend, Result, Store, StoreError, Val};
 use serde::de::DeserializeOwned;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// `SELECT <one JSON array of {name: expr, …}, one object per row> <from>`, for `backend`.
@@ -35,6 +36,20 @@ pub(crate) fn select_sql(backend: Backend, cols: &[(&str, &str)], from: &str) ->
     )
 }
 
+/// The rows in column `name` of `row`, one of [`select_sql`]'s arrays (several can be read by
+/// one statement, each a scalar subquery).
+pub(crate) fn column<T: DeserializeOwned>(row: &AnyRow, name: &str) -> Result<Vec<T>> {
+    parse(row.try_get(name)?, name)
+}
+
+fn parse<T: DeserializeOwned>(text: Option<String>, what: &str) -> Result<Vec<T>> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(t) => serde_json::from_str(&t)
+            .map_err(|e| StoreError::Corrupt(format!("{what} read as JSON: {e}"))),
+    }
+}
+
 impl Store {
     /// The rows of a query made by [`select_sql`], in the order the subquery gave them.
     pub(crate) async fn json_rows<T: DeserializeOwned>(
@@ -45,12 +60,7 @@ impl Store {
         let r = bind_all(sqlx::query(sql), vals)
             .fetch_one(&self.pool)
             .await?;
-        let text: Option<String> = r.try_get(0)?;
-        match text {
-            None => Ok(Vec::new()),
-            Some(t) => serde_json::from_str(&t)
-                .map_err(|e| StoreError::Corrupt(format!("rows read as JSON: {e}"))),
-        }
+        parse(r.try_get(0)?, "rows")
     }
 }
 

@@ -401,6 +401,23 @@ struct StatusesRow {
     s: String,
 }
 
+/// A condition on a machine id column (`WHERE col …`), for the column given.
+type Cond = Box<dyn Fn(&str) -> String + Send + Sync>;
+
+/// An interface's parent (a bond's member, a VLAN's link).
+#[derive(serde::Deserialize)]
+struct ParentRow {
+    c: i64,
+    p: i64,
+}
+
+/// A machine's hardware summary (JSON text).
+#[derive(serde::Deserialize)]
+struct HardwareRow {
+    m: i64,
+    i: String,
+}
+
 /// "set:hardware_type:status …" (what the list's query aggregates) as (set, type, status).
 fn parse_result_statuses(all: &str) -> Vec<(String, i64, i64)> {
     all.split(' ')
@@ -871,38 +888,95 @@ impl Store {
         // hundreds of parameters, without binding them; the rows of other machines in the
         // range are skipped below.
         let dense = machines.len() > 8 && (hi - lo) < 2 * machines.len() as i64;
-        let (cond_t, cond_i, ids): (String, String, Vec<Val>) = if dense {
+        // `col` restricted to these machines.
+        let (cond, ids): (Cond, Vec<Val>) = if dense {
             (
-                "WHERE mt.machine_id BETWEEN $1 AND $2".into(),
-                "WHERE machine_id BETWEEN $1 AND $2".into(),
+                Box::new(|col| format!("WHERE {col} BETWEEN $1 AND $2")),
                 vec![Val::from(lo), Val::from(hi)],
             )
         } else if machines.len() <= 512 {
             let ph: Vec<String> = (1..=machines.len()).map(|i| format!("${i}")).collect();
             let list = ph.join(", ");
             (
-                format!("WHERE mt.machine_id IN ({list})"),
-                format!("WHERE machine_id IN ({list})"),
+                Box::new(move |col| format!("WHERE {col} IN ({list})")),
                 machines.iter().map(|m| Val::from(m.id)).collect(),
             )
         } else {
-            (String::new(), String::new(), vec![])
+            (Box::new(|_| String::new()), vec![])
         };
-        let tag_from = format!(
-            "FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id {cond_t} ORDER BY t.name"
-        );
+        let cond_i = cond("machine_id");
         let index: HashMap<i64, usize> = machines
             .iter()
             .enumerate()
             .map(|(i, m)| (m.id, i))
             .collect();
+        // Tags, interfaces with their parents and links, the hardware summary and the result
+        // statuses: one statement, each a JSON array (`json_rows`), as a statement's round
+        // trip through sqlx costs more than most of these reads.
+        let b = self.backend;
+        let mut parts: Vec<(&str, String)> = Vec::new();
         if tags {
-            let sql = json_rows::select_sql(
-                self.backend,
-                &[("mt.machine_id", "m"), ("t.name", "t")],
-                &tag_from,
+            let from = format!(
+                "FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id {}",
+                cond("mt.machine_id")
             );
-            for TagRow { m, t } in self.json_rows(&sql, &ids).await? {
+            parts.push((
+                "tags",
+                json_rows::select_sql(b, &[("mt.machine_id", "m"), ("t.name", "t")], &from),
+            ));
+        }
+        if hardware {
+            parts.push((
+                "ifs",
+                json_rows::select_sql(b, INTERFACE_COLUMNS, &format!("FROM interfaces {cond_i}")),
+            ));
+            let from = format!(
+                "FROM interface_parents ip JOIN interfaces i ON i.id = ip.child_id {}",
+                cond("i.machine_id")
+            );
+            parts.push((
+                "parents",
+                json_rows::select_sql(b, &[("ip.child_id", "c"), ("ip.parent_id", "p")], &from),
+            ));
+            let from = format!("{} {}", network::LINKS_FROM, cond("i.machine_id"));
+            parts.push((
+                "links",
+                json_rows::select_sql(b, network::LINK_COLUMNS, &from),
+            ));
+            parts.push((
+                "hw",
+                json_rows::select_sql(
+                    b,
+                    &[("machine_id", "m"), ("info", "i")],
+                    &format!("FROM machine_hardware {cond_i}"),
+                ),
+            ));
+            // Only which statuses occur matters (`scripts::aggregate` asks "is any …"), so
+            // each distinct one is read once, not once per script (11 a commissioned
+            // machine), all of a machine's in one row ("set:hardware_type:status …"), from
+            // the index alone.
+            let concat = match b {
+                Backend::Sqlite => "group_concat",
+                Backend::Postgres => "string_agg",
+            };
+            let from = format!(
+                "FROM (SELECT machine_id, {concat}(result_set || ':' || hardware_type || ':' || status, ' ') AS statuses FROM (SELECT DISTINCT machine_id, result_set, hardware_type, status FROM script_results {cond_i}) s GROUP BY machine_id) r"
+            );
+            parts.push((
+                "results",
+                json_rows::select_sql(b, &[("machine_id", "m"), ("statuses", "s")], &from),
+            ));
+        }
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let selects: Vec<String> = parts.iter().map(|(a, q)| format!("({q}) AS {a}")).collect();
+        let sql = format!("SELECT {}", selects.join(", "));
+        let row = bind_all(sqlx::query(&sql), &ids)
+            .fetch_one(&self.pool)
+            .await?;
+        if tags {
+            for TagRow { m, t } in json_rows::column(&row, "tags")? {
                 if let Some(&i) = index.get(&m) {
                     machines[i].tags.push(t);
                 }
@@ -915,12 +989,7 @@ impl Store {
         if !hardware {
             return Ok(());
         }
-        let if_sql = json_rows::select_sql(
-            self.backend,
-            INTERFACE_COLUMNS,
-            &format!("FROM interfaces {cond_i} ORDER BY id"),
-        );
-        let mut rows: Vec<InterfaceRow> = self.json_rows(&if_sql, &ids).await?;
+        let mut rows: Vec<InterfaceRow> = json_rows::column(&row, "ifs")?;
         rows.sort_by_key(|r| r.id);
         for r in rows {
             if let Some(&i) = index.get(&r.machine_id) {
@@ -947,41 +1016,40 @@ impl Store {
                 }
             }
         }
-        let if_ids: Vec<i64> = machines
-            .iter()
-            .flat_map(|m| m.interfaces.iter().map(|i| i.id))
-            .collect();
-        if machines
-            .iter()
-            .any(|m| m.interfaces.iter().any(|i| !i.is_physical()))
-        {
-            let mut parents: HashMap<i64, Vec<i64>> = HashMap::new();
-            for chunk in if_ids.chunks(500) {
-                for (child, parent) in self.interface_parents(chunk).await? {
-                    parents.entry(child).or_default().push(parent);
+        let mut parents: Vec<ParentRow> = json_rows::column(&row, "parents")?;
+        parents.sort_by_key(|r| (r.c, r.p));
+        let mut by_child: HashMap<i64, Vec<i64>> = HashMap::new();
+        for ParentRow { c, p } in parents {
+            by_child.entry(c).or_default().push(p);
+        }
+        let mut links: Vec<network::InterfaceLink> =
+            json_rows::column::<network::LinkRow>(&row, "links")?
+                .into_iter()
+                .map(network::InterfaceLink::from)
+                .collect();
+        links.sort_by_key(|l| l.id);
+        let mut by_if: HashMap<i64, Vec<network::InterfaceLink>> = HashMap::new();
+        for l in links {
+            by_if.entry(l.interface_id).or_default().push(l);
+        }
+        for m in machines.iter_mut() {
+            for i in m.interfaces.iter_mut() {
+                if let Some(p) = by_child.remove(&i.id) {
+                    i.parents = p;
                 }
-            }
-            for m in machines.iter_mut() {
-                for i in m.interfaces.iter_mut() {
-                    if let Some(p) = parents.remove(&i.id) {
-                        i.parents = p;
-                    }
+                if let Some(ls) = by_if.remove(&i.id) {
+                    i.links = ls;
                 }
             }
         }
-        if !if_ids.is_empty() {
-            let mut by_if: HashMap<i64, Vec<network::InterfaceLink>> = HashMap::new();
-            for chunk in if_ids.chunks(500) {
-                for l in self.interface_links(chunk).await? {
-                    by_if.entry(l.interface_id).or_default().push(l);
-                }
+        for HardwareRow { m, i: info } in json_rows::column(&row, "hw")? {
+            if let Some(&i) = index.get(&m) {
+                machines[i].hw_info = serde_json::from_str(&info).unwrap_or(Value::Null);
             }
-            for m in machines.iter_mut() {
-                for i in m.interfaces.iter_mut() {
-                    if let Some(ls) = by_if.remove(&i.id) {
-                        i.links = ls;
-                    }
-                }
+        }
+        for StatusesRow { m, s } in json_rows::column(&row, "results")? {
+            if let Some(&i) = index.get(&m) {
+                machines[i].result_statuses = parse_result_statuses(&s);
             }
         }
         let bd_sql = format!("SELECT * FROM block_devices {cond_i} ORDER BY id");
@@ -1003,36 +1071,6 @@ impl Store {
             let mid: i64 = r.try_get("machine_id")?;
             if let Some(&i) = index.get(&mid) {
                 machines[i].storage_objects.push(storage::object_from(&r)?);
-            }
-        }
-        let hw_sql = format!("SELECT machine_id, info FROM machine_hardware {cond_i}");
-        for r in bind_all(sqlx::query(&hw_sql), &ids)
-            .fetch_all(&self.pool)
-            .await?
-        {
-            let mid: i64 = r.try_get(0)?;
-            if let Some(&i) = index.get(&mid) {
-                machines[i].hw_info =
-                    serde_json::from_str(&r.try_get::<String, _>(1)?).unwrap_or(Value::Null);
-            }
-        }
-        // Only which statuses occur matters (`scripts::aggregate` asks "is any …"), so each
-        // distinct one is read once, not once per script (11 a commissioned machine), all of a
-        // machine's in one row ("set:hardware_type:status …"), from the index alone.
-        let concat = match self.backend {
-            Backend::Sqlite => "group_concat",
-            Backend::Postgres => "string_agg",
-        };
-        let rs_sql = json_rows::select_sql(
-            self.backend,
-            &[("machine_id", "m"), ("statuses", "s")],
-            &format!(
-                "FROM (SELECT machine_id, {concat}(result_set || ':' || hardware_type || ':' || status, ' ') AS statuses FROM (SELECT DISTINCT machine_id, result_set, hardware_type, status FROM script_results {cond_i}) s GROUP BY machine_id) r"
-            ),
-        );
-        for StatusesRow { m, s } in self.json_rows(&rs_sql, &ids).await? {
-            if let Some(&i) = index.get(&m) {
-                machines[i].result_statuses = parse_result_statuses(&s);
             }
         }
         Ok(())

@@ -127,6 +127,50 @@ pub struct InterfaceLink {
     pub default_gateway: bool,
 }
 
+/// Interface links with their addresses and subnets, as [`LINK_COLUMNS`] reads them (`l`, and
+/// `i` their interface, for a condition on the machine).
+pub(crate) const LINKS_FROM: &str = "FROM interface_links l JOIN interfaces i ON i.id = l.interface_id LEFT JOIN staticips s ON s.id = l.staticip_id LEFT JOIN subnets sn ON sn.id = l.subnet_id";
+
+/// An interface link's columns, as (expression, name), read as JSON (`json_rows`).
+pub(crate) const LINK_COLUMNS: &[(&str, &str)] = &[
+    ("l.id", "id"),
+    ("l.interface_id", "interface_id"),
+    ("l.mode", "mode"),
+    ("l.subnet_id", "subnet_id"),
+    ("s.ip", "ip"),
+    ("sn.cidr", "cidr"),
+    ("l.staticip_id", "staticip_id"),
+    ("l.default_gateway", "default_gateway"),
+];
+
+/// An interface link row as [`LINK_COLUMNS`] names its fields.
+#[derive(serde::Deserialize)]
+pub(crate) struct LinkRow {
+    id: i64,
+    interface_id: i64,
+    mode: String,
+    subnet_id: Option<i64>,
+    ip: Option<String>,
+    cidr: Option<String>,
+    staticip_id: Option<i64>,
+    default_gateway: i64,
+}
+
+impl From<LinkRow> for InterfaceLink {
+    fn from(r: LinkRow) -> InterfaceLink {
+        InterfaceLink {
+            id: r.id,
+            interface_id: r.interface_id,
+            mode: r.mode,
+            subnet_id: r.subnet_id,
+            ip: r.ip,
+            cidr: r.cidr,
+            staticip_id: r.staticip_id,
+            default_gateway: r.default_gateway != 0,
+        }
+    }
+}
+
 /// A registered rack controller.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rack {
@@ -686,25 +730,17 @@ impl Store {
             return Ok(vec![]);
         }
         let ph: Vec<String> = (1..=interface_ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT l.*, s.ip AS ip, sn.cidr AS cidr FROM interface_links l LEFT JOIN staticips s ON s.id = l.staticip_id LEFT JOIN subnets sn ON sn.id = l.subnet_id WHERE l.interface_id IN ({}) ORDER BY l.id", ph.join(", "));
+        let from = format!("{LINKS_FROM} WHERE l.interface_id IN ({})", ph.join(", "));
+        let sql = crate::json_rows::select_sql(self.backend, LINK_COLUMNS, &from);
         let vals: Vec<Val> = interface_ids.iter().map(|i| Val::from(*i)).collect();
-        let rows = bind_all(sqlx::query(&sql), &vals)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(InterfaceLink {
-                    id: r.try_get("id")?,
-                    interface_id: r.try_get("interface_id")?,
-                    mode: r.try_get("mode")?,
-                    subnet_id: r.try_get("subnet_id")?,
-                    ip: r.try_get("ip")?,
-                    cidr: r.try_get("cidr")?,
-                    staticip_id: r.try_get("staticip_id")?,
-                    default_gateway: r.try_get::<i64, _>("default_gateway")? != 0,
-                })
-            })
-            .collect()
+        let mut links: Vec<InterfaceLink> = self
+            .json_rows::<LinkRow>(&sql, &vals)
+            .await?
+            .into_iter()
+            .map(InterfaceLink::from)
+            .collect();
+        links.sort_by_key(|l| l.id);
+        Ok(links)
     }
 
     pub async fn add_interface_link(&self, l: &InterfaceLink) -> Result<i64> {
