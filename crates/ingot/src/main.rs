@@ -4,6 +4,7 @@ mod backup;
 mod tls;
 
 use anyhow::{Context, Result};
+use axum::serve::ListenerExt;
 use clap::{Args, Parser, Subcommand};
 use ingot_region::Region;
 use ingot_store::Store;
@@ -501,7 +502,7 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
     let plain_task = plain.map(|l| {
         let (app, stop) = (app.clone(), plain_stop.clone());
         tokio::spawn(async move {
-            axum::serve(l, app)
+            axum::serve(l.tap_io(no_delay), app)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await
         })
@@ -518,7 +519,7 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
             }
         }
         None => {
-            axum::serve(listener, app)
+            axum::serve(listener.tap_io(no_delay), app)
                 .with_graceful_shutdown(stopped)
                 .await?
         }
@@ -568,6 +569,15 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 fn config_dir() -> PathBuf {
     ingot_cli::default_config_dir()
+}
+
+/// Each segment of an answer goes out as it is written: a streamed answer's head and body are
+/// written apart, and with Nagle's algorithm the body waited for the client's delayed ACK
+/// (40 ms on Linux; seen as a 43 ms median for a one-machine `GET machines/?hostname=`).
+pub(crate) fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!("TCP_NODELAY: {e}");
+    }
 }
 
 fn main() -> Result<()> {

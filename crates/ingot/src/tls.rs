@@ -38,13 +38,14 @@ impl TlsListener {
                 let Ok(slot) = slots.clone().acquire_owned().await else {
                     return;
                 };
-                let (tcp_stream, peer) = match tcp.accept().await {
+                let (mut tcp_stream, peer) = match tcp.accept().await {
                     Ok(c) => c,
                     Err(e) => {
                         accept_error(e).await;
                         continue;
                     }
                 };
+                crate::no_delay(&mut tcp_stream);
                 let (tls, tx) = (tls.clone(), tx.clone());
                 tokio::spawn(async move {
                     let _slot = slot;
