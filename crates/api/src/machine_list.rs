@@ -47,7 +47,7 @@ pub(crate) async fn stream(app: &App, u: &User, q: ListQuery) -> Res {
         user: u.clone(),
         q: Arc::new(q),
         net,
-        next: Some(first),
+        next: Some(Ok(first)),
         after: None,
         started: false,
         done: false,
@@ -69,8 +69,9 @@ struct Pages {
     user: User,
     q: Arc<ListQuery>,
     net: Arc<Net>,
-    /// The page to send next, already read.
-    next: Option<Vec<Machine>>,
+    /// The page to send next, already read (or the error reading it gave, sent after the
+    /// page before it).
+    next: Option<std::io::Result<Vec<Machine>>>,
     /// The last id read.
     after: Option<i64>,
     /// Whether the opening bracket has been sent.
@@ -79,45 +80,43 @@ struct Pages {
 }
 
 impl Pages {
-    /// The JSON of the next page, or `None` after the closing bracket. The page is rendered on
-    /// a blocking thread while this one reads the page after it: reading (the rows' conversion)
-    /// and rendering each take about half of a list's time, and a region has more than one core.
-    async fn next_chunk(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+    /// The JSON of the next page, or `None` after the closing bracket. A full page is rendered
+    /// on a blocking thread while this one reads the page after it (reading and rendering each
+    /// take a good part of a list's time, and a region has more than one core); the last page
+    /// is rendered here.
+    async fn next_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
         if self.done {
             return None;
         }
         let page = match self.next.take() {
             Some(p) => p,
-            None => match self.read_page().await {
-                Ok(p) => p,
-                Err(e) => return Some(Err(e)),
-            },
+            None => self.read_page().await,
+        };
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
         };
         let last_page = (page.len() as i64) < PAGE;
         self.after = page.last().map(|m| m.id).or(self.after);
         let opening = !self.started;
-        let (q, net) = (self.q.clone(), self.net.clone());
-        let render = tokio::task::spawn_blocking(move || render_page(&page, &q, &net, opening));
-        if !last_page {
-            // Read ahead while the page renders; an error here is reported after its chunk.
-            match self.read_page().await {
-                Ok(p) => self.next = Some(p),
-                Err(e) => {
-                    self.done = true;
-                    let _ = render.await;
-                    return Some(Err(e));
-                }
-            }
-        }
-        let (mut out, any) = match render.await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                self.done = true;
-                return Some(Err(std::io::Error::other(e)));
-            }
+        let rendered = if last_page {
+            render_page(&page, &self.q, &self.net, opening)
+        } else {
+            let (q, net) = (self.q.clone(), self.net.clone());
+            let render = tokio::task::spawn_blocking(move || render_page(&page, &q, &net, opening));
+            self.next = Some(self.read_page().await);
+            render
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        };
+        let (mut out, any) = match rendered {
+            Ok(r) => r,
             Err(e) => {
                 self.done = true;
-                return Some(Err(std::io::Error::other(e)));
+                return Some(Err(e));
             }
         };
         self.started |= any;
@@ -131,17 +130,15 @@ impl Pages {
         Some(Ok(Bytes::from(out)))
     }
 
-    /// The page after the last id read; an error ends the list.
-    async fn read_page(&mut self) -> Result<Vec<Machine>, std::io::Error> {
-        let read = self
-            .region
+    /// The page after the last id read.
+    async fn read_page(&self) -> std::io::Result<Vec<Machine>> {
+        self.region
             .list_machines_page(&self.user, self.q.filter.clone(), self.after, PAGE)
-            .await;
-        read.map_err(|e| {
-            self.done = true;
-            tracing::warn!(error = %e, "machine list cut short");
-            std::io::Error::other(e.to_string())
-        })
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "machine list cut short");
+                std::io::Error::other(e.to_string())
+            })
     }
 }
 
@@ -152,7 +149,7 @@ fn render_page(
     q: &ListQuery,
     net: &Net,
     opening: bool,
-) -> Result<(Vec<u8>, bool), serde_json::Error> {
+) -> std::io::Result<(Vec<u8>, bool)> {
     let mut out = Vec::with_capacity(page.len() * 4096 + 2);
     let mut first = opening;
     let mut any = false;
@@ -160,7 +157,8 @@ fn render_page(
         out.push(if first { b'[' } else { b',' });
         first = false;
         any = true;
-        serde_json::to_writer(&mut out, &render::machine_out(m, net))?;
+        serde_json::to_writer(&mut out, &render::machine_out(m, net))
+            .map_err(std::io::Error::other)?;
     }
     Ok((out, any))
 }

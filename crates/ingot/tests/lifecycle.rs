@@ -201,6 +201,58 @@ async fn full_lifecycle_postgres() {
     full_lifecycle(&s.client()).await;
 }
 
+/// The machine list over more than two pages of 500 (each full page rendered while the next
+/// is read): every machine once, in id order, as one JSON array; and a filter the API applies
+/// itself (`tags=`) that keeps nothing of the first two pages and three machines of the third.
+async fn list_over_pages(c: &Client) {
+    const N: u32 = 1_100;
+    let mut sids = Vec::new();
+    for i in 0..N {
+        let m = c
+            .create(&format!("paged{i}"), &mac(7_000 + i), &[("commission", "false")])
+            .await;
+        sids.push(m["system_id"].as_str().unwrap().to_string());
+    }
+    let all = c.get("/MAAS/api/2.0/machines/").await.ok().json();
+    let listed: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["system_id"].as_str())
+        .filter(|sid| sids.iter().any(|s| s == sid))
+        .collect();
+    assert_eq!(listed, sids, "every machine once, in creation (id) order");
+    c.post("/MAAS/api/2.0/tags/", &[("name", "late")]).await.ok();
+    let late = &sids[N as usize - 3..];
+    for sid in late {
+        c.post("/MAAS/api/2.0/tags/late/?op=update_nodes", &[("add", sid)])
+            .await
+            .ok();
+    }
+    let tagged = c.get("/MAAS/api/2.0/machines/?tags=late").await.ok().json();
+    let got: Vec<&str> = tagged
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {tagged}"))
+        .iter()
+        .filter_map(|m| m["system_id"].as_str())
+        .collect();
+    assert_eq!(got, late, "{tagged}");
+}
+
+#[tokio::test]
+async fn list_over_pages_sqlite() {
+    let s = Server::start(&[]).await;
+    list_over_pages(&s.client()).await;
+}
+
+#[tokio::test]
+async fn list_over_pages_postgres() {
+    let Some(s) = Server::start_pg(&[]).await else {
+        return;
+    };
+    list_over_pages(&s.client()).await;
+}
+
 /// MAAS's settings beyond Ingot's first ones round-trip through `maas/?op=set_config` and
 /// `get_config` with MAAS's JSON types; a bad value is a 400 naming the field.
 #[tokio::test]
