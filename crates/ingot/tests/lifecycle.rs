@@ -209,7 +209,11 @@ async fn list_over_pages(c: &Client) {
     let mut sids = Vec::new();
     for i in 0..N {
         let m = c
-            .create(&format!("paged{i}"), &mac(7_000 + i), &[("commission", "false")])
+            .create(
+                &format!("paged{i}"),
+                &mac(7_000 + i),
+                &[("commission", "false")],
+            )
             .await;
         sids.push(m["system_id"].as_str().unwrap().to_string());
     }
@@ -222,7 +226,9 @@ async fn list_over_pages(c: &Client) {
         .filter(|sid| sids.iter().any(|s| s == sid))
         .collect();
     assert_eq!(listed, sids, "every machine once, in creation (id) order");
-    c.post("/MAAS/api/2.0/tags/", &[("name", "late")]).await.ok();
+    c.post("/MAAS/api/2.0/tags/", &[("name", "late")])
+        .await
+        .ok();
     let late = &sids[N as usize - 3..];
     for sid in late {
         c.post("/MAAS/api/2.0/tags/late/?op=update_nodes", &[("add", sid)])

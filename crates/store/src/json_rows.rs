@@ -51,7 +51,9 @@ fn parse<T: DeserializeOwned>(text: Option<String>, what: &str) -> Result<Vec<T>
 }
 
 impl Store {
-    /// The rows of a query made by [`select_sql`], in the order the subquery gave them.
+    /// The rows of a query made by [`select_sql`], in no promised order: `group_concat` and
+    /// `json_agg` keep the subquery's order in practice, but neither database promises it, so
+    /// callers sort where the order matters.
     pub(crate) async fn json_rows<T: DeserializeOwned>(
         &self,
         sql: &str,

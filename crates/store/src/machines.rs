@@ -293,8 +293,9 @@ const MACHINE_FROM: &str = "FROM machines m JOIN domains d ON d.id = m.domain_id
 
 impl Store {
     /// The machines of `rest` (`WHERE … ORDER BY … LIMIT …` over [`MACHINE_FROM`]'s aliases:
-    /// `m.id`, `m.cpu_count`, …), in its order, with their own columns only (no tags,
-    /// interfaces, disks or results yet).
+    /// `m.id`, `m.cpu_count`, …), with their own columns only (no tags, interfaces, disks or
+    /// results yet). `rest`'s ORDER BY decides which rows a LIMIT keeps, not the order they
+    /// come back in (see [`Store::json_rows`]): callers sort.
     pub(crate) async fn machine_rows(&self, rest: &str, vals: &[Val]) -> Result<Vec<Machine>> {
         let sql = json_rows::select_sql(
             self.backend,
@@ -400,9 +401,6 @@ struct StatusesRow {
     m: i64,
     s: String,
 }
-
-/// A condition on a machine id column (`WHERE col …`), for the column given.
-type Cond = Box<dyn Fn(&str) -> String + Send + Sync>;
 
 /// An interface's parent (a bond's member, a VLAN's link).
 #[derive(serde::Deserialize)]
@@ -889,20 +887,24 @@ impl Store {
         // range are skipped below.
         let dense = machines.len() > 8 && (hi - lo) < 2 * machines.len() as i64;
         // `col` restricted to these machines.
-        let (cond, ids): (Cond, Vec<Val>) = if dense {
+        let (within, ids): (Option<String>, Vec<Val>) = if dense {
             (
-                Box::new(|col| format!("WHERE {col} BETWEEN $1 AND $2")),
+                Some("BETWEEN $1 AND $2".into()),
                 vec![Val::from(lo), Val::from(hi)],
             )
         } else if machines.len() <= 512 {
             let ph: Vec<String> = (1..=machines.len()).map(|i| format!("${i}")).collect();
-            let list = ph.join(", ");
             (
-                Box::new(move |col| format!("WHERE {col} IN ({list})")),
+                Some(format!("IN ({})", ph.join(", "))),
                 machines.iter().map(|m| Val::from(m.id)).collect(),
             )
         } else {
-            (Box::new(|_| String::new()), vec![])
+            (None, vec![])
+        };
+        let cond = |col: &str| {
+            within
+                .as_ref()
+                .map_or(String::new(), |w| format!("WHERE {col} {w}"))
         };
         let cond_i = cond("machine_id");
         let index: HashMap<i64, usize> = machines

@@ -724,24 +724,6 @@ impl Store {
     }
 
     // ---------------------------------------------------------------- interface links
-    /// Links of these interfaces (with the address of STATIC ones), oldest first.
-    pub async fn interface_links(&self, interface_ids: &[i64]) -> Result<Vec<InterfaceLink>> {
-        if interface_ids.is_empty() {
-            return Ok(vec![]);
-        }
-        let ph: Vec<String> = (1..=interface_ids.len()).map(|i| format!("${i}")).collect();
-        let from = format!("{LINKS_FROM} WHERE l.interface_id IN ({})", ph.join(", "));
-        let sql = crate::json_rows::select_sql(self.backend, LINK_COLUMNS, &from);
-        let vals: Vec<Val> = interface_ids.iter().map(|i| Val::from(*i)).collect();
-        let mut links: Vec<InterfaceLink> = self
-            .json_rows::<LinkRow>(&sql, &vals)
-            .await?
-            .into_iter()
-            .map(InterfaceLink::from)
-            .collect();
-        links.sort_by_key(|l| l.id);
-        Ok(links)
-    }
 
     pub async fn add_interface_link(&self, l: &InterfaceLink) -> Result<i64> {
         let r = sqlx::query("INSERT INTO interface_links (interface_id, mode, subnet_id, staticip_id, default_gateway, created) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
@@ -774,24 +756,6 @@ impl Store {
     }
 
     // ---------------------------------------------------------------- bonds, VLANs, bridges
-    /// (child, parent) pairs of these interfaces.
-    pub async fn interface_parents(&self, child_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-        if child_ids.is_empty() {
-            return Ok(vec![]);
-        }
-        let ph: Vec<String> = (1..=child_ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT child_id, parent_id FROM interface_parents WHERE child_id IN ({}) ORDER BY child_id, parent_id",
-            ph.join(", ")
-        );
-        let vals: Vec<Val> = child_ids.iter().map(|&i| Val::from(i)).collect();
-        bind_all(sqlx::query(&sql), &vals)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
-    }
 
     /// Add a bond, VLAN or bridge on these parents, in one transaction. `params` carries the
     /// MAC the interface shows (`mac_address`); the `mac_address` column gets a unique
