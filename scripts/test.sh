@@ -251,7 +251,7 @@ command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH"
 # Clippy lints the build itself: clippy-driver compiles the workspace's crates (as `cargo clippy`
 # has it check them) while the dependencies are built once, for the tests. A separate
 # `cargo clippy` checked every dependency again first: about 6 of CI's minutes on two cores.
-# `build` runs cargo with the same settings for the build, the doc tests and the test run, so
+# `linted_cargo` runs cargo with the same settings for the build, the doc tests and the test run, so
 # the tests reuse what the linted build made.
 LINT_ENV=()
 if [ "${INGOT_SKIP_LINT:-0}" != 1 ]; then
@@ -263,13 +263,13 @@ if [ "${INGOT_SKIP_LINT:-0}" != 1 ]; then
   # CLIPPY_ARGS is how cargo-clippy hands `-- -D warnings` to the driver.
   LINT_ENV=(RUSTC_WORKSPACE_WRAPPER="$CLIPPY_DRIVER" CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__")
 fi
-build() { env "${LINT_ENV[@]}" cargo "$@"; }
+linted_cargo() { env "${LINT_ENV[@]}" cargo "$@"; }
 if [ ${#LINT_ENV[@]} -gt 0 ]; then
   section "cargo build --workspace --all-targets, linted by clippy (-D warnings)"
 else
   section "cargo build --workspace --all-targets"
 fi
-build build --workspace --all-targets
+linted_cargo build --workspace --all-targets
 
 # The fuzz targets (fuzz/): a short coverage-guided run of each parser of network input, with
 # the regression seeds; INGOT_FUZZ_SECONDS=0 skips it. It builds in a target directory of its
@@ -286,7 +286,7 @@ fi
 
 # Doc tests first, so the main runner's summary is what the output ends with.
 section "cargo test --workspace --doc"
-build test --workspace --doc
+linted_cargo test --workspace --doc
 
 # The agent as machines get it (maas-run-scripts, the initramfs): statically linked, built once
 # here rather than inside the first test that needs it (tests/common/host.rs reads the path).
@@ -310,8 +310,8 @@ fi
 
 if cargo nextest --version >/dev/null 2>&1; then
   section "cargo nextest run --workspace --profile ci"
-  build nextest run --workspace --profile ci --no-tests=warn "$@"
+  linted_cargo nextest run --workspace --profile ci --no-tests=warn "$@"
 else
   section "cargo test --workspace"
-  build test --workspace "$@"
+  linted_cargo test --workspace "$@"
 fi
