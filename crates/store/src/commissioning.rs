@@ -82,9 +82,61 @@ pub struct BlockDeviceRow {
     pub is_boot: bool,
 }
 
+/// A block device's columns, as (expression, name), read as JSON (`json_rows`): the names are
+/// [`BlockDeviceJson`]'s fields, in its order.
+pub(crate) const BLOCK_DEVICE_COLUMNS: &[(&str, &str)] = &[
+    ("id", "id"),
+    ("machine_id", "machine_id"),
+    ("name", "name"),
+    ("id_path", "id_path"),
+    ("model", "model"),
+    ("serial", "serial"),
+    ("size", "size"),
+    ("block_size", "block_size"),
+    ("tags", "tags"),
+    ("firmware_version", "firmware_version"),
+    ("numa_node", "numa_node"),
+    ("is_boot", "is_boot"),
+];
+
+/// A block device row as [`BLOCK_DEVICE_COLUMNS`] names its fields (in the same order).
+#[derive(serde::Deserialize)]
+pub(crate) struct BlockDeviceJson {
+    id: i64,
+    machine_id: i64,
+    name: String,
+    id_path: String,
+    model: String,
+    serial: String,
+    size: i64,
+    block_size: i64,
+    tags: String,
+    firmware_version: String,
+    numa_node: i64,
+    is_boot: i64,
+}
+
+impl From<BlockDeviceJson> for BlockDeviceRow {
+    fn from(r: BlockDeviceJson) -> BlockDeviceRow {
+        BlockDeviceRow {
+            id: r.id,
+            machine_id: r.machine_id,
+            name: r.name,
+            id_path: r.id_path,
+            model: r.model,
+            serial: r.serial,
+            size: r.size,
+            block_size: r.block_size,
+            tags: r.tags.split_whitespace().map(String::from).collect(),
+            firmware_version: r.firmware_version,
+            numa_node: r.numa_node,
+            is_boot: r.is_boot != 0,
+        }
+    }
+}
+
 pub(crate) fn bd_from(r: &AnyRow) -> Result<BlockDeviceRow> {
-    let tags: String = r.try_get("tags")?;
-    Ok(BlockDeviceRow {
+    Ok(BlockDeviceJson {
         id: r.try_get("id")?,
         machine_id: r.try_get("machine_id")?,
         name: r.try_get("name")?,
@@ -93,11 +145,12 @@ pub(crate) fn bd_from(r: &AnyRow) -> Result<BlockDeviceRow> {
         serial: r.try_get("serial")?,
         size: r.try_get("size")?,
         block_size: r.try_get("block_size")?,
-        tags: tags.split_whitespace().map(String::from).collect(),
+        tags: r.try_get("tags")?,
         firmware_version: r.try_get("firmware_version")?,
         numa_node: r.try_get("numa_node")?,
-        is_boot: r.try_get::<i64, _>("is_boot")? != 0,
-    })
+        is_boot: r.try_get("is_boot")?,
+    }
+    .into())
 }
 
 /// `INSERT … VALUES (…), (…)` for many rows: `common` values first in every row, then the row's.

@@ -241,7 +241,8 @@ pub struct MachineFilter {
     pub node_type: i64,
 }
 
-/// A machine's own columns, as (expression, name), read as JSON ([`json_rows`]).
+/// A machine's own columns, as (expression, name), read as JSON ([`json_rows`]): the names
+/// are [`MachineRow`]'s fields, in its order.
 const MACHINE_COLUMNS: &[(&str, &str)] = &[
     ("m.id", "id"),
     ("m.system_id", "system_id"),
@@ -297,7 +298,7 @@ impl Store {
     /// results yet). `rest`'s ORDER BY decides which rows a LIMIT keeps, not the order they
     /// come back in (see [`Store::json_rows`]): callers sort.
     pub(crate) async fn machine_rows(&self, rest: &str, vals: &[Val]) -> Result<Vec<Machine>> {
-        let sql = json_rows::select_sql(
+        let sql = json_rows::select_sql::<MachineRow>(
             self.backend,
             MACHINE_COLUMNS,
             &format!("{MACHINE_FROM} {rest}"),
@@ -310,7 +311,8 @@ impl Store {
     }
 }
 
-/// A machine row as [`MACHINE_COLUMNS`] names its fields.
+/// A machine row as [`MACHINE_COLUMNS`] names its fields (in the same order: the row is read
+/// from a JSON array).
 #[derive(serde::Deserialize)]
 struct MachineRow {
     id: i64,
@@ -359,7 +361,8 @@ struct MachineRow {
     parent: Option<String>,
 }
 
-/// An interface's columns, as (expression, name), read as JSON ([`json_rows`]).
+/// An interface's columns, as (expression, name), read as JSON ([`json_rows`]): the names
+/// are [`InterfaceRow`]'s fields, in its order.
 const INTERFACE_COLUMNS: &[(&str, &str)] = &[
     ("machine_id", "machine_id"),
     ("id", "id"),
@@ -373,7 +376,7 @@ const INTERFACE_COLUMNS: &[(&str, &str)] = &[
     ("vlan_id", "vlan_id"),
 ];
 
-/// An interface row as [`INTERFACE_COLUMNS`] names its fields.
+/// An interface row as [`INTERFACE_COLUMNS`] names its fields (in the same order).
 #[derive(serde::Deserialize)]
 struct InterfaceRow {
     machine_id: i64,
@@ -407,6 +410,14 @@ struct StatusesRow {
 struct ParentRow {
     c: i64,
     p: i64,
+}
+
+/// A storage object (a partition, a file system, …: its JSON text) of machine `m`.
+#[derive(serde::Deserialize)]
+struct ObjectRow {
+    id: i64,
+    m: i64,
+    data: String,
 }
 
 /// A machine's hardware summary (JSON text).
@@ -912,9 +923,10 @@ impl Store {
             .enumerate()
             .map(|(i, m)| (m.id, i))
             .collect();
-        // Tags, interfaces with their parents and links, the hardware summary and the result
-        // statuses: one statement, each a JSON array (`json_rows`), as a statement's round
-        // trip through sqlx costs more than most of these reads.
+        // Tags, interfaces with their parents and links, the hardware summary, the result
+        // statuses, disks and storage objects: one statement, each a JSON array
+        // (`json_rows`), as a statement's round trip through sqlx costs more than most of
+        // these reads.
         let b = self.backend;
         let mut parts: Vec<(&str, String)> = Vec::new();
         if tags {
@@ -924,13 +936,21 @@ impl Store {
             );
             parts.push((
                 "tags",
-                json_rows::select_sql(b, &[("mt.machine_id", "m"), ("t.name", "t")], &from),
+                json_rows::select_sql::<TagRow>(
+                    b,
+                    &[("mt.machine_id", "m"), ("t.name", "t")],
+                    &from,
+                ),
             ));
         }
         if hardware {
             parts.push((
                 "ifs",
-                json_rows::select_sql(b, INTERFACE_COLUMNS, &format!("FROM interfaces {cond_i}")),
+                json_rows::select_sql::<InterfaceRow>(
+                    b,
+                    INTERFACE_COLUMNS,
+                    &format!("FROM interfaces {cond_i}"),
+                ),
             ));
             let from = format!(
                 "FROM interface_parents ip JOIN interfaces i ON i.id = ip.child_id {}",
@@ -938,16 +958,20 @@ impl Store {
             );
             parts.push((
                 "parents",
-                json_rows::select_sql(b, &[("ip.child_id", "c"), ("ip.parent_id", "p")], &from),
+                json_rows::select_sql::<ParentRow>(
+                    b,
+                    &[("ip.child_id", "c"), ("ip.parent_id", "p")],
+                    &from,
+                ),
             ));
             let from = format!("{} {}", network::LINKS_FROM, cond("i.machine_id"));
             parts.push((
                 "links",
-                json_rows::select_sql(b, network::LINK_COLUMNS, &from),
+                json_rows::select_sql::<network::LinkRow>(b, network::LINK_COLUMNS, &from),
             ));
             parts.push((
                 "hw",
-                json_rows::select_sql(
+                json_rows::select_sql::<HardwareRow>(
                     b,
                     &[("machine_id", "m"), ("info", "i")],
                     &format!("FROM machine_hardware {cond_i}"),
@@ -966,7 +990,27 @@ impl Store {
             );
             parts.push((
                 "results",
-                json_rows::select_sql(b, &[("machine_id", "m"), ("statuses", "s")], &from),
+                json_rows::select_sql::<StatusesRow>(
+                    b,
+                    &[("machine_id", "m"), ("statuses", "s")],
+                    &from,
+                ),
+            ));
+            parts.push((
+                "disks",
+                json_rows::select_sql::<commissioning::BlockDeviceJson>(
+                    b,
+                    commissioning::BLOCK_DEVICE_COLUMNS,
+                    &format!("FROM block_devices {cond_i}"),
+                ),
+            ));
+            parts.push((
+                "objects",
+                json_rows::select_sql::<ObjectRow>(
+                    b,
+                    &[("id", "id"), ("machine_id", "m"), ("data", "data")],
+                    &format!("FROM storage_objects {cond_i}"),
+                ),
             ));
         }
         if parts.is_empty() {
@@ -1054,25 +1098,24 @@ impl Store {
                 machines[i].result_statuses = parse_result_statuses(&s);
             }
         }
-        let bd_sql = format!("SELECT * FROM block_devices {cond_i} ORDER BY id");
-        for r in bind_all(sqlx::query(&bd_sql), &ids)
-            .fetch_all(&self.pool)
-            .await?
-        {
-            let b = commissioning::bd_from(&r)?;
-            if let Some(&i) = index.get(&b.machine_id) {
-                machines[i].block_devices.push(b);
+        let mut disks: Vec<commissioning::BlockDeviceRow> =
+            json_rows::column::<commissioning::BlockDeviceJson>(&row, "disks")?
+                .into_iter()
+                .map(commissioning::BlockDeviceRow::from)
+                .collect();
+        disks.sort_by_key(|d| d.id);
+        for d in disks {
+            if let Some(&i) = index.get(&d.machine_id) {
+                machines[i].block_devices.push(d);
             }
         }
-        let so_sql =
-            format!("SELECT id, machine_id, data FROM storage_objects {cond_i} ORDER BY id");
-        for r in bind_all(sqlx::query(&so_sql), &ids)
-            .fetch_all(&self.pool)
-            .await?
-        {
-            let mid: i64 = r.try_get("machine_id")?;
-            if let Some(&i) = index.get(&mid) {
-                machines[i].storage_objects.push(storage::object_from(&r)?);
+        let mut objects: Vec<ObjectRow> = json_rows::column(&row, "objects")?;
+        objects.sort_by_key(|o| o.id);
+        for ObjectRow { id, m, data } in objects {
+            if let Some(&i) = index.get(&m) {
+                machines[i]
+                    .storage_objects
+                    .push(storage::object_of(id, &data)?);
             }
         }
         Ok(())

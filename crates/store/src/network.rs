@@ -131,7 +131,8 @@ pub struct InterfaceLink {
 /// `i` their interface, for a condition on the machine).
 pub(crate) const LINKS_FROM: &str = "FROM interface_links l JOIN interfaces i ON i.id = l.interface_id LEFT JOIN staticips s ON s.id = l.staticip_id LEFT JOIN subnets sn ON sn.id = l.subnet_id";
 
-/// An interface link's columns, as (expression, name), read as JSON (`json_rows`).
+/// An interface link's columns, as (expression, name), read as JSON (`json_rows`): the names
+/// are [`LinkRow`]'s fields, in its order.
 pub(crate) const LINK_COLUMNS: &[(&str, &str)] = &[
     ("l.id", "id"),
     ("l.interface_id", "interface_id"),
@@ -143,7 +144,7 @@ pub(crate) const LINK_COLUMNS: &[(&str, &str)] = &[
     ("l.default_gateway", "default_gateway"),
 ];
 
-/// An interface link row as [`LINK_COLUMNS`] names its fields.
+/// An interface link row as [`LINK_COLUMNS`] names its fields (in the same order).
 #[derive(serde::Deserialize)]
 pub(crate) struct LinkRow {
     id: i64,

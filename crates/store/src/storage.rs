@@ -37,10 +37,13 @@ pub fn disk_of(b: &BlockDeviceRow) -> Disk {
 }
 
 pub(crate) fn object_from(r: &sqlx::any::AnyRow) -> Result<Object> {
-    let id: i64 = r.try_get("id")?;
-    let data: String = r.try_get("data")?;
+    object_of(r.try_get("id")?, &r.try_get::<String, _>("data")?)
+}
+
+/// A storage object from its row's id and `data` column.
+pub(crate) fn object_of(id: i64, data: &str) -> Result<Object> {
     let mut o: serde_json::Value =
-        serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        serde_json::from_str(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     // The row's id is the object's id.
     if let Some(inner) = o.as_object_mut() {
         inner.insert("id".into(), serde_json::json!(id));
