@@ -132,7 +132,7 @@ URL=http://$INGOT:5240/MAAS
 start_ingot() {  # $1: --workers
   # Started directly (not through a shell function) so that $! is the server: `ip netns exec`
   # and `env` exec into it.
-  ip netns exec "$NS" env INGOT_LOG=warn "$INGOT_BIN" serve --database "$DB" --data-dir "$WORK/data" \
+  ip netns exec "$NS" env INGOT_LOG="${INGOT_LOG:-warn,ingot_rack::dns=info}" "$INGOT_BIN" serve --database "$DB" --data-dir "$WORK/data" \
       --listen 0.0.0.0:5240 --rack-address $INGOT --rack-interface d0 \
       --dns-listen $INGOT:53 --workers "$1" >> "$WORK/ingot.log" 2>&1 &
   INGOT_PID=$!

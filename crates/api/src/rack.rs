@@ -57,7 +57,8 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
                 .await?;
             crate::ok_json(json!(config))
         }
-        // What the rack's DNS serves; 204 when `serial` (the one the rack has) is current.
+        // What the rack's DNS serves; 204 when `serial` (the one the rack has) is current,
+        // after waiting up to `wait_ms` milliseconds (at most a second) for it to move.
         (["dns"], &Method::GET) => {
             let known = match r.params().get("serial") {
                 Some(v) => Some(
@@ -66,7 +67,15 @@ pub(crate) async fn handle(app: &App, r: &Req, rest: &[&str]) -> Res {
                 ),
                 None => None,
             };
-            match app.region.rack_dns(known).await? {
+            let wait = match r.params().get("wait_ms") {
+                Some(v) => v
+                    .parse::<u64>()
+                    .map_err(|_| bad(format!("wait_ms: '{v}' is not a number of milliseconds.")))?,
+                None => 0,
+            };
+            let wait =
+                std::time::Duration::from_millis(wait).min(ingot_region::rack_dns::LONGEST_WAIT);
+            match app.region.rack_dns_waiting(known, wait).await? {
                 Some(dns) => crate::ok_json(json!(*dns)),
                 None => crate::no_content(),
             }

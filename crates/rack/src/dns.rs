@@ -1,6 +1,8 @@
 //! The rack's DNS server: `ingot_dns::Dns` on the rack's DNS addresses, following the region
-//! (`GET /MAAS/rack/dns` with the serial it has, four times a second) and sending a NOTIFY for
-//! every zone to each of `dns_notify`'s secondaries when the serial moves.
+//! (`GET /MAAS/rack/dns` with the serial it has: a long poll, which the region answers as soon
+//! as the serial moves, or after a second; at most four times a second when it answers at
+//! once) and sending a NOTIFY for every zone to each of `dns_notify`'s secondaries when the
+//! serial moves.
 
 use crate::{RackError, RegionLink};
 use ingot_dns::{notify, secondary, Dns};
@@ -9,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// How often the rack asks the region whether the serial moved.
+/// How often at most the rack asks the region whether the serial moved, when the region
+/// answers at once (an error, or a region that does not wait).
 pub const POLL: Duration = Duration::from_millis(250);
 
 /// Serve DNS on `listen` (UDP and TCP on each) until `stop`, following the region; NOTIFYs
@@ -27,12 +30,14 @@ pub async fn serve(
     }
     loop {
         let known = dns.serial();
+        let asked = std::time::Instant::now();
         let got = tokio::select! {
             r = link.dns(known) => r,
             _ = stop.cancelled() => break,
         };
-        match got {
+        let pause = match got {
             Ok(Some(next)) => {
+                let loading = std::time::Instant::now();
                 // Built off the runtime: with one worker thread, building the zones of a large
                 // fleet there would hold up the answers that miss the cache.
                 let next = Arc::new(next);
@@ -41,9 +46,10 @@ pub async fn serve(
                     tracing::error!("DNS zones not loaded: {e}");
                 }
                 tracing::info!(
-                    "DNS at serial {}: {} zone(s)",
+                    "DNS at serial {}: {} zone(s), loaded in {} ms",
                     next.serial as u32,
-                    next.zones.len()
+                    next.zones.len(),
+                    loading.elapsed().as_millis()
                 );
                 for p in &next.problems {
                     tracing::warn!("DNS: {p}");
@@ -58,12 +64,18 @@ pub async fn serve(
                         }
                     });
                 }
+                // Straight back to waiting for the next change.
+                Duration::ZERO
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!("cannot read the DNS zones: {e}"),
-        }
+            // No sooner than POLL after the last question, should the region answer at once.
+            Ok(None) => POLL.saturating_sub(asked.elapsed()),
+            Err(e) => {
+                tracing::warn!("cannot read the DNS zones: {e}");
+                POLL
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = stop.cancelled() => break,
         }
     }

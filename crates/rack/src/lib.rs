@@ -44,7 +44,8 @@ pub trait RegionLink: Send + Sync {
     /// its DHCP server is answering for right now.
     async fn config(&self, dhcp: &[String]) -> Result<RackConfig, RackError>;
     async fn report(&self, events: &[RackEvent]) -> Result<(), RackError>;
-    /// What DNS serves, unless `serial` is already the region's (`None`).
+    /// What DNS serves, unless `serial` is already the region's (`None`; the region may wait
+    /// up to a second for it to move before saying so: a long poll).
     async fn dns(&self, serial: Option<i64>) -> Result<Option<RackDns>, RackError>;
     /// The region's URL (`http://…/MAAS`) images are fetched from by content address into the
     /// rack's cache; `None` serves no images.
@@ -56,6 +57,10 @@ pub trait RegionLink: Send + Sync {
         ingot_tls::Trust::WebRoots
     }
 }
+
+/// How long the region may hold a `GET rack/dns` open waiting for a change (it answers at
+/// once when the serial moves).
+const DNS_WAIT: Duration = Duration::from_secs(1);
 
 /// The region over HTTP, with the rack secret.
 pub struct HttpLink {
@@ -172,7 +177,11 @@ impl RegionLink for HttpLink {
     }
     async fn dns(&self, serial: Option<i64>) -> Result<Option<RackDns>, RackError> {
         let url = match serial {
-            Some(n) => format!("{}/rack/dns?serial={n}", self.base),
+            Some(n) => format!(
+                "{}/rack/dns?serial={n}&wait_ms={}",
+                self.base,
+                DNS_WAIT.as_millis()
+            ),
             None => format!("{}/rack/dns", self.base),
         };
         let r = self

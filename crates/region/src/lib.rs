@@ -35,7 +35,7 @@ mod nodes;
 pub mod oob;
 mod package_repositories;
 pub mod power;
-mod rack_dns;
+pub mod rack_dns;
 pub mod racks;
 mod reserved_ips;
 pub mod routes;

@@ -12,6 +12,13 @@ use ingot_core::rack::RackDns;
 use ingot_core::settings::Value;
 use std::sync::Arc;
 
+/// How often a rack's long poll ([`Region::rack_dns_waiting`]) reads the serial: one
+/// one-row query each time.
+pub const SERIAL_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The longest a rack's long poll waits: a region stopping waits for it to end.
+pub const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A list setting's items (space-separated text), none when unset.
 fn items(v: Value) -> Vec<String> {
     match v {
@@ -41,6 +48,29 @@ impl Region {
             }
         }
         Ok(())
+    }
+
+    /// [`Region::rack_dns`], waiting up to `wait` for the serial to move past `known` (a
+    /// long poll: a rack is told of a change within [`SERIAL_CHECK`] instead of at its next
+    /// poll). The serial is the database's, which every region writes, so it is read again
+    /// every [`SERIAL_CHECK`] rather than waited on in this process. `None` when it did not
+    /// move in time.
+    pub async fn rack_dns_waiting(
+        &self,
+        known: Option<i64>,
+        wait: std::time::Duration,
+    ) -> Result<Option<Arc<RackDns>>> {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(dns) = self.rack_dns(known).await? {
+                return Ok(Some(dns));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= until {
+                return Ok(None);
+            }
+            tokio::time::sleep(SERIAL_CHECK.min(until - now)).await;
+        }
     }
 
     /// The DNS the racks serve, unless `known` is already the current serial.

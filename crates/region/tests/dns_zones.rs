@@ -271,3 +271,53 @@ async fn a_clash_is_in_the_machines_events() {
         "{hops:?}"
     );
 }
+
+/// A rack's long poll: nothing changes, and the region says so when the wait is over; a change
+/// committed meanwhile (here by another task) is answered at once, not at the wait's end.
+#[tokio::test]
+async fn a_long_poll_ends_with_the_change() {
+    use std::time::{Duration, Instant};
+    let l = lab().await;
+    let r = &l.region;
+    let serial = r.rack_dns(None).await.unwrap().unwrap().serial;
+    let t = Instant::now();
+    let none = r
+        .rack_dns_waiting(Some(serial), Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+
+    let (r2, admin) = (r.clone(), l.admin.clone());
+    let change = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        r2.create_dnsresource(
+            &admin,
+            &params(&[("fqdn", "late.maas"), ("ip_addresses", "10.64.0.20")]),
+        )
+        .await
+        .unwrap();
+    });
+    let t = Instant::now();
+    let dns = r
+        .rack_dns_waiting(Some(serial), Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("the change");
+    change.await.unwrap();
+    assert!(dns.serial > serial);
+    assert!(
+        dns.zones
+            .iter()
+            .flat_map(|z| z.records.iter())
+            .any(|rr| rr.owner.starts_with("late.maas")),
+        "{:?}",
+        dns.zones
+    );
+    // Well before the 30 s: the change, not the wait's end, ended it.
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+}
