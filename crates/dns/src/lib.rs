@@ -15,7 +15,7 @@ use hickory_server::proto::op::{
     Header, HeaderCounts, Message, MessageType, Metadata, OpCode, Query, ResponseCode,
 };
 use hickory_server::proto::rr::rdata::{sshfp, A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, SSHFP, TXT};
-use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
+use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::proto::serialize::binary::BinEncoder;
 #[cfg(feature = "forward")]
 use hickory_server::resolver::config::{NameServerConfig, ResolverOpts};
@@ -30,7 +30,7 @@ use hickory_server::zone_handler::{
 use ingot_core::dns_zone::{self, Rr, Zone};
 use ingot_core::rack::RackDns;
 use ipnet::IpNet;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 mod forwarded;
 mod udp;
@@ -57,6 +57,9 @@ struct State {
     /// Each zone's records, its SOA first, for zone transfers: hickory answers an AXFR in one
     /// message (its issue #351), which a zone of a few thousand names does not fit in.
     transfers: HashMap<LowerName, Arc<Vec<Record>>>,
+    /// Each zone's records as the region sent them, in the order of `transfers`' records: the
+    /// next state converts only the records that differ (`zone_handler`).
+    sources: HashMap<LowerName, Vec<Rr>>,
 }
 
 impl State {
@@ -76,6 +79,7 @@ impl State {
             answers: Default::default(),
             forwarded: Default::default(),
             transfers: HashMap::new(),
+            sources: HashMap::new(),
         }
     }
 }
@@ -314,22 +318,42 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// One zone as an in-memory authority; transfers are allowed there, and refused by the
-/// handler to untrusted clients.
-fn zone_handler(z: &Zone, serial: u32) -> Result<(InMemoryZoneHandler, Vec<Record>), String> {
+/// handler to untrusted clients. `before` is the zone as it was (its records as the region
+/// sent them and as converted): a record equal to the one at its place there is taken as it
+/// was converted rather than converted again (names parsed from text), which is most of a
+/// large zone after a change to one name.
+fn zone_handler(
+    z: &Zone,
+    serial: u32,
+    before: Option<(&[Rr], &[Record])>,
+) -> Result<(InMemoryZoneHandler, Vec<Record>), String> {
     let origin = name(&z.origin)?;
     let records = z
         .records
         .iter()
-        .map(record)
+        .enumerate()
+        .map(|(i, rr)| match before {
+            Some((rrs, done)) if rrs.get(i) == Some(rr) && i < done.len() => Ok(done[i].clone()),
+            _ => record(rr),
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut sets: BTreeMap<RrKey, RecordSet> = BTreeMap::new();
+    // Straight into the handler: `InMemoryZoneHandler::new` takes record sets only to insert
+    // their records one by one again.
+    let mut h = InMemoryZoneHandler::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::AllowAll);
+    let mut soa = false;
     for r in &records {
-        let key = RrKey::new(LowerName::new(&r.name), r.record_type());
-        sets.entry(key)
-            .or_insert_with(|| RecordSet::new(r.name.clone(), r.record_type(), serial))
-            .insert(r.clone(), serial);
+        soa |= r.record_type() == RecordType::SOA && r.name == origin;
+        if !h.upsert_mut(r.clone(), serial) {
+            return Err(format!(
+                "{} {} does not fit in the zone",
+                r.name,
+                r.record_type()
+            ));
+        }
     }
-    let h = InMemoryZoneHandler::new(origin, sets, ZoneType::Primary, AxfrPolicy::AllowAll)?;
+    if !soa {
+        return Err("the zone has no SOA record".into());
+    }
     Ok((h, records))
 }
 
@@ -353,11 +377,20 @@ fn state(dns: &RackDns, previous: &State) -> State {
     let mut zones = Catalog::new();
     let mut with_forwarder = Catalog::new();
     let mut transfers = HashMap::new();
+    let mut sources = HashMap::new();
     for z in &dns.zones {
-        match zone_handler(z, serial) {
+        let before = name(&z.origin).ok().and_then(|n| {
+            let n = LowerName::new(&n);
+            Some((
+                previous.sources.get(&n)?.as_slice(),
+                previous.transfers.get(&n)?.as_slice(),
+            ))
+        });
+        match zone_handler(z, serial, before) {
             Ok((h, records)) => {
                 let origin = LowerName::new(h.origin());
                 transfers.insert(origin.clone(), Arc::new(records));
+                sources.insert(origin.clone(), z.records.clone());
                 let h: Arc<dyn ZoneHandler> = Arc::new(h);
                 zones.upsert(origin.clone(), vec![h.clone()]);
                 with_forwarder.upsert(origin, vec![h]);
@@ -385,6 +418,7 @@ fn state(dns: &RackDns, previous: &State) -> State {
         answers: Default::default(),
         forwarded: Default::default(),
         transfers,
+        sources,
     }
 }
 
@@ -606,11 +640,38 @@ mod tests {
                 rr("a.maas", D::Txt("hello world".into())),
             ],
         };
-        let (h, records) = zone_handler(&z, 7).unwrap();
+        let (h, records) = zone_handler(&z, 7, None).unwrap();
         assert_eq!(records.len(), z.records.len());
         assert_eq!(h.origin().to_string(), "maas.");
         assert!(record(&rr("x.maas", D::Sshfp(1, 1, "zz".into()))).is_err());
         assert_eq!(decode_hex("0aff"), Some(vec![10, 255]));
+
+        // Built again from the zone before it: what is unchanged is taken over, what changed
+        // (here the SOA and an address) is converted; the same records as built afresh.
+        let mut next = z.clone();
+        next.records[0] = rr(
+            "maas",
+            D::Soa {
+                mname: "rack.maas".into(),
+                rname: "nomail.maas".into(),
+                serial: 8,
+                refresh: 600,
+                retry: 1800,
+                expire: 604_800,
+                minimum: 30,
+            },
+        );
+        next.records[2] = rr("a.maas", D::A("10.0.0.6".parse().unwrap()));
+        next.records
+            .push(rr("d.maas", D::A("10.0.0.7".parse().unwrap())));
+        let (_, again) = zone_handler(&next, 8, Some((&z.records, &records))).unwrap();
+        let (_, fresh) = zone_handler(&next, 8, None).unwrap();
+        assert_eq!(again, fresh);
+        assert_ne!(again[2], records[2]);
+        // A zone without its SOA is not served.
+        let mut no_soa = z.clone();
+        no_soa.records.remove(0);
+        assert!(zone_handler(&no_soa, 7, None).is_err());
     }
 
     #[cfg(feature = "forward")]

@@ -35,6 +35,7 @@ async fn dns_on_postgres() {
     };
     domains(&s).await;
     names(&s).await;
+    racks_zones(&s).await;
 }
 
 async fn domains(s: &Server) {
@@ -168,7 +169,88 @@ async fn domains(s: &Server) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_and_records() {
-    names(&Server::start(&[]).await).await;
+    let s = Server::start(&[]).await;
+    names(&s).await;
+    racks_zones(&s).await;
+}
+
+/// What a rack is sent (`GET /MAAS/rack/dns`, the rack secret): a DNS resource's addresses
+/// and a machine named from its DHCP lease, and, when the rack asks again with that serial,
+/// a long poll that ends without news (204) — or with the change made meanwhile.
+async fn racks_zones(s: &Server) {
+    let secret = std::fs::read_to_string(s.dir.path().join("rack.secret")).unwrap();
+    let secret = secret.trim().to_string();
+    let rack_dns = |query: String| {
+        let (http, base, secret) = (reqwest::Client::new(), s.base.clone(), secret.clone());
+        async move {
+            http.get(format!("{base}/MAAS/rack/dns{query}"))
+                .bearer_auth(secret)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // web-01 (made by `names`) acked an address by a rack's DHCP: its name follows the lease.
+    let r = reqwest::Client::new()
+        .post(format!("{}/MAAS/rack/events?name=rack-a", s.base))
+        .bearer_auth(&secret)
+        .json(
+            &json!([{"mac": mac(3), "hop": "dhcp", "detail": "REQUEST -> Acked 10.0.0.50",
+                        "lease": {"ip": "10.0.0.50", "seconds": 3600}}]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let c = s.client();
+    c.post(
+        &format!("{API}/dnsresources/"),
+        &[("fqdn", "zones.maas"), ("ip_addresses", "10.0.0.5")],
+    )
+    .await
+    .ok();
+    let dns: Value = rack_dns(String::new()).await.json().await.unwrap();
+    let a_records: Vec<(String, String)> = dns["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|z| z["records"].as_array().unwrap().iter())
+        .filter_map(|r| {
+            Some((
+                r["owner"].as_str()?.to_string(),
+                r["data"]["A"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    for want in [("web-01.maas", "10.0.0.50"), ("zones.maas", "10.0.0.5")] {
+        assert!(
+            a_records
+                .iter()
+                .any(|(o, a)| (o.as_str(), a.as_str()) == want),
+            "{want:?} not in {a_records:?}"
+        );
+    }
+    let serial = dns["serial"].as_i64().unwrap();
+    let t = std::time::Instant::now();
+    let r = rack_dns(format!("?serial={serial}&wait_ms=300")).await;
+    assert_eq!(r.status(), 204);
+    assert!(t.elapsed() >= std::time::Duration::from_millis(300));
+    let bad = rack_dns(format!("?serial={serial}&wait_ms=soon")).await;
+    assert_eq!(bad.status(), 400);
+    // A change while the rack waits ends the wait with the new zones.
+    let waiting = tokio::spawn(rack_dns(format!("?serial={serial}&wait_ms=1000")));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    c.post(
+        &format!("{API}/dnsresources/"),
+        &[("fqdn", "late.maas"), ("ip_addresses", "10.0.0.77")],
+    )
+    .await
+    .ok();
+    let r = waiting.await.unwrap();
+    assert_eq!(r.status(), 200);
+    let next: Value = r.json().await.unwrap();
+    assert!(next["serial"].as_i64().unwrap() > serial);
+    assert!(next.to_string().contains("late.maas"), "{next}");
 }
 
 async fn names(s: &Server) {

@@ -311,23 +311,49 @@ impl Store {
     /// The leased addresses of nodes that hold no configured address: (system_id, host name,
     /// domain, address), by node.
     pub async fn lease_addresses(&self) -> Result<Vec<(String, String, String, String)>> {
-        let rows = sqlx::query("SELECT m.system_id, m.hostname, d.name, l.ip FROM dhcp_leases l JOIN interfaces i ON i.mac_address = l.mac JOIN machines m ON m.id = i.machine_id JOIN domains d ON d.id = m.domain_id WHERE NOT EXISTS (SELECT 1 FROM staticips s JOIN interfaces i2 ON i2.id = s.interface_id WHERE i2.machine_id = m.id) ORDER BY m.id, l.ip")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-            .collect()
+        self.node_address_rows(
+            "l.ip",
+            "0",
+            "FROM dhcp_leases l JOIN interfaces i ON i.mac_address = l.mac JOIN machines m ON m.id = i.machine_id JOIN domains d ON d.id = m.domain_id WHERE NOT EXISTS (SELECT 1 FROM staticips s JOIN interfaces i2 ON i2.id = s.interface_id WHERE i2.machine_id = m.id)",
+        )
+        .await
     }
 
     /// Every address configured on a node's interface (static and auto links that hold one):
     /// (system_id, host name, domain, address), by node.
     pub async fn node_addresses(&self) -> Result<Vec<(String, String, String, String)>> {
-        let rows = sqlx::query("SELECT m.system_id, m.hostname, d.name, s.ip FROM staticips s JOIN interfaces i ON i.id = s.interface_id JOIN machines m ON m.id = i.machine_id JOIN domains d ON d.id = m.domain_id ORDER BY m.id, s.id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-            .collect()
+        self.node_address_rows(
+            "s.ip",
+            "s.id",
+            "FROM staticips s JOIN interfaces i ON i.id = s.interface_id JOIN machines m ON m.id = i.machine_id JOIN domains d ON d.id = m.domain_id",
+        )
+        .await
+    }
+
+    /// Nodes' addresses (`ip`) from `from` (over `m` the node and `d` its domain), ordered by
+    /// node, then by `order` and the address: the rows of a fleet's zones, read as JSON
+    /// (`json_rows`: one value, not a row through sqlx for each address).
+    async fn node_address_rows(
+        &self,
+        ip: &str,
+        order: &str,
+        from: &str,
+    ) -> Result<Vec<(String, String, String, String)>> {
+        let cols = [
+            ("m.id", "node"),
+            (order, "order"),
+            ("m.system_id", "system_id"),
+            ("m.hostname", "hostname"),
+            ("d.name", "domain"),
+            (ip, "ip"),
+        ];
+        let sql = crate::json_rows::select_sql::<NodeAddressRow>(self.backend, &cols, from);
+        let mut rows: Vec<NodeAddressRow> = self.json_rows(&sql, &[]).await?;
+        rows.sort_by(|a, b| (a.node, a.order, &a.ip).cmp(&(b.node, b.order, &b.ip)));
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.system_id, r.hostname, r.domain, r.ip))
+            .collect())
     }
 
     /// Every record other than addresses, by domain, name and type (only `id` when given).
@@ -422,4 +448,15 @@ impl Store {
         crate::commit(tx).await?;
         Ok(())
     }
+}
+
+/// A node's address as [`Store::node_address_rows`] reads it (the fields in its columns' order).
+#[derive(serde::Deserialize)]
+struct NodeAddressRow {
+    node: i64,
+    order: i64,
+    system_id: String,
+    hostname: String,
+    domain: String,
+    ip: String,
 }
