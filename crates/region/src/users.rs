@@ -154,9 +154,9 @@ impl Region {
                 )))
             }
         };
-        let token = self
+        let (token, user) = self
             .store
-            .token_by_key(&creds.token_key)
+            .token_and_user(&creds.token_key)
             .await?
             .ok_or_else(|| {
                 RegionError::Unauthorized(format!("Invalid access token: {}", creds.token_key))
@@ -169,7 +169,7 @@ impl Region {
             ));
         }
         match token.owner {
-            TokenOwner::User(uid) => match self.store.user_by_id(uid).await? {
+            TokenOwner::User(_) => match user {
                 Some(u) if u.is_active => Ok(Principal::User(u)),
                 _ => Err(RegionError::Unauthorized(
                     "The user of this token is not active.".into(),

@@ -510,10 +510,41 @@ async fn users_keys_and_tokens() {
             want
         );
     }
+    // A token made before its user is deleted signs nothing after; a wrong secret nothing
+    // before.
+    let kept = l.region.create_user_token(&l.user, "kept").await.unwrap();
+    let sign = |secret: &str| {
+        format!(
+            "OAuth oauth_consumer_key=\"{}\", oauth_token=\"{}\", oauth_signature_method=\"PLAINTEXT\", oauth_signature=\"&{secret}\"",
+            kept.consumer_key, kept.token_key
+        )
+    };
+    assert_eq!(
+        kind(
+            &l.region
+                .authenticate(Some(&sign("wrong")))
+                .await
+                .unwrap_err()
+        ),
+        "unauthorized"
+    );
+    assert!(matches!(
+        l.region.authenticate(Some(&sign(&kept.token_secret))).await,
+        Ok(Principal::User(_))
+    ));
     l.region.delete_user(&l.admin, "alice").await.unwrap();
     assert_eq!(
         kind(&l.region.user_named("alice").await.unwrap_err()),
         "not found"
+    );
+    assert_eq!(
+        kind(
+            &l.region
+                .authenticate(Some(&sign(&kept.token_secret)))
+                .await
+                .unwrap_err()
+        ),
+        "unauthorized"
     );
 }
 

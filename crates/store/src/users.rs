@@ -255,12 +255,30 @@ impl Store {
         })
     }
 
-    pub async fn token_by_key(&self, token_key: &str) -> Result<Option<Token>> {
-        let r = sqlx::query("SELECT * FROM tokens WHERE token_key = $1")
+    /// The token `token_key` with the user it belongs to (none for a machine's token, or a
+    /// user who is gone), in one statement: every request signed by a user asks this.
+    pub async fn token_and_user(&self, token_key: &str) -> Result<Option<(Token, Option<User>)>> {
+        let r = sqlx::query("SELECT t.id, t.kind, t.user_id, t.machine_id, t.name, t.consumer_key, t.token_key, t.token_secret, t.created, u.id AS u_id, u.username, u.email, u.password_hash, u.is_admin, u.is_active, u.is_system FROM tokens t LEFT JOIN users u ON u.id = t.user_id AND t.kind = 'user' WHERE t.token_key = $1")
             .bind(token_key)
             .fetch_optional(&self.pool)
             .await?;
-        r.as_ref().map(token_from_row).transpose()
+        let Some(r) = r else {
+            return Ok(None);
+        };
+        let token = token_from_row(&r)?;
+        let user = match r.try_get::<Option<i64>, _>("u_id")? {
+            Some(id) => Some(User {
+                id,
+                username: r.try_get("username")?,
+                email: r.try_get("email")?,
+                password_hash: r.try_get("password_hash")?,
+                is_admin: r.try_get::<i64, _>("is_admin")? != 0,
+                is_active: r.try_get::<i64, _>("is_active")? != 0,
+                is_system: r.try_get::<i64, _>("is_system")? != 0,
+            }),
+            None => None,
+        };
+        Ok(Some((token, user)))
     }
 
     pub async fn user_tokens(&self, user_id: i64) -> Result<Vec<Token>> {
