@@ -296,7 +296,18 @@ async fn sign_in_session_csrf_and_sign_out() {
 /// A fleet is paged: 200 rows a page, the counts of all the machines per status on every page.
 #[tokio::test]
 async fn the_machine_list_is_paged() {
-    let s = Server::start(&[]).await;
+    paged(Server::start(&[]).await).await;
+}
+
+/// The same on PostgreSQL (the list's facts are read as JSON rows, built by each database).
+#[tokio::test]
+async fn the_machine_list_is_paged_postgres() {
+    if let Some(s) = Server::start_pg(&[]).await {
+        paged(s).await;
+    }
+}
+
+async fn paged(s: Server) {
     let admin = s.client();
     for i in 0..205 {
         admin

@@ -393,9 +393,9 @@ struct InterfaceRow {
 
 /// A machine's tag.
 #[derive(serde::Deserialize)]
-struct TagRow {
-    m: i64,
-    t: String,
+pub(crate) struct TagRow {
+    pub(crate) m: i64,
+    pub(crate) t: String,
 }
 
 /// A machine's distinct script result statuses ("set:hardware_type:status …").
