@@ -43,8 +43,13 @@ impl Token {
 }
 
 pub(crate) fn user_from_row(r: &AnyRow) -> Result<User> {
+    user_with_id(r, "id")
+}
+
+/// A user from `r`'s columns, its id in column `id` (a join names it otherwise).
+fn user_with_id(r: &AnyRow, id: &str) -> Result<User> {
     Ok(User {
-        id: r.try_get("id")?,
+        id: r.try_get(id)?,
         username: r.try_get("username")?,
         email: r.try_get("email")?,
         password_hash: r.try_get("password_hash")?,
@@ -267,15 +272,7 @@ impl Store {
         };
         let token = token_from_row(&r)?;
         let user = match r.try_get::<Option<i64>, _>("u_id")? {
-            Some(id) => Some(User {
-                id,
-                username: r.try_get("username")?,
-                email: r.try_get("email")?,
-                password_hash: r.try_get("password_hash")?,
-                is_admin: r.try_get::<i64, _>("is_admin")? != 0,
-                is_active: r.try_get::<i64, _>("is_active")? != 0,
-                is_system: r.try_get::<i64, _>("is_system")? != 0,
-            }),
+            Some(_) => Some(user_with_id(&r, "u_id")?),
             None => None,
         };
         Ok(Some((token, user)))
