@@ -38,6 +38,8 @@
 #   PROFILE=0 (1: before each measured Ingot run, one run under `perf record -g` of the server,
 #   not counted; the report by symbol in OUT/perf-ingot-w*-{auth,fwd}.txt)
 #   OUT (default bench/out/dns-DATE): results.jsonl, summary.md, the servers' logs.
+#   INGOT_LOG (default warn,ingot_rack::dns=info: the rack's line per load, with how long the
+#   new zones took to build, goes to OUT/ingot.log)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
