@@ -63,7 +63,7 @@ pub struct ZoneInput {
     pub ns_host: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RData {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
@@ -86,7 +86,7 @@ pub enum RData {
 }
 
 /// One resource record: its owner name (absolute, lower case, no trailing dot).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Rr {
     pub owner: String,
     pub ttl: u32,

@@ -319,22 +319,24 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 
 /// One zone as an in-memory authority; transfers are allowed there, and refused by the
 /// handler to untrusted clients. `before` is the zone as it was (its records as the region
-/// sent them and as converted): a record equal to the one at its place there is taken as it
-/// was converted rather than converted again (names parsed from text), which is most of a
-/// large zone after a change to one name.
+/// sent them and as converted): a record found there, wherever it stood (a machine gone or
+/// moved shifts the rest), is taken as it was converted rather than converted again (names
+/// parsed from text), which is most of a large zone after a change to one name.
 fn zone_handler(
     z: &Zone,
     serial: u32,
     before: Option<(&[Rr], &[Record])>,
 ) -> Result<(InMemoryZoneHandler, Vec<Record>), String> {
     let origin = name(&z.origin)?;
+    let known: HashMap<&Rr, &Record> = before
+        .map(|(rrs, done)| rrs.iter().zip(done).collect())
+        .unwrap_or_default();
     let records = z
         .records
         .iter()
-        .enumerate()
-        .map(|(i, rr)| match before {
-            Some((rrs, done)) if rrs.get(i) == Some(rr) && i < done.len() => Ok(done[i].clone()),
-            _ => record(rr),
+        .map(|rr| match known.get(rr) {
+            Some(done) => Ok((*done).clone()),
+            None => record(rr),
         })
         .collect::<Result<Vec<_>, _>>()?;
     // Straight into the handler: `InMemoryZoneHandler::new` takes record sets only to insert
@@ -668,6 +670,11 @@ mod tests {
         let (_, fresh) = zone_handler(&next, 8, None).unwrap();
         assert_eq!(again, fresh);
         assert_ne!(again[2], records[2]);
+        // A record gone from the middle shifts the rest: still the same as a fresh build.
+        let mut shifted = next.clone();
+        shifted.records.remove(3);
+        let (_, again) = zone_handler(&shifted, 8, Some((&next.records, &fresh))).unwrap();
+        assert_eq!(again, zone_handler(&shifted, 8, None).unwrap().1);
         // A zone without its SOA is not served.
         let mut no_soa = z.clone();
         no_soa.records.remove(0);
