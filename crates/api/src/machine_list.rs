@@ -16,6 +16,10 @@ use std::sync::Arc;
 /// Machines read, rendered and sent at a time (about 2 MB of JSON).
 const PAGE: i64 = 500;
 
+/// A last page this small is rendered on the runtime thread (no hop to a blocking thread);
+/// a larger one would hold that thread's other requests up for milliseconds.
+const INLINE: usize = 32;
+
 /// Which machines: the region's filter, and what the API filters on itself afterwards.
 pub(crate) struct ListQuery {
     pub filter: MachineFilter,
@@ -80,10 +84,10 @@ struct Pages {
 }
 
 impl Pages {
-    /// The JSON of the next page, or `None` after the closing bracket. A full page is rendered
-    /// on a blocking thread while this one reads the page after it (reading and rendering each
-    /// take a good part of a list's time, and a region has more than one core); the last page
-    /// is rendered here.
+    /// The JSON of the next page, or `None` after the closing bracket. A page is rendered on a
+    /// blocking thread, while this one reads the page after it (reading and rendering each
+    /// take a good part of a list's time, and a region has more than one core); a small last
+    /// page is rendered here.
     async fn next_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
         if self.done {
             return None;
@@ -102,12 +106,14 @@ impl Pages {
         let last_page = (page.len() as i64) < PAGE;
         self.after = page.last().map(|m| m.id).or(self.after);
         let opening = !self.started;
-        let rendered = if last_page {
+        let rendered = if last_page && page.len() <= INLINE {
             render_page(&page, &self.q, &self.net, opening)
         } else {
             let (q, net) = (self.q.clone(), self.net.clone());
             let render = tokio::task::spawn_blocking(move || render_page(&page, &q, &net, opening));
-            self.next = Some(self.read_page().await);
+            if !last_page {
+                self.next = Some(self.read_page().await);
+            }
             render
                 .await
                 .unwrap_or_else(|e| Err(std::io::Error::other(e)))
