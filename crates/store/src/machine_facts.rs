@@ -4,7 +4,7 @@
 //! on these; only the rows of the page shown are then loaded whole.
 
 use crate::json_rows;
-use crate::machines::{filter_sql, MachineFilter, TagRow};
+use crate::machines::{filter_sql, MachineFilter, TagRow, TAGS_FROM, TAG_COLUMNS};
 use crate::{bind_all, status_of, Result, Store};
 use ingot_core::Status;
 use std::collections::HashMap;
@@ -76,11 +76,7 @@ impl Store {
                 conds.join(" AND ")
             ),
         );
-        let tags = json_rows::select_sql::<TagRow>(
-            b,
-            &[("mt.machine_id", "m"), ("t.name", "t")],
-            "FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id",
-        );
+        let tags = json_rows::select_sql::<TagRow>(b, TAG_COLUMNS, TAGS_FROM);
         let row = bind_all(
             sqlx::query(&format!("SELECT ({facts}) AS facts, ({tags}) AS tags")),
             &vals,

@@ -391,6 +391,12 @@ struct InterfaceRow {
     vlan_id: Option<i64>,
 }
 
+/// Every machine's tags, as [`TagRow`]s (a condition on `mt.machine_id` may follow).
+pub(crate) const TAGS_FROM: &str = "FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id";
+
+/// [`TagRow`]'s columns, as (expression, name), over [`TAGS_FROM`].
+pub(crate) const TAG_COLUMNS: &[(&str, &str)] = &[("mt.machine_id", "m"), ("t.name", "t")];
+
 /// A machine's tag.
 #[derive(serde::Deserialize)]
 pub(crate) struct TagRow {
@@ -930,17 +936,10 @@ impl Store {
         let b = self.backend;
         let mut parts: Vec<(&str, String)> = Vec::new();
         if tags {
-            let from = format!(
-                "FROM machine_tags mt JOIN tags t ON t.id = mt.tag_id {}",
-                cond("mt.machine_id")
-            );
+            let from = format!("{TAGS_FROM} {}", cond("mt.machine_id"));
             parts.push((
                 "tags",
-                json_rows::select_sql::<TagRow>(
-                    b,
-                    &[("mt.machine_id", "m"), ("t.name", "t")],
-                    &from,
-                ),
+                json_rows::select_sql::<TagRow>(b, TAG_COLUMNS, &from),
             ));
         }
         if hardware {
