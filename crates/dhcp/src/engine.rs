@@ -64,6 +64,8 @@ pub struct DhcpEvent {
     pub relay: Option<Ipv4Addr>,
     /// Boot file / URL handed out, if any.
     pub boot_file: Option<String>,
+    /// The lease's length in seconds, when one was granted (an ACK with an address).
+    pub lease_secs: Option<u32>,
 }
 
 /// Called synchronously from the packet loop: keep it cheap (e.g. push to a channel).
@@ -480,7 +482,7 @@ impl Engine {
         let record = self.db.bind(req.mac, ip, now + u64::from(lease_time));
         let (packet, boot_file) = self.build_reply(req, si, MessageType::Ack, ip, true);
         self.stats.acks += 1;
-        self.event(req, EventKind::Acked, Some(ip), boot_file);
+        self.emit(req, EventKind::Acked, Some(ip), boot_file, Some(lease_time));
         match packet {
             Some(packet) => Action::CommitThenReply {
                 record,
@@ -630,6 +632,17 @@ impl Engine {
     }
 
     fn event(&self, req: &Req, kind: EventKind, ip: Option<Ipv4Addr>, boot_file: Option<String>) {
+        self.emit(req, kind, ip, boot_file, None);
+    }
+
+    fn emit(
+        &self,
+        req: &Req,
+        kind: EventKind,
+        ip: Option<Ipv4Addr>,
+        boot_file: Option<String>,
+        lease_secs: Option<u32>,
+    ) {
         if let Some(h) = &self.hook {
             h(DhcpEvent {
                 mac: req.mac,
@@ -640,6 +653,7 @@ impl Engine {
                 is_ipxe: req.is_ipxe,
                 relay: req.relay(),
                 boot_file,
+                lease_secs,
             });
         }
     }

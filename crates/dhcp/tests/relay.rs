@@ -534,3 +534,34 @@ async fn a_stop_commits_the_lease_still_gathering_and_sends_its_ack() {
     assert_eq!(msg_type(&ack), Some(MessageType::Ack));
     assert_eq!(ack.yiaddr(), ip);
 }
+
+/// An ACK's event says how long the lease lasts (the rack reports it to the region); an
+/// offer's says nothing.
+#[tokio::test]
+async fn an_ack_event_carries_the_lease_time() {
+    let events = Arc::new(Mutex::new(Vec::<DhcpEvent>::new()));
+    let ev = events.clone();
+    let h = Harness::start(
+        base_config(None),
+        Some(Arc::new(move |e| ev.lock().unwrap().push(e))),
+    )
+    .await;
+    let m = mac(30);
+    let offer = h
+        .exchange(&relayed(m, MessageType::Discover))
+        .await
+        .expect("offer");
+    let mut r = relayed(m, MessageType::Request);
+    r.opts_mut()
+        .insert(DhcpOption::RequestedIpAddress(offer.yiaddr()));
+    r.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER_IP));
+    let ack = h.exchange(&r).await.expect("ack");
+    assert_eq!(msg_type(&ack), Some(MessageType::Ack));
+    h.stop().await;
+    let ev = events.lock().unwrap();
+    let got: Vec<(EventKind, Option<u32>)> = ev.iter().map(|e| (e.kind, e.lease_secs)).collect();
+    assert_eq!(
+        got,
+        vec![(EventKind::Offered, None), (EventKind::Acked, Some(600))]
+    );
+}

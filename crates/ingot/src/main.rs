@@ -84,7 +84,7 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         rack_poll_secs: u64,
         #[command(flatten)]
-        rack_dns: DnsArgs,
+        rack_services: RackServiceArgs,
         /// Request worker threads. 1 (the default) serves from one thread: with SQLite every
         /// query already runs on the database's own threads, and fewer thread hops make each
         /// request faster (see BENCHMARKS.md). Raise it for PostgreSQL on a large host.
@@ -155,7 +155,7 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         poll_secs: u64,
         #[command(flatten)]
-        dns: DnsArgs,
+        services: RackServiceArgs,
         /// Directory for leases, the TFTP root and the last configuration read.
         #[arg(long, env = "INGOT_DATA_DIR")]
         data_dir: Option<PathBuf>,
@@ -255,9 +255,13 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Where the rack's DNS server answers.
+/// How the rack's DHCP and DNS serve.
 #[derive(clap::Args, Debug, Clone)]
-struct DnsArgs {
+struct RackServiceArgs {
+    /// How long a DHCP lease lasts, in seconds (MAAS's 600 by default).
+    #[arg(long, default_value_t = ingot_rack::DEFAULT_LEASE_SECS,
+          value_parser = clap::value_parser!(u32).range(4..=604_800))]
+    dhcp_lease_secs: u32,
     /// Address (and port) the rack's DNS answers on, UDP and TCP; repeat for several
     /// (default: the rack's address, port 53).
     #[arg(long = "dns-listen")]
@@ -267,8 +271,9 @@ struct DnsArgs {
     no_dns: bool,
 }
 
-impl DnsArgs {
+impl RackServiceArgs {
     fn apply(&self, opts: &mut ingot_rack::RackOptions) {
+        opts.lease_secs = self.dhcp_lease_secs;
         if self.no_dns {
             opts.dns_listen.clear();
         } else if !self.dns_listen.is_empty() {
@@ -290,7 +295,7 @@ struct ServeOpts {
     work_lease_secs: u64,
     rack: Option<(std::net::Ipv4Addr, Option<String>)>,
     rack_poll_secs: u64,
-    rack_dns: DnsArgs,
+    rack_services: RackServiceArgs,
     /// `--tls-cert` and `--tls-key`.
     tls: Option<(PathBuf, PathBuf)>,
     /// `--http-listen`: plain HTTP for machines beside TLS.
@@ -429,7 +434,7 @@ async fn serve(db: DbArgs, o: ServeOpts) -> Result<()> {
         // The region's own rack serves its images from where the region stores them.
         opts.image_cache = Some(data_dir.join("images"));
         opts.poll = Duration::from_secs(o.rack_poll_secs.max(1));
-        o.rack_dns.apply(&mut opts);
+        o.rack_services.apply(&mut opts);
         std::fs::create_dir_all(&opts.data_dir)?;
         let stop = rack_stop.clone();
         rack_task = Some(tokio::spawn(async move {
@@ -635,7 +640,7 @@ async fn async_main(cli: Cli) -> Result<()> {
             rack_address,
             rack_interface,
             rack_poll_secs,
-            rack_dns,
+            rack_services,
             tls_cert,
             tls_key,
             http_listen,
@@ -653,7 +658,7 @@ async fn async_main(cli: Cli) -> Result<()> {
                 work_lease_secs,
                 rack: rack_address.map(|a| (a, rack_interface)),
                 rack_poll_secs,
-                rack_dns,
+                rack_services,
                 tls: tls_cert.zip(tls_key),
                 http_listen,
             };
@@ -776,7 +781,7 @@ async fn async_main(cli: Cli) -> Result<()> {
             interface,
             poll_secs,
             data_dir,
-            dns,
+            services,
         } => {
             let dir = data_dir.unwrap_or_else(default_data_dir).join("rack");
             std::fs::create_dir_all(&dir)
@@ -792,7 +797,7 @@ async fn async_main(cli: Cli) -> Result<()> {
             let mut opts = ingot_rack::RackOptions::new(address, dir);
             opts.interface = interface;
             opts.poll = Duration::from_secs(poll_secs.max(1));
-            dns.apply(&mut opts);
+            services.apply(&mut opts);
             tracing::info!("rack for {region} on {address}");
             let stop = ingot_rack::CancellationToken::new();
             let on_signal = stop.clone();

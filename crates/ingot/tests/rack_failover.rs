@@ -15,7 +15,9 @@
 //!    half (150-199), as each client's `serverid` and each rack's lease log say;
 //! 3. the primary killed (SIGKILL) while clients ask: every client still gets an address, from
 //!    the secondary, and the boot file over TFTP from it; the time from the kill to the next
-//!    answers is printed;
+//!    answers is printed; a machine whose running DHCP client holds a lease from the primary
+//!    finds its renewals unanswered, rebinds, is refused by the secondary (the address is
+//!    outside its half) and binds again to one of the secondary's;
 //! 4. the region killed: the secondary keeps answering DHCP and TFTP; restarted while the
 //!    region is away it serves the configuration it kept on disk; the region back, a
 //!    reservation made then reaches the rack and the client gets that address.
@@ -23,7 +25,9 @@
 //! Root only. Processes are killed by their own PIDs; the namespaces go on drop.
 
 mod common;
-use common::netns::{have, udhcpc, Lease, Netns, NsProc, Switch, Uplink};
+use common::netns::{
+    have, udhcpc, udhcpc_events, udhcpc_running, Lease, Netns, NsProc, Switch, Uplink,
+};
 use common::Client;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +38,9 @@ const API: &str = "/MAAS/api/2.0";
 const CLIENTS: usize = 4;
 /// Each client's interface on the boot network.
 const NIC: &str = "eth0";
+/// The racks' DHCP lease time: short, so that a client renews (at half of it) and rebinds (at
+/// seven eighths) within the test.
+const LEASE_SECS: &str = "8";
 
 struct Lab {
     n: u8,
@@ -42,6 +49,8 @@ struct Lab {
     racks: [Option<NsProc>; 2],
     rack_ns: [Netns; 2],
     clients: Vec<Netns>,
+    /// A machine whose DHCP client keeps running (renewing, rebinding).
+    holder: Netns,
     _uplink: Uplink,
     sw: Switch,
     dir: tempfile::TempDir,
@@ -74,8 +83,12 @@ impl Lab {
                 ns
             })
             .collect();
+        let holder = Netns::new("irh");
+        sw.plug(&holder, NIC, None);
+        holder.ip(&["link", "set", NIC, "address", &common::mac(0x7e10)]);
         Lab {
             n,
+            holder,
             region: None,
             racks: [None, None],
             rack_ns,
@@ -152,6 +165,8 @@ impl Lab {
                 "boot",
                 "--poll-secs",
                 "1",
+                "--dhcp-lease-secs",
+                LEASE_SECS,
                 "--no-dns",
                 "--data-dir",
                 &data,
@@ -439,7 +454,24 @@ async fn two_racks_split_a_vlan_and_boot_machines_when_one_or_the_region_dies() 
         by_rack[0], by_rack[1]
     );
 
-    // 3. The primary dies (SIGKILL) while every client keeps asking.
+    // 3. The primary dies (SIGKILL) while every client keeps asking, and while a machine
+    // holds a lease from it with its DHCP client running (taken with rack-b held, so that
+    // rack-a's offer is the one it takes).
+    lab.rack(1).signal("STOP");
+    let (holder, held_events) = udhcpc_running(&lab.holder, NIC, lab.dir.path());
+    until(10, "the running client bound to rack-a", || async {
+        udhcpc_events(&held_events)
+            .iter()
+            .any(|(e, _, sid)| e == "bound" && *sid == lab.rack_ip(0))
+    })
+    .await;
+    lab.rack(1).signal("CONT");
+    let held_ip: std::net::Ipv4Addr = udhcpc_events(&held_events)
+        .iter()
+        .find(|(e, _, _)| e == "bound")
+        .and_then(|(_, ip, _)| ip.parse().ok())
+        .expect("the bound address");
+    assert_eq!(lab.half(held_ip), Some(0), "{held_ip} from rack-a");
     let stop = AtomicBool::new(false);
     let (killed, asked) = std::thread::scope(|s| {
         let loops: Vec<_> = lab
@@ -527,6 +559,54 @@ async fn two_racks_split_a_vlan_and_boot_machines_when_one_or_the_region_dies() 
         lab.tftp(0, l.get("siaddr"), "undionly.kpxe") == loader,
         "the loader from rack-b"
     );
+
+    // The running client: its renewals to rack-a go unanswered; at rebinding it asks every
+    // server, and rack-b refuses rack-a's address (a NAK: outside its half). Busybox udhcpc
+    // ignores a NAK from a server other than its lease's, so it keeps the address until the
+    // lease ends, then starts over and binds to one of rack-b's.
+    let seen_before = udhcpc_events(&held_events).len();
+    let took = until(30, "the running client bound again, to rack-b", || async {
+        udhcpc_events(&held_events)
+            .iter()
+            .skip(seen_before)
+            .any(|(e, _, sid)| e == "bound" && *sid == lab.rack_ip(1))
+    })
+    .await;
+    let events = udhcpc_events(&held_events);
+    let after: Vec<&(String, String, String)> = events.iter().skip(seen_before).collect();
+    let bound = after
+        .iter()
+        .position(|(e, _, sid)| e == "bound" && *sid == lab.rack_ip(1))
+        .expect("bound to rack-b");
+    assert!(
+        after[..bound].iter().any(|(e, _, _)| e == "deconfig"),
+        "rack-a's address given up before the new lease: {events:?}"
+    );
+    let (_, new_ip, _) = after[bound];
+    let new_ip: std::net::Ipv4Addr = new_ip.parse().expect("an address");
+    assert_eq!(lab.half(new_ip), Some(1), "{new_ip} from rack-b");
+    let udhcpc_log = holder.log();
+    assert!(
+        udhcpc_log.contains("broadcasting renew"),
+        "the client rebinds: {udhcpc_log}"
+    );
+    // What rack-b answered the rebinding client, as the region's netboot timeline has it.
+    let holder_mac = lab.holder.mac(NIC);
+    let refused = format!("REQUEST -> Naked {held_ip}");
+    until(10, "rack-b's NAK of rack-a's address reported", || async {
+        api.get(&format!("{API}/netboot-timeline/?mac={holder_mac}"))
+            .await
+            .ok()
+            .json()
+            .as_array()
+            .is_some_and(|a| a.iter().any(|e| e["detail"].as_str() == Some(&refused)))
+    })
+    .await;
+    eprintln!(
+        "rebinding: the client holding {held_ip} from rack-a (lease {LEASE_SECS} s) was refused by rack-b at rebinding and bound to {new_ip} from rack-b {:?} after the kill, at its lease's end ({took:?} after the failover checks); its events: {events:?}",
+        killed.elapsed()
+    );
+    drop(holder);
 
     // 4. The region dies: rack-b keeps answering DHCP and TFTP with what it has.
     Lab::kill(&mut lab.region);

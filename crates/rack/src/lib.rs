@@ -227,6 +227,10 @@ impl RegionLink for HttpLink {
     }
 }
 
+/// A DHCP lease's length when none is asked for: MAAS's (`default-lease-time 600` in the
+/// `dhcpd.conf` it writes).
+pub const DEFAULT_LEASE_SECS: u32 = 600;
+
 /// Where and how the rack serves.
 #[derive(Debug, Clone)]
 pub struct RackOptions {
@@ -244,6 +248,8 @@ pub struct RackOptions {
     pub poll: Duration,
     /// Where Debian's iPXE binaries are (copied into the TFTP root).
     pub ipxe_dir: PathBuf,
+    /// How long a DHCP lease lasts, in seconds.
+    pub lease_secs: u32,
     /// Where images fetched from the region are kept (default `DATA_DIR/image-cache`); the
     /// rack inside `ingot serve` uses the region's own `images/` directory.
     pub image_cache: Option<PathBuf>,
@@ -260,6 +266,7 @@ impl RackOptions {
             dns_listen: vec![SocketAddr::new(IpAddr::V4(address), 53)],
             poll: Duration::from_secs(10),
             ipxe_dir: PathBuf::from("/usr/lib/ipxe"),
+            lease_secs: DEFAULT_LEASE_SECS,
             image_cache: None,
         }
     }
@@ -308,6 +315,7 @@ pub fn dhcp_config(
             "router": s.gateway_ip.as_ref().filter(|g| g.parse::<Ipv4Addr>().is_ok()),
             "dns": dns,
             "domain_name": (ours && !cfg.domain.is_empty()).then_some(&cfg.domain),
+            "lease_time": opts.lease_secs,
         }));
     }
     if subnets.is_empty() {
@@ -406,7 +414,9 @@ fn dhcp_hop(h: &Mutex<Hops>, e: ingot_dhcp::DhcpEvent) {
     let lease = match (e.kind, e.ip) {
         (ingot_dhcp::EventKind::Acked, Some(ip)) => Some(RackLease {
             ip: ip.to_string(),
-            seconds: ingot_dhcp::config::DEFAULT_LEASE_TIME,
+            seconds: e
+                .lease_secs
+                .unwrap_or(ingot_dhcp::config::DEFAULT_LEASE_TIME),
         }),
         (ingot_dhcp::EventKind::Released, Some(ip)) => Some(RackLease {
             ip: ip.to_string(),
@@ -678,6 +688,15 @@ mod tests {
             "IPv6 DNS left out of DHCPv4; the rack named once"
         );
         assert_eq!(c.subnets[0].domain_name.as_deref(), Some("maas"));
+        assert_eq!(c.subnets[0].lease_time, DEFAULT_LEASE_SECS);
+        let short = RackOptions {
+            lease_secs: 8,
+            ..opts.clone()
+        };
+        let c8 = dhcp_config(&sample_config(true), &short)
+            .unwrap()
+            .expect("config");
+        assert_eq!(c8.subnets[0].lease_time, 8);
         // A subnet that does not use the rack's DNS gets its own servers and no domain; a
         // rack without DNS names only those too.
         let mut own = sample_config(true);

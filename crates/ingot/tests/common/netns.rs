@@ -288,3 +288,51 @@ pub fn udhcpc(ns: &Netns, iface: &str, dir: &Path, tries: u32, pxe: bool) -> Opt
         .collect();
     Some(Lease(lease))
 }
+
+/// Busybox udhcpc left running on `iface` in namespace `ns`, as a machine's DHCP client is:
+/// it binds, renews at half the lease, rebinds at seven eighths, and starts over after a NAK
+/// or the lease's end. Its script applies each lease to the interface and appends one line per
+/// event to the returned file: the event (`bound`, `renew`, `nak`, `deconfig`…), then its
+/// `ip` and `serverid`.
+pub fn udhcpc_running(ns: &Netns, iface: &str, dir: &Path) -> (NsProc, PathBuf) {
+    let tag = unique("ud");
+    let script = dir.join(format!("{tag}.sh"));
+    let events = dir.join(format!("{tag}.events"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 ${{ip:--}} ${{serverid:--}}\" >> {events}\ncase \"$1\" in\n  bound|renew) ip addr flush dev \"$interface\"; ip addr add \"$ip/$mask\" dev \"$interface\" ;;\n  deconfig) ip addr flush dev \"$interface\" ;;\nesac\n",
+            events = events.display()
+        ),
+    )
+    .expect("udhcpc script");
+    ok(&["chmod", "+x", &script.to_string_lossy()]);
+    let p = NsProc::start(
+        &ns.name,
+        &[
+            "udhcpc",
+            "-i",
+            iface,
+            "-f",
+            "-T",
+            "1",
+            "-s",
+            &script.to_string_lossy(),
+        ],
+        &[],
+        dir.join(format!("{tag}.log")),
+    );
+    (p, events)
+}
+
+/// The lines of a [`udhcpc_running`] client's event file so far: (event, ip, serverid).
+pub fn udhcpc_events(file: &Path) -> Vec<(String, String, String)> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace().map(String::from);
+            Some((w.next()?, w.next()?, w.next()?))
+        })
+        .collect()
+}
