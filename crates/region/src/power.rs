@@ -413,10 +413,12 @@ impl Region {
                 .unwrap_or(interval);
             // Every region walks every machine at the same pace and queries those of the
             // shards it holds when it gets to them: a shard taken over is queried from the
-            // next machine on, not from the next round.
-            for id in ids {
+            // next machine on, not from the next round. Each query has its time in the round
+            // (not a pause after the one before: pauses of a few milliseconds, each rounded
+            // up by the timer, made a round of 100,000 outlast its interval).
+            for (k, id) in ids.into_iter().enumerate() {
+                tokio::time::sleep_until(round + gap.saturating_mul(k as u32)).await;
                 if !share.monitors(id) {
-                    tokio::time::sleep(gap).await;
                     continue;
                 }
                 let Ok(permit) = sem.clone().acquire_owned().await else {
@@ -440,7 +442,6 @@ impl Region {
                         }
                     }
                 });
-                tokio::time::sleep(gap).await;
             }
             tokio::time::sleep_until(round + interval).await;
         }
