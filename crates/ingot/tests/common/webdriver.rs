@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,14 @@ pub struct Driver {
 }
 
 impl Drop for Driver {
+    /// chromedriver and the browsers it started: its process group (they outlived a kill of
+    /// chromedriver alone, one or two Chromiums per test run, using CPU in the background).
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -46,7 +54,9 @@ pub async fn start_driver(bin: &str) -> Driver {
         .local_addr()
         .unwrap()
         .port();
+    // In a process group of its own, which the browsers it starts join: ended together.
     let child = Command::new(bin)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
