@@ -478,7 +478,9 @@ impl Engine {
                 None => Action::None,
             };
         }
-        let lease_time = self.subnet(si).map_or(3600, |s| s.lease_time);
+        let lease_time = self
+            .subnet(si)
+            .map_or(crate::config::DEFAULT_LEASE_TIME, |s| s.lease_time);
         let record = self.db.bind(req.mac, ip, now + u64::from(lease_time));
         let (packet, boot_file) = self.build_reply(req, si, MessageType::Ack, ip, true);
         self.stats.acks += 1;
@@ -512,7 +514,9 @@ impl Engine {
         if self.db.owner(ip) != Some(req.mac) {
             return Action::None;
         }
-        let hold = self.subnet(si).map_or(3600, |s| s.lease_time);
+        let hold = self
+            .subnet(si)
+            .map_or(crate::config::DEFAULT_LEASE_TIME, |s| s.lease_time);
         let rec = self.db.decline(ip, now + u64::from(hold));
         self.stats.declines += 1;
         tracing::warn!(mac = %req.mac, %ip, "address declined by client (in use?); quarantined");

@@ -411,14 +411,14 @@ fn dhcp_hop(h: &Mutex<Hops>, e: ingot_dhcp::DhcpEvent) {
         detail.push_str(&format!(", next: {f}"));
     }
     metrics::dhcp(e.kind);
-    let lease = match (e.kind, e.ip) {
-        (ingot_dhcp::EventKind::Acked, Some(ip)) => Some(RackLease {
+    // An ACK's event carries the lease it granted: the region hears the length the machine
+    // was given, not a default of its own.
+    let lease = match (e.kind, e.ip, e.lease_secs) {
+        (ingot_dhcp::EventKind::Acked, Some(ip), Some(seconds)) => Some(RackLease {
             ip: ip.to_string(),
-            seconds: e
-                .lease_secs
-                .unwrap_or(ingot_dhcp::config::DEFAULT_LEASE_TIME),
+            seconds,
         }),
-        (ingot_dhcp::EventKind::Released, Some(ip)) => Some(RackLease {
+        (ingot_dhcp::EventKind::Released, Some(ip), _) => Some(RackLease {
             ip: ip.to_string(),
             seconds: 0,
         }),
