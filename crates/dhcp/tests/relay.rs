@@ -109,6 +109,13 @@ impl Harness {
     }
 }
 
+/// An event hook that keeps every event, and where they are kept.
+fn collected() -> (Arc<Mutex<Vec<DhcpEvent>>>, ingot_dhcp::EventHook) {
+    let events = Arc::new(Mutex::new(Vec::<DhcpEvent>::new()));
+    let ev = events.clone();
+    (events, Arc::new(move |e| ev.lock().unwrap().push(e)))
+}
+
 fn mac(n: u32) -> [u8; 6] {
     let b = n.to_be_bytes();
     [0x52, 0x54, b[0], b[1], b[2], b[3]]
@@ -351,9 +358,8 @@ async fn storm_of_unknown_macs_with_enlistment_off_hands_out_nothing() {
         ip: Ipv4Addr::new(127, 0, 6, 6),
         hostname: None,
     });
-    let events = Arc::new(Mutex::new(Vec::<DhcpEvent>::new()));
-    let ev = events.clone();
-    let h = Harness::start(cfg, Some(Arc::new(move |e| ev.lock().unwrap().push(e)))).await;
+    let (events, hook) = collected();
+    let h = Harness::start(cfg, Some(hook)).await;
     for i in 0..1000u32 {
         h.send(&relayed(mac(10_000 + i), MessageType::Discover))
             .await;
@@ -399,13 +405,8 @@ async fn storm_of_unknown_macs_with_enlistment_off_hands_out_nothing() {
 
 #[tokio::test]
 async fn ipxe_and_uefi_http_clients_get_their_next_hop_and_events() {
-    let events = Arc::new(Mutex::new(Vec::<DhcpEvent>::new()));
-    let ev = events.clone();
-    let h = Harness::start(
-        base_config(None),
-        Some(Arc::new(move |e| ev.lock().unwrap().push(e))),
-    )
-    .await;
+    let (events, hook) = collected();
+    let h = Harness::start(base_config(None), Some(hook)).await;
 
     // iPXE (user class "iPXE" + option 175), on UEFI x86-64
     let mut d = relayed(mac(20), MessageType::Discover);
@@ -539,13 +540,8 @@ async fn a_stop_commits_the_lease_still_gathering_and_sends_its_ack() {
 /// offer's says nothing.
 #[tokio::test]
 async fn an_ack_event_carries_the_lease_time() {
-    let events = Arc::new(Mutex::new(Vec::<DhcpEvent>::new()));
-    let ev = events.clone();
-    let h = Harness::start(
-        base_config(None),
-        Some(Arc::new(move |e| ev.lock().unwrap().push(e))),
-    )
-    .await;
+    let (events, hook) = collected();
+    let h = Harness::start(base_config(None), Some(hook)).await;
     let m = mac(30);
     let offer = h
         .exchange(&relayed(m, MessageType::Discover))

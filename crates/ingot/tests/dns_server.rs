@@ -17,8 +17,8 @@
 
 mod common;
 use common::netns::{Netns, NsProc, Uplink};
+use common::sh;
 use common::{mac, Client};
-use common::{ok, sh};
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -159,19 +159,16 @@ impl Lab {
             });
             return words(&got.expect("no lease"));
         }
-        let script = self.dir.path().join("udhcpc.sh");
         let seen = self.dir.path().join("udhcpc.env");
         let _ = std::fs::remove_file(&seen);
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\necho \"$1 dns=$dns domain=$domain ip=$ip\" >> {}\n[ \"$1\" = bound ] && ip addr replace \"$ip/$mask\" dev \"$interface\"\nexit 0\n",
+        let script = common::netns::udhcpc_script(
+            self.dir.path(),
+            "udhcpc",
+            &format!(
+                "echo \"$1 dns=$dns domain=$domain ip=$ip\" >> {}\n[ \"$1\" = bound ] && ip addr replace \"$ip/$mask\" dev \"$interface\"\nexit 0\n",
                 seen.display()
             ),
-        )
-        .unwrap();
-        ok(&["chmod", "+x", &script.to_string_lossy()]);
-        let script = script.to_string_lossy().to_string();
+        );
         let args = [
             "netns",
             "exec",

@@ -255,24 +255,31 @@ impl Lease {
     }
 }
 
+/// A udhcpc script `DIR/TAG.sh` (executable) running `body` for each event; its path.
+pub fn udhcpc_script(dir: &Path, tag: &str, body: &str) -> String {
+    let script = dir.join(format!("{tag}.sh"));
+    std::fs::write(&script, format!("#!/bin/sh\n{body}")).expect("udhcpc script");
+    let script = script.to_string_lossy().to_string();
+    ok(&["chmod", "+x", &script]);
+    script
+}
+
 /// Ask for a lease once with busybox udhcpc on `iface` in namespace `ns` (`tries` DISCOVERs
 /// one second apart; as a BIOS PXE ROM, option 93 = 0, when `pxe`). When bound, its script
 /// puts the address on the interface (for what the client does next, e.g. TFTP) and writes
 /// its environment under `dir`. `None` when no server answered.
 pub fn udhcpc(ns: &Netns, iface: &str, dir: &Path, tries: u32, pxe: bool) -> Option<Lease> {
     let tag = unique("u");
-    let script = dir.join(format!("{tag}.sh"));
     let seen = dir.join(format!("{tag}.env"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = bound ] || exit 0\nenv > {seen}.tmp && mv {seen}.tmp {seen}\nip addr flush dev \"$interface\"\nip addr add \"$ip/$mask\" dev \"$interface\"\n",
+    let script = udhcpc_script(
+        dir,
+        &tag,
+        &format!(
+            "[ \"$1\" = bound ] || exit 0\nenv > {seen}.tmp && mv {seen}.tmp {seen}\nip addr flush dev \"$interface\"\nip addr add \"$ip/$mask\" dev \"$interface\"\n",
             seen = seen.display()
         ),
-    )
-    .expect("udhcpc script");
-    ok(&["chmod", "+x", &script.to_string_lossy()]);
-    let (tries, script) = (tries.to_string(), script.to_string_lossy().to_string());
+    );
+    let tries = tries.to_string();
     let mut args = vec![
         "udhcpc", "-i", iface, "-n", "-q", "-f", "-t", &tries, "-T", "1", "-s", &script,
     ];
@@ -296,29 +303,18 @@ pub fn udhcpc(ns: &Netns, iface: &str, dir: &Path, tries: u32, pxe: bool) -> Opt
 /// `ip` and `serverid`.
 pub fn udhcpc_running(ns: &Netns, iface: &str, dir: &Path) -> (NsProc, PathBuf) {
     let tag = unique("ud");
-    let script = dir.join(format!("{tag}.sh"));
     let events = dir.join(format!("{tag}.events"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$1 ${{ip:--}} ${{serverid:--}}\" >> {events}\ncase \"$1\" in\n  bound|renew) ip addr flush dev \"$interface\"; ip addr add \"$ip/$mask\" dev \"$interface\" ;;\n  deconfig) ip addr flush dev \"$interface\" ;;\nesac\n",
+    let script = udhcpc_script(
+        dir,
+        &tag,
+        &format!(
+            "echo \"$1 ${{ip:--}} ${{serverid:--}}\" >> {events}\ncase \"$1\" in\n  bound|renew) ip addr flush dev \"$interface\"; ip addr add \"$ip/$mask\" dev \"$interface\" ;;\n  deconfig) ip addr flush dev \"$interface\" ;;\nesac\n",
             events = events.display()
         ),
-    )
-    .expect("udhcpc script");
-    ok(&["chmod", "+x", &script.to_string_lossy()]);
+    );
     let p = NsProc::start(
         &ns.name,
-        &[
-            "udhcpc",
-            "-i",
-            iface,
-            "-f",
-            "-T",
-            "1",
-            "-s",
-            &script.to_string_lossy(),
-        ],
+        &["udhcpc", "-i", iface, "-f", "-T", "1", "-s", &script],
         &[],
         dir.join(format!("{tag}.log")),
     );
