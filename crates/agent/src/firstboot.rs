@@ -487,6 +487,9 @@ pub fn run(root: &Path, apply_network: bool, force: bool) -> anyhow::Result<u8> 
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
+            // Said before as well as after: a region that hears the report may power the
+            // machine off before the answer comes back (a release right after Deployed).
+            say(format!("reporting modules-final {result}"));
             match rt.block_on(report(&r, &ev)) {
                 Ok(()) => say(format!("reported modules-final {result}")),
                 Err(e) => {

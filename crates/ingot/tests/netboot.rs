@@ -1414,12 +1414,14 @@ async fn qemu_vm_deploys_rescues_releases_with_erase() {
             );
             assert!(stdout.contains("Deploying -> Deployed"), "{stdout}");
             assert!(stdout.contains("-> Ready"), "{stdout}");
-            // The installed OS's first boot ran (its report is what made it Deployed). Not its
-            // "reported" line: that is printed after the report's answer, and python-libmaas's
-            // release powers the VM off as soon as it reads Deployed — sometimes before it.
+            // The installed OS's first boot ran and reported SUCCESS (the report is what made it
+            // Deployed). Its "reporting" line, not "reported": that one is printed after the
+            // report's answer, and python-libmaas's release powers the VM off as soon as it
+            // reads Deployed — sometimes before it.
             let console = std::fs::read_to_string(&serial).unwrap_or_default();
             assert!(
-                console.contains("ingot-firstboot: hostname deployvm"),
+                console.contains("ingot-firstboot: hostname deployvm")
+                    && console.contains("ingot-firstboot: reporting modules-final SUCCESS"),
                 "the VM booted its installed OS for python-libmaas"
             );
         }
